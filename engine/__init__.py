@@ -1,0 +1,1 @@
+"""Segito's engine: definitions, cases, tasks, forms, audit. Knows nothing of Flask."""

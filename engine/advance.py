@@ -1,0 +1,115 @@
+"""Advancing a case inside one transaction: run the engine, then write state, task rows and audit together.
+
+Every command that moves a workflow (start a case, complete a task, and later fire a timer) goes through
+``Advance``: it knows which user tasks were ready before, so it can create and cancel task rows without
+reading them back, and it saves the case with an optimistic version check on top of the row lock.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import audit, serialization
+from .errors import Conflict, WorkflowFailed
+from .models import Case, HumanTask
+from .runtime import DefinitionView, Runtime
+from .sandbox import SandboxedScriptEngine
+from .services import bind_services
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> dict[str, object]:
+    return {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+
+
+class Advance:
+    """One command's changes to one case. Use: ``begin`` → mutate the workflow → ``finish``."""
+
+    def __init__(self, runtime: Runtime, session: Session, case: Case, workflow: BpmnWorkflow,
+                 view: DefinitionView, actor: str, at: dt.datetime, caseworker_id: int | None = None):
+        self.runtime, self.session, self.case, self.workflow, self.view = runtime, session, case, workflow, view
+        self.actor, self.at = actor, at
+        self.caseworker_id = caseworker_id if caseworker_id is not None else case.caseworker_id
+        self.audit = audit.CaseAudit(case, actor, at)
+        self.ready_before = ready_user_tasks(workflow)
+        self.finished_spiff_ids: set[str] = set()
+        workflow.script_engine = SandboxedScriptEngine(services=bind_services(runtime, session, case, actor, at, self.audit))
+
+    def run_engine(self) -> None:
+        try:
+            self.workflow.do_engine_steps()
+        except SpiffWorkflowException as e:
+            raise WorkflowFailed(f"case {self.case.id}: the process failed at "
+                                 f"'{getattr(getattr(e, 'task_spec', None), 'name', '?')}': {e}") from e
+
+    def complete(self, spiff_task_id: str, data: dict) -> None:
+        task = self.workflow.get_task_from_id(UUID(spiff_task_id))
+        if task is None or task.state != TaskState.READY:
+            raise Conflict("the task is no longer waiting in this case; reload the case")
+        task.data.update(data)
+        try:
+            task.run()
+        except SpiffWorkflowException as e:
+            raise WorkflowFailed(f"case {self.case.id}: completing '{task.task_spec.name}' failed: {e}") from e
+        self.finished_spiff_ids.add(spiff_task_id)
+        self.run_engine()
+
+    def _task_row(self, spiff_task) -> dict:
+        meta = self.view.catalogue.get(spiff_task.task_spec.name, {})
+        role = meta.get("role") or "caseworker"
+        # The case's own caseworker gets the caseworker-lane tasks; other lanes go to their role's queue.
+        assignee = self.caseworker_id if role == "caseworker" else None
+        return dict(case_id=self.case.id, spiff_task_id=str(spiff_task.id), bpmn_id=spiff_task.task_spec.name,
+                    step=meta.get("step") or "", name=meta.get("name") or spiff_task.task_spec.name, role=role,
+                    assignee_id=assignee, state="ready", form_file=meta.get("form"), draft=None,
+                    created_at=self.at, due_at=None, completed_at=None, completed_by=None)
+
+    def finish(self) -> list[dict]:
+        """Write task rows, state and audit events; returns the newly created task rows (without ids)."""
+        ready_after = ready_user_tasks(self.workflow)
+        created = [self._task_row(t) for sid, t in ready_after.items() if sid not in self.ready_before]
+        gone = [sid for sid in self.ready_before if sid not in ready_after and sid not in self.finished_spiff_ids]
+        if created:
+            self.session.execute(HumanTask.__table__.insert(), created)
+        if gone:
+            self.session.execute(
+                update(HumanTask).where(HumanTask.spiff_task_id.in_(gone), HumanTask.state == "ready")
+                .values(state="cancelled", completed_at=self.at)
+            )
+            for sid in gone:
+                self.audit.add(audit.TASK_CANCELLED, {"spiff_task_id": sid,
+                                                      "bpmn_id": self.ready_before[sid].task_spec.name})
+        for row in created:
+            self.audit.add(audit.TASK_CREATED, {"bpmn_id": row["bpmn_id"], "step": row["step"], "name": row["name"],
+                                                "role": row["role"], "assignee_id": row["assignee_id"]})
+        completed = self.workflow.is_completed()
+        if completed and self.case.status != "completed":
+            self.audit.add(audit.CASE_COMPLETED, {"before": {"status": self.case.status},
+                                                  "after": {"status": "completed"}})
+        self.audit.flush(self.session)
+        self._save(completed)
+        return created
+
+    def _save(self, completed: bool) -> None:
+        state = serialization.dump_state(self.workflow)
+        old_version = self.case.lock_version
+        new_values = dict(state=state, lock_version=old_version + 1, audit_head=self.case.audit_head,
+                          audit_seq=self.case.audit_seq)
+        if completed and self.case.status != "completed":
+            new_values.update(status="completed", completed_at=self.at)
+        result = self.session.execute(
+            update(Case).where(Case.id == self.case.id, Case.lock_version == old_version).values(**new_values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise Conflict(f"case {self.case.id} was changed by someone else at the same time; nothing was saved")
+        # Mirror what the UPDATE wrote without marking the object dirty (it would be written a second time).
+        for k, v in new_values.items():
+            set_committed_value(self.case, k, v)
+        self.runtime.workflows.put(self.case.id, self.case.lock_version, self.workflow)

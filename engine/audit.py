@@ -1,0 +1,128 @@
+"""Audit events: who, when, what, before and after — appended in the same transaction as the change.
+
+Events of one case form a hash chain whose head lives on the case row (which the command has locked anyway);
+events that belong to no case chain through ``audit_streams``. Each hash covers the previous hash and the
+event's canonical JSON, so an edited, deleted, inserted or reordered event breaks the chain.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent, AuditStream, Case
+
+# Event kinds, named subject_past_verb.
+CASE_STARTED = "case_started"
+CASE_COMPLETED = "case_completed"
+TASK_CREATED = "task_created"
+TASK_COMPLETED = "task_completed"
+TASK_CANCELLED = "task_cancelled"
+TASK_CLAIMED = "task_claimed"
+TASK_RELEASED = "task_released"
+DRAFT_SAVED = "draft_saved"
+FORM_DATA_CHANGED = "form_data_changed"
+DECISION_TAKEN = "decision_taken"
+CLIENT_REGISTERED = "client_registered"
+CLIENT_RETURNED = "client_returned"
+DEFINITION_DEPLOYED = "definition_deployed"
+USER_CREATED = "user_created"
+
+
+def canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_hash(prev_hash: str, seq: int, occurred_at: dt.datetime, actor: str, kind: str,
+               case_id: int | None, task_id: int | None, payload: dict) -> str:
+    body = canonical([prev_hash, seq, occurred_at.isoformat(), actor, kind, case_id, task_id, payload])
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class PendingEvent:
+    kind: str
+    payload: dict = field(default_factory=dict)
+    task_id: int | None = None
+
+
+class CaseAudit:
+    """Collects a command's events for one case; ``flush`` chains and inserts them in one statement."""
+
+    def __init__(self, case: Case, actor: str, at: dt.datetime):
+        self.case = case
+        self.actor = actor
+        self.at = at
+        self.events: list[PendingEvent] = []
+
+    def add(self, kind: str, payload: dict | None = None, task_id: int | None = None) -> None:
+        self.events.append(PendingEvent(kind, payload or {}, task_id))
+
+    def flush(self, session: Session) -> None:
+        if not self.events:
+            return
+        rows = []
+        head, seq = self.case.audit_head or "", self.case.audit_seq or 0
+        for ev in self.events:
+            seq += 1
+            digest = event_hash(head, seq, self.at, self.actor, ev.kind, self.case.id, ev.task_id, ev.payload)
+            rows.append(dict(occurred_at=self.at, actor=self.actor, kind=ev.kind, case_id=self.case.id,
+                             task_id=ev.task_id, seq=seq, payload=ev.payload, prev_hash=head, hash=digest))
+            head = digest
+        session.execute(AuditEvent.__table__.insert(), rows)
+        self.case.audit_head, self.case.audit_seq = head, seq
+        self.events.clear()
+
+
+def record_system_event(session: Session, actor: str, at: dt.datetime, kind: str, payload: dict,
+                        stream: str = "system") -> None:
+    """An event outside any case, chained through its stream's head (row-locked on PostgreSQL)."""
+    head_row = session.execute(
+        select(AuditStream).where(AuditStream.stream == stream).with_for_update()
+    ).scalar_one_or_none()
+    if head_row is None:
+        head_row = AuditStream(stream=stream, head="", seq=0)
+        session.add(head_row)
+    seq = head_row.seq + 1
+    digest = event_hash(head_row.head, seq, at, actor, kind, None, None, payload)
+    session.add(AuditEvent(occurred_at=at, actor=actor, kind=kind, case_id=None, task_id=None, seq=seq,
+                           payload=payload, prev_hash=head_row.head, hash=digest))
+    head_row.head, head_row.seq = digest, seq
+
+
+def case_history(session: Session, case_id: int) -> list[dict]:
+    rows = session.execute(
+        select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq)
+    ).scalars()
+    return [
+        {"seq": e.seq, "at": e.occurred_at.isoformat(), "actor": e.actor, "kind": e.kind,
+         "task_id": e.task_id, "payload": e.payload}
+        for e in rows
+    ]
+
+
+def verify_case_chain(session: Session, case: Case) -> list[str]:
+    """Problems found in one case's chain (empty when intact)."""
+    problems = []
+    prev, expected_seq = "", 1
+    events = session.execute(
+        select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+    ).scalars().all()
+    for ev in events:
+        if ev.seq != expected_seq:
+            problems.append(f"case {case.id}: event id {ev.id} has position {ev.seq}, expected {expected_seq}")
+        if ev.prev_hash != prev:
+            problems.append(f"case {case.id}: event id {ev.id} (position {ev.seq}) does not follow its predecessor")
+        digest = event_hash(ev.prev_hash, ev.seq, ev.occurred_at, ev.actor, ev.kind, ev.case_id, ev.task_id,
+                            ev.payload)
+        if digest != ev.hash:
+            problems.append(f"case {case.id}: event id {ev.id} (position {ev.seq}) was altered")
+        prev, expected_seq = ev.hash, ev.seq + 1
+    if prev != (case.audit_head or "") or (expected_seq - 1) != (case.audit_seq or 0):
+        problems.append(f"case {case.id}: the chain ends at position {expected_seq - 1}, "
+                        f"but the case recorded {case.audit_seq} events")
+    return problems

@@ -1,0 +1,132 @@
+"""Starting cases and reading them back (summary, current steps, data, history)."""
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from . import access, audit, clients, clock, definitions
+from .advance import Advance
+from .errors import NotFound, SegitoError
+from .models import Case, Client, HumanTask, User
+from .runtime import Runtime
+from .users import CASEWORKER
+
+
+def start_case(runtime: Runtime, process_key: str, actor: User, client_code: str | None = None) -> dict:
+    """One transaction: the case row, its first task rows and its audit events."""
+    access.require_caseworker(actor)
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        definition = definitions.latest_definition(session, process_key)
+        view = runtime.definition(session, definition.id)
+        seed = {}
+        client_id = None
+        if process_key != "intake":
+            if not client_code:
+                raise SegitoError(f"a '{process_key}' case needs a client: register the client at intake first")
+            client = clients.by_code(session, client_code)
+            intake = clients.latest_intake(session, client.id)
+            client_id = client.id
+            seed = {"client_code": client.client_code,
+                    "client_status": intake.client_status if intake else "new",
+                    "intake_problem": intake.problem if intake else ""}
+        caseworker_id = actor.id if CASEWORKER in actor.role_codes else None
+        case = Case(definition_id=view.id, process_key=process_key, client_id=client_id, status="running",
+                    state=b"", lock_version=1, caseworker_id=caseworker_id, started_at=at,
+                    started_by=actor.username, audit_head="", audit_seq=0)
+        session.add(case)
+        session.flush()
+        workflow = BpmnWorkflow(view.spec, view.subprocess_specs)
+        for start in workflow.get_tasks(state=TaskState.READY):
+            start.data.update(seed)
+        step = Advance(runtime, session, case, workflow, view, actor.username, at, caseworker_id)
+        step.audit.add(audit.CASE_STARTED, {"process_key": process_key, "version": view.version,
+                                            "client_code": seed.get("client_code"), "after": seed})
+        step.run_engine()
+        created = step.finish()
+        case_id = case.id
+    return {"case_id": case_id, "process_key": process_key, "version": view.version,
+            "tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created]}
+
+
+def _case_row(session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist")
+    return case
+
+
+def _has_task_in_case(session, user: User, case_id: int) -> bool:
+    return session.execute(select(exists().where(
+        HumanTask.case_id == case_id,
+        (HumanTask.assignee_id == user.id) | (HumanTask.completed_by == user.username)
+        | ((HumanTask.assignee_id.is_(None)) & HumanTask.role.in_(user.role_codes))
+    ))).scalar()
+
+
+def authorised_case(session, user: User, case_id: int) -> Case:
+    case = _case_row(session, case_id)
+    access.require_case(user, case, _has_task_in_case(session, user, case_id))
+    return case
+
+
+def case_data(runtime: Runtime, session, case: Case) -> dict:
+    """The case's current data: what its waiting tasks see, or what its last task left."""
+    workflow = runtime.workflow(session, case)
+    try:
+        waiting = workflow.get_tasks(state=TaskState.READY, manual=True)
+        source = waiting[0] if waiting else workflow.last_task
+        return dict(source.data) if source is not None else {}
+    finally:
+        runtime.workflows.put(case.id, case.lock_version, workflow)
+
+
+def get_case(runtime: Runtime, case_id: int, actor: User, with_data: bool = True) -> dict:
+    with runtime.db.reading() as session:
+        case = authorised_case(session, actor, case_id)
+        view = runtime.definition(session, case.definition_id)
+        client = session.get(Client, case.client_id) if case.client_id else None
+        tasks = session.execute(
+            select(HumanTask).where(HumanTask.case_id == case_id).order_by(HumanTask.id)
+        ).scalars().all()
+        result = {
+            "case_id": case.id, "process_key": case.process_key, "version": view.version,
+            "process_name": view.name, "status": case.status, "started_at": case.started_at.isoformat(),
+            "started_by": case.started_by,
+            "completed_at": case.completed_at.isoformat() if case.completed_at else None,
+            "client": clients.describe(client) if client else None,
+            "current_tasks": [task_summary(t) for t in tasks if t.state == "ready"],
+            "steps_taken": [task_summary(t) for t in tasks if t.state == "completed"],
+        }
+        if with_data:
+            result["data"] = case_data(runtime, session, case)
+        return result
+
+
+def history(runtime: Runtime, case_id: int, actor: User) -> list[dict]:
+    with runtime.db.reading() as session:
+        authorised_case(session, actor, case_id)
+        return audit.case_history(session, case_id)
+
+
+def list_cases(runtime: Runtime, actor: User, status: str | None = None, limit: int = 100,
+               offset: int = 0) -> list[dict]:
+    with runtime.db.reading() as session:
+        query = select(Case, Client.client_code).outerjoin(Client, Client.id == Case.client_id)
+        if not actor.role_codes & access.OVERSEERS:
+            query = query.where(Case.caseworker_id == actor.id)
+        if status:
+            query = query.where(Case.status == status)
+        rows = session.execute(query.order_by(Case.id.desc()).limit(min(limit, 500)).offset(offset)).all()
+        return [{"case_id": c.id, "process_key": c.process_key, "status": c.status, "client_code": code,
+                 "started_at": c.started_at.isoformat()} for c, code in rows]
+
+
+def task_summary(t: HumanTask) -> dict:
+    return {"task_id": t.id, "case_id": t.case_id, "bpmn_id": t.bpmn_id, "step": t.step, "name": t.name,
+            "role": t.role, "assignee_id": t.assignee_id, "state": t.state,
+            "created_at": t.created_at.isoformat(),
+            "due_at": t.due_at.isoformat() if t.due_at else None,
+            "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+            "completed_by": t.completed_by}

@@ -1,0 +1,251 @@
+"""Deploying process versions: validate a BPMN file and its forms, store the parsed spec once.
+
+Validation is all-or-nothing: every problem is reported with its file and line, and an invalid upload changes
+nothing. Running cases stay on the version they started with.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from . import audit, sandbox, serialization
+from .errors import DefinitionInvalid, NotFound
+from .forms import check_form_file
+from .models import ProcessDefinition
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiff": SPIFF_NS}
+MAX_BPMN_BYTES = 5 * 1024 * 1024
+FORM_PROPERTY = "formJsonSchemaFilename"
+
+_validator_lock = threading.Lock()
+_validator: BpmnValidator | None = None
+
+
+def _xsd_validator() -> BpmnValidator:
+    global _validator
+    with _validator_lock:
+        if _validator is None:
+            _validator = BpmnValidator()
+        return _validator
+
+
+@dataclass
+class Upload:
+    """A BPMN file and the form files it names."""
+
+    bpmn_name: str
+    bpmn_bytes: bytes
+    forms: dict[str, bytes]
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> "Upload":
+        path = Path(path)
+        forms_dir = path.parent / "forms"
+        forms = {p.name: p.read_bytes() for p in sorted(forms_dir.glob("*.json"))} if forms_dir.is_dir() else {}
+        return cls(path.name, path.read_bytes(), forms)
+
+    def content_hash(self) -> str:
+        h = hashlib.sha256(self.bpmn_bytes)
+        for name in sorted(self.forms):
+            h.update(name.encode())
+            h.update(hashlib.sha256(self.forms[name]).digest())
+        return h.hexdigest()
+
+
+def _parse_xml(upload: Upload) -> etree._ElementTree:
+    if len(upload.bpmn_bytes) > MAX_BPMN_BYTES:
+        raise DefinitionInvalid(f"{upload.bpmn_name} is larger than {MAX_BPMN_BYTES} bytes")
+    # No DTDs, no entities, no network: entity-expansion bombs and external entities are refused, not expanded.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                             remove_comments=False)
+    try:
+        tree = etree.ElementTree(etree.fromstring(upload.bpmn_bytes, parser))
+    except etree.XMLSyntaxError as e:
+        line = e.lineno if e.lineno else None
+        raise DefinitionInvalid(f"{upload.bpmn_name}: malformed XML at line {line}: {e.msg}",
+                                [{"file": upload.bpmn_name, "line": line, "message": f"malformed XML: {e.msg}"}])
+    if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
+        raise DefinitionInvalid(f"{upload.bpmn_name}: DOCTYPE declarations (and so XML entities) are not allowed",
+                                [{"file": upload.bpmn_name, "line": 1,
+                                  "message": "DOCTYPE declarations and entities are not allowed"}])
+    return tree
+
+
+def _lanes(root) -> dict[str, str]:
+    """flow node id → lane id; the lane id is the role code."""
+    mapping = {}
+    for lane in root.iter(f"{{{BPMN_NS}}}lane"):
+        for ref in lane.findall("bpmn:flowNodeRef", NS):
+            mapping[(ref.text or "").strip()] = lane.get("id")
+    return mapping
+
+
+def _line_of(root, element_id: str) -> int | None:
+    found = root.xpath("//*[@id=$id]", id=element_id)
+    return found[0].sourceline if found else None
+
+
+def _property(spec, name: str):
+    return (getattr(spec, "extensions", None) or {}).get("properties", {}).get(name)
+
+
+def _expressions(spec):
+    """(task id, kind, source, mode) of every expression SpiffWorkflow will evaluate for this spec."""
+    for ts in spec.task_specs.values():
+        for cond, _target in getattr(ts, "cond_task_specs", []) or []:
+            if cond is not None:
+                yield ts.name, "condition", cond, "eval"
+        for attr in ("script", "prescript", "postscript"):
+            src = getattr(ts, attr, None)
+            if src:
+                yield ts.name, attr, src, "exec"
+        event = getattr(ts, "event_definition", None)
+        if event is not None and getattr(event, "expression", None):
+            yield ts.name, "timer", event.expression, "eval"
+        for pname, param in (getattr(ts, "operation_params", None) or {}).items():
+            yield ts.name, f"parameter {pname}", param.get("value", ""), "eval"
+
+
+def validate(upload: Upload):
+    """Everything about an upload that can be checked without the database; raises DefinitionInvalid."""
+    tree = _parse_xml(upload)
+    root = tree.getroot()
+    problems: list[dict] = []
+    validator = _xsd_validator()
+    validator.preprocess(root)
+    if not validator.validator.validate(tree):
+        for err in validator.validator.error_log:
+            problems.append({"file": upload.bpmn_name, "line": err.line, "message": f"XML schema: {err.message}"})
+        raise DefinitionInvalid(f"{upload.bpmn_name} is not valid BPMN ({len(problems)} problem(s))", problems)
+
+    parser = SpiffBpmnParser()
+    try:
+        parser.add_bpmn_xml(root, upload.bpmn_name)
+        process_ids = parser.get_process_ids()
+        if len(process_ids) != 1:
+            raise DefinitionInvalid(f"{upload.bpmn_name} must hold exactly one executable process, "
+                                    f"found {len(process_ids)}")
+        key = process_ids[0]
+        spec = parser.get_spec(key)
+        subprocess_specs = parser.get_subprocess_specs(key)
+    except SpiffWorkflowException as e:
+        line = getattr(e, "line_number", None) or None
+        raise DefinitionInvalid(f"{upload.bpmn_name}: {e}", [{"file": upload.bpmn_name, "line": line,
+                                                               "message": str(e)}])
+
+    for task_id, kind, source, mode in _expressions(spec):
+        try:
+            sandbox.check(source, mode)
+        except sandbox.SandboxError as e:
+            problems.append({"file": upload.bpmn_name, "line": _line_of(root, task_id),
+                             "message": f"{task_id}: {kind} '{source[:80]}' is refused: {e}"})
+
+    lanes = _lanes(root)
+    forms: dict[str, dict] = {}
+    catalogue: dict[str, dict] = {}
+    for ts in spec.task_specs.values():
+        if not getattr(ts, "manual", False):
+            continue
+        line = _line_of(root, ts.name)
+        role = lanes.get(ts.name)
+        if role is None:
+            problems.append({"file": upload.bpmn_name, "line": line,
+                             "message": f"user task '{ts.name}' is in no lane, so no role can work on it"})
+        form_file = _property(ts, FORM_PROPERTY)
+        if form_file:
+            if form_file not in upload.forms:
+                problems.append({"file": upload.bpmn_name, "line": line,
+                                 "message": f"user task '{ts.name}' names form file '{form_file}', which is missing"})
+            elif form_file not in forms:
+                schema, form_problems = check_form_file(form_file, upload.forms[form_file].decode("utf-8", "replace"))
+                problems.extend(form_problems)
+                if schema is not None:
+                    forms[form_file] = schema
+        catalogue[ts.name] = {
+            "step": _property(ts, "step") or "",
+            "name": ts.bpmn_name or ts.name,
+            "name_en": _property(ts, "nameEn") or ts.bpmn_name or ts.name,
+            "role": role,
+            "form": form_file,
+            "documentation": ts.documentation or "",
+            "documents": [d.strip() for d in (_property(ts, "documents") or "").split(";") if d.strip()],
+            "documents_hu": [d.strip() for d in (_property(ts, "documentsHu") or "").split(";") if d.strip()],
+        }
+    if problems:
+        raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
+                                + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),
+                                problems)
+    process_el = root.xpath("//bpmn:process[@id=$id]", namespaces=NS, id=key)[0]
+    name = process_el.get("name") or key
+    return key, name, spec, subprocess_specs, forms, catalogue
+
+
+def deploy(session: Session, upload: Upload, actor: str, at) -> tuple[ProcessDefinition, bool]:
+    """Store a new version (or return the latest one if the content is unchanged). Returns (definition, created)."""
+    key, name, spec, subprocess_specs, forms, catalogue = validate(upload)
+    digest = upload.content_hash()
+    latest = latest_definition(session, key, required=False)
+    if latest is not None and latest.content_hash == digest:
+        return latest, False
+    version = (session.execute(select(func.max(ProcessDefinition.version))
+                               .where(ProcessDefinition.process_key == key)).scalar() or 0) + 1
+    definition = ProcessDefinition(
+        process_key=key, version=version, name=name, content_hash=digest,
+        bpmn_xml=upload.bpmn_bytes.decode("utf-8"), spec_json=serialization.spec_to_json(spec, subprocess_specs),
+        forms=forms, task_catalogue=catalogue, deployed_at=at, deployed_by=actor,
+    )
+    session.add(definition)
+    session.flush()
+    audit.record_system_event(session, actor, at, audit.DEFINITION_DEPLOYED,
+                              {"process_key": key, "version": version, "content_hash": digest,
+                               "file": upload.bpmn_name, "forms": sorted(forms)})
+    return definition, True
+
+
+def latest_definition(session: Session, key: str, required: bool = True) -> ProcessDefinition | None:
+    found = session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.process_key == key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    if found is None and required:
+        raise NotFound(f"no process '{key}' is deployed")
+    return found
+
+
+def list_definitions(session: Session) -> list[dict]:
+    rows = session.execute(
+        select(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
+               ProcessDefinition.name, ProcessDefinition.deployed_at, ProcessDefinition.deployed_by,
+               ProcessDefinition.content_hash)
+        .order_by(ProcessDefinition.process_key, ProcessDefinition.version)
+    ).all()
+    return [{"id": r.id, "process_key": r.process_key, "version": r.version, "name": r.name,
+             "deployed_at": r.deployed_at.isoformat(), "deployed_by": r.deployed_by,
+             "content_hash": r.content_hash} for r in rows]
+
+
+def describe(definition: ProcessDefinition) -> dict:
+    return {"id": definition.id, "process_key": definition.process_key, "version": definition.version,
+            "name": definition.name, "deployed_at": definition.deployed_at.isoformat(),
+            "deployed_by": definition.deployed_by, "tasks": definition.task_catalogue,
+            "forms": sorted(definition.forms)}
+
+
+def bundled_uploads(bpmn_dir: Path) -> list[Upload]:
+    return [Upload.from_path(p) for p in sorted(bpmn_dir.glob("*/*.bpmn"))]
+
+
+def form_json(definition: ProcessDefinition, form_file: str) -> str:
+    return json.dumps(definition.forms[form_file], ensure_ascii=False)

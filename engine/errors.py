@@ -1,0 +1,56 @@
+"""Errors the engine raises; each carries a message a person can act on."""
+from __future__ import annotations
+
+
+class SegitoError(Exception):
+    status = 400
+    code = "error"
+
+    def __init__(self, message: str, details: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def to_dict(self) -> dict:
+        body = {"error": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class NotFound(SegitoError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(SegitoError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(SegitoError):
+    """Somebody else changed the same case or task first; nothing of this command was saved."""
+
+    status = 409
+    code = "conflict"
+
+
+class ValidationFailed(SegitoError):
+    """Form data was refused; ``details`` holds one entry per field: path, seed field, message."""
+
+    status = 422
+    code = "validation_failed"
+
+
+class DefinitionInvalid(SegitoError):
+    """A BPMN upload was refused; ``details`` holds one entry per problem: file, line, message."""
+
+    status = 422
+    code = "definition_invalid"
+
+
+class WorkflowFailed(SegitoError):
+    """The process itself failed (a gateway without a matching flow, a failing script)."""
+
+    status = 500
+    code = "workflow_failed"

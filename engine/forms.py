@@ -1,0 +1,290 @@
+"""Form files: server-side validation, conditional fields, computed fields and pre-filling.
+
+The format is described in docs/forms.md. Validation refuses the whole submission with one error per field
+(path, seed field number, message); nothing is saved when any error is found.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from .errors import ValidationFailed
+
+MAX_SUBMISSION_BYTES = 512 * 1024
+_DOTTED_DATE = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})\.?$")
+
+# Income blocks of fields 13→14–25 (household members) and 26→27–38 (the client): amounts summed into field 39.
+MEMBER_INCOME_BLOCKS = ("work_incomes", "pension_incomes", "child_incomes", "municipal_incomes",
+                        "other_regular_incomes", "other_revenues")
+CLIENT_INCOME_BLOCKS = tuple(f"client_{b}" for b in MEMBER_INCOME_BLOCKS)
+
+
+def _block_sum(obj: dict, blocks: tuple[str, ...]) -> int:
+    return sum(int(row.get("amount") or 0) for b in blocks for row in obj.get(b) or [])
+
+
+def total_income(data: dict) -> int:
+    """Field 39: fields 15, 17, …, 25 of every household member plus 28, 30, …, 38 of the client."""
+    members = sum(_block_sum(m, MEMBER_INCOME_BLOCKS) for m in data.get("household_members") or [])
+    return members + _block_sum(data, CLIENT_INCOME_BLOCKS)
+
+
+def per_capita_income(data: dict) -> float | None:
+    """Field 40: field 39 / field 7; none when field 7 is empty or 0 (shown as "—")."""
+    size = data.get("household_size")
+    if not size:
+        return None
+    return round(total_income(data) / size, 2)
+
+
+COMPUTATIONS: dict[str, Callable[[dict], object]] = {
+    "total_income": total_income,
+    "per_capita_income": per_capita_income,
+}
+# Computed by an engine service rather than from the form's own data.
+SERVICE_COMPUTED = {"client_code"}
+
+
+def _conditional_holds(cond: dict, obj: dict) -> bool:
+    value = obj.get(cond["field"])
+    if "equals" in cond:
+        return value == cond["equals"]
+    if "contains" in cond:
+        return isinstance(value, list) and cond["contains"] in value
+    if "contains-any" in cond:
+        return isinstance(value, list) and any(v in value for v in cond["contains-any"])
+    return False
+
+
+def _describe_condition(cond: dict) -> str:
+    if "equals" in cond:
+        return f"'{cond['field']}' is {json.dumps(cond['equals'], ensure_ascii=False)}"
+    if "contains" in cond:
+        return f"'{cond['field']}' includes '{cond['contains']}'"
+    return f"'{cond['field']}' includes one of {', '.join(cond['contains-any'])}"
+
+
+def _object_nodes(schema: dict):
+    """Every object schema in the form (the top level and the items of repeatable blocks)."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "object":
+            yield node
+        for prop in (node.get("properties") or {}).values():
+            stack.append(prop)
+        if isinstance(node.get("items"), dict):
+            stack.append(node["items"])
+
+
+def _relaxed(schema: dict) -> dict:
+    """The schema JSON Schema validates: conditional fields are checked by us, so they leave ``required``."""
+    relaxed = copy.deepcopy(schema)
+    for node in _object_nodes(relaxed):
+        props = node.get("properties") or {}
+        conditional = {n for n, p in props.items() if "x-visible-when" in p or p.get("readOnly")}
+        if "required" in node:
+            node["required"] = [n for n in node["required"] if n not in conditional]
+    return relaxed
+
+
+class Form:
+    """One form file, ready to validate submissions."""
+
+    def __init__(self, name: str, schema: dict):
+        self.name = name
+        self.schema = schema
+        self._validator = Draft202012Validator(_relaxed(schema), format_checker=FormatChecker())
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def field_names(self) -> list[str]:
+        return list(self.schema.get("properties", {}))
+
+    def prefill(self, case_data: dict) -> dict:
+        """Initial values: what the case already holds for this form's fields, else their prefill source."""
+        values = {}
+        for name, prop in self.schema.get("properties", {}).items():
+            if name in case_data:
+                values[name] = copy.deepcopy(case_data[name])
+            elif prop.get("x-prefill-from") and case_data.get(prop["x-prefill-from"]) is not None:
+                values[name] = case_data[prop["x-prefill-from"]]
+        return values
+
+    def _node_at(self, path: list) -> dict:
+        node = self.schema
+        for part in path:
+            if isinstance(part, int):
+                node = node.get("items", {})
+            else:
+                node = (node.get("properties") or {}).get(part, {})
+        return node
+
+    def _error(self, path: list, message: str) -> dict:
+        node = self._node_at(path)
+        field = "/".join(str(p) for p in path) or "(form)"
+        seed = node.get("x-seed-field", node.get("x-seed-step"))
+        label = (node.get("x-label") or {}).get("en")
+        out = {"field": field, "message": message}
+        if seed is not None:
+            out["seed_field"] = seed
+        if label:
+            out["label"] = label
+        return out
+
+    # -- validating ------------------------------------------------------------------------------------------
+    def validate(self, data) -> dict:
+        """The submission, normalised and with computed fields added; raises ValidationFailed otherwise."""
+        if not isinstance(data, dict):
+            raise ValidationFailed(f"form '{self.name}': the submission must be a JSON object",
+                                   [{"field": "(form)", "message": "expected a JSON object"}])
+        if len(json.dumps(data, default=str)) > MAX_SUBMISSION_BYTES:
+            raise ValidationFailed(f"form '{self.name}': the submission is larger than {MAX_SUBMISSION_BYTES} bytes",
+                                   [{"field": "(form)", "message": "submission too large"}])
+        data = copy.deepcopy(data)
+        errors: list[dict] = []
+        self._walk(self.schema, data, [], errors)
+        for err in self._validator.iter_errors(data):
+            errors.append(self._error(list(err.absolute_path), _friendly(err)))
+        if errors:
+            errors.sort(key=lambda e: e["field"])
+            raise ValidationFailed(
+                f"form '{self.name}' has {len(errors)} error(s): "
+                + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
+                errors,
+            )
+        self._compute(data)
+        return data
+
+    def _walk(self, node: dict, obj, path: list, errors: list) -> None:
+        """Our own rules: dotted dates, visibility, computed fields, exclusive options."""
+        if node.get("type") == "array" and isinstance(obj, list):
+            items = node.get("items") or {}
+            for i, item in enumerate(obj):
+                if items.get("format") == "date" and isinstance(item, str):
+                    obj[i] = _normalise_date(item)
+                self._walk(items, obj[i], path + [i], errors)
+            exclusive = node.get("x-exclusive-option")
+            if exclusive and exclusive in obj and len(obj) > 1:
+                errors.append(self._error(path, f"'{exclusive}' cannot be combined with other choices"))
+            return
+        if node.get("type") != "object" or not isinstance(obj, dict):
+            return
+        props = node.get("properties") or {}
+        required = set(node.get("required") or [])
+        for name, prop in props.items():
+            here = path + [name]
+            if prop.get("readOnly") or prop.get("x-computed"):
+                if name in obj:
+                    errors.append(self._error(here, "is computed by the server and cannot be set"))
+                    del obj[name]
+                continue
+            cond = prop.get("x-visible-when")
+            if cond is not None:
+                visible = _conditional_holds(cond, obj)
+                if not visible and name in obj:
+                    errors.append(self._error(here, f"applies only when {_describe_condition(cond)}"))
+                    continue
+                if visible and name in required and obj.get(name) in (None, "", []):
+                    errors.append(self._error(here, f"is required when {_describe_condition(cond)}"))
+            if name in obj:
+                if prop.get("format") == "date" and isinstance(obj[name], str):
+                    obj[name] = _normalise_date(obj[name])
+                self._walk(prop, obj[name], here, errors)
+
+    def _compute(self, data: dict) -> None:
+        for name, prop in self.schema.get("properties", {}).items():
+            fn = COMPUTATIONS.get(prop.get("x-computed"))
+            if fn is not None:
+                data[name] = fn(data)
+
+    def validate_draft(self, data) -> dict:
+        """A draft may be half-filled: only its shape is checked (an object of this form's fields)."""
+        if not isinstance(data, dict):
+            raise ValidationFailed("a draft must be a JSON object", [{"field": "(form)", "message": "expected an object"}])
+        if len(json.dumps(data, default=str)) > MAX_SUBMISSION_BYTES:
+            raise ValidationFailed("the draft is too large", [{"field": "(form)", "message": "draft too large"}])
+        unknown = sorted(set(data) - set(self.field_names()))
+        if unknown:
+            raise ValidationFailed(f"unknown field(s) in draft: {', '.join(unknown)}",
+                                   [{"field": u, "message": "unknown field"} for u in unknown])
+        return data
+
+
+def _normalise_date(value: str) -> str:
+    m = _DOTTED_DATE.match(value.strip())
+    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else value
+
+
+def _shorten(value) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _friendly(err) -> str:
+    kind = err.validator
+    if kind == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return f"'{missing}' is required"
+    if kind == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return f"unknown field(s): {', '.join(extra)}"
+    if kind == "enum":
+        return f"{_shorten(err.instance)} is not one of the options ({', '.join(map(str, err.validator_value))})"
+    if kind == "type":
+        return f"{_shorten(err.instance)} is not of type {err.validator_value}"
+    if kind == "format" and err.validator_value == "date":
+        return f"{_shorten(err.instance)} is not a valid date (YYYY-MM-DD or YYYY.MM.DD)"
+    if kind == "minimum":
+        return f"{_shorten(err.instance)} is less than the minimum {err.validator_value}"
+    if kind == "maximum":
+        return f"{_shorten(err.instance)} is more than the maximum {err.validator_value}"
+    if kind == "maxLength":
+        return f"is longer than {err.validator_value} characters ({len(err.instance)})"
+    if kind == "minLength":
+        return "must not be empty" if err.validator_value == 1 else f"is shorter than {err.validator_value} characters"
+    if kind == "maxItems":
+        return f"has more than {err.validator_value} entries"
+    if kind == "pattern":
+        return f"{_shorten(err.instance)} is not in the expected format"
+    if kind == "uniqueItems":
+        return "lists the same choice twice"
+    return err.message if len(err.message) < 200 else err.message[:197] + "..."
+
+
+def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
+    """Parse and check one form file at deploy time: JSON, JSON Schema, and our conventions."""
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, [{"file": name, "line": e.lineno, "message": f"not valid JSON: {e.msg} (column {e.colno})"}]
+    problems = []
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception as e:  # jsonschema.SchemaError; its message is long, its path is what matters
+        where = "/".join(str(p) for p in getattr(e, "absolute_path", []))
+        problems.append({"file": name, "message": f"not a valid JSON Schema at '{where}': {getattr(e, 'message', e)}"})
+        return None, problems
+    if schema.get("type") != "object":
+        problems.append({"file": name, "message": "a form's schema must have type 'object'"})
+    for node in _object_nodes(schema):
+        props = node.get("properties") or {}
+        for pname, prop in props.items():
+            cond = prop.get("x-visible-when")
+            if cond is not None and cond.get("field") not in props:
+                problems.append({"file": name, "message": f"field '{pname}': x-visible-when refers to "
+                                 f"'{cond.get('field')}', which is not a sibling field"})
+            comp = prop.get("x-computed")
+            if comp is not None and comp not in COMPUTATIONS and comp not in SERVICE_COMPUTED:
+                problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'"})
+            if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
+                problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
+    return schema, problems
+
+
+def today_iso(at: dt.datetime) -> str:
+    return at.date().isoformat()

@@ -1,0 +1,99 @@
+"""What every command shares: the database, the parsed specs and forms, and recently used workflows.
+
+SpiffWorkflow lives behind this module and ``advance.py``: the rest of the engine sees cases and task rows.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+from . import clock, serialization
+from .db import Database, is_postgres
+from .errors import NotFound
+from .forms import Form
+from .models import Case, ProcessDefinition
+
+clock.install_into_spiffworkflow()
+
+
+class DefinitionView:
+    """The immutable parts of a deployed version that commands need, kept in memory."""
+
+    def __init__(self, row: ProcessDefinition):
+        self.id = row.id
+        self.process_key = row.process_key
+        self.version = row.version
+        self.name = row.name
+        self.catalogue: dict = row.task_catalogue
+        self.forms = {name: Form(name, schema) for name, schema in row.forms.items()}
+        self.spec, self.subprocess_specs = serialization.spec_from_json(row.spec_json)
+
+
+class WorkflowCache:
+    """Workflows by case id and lock version. A workflow is only reused when the row's version still matches,
+    so a change made by another process is never missed; a failed command evicts its case."""
+
+    def __init__(self, capacity: int = 256):
+        self.capacity = capacity
+        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, case_id: int, lock_version: int) -> BpmnWorkflow | None:
+        # Taken out while in use, so two threads never share one workflow object.
+        with self._lock:
+            hit = self._items.pop(case_id, None)
+        if hit is not None and hit[0] == lock_version:
+            return hit[1]
+        return None
+
+    def put(self, case_id: int, lock_version: int, workflow: BpmnWorkflow) -> None:
+        with self._lock:
+            self._items[case_id] = (lock_version, workflow)
+            self._items.move_to_end(case_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def evict(self, case_id: int) -> None:
+        with self._lock:
+            self._items.pop(case_id, None)
+
+
+class Runtime:
+    def __init__(self, database: Database | None = None, workflow_cache_size: int = 256):
+        self.db = database or Database()
+        self.workflows = WorkflowCache(workflow_cache_size)
+        self._definitions: dict[int, DefinitionView] = {}
+        self._lock = threading.Lock()
+
+    def definition(self, session: Session, definition_id: int) -> DefinitionView:
+        with self._lock:
+            view = self._definitions.get(definition_id)
+        if view is None:
+            row = session.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise NotFound(f"process definition {definition_id} does not exist")
+            view = DefinitionView(row)
+            with self._lock:
+                self._definitions[definition_id] = view
+        return view
+
+    def lock_case(self, session: Session, case_id: int) -> Case:
+        """The case row, locked for this transaction (SQLite's writer lock is already held by BEGIN IMMEDIATE)."""
+        query = select(Case).where(Case.id == case_id)
+        if is_postgres(session):
+            query = query.with_for_update()
+        case = session.execute(query).scalar_one_or_none()
+        if case is None:
+            raise NotFound(f"case {case_id} does not exist")
+        return case
+
+    def workflow(self, session: Session, case: Case) -> BpmnWorkflow:
+        cached = self.workflows.take(case.id, case.lock_version)
+        if cached is not None:
+            return cached
+        view = self.definition(session, case.definition_id)
+        return serialization.load_state(case.state, view.spec, view.subprocess_specs)

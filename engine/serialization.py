@@ -1,0 +1,133 @@
+"""Workflow state to bytes and back, with the process spec kept out of the instance.
+
+A process version's spec is stored once (``ProcessDefinition.spec_json``) and parsed once per process
+(``SpecCache``); an instance's state holds only its task tree and data.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import threading
+import zlib
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.bpmn_converter import BpmnConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+
+class _DateConverter(BpmnConverter):
+    def to_dict(self, value):
+        return {"value": value.isoformat()}
+
+    def from_dict(self, dct):
+        return dt.date.fromisoformat(dct["value"])
+
+
+class _DatetimeConverter(BpmnConverter):
+    def to_dict(self, value):
+        return {"value": value.isoformat()}
+
+    def from_dict(self, dct):
+        return dt.datetime.fromisoformat(dct["value"])
+
+
+class _DecimalConverter(BpmnConverter):
+    def to_dict(self, value):
+        return {"value": str(value)}
+
+    def from_dict(self, dct):
+        return decimal.Decimal(dct["value"])
+
+
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Leaves the spec out when saving; takes it from the caller when loading."""
+
+    def to_dict(self, workflow):
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        if spec is None:
+            raise ValueError("a stored instance needs its process spec to be loaded")
+        workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_registry(specless: bool):
+    config = dict(SPIFF_CONFIG)
+    config[dt.datetime] = _DatetimeConverter
+    config[dt.date] = _DateConverter
+    config[decimal.Decimal] = _DecimalConverter
+    if specless:
+        config[BpmnWorkflow] = _SpeclessWorkflowConverter
+    return BpmnWorkflowSerializer.configure(config)
+
+
+_full = BpmnWorkflowSerializer(_make_registry(specless=False))
+_specless = BpmnWorkflowSerializer(_make_registry(specless=True))
+# The registry's encoder mode is a flag on a shared object: serialise one workflow at a time.
+_dump_lock = threading.Lock()
+
+
+def spec_to_json(spec, subprocess_specs: dict) -> str:
+    return json.dumps(
+        {
+            "spec": _full.to_dict(spec),
+            "subprocess_specs": {name: _full.to_dict(s) for name, s in subprocess_specs.items()},
+        }
+    )
+
+
+def spec_from_json(text: str):
+    dct = json.loads(text)
+    spec = _full.from_dict(dct["spec"])
+    subs = {name: _full.from_dict(s) for name, s in dct["subprocess_specs"].items()}
+    return spec, subs
+
+
+def dump_state(workflow: BpmnWorkflow) -> bytes:
+    """Compressed JSON of the instance without its spec."""
+    registry = _specless.registry
+    with _dump_lock:
+        registry._encoder_mode = True
+        try:
+            dct = registry.convert(workflow)
+            dct[_specless.VERSION_KEY] = _specless.VERSION
+            text = json.dumps(dct, separators=(",", ":"), cls=_specless._encoder_cls)
+        finally:
+            registry._encoder_mode = False
+    return zlib.compress(text.encode("utf-8"), 1)
+
+
+def load_state(state: bytes, spec, subprocess_specs: dict) -> BpmnWorkflow:
+    dct = json.loads(zlib.decompress(state))
+    _specless.migrate(dct)
+    return _specless.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
+
+
+class SpecCache:
+    """Parsed specs by definition id: deserialising a spec is the costly part of loading an instance."""
+
+    def __init__(self):
+        self._specs: dict[int, tuple] = {}
+        self._lock = threading.Lock()
+
+    def get(self, definition_id: int, load_json):
+        with self._lock:
+            hit = self._specs.get(definition_id)
+        if hit is None:
+            hit = spec_from_json(load_json())
+            with self._lock:
+                self._specs[definition_id] = hit
+        return hit

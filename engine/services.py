@@ -1,0 +1,18 @@
+"""Engine operations that BPMN service tasks may call (``spiff:serviceTaskOperator``).
+
+They run inside the command's transaction, so what they write commits or rolls back with the case.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from . import clients
+
+
+def bind_services(runtime, session: Session, case, actor: str, at: dt.datetime, case_audit) -> dict:
+    def register_client(task_data: dict, **_params) -> dict:
+        return clients.register_from_intake(session, case, task_data, actor, at, case_audit)
+
+    return {"register_client": register_client}

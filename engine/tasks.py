@@ -1,0 +1,176 @@
+"""The inbox and the commands on one task: open, save a draft, claim, release, complete."""
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select, update
+
+from . import access, audit, clock
+from .advance import Advance
+from .cases import case_data, task_summary
+from .errors import Conflict, NotFound
+from .models import Case, Client, HumanTask, User
+from .runtime import Runtime
+
+
+def _task_row(session, task_id: int) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def _require_ready(task: HumanTask) -> None:
+    if task.state != "ready":
+        who = f" by {task.completed_by}" if task.completed_by else ""
+        raise Conflict(f"task {task.id} is already {task.state}{who}; nothing was saved")
+
+
+def inbox(runtime: Runtime, actor: User, *, mine_only: bool = False, process_key: str | None = None,
+          step: str | None = None, client_code: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+    """Ready tasks assigned to the actor, and unclaimed ones of the actor's roles; rows only, no workflows."""
+    with runtime.db.reading() as session:
+        visible = HumanTask.assignee_id == actor.id
+        if not mine_only and actor.role_codes:
+            visible = or_(visible, (HumanTask.assignee_id.is_(None)) & HumanTask.role.in_(sorted(actor.role_codes)))
+        query = (select(HumanTask, Case.process_key, Client.client_code)
+                 .join(Case, Case.id == HumanTask.case_id)
+                 .outerjoin(Client, Client.id == Case.client_id)
+                 .where(HumanTask.state == "ready", visible))
+        if process_key:
+            query = query.where(Case.process_key == process_key)
+        if step:
+            query = query.where(HumanTask.step == step)
+        if client_code:
+            query = query.where(Client.client_code == client_code)
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
+        rows = session.execute(query.order_by(HumanTask.created_at, HumanTask.id)
+                               .limit(min(limit, 200)).offset(offset)).all()
+        items = []
+        for task, key, code in rows:
+            item = task_summary(task)
+            item.update(process_key=key, client_code=code)
+            items.append(item)
+        return {"total": total, "items": items}
+
+
+def get_task(runtime: Runtime, task_id: int, actor: User) -> dict:
+    """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
+    with runtime.db.reading() as session:
+        task = _task_row(session, task_id)
+        case = session.get(Case, task.case_id)
+        if not (access.can_work_on(actor, task) or access.can_view_case(actor, case)):
+            raise access.Forbidden(f"task {task_id} is not yours to see")
+        view = runtime.definition(session, case.definition_id)
+        meta = view.catalogue.get(task.bpmn_id, {})
+        form = view.forms.get(task.form_file) if task.form_file else None
+        values = {}
+        if task.state == "ready" and form is not None:
+            if task.draft is not None:
+                values = task.draft
+            else:
+                values = form.prefill(case_data(runtime, session, case))
+        result = task_summary(task)
+        result.update(process_key=case.process_key, name_en=meta.get("name_en"),
+                      documentation=meta.get("documentation", ""), documents=meta.get("documents", []),
+                      documents_hu=meta.get("documents_hu", []), form_file=task.form_file,
+                      form=form.schema if form else None, values=values, has_draft=task.draft is not None)
+        return result
+
+
+def save_draft(runtime: Runtime, task_id: int, data, actor: User) -> dict:
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        task = _task_row(session, task_id)
+        access.require_task(actor, task)
+        _require_ready(task)
+        case = runtime.lock_case(session, task.case_id)
+        view = runtime.definition(session, case.definition_id)
+        form = view.forms.get(task.form_file)
+        draft = form.validate_draft(data) if form else {}
+        task.draft = draft
+        events = audit.CaseAudit(case, actor.username, at)
+        events.add(audit.DRAFT_SAVED, {"fields": sorted(draft)}, task_id=task.id)
+        events.flush(session)
+    return {"task_id": task_id, "saved_at": at.isoformat()}
+
+
+def claim(runtime: Runtime, task_id: int, actor: User) -> dict:
+    return _set_assignee(runtime, task_id, actor, claim=True)
+
+
+def release(runtime: Runtime, task_id: int, actor: User) -> dict:
+    return _set_assignee(runtime, task_id, actor, claim=False)
+
+
+def _set_assignee(runtime: Runtime, task_id: int, actor: User, claim: bool) -> dict:
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        task = _task_row(session, task_id)
+        access.require_task(actor, task)
+        _require_ready(task)
+        case = runtime.lock_case(session, task.case_id)
+        before, after = task.assignee_id, (actor.id if claim else None)
+        guard = HumanTask.assignee_id.is_(None) if claim else HumanTask.assignee_id == actor.id
+        done = session.execute(update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "ready", guard)
+                               .values(assignee_id=after).execution_options(synchronize_session=False))
+        if done.rowcount != 1:
+            raise Conflict(f"task {task_id} was {'claimed' if claim else 'released'} by someone else first")
+        events = audit.CaseAudit(case, actor.username, at)
+        events.add(audit.TASK_CLAIMED if claim else audit.TASK_RELEASED,
+                   {"before": {"assignee_id": before}, "after": {"assignee_id": after}}, task_id=task_id)
+        events.flush(session)
+    return {"task_id": task_id, "assignee_id": after}
+
+
+def complete(runtime: Runtime, task_id: int, data, actor: User) -> dict:
+    """Validate the form data, run the case to its next wait state, and save everything in one transaction.
+
+    Of two concurrent completions of the same task exactly one wins: the other finds the task no longer ready
+    (after waiting for the case lock) and gets a Conflict, with nothing saved.
+    """
+    at = clock.now()
+    case_id = None
+    try:
+        with runtime.db.unit_of_work() as session:
+            task = _task_row(session, task_id)
+            case_id = task.case_id
+            access.require_task(actor, task)
+            _require_ready(task)
+            case = runtime.lock_case(session, task.case_id)
+            view = runtime.definition(session, case.definition_id)
+            form = view.forms.get(task.form_file) if task.form_file else None
+            clean = form.validate(data) if form is not None else {}
+            workflow = runtime.workflow(session, case)
+            step = Advance(runtime, session, case, workflow, view, actor.username, at)
+            spiff_task = step.ready_before.get(task.spiff_task_id)
+            if spiff_task is None:
+                raise Conflict(f"task {task_id} is no longer waiting in case {case.id}; nothing was saved")
+            before = {k: spiff_task.data.get(k) for k in clean}
+            changed = {k for k in clean if before.get(k) != clean[k]}
+            step.complete(task.spiff_task_id, clean)
+            done = session.execute(
+                update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "ready")
+                .values(state="completed", completed_at=at, completed_by=actor.username, draft=None)
+                .execution_options(synchronize_session=False))
+            if done.rowcount != 1:
+                raise Conflict(f"task {task_id} was completed by someone else first; nothing was saved")
+            payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,
+                       "before": {k: before[k] for k in sorted(changed)},
+                       "after": {k: clean[k] for k in sorted(changed)}}
+            step.audit.events.insert(0, audit.PendingEvent(audit.TASK_COMPLETED, payload, task.id))
+            decisions = _decisions(form, clean) if form else {}
+            if decisions:
+                step.audit.events.insert(1, audit.PendingEvent(audit.DECISION_TAKEN,
+                                                               {"step": task.step, "answers": decisions}, task.id))
+            created = step.finish()
+            status = case.status
+    except BaseException:
+        if case_id is not None:
+            runtime.workflows.evict(case_id)
+        raise
+    return {"task_id": task_id, "case_id": case_id, "case_status": status,
+            "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created]}
+
+
+def _decisions(form, clean: dict) -> dict:
+    props = form.schema.get("properties", {})
+    return {k: v for k, v in clean.items() if "x-seed-step" in props.get(k, {})}
