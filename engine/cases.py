@@ -8,12 +8,13 @@ from SpiffWorkflow.util.task import TaskState
 from . import access, audit, clients, clock, definitions
 from .advance import Advance
 from .errors import NotFound, SegitoError
-from .models import Case, Client, HumanTask, User
+from .models import Case, Client, HumanTask
+from .users import Actor
 from .runtime import Runtime
 from .users import CASEWORKER
 
 
-def start_case(runtime: Runtime, process_key: str, actor: User, client_code: str | None = None) -> dict:
+def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: str | None = None) -> dict:
     """One transaction: the case row, its first task rows and its audit events."""
     access.require_caseworker(actor)
     at = clock.now()
@@ -57,7 +58,7 @@ def _case_row(session, case_id: int) -> Case:
     return case
 
 
-def _has_task_in_case(session, user: User, case_id: int) -> bool:
+def _has_task_in_case(session, user: Actor, case_id: int) -> bool:
     return session.execute(select(exists().where(
         HumanTask.case_id == case_id,
         (HumanTask.assignee_id == user.id) | (HumanTask.completed_by == user.username)
@@ -65,7 +66,7 @@ def _has_task_in_case(session, user: User, case_id: int) -> bool:
     ))).scalar()
 
 
-def authorised_case(session, user: User, case_id: int) -> Case:
+def authorised_case(session, user: Actor, case_id: int) -> Case:
     case = _case_row(session, case_id)
     access.require_case(user, case, _has_task_in_case(session, user, case_id))
     return case
@@ -82,7 +83,7 @@ def case_data(runtime: Runtime, session, case: Case) -> dict:
         runtime.workflows.put(case.id, case.lock_version, workflow)
 
 
-def get_case(runtime: Runtime, case_id: int, actor: User, with_data: bool = True) -> dict:
+def get_case(runtime: Runtime, case_id: int, actor: Actor, with_data: bool = True) -> dict:
     with runtime.db.reading() as session:
         case = authorised_case(session, actor, case_id)
         view = runtime.definition(session, case.definition_id)
@@ -104,13 +105,13 @@ def get_case(runtime: Runtime, case_id: int, actor: User, with_data: bool = True
         return result
 
 
-def history(runtime: Runtime, case_id: int, actor: User) -> list[dict]:
+def history(runtime: Runtime, case_id: int, actor: Actor) -> list[dict]:
     with runtime.db.reading() as session:
         authorised_case(session, actor, case_id)
         return audit.case_history(session, case_id)
 
 
-def list_cases(runtime: Runtime, actor: User, status: str | None = None, limit: int = 100,
+def list_cases(runtime: Runtime, actor: Actor, status: str | None = None, limit: int = 100,
                offset: int = 0) -> list[dict]:
     with runtime.db.reading() as session:
         query = select(Case, Client.client_code).outerjoin(Client, Client.id == Case.client_id)

@@ -57,6 +57,12 @@ def dispose_all() -> None:
         _engines.clear()
 
 
+def dispose(url: str) -> None:
+    with _lock:
+        for key in [k for k in _engines if k.rsplit("|", 1)[0] == url]:
+            _engines.pop(key).dispose()
+
+
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -68,6 +74,9 @@ class Database:
         self.engine = get_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._read_sessions = sessionmaker(get_engine(url, for_writing=False), expire_on_commit=False)
+
+    def close(self) -> None:
+        dispose(self.url)
 
     @property
     def url(self) -> str:
@@ -89,5 +98,5 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() ends the transaction but, unlike rollback(), leaves loaded objects readable.
             session.close()

@@ -93,6 +93,12 @@ def _lanes(root) -> dict[str, str]:
 
 
 def _line_of(root, element_id: str) -> int | None:
+    if "→" in element_id:
+        source, target = element_id.split("→", 1)
+        flows = root.xpath("//bpmn:sequenceFlow[@sourceRef=$s and @targetRef=$t]", namespaces=NS, s=source, t=target)
+        if flows:
+            expr = flows[0].find("bpmn:conditionExpression", NS)
+            return (expr if expr is not None else flows[0]).sourceline
     found = root.xpath("//*[@id=$id]", id=element_id)
     return found[0].sourceline if found else None
 
@@ -102,11 +108,14 @@ def _property(spec, name: str):
 
 
 def _expressions(spec):
-    """(task id, kind, source, mode) of every expression SpiffWorkflow will evaluate for this spec."""
+    """(element id, kind, source, mode) of every expression SpiffWorkflow will evaluate for this spec.
+
+    A gateway condition is reported as "gateway→target" so its line can be found on the sequence flow."""
     for ts in spec.task_specs.values():
-        for cond, _target in getattr(ts, "cond_task_specs", []) or []:
+        for cond, target in getattr(ts, "cond_task_specs", []) or []:
             if cond is not None:
-                yield ts.name, "condition", cond, "eval"
+                source = cond.args[0] if getattr(cond, "args", None) else str(cond)
+                yield f"{ts.name}→{target}", "condition", source, "eval"
         for attr in ("script", "prescript", "postscript"):
             src = getattr(ts, attr, None)
             if src:
@@ -192,10 +201,26 @@ def validate(upload: Upload):
     return key, name, spec, subprocess_specs, forms, catalogue
 
 
+_validated: dict[str, tuple] = {}
+_validated_lock = threading.Lock()
+
+
+def _validated_upload(upload: Upload, digest: str) -> tuple:
+    """validate() is a pure function of the bytes: each content is parsed and checked once per process."""
+    with _validated_lock:
+        hit = _validated.get(digest)
+    if hit is None:
+        key, name, spec, subprocess_specs, forms, catalogue = validate(upload)
+        hit = (key, name, serialization.spec_to_json(spec, subprocess_specs), forms, catalogue)
+        with _validated_lock:
+            _validated[digest] = hit
+    return hit
+
+
 def deploy(session: Session, upload: Upload, actor: str, at) -> tuple[ProcessDefinition, bool]:
     """Store a new version (or return the latest one if the content is unchanged). Returns (definition, created)."""
-    key, name, spec, subprocess_specs, forms, catalogue = validate(upload)
     digest = upload.content_hash()
+    key, name, spec_json, forms, catalogue = _validated_upload(upload, digest)
     latest = latest_definition(session, key, required=False)
     if latest is not None and latest.content_hash == digest:
         return latest, False
@@ -203,7 +228,7 @@ def deploy(session: Session, upload: Upload, actor: str, at) -> tuple[ProcessDef
                                .where(ProcessDefinition.process_key == key)).scalar() or 0) + 1
     definition = ProcessDefinition(
         process_key=key, version=version, name=name, content_hash=digest,
-        bpmn_xml=upload.bpmn_bytes.decode("utf-8"), spec_json=serialization.spec_to_json(spec, subprocess_specs),
+        bpmn_xml=upload.bpmn_bytes.decode("utf-8"), spec_json=spec_json,
         forms=forms, task_catalogue=catalogue, deployed_at=at, deployed_by=actor,
     )
     session.add(definition)

@@ -15,7 +15,7 @@ from . import clock, serialization
 from .db import Database, is_postgres
 from .errors import NotFound
 from .forms import Form
-from .models import Case, ProcessDefinition
+from .models import Case, HumanTask, ProcessDefinition
 
 clock.install_into_spiffworkflow()
 
@@ -89,6 +89,17 @@ class Runtime:
         case = session.execute(query).scalar_one_or_none()
         if case is None:
             raise NotFound(f"case {case_id} does not exist")
+        return case
+
+    def lock_case_of_task(self, session: Session, task_id: int) -> Case:
+        """The case a task belongs to, locked first: the task row is read after, so its state is current."""
+        owner = select(HumanTask.case_id).where(HumanTask.id == task_id).scalar_subquery()
+        query = select(Case).where(Case.id == owner)
+        if is_postgres(session):
+            query = query.with_for_update()
+        case = session.execute(query).scalar_one_or_none()
+        if case is None:
+            raise NotFound(f"task {task_id} does not exist")
         return case
 
     def workflow(self, session: Session, case: Case) -> BpmnWorkflow:

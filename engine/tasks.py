@@ -7,8 +7,9 @@ from . import access, audit, clock
 from .advance import Advance
 from .cases import case_data, task_summary
 from .errors import Conflict, NotFound
-from .models import Case, Client, HumanTask, User
+from .models import Case, Client, HumanTask
 from .runtime import Runtime
+from .users import Actor
 
 
 def _task_row(session, task_id: int) -> HumanTask:
@@ -24,7 +25,7 @@ def _require_ready(task: HumanTask) -> None:
         raise Conflict(f"task {task.id} is already {task.state}{who}; nothing was saved")
 
 
-def inbox(runtime: Runtime, actor: User, *, mine_only: bool = False, process_key: str | None = None,
+def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_key: str | None = None,
           step: str | None = None, client_code: str | None = None, limit: int = 50, offset: int = 0) -> dict:
     """Ready tasks assigned to the actor, and unclaimed ones of the actor's roles; rows only, no workflows."""
     with runtime.db.reading() as session:
@@ -52,7 +53,7 @@ def inbox(runtime: Runtime, actor: User, *, mine_only: bool = False, process_key
         return {"total": total, "items": items}
 
 
-def get_task(runtime: Runtime, task_id: int, actor: User) -> dict:
+def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
     """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
     with runtime.db.reading() as session:
         task = _task_row(session, task_id)
@@ -76,13 +77,13 @@ def get_task(runtime: Runtime, task_id: int, actor: User) -> dict:
         return result
 
 
-def save_draft(runtime: Runtime, task_id: int, data, actor: User) -> dict:
+def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     at = clock.now()
     with runtime.db.unit_of_work() as session:
+        case = runtime.lock_case_of_task(session, task_id)
         task = _task_row(session, task_id)
         access.require_task(actor, task)
         _require_ready(task)
-        case = runtime.lock_case(session, task.case_id)
         view = runtime.definition(session, case.definition_id)
         form = view.forms.get(task.form_file)
         draft = form.validate_draft(data) if form else {}
@@ -93,21 +94,21 @@ def save_draft(runtime: Runtime, task_id: int, data, actor: User) -> dict:
     return {"task_id": task_id, "saved_at": at.isoformat()}
 
 
-def claim(runtime: Runtime, task_id: int, actor: User) -> dict:
+def claim(runtime: Runtime, task_id: int, actor: Actor) -> dict:
     return _set_assignee(runtime, task_id, actor, claim=True)
 
 
-def release(runtime: Runtime, task_id: int, actor: User) -> dict:
+def release(runtime: Runtime, task_id: int, actor: Actor) -> dict:
     return _set_assignee(runtime, task_id, actor, claim=False)
 
 
-def _set_assignee(runtime: Runtime, task_id: int, actor: User, claim: bool) -> dict:
+def _set_assignee(runtime: Runtime, task_id: int, actor: Actor, claim: bool) -> dict:
     at = clock.now()
     with runtime.db.unit_of_work() as session:
+        case = runtime.lock_case_of_task(session, task_id)
         task = _task_row(session, task_id)
         access.require_task(actor, task)
         _require_ready(task)
-        case = runtime.lock_case(session, task.case_id)
         before, after = task.assignee_id, (actor.id if claim else None)
         guard = HumanTask.assignee_id.is_(None) if claim else HumanTask.assignee_id == actor.id
         done = session.execute(update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "ready", guard)
@@ -121,7 +122,7 @@ def _set_assignee(runtime: Runtime, task_id: int, actor: User, claim: bool) -> d
     return {"task_id": task_id, "assignee_id": after}
 
 
-def complete(runtime: Runtime, task_id: int, data, actor: User) -> dict:
+def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     """Validate the form data, run the case to its next wait state, and save everything in one transaction.
 
     Of two concurrent completions of the same task exactly one wins: the other finds the task no longer ready
@@ -131,11 +132,11 @@ def complete(runtime: Runtime, task_id: int, data, actor: User) -> dict:
     case_id = None
     try:
         with runtime.db.unit_of_work() as session:
+            case = runtime.lock_case_of_task(session, task_id)
+            case_id = case.id
             task = _task_row(session, task_id)
-            case_id = task.case_id
             access.require_task(actor, task)
             _require_ready(task)
-            case = runtime.lock_case(session, task.case_id)
             view = runtime.definition(session, case.definition_id)
             form = view.forms.get(task.form_file) if task.form_file else None
             clean = form.validate(data) if form is not None else {}

@@ -1,0 +1,238 @@
+"""The `segito` command. It calls the engine like the web app does; `--as` names the acting user."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from . import cases, definitions, setup, tasks, users
+from .errors import SegitoError
+from .runtime import Runtime
+
+
+def _runtime() -> Runtime:
+    return Runtime()
+
+
+def _actor(runtime: Runtime, username: str):
+    with runtime.db.reading() as session:
+        return users.actor(session, username)
+
+
+def _out(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _data(raw: str):
+    """Form data from a JSON string, @file, or - for standard input; malformed JSON is reported with its place."""
+    if raw == "-":
+        text = sys.stdin.read()
+    elif raw.startswith("@"):
+        with open(raw[1:], encoding="utf-8") as fh:
+            text = fh.read()
+    else:
+        text = raw
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise click.BadParameter(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}", param_hint="--data")
+
+
+as_option = click.option("--as", "username", envvar="SEGITO_USER", required=True,
+                         help="the acting user (or SEGITO_USER)")
+
+
+class SegitoGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SegitoError as e:
+            click.echo(f"error: {e.message}", err=True)
+            for d in e.details:
+                where = d.get("field") or f"{d.get('file', '')}:{d.get('line', '')}"
+                click.echo(f"  {where}: {d['message']}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=SegitoGroup, invoke_without_command=True)
+@click.pass_context
+def main(ctx):
+    """Segito: BPMN casework for family support and employment services."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=int(os.environ.get("PORT", 5000)), show_default=True)
+@click.option("--no-demo", is_flag=True, help="do not create demo users and cases")
+def run(host, port, no_demo):
+    """Initialise the database (SQLite by default), load demo data, and serve the app."""
+    from web.app import create_app
+
+    runtime = _runtime()
+    setup.initialise(runtime)
+    if not no_demo:
+        from . import demo
+
+        demo.ensure(runtime)
+    app = create_app(runtime)
+    click.echo(f"Segito is running at http://{host}:{port}/  (API: http://{host}:{port}/api/openapi.json)")
+    click.echo(f"Database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
+    if not no_demo:
+        click.echo(f"Demo logins (password '{setup.DEMO_PASSWORD}'): "
+                   + ", ".join(f"{u} ({'/'.join(r)})" for u, _n, r in setup.DEMO_USERS))
+    app.run(host=host, port=port, threaded=True)
+
+
+@main.command("init-db")
+def init_db():
+    """Migrate the schema and deploy the bundled processes."""
+    _out(setup.initialise(_runtime()))
+
+
+@main.command()
+@click.argument("bpmn_file", type=click.Path(exists=True, dir_okay=False))
+@as_option
+def deploy(bpmn_file, username):
+    """Deploy a new version of a BPMN file (its forms are read from forms/ beside it)."""
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    from . import access, clock
+
+    access.require_designer(actor)
+    with runtime.db.unit_of_work() as session:
+        definition, created = definitions.deploy(session, definitions.Upload.from_path(bpmn_file), actor.username,
+                                                 clock.now())
+        _out({"process_key": definition.process_key, "version": definition.version, "created": created})
+
+
+@main.command("definitions")
+def list_definitions():
+    """List deployed process definitions and their versions."""
+    runtime = _runtime()
+    with runtime.db.reading() as session:
+        _out(definitions.list_definitions(session))
+
+
+@main.group()
+def case():
+    """Start and inspect cases."""
+
+
+@case.command("start")
+@click.argument("process_key")
+@click.option("--client", "client_code", help="the client's code (from intake)")
+@as_option
+def case_start(process_key, client_code, username):
+    runtime = _runtime()
+    _out(cases.start_case(runtime, process_key, _actor(runtime, username), client_code))
+
+
+@case.command("show")
+@click.argument("case_id", type=int)
+@as_option
+def case_show(case_id, username):
+    runtime = _runtime()
+    _out(cases.get_case(runtime, case_id, _actor(runtime, username)))
+
+
+@case.command("history")
+@click.argument("case_id", type=int)
+@as_option
+def case_history(case_id, username):
+    runtime = _runtime()
+    _out(cases.history(runtime, case_id, _actor(runtime, username)))
+
+
+@case.command("list")
+@click.option("--status")
+@as_option
+def case_list(status, username):
+    runtime = _runtime()
+    _out(cases.list_cases(runtime, _actor(runtime, username), status=status))
+
+
+@main.command()
+@click.option("--mine", is_flag=True, help="only tasks assigned to me")
+@click.option("--process")
+@click.option("--step")
+@click.option("--client", "client_code")
+@as_option
+def inbox(mine, process, step, client_code, username):
+    """Tasks waiting for me or my roles."""
+    runtime = _runtime()
+    _out(tasks.inbox(runtime, _actor(runtime, username), mine_only=mine, process_key=process, step=step,
+                     client_code=client_code))
+
+
+@main.group()
+def task():
+    """Open, draft, claim, release and complete tasks."""
+
+
+@task.command("show")
+@click.argument("task_id", type=int)
+@as_option
+def task_show(task_id, username):
+    runtime = _runtime()
+    _out(tasks.get_task(runtime, task_id, _actor(runtime, username)))
+
+
+@task.command("complete")
+@click.argument("task_id", type=int)
+@click.option("--data", "raw", default="{}", help="form data: JSON, @file or - for stdin")
+@as_option
+def task_complete(task_id, raw, username):
+    runtime = _runtime()
+    _out(tasks.complete(runtime, task_id, _data(raw), _actor(runtime, username)))
+
+
+@task.command("draft")
+@click.argument("task_id", type=int)
+@click.option("--data", "raw", required=True, help="form data: JSON, @file or - for stdin")
+@as_option
+def task_draft(task_id, raw, username):
+    runtime = _runtime()
+    _out(tasks.save_draft(runtime, task_id, _data(raw), _actor(runtime, username)))
+
+
+@task.command("claim")
+@click.argument("task_id", type=int)
+@as_option
+def task_claim(task_id, username):
+    runtime = _runtime()
+    _out(tasks.claim(runtime, task_id, _actor(runtime, username)))
+
+
+@task.command("release")
+@click.argument("task_id", type=int)
+@as_option
+def task_release(task_id, username):
+    runtime = _runtime()
+    _out(tasks.release(runtime, task_id, _actor(runtime, username)))
+
+
+@main.group()
+def user():
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(users.ROLES))
+@click.password_option()
+def user_add(username, display_name, roles, password):
+    runtime = _runtime()
+    from . import clock
+
+    with runtime.db.unit_of_work() as session:
+        created = users.create_user(session, username, display_name, list(roles), password, "cli", clock.now())
+        _out({"username": created.username, "roles": sorted(created.role_codes)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Demo data: realistic form submissions and a few cases in different states for the default run.
+
+The same builders feed the benchmark, so what it measures is a case a caseworker would really record.
+"""
+from __future__ import annotations
+
+from . import cases, setup, tasks, users
+from .runtime import Runtime
+
+
+def intake_data(i: int = 0) -> dict:
+    family = ["Kovács", "Szabó", "Horváth", "Varga", "Molnár", "Farkas"][i % 6]
+    return {"family_name": family, "given_name": ["Éva", "Péter", "Zsófia", "Gábor"][i % 4] + (f" {i}" if i >= 24 else ""),
+            "birth_date": f"{1970 + i % 30}-0{1 + i % 9}-1{i % 9}", "birth_place": "Debrecen",
+            "mother_name": "Tóth Mária", "phone": "+36 30 123 4567",
+            "intake_problem": "Lakbérhátralék, a család megélhetése bizonytalan."}
+
+
+def assessment_data() -> dict:
+    """Two household members besides the client (work and child-care income) and the client's pension."""
+    return {
+        "taken_into_care_date": "2026.03.02",
+        "persons_concerned": 3,
+        "phone": "+36 30 123 4567",
+        "presented_problem": "Lakbérhátralék; a gyermekek iskolai hiányzásai.",
+        "problem_types": ["financial", "child_rearing"],
+        "household_size": 3,
+        "household_members": [
+            {"name": "Kovács János", "birth_place_date": "Debrecen, 1980.05.04", "kinship": "spouse",
+             "residence_status": "tenant", "income_types": ["work"],
+             "work_incomes": [{"kind": "wage", "amount": 180000}]},
+            {"name": "Kovács Lili", "birth_place_date": "Debrecen, 2015.09.01", "kinship": "child",
+             "residence_status": "family_member", "income_types": ["child_care"],
+             "child_incomes": [{"kind": "family_allowance", "amount": 12200},
+                               {"kind": "child_maintenance", "amount": 30000}]},
+        ],
+        "client_income_types": ["pension"],
+        "client_pension_incomes": [{"kind": "disability_pension", "amount": 95000}],
+        "in_kind_benefits": ["energy_support"],
+        "status_assessment_date": "2026-03-02",
+        "needs_other_helpers": False,
+        "action_plan": "Adósságkezelési tanácsadás; iskolai kapcsolattartás; havi költségvetés.",
+    }
+
+
+def meeting(day: int) -> dict:
+    return {"date": f"2026-03-{day:02d}", "place": "client_home",
+            "log": "Családlátogatás: a befizetési csekkeket bemutatták."}
+
+
+def action(day: int, text: str = "Egyeztetés az iskolával.") -> dict:
+    return {"date": f"2026-03-{day:02d}", "log": text}
+
+
+def closure_data(follow_up: bool) -> dict:
+    data = {"closure_date": "2026-06-30", "closure_reason": "successful", "follow_up": follow_up}
+    if follow_up:
+        data.update(follow_up_agreement="Havonta egy látogatás három hónapig.", follow_up_frequency="monthly",
+                    follow_up_months=3)
+    return data
+
+
+def _next(runtime: Runtime, actor, case_id: int) -> int:
+    box = tasks.inbox(runtime, actor, limit=200)
+    ids = [t["task_id"] for t in box["items"] if t["case_id"] == case_id]
+    if not ids:
+        raise LookupError(f"no task waiting for {actor.username} in case {case_id}")
+    return ids[0]
+
+
+def run_intake(runtime: Runtime, caseworker, i: int = 0) -> str:
+    started = cases.start_case(runtime, "intake", caseworker)
+    tasks.complete(runtime, _next(runtime, caseworker, started["case_id"]), intake_data(i), caseworker)
+    return cases.get_case(runtime, started["case_id"], caseworker, with_data=False)["client"]["client_code"]
+
+
+def run_family_care(runtime: Runtime, caseworker, lead, client_code: str, loops: int = 1,
+                    stop_at: str | None = None) -> int:
+    """A successful family-care case: assessment, agreement, ``loops`` casework rounds, review, closure.
+
+    ``stop_at`` leaves the case waiting at that step (for demo cases in different states)."""
+    case_id = cases.start_case(runtime, "family_care", caseworker, client_code)["case_id"]
+    steps = [("3.1", caseworker, assessment_data()), ("3.2", caseworker, {"agreement_date": "2026-03-05"})]
+    meetings = []
+    for n in range(loops):
+        meetings.append(meeting(6 + n % 20))
+        steps.append(("3.3", caseworker, {"meetings": list(meetings), "casework_next": "continue"}))
+    steps.append(("3.3", caseworker, {"meetings": list(meetings), "actions": [action(10)], "casework_next": "review"}))
+    steps += [("3.6", caseworker, {"commitments_met": True}), ("3.8", caseworker, closure_data(follow_up=False)),
+              ("3.8 agree", lead, {"closure_agreed": True})]
+    for label, actor, data in steps:
+        if stop_at == label:
+            break
+        tasks.complete(runtime, _next(runtime, actor, case_id), data, actor)
+    return case_id
+
+
+def ensure(runtime: Runtime) -> None:
+    """Demo users and, on an empty database, cases waiting at several steps."""
+    setup.ensure_demo_users(runtime)
+    if setup.has_cases(runtime):
+        return
+    with runtime.db.reading() as session:
+        anna, bela, lea = (users.actor(session, u) for u in ("anna", "bela", "lea"))
+    codes = [run_intake(runtime, anna, i) for i in range(4)]
+    run_family_care(runtime, anna, lea, codes[0], stop_at="3.1")
+    run_family_care(runtime, anna, lea, codes[1], loops=2, stop_at="3.6")
+    run_family_care(runtime, anna, lea, codes[2], loops=1, stop_at="3.8 agree")
+    run_family_care(runtime, anna, lea, codes[3], loops=3)
+    code = run_intake(runtime, bela, 5)
+    run_family_care(runtime, bela, lea, code, stop_at="3.3")
+    cases.start_case(runtime, "intake", anna)

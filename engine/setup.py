@@ -1,0 +1,47 @@
+"""Bringing a database up: schema, bundled process definitions, users — and the demo data of the default run."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from . import clock, definitions, migrate, users
+from .config import BPMN_DIR
+from .models import Case, User
+from .runtime import Runtime
+
+SYSTEM = "system"
+
+DEMO_PASSWORD = "segito-demo"
+DEMO_USERS = [
+    ("anna", "Kiss Anna", [users.CASEWORKER]),
+    ("bela", "Nagy Béla", [users.CASEWORKER]),
+    ("lea", "Szabó Lea", [users.PROFESSIONAL_LEAD]),
+    ("dora", "Tóth Dóra", [users.PROCESS_DESIGNER]),
+    ("mark", "Varga Márk", [users.MANAGER]),
+    ("admin", "Adminisztrátor", [users.ADMINISTRATOR]),
+]
+
+
+def initialise(runtime: Runtime) -> list[dict]:
+    """Migrate the schema and deploy the bundled BPMN files (a file whose content is unchanged is skipped)."""
+    migrate.upgrade(runtime.db.url)
+    deployed = []
+    for upload in definitions.bundled_uploads(BPMN_DIR):
+        with runtime.db.unit_of_work() as session:
+            definition, created = definitions.deploy(session, upload, SYSTEM, clock.now())
+            deployed.append({"process_key": definition.process_key, "version": definition.version,
+                             "created": created})
+    return deployed
+
+
+def ensure_demo_users(runtime: Runtime) -> bool:
+    with runtime.db.unit_of_work() as session:
+        if session.execute(select(func.count(User.id))).scalar():
+            return False
+        for username, name, roles in DEMO_USERS:
+            users.create_user(session, username, name, roles, DEMO_PASSWORD, SYSTEM, clock.now())
+    return True
+
+
+def has_cases(runtime: Runtime) -> bool:
+    with runtime.db.reading() as session:
+        return bool(session.execute(select(func.count(Case.id))).scalar())

@@ -1,0 +1,132 @@
+"""Fixtures shared by all tests: a migrated database on SQLite and on PostgreSQL, users, and the clock.
+
+Every test that takes ``runtime`` runs once per backend. PostgreSQL tests fail (never skip) when CI=true and
+the server is unreachable; on a developer's machine without PostgreSQL they skip with the reason.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine import clock, migrate, setup, users
+from engine.db import Database
+from engine.runtime import Runtime
+
+PG_URL = os.environ.get("SEGITO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+_TABLES = "audit_events, audit_streams, intakes, human_tasks, cases, clients, user_roles, users, process_definitions"
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as e:  # any failure to connect is the reason to report
+        return str(e).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated():
+    """A schema of its own for this test run, so runs side by side on one server never meet."""
+    problem = _pg_reachable()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_URL} is unreachable under CI=true: {problem}")
+        pytest.skip(f"PostgreSQL unreachable ({problem}); set CI=true to make this a failure")
+    schema = f"segito_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    migrate.upgrade(url)
+    yield url
+    from engine import db
+
+    db.dispose(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path, sqlite_template):
+    if request.param == "sqlite":
+        path = tmp_path / f"segito-{uuid.uuid4().hex[:8]}.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("pg_migrated")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def runtime(database_url):
+    rt = Runtime(Database(database_url))
+    setup.initialise(rt)
+    yield rt
+    rt.db.close()
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    import datetime as dt
+
+    clock.freeze(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc))
+    yield clock
+    clock.reset()
+
+
+PEOPLE = [("anna", [users.CASEWORKER]), ("bela", [users.CASEWORKER]), ("lea", [users.PROFESSIONAL_LEAD]),
+          ("dora", [users.PROCESS_DESIGNER]), ("mark", [users.MANAGER])]
+_HASHES: dict[str, str] = {}
+
+
+def _password_hash(username: str) -> str:
+    # Hashing is deliberately slow; each test user's hash is computed once per run.
+    if username not in _HASHES:
+        _HASHES[username] = users.hash_password("pw-" + username)
+    return _HASHES[username]
+
+
+class People:
+    """Test users; each one's password is "pw-<username>"."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self._users = {}
+        with rt.db.unit_of_work() as session:
+            for username, roles in PEOPLE:
+                users.create_user(session, username, username.title(), roles, None, "test", clock.now(),
+                                  password_hash=_password_hash(username))
+
+    def __getattr__(self, username):
+        if username.startswith("_"):
+            raise AttributeError(username)
+        if username not in self._users:
+            with self.rt.db.reading() as session:
+                self._users[username] = users.actor(session, username)
+        return self._users[username]
+
+
+@pytest.fixture
+def people(runtime):
+    return People(runtime)

@@ -1,0 +1,47 @@
+"""Driving cases in tests: find the waiting task of a step, complete it, look at rows."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from engine import cases, demo, tasks
+from engine.models import AuditEvent, Case, HumanTask
+
+
+def waiting(runtime, case_id: int) -> list[HumanTask]:
+    with runtime.db.reading() as session:
+        return session.execute(select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.state == "ready")
+                               .order_by(HumanTask.id)).scalars().all()
+
+
+def waiting_steps(runtime, case_id: int) -> list[str]:
+    return [t.step or t.bpmn_id for t in waiting(runtime, case_id)]
+
+
+def task_of(runtime, case_id: int, bpmn_id: str) -> int:
+    found = [t.id for t in waiting(runtime, case_id) if t.bpmn_id == bpmn_id]
+    assert found, f"no waiting '{bpmn_id}' in case {case_id}; waiting: {waiting_steps(runtime, case_id)}"
+    return found[0]
+
+
+def do(runtime, case_id: int, bpmn_id: str, data: dict, actor) -> dict:
+    return tasks.complete(runtime, task_of(runtime, case_id, bpmn_id), data, actor)
+
+
+def snapshot(runtime, case_id: int) -> tuple:
+    """What a failed command must leave untouched: the case row, its task rows, its audit events."""
+    with runtime.db.reading() as session:
+        case = session.get(Case, case_id)
+        rows = session.execute(select(HumanTask.id, HumanTask.state, HumanTask.draft)
+                               .where(HumanTask.case_id == case_id).order_by(HumanTask.id)).all()
+        events = session.execute(select(func.count(AuditEvent.id)).where(AuditEvent.case_id == case_id)).scalar()
+        return case.lock_version, case.state, case.status, [tuple(r) for r in rows], events
+
+
+def new_family_case(runtime, people, i: int = 0) -> int:
+    code = demo.run_intake(runtime, people.anna, i)
+    return cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
+
+
+def through_agreement(runtime, people, case_id: int, assessment: dict | None = None) -> None:
+    do(runtime, case_id, "step_3_1", assessment or demo.assessment_data(), people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)

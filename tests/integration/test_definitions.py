@@ -1,0 +1,147 @@
+"""Deploying BPMN versions: validation with line-numbered errors, nothing changed on refusal, versioning."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import cases, clock, definitions, demo
+from engine.config import BPMN_DIR
+from engine.errors import DefinitionInvalid
+from engine.models import AuditEvent, ProcessDefinition
+
+from .helpers import do, new_family_case, through_agreement, waiting_steps
+
+FAMILY = BPMN_DIR / "family_care" / "family_care.bpmn"
+
+
+def _upload(bpmn: bytes, forms: dict | None = None) -> definitions.Upload:
+    base = definitions.Upload.from_path(FAMILY)
+    return definitions.Upload("family_care.bpmn", bpmn, base.forms if forms is None else forms)
+
+
+def _deploy(runtime, upload):
+    with runtime.db.unit_of_work() as session:
+        return definitions.deploy(session, upload, "dora", clock.now())
+
+
+def _counts(runtime):
+    with runtime.db.reading() as session:
+        return (session.execute(select(func.count(ProcessDefinition.id))).scalar(),
+                session.execute(select(func.count(AuditEvent.id))).scalar())
+
+
+def _refused(runtime, upload) -> DefinitionInvalid:
+    before = _counts(runtime)
+    with pytest.raises(DefinitionInvalid) as err:
+        _deploy(runtime, upload)
+    assert _counts(runtime) == before, "a refused upload changes nothing"
+    return err.value
+
+
+def test_the_bundled_processes_are_deployed_once(runtime):
+    with runtime.db.reading() as session:
+        listed = definitions.list_definitions(session)
+    assert {(d["process_key"], d["version"]) for d in listed} == {("intake", 1), ("family_care", 1)}
+    definition, created = _deploy(runtime, definitions.Upload.from_path(FAMILY))
+    assert not created and definition.version == 1, "an unchanged file is not a new version"
+
+
+def test_malformed_xml_is_refused_with_its_line(runtime):
+    text = FAMILY.read_bytes().replace(b"</bpmn:process>", b"</bpmn:proces>", 1)
+    err = _refused(runtime, _upload(text))
+    line = text[: text.index(b"</bpmn:proces>")].count(b"\n") + 1
+    assert err.details[0]["line"] == line and "malformed XML" in err.details[0]["message"]
+
+
+def test_xml_schema_violations_are_refused_with_their_line(runtime):
+    text = FAMILY.read_bytes().replace(b"<bpmn:userTask ", b"<bpmn:userTask bogus=\"1\" ", 1)
+    err = _refused(runtime, _upload(text))
+    assert err.details[0]["line"] and "XML schema" in err.details[0]["message"]
+
+
+def test_a_missing_form_file_is_refused(runtime):
+    forms = dict(definitions.Upload.from_path(FAMILY).forms)
+    forms.pop("review.json")
+    err = _refused(runtime, _upload(FAMILY.read_bytes(), forms))
+    assert any("review.json" in d["message"] and "missing" in d["message"] and d["line"] for d in err.details)
+
+
+def test_a_form_file_that_is_not_json_or_not_a_schema_is_refused(runtime):
+    forms = dict(definitions.Upload.from_path(FAMILY).forms)
+    forms["review.json"] = b'{\n  "type": "object",\n  "properties": {,}\n}'
+    err = _refused(runtime, _upload(FAMILY.read_bytes(), forms))
+    assert any(d.get("file") == "review.json" and d.get("line") == 3 for d in err.details)
+    forms["review.json"] = b'{"type": "object", "properties": {"x": {"type": "banana"}}}'
+    err = _refused(runtime, _upload(FAMILY.read_bytes(), forms))
+    assert any("not a valid JSON Schema" in d["message"] for d in err.details)
+
+
+@pytest.mark.parametrize("expression, reason", [
+    ("commitments_met ==", "does not compile"),
+    ("__import__('os').system('id')", "import"),
+    ("().__class__.__base__.__subclasses__()", "_"),
+    ("open('/etc/passwd').read()", "open"),
+])
+def test_gateway_expressions_must_compile_in_the_sandbox(runtime, expression, reason):
+    text = FAMILY.read_bytes()
+    assert b"commitments_met == True" in text
+    bad = text.replace(b"commitments_met == True", expression.replace("'", "&apos;").encode(), 1)
+    err = _refused(runtime, _upload(bad))
+    [detail] = [d for d in err.details if "gw_3_6" in d["message"] or "condition" in d["message"]]
+    assert detail["line"], detail
+
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+<bpmn:process id="p" name="&lol4;" isExecutable="true"/></bpmn:definitions>"""
+
+EXTERNAL = b"""<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+<bpmn:process id="p" name="&xxe;" isExecutable="true"/></bpmn:definitions>"""
+
+
+@pytest.mark.parametrize("payload", [BOMB, EXTERNAL], ids=["entity-expansion-bomb", "external-entity"])
+def test_entities_are_refused_not_expanded(runtime, payload):
+    err = _refused(runtime, _upload(payload, {}))
+    assert "DOCTYPE" in err.message
+    assert "root:" not in str(err.to_dict())
+
+
+def test_a_new_version_leaves_running_cases_on_theirs(runtime, people):
+    old_case = new_family_case(runtime, people, 0)
+    through_agreement(runtime, people, old_case)
+    text = FAMILY.read_bytes().replace("3.3 Esetmunka".encode(), "3.3 Esetmunka (v2)".encode(), 1)
+    definition, created = _deploy(runtime, _upload(text))
+    assert created and definition.version == 2
+    new_case = new_family_case(runtime, people, 1)
+    assert cases.get_case(runtime, new_case, people.anna)["version"] == 2
+    assert cases.get_case(runtime, old_case, people.anna)["version"] == 1
+    do(runtime, old_case, "step_3_3", {"casework_next": "review"}, people.anna)
+    assert waiting_steps(runtime, old_case) == ["3.6"]
+    through_agreement(runtime, people, new_case)
+    box = [t for t in cases.get_case(runtime, new_case, people.anna)["current_tasks"]]
+    assert box[0]["name"].endswith("(v2)")
+    with runtime.db.reading() as session:
+        deployed = [e for e in session.execute(select(AuditEvent).where(AuditEvent.kind == "definition_deployed"))
+                    .scalars()]
+    assert deployed[-1].actor == "dora" and deployed[-1].payload["version"] == 2
+
+
+def test_a_user_task_outside_any_lane_is_refused(runtime):
+    text = FAMILY.read_bytes()
+    import re
+
+    ref = re.search(rb"<bpmn:flowNodeRef>step_3_2</bpmn:flowNodeRef>", text)
+    assert ref
+    err = _refused(runtime, _upload(text[: ref.start()] + text[ref.end():]))
+    assert any("step_3_2" in d["message"] and "lane" in d["message"] for d in err.details)
+
+
+def test_demo_data_builders_produce_a_complete_case(runtime, people):
+    code = demo.run_intake(runtime, people.anna, 3)
+    case_id = demo.run_family_care(runtime, people.anna, people.lea, code, loops=2)
+    assert cases.get_case(runtime, case_id, people.anna)["status"] == "completed"

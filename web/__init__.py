@@ -1,0 +1,1 @@
+"""Segito's thin web layer: it authenticates, parses, calls the engine and renders."""

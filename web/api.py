@@ -1,0 +1,200 @@
+"""The JSON API (described in openapi.yaml, served at /api/openapi.json). Every route calls the engine."""
+from __future__ import annotations
+
+import json
+from functools import wraps
+from pathlib import Path
+
+import yaml
+from flask import Blueprint, current_app, g, jsonify, request
+
+from engine import access, cases, clock, definitions, tasks, users
+from engine.errors import SegitoError
+from engine.runtime import Runtime
+
+api = Blueprint("api", __name__, url_prefix="/api")
+_OPENAPI = Path(__file__).with_name("openapi.yaml")
+
+
+class Unauthorised(SegitoError):
+    status = 401
+    code = "unauthorised"
+
+
+class BadRequest(SegitoError):
+    status = 400
+    code = "bad_request"
+
+
+@api.errorhandler(Unauthorised)
+def _unauthorised(err: Unauthorised):
+    # RFC 9110: a 401 names the scheme the client should use.
+    return jsonify(err.to_dict()), 401, {"WWW-Authenticate": 'Basic realm="Segito", charset="UTF-8"'}
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["segito"]
+
+
+def authenticated(view):
+    """HTTP Basic credentials checked against the users table (argon2)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        auth = request.authorization
+        if auth is None or not auth.username:
+            raise Unauthorised("log in with HTTP Basic credentials")
+        with runtime().db.reading() as session:
+            try:
+                user = users.by_username(session, auth.username)
+            except SegitoError:
+                user = None
+            if user is None or not users.check_password(user, auth.password or ""):
+                raise Unauthorised("unknown user or wrong password")
+            g.user = users.actor_of(user)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def json_body(*allowed: str) -> dict:
+    """The request's JSON object; any field other than ``allowed`` is refused (a misspelt 'data' is not ignored)."""
+    raw = request.get_data(as_text=True)
+    if not raw.strip():
+        raise BadRequest("the request needs a JSON body")
+    try:
+        body = json.loads(raw, parse_constant=_not_json)
+    except json.JSONDecodeError as e:
+        raise BadRequest(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}")
+    except ValueError as e:  # NaN, Infinity: accepted by Python, not JSON
+        raise BadRequest(f"malformed JSON: {e}")
+    if not isinstance(body, dict):
+        raise BadRequest("the JSON body must be an object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise BadRequest(f"unknown field(s) in the request body: {', '.join(unknown)}; "
+                         f"expected {', '.join(allowed)}",
+                         [{"field": name, "message": "unknown field"} for name in unknown])
+    return body
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise BadRequest(f"query parameter '{name}' must be a whole number of at least 0, not '{value}'")
+    return number
+
+
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(yaml.safe_load(_OPENAPI.read_text(encoding="utf-8")))
+
+
+@api.get("/definitions")
+@authenticated
+def list_definitions():
+    with runtime().db.reading() as session:
+        return jsonify(definitions.list_definitions(session))
+
+
+@api.get("/definitions/<key>")
+@authenticated
+def get_definition(key):
+    with runtime().db.reading() as session:
+        return jsonify(definitions.describe(definitions.latest_definition(session, key)))
+
+
+@api.post("/definitions")
+@authenticated
+def deploy_definition():
+    access.require_designer(g.user)
+    bpmn = request.files.get("bpmn")
+    if bpmn is None:
+        raise BadRequest("upload the BPMN file as multipart field 'bpmn' (and each form file as 'forms')")
+    forms = {Path(f.filename).name: f.read() for f in request.files.getlist("forms") if f.filename}
+    upload = definitions.Upload(Path(bpmn.filename or "process.bpmn").name, bpmn.read(), forms)
+    with runtime().db.unit_of_work() as session:
+        definition, created = definitions.deploy(session, upload, g.user.username, clock.now())
+        body = {"process_key": definition.process_key, "version": definition.version, "created": created}
+    return jsonify(body), 201 if created else 200
+
+
+@api.post("/cases")
+@authenticated
+def start_case():
+    body = json_body("process_key", "client_code")
+    key = body.get("process_key")
+    if not isinstance(key, str) or not key:
+        raise BadRequest("'process_key' is required (e.g. 'intake' or 'family_care')")
+    client_code = body.get("client_code")
+    if client_code is not None and not isinstance(client_code, str):
+        raise BadRequest("'client_code' must be a string (the code intake gave the client)")
+    return jsonify(cases.start_case(runtime(), key, g.user, client_code or None)), 201
+
+
+@api.get("/cases")
+@authenticated
+def list_cases():
+    return jsonify(cases.list_cases(runtime(), g.user, status=request.args.get("status"),
+                                    limit=_int_arg("limit", 100), offset=_int_arg("offset", 0)))
+
+
+@api.get("/cases/<int:case_id>")
+@authenticated
+def get_case(case_id):
+    return jsonify(cases.get_case(runtime(), case_id, g.user))
+
+
+@api.get("/cases/<int:case_id>/history")
+@authenticated
+def case_history(case_id):
+    return jsonify(cases.history(runtime(), case_id, g.user))
+
+
+@api.get("/inbox")
+@authenticated
+def inbox():
+    return jsonify(tasks.inbox(runtime(), g.user, mine_only=request.args.get("mine") in ("1", "true"),
+                               process_key=request.args.get("process"), step=request.args.get("step"),
+                               client_code=request.args.get("client"), limit=_int_arg("limit", 50),
+                               offset=_int_arg("offset", 0)))
+
+
+@api.get("/tasks/<int:task_id>")
+@authenticated
+def get_task(task_id):
+    return jsonify(tasks.get_task(runtime(), task_id, g.user))
+
+
+@api.post("/tasks/<int:task_id>/complete")
+@authenticated
+def complete_task(task_id):
+    body = json_body("data")
+    return jsonify(tasks.complete(runtime(), task_id, body.get("data", {}), g.user))
+
+
+@api.put("/tasks/<int:task_id>/draft")
+@authenticated
+def save_draft(task_id):
+    body = json_body("data")
+    return jsonify(tasks.save_draft(runtime(), task_id, body.get("data", {}), g.user))
+
+
+@api.post("/tasks/<int:task_id>/claim")
+@authenticated
+def claim(task_id):
+    return jsonify(tasks.claim(runtime(), task_id, g.user))
+
+
+@api.post("/tasks/<int:task_id>/release")
+@authenticated
+def release(task_id):
+    return jsonify(tasks.release(runtime(), task_id, g.user))
