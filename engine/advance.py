@@ -24,6 +24,12 @@ from .sandbox import SandboxedScriptEngine
 from .services import bind_services
 
 
+# Called inside the transaction at the end of every advance, after the task rows and before the state is saved:
+# observer(advance, created_rows, completed) — e.g. timer rows, case facts for indicators. They write with
+# advance.session and add audit events with advance.audit.add, so their work commits or rolls back with the case.
+OBSERVERS: list = []
+
+
 def ready_user_tasks(workflow: BpmnWorkflow) -> dict[str, object]:
     return {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
@@ -89,6 +95,8 @@ class Advance:
             self.audit.add(audit.TASK_CREATED, {"bpmn_id": row["bpmn_id"], "step": row["step"], "name": row["name"],
                                                 "role": row["role"], "assignee_id": row["assignee_id"]})
         completed = self.workflow.is_completed()
+        for observer in OBSERVERS:
+            observer(self, created, completed)
         if completed and self.case.status != "completed":
             self.audit.add(audit.CASE_COMPLETED, {"before": {"status": self.case.status},
                                                   "after": {"status": "completed"}})
@@ -113,3 +121,12 @@ class Advance:
         for k, v in new_values.items():
             set_committed_value(self.case, k, v)
         self.runtime.workflows.put(self.case.id, self.case.lock_version, self.workflow)
+
+
+# Issue 5: the indicator rows (case facts, job-retention follow-ups) are kept in step by these observers.
+from . import case_facts as _case_facts, followup_indicators as _followup  # noqa: E402
+
+OBSERVERS += [_case_facts.observe, _followup.observe]
+
+# Issue 4: the timer rows (due times of waiting timer events) are kept in step by this observer.
+from . import timer_sync as _timer_sync  # noqa: E402,F401  (registers itself in OBSERVERS)

@@ -31,6 +31,12 @@ CLIENT_REGISTERED = "client_registered"
 CLIENT_RETURNED = "client_returned"
 DEFINITION_DEPLOYED = "definition_deployed"
 USER_CREATED = "user_created"
+USER_CHANGED = "user_changed"
+USER_LOCALE_CHANGED = "user_locale_changed"
+USER_LOGGED_IN = "user_logged_in"
+USER_LOGGED_OUT = "user_logged_out"
+LOGIN_FAILED = "login_failed"
+ACCESS_DENIED = "access_denied"
 
 
 def canonical(value) -> str:

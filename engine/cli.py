@@ -68,7 +68,8 @@ def main(ctx):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=int(os.environ.get("PORT", 5000)), show_default=True)
 @click.option("--no-demo", is_flag=True, help="do not create demo users and cases")
-def run(host, port, no_demo):
+@click.option("--threads", default=8, show_default=True, help="request threads of the WSGI server (waitress)")
+def run(host, port, no_demo, threads):
     """Initialise the database (SQLite by default), load demo data, and serve the app."""
     from web.app import create_app
 
@@ -78,13 +79,20 @@ def run(host, port, no_demo):
         from . import demo
 
         demo.ensure(runtime)
-    app = create_app(runtime)
+    # Secure cookies need HTTPS; a browser on this machine talks plain HTTP to a loopback address, so the flag is
+    # set unless the app is served on loopback (SEGITO_SECURE_COOKIES=1/0 decides explicitly, e.g. behind TLS).
+    secure = os.environ.get("SEGITO_SECURE_COOKIES")
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    app = create_app(runtime, {"SESSION_COOKIE_SECURE": secure == "1" if secure else not loopback,
+                               "WTF_CSRF_SSL_STRICT": secure == "1" if secure else not loopback})
     click.echo(f"Segito is running at http://{host}:{port}/  (API: http://{host}:{port}/api/openapi.json)")
     click.echo(f"Database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
     if not no_demo:
         click.echo(f"Demo logins (password '{setup.DEMO_PASSWORD}'): "
                    + ", ".join(f"{u} ({'/'.join(r)})" for u, _n, r in setup.DEMO_USERS))
-    app.run(host=host, port=port, threaded=True)
+    from waitress import serve
+
+    serve(app, host=host, port=port, threads=threads, ident="segito")
 
 
 @main.command("init-db")
@@ -232,6 +240,13 @@ def user_add(username, display_name, roles, password):
     with runtime.db.unit_of_work() as session:
         created = users.create_user(session, username, display_name, list(roles), password, "cli", clock.now())
         _out({"username": created.username, "roles": sorted(created.role_codes)})
+
+
+# Issue 5: reports, audit verification and the audit log (engine/report_cli.py).
+from .report_cli import audit_group, rebuild_facts_command, report_command  # noqa: E402
+
+for _command in (report_command, audit_group, rebuild_facts_command):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -107,11 +107,17 @@ def _property(spec, name: str):
     return (getattr(spec, "extensions", None) or {}).get("properties", {}).get(name)
 
 
-def _expressions(spec):
+def _all_task_specs(spec, subprocess_specs=None):
+    """The task specs of the process and of its embedded subprocesses (their user tasks, timers, scripts)."""
+    for s in [spec, *(subprocess_specs or {}).values()]:
+        yield from s.task_specs.values()
+
+
+def _expressions(spec, subprocess_specs=None):
     """(element id, kind, source, mode) of every expression SpiffWorkflow will evaluate for this spec.
 
     A gateway condition is reported as "gateway→target" so its line can be found on the sequence flow."""
-    for ts in spec.task_specs.values():
+    for ts in _all_task_specs(spec, subprocess_specs):
         for cond, target in getattr(ts, "cond_task_specs", []) or []:
             if cond is not None:
                 source = cond.args[0] if getattr(cond, "args", None) else str(cond)
@@ -154,7 +160,7 @@ def validate(upload: Upload):
         raise DefinitionInvalid(f"{upload.bpmn_name}: {e}", [{"file": upload.bpmn_name, "line": line,
                                                                "message": str(e)}])
 
-    for task_id, kind, source, mode in _expressions(spec):
+    for task_id, kind, source, mode in _expressions(spec, subprocess_specs):
         try:
             sandbox.check(source, mode)
         except sandbox.SandboxError as e:
@@ -164,7 +170,7 @@ def validate(upload: Upload):
     lanes = _lanes(root)
     forms: dict[str, dict] = {}
     catalogue: dict[str, dict] = {}
-    for ts in spec.task_specs.values():
+    for ts in _all_task_specs(spec, subprocess_specs):
         if not getattr(ts, "manual", False):
             continue
         line = _line_of(root, ts.name)

@@ -6,7 +6,6 @@ The format is described in docs/forms.md. Validation refuses the whole submissio
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -124,12 +123,15 @@ class Form:
                 node = (node.get("properties") or {}).get(part, {})
         return node
 
-    def _error(self, path: list, message: str) -> dict:
+    def _error(self, path: list, message: str, kind: str | None = None) -> dict:
         node = self._node_at(path)
         field = "/".join(str(p) for p in path) or "(form)"
         seed = node.get("x-seed-field", node.get("x-seed-step"))
         label = (node.get("x-label") or {}).get("en")
         out = {"field": field, "message": message}
+        if kind:
+            # The JSON Schema keyword that failed (or one of ours): lets a UI word the message in its own language.
+            out["kind"] = kind
         if seed is not None:
             out["seed_field"] = seed
         if label:
@@ -149,7 +151,7 @@ class Form:
         errors: list[dict] = []
         self._walk(self.schema, data, [], errors)
         for err in self._validator.iter_errors(data):
-            errors.append(self._error(list(err.absolute_path), _friendly(err)))
+            errors.append(self._error(list(err.absolute_path), _friendly(err), err.validator))
         if errors:
             errors.sort(key=lambda e: e["field"])
             raise ValidationFailed(
@@ -170,7 +172,8 @@ class Form:
                 self._walk(items, obj[i], path + [i], errors)
             exclusive = node.get("x-exclusive-option")
             if exclusive and exclusive in obj and len(obj) > 1:
-                errors.append(self._error(path, f"'{exclusive}' cannot be combined with other choices"))
+                errors.append(self._error(path, f"'{exclusive}' cannot be combined with other choices",
+                                          "x-exclusive-option"))
             return
         if node.get("type") != "object" or not isinstance(obj, dict):
             return
@@ -180,17 +183,18 @@ class Form:
             here = path + [name]
             if prop.get("readOnly") or prop.get("x-computed"):
                 if name in obj:
-                    errors.append(self._error(here, "is computed by the server and cannot be set"))
+                    errors.append(self._error(here, "is computed by the server and cannot be set", "x-computed"))
                     del obj[name]
                 continue
             cond = prop.get("x-visible-when")
             if cond is not None:
                 visible = _conditional_holds(cond, obj)
                 if not visible and name in obj:
-                    errors.append(self._error(here, f"applies only when {_describe_condition(cond)}"))
+                    errors.append(self._error(here, f"applies only when {_describe_condition(cond)}",
+                                              "x-visible-when"))
                     continue
                 if visible and name in required and obj.get(name) in (None, "", []):
-                    errors.append(self._error(here, f"is required when {_describe_condition(cond)}"))
+                    errors.append(self._error(here, f"is required when {_describe_condition(cond)}", "required"))
             if name in obj:
                 if prop.get("format") == "date" and isinstance(obj[name], str):
                     obj[name] = _normalise_date(obj[name])
@@ -284,7 +288,3 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
             if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
                 problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
     return schema, problems
-
-
-def today_iso(at: dt.datetime) -> str:
-    return at.date().isoformat()

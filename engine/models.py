@@ -197,3 +197,8 @@ class AuditStream(Base):
     stream: Mapped[str] = mapped_column(String(40), primary_key=True)
     head: Mapped[str] = mapped_column(String(64), default="")
     seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Tables of other modules register on the same metadata (Alembic's env and the app see them through this import).
+from engine import timer_models  # noqa: E402,F401  (issue 4: timers, calendar feeds)
+from engine import report_models  # noqa: E402,F401  (issue 5: indicator facts)

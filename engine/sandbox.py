@@ -433,7 +433,7 @@ class _Run:
             elif ta in _INTS and tb in _INTS:
                 _bits(a.bit_length() + b.bit_length())
         elif op == "Pow" and ta in _INTS and tb in _INTS and b > 0 and a not in (0, 1, -1):
-            pass
+            _bits(a.bit_length() * b)
         elif op == "LShift" and ta in _INTS and tb in _INTS and b > 0:
             _bits(a.bit_length() + b)
         elif op == "BitOr" and ta in (dict, set, frozenset):

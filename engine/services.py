@@ -15,4 +15,11 @@ def bind_services(runtime, session: Session, case, actor: str, at: dt.datetime, 
     def register_client(task_data: dict, **_params) -> dict:
         return clients.register_from_intake(session, case, task_data, actor, at, case_audit)
 
-    return {"register_client": register_client}
+    operations = {"register_client": register_client}
+    for provide in PROVIDERS:
+        operations.update(provide(runtime, session, case, actor, at, case_audit))
+    return operations
+
+
+# Other engine modules add operations here: provide(runtime, session, case, actor, at, case_audit) -> {name: fn}.
+PROVIDERS: list = []

@@ -1,12 +1,14 @@
 """The inbox and the commands on one task: open, save a draft, claim, release, complete."""
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, update
+import datetime as dt
+
+from sqlalchemy import case as sql_case, func, or_, select, update
 
 from . import access, audit, clock
 from .advance import Advance
 from .cases import case_data, task_summary
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, SegitoError
 from .models import Case, Client, HumanTask
 from .runtime import Runtime
 from .users import Actor
@@ -26,31 +28,77 @@ def _require_ready(task: HumanTask) -> None:
 
 
 def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_key: str | None = None,
-          step: str | None = None, client_code: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-    """Ready tasks assigned to the actor, and unclaimed ones of the actor's roles; rows only, no workflows."""
+          step: str | None = None, client_code: str | None = None, limit: int = 50, offset: int = 0,
+          group: str | None = None, due: str | None = None, role: str | None = None) -> dict:
+    """Ready tasks assigned to the actor, and unclaimed ones of the actor's roles; rows only, no workflows.
+
+    ``group``: "mine" (assigned to me) or "unclaimed" (my roles' queue); ``due``: "overdue", "today" (due by the
+    end of today, UTC), "week" (within 7 days) or "none" (no due date); ``role``: only tasks of that lane.
+    ``counts`` gives the size of each group and the overdue ones under the same filters (group aside).
+    """
+    now = clock.now()
     with runtime.db.reading() as session:
-        visible = HumanTask.assignee_id == actor.id
-        if not mine_only and actor.role_codes:
-            visible = or_(visible, (HumanTask.assignee_id.is_(None)) & HumanTask.role.in_(sorted(actor.role_codes)))
+        mine = HumanTask.assignee_id == actor.id
+        unclaimed = (HumanTask.assignee_id.is_(None)) & HumanTask.role.in_(sorted(actor.role_codes))
+        visible = mine if (mine_only or not actor.role_codes) else or_(mine, unclaimed)
+        filters = [HumanTask.state == "ready"]
+        if process_key:
+            filters.append(Case.process_key == process_key)
+        if step:
+            filters.append(HumanTask.step == step)
+        if client_code:
+            filters.append(Client.client_code == client_code)
+        if role:
+            filters.append(HumanTask.role == role)
+        if due == "overdue":
+            filters.append(HumanTask.due_at < now)
+        elif due == "today":
+            end = now.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+            filters.append(HumanTask.due_at < end)
+        elif due == "week":
+            filters.append(HumanTask.due_at < now + dt.timedelta(days=7))
+        elif due == "none":
+            filters.append(HumanTask.due_at.is_(None))
+        elif due:
+            raise SegitoError(f"unknown due filter '{due}'; use overdue, today, week or none")
+
+        def joined(query):
+            query = query.join(Case, Case.id == HumanTask.case_id)
+            if client_code:
+                query = query.join(Client, Client.id == Case.client_id)
+            return query.where(*filters)
+
+        overdue = HumanTask.due_at < now
+        counted = session.execute(joined(select(
+            func.count(sql_case((mine, 1))), func.count(sql_case((unclaimed, 1))),
+            func.count(sql_case((overdue, 1)))).select_from(HumanTask)).where(visible)).one()
+        counts = {"mine": counted[0] or 0, "unclaimed": counted[1] or 0, "overdue": counted[2] or 0}
+        if group == "mine":
+            visible = mine
+        elif group == "unclaimed":
+            visible = unclaimed
+        elif group:
+            raise SegitoError(f"unknown inbox group '{group}'; use mine or unclaimed")
         query = (select(HumanTask, Case.process_key, Client.client_code)
                  .join(Case, Case.id == HumanTask.case_id)
                  .outerjoin(Client, Client.id == Case.client_id)
-                 .where(HumanTask.state == "ready", visible))
-        if process_key:
-            query = query.where(Case.process_key == process_key)
-        if step:
-            query = query.where(HumanTask.step == step)
-        if client_code:
-            query = query.where(Client.client_code == client_code)
-        total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
-        rows = session.execute(query.order_by(HumanTask.created_at, HumanTask.id)
+                 .where(*filters, visible))
+        if group == "mine" or (mine_only and not group):
+            total = counts["mine"]
+        elif group == "unclaimed":
+            total = counts["unclaimed"]
+        else:
+            total = counts["mine"] + counts["unclaimed"]  # the two groups never overlap
+        # Overdue first, then by due date, then oldest first: what needs doing soonest is on top.
+        rows = session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at,
+                                              HumanTask.id)
                                .limit(min(limit, 200)).offset(offset)).all()
         items = []
         for task, key, code in rows:
             item = task_summary(task)
-            item.update(process_key=key, client_code=code)
+            item.update(process_key=key, client_code=code, overdue=bool(task.due_at and task.due_at < now))
             items.append(item)
-        return {"total": total, "items": items}
+        return {"total": total, "items": items, "counts": counts}
 
 
 def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
@@ -169,7 +217,9 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
             runtime.workflows.evict(case_id)
         raise
     return {"task_id": task_id, "case_id": case_id, "case_status": status,
-            "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created]}
+            "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
+            # A warning only when there is one, e.g. a mentor's 31st follow-up client (engine.timer_sync).
+            **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
 
 
 def _decisions(form, clean: dict) -> dict:

@@ -78,3 +78,72 @@ def check_password(user: User, password: str) -> bool:
         return _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# --- Managing users (the administrator's page) and the user's own settings. Every change is audited. ---
+
+LOCALES = ("hu", "en")
+
+
+def by_id(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.username)).scalars())
+
+
+def set_locale(session: Session, user_id: int, locale: str, actor: str, at: dt.datetime) -> User:
+    if locale not in LOCALES:
+        raise SegitoError(f"unknown language '{locale}'; choose one of {', '.join(LOCALES)}",
+                          [{"field": "locale", "message": f"'{locale}' is not one of {', '.join(LOCALES)}"}])
+    user = by_id(session, user_id)
+    if user.locale != locale:
+        audit.record_system_event(session, actor, at, audit.USER_LOCALE_CHANGED,
+                                  {"username": user.username, "before": {"locale": user.locale},
+                                   "after": {"locale": locale}})
+        user.locale = locale
+    return user
+
+
+def update_user(session: Session, user_id: int, actor: str, at: dt.datetime, *, display_name: str | None = None,
+                roles: list[str] | None = None, active: bool | None = None, password: str | None = None) -> User:
+    """Change a user's name, roles, active flag or password; one audit event lists what changed (never the
+    password itself). An administrator cannot take away their own administrator role or deactivate themselves,
+    so the app always keeps someone who can manage users."""
+    user = by_id(session, user_id)
+    before, after = {}, {}
+    if display_name is not None:
+        display_name = display_name.strip()
+        if not display_name:
+            raise SegitoError("the name must not be empty", [{"field": "display_name", "message": "required"}])
+        if display_name != user.display_name:
+            before["display_name"], after["display_name"] = user.display_name, display_name
+            user.display_name = display_name
+    if roles is not None:
+        unknown = sorted(set(roles) - set(ROLES))
+        if unknown:
+            raise SegitoError(f"unknown role(s): {', '.join(unknown)}; roles are {', '.join(ROLES)}",
+                              [{"field": "roles", "message": f"unknown role {r}"} for r in unknown])
+        if user.username == actor and ADMINISTRATOR in user.role_codes and ADMINISTRATOR not in roles:
+            raise SegitoError("you cannot remove your own administrator role",
+                              [{"field": "roles", "message": "own administrator role"}])
+        if set(roles) != user.role_codes:
+            before["roles"], after["roles"] = sorted(user.role_codes), sorted(set(roles))
+            user.roles = [UserRole(role=r) for r in sorted(set(roles))]
+    if active is not None and active != user.active:
+        if user.username == actor and not active:
+            raise SegitoError("you cannot deactivate yourself", [{"field": "active", "message": "own account"}])
+        before["active"], after["active"] = user.active, active
+        user.active = active
+    if password:
+        before["password"], after["password"] = "(old)", "(new)"
+        user.password_hash = _hasher.hash(password)
+    if after:
+        audit.record_system_event(session, actor, at, audit.USER_CHANGED,
+                                  {"username": user.username, "before": before, "after": after})
+    session.flush()
+    return user

@@ -18,7 +18,6 @@ from engine.runtime import Runtime
 
 PG_URL = os.environ.get("SEGITO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
-_TABLES = "audit_events, audit_streams, intakes, human_tasks, cases, clients, user_roles, users, process_definitions"
 
 
 def _pg_reachable() -> str | None:
@@ -73,7 +72,9 @@ def database_url(request, tmp_path, sqlite_template):
     url = request.getfixturevalue("pg_migrated")
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+        tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                                   "AND tablename <> 'alembic_version'")).scalars().all()
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()
     yield url
 

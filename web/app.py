@@ -1,43 +1,148 @@
-"""Application factory."""
+"""Application factory: the pages (server-rendered, Hungarian by default), the JSON API, and their security."""
 from __future__ import annotations
 
+import datetime as dt
+import importlib
 import os
 import secrets
 
-from flask import Flask, jsonify
+from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import SegitoError
+from engine import logins
+from engine.errors import Forbidden, SegitoError
 from engine.runtime import Runtime
+
+from . import i18n
+
+# The page areas; each module registers every Blueprint it defines. A module not written yet is skipped.
+VIEW_MODULES = ("auth", "inbox_views", "case_views", "catalogue_views", "admin_views", "task_views",
+                "report_views")
+VIEW_MODULES += ("audit_views",)  # issue 5: the audit log (managers)
+VIEW_MODULES += ("report_api",)  # issue 5: reports and audit in the JSON API
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
+
+csrf = CSRFProtect()
 
 
 def create_app(runtime: Runtime | None = None, config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    config = dict(config or {})
+    relaxed = bool(config.get("TESTING") or config.get("DEBUG"))
     app.config.update(
         SECRET_KEY=os.environ.get("SEGITO_SECRET_KEY") or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,
         JSON_SORT_KEYS=False,
+        # Idle timeout: the cookie is refreshed on each request and the server checks the last use (auth.py).
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=int(os.environ.get("SEGITO_SESSION_MINUTES", 30))),
+        SESSION_COOKIE_NAME="segito_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not relaxed,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session; the session itself expires
+        WTF_CSRF_SSL_STRICT=not relaxed,
     )
-    app.config.update(config or {})
+    app.config.update(config)
     app.extensions["segito"] = runtime or Runtime()
+
+    i18n.init_app(app)
+    csrf.init_app(app)
 
     from .api import api
 
+    csrf.exempt(api)  # HTTP Basic on every call, no cookies: nothing for a forged cross-site form to ride on
     app.register_blueprint(api)
+    for name in VIEW_MODULES:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{name}":
+                raise
+            continue
+        for value in vars(module).values():
+            if isinstance(value, Blueprint) and value.name not in app.blueprints:
+                app.register_blueprint(value)
 
-    @app.errorhandler(SegitoError)
-    def _engine_error(err: SegitoError):
-        return jsonify(err.to_dict()), err.status
-
-    @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException):
-        return jsonify({"error": err.name.lower().replace(" ", "_"), "message": err.description}), err.code
+    _install_template_helpers(app)
+    _install_error_handlers(app)
 
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.endpoint != "static" and not request.path.startswith("/api/"):
+            # Pages carry personal data: never kept in shared caches or the back-forward cache after logout.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     return app
+
+
+def has_endpoint(name: str) -> bool:
+    return name in current_app.view_functions
+
+
+def task_url(task_id: int) -> str:
+    """The task page (web/task_views.py); a plain path until that blueprint exists."""
+    for endpoint in ("tasks.show", "task.show", "tasks.task", "task_views.show"):
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint, task_id=task_id)
+    return f"/tasks/{task_id}"
+
+
+def _install_template_helpers(app: Flask) -> None:
+    from . import auth, formatting, labels
+
+    app.jinja_env.globals.update(has_endpoint=has_endpoint, task_url=task_url, current_actor=auth.current_actor,
+                                 languages=i18n.LANGUAGES, current_lang=labels.lang)
+    app.jinja_env.filters.update(date=formatting.date, datetime=formatting.datetime_,
+                                 role=formatting.role_name)
+
+    @app.context_processor
+    def _actor():
+        return {"actor": g.get("actor")}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _log_denied(err: Exception) -> None:
+    actor = g.get("actor") or g.get("user")
+    logins.record_access_denied(current_app.extensions["segito"].db, actor.username if actor else "",
+                                {"method": request.method, "path": request.path,
+                                 "view_args": {k: str(v) for k, v in (request.view_args or {}).items()},
+                                 "message": str(err)})
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(SegitoError)
+    def _engine_error(err: SegitoError):
+        if isinstance(err, Forbidden):
+            _log_denied(err)
+        if _wants_json():
+            return jsonify(err.to_dict()), err.status
+        return render_template("error.html", status=err.status, message=err.message), err.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(err: CSRFError):
+        if _wants_json():
+            return jsonify({"error": "csrf_failed", "message": err.description}), 400
+        return render_template("error.html", status=400,
+                               message=_("The form expired or did not come from this site. Reload the page and "
+                                         "try again.")), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        if _wants_json():
+            return jsonify({"error": err.name.lower().replace(" ", "_"), "message": err.description}), err.code
+        if err.code == 403:
+            _log_denied(err)
+        return render_template("error.html", status=err.code, message=None), err.code

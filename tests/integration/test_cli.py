@@ -159,7 +159,7 @@ def test_another_caseworkers_task_and_a_finished_task_are_refused(runtime, peopl
 def test_definitions_are_listed(segito):
     listed = segito.ok("definitions")
     assert {(d["process_key"], d["version"], d["deployed_by"]) for d in listed} == {
-        ("intake", 1, "system"), ("family_care", 1, "system")}
+        ("intake", 1, "system"), ("family_care", 1, "system"), ("job_retention", 1, "system")}
     assert all(re.fullmatch(r"[0-9a-f]{64}", d["content_hash"]) for d in listed)
 
 

@@ -1,9 +1,11 @@
 """Every path through intake and family care (steps 3.1–3.11), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from engine import cases, demo
+from engine import cases, clock, demo, schedule, timers
 
 from .helpers import do, new_family_case, through_agreement, waiting, waiting_steps
 
@@ -57,14 +59,18 @@ def test_successful_closure_with_and_without_follow_up(runtime, people, follow_u
     assert agree.role == "professional_lead" and agree.assignee_id is None
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     if follow_up:
-        assert waiting_steps(runtime, case_id) == ["3.10"]
-        do(runtime, case_id, "step_3_10",
-           {"follow_up_contacts": [{"date": "2026-07-30", "state_found": "Stabil, a lakbér rendezett."}]},
-           people.anna)
+        # Field 55: monthly for 3 months from the closure (2026-06-30): each contact appears on its day (issue 4).
+        assert waiting_steps(runtime, case_id) == []
+        for day in ("2026-07-30", "2026-08-30", "2026-09-30"):
+            clock.freeze(schedule.start_of_day(dt.date.fromisoformat(day)) + dt.timedelta(minutes=1))
+            timers.fire_due(runtime, "test-worker")
+            assert waiting_steps(runtime, case_id) == ["3.10"]
+            do(runtime, case_id, "step_3_10",
+               {"follow_up_contacts": [{"date": day, "state_found": "Stabil, a lakbér rendezett."}]}, people.anna)
     case = cases.get_case(runtime, case_id, people.anna)
     assert case["status"] == "completed"
     assert [s["step"] for s in case["steps_taken"]] == (
-        ["3.1", "3.2", "3.3", "3.6", "3.8", "3.8"] + (["3.10"] if follow_up else []))
+        ["3.1", "3.2", "3.3", "3.6", "3.8", "3.8"] + (["3.10"] * 3 if follow_up else []))
 
 
 def test_commitments_not_met_further_service_amends_plan_and_returns_to_casework(runtime, people):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
+
+from engine import clock
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = {
@@ -32,6 +35,8 @@ ROLES = {
     "professional_lead": "Szakmai vezető / Professional lead",
 }
 EXPECTED_LANES = {"intake": {"caseworker"}, "family_care": {"caseworker", "professional_lead"}}
+# Embedded subprocesses (issue 4: the 3.10 follow-up contacts, one timer and one task per contact).
+SUBPROCESSES = {"intake": set(), "family_care": {"follow_up_3_10"}}
 FLOW_NODE_TAGS = {
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
     "task", "userTask", "serviceTask", "scriptTask", "manualTask", "sendTask", "receiveTask", "businessRuleTask",
@@ -94,6 +99,16 @@ def process_el(pid):
 
 def flow_nodes(proc):
     return [el for el in proc if isinstance(el.tag, str) and etree.QName(el).localname in FLOW_NODE_TAGS]
+
+
+def all_flow_nodes(proc):
+    """Flow nodes of the process and, recursively, of its embedded subprocesses (lanes reference both)."""
+    found = []
+    for el in flow_nodes(proc):
+        found.append(el)
+        if etree.QName(el).localname == "subProcess":
+            found += all_flow_nodes(el)
+    return found
 
 
 def sequence_flows(proc):
@@ -167,9 +182,10 @@ def test_parses_with_spiff_parser_and_validator(pid):
     parser.add_bpmn_file(str(FILES[pid]))
     assert parser.get_process_ids() == [pid]
     spec = parser.get_spec(pid)
-    assert parser.get_subprocess_specs(pid) == {}
-    bpmn_ids = {ts.name for ts in spec.task_specs.values()}
-    assert {n.get("id") for n in flow_nodes(process_el(pid))} <= bpmn_ids
+    subprocesses = parser.get_subprocess_specs(pid)
+    assert set(subprocesses) == SUBPROCESSES[pid]
+    bpmn_ids = {ts.name for s in [spec, *subprocesses.values()] for ts in s.task_specs.values()}
+    assert {n.get("id") for n in all_flow_nodes(process_el(pid))} <= bpmn_ids
 
 
 @pytest.mark.parametrize("pid", PIDS)
@@ -192,7 +208,7 @@ def test_lanes_are_role_codes_and_cover_every_node_once(pid):
     for lane in lanes:
         assert lane.get("name") == ROLES[lane.get("id")]
     refs = lane_of(pid)
-    node_ids = [n.get("id") for n in flow_nodes(proc)]
+    node_ids = [n.get("id") for n in all_flow_nodes(proc)]
     for nid in node_ids:
         assert len(refs.get(nid, [])) == 1, f"{nid} is in lanes {refs.get(nid)}"
     assert set(refs) == set(node_ids)
@@ -203,7 +219,7 @@ def test_user_tasks_match_contract_and_carry_properties(pid):
     proc = process_el(pid)
     forms_dir = FILES[pid].parent / "forms"
     refs = lane_of(pid)
-    tasks = proc.findall("bpmn:userTask", NS)
+    tasks = proc.findall(".//bpmn:userTask", NS)
     assert {t.get("id") for t in tasks} == set(USER_TASKS[pid])
     for t in tasks:
         tid = t.get("id")
@@ -288,7 +304,7 @@ def test_every_node_has_a_shape_and_every_flow_an_edge(pid):
     sh, ed = shapes(pid), edges(pid)
     plane = tree(pid).find(".//bpmndi:BPMNPlane", NS)
     assert plane.get("bpmnElement") == tree(pid).find("bpmn:collaboration", NS).get("id")
-    for n in flow_nodes(proc):
+    for n in all_flow_nodes(proc):
         assert n.get("id") in sh, f"no shape for {n.get('id')}"
         x, y, w, h = bounds(sh[n.get("id")])
         kind = etree.QName(n).localname
@@ -388,6 +404,15 @@ def casework(next_step):
     return ("step_3_3", {"casework_next": next_step})
 
 
+class FollowUpServices(PythonScriptEngine):
+    """The 3.10 schedule service: one follow-up contact due yesterday, so its timer fires at once."""
+
+    def call_service(self, task, operation_name, operation_params, **kw):
+        assert operation_name == "family_follow_up_visits"
+        yesterday = (clock.now() - timedelta(days=1)).isoformat()  # SpiffWorkflow's timers read this clock
+        return json.dumps([{"n": 1, "date": yesterday[:10], "due_at": yesterday, "label": "1"}])
+
+
 def test_walk_successful_closure_with_follow_up():
     answers = START + [
         casework("continue"),
@@ -395,11 +420,12 @@ def test_walk_successful_closure_with_follow_up():
         casework("case_conference"), ("step_3_5", {}),
         casework("review"),
         ("step_3_6", {"commitments_met": True}),
-        ("step_3_8", {"closure_reason": "successful", "follow_up": True}),
+        ("step_3_8", {"closure_reason": "successful", "follow_up": True, "closure_date": "2024-05-01",
+                      "follow_up_frequency": "monthly", "follow_up_months": 1}),
         ("agree_closure_success", {"closure_agreed": True}),
         ("step_3_10", {"follow_up_contacts": []}),
     ]
-    wf, seen = walk("family_care", answers)
+    wf, seen = walk("family_care", answers, script_engine=FollowUpServices())
     assert seen == ["step_3_1", "step_3_2", "step_3_3", "step_3_3", "step_3_4", "step_3_3", "step_3_5",
                     "step_3_3", "step_3_6", "step_3_8", "agree_closure_success", "step_3_10"]
     assert ended_at(wf) == {"end_closed"}

@@ -43,6 +43,25 @@ EXPECTED_FORMS = {
     "family_care/forms/closure_no_cooperation.json": {"closure_date", "closure_reason", "closure_reason_other"},
     "family_care/forms/closure_agreement.json": {"closure_agreed", "closure_agreement_note"},
     "family_care/forms/follow_up.json": {"follow_up_contacts"},
+    # Seed 000 (issue 4): its standard has numbered sections, not numbered fields (x-seed-section).
+    "job_retention/forms/day_180_check.json": {
+        "certificate_date", "check_date", "closing_note", "employed_on_day_180", "employer_certificate",
+        "not_employed_reason", "satisfaction_sheet"},
+    "job_retention/forms/entry.json": {
+        "consultation_reasons", "development_plan_date", "earlier_services", "employer_kind", "employer_name",
+        "employment_start", "entry_route", "job_title", "target_groups"},
+    "job_retention/forms/overdue_reminder.json": {
+        "mentor_contacted", "reminder_note"},
+    "job_retention/forms/plan.json": {
+        "earlier_services_analysis", "employer_evaluation", "employer_evaluation_agreed",
+        "employer_evaluation_date", "follow_up_months", "intensity", "interventions", "methods", "plan_notes",
+        "self_assessments"},
+    "job_retention/forms/plan_change.json": {
+        "change_reason", "follow_up_months", "intensity", "interventions"},
+    "job_retention/forms/visit.json": {
+        "client_help", "client_notes", "client_topics", "contacts", "detachment_preparation", "employer_notes",
+        "employer_persons", "employer_satisfaction", "institution_kinds", "institution_notes", "lay_helper_notes",
+        "lay_helpers_involved", "still_employed", "visit_date", "visit_notes"},
 }
 
 INCOME_CODES = ["work", "pension", "pension_like_benefit", "child_care", "municipal_labour", "other_regular",
@@ -58,6 +77,7 @@ INCOME_BLOCKS = {
 }
 COMPUTED = {"total_income", "per_capita_income", "client_code"}
 STEP_RE = re.compile(r"^3\.(?:[1-9]|1[01])$")
+SECTION_RE = re.compile(r"^[1-9][0-9]?(?:\.[1-9])?$")
 AMOUNT_MAX = 100_000_000
 
 
@@ -212,8 +232,10 @@ def test_every_property_has_labels_and_seed_reference(rel):
         assert isinstance(label, dict) and set(label) == {"hu", "en"}, path
         assert label["hu"].strip() and label["en"].strip(), path
         assert prop.get("title") == label["hu"], path
-        refs = [k for k in ("x-seed-field", "x-seed-fields", "x-seed-step") if k in prop]
+        refs = [k for k in ("x-seed-field", "x-seed-fields", "x-seed-step", "x-seed-section") if k in prop]
         assert len(refs) == 1, f"{path}: exactly one seed reference, got {refs}"
+        if "x-seed-section" in prop:
+            assert rel.startswith("job_retention/") and SECTION_RE.match(prop["x-seed-section"]), path
         if "x-seed-field" in prop:
             n = prop["x-seed-field"]
             assert isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 55, path

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import multiprocessing
 import os
+import resource
 from xml.sax.saxutils import escape
 
 import pytest
@@ -195,6 +197,29 @@ def test_error_names_line_and_column():
     assert info.value.line == 2 and "NameError" in str(info.value)
 
 
+def _refused_isolated(source, mode, variables=None):
+    """_refused in a forked child with a memory cap and a deadline: were a protection missing, the test
+    fails (MemoryError, timeout) instead of taking the whole test run down with it."""
+    ctx = multiprocessing.get_context("fork")
+    reader, writer = ctx.Pipe(duplex=False)
+
+    def child():
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
+        try:
+            check(source, mode)
+            (evaluate if mode == "eval" else execute)(source, dict(variables or {}))
+            writer.send("no error")
+        except SandboxError as e:
+            writer.send(str(e))
+
+    proc = ctx.Process(target=child, daemon=True)
+    proc.start()
+    message = reader.recv() if reader.poll(30) else "timed out"
+    proc.kill()
+    proc.join()
+    return message
+
+
 @pytest.mark.parametrize("source, mode, words", [
     ("while True:\n    pass", "exec", "step budget exceeded"),
     ("for i in range(100000):\n    for j in range(100000):\n        pass", "exec", "step budget exceeded"),
@@ -205,7 +230,7 @@ def test_error_names_line_and_column():
     ("list(range(10**9))", "eval", "range too large"),
 ])
 def test_huge_loops_are_stopped(source, mode, words):
-    assert words in _refused(source, mode)
+    assert words in _refused_isolated(source, mode)
 
 
 def test_wall_time_budget(monkeypatch):
@@ -244,7 +269,7 @@ def test_wall_time_budget(monkeypatch):
     ("'%s' % x", "eval", "'%' string formatting is not allowed"),
 ])
 def test_huge_allocations_are_stopped(source, mode, words):
-    assert words in _refused(source, mode, {"x": 1})
+    assert words in _refused_isolated(source, mode, {"x": 1})
 
 
 # ------------------------------------------------------------------------- task data is no route out

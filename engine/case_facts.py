@@ -1,0 +1,188 @@
+"""Keeping the indicator rows (``report_models``) in step with each case, inside the command that changed it.
+
+An observer of ``engine.advance`` (it runs at the end of every start, completion and timer firing, in the same
+transaction) reads the case's current data and writes what the indicators need: the dates taken into care (1),
+of the agreement (46) and of the closure (52), household size (7), total and per-capita income (39, 40),
+problem types (6), closure reason (53), follow-up (54), one row per meeting (47) and per action (50).
+
+Which data key holds which seed field is read from the process's own forms (``x-seed-field``), so a process
+designer who renames a key or draws another process with the same form fields keeps the indicators working.
+A process whose forms carry no field 1 has no such facts (the intake, for example).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from SpiffWorkflow.util.task import TaskState
+
+from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
+
+# The lead's agreement to a closure (steps 3.8 and 3.11): a closure recorded but not yet agreed is not one.
+CLOSURE_AGREED_KEY = "closure_agreed"
+SCALAR_FIELDS = {1: "taken_into_care", 6: "problem_types", 7: "household_size", 39: "total_income",
+                 40: "per_capita_income", 46: "agreement_date", 52: "closure_date", 53: "closure_reason",
+                 54: "follow_up"}
+
+
+@dataclass
+class FactKeys:
+    """Where a process keeps each seed field in its case data."""
+
+    scalars: dict[str, str] = field(default_factory=dict)  # fact name → data key
+    meetings: tuple[str, str] | None = None  # (list key, date key inside an entry)
+    actions: tuple[str, str] | None = None
+    closure_needs_agreement: bool = False
+
+
+def fact_keys(view) -> FactKeys | None:
+    """The seed-field → data-key map of a deployed version (computed once, kept on the view)."""
+    cached = getattr(view, "_segito_fact_keys", False)
+    if cached is not False:
+        return cached
+    keys = FactKeys()
+    for form in view.forms.values():
+        for name, prop in (form.schema.get("properties") or {}).items():
+            if "x-seed-form" in prop:  # intake fields carry their own numbering
+                continue
+            number = prop.get("x-seed-field")
+            if number in SCALAR_FIELDS:
+                keys.scalars.setdefault(SCALAR_FIELDS[number], name)
+            if name == CLOSURE_AGREED_KEY:
+                keys.closure_needs_agreement = True
+            items = (prop.get("items") or {}).get("properties") or {}
+            for item_key, item in items.items():
+                if item.get("x-seed-field") == 47 and keys.meetings is None:
+                    keys.meetings = (name, item_key)
+                if item.get("x-seed-field") == 50 and keys.actions is None:
+                    keys.actions = (name, item_key)
+    result = keys if "taken_into_care" in keys.scalars else None
+    view._segito_fact_keys = result
+    return result
+
+
+def _date(value) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return dt.date.fromisoformat(value.replace(".", "-")[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _int(value) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _dates(data: dict, where: tuple[str, str] | None) -> list[dt.date]:
+    if where is None:
+        return []
+    entries = data.get(where[0]) or []
+    found = [_date(e.get(where[1])) for e in entries if isinstance(e, dict)]
+    return sorted(d for d in found if d is not None)
+
+
+def facts_of(data: dict, keys: FactKeys, completed: bool) -> dict:
+    """The indicator facts of one case's data (pure: no database)."""
+    get = lambda name: data.get(keys.scalars[name]) if name in keys.scalars else None  # noqa: E731
+    size, total = _int(get("household_size")), _int(get("total_income"))
+    per_capita = get("per_capita_income")
+    if not isinstance(per_capita, (int, float)) or isinstance(per_capita, bool):
+        per_capita = total / size if total is not None and size else None
+    taken = _date(get("taken_into_care"))
+    closure = _date(get("closure_date"))
+    agreed = completed or not keys.closure_needs_agreement or data.get(CLOSURE_AGREED_KEY) is True
+    if closure is not None and not agreed:
+        closure = None  # recorded, but the professional lead has not agreed to it (yet)
+    problems = get("problem_types")
+    follow_up = get("follow_up") if closure else None
+    return {
+        "client_status": data.get("client_status"),
+        "taken_into_care": taken,
+        "household_size": size,
+        "total_income": total,
+        "per_capita_income": float(per_capita) if per_capita is not None else None,
+        "agreement_date": _date(get("agreement_date")),
+        "closure_date": closure,
+        "closure_reason": (get("closure_reason") or None) if closure else None,
+        "follow_up": bool(follow_up) if closure and follow_up is not None else (False if closure else None),
+        "care_days": (closure - taken).days if closure and taken else None,
+        "problem_types": sorted({p for p in problems if isinstance(p, str)}) if isinstance(problems, list) else [],
+        "meetings": _dates(data, keys.meetings),
+        "actions": _dates(data, keys.actions),
+    }
+
+
+def _current_data(workflow) -> dict:
+    # The same source as engine.cases.case_data: what the waiting tasks see, or what the last task left.
+    waiting = workflow.get_tasks(state=TaskState.READY, manual=True)
+    source = waiting[0] if waiting else workflow.last_task
+    return source.data if source is not None else {}
+
+
+def _digest(case, caseworker_id, facts: dict) -> str:
+    body = json.dumps([case.process_key, case.client_id, caseworker_id, facts], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def observe(advance, created_rows, completed: bool) -> None:
+    """The observer registered in ``engine.advance.OBSERVERS``."""
+    write(advance.session, advance.case, advance.view, advance.workflow, advance.caseworker_id, advance.at,
+          completed)
+
+
+def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datetime, completed: bool) -> None:
+    """Bring one case's fact rows in line with its workflow's data; writes nothing when nothing changed."""
+    keys = fact_keys(view)
+    if keys is None:
+        return
+    facts = facts_of(_current_data(workflow), keys, completed)
+    digest = _digest(case, caseworker_id, facts)
+    row = session.get(CaseFact, case.id)
+    if row is not None and row.digest == digest:
+        return
+    scalars = {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
+    if row is None:
+        session.add(CaseFact(case_id=case.id, process_key=case.process_key, client_id=case.client_id,
+                             caseworker_id=caseworker_id, digest=digest, updated_at=at, **scalars))
+    else:
+        for name, value in scalars.items():
+            setattr(row, name, value)
+        row.client_id, row.caseworker_id, row.digest, row.updated_at = case.client_id, caseworker_id, digest, at
+        for table in (CaseProblemType, CaseMeeting, CaseAction):
+            session.execute(delete(table).where(table.case_id == case.id))
+    session.flush()
+    common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
+    if facts["problem_types"]:
+        session.execute(CaseProblemType.__table__.insert(),
+                        [dict(case_id=case.id, problem_type=p) for p in facts["problem_types"]])
+    if facts["meetings"]:
+        session.execute(CaseMeeting.__table__.insert(), [dict(common, met_on=d) for d in facts["meetings"]])
+    if facts["actions"]:
+        session.execute(CaseAction.__table__.insert(), [dict(common, acted_on=d) for d in facts["actions"]])
+
+
+def rebuild(runtime, case_ids: list[int] | None = None) -> int:
+    """Recompute the facts of existing cases from their stored state (after an upgrade; never on a hot path)."""
+    from . import clock
+    from .models import Case
+
+    done = 0
+    with runtime.db.unit_of_work() as session:
+        query = select(Case).where(Case.state != b"")
+        if case_ids:
+            query = query.where(Case.id.in_(case_ids))
+        for case in session.execute(query).scalars().all():
+            view = runtime.definition(session, case.definition_id)
+            if fact_keys(view) is None:
+                continue
+            workflow = runtime.workflow(session, case)
+            write(session, case, view, workflow, case.caseworker_id, clock.now(), workflow.is_completed())
+            runtime.workflows.put(case.id, case.lock_version, workflow)
+            done += 1
+    return done

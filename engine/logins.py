@@ -1,0 +1,107 @@
+"""Logging in with a password, throttled: repeated failures lock the username for a while.
+
+Failures are audit events (``login_failed``, actor = the username tried), so the count is the same for every
+process serving the app and the security log and the lockout can never disagree. A successful login ends the
+run of failures. The password is checked outside any write transaction (argon2 is slow on purpose, and SQLite
+would otherwise hold its write lock meanwhile).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from . import audit, clock
+from .db import Database
+from .errors import SegitoError
+from .models import AuditEvent, User
+from .users import Actor, _hasher, actor_of, check_password
+
+MAX_FAILURES = 5
+LOCKOUT = dt.timedelta(minutes=15)
+STREAM = "security"
+# Verified against when the username is unknown, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("segito-no-such-user")
+
+
+class LoginRefused(SegitoError):
+    status = 401
+    code = "login_refused"
+
+
+class LockedOut(LoginRefused):
+    code = "locked_out"
+
+    def __init__(self, message: str, until: dt.datetime):
+        super().__init__(message)
+        self.until = until
+
+
+def _failures_since_last_success(session, username: str, now: dt.datetime) -> list[dt.datetime]:
+    last_success = session.execute(
+        select(func.max(AuditEvent.occurred_at))
+        .where(AuditEvent.actor == username, AuditEvent.kind == audit.USER_LOGGED_IN)
+    ).scalar()
+    since = now - LOCKOUT
+    if last_success is not None:
+        # SQLite hands back a naive value from max(); the stored times are all UTC.
+        if last_success.tzinfo is None:
+            last_success = last_success.replace(tzinfo=dt.timezone.utc)
+        since = max(since, last_success)
+    rows = session.execute(
+        select(AuditEvent.occurred_at)
+        .where(AuditEvent.actor == username, AuditEvent.kind == audit.LOGIN_FAILED, AuditEvent.occurred_at > since)
+        .order_by(AuditEvent.occurred_at)
+    ).scalars().all()
+    return [r if r.tzinfo else r.replace(tzinfo=dt.timezone.utc) for r in rows]
+
+
+def locked_until(db: Database, username: str) -> dt.datetime | None:
+    now = clock.now()
+    with db.reading() as session:
+        failures = _failures_since_last_success(session, username, now)
+    if len(failures) >= MAX_FAILURES:
+        return failures[-MAX_FAILURES] + LOCKOUT
+    return None
+
+
+def _waste_time(password: str) -> None:
+    try:
+        _hasher.verify(_DUMMY_HASH, password or "-")
+    except Exception:  # a mismatch is the expected outcome; only the time spent matters
+        pass
+
+
+def _record(db: Database, username: str, kind: str, payload: dict) -> None:
+    with db.unit_of_work() as session:
+        audit.record_system_event(session, username[:80], clock.now(), kind, payload, stream=STREAM)
+
+
+def authenticate(db: Database, username: str, password: str, remote_addr: str | None = None) -> Actor:
+    """The actor for these credentials, or LoginRefused / LockedOut; every outcome is an audit event."""
+    username = (username or "").strip()
+    until = locked_until(db, username)
+    if until is not None:
+        _record(db, username, audit.LOGIN_FAILED, {"reason": "locked", "remote_addr": remote_addr})
+        raise LockedOut(f"too many failed logins; try again after {until.isoformat()}", until)
+    with db.reading() as session:
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        found = actor_of(user) if user is not None and user.active else None
+        if found:
+            ok = check_password(user, password)
+        else:
+            _waste_time(password)
+            ok = False
+    if not ok:
+        _record(db, username, audit.LOGIN_FAILED, {"reason": "bad_credentials", "remote_addr": remote_addr})
+        raise LoginRefused("unknown user or wrong password")
+    _record(db, username, audit.USER_LOGGED_IN, {"remote_addr": remote_addr})
+    return found
+
+
+def record_logout(db: Database, username: str) -> None:
+    _record(db, username, audit.USER_LOGGED_OUT, {})
+
+
+def record_access_denied(db: Database, username: str, payload: dict) -> None:
+    _record(db, username or "anonymous", audit.ACCESS_DENIED, payload)

@@ -1,0 +1,127 @@
+"""`segito report`, `segito audit verify|log` and `segito rebuild-facts` (added to the `segito` group in cli.py)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import audit_log, audit_verify, case_facts, followup_indicators, indicator_cases, indicators, report_export
+from .errors import NotFound
+
+
+def _cli():
+    from . import cli  # the group's helpers (runtime, actor, output); imported late: cli imports this module
+
+    return cli
+
+
+def _user_id(runtime, username: str | None) -> int | None:
+    if not username:
+        return None
+    from . import users
+
+    with runtime.db.reading() as session:
+        try:
+            return users.by_username(session, username).id
+        except NotFound:
+            raise click.BadParameter(f"no active user '{username}'", param_hint="--caseworker") from None
+
+
+@click.command("report")
+@click.option("--from", "date_from", required=True, help="first day of the period, YYYY-MM-DD")
+@click.option("--to", "date_to", required=True, help="last day of the period, YYYY-MM-DD (inclusive)")
+@click.option("--caseworker", help="only this caseworker's cases (username)")
+@click.option("--process", "process_key", help="only this process (e.g. family_care)")
+@click.option("--bands", default="", help="I5 income bands in HUF per person, e.g. '0-50000,50000-100000,100000-'")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="also write the workbook here")
+@click.option("--drill", "indicator", help="list the cases behind this indicator (e.g. I1, I13)")
+@click.option("--key", help="the breakdown row to drill into (problem type, closure reason, band number)")
+@click.option("--names", is_flag=True, help="with --drill: the clients' names (professional lead, manager)")
+@click.option("--job-retention", is_flag=True, help="the job-retention follow-up figures (seed 000) instead")
+@click.option("--lang", type=click.Choice(["hu", "en"]), default="en", show_default=True)
+@click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
+def report_command(date_from, date_to, caseworker, process_key, bands, fmt, xlsx_path, indicator, key, names,
+                   job_retention, lang, username):
+    """The indicators I1–I17 of seed 003 for a period (docs/indicators.md)."""
+    cli = _cli()
+    runtime = cli._runtime()
+    actor = cli._actor(runtime, username)
+    req = indicators.parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key, bands)
+    if job_retention:
+        result = followup_indicators.report(runtime, actor, req)
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json"
+                   else followup_indicators.to_text(result))
+        return
+    if indicator:
+        listing = indicator_cases.cases_behind(runtime, actor, req, indicator, key, with_names=names, limit=1000)
+        click.echo(report_export.cases_to_csv(listing) if fmt == "csv"
+                   else json.dumps(listing, ensure_ascii=False, indent=2))
+        return
+    result = indicators.report(runtime, actor, req)
+    if xlsx_path:
+        Path(xlsx_path).write_bytes(report_export.to_xlsx(result, lang))
+    if fmt == "json":
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        sys.stdout.write(report_export.to_csv(result, lang))
+    else:
+        click.echo(report_export.to_text(result, lang), nl=False)
+
+
+@click.group("audit")
+def audit_group():
+    """Check and read the audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--case", "case_ids", type=int, multiple=True, help="only these cases (default: every chain)")
+@click.option("--anchor", "anchor_in", type=click.Path(exists=True, dir_okay=False),
+              help="an anchor written earlier: every chain must still pass through its heads")
+@click.option("--anchor-out", type=click.Path(dir_okay=False), help="write the heads of all chains here")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify_command(case_ids, anchor_in, anchor_out, as_json):
+    """Recompute the hash chains; exit status 1 when anything was edited, deleted, inserted or reordered."""
+    runtime = _cli()._runtime()
+    anchor = json.loads(Path(anchor_in).read_text(encoding="utf-8")) if anchor_in else None
+    with runtime.db.reading() as session:
+        result = audit_verify.verify(session, list(case_ids) or None, anchor)
+    if anchor_out:
+        Path(anchor_out).write_text(json.dumps(result["anchor"], indent=1), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result if anchor_out else {k: v for k, v in result.items() if k != "anchor"},
+                              indent=2))
+    else:
+        summary = (f"{result['events_checked']} events in {result['cases_checked']} cases and "
+                   f"{result['streams_checked']} streams")
+        if result["ok"]:
+            click.echo(f"audit log intact: {summary}; anchor digest {result['anchor']['digest']}")
+        else:
+            click.echo(f"audit log TAMPERED: {len(result['problems'])} problem(s) in {summary}")
+            for p in result["problems"]:
+                click.echo(f"  [{p['kind']}] {p['message']}")
+    sys.exit(0 if result["ok"] else 1)
+
+
+@audit_group.command("log")
+@click.option("--user", help="only events by this user")
+@click.option("--case", "case_id", type=int)
+@click.option("--kind", help="e.g. task_completed, case_viewed")
+@click.option("--from", "date_from")
+@click.option("--to", "date_to")
+@click.option("--page", type=int, default=1, show_default=True)
+@click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
+def audit_log_command(user, case_id, kind, date_from, date_to, page, username):
+    """The whole log, newest first, filtered (managers)."""
+    cli = _cli()
+    runtime = cli._runtime()
+    cli._out(audit_log.search(runtime, cli._actor(runtime, username), user=user, case_id=case_id, kind=kind,
+                              date_from=date_from, date_to=date_to, page=page))
+
+
+@click.command("rebuild-facts")
+def rebuild_facts_command():
+    """Recompute the indicator rows of every case from its stored state (after an upgrade)."""
+    click.echo(json.dumps({"cases": case_facts.rebuild(_cli()._runtime())}))

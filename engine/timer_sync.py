@@ -1,0 +1,204 @@
+"""Timer rows kept in step with the workflow: the observer every command runs inside its transaction.
+
+SpiffWorkflow runs the timer events (intermediate and boundary; dates, durations and cycles): a waiting timer
+task keeps its due time in ``internal_data['event_value']`` and fires when ``refresh_timers`` sees it past the
+engine clock. What SpiffWorkflow cannot do is wake up: ``observe`` writes one ``timers`` row per waiting due
+time (and marks rows fired or cancelled when their task stops waiting), so a worker finds what is due with one
+indexed query instead of loading cases. Firing is in ``engine.timers``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from uuid import UUID
+
+from sqlalchemy import or_, select, update
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+
+from . import advance, schedule, services
+from .models import HumanTask
+from .timer_models import Timer
+
+log = logging.getLogger(__name__)
+
+OPEN = ("scheduled", "incident")
+TIMER_FIRED = "timer_fired"
+TIMERS_SCHEDULED = "timers_scheduled"
+TIMERS_CANCELLED = "timers_cancelled"
+
+
+# ---------------------------------------------------------------- reading timers out of a workflow
+
+def _props(task_spec) -> dict:
+    return (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
+
+
+def due_of(task) -> tuple[dt.datetime, str] | None:
+    """(due time, kind) of a waiting timer task, as SpiffWorkflow itself will compare it with the clock."""
+    definition = task.task_spec.event_definition
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(definition, CycleTimerEventDefinition):
+        if value.get("cycles") == 0:
+            return None
+        return dt.datetime.fromisoformat(value["next"]), "cycle"
+    if isinstance(definition, DurationTimerEventDefinition):
+        return TimerEventDefinition.get_datetime(value), "duration"
+    if isinstance(definition, TimeDateEventDefinition):
+        return TimerEventDefinition.parse_time_or_duration(value), "date"
+    return None
+
+
+def waiting_timers(workflow) -> dict[tuple[str, dt.datetime], tuple[object, str]]:
+    """{(spiff task id, due time): (task, kind)} for every timer event waiting anywhere in the workflow."""
+    found = {}
+    for task in list(workflow.event_manager.tasks.values()):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
+            continue
+        due = due_of(task)
+        if due is not None:
+            found[(str(task.id), due[0].astimezone(dt.timezone.utc))] = (task, due[1])
+    return found
+
+
+_uses_timers: dict[int, bool] = {}
+
+
+def uses_timers(view) -> bool:
+    """Whether a deployed version has any timer event (cases of other processes skip the timer query)."""
+    hit = _uses_timers.get(view.id)
+    if hit is None:
+        specs = [view.spec, *view.subprocess_specs.values()]
+        hit = any(isinstance(getattr(ts, "event_definition", None), (TimerEventDefinition, MultipleEventDefinition))
+                  for spec in specs for ts in spec.task_specs.values())
+        _uses_timers[view.id] = hit
+    return hit
+
+
+def _evaluate(workflow, task, expression: str | None):
+    if not expression:
+        return None
+    try:
+        return workflow.script_engine.evaluate(task, expression)
+    except Exception as e:  # a label or due date that cannot be computed must not stop the case
+        log.warning("case expression %r on %s failed: %s", expression, task.task_spec.name, e)
+        return None
+
+
+def _find(workflow, spiff_task_id: str):
+    try:
+        return workflow.get_task_from_id(UUID(spiff_task_id))
+    except TaskNotFoundException:
+        return None
+
+
+# ---------------------------------------------------------------- the observer: rows in step with the workflow
+
+def observe(step, created: list[dict], completed: bool) -> None:
+    """Runs at the end of every command (engine.advance.OBSERVERS), inside its transaction."""
+    _set_due_dates(step, created)
+    if not uses_timers(step.view):
+        return
+    session, case, at = step.session, step.case, step.at
+    waiting = {} if completed else waiting_timers(step.workflow)
+    rows = session.execute(select(Timer.id, Timer.spiff_task_id, Timer.due_at, Timer.bpmn_id, Timer.label,
+                                  Timer.purpose).where(Timer.case_id == case.id, Timer.state.in_(OPEN))).all()
+    existing = {(r.spiff_task_id, r.due_at): r for r in rows}
+    fired, cancelled = [], []
+    for key, row in existing.items():
+        if key in waiting:
+            continue
+        task = _find(step.workflow, row.spiff_task_id)
+        # Fired in this command: completed, or a cycle that moved on to its next due time.
+        if row.due_at <= at and task is not None and task.state in (TaskState.COMPLETED, TaskState.WAITING):
+            fired.append(row)
+        else:
+            cancelled.append(row)
+    step.timers_fired = len(fired)
+    if fired:
+        by = getattr(step, "fired_by", None) or step.actor
+        session.execute(update(Timer).where(Timer.id.in_([r.id for r in fired]))
+                        .values(state="fired", fired_at=at, fired_by=by, claimed_by=None, claim_expires_at=None)
+                        .execution_options(synchronize_session=False))
+        for r in sorted(fired, key=lambda r: (r.due_at, r.id)):
+            step.audit.add(TIMER_FIRED, {"timer_id": r.id, "bpmn_id": r.bpmn_id, "label": r.label,
+                                         "due_at": r.due_at.isoformat(),
+                                         "late_seconds": round((at - r.due_at).total_seconds(), 3)})
+    if cancelled:
+        session.execute(update(Timer).where(Timer.id.in_([r.id for r in cancelled]))
+                        .values(state="cancelled", claimed_by=None, claim_expires_at=None)
+                        .execution_options(synchronize_session=False))
+        step.audit.add(TIMERS_CANCELLED, {"timers": [_describe(r.bpmn_id, r.label, r.due_at) for r in cancelled]})
+    new = [(sid, due, task, kind) for (sid, due), (task, kind) in waiting.items() if (sid, due) not in existing]
+    if new:
+        values = []
+        for sid, due, task, kind in sorted(new, key=lambda n: (n[1], n[0])):
+            props = _props(task.task_spec)
+            label = _evaluate(step.workflow, task, props.get("label"))
+            label = str(label)[:300] if label else (task.task_spec.bpmn_name or task.task_spec.name)[:300]
+            values.append(dict(case_id=case.id, spiff_task_id=sid, bpmn_id=task.task_spec.name[:100], label=label,
+                               purpose=(props.get("purpose") or None), event_kind=kind, due_at=due, run_at=due,
+                               state="scheduled", attempts=0, created_at=at))
+        session.execute(Timer.__table__.insert(), values)
+        step.audit.add(TIMERS_SCHEDULED, {"timers": [_describe(v["bpmn_id"], v["label"], v["due_at"]) for v in values]})
+    _caseload_warning(step, existing, new)
+
+
+def _describe(bpmn_id: str, label: str | None, due_at: dt.datetime) -> dict:
+    return {"bpmn_id": bpmn_id, "label": label, "due_at": due_at.isoformat()}
+
+
+def _set_due_dates(step, created: list[dict]) -> None:
+    """A user task with the property ``dueDate`` (an expression giving a date or an instant) is due by the end
+    of that local day: the inbox shows the date and marks the task overdue from the next day on."""
+    updates = []
+    for row in created:
+        task = _find(step.workflow, row["spiff_task_id"])
+        expression = _props(task.task_spec).get("dueDate") if task is not None else None
+        value = _evaluate(step.workflow, task, expression) if expression else None
+        if not value:
+            continue
+        try:
+            text = str(value)
+            day = (schedule.local_date(dt.datetime.fromisoformat(text)) if "T" in text
+                   else dt.date.fromisoformat(text))
+        except ValueError:
+            log.warning("dueDate of %s is not a date: %r", row["bpmn_id"], value)
+            continue
+        due = schedule.start_of_day(day + dt.timedelta(days=1)) - dt.timedelta(seconds=1)
+        row["due_at"] = due
+        updates.append((row["spiff_task_id"], due))
+    for sid, due in updates:
+        step.session.execute(update(HumanTask).where(HumanTask.spiff_task_id == sid)
+                             .values(due_at=due).execution_options(synchronize_session=False))
+
+
+def _caseload_warning(step, existing, new) -> None:
+    """Taking a follow-up client beyond the seed's limit of 30 warns the mentor (and the history keeps it)."""
+    starts_follow_up = (step.case.process_key == "job_retention" and step.case.audit_seq == 0) or (
+        not existing and any(_props(task.task_spec).get("purpose") == "visit" for _s, _d, task, _k in new))
+    if not starts_follow_up or step.caseworker_id is None:
+        return
+    from . import caseload
+
+    count = caseload.active_follow_ups(step.session, step.caseworker_id, including_case=step.case.id)
+    if count > caseload.LIMIT:
+        message = (f"{count} aktív utókövetett kliens – a szolgáltatási leírás legfeljebb {caseload.LIMIT}-at enged / "
+                   f"{count} active follow-up clients – the seed allows at most {caseload.LIMIT}")
+        step.warnings = [*getattr(step, "warnings", []), message]
+        step.audit.add(caseload.CASELOAD_EXCEEDED, {"caseworker_id": step.caseworker_id, "active": count,
+                                                    "limit": caseload.LIMIT})
+
+
+advance.OBSERVERS.append(observe)
+services.PROVIDERS.append(schedule._services)

@@ -1,0 +1,250 @@
+"""Firing due timers exactly once, with several workers, restarts and crashes; retries and incidents.
+
+A worker claims a batch of due rows in one short transaction (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so two
+workers never claim the same row; SQLite: ``BEGIN IMMEDIATE`` lets one writer at a time in) and stamps them with
+a claim that expires. Each claimed timer is then fired in a transaction of its own (``fire``): lock the case,
+re-read the row under lock — still scheduled and still ours? — fire the case's due timers in due order, run the
+engine, and let ``Advance.finish`` save state, task rows, timer rows (``timer_sync``) and audit events at once.
+A worker that dies mid-firing leaves nothing behind but its claim; when the claim expires another worker takes
+the row and fires it — once, because "fired" is written in the same transaction as the workflow's new state.
+A firing that fails is rolled back and retried with backoff; after MAX_ATTEMPTS it becomes an incident.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import traceback
+import uuid
+
+from sqlalchemy import func, or_, select, update
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import access, audit, clock, timer_sync
+from .advance import Advance
+from .db import is_postgres
+from .errors import NotFound, SegitoError, WorkflowFailed
+from .timer_models import Timer
+from .users import ADMINISTRATOR, Actor
+
+log = logging.getLogger(__name__)
+
+CLAIM_SECONDS = int(os.environ.get("SEGITO_TIMER_CLAIM_SECONDS", "60"))
+BATCH = 100
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = (10, 60, 300, 1800)   # before attempts 2..5; the 5th failure opens an incident
+MAX_FIRINGS_PER_CASE = 1000             # a cycle firing "each missed interval" is bounded per command
+SCHEDULER = "scheduler"                 # the audit actor of what timers do
+
+TIMER_FAILED = "timer_failed"
+TIMER_INCIDENT_OPENED = "timer_incident_opened"
+TIMER_RETRIED = "timer_retried"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def claim_due(runtime, worker: str, limit: int = BATCH) -> list[int]:
+    """Claim up to ``limit`` due, unclaimed (or expired-claim) timers, earliest first; returns their ids."""
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        query = (select(Timer.id).where(Timer.state == "scheduled", Timer.run_at < at,
+                                        or_(Timer.claim_expires_at.is_(None), Timer.claim_expires_at < at))
+                 .order_by(Timer.run_at, Timer.id).limit(limit))
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        ids = list(session.execute(query).scalars())
+        if ids:
+            session.execute(update(Timer).where(Timer.id.in_(ids))
+                            .values(claimed_by=worker, claim_expires_at=at + dt.timedelta(seconds=CLAIM_SECONDS))
+                            .execution_options(synchronize_session=False))
+    return ids
+
+
+def _fire_in_due_order(workflow, at: dt.datetime) -> None:
+    """Fire the workflow's due timers one by one, earliest first, running the engine after each.
+
+    SpiffWorkflow's own ``refresh_timers`` fires every due timer in the order they started waiting; after
+    downtime that may not be due order, so each is updated on its own here. A cycle fires once for all the
+    intervals it missed, unless its timer event has the property ``catchUp`` = ``each``."""
+    for _ in range(MAX_FIRINGS_PER_CASE):
+        due = sorted(((d, sid, task) for (sid, d), (task, _k) in timer_sync.waiting_timers(workflow).items()
+                      if d < at), key=lambda x: (x[0], x[1]))
+        if not due:
+            return
+        task = due[0][2]
+        task.task_spec._update(task)
+        if task.state == TaskState.WAITING and _cycle_coalesces(task):
+            _skip_missed_cycles(task, at)
+        while workflow._do_engine_steps():  # do_engine_steps minus its refresh_timers (which fires in any order)
+            pass
+
+
+def _cycle_coalesces(task) -> bool:
+    definition = task.task_spec.event_definition
+    return (isinstance(definition, CycleTimerEventDefinition)
+            and timer_sync._props(task.task_spec).get("catchUp", "once") != "each")
+
+
+def _skip_missed_cycles(task, at: dt.datetime) -> None:
+    value = task._get_internal_data("event_value")
+    if not value or value.get("cycles") == 0:
+        return
+    nxt, step = dt.datetime.fromisoformat(value["next"]), dt.timedelta(seconds=value["duration"])
+    while nxt < at and value["cycles"] != 0:
+        nxt += step
+        if value["cycles"] > 0:
+            value["cycles"] -= 1
+    value["next"] = nxt.isoformat()
+    task._set_internal_data(event_value=value)
+
+
+def fire(runtime, timer_id: int, worker: str) -> int:
+    """Fire one claimed timer and whatever else of its case is due, in due order. Returns how many fired:
+    0 when the row was fired, cancelled or re-claimed meanwhile, or when the firing failed (see the row)."""
+    at = clock.now()
+    case_id = None
+    try:
+        with runtime.db.unit_of_work() as session:
+            case_id = session.execute(select(Timer.case_id).where(Timer.id == timer_id)).scalar()
+            if case_id is None:
+                return 0
+            case = runtime.lock_case(session, case_id)  # the case first, like every command: no deadlock
+            row = _locked_row(session, timer_id)
+            if row.state != "scheduled" or row.claimed_by not in (None, worker):
+                return 0  # fired, cancelled or re-claimed by another worker meanwhile
+            view = runtime.definition(session, case.definition_id)
+            workflow = runtime.workflow(session, case)
+            step = Advance(runtime, session, case, workflow, view, SCHEDULER, at)
+            step.fired_by = worker
+            try:
+                _fire_in_due_order(workflow, at)
+            except SpiffWorkflowException as e:
+                raise WorkflowFailed(f"case {case.id}: timer '{row.label or row.bpmn_id}' failed: {e}") from e
+            step.run_engine()
+            step.finish()
+            fired = getattr(step, "timers_fired", 0)
+            if not fired:
+                # SpiffWorkflow did not find it due (its clock and ours disagree by a hair): the next tick retries.
+                session.execute(update(Timer).where(Timer.id == timer_id, Timer.state == "scheduled")
+                                .values(claimed_by=None, claim_expires_at=None)
+                                .execution_options(synchronize_session=False))
+        return fired
+    except Exception as e:  # noqa: BLE001 - any failure of the firing is recorded, never lost
+        if case_id is not None:
+            runtime.workflows.evict(case_id)
+        log.warning("timer %s failed: %s", timer_id, e)
+        _record_failure(runtime, timer_id, worker, e)
+        return 0
+    except BaseException:
+        if case_id is not None:
+            runtime.workflows.evict(case_id)
+        raise
+
+
+def _locked_row(session, timer_id: int) -> Timer:
+    query = select(Timer).where(Timer.id == timer_id).execution_options(populate_existing=True)
+    if is_postgres(session):
+        query = query.with_for_update()
+    return session.execute(query).scalar_one()
+
+
+def _record_failure(runtime, timer_id: int, worker: str, error: Exception) -> None:
+    at = clock.now()
+    text = f"{type(error).__name__}: {error}"
+    detail = "".join(traceback.format_exception_only(type(error), error))[-4000:]
+    with runtime.db.unit_of_work() as session:
+        case_id = session.execute(select(Timer.case_id).where(Timer.id == timer_id)).scalar()
+        if case_id is None:
+            return
+        case = runtime.lock_case(session, case_id)
+        row = _locked_row(session, timer_id)
+        if row.state != "scheduled" or row.claimed_by not in (None, worker):
+            return
+        row.attempts += 1
+        row.last_error = detail or text
+        row.claimed_by, row.claim_expires_at = None, None
+        events = audit.CaseAudit(case, SCHEDULER, at)
+        payload = {"timer_id": row.id, "bpmn_id": row.bpmn_id, "label": row.label, "attempt": row.attempts,
+                   "error": text[:1000]}
+        if row.attempts >= MAX_ATTEMPTS:
+            row.state = "incident"
+            events.add(TIMER_INCIDENT_OPENED, payload)
+        else:
+            row.run_at = at + dt.timedelta(seconds=BACKOFF_SECONDS[min(row.attempts, len(BACKOFF_SECONDS)) - 1])
+            events.add(TIMER_FAILED, {**payload, "retry_at": row.run_at.isoformat()})
+        events.flush(session)
+
+
+def fire_due(runtime, worker: str | None = None, limit: int = BATCH, max_batches: int | None = None) -> int:
+    """One tick: claim and fire due timers batch by batch until none is due. Returns how many fired."""
+    worker = worker or worker_name()
+    fired = batches = 0
+    while max_batches is None or batches < max_batches:
+        ids = claim_due(runtime, worker, limit)
+        if not ids:
+            break
+        batches += 1
+        fired += sum(fire(runtime, timer_id, worker) for timer_id in ids)
+    return fired
+
+
+def retry_incident(runtime, timer_id: int, actor: Actor) -> dict:
+    """An administrator sends an incident (or a failing timer) back to the queue, due now, attempts reset."""
+    access.require_role(actor, ADMINISTRATOR)
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        case_id = session.execute(select(Timer.case_id).where(Timer.id == timer_id)).scalar()
+        if case_id is None:
+            raise NotFound(f"timer {timer_id} does not exist")
+        case = runtime.lock_case(session, case_id)
+        row = _locked_row(session, timer_id)
+        if row.state not in ("incident", "scheduled") or (row.state == "scheduled" and not row.attempts):
+            raise SegitoError(f"timer {timer_id} is {row.state}; only an incident or a failing timer is retried")
+        before = {"state": row.state, "attempts": row.attempts, "run_at": row.run_at.isoformat()}
+        row.state, row.attempts, row.run_at = "scheduled", 0, at
+        row.claimed_by, row.claim_expires_at = None, None
+        events = audit.CaseAudit(case, actor.username, at)
+        events.add(TIMER_RETRIED, {"timer_id": row.id, "bpmn_id": row.bpmn_id, "label": row.label,
+                                   "before": before, "after": {"state": "scheduled", "attempts": 0,
+                                                               "run_at": at.isoformat()}})
+        events.flush(session)
+    return {"timer_id": timer_id, "state": "scheduled"}
+
+
+def overview(runtime, actor: Actor, limit: int = 100) -> dict:
+    """The administrator's scheduler view: counts, what is due, running (claimed), failing and incidents."""
+    access.require_role(actor, ADMINISTRATOR)
+    at = clock.now()
+    with runtime.db.reading() as session:
+        counts = dict(session.execute(select(Timer.state, func.count()).group_by(Timer.state)).all())
+        due = Timer.run_at < at
+        running = Timer.claim_expires_at > at
+
+        def rows(*where, order=Timer.run_at):
+            return [describe(t, at) for t in session.execute(
+                select(Timer).where(*where).order_by(order, Timer.id).limit(limit)).scalars()]
+
+        return {
+            "now": at.isoformat(), "counts": {s: counts.get(s, 0) for s in ("scheduled", "fired", "cancelled",
+                                                                          "incident")},
+            "due": rows(Timer.state == "scheduled", due, or_(Timer.claim_expires_at.is_(None), ~running)),
+            "running": rows(Timer.state == "scheduled", Timer.claimed_by.is_not(None), running),
+            "failing": rows(Timer.state == "scheduled", Timer.attempts > 0),
+            "incidents": rows(Timer.state == "incident", order=Timer.due_at),
+            "upcoming": rows(Timer.state == "scheduled", ~due),
+        }
+
+
+def describe(t: Timer, at: dt.datetime | None = None) -> dict:
+    return {"timer_id": t.id, "case_id": t.case_id, "bpmn_id": t.bpmn_id, "label": t.label, "purpose": t.purpose,
+            "kind": t.event_kind, "state": t.state, "due_at": t.due_at.isoformat(), "run_at": t.run_at.isoformat(),
+            "attempts": t.attempts, "claimed_by": t.claimed_by,
+            "claim_expires_at": t.claim_expires_at.isoformat() if t.claim_expires_at else None,
+            "last_error": t.last_error, "fired_at": t.fired_at.isoformat() if t.fired_at else None,
+            "fired_by": t.fired_by}
+

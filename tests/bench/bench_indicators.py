@@ -1,0 +1,181 @@
+"""Indicators benchmark (issue 5): the full I1–I17 report over 10k, 30k and 100k family-care cases.
+
+Run with ``python3 -m tests.bench.bench_indicators [--sizes 10000,30000,100000] [--no-postgres]``. Not collected
+by pytest (the file name does not start with ``test_``).
+
+A generator bulk-inserts the rows the indicators read — directly, not through the engine, which would take
+hours for 100,000 cases: per case an intake (its own intake case and ``intakes`` row), the family-care case
+row, its ``case_facts`` row (taken into care uniformly over 2023-01-01 … 2025-12-31, about 80 % closed 20–400
+days later if before the end, one of the six closure reasons, follow-up yes or no, household 0–6, incomes),
+1–3 problem types, 0–8 meetings and 0–5 actions dated inside the case's life; 40 caseworkers; one client in six
+comes back for a second case. The database grows 10k → 30k → 100k, and at each size the script times the full
+report (``engine.indicators.compute``: every indicator and breakdown, five income bands) for one year (2025)
+and for three (2023–2025), the whole service and one caseworker, best of 5 runs after one warm-up.
+
+SQLite: a file in a temporary directory, with ``ANALYZE`` after loading (as ``PRAGMA optimize`` would).
+PostgreSQL (``SEGITO_BENCH_PG_URL``, default the test server): a schema of its own, ``ANALYZE`` after loading
+(autovacuum does it in production), dropped at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import uuid
+
+from sqlalchemy import create_engine, text
+
+from engine import indicators, migrate
+from engine.db import Database
+from engine.models import Case, Client, Intake, ProcessDefinition, User, UserRole
+from engine.report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
+
+START, END = dt.date(2023, 1, 1), dt.date(2025, 12, 31)
+REASONS = ["successful", "lack_of_cooperation", "referred_service", "referred_institution", "contact_broken", "other"]
+PROBLEMS = ["life_management", "family_relationship", "domestic_violence", "mental", "child_rearing", "financial",
+            "employment", "health_damage", "official_matters", "information_request", "other"]
+CASEWORKERS = 40
+UTC = dt.timezone.utc
+BANDS = indicators.parse_bands("0-30000, 30000-60000, 60000-90000, 90000-120000, 120000-")
+
+
+def _base(conn) -> None:
+    now = dt.datetime(2023, 1, 1, tzinfo=UTC)
+    conn.execute(ProcessDefinition.__table__.insert(), [dict(
+        id=i, process_key=k, version=1, name=k, content_hash="x", bpmn_xml="", spec_json="{}", forms={},
+        task_catalogue={}, deployed_at=now, deployed_by="bench") for i, k in ((1, "intake"), (2, "family_care"))])
+    conn.execute(User.__table__.insert(), [dict(id=i, username=f"cw{i}", display_name=f"Caseworker {i}",
+                                                password_hash=None, locale="hu", active=True, created_at=now)
+                                           for i in range(1, CASEWORKERS + 1)])
+    conn.execute(UserRole.__table__.insert(), [dict(user_id=i, role="caseworker") for i in range(1, CASEWORKERS + 1)])
+
+
+def _load(conn, first: int, count: int, rng: random.Random, known: list[int]) -> None:
+    """Cases first … first+count-1: ids 2n (intake) and 2n+1 (family care), client n (or an earlier one)."""
+    span = (END - START).days
+    clients, cases, intakes, facts, problems, meetings, actions = [], [], [], [], [], [], []
+    for n in range(first, first + count):
+        taken = START + dt.timedelta(days=rng.randrange(span + 1))
+        at = dt.datetime.combine(taken - dt.timedelta(days=rng.randrange(1, 10)), dt.time(9), UTC)
+        returning = n > 6 and rng.random() < 1 / 6
+        client = rng.choice(known) if returning else n
+        if not returning:
+            known.append(n)
+            clients.append(dict(id=n, client_code=f"K-{n:08d}", dedup_key=f"{n:064d}", family_name="Kovács",
+                                given_name=f"Éva {n}", birth_date=dt.date(1970 + n % 40, 1 + n % 12, 1 + n % 28),
+                                birth_place="Debrecen", mother_name="Tóth Mária", phone=None, registered_at=at,
+                                registered_by="bench"))
+        cw = 1 + rng.randrange(CASEWORKERS)
+        for cid, key, def_id in ((2 * n, "intake", 1), (2 * n + 1, "family_care", 2)):
+            cases.append(dict(id=cid, definition_id=def_id, process_key=key, client_id=client, status="running",
+                              state=b"", lock_version=1, caseworker_id=cw, started_at=at, started_by="bench",
+                              completed_at=None, audit_head="", audit_seq=0))
+        intakes.append(dict(id=n, client_id=client, case_id=2 * n, client_status="returning" if returning else "new",
+                            problem="", taken_at=at))
+        closure = taken + dt.timedelta(days=rng.randrange(20, 400)) if rng.random() < 0.8 else None
+        if closure is not None and closure > END:
+            closure = None
+        last = closure or END
+        size = rng.randrange(0, 7)
+        income = rng.randrange(0, 400_000, 1000)
+        cid = 2 * n + 1
+        facts.append(dict(case_id=cid, process_key="family_care", client_id=client, caseworker_id=cw,
+                          client_status="returning" if returning else "new", taken_into_care=taken,
+                          household_size=size, total_income=income,
+                          per_capita_income=income / size if size else None,
+                          agreement_date=taken + dt.timedelta(days=3) if rng.random() < 0.9 else None,
+                          closure_date=closure, closure_reason=rng.choice(REASONS) if closure else None,
+                          follow_up=(rng.random() < 0.3) if closure else None,
+                          care_days=(closure - taken).days if closure else None, digest="bench",
+                          updated_at=at))
+        for p in rng.sample(PROBLEMS, rng.randrange(1, 4)):
+            problems.append(dict(case_id=cid, problem_type=p))
+        life = (last - taken).days
+        for _ in range(rng.randrange(0, 9)):
+            meetings.append(dict(case_id=cid, met_on=taken + dt.timedelta(days=rng.randrange(life + 1)),
+                                 caseworker_id=cw, process_key="family_care"))
+        for _ in range(rng.randrange(0, 6)):
+            actions.append(dict(case_id=cid, acted_on=taken + dt.timedelta(days=rng.randrange(life + 1)),
+                                caseworker_id=cw, process_key="family_care"))
+    for table, rows in ((Client, clients), (Case, cases), (Intake, intakes), (CaseFact, facts),
+                        (CaseProblemType, problems), (CaseMeeting, meetings), (CaseAction, actions)):
+        for i in range(0, len(rows), 5000):
+            conn.execute(table.__table__.insert(), rows[i:i + 5000])
+
+
+def _time(db: Database, req: indicators.ReportRequest, runs: int = 5) -> float:
+    with db.reading() as session:
+        indicators.compute(session, req)  # warm-up: caches, plans
+        best = float("inf")
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            indicators.compute(session, req)
+            best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run(url: str, sizes: list[int], label: str) -> list[tuple]:
+    migrate.upgrade(url)
+    db = Database(url)
+    rng = random.Random(5)
+    with db.engine.begin() as conn:
+        _base(conn)
+    loaded, rows, known = 0, [], []
+    for size in sizes:
+        t0 = time.perf_counter()
+        with db.engine.begin() as conn:
+            _load(conn, loaded + 1, size - loaded, rng, known)
+        with db.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+        load_s = time.perf_counter() - t0
+        loaded = size
+        one = indicators.ReportRequest(dt.date(2025, 1, 1), dt.date(2025, 12, 31), bands=BANDS)
+        three = indicators.ReportRequest(START, END, bands=BANDS)
+        cw = indicators.ReportRequest(dt.date(2025, 1, 1), dt.date(2025, 12, 31), caseworker_id=7, bands=BANDS)
+        with db.reading() as session:
+            i1 = indicators.compute(session, one)["indicators"][0]["value"]
+        timings = (_time(db, one), _time(db, three), _time(db, cw))
+        rows.append((label, size, i1, *timings, load_s))
+        print(f"{label:<10} {size:>7} cases  I1(2025)={i1:>6}  one year {timings[0] * 1000:7.1f} ms  "
+              f"three years {timings[1] * 1000:7.1f} ms  one caseworker {timings[2] * 1000:6.1f} ms  "
+              f"(loaded in {load_s:.1f} s)", flush=True)
+    db.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,30000,100000")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
+          f"SQLite {__import__('sqlite3').sqlite_version}")
+    with tempfile.TemporaryDirectory() as tmp:
+        run(f"sqlite:///{tmp}/bench.db", sizes, "SQLite")
+    if args.no_postgres:
+        return
+    base = os.environ.get("SEGITO_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    schema = f"bench_ind_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        version = conn.execute(text("SHOW server_version")).scalar()
+    print(f"PostgreSQL {version}")
+    try:
+        sep = "&" if "?" in base else "?"
+        run(f"{base}{sep}options=-csearch_path%3D{schema}", sizes, "PostgreSQL")
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The job-retention follow-up (seed 000, DOMAIN.md 5): its visit calendar, plan changes and the day-180 check,
+driven by a moving clock and the timer worker, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+
+from engine import caseload, cases, clock, definitions, demo, timers
+from engine.db import Database
+from engine.models import Case, Client
+from engine.runtime import Runtime
+
+from .timer_helpers import (
+    VISIT,
+    complete,
+    end_of_local_day,
+    events,
+    json_payloads,
+    local,
+    ready_tasks,
+    start_follow_up,
+    timer_rows,
+)
+
+# S = 31 January 2026: month ends clamp (31 Jan + 3 months = 30 April) and DST starts on 29 March in between.
+STANDARD_VISITS = ["2026-02-07", "2026-02-14", "2026-02-21", "2026-02-28", "2026-03-14", "2026-03-28",
+                   "2026-04-30", "2026-05-31", "2026-06-30"]
+CHECK_DAY = "2026-07-30"
+
+
+def restarted(runtime) -> Runtime:
+    """A new process: no workflow cache, no parsed specs — only the database survives."""
+    return Runtime(Database(runtime.db.url))
+
+
+def test_the_whole_six_month_schedule_with_a_moving_clock_and_a_restart_before_every_timer(runtime, people):
+    clock.freeze(local("2026-01-28", 10))
+    case_id = start_follow_up(runtime, people.anna)
+    visits = timer_rows(runtime, case_id, "scheduled")
+    assert [t.bpmn_id for t in visits] == ["visit_due"] * 9 + ["day_180_due"]
+    assert [t.due_at for t in visits] == [local(d) for d in STANDARD_VISITS + [CHECK_DAY]]
+    # Stored in UTC: midnight in Budapest is 23:00 UTC in winter and 22:00 UTC in summer.
+    assert visits[5].due_at.isoformat() == "2026-03-27T23:00:00+00:00"
+    assert visits[6].due_at.isoformat() == "2026-04-29T22:00:00+00:00"
+    assert visits[0].label == "1. utókövetési látogatás / follow-up visit 1"
+
+    for n, day in enumerate(STANDARD_VISITS, start=1):
+        clock.freeze(local(day) - dt.timedelta(minutes=1))  # the evening before: nothing yet
+        assert timers.fire_due(restarted(runtime), "worker-a") == 0
+        assert ready_tasks(runtime, case_id, "jr_visit") == []
+        clock.freeze(local(day, 0, 1))
+        assert timers.fire_due(restarted(runtime), "worker-a") == 1
+        [visit] = ready_tasks(runtime, case_id, "jr_visit")
+        assert (visit.step, visit.assignee_id, visit.due_at) == ("4.2", people.anna.id, end_of_local_day(day))
+        clock.freeze(local(day, 15))
+        complete(restarted(runtime), case_id, "jr_visit", {**VISIT, "visit_date": day}, people.anna)
+
+    clock.freeze(local(CHECK_DAY, 0, 1))
+    assert timers.fire_due(restarted(runtime), "worker-a") == 1
+    [check] = ready_tasks(runtime, case_id, "jr_day_180_check")
+    assert (check.step, check.due_at) == ("6", end_of_local_day(CHECK_DAY))
+    complete(restarted(runtime), case_id, "jr_day_180_check",
+             {"check_date": CHECK_DAY, "employed_on_day_180": True, "employer_certificate": True,
+              "certificate_date": CHECK_DAY, "satisfaction_sheet": True}, people.anna)
+
+    case = cases.get_case(runtime, case_id, people.anna)
+    assert case["status"] == "completed"
+    assert case["data"]["employed_on_day_180"] is True
+    assert [s["step"] for s in case["steps_taken"]] == ["3", "4.1"] + ["4.2"] * 9 + ["6"]
+    assert [t.state for t in timer_rows(runtime, case_id) if t.purpose] == ["fired"] * 10
+    # The reminders of a late plan / late check were scheduled and cancelled as the mentor was on time.
+    assert {(t.bpmn_id, t.state) for t in timer_rows(runtime, case_id) if not t.purpose} == {
+        ("plan_overdue", "cancelled"), ("check_overdue", "cancelled")}
+    assert len(events(runtime, "timer_fired", case_id)) == 10
+    # The plan-change task, open all along, ends with the case.
+    assert ready_tasks(runtime, case_id) == []
+
+
+def test_a_plan_change_midway_replaces_the_visits_still_to_come_and_keeps_the_day_180_check(runtime, people):
+    clock.freeze(local("2026-01-28", 10))
+    case_id = start_follow_up(runtime, people.anna)
+    check_timer = [t for t in timer_rows(runtime, case_id) if t.bpmn_id == "day_180_due"][0]
+    for day in STANDARD_VISITS[:2]:
+        clock.freeze(local(day, 8))
+        timers.fire_due(runtime, "w")
+    complete(runtime, case_id, "jr_visit", {**VISIT, "visit_date": "2026-02-07"}, people.anna)
+    [pending] = ready_tasks(runtime, case_id, "jr_visit")  # visit 2 (14 Feb) is in the inbox, not yet recorded
+
+    clock.freeze(local("2026-02-14", 11))
+    done = complete(runtime, case_id, "jr_plan_change",
+                    {"change_reason": "Jól beilleszkedett, ritkább kapcsolat elég.", "follow_up_months": 3,
+                     "intensity": "light"}, people.anna)
+    assert done["case_status"] == "running"
+    scheduled = [t for t in timer_rows(runtime, case_id, "scheduled") if t.bpmn_id == "visit_due"]
+    # Light intensity for 3 months: S+14, S+28 days, S+2, S+3 months; what is still to come of it remains.
+    assert [t.due_at for t in scheduled] == [local(d) for d in ("2026-02-28", "2026-03-31", "2026-04-30")]
+    [again] = ready_tasks(runtime, case_id, "jr_visit")  # the visit already due is issued again, same day
+    assert again.id != pending.id and again.due_at == pending.due_at
+    cancelled = [t.due_at for t in timer_rows(runtime, case_id, "cancelled") if t.bpmn_id == "visit_due"]
+    assert cancelled == [local(d) for d in STANDARD_VISITS[2:]]
+    assert [t.id for t in timer_rows(runtime, case_id, "scheduled") if t.bpmn_id == "day_180_due"] == [check_timer.id]
+
+    history = {e["kind"]: e for e in cases.history(runtime, case_id, people.anna)}
+    change = [e for e in cases.history(runtime, case_id, people.anna)
+              if e["kind"] == "task_completed" and e["payload"]["bpmn_id"] == "jr_plan_change"][0]
+    assert change["payload"]["before"]["follow_up_months"] == 6 and change["payload"]["after"] == {
+        "change_reason": "Jól beilleszkedett, ritkább kapcsolat elég.", "follow_up_months": 3, "intensity": "light"}
+    assert {"timers_cancelled", "timers_scheduled"} <= set(history)
+
+    complete(runtime, case_id, "jr_visit", {**VISIT, "visit_date": "2026-02-14"}, people.anna)
+    for day in ("2026-02-28", "2026-03-31", "2026-04-30"):
+        clock.freeze(local(day, 9))
+        assert timers.fire_due(runtime, "w") == 1
+        [visit] = ready_tasks(runtime, case_id, "jr_visit")
+        assert visit.due_at == end_of_local_day(day)
+        complete(runtime, case_id, "jr_visit", {**VISIT, "visit_date": day}, people.anna)
+
+    # After the last visit the plan can still be lengthened: the visits still to come of the new plan appear.
+    clock.freeze(local("2026-05-05", 10))
+    complete(runtime, case_id, "jr_plan_change", {"change_reason": "Új munkakör, újra sűrűbben.",
+                                                  "follow_up_months": 6, "intensity": "standard"}, people.anna)
+    assert [t.due_at for t in timer_rows(runtime, case_id, "scheduled")] == [
+        local("2026-05-31"), local("2026-06-30"), local(CHECK_DAY)]
+
+
+def test_the_day_180_check_closes_the_case_and_a_late_check_reaches_the_professional_lead(runtime, people):
+    clock.freeze(local("2026-01-28", 10))
+    case_id = start_follow_up(runtime, people.anna, months=1)
+    assert len([t for t in timer_rows(runtime, case_id, "scheduled") if t.bpmn_id == "visit_due"]) == 4
+    clock.freeze(local(CHECK_DAY, 7))
+    assert timers.fire_due(runtime, "w") == 5  # four visits missed during downtime and the check, each once
+    assert [t.due_at for t in ready_tasks(runtime, case_id, "jr_visit")] == [
+        end_of_local_day(d) for d in STANDARD_VISITS[:4]]  # created in due order
+    clock.freeze(local(CHECK_DAY, 7) + dt.timedelta(days=14, minutes=1))
+    assert timers.fire_due(runtime, "w") == 1  # the check has waited two weeks: the lead is told (non-interrupting)
+    [late] = ready_tasks(runtime, case_id, "jr_check_overdue_review")
+    assert (late.role, late.assignee_id) == ("professional_lead", None)
+    complete(runtime, case_id, "jr_day_180_check",
+             {"check_date": "2026-08-13", "employed_on_day_180": False,
+              "not_employed_reason": "A próbaidő alatt felmondott.", "satisfaction_sheet": False}, people.anna)
+    case = cases.get_case(runtime, case_id, people.anna)
+    assert case["status"] == "completed" and case["data"]["employed_on_day_180"] is False
+    assert ready_tasks(runtime, case_id) == []  # the terminate end closes the visits and the lead's task too
+    assert timer_rows(runtime, case_id, "scheduled") == []
+
+
+def test_a_late_plan_reminds_the_lead_every_two_weeks_twice_and_downtime_does_not_repeat_it(runtime, people):
+    clock.freeze(local("2026-01-28", 10))
+    code = demo.run_intake(runtime, people.anna, 0)
+    case_id = cases.start_case(runtime, "job_retention", people.anna, code)["case_id"]
+    complete(runtime, case_id, "jr_entry", {"entry_route": "development_plan", "development_plan_date": "2026-01-20",
+                                            "employer_name": "Kft.", "employment_start": "2026-02-02"}, people.anna)
+    [cycle] = timer_rows(runtime, case_id, "scheduled")
+    assert (cycle.bpmn_id, cycle.event_kind, cycle.due_at) == ("plan_overdue", "cycle",
+                                                              local("2026-01-28", 10) + dt.timedelta(days=14))
+    # Down for 30 days: both reminder intervals were missed, the cycle fires once (no burst of reminders).
+    clock.freeze(local("2026-01-28", 10) + dt.timedelta(days=30))
+    assert timers.fire_due(runtime, "w") == 1
+    assert len(ready_tasks(runtime, case_id, "jr_plan_overdue_review")) == 1
+    assert timer_rows(runtime, case_id, "scheduled") == []  # R2: both cycles are used up
+    assert len(events(runtime, "timer_fired", case_id)) == 1
+
+
+def _bulk_follow_up_clients(runtime, mentor_id: int, n: int) -> None:
+    """n running job-retention cases of one mentor, each with a client of its own (rows only, for counting)."""
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        definition_id = definitions.latest_definition(session, "job_retention").id
+        for i in range(n):
+            client = Client(client_code=f"K-LOAD{i:04d}", dedup_key=f"load-{i}", family_name="Teszt",
+                            given_name=f"Ügyfél {i}", birth_date=dt.date(1990, 1, 1), mother_name="Anya",
+                            registered_at=at, registered_by="test")
+            session.add(client)
+            session.flush()
+            session.add(Case(definition_id=definition_id, process_key="job_retention", client_id=client.id,
+                             status="running", state=b"", lock_version=1, caseworker_id=mentor_id, started_at=at,
+                             started_by="test", audit_head="", audit_seq=0))
+
+
+def test_a_mentor_is_warned_when_taking_a_31st_follow_up_client_and_the_manager_sees_it(runtime, people):
+    _bulk_follow_up_clients(runtime, people.anna.id, 29)
+    code = demo.run_intake(runtime, people.anna, 0)
+    thirtieth = cases.start_case(runtime, "job_retention", people.anna, code)
+    assert "warnings" not in thirtieth
+    code = demo.run_intake(runtime, people.anna, 1)
+    thirty_first = cases.start_case(runtime, "job_retention", people.anna, code)
+    assert thirty_first["warnings"] == [
+        "31 aktív utókövetett kliens – a szolgáltatási leírás legfeljebb 30-at enged / "
+        "31 active follow-up clients – the seed allows at most 30"]
+    [warned] = events(runtime, caseload.CASELOAD_EXCEEDED, thirty_first["case_id"])
+    assert json_payloads([warned])[0] == {"caseworker_id": people.anna.id, "active": 31, "limit": 30}
+    listed = {r["username"]: r for r in caseload.overview(runtime, people.mark)}
+    assert (listed["anna"]["active"], listed["anna"]["over"]) == (31, True)
+    assert (listed["bela"]["active"], listed["bela"]["over"]) == (0, False)
+    # A family-care case in follow-up counts too; a closed case no longer does.
+    with runtime.db.unit_of_work() as session:
+        session.get(Case, thirtieth["case_id"]).status = "completed"
+    assert {r["username"]: r["active"] for r in caseload.overview(runtime, people.lea)}["anna"] == 30

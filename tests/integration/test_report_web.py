@@ -1,0 +1,158 @@
+"""Reports and audit over HTTP: the JSON API (against openapi.yaml) and the pages, with who may see what."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from engine import demo
+from engine.models import AuditEvent
+
+from .test_api import conforms
+from .web_client import browser, make_app
+
+PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}
+
+
+@pytest.fixture
+def world(runtime, people):
+    code_a = demo.run_intake(runtime, people.anna, 0)
+    closed = demo.run_family_care(runtime, people.anna, people.lea, code_a, loops=1)  # closed 2026-06-30
+    code_b = demo.run_intake(runtime, people.bela, 1)
+    running = demo.run_family_care(runtime, people.bela, people.lea, code_b, stop_at="3.6")
+    return {"closed": closed, "running": running}
+
+
+@pytest.fixture
+def app(runtime):
+    return make_app(runtime)
+
+
+class Api:
+    def __init__(self, app):
+        self.client = app.test_client()
+
+    def get(self, path, who, **query):
+        return self.client.get(path, query_string=query, auth=(who, f"pw-{who}"))
+
+
+@pytest.fixture
+def api(app):
+    return Api(app)
+
+
+def values(report):
+    return {i["id"]: i["value"] for i in report["indicators"]}
+
+
+def test_api_report_for_the_manager_and_the_caseworker(world, api, people):
+    everyone = conforms(api.get("/api/reports/indicators", "mark", **PERIOD), "/api/reports/indicators", "get")
+    assert values(everyone)["I1"] == 2 and values(everyone)["I13"] is None
+    assert values(everyone)["I12"] == 120.0  # 2026-03-02 → 2026-06-30
+    own = conforms(api.get("/api/reports/indicators", "anna", **PERIOD), "/api/reports/indicators", "get")
+    assert own["caseworker_id"] == people.anna.id and values(own)["I1"] == 1
+    refused = api.get("/api/reports/indicators", "anna", caseworker=people.bela.id, **PERIOD)
+    assert refused.status_code == 403
+    conforms(refused, "/api/reports/indicators", "get")
+    bad = api.get("/api/reports/indicators", "mark", **{"from": "2026-02-30", "to": "2026-12-31"})
+    assert bad.status_code == 422 and "'from'" in conforms(bad, "/api/reports/indicators", "get")["message"]
+    missing = api.get("/api/reports/indicators", "mark", to="2026-12-31")
+    assert missing.status_code == 400
+    assert api.get("/api/reports/indicators", "dora", **PERIOD).status_code == 403
+
+
+def test_api_drill_down_and_names(world, api, people):
+    path = "/api/reports/indicators/cases"
+    listing = conforms(api.get(path, "mark", indicator="I13", key="successful", **PERIOD), path, "get")
+    assert [i["case_id"] for i in listing["items"]] == [world["closed"]]
+    named = conforms(api.get(path, "lea", indicator="I1", names="1", **PERIOD), path, "get")
+    assert all(i["name"] for i in named["items"]) and named["total"] == 2
+    assert api.get(path, "anna", indicator="I1", names="1", **PERIOD).status_code == 403
+    mine = conforms(api.get(path, "anna", indicator="I1", **PERIOD), path, "get")
+    assert [i["case_id"] for i in mine["items"]] == [world["closed"]] and "name" not in mine["items"][0]
+    assert api.get(path, "mark", indicator="I42", **PERIOD).status_code == 422
+
+
+def test_api_exports_csv_and_xlsx(world, api):
+    csv_text = api.get("/api/reports/indicators", "mark", format="csv", **PERIOD).get_data(as_text=True)
+    assert "I1,Family-care processes in the interval,2,pcs" in csv_text
+    assert "I14,Share of closures by reason,—" in csv_text
+    xlsx = api.get("/api/reports/indicators", "mark", format="xlsx", lang="hu", **PERIOD)
+    book = load_workbook(io.BytesIO(xlsx.get_data()))
+    assert book.sheetnames == ["Indicators", "Income bands (I5)", "Problem types (I6 I7 I17)",
+                               "Closure reasons (I13 I14)", "Caseworkers", "Months"]
+    rows = list(book["Indicators"].iter_rows(values_only=True))
+    assert ("I1", "Családgondozási folyamatok száma adott időintervallumban", 2, "pcs", None) in rows
+    reasons = list(book["Closure reasons (I13 I14)"].iter_rows(values_only=True))
+    assert reasons[1][0] == "sikeres együttműködés, újabb probléma nem merült fel" and reasons[1][1] == 1
+
+
+def test_api_job_retention_figures_answer_even_without_follow_ups(world, api):
+    body = conforms(api.get("/api/reports/job-retention", "mark", **PERIOD), "/api/reports/job-retention", "get")
+    assert body["totals"]["clients_followed_up"] == 0 and body["totals"]["employed_share"] is None
+
+
+def test_api_audit_log_for_the_manager_only(world, api, runtime):
+    path = "/api/audit/events"
+    page = conforms(api.get(path, "mark", case=world["closed"], kind="task_completed"), path, "get")
+    assert page["total"] >= 6 and {e["case_id"] for e in page["items"]} == {world["closed"]}
+    assert api.get(path, "anna").status_code == 403
+    history = conforms(api.get(f"/api/audit/cases/{world['running']}", "mark"), "/api/audit/cases/{case_id}", "get")
+    assert history["problems"] == [] and history["events"][0]["kind"] == "case_started"
+    viewed = conforms(api.get(path, "mark", kind="case_viewed"), path, "get")
+    assert viewed["items"][0]["case_id"] == world["running"]  # reading the history was itself logged
+    verified = conforms(api.get("/api/audit/verify", "mark"), "/api/audit/verify", "get")
+    assert verified["ok"] is True
+    assert api.get("/api/audit/verify", "lea").status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/api/reports/indicators", "/api/reports/indicators/cases",
+                                  "/api/reports/job-retention", "/api/audit/events", "/api/audit/cases/1",
+                                  "/api/audit/verify"])
+def test_api_routes_need_credentials(app, path):
+    response = app.test_client().get(path, query_string=PERIOD)
+    assert response.status_code == 401
+
+
+def test_report_page_with_charts_drill_down_and_downloads(world, app):
+    mark = browser(app, "mark")
+    page = mark.get("/reports/", query_string=PERIOD)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'data-testid="value-I1"' in html and "<svg" in html and 'class="bar"' in html
+    assert "/reports/cases?indicator=I1" in html and "list by name" in html
+    drill = mark.get("/reports/cases", query_string=dict(PERIOD, indicator="I13", key="successful", names="1"))
+    assert drill.status_code == 200 and f"#{world['closed']}" in drill.get_data(as_text=True)
+    assert "Kovács" in drill.get_data(as_text=True)  # names, for the manager
+    csv_resp = mark.get("/reports/indicators.csv", query_string=PERIOD)
+    assert csv_resp.status_code == 200 and "attachment" in csv_resp.headers["Content-Disposition"]
+    xlsx = mark.client.get("/reports/indicators.xlsx", query_string=PERIOD)
+    assert load_workbook(io.BytesIO(xlsx.get_data())).sheetnames[0] == "Indicators"
+    assert mark.get("/reports/job-retention", query_string=PERIOD).status_code == 200
+    wrong = mark.get("/reports/", query_string={"from": "2026-12-31", "to": "2026-01-01"})
+    assert wrong.status_code == 200 and "after it ends" in wrong.get_data(as_text=True)
+
+
+def test_a_caseworker_sees_her_own_report_and_no_names(world, app, people):
+    anna = browser(app, "anna")
+    html = anna.get("/reports/", query_string=PERIOD).get_data(as_text=True)
+    assert "list by name" not in html and 'name="caseworker"' not in html
+    assert anna.get("/reports/", query_string=dict(PERIOD, caseworker=people.bela.id)).status_code == 403
+    assert anna.get("/reports/cases", query_string=dict(PERIOD, indicator="I1", names="1")).status_code == 403
+    assert anna.get("/audit/").status_code == 403
+    assert browser(app, "dora").get("/reports/").status_code == 403
+
+
+def test_audit_pages_for_the_manager(world, app, runtime):
+    mark = browser(app, "mark")
+    listing = mark.get("/audit/", query_string={"case": world["closed"], "kind": "task_completed"})
+    assert listing.status_code == 200 and "task_completed" in listing.get_data(as_text=True)
+    history = mark.get(f"/audit/cases/{world['closed']}")
+    assert history.status_code == 200 and 'data-testid="chain-intact"' in history.get_data(as_text=True)
+    with runtime.db.reading() as session:
+        seen = session.execute(select(AuditEvent).where(AuditEvent.case_id == world["closed"],
+                                                        AuditEvent.kind == "case_viewed")).scalars().all()
+    assert [(e.actor, e.payload["via"]) for e in seen] == [("mark", "audit")]
+    assert 'data-testid="log-intact"' in mark.get("/audit/verify").get_data(as_text=True)

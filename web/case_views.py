@@ -1,0 +1,185 @@
+"""Cases: my cases, starting one, and the case page (client, current steps, case log, timeline, diagram)."""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.exceptions import BadRequest
+
+from engine import access, case_view, cases, clock
+from engine.models import Case, User
+
+from .auth import current_actor, login_required, runtime
+from .catalogue_views import get_diagram, render_diagram
+from .labels import field_label, field_schema, option_label, process_name, step_name, text, view_of
+
+cases_bp = Blueprint("cases", __name__)
+
+PAGE_SIZE = 25
+STATUSES = ("running", "completed", "failed")
+EVENT_NAMES = {
+    "case_started": _l("Case started"), "case_completed": _l("Case closed"), "task_created": _l("Step waiting"),
+    "task_completed": _l("Step completed"), "task_cancelled": _l("Step withdrawn"),
+    "task_claimed": _l("Step claimed"), "task_released": _l("Step released"), "draft_saved": _l("Draft saved"),
+    "form_data_changed": _l("Data changed"), "decision_taken": _l("Decision"),
+    "client_registered": _l("Client registered"), "client_returned": _l("Returning client recognised"),
+    "timer_fired": _l("Deadline reached"), "timer_scheduled": _l("Deadline set"),
+}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _page() -> int:
+    try:
+        return max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        raise BadRequest("page must be a whole number")
+
+
+@cases_bp.get("/cases")
+@login_required
+def index():
+    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    page = _page()
+    rows = cases.list_cases(runtime(), current_actor(), status=status, limit=PAGE_SIZE + 1,
+                            offset=(page - 1) * PAGE_SIZE)
+    return render_template("cases.html", rows=rows[:PAGE_SIZE], has_next=len(rows) > PAGE_SIZE, page=page,
+                           status=status, process_name=process_name,
+                           may_start="caseworker" in current_actor().role_codes)
+
+
+@cases_bp.post("/cases/start")
+@login_required
+def start():
+    process_key = request.form.get("process_key", "")
+    client_code = (request.form.get("client_code") or "").strip() or None
+    started = cases.start_case(runtime(), process_key, current_actor(), client_code)
+    case = cases.get_case(runtime(), started["case_id"], current_actor(), with_data=False)
+    from .app import task_url
+
+    mine = [t for t in case["current_tasks"] if access_ok(t)]
+    if mine:
+        return redirect(task_url(mine[0]["task_id"]))
+    return redirect(url_for("cases.show", case_id=started["case_id"]))
+
+
+def access_ok(task: dict) -> bool:
+    actor = current_actor()
+    return task["role"] in actor.role_codes and task["assignee_id"] in (None, actor.id)
+
+
+def _user_names() -> dict:
+    with runtime().db.reading() as session:
+        return {r.id: r.display_name for r in session.execute(select(User.id, User.display_name))}
+
+
+def show_value(value, schema: dict | None = None) -> str:
+    """One value as a person reads it: options by their label, yes/no, dates in the user's format."""
+    from .formatting import date
+
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if schema and (schema.get("x-options") or (schema.get("items") or {}).get("x-options")):
+        return option_label(schema, value)
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return date(value)
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return ", ".join(show_value(v) for v in value)
+        return _("%(count)d entries", count=len(value))
+    if isinstance(value, dict):
+        return _("%(count)d fields", count=len(value))
+    return str(value)
+
+
+def _changes(view, payload: dict, names: dict) -> list[dict]:
+    before, after = payload.get("before") or {}, payload.get("after") or {}
+    rows = []
+    for key in list(dict.fromkeys([*before, *after])):
+        if key == "assignee_id":
+            rows.append({"label": _("Assigned to"), "before": names.get(before.get(key), "–"),
+                         "after": names.get(after.get(key), "–")})
+            continue
+        schema = field_schema(view, key)
+        rows.append({"label": field_label(view, key, schema), "before": show_value(before.get(key), schema),
+                     "after": show_value(after.get(key), schema), "complex": isinstance(after.get(key), (list, dict))})
+    return rows
+
+
+def timeline(view, events: list[dict]) -> list[dict]:
+    names = _user_names()
+    out = []
+    for ev in events:
+        payload = ev.get("payload") or {}
+        what = ""
+        if payload.get("bpmn_id") or payload.get("step"):
+            what = step_name({"bpmn_id": payload.get("bpmn_id"), "name": payload.get("name") or payload.get("step")},
+                             view)
+            if payload.get("step", "")[:1].isdigit() and not what.startswith(payload["step"]):
+                what = f"{payload['step']} {what}"
+        details = []
+        if ev["kind"] == "decision_taken":
+            for key, value in (payload.get("answers") or {}).items():
+                schema = field_schema(view, key)
+                details.append({"label": field_label(view, key, schema), "value": show_value(value, schema)})
+        elif ev["kind"] == "draft_saved":
+            details.append({"label": _("Fields"), "value": ", ".join(field_label(view, k)
+                                                                     for k in payload.get("fields", []))})
+        elif ev["kind"] == "task_created" and payload.get("role"):
+            from .formatting import role_name
+
+            details.append({"label": _("Role"), "value": role_name(payload["role"])})
+        out.append({"seq": ev["seq"], "at": ev["at"], "actor": ev["actor"], "kind": ev["kind"],
+                    "title": str(EVENT_NAMES.get(ev["kind"], ev["kind"].replace("_", " "))), "what": what,
+                    "changes": _changes(view, payload, names), "details": details})
+    return out
+
+
+def case_log(view, data: dict) -> dict:
+    """Meetings (fields 47–49) and actions (50–51) as recorded in the case data, newest first."""
+    result = {}
+    for key in ("meetings", "actions"):
+        schema = field_schema(view, key) or {}
+        item_props = (schema.get("items") or {}).get("properties") or {}
+        entries = [e for e in (data.get(key) or []) if isinstance(e, dict)]
+        rows = []
+        for entry in sorted(entries, key=lambda e: str(e.get("date") or ""), reverse=True):
+            place = entry.get("place")
+            place_text = option_label(item_props.get("place"), place) if place else ""
+            if place == "other" and entry.get("place_other"):
+                place_text = f"{place_text} {entry['place_other']}"
+            rows.append({"date": entry.get("date"), "place": place_text, "log": entry.get("log") or ""})
+        result[key] = {"label": text(schema.get("x-label"), key), "rows": rows,
+                       "columns": {k: text(p.get("x-label"), k) for k, p in item_props.items()}}
+    return result
+
+
+@cases_bp.get("/cases/<int:case_id>")
+@login_required
+def show(case_id):
+    actor = current_actor()
+    rt = runtime()
+    case = cases.get_case(rt, case_id, actor)  # refuses (403, audited) a case that is not the actor's
+    events = cases.history(rt, case_id, actor)
+    walked = case_view.progress(rt, case_id, actor)
+    with rt.db.reading() as session:
+        definition_id = session.get(Case, case_id).definition_id
+    view = view_of(definition_id)
+    flows = get_diagram(definition_id).flows_between(walked["flows"])
+    svg = render_diagram(definition_id, view, current=walked["current"], done=walked["done"], taken_flows=flows)
+    for task in case["current_tasks"]:
+        task["label"] = step_name(task, view)
+        task["workable"] = access_ok(task)
+        task["claimable"] = task["assignee_id"] is None and task["role"] in actor.role_codes
+    data = case.get("data") or {}
+    names = _user_names()
+    may_follow_on = (case["process_key"] == "intake" and case["status"] == "completed" and case.get("client")
+                     and "caseworker" in actor.role_codes)
+    return render_template("case.html", case=case, svg=svg, events=list(reversed(timeline(view, events))),
+                           log=case_log(view, data), process=process_name(case["process_key"]), names=names,
+                           may_follow_on=may_follow_on, overseer=bool(actor.role_codes & access.OVERSEERS),
+                           now=clock.now())

@@ -1,0 +1,94 @@
+"""The process catalogue: every deployed process with its diagram, steps, roles and documents (the process map)."""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, render_template
+from markupsafe import Markup
+
+from engine.models import ProcessDefinition
+
+from . import diagram
+from .auth import login_required, runtime
+from .labels import bilingual, lang, latest_views
+
+catalogue = Blueprint("catalogue", __name__)
+
+
+def step_key(step: str) -> tuple:
+    """'3.10' after '3.9': steps sort by their numbers, named steps (e.g. 'intake') first."""
+    parts = re.findall(r"\d+", step or "")
+    return (1, [int(p) for p in parts], step) if parts else (0, [], step or "")
+
+
+def step_choices() -> list[tuple[str, str]]:
+    """(step, label) of every step of the latest versions, for the inbox's step filter."""
+    seen: dict[str, str] = {}
+    for view in latest_views().values():
+        for meta in view.catalogue.values():
+            step = meta.get("step")
+            if step and step not in seen:
+                seen[step] = f"{step} – {meta.get('name_en') if lang() == 'en' else meta.get('name')}"
+    return sorted(seen.items(), key=lambda kv: step_key(kv[0]))
+
+
+def element_label(view):
+    """Diagram labels in the user's language: the catalogue's English name for tasks, 'hu / en' names split."""
+
+    def label(element_id: str, name: str) -> str:
+        meta = view.catalogue.get(element_id)
+        if meta and lang() == "en" and meta.get("name_en"):
+            return meta["name_en"]
+        return bilingual(name)
+
+    return label
+
+
+def get_diagram(definition_id: int) -> diagram.Diagram:
+    cached = diagram.cached(definition_id)
+    if cached is None:
+        with runtime().db.reading() as session:
+            xml = session.get(ProcessDefinition, definition_id).bpmn_xml
+        cached = diagram.for_definition(definition_id, xml)
+    return cached
+
+
+def render_diagram(definition_id: int, view, **marks) -> Markup:
+    # The SVG is built with lxml from the stored definition (names escaped by the serializer), so it is safe.
+    return Markup(get_diagram(definition_id).render(label=element_label(view), title=bilingual(view.name),
+                                                    **marks))
+
+
+def steps_of(view) -> list[dict]:
+    rows = []
+    for bpmn_id, meta in view.catalogue.items():
+        rows.append({"bpmn_id": bpmn_id, "step": meta.get("step") or "",
+                     "name": meta.get("name_en") if lang() == "en" else meta.get("name"),
+                     "role": meta.get("role"), "form": meta.get("form"),
+                     "documents": meta.get("documents") if lang() == "en" else
+                     (meta.get("documents_hu") or meta.get("documents")),
+                     "documentation": meta.get("documentation") or ""})
+    return sorted(rows, key=lambda r: step_key(r["step"]))
+
+
+@catalogue.get("/processes")
+@login_required
+def index():
+    views = latest_views()
+    processes = [{"key": key, "name": bilingual(view.name), "version": view.version,
+                  "steps": len(view.catalogue), "roles": sorted({m.get("role") for m in view.catalogue.values()
+                                                                 if m.get("role")})}
+                 for key, view in sorted(views.items())]
+    return render_template("catalogue.html", processes=processes)
+
+
+@catalogue.get("/processes/<key>")
+@login_required
+def process(key):
+    view = latest_views().get(key)
+    if view is None:
+        abort(404)
+    steps = steps_of(view)
+    roles = sorted({s["role"] for s in steps if s["role"]})
+    return render_template("process.html", key=key, view=view, name=bilingual(view.name), steps=steps, roles=roles,
+                           svg=render_diagram(view.id, view))

@@ -1,0 +1,135 @@
+"""The engine's field errors, worded in the user's language and placed on the field they are about.
+
+The engine (engine/forms.py) reports each refused field with its path, an English message and ``kind`` — the
+JSON Schema keyword that failed, or the form format's own (``x-visible-when``, ``x-computed``,
+``x-exclusive-option``). The wording here is chosen by that kind, with the limits read from the form file.
+JSON Schema reports a missing field and an unknown field on the enclosing object; they are moved to the field.
+"""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from .form_render import text
+
+
+def _node(schema: dict, parts: list[str]) -> dict:
+    node = schema
+    for part in parts:
+        if part.isdigit():
+            node = node.get("items") or {}
+        else:
+            node = (node.get("properties") or {}).get(part) or {}
+    return node
+
+
+def _value(values, parts: list[str]):
+    for part in parts:
+        if isinstance(values, list) and part.isdigit() and int(part) < len(values):
+            values = values[int(part)]
+        elif isinstance(values, dict):
+            values = values.get(part)
+        else:
+            return None
+    return values
+
+
+def _label(schema: dict, parts: list[str], name: str, locale: str) -> str:
+    prop = (_node(schema, parts).get("properties") or {}).get(name) or {}
+    return text(prop.get("x-label"), locale) or name
+
+
+def _type_message(expected) -> str:
+    expected = expected if isinstance(expected, str) else (expected or ["?"])[0]
+    if expected == "integer":
+        return _("Enter a whole number (digits only).")
+    if expected == "number":
+        return _("Enter a number.")
+    if expected == "boolean":
+        return _("Answer yes or no.")
+    if expected == "array":
+        return _("Choose from the list.")
+    return _("Enter text.")
+
+
+def _message(detail: dict, schema: dict, values: dict, parts: list[str], locale: str) -> str:
+    kind = detail.get("kind")
+    node = _node(schema, parts)
+    here = _value(values, parts)
+    if kind == "type":
+        return _type_message(node.get("type"))
+    if kind == "enum":
+        return _("“%(value)s” is not one of the options.", value=here)
+    if kind == "format" and node.get("format") == "date":
+        return _("Not a valid date. Write it as YYYY-MM-DD or YYYY.MM.DD, e.g. 2026-03-02.")
+    if kind == "minimum":
+        return _("Must be at least %(limit)s.", limit=node.get("minimum"))
+    if kind == "maximum":
+        return _("Must be at most %(limit)s.", limit=node.get("maximum"))
+    if kind == "maxLength":
+        return _("Too long: at most %(limit)s characters (now %(length)s).", limit=node.get("maxLength"),
+                 length=len(here) if isinstance(here, str) else "?")
+    if kind == "minLength":
+        return _("Must not be empty.")
+    if kind == "minItems":
+        if (node.get("items") or {}).get("type") == "object":
+            return _("Add at least one entry.")
+        return _("Choose at least one.")
+    if kind == "maxItems":
+        return _("At most %(limit)s entries.", limit=node.get("maxItems"))
+    if kind == "pattern":
+        if node.get("x-widget") == "phone":
+            return _("Not a phone number: use digits, spaces and + ( ) / . - only (6–15 digits).")
+        return _("Not in the expected format.")
+    if kind == "uniqueItems":
+        return _("The same choice is listed twice.")
+    if kind == "x-computed":
+        return _("Computed by the program; it cannot be entered.")
+    if kind == "x-exclusive-option":
+        option = text(((node.get("x-options") or (node.get("items") or {}).get("x-options") or {})
+                       .get(node.get("x-exclusive-option"))), locale)
+        return _("“%(option)s” cannot be ticked together with other choices.", option=option)
+    cond = node.get("x-visible-when")
+    if kind == "x-visible-when" and cond:
+        return _("Does not apply with the answer given to “%(label)s”: leave it empty.",
+                 label=_label(schema, parts[:-1], cond["field"], locale))
+    if kind == "required":
+        if cond and parts:
+            return _("Required with the answer given to “%(label)s”.",
+                     label=_label(schema, parts[:-1], cond["field"], locale))
+        return _("Required.")
+    return detail.get("message") or _("Refused.")
+
+
+def place(details: list[dict], schema: dict, values: dict, locale: str) -> dict[str, list[str]]:
+    """{path: [worded messages]} for the render model; "(form)" for what belongs to the form as a whole."""
+    out: dict[str, list[str]] = {}
+
+    def add(path: str, message: str) -> None:
+        bucket = out.setdefault(path or "(form)", [])
+        if message not in bucket:
+            bucket.append(message)
+
+    for detail in details:
+        field = detail.get("field") or "(form)"
+        parts = [] if field == "(form)" else field.split("/")
+        kind = detail.get("kind")
+        node = _node(schema, parts)
+        if kind == "required" and node.get("type") == "object":
+            # JSON Schema names the object; every required field missing from it gets its own message.
+            obj = _value(values, parts)
+            obj = obj if isinstance(obj, dict) else {}
+            props = node.get("properties") or {}
+            missing = [n for n in node.get("required") or []
+                       if n in props and n not in obj and "x-visible-when" not in props[n]
+                       and not props[n].get("readOnly")]
+            for name in missing:
+                add("/".join(parts + [name]), _("Required."))
+            if missing:
+                continue
+        if kind == "additionalProperties":
+            obj = _value(values, parts)
+            extra = sorted(set(obj) - set(node.get("properties") or {})) if isinstance(obj, dict) else []
+            add("/".join(parts), _("Unknown field(s): %(names)s. Nothing was saved.", names=", ".join(extra)))
+            continue
+        add("/".join(parts), _message(detail, schema, values, parts, locale))
+    return out

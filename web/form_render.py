@@ -1,0 +1,339 @@
+"""A form file plus values and errors, turned into what the templates draw: sections, fields, widgets, rows.
+
+The form format is docs/forms.md. Every field gets a flat HTML name built from its path
+(``household_members-0-work_incomes-1-amount``); web/form_parse.py turns the posted names back into the nested
+data. Nothing here knows Flask: labels are picked by ``locale``, errors arrive already worded (web/form_errors.py).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from engine.forms import CLIENT_INCOME_BLOCKS, MEMBER_INCOME_BLOCKS, per_capita_income, total_income
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# A new row's index is a placeholder until form.js clones it: one per nesting depth. Each kind of row has one
+# template in the page (not one per household member), its ancestors' indices placeholders too; form.js fills
+# them in from the block's data-indices when it clones.
+PLACEHOLDER = "__i{}__"
+
+
+@dataclass
+class Option:
+    code: str
+    label: str
+    unknown: bool = False  # a posted value that is not one of the options: shown so the input is kept
+
+
+@dataclass
+class Item:
+    """One row of a repeatable block (a household member, an income row, a meeting)."""
+
+    index: int | str
+    number: str            # 1-based for people; empty in the template
+    path: str              # error path, "household_members/0"
+    html_id: str
+    fields: list["Field"] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Field:
+    name: str
+    path: str              # "household_members/0/name", the engine's error path
+    html_name: str         # "household_members-0-name"
+    html_id: str
+    label: str
+    widget: str            # text textarea phone date integer number select radios checkboxes yesno repeat computed
+    help: str = ""
+    seed: int | str | None = None
+    value: object = ""     # str for inputs, list[str] for checkboxes, "true"/"false"/"" for yes/no
+    options: list[Option] = field(default_factory=list)
+    required: bool = False
+    conditional: bool = False
+    visible: bool = True
+    visible_when: str = ""  # JSON for data-visible-when, the sibling named by its HTML name
+    decision: str = ""      # the step of a decision diamond (x-seed-step)
+    exclusive: str = ""
+    computed: str = ""
+    amount: bool = False    # an income amount summed into field 39
+    household_size: bool = False
+    maxlength: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    errors: list[str] = field(default_factory=list)
+    # repeatable blocks
+    items: list[Item] = field(default_factory=list)
+    template_key: str = ""  # "household_members.work_incomes": the row template this block clones
+    indices: str = ""       # the indices of the rows around this block, "0" for the first member's incomes
+    item_label: str = ""
+    min_items: int = 0
+    max_items: int | None = None
+    depth: int = 0
+
+    @property
+    def describedby(self) -> str:
+        ids = ([f"h-{self.html_name}"] if self.help else []) + ([f"e-{self.html_name}"] if self.errors else [])
+        return " ".join(ids)
+
+
+@dataclass
+class Section:
+    id: str
+    label: str
+    help: str
+    fields: list[Field]
+
+
+@dataclass
+class FormModel:
+    title: str
+    sections: list[Section]
+    errors: list[str]               # errors that belong to no field (the form as a whole)
+    templates: list[tuple[str, Field, Item]]  # (key, block, blank row) for every kind of repeatable row
+    summary: list[tuple[str, str, str]]  # (html id, label, message) of every error, for the list on top
+    read_only: bool
+    locale: str
+    has_computed: bool
+
+
+def text(pair, locale: str) -> str:
+    """A {"hu", "en"} text in the user's language (Hungarian when the other is missing)."""
+    if isinstance(pair, dict):
+        return pair.get(locale) or pair.get("hu") or pair.get("en") or ""
+    return pair or ""
+
+
+def display_date(value, locale: str) -> str:
+    """Stored dates are ISO; Hungarian shows them as YYYY.MM.DD. Anything else (a typed mistake) is kept as is."""
+    if not isinstance(value, str):
+        return "" if value is None else str(value)
+    m = _ISO_DATE.match(value)
+    if m and locale == "hu":
+        return f"{m.group(1)}.{m.group(2)}.{m.group(3)}"
+    return value
+
+
+def _widget(prop: dict) -> str:
+    kind = prop.get("type")
+    if prop.get("x-computed") or prop.get("readOnly"):
+        return "computed"
+    if kind == "array":
+        items = prop.get("items") or {}
+        return "repeat" if items.get("type") == "object" else "checkboxes"
+    if kind == "boolean":
+        return "yesno"
+    if "enum" in prop:
+        # A decision with several answers (3.3's next step) is a question with every answer in view.
+        return "radios" if prop.get("x-seed-step") else "select"
+    if kind == "integer":
+        return "integer"
+    if kind == "number":
+        return "number"
+    if prop.get("format") == "date":
+        return "date"
+    if prop.get("x-widget") in ("textarea", "phone"):
+        return prop["x-widget"]
+    return "text"
+
+
+def _display_value(widget: str, value, locale: str):
+    if widget == "checkboxes":
+        if value is None or value == "":
+            return []
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    if widget == "yesno":
+        if value is True:
+            return "true"
+        if value is False:
+            return "false"
+        return "" if value is None else str(value)
+    if widget == "date":
+        return display_date(value, locale)
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _options(prop: dict, value, locale: str) -> list[Option]:
+    labels = prop.get("x-options") or (prop.get("items") or {}).get("x-options") or {}
+    codes = prop.get("enum") or (prop.get("items") or {}).get("enum") or []
+    out = [Option(str(c), text(labels.get(c), locale) or str(c)) for c in codes]
+    chosen = value if isinstance(value, list) else [value]
+    for v in chosen:
+        if v not in (None, "") and str(v) not in {str(c) for c in codes}:
+            out.append(Option(str(v), str(v), unknown=True))
+    return out
+
+
+def _holds(cond: dict, obj: dict) -> bool:
+    value = obj.get(cond["field"]) if isinstance(obj, dict) else None
+    if "equals" in cond:
+        return value == cond["equals"]
+    if "contains" in cond:
+        return isinstance(value, list) and cond["contains"] in value
+    if "contains-any" in cond:
+        return isinstance(value, list) and any(v in value for v in cond["contains-any"])
+    return False
+
+
+class _Builder:
+    def __init__(self, locale: str, errors: dict[str, list[str]]):
+        self.locale = locale
+        self.errors = errors
+        self.placed: set[str] = set()
+        self.templates: dict[str, tuple[Field, Item]] = {}
+
+    def _take(self, path: str) -> list[str]:
+        found = self.errors.get(path, [])
+        if found:
+            self.placed.add(path)
+        return list(found)
+
+    def obj(self, schema: dict, values: dict, path: list, depth: int, names: list[str] | None = None) -> list[Field]:
+        props = schema.get("properties") or {}
+        required = set(schema.get("required") or [])
+        values = values if isinstance(values, dict) else {}
+        out = []
+        for name in names if names is not None else list(props):
+            if name in props:
+                out.append(self.field(name, props[name], values, path, depth, name in required))
+        return out
+
+    def field(self, name: str, prop: dict, siblings: dict, path: list, depth: int, required: bool) -> Field:
+        here = path + [name]
+        html_name = "-".join(str(p) for p in here)
+        widget = _widget(prop)
+        value = siblings.get(name)
+        f = Field(name=name, path="/".join(str(p) for p in here), html_name=html_name, html_id="f-" + html_name,
+                  label=text(prop.get("x-label"), self.locale) or prop.get("title") or name, widget=widget,
+                  help=text(prop.get("x-help"), self.locale), seed=prop.get("x-seed-field", prop.get("x-seed-step")),
+                  value=_display_value(widget, value, self.locale), required=required, depth=depth,
+                  decision=str(prop.get("x-seed-step") or ""), exclusive=prop.get("x-exclusive-option") or "",
+                  computed=prop.get("x-computed") or "", maxlength=prop.get("maxLength"),
+                  minimum=prop.get("minimum"), maximum=prop.get("maximum"))
+        f.errors = self._take(f.path)
+        cond = prop.get("x-visible-when")
+        if cond:
+            sibling = "-".join(str(p) for p in path + [cond["field"]])
+            f.conditional = True
+            f.visible = _holds(cond, siblings)
+            f.visible_when = json.dumps({**cond, "field": sibling}, ensure_ascii=False)
+        if widget in ("select", "radios", "checkboxes"):
+            f.options = _options(prop, value, self.locale)
+        if name == "amount" and len(path) >= 2 and (
+                (len(path) == 2 and path[0] in CLIENT_INCOME_BLOCKS)
+                or (len(path) == 4 and path[0] == "household_members" and path[2] in MEMBER_INCOME_BLOCKS)):
+            f.amount = True
+        f.household_size = not path and name == "household_size"
+        if widget == "repeat":
+            self.repeat(f, prop, value, here, depth)
+        return f
+
+    def repeat(self, f: Field, prop: dict, rows, here: list, depth: int) -> None:
+        items_schema = prop.get("items") or {}
+        f.item_label = text(items_schema.get("x-label"), self.locale) or f.label
+        f.min_items, f.max_items = prop.get("minItems", 0), prop.get("maxItems")
+        rows = rows if isinstance(rows, list) else []
+        # An empty block that needs a row gets a blank one to type into; blank rows are dropped on submit.
+        shown = rows if rows or not f.min_items else [{}]
+        f.items = [self.item(items_schema, row, here, i, depth) for i, row in enumerate(shown)]
+        f.template_key = ".".join(str(p) for p in here[0::2])
+        f.indices = ",".join(str(p) for p in here[1::2])
+        f.value = ""
+        if f.template_key not in self.templates:
+            self.templates[f.template_key] = (f, None)  # taken before building: a row never holds its own kind
+            generic = [p if i % 2 == 0 else PLACEHOLDER.format(i // 2) for i, p in enumerate(here)]
+            self.templates[f.template_key] = (f, self.item(items_schema, {}, generic, PLACEHOLDER.format(depth),
+                                                           depth))
+
+    def item(self, schema: dict, row, here: list, index, depth: int) -> Item:
+        path = here + [index]
+        is_template = isinstance(index, str)
+        item = Item(index=index, number="" if is_template else str(index + 1),
+                    path="/".join(str(p) for p in path), html_id="r-" + "-".join(str(p) for p in path))
+        if not is_template:
+            item.errors = self._take(item.path)
+            item.fields = self.obj(schema, row, path, depth + 1)
+        else:
+            # The template's errors are nobody's: build it with no errors to place.
+            saved, self.errors = self.errors, {}
+            item.fields = self.obj(schema, {}, path, depth + 1)
+            self.errors = saved
+        return item
+
+
+def build(schema: dict, values: dict | None, errors: dict[str, list[str]] | None = None, *, locale: str = "hu",
+          read_only: bool = False) -> FormModel:
+    """The render model of one form. ``errors`` maps engine paths ("a/0/b", "(form)") to worded messages."""
+    values = values or {}
+    errors = errors or {}
+    b = _Builder(locale, errors)
+    props = schema.get("properties") or {}
+    sections_spec = schema.get("x-sections") or [{"id": "form", "label": schema.get("x-label"), "fields": list(props)}]
+    listed = {n for s in sections_spec for n in s.get("fields", [])}
+    sections = []
+    for spec in sections_spec:
+        sections.append(Section(id=str(spec.get("id")), label=text(spec.get("label"), locale),
+                                help=text(spec.get("help"), locale),
+                                fields=b.obj(schema, values, [], 0, spec.get("fields", []))))
+    if set(props) - listed:  # a form file that forgot a field still shows it
+        sections.append(Section(id="more", label="", help="",
+                                fields=b.obj(schema, values, [], 0, [n for n in props if n not in listed])))
+    _fill_computed(sections, values)
+    model = FormModel(title=text(schema.get("x-label"), locale) or schema.get("title", ""), sections=sections,
+                      errors=[], summary=[], read_only=read_only, locale=locale,
+                      templates=[(key, f, item) for key, (f, item) in b.templates.items()],
+                      has_computed=any(f.computed for s in sections for f in s.fields))
+    by_path = {}
+    for f in walk(model):
+        by_path[f.path] = f
+    for path, messages in errors.items():
+        if path in b.placed:
+            continue
+        target = _nearest(path, by_path)
+        if target is None:
+            model.errors.extend(messages)
+        else:
+            target.errors.extend(m for m in messages if m not in target.errors)
+    for f in walk(model):
+        model.summary.extend((f.html_id, f.label, m) for m in f.errors)
+    return model
+
+
+def _nearest(path: str, by_path: dict) -> Field | None:
+    """The field an error belongs to: its own, else the closest enclosing one (a multi-select's option)."""
+    parts = path.split("/")
+    while parts:
+        hit = by_path.get("/".join(parts))
+        if hit is not None:
+            return hit
+        parts.pop()
+    return None
+
+
+def walk(model: FormModel):
+    """Every field of the model, rows included (not the templates)."""
+    stack = [f for s in reversed(model.sections) for f in reversed(s.fields)]
+    while stack:
+        f = stack.pop()
+        yield f
+        for item in reversed(f.items):
+            stack.extend(reversed(item.fields))
+
+
+def _fill_computed(sections: list[Section], values: dict) -> None:
+    """Fields 39 and 40 as the engine computes them; a typed mistake in an amount leaves them open ("—")."""
+    for s in sections:
+        for f in s.fields:
+            if f.computed in ("total_income", "per_capita_income"):
+                try:
+                    result = total_income(values) if f.computed == "total_income" else per_capita_income(values)
+                except (TypeError, ValueError, AttributeError):
+                    result = None
+                f.value = "" if result is None else result
+            elif f.computed and values.get(f.name) is not None:
+                f.value = str(values[f.name])

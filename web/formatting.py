@@ -1,0 +1,71 @@
+"""How dates, times and names are shown: YYYY.MM.DD in Hungarian, ISO in English, times in Budapest time."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+try:
+    from zoneinfo import ZoneInfo
+
+    LOCAL_ZONE = ZoneInfo("Europe/Budapest")
+except Exception:  # no time-zone database on this machine: show UTC rather than fail
+    LOCAL_ZONE = dt.timezone.utc
+
+ROLE_NAMES = {
+    "caseworker": _l("Caseworker"),
+    "professional_lead": _l("Professional lead"),
+    "process_designer": _l("Process designer"),
+    "manager": _l("Manager"),
+    "administrator": _l("Administrator"),
+}
+
+
+def _lang() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "hu"
+
+
+def _parse(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value
+    text = str(value)
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            return None
+
+
+def local(value) -> dt.datetime | None:
+    parsed = _parse(value)
+    if not isinstance(parsed, dt.datetime):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(LOCAL_ZONE)
+
+
+def date(value) -> str:
+    parsed = _parse(value)
+    if parsed is None:
+        return "" if value is None else str(value)
+    if isinstance(parsed, dt.datetime):
+        parsed = local(parsed).date()
+    return parsed.strftime("%Y.%m.%d") if _lang() == "hu" else parsed.isoformat()
+
+
+def datetime_(value) -> str:
+    moment = local(value)
+    if moment is None:
+        return date(value)
+    return moment.strftime("%Y.%m.%d %H:%M") if _lang() == "hu" else moment.strftime("%Y-%m-%d %H:%M")
+
+
+def role_name(code: str) -> str:
+    return str(ROLE_NAMES.get(code, code))

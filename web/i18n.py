@@ -1,0 +1,95 @@
+"""Languages: Hungarian by default, English per user; message catalogues compiled when the app starts.
+
+Every ``*.po`` file in ``web/translations/<lang>/LC_MESSAGES/`` is merged into that language's one ``messages``
+catalogue, so each area of the app may keep its own file (``messages.po`` for the pages, ``task.po`` for the
+task page, …) without two people editing one file. The compiled ``.mo`` files go to a cache directory keyed by
+the catalogues' content, so no separate compile command is needed and a changed ``.po`` is never served stale.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, g, session
+from flask_babel import Babel
+
+TRANSLATIONS = Path(__file__).with_name("translations")
+LANGUAGES = ("hu", "en")
+DEFAULT_LANGUAGE = "hu"
+
+
+def _po_files(lang: str) -> list[Path]:
+    return sorted((TRANSLATIONS / lang / "LC_MESSAGES").glob("*.po"))
+
+
+def merged_catalog(lang: str) -> Catalog:
+    """All of one language's catalogues as one; a message defined twice keeps the first file's translation."""
+    merged = Catalog(locale=lang, domain="messages")
+    for path in _po_files(lang):
+        with path.open("rb") as fh:
+            catalog = read_po(fh, locale=lang)
+        for message in catalog:
+            if message.id and message.id not in merged:
+                merged[message.id] = message
+    return merged
+
+
+def compile_catalogues() -> Path:
+    """Compile the ``.po`` files into ``<cache>/<lang>/LC_MESSAGES/messages.mo``; returns the cache directory."""
+    digest = hashlib.sha256()
+    for lang in LANGUAGES:
+        for path in _po_files(lang):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    target = Path(tempfile.gettempdir()) / f"segito-translations-{digest.hexdigest()[:16]}"
+    for lang in LANGUAGES:
+        mo = target / lang / "LC_MESSAGES" / "messages.mo"
+        if mo.exists():
+            continue
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed, so a second process starting at the same time never reads half a file.
+        fd, tmp = tempfile.mkstemp(dir=mo.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            write_mo(fh, merged_catalog(lang))
+        os.replace(tmp, mo)
+    return target
+
+
+def select_locale() -> str:
+    actor = g.get("actor")
+    if actor is not None and actor.locale in LANGUAGES:
+        return actor.locale
+    chosen = session.get("locale")
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def init_app(app: Flask) -> Babel:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Budapest")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compile_catalogues())
+    return Babel(app, locale_selector=select_locale)
+
+
+def extract_messages(paths: list[Path] | None = None) -> dict[str, list[str]]:
+    """Every translatable message in the app's templates and modules → where it occurs (for tests and for
+    keeping the catalogues complete)."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
+
+    keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+
+    web = Path(__file__).parent
+    paths = paths or sorted([*web.glob("*.py"), *web.glob("templates/**/*.html")])
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        method = "python" if path.suffix == ".py" else "jinja2.ext:babel_extract"
+        options = {} if path.suffix == ".py" else {"extensions": "jinja2.ext.do", "newstyle_gettext": "true"}
+        for _lineno, message, _comments, _context in extract_from_file(method, str(path), keywords=keywords,
+                                                                         options=options):
+            for msgid in (message if isinstance(message, tuple) else (message,)):
+                if msgid:
+                    found.setdefault(msgid, []).append(f"{path.relative_to(web)}:{_lineno}")
+    return found

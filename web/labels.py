@@ -1,0 +1,99 @@
+"""Names from the deployed definitions, in the user's language: processes, steps, form fields, options.
+
+The BPMN files name things in Hungarian (the step's name) with the English beside it (``nameEn``; a process
+name written "magyar / English"); the form files carry ``x-label`` and ``x-options`` {hu, en}.
+"""
+from __future__ import annotations
+
+from flask import g
+from flask_babel import get_locale
+
+from engine import definitions
+from engine.runtime import DefinitionView
+
+from .auth import runtime
+
+
+def lang() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "hu"
+
+
+def bilingual(text: str | None) -> str:
+    """'magyar / English' → the part for the user's language (the whole text when it has no ' / ')."""
+    if not text:
+        return ""
+    if " / " not in text:
+        return text
+    hu, en = text.split(" / ", 1)
+    return en.strip() if lang() == "en" else hu.strip()
+
+
+def latest_views() -> dict[str, DefinitionView]:
+    """The latest deployed version of every process, once per request."""
+    cached = g.get("_latest_views")
+    if cached is None:
+        rt = runtime()
+        cached = {}
+        with rt.db.reading() as session:
+            for row in definitions.list_definitions(session):
+                cached[row["process_key"]] = row["id"]  # ordered by version: the last one wins
+            cached = {key: rt.definition(session, def_id) for key, def_id in cached.items()}
+        g._latest_views = cached
+    return cached
+
+
+def view_of(definition_id: int) -> DefinitionView:
+    rt = runtime()
+    with rt.db.reading() as session:
+        return rt.definition(session, definition_id)
+
+
+def process_name(process_key: str) -> str:
+    view = latest_views().get(process_key)
+    return bilingual(view.name) if view else process_key
+
+
+def step_name(item: dict, view: DefinitionView | None = None) -> str:
+    """A task's name: the row's Hungarian name, or the catalogue's English one."""
+    if lang() != "en":
+        return item.get("name") or item.get("bpmn_id", "")
+    catalogues = [view.catalogue] if view else [v.catalogue for v in latest_views().values()]
+    for catalogue in catalogues:
+        meta = catalogue.get(item.get("bpmn_id"))
+        if meta and meta.get("name_en"):
+            return meta["name_en"]
+    return item.get("name") or item.get("bpmn_id", "")
+
+
+def text(labels, fallback: str = "") -> str:
+    """An {hu, en} label in the user's language."""
+    if isinstance(labels, dict):
+        return labels.get(lang()) or labels.get("hu") or fallback
+    return labels or fallback
+
+
+def field_schema(view: DefinitionView, key: str) -> dict | None:
+    for form in view.forms.values():
+        prop = form.schema.get("properties", {}).get(key)
+        if prop is not None:
+            return prop
+    return None
+
+
+def field_label(view: DefinitionView, key: str, schema: dict | None = None) -> str:
+    prop = schema if schema is not None else field_schema(view, key)
+    if not prop:
+        return key
+    return text(prop.get("x-label"), prop.get("title") or key)
+
+
+def option_label(schema: dict | None, value) -> str:
+    if not schema:
+        return "" if value is None else str(value)
+    options = schema.get("x-options") or (schema.get("items") or {}).get("x-options") or {}
+    if isinstance(value, list):
+        return ", ".join(option_label(schema, v) for v in value)
+    if str(value) in options:
+        return text(options[str(value)], str(value))
+    return "" if value is None else str(value)

@@ -1,0 +1,79 @@
+"""The JSON API of reports and audit (described in openapi.yaml): indicators, drill-down, job-retention figures,
+the audit log and its verification. HTTP Basic like the rest of the API (web/api.py)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from engine import audit_log, audit_verify, followup_indicators, indicator_cases, indicators, report_export
+
+from .api import BadRequest, _int_arg, authenticated, runtime
+
+report_api = Blueprint("report_api", __name__, url_prefix="/api")
+
+
+def _report_request() -> indicators.ReportRequest:
+    missing = [k for k in ("from", "to") if not request.args.get(k)]
+    if missing:
+        raise BadRequest(f"query parameter(s) {', '.join(repr(m) for m in missing)} required (YYYY-MM-DD)")
+    return indicators.parse_request(request.args["from"], request.args["to"], request.args.get("caseworker"),
+                                    request.args.get("process"), request.args.get("bands"))
+
+
+@report_api.get("/reports/indicators")
+@authenticated
+def indicator_report():
+    result = indicators.report(runtime(), g.user, _report_request())
+    fmt = request.args.get("format", "json")
+    lang = request.args.get("lang", "en") if request.args.get("lang") in ("hu", "en") else "en"
+    if fmt == "csv":
+        return Response(report_export.to_csv(result, lang), mimetype="text/csv; charset=utf-8")
+    if fmt == "xlsx":
+        return Response(report_export.to_xlsx(result, lang),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if fmt != "json":
+        raise BadRequest(f"'format' is json, csv or xlsx, not '{fmt}'")
+    return jsonify(result)
+
+
+@report_api.get("/reports/indicators/cases")
+@authenticated
+def indicator_cases_route():
+    indicator = request.args.get("indicator")
+    if not indicator:
+        raise BadRequest("query parameter 'indicator' is required (I1 … I17)")
+    return jsonify(indicator_cases.cases_behind(
+        runtime(), g.user, _report_request(), indicator, request.args.get("key") or None,
+        with_names=request.args.get("names") in ("1", "true"), limit=_int_arg("limit", 100),
+        offset=_int_arg("offset", 0)))
+
+
+@report_api.get("/reports/job-retention")
+@authenticated
+def job_retention():
+    return jsonify(followup_indicators.report(runtime(), g.user, _report_request()))
+
+
+@report_api.get("/audit/events")
+@authenticated
+def audit_events():
+    case = request.args.get("case")
+    if case is not None and not case.isdigit():
+        raise BadRequest(f"query parameter 'case' must be a case id, not '{case}'")
+    return jsonify(audit_log.search(runtime(), g.user, user=request.args.get("user") or None,
+                                    case_id=int(case) if case else None, kind=request.args.get("kind") or None,
+                                    date_from=request.args.get("from") or None, date_to=request.args.get("to") or None,
+                                    page=_int_arg("page", 1), per_page=_int_arg("per_page", 50)))
+
+
+@report_api.get("/audit/cases/<int:case_id>")
+@authenticated
+def audit_case(case_id):
+    return jsonify(audit_log.case_events(runtime(), g.user, case_id))
+
+
+@report_api.get("/audit/verify")
+@authenticated
+def audit_verify_route():
+    audit_log.require_auditor(g.user)
+    with runtime().db.reading() as session:
+        return jsonify(audit_verify.verify(session))

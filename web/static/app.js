@@ -1,0 +1,30 @@
+// Small progressive helpers; every page works without them.
+(function () {
+  "use strict";
+  // Buttons with data-confirm ask before their form is sent (e.g. deactivating a user).
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var question = button && button.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+  // Filter selects with data-autosubmit send their form when changed.
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+})();
+// A wide diagram opens scrolled to where the case stands.
+(function () {
+  "use strict";
+  document.querySelectorAll(".diagram-wrap").forEach(function (wrap) {
+    var current = wrap.querySelector("g.current");
+    if (!current || !current.getBBox) { return; }
+    var svg = wrap.querySelector("svg");
+    var box = current.getBoundingClientRect();
+    var frame = wrap.getBoundingClientRect();
+    wrap.scrollLeft += box.left - frame.left - (frame.width - box.width) / 2;
+    wrap.scrollTop += box.top - frame.top - (frame.height - box.height) / 2;
+    if (svg) { svg.setAttribute("data-scrolled", "1"); }
+  });
+})();

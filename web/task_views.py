@@ -1,0 +1,195 @@
+"""The task page: one step's grouped form, its documentation, and the commands on it.
+
+GET  /tasks/<id>           the page (read-only when the task is done or not the user's to work on)
+POST /tasks/<id>/complete  engine.tasks.complete; refused → the page again, every error at its field, input kept
+POST /tasks/<id>/draft     engine.tasks.save_draft; the page resumes from it
+POST /tasks/<id>/rows      add or remove a row without JavaScript (form.js does it in the page): nothing saved
+
+Who may see or do what is the engine's to decide (engine/access.py); its Forbidden becomes a 403 page.
+"""
+from __future__ import annotations
+
+import re
+
+from babel.numbers import format_decimal
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from engine import cases, tasks
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+from . import form_errors, form_parse, form_render
+from .auth import current_actor, login_required, runtime
+
+bp = Blueprint("tasks", __name__)
+
+_STEP_PREFIX = re.compile(r"^\d+(?:\.\d+)*\.?\s+")
+
+
+def _locale() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None and locale.language in ("hu", "en") else "hu"
+
+
+@bp.app_template_filter("amount")
+def amount(value) -> str:
+    """A forint amount as the language writes it (Hungarian: 102 400,5); "—" for none."""
+    if value is None or value == "":
+        return "—"
+    try:
+        return format_decimal(value, format="#,##0.##", locale=_locale())
+    except (TypeError, ValueError, ArithmeticError):
+        return str(value)
+
+
+def _documentation(text: str, locale: str) -> str:
+    """The step's description in the user's language, from the BPMN documentation's "Leírás:"/"Description:"."""
+    wanted = "Description:" if locale == "en" else "Leírás:"
+    for line in (text or "").splitlines():
+        if line.strip().startswith(wanted):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def _heading(task: dict, locale: str) -> dict:
+    name = task.get("name_en") if locale == "en" else task.get("name")
+    name = _STEP_PREFIX.sub("", name or task.get("name") or task.get("bpmn_id") or "")
+    documents = task.get("documents") if locale == "en" else task.get("documents_hu")
+    step = task.get("step") or ""
+    return {"step": step if step[:1].isdigit() else "", "name": name, "documents": documents or task.get("documents") or [],
+            "description": _documentation(task.get("documentation", ""), locale)}
+
+
+def _can_work(task: dict, actor) -> bool:
+    return task["state"] == "ready" and task["role"] in actor.role_codes \
+        and task["assignee_id"] in (None, actor.id)
+
+
+def _case_facts(task: dict, actor) -> dict:
+    """The case's client code and, for a finished task, what the case now holds for its form's fields."""
+    try:
+        case = cases.get_case(runtime(), task["case_id"], actor, with_data=task["state"] != "ready")
+    except (Forbidden, NotFound):
+        return {"client_code": None, "data": {}}
+    return {"client_code": (case.get("client") or {}).get("client_code"), "data": case.get("data") or {}}
+
+
+def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: str | None = None,
+          read_only: bool | None = None):
+    actor = current_actor()
+    task = tasks.get_task(runtime(), task_id, actor)
+    locale = _locale()
+    facts = _case_facts(task, actor)
+    schema = task.get("form") or {"type": "object", "properties": {}}
+    can_work = _can_work(task, actor)
+    if read_only is None:
+        read_only = not can_work
+    if values is None:
+        if task["state"] == "ready":
+            values = task.get("values") or {}
+        else:
+            values = {k: v for k, v in facts["data"].items() if k in (schema.get("properties") or {})}
+            for name in ("total_income", "per_capita_income"):
+                if name in facts["data"]:
+                    values[name] = facts["data"][name]
+    placed = form_errors.place(details or [], schema, values, locale)
+    model = form_render.build(schema, values, placed, locale=locale, read_only=read_only)
+    return render_template("task.html", task=task, head=_heading(task, locale), model=model, can_work=can_work,
+                           client_code=facts["client_code"], alert=alert, locale=locale,
+                           rows_url=url_for("tasks.rows", task_id=task_id),
+                           stored_values=task["state"] != "ready"), status
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def show(task_id: int):
+    return _page(task_id)
+
+
+def _posted(task_id: int) -> tuple[dict, dict]:
+    task = tasks.get_task(runtime(), task_id, current_actor())
+    schema = task.get("form") or {"type": "object", "properties": {}}
+    return schema, form_parse.parse(schema, request.form)
+
+
+def _next_url(case_id: int) -> str:
+    """The next task of the same case when it is this user's to do, else the inbox."""
+    actor = current_actor()
+    try:
+        case = cases.get_case(runtime(), case_id, actor, with_data=False)
+    except (Forbidden, NotFound):
+        return url_for("inbox.index")
+    for t in case["current_tasks"]:
+        if t["assignee_id"] == actor.id or (t["assignee_id"] is None and t["role"] in actor.role_codes):
+            return url_for("tasks.show", task_id=t["task_id"])
+    return url_for("inbox.index")
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@login_required
+def complete(task_id: int):
+    schema, data = _posted(task_id)
+    try:
+        result = tasks.complete(runtime(), task_id, data, current_actor())
+    except ValidationFailed as err:
+        return _page(task_id, values=data, details=err.details, status=422,
+                     alert=_("Nothing was saved: please correct the fields marked below."))
+    except Conflict:
+        return _page(task_id, values=data, status=409, read_only=True,
+                     alert=_("Someone else completed or changed this step first, so nothing of yours was saved. "
+                             "What you typed is shown below; the case page shows where it stands now."))
+    if result["case_status"] == "completed":
+        flash(_("The step is done and the case is closed."), "info")
+    elif result["next_tasks"]:
+        nxt = result["next_tasks"][0]
+        flash(_("The step is done. Next: %(step)s %(name)s.", step=nxt["step"] or "",
+                name=_STEP_PREFIX.sub("", nxt["name"] or "")), "info")
+    else:
+        flash(_("The step is done."), "info")
+    return redirect(_next_url(result["case_id"]))
+
+
+@bp.post("/tasks/<int:task_id>/draft")
+@login_required
+def draft(task_id: int):
+    schema, data = _posted(task_id)
+    try:
+        tasks.save_draft(runtime(), task_id, data, current_actor())
+    except ValidationFailed as err:
+        return _page(task_id, values=data, details=err.details, status=422,
+                     alert=_("The draft was not saved: please correct the fields marked below."))
+    except Conflict:
+        return _page(task_id, values=data, status=409, read_only=True,
+                     alert=_("Someone else completed or changed this step first, so the draft was not saved."))
+    flash(_("Draft saved. You can continue it later from the inbox."), "info")
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+def _at(data, path: list[str]):
+    for part in path:
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        elif isinstance(data, dict):
+            data = data.setdefault(part, [])
+        else:
+            return None
+    return data
+
+
+@bp.post("/tasks/<int:task_id>/rows")
+@login_required
+def rows(task_id: int):
+    """Without JavaScript: the page again with a row added to, or removed from, a repeatable block."""
+    schema, data = _posted(task_id)
+    add, remove = request.form.get("_add", ""), request.form.get("_remove", "")
+    if add:
+        block = _at(data, add.split("-"))
+        if isinstance(block, list):
+            block.append({})
+    elif remove:
+        *parent, index = remove.split("-")
+        block = _at(data, parent)
+        if isinstance(block, list) and index.isdigit() and int(index) < len(block):
+            del block[int(index)]
+    return _page(task_id, values=data)
