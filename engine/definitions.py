@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,12 @@ def _parse_xml(upload: Upload) -> etree._ElementTree:
     if len(upload.bpmn_bytes) > MAX_BPMN_BYTES:
         raise DefinitionInvalid(f"{upload.bpmn_name} is larger than {MAX_BPMN_BYTES} bytes")
     # No DTDs, no entities, no network: entity-expansion bombs and external entities are refused, not expanded.
+    doctype = re.search(rb"<!DOCTYPE|<!ENTITY", upload.bpmn_bytes, re.IGNORECASE)
+    if doctype:
+        line = upload.bpmn_bytes[: doctype.start()].count(b"\n") + 1
+        raise DefinitionInvalid(f"{upload.bpmn_name}: DOCTYPE declarations (and so XML entities) are not allowed",
+                                [{"file": upload.bpmn_name, "line": line,
+                                  "message": "DOCTYPE declarations and entities are not allowed"}])
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                              remove_comments=False)
     try:

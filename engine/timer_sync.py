@@ -131,9 +131,12 @@ def observe(step, created: list[dict], completed: bool) -> None:
                         .values(state="fired", fired_at=at, fired_by=by, claimed_by=None, claim_expires_at=None)
                         .execution_options(synchronize_session=False))
         for r in sorted(fired, key=lambda r: (r.due_at, r.id)):
-            step.audit.add(TIMER_FIRED, {"timer_id": r.id, "bpmn_id": r.bpmn_id, "label": r.label,
-                                         "due_at": r.due_at.isoformat(),
-                                         "late_seconds": round((at - r.due_at).total_seconds(), 3)})
+            payload = {"timer_id": r.id, "bpmn_id": r.bpmn_id, "label": r.label, "due_at": r.due_at.isoformat(),
+                       "late_seconds": round((at - r.due_at).total_seconds(), 3)}
+            times = getattr(step, "cycle_times", {}).get(r.spiff_task_id, 1)
+            if times > 1:
+                payload["times"] = times  # a cycle that caught up on several missed intervals at once
+            step.audit.add(TIMER_FIRED, payload)
     if cancelled:
         session.execute(update(Timer).where(Timer.id.in_([r.id for r in cancelled]))
                         .values(state="cancelled", claimed_by=None, claim_expires_at=None)

@@ -19,9 +19,7 @@ import traceback
 import uuid
 
 from sqlalchemy import func, or_, select, update
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.util.task import TaskState
 
 from . import access, audit, clock, timer_sync
 from .advance import Advance
@@ -65,42 +63,67 @@ def claim_due(runtime, worker: str, limit: int = BATCH) -> list[int]:
     return ids
 
 
-def _fire_in_due_order(workflow, at: dt.datetime) -> None:
-    """Fire the workflow's due timers one by one, earliest first, running the engine after each.
+def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime) -> dict[str, int]:
+    """Fire the workflow's timers due by ``upto`` one by one, earliest first, running the engine after each.
 
     SpiffWorkflow's own ``refresh_timers`` fires every due timer in the order they started waiting; after
-    downtime that may not be due order, so each is updated on its own here. A cycle fires once for all the
-    intervals it missed, unless its timer event has the property ``catchUp`` = ``each``."""
+    downtime that may not be due order, so each is updated on its own here, and a case's later timers are
+    left to their own rows (which the worker takes in due order). Returns the cycles' skipped intervals."""
+    skipped = _coalesce_missed_cycles(workflow, at)
     for _ in range(MAX_FIRINGS_PER_CASE):
         due = sorted(((d, sid, task) for (sid, d), (task, _k) in timer_sync.waiting_timers(workflow).items()
-                      if d < at), key=lambda x: (x[0], x[1]))
+                      if d < at and d <= upto), key=lambda x: (x[0], x[1]))
         if not due:
-            return
+            return skipped
         task = due[0][2]
         task.task_spec._update(task)
-        if task.state == TaskState.WAITING and _cycle_coalesces(task):
-            _skip_missed_cycles(task, at)
         while workflow._do_engine_steps():  # do_engine_steps minus its refresh_timers (which fires in any order)
             pass
+    return skipped
 
 
-def _cycle_coalesces(task) -> bool:
-    definition = task.task_spec.event_definition
-    return (isinstance(definition, CycleTimerEventDefinition)
-            and timer_sync._props(task.task_spec).get("catchUp", "once") != "each")
-
-
-def _skip_missed_cycles(task, at: dt.datetime) -> None:
-    value = task._get_internal_data("event_value")
-    if not value or value.get("cycles") == 0:
-        return
-    nxt, step = dt.datetime.fromisoformat(value["next"]), dt.timedelta(seconds=value["duration"])
-    while nxt < at and value["cycles"] != 0:
-        nxt += step
+def _coalesce_missed_cycles(workflow, at: dt.datetime) -> dict[str, int]:
+    """A cycle that missed several intervals (downtime) fires once, for the latest of them: the missed ones
+    are skipped (and count against its repetitions) before SpiffWorkflow sees it — SpiffWorkflow would fire
+    one per missed interval. A timer event with the property ``catchUp`` = ``each`` keeps that behaviour."""
+    skipped = {}
+    for (sid, due), (task, kind) in timer_sync.waiting_timers(workflow).items():
+        if kind != "cycle" or due >= at or timer_sync._props(task.task_spec).get("catchUp", "once") == "each":
+            continue
+        value = dict(task._get_internal_data("event_value"))
+        step = dt.timedelta(seconds=value["duration"])
+        missed = int((at - due) / step) if step.total_seconds() > 0 else 0
         if value["cycles"] > 0:
-            value["cycles"] -= 1
-    value["next"] = nxt.isoformat()
-    task._set_internal_data(event_value=value)
+            missed = min(missed, value["cycles"] - 1)
+        if missed > 0:
+            value["next"] = (due + missed * step).isoformat()
+            if value["cycles"] > 0:
+                value["cycles"] -= missed
+            task._set_internal_data(event_value=value)
+            skipped[sid] = missed
+    return skipped
+
+
+def _cycles(workflow) -> dict[str, dict]:
+    return {sid: dict(task._get_internal_data("event_value"))
+            for (sid, _d), (task, kind) in timer_sync.waiting_timers(workflow).items() if kind == "cycle"}
+
+
+def _cycle_times(workflow, before: dict[str, dict], skipped: dict[str, int]) -> dict[str, int]:
+    """How often each cycle fired in this command (its repetitions used, less the intervals skipped)."""
+    times = {}
+    for sid, old in before.items():
+        task = timer_sync._find(workflow, sid)
+        new = task._get_internal_data("event_value") if task is not None else None
+        if old["cycles"] > 0:
+            used = old["cycles"] - (new["cycles"] if isinstance(new, dict) else 0)
+        elif isinstance(new, dict):  # unbounded: count the intervals its next due time moved on
+            used = round((dt.datetime.fromisoformat(new["next"]) - dt.datetime.fromisoformat(old["next"]))
+                         .total_seconds() / old["duration"])
+        else:
+            used = 1
+        times[sid] = max(1, used - skipped.get(sid, 0))
+    return times
 
 
 def fire(runtime, timer_id: int, worker: str) -> int:
@@ -122,10 +145,11 @@ def fire(runtime, timer_id: int, worker: str) -> int:
             step = Advance(runtime, session, case, workflow, view, SCHEDULER, at)
             step.fired_by = worker
             try:
-                _fire_in_due_order(workflow, at)
+                cycles = _cycles(workflow)
+                skipped = _fire_in_due_order(workflow, at, row.due_at)
+                step.cycle_times = _cycle_times(workflow, cycles, skipped)
             except SpiffWorkflowException as e:
                 raise WorkflowFailed(f"case {case.id}: timer '{row.label or row.bpmn_id}' failed: {e}") from e
-            step.run_engine()
             step.finish()
             fired = getattr(step, "timers_fired", 0)
             if not fired:
@@ -184,12 +208,15 @@ def fire_due(runtime, worker: str | None = None, limit: int = BATCH, max_batches
     """One tick: claim and fire due timers batch by batch until none is due. Returns how many fired."""
     worker = worker or worker_name()
     fired = batches = 0
+    previous = None
     while max_batches is None or batches < max_batches:
         ids = claim_due(runtime, worker, limit)
-        if not ids:
+        if not ids or ids == previous:  # the same rows again and nothing moved: leave them to the next tick
             break
         batches += 1
-        fired += sum(fire(runtime, timer_id, worker) for timer_id in ids)
+        done = sum(fire(runtime, timer_id, worker) for timer_id in ids)
+        fired += done
+        previous = None if done else ids
     return fired
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
 from engine import access, case_view, cases, clock
-from engine.models import Case, User
+from engine.models import User
 
+from .i18n import N_
+from .i18n import gettext as _
+from .i18n import gettext as translate  # for messages marked with N_ elsewhere (not extracted here)
 from .auth import current_actor, login_required, runtime
 from .catalogue_views import get_diagram, render_diagram
 from .labels import field_label, field_schema, option_label, process_name, step_name, text, view_of
@@ -19,14 +20,15 @@ from .labels import field_label, field_schema, option_label, process_name, step_
 cases_bp = Blueprint("cases", __name__)
 
 PAGE_SIZE = 25
+TIMELINE_SHOWN = 40  # the newest; the whole history is one link away
 STATUSES = ("running", "completed", "failed")
 EVENT_NAMES = {
-    "case_started": _l("Case started"), "case_completed": _l("Case closed"), "task_created": _l("Step waiting"),
-    "task_completed": _l("Step completed"), "task_cancelled": _l("Step withdrawn"),
-    "task_claimed": _l("Step claimed"), "task_released": _l("Step released"), "draft_saved": _l("Draft saved"),
-    "form_data_changed": _l("Data changed"), "decision_taken": _l("Decision"),
-    "client_registered": _l("Client registered"), "client_returned": _l("Returning client recognised"),
-    "timer_fired": _l("Deadline reached"), "timer_scheduled": _l("Deadline set"),
+    "case_started": N_("Case started"), "case_completed": N_("Case closed"), "task_created": N_("Step waiting"),
+    "task_completed": N_("Step completed"), "task_cancelled": N_("Step withdrawn"),
+    "task_claimed": N_("Step claimed"), "task_released": N_("Step released"), "draft_saved": N_("Draft saved"),
+    "form_data_changed": N_("Data changed"), "decision_taken": N_("Decision"),
+    "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
+    "timer_fired": N_("Deadline reached"), "timer_scheduled": N_("Deadline set"),
 }
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -134,7 +136,8 @@ def timeline(view, events: list[dict]) -> list[dict]:
 
             details.append({"label": _("Role"), "value": role_name(payload["role"])})
         out.append({"seq": ev["seq"], "at": ev["at"], "actor": ev["actor"], "kind": ev["kind"],
-                    "title": str(EVENT_NAMES.get(ev["kind"], ev["kind"].replace("_", " "))), "what": what,
+                    "title": translate(EVENT_NAMES[ev["kind"]]) if ev["kind"] in EVENT_NAMES
+                    else ev["kind"].replace("_", " "), "what": what,
                     "changes": _changes(view, payload, names), "details": details})
     return out
 
@@ -163,14 +166,10 @@ def case_log(view, data: dict) -> dict:
 def show(case_id):
     actor = current_actor()
     rt = runtime()
-    case = cases.get_case(rt, case_id, actor)  # refuses (403, audited) a case that is not the actor's
-    events = cases.history(rt, case_id, actor)
-    walked = case_view.progress(rt, case_id, actor)
-    with rt.db.reading() as session:
-        definition_id = session.get(Case, case_id).definition_id
-    view = view_of(definition_id)
-    flows = get_diagram(definition_id).flows_between(walked["flows"])
-    svg = render_diagram(definition_id, view, current=walked["current"], done=walked["done"], taken_flows=flows)
+    case = case_view.case_page(rt, case_id, actor)  # refuses (403, audited) a case that is not the actor's
+    view = view_of(case["definition_id"])
+    flows = get_diagram(view).flows_between(case["flows"])
+    svg = render_diagram(view, current=case["current"], done=case["done"], taken_flows=flows)
     for task in case["current_tasks"]:
         task["label"] = step_name(task, view)
         task["workable"] = access_ok(task)
@@ -179,7 +178,10 @@ def show(case_id):
     names = _user_names()
     may_follow_on = (case["process_key"] == "intake" and case["status"] == "completed" and case.get("client")
                      and "caseworker" in actor.role_codes)
-    return render_template("case.html", case=case, svg=svg, events=list(reversed(timeline(view, events))),
+    events = case["history"]
+    shown = events if request.args.get("history") == "all" else events[-TIMELINE_SHOWN:]
+    return render_template("case.html", case=case, svg=svg, events=list(reversed(timeline(view, shown))),
+                           events_total=len(events), events_hidden=len(events) - len(shown),
                            log=case_log(view, data), process=process_name(case["process_key"]), names=names,
                            may_follow_on=may_follow_on, overseer=bool(actor.role_codes & access.OVERSEERS),
                            now=clock.now())

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 
 from flask import Blueprint, abort, render_template
 from markupsafe import Markup
@@ -44,19 +46,40 @@ def element_label(view):
     return label
 
 
-def get_diagram(definition_id: int) -> diagram.Diagram:
-    cached = diagram.cached(definition_id)
-    if cached is None:
+def get_diagram(view) -> diagram.Diagram:
+    """The parsed diagram of a deployed version, kept on the runtime's view of that version (immutable)."""
+    found = getattr(view, "_web_diagram", None)
+    if found is None:
         with runtime().db.reading() as session:
-            xml = session.get(ProcessDefinition, definition_id).bpmn_xml
-        cached = diagram.for_definition(definition_id, xml)
-    return cached
+            xml = session.get(ProcessDefinition, view.id).bpmn_xml
+        view._web_svgs = OrderedDict()  # set first: another thread may see _web_diagram right after
+        found = view._web_diagram = diagram.Diagram(xml)
+    return found
 
 
-def render_diagram(definition_id: int, view, **marks) -> Markup:
-    # The SVG is built with lxml from the stored definition (names escaped by the serializer), so it is safe.
-    return Markup(get_diagram(definition_id).render(label=element_label(view), title=bilingual(view.name),
-                                                    **marks))
+_lock = threading.Lock()
+RENDERED_KEPT = 256
+
+
+def render_diagram(view, current=(), done=(), taken_flows=()) -> Markup:
+    """The SVG of a version with its marks. Drawing takes milliseconds and many cases stand at the same place,
+    so drawings are kept per version by (language, marks): a pure function of those."""
+    drawing = get_diagram(view)
+    key = (lang(), tuple(sorted(current)), tuple(sorted(done)), tuple(sorted(taken_flows)))
+    kept = view._web_svgs
+    with _lock:
+        svg = kept.get(key)
+        if svg is not None:
+            kept.move_to_end(key)
+    if svg is None:
+        svg = drawing.render(label=element_label(view), title=bilingual(view.name), current=current, done=done,
+                             taken_flows=taken_flows)
+        with _lock:
+            kept[key] = svg
+            while len(kept) > RENDERED_KEPT:
+                kept.popitem(last=False)
+    # Built with lxml from the stored definition (names escaped by the serializer), so it is safe markup.
+    return Markup(svg)
 
 
 def steps_of(view) -> list[dict]:
@@ -91,4 +114,4 @@ def process(key):
     steps = steps_of(view)
     roles = sorted({s["role"] for s in steps if s["role"]})
     return render_template("process.html", key=key, view=view, name=bilingual(view.name), steps=steps, roles=roles,
-                           svg=render_diagram(view.id, view))
+                           svg=render_diagram(view))

@@ -305,18 +305,3 @@ class Diagram:
                 lx, ly, lw, lh = (ax + bx) / 2 + 4, (ay + by) / 2 - 14, 80, 14
             _text(group, name, lx, ly, max(lw, 40), lh, "edge-label", anchor_middle=False, vertical_center=False,
                   max_lines=3)
-
-
-_cache: dict[int, Diagram] = {}
-
-
-def cached(definition_id: int) -> Diagram | None:
-    return _cache.get(definition_id)
-
-
-def for_definition(definition_id: int, bpmn_xml: str) -> Diagram:
-    """Parsed once per deployed version (a version's XML never changes)."""
-    diagram = _cache.get(definition_id)
-    if diagram is None:
-        diagram = _cache[definition_id] = Diagram(bpmn_xml)
-    return diagram

@@ -277,9 +277,13 @@ def build(schema: dict, values: dict | None, errors: dict[str, list[str]] | None
     listed = {n for s in sections_spec for n in s.get("fields", [])}
     sections = []
     for spec in sections_spec:
-        sections.append(Section(id=str(spec.get("id")), label=text(spec.get("label"), locale),
-                                help=text(spec.get("help"), locale),
-                                fields=b.obj(schema, values, [], 0, spec.get("fields", []))))
+        section = Section(id=str(spec.get("id")), label=text(spec.get("label"), locale),
+                          help=text(spec.get("help"), locale),
+                          fields=b.obj(schema, values, [], 0, spec.get("fields", [])))
+        for f in section.fields:
+            if f.help and f.help == section.help:  # a decision's section often repeats its question's help
+                f.help = ""
+        sections.append(section)
     if set(props) - listed:  # a form file that forgot a field still shows it
         sections.append(Section(id="more", label="", help="",
                                 fields=b.obj(schema, values, [], 0, [n for n in props if n not in listed])))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
+from .i18n import N_
+from .i18n import gettext as translate
 
 try:
     from zoneinfo import ZoneInfo
@@ -14,17 +14,18 @@ except Exception:  # no time-zone database on this machine: show UTC rather than
     LOCAL_ZONE = dt.timezone.utc
 
 ROLE_NAMES = {
-    "caseworker": _l("Caseworker"),
-    "professional_lead": _l("Professional lead"),
-    "process_designer": _l("Process designer"),
-    "manager": _l("Manager"),
-    "administrator": _l("Administrator"),
+    "caseworker": N_("Caseworker"),
+    "professional_lead": N_("Professional lead"),
+    "process_designer": N_("Process designer"),
+    "manager": N_("Manager"),
+    "administrator": N_("Administrator"),
 }
 
 
 def _lang() -> str:
-    locale = get_locale()
-    return locale.language if locale is not None else "hu"
+    from .labels import lang
+
+    return lang()
 
 
 def _parse(value):
@@ -68,4 +69,4 @@ def datetime_(value) -> str:
 
 
 def role_name(code: str) -> str:
-    return str(ROLE_NAMES.get(code, code))
+    return translate(ROLE_NAMES[code]) if code in ROLE_NAMES else code

@@ -5,6 +5,8 @@ name written "magyar / English"); the form files carry ``x-label`` and ``x-optio
 """
 from __future__ import annotations
 
+import time
+
 from flask import g
 from flask_babel import get_locale
 
@@ -15,8 +17,11 @@ from .auth import runtime
 
 
 def lang() -> str:
-    locale = get_locale()
-    return locale.language if locale is not None else "hu"
+    found = g.get("_segito_lang")
+    if found is None:
+        locale = get_locale()
+        found = g._segito_lang = locale.language if locale is not None else "hu"
+    return found
 
 
 def bilingual(text: str | None) -> str:
@@ -29,17 +34,26 @@ def bilingual(text: str | None) -> str:
     return en.strip() if lang() == "en" else hu.strip()
 
 
+LATEST_SECONDS = 5.0
+
+
 def latest_views() -> dict[str, DefinitionView]:
-    """The latest deployed version of every process, once per request."""
+    """The latest deployed version of every process. Which version is latest is looked up at most every few
+    seconds (a deployment shows within that); the versions themselves are immutable and cached by the runtime."""
     cached = g.get("_latest_views")
-    if cached is None:
-        rt = runtime()
-        cached = {}
-        with rt.db.reading() as session:
+    if cached is not None:
+        return cached
+    rt = runtime()
+    now = time.monotonic()
+    known = getattr(rt, "_web_latest_definitions", None)  # kept on the runtime: one per database
+    with rt.db.reading() as session:
+        if known is None or known[0] < now:
+            ids: dict[str, int] = {}
             for row in definitions.list_definitions(session):
-                cached[row["process_key"]] = row["id"]  # ordered by version: the last one wins
-            cached = {key: rt.definition(session, def_id) for key, def_id in cached.items()}
-        g._latest_views = cached
+                ids[row["process_key"]] = row["id"]  # ordered by version: the last one wins
+            known = rt._web_latest_definitions = (now + LATEST_SECONDS, ids)
+        cached = {key: rt.definition(session, def_id) for key, def_id in known[1].items()}
+    g._latest_views = cached
     return cached
 
 
@@ -74,11 +88,15 @@ def text(labels, fallback: str = "") -> str:
 
 
 def field_schema(view: DefinitionView, key: str) -> dict | None:
-    for form in view.forms.values():
-        prop = form.schema.get("properties", {}).get(key)
-        if prop is not None:
-            return prop
-    return None
+    """A field's schema in any of the version's forms (indexed once per version)."""
+    index = getattr(view, "_web_fields", None)
+    if index is None:
+        index = {}
+        for form in view.forms.values():
+            for name, prop in form.schema.get("properties", {}).items():
+                index.setdefault(name, prop)
+        view._web_fields = index
+    return index.get(key)
 
 
 def field_label(view: DefinitionView, key: str, schema: dict | None = None) -> str:

@@ -57,7 +57,9 @@ def _heading(task: dict, locale: str) -> dict:
     name = _STEP_PREFIX.sub("", name or task.get("name") or task.get("bpmn_id") or "")
     documents = task.get("documents") if locale == "en" else task.get("documents_hu")
     step = task.get("step") or ""
-    return {"step": step if step[:1].isdigit() else "", "name": name, "documents": documents or task.get("documents") or [],
+    # The intake's step is "intake", not a number: the page shows its name only.
+    return {"step": step if step[:1].isdigit() else "", "name": name,
+            "documents": documents or task.get("documents") or [],
             "description": _documentation(task.get("documentation", ""), locale)}
 
 

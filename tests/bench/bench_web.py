@@ -1,0 +1,501 @@
+"""Web app benchmark (issue 3): 20 logged-in users against the app started as the README starts it.
+
+Run with ``python3 -m tests.bench.bench_web [--pairs 5000] [--small-pairs 500] [--seconds 40] [--users 20]``.
+Not collected by pytest (the file name does not start with ``test_``). It starts and stops everything itself:
+
+1. A SQLite database in a temporary directory (the README's default kind), migrated, processes deployed, and
+   filled directly (bulk inserts, not by running workflows one by one) with real states: a few template cases
+   are run through the engine (an intake and a family-care case waiting at 3.1, at 3.3 after 20 casework
+   rounds, at the lead's closure agreement after 20 rounds, and closed after 20 rounds), then every row of each
+   template pair (case, task rows, audit events with their hash chain recomputed, client, intake, the indicator
+   and timer rows other parts keep) is cloned for a new client and a new caseworker, with the workflow state's
+   task ids renewed so every clone is a case the engine can move on. Default: 5,000 pairs = 10,000 cases and
+   ~100,000 task rows; 200 caseworkers with 50 cases each (a caseload that does not grow with the service).
+2. ``segito run --no-demo`` (the README's run command without the demo data) on a free port, in a subprocess
+   with ``DATABASE_URL`` pointing at that database; waits until the login page answers.
+3. ``--users`` threads, each a caseworker logged in through the login form (session cookie, CSRF token from the
+   page), for ``--seconds`` seconds: inbox, one of my case pages, the task page of my waiting casework step
+   (3.3), and submitting that form (a meeting, "continue": the case loops back to a new 3.3). Latency is measured
+   per request at the client; p50/p95 per page and requests per second are printed.
+4. The same with a small database (``--small-pairs``, default 500 pairs = 1,000 cases, 20 caseworkers) to show
+   that the inbox's latency does not grow with the number of cases; the lead's inbox (all closures waiting for
+   agreement in the service) is measured on both, sequentially.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.cookiejar
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+import zlib
+from pathlib import Path
+
+from sqlalchemy import select
+
+from engine import audit, cases, clock, demo, setup, tasks, users
+from engine.db import Database
+from engine.models import Case
+from engine.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "bench-password"
+LOOPS = 20
+UUID_RE = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+# ---------------------------------------------------------------------------------------------- the database
+
+def _task(rt, actor, case_id, bpmn_id):
+    box = tasks.inbox(rt, actor, limit=200)
+    found = [t["task_id"] for t in box["items"] if t["case_id"] == case_id and t["bpmn_id"] == bpmn_id]
+    if not found:
+        raise LookupError(f"no {bpmn_id} waiting in case {case_id}")
+    return found[0]
+
+
+def _family_care(rt, cw, lead, code, state: str) -> int:
+    case_id = cases.start_case(rt, "family_care", cw, code)["case_id"]
+    if state == "3.1":
+        return case_id
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_1"), demo.assessment_data(), cw)
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_2"), {"agreement_date": "2026-03-05"}, cw)
+    meetings = []
+    for n in range(LOOPS):
+        meetings.append(demo.meeting(6 + n % 20))
+        tasks.complete(rt, _task(rt, cw, case_id, "step_3_3"), {"meetings": list(meetings),
+                                                                "casework_next": "continue"}, cw)
+    if state == "3.3":
+        return case_id
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_3"),
+                   {"meetings": list(meetings), "actions": [demo.action(10)], "casework_next": "review"}, cw)
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_6"), {"commitments_met": True}, cw)
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_8"), demo.closure_data(follow_up=False), cw)
+    if state == "agree":
+        return case_id
+    tasks.complete(rt, _task(rt, lead, case_id, "agree_closure_success"), {"closure_agreed": True}, lead)
+    return case_id
+
+
+def make_templates(rt) -> tuple[list[tuple[int, int, int, str]], dict]:
+    """(intake case, family-care case, client id, state) of each template pair, run through the engine."""
+    hashed = users.hash_password(PASSWORD)
+    with rt.db.unit_of_work() as session:
+        users.create_user(session, "tpl", "Template", [users.CASEWORKER], None, "bench", clock.now(),
+                          password_hash=hashed)
+        users.create_user(session, "lead", "Lead", [users.PROFESSIONAL_LEAD], None, "bench", clock.now(),
+                          password_hash=hashed)
+    with rt.db.reading() as session:
+        cw, lead = users.actor(session, "tpl"), users.actor(session, "lead")
+    pairs = []
+    for i, state in enumerate(("3.1", "3.3", "agree", "closed")):
+        code = demo.run_intake(rt, cw, 100 + i)
+        fc = _family_care(rt, cw, lead, code, state)
+        with rt.db.reading() as session:
+            row = session.get(Case, fc)
+            intake_id = session.execute(select(Case.id).where(Case.client_id == row.client_id,
+                                                              Case.process_key == "intake")).scalar()
+            pairs.append((intake_id, fc, row.client_id, state))
+    return pairs, {"tpl_id": cw.id, "hash": hashed}
+
+
+def _tables(conn) -> dict[str, list[str]]:
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                        "AND name NOT LIKE 'sqlite_%'")]
+    return {n: [r[1] for r in conn.execute(f'PRAGMA table_info("{n}")')] for n in names}
+
+
+class Cloner:
+    """Copies the rows of template pairs in bulk, renumbering ids and renewing the workflows' task ids."""
+
+    def __init__(self, conn: sqlite3.Connection, templates, tpl_id: int):
+        self.conn = conn
+        self.tpl_id = tpl_id
+        self.tables = _tables(conn)
+        self.case_tables = [t for t, cols in self.tables.items() if "case_id" in cols and t not in
+                            ("cases", "human_tasks", "audit_events", "intakes")]
+        self.next_id = {t: (conn.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{t}"').fetchone()[0] + 1)
+                        for t, cols in self.tables.items() if "id" in cols}
+        self.rows: dict[str, list[tuple]] = {t: [] for t in self.tables}
+        self.templates = []
+        for intake_id, fc_id, client_id, state in templates:
+            self.templates.append({
+                "state": state,
+                "client": self._select("clients", "id = ?", client_id)[0],
+                "cases": {cid: self._case_rows(cid) for cid in (intake_id, fc_id)},
+                "intake_case": intake_id,
+            })
+
+    def _select(self, table, where, *args):
+        cols = self.tables[table]
+        return [dict(zip(cols, r)) for r in
+                self.conn.execute(f'SELECT * FROM "{table}" WHERE {where}', args).fetchall()]
+
+    def _case_rows(self, case_id):
+        return {"cases": self._select("cases", "id = ?", case_id),
+                "human_tasks": self._select("human_tasks", "case_id = ? ORDER BY id", case_id),
+                "audit_events": self._select("audit_events", "case_id = ? ORDER BY seq", case_id),
+                "intakes": self._select("intakes", "case_id = ?", case_id),
+                **{t: self._select(t, "case_id = ?", case_id) for t in self.case_tables}}
+
+    def _id(self, table):
+        value = self.next_id[table]
+        self.next_id[table] += 1
+        return value
+
+    def clone(self, template, user_id: int, username: str, n: int) -> dict:
+        client = dict(template["client"])
+        old_code = client["client_code"]
+        client.update(id=self._id("clients"), client_code=f"K-B{n:07d}", dedup_key=uuid.uuid4().hex * 2,
+                      given_name=f"{client['given_name']} {n}")
+        self.rows["clients"].append(tuple(client[c] for c in self.tables["clients"]))
+        out = {"cases": {}, "ready": []}
+        for old_case, rows in template["cases"].items():
+            uuids: dict[bytes, bytes] = {}
+
+            def renew(match, uuids=uuids):
+                return uuids.setdefault(match.group(0), str(uuid.uuid4()).encode())
+
+            def renew_text(text, uuids=uuids):
+                return UUID_TEXT.sub(
+                    lambda m: uuids.setdefault(m.group(0).encode(), str(uuid.uuid4()).encode()).decode(), text)
+
+            case = dict(rows["cases"][0])
+            new_case = self._id("cases")
+            case.update(id=new_case, client_id=client["id"] if case["client_id"] else None,
+                        caseworker_id=user_id if case["caseworker_id"] == self.tpl_id else case["caseworker_id"],
+                        started_by=username if case["started_by"] == "tpl" else case["started_by"],
+                        state=zlib.compress(UUID_RE.sub(renew, zlib.decompress(case["state"])), 1))
+            task_ids = {}
+            for t in rows["human_tasks"]:
+                t = dict(t)
+                task_ids[t["id"]] = t["id"] = self._id("human_tasks")
+                t.update(case_id=new_case, spiff_task_id=renew_text(t["spiff_task_id"]),
+                         assignee_id=user_id if t["assignee_id"] == self.tpl_id else t["assignee_id"],
+                         completed_by=username if t["completed_by"] == "tpl" else t["completed_by"])
+                if t["state"] == "ready":
+                    due = random.choice([None, None, -5, -1, 3, 10, 20])
+                    t["due_at"] = None if due is None else (
+                        dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=due)).strftime("%Y-%m-%d %H:%M:%S.%f")
+                    out["ready"].append((t["id"], t["bpmn_id"], t["role"]))
+                self.rows["human_tasks"].append(tuple(t[c] for c in self.tables["human_tasks"]))
+            head = ""
+            for e in rows["audit_events"]:
+                e = dict(e)
+                payload_text = renew_text(e["payload"]).replace(old_code, client["client_code"])
+                actor = username if e["actor"] == "tpl" else e["actor"]
+                task_id = task_ids.get(e["task_id"]) if e["task_id"] is not None else None
+                at = dt.datetime.fromisoformat(e["occurred_at"]).replace(tzinfo=dt.timezone.utc)
+                digest = audit.event_hash(head, e["seq"], at, actor, e["kind"], new_case, task_id,
+                                          json.loads(payload_text))
+                e.update(id=self._id("audit_events"), case_id=new_case, actor=actor, task_id=task_id,
+                         payload=payload_text, prev_hash=head, hash=digest)
+                head = digest
+                self.rows["audit_events"].append(tuple(e[c] for c in self.tables["audit_events"]))
+            case["audit_head"] = head
+            self.rows["cases"].append(tuple(case[c] for c in self.tables["cases"]))
+            for i in rows["intakes"]:
+                i = dict(i, id=self._id("intakes"), case_id=new_case, client_id=client["id"])
+                self.rows["intakes"].append(tuple(i[c] for c in self.tables["intakes"]))
+            for table in self.case_tables:
+                cols = self.tables[table]
+                for r in rows[table]:
+                    r = dict(r, case_id=new_case)
+                    if "id" in cols:
+                        r["id"] = self._id(table)
+                    if "client_id" in cols and r["client_id"] is not None:
+                        r["client_id"] = client["id"]
+                    for col in ("caseworker_id", "mentor_id"):
+                        if col in cols and r[col] == self.tpl_id:
+                            r[col] = user_id
+                    if "spiff_task_id" in cols and r["spiff_task_id"]:
+                        r["spiff_task_id"] = renew_text(r["spiff_task_id"])
+                    self.rows[table].append(tuple(r[c] for c in cols))
+            out["cases"][new_case] = template["state"] if old_case != template["intake_case"] else "intake"
+        return out
+
+    def flush(self) -> None:
+        order = ["clients", "cases", "human_tasks", "audit_events", "intakes"] + self.case_tables
+        with self.conn:
+            for table in order:
+                rows = self.rows[table]
+                if rows:
+                    cols = self.tables[table]
+                    self.conn.executemany(f'INSERT INTO "{table}" ({", ".join(cols)}) VALUES '
+                                          f'({", ".join("?" * len(cols))})', rows)
+                self.rows[table] = []
+
+
+def build_database(path: Path, pairs: int, per_caseworker: int = 25) -> dict:
+    """The bench database: templates run through the engine, then cloned. Returns who has which cases."""
+    started = time.perf_counter()
+    url = f"sqlite:///{path}"
+    rt = Runtime(Database(url))
+    setup.initialise(rt)
+    templates, info = make_templates(rt)
+    rt.db.close()
+    caseworkers = max(1, pairs // per_caseworker)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    next_user = conn.execute("SELECT MAX(id) FROM users").fetchone()[0] + 1
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    people = [(next_user + i, f"cw{i:04d}") for i in range(caseworkers)]
+    with conn:
+        conn.executemany("INSERT INTO users (id, username, display_name, password_hash, locale, active, created_at)"
+                         " VALUES (?, ?, ?, ?, 'hu', 1, ?)",
+                         [(uid, name, f"Családgondozó {name}", info["hash"], now) for uid, name in people])
+        conn.executemany("INSERT INTO user_roles (user_id, role) VALUES (?, 'caseworker')",
+                         [(uid,) for uid, _ in people])
+    cloner = Cloner(conn, templates, info["tpl_id"])
+    owned: dict[str, dict] = {name: {"cases": [], "casework": []} for _, name in people}
+    for n in range(pairs):
+        uid, name = people[n % caseworkers]
+        # Each caseworker gets every kind of case in turn (n // caseworkers), whatever the number of them.
+        made = cloner.clone(cloner.templates[(n // caseworkers) % len(cloner.templates)], uid, name, n)
+        owned[name]["cases"].extend(made["cases"])
+        owned[name]["casework"].extend(tid for tid, bpmn_id, _ in made["ready"] if bpmn_id == "step_3_3")
+        if n % 500 == 499:
+            cloner.flush()
+    cloner.flush()
+    conn.execute("ANALYZE")
+    counts = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
+              for t in ("cases", "human_tasks", "audit_events", "clients")}
+    counts["ready_tasks"] = conn.execute("SELECT COUNT(*) FROM human_tasks WHERE state = 'ready'").fetchone()[0]
+    conn.close()
+    return {"people": owned, "counts": counts, "seconds": time.perf_counter() - started, "url": url}
+
+
+# ---------------------------------------------------------------------------------------------- the server
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(url: str, port: int) -> subprocess.Popen:
+    """`segito run --no-demo`, as the README's run command does (the venv's `segito` when it is there)."""
+    segito = Path(sys.executable).with_name("segito")
+    cmd = [str(segito)] if segito.exists() else [sys.executable, "-m", "engine.cli"]
+    cmd += ["run", "--no-demo", "--host", "127.0.0.1", "--port", str(port)]
+    env = dict(os.environ, DATABASE_URL=url, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited: {proc.stdout.read()}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read()
+            return proc
+        except (urllib.error.URLError, ConnectionError, socket.timeout):
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the app did not answer within 120 s")
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# ---------------------------------------------------------------------------------------------- the users
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class User:
+    def __init__(self, base: str, username: str, mine: dict, results: dict, lock: threading.Lock):
+        self.base, self.username, self.mine = base, username, mine
+        self.results, self.lock = results, lock
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+        self.token = None
+        self.errors: list[str] = []
+        self.casework = list(mine.get("casework", []))  # kept across runs: a completed step is gone for good
+
+    def request(self, page: str | None, path: str, data: dict | None = None) -> tuple[int, str, dict]:
+        body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body)
+        started = time.perf_counter()
+        try:
+            with self.opener.open(req, timeout=60) as resp:
+                status, text, headers = resp.status, resp.read().decode("utf-8", "replace"), dict(resp.headers)
+        except urllib.error.HTTPError as e:
+            status, text, headers = e.code, e.read().decode("utf-8", "replace"), dict(e.headers)
+        elapsed = time.perf_counter() - started
+        if page:
+            with self.lock:
+                self.results.setdefault(page, []).append(elapsed)
+        found = TOKEN.search(text)
+        if found:
+            self.token = found.group(1)
+        return status, text, headers
+
+    def login(self) -> None:
+        self.request(None, "/login")
+        status, _, _ = self.request(None, "/login", {"username": self.username, "password": PASSWORD,
+                                                     "csrf_token": self.token})
+        if status != 302:
+            raise RuntimeError(f"{self.username} could not log in ({status})")
+        self.request(None, "/inbox")
+
+    def run(self, until: float) -> None:
+        casework = self.casework
+        cases_ = self.mine["cases"]
+        turn = 0
+        while time.time() < until:
+            status, _, _ = self.request("inbox", "/inbox")
+            self._check(status, 200, "inbox")
+            status, _, _ = self.request("case page", f"/cases/{random.choice(cases_)}")
+            self._check(status, 200, "case page")
+            if not casework:
+                continue
+            slot = turn % len(casework)
+            turn += 1
+            task_id = casework[slot]
+            status, _, _ = self.request("task page", f"/tasks/{task_id}")
+            self._check(status, 200, "task page")
+            form = {"csrf_token": self.token, "meetings-0-date": "2026.03.20", "meetings-0-place": "institution",
+                    "meetings-0-log": "Megbeszélés az intézményben.", "casework_next": "continue"}
+            status, _, headers = self.request("form submit", f"/tasks/{task_id}/complete", form)
+            self._check(status, 302, "form submit")
+            nxt = re.search(r"/tasks/(\d+)$", headers.get("Location", ""))
+            if nxt:
+                casework[slot] = int(nxt.group(1))  # the case looped back to a new casework step
+            else:
+                casework.pop(slot)
+
+    def _check(self, status, expected, page):
+        if status != expected:
+            self.errors.append(f"{page}: {status}")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def load(base: str, people: dict, n_users: int, seconds: float) -> dict:
+    names = [n for n, mine in people.items() if mine["cases"]][:n_users]
+    results: dict[str, list[float]] = {}
+    lock = threading.Lock()
+    users_ = [User(base, name, people[name], results, lock) for name in names]
+    for u in users_:
+        u.login()
+    # Warm-up: each user's first round (the app's caches, the first parse of each definition) is not measured.
+    warm = [threading.Thread(target=u.run, args=(time.time() + 2,)) for u in users_]
+    for t in warm:
+        t.start()
+    for t in warm:
+        t.join()
+    results.clear()
+    for u in users_:
+        u.errors.clear()
+    started = time.time()
+    threads = [threading.Thread(target=u.run, args=(started + seconds,)) for u in users_]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.time() - started
+    errors = [e for u in users_ for e in u.errors]
+    return {"results": results, "wall": wall, "errors": errors, "users": len(users_)}
+
+
+def lead_inbox(base: str, rounds: int = 40) -> list[float]:
+    lead = User(base, "lead", {}, {}, threading.Lock())
+    lead.login()
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        status, _, _ = lead.request(None, "/inbox")
+        times.append(time.perf_counter() - started)
+        assert status == 200
+    return times[5:]
+
+
+def report(title: str, run: dict) -> None:
+    print(f"\n{title}: {run['users']} users, {run['wall']:.1f} s, "
+          f"{sum(len(v) for v in run['results'].values()) / run['wall']:.1f} requests/s, "
+          f"{len(run['errors'])} errors{' ' + str(run['errors'][:5]) if run['errors'] else ''}")
+    print(f"  {'page':<12} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for page in ("inbox", "case page", "task page", "form submit"):
+        values = run["results"].get(page, [])
+        if values:
+            print(f"  {page:<12} {len(values):>8} {statistics.median(values) * 1000:>8.1f} "
+                  f"{percentile(values, 95) * 1000:>8.1f} {max(values) * 1000:>8.1f}")
+
+
+def bench(pairs: int, users_n: int, seconds: float, workdir: Path, label: str) -> dict:
+    path = workdir / f"bench-{pairs}.db"
+    built = build_database(path, pairs)
+    c = built["counts"]
+    print(f"\n[{label}] database: {c['cases']:,} cases, {c['human_tasks']:,} task rows ({c['ready_tasks']:,} waiting), "
+          f"{c['audit_events']:,} audit events, {c['clients']:,} clients; built in {built['seconds']:.1f} s")
+    port = free_port()
+    proc = start_app(built["url"], port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        run = load(base, built["people"], users_n, seconds)
+        report(f"[{label}] load", run)
+        lead = lead_inbox(base)
+        print(f"  lead's inbox (sequential, {len(lead)} requests): p50 {statistics.median(lead) * 1000:.1f} ms, "
+              f"p95 {percentile(lead, 95) * 1000:.1f} ms")
+        run["lead"] = lead
+        run["counts"] = c
+        return run
+    finally:
+        stop_app(proc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=5000, help="client pairs (intake + family care) in the big DB")
+    parser.add_argument("--small-pairs", type=int, default=500)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=40)
+    args = parser.parse_args()
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; app: segito run (waitress, 8 threads), SQLite")
+    workdir = Path(tempfile.mkdtemp(prefix="segito-bench-web-"))
+    try:
+        small = bench(args.small_pairs, args.users, args.seconds, workdir, f"{args.small_pairs * 2:,} cases")
+        big = bench(args.pairs, args.users, args.seconds, workdir, f"{args.pairs * 2:,} cases")
+        print("\nInbox latency by database size (same caseload per caseworker):")
+        for label, run in ((f"{args.small_pairs * 2:,} cases", small), (f"{args.pairs * 2:,} cases", big)):
+            inbox = run["results"]["inbox"]
+            print(f"  {label:>14}: caseworker p50 {statistics.median(inbox) * 1000:.1f} ms, "
+                  f"p95 {percentile(inbox, 95) * 1000:.1f} ms; lead p50 {statistics.median(run['lead']) * 1000:.1f} ms")
+        worst = max(percentile(v, 95) for v in big["results"].values())
+        print(f"\nTarget p95 < 150 ms on every page: {'met' if worst < 0.150 else 'NOT met'} "
+              f"(worst p95 {worst * 1000:.1f} ms)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
