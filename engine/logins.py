@@ -99,6 +99,28 @@ def authenticate(db: Database, username: str, password: str, remote_addr: str | 
     return found
 
 
+def check_basic(db: Database, username: str, password: str, remote_addr: str | None = None) -> Actor:
+    """Credentials sent with each API call (HTTP Basic): the same lockout as the login form, and failures count
+    towards it, so the API is no way around it. A success is not an event (it would be one per call)."""
+    username = (username or "").strip()
+    until = locked_until(db, username)
+    if until is not None:
+        raise LockedOut(f"too many failed logins; try again after {until.isoformat()}", until)
+    with db.reading() as session:
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        found = actor_of(user) if user is not None and user.active else None
+        if found:
+            ok = check_password(user, password)
+        else:
+            _waste_time(password)
+            ok = False
+    if not ok:
+        _record(db, username, audit.LOGIN_FAILED, {"reason": "bad_credentials", "remote_addr": remote_addr,
+                                                   "via": "api"})
+        raise LoginRefused("unknown user or wrong password")
+    return found
+
+
 def record_logout(db: Database, username: str) -> None:
     _record(db, username, audit.USER_LOGGED_OUT, {})
 

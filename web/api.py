@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 
-from engine import access, cases, clock, definitions, tasks, users
+from engine import access, audit_log, cases, clock, definitions, tasks, users
 from engine.errors import SegitoError
 from engine.runtime import Runtime
 
@@ -44,14 +44,10 @@ def authenticated(view):
         auth = request.authorization
         if auth is None or not auth.username:
             raise Unauthorised("log in with HTTP Basic credentials")
-        with runtime().db.reading() as session:
-            try:
-                user = users.by_username(session, auth.username)
-            except SegitoError:
-                user = None
-            if user is None or not users.check_password(user, auth.password or ""):
-                raise Unauthorised("unknown user or wrong password")
-            g.user = users.actor_of(user)
+        try:  # the login form's lockout applies here too (engine/logins.py)
+            g.user = logins.check_basic(runtime().db, auth.username, auth.password or "", request.remote_addr)
+        except logins.LoginRefused as e:
+            raise Unauthorised(e.message)
         return view(*args, **kwargs)
 
     return wrapper
@@ -150,7 +146,9 @@ def list_cases():
 @api.get("/cases/<int:case_id>")
 @authenticated
 def get_case(case_id):
-    return jsonify(cases.get_case(runtime(), case_id, g.user))
+    found = cases.get_case(runtime(), case_id, g.user)
+    audit_log.record_view(runtime(), g.user, case_id, via="api")  # reading a client's file is logged (issue 5)
+    return jsonify(found)
 
 
 @api.get("/cases/<int:case_id>/history")
@@ -164,14 +162,17 @@ def case_history(case_id):
 def inbox():
     return jsonify(tasks.inbox(runtime(), g.user, mine_only=request.args.get("mine") in ("1", "true"),
                                process_key=request.args.get("process"), step=request.args.get("step"),
-                               client_code=request.args.get("client"), limit=_int_arg("limit", 50),
+                               client_code=request.args.get("client"), group=request.args.get("group") or None,
+                               due=request.args.get("due") or None, limit=_int_arg("limit", 50),
                                offset=_int_arg("offset", 0)))
 
 
 @api.get("/tasks/<int:task_id>")
 @authenticated
 def get_task(task_id):
-    return jsonify(tasks.get_task(runtime(), task_id, g.user))
+    found = tasks.get_task(runtime(), task_id, g.user)
+    audit_log.record_view(runtime(), g.user, found["case_id"], task_id=task_id, via="api")  # issue 5
+    return jsonify(found)
 
 
 @api.post("/tasks/<int:task_id>/complete")

@@ -181,8 +181,9 @@ def _holds(cond: dict, obj: dict) -> bool:
 
 
 class _Builder:
-    def __init__(self, locale: str, errors: dict[str, list[str]]):
+    def __init__(self, locale: str, errors: dict[str, list[str]], read_only: bool = False):
         self.locale = locale
+        self.read_only = read_only
         self.errors = errors
         self.placed: set[str] = set()
         self.templates: dict[str, tuple[Field, Item]] = {}
@@ -239,7 +240,7 @@ class _Builder:
         f.min_items, f.max_items = prop.get("minItems", 0), prop.get("maxItems")
         rows = rows if isinstance(rows, list) else []
         # An empty block that needs a row gets a blank one to type into; blank rows are dropped on submit.
-        shown = rows if rows or not f.min_items else [{}]
+        shown = rows if rows or not f.min_items or self.read_only else [{}]
         f.items = [self.item(items_schema, row, here, i, depth) for i, row in enumerate(shown)]
         f.template_key = ".".join(str(p) for p in here[0::2])
         f.indices = ",".join(str(p) for p in here[1::2])
@@ -271,7 +272,7 @@ def build(schema: dict, values: dict | None, errors: dict[str, list[str]] | None
     """The render model of one form. ``errors`` maps engine paths ("a/0/b", "(form)") to worded messages."""
     values = values or {}
     errors = errors or {}
-    b = _Builder(locale, errors)
+    b = _Builder(locale, errors, read_only)
     props = schema.get("properties") or {}
     sections_spec = schema.get("x-sections") or [{"id": "form", "label": schema.get("x-label"), "fields": list(props)}]
     listed = {n for s in sections_spec for n in s.get("fields", [])}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
 
 from engine import clock, followup_indicators, indicator_cases, indicators, report_export
 from engine.errors import ValidationFailed
@@ -140,6 +141,16 @@ def bars(rows: list[tuple[str, float | int | None]]) -> dict:
 @reports.app_template_global()
 def report_chart(rows):
     return bars(rows)
+
+
+UNITS = {"pcs": _l("pcs"), "persons": _l("persons"), "HUF": _l("HUF"), "days/process": _l("days/process"),
+         "pcs, %": _l("pcs") + ", %"}
+
+
+@reports.app_template_global()
+def report_unit(unit: str) -> str:
+    """The seed's units in the user's language (db, fő, Ft, nap/folyamat in Hungarian)."""
+    return str(UNITS.get(unit, unit))
 
 
 @reports.app_template_global()
