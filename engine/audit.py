@@ -39,6 +39,28 @@ LOGIN_FAILED = "login_failed"
 ACCESS_DENIED = "access_denied"
 
 
+def field_changes(before: dict, after: dict, changed: set) -> dict:
+    """Before/after values of the changed fields.
+
+    A repeatable block (a list, e.g. the meetings of the case log) is recorded by its entries: those removed
+    under "before" and those added under "after", listed in "list_fields". Recording the whole list each time
+    would make a case's history grow with the square of its meetings.
+    """
+    out = {"before": {}, "after": {}}
+    lists = []
+    for key in sorted(changed):
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, list) and isinstance(new, list):
+            out["before"][key] = [item for item in old if item not in new]
+            out["after"][key] = [item for item in new if item not in old]
+            lists.append(key)
+        else:
+            out["before"][key], out["after"][key] = old, new
+    if lists:
+        out["list_fields"] = lists
+    return out
+
+
 def canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 

@@ -6,6 +6,10 @@ tasks (the branches not chosen, the future) are left out. The workflow is loaded
 """
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
+
 from SpiffWorkflow.util.task import TaskState
 
 from . import audit, cases
@@ -42,18 +46,52 @@ def progress(runtime: Runtime, case_id: int, actor: Actor) -> dict:
             runtime.workflows.put(case.id, case.lock_version, workflow)
 
 
+class _Kept:
+    """What a case page reads from a workflow, by (case id, lock version): a version never changes, so this is
+    never stale, and a page seen again needs no workflow (loading one is most of a cold page's time)."""
+
+    def __init__(self, capacity: int = 4096):
+        self.capacity = capacity
+        self.items: OrderedDict[tuple[int, int], dict] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+            return found
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.capacity:
+                self.items.popitem(last=False)
+
+
+def _kept(runtime: Runtime) -> _Kept:
+    kept = getattr(runtime, "_case_view_kept", None)
+    if kept is None:
+        kept = runtime._case_view_kept = _Kept()  # per runtime: one database
+    return kept
+
+
 def case_page(runtime: Runtime, case_id: int, actor: Actor) -> dict:
     """``cases.get_case`` (authorised there) plus ``definition_id``, ``data``, ``history`` and the walk."""
     summary = cases.get_case(runtime, case_id, actor, with_data=False)
     with runtime.db.reading() as session:
         case = session.get(Case, case_id)
         history = audit.case_history(session, case_id)
-        workflow = runtime.workflow(session, case)
-        try:
-            waiting = workflow.get_tasks(state=TaskState.READY, manual=True)
-            source = waiting[0] if waiting else workflow.last_task
-            data = dict(source.data) if source is not None else {}
-            walked = _walk(workflow)
-        finally:
-            runtime.workflows.put(case.id, case.lock_version, workflow)
-    return {**summary, "definition_id": case.definition_id, "data": data, "history": history, **walked}
+        key = (case.id, case.lock_version)
+        read = _kept(runtime).get(key)
+        if read is None:
+            workflow = runtime.workflow(session, case)
+            try:
+                waiting = workflow.get_tasks(state=TaskState.READY, manual=True)
+                source = waiting[0] if waiting else workflow.last_task
+                read = {"data": dict(source.data) if source is not None else {}, **_walk(workflow)}
+            finally:
+                runtime.workflows.put(case.id, case.lock_version, workflow)
+            _kept(runtime).put(key, read)
+    return {**summary, "definition_id": case.definition_id, "data": copy.deepcopy(read["data"]),
+            "history": history, "done": read["done"], "current": read["current"], "flows": read["flows"]}

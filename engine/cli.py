@@ -90,6 +90,10 @@ def run(host, port, no_demo, threads):
     if not no_demo:
         click.echo(f"Demo logins (password '{setup.DEMO_PASSWORD}'): "
                    + ", ".join(f"{u} ({'/'.join(r)})" for u, _n, r in setup.DEMO_USERS))
+    if os.environ.get("SEGITO_TICKER", "1") != "0":  # issue 4: the in-app ticker (SEGITO_TICKER=0: workers only)
+        from . import ticker
+
+        ticker.start_background(runtime)
     from waitress import serve
 
     serve(app, host=host, port=port, threads=threads, ident="segito")
@@ -240,6 +244,24 @@ def user_add(username, display_name, roles, password):
     with runtime.db.unit_of_work() as session:
         created = users.create_user(session, username, display_name, list(roles), password, "cli", clock.now())
         _out({"username": created.username, "roles": sorted(created.role_codes)})
+
+
+@main.command()
+@click.option("--interval", type=float, default=None, help="seconds between ticks (SEGITO_TICK_SECONDS, default 5)")
+@click.option("--once", is_flag=True, help="fire what is due now and exit (prints how many fired)")
+def worker(interval, once):
+    """Fire due timers: the same ticker as in the web app, in a process of its own (run as many as you like)."""
+    import logging
+
+    from . import ticker, timers
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = _runtime()
+    setup.initialise(runtime)
+    if once:
+        _out({"fired": timers.fire_due(runtime, f"worker:{timers.worker_name()}")})
+        return
+    ticker.run_worker(runtime, interval or ticker.DEFAULT_INTERVAL)
 
 
 # Issue 5: reports, audit verification and the audit log (engine/report_cli.py).

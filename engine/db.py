@@ -25,10 +25,6 @@ def _configure_sqlite(engine: Engine, for_writing: bool) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
-        # Reports sort and count over whole tables (issue 5): a 64 MiB page cache and in-memory temporary
-        # b-trees instead of the 2 MiB default, which spills DISTINCT and GROUP BY work to disk at 100k cases.
-        cur.execute("PRAGMA cache_size=-65536")
-        cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -12,11 +12,13 @@ import threading
 import zlib
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.serializer.helpers.bpmn_converter import BpmnConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 
 class _DateConverter(BpmnConverter):
@@ -41,6 +43,30 @@ class _DecimalConverter(BpmnConverter):
 
     def from_dict(self, dct):
         return decimal.Decimal(dct["value"])
+
+
+class _PrunedTaskConverter(TaskConverter):
+    """Leaves out the data of finished tasks that nothing will read again.
+
+    A finished task whose children are all finished is history (the audit log keeps who changed what); only
+    live tasks, their parents (children inherit data when they become ready) and the last task need data.
+    Without this, a case's state would hold one copy of the case data per step taken, so it would grow with
+    the square of the loops. Kept tasks store full data, not a delta, because their parent may be pruned.
+    """
+
+    def to_dict(self, task):
+        dct = super().to_dict(task)
+        if self._prunable(task):
+            dct["data"], dct["delta"] = {}, {}
+        elif dct.get("delta"):
+            dct["data"], dct["delta"] = self.registry.convert(self.registry.clean(task.data)), {}
+        return dct
+
+    @staticmethod
+    def _prunable(task) -> bool:
+        if not task.has_state(TaskState.FINISHED_MASK) or task is task.workflow.last_task:
+            return False
+        return all(child.has_state(TaskState.FINISHED_MASK) for child in task.children)
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -71,6 +97,7 @@ def _make_registry(specless: bool):
     config[decimal.Decimal] = _DecimalConverter
     if specless:
         config[BpmnWorkflow] = _SpeclessWorkflowConverter
+        config[Task] = _PrunedTaskConverter
     return BpmnWorkflowSerializer.configure(config)
 
 

@@ -79,7 +79,8 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
             visible = unclaimed
         elif group:
             raise SegitoError(f"unknown inbox group '{group}'; use mine or unclaimed")
-        query = (select(HumanTask, Case.process_key, Client.client_code)
+        # Plain rows, not ORM objects: the inbox only reads them (a third of the time of loading entities).
+        query = (select(*HumanTask.__table__.c, Case.process_key, Client.client_code)
                  .join(Case, Case.id == HumanTask.case_id)
                  .outerjoin(Client, Client.id == Case.client_id)
                  .where(*filters, visible))
@@ -94,9 +95,10 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
                                               HumanTask.id)
                                .limit(min(limit, 200)).offset(offset)).all()
         items = []
-        for task, key, code in rows:
+        for task in rows:
             item = task_summary(task)
-            item.update(process_key=key, client_code=code, overdue=bool(task.due_at and task.due_at < now))
+            item.update(process_key=task.process_key, client_code=task.client_code,
+                        overdue=bool(task.due_at and task.due_at < now))
             items.append(item)
         return {"total": total, "items": items, "counts": counts}
 
@@ -203,8 +205,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
             if done.rowcount != 1:
                 raise Conflict(f"task {task_id} was completed by someone else first; nothing was saved")
             payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,
-                       "before": {k: before[k] for k in sorted(changed)},
-                       "after": {k: clean[k] for k in sorted(changed)}}
+                       **audit.field_changes(before, clean, changed)}
             step.audit.events.insert(0, audit.PendingEvent(audit.TASK_COMPLETED, payload, task.id))
             decisions = _decisions(form, clean) if form else {}
             if decisions:

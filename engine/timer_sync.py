@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from uuid import UUID
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -24,7 +24,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from . import advance, schedule, services
-from .models import HumanTask
+from .models import HumanTask, UtcDateTime
 from .timer_models import Timer
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,14 @@ def waiting_timers(workflow) -> dict[tuple[str, dt.datetime], tuple[object, str]
     return found
 
 
+# Statements built once: the observer runs in every command of a process with timers.
+_T = Timer.__table__
+_OPEN_ROWS = select(_T.c.id, _T.c.spiff_task_id, _T.c.due_at, _T.c.bpmn_id, _T.c.label, _T.c.purpose).where(
+    _T.c.case_id == bindparam("case_id"), or_(_T.c.state == "scheduled", _T.c.state == "incident"))
+_MARK = update(_T).where(_T.c.id == bindparam("timer_id")).values(
+    state=bindparam("state"), fired_at=bindparam("at", type_=UtcDateTime()), fired_by=bindparam("by"),
+    claimed_by=None, claim_expires_at=None)
+
 _uses_timers: dict[int, bool] = {}
 
 
@@ -111,8 +119,7 @@ def observe(step, created: list[dict], completed: bool) -> None:
         return
     session, case, at = step.session, step.case, step.at
     waiting = {} if completed else waiting_timers(step.workflow)
-    rows = session.execute(select(Timer.id, Timer.spiff_task_id, Timer.due_at, Timer.bpmn_id, Timer.label,
-                                  Timer.purpose).where(Timer.case_id == case.id, Timer.state.in_(OPEN))).all()
+    rows = session.execute(_OPEN_ROWS, {"case_id": case.id}).all()
     existing = {(r.spiff_task_id, r.due_at): r for r in rows}
     fired, cancelled = [], []
     for key, row in existing.items():
@@ -127,9 +134,7 @@ def observe(step, created: list[dict], completed: bool) -> None:
     step.timers_fired = len(fired)
     if fired:
         by = getattr(step, "fired_by", None) or step.actor
-        session.execute(update(Timer).where(Timer.id.in_([r.id for r in fired]))
-                        .values(state="fired", fired_at=at, fired_by=by, claimed_by=None, claim_expires_at=None)
-                        .execution_options(synchronize_session=False))
+        session.execute(_MARK, [{"timer_id": r.id, "state": "fired", "at": at, "by": by} for r in fired])
         for r in sorted(fired, key=lambda r: (r.due_at, r.id)):
             payload = {"timer_id": r.id, "bpmn_id": r.bpmn_id, "label": r.label, "due_at": r.due_at.isoformat(),
                        "late_seconds": round((at - r.due_at).total_seconds(), 3)}
@@ -138,9 +143,7 @@ def observe(step, created: list[dict], completed: bool) -> None:
                 payload["times"] = times  # a cycle that caught up on several missed intervals at once
             step.audit.add(TIMER_FIRED, payload)
     if cancelled:
-        session.execute(update(Timer).where(Timer.id.in_([r.id for r in cancelled]))
-                        .values(state="cancelled", claimed_by=None, claim_expires_at=None)
-                        .execution_options(synchronize_session=False))
+        session.execute(_MARK, [{"timer_id": r.id, "state": "cancelled", "at": None, "by": None} for r in cancelled])
         step.audit.add(TIMERS_CANCELLED, {"timers": [_describe(r.bpmn_id, r.label, r.due_at) for r in cancelled]})
     new = [(sid, due, task, kind) for (sid, due), (task, kind) in waiting.items() if (sid, due) not in existing]
     if new:

@@ -18,7 +18,7 @@ import socket
 import traceback
 import uuid
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import access, audit, clock, timer_sync
@@ -46,21 +46,22 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def claim_due(runtime, worker: str, limit: int = BATCH) -> list[int]:
-    """Claim up to ``limit`` due, unclaimed (or expired-claim) timers, earliest first; returns their ids."""
+def claim_due(runtime, worker: str, limit: int = BATCH) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` due, unclaimed (or expired-claim) timers, earliest first: [(timer id, case id)]."""
     at = clock.now()
     with runtime.db.unit_of_work() as session:
-        query = (select(Timer.id).where(Timer.state == "scheduled", Timer.run_at < at,
-                                        or_(Timer.claim_expires_at.is_(None), Timer.claim_expires_at < at))
+        query = (select(Timer.id, Timer.case_id).where(Timer.state == "scheduled", Timer.run_at < at,
+                                                       or_(Timer.claim_expires_at.is_(None),
+                                                           Timer.claim_expires_at < at))
                  .order_by(Timer.run_at, Timer.id).limit(limit))
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
-        ids = list(session.execute(query).scalars())
-        if ids:
-            session.execute(update(Timer).where(Timer.id.in_(ids))
+        claimed = [tuple(r) for r in session.execute(query)]
+        if claimed:
+            session.execute(update(Timer).where(Timer.id.in_([c[0] for c in claimed]))
                             .values(claimed_by=worker, claim_expires_at=at + dt.timedelta(seconds=CLAIM_SECONDS))
                             .execution_options(synchronize_session=False))
-    return ids
+    return claimed
 
 
 def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime) -> dict[str, int]:
@@ -69,25 +70,29 @@ def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime) -> dict[str
     SpiffWorkflow's own ``refresh_timers`` fires every due timer in the order they started waiting; after
     downtime that may not be due order, so each is updated on its own here, and a case's later timers are
     left to their own rows (which the worker takes in due order). Returns the cycles' skipped intervals."""
-    skipped = _coalesce_missed_cycles(workflow, at)
+    waiting = timer_sync.waiting_timers(workflow)
+    skipped = _coalesce_missed_cycles(waiting, at)
+    if skipped:
+        waiting = timer_sync.waiting_timers(workflow)
     for _ in range(MAX_FIRINGS_PER_CASE):
-        due = sorted(((d, sid, task) for (sid, d), (task, _k) in timer_sync.waiting_timers(workflow).items()
-                      if d < at and d <= upto), key=lambda x: (x[0], x[1]))
+        due = sorted(((d, sid, task) for (sid, d), (task, _k) in waiting.items()
+                      if d < at and (d <= upto or sid in skipped)), key=lambda x: (x[0], x[1]))
         if not due:
             return skipped
         task = due[0][2]
         task.task_spec._update(task)
         while workflow._do_engine_steps():  # do_engine_steps minus its refresh_timers (which fires in any order)
             pass
+        waiting = timer_sync.waiting_timers(workflow)
     return skipped
 
 
-def _coalesce_missed_cycles(workflow, at: dt.datetime) -> dict[str, int]:
+def _coalesce_missed_cycles(waiting: dict, at: dt.datetime) -> dict[str, int]:
     """A cycle that missed several intervals (downtime) fires once, for the latest of them: the missed ones
     are skipped (and count against its repetitions) before SpiffWorkflow sees it — SpiffWorkflow would fire
     one per missed interval. A timer event with the property ``catchUp`` = ``each`` keeps that behaviour."""
     skipped = {}
-    for (sid, due), (task, kind) in timer_sync.waiting_timers(workflow).items():
+    for (sid, due), (task, kind) in waiting.items():
         if kind != "cycle" or due >= at or timer_sync._props(task.task_spec).get("catchUp", "once") == "each":
             continue
         value = dict(task._get_internal_data("event_value"))
@@ -105,8 +110,9 @@ def _coalesce_missed_cycles(workflow, at: dt.datetime) -> dict[str, int]:
 
 
 def _cycles(workflow) -> dict[str, dict]:
-    return {sid: dict(task._get_internal_data("event_value"))
-            for (sid, _d), (task, kind) in timer_sync.waiting_timers(workflow).items() if kind == "cycle"}
+    return {str(task.id): dict(task._get_internal_data("event_value"))
+            for task in workflow.event_manager.tasks.values()
+            if isinstance(task._get_internal_data("event_value"), dict)}  # only cycles keep a dict there
 
 
 def _cycle_times(workflow, before: dict[str, dict], skipped: dict[str, int]) -> dict[str, int]:
@@ -126,19 +132,29 @@ def _cycle_times(workflow, before: dict[str, dict], skipped: dict[str, int]) -> 
     return times
 
 
-def fire(runtime, timer_id: int, worker: str) -> int:
-    """Fire one claimed timer and whatever else of its case is due, in due order. Returns how many fired:
-    0 when the row was fired, cancelled or re-claimed meanwhile, or when the firing failed (see the row)."""
+_T = Timer.__table__
+_ROW = select(_T.c.case_id, _T.c.state, _T.c.claimed_by, _T.c.due_at, _T.c.label, _T.c.bpmn_id).where(
+    _T.c.id == bindparam("timer_id"))
+
+
+def fire(runtime, timer_id: int, worker: str, case_id: int | None = None) -> int:
+    """Fire one claimed timer and whatever else of its case is due by its due time, in due order.
+
+    Returns how many timers fired: 0 when the row was fired, cancelled or re-claimed meanwhile, or when the
+    firing failed (the row says so). Every change of a timer's state happens under its case's lock (this,
+    the observer of every command, failures, retries), so reading the row after locking the case is enough:
+    two workers holding the same row one after the other see "scheduled" once."""
     at = clock.now()
-    case_id = None
     try:
         with runtime.db.unit_of_work() as session:
-            case_id = session.execute(select(Timer.case_id).where(Timer.id == timer_id)).scalar()
             if case_id is None:
-                return 0
+                case_id = session.execute(select(Timer.case_id).where(Timer.id == timer_id)).scalar()
+                if case_id is None:
+                    return 0
             case = runtime.lock_case(session, case_id)  # the case first, like every command: no deadlock
-            row = _locked_row(session, timer_id)
-            if row.state != "scheduled" or row.claimed_by not in (None, worker):
+            row = session.execute(_ROW, {"timer_id": timer_id}).one_or_none()
+            if row is None or row.case_id != case_id or row.state != "scheduled" \
+                    or row.claimed_by not in (None, worker):
                 return 0  # fired, cancelled or re-claimed by another worker meanwhile
             view = runtime.definition(session, case.definition_id)
             workflow = runtime.workflow(session, case)
@@ -214,7 +230,7 @@ def fire_due(runtime, worker: str | None = None, limit: int = BATCH, max_batches
         if not ids or ids == previous:  # the same rows again and nothing moved: leave them to the next tick
             break
         batches += 1
-        done = sum(fire(runtime, timer_id, worker) for timer_id in ids)
+        done = sum(fire(runtime, timer_id, worker, case_id) for timer_id, case_id in ids)
         fired += done
         previous = None if done else ids
     return fired

@@ -92,6 +92,19 @@ def by_id(session: Session, user_id: int) -> User:
     return user
 
 
+def active_actor(session: Session, user_id: int) -> Actor | None:
+    """The actor of an active user by id in one query (every web request asks), or None."""
+    rows = session.execute(
+        select(User.id, User.username, User.display_name, User.locale, UserRole.role)
+        .outerjoin(UserRole, UserRole.user_id == User.id).where(User.id == user_id, User.active.is_(True))
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return Actor(first.id, first.username, first.display_name, frozenset(r.role for r in rows if r.role),
+                 first.locale)
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.execute(select(User).order_by(User.username)).scalars())
 

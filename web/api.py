@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 
-from engine import access, audit_log, cases, clock, definitions, tasks, users
+from engine import access, audit_log, cases, clock, definitions, logins, tasks
 from engine.errors import SegitoError
 from engine.runtime import Runtime
 

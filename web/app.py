@@ -22,6 +22,7 @@ VIEW_MODULES = ("auth", "inbox_views", "case_views", "catalogue_views", "admin_v
                 "report_views")
 VIEW_MODULES += ("audit_views",)  # issue 5: the audit log (managers)
 VIEW_MODULES += ("report_api",)  # issue 5: reports and audit in the JSON API
+VIEW_MODULES += ("schedule_views",)  # issue 4: agenda and calendar feed, caseload, scheduler
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")

@@ -15,7 +15,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from engine import clock, logins, users
-from engine.errors import Forbidden, NotFound, SegitoError
+from engine.errors import Forbidden, SegitoError
 from engine.runtime import Runtime
 from engine.users import Actor
 
@@ -86,14 +86,11 @@ def load_actor():
         session["expired"] = True
         return
     with runtime().db.reading() as db_session:
-        try:
-            user = users.by_id(db_session, uid)
-        except NotFound:
-            user = None
-        if user is None or not user.active:
-            session.clear()
-            return
-        g.actor = users.actor_of(user)
+        actor = users.active_actor(db_session, uid)
+    if actor is None:
+        session.clear()
+        return
+    g.actor = actor
     # Static files do not count as activity (a page left open still expires).
     if request.endpoint != "static":
         session["seen"] = now

@@ -10,6 +10,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from markupsafe import Markup, escape
+
 from engine.forms import CLIENT_INCOME_BLOCKS, MEMBER_INCOME_BLOCKS, per_capita_income, total_income
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -63,6 +65,7 @@ class Field:
     minimum: int | None = None
     maximum: int | None = None
     errors: list[str] = field(default_factory=list)
+    options_html: str = ""  # a select's options, drawn in Python (see options_html)
     # repeatable blocks
     items: list[Item] = field(default_factory=list)
     template_key: str = ""  # "household_members.work_incomes": the row template this block clones
@@ -169,6 +172,31 @@ def _options(prop: dict, value, locale: str) -> list[Option]:
     return out
 
 
+# A select's <option> list, drawn once per form field and language: the pension list alone has 26 entries and
+# appears in every household member. Keyed by the schema node (kept alive here, so its id stays its own).
+_OPTION_HTML: dict[tuple[int, str], tuple[dict, str]] = {}
+
+
+def options_html(prop: dict, f: "Field", locale: str) -> Markup:
+    key = (id(prop), locale)
+    hit = _OPTION_HTML.get(key)
+    if hit is None or hit[0] is not prop:
+        if len(_OPTION_HTML) > 2000:
+            _OPTION_HTML.clear()
+        html = "".join(f'<option value="{escape(o.code)}">{escape(o.label)}</option>'
+                       for o in f.options if not o.unknown)
+        hit = _OPTION_HTML[key] = (prop, html)
+    html = hit[1]
+    chosen = f.value if isinstance(f.value, str) else ""
+    if chosen:
+        mark = f'<option value="{escape(chosen)}">'
+        if mark in html:
+            html = html.replace(mark, f'<option value="{escape(chosen)}" selected>', 1)
+        else:  # a posted value that is not an option: kept, so the user sees what was refused
+            html += f'<option value="{escape(chosen)}" selected>{escape(chosen)}</option>'
+    return Markup(html)
+
+
 def _holds(cond: dict, obj: dict) -> bool:
     value = obj.get(cond["field"]) if isinstance(obj, dict) else None
     if "equals" in cond:
@@ -225,6 +253,8 @@ class _Builder:
             f.visible_when = json.dumps({**cond, "field": sibling}, ensure_ascii=False)
         if widget in ("select", "radios", "checkboxes"):
             f.options = _options(prop, value, self.locale)
+            if widget == "select":
+                f.options_html = options_html(prop, f, self.locale)
         if name == "amount" and len(path) >= 2 and (
                 (len(path) == 2 and path[0] in CLIENT_INCOME_BLOCKS)
                 or (len(path) == 4 and path[0] == "household_members" and path[2] in MEMBER_INCOME_BLOCKS)):

@@ -337,6 +337,7 @@ class User:
         self.token = None
         self.errors: list[str] = []
         self.casework = list(mine.get("casework", []))  # kept across runs: a completed step is gone for good
+        self.think_time = 0.0
 
     def request(self, page: str | None, path: str, data: dict | None = None) -> tuple[int, str, dict]:
         body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
@@ -364,13 +365,19 @@ class User:
             raise RuntimeError(f"{self.username} could not log in ({status})")
         self.request(None, "/inbox")
 
+    def think(self, until: float) -> None:
+        if self.think_time:
+            time.sleep(min(random.uniform(0.5, 1.5) * self.think_time, max(0.0, until - time.time())))
+
     def run(self, until: float) -> None:
         casework = self.casework
         cases_ = self.mine["cases"]
         turn = 0
         while time.time() < until:
+            self.think(until)
             status, _, _ = self.request("inbox", "/inbox")
             self._check(status, 200, "inbox")
+            self.think(until)
             status, _, _ = self.request("case page", f"/cases/{random.choice(cases_)}")
             self._check(status, 200, "case page")
             if not casework:
@@ -378,10 +385,12 @@ class User:
             slot = turn % len(casework)
             turn += 1
             task_id = casework[slot]
+            self.think(until)
             status, _, _ = self.request("task page", f"/tasks/{task_id}")
             self._check(status, 200, "task page")
             form = {"csrf_token": self.token, "meetings-0-date": "2026.03.20", "meetings-0-place": "institution",
                     "meetings-0-log": "Megbeszélés az intézményben.", "casework_next": "continue"}
+            self.think(until)
             status, _, headers = self.request("form submit", f"/tasks/{task_id}/complete", form)
             self._check(status, 302, "form submit")
             nxt = re.search(r"/tasks/(\d+)$", headers.get("Location", ""))
@@ -400,13 +409,22 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def load(base: str, people: dict, n_users: int, seconds: float) -> dict:
+def login_users(base: str, people: dict, n_users: int) -> list[User]:
     names = [n for n, mine in people.items() if mine["cases"]][:n_users]
     results: dict[str, list[float]] = {}
     lock = threading.Lock()
     users_ = [User(base, name, people[name], results, lock) for name in names]
     for u in users_:
         u.login()
+    return users_
+
+
+def load(users_: list[User], seconds: float, think_time: float) -> dict:
+    """Every user runs its round (inbox, case page, task page, form submit) for ``seconds``; between two
+    requests a user thinks 0.5–1.5 × ``think_time`` seconds (0: back to back, to find the saturation rate)."""
+    results = users_[0].results
+    for u in users_:
+        u.think_time = think_time
     # Warm-up: each user's first round (the app's caches, the first parse of each definition) is not measured.
     warm = [threading.Thread(target=u.run, args=(time.time() + 2,)) for u in users_]
     for t in warm:
@@ -424,7 +442,9 @@ def load(base: str, people: dict, n_users: int, seconds: float) -> dict:
         t.join()
     wall = time.time() - started
     errors = [e for u in users_ for e in u.errors]
-    return {"results": results, "wall": wall, "errors": errors, "users": len(users_)}
+    measured = {k: list(v) for k, v in results.items()}
+    return {"results": measured, "wall": wall, "errors": errors, "users": len(users_), "think": think_time,
+            "load": os.getloadavg()[0]}
 
 
 def lead_inbox(base: str, rounds: int = 40) -> list[float]:
@@ -440,7 +460,8 @@ def lead_inbox(base: str, rounds: int = 40) -> list[float]:
 
 
 def report(title: str, run: dict) -> None:
-    print(f"\n{title}: {run['users']} users, {run['wall']:.1f} s, "
+    print(f"\n{title}: {run['users']} users, think time {run['think']:.1f} s, {run['wall']:.1f} s, "
+          f"machine load {run['load']:.1f}, "
           f"{sum(len(v) for v in run['results'].values()) / run['wall']:.1f} requests/s, "
           f"{len(run['errors'])} errors{' ' + str(run['errors'][:5]) if run['errors'] else ''}")
     print(f"  {'page':<12} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
@@ -451,7 +472,8 @@ def report(title: str, run: dict) -> None:
                   f"{percentile(values, 95) * 1000:>8.1f} {max(values) * 1000:>8.1f}")
 
 
-def bench(pairs: int, users_n: int, seconds: float, workdir: Path, label: str) -> dict:
+def bench(pairs: int, users_n: int, seconds: float, workdir: Path, label: str, think: float,
+          saturate: float) -> dict:
     path = workdir / f"bench-{pairs}.db"
     built = build_database(path, pairs)
     c = built["counts"]
@@ -461,8 +483,13 @@ def bench(pairs: int, users_n: int, seconds: float, workdir: Path, label: str) -
     proc = start_app(built["url"], port)
     try:
         base = f"http://127.0.0.1:{port}"
-        run = load(base, built["people"], users_n, seconds)
-        report(f"[{label}] load", run)
+        people = login_users(base, built["people"], users_n)
+        run = load(people, seconds, think)
+        report(f"[{label}] users at work", run)
+        if saturate:
+            flat_out = load(people, saturate, 0.0)
+            report(f"[{label}] the same users without think time (saturation)", flat_out)
+            run["saturation"] = flat_out
         lead = lead_inbox(base)
         print(f"  lead's inbox (sequential, {len(lead)} requests): p50 {statistics.median(lead) * 1000:.1f} ms, "
               f"p95 {percentile(lead, 95) * 1000:.1f} ms")
@@ -478,13 +505,17 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5000, help="client pairs (intake + family care) in the big DB")
     parser.add_argument("--small-pairs", type=int, default=500)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--think", type=float, default=1.0, help="mean seconds a user thinks between requests")
+    parser.add_argument("--saturate", type=float, default=20, help="seconds without think time (0: skip)")
     args = parser.parse_args()
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; app: segito run (waitress, 8 threads), SQLite")
     workdir = Path(tempfile.mkdtemp(prefix="segito-bench-web-"))
     try:
-        small = bench(args.small_pairs, args.users, args.seconds, workdir, f"{args.small_pairs * 2:,} cases")
-        big = bench(args.pairs, args.users, args.seconds, workdir, f"{args.pairs * 2:,} cases")
+        small = bench(args.small_pairs, args.users, args.seconds, workdir, f"{args.small_pairs * 2:,} cases",
+                      args.think, 0)
+        big = bench(args.pairs, args.users, args.seconds, workdir, f"{args.pairs * 2:,} cases", args.think,
+                    args.saturate)
         print("\nInbox latency by database size (same caseload per caseworker):")
         for label, run in ((f"{args.small_pairs * 2:,} cases", small), (f"{args.pairs * 2:,} cases", big)):
             inbox = run["results"]["inbox"]

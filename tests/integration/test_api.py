@@ -101,8 +101,9 @@ def api(client):
 def _counts(runtime) -> tuple[int, int, int]:
     with runtime.db.reading() as session:
         return (session.execute(select(func.count(ProcessDefinition.id))).scalar(),
-                # A refusal is itself audited (access_denied, issue 3); nothing else may be written.
-                session.execute(select(func.count(AuditEvent.id)).where(AuditEvent.kind != "access_denied")).scalar(),
+                # A refusal is itself audited (access_denied, login_failed: issue 3); nothing else may be written.
+                session.execute(select(func.count(AuditEvent.id))
+                                .where(AuditEvent.kind.not_in(["access_denied", "login_failed"]))).scalar(),
                 session.execute(select(func.count(Case.id))).scalar())
 
 

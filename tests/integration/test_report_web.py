@@ -122,7 +122,7 @@ def test_report_page_with_charts_drill_down_and_downloads(world, app):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'data-testid="value-I1"' in html and "<svg" in html and 'class="bar"' in html
-    assert "/reports/cases?indicator=I1" in html and "list by name" in html
+    assert "/reports/cases?indicator=I1" in html and "band-names-0" in html
     drill = mark.get("/reports/cases", query_string=dict(PERIOD, indicator="I13", key="successful", names="1"))
     assert drill.status_code == 200 and f"#{world['closed']}" in drill.get_data(as_text=True)
     assert "Kovács" in drill.get_data(as_text=True)  # names, for the manager
@@ -138,7 +138,7 @@ def test_report_page_with_charts_drill_down_and_downloads(world, app):
 def test_a_caseworker_sees_her_own_report_and_no_names(world, app, people):
     anna = browser(app, "anna")
     html = anna.get("/reports/", query_string=PERIOD).get_data(as_text=True)
-    assert "list by name" not in html and 'name="caseworker"' not in html
+    assert "band-names-0" not in html and 'name="caseworker"' not in html
     assert anna.get("/reports/", query_string=dict(PERIOD, caseworker=people.bela.id)).status_code == 403
     assert anna.get("/reports/cases", query_string=dict(PERIOD, indicator="I1", names="1")).status_code == 403
     assert anna.get("/audit/").status_code == 403

@@ -89,7 +89,7 @@ def test_two_workers_on_either_database_fire_each_due_timer_once(runtime, people
 def test_a_worker_killed_after_claiming_leaves_its_claim_to_expire_and_another_fires_once(runtime, people):
     case_id = _start(runtime, people, "timer_only", TIMER_ONLY)
     clock.advance(dt.timedelta(hours=1, seconds=1))
-    [timer_id] = timers.claim_due(runtime, "dead-worker")  # claimed, then the worker dies
+    [(timer_id, _case)] = timers.claim_due(runtime, "dead-worker")  # claimed, then the worker dies
     assert timers.fire_due(runtime, "live-worker") == 0  # the claim still holds
     clock.advance(dt.timedelta(seconds=timers.CLAIM_SECONDS + 1))
     assert timers.fire_due(runtime, "live-worker") == 1

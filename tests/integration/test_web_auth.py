@@ -178,3 +178,21 @@ def test_login_redirects_only_to_paths_of_this_site(runtime, people):
     b.get("/login")
     good = b.post("/login?next=/cases", {"username": "anna", "password": "pw-anna"})
     assert good.headers["Location"].endswith("/cases")
+
+
+def test_the_api_counts_towards_the_lockout_and_honours_it(runtime, people):
+    import base64
+
+    app = make_app(runtime)
+    client = app.test_client()
+
+    def basic(password):
+        token = base64.b64encode(f"anna:{password}".encode()).decode()
+        return client.get("/api/inbox", headers={"Authorization": f"Basic {token}"}).status_code
+
+    assert basic("pw-anna") == 200
+    for _ in range(logins.MAX_FAILURES):
+        assert basic("guess") == 401
+    assert basic("pw-anna") == 401  # locked: the API is no way around it
+    assert Browser(app).login("anna").status_code == 429
+    assert _events(runtime, audit.LOGIN_FAILED, "anna") == logins.MAX_FAILURES + 1  # the form's try counts too

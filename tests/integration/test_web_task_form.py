@@ -243,6 +243,8 @@ BAD_INPUT = {
     "unknown field": (_set("favourite_colour", "kék"), None, "Ismeretlen mező(k): favourite_colour", None),
     "option not in list": (_set("problem_types", ["financial", "astrology"]), "problem_types",
                            "„astrology” nem választható", 'value="astrology" checked'),
+    "option not in a list": (_set("household_members-0-kinship", "nagybácsi"), "household_members-0-kinship",
+                             "„nagybácsi” nem választható", '<option value="nagybácsi" selected>nagybácsi</option>'),
     "negative amount": (_set("household_members-0-work_incomes-0-amount", "-5"),
                         "household_members-0-work_incomes-0-amount", "Legalább 0 lehet", 'value="-5"'),
     "impossible date": (_set("taken_into_care_date", "2026.02.30"), "taken_into_care_date", "Érvénytelen dátum",

@@ -1,0 +1,141 @@
+"""A mentor's follow-up calendar: the visits and day-180 checks to come (timer rows), the ones waiting in the
+inbox (task rows), and the same as an iCalendar feed (RFC 5545) a calendar app can subscribe to.
+
+The feed is read without a session, by a secret token in its URL; only the token's SHA-256 is stored, so a
+new link replaces the old one. Events carry the client's pseudonymous code, never a name.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import delete, or_, select
+
+from . import access, audit, clock, schedule
+from .caseload import VISIT_TASKS
+from .models import Case, Client, HumanTask, User
+from .timer_models import CalendarFeed, Timer
+from .users import CASEWORKER, Actor
+
+CHECK_TASKS = ("jr_day_180_check",)
+CALENDAR_FEED_CREATED = "calendar_feed_created"
+
+
+def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    now = clock.now()
+    timers = session.execute(
+        select(Timer, Case.process_key, Client.client_code).join(Case, Case.id == Timer.case_id)
+        .outerjoin(Client, Client.id == Case.client_id)
+        .where(Case.caseworker_id == user_id, Case.status == "running", Timer.state.in_(("scheduled", "incident")),
+               Timer.purpose.in_(("visit", "check")), Timer.due_at >= start, Timer.due_at < end)
+    ).all()
+    tasks = session.execute(
+        select(HumanTask, Case.process_key, Client.client_code).join(Case, Case.id == HumanTask.case_id)
+        .outerjoin(Client, Client.id == Case.client_id)
+        .where(HumanTask.state == "ready", HumanTask.bpmn_id.in_(VISIT_TASKS + CHECK_TASKS),
+               or_(HumanTask.assignee_id == user_id, Case.caseworker_id == user_id), HumanTask.due_at.is_not(None),
+               HumanTask.due_at < end)
+    ).all()
+    items = []
+    for t, key, code in timers:
+        day = schedule.local_date(t.due_at)
+        items.append({"date": day.isoformat(), "kind": t.purpose, "label": t.label, "case_id": t.case_id,
+                      "process_key": key, "client_code": code, "state": "scheduled", "task_id": None,
+                      "uid": f"{t.case_id}-{t.purpose}-{day.isoformat()}"})
+    for t, key, code in tasks:
+        day = schedule.local_date(t.due_at)  # a task is due by the end of its day
+        kind = "check" if t.bpmn_id in CHECK_TASKS else "visit"
+        items.append({"date": day.isoformat(), "kind": kind, "label": t.name, "case_id": t.case_id,
+                      "process_key": key, "client_code": code, "state": "overdue" if t.due_at < now else "due",
+                      "task_id": t.id, "uid": f"{t.case_id}-{kind}-{day.isoformat()}"})
+    return sorted(items, key=lambda i: (i["date"], i["client_code"] or "", i["case_id"]))
+
+
+def agenda(runtime, actor: Actor, days: int = 28) -> dict:
+    """The actor's follow-up visits from today for ``days`` days, and any overdue ones, by local day."""
+    access.require_role(actor, CASEWORKER)
+    days = max(1, min(int(days), 200))
+    today = schedule.local_date(clock.now())
+    start = schedule.start_of_day(today)
+    end = schedule.start_of_day(today + dt.timedelta(days=days))
+    with runtime.db.reading() as session:
+        items = _items(session, actor.id, start, end)
+        has_feed = session.get(CalendarFeed, actor.id) is not None
+    by_day: dict[str, list] = {}
+    for item in items:
+        by_day.setdefault(item["date"], []).append(item)
+    return {"from": today.isoformat(), "days": days, "by_day": [{"date": d, "items": v} for d, v in by_day.items()],
+            "count": len(items), "has_feed": has_feed}
+
+
+def new_feed_token(runtime, actor: Actor) -> str:
+    """A new secret feed token for the actor (the old link stops working). Returned once, stored hashed."""
+    access.require_role(actor, CASEWORKER)
+    token = secrets.token_urlsafe(32)
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == actor.id))
+        session.add(CalendarFeed(user_id=actor.id, token_hash=_hash(token), created_at=at))
+        audit.record_system_event(session, actor.username, at, CALENDAR_FEED_CREATED, {"user_id": actor.id})
+    return token
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def feed(runtime, token: str, days_back: int = 31, days_ahead: int = 200) -> str | None:
+    """The iCalendar text of the token's owner, or None when the token is unknown (or its user inactive)."""
+    if not token or len(token) > 100:
+        return None
+    now = clock.now()
+    today = schedule.local_date(now)
+    with runtime.db.reading() as session:
+        owner = session.execute(select(User).join(CalendarFeed, CalendarFeed.user_id == User.id)
+                                .where(CalendarFeed.token_hash == _hash(token))).scalar_one_or_none()
+        if owner is None or not owner.active:
+            return None
+        items = _items(session, owner.id, schedule.start_of_day(today - dt.timedelta(days=days_back)),
+                       schedule.start_of_day(today + dt.timedelta(days=days_ahead)))
+    return to_ical(items, now, owner.display_name)
+
+
+def _escape(text: str) -> str:
+    """RFC 5545 3.3.11: backslash, semicolon, comma and newline are escaped in TEXT values."""
+    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n"))
+
+
+def _fold(line: str) -> str:
+    """RFC 5545 3.1: lines longer than 75 octets are folded (CRLF + one space), never inside a UTF-8 character."""
+    raw = line.encode("utf-8")
+    if len(raw) <= 75:
+        return line
+    parts, start, limit = [], 0, 75
+    while start < len(raw):
+        end = min(start + limit, len(raw))
+        while end < len(raw) and (raw[end] & 0xC0) == 0x80:  # do not split a multi-byte character
+            end -= 1
+        parts.append(raw[start:end].decode("utf-8"))
+        start, limit = end, 74  # continuation lines begin with the folding space
+    return "\r\n ".join(parts)
+
+
+def to_ical(items: list[dict], stamp: dt.datetime, calendar_name: str) -> str:
+    utc = stamp.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Segito//Follow-up visits//HU", "CALSCALE:GREGORIAN",
+             "METHOD:PUBLISH", f"X-WR-CALNAME:{_escape('Segítő – ' + calendar_name)}",
+             "REFRESH-INTERVAL;VALUE=DURATION:PT1H", "X-PUBLISHED-TTL:PT1H"]
+    for item in items:
+        day = dt.date.fromisoformat(item["date"])
+        what = "180. napi ellenőrzés / Day-180 check" if item["kind"] == "check" else "Látogatás / Visit"
+        summary = f"{what}: {item['client_code'] or ('#' + str(item['case_id']))}"
+        description = f"{item['label']}\nEset / case #{item['case_id']} ({item['process_key']})"
+        lines += ["BEGIN:VEVENT", f"UID:{item['uid']}@segito", f"DTSTAMP:{utc}",
+                  f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",
+                  f"DTEND;VALUE=DATE:{(day + dt.timedelta(days=1)).strftime('%Y%m%d')}",
+                  f"SUMMARY:{_escape(summary)}", f"DESCRIPTION:{_escape(description)}",
+                  "TRANSP:TRANSPARENT", "STATUS:CONFIRMED", "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return "".join(_fold(line) + "\r\n" for line in lines)

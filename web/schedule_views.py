@@ -1,0 +1,66 @@
+"""Follow-up scheduling pages: a mentor's agenda and calendar feed, the manager's caseload, the scheduler."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine import agenda as agenda_service
+from engine import caseload, timers, users
+from engine.access import OVERSEERS
+
+from .auth import current_actor, login_required, roles_required, runtime
+
+schedule = Blueprint("schedule", __name__)
+
+
+@schedule.get("/agenda")
+@roles_required(users.CASEWORKER)
+def agenda():
+    try:
+        weeks = max(1, min(int(request.args.get("weeks", 4)), 26))
+    except ValueError:
+        weeks = 4
+    data = agenda_service.agenda(runtime(), current_actor(), days=7 * weeks)
+    return render_template("schedule/agenda.html", agenda=data, weeks=weeks)
+
+
+@schedule.post("/agenda/feed")
+@roles_required(users.CASEWORKER)
+def new_feed():
+    token = agenda_service.new_feed_token(runtime(), current_actor())
+    url = url_for("schedule.calendar_feed", token=token, _external=True)
+    flash(_("Your calendar link (shown only now; a new link replaces it): %(url)s", url=url), "info")
+    return redirect(url_for("schedule.agenda"))
+
+
+@schedule.get("/calendar/<token>.ics")
+def calendar_feed(token: str):
+    """No session: the secret in the URL is the credential, so a calendar app can subscribe."""
+    text = agenda_service.feed(runtime(), token)
+    if text is None:
+        abort(404)
+    response = Response(text, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = 'inline; filename="segito.ics"'
+    return response
+
+
+@schedule.get("/caseload")
+@roles_required(users.MANAGER, *OVERSEERS)
+def caseload_page():
+    rows = caseload.overview(runtime(), current_actor())
+    return render_template("schedule/caseload.html", rows=rows, limit=caseload.LIMIT,
+                           over=[r for r in rows if r["over"]])
+
+
+@schedule.get("/admin/scheduler")
+@roles_required(users.ADMINISTRATOR)
+def scheduler():
+    return render_template("schedule/scheduler.html", view=timers.overview(runtime(), current_actor()))
+
+
+@schedule.post("/admin/scheduler/timers/<int:timer_id>/retry")
+@login_required
+def retry(timer_id: int):
+    timers.retry_incident(runtime(), timer_id, current_actor())
+    flash(_("Timer %(id)d is queued again.", id=timer_id), "success")
+    return redirect(url_for("schedule.scheduler"))
