@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -28,6 +28,18 @@ from .services import bind_services
 # observer(advance, created_rows, completed) — e.g. timer rows, case facts for indicators. They write with
 # advance.session and add audit events with advance.audit.add, so their work commits or rolls back with the case.
 OBSERVERS: list = []
+
+
+_cases = Case.__table__
+_tasks = HumanTask.__table__
+_INSERT_TASKS = _tasks.insert()
+_CANCEL_TASKS = (_tasks.update().where(_tasks.c.spiff_task_id.in_(bindparam("gone", expanding=True)),
+                                      _tasks.c.state == "ready")
+                 .values(state="cancelled", completed_at=bindparam("at")))
+_SAVE_CASE = (_cases.update().where(_cases.c.id == bindparam("case_id"), _cases.c.lock_version == bindparam("old"))
+              .values(state=bindparam("state"), lock_version=bindparam("new"), audit_head=bindparam("head"),
+                      audit_seq=bindparam("seq")))
+_CLOSE_CASE = _SAVE_CASE.values(status=bindparam("status"), completed_at=bindparam("completed_at"))
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> dict[str, object]:
@@ -82,12 +94,9 @@ class Advance:
         created = [self._task_row(t) for sid, t in ready_after.items() if sid not in self.ready_before]
         gone = [sid for sid in self.ready_before if sid not in ready_after and sid not in self.finished_spiff_ids]
         if created:
-            self.session.execute(HumanTask.__table__.insert(), created)
+            self.session.execute(_INSERT_TASKS, created)
         if gone:
-            self.session.execute(
-                update(HumanTask).where(HumanTask.spiff_task_id.in_(gone), HumanTask.state == "ready")
-                .values(state="cancelled", completed_at=self.at)
-            )
+            self.session.execute(_CANCEL_TASKS, {"gone": gone, "at": self.at})
             for sid in gone:
                 self.audit.add(audit.TASK_CANCELLED, {"spiff_task_id": sid,
                                                       "bpmn_id": self.ready_before[sid].task_spec.name})
@@ -100,21 +109,23 @@ class Advance:
         if completed and self.case.status != "completed":
             self.audit.add(audit.CASE_COMPLETED, {"before": {"status": self.case.status},
                                                   "after": {"status": "completed"}})
-        self.audit.flush(self.session)
+        self.audit.flush(self.session, touch_case=False)
         self._save(completed)
         return created
 
     def _save(self, completed: bool) -> None:
         state = serialization.dump_state(self.workflow)
         old_version = self.case.lock_version
-        new_values = dict(state=state, lock_version=old_version + 1, audit_head=self.case.audit_head,
-                          audit_seq=self.case.audit_seq)
+        new_values = dict(state=state, lock_version=old_version + 1, audit_head=self.audit.head,
+                          audit_seq=self.audit.seq)
+        params = {"case_id": self.case.id, "old": old_version, "state": state, "new": old_version + 1,
+                  "head": self.audit.head, "seq": self.audit.seq}
+        statement = _SAVE_CASE
         if completed and self.case.status != "completed":
             new_values.update(status="completed", completed_at=self.at)
-        result = self.session.execute(
-            update(Case).where(Case.id == self.case.id, Case.lock_version == old_version).values(**new_values)
-            .execution_options(synchronize_session=False)
-        )
+            params.update(status="completed", completed_at=self.at)
+            statement = _CLOSE_CASE
+        result = self.session.execute(statement, params)
         if result.rowcount != 1:
             raise Conflict(f"case {self.case.id} was changed by someone else at the same time; nothing was saved")
         # Mirror what the UPDATE wrote without marking the object dirty (it would be written a second time).

@@ -39,6 +39,9 @@ LOGIN_FAILED = "login_failed"
 ACCESS_DENIED = "access_denied"
 
 
+_INSERT_EVENTS = AuditEvent.__table__.insert()
+
+
 def field_changes(before: dict, after: dict, changed: set) -> dict:
     """Before/after values of the changed fields.
 
@@ -86,23 +89,27 @@ class CaseAudit:
         self.actor = actor
         self.at = at
         self.events: list[PendingEvent] = []
+        self.head, self.seq = case.audit_head or "", case.audit_seq or 0
 
     def add(self, kind: str, payload: dict | None = None, task_id: int | None = None) -> None:
         self.events.append(PendingEvent(kind, payload or {}, task_id))
 
-    def flush(self, session: Session) -> None:
+    def flush(self, session: Session, touch_case: bool = True) -> None:
+        """Insert the collected events; ``touch_case=False`` when the caller writes the head with the case row."""
         if not self.events:
             return
         rows = []
-        head, seq = self.case.audit_head or "", self.case.audit_seq or 0
+        head, seq = self.head, self.seq
         for ev in self.events:
             seq += 1
             digest = event_hash(head, seq, self.at, self.actor, ev.kind, self.case.id, ev.task_id, ev.payload)
             rows.append(dict(occurred_at=self.at, actor=self.actor, kind=ev.kind, case_id=self.case.id,
                              task_id=ev.task_id, seq=seq, payload=ev.payload, prev_hash=head, hash=digest))
             head = digest
-        session.execute(AuditEvent.__table__.insert(), rows)
-        self.case.audit_head, self.case.audit_seq = head, seq
+        session.execute(_INSERT_EVENTS, rows)
+        self.head, self.seq = head, seq
+        if touch_case:
+            self.case.audit_head, self.case.audit_seq = head, seq
         self.events.clear()
 
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from SpiffWorkflow.util.task import TaskState
 
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
@@ -130,6 +130,11 @@ def _digest(case, caseworker_id, facts: dict) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+_facts_table = CaseFact.__table__
+_UPDATE_FACT = _facts_table.update().where(_facts_table.c.case_id == bindparam("k_case_id")).values(
+    {c.name: bindparam(c.name) for c in _facts_table.columns if c.name not in ("case_id", "process_key")})
+
+
 def observe(advance, created_rows, completed: bool) -> None:
     """The observer registered in ``engine.advance.OBSERVERS``."""
     write(advance.session, advance.case, advance.view, advance.workflow, advance.caseworker_id, advance.at,
@@ -143,6 +148,33 @@ def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datet
         return
     facts = facts_of(_current_data(workflow), keys, completed)
     digest = _digest(case, caseworker_id, facts)
+    # What this workflow object last wrote: it lives in the workflow cache, which is keyed by lock version and
+    # evicted when a command fails, so it is what the row holds now.
+    known = getattr(workflow, "_segito_facts", None)
+    workflow._segito_facts = None
+    if known is not None and session.in_transaction():
+        prev_digest, prev = known
+        if prev_digest != digest:
+            scalars = {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
+            session.execute(_UPDATE_FACT, dict(scalars, k_case_id=case.id, client_id=case.client_id,
+                                               caseworker_id=caseworker_id, digest=digest, updated_at=at))
+            common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
+            for name, table, rows in (
+                    ("problem_types", CaseProblemType, [dict(case_id=case.id, problem_type=p) for p in facts["problem_types"]]),
+                    ("meetings", CaseMeeting, [dict(common, met_on=d) for d in facts["meetings"]]),
+                    ("actions", CaseAction, [dict(common, acted_on=d) for d in facts["actions"]])):
+                if facts[name] == prev[name]:
+                    continue
+                old = prev[name]
+                if old and facts[name][:len(old)] == old and name != "problem_types":
+                    rows = rows[len(old):]           # only appended: insert the new ones
+                elif old:
+                    session.execute(delete(table).where(table.case_id == case.id))
+                if rows:
+                    session.execute(table.__table__.insert(), rows)
+        workflow._segito_facts = (digest, facts)
+        return
+    workflow._segito_facts = (digest, facts)
     row = session.get(CaseFact, case.id)
     if row is not None and row.digest == digest:
         return

@@ -23,6 +23,8 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
         view = runtime.definition(session, definition.id)
         seed = {}
         client_id = None
+        if client_code is not None and not isinstance(client_code, str):
+            raise SegitoError(f"client_code must be a text code like 'K-7F3Q2D9H', not {client_code!r}")
         if process_key != "intake":
             if not client_code:
                 raise SegitoError(f"a '{process_key}' case needs a client: register the client at intake first")

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from lxml import etree
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from . import audit, sandbox, serialization
-from .errors import DefinitionInvalid, NotFound
+from .errors import Conflict, DefinitionInvalid, NotFound
 from .forms import check_form_file
 from .models import ProcessDefinition
 
@@ -245,7 +246,11 @@ def deploy(session: Session, upload: Upload, actor: str, at) -> tuple[ProcessDef
         forms=forms, task_catalogue=catalogue, deployed_at=at, deployed_by=actor,
     )
     session.add(definition)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as e:
+        # Another deployment of the same process took this version number in the meantime.
+        raise Conflict(f"another version of '{key}' was deployed at the same time; deploy again") from e
     audit.record_system_event(session, actor, at, audit.DEFINITION_DEPLOYED,
                               {"process_key": key, "version": version, "content_hash": digest,
                                "file": upload.bpmn_name, "forms": sorted(forms)})

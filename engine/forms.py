@@ -151,7 +151,17 @@ class Form:
         errors: list[dict] = []
         self._walk(self.schema, data, [], errors)
         for err in self._validator.iter_errors(data):
-            errors.append(self._error(list(err.absolute_path), _friendly(err), err.validator))
+            path = list(err.absolute_path)
+            if err.validator == "required":
+                # Name the missing field itself, so its label and seed number can be shown beside it.
+                missing = err.message.split("'")[1] if "'" in err.message else ""
+                errors.append(self._error(path + [missing], "is required", "required"))
+            elif err.validator == "additionalProperties":
+                known = set(err.schema.get("properties", {}))
+                for extra in sorted(set(err.instance) - known):
+                    errors.append(self._error(path + [extra], "is not a field of this form", "additionalProperties"))
+            else:
+                errors.append(self._error(path, _friendly(err), err.validator))
         if errors:
             errors.sort(key=lambda e: e["field"])
             raise ValidationFailed(

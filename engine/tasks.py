@@ -3,15 +3,30 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import case as sql_case, func, or_, select, update
+from sqlalchemy import bindparam, case as sql_case, func, or_, select, update
+from sqlalchemy.orm import defer
 
 from . import access, audit, clock
 from .advance import Advance
 from .cases import case_data, task_summary
 from .errors import Conflict, NotFound, SegitoError
+from .db import is_postgres
 from .models import Case, Client, HumanTask
 from .runtime import Runtime
 from .users import Actor
+
+
+_tasks = HumanTask.__table__
+_COMPLETE_TASK = (_tasks.update().where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == "ready")
+                  .values(state="completed", completed_at=bindparam("at"), completed_by=bindparam("by"),
+                          draft=None))
+
+
+# The task and its case in one statement, both locked on PostgreSQL (so both are current after a wait);
+# the case's state is read only when the workflow cache misses.
+_TASK_AND_CASE = (select(HumanTask, Case).join(Case, Case.id == HumanTask.case_id)
+                  .where(HumanTask.id == bindparam("task_id")).options(defer(Case.state)))
+_TASK_AND_CASE_PG = _TASK_AND_CASE.with_for_update()
 
 
 def _task_row(session, task_id: int) -> HumanTask:
@@ -182,9 +197,12 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     case_id = None
     try:
         with runtime.db.unit_of_work() as session:
-            case = runtime.lock_case_of_task(session, task_id)
+            found = session.execute(_TASK_AND_CASE_PG if is_postgres(session) else _TASK_AND_CASE,
+                                    {"task_id": task_id}).first()
+            if found is None:
+                raise NotFound(f"task {task_id} does not exist")
+            task, case = found
             case_id = case.id
-            task = _task_row(session, task_id)
             access.require_task(actor, task)
             _require_ready(task)
             view = runtime.definition(session, case.definition_id)
@@ -198,10 +216,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
             before = {k: spiff_task.data.get(k) for k in clean}
             changed = {k for k in clean if before.get(k) != clean[k]}
             step.complete(task.spiff_task_id, clean)
-            done = session.execute(
-                update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "ready")
-                .values(state="completed", completed_at=at, completed_by=actor.username, draft=None)
-                .execution_options(synchronize_session=False))
+            done = session.execute(_COMPLETE_TASK, {"task_id": task_id, "at": at, "by": actor.username})
             if done.rowcount != 1:
                 raise Conflict(f"task {task_id} was completed by someone else first; nothing was saved")
             payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,

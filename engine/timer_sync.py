@@ -73,7 +73,8 @@ def waiting_timers(workflow) -> dict[tuple[str, dt.datetime], tuple[object, str]
 
 # Statements built once: the observer runs in every command of a process with timers.
 _T = Timer.__table__
-_OPEN_ROWS = select(_T.c.id, _T.c.spiff_task_id, _T.c.due_at, _T.c.bpmn_id, _T.c.label, _T.c.purpose).where(
+_OPEN_ROWS = select(_T.c.id, _T.c.spiff_task_id, _T.c.due_at, _T.c.bpmn_id, _T.c.label, _T.c.purpose, _T.c.state,
+                    _T.c.claimed_by).where(
     _T.c.case_id == bindparam("case_id"), or_(_T.c.state == "scheduled", _T.c.state == "incident"))
 _MARK = update(_T).where(_T.c.id == bindparam("timer_id")).values(
     state=bindparam("state"), fired_at=bindparam("at", type_=UtcDateTime()), fired_by=bindparam("by"),
@@ -112,6 +113,11 @@ def _find(workflow, spiff_task_id: str):
 
 # ---------------------------------------------------------------- the observer: rows in step with the workflow
 
+def open_rows(session, case_id: int) -> list:
+    """The case's scheduled and incident timer rows (to be read under the case's lock)."""
+    return session.execute(_OPEN_ROWS, {"case_id": case_id}).all()
+
+
 def observe(step, created: list[dict], completed: bool) -> None:
     """Runs at the end of every command (engine.advance.OBSERVERS), inside its transaction."""
     _set_due_dates(step, created)
@@ -119,7 +125,9 @@ def observe(step, created: list[dict], completed: bool) -> None:
         return
     session, case, at = step.session, step.case, step.at
     waiting = {} if completed else waiting_timers(step.workflow)
-    rows = session.execute(_OPEN_ROWS, {"case_id": case.id}).all()
+    rows = getattr(step, "open_timer_rows", None)  # read by engine.timers.fire under this same case lock
+    if rows is None:
+        rows = open_rows(session, case.id)
     existing = {(r.spiff_task_id, r.due_at): r for r in rows}
     fired, cancelled = [], []
     for key, row in existing.items():

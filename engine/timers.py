@@ -18,7 +18,7 @@ import socket
 import traceback
 import uuid
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import access, audit, clock, timer_sync
@@ -132,11 +132,6 @@ def _cycle_times(workflow, before: dict[str, dict], skipped: dict[str, int]) -> 
     return times
 
 
-_T = Timer.__table__
-_ROW = select(_T.c.case_id, _T.c.state, _T.c.claimed_by, _T.c.due_at, _T.c.label, _T.c.bpmn_id).where(
-    _T.c.id == bindparam("timer_id"))
-
-
 def fire(runtime, timer_id: int, worker: str, case_id: int | None = None) -> int:
     """Fire one claimed timer and whatever else of its case is due by its due time, in due order.
 
@@ -152,14 +147,14 @@ def fire(runtime, timer_id: int, worker: str, case_id: int | None = None) -> int
                 if case_id is None:
                     return 0
             case = runtime.lock_case(session, case_id)  # the case first, like every command: no deadlock
-            row = session.execute(_ROW, {"timer_id": timer_id}).one_or_none()
-            if row is None or row.case_id != case_id or row.state != "scheduled" \
-                    or row.claimed_by not in (None, worker):
+            rows = timer_sync.open_rows(session, case_id)
+            row = next((r for r in rows if r.id == timer_id), None)
+            if row is None or row.state != "scheduled" or row.claimed_by not in (None, worker):
                 return 0  # fired, cancelled or re-claimed by another worker meanwhile
             view = runtime.definition(session, case.definition_id)
             workflow = runtime.workflow(session, case)
             step = Advance(runtime, session, case, workflow, view, SCHEDULER, at)
-            step.fired_by = worker
+            step.fired_by, step.open_timer_rows = worker, rows
             try:
                 cycles = _cycles(workflow)
                 skipped = _fire_in_due_order(workflow, at, row.due_at)

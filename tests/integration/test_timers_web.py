@@ -119,12 +119,12 @@ def test_a_recorded_visit_leaves_the_agenda(runtime, people):
     case_id = start_follow_up(runtime, people.anna, months=1)
     clock.freeze(local("2026-02-07", 9))
     timers.fire_due(runtime, "w")
-    before = agenda.agenda(runtime, people.anna, days=7)
+    before = agenda.agenda(runtime, people.anna, days=8)
     assert [(i["date"], i["state"]) for d in before["by_day"] for i in d["items"]] == [
         ("2026-02-07", "due"), ("2026-02-14", "scheduled")]
     clock.freeze(local("2026-02-08", 9))
     overdue = agenda.agenda(runtime, people.anna, days=7)
     assert overdue["by_day"][0]["items"][0]["state"] == "overdue"  # not recorded by the end of its day
     complete(runtime, case_id, "jr_visit", {**VISIT, "visit_date": "2026-02-07"}, people.anna)
-    after = agenda.agenda(runtime, people.anna, days=7)
+    after = agenda.agenda(runtime, people.anna, days=8)
     assert [i["date"] for d in after["by_day"] for i in d["items"]] == ["2026-02-14"]

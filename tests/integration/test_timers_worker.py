@@ -1,0 +1,49 @@
+"""`segito worker`: the ticker in a process of its own, beside the app; and `segito worker --once`."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from click.testing import CliRunner
+
+from engine import clock
+from engine.cli import main
+
+from .test_timers import TIMER_ONLY, _start
+from .timer_helpers import events, timer_rows
+
+
+def test_worker_once_fires_what_is_due(runtime, people, database_url):
+    import datetime as dt
+
+    case_id = _start(runtime, people, "timer_only", TIMER_ONLY)
+    clock.advance(dt.timedelta(hours=2))
+    result = CliRunner().invoke(main, ["worker", "--once"], env={"DATABASE_URL": database_url},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"fired": 1}
+    assert [r.state for r in timer_rows(runtime, case_id)] == ["fired"]
+
+
+def test_a_separate_worker_process_fires_a_due_timer_and_stops_cleanly_on_sigterm(runtime, people, database_url):
+    # The case waits one hour after the test clock's 2026-03-02 09:00; the worker runs on the real clock, later.
+    case_id = _start(runtime, people, "timer_only", TIMER_ONLY)
+    env = {**os.environ, "DATABASE_URL": database_url, "SEGITO_TICK_SECONDS": "0.5"}
+    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and [r.state for r in timer_rows(runtime, case_id)] != ["fired"]:
+            time.sleep(0.2)
+        assert [r.state for r in timer_rows(runtime, case_id)] == ["fired"]
+        [fired] = events(runtime, "timer_fired", case_id)
+        assert fired.actor == "scheduler"
+        assert timer_rows(runtime, case_id)[0].fired_by.startswith("worker:")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
