@@ -3,7 +3,8 @@
 The engine (engine/forms.py) reports each refused field with its path, an English message and ``kind`` — the
 JSON Schema keyword that failed, or the form format's own (``x-visible-when``, ``x-computed``,
 ``x-exclusive-option``). The wording here is chosen by that kind, with the limits read from the form file.
-JSON Schema reports a missing field and an unknown field on the enclosing object; they are moved to the field.
+A missing field and an unknown field are placed whether the engine names them (its current way) or their
+enclosing object (JSON Schema's own way): a missing one at its field, an unknown one at its row or the form.
 """
 from __future__ import annotations
 
@@ -127,6 +128,11 @@ def place(details: list[dict], schema: dict, values: dict, locale: str) -> dict[
             if missing:
                 continue
         if kind == "additionalProperties":
+            parent = _node(schema, parts[:-1])
+            if parts and not parts[-1].isdigit() and parts[-1] not in (parent.get("properties") or {}):
+                # The engine names the unknown field itself; it has no place on the page but its row's or the form's.
+                add("/".join(parts[:-1]), _("Unknown field(s): %(names)s. Nothing was saved.", names=parts[-1]))
+                continue
             obj = _value(values, parts)
             extra = sorted(set(obj) - set(node.get("properties") or {})) if isinstance(obj, dict) else []
             add("/".join(parts), _("Unknown field(s): %(names)s. Nothing was saved.", names=", ".join(extra)))

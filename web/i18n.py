@@ -117,7 +117,8 @@ def extract_messages(paths: list[Path] | None = None) -> dict[str, list[str]]:
         options = {} if path.suffix == ".py" else {"extensions": "jinja2.ext.do", "newstyle_gettext": "true"}
         for _lineno, message, _comments, _context in extract_from_file(method, str(path), keywords=keywords,
                                                                          options=options):
-            for msgid in (message if isinstance(message, tuple) else (message,)):
-                if msgid:
-                    found.setdefault(msgid, []).append(f"{path.relative_to(web)}:{_lineno}")
+            # A plural message is catalogued under its singular.
+            msgid = message[0] if isinstance(message, tuple) else message
+            if msgid:
+                found.setdefault(msgid, []).append(f"{path.relative_to(web)}:{_lineno}")
     return found

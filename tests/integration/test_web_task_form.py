@@ -231,6 +231,23 @@ def test_the_page_posts_back_exactly_what_it_shows(runtime, people, anna):
     assert done.headers["Location"].endswith(f"/tasks/{task_of(runtime, case_id, 'step_3_2')}")
 
 
+def test_missing_and_unknown_fields_are_placed_whichever_way_the_engine_names_them():
+    from web import form_errors
+
+    values = {"favourite": "kék", "household_members": [{"name": "A", "foo": "x"}]}
+    old = [{"field": "(form)", "kind": "additionalProperties"}, {"field": "(form)", "kind": "required"},
+           {"field": "household_members/0", "kind": "additionalProperties"}]
+    new = [{"field": "favourite", "kind": "additionalProperties"},
+           {"field": "household_members/0/foo", "kind": "additionalProperties"},
+           {"field": "taken_into_care_date", "kind": "required"}]
+    app = create_app(runtime=object(), config={"TESTING": True, "SECRET_KEY": "t"})
+    with app.test_request_context():
+        for details in (old, new):
+            placed = form_errors.place(details, ASSESSMENT, values, "en")
+            assert "favourite" in placed["(form)"][0] and "foo" in placed["household_members/0"][0]
+            assert placed["taken_into_care_date"] == ["Kötelező kitölteni."]  # the request's language: Hungarian
+
+
 # ------------------------------------------------------------------------------------------------ bad input
 def _set(name, value):
     return lambda flat: flat.setlist(name, value if isinstance(value, list) else [value])

@@ -146,9 +146,11 @@ def complete(runtime, case_id: int, bpmn_id: str, data: dict, actor) -> dict:
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def clone_cases(runtime, template_case_id: int, n: int, chunk: int = 2000) -> list[int]:
+def clone_cases(runtime, template_case_id: int, n: int, chunk: int = 2000, due_for=None) -> list[int]:
     """``n`` real copies of a case waiting at its timers: the same state with fresh task ids, and their timer
-    rows — inserted in bulk, as fast as the database takes rows (starting 10,000 cases one by one is slow)."""
+    rows — inserted in bulk, as fast as the database takes rows (starting 10,000 cases one by one is slow).
+
+    ``due_for(k)`` moves the k-th copy's (single) timer to another due time, in its state and in its row."""
     with runtime.db.reading() as session:
         template = session.get(Case, template_case_id)
         rows = list(session.execute(select(Timer).where(Timer.case_id == template_case_id,
@@ -162,7 +164,14 @@ def clone_cases(runtime, template_case_id: int, n: int, chunk: int = 2000) -> li
             case_rows, timer_values = [], []
             for k in range(start, min(n, start + chunk)):
                 mapping = {old: str(uuid.uuid4()).encode() for old in ids}
-                state = zlib.compress(_UUID.sub(lambda m: mapping[m.group(0)], text), 1)
+                copy = _UUID.sub(lambda m: mapping[m.group(0)], text)
+                due = None
+                if due_for is not None:
+                    [row] = rows
+                    due = due_for(k)
+                    copy = copy.replace(json.dumps(row.due_at.isoformat()).encode(),
+                                        json.dumps(due.isoformat()).encode())
+                state = zlib.compress(copy, 1)
                 case_id = next_id + k
                 case_rows.append(dict(id=case_id, definition_id=template.definition_id, process_key=template.process_key,
                                       client_id=template.client_id, status="running", state=state, lock_version=1,
@@ -171,7 +180,7 @@ def clone_cases(runtime, template_case_id: int, n: int, chunk: int = 2000) -> li
                 for r in rows:
                     timer_values.append(dict(case_id=case_id, spiff_task_id=mapping[r.spiff_task_id.encode()].decode(),
                                              bpmn_id=r.bpmn_id, label=r.label, purpose=r.purpose,
-                                             event_kind=r.event_kind, due_at=r.due_at, run_at=r.run_at,
+                                             event_kind=r.event_kind, due_at=due or r.due_at, run_at=due or r.run_at,
                                              state="scheduled", attempts=0, created_at=r.created_at))
                 ids_created.append(case_id)
             session.execute(Case.__table__.insert(), case_rows)

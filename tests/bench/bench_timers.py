@@ -1,0 +1,201 @@
+"""Timer benchmark (issue 4): 100,000 scheduled follow-up timers on PostgreSQL.
+
+Measures
+  1. timers fired per second by one worker and by two worker processes (10,000 visits due at once, among
+     90,000 future visits and day-180 checks of 10,000 job-retention cases);
+  2. lateness after the due time (p50/p99) with a worker ticking every second, timers falling due at a steady
+     rate while the 100,000 others wait;
+  3. the worker's memory (RSS and tracemalloc) at 1,000 and at 100,000 future timers.
+
+Run:  python tests/bench/bench_timers.py [--pg URL] [--cases 10000] [--one 3000] [--lateness 600]
+The cases are real (a job-retention case through entry and plan, cloned with fresh task ids: see
+tests/integration/timer_helpers.clone_cases), so every firing loads, advances and saves a real workflow.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+
+from engine import cases, clock, demo, schedule, setup, timers, users  # noqa: E402
+from engine.db import Database  # noqa: E402
+from engine.runtime import Runtime  # noqa: E402
+from engine.timer_models import Timer  # noqa: E402
+from tests.integration.timer_helpers import TIMER_ONLY, clone_cases, deploy, start_follow_up  # noqa: E402
+
+WORKER = textwrap.dedent("""
+    import json, resource, sys, time, tracemalloc
+    sys.path.insert(0, {root!r})
+    from engine import timers
+    from engine.db import Database
+    from engine.runtime import Runtime
+    mode, url = sys.argv[1], sys.argv[2]
+    rt = Runtime(Database(url))
+    if mode == "fire":
+        t0 = time.time(); n = timers.fire_due(rt, sys.argv[3]); t1 = time.time()
+        print(json.dumps({{"fired": n, "start": t0, "end": t1}}))
+    else:  # memory: idle ticks against the future timers
+        tracemalloc.start()
+        for _ in range(3):
+            timers.fire_due(rt, "mem")
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(20):
+            timers.fire_due(rt, "mem")
+        current, peak = tracemalloc.get_traced_memory()
+        print(json.dumps({{"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                          "traced_kb": current // 1024, "traced_peak_kb": peak // 1024,
+                          "growth_kb": (current - base) // 1024}}))
+""").format(root=str(ROOT))
+
+
+def schema_url(base: str) -> tuple[str, str]:
+    name = f"bench_timers_{uuid.uuid4().hex[:6]}"
+    with create_engine(base).begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    sep = "&" if "?" in base else "?"
+    return name, f"{base}{sep}options=-csearch_path%3D{name}"
+
+
+def drop(base: str, name: str) -> None:
+    with create_engine(base).begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+
+
+def prepared(url: str, n_cases: int, start: dt.date) -> Runtime:
+    """n_cases job-retention cases whose first visit (S+7) was yesterday: n_cases due, 9 × n_cases future."""
+    rt = Runtime(Database(url))
+    setup.initialise(rt)
+    with rt.db.unit_of_work() as session:
+        users.create_user(session, "anna", "Anna", [users.CASEWORKER], None, "bench", clock.now())
+    with rt.db.reading() as session:
+        anna = users.actor(session, "anna")
+    clock.freeze(schedule.start_of_day(start) - dt.timedelta(days=3))
+    template = start_follow_up(rt, anna, start=start.isoformat())
+    clone_cases(rt, template, n_cases - 1)
+    clock.reset()
+    return rt
+
+
+def counts(rt) -> dict:
+    with rt.db.reading() as session:
+        return dict(session.execute(select(Timer.state, func.count()).group_by(Timer.state)).all())
+
+
+def run_worker(mode: str, url: str, name: str = "w") -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WORKER, mode, url, name], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def throughput(base: str, n_cases: int, one: int) -> dict:
+    name, url = schema_url(base)
+    try:
+        today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
+        rt = prepared(url, n_cases, today - dt.timedelta(days=8))
+        before = counts(rt)
+        t0 = time.perf_counter()
+        fired_one = timers.fire_due(rt, "one", limit=100, max_batches=one // 100)
+        one_rate = fired_one / (time.perf_counter() - t0)
+        procs = [run_worker("fire", url, f"two-{i}") for i in range(2)]
+        results = [json.loads(p.communicate()[0]) for p in procs]
+        fired_two = sum(r["fired"] for r in results)
+        span = max(r["end"] for r in results) - min(r["start"] for r in results)
+        return {"scheduled_before": before.get("scheduled", 0), "one_worker_fired": fired_one,
+                "one_worker_per_s": round(one_rate, 1), "two_workers_fired": fired_two,
+                "two_workers_per_s": round(fired_two / span, 1),
+                "per_worker": [r["fired"] for r in results], "after": counts(rt)}
+    finally:
+        drop(base, name)
+
+
+def lateness(base: str, n_cases: int, n_due: int, tick: float, spread: float) -> dict:
+    """n_due timers fall due over ``spread`` seconds while n_cases×10 others wait; one worker ticks every ``tick``."""
+    name, url = schema_url(base)
+    try:
+        today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
+        rt = prepared(url, n_cases, today + dt.timedelta(days=30))  # everything of these is in the future
+        with rt.db.reading() as session:
+            anna = users.actor(session, "anna")
+        deploy(rt, TIMER_ONLY, "timer_only.bpmn")
+        code = demo.run_intake(rt, anna, 1)
+        template = cases.start_case(rt, "timer_only", anna, code)["case_id"]
+        first = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=20)  # after the worker has started
+        clone_cases(rt, template, n_due, due_for=lambda k: first + dt.timedelta(seconds=spread * k / n_due))
+        with rt.db.unit_of_work() as session:  # the template's own timer is an hour away: out of the way
+            session.execute(text("UPDATE timers SET state = 'cancelled' WHERE case_id = :c"), {"c": template})
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "SEGITO_TICK_SECONDS": str(tick)}
+        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 20 + spread + 120
+            while time.time() < deadline:
+                with rt.db.reading() as session:
+                    left = session.execute(select(func.count()).select_from(Timer).where(
+                        Timer.event_kind == "duration", Timer.state == "scheduled")).scalar()
+                if not left:
+                    break
+                time.sleep(1)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        with rt.db.reading() as session:
+            late = sorted((f - d).total_seconds() for f, d in session.execute(
+                select(Timer.fired_at, Timer.due_at).where(Timer.event_kind == "duration",
+                                                           Timer.state == "fired")))
+        q = statistics.quantiles(late, n=100)
+        return {"timers": len(late), "waiting_meanwhile": n_cases * 10, "tick_s": tick, "p50_s": round(q[49], 3),
+                "p99_s": round(q[98], 3), "max_s": round(late[-1], 3)}
+    finally:
+        drop(base, name)
+
+
+def memory(base: str, big: int) -> dict:
+    out = {}
+    today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
+    for label, n_cases in (("1k", 100), ("100k", big)):
+        name, url = schema_url(base)
+        try:
+            rt = prepared(url, n_cases, today + dt.timedelta(days=30))
+            out[label] = {"future_timers": counts(rt).get("scheduled", 0),
+                          **json.loads(run_worker("memory", url).communicate()[0])}
+        finally:
+            drop(base, name)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pg", default=os.environ.get("SEGITO_TEST_PG_URL",
+                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--cases", type=int, default=10_000, help="job-retention cases (10 timers each)")
+    parser.add_argument("--one", type=int, default=3_000, help="timers the single worker fires")
+    parser.add_argument("--lateness", type=int, default=600, help="timers falling due during the lateness run")
+    parser.add_argument("--spread", type=float, default=120.0, help="seconds over which they fall due")
+    parser.add_argument("--tick", type=float, default=1.0)
+    parser.add_argument("--skip", default="", help="comma-separated: throughput,lateness,memory")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    print(f"bench_timers: PostgreSQL, {args.cases} job-retention cases = {args.cases * 10} timers, "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    if "throughput" not in skip:
+        print("throughput", json.dumps(throughput(args.pg, args.cases, args.one)))
+    if "lateness" not in skip:
+        print("lateness", json.dumps(lateness(args.pg, args.cases, args.lateness, args.tick, args.spread)))
+    if "memory" not in skip:
+        print("memory", json.dumps(memory(args.pg, args.cases)))
+
+
+if __name__ == "__main__":
+    main()
