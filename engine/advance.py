@@ -28,6 +28,9 @@ from .services import bind_services
 # observer(advance, created_rows, completed) — e.g. timer rows, case facts for indicators. They write with
 # advance.session and add audit events with advance.audit.add, so their work commits or rolls back with the case.
 OBSERVERS: list = []
+# Called at the end of ``Advance.__init__``, before the workflow moves: observer(advance). Lets an observer note
+# what it will compare with at the end (e.g. whether a timer waited, so a command without timers skips a query).
+BEGIN_OBSERVERS: list = []
 
 
 _cases = Case.__table__
@@ -36,10 +39,24 @@ _INSERT_TASKS = _tasks.insert()
 _CANCEL_TASKS = (_tasks.update().where(_tasks.c.spiff_task_id.in_(bindparam("gone", expanding=True)),
                                       _tasks.c.state == "ready")
                  .values(state="cancelled", completed_at=bindparam("at")))
+# client_id too: the intake's register_client service sets it during the command.
 _SAVE_CASE = (_cases.update().where(_cases.c.id == bindparam("case_id"), _cases.c.lock_version == bindparam("old"))
               .values(state=bindparam("state"), lock_version=bindparam("new"), audit_head=bindparam("head"),
-                      audit_seq=bindparam("seq")))
+                      audit_seq=bindparam("seq"), client_id=bindparam("client_id")))
 _CLOSE_CASE = _SAVE_CASE.values(status=bindparam("status"), completed_at=bindparam("completed_at"))
+
+
+class CaseRecord:
+    """A case row read with Core, without the ORM: what a command that only advances the case needs.
+
+    Loading a mapped ``Case`` costs more than the rest of the read; commands write the row with ``_SAVE_CASE``
+    anyway. ``state`` is present only when it was read (the workflow cache missed)."""
+
+    def __init__(self, values):
+        self.__dict__.update(values)
+
+
+CASE_COLUMNS = tuple(c for c in _cases.c if c.name != "state")  # what a CaseRecord holds (state on demand)
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> dict[str, object]:
@@ -52,12 +69,18 @@ class Advance:
     def __init__(self, runtime: Runtime, session: Session, case: Case, workflow: BpmnWorkflow,
                  view: DefinitionView, actor: str, at: dt.datetime, caseworker_id: int | None = None):
         self.runtime, self.session, self.case, self.workflow, self.view = runtime, session, case, workflow, view
+        # Core statements go straight to the transaction's connection: the Session's ORM layer adds nothing to
+        # them but time (the writes below are plain INSERT/UPDATE of whole rows).
+        self.connection = session.connection()
         self.actor, self.at = actor, at
         self.caseworker_id = caseworker_id if caseworker_id is not None else case.caseworker_id
         self.audit = audit.CaseAudit(case, actor, at)
         self.ready_before = ready_user_tasks(workflow)
         self.finished_spiff_ids: set[str] = set()
+        self.ready_after: dict[str, object] | None = None  # set by finish, for the observers
         workflow.script_engine = SandboxedScriptEngine(services=bind_services(runtime, session, case, actor, at, self.audit))
+        for observer in BEGIN_OBSERVERS:
+            observer(self)
 
     def run_engine(self) -> None:
         try:
@@ -90,13 +113,13 @@ class Advance:
 
     def finish(self) -> list[dict]:
         """Write task rows, state and audit events; returns the newly created task rows (without ids)."""
-        ready_after = ready_user_tasks(self.workflow)
+        ready_after = self.ready_after = ready_user_tasks(self.workflow)
         created = [self._task_row(t) for sid, t in ready_after.items() if sid not in self.ready_before]
         gone = [sid for sid in self.ready_before if sid not in ready_after and sid not in self.finished_spiff_ids]
         if created:
-            self.session.execute(_INSERT_TASKS, created)
+            self.connection.execute(_INSERT_TASKS, created)
         if gone:
-            self.session.execute(_CANCEL_TASKS, {"gone": gone, "at": self.at})
+            self.connection.execute(_CANCEL_TASKS, {"gone": gone, "at": self.at})
             for sid in gone:
                 self.audit.add(audit.TASK_CANCELLED, {"spiff_task_id": sid,
                                                       "bpmn_id": self.ready_before[sid].task_spec.name})
@@ -109,7 +132,7 @@ class Advance:
         if completed and self.case.status != "completed":
             self.audit.add(audit.CASE_COMPLETED, {"before": {"status": self.case.status},
                                                   "after": {"status": "completed"}})
-        self.audit.flush(self.session, touch_case=False)
+        self.audit.flush(self.connection, touch_case=False)
         self._save(completed)
         return created
 
@@ -117,20 +140,21 @@ class Advance:
         state = serialization.dump_state(self.workflow)
         old_version = self.case.lock_version
         new_values = dict(state=state, lock_version=old_version + 1, audit_head=self.audit.head,
-                          audit_seq=self.audit.seq)
+                          audit_seq=self.audit.seq, client_id=self.case.client_id)
         params = {"case_id": self.case.id, "old": old_version, "state": state, "new": old_version + 1,
-                  "head": self.audit.head, "seq": self.audit.seq}
+                  "head": self.audit.head, "seq": self.audit.seq, "client_id": self.case.client_id}
         statement = _SAVE_CASE
         if completed and self.case.status != "completed":
             new_values.update(status="completed", completed_at=self.at)
             params.update(status="completed", completed_at=self.at)
             statement = _CLOSE_CASE
-        result = self.session.execute(statement, params)
+        result = self.connection.execute(statement, params)
         if result.rowcount != 1:
             raise Conflict(f"case {self.case.id} was changed by someone else at the same time; nothing was saved")
-        # Mirror what the UPDATE wrote without marking the object dirty (it would be written a second time).
+        # Mirror what the UPDATE wrote without marking a mapped Case dirty (it would be written a second time).
+        mirror = set_committed_value if hasattr(self.case, "_sa_instance_state") else setattr
         for k, v in new_values.items():
-            set_committed_value(self.case, k, v)
+            mirror(self.case, k, v)
         self.runtime.workflows.put(self.case.id, self.case.lock_version, self.workflow)
 
 

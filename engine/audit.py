@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, AuditStream, Case
@@ -94,8 +94,9 @@ class CaseAudit:
     def add(self, kind: str, payload: dict | None = None, task_id: int | None = None) -> None:
         self.events.append(PendingEvent(kind, payload or {}, task_id))
 
-    def flush(self, session: Session, touch_case: bool = True) -> None:
-        """Insert the collected events; ``touch_case=False`` when the caller writes the head with the case row."""
+    def flush(self, session: Session | Connection, touch_case: bool = True) -> None:
+        """Insert the collected events; ``touch_case=False`` when the caller writes the head with the case row.
+        ``session``: the command's Session, or (faster, same transaction) its Connection."""
         if not self.events:
             return
         rows = []

@@ -118,9 +118,10 @@ def facts_of(data: dict, keys: FactKeys, completed: bool) -> dict:
     }
 
 
-def _current_data(workflow) -> dict:
+def _current_data(workflow, ready: dict | None = None) -> dict:
     # The same source as engine.cases.case_data: what the waiting tasks see, or what the last task left.
-    waiting = workflow.get_tasks(state=TaskState.READY, manual=True)
+    # ``ready``: the advance's ready user tasks (in tree order, as get_tasks gives them), saving a tree walk.
+    waiting = list(ready.values()) if ready is not None else workflow.get_tasks(state=TaskState.READY, manual=True)
     source = waiting[0] if waiting else workflow.last_task
     return source.data if source is not None else {}
 
@@ -128,6 +129,18 @@ def _current_data(workflow) -> dict:
 def _digest(case, caseworker_id, facts: dict) -> str:
     body = json.dumps([case.process_key, case.client_id, caseworker_id, facts], sort_keys=True, default=str)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _problem_copies(case, caseworker_id, facts: dict) -> dict:
+    """The case's facts each problem-type row carries (see ``CaseProblemType``)."""
+    return dict(client_id=case.client_id, caseworker_id=caseworker_id, process_key=case.process_key,
+                taken_into_care=facts["taken_into_care"], closure_date=facts["closure_date"],
+                agreed=facts["agreement_date"] is not None)
+
+
+def _problem_rows(case, caseworker_id, facts: dict) -> list[dict]:
+    copies = _problem_copies(case, caseworker_id, facts)
+    return [dict(copies, case_id=case.id, problem_type=p) for p in facts["problem_types"]]
 
 
 _facts_table = CaseFact.__table__
@@ -138,29 +151,40 @@ _UPDATE_FACT = _facts_table.update().where(_facts_table.c.case_id == bindparam("
 def observe(advance, created_rows, completed: bool) -> None:
     """The observer registered in ``engine.advance.OBSERVERS``."""
     write(advance.session, advance.case, advance.view, advance.workflow, advance.caseworker_id, advance.at,
-          completed)
+          completed, getattr(advance, "ready_after", None))
 
 
-def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datetime, completed: bool) -> None:
+def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datetime, completed: bool,
+          ready: dict | None = None) -> None:
     """Bring one case's fact rows in line with its workflow's data; writes nothing when nothing changed."""
     keys = fact_keys(view)
     if keys is None:
         return
-    facts = facts_of(_current_data(workflow), keys, completed)
-    digest = _digest(case, caseworker_id, facts)
+    facts = facts_of(_current_data(workflow, ready), keys, completed)
     # What this workflow object last wrote: it lives in the workflow cache, which is keyed by lock version and
     # evicted when a command fails, so it is what the row holds now.
     known = getattr(workflow, "_segito_facts", None)
     workflow._segito_facts = None
+    ident = (case.process_key, case.client_id, caseworker_id)
+    if known is not None and known[2] == ident and known[1] == facts and session.in_transaction():
+        workflow._segito_facts = known  # nothing the digest covers changed: no hashing, no statement
+        return
+    digest = _digest(case, caseworker_id, facts)
     if known is not None and session.in_transaction():
-        prev_digest, prev = known
+        prev_digest, prev = known[0], known[1]
+        conn = session.connection()  # Core statements on the transaction's connection: the ORM layer adds only time
         if prev_digest != digest:
             scalars = {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
-            session.execute(_UPDATE_FACT, dict(scalars, k_case_id=case.id, client_id=case.client_id,
-                                               caseworker_id=caseworker_id, digest=digest, updated_at=at))
+            conn.execute(_UPDATE_FACT, dict(scalars, k_case_id=case.id, client_id=case.client_id,
+                                            caseworker_id=caseworker_id, digest=digest, updated_at=at))
             common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
+            copies = _problem_copies(case, caseworker_id, facts)
+            if facts["problem_types"] == prev["problem_types"] and facts["problem_types"] \
+                    and copies != dict(_problem_copies(case, known[2][2], prev), client_id=known[2][1]):
+                conn.execute(CaseProblemType.__table__.update()
+                             .where(CaseProblemType.__table__.c.case_id == case.id).values(**copies))
             for name, table, rows in (
-                    ("problem_types", CaseProblemType, [dict(case_id=case.id, problem_type=p) for p in facts["problem_types"]]),
+                    ("problem_types", CaseProblemType, _problem_rows(case, caseworker_id, facts)),
                     ("meetings", CaseMeeting, [dict(common, met_on=d) for d in facts["meetings"]]),
                     ("actions", CaseAction, [dict(common, acted_on=d) for d in facts["actions"]])):
                 if facts[name] == prev[name]:
@@ -169,12 +193,12 @@ def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datet
                 if old and facts[name][:len(old)] == old and name != "problem_types":
                     rows = rows[len(old):]           # only appended: insert the new ones
                 elif old:
-                    session.execute(delete(table).where(table.case_id == case.id))
+                    conn.execute(table.__table__.delete().where(table.__table__.c.case_id == case.id))
                 if rows:
-                    session.execute(table.__table__.insert(), rows)
-        workflow._segito_facts = (digest, facts)
+                    conn.execute(table.__table__.insert(), rows)
+        workflow._segito_facts = (digest, facts, ident)
         return
-    workflow._segito_facts = (digest, facts)
+    workflow._segito_facts = (digest, facts, ident)
     row = session.get(CaseFact, case.id)
     if row is not None and row.digest == digest:
         return
@@ -191,8 +215,7 @@ def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datet
     session.flush()
     common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
     if facts["problem_types"]:
-        session.execute(CaseProblemType.__table__.insert(),
-                        [dict(case_id=case.id, problem_type=p) for p in facts["problem_types"]])
+        session.execute(CaseProblemType.__table__.insert(), _problem_rows(case, caseworker_id, facts))
     if facts["meetings"]:
         session.execute(CaseMeeting.__table__.insert(), [dict(common, met_on=d) for d in facts["meetings"]])
     if facts["actions"]:
@@ -214,6 +237,7 @@ def rebuild(runtime, case_ids: list[int] | None = None) -> int:
             if fact_keys(view) is None:
                 continue
             workflow = runtime.workflow(session, case)
+            workflow._segito_facts = None  # recompute from the data: the rows may no longer be what it wrote
             write(session, case, view, workflow, case.caseworker_id, clock.now(), workflow.is_completed())
             runtime.workflows.put(case.id, case.lock_version, workflow)
             done += 1

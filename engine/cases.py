@@ -6,7 +6,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from . import access, audit, clients, clock, definitions
-from .advance import Advance
+from .advance import Advance, CaseRecord
 from .errors import NotFound, SegitoError
 from .models import Case, Client, HumanTask
 from .users import Actor
@@ -14,13 +14,16 @@ from .runtime import Runtime
 from .users import CASEWORKER
 
 
+_INSERT_CASE = Case.__table__.insert()
+
+
 def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: str | None = None) -> dict:
     """One transaction: the case row, its first task rows and its audit events."""
     access.require_caseworker(actor)
     at = clock.now()
     with runtime.db.unit_of_work() as session:
-        definition = definitions.latest_definition(session, process_key)
-        view = runtime.definition(session, definition.id)
+        # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
+        view = runtime.definition(session, definitions.latest_definition_id(session, process_key))
         seed = {}
         client_id = None
         if client_code is not None and not isinstance(client_code, str):
@@ -35,11 +38,13 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
                     "client_status": intake.client_status if intake else "new",
                     "intake_problem": intake.problem if intake else ""}
         caseworker_id = actor.id if CASEWORKER in actor.role_codes else None
-        case = Case(definition_id=view.id, process_key=process_key, client_id=client_id, status="running",
-                    state=b"", lock_version=1, caseworker_id=caseworker_id, started_at=at,
-                    started_by=actor.username, audit_head="", audit_seq=0)
-        session.add(case)
-        session.flush()
+        values = dict(definition_id=view.id, process_key=process_key, client_id=client_id, status="running",
+                      state=b"", lock_version=1, caseworker_id=caseworker_id, started_at=at,
+                      started_by=actor.username, completed_at=None, audit_head="", audit_seq=0)
+        # A Core INSERT and a plain record: Advance writes the row with Core statements, so an ORM flush of a
+        # mapped Case would only add time.
+        values["id"] = session.connection().execute(_INSERT_CASE, values).inserted_primary_key[0]
+        case = CaseRecord(values)
         workflow = BpmnWorkflow(view.spec, view.subprocess_specs)
         for start in workflow.get_tasks(state=TaskState.READY):
             start.data.update(seed)

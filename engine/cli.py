@@ -68,8 +68,10 @@ def main(ctx):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=int(os.environ.get("PORT", 5000)), show_default=True)
 @click.option("--no-demo", is_flag=True, help="do not create demo users and cases")
-@click.option("--threads", default=8, show_default=True, help="request threads of the WSGI server (waitress)")
-def run(host, port, no_demo, threads):
+@click.option("--workers", default=min(os.cpu_count() or 1, 4), show_default=True,
+              help="server processes (gunicorn; 1: a single waitress process)")
+@click.option("--threads", default=4, show_default=True, help="request threads per server process")
+def run(host, port, no_demo, workers, threads):
     """Initialise the database (SQLite by default), load demo data, and serve the app."""
     from web.app import create_app
 
@@ -83,8 +85,8 @@ def run(host, port, no_demo, threads):
     # set unless the app is served on loopback (SEGITO_SECURE_COOKIES=1/0 decides explicitly, e.g. behind TLS).
     secure = os.environ.get("SEGITO_SECURE_COOKIES")
     loopback = host in ("127.0.0.1", "localhost", "::1")
-    app = create_app(runtime, {"SESSION_COOKIE_SECURE": secure == "1" if secure else not loopback,
-                               "WTF_CSRF_SSL_STRICT": secure == "1" if secure else not loopback})
+    web_config = {"SESSION_COOKIE_SECURE": secure == "1" if secure else not loopback,
+                  "WTF_CSRF_SSL_STRICT": secure == "1" if secure else not loopback}
     click.echo(f"Segito is running at http://{host}:{port}/  (API: http://{host}:{port}/api/openapi.json)")
     click.echo(f"Database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
     if not no_demo:
@@ -94,9 +96,10 @@ def run(host, port, no_demo, threads):
         from . import ticker
 
         ticker.start_background(runtime)
-    from waitress import serve
+    from web.serve import serve
 
-    serve(app, host=host, port=port, threads=threads, ident="segito")
+    # Each server process builds its own app and database connections (web/serve.py).
+    serve(lambda: create_app(Runtime(), web_config), host, port, workers, threads)
 
 
 @main.command("init-db")
@@ -255,7 +258,9 @@ def worker(interval, once):
 
     from . import ticker, timers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # SpiffWorkflow logs every task state change at INFO: the worker keeps its own messages only.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("engine").setLevel(logging.INFO)
     runtime = _runtime()
     setup.initialise(runtime)
     if once:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
@@ -263,6 +263,18 @@ def latest_definition(session: Session, key: str, required: bool = True) -> Proc
         .order_by(ProcessDefinition.version.desc()).limit(1)
     ).scalar_one_or_none()
     if found is None and required:
+        raise NotFound(f"no process '{key}' is deployed")
+    return found
+
+
+_LATEST_ID = (select(ProcessDefinition.__table__.c.id).where(ProcessDefinition.__table__.c.process_key == bindparam("key"))
+              .order_by(ProcessDefinition.__table__.c.version.desc()).limit(1))
+
+
+def latest_definition_id(session: Session, key: str) -> int:
+    """The newest version's id (every case start asks: one prebuilt Core statement, no row loaded)."""
+    found = session.connection().execute(_LATEST_ID, {"key": key}).scalar()
+    if found is None:
         raise NotFound(f"no process '{key}' is deployed")
     return found
 

@@ -147,7 +147,7 @@ class Form:
         if len(json.dumps(data, default=str)) > MAX_SUBMISSION_BYTES:
             raise ValidationFailed(f"form '{self.name}': the submission is larger than {MAX_SUBMISSION_BYTES} bytes",
                                    [{"field": "(form)", "message": "submission too large"}])
-        data = copy.deepcopy(data)
+        data = _copied(data)
         errors: list[dict] = []
         self._walk(self.schema, data, [], errors)
         for err in self._validator.iter_errors(data):
@@ -227,6 +227,18 @@ class Form:
             raise ValidationFailed(f"unknown field(s) in draft: {', '.join(unknown)}",
                                    [{"field": u, "message": "unknown field"} for u in unknown])
         return data
+
+
+def _copied(value):
+    """A deep copy of JSON-shaped data, several times faster than copy.deepcopy; other values are deep-copied."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [_copied(v) for v in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
 
 
 def _normalise_date(value: str) -> str:

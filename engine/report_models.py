@@ -39,8 +39,12 @@ class CaseFact(Base):
     __table_args__ = (
         # I1 reads "taken into care by the end, not closed before the start": both ends are range scans.
         Index("ix_case_facts_care", "taken_into_care", "closure_date"),
-        Index("ix_case_facts_closure", "closure_date"),
-        Index("ix_case_facts_caseworker", "caseworker_id", "taken_into_care"),
+        # Closures of the period (I12–I16, by reason, caseworker and month) are read from this index alone.
+        Index("ix_case_facts_closure", "closure_date", "caseworker_id", "closure_reason", "care_days", "follow_up",
+              "client_id"),
+        # One caseworker's cases; with the period's ends and the client it also gives the per-caseworker
+        # breakdown (processes, distinct clients) in caseworker order from the index alone.
+        Index("ix_case_facts_caseworker", "caseworker_id", "taken_into_care", "closure_date", "client_id"),
     )
 
 
@@ -51,6 +55,21 @@ class CaseProblemType(Base):
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     problem_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Copies of the case's facts that I6/I7/I17 read, so they count distinct clients per problem type from the
+    # index below alone, without joining case_facts (the join and its per-group sorts were most of the report's
+    # time). ``engine/case_facts.py`` rewrites them whenever the case's facts change.
+    client_id: Mapped[int | None] = mapped_column(BigId)
+    caseworker_id: Mapped[int | None] = mapped_column(BigId)
+    process_key: Mapped[str | None] = mapped_column(String(100))
+    taken_into_care: Mapped[dt.date | None] = mapped_column(Date)
+    closure_date: Mapped[dt.date | None] = mapped_column(Date)
+    agreed: Mapped[bool] = mapped_column(Boolean, default=False)  # field 46 is filled
+
+    __table_args__ = (
+        # Grouped by problem type with the clients in order: counting distinct clients needs no sort.
+        Index("ix_case_problem_types_period", "problem_type", "client_id", "taken_into_care", "closure_date",
+              "agreed", "caseworker_id"),
+    )
 
 
 class CaseMeeting(Base):

@@ -88,9 +88,10 @@ def _months(value, field: str) -> int:
     return value
 
 
-def _visit(n: int, day: dt.date, zone: ZoneInfo, label_hu: str, label_en: str) -> dict:
-    return {"n": n, "date": day.isoformat(), "due_at": start_of_day(day, zone).isoformat(),
-            "label": f"{n}. {label_hu} / {label_en} {n}"}
+def _visit(n: int, day: dt.date, zone: ZoneInfo) -> dict:
+    # Small on purpose: every visit's subprocess instance carries a copy of the whole list in its case state.
+    # The label and the local day are derived where needed (the timer's label expression, the task's dueDate).
+    return {"n": n, "due_at": start_of_day(day, zone).isoformat()}
 
 
 def job_retention_dates(start, months: int = MAX_MONTHS, intensity: str = "standard") -> list[dt.date]:
@@ -120,7 +121,7 @@ def job_retention_visits(start, months: int = MAX_MONTHS, intensity: str = "stan
         dates = sorted({d for d in plan if start_of_day(d, zone) > cutoff} | keep)
     # A visit's number is its place in the whole (current) plan, so "visit 5" names the same day before and after.
     order = {d: i + 1 for i, d in enumerate(sorted(set(plan) | set(dates)))}
-    return [_visit(order[d], d, zone, "utókövetési látogatás", "follow-up visit") for d in dates]
+    return [_visit(order[d], d, zone) for d in dates]
 
 
 def day_180_check(start) -> str:
@@ -147,8 +148,7 @@ def family_follow_up_dates(closure_date, frequency: str, months: int) -> list[dt
 
 def family_follow_up_visits(closure_date, frequency: str, months: int) -> list[dict]:
     zone = service_zone()
-    return [_visit(i + 1, d, zone, "utánkövetés", "follow-up contact")
-            for i, d in enumerate(family_follow_up_dates(closure_date, frequency, months))]
+    return [_visit(i + 1, d, zone) for i, d in enumerate(family_follow_up_dates(closure_date, frequency, months))]
 
 
 # ---------------------------------------------------------------- BPMN service operations

@@ -55,12 +55,27 @@ class _PrunedTaskConverter(TaskConverter):
     """
 
     def to_dict(self, task):
-        dct = super().to_dict(task)
+        # TaskConverter.to_dict's fields, built here: its data delta (a deep comparison with the parent's data,
+        # the costliest part of saving) would be thrown away, since every kept task stores its full data.
+        registry, parent = self.registry, task.parent
         if self._prunable(task):
-            dct["data"], dct["delta"] = {}, {}
-        elif dct.get("delta"):
-            dct["data"], dct["delta"] = self.registry.convert(self.registry.clean(task.data)), {}
-        return dct
+            data = {}
+        elif parent is None:
+            data = task.data
+        else:
+            data = registry.convert(registry.clean(task.data))
+        return {
+            "id": str(task.id),
+            "parent": str(task._parent) if parent is not None else None,
+            "children": [str(child) for child in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": registry.convert(task.internal_data),
+            "data": data,
+            "delta": {},
+        }
 
     @staticmethod
     def _prunable(task) -> bool:

@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from . import advance, schedule, services
+from . import advance, audit, caseload, schedule, services
 from .models import HumanTask, UtcDateTime
 from .timer_models import Timer
 
@@ -118,6 +118,21 @@ def open_rows(session, case_id: int) -> list:
     return session.execute(_OPEN_ROWS, {"case_id": case_id}).all()
 
 
+def _timer_waits(workflow) -> bool:
+    """Whether any timer event waits (due time or not): a superset of what ``waiting_timers`` returns."""
+    return any(isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
+               and task.state == TaskState.WAITING for task in list(workflow.event_manager.tasks.values()))
+
+
+def note_waiting(step) -> None:
+    """Runs as the command begins (engine.advance.BEGIN_OBSERVERS): did any timer wait before it?
+
+    The open rows of a case are those of the timers that waited when its last command committed (every
+    command ends in ``observe``); so when none waited before this command and none waits after it, the case
+    has no open row and ``observe`` need not read them."""
+    step.timers_waited = uses_timers(step.view) and _timer_waits(step.workflow)
+
+
 def observe(step, created: list[dict], completed: bool) -> None:
     """Runs at the end of every command (engine.advance.OBSERVERS), inside its transaction."""
     _set_due_dates(step, created)
@@ -127,7 +142,7 @@ def observe(step, created: list[dict], completed: bool) -> None:
     waiting = {} if completed else waiting_timers(step.workflow)
     rows = getattr(step, "open_timer_rows", None)  # read by engine.timers.fire under this same case lock
     if rows is None:
-        rows = open_rows(session, case.id)
+        rows = open_rows(session, case.id) if waiting or getattr(step, "timers_waited", True) else []
     existing = {(r.spiff_task_id, r.due_at): r for r in rows}
     fired, cancelled = [], []
     for key, row in existing.items():
@@ -199,11 +214,11 @@ def _set_due_dates(step, created: list[dict]) -> None:
 
 def _caseload_warning(step, existing, new) -> None:
     """Taking a follow-up client beyond the seed's limit of 30 warns the mentor (and the history keeps it)."""
-    starts_follow_up = (step.case.process_key == "job_retention" and step.case.audit_seq == 0) or (
+    started = any(e.kind == audit.CASE_STARTED for e in step.audit.events)
+    starts_follow_up = (step.case.process_key in caseload.FOLLOW_UP_PROCESSES and started) or (
         not existing and any(_props(task.task_spec).get("purpose") == "visit" for _s, _d, task, _k in new))
     if not starts_follow_up or step.caseworker_id is None:
         return
-    from . import caseload
 
     count = caseload.active_follow_ups(step.session, step.caseworker_id, including_case=step.case.id)
     if count > caseload.LIMIT:
@@ -215,4 +230,5 @@ def _caseload_warning(step, existing, new) -> None:
 
 
 advance.OBSERVERS.append(observe)
+advance.BEGIN_OBSERVERS.append(note_waiting)
 services.PROVIDERS.append(schedule._services)

@@ -14,6 +14,7 @@ from .labels import latest_views, process_name, step_name
 inbox = Blueprint("inbox", __name__)
 
 PAGE_SIZE = 25
+CLOSURES_SHOWN = 10  # the oldest; all of them are in the list below (group "waiting for my role")
 GROUPS = ("mine", "unclaimed")
 DUES = ("overdue", "today", "week", "none")
 
@@ -46,7 +47,8 @@ def index():
     closures = None
     if users.PROFESSIONAL_LEAD in actor.role_codes:
         # The lead's queue is the closures waiting for agreement (3.8 and 3.11 agree steps).
-        closures = tasks.inbox(runtime(), actor, role=users.PROFESSIONAL_LEAD, group="unclaimed", limit=50)
+        closures = tasks.inbox(runtime(), actor, role=users.PROFESSIONAL_LEAD, group="unclaimed",
+                               limit=CLOSURES_SHOWN)
     pages = max(1, -(-box["total"] // PAGE_SIZE))
     args = {k: v for k, v in {**filters, "group": group, "due": due}.items() if v}
     return render_template("inbox.html", box=box, closures=closures, group=group, due=due, filters=filters,

@@ -1,8 +1,9 @@
 """Timer benchmark (issue 4): 100,000 scheduled follow-up timers on PostgreSQL.
 
 Measures
-  1. timers fired per second by one worker and by two worker processes (10,000 visits due at once, among
-     90,000 future visits and day-180 checks of 10,000 job-retention cases);
+  1. timers fired per second by one worker and by two worker processes: (a) the machinery, 10,000 minimal
+     cases (start → timer → end) due at once among the 100,000 future timers of 10,000 job-retention cases;
+     (b) real follow-up visits, 10,000 first visits due at once among 90,000 future visits and day-180 checks;
   2. lateness after the due time (p50/p99) with a worker ticking every second, timers falling due at a steady
      rate while the 100,000 others wait;
   3. the worker's memory (RSS and tracemalloc) at 1,000 and at 100,000 future timers.
@@ -99,23 +100,47 @@ def run_worker(mode: str, url: str, name: str = "w") -> subprocess.Popen:
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def throughput(base: str, n_cases: int, one: int) -> dict:
+def _rates(rt, url: str, one: int) -> dict:
+    before = counts(rt)
+    t0 = time.perf_counter()
+    fired_one = timers.fire_due(rt, "one", limit=100, max_batches=max(1, one // 100))
+    one_rate = fired_one / (time.perf_counter() - t0)
+    procs = [run_worker("fire", url, f"two-{i}") for i in range(2)]
+    results = [json.loads(p.communicate()[0]) for p in procs]
+    fired_two = sum(r["fired"] for r in results)
+    span = max(r["end"] for r in results) - min(r["start"] for r in results)
+    return {"scheduled_before": before.get("scheduled", 0), "one_worker_fired": fired_one,
+            "one_worker_per_s": round(one_rate, 1), "two_workers_fired": fired_two,
+            "two_workers_per_s": round(fired_two / span, 1), "per_worker": [r["fired"] for r in results],
+            "after": counts(rt)}
+
+
+def throughput_follow_up(base: str, n_cases: int, one: int) -> dict:
+    """Real job-retention cases: each firing loads, advances and saves a follow-up case (about 125 tasks)."""
     name, url = schema_url(base)
     try:
         today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
         rt = prepared(url, n_cases, today - dt.timedelta(days=8))
-        before = counts(rt)
-        t0 = time.perf_counter()
-        fired_one = timers.fire_due(rt, "one", limit=100, max_batches=one // 100)
-        one_rate = fired_one / (time.perf_counter() - t0)
-        procs = [run_worker("fire", url, f"two-{i}") for i in range(2)]
-        results = [json.loads(p.communicate()[0]) for p in procs]
-        fired_two = sum(r["fired"] for r in results)
-        span = max(r["end"] for r in results) - min(r["start"] for r in results)
-        return {"scheduled_before": before.get("scheduled", 0), "one_worker_fired": fired_one,
-                "one_worker_per_s": round(one_rate, 1), "two_workers_fired": fired_two,
-                "two_workers_per_s": round(fired_two / span, 1),
-                "per_worker": [r["fired"] for r in results], "after": counts(rt)}
+        return _rates(rt, url, one)
+    finally:
+        drop(base, name)
+
+
+def throughput_light(base: str, n_cases: int, n_due: int, one: int) -> dict:
+    """The timer machinery itself: minimal cases (start → timer → end) due at once, among the 100,000 future
+    follow-up timers: claim, lock, row checks, firing, task/timer rows, audit, state and commit."""
+    name, url = schema_url(base)
+    try:
+        today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
+        rt = prepared(url, n_cases, today + dt.timedelta(days=30))
+        with rt.db.reading() as session:
+            anna = users.actor(session, "anna")
+        deploy(rt, TIMER_ONLY, "timer_only.bpmn")
+        clock.freeze(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))
+        template = cases.start_case(rt, "timer_only", anna, demo.run_intake(rt, anna, 1))["case_id"]
+        clone_cases(rt, template, n_due - 1)
+        clock.reset()
+        return _rates(rt, url, one)
     finally:
         drop(base, name)
 
@@ -181,16 +206,19 @@ def main() -> None:
                                                        "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--cases", type=int, default=10_000, help="job-retention cases (10 timers each)")
     parser.add_argument("--one", type=int, default=3_000, help="timers the single worker fires")
+    parser.add_argument("--light", type=int, default=10_000, help="minimal cases due at once (machinery rate)")
     parser.add_argument("--lateness", type=int, default=600, help="timers falling due during the lateness run")
     parser.add_argument("--spread", type=float, default=120.0, help="seconds over which they fall due")
     parser.add_argument("--tick", type=float, default=1.0)
-    parser.add_argument("--skip", default="", help="comma-separated: throughput,lateness,memory")
+    parser.add_argument("--skip", default="", help="comma-separated: light,follow_up,lateness,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     print(f"bench_timers: PostgreSQL, {args.cases} job-retention cases = {args.cases * 10} timers, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-    if "throughput" not in skip:
-        print("throughput", json.dumps(throughput(args.pg, args.cases, args.one)))
+    if "light" not in skip:
+        print("throughput_light", json.dumps(throughput_light(args.pg, args.cases, args.light, args.one)))
+    if "follow_up" not in skip:
+        print("throughput_follow_up", json.dumps(throughput_follow_up(args.pg, args.cases, args.one)))
     if "lateness" not in skip:
         print("lateness", json.dumps(lateness(args.pg, args.cases, args.lateness, args.tick, args.spread)))
     if "memory" not in skip:

@@ -68,7 +68,8 @@ def _fired_exactly_once(runtime, n: int) -> None:
 
 
 def test_two_worker_processes_fire_10000_timers_due_at_once_each_exactly_once_on_postgresql(runtime, people,
-                                                                                           request, database_url):
+                                                                                           request, database_url,
+                                                                                           tmp_path):
     if "sqlite" in request.node.callspec.id:
         pytest.skip("several concurrent workers with SKIP LOCKED is PostgreSQL's case; SQLite has one writer")
     template = _start(runtime, people, "timer_only", TIMER_ONLY)
@@ -76,11 +77,15 @@ def test_two_worker_processes_fire_10000_timers_due_at_once_each_exactly_once_on
     # Two `segito worker --once` processes (two processes: the GIL does not serialise them). They run on the real
     # clock, months after the test clock's 2026-03-02 10:00 due time, so all 10,000 are due at once.
     env = {**os.environ, "DATABASE_URL": database_url}
+    logs = [tmp_path / f"worker-{i}.log" for i in range(2)]
+    outs = [tmp_path / f"worker-{i}.json" for i in range(2)]
+    # Files, not pipes: a worker blocked on a full pipe while holding a case lock would stall the other one.
     workers = [subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "--once"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [w.communicate(timeout=1500) for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], [err[-2000:] for _out, err in outputs]
-    fired = [json.loads(out)["fired"] for out, _err in outputs]
+                                stdout=out.open("w"), stderr=log.open("w")) for out, log in zip(outs, logs)]
+    for w in workers:
+        w.wait(timeout=1500)
+    assert [w.returncode for w in workers] == [0, 0], [log.read_text()[-2000:] for log in logs]
+    fired = [json.loads(out.read_text())["fired"] for out in outs]
     assert sum(fired) == 10_000 and min(fired) > 0, fired
     _fired_exactly_once(runtime, 10_000)
     with runtime.db.reading() as session:

@@ -173,8 +173,9 @@ def clone_cases(runtime, template_case_id: int, n: int, chunk: int = 2000, due_f
                                         json.dumps(due.isoformat()).encode())
                 state = zlib.compress(copy, 1)
                 case_id = next_id + k
-                case_rows.append(dict(id=case_id, definition_id=template.definition_id, process_key=template.process_key,
-                                      client_id=template.client_id, status="running", state=state, lock_version=1,
+                case_rows.append(dict(id=case_id, definition_id=template.definition_id,
+                                      process_key=template.process_key, client_id=template.client_id,
+                                      status="running", state=state, lock_version=1,
                                       caseworker_id=template.caseworker_id, started_at=template.started_at,
                                       started_by=template.started_by, completed_at=None, audit_head="", audit_seq=0))
                 for r in rows:

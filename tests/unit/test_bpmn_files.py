@@ -410,7 +410,7 @@ class FollowUpServices(PythonScriptEngine):
     def call_service(self, task, operation_name, operation_params, **kw):
         assert operation_name == "family_follow_up_visits"
         yesterday = (clock.now() - timedelta(days=1)).isoformat()  # SpiffWorkflow's timers read this clock
-        return json.dumps([{"n": 1, "date": yesterday[:10], "due_at": yesterday, "label": "1"}])
+        return json.dumps([{"n": 1, "due_at": yesterday}])
 
 
 def test_walk_successful_closure_with_follow_up():

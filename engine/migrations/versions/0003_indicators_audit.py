@@ -58,15 +58,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('case_facts', schema=None) as batch_op:
         batch_op.create_index('ix_case_facts_care', ['taken_into_care', 'closure_date'], unique=False)
-        batch_op.create_index('ix_case_facts_closure', ['closure_date'], unique=False)
-        batch_op.create_index('ix_case_facts_caseworker', ['caseworker_id', 'taken_into_care'], unique=False)
+        batch_op.create_index('ix_case_facts_closure', ['closure_date', 'caseworker_id', 'closure_reason', 'care_days',
+                                                        'follow_up', 'client_id'], unique=False)
+        batch_op.create_index('ix_case_facts_caseworker', ['caseworker_id', 'taken_into_care', 'closure_date',
+                                                           'client_id'], unique=False)
 
     op.create_table('case_problem_types',
     sa.Column('case_id', BigId, nullable=False),
     sa.Column('problem_type', sa.String(length=40), nullable=False),
+    sa.Column('client_id', BigId, nullable=True),
+    sa.Column('caseworker_id', BigId, nullable=True),
+    sa.Column('process_key', sa.String(length=100), nullable=True),
+    sa.Column('taken_into_care', sa.Date(), nullable=True),
+    sa.Column('closure_date', sa.Date(), nullable=True),
+    sa.Column('agreed', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.PrimaryKeyConstraint('case_id', 'problem_type')
     )
+    with op.batch_alter_table('case_problem_types', schema=None) as batch_op:
+        batch_op.create_index('ix_case_problem_types_period', ['problem_type', 'client_id', 'taken_into_care',
+                                                               'closure_date', 'agreed', 'caseworker_id'],
+                              unique=False)
     op.create_table('case_meetings',
     sa.Column('id', BigId, nullable=False),
     sa.Column('case_id', BigId, nullable=False),
@@ -156,6 +168,8 @@ def downgrade() -> None:
     op.drop_table('retention_cases')
     op.drop_table('case_actions')
     op.drop_table('case_meetings')
+    with op.batch_alter_table('case_problem_types', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_problem_types_period')
     op.drop_table('case_problem_types')
     with op.batch_alter_table('case_facts', schema=None) as batch_op:
         batch_op.drop_index('ix_case_facts_caseworker')
