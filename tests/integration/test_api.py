@@ -308,7 +308,7 @@ def _assessment(mutate):
 BAD_INPUT = {
     "wrong type": (lambda d: d.update(household_size="három"), "household_size", "not of type"),
     "missing required": (lambda d: d.pop("taken_into_care_date"), "taken_into_care_date", "required"),
-    "unknown field": (lambda d: d.update(favourite_colour="kék"), "favourite_colour", "unknown field"),
+    "unknown field": (lambda d: d.update(favourite_colour="kék"), "favourite_colour", "not a field of this form"),
     "option not in list": (lambda d: d.update(problem_types=["financial", "astrology"]), "problem_types/1",
                            "not one of the options"),
     "negative amount": (lambda d: d["household_members"][0]["work_incomes"][0].update(amount=-5),
