@@ -77,12 +77,14 @@ def _record(db: Database, username: str, kind: str, payload: dict) -> None:
         audit.record_system_event(session, username[:80], clock.now(), kind, payload, stream=STREAM)
 
 
-def authenticate(db: Database, username: str, password: str, remote_addr: str | None = None) -> Actor:
-    """The actor for these credentials, or LoginRefused / LockedOut; every outcome is an audit event."""
-    username = (username or "").strip()
+def _verified(db: Database, username: str, password: str, remote_addr: str | None, via: str | None,
+              record_lockout: bool) -> Actor:
+    """The active user with these credentials, or LockedOut / LoginRefused (a failure is an audit event)."""
+    extra = {"via": via} if via else {}
     until = locked_until(db, username)
     if until is not None:
-        _record(db, username, audit.LOGIN_FAILED, {"reason": "locked", "remote_addr": remote_addr})
+        if record_lockout:
+            _record(db, username, audit.LOGIN_FAILED, {"reason": "locked", "remote_addr": remote_addr, **extra})
         raise LockedOut(f"too many failed logins; try again after {until.isoformat()}", until)
     with db.reading() as session:
         user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
@@ -93,8 +95,15 @@ def authenticate(db: Database, username: str, password: str, remote_addr: str | 
             _waste_time(password)
             ok = False
     if not ok:
-        _record(db, username, audit.LOGIN_FAILED, {"reason": "bad_credentials", "remote_addr": remote_addr})
+        _record(db, username, audit.LOGIN_FAILED, {"reason": "bad_credentials", "remote_addr": remote_addr, **extra})
         raise LoginRefused("unknown user or wrong password")
+    return found
+
+
+def authenticate(db: Database, username: str, password: str, remote_addr: str | None = None) -> Actor:
+    """The actor for these credentials, or LoginRefused / LockedOut; every outcome is an audit event."""
+    username = (username or "").strip()
+    found = _verified(db, username, password, remote_addr, via=None, record_lockout=True)
     _record(db, username, audit.USER_LOGGED_IN, {"remote_addr": remote_addr})
     return found
 
@@ -102,23 +111,7 @@ def authenticate(db: Database, username: str, password: str, remote_addr: str | 
 def check_basic(db: Database, username: str, password: str, remote_addr: str | None = None) -> Actor:
     """Credentials sent with each API call (HTTP Basic): the same lockout as the login form, and failures count
     towards it, so the API is no way around it. A success is not an event (it would be one per call)."""
-    username = (username or "").strip()
-    until = locked_until(db, username)
-    if until is not None:
-        raise LockedOut(f"too many failed logins; try again after {until.isoformat()}", until)
-    with db.reading() as session:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-        found = actor_of(user) if user is not None and user.active else None
-        if found:
-            ok = check_password(user, password)
-        else:
-            _waste_time(password)
-            ok = False
-    if not ok:
-        _record(db, username, audit.LOGIN_FAILED, {"reason": "bad_credentials", "remote_addr": remote_addr,
-                                                   "via": "api"})
-        raise LoginRefused("unknown user or wrong password")
-    return found
+    return _verified(db, (username or "").strip(), password, remote_addr, via="api", record_lockout=False)
 
 
 def record_logout(db: Database, username: str) -> None:
