@@ -67,11 +67,10 @@ def _fired_exactly_once(runtime, n: int) -> None:
         assert session.execute(select(func.count()).select_from(Case).where(Case.status != "completed")).scalar() == 0
 
 
+# Several concurrent workers with SKIP LOCKED is PostgreSQL's case (SQLite has one writer), so only there.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_worker_processes_fire_10000_timers_due_at_once_each_exactly_once_on_postgresql(runtime, people,
-                                                                                           request, database_url,
-                                                                                           tmp_path):
-    if "sqlite" in request.node.callspec.id:
-        pytest.skip("several concurrent workers with SKIP LOCKED is PostgreSQL's case; SQLite has one writer")
+                                                                                           database_url, tmp_path):
     template = _start(runtime, people, "timer_only", TIMER_ONLY)
     clone_cases(runtime, template, 9_999)
     # Two `segito worker --once` processes (two processes: the GIL does not serialise them). They run on the real
