@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
-from engine import access, case_view, cases, clock
+from engine import access, audit_log, case_view, cases, clock
 from engine.models import User
 
 from .i18n import N_
@@ -167,6 +167,7 @@ def show(case_id):
     actor = current_actor()
     rt = runtime()
     case = case_view.case_page(rt, case_id, actor)  # refuses (403, audited) a case that is not the actor's
+    audit_log.record_view(rt, actor, case_id, via="web")  # opening a client's file is itself logged (issue 5)
     view = view_of(case["definition_id"])
     flows = get_diagram(view).flows_between(case["flows"])
     svg = render_diagram(view, current=case["current"], done=case["done"], taken_flows=flows)

@@ -16,7 +16,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from engine import cases, tasks
+from engine import audit_log, cases, tasks
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 from . import form_errors, form_parse, form_render
@@ -78,9 +78,11 @@ def _case_facts(task: dict, actor) -> dict:
 
 
 def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: str | None = None,
-          read_only: bool | None = None):
+          read_only: bool | None = None, log_view: bool = False):
     actor = current_actor()
     task = tasks.get_task(runtime(), task_id, actor)
+    if log_view:  # opening a client's file is itself an audit event (issue 5); re-renders after a POST are not
+        audit_log.record_view(runtime(), actor, task["case_id"], task_id=task_id, via="web")
     locale = _locale()
     facts = _case_facts(task, actor)
     schema = task.get("form") or {"type": "object", "properties": {}}
@@ -106,7 +108,7 @@ def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: 
 @bp.get("/tasks/<int:task_id>")
 @login_required
 def show(task_id: int):
-    return _page(task_id)
+    return _page(task_id, log_view=True)
 
 
 def _posted(task_id: int) -> tuple[dict, dict]:

@@ -276,10 +276,10 @@ def test_bad_input_is_shown_at_its_field_and_the_input_is_kept(runtime, people, 
     change, field, message, kept = BAD_INPUT[kind]
     case_id = new_family_case(runtime, people)
     task_id = task_of(runtime, case_id, "step_3_1")
-    before = snapshot(runtime, case_id)
     flat = form_parse.flatten(ASSESSMENT, two_members_two_incomes())
     change(flat)
-    anna.get(f"/tasks/{task_id}")
+    anna.get(f"/tasks/{task_id}")  # opening the page is logged; what follows must change nothing
+    before = snapshot(runtime, case_id)
     response = anna.post(f"/tasks/{task_id}/complete", flat)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -332,8 +332,8 @@ def test_a_draft_is_saved_and_resumed_through_the_page(runtime, people, anna):
 def test_rows_are_added_and_removed_without_javascript(runtime, people, anna):
     case_id = new_family_case(runtime, people)
     task_id = task_of(runtime, case_id, "step_3_1")
+    anna.get(f"/tasks/{task_id}")  # opening the page is logged; adding and removing rows saves nothing
     before = snapshot(runtime, case_id)
-    anna.get(f"/tasks/{task_id}")
     flat = form_parse.flatten(ASSESSMENT, two_members_two_incomes())
     flat["_add"] = "household_members-1-pension_incomes"
     html = anna.post(f"/tasks/{task_id}/rows", flat).get_data(as_text=True)
@@ -440,3 +440,13 @@ def test_a_conflict_is_a_clear_409_that_shows_what_was_typed(runtime, people, an
     assert response.status_code == 409 and 'data-testid="task-alert"' in html
     assert "Valaki más előbb lezárta" in html and "Egy másik terv, amit közben írtam." in html
     assert "data-task-form" not in html
+
+
+def test_opening_a_case_or_task_page_is_logged_as_a_view(runtime, people, anna):
+    case_id = new_family_case(runtime, people)
+    task_id = task_of(runtime, case_id, "step_3_1")
+    assert anna.get(f"/tasks/{task_id}").status_code == 200
+    assert anna.get(f"/cases/{case_id}").status_code == 200
+    events = [e for e in cases.history(runtime, case_id, people.anna) if e["kind"].endswith("_viewed")]
+    assert [(e["kind"], e["actor"], e["task_id"], e["payload"]["via"]) for e in events] == [
+        ("task_viewed", "anna", task_id, "web"), ("case_viewed", "anna", None, "web")]
