@@ -109,4 +109,24 @@ def ensure(runtime: Runtime) -> None:
     run_family_care(runtime, anna, lea, codes[3], loops=3)
     code = run_intake(runtime, bela, 5)
     run_family_care(runtime, bela, lea, code, stop_at="3.3")
+    run_job_retention(runtime, anna, run_intake(runtime, anna, 6))
     cases.start_case(runtime, "intake", anna)
+
+
+def run_job_retention(runtime: Runtime, mentor, client_code: str, days_ago: int = 10) -> int:
+    """Issue 4: a job-retention follow-up that began ``days_ago`` days ago: its first visit is in the inbox,
+    the others (and the day-180 check) are scheduled — the mentor's agenda has something to show."""
+    import datetime as dt
+
+    from . import clock, schedule
+
+    start = schedule.local_date(clock.now()) - dt.timedelta(days=days_ago)
+    case_id = cases.start_case(runtime, "job_retention", mentor, client_code)["case_id"]
+    tasks.complete(runtime, _next(runtime, mentor, case_id),
+                   {"entry_route": "development_plan", "development_plan_date": start.isoformat(),
+                    "employer_name": "Példa Kft.", "job_title": "raktáros", "employment_start": start.isoformat()},
+                   mentor)
+    tasks.complete(runtime, _next(runtime, mentor, case_id),
+                   {"employer_evaluation_agreed": False, "follow_up_months": 6, "intensity": "standard",
+                    "interventions": ["client_consultation", "employer_consultation"]}, mentor)
+    return case_id
