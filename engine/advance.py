@@ -17,6 +17,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import audit, serialization
+from .db import Prepared
 from .errors import Conflict, WorkflowFailed
 from .models import Case, HumanTask
 from .runtime import DefinitionView, Runtime
@@ -31,11 +32,14 @@ OBSERVERS: list = []
 # Called at the end of ``Advance.__init__``, before the workflow moves: observer(advance). Lets an observer note
 # what it will compare with at the end (e.g. whether a timer waited, so a command without timers skips a query).
 BEGIN_OBSERVERS: list = []
+# Called in ``finish`` before the new task rows are inserted: observer(advance, created_rows). Lets an observer
+# fill in a column of a new row (e.g. the due date of a task) instead of updating the row after it is written.
+ROW_OBSERVERS: list = []
 
 
 _cases = Case.__table__
 _tasks = HumanTask.__table__
-_INSERT_TASKS = _tasks.insert()
+_INSERT_TASKS = Prepared(_tasks.insert())
 _CANCEL_TASKS = (_tasks.update().where(_tasks.c.spiff_task_id.in_(bindparam("gone", expanding=True)),
                                       _tasks.c.state == "ready")
                  .values(state="cancelled", completed_at=bindparam("at")))
@@ -43,7 +47,8 @@ _CANCEL_TASKS = (_tasks.update().where(_tasks.c.spiff_task_id.in_(bindparam("gon
 _SAVE_CASE = (_cases.update().where(_cases.c.id == bindparam("case_id"), _cases.c.lock_version == bindparam("old"))
               .values(state=bindparam("state"), lock_version=bindparam("new"), audit_head=bindparam("head"),
                       audit_seq=bindparam("seq"), client_id=bindparam("client_id")))
-_CLOSE_CASE = _SAVE_CASE.values(status=bindparam("status"), completed_at=bindparam("completed_at"))
+_CLOSE_CASE = Prepared(_SAVE_CASE.values(status=bindparam("status"), completed_at=bindparam("completed_at")))
+_SAVE_CASE = Prepared(_SAVE_CASE)
 
 
 class CaseRecord:
@@ -75,9 +80,17 @@ class Advance:
         self.actor, self.at = actor, at
         self.caseworker_id = caseworker_id if caseworker_id is not None else case.caseworker_id
         self.audit = audit.CaseAudit(case, actor, at)
-        self.ready_before = ready_user_tasks(workflow)
+        # The ready tasks this workflow object had when its last command saved it, if they are all still ready
+        # and in its tree (a cached workflow is the saved one: the cache checks the lock version), else a walk.
+        known = workflow.__dict__.pop("_segito_ready", None)
+        if known is not None and all(t._state == TaskState.READY and t.workflow.tasks.get(t.id) is t
+                                     for t in known.values()):
+            self.ready_before = dict(known)
+        else:
+            self.ready_before = ready_user_tasks(workflow)
         self.finished_spiff_ids: set[str] = set()
         self.ready_after: dict[str, object] | None = None  # set by finish, for the observers
+        self.keep_workflow = True  # put the saved workflow in the runtime's cache for the case's next command
         workflow.script_engine = SandboxedScriptEngine(services=bind_services(runtime, session, case, actor, at, self.audit))
         for observer in BEGIN_OBSERVERS:
             observer(self)
@@ -117,7 +130,9 @@ class Advance:
         created = [self._task_row(t) for sid, t in ready_after.items() if sid not in self.ready_before]
         gone = [sid for sid in self.ready_before if sid not in ready_after and sid not in self.finished_spiff_ids]
         if created:
-            self.connection.execute(_INSERT_TASKS, created)
+            for observer in ROW_OBSERVERS:
+                observer(self, created)
+            _INSERT_TASKS.execute(self.connection, created)
         if gone:
             self.connection.execute(_CANCEL_TASKS, {"gone": gone, "at": self.at})
             for sid in gone:
@@ -148,20 +163,22 @@ class Advance:
             new_values.update(status="completed", completed_at=self.at)
             params.update(status="completed", completed_at=self.at)
             statement = _CLOSE_CASE
-        result = self.connection.execute(statement, params)
-        if result.rowcount != 1:
+        if statement.execute(self.connection, params) != 1:
             raise Conflict(f"case {self.case.id} was changed by someone else at the same time; nothing was saved")
         # Mirror what the UPDATE wrote without marking a mapped Case dirty (it would be written a second time).
         mirror = set_committed_value if hasattr(self.case, "_sa_instance_state") else setattr
         for k, v in new_values.items():
             mirror(self.case, k, v)
-        self.runtime.workflows.put(self.case.id, self.case.lock_version, self.workflow)
+        self.workflow._segito_ready = self.ready_after
+        if self.keep_workflow:
+            self.runtime.workflows.put(self.case.id, self.case.lock_version, self.workflow)
 
 
 # Issue 5: the indicator rows (case facts, job-retention follow-ups) are kept in step by these observers.
 from . import case_facts as _case_facts, followup_indicators as _followup  # noqa: E402
 
 OBSERVERS += [_case_facts.observe, _followup.observe]
+BEGIN_OBSERVERS += [_followup.note_facts]
 
 # Issue 4: the timer rows (due times of waiting timer events) are kept in step by this observer.
 from . import timer_sync as _timer_sync  # noqa: E402,F401  (registers itself in OBSERVERS)

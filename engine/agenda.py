@@ -1,4 +1,5 @@
-"""A mentor's follow-up calendar: the visits and day-180 checks to come (timer rows), the ones waiting in the
+"""A mentor's follow-up calendar: the visits and day-180 checks to come (timer rows, and behind a job-retention
+case's one waiting visit the rest of its plan, computed from ``follow_up_plans``), the ones waiting in the
 inbox (task rows), and the same as an iCalendar feed (RFC 5545) a calendar app can subscribe to.
 
 The feed is read without a session, by a secret token in its URL; only the token's SHA-256 is stored, so a
@@ -15,7 +16,7 @@ from sqlalchemy import delete, or_, select
 from . import access, audit, clock, schedule
 from .caseload import VISIT_TASKS
 from .models import Case, Client, HumanTask, User
-from .timer_models import CalendarFeed, Timer
+from .timer_models import CalendarFeed, FollowUpPlan, Timer
 from .users import CASEWORKER, Actor
 
 CHECK_TASKS = ("jr_day_180_check",)
@@ -37,7 +38,7 @@ def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[
                or_(HumanTask.assignee_id == user_id, Case.caseworker_id == user_id), HumanTask.due_at.is_not(None),
                HumanTask.due_at < end)
     ).all()
-    items = []
+    items = _planned(session, user_id, start, end)
     for t, key, code in timers:
         day = schedule.local_date(t.due_at)
         items.append({"date": day.isoformat(), "kind": t.purpose, "label": t.label, "case_id": t.case_id,
@@ -50,6 +51,47 @@ def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[
                       "process_key": key, "client_code": code, "state": "overdue" if t.due_at < now else "due",
                       "task_id": t.id, "uid": f"{t.case_id}-{kind}-{day.isoformat()}"})
     return sorted(items, key=lambda i: (i["date"], i["client_code"] or "", i["case_id"]))
+
+
+def _planned(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    """The visits behind each job-retention case's waiting visit timer, computed from the case's plan: the
+    process keeps only the next visit as a timer (bpmn/job_retention), the calendar shows the whole plan."""
+    waiting = session.execute(
+        select(Timer.case_id, Timer.due_at, FollowUpPlan, Case.process_key, Client.client_code)
+        .join(FollowUpPlan, FollowUpPlan.case_id == Timer.case_id).join(Case, Case.id == Timer.case_id)
+        .outerjoin(Client, Client.id == Case.client_id)
+        .where(Case.caseworker_id == user_id, Case.status == "running", Timer.state.in_(("scheduled", "incident")),
+               Timer.purpose == "visit", Timer.due_at < end)
+    ).all()
+    items = []
+    for case_id, due_at, plan, key, code in waiting:
+        for n, day in schedule.planned_after(plan.employment_start, plan.months, plan.intensity, due_at):
+            at = schedule.start_of_day(day)
+            if at >= end:
+                break
+            if at >= start:
+                items.append({"date": day.isoformat(), "kind": "visit", "label": schedule.visit_label(n),
+                              "case_id": case_id, "process_key": key, "client_code": code, "state": "planned",
+                              "task_id": None, "uid": f"{case_id}-visit-{day.isoformat()}"})
+    return items
+
+
+def case_calendar(runtime, case_id: int) -> list[dict]:
+    """A case's visits and checks to come: its waiting timers and, behind a waiting visit, the rest of the plan
+    ([{date, kind, label, state}], by date). Used by tests and by anyone who may read the case."""
+    with runtime.db.reading() as session:
+        rows = session.execute(select(Timer).where(Timer.case_id == case_id, Timer.state.in_(("scheduled", "incident")),
+                                                   Timer.purpose.in_(("visit", "check")))).scalars().all()
+        plan = session.get(FollowUpPlan, case_id)
+        items = [{"date": schedule.local_date(t.due_at).isoformat(), "kind": t.purpose, "label": t.label,
+                  "state": "scheduled"} for t in rows]
+        for t in rows:
+            if t.purpose == "visit" and plan is not None:
+                items += [{"date": day.isoformat(), "kind": "visit", "label": schedule.visit_label(n),
+                           "state": "planned"}
+                          for n, day in schedule.planned_after(plan.employment_start, plan.months, plan.intensity,
+                                                               t.due_at)]
+    return sorted(items, key=lambda i: (i["date"], i["kind"] != "visit"))
 
 
 def agenda(runtime, actor: Actor, days: int = 28) -> dict:

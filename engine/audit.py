@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from .db import Prepared
 from .models import AuditEvent, AuditStream, Case
 
 # Event kinds, named subject_past_verb.
@@ -40,6 +41,7 @@ ACCESS_DENIED = "access_denied"
 
 
 _INSERT_EVENTS = AuditEvent.__table__.insert()
+_INSERT_EVENTS_FAST = Prepared(_INSERT_EVENTS)
 
 
 def field_changes(before: dict, after: dict, changed: set) -> dict:
@@ -64,8 +66,12 @@ def field_changes(before: dict, after: dict, changed: set) -> dict:
     return out
 
 
+# json.dumps with these options builds a new encoder on every call; one kept instance writes the same text.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def canonical(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _canonical(value)
 
 
 def event_hash(prev_hash: str, seq: int, occurred_at: dt.datetime, actor: str, kind: str,
@@ -107,7 +113,10 @@ class CaseAudit:
             rows.append(dict(occurred_at=self.at, actor=self.actor, kind=ev.kind, case_id=self.case.id,
                              task_id=ev.task_id, seq=seq, payload=ev.payload, prev_hash=head, hash=digest))
             head = digest
-        session.execute(_INSERT_EVENTS, rows)
+        if isinstance(session, Connection):
+            _INSERT_EVENTS_FAST.execute(session, rows)
+        else:
+            session.execute(_INSERT_EVENTS, rows)
         self.head, self.seq = head, seq
         if touch_case:
             self.case.audit_head, self.case.audit_seq = head, seq

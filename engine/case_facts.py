@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, delete, select
 from SpiffWorkflow.util.task import TaskState
 
+from .db import Prepared
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
 
 # The lead's agreement to a closure (steps 3.8 and 3.11): a closure recorded but not yet agreed is not one.
@@ -144,8 +145,14 @@ def _problem_rows(case, caseworker_id, facts: dict) -> list[dict]:
 
 
 _facts_table = CaseFact.__table__
-_UPDATE_FACT = _facts_table.update().where(_facts_table.c.case_id == bindparam("k_case_id")).values(
-    {c.name: bindparam(c.name) for c in _facts_table.columns if c.name not in ("case_id", "process_key")})
+_UPDATE_FACT = Prepared(_facts_table.update().where(_facts_table.c.case_id == bindparam("k_case_id")).values(
+    {c.name: bindparam(c.name) for c in _facts_table.columns if c.name not in ("case_id", "process_key")}))
+_INSERT_ROWS = {table: Prepared(table.__table__.insert()) for table in (CaseProblemType, CaseMeeting, CaseAction)}
+_INSERT_FACT = Prepared(_facts_table.insert())
+_problems_table = CaseProblemType.__table__
+_UPDATE_PROBLEMS = Prepared(_problems_table.update().where(_problems_table.c.case_id == bindparam("k_case_id")).values(
+    {name: bindparam(name) for name in ("client_id", "caseworker_id", "process_key", "taken_into_care",
+                                        "closure_date", "agreed")}))
 
 
 def observe(advance, created_rows, completed: bool) -> None:
@@ -175,14 +182,13 @@ def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datet
         conn = session.connection()  # Core statements on the transaction's connection: the ORM layer adds only time
         if prev_digest != digest:
             scalars = {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
-            conn.execute(_UPDATE_FACT, dict(scalars, k_case_id=case.id, client_id=case.client_id,
+            _UPDATE_FACT.execute(conn, dict(scalars, k_case_id=case.id, client_id=case.client_id,
                                             caseworker_id=caseworker_id, digest=digest, updated_at=at))
             common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
             copies = _problem_copies(case, caseworker_id, facts)
             if facts["problem_types"] == prev["problem_types"] and facts["problem_types"] \
                     and copies != dict(_problem_copies(case, known[2][2], prev), client_id=known[2][1]):
-                conn.execute(CaseProblemType.__table__.update()
-                             .where(CaseProblemType.__table__.c.case_id == case.id).values(**copies))
+                _UPDATE_PROBLEMS.execute(conn, dict(copies, k_case_id=case.id))
             for name, table, rows in (
                     ("problem_types", CaseProblemType, _problem_rows(case, caseworker_id, facts)),
                     ("meetings", CaseMeeting, [dict(common, met_on=d) for d in facts["meetings"]]),
@@ -195,14 +201,27 @@ def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datet
                 elif old:
                     conn.execute(table.__table__.delete().where(table.__table__.c.case_id == case.id))
                 if rows:
-                    conn.execute(table.__table__.insert(), rows)
+                    _INSERT_ROWS[table].execute(conn, rows)
         workflow._segito_facts = (digest, facts, ident)
         return
     workflow._segito_facts = (digest, facts, ident)
+    scalars = {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
+    common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
+    if getattr(case, "state", None) == b"" and session.in_transaction():
+        # A case being started (its state not yet saved) has no rows yet: insert them, no look-up, no ORM.
+        conn = session.connection()
+        _INSERT_FACT.execute(conn, dict(scalars, case_id=case.id, process_key=case.process_key,
+                                        client_id=case.client_id, caseworker_id=caseworker_id, digest=digest,
+                                        updated_at=at))
+        for table, rows in ((CaseProblemType, _problem_rows(case, caseworker_id, facts)),
+                            (CaseMeeting, [dict(common, met_on=d) for d in facts["meetings"]]),
+                            (CaseAction, [dict(common, acted_on=d) for d in facts["actions"]])):
+            if rows:
+                _INSERT_ROWS[table].execute(conn, rows)
+        return
     row = session.get(CaseFact, case.id)
     if row is not None and row.digest == digest:
         return
-    scalars = {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
     if row is None:
         session.add(CaseFact(case_id=case.id, process_key=case.process_key, client_id=case.client_id,
                              caseworker_id=caseworker_id, digest=digest, updated_at=at, **scalars))
@@ -213,7 +232,6 @@ def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datet
         for table in (CaseProblemType, CaseMeeting, CaseAction):
             session.execute(delete(table).where(table.case_id == case.id))
     session.flush()
-    common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
     if facts["problem_types"]:
         session.execute(CaseProblemType.__table__.insert(), _problem_rows(case, caseworker_id, facts))
     if facts["meetings"]:

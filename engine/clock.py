@@ -5,12 +5,14 @@ SpiffWorkflow's timer events read ``datetime.now(timezone.utc)`` inside its time
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import threading
 
 _lock = threading.Lock()
 _offset = _dt.timedelta(0)
 _frozen: _dt.datetime | None = None
+_timers = threading.local()  # per thread: the instant SpiffWorkflow's timer events take for now (``as_of``)
 
 
 def now() -> _dt.datetime:
@@ -45,12 +47,25 @@ def reset() -> None:
         _offset = _dt.timedelta(0)
 
 
+@contextlib.contextmanager
+def as_of(at: _dt.datetime):
+    """On this thread, SpiffWorkflow's timer events see ``at`` as now: a timer fired late (after downtime) runs
+    as of its due time, so a timer that starts waiting then is not already due unless it was due by then
+    (engine.timers fires the rest in due order, through their rows). Other threads are not affected."""
+    previous = getattr(_timers, "at", None)
+    _timers.at = at
+    try:
+        yield
+    finally:
+        _timers.at = previous
+
+
 class _EngineDatetime(_dt.datetime):
     """A datetime class whose now() is the engine clock; installed into SpiffWorkflow's timer module."""
 
     @classmethod
     def now(cls, tz=None):  # noqa: D102 - same contract as datetime.now
-        current = now()
+        current = getattr(_timers, "at", None) or now()
         return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
 
 

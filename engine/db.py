@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import contextlib
+import operator
 import threading
 from collections.abc import Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import config
+from . import config, writer_lock
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -31,7 +33,7 @@ def _configure_sqlite(engine: Engine, for_writing: bool) -> None:
     def _on_begin(conn):
         # Writers take the write lock up front, so two writers queue instead of failing half-way with
         # SQLITE_BUSY; readers use a deferred BEGIN and, under WAL, never wait for writers.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if for_writing else "BEGIN")
+        _on_cursor(conn, "BEGIN IMMEDIATE" if for_writing else "BEGIN", ())
 
 
 def get_engine(url: str | None = None, for_writing: bool = True) -> Engine:
@@ -63,6 +65,126 @@ def dispose(url: str) -> None:
             _engines.pop(key).dispose()
 
 
+class Prepared:
+    """A fixed Core statement (INSERT, UPDATE, or a one-row SELECT) run on a DBAPI cursor of the command's own
+    connection.
+
+    SQLAlchemy's per-statement machinery (cache key, execution context, result object) costs several times
+    what SQLite takes to run a one-row write, and a command runs the same few statements every time.
+    So, on SQLite, each is compiled once and run on the same DBAPI connection, inside the same transaction,
+    with the column types' own bind and result processors (the values stored and read are SQLAlchemy's);
+    ``before_cursor_execute``/``after_cursor_execute`` listeners still see every statement, and database
+    errors are raised as SQLAlchemy's. Other databases, and a statement that needs column defaults or
+    RETURNING, go through ``Connection.execute``. ``execute`` returns the DBAPI rowcount: for an UPDATE, the
+    rows it changed (the guards of the commands read it).
+    """
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._compiled: dict = {}
+
+    def execute(self, connection: Connection, params: dict | list[dict]) -> int:
+        if isinstance(params, list) and len(params) == 1:
+            params = params[0]  # one row: a plain execute, as SQLAlchemy would send it
+        many = isinstance(params, list)
+        first = params[0] if many else params
+        dialect = connection.dialect
+        if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+            return connection.execute(self.statement, params).rowcount
+        key = (dialect.driver, *first)
+        plan = self._compiled.get(key)
+        if plan is None:
+            plan = self._compiled[key] = self._compile(dialect, tuple(first))
+        if plan is False:
+            return connection.execute(self.statement, params).rowcount
+        sql, values, fixed = plan
+        rows = [values({**fixed, **row} if fixed else row) for row in (params if many else (params,))]
+        return _on_cursor(connection, sql, rows if many else rows[0], many)
+
+    def first(self, connection: Connection, params: dict):
+        """The first row of a SELECT (a tuple whose columns are also attributes, by name: the first column of
+        that name, as in SQLAlchemy's rows), or None."""
+        dialect = connection.dialect
+        key = (dialect.driver, "first", *params)
+        plan = self._compiled.get(key) if dialect.name == "sqlite" and dialect.paramstyle == "qmark" else False
+        if plan is None:
+            plan = self._compiled[key] = self._compile(dialect, tuple(params), select=True)
+        if plan is False:
+            return connection.execute(self.statement, params).first()
+        sql, values, fixed, row_class, results = plan
+        raw = _on_cursor(connection, sql, values({**fixed, **params} if fixed else params), fetch=True)
+        if raw is None:
+            return None
+        return row_class(p(v) if p else v for p, v in zip(results, raw))
+
+    def _compile(self, dialect, keys: tuple, select: bool = False):
+        compiled = self.statement.compile(dialect=dialect, column_keys=None if select else list(keys))
+        if (compiled.insert_prefetch or compiled.update_prefetch or getattr(compiled, "postfetch", None)
+                or (not select and getattr(compiled, "effective_returning", None))
+                or compiled.positiontup is None or "POSTCOMPILE" in compiled.string):
+            return False  # column defaults, RETURNING, expanding IN: SQLAlchemy's execution context handles them
+        names = list(compiled.positiontup)
+        binds = compiled.binds
+        fixed = {n: binds[n].effective_value for n in names if n not in keys}
+        if any(binds[n].required for n in fixed):
+            return False  # leave the "missing parameter" error to SQLAlchemy
+        processors = [binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+        values = _values_of(names, processors)
+        if not select:
+            return compiled.string, values, fixed
+        columns = list(self.statement.selected_columns)
+        first_of: dict[str, int] = {}
+        for i, column in enumerate(columns):
+            first_of.setdefault(column.key, i)
+        row_class = type("Row", (tuple,), {"__slots__": (), **{
+            name: property(operator.itemgetter(i)) for name, i in first_of.items()}})
+        results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        return compiled.string, values, fixed, row_class, results
+
+
+def _values_of(names: list[str], processors: list):
+    """A function from a parameter dict to the values of the statement's "?" in order, each through its type's
+    bind processor (a missing parameter raises KeyError, as SQLAlchemy would refuse it)."""
+    if len(names) > 1:
+        pick = operator.itemgetter(*names)
+    else:  # itemgetter of one name returns the value, not a tuple
+        pick = (lambda row, n=names[0]: (row[n],)) if names else (lambda row: ())
+    processed = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if not processed:
+        return pick
+
+    def values(row):
+        out = list(pick(row))
+        for i, p in processed:
+            out[i] = p(out[i])
+        return out
+    return values
+
+
+def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch: bool = False):
+    """Run one statement on a DBAPI cursor of the connection: the rows written, or with ``fetch`` the first row.
+    Cursor-execute listeners see it as they see SQLAlchemy's own; a database error is raised as SQLAlchemy's."""
+    dispatch = connection.dispatch
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.cursor()
+    try:
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(connection, cursor, sql, args, None, many)
+        try:
+            if many:
+                cursor.executemany(sql, args)
+            else:
+                cursor.execute(sql, args)
+            result = cursor.fetchone() if fetch else cursor.rowcount
+        except dbapi.Error as e:
+            raise DBAPIError.instance(sql, args, e, dbapi.Error, dialect=connection.dialect, ismulti=many) from e
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(connection, cursor, sql, args, None, many)
+        return result
+    finally:
+        cursor.close()
+
+
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -87,7 +209,8 @@ class Database:
         """One command: everything written inside commits together, or nothing does."""
         session = self._sessions()
         try:
-            with session.begin():
+            # On a SQLite file, writers queue on a lock that wakes the next at once (engine/writer_lock.py).
+            with writer_lock.for_url(self.engine.url), session.begin():
                 yield session
         finally:
             session.close()

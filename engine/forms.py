@@ -13,6 +13,7 @@ from collections.abc import Callable
 from jsonschema import Draft202012Validator, FormatChecker
 
 from .errors import ValidationFailed
+from .form_check import compile_check
 
 MAX_SUBMISSION_BYTES = 512 * 1024
 _DOTTED_DATE = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})\.?$")
@@ -98,7 +99,10 @@ class Form:
     def __init__(self, name: str, schema: dict):
         self.name = name
         self.schema = schema
-        self._validator = Draft202012Validator(_relaxed(schema), format_checker=FormatChecker())
+        relaxed = _relaxed(schema)
+        self._validator = Draft202012Validator(relaxed, format_checker=FormatChecker())
+        # A compiled yes/no check (engine.form_check): when it says yes, jsonschema would find no error either.
+        self._valid = compile_check(relaxed, self._validator.format_checker)
 
     # -- reading ---------------------------------------------------------------------------------------------
     def field_names(self) -> list[str]:
@@ -150,7 +154,8 @@ class Form:
         data = _copied(data)
         errors: list[dict] = []
         self._walk(self.schema, data, [], errors)
-        for err in self._validator.iter_errors(data):
+        schema_errors = () if self._valid is not None and self._valid(data) else self._validator.iter_errors(data)
+        for err in schema_errors:
             path = list(err.absolute_path)
             if err.validator == "required":
                 # Name the missing field itself, so its label and seed number can be shown beside it.

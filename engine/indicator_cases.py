@@ -8,8 +8,9 @@ from __future__ import annotations
 from sqlalchemy import exists, func, select
 
 from .errors import Forbidden, ValidationFailed
-from .indicators import (DEFINITIONS, ReportRequest, authorise, band_condition, closed_in, fact_filters,
-                         in_care, may_see_names)
+from .indicator_queries import band_condition, closed_in, fact_filters, in_care
+from .indicators import DEFINITIONS
+from .report_request import ReportRequest, authorise, may_see_names
 from .models import Client, User
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
 from .users import Actor

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -167,8 +168,11 @@ class HumanTask(Base):
     completed_by: Mapped[str | None] = mapped_column(String(80))
 
     __table_args__ = (
-        Index("ix_human_tasks_inbox_role", "state", "role", "assignee_id", "created_at"),
-        Index("ix_human_tasks_inbox_assignee", "assignee_id", "state", "created_at"),
+        # The inbox's filters, then its sort keys, so a page is the first rows of an index range (migration 0005).
+        Index("ix_human_tasks_role_queue", "state", "role", "assignee_id", text("(due_at IS NULL)"), "due_at",
+              "created_at", "id"),
+        Index("ix_human_tasks_assigned", "assignee_id", "state", text("(due_at IS NULL)"), "due_at", "created_at",
+              "id"),
     )
 
 

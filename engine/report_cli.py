@@ -52,8 +52,13 @@ def report_command(date_from, date_to, caseworker, process_key, bands, fmt, xlsx
     req = indicators.parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key, bands)
     if job_retention:
         result = followup_indicators.report(runtime, actor, req)
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json"
-                   else followup_indicators.to_text(result))
+        if xlsx_path:
+            Path(xlsx_path).write_bytes(report_export.retention_to_xlsx(result))
+        if fmt == "csv":
+            sys.stdout.write(report_export.retention_to_csv(result))
+        else:
+            click.echo(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json"
+                       else followup_indicators.to_text(result))
         return
     if indicator:
         listing = indicator_cases.cases_behind(runtime, actor, req, indicator, key, with_names=names, limit=1000)
@@ -124,4 +129,6 @@ def audit_log_command(user, case_id, kind, date_from, date_to, page, username):
 @click.command("rebuild-facts")
 def rebuild_facts_command():
     """Recompute the indicator rows of every case from its stored state (after an upgrade)."""
-    click.echo(json.dumps({"cases": case_facts.rebuild(_cli()._runtime())}))
+    runtime = _cli()._runtime()
+    click.echo(json.dumps({"cases": case_facts.rebuild(runtime),
+                           "job_retention_cases": followup_indicators.rebuild(runtime)}))

@@ -1,4 +1,5 @@
-"""The report as a table of figures: text for the terminal, CSV, and an XLSX workbook (one sheet per breakdown).
+"""The report as a table of figures: text for the terminal, CSV, and an XLSX workbook (one sheet per breakdown);
+the same for the job-retention figures of seed 000.
 
 A missing figure (a share whose denominator is 0) is written "—" everywhere, as the issue asks.
 """
@@ -134,4 +135,69 @@ def cases_to_csv(listing: dict) -> str:
     writer.writerow(columns)
     for item in items:
         writer.writerow(["" if item.get(c) is None else item.get(c) for c in columns])
+    return buf.getvalue()
+
+
+# ---- the job-retention figures of seed 000 (engine/followup_indicators.py) ------------------------------------
+
+RETENTION_FIGURES = [("clients_followed_up", "clients followed up (persons)"), ("sessions", "follow-up sessions"),
+                     ("employers_involved", "employers involved"),
+                     ("employer_consultations", "consultations with employers"),
+                     ("lay_helpers_involved", "lay helpers involved (persons)"),
+                     ("lay_helper_consultations", "consultations with lay helpers"),
+                     ("institutions_involved", "institutions involved"), ("day_180_checks", "day-180 checks"),
+                     ("employed_on_day_180", "employed on day 180 (persons)"),
+                     ("employed_share", "employed on day 180 (% of checks)")]
+RETENTION_GROUPS = [("by_age", "By age"), ("by_sex", "By sex"), ("by_target_group", "By target group")]
+
+
+def retention_tables(result: dict) -> list[tuple[str, list[list]]]:
+    """(title, rows) of each table: the figures, the clients by age, sex and target group, per quarter and mentor."""
+    totals = result["totals"]
+    tables = [("Job retention", [["figure", "value"]] + [[label, totals[k]] for k, label in RETENTION_FIGURES])]
+    for key, title in RETENTION_GROUPS:
+        tables.append((title, [["group", "clients"]] + [[g, n] for g, n in sorted(totals[key].items())]))
+    keys = [k for k, _label in RETENTION_FIGURES]
+    tables.append(("By quarter and mentor", [["quarter", "mentor"] + keys]
+                   + [[r["quarter"], r["mentor"]] + [r[k] for k in keys] for r in result["by_quarter_and_mentor"]]))
+    return tables
+
+
+def _retention_heading(result: dict) -> list[str]:
+    p = result["period"]
+    who = f"caseworker {result['caseworker_id']}" if result.get("caseworker_id") else "all mentors"
+    return [f"Segito job-retention follow-up {p['from']} – {p['to']}", who]
+
+
+def retention_to_csv(result: dict) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(_retention_heading(result))
+    for title, rows in retention_tables(result):
+        writer.writerow([])
+        writer.writerow([title])
+        for i, row in enumerate(rows):
+            writer.writerow(row if i == 0 else [DASH if v is None else v for v in row])
+    return buf.getvalue()
+
+
+def retention_to_xlsx(result: dict) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    for n, (title, rows) in enumerate(retention_tables(result)):
+        ws = book.create_sheet(title[:31])
+        if n == 0:
+            ws.append(_retention_heading(result))
+            ws.append([])
+        for i, row in enumerate(rows):
+            ws.append(row if i == 0 else [DASH if v is None else v for v in row])
+            if i == 0:
+                for cell in ws[ws.max_row]:
+                    cell.font = Font(bold=True)
+        ws.column_dimensions["A"].width = 36
+    buf = io.BytesIO()
+    book.save(buf)
     return buf.getvalue()

@@ -42,9 +42,11 @@ class CaseFact(Base):
         # Closures of the period (I12–I16, by reason, caseworker and month) are read from this index alone.
         Index("ix_case_facts_closure", "closure_date", "caseworker_id", "closure_reason", "care_days", "follow_up",
               "client_id"),
-        # One caseworker's cases; with the period's ends and the client it also gives the per-caseworker
-        # breakdown (processes, distinct clients) in caseworker order from the index alone.
+        # One caseworker's cases by date (her report, her months, the drill-down).
         Index("ix_case_facts_caseworker", "caseworker_id", "taken_into_care", "closure_date", "client_id"),
+        # The per-caseworker breakdown (processes, distinct clients) from the index alone, each caseworker's
+        # clients in order, so counting the distinct ones inserts them in order (migration 0006).
+        Index("ix_case_facts_caseworker_clients", "caseworker_id", "client_id", "taken_into_care", "closure_date"),
     )
 
 

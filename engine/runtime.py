@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
-from . import clock, serialization
+from . import clock, serialization, task_walk
 from .db import Database, is_postgres
 from .errors import NotFound
 from .forms import Form
 from .models import Case, HumanTask, ProcessDefinition
 
 clock.install_into_spiffworkflow()
+task_walk.install()
 
 
 class DefinitionView:

@@ -7,8 +7,9 @@ A visit is due at the start of its local day and overdue after the end of it. Da
 *dates* and only then turned into instants, so a monthly visit stays on the same day of the month across
 daylight-saving changes and month lengths.
 
-These functions are also the BPMN service operations ``follow_up_visits``, ``day_180_check`` and
-``family_follow_up_visits`` (registered in engine.services), whose results the processes' timer events wait for.
+These functions are also the BPMN service operations ``next_follow_up_visit``, ``replanned_follow_up_visit``,
+``day_180_check`` and ``family_follow_up_visits`` (``follow_up_visits``: the first version of the job-retention
+process, whose running cases hold all their visits at once) (registered in engine.services), whose results the processes' timer events wait for.
 """
 from __future__ import annotations
 
@@ -124,6 +125,36 @@ def job_retention_visits(start, months: int = MAX_MONTHS, intensity: str = "stan
     return [_visit(order[d], d, zone) for d in dates]
 
 
+def visit_label(n: int) -> str:
+    """The label of visit ``n`` (the same words as the visit timer's ``label`` in bpmn/job_retention)."""
+    return f"{n}. utókövetési látogatás / follow-up visit {n}"
+
+
+def next_job_retention_visit(start, months: int = MAX_MONTHS, intensity: str = "standard", after_day=None,
+                             after: dt.datetime | None = None) -> dict | None:
+    """The plan's next visit: the first visit day later than ``after_day`` (the last visit issued) and starting
+    after the instant ``after`` (a plan change: only what is still to come), or None when the plan has no more.
+
+    Only the next visit waits as a timer in a case (bpmn/job_retention loops: timer → visit task → next
+    timer), so a case's state stays small; the days after it are computed from the plan where they are shown
+    (``planned_after``, the agenda and the calendar feed)."""
+    zone = service_zone()
+    plan = job_retention_dates(start, months, intensity)
+    after_day = _date(after_day, "after_day") if after_day is not None else None
+    for n, day in enumerate(plan, start=1):
+        if (after_day is None or day > after_day) and (after is None or start_of_day(day, zone) > after):
+            return _visit(n, day, zone)
+    return None
+
+
+def planned_after(start, months: int, intensity: str, due_at: dt.datetime) -> list[tuple[int, dt.date]]:
+    """(number, day) of the plan's visits after the one due at ``due_at``: the visits still to come behind
+    the case's waiting visit timer, in the order the loop will issue them."""
+    zone = service_zone()
+    return [(n, day) for n, day in enumerate(job_retention_dates(start, months, intensity), start=1)
+            if start_of_day(day, zone) > due_at]
+
+
 def day_180_check(start) -> str:
     """Due time (UTC, ISO) of the day-180 check: the start of local day S+180."""
     return start_of_day(_date(start, "employment_start") + dt.timedelta(days=CHECK_DAY)).isoformat()
@@ -170,11 +201,40 @@ def _services(runtime, session, case, actor, at, case_audit) -> dict:
         return job_retention_visits(start, months, intensity or "standard", after=at if replanned else None,
                                     keep_dates=keep)
 
+    def record_plan(start, months, intensity) -> None:
+        # The plan's parameters are kept on a row of their own, so the agenda and the calendar feed compute
+        # the visits still to come without loading the case (only the next visit has a timer row).
+        from .timer_models import FollowUpPlan
+
+        values = dict(employment_start=_date(start, "employment_start"), months=_months(months, "follow_up_months"),
+                      intensity=intensity or "standard", changed_at=at)
+        plan = session.get(FollowUpPlan, case.id)
+        if plan is None:
+            session.add(FollowUpPlan(case_id=case.id, **values))
+        else:
+            for key, value in values.items():
+                setattr(plan, key, value)
+
+    def next_visit(task_data: dict, start=None, months=None, intensity=None, **_):
+        # Runs after each visit's timer (and once at the start): the visit just issued is the loop's ``visit``.
+        last = task_data.get("visit")
+        if last is None:
+            record_plan(start, months, intensity)
+        after_day = local_date(dt.datetime.fromisoformat(last["due_at"])) if last else None
+        return next_job_retention_visit(start, months, intensity or "standard", after_day=after_day)
+
+    def replanned_visit(task_data: dict, start=None, months=None, intensity=None, **_):
+        # A plan change: the visit whose timer it interrupted was not due yet (a command first fires what is
+        # overdue: engine.timer_sync._catch_up), so the visits still to come are those after the change.
+        record_plan(start, months, intensity)
+        return next_job_retention_visit(start, months, intensity or "standard", after=at)
+
     def check_due(task_data: dict, start=None, **_):
         return day_180_check(start)
 
     def family_visits(task_data: dict, closure_date=None, frequency=None, months=None, **_):
         return family_follow_up_visits(closure_date, frequency, months)
 
-    return {"follow_up_visits": follow_up_visits, "day_180_check": check_due,
+    return {"follow_up_visits": follow_up_visits, "next_follow_up_visit": next_visit,
+            "replanned_follow_up_visit": replanned_visit, "day_180_check": check_due,
             "family_follow_up_visits": family_visits}

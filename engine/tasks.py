@@ -3,22 +3,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import bindparam, case as sql_case, func, or_, select, update
+from sqlalchemy import bindparam, select, update
 
-from . import access, audit, clock
+from . import access, audit, clock, inbox_queries
 from .advance import CASE_COLUMNS, Advance, CaseRecord
 from .cases import case_data, task_summary
 from .errors import Conflict, NotFound, SegitoError
-from .db import is_postgres
-from .models import Case, Client, HumanTask
+from .db import Prepared, is_postgres
+from .models import Case, HumanTask
 from .runtime import Runtime
 from .users import Actor
 
 
 _tasks = HumanTask.__table__
-_COMPLETE_TASK = (_tasks.update().where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == "ready")
-                  .values(state="completed", completed_at=bindparam("at"), completed_by=bindparam("by"),
-                          draft=None))
+_COMPLETE_TASK = Prepared(_tasks.update().where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == "ready")
+                          .values(state="completed", completed_at=bindparam("at"), completed_by=bindparam("by"),
+                                  draft=None))
 
 
 # The task and its case in one statement, both locked on PostgreSQL (so both are current after a wait);
@@ -29,7 +29,8 @@ _TASK_COLUMNS = tuple(_tasks.c[n] for n in ("id", "case_id", "spiff_task_id", "b
                                              "assignee_id", "state", "form_file", "completed_by"))
 _TASK_AND_CASE = (select(*_TASK_COLUMNS, *CASE_COLUMNS).join(_cases, _cases.c.id == _tasks.c.case_id)
                   .where(_tasks.c.id == bindparam("task_id")))
-_TASK_AND_CASE_PG = _TASK_AND_CASE.with_for_update()
+_TASK_AND_CASE_PG = Prepared(_TASK_AND_CASE.with_for_update())
+_TASK_AND_CASE = Prepared(_TASK_AND_CASE)
 _CASE_STATE = select(_cases.c.state).where(_cases.c.id == bindparam("case_id"))
 
 
@@ -54,78 +55,48 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
     ``group``: "mine" (assigned to me) or "unclaimed" (my roles' queue); ``due``: "overdue", "today" (due by the
     end of today, UTC), "week" (within 7 days) or "none" (no due date); ``role``: only tasks of that lane.
     ``counts`` gives the size of each group and the overdue ones under the same filters (group aside).
+    Overdue first, then by due date, then oldest first (what needs doing soonest is on top), no due date last.
     """
+    if due and due not in inbox_queries.DUE_KINDS:
+        raise SegitoError(f"unknown due filter '{due}'; use overdue, today, week or none")
+    if group and group not in (inbox_queries.MINE, inbox_queries.UNCLAIMED):
+        raise SegitoError(f"unknown inbox group '{group}'; use mine or unclaimed")
     now = clock.now()
+    counted = (inbox_queries.MINE,) if (mine_only or not actor.role_codes) else (inbox_queries.MINE,
+                                                                                 inbox_queries.UNCLAIMED)
+    shape = inbox_queries.Shape(counted=counted, listed=(group,) if group else counted,
+                                process_key=bool(process_key), step=bool(step), client_code=bool(client_code),
+                                role=bool(role), due=due or None)
+    limit = min(limit, 200)
+    params = {"me": actor.id, "roles": sorted(actor.role_codes), "now": now, "process_key": process_key,
+              "step": step, "client_code": client_code, "role": role, "limit": limit, "offset": offset,
+              "end": offset + limit,
+              "due_before": {"overdue": now, "week": now + dt.timedelta(days=7),
+                             "today": now.replace(hour=0, minute=0, second=0, microsecond=0)
+                             + dt.timedelta(days=1)}.get(due)}
+    statements = inbox_queries.statements(shape)
     with runtime.db.reading() as session:
-        mine = HumanTask.assignee_id == actor.id
-        unclaimed = (HumanTask.assignee_id.is_(None)) & HumanTask.role.in_(sorted(actor.role_codes))
-        visible = mine if (mine_only or not actor.role_codes) else or_(mine, unclaimed)
-        filters = [HumanTask.state == "ready"]
-        if process_key:
-            filters.append(Case.process_key == process_key)
-        if step:
-            filters.append(HumanTask.step == step)
-        if client_code:
-            filters.append(Client.client_code == client_code)
-        if role:
-            filters.append(HumanTask.role == role)
-        if due == "overdue":
-            filters.append(HumanTask.due_at < now)
-        elif due == "today":
-            end = now.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
-            filters.append(HumanTask.due_at < end)
-        elif due == "week":
-            filters.append(HumanTask.due_at < now + dt.timedelta(days=7))
-        elif due == "none":
-            filters.append(HumanTask.due_at.is_(None))
-        elif due:
-            raise SegitoError(f"unknown due filter '{due}'; use overdue, today, week or none")
-
-        def joined(query):
-            # Cases and clients are joined only when a filter needs them: the inbox reads task rows by index.
-            if process_key or client_code:
-                query = query.join(Case, Case.id == HumanTask.case_id)
-            if client_code:
-                query = query.join(Client, Client.id == Case.client_id)
-            return query.where(*filters)
-
-        overdue = HumanTask.due_at < now
-        counted = session.execute(joined(select(
-            func.count(sql_case((mine, 1))), func.count(sql_case((unclaimed, 1))),
-            func.count(sql_case((overdue, 1)))).select_from(HumanTask)).where(visible)).one()
-        counts = {"mine": counted[0] or 0, "unclaimed": counted[1] or 0, "overdue": counted[2] or 0}
-        if group == "mine":
-            visible = mine
-        elif group == "unclaimed":
-            visible = unclaimed
-        elif group:
-            raise SegitoError(f"unknown inbox group '{group}'; use mine or unclaimed")
+        sizes = {counted[i]: (n, late) for i, n, late in session.execute(statements.counts, params).all()}
+        counts = {"mine": sizes.get(inbox_queries.MINE, (0, 0))[0],
+                  "unclaimed": sizes.get(inbox_queries.UNCLAIMED, (0, 0))[0],
+                  "overdue": sum(late for _, late in sizes.values())}
         if group == "mine" or (mine_only and not group):
             total = counts["mine"]
         elif group == "unclaimed":
             total = counts["unclaimed"]
         else:
             total = counts["mine"] + counts["unclaimed"]  # the two groups never overlap
-        # One page of ids first (overdue first, then by due date, then oldest first: what needs doing soonest
-        # is on top), then the rows of that page with their case and client: the joins touch 25 rows, not all.
-        page = session.execute(joined(select(HumanTask.id).select_from(HumanTask)).where(visible)
-                               .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at,
-                                         HumanTask.id)
-                               .limit(min(limit, 200)).offset(offset)).scalars().all()
-        # Plain rows, not ORM objects: the inbox only reads them (a third of the time of loading entities).
-        found = {row.id: row for row in session.execute(
-            select(*HumanTask.__table__.c, Case.process_key, Client.client_code)
-            .join(Case, Case.id == HumanTask.case_id)
-            .outerjoin(Client, Client.id == Case.client_id)
-            .where(HumanTask.id.in_(page))).all()} if page else {}
-        rows = [found[task_id] for task_id in page]
-        items = []
-        for task in rows:
-            item = task_summary(task)
-            item.update(process_key=task.process_key, client_code=task.client_code,
-                        overdue=bool(task.due_at and task.due_at < now))
-            items.append(item)
-        return {"total": total, "items": items, "counts": counts}
+        # One page of ids first, then the rows of that page with their case and client: the joins touch 25
+        # rows, not all. Plain rows, not ORM objects: the inbox only reads them.
+        page = session.execute(statements.page, params).scalars().all()
+        found = {row.id: row for row in session.execute(statements.rows, {"ids": page})} if page else {}
+    items = []
+    for task in (found[task_id] for task_id in page):
+        item = task_summary(task)
+        item.update(process_key=task.process_key, client_code=task.client_code,
+                    overdue=bool(task.due_at and task.due_at < now))
+        items.append(item)
+    return {"total": total, "items": items, "counts": counts}
 
 
 def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
@@ -208,8 +179,8 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     try:
         with runtime.db.unit_of_work() as session:
             connection = session.connection()
-            found = connection.execute(_TASK_AND_CASE_PG if is_postgres(session) else _TASK_AND_CASE,
-                                       {"task_id": task_id}).first()
+            found = (_TASK_AND_CASE_PG if is_postgres(session) else _TASK_AND_CASE).first(connection,
+                                                                                          {"task_id": task_id})
             if found is None:
                 raise NotFound(f"task {task_id} does not exist")
             n = len(_TASK_COLUMNS)
@@ -232,8 +203,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
             before = {k: spiff_task.data.get(k) for k in clean}
             changed = {k for k in clean if before.get(k) != clean[k]}
             step.complete(task.spiff_task_id, clean)
-            done = connection.execute(_COMPLETE_TASK, {"task_id": task_id, "at": at, "by": actor.username})
-            if done.rowcount != 1:
+            if _COMPLETE_TASK.execute(connection, {"task_id": task_id, "at": at, "by": actor.username}) != 1:
                 raise Conflict(f"task {task_id} was completed by someone else first; nothing was saved")
             payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,
                        **audit.field_changes(before, clean, changed)}

@@ -23,8 +23,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from . import advance, audit, caseload, schedule, services
-from .models import HumanTask, UtcDateTime
+from . import advance, audit, caseload, finished_rounds, schedule, services
+from .models import UtcDateTime
 from .timer_models import Timer
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ OPEN = ("scheduled", "incident")
 TIMER_FIRED = "timer_fired"
 TIMERS_SCHEDULED = "timers_scheduled"
 TIMERS_CANCELLED = "timers_cancelled"
+SCHEDULER = "scheduler"  # the actor of the worker's firings (engine.timers fires those in its own order)
 
 
 # ---------------------------------------------------------------- reading timers out of a workflow
@@ -80,6 +81,8 @@ _MARK = update(_T).where(_T.c.id == bindparam("timer_id")).values(
     state=bindparam("state"), fired_at=bindparam("at", type_=UtcDateTime()), fired_by=bindparam("by"),
     claimed_by=None, claim_expires_at=None)
 
+_INSERT = _T.insert()
+
 _uses_timers: dict[int, bool] = {}
 
 
@@ -115,13 +118,38 @@ def _find(workflow, spiff_task_id: str):
 
 def open_rows(session, case_id: int) -> list:
     """The case's scheduled and incident timer rows (to be read under the case's lock)."""
-    return session.execute(_OPEN_ROWS, {"case_id": case_id}).all()
+    return session.connection().execute(_OPEN_ROWS, {"case_id": case_id}).all()
 
 
 def _timer_waits(workflow) -> bool:
     """Whether any timer event waits (due time or not): a superset of what ``waiting_timers`` returns."""
     return any(isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
                and task.state == TaskState.WAITING for task in list(workflow.event_manager.tasks.values()))
+
+
+def _timer_ran(workflow, task) -> None:
+    """SpiffWorkflow ran a date or duration timer event (connected to the timer specs' ``run_event``).
+
+    A timer whose due time has already passed when it starts waiting fires at once, inside the engine steps
+    that created it (a loop's next visit after downtime, or after a plan change keeping a visit already due):
+    it never waited, so it has no row. The observer writes one for it, as fired."""
+    top = getattr(workflow, "top_workflow", None) or workflow
+    ran = getattr(top, "_segito_timers_ran", None)
+    if ran is not None:
+        due = due_of(task)
+        if due is not None:
+            ran.append((str(task.id), due[0].astimezone(dt.timezone.utc), task, due[1]))
+
+
+def _listen(view) -> None:
+    if getattr(view, "_segito_timers_heard", False):
+        return
+    for spec in [view.spec, *view.subprocess_specs.values()]:
+        for ts in spec.task_specs.values():
+            definition = getattr(ts, "event_definition", None)
+            if isinstance(definition, TimerEventDefinition) and not isinstance(definition, CycleTimerEventDefinition):
+                ts.run_event.connect(_timer_ran)
+    view._segito_timers_heard = True
 
 
 def note_waiting(step) -> None:
@@ -131,11 +159,27 @@ def note_waiting(step) -> None:
     command ends in ``observe``); so when none waited before this command and none waits after it, the case
     has no open row and ``observe`` need not read them."""
     step.timers_waited = uses_timers(step.view) and _timer_waits(step.workflow)
+    if uses_timers(step.view):
+        _listen(step.view)
+        step.workflow._segito_timers_ran = []
+        if step.timers_waited and step.actor != SCHEDULER:
+            _catch_up(step)
+
+
+def _catch_up(step) -> None:
+    """A person's command on a case whose timers are overdue (the worker has not reached them: downtime)
+    first fires them, in due order, each as of its due time — as the worker would — and only then does what
+    the person asked. So what was due earlier happens earlier: a plan change made after a visit fell due
+    reschedules the visits after it, instead of racing the visit's timer inside SpiffWorkflow's own refresh
+    (which fires in any order, and every missed interval of a cycle)."""
+    from .timers import _fire_in_due_order  # engine.timers imports this module
+
+    if any(due < step.at for (_sid, due) in waiting_timers(step.workflow)):
+        _fire_in_due_order(step.workflow, step.at, step.at)
 
 
 def observe(step, created: list[dict], completed: bool) -> None:
     """Runs at the end of every command (engine.advance.OBSERVERS), inside its transaction."""
-    _set_due_dates(step, created)
     if not uses_timers(step.view):
         return
     session, case, at = step.session, step.case, step.at
@@ -154,11 +198,15 @@ def observe(step, created: list[dict], completed: bool) -> None:
             fired.append(row)
         else:
             cancelled.append(row)
-    step.timers_fired = len(fired)
+    by = getattr(step, "fired_by", None) or step.actor
+    unrowed = _fired_without_row(step, existing, by)
+    step.timers_fired = len(fired) + len(unrowed)
+    # Core statements on the command's connection (engine.advance does the same): the ORM adds only time.
+    connection = getattr(step, "connection", None) or session.connection()
     if fired:
-        by = getattr(step, "fired_by", None) or step.actor
-        session.execute(_MARK, [{"timer_id": r.id, "state": "fired", "at": at, "by": by} for r in fired])
-        for r in sorted(fired, key=lambda r: (r.due_at, r.id)):
+        connection.execute(_MARK, [{"timer_id": r.id, "state": "fired", "at": at, "by": by} for r in fired])
+    if fired or unrowed:
+        for r in sorted([*fired, *unrowed], key=lambda r: (r.due_at, r.id)):
             payload = {"timer_id": r.id, "bpmn_id": r.bpmn_id, "label": r.label, "due_at": r.due_at.isoformat(),
                        "late_seconds": round((at - r.due_at).total_seconds(), 3)}
             times = getattr(step, "cycle_times", {}).get(r.spiff_task_id, 1)
@@ -166,33 +214,67 @@ def observe(step, created: list[dict], completed: bool) -> None:
                 payload["times"] = times  # a cycle that caught up on several missed intervals at once
             step.audit.add(TIMER_FIRED, payload)
     if cancelled:
-        session.execute(_MARK, [{"timer_id": r.id, "state": "cancelled", "at": None, "by": None} for r in cancelled])
+        connection.execute(_MARK, [{"timer_id": r.id, "state": "cancelled", "at": None, "by": None} for r in cancelled])
         step.audit.add(TIMERS_CANCELLED, {"timers": [_describe(r.bpmn_id, r.label, r.due_at) for r in cancelled]})
     new = [(sid, due, task, kind) for (sid, due), (task, kind) in waiting.items() if (sid, due) not in existing]
     if new:
         values = []
         for sid, due, task, kind in sorted(new, key=lambda n: (n[1], n[0])):
             props = _props(task.task_spec)
-            label = _evaluate(step.workflow, task, props.get("label"))
-            label = str(label)[:300] if label else (task.task_spec.bpmn_name or task.task_spec.name)[:300]
+            label = _label(step.workflow, task)
             values.append(dict(case_id=case.id, spiff_task_id=sid, bpmn_id=task.task_spec.name[:100], label=label,
                                purpose=(props.get("purpose") or None), event_kind=kind, due_at=due, run_at=due,
                                state="scheduled", attempts=0, created_at=at))
-        session.execute(Timer.__table__.insert(), values)
+        connection.execute(_INSERT, values)
         step.audit.add(TIMERS_SCHEDULED, {"timers": [_describe(v["bpmn_id"], v["label"], v["due_at"]) for v in values]})
     _caseload_warning(step, existing, new)
+    finished_rounds.forget_finished_rounds(step.workflow)  # after the rows: they were read from the tasks
+
+
+
+def _label(workflow, task) -> str:
+    label = _evaluate(workflow, task, _props(task.task_spec).get("label"))
+    return str(label)[:300] if label else (task.task_spec.bpmn_name or task.task_spec.name)[:300]
+
+
+def _fired_without_row(step, existing, by) -> list:
+    """Timers that started waiting and fired within this command (``_timer_ran``) never had a row: they get
+    one, written as fired, so every firing is counted and in the history exactly once. Returns row-like
+    objects for the audit."""
+    values = []
+    for sid, due, task, kind in getattr(step.workflow, "_segito_timers_ran", None) or ():
+        if (sid, due) in existing or task.state != TaskState.COMPLETED:
+            continue
+        props = _props(task.task_spec)
+        values.append(dict(case_id=step.case.id, spiff_task_id=sid, bpmn_id=task.task_spec.name[:100],
+                           label=_label(step.workflow, task), purpose=(props.get("purpose") or None),
+                           event_kind=kind, due_at=due, run_at=due, state="fired", attempts=0, created_at=step.at,
+                           fired_at=step.at, fired_by=by))
+    if not values:
+        return []
+    insert = Timer.__table__.insert().returning(Timer.__table__.c.id)
+    ids = [step.session.execute(insert, v).scalar_one() for v in values]  # rare (catch-up only): one by one
+    return [_Fired(i, v["spiff_task_id"], v["due_at"], v["bpmn_id"], v["label"]) for i, v in zip(ids, values)]
+
+
+class _Fired:
+    __slots__ = ("id", "spiff_task_id", "due_at", "bpmn_id", "label")
+
+    def __init__(self, id, spiff_task_id, due_at, bpmn_id, label):
+        self.id, self.spiff_task_id, self.due_at, self.bpmn_id, self.label = id, spiff_task_id, due_at, bpmn_id, label
 
 
 def _describe(bpmn_id: str, label: str | None, due_at: dt.datetime) -> dict:
     return {"bpmn_id": bpmn_id, "label": label, "due_at": due_at.isoformat()}
 
 
-def _set_due_dates(step, created: list[dict]) -> None:
+def set_due_dates(step, created: list[dict]) -> None:
     """A user task with the property ``dueDate`` (an expression giving a date or an instant) is due by the end
-    of that local day: the inbox shows the date and marks the task overdue from the next day on."""
-    updates = []
+    of that local day: the inbox shows the date and marks the task overdue from the next day on. Runs before
+    the new rows are inserted (engine.advance.ROW_OBSERVERS), so the date is written with the row."""
+    ready = step.ready_after or {}
     for row in created:
-        task = _find(step.workflow, row["spiff_task_id"])
+        task = ready.get(row["spiff_task_id"]) or _find(step.workflow, row["spiff_task_id"])
         expression = _props(task.task_spec).get("dueDate") if task is not None else None
         value = _evaluate(step.workflow, task, expression) if expression else None
         if not value:
@@ -206,10 +288,6 @@ def _set_due_dates(step, created: list[dict]) -> None:
             continue
         due = schedule.start_of_day(day + dt.timedelta(days=1)) - dt.timedelta(seconds=1)
         row["due_at"] = due
-        updates.append((row["spiff_task_id"], due))
-    for sid, due in updates:
-        step.session.execute(update(HumanTask).where(HumanTask.spiff_task_id == sid)
-                             .values(due_at=due).execution_options(synchronize_session=False))
 
 
 def _caseload_warning(step, existing, new) -> None:
@@ -231,4 +309,5 @@ def _caseload_warning(step, existing, new) -> None:
 
 advance.OBSERVERS.append(observe)
 advance.BEGIN_OBSERVERS.append(note_waiting)
+advance.ROW_OBSERVERS.append(set_due_dates)
 services.PROVIDERS.append(schedule._services)

@@ -22,9 +22,9 @@ from sqlalchemy import bindparam, func, or_, select, update
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import access, audit, clock, timer_sync
-from .advance import Advance
+from .advance import Advance, CaseRecord
 from .db import is_postgres
-from .errors import NotFound, SegitoError, WorkflowFailed
+from .errors import Conflict, NotFound, WorkflowFailed
 from .models import Case
 from .timer_models import Timer
 from .users import ADMINISTRATOR, Actor
@@ -37,7 +37,8 @@ COMMIT_EVERY = int(os.environ.get("SEGITO_TIMER_COMMIT_EVERY", "10"))  # timers 
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (10, 60, 300, 1800)   # before attempts 2..5; the 5th failure opens an incident
 MAX_FIRINGS_PER_CASE = 1000             # a cycle firing "each missed interval" is bounded per command
-SCHEDULER = "scheduler"                 # the audit actor of what timers do
+SCHEDULER = timer_sync.SCHEDULER       # the audit actor of what timers do
+_TICK = dt.timedelta(microseconds=1)    # SpiffWorkflow fires a timer when its due time < now (strictly)
 
 TIMER_FAILED = "timer_failed"
 TIMER_INCIDENT_OPENED = "timer_incident_opened"
@@ -82,9 +83,12 @@ def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime) -> dict[str
         if not due:
             return skipped
         task = due[0][2]
-        task.task_spec._update(task)
-        while workflow._do_engine_steps():  # do_engine_steps minus its refresh_timers (which fires in any order)
-            pass
+        # As of its due time: what it starts waiting for is due only if it was due by then (a loop's next
+        # visit after downtime waits for its own row, so timers fire in due order across cases too).
+        with clock.as_of(min(due[0][0] + _TICK, at)):
+            task.task_spec._update(task)
+            while workflow._do_engine_steps():  # do_engine_steps minus its refresh_timers (fires in any order)
+                pass
         waiting = timer_sync.waiting_timers(workflow)
     return skipped
 
@@ -179,8 +183,10 @@ def _fire_all(runtime, claimed: list[tuple[int, int]], worker: str, at: dt.datet
     fired = 0
     with runtime.db.unit_of_work() as session:
         postgres = is_postgres(session)
+        connection = session.connection()
         for index, (timer_id, case_id) in enumerate(claimed):
-            case = session.execute(_CASE_SKIP_LOCKED if postgres else _CASE, {"case_id": case_id}).scalar_one_or_none()
+            found = connection.execute(_CASE_SKIP_LOCKED if postgres else _CASE, {"case_id": case_id}).first()
+            case = CaseRecord(found._mapping) if found is not None else None
             if case is None:  # busy with another command (or gone): the claim goes back, the next tick retries
                 session.execute(update(Timer).where(Timer.id == timer_id, Timer.claimed_by == worker)
                                 .values(claimed_by=None, claim_expires_at=None)
@@ -196,7 +202,9 @@ def _fire_all(runtime, claimed: list[tuple[int, int]], worker: str, at: dt.datet
     return fired
 
 
-_CASE = select(Case).where(Case.id == bindparam("case_id")).execution_options(populate_existing=True)
+# The case row with Core, as a plain record (engine.advance.CaseRecord): a mapped Case costs more to load than
+# the rest of the read, and Advance writes the row with Core statements anyway.
+_CASE = select(*Case.__table__.c).where(Case.__table__.c.id == bindparam("case_id"))
 _CASE_SKIP_LOCKED = _CASE.with_for_update(skip_locked=True)  # built once: statements cost to build per call
 
 
@@ -212,6 +220,10 @@ def _fire_locked(runtime, session, case, timer_id: int, worker: str, at: dt.date
     workflow = runtime.workflow(session, case)
     step = Advance(runtime, session, case, workflow, view, SCHEDULER, at)
     step.fired_by, step.open_timer_rows = worker, rows
+    # The fired case's workflow is not kept in the cache: its next command is rarely soon (a visit is recorded
+    # days later, the next timer fires weeks later), and a worker holding hundreds of workflows it fired made
+    # every full garbage collection walk them — about 1 ms of CPU per firing (docs/benchmarks.md).
+    step.keep_workflow = False
     try:
         cycles = _cycles(workflow)
         skipped = _fire_in_due_order(workflow, at, row.due_at)
@@ -288,7 +300,7 @@ def retry_incident(runtime, timer_id: int, actor: Actor) -> dict:
         case = runtime.lock_case(session, case_id)
         row = _locked_row(session, timer_id)
         if row.state not in ("incident", "scheduled") or (row.state == "scheduled" and not row.attempts):
-            raise SegitoError(f"timer {timer_id} is {row.state}; only an incident or a failing timer is retried")
+            raise Conflict(f"timer {timer_id} is {row.state}; only an incident or a failing timer is retried")
         before = {"state": row.state, "attempts": row.attempts, "run_at": row.run_at.isoformat()}
         row.state, row.attempts, row.run_at = "scheduled", 0, at
         row.claimed_by, row.claim_expires_at = None, None

@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 
-from engine import access, audit_log, cases, clock, definitions, logins, tasks
+from engine import access, audit_log, cases, clock, definitions, logins, tasks, timers
+from engine import agenda as agenda_service
 from engine.errors import SegitoError
 from engine.runtime import Runtime
 
@@ -199,3 +200,31 @@ def claim(task_id):
 @authenticated
 def release(task_id):
     return jsonify(tasks.release(runtime(), task_id, g.user))
+
+
+# ---------------------------------------------------------------- follow-up scheduling (issue 4)
+
+@api.get("/agenda")
+@authenticated
+def get_agenda():
+    """The caller's follow-up visits and day-180 checks, by local day (a mentor: the caseworker role)."""
+    days = _int_arg("days", 28)
+    if not 1 <= days <= 200:
+        raise BadRequest(f"query parameter 'days' must be from 1 to 200, not '{days}'")
+    return jsonify(agenda_service.agenda(runtime(), g.user, days=days))
+
+
+@api.get("/scheduler")
+@authenticated
+def get_scheduler():
+    """The administrator's view of the timers: counts, due, running, failing, incidents and the next ones."""
+    limit = _int_arg("limit", 100)
+    if not 1 <= limit <= 1000:
+        raise BadRequest(f"query parameter 'limit' must be from 1 to 1000, not '{limit}'")
+    return jsonify(timers.overview(runtime(), g.user, limit=limit))
+
+
+@api.post("/scheduler/timers/<int:timer_id>/retry")
+@authenticated
+def retry_timer(timer_id):
+    return jsonify(timers.retry_incident(runtime(), timer_id, g.user))

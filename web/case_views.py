@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
@@ -58,6 +58,8 @@ def start():
     process_key = request.form.get("process_key", "")
     client_code = (request.form.get("client_code") or "").strip() or None
     started = cases.start_case(runtime(), process_key, current_actor(), client_code)
+    for warning in started.get("warnings", ()):  # e.g. a 31st follow-up client (engine.caseload)
+        flash(warning, "warning")
     case = cases.get_case(runtime(), started["case_id"], current_actor(), with_data=False)
     from .app import task_url
 
@@ -72,9 +74,25 @@ def access_ok(task: dict) -> bool:
     return task["role"] in actor.role_codes and task["assignee_id"] in (None, actor.id)
 
 
-def _user_names() -> dict:
+def _user_names(ids) -> dict:
+    """The display names of the users ``ids`` only: reading every user for each page grew with the service."""
+    wanted = sorted({i for i in ids if isinstance(i, int)})
+    if not wanted:
+        return {}
     with runtime().db.reading() as session:
-        return {r.id: r.display_name for r in session.execute(select(User.id, User.display_name))}
+        return {r.id: r.display_name
+                for r in session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))}
+
+
+def _assignees(events: list[dict]) -> set:
+    """Who the events name as assignee (claims and releases), before or after."""
+    found = set()
+    for ev in events:
+        payload = ev.get("payload") or {}
+        for side in (payload.get("before"), payload.get("after")):
+            if isinstance(side, dict) and side.get("assignee_id") is not None:
+                found.add(side["assignee_id"])
+    return found
 
 
 def show_value(value, schema: dict | None = None) -> str:
@@ -112,8 +130,10 @@ def _changes(view, payload: dict, names: dict) -> list[dict]:
     return rows
 
 
-def timeline(view, events: list[dict]) -> list[dict]:
-    names = _user_names()
+def timeline(view, events: list[dict], names: dict | None = None) -> list[dict]:
+    """``names``: display names by user id, for the assignees the events name (read here when not given)."""
+    if names is None:
+        names = _user_names(_assignees(events))
     out = []
     for ev in events:
         payload = ev.get("payload") or {}
@@ -176,12 +196,13 @@ def show(case_id):
         task["workable"] = access_ok(task)
         task["claimable"] = task["assignee_id"] is None and task["role"] in actor.role_codes
     data = case.get("data") or {}
-    names = _user_names()
     may_follow_on = (case["process_key"] == "intake" and case["status"] == "completed" and case.get("client")
                      and "caseworker" in actor.role_codes)
     events = case["history"]
     shown = events if request.args.get("history") == "all" else events[-TIMELINE_SHOWN:]
-    return render_template("case.html", case=case, svg=svg, events=list(reversed(timeline(view, shown))),
+    # One read of the names the page shows: its steps' assignees and those the timeline names.
+    names = _user_names({t["assignee_id"] for t in case["current_tasks"]} | _assignees(shown))
+    return render_template("case.html", case=case, svg=svg, events=list(reversed(timeline(view, shown, names))),
                            events_total=len(events), events_hidden=len(events) - len(shown),
                            log=case_log(view, data), process=process_name(case["process_key"]), names=names,
                            may_follow_on=may_follow_on, overseer=bool(actor.role_codes & access.OVERSEERS),

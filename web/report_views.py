@@ -94,9 +94,9 @@ def cases():
                            query={k: v for k, v in values.items() if v})
 
 
-def _download(content, mimetype: str, extension: str) -> Response:
+def _download(content, mimetype: str, extension: str, what: str = "indicators") -> Response:
     values = _args()
-    name = f"segito-indicators-{values['from']}-{values['to']}.{extension}"
+    name = f"segito-{what}-{values['from']}-{values['to']}.{extension}"
     return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -127,6 +127,22 @@ def job_retention():
         error = e.message
     return render_template("reports/job_retention.html", result=result, error=error, figure=figure,
                            query={k: v for k, v in values.items() if v and k != "bands"}, **_form_context(values))
+
+
+@reports.get("/job-retention.csv")
+@roles_required(*ROLES)
+def job_retention_csv():
+    result = followup_indicators.report(runtime(), current_actor(), _request(_args()))
+    return _download("\ufeff" + report_export.retention_to_csv(result), "text/csv; charset=utf-8", "csv",
+                     "job-retention")
+
+
+@reports.get("/job-retention.xlsx")
+@roles_required(*ROLES)
+def job_retention_xlsx():
+    result = followup_indicators.report(runtime(), current_actor(), _request(_args()))
+    return _download(report_export.retention_to_xlsx(result),
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", "job-retention")
 
 
 def bars(rows: list[tuple[str, float | int | None]]) -> dict:

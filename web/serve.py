@@ -7,12 +7,16 @@ connection must never be shared between processes), and all of them sign session
 """
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import threading
 from collections.abc import Callable
 
 from flask import Flask
+
+
+ACCESS_LOG_FORMAT = '%(m)s %(U)s %(s)s %(D)s'  # method, path, status, microseconds in the app
 
 
 def _reset_database_after_fork(_server=None, _worker=None) -> None:
@@ -24,6 +28,22 @@ def _reset_database_after_fork(_server=None, _worker=None) -> None:
         engine.dispose(close=False)
     db._engines.clear()
     db._lock = threading.Lock()
+
+
+def settle(app: Flask) -> Flask:
+    """Once a server process has built its app: read every deployed definition now (its first requests would),
+    then hand everything alive to ``gc.freeze()``. Python's full collections stop every thread of the process
+    while they walk all tracked objects, and ~100,000 of them are the code, the app and the parsed specs, which
+    never become garbage: walking them cost 50–70 ms a pass on the 2-core machine (docs/benchmarks.md)."""
+    from engine import definitions
+
+    runtime = app.extensions["segito"]
+    with runtime.db.reading() as session:
+        for row in definitions.list_definitions(session):
+            runtime.definition(session, row["id"])
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def shared_secret_key() -> str:
@@ -43,19 +63,23 @@ def serve(make_app: Callable[[], Flask], host: str, port: int, workers: int, thr
     if workers <= 1 or BaseApplication is None:
         from waitress import serve as waitress_serve
 
-        waitress_serve(make_app(), host=host, port=port, threads=threads, ident="segito")
+        waitress_serve(settle(make_app()), host=host, port=port, threads=threads, ident="segito")
         return
+
+    # SEGITO_ACCESS_LOG=<file>: one line per request with the time the server spent on it (microseconds), which
+    # tells time spent working from time spent queueing (tests/bench/bench_web.py reads it).
+    access_log = os.environ.get("SEGITO_ACCESS_LOG") or None
 
     class Server(BaseApplication):
         def load_config(self):
             for key, value in {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
                                "workers": workers, "threads": threads, "worker_class": "gthread",
                                "post_fork": _reset_database_after_fork, "proc_name": "segito",
-                               "accesslog": None, "loglevel": "warning", "timeout": 120,
-                               "graceful_timeout": 10}.items():
+                               "accesslog": access_log, "access_log_format": ACCESS_LOG_FORMAT,
+                               "loglevel": "warning", "timeout": 120, "graceful_timeout": 10}.items():
                 self.cfg.set(key, value)
 
         def load(self):
-            return make_app()
+            return settle(make_app())  # in each worker, after the fork (gunicorn's default: no preload)
 
     Server().run()

@@ -143,6 +143,8 @@ def complete(task_id: int):
         return _page(task_id, values=data, status=409, read_only=True,
                      alert=_("Someone else completed or changed this step first, so nothing of yours was saved. "
                              "What you typed is shown below; the case page shows where it stands now."))
+    for warning in result.get("warnings", ()):  # e.g. a family-care follow-up making a 31st client
+        flash(warning, "warning")
     if result["case_status"] == "completed":
         flash(_("The step is done and the case is closed."), "info")
     elif result["next_tasks"]:

@@ -1,14 +1,19 @@
 """Timer benchmark (issue 4): 100,000 scheduled follow-up timers on PostgreSQL.
 
+A job-retention case waits on two timers at a time (its next visit and its day-180 check: the process loops,
+timer → visit task → next timer), so 50,000 cases hold the 100,000 scheduled timers.
+
 Measures
-  1. timers fired per second by one worker and by two worker processes: (a) the machinery, 10,000 minimal
-     cases (start → timer → end) due at once among the 100,000 future timers of 10,000 job-retention cases;
-     (b) real follow-up visits, 10,000 first visits due at once among 90,000 future visits and day-180 checks;
+  1. timers fired per second by one worker and by two worker processes, and the worker's CPU per timer:
+     (a) the machinery, minimal cases (start → timer → end) due at once among the future timers of the
+     job-retention cases; (b) real follow-up visits: every case's first visit due at once (firing it issues
+     the visit task and schedules the next visit), among the cases' day-180 checks;
   2. lateness after the due time (p50/p99) with a worker ticking every second, timers falling due at a steady
      rate while the 100,000 others wait;
-  3. the worker's memory (RSS and tracemalloc) at 1,000 and at 100,000 future timers.
+  3. the worker's memory (RSS and tracemalloc) at 200 and at 100,000 future timers.
 
-Run:  python tests/bench/bench_timers.py [--pg URL] [--cases 10000] [--one 3000] [--lateness 600]
+Run:  python tests/bench/bench_timers.py [--pg URL] [--cases 50000] [--one 3000] [--lateness 600]
+      [--bpmn OLD.bpmn]   (deploy another job-retention design as the newest version, to compare)
 The cases are real (a job-retention case through entry and plan, cloned with fresh task ids: see
 tests/integration/timer_helpers.clone_cases), so every firing loads, advances and saves a real workflow.
 """
@@ -24,6 +29,7 @@ import sys
 import textwrap
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,11 +37,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from engine import cases, clock, demo, schedule, setup, timers, users  # noqa: E402
+from engine import cases, clock, definitions, demo, schedule, setup, timers, users  # noqa: E402
 from engine.db import Database  # noqa: E402
+from engine.models import Case  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
 from engine.timer_models import Timer  # noqa: E402
-from tests.integration.timer_helpers import TIMER_ONLY, clone_cases, deploy, start_follow_up  # noqa: E402
+from tests.integration.timer_helpers import (  # noqa: E402
+    TIMER_ONLY, VISIT, clone_cases, complete, deploy, start_follow_up)
 
 WORKER = textwrap.dedent("""
     import json, resource, sys, time, tracemalloc
@@ -77,16 +85,32 @@ def drop(base: str, name: str) -> None:
         conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
 
 
-def prepared(url: str, n_cases: int, start: dt.date) -> Runtime:
-    """n_cases job-retention cases whose first visit (S+7) was yesterday: n_cases due, 9 × n_cases future."""
+OTHER_BPMN: Path | None = None  # --bpmn
+
+
+VISIT_DAYS = (7, 14, 21, 28, 42, 56)  # the standard plan's first six visits, days after S (engine.schedule)
+
+
+def prepared(url: str, n_cases: int, start: dt.date, visits_done: int = 0) -> Runtime:
+    """n_cases job-retention cases through entry and plan, employment starting on ``start`` — and, with
+    ``visits_done``, that many visits fired and recorded (a case further on carries the tasks of its past visits)."""
     rt = Runtime(Database(url))
     setup.initialise(rt)
+    if OTHER_BPMN is not None:
+        with rt.db.unit_of_work() as session:
+            definitions.deploy(session, definitions.Upload.from_path(OTHER_BPMN), "bench", clock.now())
     with rt.db.unit_of_work() as session:
         users.create_user(session, "anna", "Anna", [users.CASEWORKER], None, "bench", clock.now())
     with rt.db.reading() as session:
         anna = users.actor(session, "anna")
     clock.freeze(schedule.start_of_day(start) - dt.timedelta(days=3))
     template = start_follow_up(rt, anna, start=start.isoformat())
+    for day in VISIT_DAYS[:visits_done]:
+        clock.freeze(schedule.start_of_day(start + dt.timedelta(days=day)) + dt.timedelta(hours=8))
+        timers.fire_due(rt, "bench-template")
+        complete(rt, template, "jr_visit", {**VISIT, "visit_date": (start + dt.timedelta(days=day)).isoformat()}, anna)
+    with rt.db.reading() as session:
+        rt.template_state_kb = round(len(zlib.decompress(session.get(Case, template).state)) / 1024, 1)
     clone_cases(rt, template, n_cases - 1)
     clock.reset()
     return rt
@@ -121,13 +145,14 @@ def _rates(rt, url: str, one: int) -> dict:
             "per_worker": [r["fired"] for r in results], "after": counts(rt), "load": round(os.getloadavg()[0], 1)}
 
 
-def throughput_follow_up(base: str, n_cases: int, one: int) -> dict:
-    """Real job-retention cases: each firing loads, advances and saves a follow-up case (about 125 tasks)."""
+def throughput_follow_up(base: str, n_cases: int, one: int, visit: int = 1) -> dict:
+    """Real job-retention cases: each firing loads, advances and saves a follow-up case (its first visit due:
+    the visit task is issued and the next visit scheduled)."""
     name, url = schema_url(base)
     try:
         today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
-        rt = prepared(url, n_cases, today - dt.timedelta(days=8))
-        return _rates(rt, url, one)
+        rt = prepared(url, n_cases, today - dt.timedelta(days=VISIT_DAYS[visit - 1] + 1), visits_done=visit - 1)
+        return {"visit": visit, "case_state_kb": rt.template_state_kb, **_rates(rt, url, one)}
     finally:
         drop(base, name)
 
@@ -152,7 +177,7 @@ def throughput_light(base: str, n_cases: int, n_due: int, one: int) -> dict:
 
 
 def lateness(base: str, n_cases: int, n_due: int, tick: float, spread: float) -> dict:
-    """n_due timers fall due over ``spread`` seconds while n_cases×10 others wait; one worker ticks every ``tick``."""
+    """n_due timers fall due over ``spread`` seconds while the cases' timers wait; one worker ticks every ``tick``."""
     name, url = schema_url(base)
     try:
         today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
@@ -166,6 +191,7 @@ def lateness(base: str, n_cases: int, n_due: int, tick: float, spread: float) ->
         clone_cases(rt, template, n_due, due_for=lambda k: first + dt.timedelta(seconds=spread * k / n_due))
         with rt.db.unit_of_work() as session:  # the template's own timer is an hour away: out of the way
             session.execute(text("UPDATE timers SET state = 'cancelled' WHERE case_id = :c"), {"c": template})
+        waiting = counts(rt).get("scheduled", 0) - n_due
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "SEGITO_TICK_SECONDS": str(tick)}
         proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -186,7 +212,7 @@ def lateness(base: str, n_cases: int, n_due: int, tick: float, spread: float) ->
                 select(Timer.fired_at, Timer.due_at).where(Timer.event_kind == "duration",
                                                            Timer.state == "fired")))
         q = statistics.quantiles(late, n=100)
-        return {"timers": len(late), "waiting_meanwhile": n_cases * 10, "tick_s": tick, "p50_s": round(q[49], 3),
+        return {"timers": len(late), "waiting_meanwhile": waiting, "tick_s": tick, "p50_s": round(q[49], 3),
                 "p99_s": round(q[98], 3), "max_s": round(late[-1], 3)}
     finally:
         drop(base, name)
@@ -195,7 +221,7 @@ def lateness(base: str, n_cases: int, n_due: int, tick: float, spread: float) ->
 def memory(base: str, big: int) -> dict:
     out = {}
     today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
-    for label, n_cases in (("1k", 100), ("100k", big)):
+    for label, n_cases in (("small", 100), ("big", big)):
         name, url = schema_url(base)
         try:
             rt = prepared(url, n_cases, today + dt.timedelta(days=30))
@@ -210,21 +236,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pg", default=os.environ.get("SEGITO_TEST_PG_URL",
                                                        "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--cases", type=int, default=10_000, help="job-retention cases (10 timers each)")
+    parser.add_argument("--cases", type=int, default=50_000, help="job-retention cases (2 timers each)")
     parser.add_argument("--one", type=int, default=3_000, help="timers the single worker fires")
     parser.add_argument("--light", type=int, default=10_000, help="minimal cases due at once (machinery rate)")
     parser.add_argument("--lateness", type=int, default=600, help="timers falling due during the lateness run")
     parser.add_argument("--spread", type=float, default=120.0, help="seconds over which they fall due")
     parser.add_argument("--tick", type=float, default=1.0)
     parser.add_argument("--skip", default="", help="comma-separated: light,follow_up,lateness,memory")
+    parser.add_argument("--visit", type=int, default=1, choices=range(1, 7),
+                        help="which visit is due in the follow-up phase (1: the first; 6: five already recorded)")
+    parser.add_argument("--bpmn", type=Path, help="another job_retention.bpmn (its forms/ beside it) to compare")
     args = parser.parse_args()
+    global OTHER_BPMN
+    OTHER_BPMN = args.bpmn
     skip = set(filter(None, args.skip.split(",")))
-    print(f"bench_timers: PostgreSQL, {args.cases} job-retention cases = {args.cases * 10} timers, "
-          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(f"bench_timers: PostgreSQL, {args.cases} job-retention cases, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.1f}" + (f", BPMN {args.bpmn}" if args.bpmn else ""))
     if "light" not in skip:
         print("throughput_light", json.dumps(throughput_light(args.pg, args.cases, args.light, args.one)))
     if "follow_up" not in skip:
-        print("throughput_follow_up", json.dumps(throughput_follow_up(args.pg, args.cases, args.one)))
+        print("throughput_follow_up", json.dumps(throughput_follow_up(args.pg, args.cases, args.one, args.visit)))
     if "lateness" not in skip:
         print("lateness", json.dumps(lateness(args.pg, args.cases, args.lateness, args.tick, args.spread)))
     if "memory" not in skip:

@@ -1,6 +1,7 @@
 """Web app benchmark (issue 3): 20 logged-in users against the app started as the README starts it.
 
-Run with ``python3 -m tests.bench.bench_web [--pairs 5000] [--small-pairs 500] [--seconds 40] [--users 20]``.
+Run with ``python3 -m tests.bench.bench_web [--pairs 5000] [--small-pairs 500] [--seconds 60] [--users 20]``
+(``--workers``/``--threads`` only to compare server settings; the figures use ``segito run``'s defaults).
 Not collected by pytest (the file name does not start with ``test_``). It starts and stops everything itself:
 
 1. A SQLite database in a temporary directory (the README's default kind), migrated, processes deployed, and
@@ -12,17 +13,20 @@ Not collected by pytest (the file name does not start with ``test_``). It starts
    task ids renewed so every clone is a case the engine can move on. Default: 5,000 pairs = 10,000 cases and
    ~100,000 task rows; 200 caseworkers with 50 cases each (a caseload that does not grow with the service).
 2. ``segito run --no-demo`` (the README's run command without the demo data: gunicorn, one worker process per
-   CPU) on a free port, in a subprocess with ``DATABASE_URL`` pointing at that database; waits until the login
-   page answers, and stops it at the end.
+   CPU) on a free port, in a subprocess with ``DATABASE_URL`` pointing at that database and
+   ``SEGITO_ACCESS_LOG`` at a file, from which the server's own time per request is read ("in the app": the
+   rest of a latency is queueing for a thread or a CPU); waits until the login page answers, and stops it at
+   the end.
 3. ``--users`` threads, each a caseworker logged in through the login form (session cookie, CSRF token from the
    page), for ``--seconds`` seconds: inbox, one of my case pages, the task page of my waiting casework step
    (3.3), and submitting that form (a meeting, "continue": the case loops back to a new 3.3), thinking
    0.5–1.5 × ``--think`` seconds before each request. Latency is measured per request at the client; p50/p95
    per page and requests per second are printed. Then the same users without think time (``--saturate``
    seconds): the rate the app reaches when it is the bottleneck.
-4. The same with a small database (``--small-pairs``, default 500 pairs = 1,000 cases, 20 caseworkers) to show
-   that the inbox's latency does not grow with the number of cases; the lead's inbox (all closures waiting for
-   agreement in the service) is measured on both, sequentially.
+4. The same with a small database (``--small-pairs``, default 500 pairs = 1,000 cases, 20 caseworkers); then
+   whether the inbox grows with the number of cases: one caseworker's and the lead's inbox (the lead sees every
+   closure waiting for agreement in the service, ten times as many in the big one) on the two databases in
+   turn, one request at a time, printed side by side with the ratio of the medians.
 """
 from __future__ import annotations
 
@@ -293,12 +297,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(url: str, port: int) -> subprocess.Popen:
-    """`segito run --no-demo`, as the README's run command does (the venv's `segito` when it is there)."""
+def start_app(url: str, port: int, server_options: list[str] = (), access_log: Path | None = None) -> subprocess.Popen:
+    """`segito run --no-demo`, as the README's run command does (the venv's `segito` when it is there);
+    ``server_options`` (e.g. ``--workers 3``) only to compare settings, the figures use the defaults."""
     segito = Path(sys.executable).with_name("segito")
     cmd = [str(segito)] if segito.exists() else [sys.executable, "-m", "engine.cli"]
-    cmd += ["run", "--no-demo", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["run", "--no-demo", "--host", "127.0.0.1", "--port", str(port), *server_options]
     env = dict(os.environ, DATABASE_URL=url, PYTHONUNBUFFERED="1")
+    if access_log is not None:
+        env["SEGITO_ACCESS_LOG"] = str(access_log)  # the server's own time per request (web/serve.py)
 
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
@@ -451,17 +458,39 @@ def load(users_: list[User], seconds: float, think_time: float) -> dict:
             "load": os.getloadavg()[0]}
 
 
+PAGES = (("inbox", re.compile(r"GET /inbox ")), ("case page", re.compile(r"GET /cases/\d+ ")),
+         ("task page", re.compile(r"GET /tasks/\d+ ")), ("form submit", re.compile(r"POST /tasks/\d+/complete ")))
+
+
+def server_times(access_log: Path, offset: int) -> dict[str, list[float]]:
+    """The server's time per page (gunicorn's access log, SEGITO_ACCESS_LOG) from ``offset`` on: the time a
+    request spent in the app, without the time it waited for a thread or for the client."""
+    times: dict[str, list[float]] = {}
+    with access_log.open() as fh:
+        fh.seek(offset)
+        for line in fh:
+            for page, pattern in PAGES:
+                if pattern.match(line):
+                    times.setdefault(page, []).append(int(line.split()[-1]) / 1e6)
+    return times
+
+
 def report(title: str, run: dict) -> None:
     print(f"\n{title}: {run['users']} users, think time {run['think']:.1f} s, {run['wall']:.1f} s, "
           f"machine load {run['load']:.1f}, "
           f"{sum(len(v) for v in run['results'].values()) / run['wall']:.1f} requests/s, "
           f"{len(run['errors'])} errors{' ' + str(run['errors'][:5]) if run['errors'] else ''}")
-    print(f"  {'page':<12} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    for page in ("inbox", "case page", "task page", "form submit"):
+    server = run.get("server") or {}
+    print(f"  {'page':<12} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}   "
+          f"{'in the app: p50 ms':>18} {'p95 ms':>8}")
+    for page, _ in PAGES:
         values = run["results"].get(page, [])
         if values:
+            inside = server.get(page)
             print(f"  {page:<12} {len(values):>8} {statistics.median(values) * 1000:>8.1f} "
-                  f"{percentile(values, 95) * 1000:>8.1f} {max(values) * 1000:>8.1f}")
+                  f"{percentile(values, 95) * 1000:>8.1f} {max(values) * 1000:>8.1f}   "
+                  + (f"{statistics.median(inside) * 1000:>18.1f} {percentile(inside, 95) * 1000:>8.1f}"
+                     if inside else ""))
 
 
 def build(pairs: int, workdir: Path, label: str) -> dict:
@@ -472,21 +501,37 @@ def build(pairs: int, workdir: Path, label: str) -> dict:
     return built
 
 
-def bench(base: str, built: dict, users_n: int, seconds: float, label: str, think: float, saturate: float) -> dict:
+def bench(base: str, built: dict, users_n: int, seconds: float, label: str, think: float, saturate: float,
+          access_log: Path) -> dict:
     people = login_users(base, built["people"], users_n)
-    run = load(people, seconds, think)
+
+    def measured(think_time: float, duration: float) -> dict:
+        offset = access_log.stat().st_size if access_log.exists() else 0
+        run = load(people, duration, think_time)
+        # The warm-up round inside load() is in the log too: only the last len(measured) lines of each page.
+        inside = server_times(access_log, offset) if access_log.exists() else {}
+        run["server"] = {page: v[-len(run["results"].get(page, [])):] for page, v in inside.items()
+                         if run["results"].get(page)}
+        return run
+
+    run = measured(think, seconds)
     report(f"[{label}] users at work", run)
     if saturate:
-        flat_out = load(people, saturate, 0.0)
+        flat_out = measured(0.0, saturate)
         report(f"[{label}] the same users without think time (saturation)", flat_out)
         run["saturation"] = flat_out
     return run
 
 
-def paired_inbox(bases: list[str], rounds: int = 100) -> list[list[float]]:
+WAITING = re.compile(r'data-testid="inbox-total">(\d+)<')
+
+
+def paired_inbox(bases: list[str], rounds: int = 100) -> tuple[list[list[float]], list[int]]:
     """The same caseworker's and the lead's inbox on each database in turn (A, B, A, B, …), one request at a
-    time: whatever else the machine does then falls on both sizes alike."""
+    time: whatever else the machine does then falls on both sizes alike. Returns the times of (caseworker,
+    lead) on each database in that order, and how many tasks each inbox lists."""
     times: list[list[float]] = [[] for _ in range(2 * len(bases))]
+    waiting = [0] * (2 * len(bases))
     users_ = []
     for base in bases:
         for name in ("cw0000", "lead"):
@@ -496,11 +541,26 @@ def paired_inbox(bases: list[str], rounds: int = 100) -> list[list[float]]:
     for i in range(rounds + 5):
         for k, u in enumerate(users_):
             started = time.perf_counter()
-            status, _, _ = u.request(None, "/inbox")
+            status, text, _ = u.request(None, "/inbox")
             if i >= 5:  # the first rounds warm the caches
                 times[k].append(time.perf_counter() - started)
             assert status == 200
-    return times
+            found = WAITING.search(text)
+            waiting[k] = int(found.group(1)) if found else 0
+    return times, waiting
+
+
+def report_inbox_by_size(times: list[list[float]], waiting: list[int], labels: tuple[str, str]) -> None:
+    """Whether the inbox grows with the database: each inbox at both sizes, and the ratio of the medians."""
+    print(f"\nInbox latency by database size (one request at a time, the two databases in turn, "
+          f"{len(times[0])} rounds; the same caseload per caseworker, the lead sees every closure waiting):")
+    print(f"  {'whose inbox':<22} {labels[0] + ' p50/p95':>24} {labels[1] + ' p50/p95':>25} {'p50 ratio':>10}")
+    for k, who in enumerate(("a caseworker (cw0000)", "the professional lead")):
+        small, big = times[k], times[k + 2]
+        cells = [f"{statistics.median(v) * 1000:5.1f} / {percentile(v, 95) * 1000:5.1f} ms ({n:,} tasks)"
+                 for v, n in ((small, waiting[k]), (big, waiting[k + 2]))]
+        print(f"  {who:<22} {cells[0]:>24} {cells[1]:>25} "
+              f"{statistics.median(big) / statistics.median(small):>9.2f}x")
 
 
 def main() -> None:
@@ -511,9 +571,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds a user thinks between requests")
     parser.add_argument("--saturate", type=float, default=20, help="seconds without think time (0: skip)")
+    parser.add_argument("--workers", type=int, help="server processes (default: segito run's)")
+    parser.add_argument("--threads", type=int, help="threads per server process (default: segito run's)")
     args = parser.parse_args()
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; app: segito run --no-demo (its defaults: "
-          f"gunicorn, {min(os.cpu_count() or 1, 4)} worker processes × 4 threads), SQLite; "
+    server_options = [*(["--workers", str(args.workers)] if args.workers else []),
+                      *(["--threads", str(args.threads)] if args.threads else [])]
+    print(f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs; app: segito "
+          f"run --no-demo {' '.join(server_options) or '(its defaults)'}: gunicorn, "
+          f"{args.workers or min(os.cpu_count() or 1, 4)} worker processes × {args.threads or 4} threads, SQLite; "
           f"users think {args.think:.1f} s on average between requests; load average now "
           f"{os.getloadavg()[0]:.1f}")
     workdir = Path(tempfile.mkdtemp(prefix="segito-bench-web-"))
@@ -522,20 +587,16 @@ def main() -> None:
     try:
         small_db = build(args.small_pairs, workdir, small_label)
         big_db = build(args.pairs, workdir, big_label)
-        bases = []
+        bases, logs = [], []
         for built in (small_db, big_db):
             port = free_port()
-            procs.append(start_app(built["url"], port))
+            logs.append(workdir / f"access-{port}.log")
+            procs.append(start_app(built["url"], port, server_options, logs[-1]))
             bases.append(f"http://127.0.0.1:{port}")
-        small = bench(bases[0], small_db, args.users, args.seconds, small_label, args.think, 0)
-        big = bench(bases[1], big_db, args.users, args.seconds, big_label, args.think, args.saturate)
-        print("\nInbox by database size, one request at a time, the two databases in turn "
-              "(same caseload per caseworker; the lead sees every closure waiting in the service):")
-        cw_small, lead_small, cw_big, lead_big = paired_inbox(bases)
-        for who, a, b in (("caseworker", cw_small, cw_big), ("lead", lead_small, lead_big)):
-            print(f"  {who:<10} {small_label:>12}: p50 {statistics.median(a) * 1000:6.1f} ms, p95 "
-                  f"{percentile(a, 95) * 1000:6.1f} ms   {big_label:>12}: p50 {statistics.median(b) * 1000:6.1f} ms, "
-                  f"p95 {percentile(b, 95) * 1000:6.1f} ms")
+        small = bench(bases[0], small_db, args.users, args.seconds, small_label, args.think, 0, logs[0])
+        big = bench(bases[1], big_db, args.users, args.seconds, big_label, args.think, args.saturate, logs[1])
+        times, waiting = paired_inbox(bases)
+        report_inbox_by_size(times, waiting, (small_label, big_label))
         print("  under load (above): caseworker inbox p50/p95 "
               + ", ".join(f"{label} {statistics.median(r['results']['inbox']) * 1000:.1f}/"
                           f"{percentile(r['results']['inbox'], 95) * 1000:.1f} ms"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine import caseload, cases, clock, definitions, demo, timers
+from engine import agenda, caseload, cases, clock, definitions, demo, tasks, timers
 from engine.db import Database
 from engine.models import Case, Client
 from engine.runtime import Runtime
@@ -35,15 +35,19 @@ def restarted(runtime) -> Runtime:
 def test_the_whole_six_month_schedule_with_a_moving_clock_and_a_restart_before_every_timer(runtime, people):
     clock.freeze(local("2026-01-28", 10))
     case_id = start_follow_up(runtime, people.anna)
-    visits = timer_rows(runtime, case_id, "scheduled")
-    assert [t.bpmn_id for t in visits] == ["visit_due"] * 9 + ["day_180_due"]
-    assert [t.due_at for t in visits] == [local(d) for d in STANDARD_VISITS + [CHECK_DAY]]
-    # Stored in UTC: midnight in Budapest is 23:00 UTC in winter and 22:00 UTC in summer.
-    assert visits[5].due_at.isoformat() == "2026-03-27T23:00:00+00:00"
-    assert visits[6].due_at.isoformat() == "2026-04-29T22:00:00+00:00"
-    assert visits[0].label == "1. utókövetési látogatás / follow-up visit 1"
+    # Only the next visit waits as a timer (and the day-180 check); the calendar holds the whole plan.
+    assert [(t.bpmn_id, t.due_at) for t in timer_rows(runtime, case_id, "scheduled")] == [
+        ("visit_due", local(STANDARD_VISITS[0])), ("day_180_due", local(CHECK_DAY))]
+    assert [(c["date"], c["kind"]) for c in agenda.case_calendar(runtime, case_id)] == [
+        (d, "visit") for d in STANDARD_VISITS] + [(CHECK_DAY, "check")]
+    assert [c["label"] for c in agenda.case_calendar(runtime, case_id)][:2] == [
+        "1. utókövetési látogatás / follow-up visit 1", "2. utókövetési látogatás / follow-up visit 2"]
+    utc = {}
 
     for n, day in enumerate(STANDARD_VISITS, start=1):
+        [waiting] = [t for t in timer_rows(runtime, case_id, "scheduled") if t.bpmn_id == "visit_due"]
+        assert (waiting.due_at, waiting.label) == (local(day), f"{n}. utókövetési látogatás / follow-up visit {n}")
+        utc[n] = waiting.due_at.isoformat()
         clock.freeze(local(day) - dt.timedelta(minutes=1))  # the evening before: nothing yet
         assert timers.fire_due(restarted(runtime), "worker-a") == 0
         assert ready_tasks(runtime, case_id, "jr_visit") == []
@@ -54,6 +58,9 @@ def test_the_whole_six_month_schedule_with_a_moving_clock_and_a_restart_before_e
         clock.freeze(local(day, 15))
         complete(restarted(runtime), case_id, "jr_visit", {**VISIT, "visit_date": day}, people.anna)
 
+    # Stored in UTC: midnight in Budapest is 23:00 UTC in winter and 22:00 UTC in summer.
+    assert (utc[6], utc[7]) == ("2026-03-27T23:00:00+00:00", "2026-04-29T22:00:00+00:00")
+    assert [t.bpmn_id for t in timer_rows(runtime, case_id, "scheduled")] == ["day_180_due"]  # no visit left
     clock.freeze(local(CHECK_DAY, 0, 1))
     assert timers.fire_due(restarted(runtime), "worker-a") == 1
     [check] = ready_tasks(runtime, case_id, "jr_day_180_check")
@@ -91,12 +98,15 @@ def test_a_plan_change_midway_replaces_the_visits_still_to_come_and_keeps_the_da
                      "intensity": "light"}, people.anna)
     assert done["case_status"] == "running"
     scheduled = [t for t in timer_rows(runtime, case_id, "scheduled") if t.bpmn_id == "visit_due"]
-    # Light intensity for 3 months: S+14, S+28 days, S+2, S+3 months; what is still to come of it remains.
-    assert [t.due_at for t in scheduled] == [local(d) for d in ("2026-02-28", "2026-03-31", "2026-04-30")]
-    [again] = ready_tasks(runtime, case_id, "jr_visit")  # the visit already due is issued again, same day
-    assert again.id != pending.id and again.due_at == pending.due_at
+    # Light intensity for 3 months: S+14, S+28 days, S+2, S+3 months; what is still to come of it remains:
+    # the next visit waits as a timer, the calendar shows the rest of the new plan.
+    assert [t.due_at for t in scheduled] == [local("2026-02-28")]
+    assert [c["date"] for c in agenda.case_calendar(runtime, case_id) if c["kind"] == "visit"] == [
+        "2026-02-28", "2026-03-31", "2026-04-30"]
+    [still] = ready_tasks(runtime, case_id, "jr_visit")  # the visit already due stays in the inbox, same day
+    assert still.id == pending.id and still.due_at == end_of_local_day("2026-02-14")
     cancelled = [t.due_at for t in timer_rows(runtime, case_id, "cancelled") if t.bpmn_id == "visit_due"]
-    assert cancelled == [local(d) for d in STANDARD_VISITS[2:]]
+    assert cancelled == [local(STANDARD_VISITS[2])]  # the old plan's waiting visit
     assert [t.id for t in timer_rows(runtime, case_id, "scheduled") if t.bpmn_id == "day_180_due"] == [check_timer.id]
 
     history = {e["kind"]: e for e in cases.history(runtime, case_id, people.anna)}
@@ -118,14 +128,14 @@ def test_a_plan_change_midway_replaces_the_visits_still_to_come_and_keeps_the_da
     clock.freeze(local("2026-05-05", 10))
     complete(runtime, case_id, "jr_plan_change", {"change_reason": "Új munkakör, újra sűrűbben.",
                                                   "follow_up_months": 6, "intensity": "standard"}, people.anna)
-    assert [t.due_at for t in timer_rows(runtime, case_id, "scheduled")] == [
-        local("2026-05-31"), local("2026-06-30"), local(CHECK_DAY)]
+    assert [t.due_at for t in timer_rows(runtime, case_id, "scheduled")] == [local("2026-05-31"), local(CHECK_DAY)]
+    assert [c["date"] for c in agenda.case_calendar(runtime, case_id)] == ["2026-05-31", "2026-06-30", CHECK_DAY]
 
 
 def test_the_day_180_check_closes_the_case_and_a_late_check_reaches_the_professional_lead(runtime, people):
     clock.freeze(local("2026-01-28", 10))
     case_id = start_follow_up(runtime, people.anna, months=1)
-    assert len([t for t in timer_rows(runtime, case_id, "scheduled") if t.bpmn_id == "visit_due"]) == 4
+    assert [c["date"] for c in agenda.case_calendar(runtime, case_id) if c["kind"] == "visit"] == STANDARD_VISITS[:4]
     clock.freeze(local(CHECK_DAY, 7))
     assert timers.fire_due(runtime, "w") == 5  # four visits missed during downtime and the check, each once
     assert [t.due_at for t in ready_tasks(runtime, case_id, "jr_visit")] == [
@@ -195,3 +205,68 @@ def test_a_mentor_is_warned_when_taking_a_31st_follow_up_client_and_the_manager_
     with runtime.db.unit_of_work() as session:
         session.get(Case, thirtieth["case_id"]).status = "completed"
     assert {r["username"]: r["active"] for r in caseload.overview(runtime, people.lea)}["anna"] == 30
+
+
+def test_a_plan_change_before_the_worker_reached_a_due_visit_issues_it_once_on_its_own_day(runtime, people):
+    clock.freeze(local("2026-01-28", 10))
+    case_id = start_follow_up(runtime, people.anna)
+    clock.freeze(local("2026-02-07", 8))
+    assert timers.fire_due(runtime, "w") == 1
+    complete(runtime, case_id, "jr_visit", {**VISIT, "visit_date": "2026-02-07"}, people.anna)
+    # 14 February, 10:00: visit 2 is due since midnight but no worker has fired it yet (downtime).
+    clock.freeze(local("2026-02-14", 10))
+    complete(runtime, case_id, "jr_plan_change", {"change_reason": "Sűrűbb kapcsolat kell.", "follow_up_months": 6,
+                                                  "intensity": "intensive"}, people.anna)
+    [visit] = ready_tasks(runtime, case_id, "jr_visit")  # the due visit is issued at once, on its own day
+    assert visit.due_at == end_of_local_day("2026-02-14")
+    rows = [(t.due_at, t.state) for t in timer_rows(runtime, case_id) if t.bpmn_id == "visit_due"]
+    # The command first fires what is overdue (visit 2, in due order, as the worker would), then the change
+    # replaces what waits after it (the new plan's next visit: 21 February).
+    assert rows == [(local("2026-02-07"), "fired"), (local("2026-02-14"), "fired"), (local("2026-02-21"), "scheduled")]
+    fired = json_payloads(events(runtime, "timer_fired", case_id))
+    assert [(f["bpmn_id"], f["due_at"]) for f in fired] == [("visit_due", local("2026-02-07").isoformat()),
+                                                            ("visit_due", local("2026-02-14").isoformat())]
+    assert timers.fire_due(runtime, "w") == 0  # nothing left due: the visit was issued exactly once
+    assert len(ready_tasks(runtime, case_id, "jr_visit")) == 1
+    # Intensive: weekly for two months, so after 14 February come 21 and 28 February, 7 March ...
+    assert [c["date"] for c in agenda.case_calendar(runtime, case_id) if c["kind"] == "visit"][:3] == [
+        "2026-02-21", "2026-02-28", "2026-03-07"]
+
+
+def test_finished_rounds_of_the_visit_loop_leave_the_state_and_unrecorded_visits_stay_workable(runtime, people):
+    from engine import finished_rounds
+
+    clock.freeze(local("2026-01-28", 10))
+    case_id = start_follow_up(runtime, people.anna)
+    sizes = []
+    for n, day in enumerate(STANDARD_VISITS[:8], start=1):
+        clock.freeze(local(day, 8))
+        assert timers.fire_due(restarted(runtime), "w") == 1
+        if n in (2, 5):  # these two stay unrecorded while later visits come and go
+            continue
+        _record(runtime, case_id, day, people.anna)
+        with runtime.db.reading() as session:
+            workflow = restarted(runtime).workflow(session, session.get(Case, case_id))
+        sizes.append(len(workflow.tasks))
+        rounds = [t for t in workflow.tasks.values() if t.task_spec.name == "jr_next_visit"]
+        assert len(rounds) == finished_rounds.KEEP_ROUNDS  # the older rounds are gone, live visits or not
+    # The loop no longer grows the state with every visit (it grew by about ten tasks per visit).
+    assert sizes[-1] - sizes[2] <= 8, sizes
+    # The visits left in the inbox in forgotten rounds' place are recorded normally, late and out of order.
+    waiting = ready_tasks(runtime, case_id, "jr_visit")
+    assert [t.due_at for t in waiting] == [end_of_local_day(STANDARD_VISITS[1]), end_of_local_day(STANDARD_VISITS[4])]
+    _record(runtime, case_id, STANDARD_VISITS[4], people.anna)
+    _record(runtime, case_id, STANDARD_VISITS[1], people.anna)
+    clock.freeze(local(STANDARD_VISITS[8], 8))
+    assert timers.fire_due(restarted(runtime), "w") == 1
+    _record(runtime, case_id, STANDARD_VISITS[8], people.anna)
+    case = cases.get_case(runtime, case_id, people.anna)
+    assert [s["step"] for s in case["steps_taken"]].count("4.2") == 9
+    assert sorted(e["payload"]["after"]["visit_date"] for e in cases.history(runtime, case_id, people.anna)
+                  if e["kind"] == "task_completed" and e["payload"]["bpmn_id"] == "jr_visit") == STANDARD_VISITS
+
+
+def _record(runtime, case_id: int, day: str, mentor) -> None:
+    """Record the visit of ``day`` (not merely the oldest one waiting), from a freshly started process."""
+    [task] = [t for t in ready_tasks(runtime, case_id, "jr_visit") if t.due_at == end_of_local_day(day)]
+    tasks.complete(restarted(runtime), task.id, {**VISIT, "visit_date": day}, mentor)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from engine import agenda, clock, timers, users
+from engine import agenda, caseload, clock, demo, timers, users
 from engine.timer_models import CalendarFeed
 
 from .test_timers import TIMER_PROBE, _start
-from .timer_helpers import VISIT, administrator, complete, local, start_follow_up, timer_rows
+from .timer_helpers import VISIT, administrator, complete, count_events, local, start_follow_up, timer_rows
 from .web_client import browser, make_app
 
 
@@ -128,3 +128,21 @@ def test_a_recorded_visit_leaves_the_agenda(runtime, people):
     complete(runtime, case_id, "jr_visit", {**VISIT, "visit_date": "2026-02-07"}, people.anna)
     after = agenda.agenda(runtime, people.anna, days=8)
     assert [i["date"] for d in after["by_day"] for i in d["items"]] == ["2026-02-14"]
+
+
+def test_a_mentor_starting_a_31st_follow_up_in_the_web_app_is_warned(runtime, people):
+    from .test_job_retention import _bulk_follow_up_clients
+
+    _bulk_follow_up_clients(runtime, people.anna.id, 29)
+    anna = browser(make_app(runtime), "anna")
+    warning = "31 active follow-up clients – the seed allows at most 30"
+    for i, warned in ((0, False), (1, True)):  # the 30th client is within the limit, the 31st is not
+        code = demo.run_intake(runtime, people.anna, i)
+        response = anna.post("/cases/start", {"process_key": "job_retention", "client_code": code},
+                             follow_redirects=True)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and "3 Bevonás" in page  # the first step's form
+        assert (warning in page) is warned and ('class="flash flash-warning"' in page) is warned
+    # The warning is shown once, when the case starts, and kept in the case's history.
+    assert warning not in anna.get("/inbox").get_data(as_text=True)
+    assert count_events(runtime, caseload.CASELOAD_EXCEEDED) == 1

@@ -65,6 +65,10 @@ def test_lead_sees_closures_waiting_for_agreement_and_claims_one(runtime, people
     assert lea.post(f"/inbox/tasks/{agree}/claim", {"next": "/inbox"}).status_code == 302
     with runtime.db.reading() as session:
         assert session.get(HumanTask, agree).assignee_id == people.lea.id
+    # The case page names her, on the waiting step and in the timeline's claim ("Assigned to": – → Lea).
+    case_html = lea.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "– Lea</span>" in case_html
+    assert "<td>Felelős</td><td>–</td><td>Lea</td>" in case_html
     assert lea.post(f"/inbox/tasks/{agree}/release").status_code == 302
     with runtime.db.reading() as session:
         assert session.get(HumanTask, agree).assignee_id is None

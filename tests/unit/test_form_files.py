@@ -49,7 +49,7 @@ EXPECTED_FORMS = {
         "not_employed_reason", "satisfaction_sheet"},
     "job_retention/forms/entry.json": {
         "consultation_reasons", "development_plan_date", "earlier_services", "employer_kind", "employer_name",
-        "employment_start", "entry_route", "job_title", "target_groups"},
+        "employment_start", "entry_route", "job_title", "sex", "target_groups"},
     "job_retention/forms/overdue_reminder.json": {
         "mentor_contacted", "reminder_note"},
     "job_retention/forms/plan.json": {

@@ -81,3 +81,25 @@ def test_family_care_follow_up_from_field_55_counted_from_the_closure(frequency,
     assert schedule.family_follow_up_dates("2026-01-31", frequency, months) == [d(x) for x in expected]
     with pytest.raises(SegitoError, match="follow_up_frequency"):
         schedule.family_follow_up_dates("2026-01-31", "yearly", 1)
+
+
+def test_the_visit_loop_takes_the_next_visit_of_the_plan_and_the_calendar_the_rest():
+    first = schedule.next_job_retention_visit("2026-01-31")
+    assert first == {"n": 1, "due_at": "2026-02-06T23:00:00+00:00"}  # 7 February, local midnight (CET)
+    after_fifth = schedule.next_job_retention_visit("2026-01-31", after_day="2026-03-14")
+    assert after_fifth == {"n": 6, "due_at": "2026-03-27T23:00:00+00:00"}
+    assert schedule.next_job_retention_visit("2026-01-31", after_day="2026-06-30") is None  # the plan is done
+    assert schedule.next_job_retention_visit("2026-01-31", 2, after_day="2026-03-14") == {
+        "n": 6, "due_at": "2026-03-27T23:00:00+00:00"}  # 28 March is within two months of 31 January
+    assert schedule.next_job_retention_visit("2026-01-31", 1, after_day="2026-02-28") is None
+    # A plan change on 14 February at 11:00: only visits starting after it are still to come.
+    changed = dt.datetime(2026, 2, 14, 10, tzinfo=dt.timezone.utc)
+    assert schedule.next_job_retention_visit("2026-01-31", 3, "light", after=changed) == {
+        "n": 2, "due_at": "2026-02-27T23:00:00+00:00"}
+    # What the agenda shows behind a waiting visit: the plan's later visits, numbered in the plan.
+    due = dt.datetime.fromisoformat(after_fifth["due_at"])
+    assert schedule.planned_after("2026-01-31", 6, "standard", due) == [
+        (7, d("2026-04-30")), (8, d("2026-05-31")), (9, d("2026-06-30"))]
+    assert schedule.visit_label(7) == "7. utókövetési látogatás / follow-up visit 7"
+    with pytest.raises(SegitoError, match="follow_up_months"):
+        schedule.next_job_retention_visit("2026-01-31", 7)

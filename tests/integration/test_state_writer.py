@@ -1,0 +1,59 @@
+"""A case's saved state is the JSON SpiffWorkflow's own converters make, byte for byte.
+
+``engine.serialization`` writes the state text directly (it does not build the converters' dictionaries first);
+a case saved that way must stay readable by SpiffWorkflow's serializer after a library upgrade, so at every save
+of these cases — an intake, family care with a follow-up (a multi-instance subprocess and timers, fired), a
+job-retention case — the direct text is compared with the converters' output.
+"""
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from engine import cases, clock, demo, serialization, timers
+from engine.models import Case
+
+from .helpers import do, new_family_case, through_agreement
+from .timer_helpers import local, ready_tasks
+
+
+@pytest.fixture
+def compared(monkeypatch):
+    """Every direct write checked against the converters; returns the list of (subprocesses, text) written."""
+    seen = []
+    direct = serialization._direct_json
+
+    def checked(workflow):
+        text = direct(workflow)
+        assert text == serialization.converters_json(workflow)
+        seen.append((len(workflow.subprocesses), text))
+        return text
+
+    monkeypatch.setattr(serialization, "_direct_json", checked)
+    return seen
+
+
+def test_the_direct_writer_writes_what_the_converters_write(runtime, people, compared):
+    case_id = new_family_case(runtime, people)
+    through_agreement(runtime, people, case_id)
+    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}, people.anna)
+    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
+    do(runtime, case_id, "step_3_8", {**demo.closure_data(True), "closure_date": "2026-06-30",
+                                      "follow_up_frequency": "monthly", "follow_up_months": 2}, people.anna)
+    do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
+    clock.freeze(local("2026-09-01", 8))
+    assert timers.fire_due(runtime, "w") == 2
+    for contact in ready_tasks(runtime, case_id, "step_3_10"):
+        do(runtime, case_id, "step_3_10", {"follow_up_contacts": [{"date": "2026-07-30", "state_found": "Ő jól van."}]},
+           people.anna)
+    assert cases.get_case(runtime, case_id, people.anna)["status"] == "completed"
+    demo.run_job_retention(runtime, people.anna, demo.run_intake(runtime, people.anna, 9))
+    assert any(subs for subs, _ in compared), "a save with a subprocess was compared"
+    assert len(compared) >= 15
+    # What was stored is that text, and SpiffWorkflow's serializer reads it back.
+    with runtime.db.reading() as session:
+        case = session.get(Case, case_id)
+        view = runtime.definition(session, case.definition_id)
+    assert zlib.decompress(case.state).decode("utf-8") in {text for _, text in compared}
+    assert serialization.load_state(case.state, view.spec, view.subprocess_specs).is_completed()

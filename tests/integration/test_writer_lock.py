@@ -1,0 +1,81 @@
+"""Writers on a SQLite file queue on one lock shared by every process (engine/writer_lock.py), not in SQLite's
+busy handler; readers never take it."""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import clock, users, writer_lock
+from engine.models import User
+
+fcntl = pytest.importorskip("fcntl")
+
+
+def _lock_path(runtime) -> str:
+    return os.path.abspath(runtime.db.engine.url.database) + "-writer.lock"
+
+
+def _create_user(runtime, name: str) -> None:
+    with runtime.db.unit_of_work() as session:
+        users.create_user(session, name, name.title(), [users.CASEWORKER], None, "test", clock.now(),
+                          password_hash="x")
+
+
+# PostgreSQL locks rows, not the whole database: there is no writer lock to share there.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY
+def test_a_writer_waits_while_another_process_holds_the_lock_and_starts_when_it_is_released(runtime):
+    _create_user(runtime, "first")  # the lock file exists once a writer has run
+    path = _lock_path(runtime)
+    assert os.path.exists(path)
+    other = os.open(path, os.O_RDWR)  # another open file: to flock() it is another process
+    fcntl.flock(other, fcntl.LOCK_EX)
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (_create_user(runtime, "second"), done.set()))
+    try:
+        writer.start()
+        # SQLite itself is free (no transaction is open), so without the shared lock the write finishes at once.
+        assert not done.wait(0.3), "a writer went ahead while another process held the writer lock"
+        with runtime.db.reading() as session:  # readers do not queue behind writers
+            assert session.execute(select(func.count()).select_from(User)
+                                   .where(User.username == "second")).scalar() == 0
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+    writer.join(10)
+    assert done.is_set()
+
+
+@SQLITE_ONLY
+def test_a_writer_goes_on_without_the_lock_after_waiting_as_long_as_sqlite_would(runtime, monkeypatch):
+    """A stuck holder slows writers down; it never stops them (SQLite's own lock decides then)."""
+    _create_user(runtime, "first")
+    monkeypatch.setattr(writer_lock, "WAIT_SECONDS", 0.3)
+    other = os.open(_lock_path(runtime), os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    try:
+        _create_user(runtime, "second")  # returns, although the lock is still held
+        with runtime.db.reading() as session:
+            assert session.execute(select(func.count()).select_from(User)
+                                   .where(User.username == "second")).scalar() == 1
+        _create_user(runtime, "third")  # and the lock of this process is free again
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+
+
+def test_only_sqlite_files_have_a_writer_lock(tmp_path):
+    from sqlalchemy.engine import make_url
+
+    for url in ("sqlite://", "sqlite:///:memory:", "postgresql://u@h/db"):
+        assert not isinstance(writer_lock.for_url(make_url(url)), writer_lock.WriterLock), url
+    lock = writer_lock.for_url(make_url(f"sqlite:///{tmp_path}/a.db"))
+    assert lock.path == f"{tmp_path}/a.db-writer.lock"
+    assert writer_lock.for_url(make_url(f"sqlite:///{tmp_path}/a.db")) is lock  # one per file in a process
+    with lock, lock:  # re-entrant within a thread
+        pass
