@@ -177,86 +177,99 @@ def write(session, case, view, workflow, caseworker_id: int | None, at: dt.datet
         workflow._segito_facts = known  # nothing the digest covers changed: no hashing, no statement
         return
     digest = _digest(case, caseworker_id, facts)
+    row = dict(_scalars(facts), client_id=case.client_id, caseworker_id=caseworker_id, digest=digest, updated_at=at)
     if known is not None and session.in_transaction():
-        prev_digest, prev = known[0], known[1]
-        conn = session.connection()  # Core statements on the transaction's connection: the ORM layer adds only time
-        if prev_digest != digest:
-            scalars = {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
-            _UPDATE_FACT.execute(conn, dict(scalars, k_case_id=case.id, client_id=case.client_id,
-                                            caseworker_id=caseworker_id, digest=digest, updated_at=at))
-            common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
-            copies = _problem_copies(case, caseworker_id, facts)
-            if facts["problem_types"] == prev["problem_types"] and facts["problem_types"] \
-                    and copies != dict(_problem_copies(case, known[2][2], prev), client_id=known[2][1]):
-                _UPDATE_PROBLEMS.execute(conn, dict(copies, k_case_id=case.id))
-            for name, table, rows in (
-                    ("problem_types", CaseProblemType, _problem_rows(case, caseworker_id, facts)),
-                    ("meetings", CaseMeeting, [dict(common, met_on=d) for d in facts["meetings"]]),
-                    ("actions", CaseAction, [dict(common, acted_on=d) for d in facts["actions"]])):
-                if facts[name] == prev[name]:
-                    continue
-                old = prev[name]
-                if old and facts[name][:len(old)] == old and name != "problem_types":
-                    rows = rows[len(old):]           # only appended: insert the new ones
-                elif old:
-                    conn.execute(table.__table__.delete().where(table.__table__.c.case_id == case.id))
-                if rows:
-                    _INSERT_ROWS[table].execute(conn, rows)
-        workflow._segito_facts = (digest, facts, ident)
-        return
-    workflow._segito_facts = (digest, facts, ident)
-    scalars = {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
-    common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
-    if getattr(case, "state", None) == b"" and session.in_transaction():
+        if known[0] != digest:
+            # Core statements on the transaction's connection: the ORM layer adds only time.
+            _write_changes(session.connection(), case, caseworker_id, facts, known, row)
+    elif getattr(case, "state", None) == b"" and session.in_transaction():
         # A case being started (its state not yet saved) has no rows yet: insert them, no look-up, no ORM.
         conn = session.connection()
-        _INSERT_FACT.execute(conn, dict(scalars, case_id=case.id, process_key=case.process_key,
-                                        client_id=case.client_id, caseworker_id=caseworker_id, digest=digest,
-                                        updated_at=at))
-        for table, rows in ((CaseProblemType, _problem_rows(case, caseworker_id, facts)),
-                            (CaseMeeting, [dict(common, met_on=d) for d in facts["meetings"]]),
-                            (CaseAction, [dict(common, acted_on=d) for d in facts["actions"]])):
-            if rows:
-                _INSERT_ROWS[table].execute(conn, rows)
-        return
-    row = session.get(CaseFact, case.id)
-    if row is not None and row.digest == digest:
-        return
-    if row is None:
-        session.add(CaseFact(case_id=case.id, process_key=case.process_key, client_id=case.client_id,
-                             caseworker_id=caseworker_id, digest=digest, updated_at=at, **scalars))
+        _INSERT_FACT.execute(conn, dict(row, case_id=case.id, process_key=case.process_key))
+        _insert_children(conn, _child_rows(case, caseworker_id, facts))
     else:
-        for name, value in scalars.items():
-            setattr(row, name, value)
-        row.client_id, row.caseworker_id, row.digest, row.updated_at = case.client_id, caseworker_id, digest, at
+        _write_by_lookup(session, case, caseworker_id, facts, row)
+    workflow._segito_facts = (digest, facts, ident)
+
+
+def _scalars(facts: dict) -> dict:
+    return {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
+
+
+def _child_rows(case, caseworker_id, facts: dict) -> list[tuple[str, type, list[dict]]]:
+    """(fact name, table, rows) of the one-to-many facts: problem types, meetings, actions."""
+    common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
+    return [("problem_types", CaseProblemType, _problem_rows(case, caseworker_id, facts)),
+            ("meetings", CaseMeeting, [dict(common, met_on=d) for d in facts["meetings"]]),
+            ("actions", CaseAction, [dict(common, acted_on=d) for d in facts["actions"]])]
+
+
+def _insert_children(conn, children) -> None:
+    for _name, table, rows in children:
+        if rows:
+            _INSERT_ROWS[table].execute(conn, rows)
+
+
+def _write_changes(conn, case, caseworker_id, facts: dict, known: tuple, row: dict) -> None:
+    """Update the rows this workflow wrote last (``known``) to ``facts``: only what changed."""
+    prev = known[1]
+    _UPDATE_FACT.execute(conn, dict(row, k_case_id=case.id))
+    copies = _problem_copies(case, caseworker_id, facts)
+    if facts["problem_types"] == prev["problem_types"] and facts["problem_types"] \
+            and copies != dict(_problem_copies(case, known[2][2], prev), client_id=known[2][1]):
+        _UPDATE_PROBLEMS.execute(conn, dict(copies, k_case_id=case.id))
+    for name, table, rows in _child_rows(case, caseworker_id, facts):
+        if facts[name] == prev[name]:
+            continue
+        old = prev[name]
+        if old and facts[name][:len(old)] == old and name != "problem_types":
+            rows = rows[len(old):]           # only appended: insert the new ones
+        elif old:
+            conn.execute(table.__table__.delete().where(table.__table__.c.case_id == case.id))
+        _insert_children(conn, [(name, table, rows)])
+
+
+def _write_by_lookup(session, case, caseworker_id, facts: dict, row: dict) -> None:
+    """Without knowing what was written before (a workflow loaded from the database): read the row and compare."""
+    stored = session.get(CaseFact, case.id)
+    if stored is not None and stored.digest == row["digest"]:
+        return
+    if stored is None:
+        session.add(CaseFact(case_id=case.id, process_key=case.process_key, **row))
+    else:
+        for name, value in row.items():
+            setattr(stored, name, value)
         for table in (CaseProblemType, CaseMeeting, CaseAction):
             session.execute(delete(table).where(table.case_id == case.id))
     session.flush()
-    if facts["problem_types"]:
-        session.execute(CaseProblemType.__table__.insert(), _problem_rows(case, caseworker_id, facts))
-    if facts["meetings"]:
-        session.execute(CaseMeeting.__table__.insert(), [dict(common, met_on=d) for d in facts["meetings"]])
-    if facts["actions"]:
-        session.execute(CaseAction.__table__.insert(), [dict(common, acted_on=d) for d in facts["actions"]])
+    _insert_children(session.connection(), _child_rows(case, caseworker_id, facts))
+
+
+def stored_cases(runtime, session, case_ids: list[int] | None, wanted):
+    """(case, view, workflow) of every started case, or of those in ``case_ids``, whose process version
+    ``wanted(view)``; each workflow goes back into the runtime's cache afterwards, as a command leaves it."""
+    from .models import Case
+
+    query = select(Case).where(Case.state != b"")
+    if case_ids:
+        query = query.where(Case.id.in_(case_ids))
+    for case in session.execute(query).scalars().all():
+        view = runtime.definition(session, case.definition_id)
+        if not wanted(view):
+            continue
+        workflow = runtime.workflow(session, case)
+        yield case, view, workflow
+        runtime.workflows.put(case.id, case.lock_version, workflow)
 
 
 def rebuild(runtime, case_ids: list[int] | None = None) -> int:
     """Recompute the facts of existing cases from their stored state (after an upgrade; never on a hot path)."""
     from . import clock
-    from .models import Case
 
     done = 0
     with runtime.db.unit_of_work() as session:
-        query = select(Case).where(Case.state != b"")
-        if case_ids:
-            query = query.where(Case.id.in_(case_ids))
-        for case in session.execute(query).scalars().all():
-            view = runtime.definition(session, case.definition_id)
-            if fact_keys(view) is None:
-                continue
-            workflow = runtime.workflow(session, case)
+        for case, view, workflow in stored_cases(runtime, session, case_ids, lambda v: fact_keys(v) is not None):
             workflow._segito_facts = None  # recompute from the data: the rows may no longer be what it wrote
             write(session, case, view, workflow, case.caseworker_id, clock.now(), workflow.is_completed())
-            runtime.workflows.put(case.id, case.lock_version, workflow)
             done += 1
     return done

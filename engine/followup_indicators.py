@@ -21,7 +21,7 @@ from uuid import UUID
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
-from .case_facts import _current_data, _date
+from .case_facts import _current_data, _date, stored_cases
 from .report_request import ReportRequest, authorise, share
 from .models import Client, User
 from .report_models import RetentionCase, RetentionVisit
@@ -100,16 +100,15 @@ def observe(advance, created_rows, completed: bool) -> None:
     if START_KEY not in _form_keys(advance.view):
         return
     before = getattr(advance, "retention_facts", None)
-    if before is not None and not advance.finished_spiff_ids and not completed:
-        data = _current_data(advance.workflow, advance.ready_after)
-        if _case_facts(advance.case, advance.caseworker_id, data, None) == before:
-            return
+    data = _current_data(advance.workflow, advance.ready_after)
+    if before is not None and not advance.finished_spiff_ids and not completed \
+            and _case_facts(advance.case, advance.caseworker_id, data, None) == before:
+        return
     visits = [_visit(advance.view, advance.workflow.get_task_from_id(UUID(sid)), advance.case.id,
                      advance.caseworker_id) for sid in sorted(advance.finished_spiff_ids)]
     if any(visits):
         advance.session.execute(RetentionVisit.__table__.insert(), [v for v in visits if v])
-    _write_case(advance.session, advance.case, advance.caseworker_id, _current_data(advance.workflow),
-                advance.at.date() if completed else None)
+    _write_case(advance.session, advance.case, advance.caseworker_id, data, advance.at.date() if completed else None)
 
 
 def rebuild(runtime, case_ids: list[int] | None = None) -> int:
@@ -118,21 +117,11 @@ def rebuild(runtime, case_ids: list[int] | None = None) -> int:
     Visit rows are not recomputed: each is written when its visit is recorded and never changes (a recorded
     visit cannot be edited), and the stored state no longer holds a finished task's data (engine/serialization.py
     prunes it), so the rows are the only place that keeps it outside the audit log."""
-    from .models import Case
-
     done = 0
     with runtime.db.unit_of_work() as session:
-        query = select(Case).where(Case.state != b"")
-        if case_ids:
-            query = query.where(Case.id.in_(case_ids))
-        for case in session.execute(query).scalars().all():
-            view = runtime.definition(session, case.definition_id)
-            if START_KEY not in _form_keys(view):
-                continue
-            workflow = runtime.workflow(session, case)
+        for case, _view, workflow in stored_cases(runtime, session, case_ids, lambda v: START_KEY in _form_keys(v)):
             ended = case.completed_at.date() if workflow.is_completed() and case.completed_at else None
             _write_case(session, case, case.caseworker_id, _current_data(workflow), ended)
-            runtime.workflows.put(case.id, case.lock_version, workflow)
             done += 1
     return done
 

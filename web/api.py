@@ -90,6 +90,13 @@ def _int_arg(name: str, default: int) -> int:
     return number
 
 
+def _int_in(name: str, default: int, low: int, high: int) -> int:
+    number = _int_arg(name, default)
+    if not low <= number <= high:
+        raise BadRequest(f"query parameter '{name}' must be from {low} to {high}, not '{number}'")
+    return number
+
+
 @api.get("/openapi.json")
 def openapi():
     return jsonify(yaml.safe_load(_OPENAPI.read_text(encoding="utf-8")))
@@ -208,20 +215,14 @@ def release(task_id):
 @authenticated
 def get_agenda():
     """The caller's follow-up visits and day-180 checks, by local day (a mentor: the caseworker role)."""
-    days = _int_arg("days", 28)
-    if not 1 <= days <= 200:
-        raise BadRequest(f"query parameter 'days' must be from 1 to 200, not '{days}'")
-    return jsonify(agenda_service.agenda(runtime(), g.user, days=days))
+    return jsonify(agenda_service.agenda(runtime(), g.user, days=_int_in("days", 28, 1, 200)))
 
 
 @api.get("/scheduler")
 @authenticated
 def get_scheduler():
     """The administrator's view of the timers: counts, due, running, failing, incidents and the next ones."""
-    limit = _int_arg("limit", 100)
-    if not 1 <= limit <= 1000:
-        raise BadRequest(f"query parameter 'limit' must be from 1 to 1000, not '{limit}'")
-    return jsonify(timers.overview(runtime(), g.user, limit=limit))
+    return jsonify(timers.overview(runtime(), g.user, limit=_int_in("limit", 100, 1, 1000)))
 
 
 @api.post("/scheduler/timers/<int:timer_id>/retry")

@@ -11,11 +11,11 @@ import zlib
 
 import pytest
 
-from engine import cases, clock, demo, serialization, timers
+from engine import cases, demo, serialization, timers
 from engine.models import Case
 
-from .helpers import do, new_family_case, through_agreement
-from .timer_helpers import local, ready_tasks
+from .helpers import do
+from .timer_helpers import family_case_follow_up_fired, ready_tasks
 
 
 @pytest.fixture
@@ -35,15 +35,7 @@ def compared(monkeypatch):
 
 
 def test_the_direct_writer_writes_what_the_converters_write(runtime, people, compared):
-    case_id = new_family_case(runtime, people)
-    through_agreement(runtime, people, case_id)
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
-    do(runtime, case_id, "step_3_8", {**demo.closure_data(True), "closure_date": "2026-06-30",
-                                      "follow_up_frequency": "monthly", "follow_up_months": 2}, people.anna)
-    do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
-    clock.freeze(local("2026-09-01", 8))
-    assert timers.fire_due(runtime, "w") == 2
+    case_id = family_case_follow_up_fired(runtime, people)
     for contact in ready_tasks(runtime, case_id, "step_3_10"):
         do(runtime, case_id, "step_3_10", {"follow_up_contacts": [{"date": "2026-07-30", "state_found": "Ő jól van."}]},
            people.anna)

@@ -16,12 +16,12 @@ from sqlalchemy import event, select
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine import advance, clock, demo, serialization, task_walk, timers
+from engine import advance, clock, serialization, task_walk, timers
 from engine.models import Case, HumanTask
 from engine.report_models import RetentionVisit
 
-from .helpers import do, new_family_case, through_agreement
-from .timer_helpers import VISIT, complete, end_of_local_day, local, start_follow_up
+from .timer_helpers import (
+    VISIT, complete, end_of_local_day, family_case_follow_up_fired, local, start_follow_up)
 
 FILTERS = [dict(state=s) for s in (TaskState.READY, TaskState.WAITING, TaskState.NOT_FINISHED_MASK,
                                    TaskState.ANY_MASK, TaskState.COMPLETED, TaskState.PREDICTED_MASK,
@@ -115,15 +115,7 @@ def test_walks_and_direct_reads_equal_spiffworkflows_own_through_a_job_retention
 
 def test_states_the_reader_does_not_take_go_through_the_converters_and_read_the_same(runtime, people, checked):
     # Family care: a multi-instance subprocess (the walk leaves it to SpiffWorkflow, the reader to the converters).
-    case_id = new_family_case(runtime, people)
-    through_agreement(runtime, people, case_id)
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
-    do(runtime, case_id, "step_3_8", {**demo.closure_data(True), "closure_date": "2026-06-30",
-                                      "follow_up_frequency": "monthly", "follow_up_months": 2}, people.anna)
-    do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
-    clock.freeze(local("2026-09-01", 8))
-    assert timers.fire_due(runtime, "w") == 2
+    case_id = family_case_follow_up_fired(runtime, people)
     assert checked["subprocesses"] and checked["converters"] and checked["direct"], checked
 
 

@@ -2,6 +2,7 @@
 busy handler; readers never take it."""
 from __future__ import annotations
 
+import fcntl  # engine/writer_lock.py uses flock on POSIX; the tests run there
 import os
 import threading
 
@@ -10,8 +11,6 @@ from sqlalchemy import func, select
 
 from engine import clock, users, writer_lock
 from engine.models import User
-
-fcntl = pytest.importorskip("fcntl")
 
 
 def _lock_path(runtime) -> str:
