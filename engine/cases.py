@@ -21,7 +21,7 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
     """One transaction: the case row, its first task rows and its audit events."""
     access.require_caseworker(actor)
     at = clock.now()
-    with runtime.db.unit_of_work() as session:
+    with runtime.db.command() as session:
         # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
         view = runtime.definition(session, definitions.latest_definition_id(session, process_key))
         seed = {}
@@ -31,12 +31,7 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
         if process_key != "intake":
             if not client_code:
                 raise SegitoError(f"a '{process_key}' case needs a client: register the client at intake first")
-            client = clients.by_code(session, client_code)
-            intake = clients.latest_intake(session, client.id)
-            client_id = client.id
-            seed = {"client_code": client.client_code,
-                    "client_status": intake.client_status if intake else "new",
-                    "intake_problem": intake.problem if intake else ""}
+            client_id, seed = clients.case_seed(session.connection(), client_code)
         caseworker_id = actor.id if CASEWORKER in actor.role_codes else None
         values = dict(definition_id=view.id, process_key=process_key, client_id=client_id, status="running",
                       state=b"", lock_version=1, caseworker_id=caseworker_id, started_at=at,

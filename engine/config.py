@@ -20,3 +20,22 @@ def database_url() -> str:
         return url
     DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+DEFAULT_WAL_CHECKPOINT_PAGES = 1000  # SQLite's own wal_autocheckpoint
+
+
+def wal_checkpoint_pages() -> int:
+    """``SEGITO_WAL_CHECKPOINT_PAGES``: on a SQLite file, how many pages the write-ahead log may hold before the
+    background checkpointer (engine/wal_checkpoint.py) copies them into the database file; default 1000, as
+    SQLite's automatic checkpoint. Writers still checkpoint themselves at ten times that, should no thread run."""
+    raw = os.environ.get("SEGITO_WAL_CHECKPOINT_PAGES", "").strip()
+    if not raw:
+        return DEFAULT_WAL_CHECKPOINT_PAGES
+    try:
+        pages = int(raw)
+    except ValueError:
+        pages = 0
+    if pages < 1:
+        raise ValueError(f"SEGITO_WAL_CHECKPOINT_PAGES must be a whole number of pages, at least 1; got {raw!r}")
+    return pages

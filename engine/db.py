@@ -11,13 +11,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import config, writer_lock
+from . import config, wal_checkpoint, writer_lock
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
 def _configure_sqlite(engine: Engine, for_writing: bool) -> None:
+    checkpointer = wal_checkpoint.for_url(engine.url)  # None for a memory database
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy, not pysqlite, decide when a transaction starts, so BEGIN IMMEDIATE below works.
@@ -27,7 +29,13 @@ def _configure_sqlite(engine: Engine, for_writing: bool) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
+        if checkpointer is not None:
+            checkpointer.configure(cur)
         cur.close()
+
+    if checkpointer is not None and for_writing:
+        # The WAL checkpoint runs on a thread of its own, not inside the commit of some command.
+        event.listen(engine, "checkin", checkpointer.note_commit)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
@@ -57,12 +65,14 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+    wal_checkpoint.stop_all()
 
 
 def dispose(url: str) -> None:
     with _lock:
         for key in [k for k in _engines if k.rsplit("|", 1)[0] == url]:
             _engines.pop(key).dispose()
+    wal_checkpoint.stop(url)
 
 
 class Prepared:
@@ -100,6 +110,20 @@ class Prepared:
         sql, values, fixed = plan
         rows = [values({**fixed, **row} if fixed else row) for row in (params if many else (params,))]
         return _on_cursor(connection, sql, rows if many else rows[0], many)
+
+    def insert(self, connection: Connection, params: dict) -> int:
+        """Run an INSERT of one row; the new row's primary key (SQLite's rowid, or what SQLAlchemy returns)."""
+        dialect = connection.dialect
+        if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+            return connection.execute(self.statement, params).inserted_primary_key[0]
+        key = (dialect.driver, *params)
+        plan = self._compiled.get(key)
+        if plan is None:
+            plan = self._compiled[key] = self._compile(dialect, tuple(params))
+        if plan is False:
+            return connection.execute(self.statement, params).inserted_primary_key[0]
+        sql, values, fixed = plan
+        return _on_cursor(connection, sql, values({**fixed, **params} if fixed else params), last_id=True)
 
     def first(self, connection: Connection, params: dict):
         """The first row of a SELECT (a tuple whose columns are also attributes, by name: the first column of
@@ -161,8 +185,10 @@ def _values_of(names: list[str], processors: list):
     return values
 
 
-def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch: bool = False):
-    """Run one statement on a DBAPI cursor of the connection: the rows written, or with ``fetch`` the first row.
+def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch: bool = False,
+               last_id: bool = False):
+    """Run one statement on a DBAPI cursor of the connection: the rows written, with ``fetch`` the first row, with
+    ``last_id`` the rowid of the row inserted.
     Cursor-execute listeners see it as they see SQLAlchemy's own; a database error is raised as SQLAlchemy's."""
     dispatch = connection.dispatch
     dbapi = connection.dialect.loaded_dbapi
@@ -175,7 +201,7 @@ def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch
                 cursor.executemany(sql, args)
             else:
                 cursor.execute(sql, args)
-            result = cursor.fetchone() if fetch else cursor.rowcount
+            result = cursor.fetchone() if fetch else cursor.lastrowid if last_id else cursor.rowcount
         except dbapi.Error as e:
             raise DBAPIError.instance(sql, args, e, dbapi.Error, dialect=connection.dialect, ismulti=many) from e
         if dispatch.after_cursor_execute:
@@ -214,6 +240,22 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    @contextlib.contextmanager
+    def command(self) -> Iterator["CommandSession"]:
+        """A unit of work for the hot commands (complete a task, start a case): the same one transaction, on a
+        connection taken directly, with a Session made only if the command needs the ORM (engine/command_session.py).
+        """
+        from .command_session import CommandSession
+
+        with writer_lock.for_url(self.engine.url), self.engine.connect() as connection:
+            session = CommandSession(connection)
+            try:
+                with connection.begin():  # commits when the block ends normally, rolls back on an error
+                    yield session
+                    session.flush_orm()
+            finally:
+                session.close()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:

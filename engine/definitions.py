@@ -21,6 +21,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from . import audit, sandbox, serialization
+from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
 from .forms import check_form_file
 from .models import ProcessDefinition
@@ -267,16 +268,17 @@ def latest_definition(session: Session, key: str, required: bool = True) -> Proc
     return found
 
 
-_LATEST_ID = (select(ProcessDefinition.__table__.c.id).where(ProcessDefinition.__table__.c.process_key == bindparam("key"))
-              .order_by(ProcessDefinition.__table__.c.version.desc()).limit(1))
+_LATEST_ID = Prepared(select(ProcessDefinition.__table__.c.id)
+                      .where(ProcessDefinition.__table__.c.process_key == bindparam("key"))
+                      .order_by(ProcessDefinition.__table__.c.version.desc()).limit(1))
 
 
 def latest_definition_id(session: Session, key: str) -> int:
     """The newest version's id (every case start asks: one prebuilt Core statement, no row loaded)."""
-    found = session.connection().execute(_LATEST_ID, {"key": key}).scalar()
+    found = _LATEST_ID.first(session.connection(), {"key": key})
     if found is None:
         raise NotFound(f"no process '{key}' is deployed")
-    return found
+    return found[0]
 
 
 def list_definitions(session: Session) -> list[dict]:

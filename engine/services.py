@@ -13,7 +13,7 @@ from . import clients
 
 def bind_services(runtime, session: Session, case, actor: str, at: dt.datetime, case_audit) -> dict:
     def register_client(task_data: dict, **_params) -> dict:
-        return clients.register_from_intake(session, case, task_data, actor, at, case_audit)
+        return clients.register_from_intake(session.connection(), case, task_data, actor, at, case_audit)
 
     operations = {"register_client": register_client}
     for provide in PROVIDERS:

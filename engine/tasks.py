@@ -177,7 +177,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     at = clock.now()
     case_id = None
     try:
-        with runtime.db.unit_of_work() as session:
+        with runtime.db.command() as session:
             connection = session.connection()
             found = (_TASK_AND_CASE_PG if is_postgres(session) else _TASK_AND_CASE).first(connection,
                                                                                           {"task_id": task_id})
