@@ -22,13 +22,13 @@ def database_url() -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
-DEFAULT_WAL_CHECKPOINT_PAGES = 1000  # SQLite's own wal_autocheckpoint
+DEFAULT_WAL_CHECKPOINT_PAGES = 10_000  # ten times SQLite's own: the background thread normally checkpoints first
 
 
 def wal_checkpoint_pages() -> int:
-    """``SEGITO_WAL_CHECKPOINT_PAGES``: on a SQLite file, how many pages the write-ahead log may hold before the
-    background checkpointer (engine/wal_checkpoint.py) copies them into the database file; default 1000, as
-    SQLite's automatic checkpoint. Writers still checkpoint themselves at ten times that, should no thread run."""
+    """``SEGITO_WAL_CHECKPOINT_PAGES``: on a SQLite file, how many pages the write-ahead log may hold before a
+    writer checkpoints it itself, inside its commit (SQLite's ``wal_autocheckpoint``); default 10,000 (40 MB).
+    Normally the background thread (engine/wal_checkpoint.py) has copied them long before."""
     raw = os.environ.get("SEGITO_WAL_CHECKPOINT_PAGES", "").strip()
     if not raw:
         return DEFAULT_WAL_CHECKPOINT_PAGES

@@ -1,24 +1,19 @@
 """SQLite's WAL checkpoint on a thread of its own, so that no command's commit pays for it.
 
 In WAL mode a commit appends pages to ``<db>-wal``; a checkpoint copies them into the database file and fsyncs
-both, a few milliseconds. SQLite runs it itself inside the commit that takes the log past
-``wal_autocheckpoint`` pages (1000 by default), so one command in some 45 paid for all of them. Here, on a SQLite
-file, a writer whose connection goes back to the pool after its commit only counts it (a few nanoseconds); a daemon
-thread with its own plain ``sqlite3`` connection looks every ``POLL_SECONDS`` at the size of ``<db>-wal`` (one
-``os.stat``) and, once the log holds more than
-``SEGITO_WAL_CHECKPOINT_PAGES`` pages not yet copied, runs ``PRAGMA wal_checkpoint(PASSIVE)``, which neither waits
-for nor blocks readers and writers. Writers keep SQLite's automatic checkpoint at ten times that, as a fallback
-for when no thread runs (a one-off CLI command, a thread that died), so the log never grows without bound.
+it, a few milliseconds. SQLite runs one itself inside the commit that takes the log past ``wal_autocheckpoint``
+pages (1000 by default): one command in some 45 paid for all of them (docs/benchmarks.md). Here, on a SQLite
+file, a daemon thread with its own plain ``sqlite3`` connection looks every ``POLL_SECONDS`` whether any commit
+came since its last look and, if so, runs ``PRAGMA wal_checkpoint(PASSIVE)``, which neither waits for nor blocks
+readers and writers. A writer only counts its commit (a few nanoseconds): waking the thread at every commit
+would cost the committing thread a GIL hand-over and two context switches, more than the checkpoint it saves.
 
-Writers also carry ``journal_size_limit`` of exactly ``pages`` pages: a checkpoint does not shorten the log file,
-the next writer merely starts writing it over from the top, so without the limit its size would stay at its
-high-water mark and say nothing about how much is left to copy. With it the file is cut back to ``pages`` pages
-when the log starts over, and it is longer than that only when there is more than that to copy.
-
-A PASSIVE checkpoint copies what was committed when it began. The log starts over only if a writer begins after
-a checkpoint copied everything; under back-to-back commits (each less than a checkpoint apart) that does not
-happen, the log grows, this thread copies each further ``pages`` pages as they come, and the log starts over
-after the first pause in the commits (the thread copies what is left when no commit came since its last look) or at the fallback checkpoint of a writer (which then has little left to copy).
+Writers keep SQLite's automatic checkpoint at ``SEGITO_WAL_CHECKPOINT_PAGES`` (10,000 pages by default) for when
+no thread runs (a one-off CLI command, a thread that died) or when it cannot keep up: a PASSIVE checkpoint copies
+what was committed when it began, and the log starts over from its top only when a writer begins after a
+checkpoint copied everything. Under back-to-back commits that does not happen, and the log grows until a writer's
+own checkpoint, which then has little left to copy, starts it over. The log file keeps its largest size (no
+``journal_size_limit``): a commit overwrites blocks already allocated, which is cheaper than growing the file.
 """
 from __future__ import annotations
 
@@ -31,13 +26,8 @@ from urllib.parse import quote
 
 from . import config
 
-FALLBACK_FACTOR = 10  # writers' own automatic checkpoint, in multiples of the thread's threshold
-# The thread looks at the log this often. Not woken by each commit: waking a thread costs the committing one a
-# GIL hand-over and two context switches, more than the checkpoint it saves (measured: docs/benchmarks.md).
 POLL_SECONDS = 0.25
 STOP_SECONDS = 2.0
-WAL_HEADER_BYTES = 32  # the log's header, then per page a 24-byte frame header and the page (SQLite file format)
-WAL_FRAME_HEADER_BYTES = 24
 log = logging.getLogger(__name__)
 
 _registry: dict[str, "WalCheckpointer"] = {}
@@ -52,27 +42,22 @@ def checkpoint(connection: sqlite3.Connection) -> tuple[int, int, int]:
 class WalCheckpointer:
     """The checkpoints of one SQLite file in this process (see the module docstring)."""
 
-    def __init__(self, database_path: str, pages: int):
+    def __init__(self, database_path: str, fallback_pages: int):
         self.path = database_path
-        self.pages = pages
-        self.fallback_pages = pages * FALLBACK_FACTOR
-        self._wanted = threading.Event()  # set by stop() and settle(): look now
+        self.fallback_pages = fallback_pages
+        self._look_now = threading.Event()  # set by stop() and settle()
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._commits = 0  # counted by note_commit; unchanged between two looks = no commit came (idle)
-        self._looks = 0
         self._started = False  # also True once stopped, so that a late commit does not start the thread again
         self._stopping = False
-        self._copied = 0  # pages at the top of the log known to be in the database file already
-        self._copied_generation = b""
-        self._page_size = 0  # read by the thread's connection when it opens
+        self._commits = 0  # counted by note_commit; the thread compares it with what it saw at its last look
+        self._looks = 0
+        self._behind = False  # the last checkpoint left pages behind (commits landed during it)
         self._last_error: str | None = None
 
     def configure(self, cursor) -> None:
         """Settings of every connection to this file (the pool's "connect" listener calls it)."""
-        page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
         cursor.execute(f"PRAGMA wal_autocheckpoint={self.fallback_pages}")
-        cursor.execute(f"PRAGMA journal_size_limit={self._log_bytes(page_size, self.pages)}")
 
     def note_commit(self, _dbapi_connection=None, _record=None) -> None:
         """A writer is done (the writing engine's pool "checkin" listener): count it; start the thread once.
@@ -88,7 +73,7 @@ class WalCheckpointer:
         with self._start_lock:
             self._stopping = self._started = True
             thread = self._thread
-        self._wanted.set()
+        self._look_now.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
             if thread.is_alive():
@@ -100,9 +85,9 @@ class WalCheckpointer:
         return self._thread is not None and self._thread.is_alive()
 
     def settle(self, timeout: float = 10.0) -> bool:
-        """Have the thread look at the log now, and wait until it has (for tests)."""
+        """Have the thread look now, and wait until it has (for tests)."""
         looks = self._looks
-        self._wanted.set()
+        self._look_now.set()
         deadline = time.monotonic() + timeout
         while self.running and self._looks == looks:
             if time.monotonic() >= deadline:
@@ -124,19 +109,21 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         connection = None
+        seen = self._commits
         try:
-            seen = self._commits
             while not self._stopping:
-                self._wanted.wait(POLL_SECONDS)
-                self._wanted.clear()
+                self._look_now.wait(POLL_SECONDS)
+                self._look_now.clear()
                 try:
                     if self._stopping:
                         break
-                    idle, seen = self._commits == seen, self._commits
-                    connection = connection or self._connect()
-                    # _due reads the log's generation before the checkpoint, so no restart after it is missed.
-                    if self._due(idle=idle):
-                        self._record(checkpoint(connection))
+                    came, seen = self._commits != seen, self._commits
+                    # After commits, or once they pause if the last checkpoint left some behind: then the next
+                    # writer can start the log over.
+                    if came or self._behind:
+                        connection = connection or self._connect()
+                        blocked, in_log, copied = checkpoint(connection)
+                        self._behind = copied < in_log
                     self._last_error = None
                 except Exception as e:  # SQLITE_BUSY, a file gone or replaced: say so, try again on the next look
                     self._report(e)
@@ -148,67 +135,21 @@ class WalCheckpointer:
 
     def _connect(self) -> sqlite3.Connection:
         # mode=rw: a database file that is gone must not be created again, empty, by its checkpointer.
-        connection = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True, timeout=1.0,
-                                     isolation_level=None)
-        try:
-            self._page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-
-    def _due(self, idle: bool) -> bool:
-        """More than `pages` pages to copy; or, when no commit came for a while, any left behind by the last
-        checkpoint (commits that landed during it), so that the next writer can start the log over."""
-        try:
-            size = os.stat(self.path + "-wal").st_size
-            pages = self._pages_in(size)
-            if pages <= self.pages and not (idle and pages > self._copied > 0):
-                return False  # the file is cut back to `pages` pages when the log starts over
-            generation = self._generation()
-        except FileNotFoundError:  # the last connection to close checkpointed and removed the log
-            self._copied = 0
-            return False
-        if generation != self._copied_generation:  # the log was started over since the last checkpoint
-            self._copied, self._copied_generation = 0, generation
-        return pages - self._copied > self.pages or (idle and pages > self._copied > 0)
-
-    def _pages_in(self, size: int) -> int:
-        return max(0, size - WAL_HEADER_BYTES) // (self._page_size + WAL_FRAME_HEADER_BYTES)
-
-    def _generation(self) -> bytes:
-        # The log's checkpoint sequence number and first salt (bytes 12-19 of its header, SQLite's file
-        # format): a writer changes them when it starts the log over.
-        with open(self.path + "-wal", "rb") as wal:
-            return wal.read(WAL_HEADER_BYTES)[12:20]
-
-    def _record(self, result) -> None:
-        # Until the log is started over, its first `copied` pages need no copying again: the next checkpoint
-        # waits for `pages` more, not for the next commit. The log is started over only by a writer that begins
-        # after a checkpoint copied everything (and no reader still reads the old pages); then the file is cut
-        # back to `pages` pages and the count starts from 0 (_due sees the new generation).
-        blocked, in_log, copied = result
-        self._copied = max(copied, 0)
-        if copied != in_log:
-            log.debug("checkpoint of %s copied %d of %d pages (blocked: %d)", self.path, copied, in_log, blocked)
+        return sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True, timeout=1.0, isolation_level=None)
 
     def _report(self, error: Exception) -> None:
         message = f"{type(error).__name__}: {error}"
-        if message != self._last_error:  # once per kind of failure, not every few seconds while it lasts
+        if message != self._last_error:  # once per kind of failure, not at every look while it lasts
             log.warning("WAL checkpoint of %s failed (%s); will try again", self.path, message)
         self._last_error = message
 
-    @staticmethod
-    def _log_bytes(page_size: int, pages: int) -> int:
-        return WAL_HEADER_BYTES + pages * (page_size + WAL_FRAME_HEADER_BYTES)
-
     def _forget_thread(self) -> None:
         # In a child after fork(): the parent's thread is not here, its locks may have been held at the fork.
-        self._wanted = threading.Event()
+        self._look_now = threading.Event()
         self._start_lock = threading.Lock()
         self._thread = None
         self._started = self._stopping
-        self._copied, self._copied_generation = 0, b""
+        self._behind = False
 
 
 def _close(connection) -> None:
