@@ -43,12 +43,16 @@ _INSERT_TASKS = Prepared(_tasks.insert())
 _CANCEL_TASKS = (_tasks.update().where(_tasks.c.spiff_task_id.in_(bindparam("gone", expanding=True)),
                                       _tasks.c.state == "ready")
                  .values(state="cancelled", completed_at=bindparam("at")))
-# client_id too: the intake's register_client service sets it during the command.
+# Only the columns a command changes: SQLite rewrites an index entry of every column in the SET list, even to the
+# same value. client_id is set only when the intake's register_client service set it during the command.
 _SAVE_CASE = (_cases.update().where(_cases.c.id == bindparam("case_id"), _cases.c.lock_version == bindparam("old"))
               .values(state=bindparam("state"), lock_version=bindparam("new"), audit_head=bindparam("head"),
-                      audit_seq=bindparam("seq"), client_id=bindparam("client_id")))
-_CLOSE_CASE = Prepared(_SAVE_CASE.values(status=bindparam("status"), completed_at=bindparam("completed_at")))
-_SAVE_CASE = Prepared(_SAVE_CASE)
+                      audit_seq=bindparam("seq")))
+_CLOSING = dict(status=bindparam("status"), completed_at=bindparam("completed_at"))
+_SAVE_STATEMENTS = {  # (closes the case, sets its client) -> statement
+    (False, False): Prepared(_SAVE_CASE), (True, False): Prepared(_SAVE_CASE.values(**_CLOSING)),
+    (False, True): Prepared(_SAVE_CASE.values(client_id=bindparam("client_id"))),
+    (True, True): Prepared(_SAVE_CASE.values(client_id=bindparam("client_id"), **_CLOSING))}
 
 
 class CaseRecord:
@@ -80,6 +84,7 @@ class Advance:
         self.actor, self.at = actor, at
         self.caseworker_id = caseworker_id if caseworker_id is not None else case.caseworker_id
         self.audit = audit.CaseAudit(case, actor, at)
+        self.client_id_before = case.client_id
         # The ready tasks this workflow object had when its last command saved it, if they are all still ready
         # and in its tree (a cached workflow is the saved one: the cache checks the lock version), else a walk.
         known = workflow.__dict__.pop("_segito_ready", None)
@@ -155,15 +160,17 @@ class Advance:
         state = serialization.dump_state(self.workflow)
         old_version = self.case.lock_version
         new_values = dict(state=state, lock_version=old_version + 1, audit_head=self.audit.head,
-                          audit_seq=self.audit.seq, client_id=self.case.client_id)
+                          audit_seq=self.audit.seq)
         params = {"case_id": self.case.id, "old": old_version, "state": state, "new": old_version + 1,
-                  "head": self.audit.head, "seq": self.audit.seq, "client_id": self.case.client_id}
-        statement = _SAVE_CASE
-        if completed and self.case.status != "completed":
+                  "head": self.audit.head, "seq": self.audit.seq}
+        closes = completed and self.case.status != "completed"
+        if closes:
             new_values.update(status="completed", completed_at=self.at)
             params.update(status="completed", completed_at=self.at)
-            statement = _CLOSE_CASE
-        if statement.execute(self.connection, params) != 1:
+        sets_client = self.case.client_id != self.client_id_before
+        if sets_client:
+            new_values["client_id"] = params["client_id"] = self.case.client_id
+        if _SAVE_STATEMENTS[closes, sets_client].execute(self.connection, params) != 1:
             raise Conflict(f"case {self.case.id} was changed by someone else at the same time; nothing was saved")
         # Mirror what the UPDATE wrote without marking a mapped Case dirty (it would be written a second time).
         mirror = set_committed_value if hasattr(self.case, "_sa_instance_state") else setattr

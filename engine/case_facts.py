@@ -145,8 +145,18 @@ def _problem_rows(case, caseworker_id, facts: dict) -> list[dict]:
 
 
 _facts_table = CaseFact.__table__
-_UPDATE_FACT = Prepared(_facts_table.update().where(_facts_table.c.case_id == bindparam("k_case_id")).values(
-    {c.name: bindparam(c.name) for c in _facts_table.columns if c.name not in ("case_id", "process_key")}))
+_UPDATE_FACTS: dict[tuple[str, ...], Prepared] = {}  # by the columns an update sets
+
+
+def _update_fact(columns: tuple[str, ...]) -> Prepared:
+    """The UPDATE of a fact row that sets these columns only: SQLite rewrites the index entries of every column in
+    the SET list, even to the same value, and a command mostly changes one or two facts, no indexed one."""
+    statement = _UPDATE_FACTS.get(columns)
+    if statement is None:
+        statement = _UPDATE_FACTS[columns] = Prepared(
+            _facts_table.update().where(_facts_table.c.case_id == bindparam("k_case_id"))
+            .values({name: bindparam(name) for name in columns}))
+    return statement
 _INSERT_ROWS = {table: Prepared(table.__table__.insert()) for table in (CaseProblemType, CaseMeeting, CaseAction)}
 _INSERT_FACT = Prepared(_facts_table.insert())
 _problems_table = CaseProblemType.__table__
@@ -213,7 +223,9 @@ def _insert_children(conn, children) -> None:
 def _write_changes(conn, case, caseworker_id, facts: dict, known: tuple, row: dict) -> None:
     """Update the rows this workflow wrote last (``known``) to ``facts``: only what changed."""
     prev = known[1]
-    _UPDATE_FACT.execute(conn, dict(row, k_case_id=case.id))
+    before = dict(_scalars(prev), client_id=known[2][1], caseworker_id=known[2][2])
+    changed = {k: v for k, v in row.items() if k in ("digest", "updated_at") or k not in before or before[k] != v}
+    _update_fact(tuple(changed)).execute(conn, dict(changed, k_case_id=case.id))
     copies = _problem_copies(case, caseworker_id, facts)
     if facts["problem_types"] == prev["problem_types"] and facts["problem_types"] \
             and copies != dict(_problem_copies(case, known[2][2], prev), client_id=known[2][1]):

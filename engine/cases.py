@@ -7,6 +7,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import access, audit, clients, clock, definitions
 from .advance import Advance, CaseRecord
+from .db import Prepared
 from .errors import NotFound, SegitoError
 from .models import Case, Client, HumanTask
 from .users import Actor
@@ -14,7 +15,7 @@ from .runtime import Runtime
 from .users import CASEWORKER
 
 
-_INSERT_CASE = Case.__table__.insert()
+_INSERT_CASE = Prepared(Case.__table__.insert())
 
 
 def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: str | None = None) -> dict:
@@ -38,7 +39,7 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
                       started_by=actor.username, completed_at=None, audit_head="", audit_seq=0)
         # A Core INSERT and a plain record: Advance writes the row with Core statements, so an ORM flush of a
         # mapped Case would only add time.
-        values["id"] = session.connection().execute(_INSERT_CASE, values).inserted_primary_key[0]
+        values["id"] = _INSERT_CASE.insert(session.connection(), values)
         case = CaseRecord(values)
         workflow = BpmnWorkflow(view.spec, view.subprocess_specs)
         for start in workflow.get_tasks(state=TaskState.READY):

@@ -185,6 +185,9 @@ def _values_of(names: list[str], processors: list):
     return values
 
 
+_CURSOR = "segito_cursor"
+
+
 def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch: bool = False,
                last_id: bool = False):
     """Run one statement on a DBAPI cursor of the connection: the rows written, with ``fetch`` the first row, with
@@ -192,23 +195,29 @@ def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch
     Cursor-execute listeners see it as they see SQLAlchemy's own; a database error is raised as SQLAlchemy's."""
     dispatch = connection.dispatch
     dbapi = connection.dialect.loaded_dbapi
-    cursor = connection.connection.cursor()
+    # One cursor per pooled DBAPI connection, reused by every statement run here: making and closing one per
+    # statement cost as much as a small statement itself. The pool forgets it with the connection (``info``).
+    pooled = connection.connection
+    cursor = pooled.info.get(_CURSOR)
+    if cursor is None:
+        cursor = pooled.info[_CURSOR] = pooled.dbapi_connection.cursor()
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(connection, cursor, sql, args, None, many)
     try:
-        if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(connection, cursor, sql, args, None, many)
-        try:
-            if many:
-                cursor.executemany(sql, args)
-            else:
-                cursor.execute(sql, args)
-            result = cursor.fetchone() if fetch else cursor.lastrowid if last_id else cursor.rowcount
-        except dbapi.Error as e:
-            raise DBAPIError.instance(sql, args, e, dbapi.Error, dialect=connection.dialect, ismulti=many) from e
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(connection, cursor, sql, args, None, many)
-        return result
-    finally:
-        cursor.close()
+        if many:
+            cursor.executemany(sql, args)
+        else:
+            cursor.execute(sql, args)
+        if fetch:
+            result = cursor.fetchone()
+            cursor.fetchall()  # a SELECT left unfinished would hold its statement open until the next one
+        else:
+            result = cursor.lastrowid if last_id else cursor.rowcount
+    except dbapi.Error as e:
+        raise DBAPIError.instance(sql, args, e, dbapi.Error, dialect=connection.dialect, ismulti=many) from e
+    if dispatch.after_cursor_execute:
+        dispatch.after_cursor_execute(connection, cursor, sql, args, None, many)
+    return result
 
 
 def is_postgres(session: Session) -> bool:

@@ -141,15 +141,33 @@ def spec_from_json(text: str):
     return spec, subs
 
 
+# A state up to this size is stored as plain JSON, a larger one compressed. zlib, even at level 1, took 50-70 µs
+# for a family-care case's 8-11 KB, 7% of what completing a task costs (docs/benchmarks.md); the plain text
+# costs a few more database pages, which PostgreSQL compresses anyway (TOAST), and a long-running case whose
+# state grows past this still gets compressed.
+COMPRESS_ABOVE_BYTES = 16 * 1024
+
+
 def dump_state(workflow: BpmnWorkflow) -> bytes:
-    """Compressed JSON of the instance without its spec."""
+    """JSON of the instance without its spec, as stored (see ``pack_state``)."""
     with _dump_lock:
         _specless.registry._encoder_mode = True
         try:
             text = _workflow_json(workflow)
         finally:
             _specless.registry._encoder_mode = False
-    return zlib.compress(text.encode("utf-8"), 1)
+    return pack_state(text.encode("utf-8"))
+
+
+def pack_state(json_bytes: bytes) -> bytes:
+    """How a state's JSON is stored: as it is up to ``COMPRESS_ABOVE_BYTES``, zlib-compressed above."""
+    return json_bytes if len(json_bytes) <= COMPRESS_ABOVE_BYTES else zlib.compress(json_bytes, 1)
+
+
+def state_json(state: bytes) -> bytes:
+    """The JSON of a stored state. Plain JSON starts with "{"; zlib's stream never does (its first byte holds
+    the compression method, 0x78 for deflate with the usual window), so the two cannot be confused."""
+    return state if state[:1] == b"{" else zlib.decompress(state)
 
 
 def converters_json(workflow: BpmnWorkflow) -> str:
@@ -277,7 +295,7 @@ def _tasks_json(workflow) -> str:
 
 
 def load_state(state: bytes, spec, subprocess_specs: dict) -> BpmnWorkflow:
-    text = zlib.decompress(state)
+    text = state_json(state)
     dct = json.loads(text)
     workflow = _direct_load(dct, text, spec, subprocess_specs)
     if workflow is not None:

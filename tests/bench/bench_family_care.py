@@ -42,7 +42,6 @@ import statistics
 import sys
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +53,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from engine import cases, clock, demo, setup, task_walk, tasks, users
+from engine import cases, clock, demo, serialization, setup, task_walk, tasks, users
 from engine.config import BPMN_DIR
 from engine.db import Database, get_engine
 from engine.forms import Form
@@ -306,7 +305,7 @@ class Segito:
         ``other``: the same for the case's rows in other tables (not part of ``total``)."""
         with self.rt.db.reading() as session:
             state = session.execute(select(Case.state).where(Case.id == case_id)).scalar_one()
-            out = {"state": len(state), "state_json": len(zlib.decompress(state))}
+            out = {"state": len(state), "state_json": len(serialization.state_json(state))}
             for name, table in (("tasks", HumanTask.__table__), ("audit", AuditEvent.__table__)):
                 size, rows = session.execute(text(self._size_sql(table, "case_id = :c")), {"c": case_id}).one()
                 out[name], out[name + "_rows"] = int(size), int(rows)
@@ -622,7 +621,7 @@ def print_growth(label: str, res: dict) -> dict:
         b = r["bytes"]
         print(f"  {k:6d} {b['state']:9d} {b['state_json']:9d} {b['tasks']:9d} {b['tasks_rows']:5d} "
               f"{b['audit']:9d} {b['audit_rows']:5d} {b['total']:10d} {b['other']:9d} {b['other_rows']:5d}")
-    print("  state: zlib bytes stored (json: uncompressed); total = state + tasks + audit; other: the case's rows "
+    print("  state: bytes stored (plain JSON up to 16 KB, zlib above; json: the JSON); total = state + tasks + audit; other: the case's rows "
           "in " + (", ".join(sorted({n for r in res.values() for n in r["bytes"]["other_tables"]})) or "no other table"))
     k1, k10, k100 = GROWTH_LOOPS
     summary = {}
@@ -717,7 +716,7 @@ def main(argv: list[str] | None = None) -> int:
                 last_in = session.execute(select(Case.id).where(Case.process_key == "intake")
                                           .order_by(Case.id.desc())).scalars().first()
             fc, intake = t.stored_bytes(last_fc), t.stored_bytes(last_in)
-            print(f"  {t.label}: family-care case {fc['total']} bytes = state {fc['state']} (zlib; {fc['state_json']} "
+            print(f"  {t.label}: family-care case {fc['total']} bytes = state {fc['state']} (stored; {fc['state_json']} "
                   f"as JSON) + {fc['tasks_rows']} task rows {fc['tasks']} + {fc['audit_rows']} audit events "
                   f"{fc['audit']}; its intake case {intake['total']} bytes")
             others = ", ".join(f"{n} {r}" for n, r in {**fc["other_tables"]}.items())

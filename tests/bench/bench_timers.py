@@ -29,7 +29,6 @@ import sys
 import textwrap
 import time
 import uuid
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from engine import cases, clock, definitions, demo, schedule, setup, timers, users  # noqa: E402
+from engine import cases, clock, definitions, demo, schedule, serialization, setup, timers, users  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.models import Case  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
@@ -111,7 +110,7 @@ def prepared(url: str, n_cases: int, start: dt.date, visits_done: int = 0) -> Ru
         timers.fire_due(rt, "bench-template")
         complete(rt, template, "jr_visit", {**VISIT, "visit_date": (start + dt.timedelta(days=day)).isoformat()}, anna)
     with rt.db.reading() as session:
-        rt.template_state_kb = round(len(zlib.decompress(session.get(Case, template).state)) / 1024, 1)
+        rt.template_state_kb = round(len(serialization.state_json(session.get(Case, template).state)) / 1024, 1)
     clone_cases(rt, template, n_cases - 1)
     clock.reset()
     return rt

@@ -50,12 +50,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-import zlib
 from pathlib import Path
 
 from sqlalchemy import select
 
-from engine import audit, cases, clock, demo, setup, tasks, users
+from engine import audit, cases, clock, demo, serialization, setup, tasks, users
 from engine.db import Database
 from engine.models import Case
 from engine.runtime import Runtime
@@ -188,7 +187,7 @@ class Cloner:
             case.update(id=new_case, client_id=client["id"] if case["client_id"] else None,
                         caseworker_id=user_id if case["caseworker_id"] == self.tpl_id else case["caseworker_id"],
                         started_by=username if case["started_by"] == "tpl" else case["started_by"],
-                        state=zlib.compress(UUID_RE.sub(renew, zlib.decompress(case["state"])), 1))
+                        state=serialization.pack_state(UUID_RE.sub(renew, serialization.state_json(case["state"]))))
             task_ids = {}
             for t in rows["human_tasks"]:
                 t = dict(t)

@@ -7,9 +7,11 @@ job-retention case — the direct text is compared with the converters' output.
 """
 from __future__ import annotations
 
+import json
 import zlib
 
 import pytest
+from sqlalchemy import select
 
 from engine import cases, demo, serialization, timers
 from engine.models import Case
@@ -47,5 +49,24 @@ def test_the_direct_writer_writes_what_the_converters_write(runtime, people, com
     with runtime.db.reading() as session:
         case = session.get(Case, case_id)
         view = runtime.definition(session, case.definition_id)
-    assert zlib.decompress(case.state).decode("utf-8") in {text for _, text in compared}
+    assert serialization.state_json(case.state).decode("utf-8") in {text for _, text in compared}
     assert serialization.load_state(case.state, view.spec, view.subprocess_specs).is_completed()
+
+
+def test_a_small_state_is_stored_as_plain_json_a_large_one_compressed_and_both_load(runtime, people, monkeypatch):
+    demo.run_intake(runtime, people.anna, 11)
+    with runtime.db.reading() as session:
+        case = session.execute(select(Case).where(Case.process_key == "intake").order_by(Case.id.desc())).scalar()
+        view = runtime.definition(session, case.definition_id)
+    assert len(case.state) <= serialization.COMPRESS_ABOVE_BYTES
+    assert case.state[:1] == b"{" and json.loads(case.state)["typename"] == "BpmnWorkflow"  # stored as it is
+    workflow = serialization.load_state(case.state, view.spec, view.subprocess_specs)
+
+    monkeypatch.setattr(serialization, "COMPRESS_ABOVE_BYTES", 100)  # as a long-running case's state
+    packed = serialization.dump_state(workflow)
+    assert packed[:1] != b"{" and zlib.decompress(packed) == case.state
+    assert serialization.state_json(packed) == case.state
+    assert serialization.load_state(packed, view.spec, view.subprocess_specs).is_completed()
+    # A state saved before plain JSON was kept (always compressed) still loads.
+    legacy = zlib.compress(case.state, 1)
+    assert serialization.load_state(legacy, view.spec, view.subprocess_specs).is_completed()

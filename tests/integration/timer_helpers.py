@@ -5,11 +5,10 @@ import datetime as dt
 import json
 import re
 import uuid
-import zlib
 
 from sqlalchemy import func, select
 
-from engine import cases, clock, definitions, demo, schedule, tasks, timers, users
+from engine import cases, clock, definitions, demo, schedule, serialization, tasks, timers, users
 from engine.models import AuditEvent, Case, HumanTask
 from engine.timer_models import Timer
 
@@ -155,7 +154,7 @@ def clone_cases(runtime, template_case_id: int, n: int, chunk: int = 2000, due_f
         template = session.get(Case, template_case_id)
         rows = list(session.execute(select(Timer).where(Timer.case_id == template_case_id,
                                                         Timer.state == "scheduled")).scalars())
-    text = zlib.decompress(template.state)
+    text = serialization.state_json(template.state)
     ids = sorted(set(_UUID.findall(text)))
     ids_created = []
     with runtime.db.unit_of_work() as session:
@@ -171,7 +170,7 @@ def clone_cases(runtime, template_case_id: int, n: int, chunk: int = 2000, due_f
                     due = due_for(k)
                     copy = copy.replace(json.dumps(row.due_at.isoformat()).encode(),
                                         json.dumps(due.isoformat()).encode())
-                state = zlib.compress(copy, 1)
+                state = serialization.pack_state(copy)
                 case_id = next_id + k
                 case_rows.append(dict(id=case_id, definition_id=template.definition_id,
                                       process_key=template.process_key, client_id=template.client_id,
