@@ -127,8 +127,12 @@ def _current_data(workflow, ready: dict | None = None) -> dict:
     return source.data if source is not None else {}
 
 
+# json.dumps(..., sort_keys=True, default=str) builds an encoder per call; this one writes the same text.
+_digest_json = json.JSONEncoder(sort_keys=True, default=str).encode
+
+
 def _digest(case, caseworker_id, facts: dict) -> str:
-    body = json.dumps([case.process_key, case.client_id, caseworker_id, facts], sort_keys=True, default=str)
+    body = _digest_json([case.process_key, case.client_id, caseworker_id, facts])
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 

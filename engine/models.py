@@ -185,7 +185,7 @@ class AuditEvent(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(80), index=True)
     kind: Mapped[str] = mapped_column(String(50), index=True)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # indexed with seq (migrations 0003, 0007)
     task_id: Mapped[int | None] = mapped_column(BigId)
     seq: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict] = mapped_column(JSON)
