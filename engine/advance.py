@@ -177,7 +177,9 @@ class Advance:
         for k, v in new_values.items():
             mirror(self.case, k, v)
         self.workflow._segito_ready = self.ready_after
-        if self.keep_workflow:
+        # A finished case takes no more commands: keeping its workflow would only give the garbage collector
+        # thousands more objects to walk at every full collection (a reader loads it again if it needs it).
+        if self.keep_workflow and not completed:
             self.runtime.workflows.put(self.case.id, self.case.lock_version, self.workflow)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from . import json_text
 from .db import Prepared
 from .models import AuditEvent, AuditStream, Case
 
@@ -67,7 +68,8 @@ def field_changes(before: dict, after: dict, changed: set) -> dict:
 
 
 # json.dumps with these options builds a new encoder on every call; one kept instance writes the same text.
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+_canonical = json_text.one_shot(json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                                                  default=str))
 
 
 def canonical(value) -> str:

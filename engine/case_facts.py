@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, delete, select
 from SpiffWorkflow.util.task import TaskState
 
+from . import json_text
 from .db import Prepared
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
 
@@ -128,7 +129,7 @@ def _current_data(workflow, ready: dict | None = None) -> dict:
 
 
 # json.dumps(..., sort_keys=True, default=str) builds an encoder per call; this one writes the same text.
-_digest_json = json.JSONEncoder(sort_keys=True, default=str).encode
+_digest_json = json_text.one_shot(json.JSONEncoder(sort_keys=True, default=str))
 
 
 def _digest(case, caseworker_id, facts: dict) -> str:

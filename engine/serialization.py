@@ -23,6 +23,8 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from . import json_text
+
 
 class _DateConverter(BpmnConverter):
     def to_dict(self, value):
@@ -181,7 +183,7 @@ def converters_json(workflow: BpmnWorkflow) -> str:
 # The direct writer. It writes the text SpiffWorkflow's converters and json.dumps would write (the same keys
 # in the same order, the same encoder for every value), without building the dictionaries first: building
 # them and walking them again was most of the cost of saving a case. Called with the encoder mode on.
-_encode = _specless._encoder_cls(separators=(",", ":")).encode
+_encode = json_text.one_shot(_specless._encoder_cls(separators=(",", ":")))
 _TYPENAMES = _specless.registry.typenames
 
 
