@@ -24,7 +24,10 @@ from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskFilter, TaskState
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.workflow import Workflow
+
+from . import task_state_log
 
 _original_get_tasks_iterator = BpmnBaseWorkflow.get_tasks_iterator
 _original_update_waiting_tasks = Workflow.update_waiting_tasks
@@ -158,7 +161,8 @@ def end_join_may_fire(self, my_task) -> bool:
 _original_end_join = _EndJoin._check_threshold_unstructured
 
 
-_REPLACED = ((_EndJoin, "_check_threshold_unstructured", end_join_may_fire),
+_REPLACED = ((Task, "_set_state", task_state_log.set_state),
+             (_EndJoin, "_check_threshold_unstructured", end_join_may_fire),
              (BpmnBaseWorkflow, "get_tasks_iterator", get_tasks_iterator),
              (BpmnBaseWorkflow, "get_tasks", get_tasks),
              (Workflow, "update_waiting_tasks", update_waiting_tasks))
