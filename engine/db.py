@@ -235,6 +235,13 @@ class Database:
     def close(self) -> None:
         dispose(self.url)
 
+    def _writer_lock(self):
+        # Looked up once per process: for_url parses the path every time, and every command asks.
+        kept = self.__dict__.get("_kept_writer_lock")
+        if kept is None or kept[0] != writer_lock.generation:
+            kept = self._kept_writer_lock = (writer_lock.generation, writer_lock.for_url(self.engine.url))
+        return kept[1]
+
     @property
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=False)
@@ -245,7 +252,7 @@ class Database:
         session = self._sessions()
         try:
             # On a SQLite file, writers queue on a lock that wakes the next at once (engine/writer_lock.py).
-            with writer_lock.for_url(self.engine.url), session.begin():
+            with self._writer_lock(), session.begin():
                 yield session
         finally:
             session.close()
@@ -257,7 +264,7 @@ class Database:
         """
         from .command_session import CommandSession
 
-        with writer_lock.for_url(self.engine.url), self.engine.connect() as connection:
+        with self._writer_lock(), self.engine.connect() as connection:
             session = CommandSession(connection)
             try:
                 with connection.begin():  # commits when the block ends normally, rolls back on an error

@@ -24,10 +24,11 @@ from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskFilter, TaskState
+from SpiffWorkflow import task as spiff_task_module
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.workflow import Workflow
 
-from . import task_state_log
+from . import task_ids, task_state_log
 
 _original_get_tasks_iterator = BpmnBaseWorkflow.get_tasks_iterator
 _original_update_waiting_tasks = Workflow.update_waiting_tasks
@@ -161,12 +162,14 @@ def end_join_may_fire(self, my_task) -> bool:
 _original_end_join = _EndJoin._check_threshold_unstructured
 
 
-_REPLACED = ((Task, "_set_state", task_state_log.set_state),
+_REPLACED = ((spiff_task_module, "uuid4", task_ids.task_id),
+             (Task, "_set_state", task_state_log.set_state),
              (_EndJoin, "_check_threshold_unstructured", end_join_may_fire),
              (BpmnBaseWorkflow, "get_tasks_iterator", get_tasks_iterator),
              (BpmnBaseWorkflow, "get_tasks", get_tasks),
              (Workflow, "update_waiting_tasks", update_waiting_tasks))
-# What each class itself defined before install() (None: it inherited the attribute), so uninstall() restores it.
+# What each class (or module) itself defined before install() (None: it inherited the attribute), so uninstall()
+# restores it.
 _ORIGINALS = [(cls, name, cls.__dict__.get(name)) for cls, name, _new in _REPLACED]
 
 

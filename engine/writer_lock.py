@@ -44,14 +44,12 @@ class WriterLock:
         self._threads = threading.Lock()
         self._local = threading.local()  # this thread's depth and which locks it got
         self._fd: int | None = None
-        self._pid: int | None = None
 
     def _file(self) -> int:
         # Opened by each process for itself: a descriptor inherited across fork() shares its flock with the
-        # parent and the siblings, and would exclude nobody.
-        if self._fd is None or self._pid != os.getpid():
+        # parent and the siblings, and would exclude nobody (a child forgets it: _forget_after_fork).
+        if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
         return self._fd
 
     def _lock_file(self, deadline: float) -> bool:
@@ -94,11 +92,18 @@ class WriterLock:
                 self._threads.release()
 
 
+generation = 0  # advanced in a child after fork(): a lock kept from before it (Database keeps one) is stale
+
+
 def _forget_after_fork() -> None:
-    # A child must not inherit a thread lock some other thread of the parent held at the fork.
-    global _registry_lock
+    # A child must not inherit a thread lock some other thread of the parent held at the fork, nor use the
+    # parent's descriptor (see WriterLock._file).
+    global _registry_lock, generation
+    for lock in _registry.values():
+        lock._fd = None
     _registry.clear()
     _registry_lock = threading.Lock()
+    generation += 1
 
 
 if hasattr(os, "register_at_fork"):

@@ -78,3 +78,30 @@ def test_only_sqlite_files_have_a_writer_lock(tmp_path):
     assert writer_lock.for_url(make_url(f"sqlite:///{tmp_path}/a.db")) is lock  # one per file in a process
     with lock, lock:  # re-entrant within a thread
         pass
+
+
+def _child_lock_is_new(database, before, connection) -> None:
+    connection.send(database._writer_lock() is not before and database._writer_lock()._fd is None)
+    connection.close()
+
+
+def test_a_forked_child_takes_a_writer_lock_of_its_own(tmp_path):
+    import multiprocessing
+
+    from engine.db import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'fork.db'}")
+    try:
+        with database.unit_of_work():
+            pass
+        before = database._writer_lock()
+        assert before._fd is not None
+        parent_end, child_end = multiprocessing.get_context("fork").Pipe()
+        child = multiprocessing.get_context("fork").Process(target=_child_lock_is_new,
+                                                            args=(database, before, child_end))
+        child.start()
+        assert parent_end.recv() is True
+        child.join(10)
+        assert database._writer_lock() is before  # the parent keeps its own
+    finally:
+        database.close()
