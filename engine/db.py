@@ -5,6 +5,7 @@ import contextlib
 import operator
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -12,6 +13,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import config, wal_checkpoint, writer_lock
+
+if TYPE_CHECKING:
+    from .command_session import CommandSession
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
