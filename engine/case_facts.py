@@ -162,6 +162,8 @@ def _update_fact(columns: tuple[str, ...]) -> Prepared:
             _facts_table.update().where(_facts_table.c.case_id == bindparam("k_case_id"))
             .values({name: bindparam(name) for name in columns}))
     return statement
+
+
 _INSERT_ROWS = {table: Prepared(table.__table__.insert()) for table in (CaseProblemType, CaseMeeting, CaseAction)}
 _INSERT_FACT = Prepared(_facts_table.insert())
 _problems_table = CaseProblemType.__table__

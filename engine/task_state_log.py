@@ -10,10 +10,8 @@ from __future__ import annotations
 import logging
 import time
 
-from SpiffWorkflow.task import Task, logger
+from SpiffWorkflow.task import logger
 from SpiffWorkflow.util.task import TaskState
-
-original_set_state = Task.__dict__["_set_state"]
 
 
 def set_state(self, value: int) -> None:

@@ -14,6 +14,10 @@ change the result: a workflow without subprocesses (no descent into a subprocess
 depth-first order, and fewer tasks than ``max_depth`` (no task deep enough to be cut off). Everything else
 goes to SpiffWorkflow's own iterator. tests/integration/test_workflow_hot_path.py compares both at every
 command of real cases.
+
+``install()`` also puts in the other replacements of SpiffWorkflow internals, each in a module of its own:
+task ids without a system call each (engine/task_ids.py) and state changes without unread log records
+(engine/task_state_log.py); ``spiffworkflow_walks()`` takes all of them out.
 """
 from __future__ import annotations
 
@@ -189,8 +193,8 @@ def uninstall() -> None:
 
 @contextlib.contextmanager
 def spiffworkflow_walks() -> Iterator[None]:
-    """SpiffWorkflow's own walks for a while: the plain-SpiffWorkflow variant of tests/bench/bench_family_care.py
-    measures the library as it is published, not as Segito runs it."""
+    """SpiffWorkflow as published for a while (its own walks, task ids and state-change log): the plain-SpiffWorkflow
+    variant of tests/bench/bench_family_care.py measures the library, not Segito's replacements."""
     uninstall()
     try:
         yield

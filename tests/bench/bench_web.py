@@ -300,7 +300,7 @@ def start_app(url: str, port: int, server_options: list[str] = (), access_log: P
     """`segito run --no-demo`, as the README's run command does (the venv's `segito` when it is there);
     ``server_options`` (e.g. ``--workers 3``) only to compare settings, the figures use the defaults."""
     segito = Path(sys.executable).with_name("segito")
-    cmd = [str(segito)] if segito.exists() else [sys.executable, "-m", "engine.cli"]
+    cmd = [str(segito)] if segito.exists() else [sys.executable, "-m", "web.cli"]
     cmd += ["run", "--no-demo", "--host", "127.0.0.1", "--port", str(port), *server_options]
     env = dict(os.environ, DATABASE_URL=url, PYTHONUNBUFFERED="1")
     if access_log is not None:

@@ -25,7 +25,7 @@ def test_segito_run_serves_the_demo_and_prints_address_and_logins(tmp_path):
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}", SEGITO_TICKER="0")
     env.pop("SEGITO_SECRET_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "web.cli", "run", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
