@@ -15,11 +15,15 @@ statistics were missing.
 from __future__ import annotations
 
 import threading
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, case as sql_case, func, literal_column, select, union_all
+from sqlalchemy import bindparam, case as sql_case, func, literal_column, select
+from sqlalchemy import union_all as _typed_union_all
 
 from .models import Case, Client, HumanTask
+
+# Typed as Any: mypy crashes expanding the variadic generic of SQLAlchemy's union_all signature.
+union_all: Any = _typed_union_all
 
 MINE, UNCLAIMED = "mine", "unclaimed"
 DUE_KINDS = ("overdue", "today", "week", "none")
@@ -86,7 +90,7 @@ def _build(shape: Shape) -> Statements:
         return query.where(*filters, _GROUPS[group])
 
     overdue = HumanTask.due_at < bindparam("now")
-    sizes = [joined(select(literal_column(str(i)), func.count(), func.count(sql_case((overdue, 1))))
+    sizes: list[Any] = [joined(select(literal_column(str(i)), func.count(), func.count(sql_case((overdue, 1))))
                     .select_from(HumanTask), group) for i, group in enumerate(shape.counted)]
     counts = sizes[0] if len(sizes) == 1 else union_all(*sizes)
     if len(shape.listed) == 1:
