@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import sqlite_file
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BPMN_DIR = PROJECT_ROOT / "bpmn"
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "instance" / "segito.db"
@@ -18,7 +20,7 @@ def database_url() -> str:
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         return url
-    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    sqlite_file.make_directory(str(DEFAULT_SQLITE_PATH.parent))  # owner-only: it holds personal data
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
