@@ -136,6 +136,8 @@ def login():
             error = _("Unknown username or wrong password.")
             status = 401
         else:
+            if current_session_id() is not None:  # logging in again in this browser ends the session it had
+                logins.log_out(runtime().db, current_session_id(), current_actor().username)
             _start_session(actor, token)
             return redirect(next_url or url_for("inbox.index"))
     return render_template("login.html", error=error, username=username, next_url=next_url), status

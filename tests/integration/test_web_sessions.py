@@ -72,6 +72,17 @@ def test_a_copied_cookie_stops_working_after_logout(runtime, people):
     assert _opens_inbox(again) and not _opens_inbox(_replay(app, copied))
 
 
+def test_logging_in_again_in_the_same_browser_ends_the_session_it_had(runtime, people):
+    app = make_app(runtime)
+    b = browser(app, "anna")
+    copied = _cookie(b)
+    b.get("/login")
+    assert b.post("/login", {"username": "bela", "password": "pw-bela"}).status_code == 302
+    assert _opens_inbox(b) and not _opens_inbox(_replay(app, copied))
+    assert [r.end_reason for r in _sessions(runtime, "anna")] == ["logout"]
+    assert [e.actor for e in _events(runtime, audit.USER_LOGGED_OUT)] == ["anna"]
+
+
 def test_only_a_hash_of_the_token_is_stored(runtime, people):
     app = make_app(runtime)
     anna = browser(app, "anna")
