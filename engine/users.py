@@ -127,8 +127,8 @@ def update_user(session: Session, user_id: int, actor: str, at: dt.datetime, *, 
                 keep_session: int | None = None) -> User:
     """Change a user's name, roles, active flag or password; one audit event lists what changed (never the
     password itself). Deactivating ends the user's sessions, a new password all but ``keep_session`` (the session
-    of a user setting her own; engine/login_sessions.py). An administrator cannot take away their own administrator role or deactivate themselves,
-    so the app always keeps someone who can manage users."""
+    of a user setting her own; engine/login_sessions.py). An administrator cannot take away their own
+    administrator role or deactivate themselves, so the app always keeps someone who can manage users."""
     user = by_id(session, user_id)
     before, after = {}, {}
     if display_name is not None:
