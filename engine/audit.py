@@ -37,6 +37,7 @@ USER_CHANGED = "user_changed"
 USER_LOCALE_CHANGED = "user_locale_changed"
 USER_LOGGED_IN = "user_logged_in"
 USER_LOGGED_OUT = "user_logged_out"
+SESSIONS_ENDED = "sessions_ended"  # by a deactivation or a password change (engine/login_sessions.py)
 LOGIN_FAILED = "login_failed"
 ACCESS_DENIED = "access_denied"
 

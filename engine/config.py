@@ -1,8 +1,11 @@
 """Configuration from the environment, with the embedded default (SQLite file in ./instance)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
+
+from . import sqlite_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BPMN_DIR = PROJECT_ROOT / "bpmn"
@@ -18,7 +21,7 @@ def database_url() -> str:
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         return url
-    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    sqlite_file.make_directory(str(DEFAULT_SQLITE_PATH.parent))  # owner-only: it holds personal data
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
@@ -39,3 +42,21 @@ def wal_checkpoint_pages() -> int:
     if pages < 1:
         raise ValueError(f"SEGITO_WAL_CHECKPOINT_PAGES must be a whole number of pages, at least 1; got {raw!r}")
     return pages
+
+
+DEFAULT_SESSION_MAX_HOURS = 12.0  # a working day and a bit: a login does not outlive the day it was made
+
+
+def session_max_age() -> dt.timedelta:
+    """``SEGITO_SESSION_MAX_HOURS``: how long a login lasts at most, however active (idle expiry is separate,
+    ``SEGITO_SESSION_MINUTES``); default 12 hours. Checked on the server (engine/login_sessions.py)."""
+    raw = os.environ.get("SEGITO_SESSION_MAX_HOURS", "").strip()
+    if not raw:
+        return dt.timedelta(hours=DEFAULT_SESSION_MAX_HOURS)
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours <= 24 * 366:
+        raise ValueError(f"SEGITO_SESSION_MAX_HOURS must be a number of hours above 0; got {raw!r}")
+    return dt.timedelta(hours=hours)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import config, wal_checkpoint, writer_lock
+from . import config, sqlite_file, wal_checkpoint, writer_lock
 
 if TYPE_CHECKING:
     from .command_session import CommandSession
@@ -57,6 +57,7 @@ def get_engine(url: str | None = None, for_writing: bool = True) -> Engine:
         if engine is None:
             if sqlite:
                 engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+                sqlite_file.prepare(engine.url)  # created owner-only, before SQLite creates it world-readable
                 _configure_sqlite(engine, for_writing)
             else:
                 engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -262,7 +263,7 @@ class Database:
             session.close()
 
     @contextlib.contextmanager
-    def command(self) -> Iterator["CommandSession"]:
+    def command(self) -> Iterator[CommandSession]:
         """A unit of work for the hot commands (complete a task, start a case): the same one transaction, on a
         connection taken directly, with a Session made only if the command needs the ORM (engine/command_session.py).
         """

@@ -11,7 +11,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from . import audit, clock
+from . import audit, clock, config, login_sessions
 from .db import Database
 from .errors import SegitoError
 from .models import AuditEvent, User
@@ -100,12 +100,17 @@ def _verified(db: Database, username: str, password: str, remote_addr: str | Non
     return found
 
 
-def authenticate(db: Database, username: str, password: str, remote_addr: str | None = None) -> Actor:
-    """The actor for these credentials, or LoginRefused / LockedOut; every outcome is an audit event."""
+def log_in(db: Database, username: str, password: str, remote_addr: str | None = None) -> tuple[Actor, str]:
+    """A new browser session for these credentials: (the actor, the session's token for the cookie), or
+    LoginRefused / LockedOut. Every outcome is an audit event; the login's names its session."""
     username = (username or "").strip()
     found = _verified(db, username, password, remote_addr, via=None, record_lockout=True)
-    _record(db, username, audit.USER_LOGGED_IN, {"remote_addr": remote_addr})
-    return found
+    with db.unit_of_work() as session:
+        at = clock.now()
+        session_id, token = login_sessions.start(session, found.id, at)
+        audit.record_system_event(session, username, at, audit.USER_LOGGED_IN,
+                                  {"remote_addr": remote_addr, "session": session_id}, stream=STREAM)
+    return found, token
 
 
 def check_basic(db: Database, username: str, password: str, remote_addr: str | None = None) -> Actor:
@@ -114,8 +119,19 @@ def check_basic(db: Database, username: str, password: str, remote_addr: str | N
     return _verified(db, (username or "").strip(), password, remote_addr, via="api", record_lockout=False)
 
 
-def record_logout(db: Database, username: str) -> None:
-    _record(db, username, audit.USER_LOGGED_OUT, {})
+def current_session(db: Database, token: str | None) -> login_sessions.Found:
+    """The browser session of a cookie's token and its user, checked against the absolute lifetime."""
+    with db.reading() as session:
+        return login_sessions.lookup(session, token, clock.now(), config.session_max_age())
+
+
+def log_out(db: Database, session_id: int, username: str) -> None:
+    """End a browser session on the server, so a copy of its cookie opens nothing any more (audited)."""
+    with db.unit_of_work() as session:
+        at = clock.now()
+        if login_sessions.end(session, session_id, at, login_sessions.LOGOUT):
+            audit.record_system_event(session, username, at, audit.USER_LOGGED_OUT, {"session": session_id},
+                                      stream=STREAM)
 
 
 def record_access_denied(db: Database, username: str, payload: dict) -> None:

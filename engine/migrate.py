@@ -5,6 +5,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from . import sqlite_file
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -17,4 +20,5 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
+    sqlite_file.prepare(make_url(url))  # a new SQLite file is owner-only (engine/sqlite_file.py)
     command.upgrade(alembic_config(url), "head")

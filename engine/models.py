@@ -74,6 +74,20 @@ class UserRole(Base):
     role: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
+class LoginSession(Base):
+    """One login of one person in a browser (engine/login_sessions.py). The cookie carries a random token; only its
+    SHA-256 is stored. Ended by logout, by the user's deactivation or password change; never deleted."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
 class ProcessDefinition(Base):
     """One deployed version of a BPMN file. The parsed spec is stored here once, never inside instances."""
 

@@ -8,12 +8,11 @@ from sqlalchemy import bindparam, select, update
 from . import access, audit, clock, inbox_queries
 from .advance import CASE_COLUMNS, Advance, CaseRecord
 from .cases import case_data, task_summary
-from .errors import Conflict, NotFound, SegitoError
 from .db import Prepared, is_postgres
-from .models import Case, HumanTask
+from .errors import Conflict, NotFound, SegitoError
+from .models import AuditEvent, Case, HumanTask
 from .runtime import Runtime
 from .users import Actor
-
 
 _tasks = HumanTask.__table__
 _COMPLETE_TASK = Prepared(_tasks.update().where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == "ready")
@@ -153,6 +152,10 @@ def _set_assignee(runtime: Runtime, task_id: int, actor: Actor, claim: bool) -> 
     with runtime.db.unit_of_work() as session:
         case = runtime.lock_case_of_task(session, task_id)
         task = _task_row(session, task_id)
+        if claim and _lost_to_another_claim(session, actor, task):
+            # The other claim won the race (or came earlier): the task was in this actor's queue, so saying it is
+            # taken reveals nothing new. A task assigned from the start stays a 403 (access.require_task).
+            raise Conflict(f"task {task_id} was already claimed by someone else; it is no longer in the queue")
         access.require_task(actor, task)
         _require_ready(task)
         before, after = task.assignee_id, (actor.id if claim else None)
@@ -166,6 +169,16 @@ def _set_assignee(runtime: Runtime, task_id: int, actor: Actor, claim: bool) -> 
                    {"before": {"assignee_id": before}, "after": {"assignee_id": after}}, task_id=task_id)
         events.flush(session)
     return {"task_id": task_id, "assignee_id": after}
+
+
+def _lost_to_another_claim(session, actor: Actor, task: HumanTask) -> bool:
+    """Is the task of one of the actor's roles, assigned to someone else by a claim from the role's queue?"""
+    if task.role not in actor.role_codes or task.assignee_id in (None, actor.id):
+        return False
+    claimed = session.execute(select(AuditEvent.id).where(AuditEvent.case_id == task.case_id,
+                                                          AuditEvent.task_id == task.id,
+                                                          AuditEvent.kind == audit.TASK_CLAIMED).limit(1)).first()
+    return claimed is not None
 
 
 def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:

@@ -123,10 +123,12 @@ def set_locale(session: Session, user_id: int, locale: str, actor: str, at: dt.d
 
 
 def update_user(session: Session, user_id: int, actor: str, at: dt.datetime, *, display_name: str | None = None,
-                roles: list[str] | None = None, active: bool | None = None, password: str | None = None) -> User:
+                roles: list[str] | None = None, active: bool | None = None, password: str | None = None,
+                keep_session: int | None = None) -> User:
     """Change a user's name, roles, active flag or password; one audit event lists what changed (never the
-    password itself). An administrator cannot take away their own administrator role or deactivate themselves,
-    so the app always keeps someone who can manage users."""
+    password itself). Deactivating ends the user's sessions, a new password all but ``keep_session`` (the session
+    of a user setting her own; engine/login_sessions.py). An administrator cannot take away their own
+    administrator role or deactivate themselves, so the app always keeps someone who can manage users."""
     user = by_id(session, user_id)
     before, after = {}, {}
     if display_name is not None:
@@ -158,5 +160,14 @@ def update_user(session: Session, user_id: int, actor: str, at: dt.datetime, *, 
     if after:
         audit.record_system_event(session, actor, at, audit.USER_CHANGED,
                                   {"username": user.username, "before": before, "after": after})
+    from . import login_sessions  # here: it imports this module (Actor)
+
+    # A deactivated user's sessions end (a later reactivation opens none of them again); a new password ends
+    # every other session, as one set by someone who knew the old one may be open somewhere.
+    if after.get("active") is False:
+        login_sessions.end_all_of_user(session, user.id, user.username, actor, at, login_sessions.USER_DEACTIVATED)
+    elif password:
+        login_sessions.end_all_of_user(session, user.id, user.username, actor, at, login_sessions.PASSWORD_CHANGED,
+                                       keep=keep_session)
     session.flush()
     return user

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from engine import clock, users
 from engine.errors import SegitoError
 
-from .auth import current_actor, roles_required, runtime
+from .auth import current_actor, current_session_id, roles_required, runtime
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -86,7 +86,9 @@ def update(user_id):
             with runtime().db.unit_of_work() as session:
                 users.update_user(session, user_id, current_actor().username, clock.now(),
                                   display_name=request.form.get("display_name"), roles=roles,
-                                  active=request.form.get("active") == "1", password=password or None)
+                                  active=request.form.get("active") == "1", password=password or None,
+                                  # setting one's own password keeps this session; every other one ends
+                                  keep_session=current_session_id() if user_id == current_actor().id else None)
         except SegitoError as e:
             own = {"roles": _("You cannot remove your own administrator role."),
                    "active": _("You cannot deactivate yourself.")}

@@ -1,9 +1,10 @@
 """Logging in and out, the session, the language switch, and the decorators every page uses.
 
-The session cookie holds only the user's id and when the session was last used. The user is read from the
-database on every request, so a deactivated user or a changed role takes effect at once; a session idle for
-longer than PERMANENT_SESSION_LIFETIME (by the engine clock, which tests move) is ended on the server side,
-whatever the browser kept.
+The session cookie holds the token of a login session kept by the engine (engine/login_sessions.py) and when it
+was last used. Every request looks the token up with its user, so logout, a deactivation, a password change or
+the absolute lifetime end the session on the server, whatever the browser or a copy of its cookie keeps, and a
+changed role takes effect at once; a session idle for longer than PERMANENT_SESSION_LIFETIME (by the engine
+clock, which tests move) is not served either.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from flask import (Blueprint, current_app, flash, g, redirect, render_template, 
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
-from engine import clock, logins, users
+from engine import clock, login_sessions, logins, users
 from engine.errors import Forbidden, SegitoError
 from engine.runtime import Runtime
 from engine.users import Actor
@@ -73,11 +74,16 @@ def _now_ts() -> float:
     return clock.now().timestamp()
 
 
+def current_session_id() -> int | None:
+    """The engine's id of this request's login session, or None."""
+    return g.get("login_session_id")
+
+
 @auth.before_app_request
 def load_actor():
-    g.actor = None
-    uid = session.get("uid")
-    if uid is None:
+    g.actor = g.login_session_id = None
+    token = session.get("sid")
+    if token is None:
         return
     lifetime = current_app.permanent_session_lifetime.total_seconds()
     now = _now_ts()
@@ -85,23 +91,24 @@ def load_actor():
         session.clear()
         session["expired"] = True
         return
-    with runtime().db.reading() as db_session:
-        actor = users.active_actor(db_session, uid)
-    if actor is None:
+    found = logins.current_session(runtime().db, token)
+    if found.actor is None:
         session.clear()
+        if found.status == login_sessions.EXPIRED:
+            session["expired"] = True
         return
-    g.actor = actor
+    g.actor, g.login_session_id = found.actor, found.session_id
     # Static files do not count as activity (a page left open still expires).
     if request.endpoint != "static":
         session["seen"] = now
 
 
-def _start_session(actor: Actor) -> None:
+def _start_session(actor: Actor, token: str) -> None:
     # A fresh session on login: an id planted before login (session fixation) is never carried over.
     locale = session.get("locale")
     session.clear()
     session.permanent = True
-    session["uid"] = actor.id
+    session["sid"] = token
     session["seen"] = _now_ts()
     if locale:
         session["locale"] = locale
@@ -120,7 +127,7 @@ def login():
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         try:
-            actor = logins.authenticate(runtime().db, username, password, request.remote_addr)
+            actor, token = logins.log_in(runtime().db, username, password, request.remote_addr)
         except logins.LockedOut as e:
             error = _("Too many failed logins. Try again after %(time)s.",
                       time=format_datetime(e.until, "short"))
@@ -129,7 +136,9 @@ def login():
             error = _("Unknown username or wrong password.")
             status = 401
         else:
-            _start_session(actor)
+            if current_session_id() is not None:  # logging in again in this browser ends the session it had
+                logins.log_out(runtime().db, current_session_id(), current_actor().username)
+            _start_session(actor, token)
             return redirect(next_url or url_for("inbox.index"))
     return render_template("login.html", error=error, username=username, next_url=next_url), status
 
@@ -137,8 +146,8 @@ def login():
 @auth.post("/logout")
 def logout():
     actor = current_actor()
-    if actor is not None:
-        logins.record_logout(runtime().db, actor.username)
+    if actor is not None:  # ended on the server: a copy of the cookie opens nothing any more
+        logins.log_out(runtime().db, current_session_id(), actor.username)
     locale = session.get("locale")
     session.clear()
     if locale:

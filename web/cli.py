@@ -15,7 +15,7 @@ from engine.runtime import Runtime
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=int(os.environ.get("PORT", 5000)), show_default=True)
+@click.option("--port", default=int(os.environ.get("PORT", "5000")), show_default=True)
 @click.option("--no-demo", is_flag=True, help="do not create demo users and cases")
 @click.option("--workers", default=min(os.cpu_count() or 1, 4), show_default=True,
               help="server processes (gunicorn; 1: a single waitress process)")
@@ -43,10 +43,12 @@ def run(host, port, no_demo, workers, threads):
     if not no_demo:
         click.echo(f"Demo logins (password '{setup.DEMO_PASSWORD}'): "
                    + ", ".join(f"{u} ({'/'.join(r)})" for u, _n, r in setup.DEMO_USERS))
-    if os.environ.get("SEGITO_TICKER", "1") != "0":  # issue 4: the in-app ticker (SEGITO_TICKER=0: workers only)
-        ticker.start_background(runtime)
+    # The in-app ticker runs in each server process, never in the parent that forks them (web/serve.py);
+    # SEGITO_TICKER=0 leaves the timers to `segito worker` processes.
+    in_app_ticker = os.environ.get("SEGITO_TICKER", "1") != "0"
     # Each server process builds its own app and database connections (web/serve.py).
-    serve(lambda: create_app(Runtime(), web_config), host, port, workers, threads)
+    serve(lambda: create_app(Runtime(), web_config), host, port, workers, threads,
+          on_worker_start=(lambda app: ticker.start_background(app.extensions["segito"])) if in_app_ticker else None)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,11 @@ Python runs one thread at a time per process, so on a 2-core machine a single se
 and makes every request wait for the others' turns; two worker processes halve the queueing that makes the slow
 tail. Each worker builds its own app, runtime and database connections after the fork (a SQLite or PostgreSQL
 connection must never be shared between processes), and all of them sign sessions with one shared key.
+
+The parent forks with no database connection and no thread that uses one (``serve`` closes them all first; the
+ticker runs in each worker, started by ``on_worker_start``): a child forked while another thread of the parent
+was inside a SQLite write transaction inherits SQLite's in-memory record of that lock and, its holder absent,
+fails every write of its life with "database is locked" (docs/web.md, "Restarts").
 """
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ import threading
 from collections.abc import Callable
 
 from flask import Flask
-
 
 ACCESS_LOG_FORMAT = '%(m)s %(U)s %(s)s %(D)s'  # method, path, status, microseconds in the app
 
@@ -54,8 +58,22 @@ def shared_secret_key() -> str:
     return key
 
 
-def serve(make_app: Callable[[], Flask], host: str, port: int, workers: int, threads: int) -> None:
+def serve(make_app: Callable[[], Flask], host: str, port: int, workers: int, threads: int,
+          on_worker_start: Callable[[Flask], object] | None = None) -> None:
+    """Serve ``make_app()`` in each server process; ``on_worker_start(app)`` runs in each once its app is built
+    (the ticker: a thread, so it must start after the fork, in the process that keeps it)."""
+    from engine import db
+
     shared_secret_key()
+    # Nothing of the database crosses the fork: pooled connections closed, the WAL checkpoint thread stopped.
+    db.dispose_all()
+
+    def worker_app() -> Flask:
+        app = settle(make_app())
+        if on_worker_start is not None:
+            on_worker_start(app)
+        return app
+
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError:  # gunicorn runs on POSIX only
@@ -63,7 +81,7 @@ def serve(make_app: Callable[[], Flask], host: str, port: int, workers: int, thr
     if workers <= 1 or BaseApplication is None:
         from waitress import serve as waitress_serve
 
-        waitress_serve(settle(make_app()), host=host, port=port, threads=threads, ident="segito")
+        waitress_serve(worker_app(), host=host, port=port, threads=threads, ident="segito")
         return
 
     # SEGITO_ACCESS_LOG=<file>: one line per request with the time the server spent on it (microseconds), which
@@ -80,6 +98,6 @@ def serve(make_app: Callable[[], Flask], host: str, port: int, workers: int, thr
                 self.cfg.set(key, value)
 
         def load(self):
-            return settle(make_app())  # in each worker, after the fork (gunicorn's default: no preload)
+            return worker_app()  # in each worker, after the fork (gunicorn's default: no preload)
 
     Server().run()

@@ -24,10 +24,14 @@ def run_migrations_online() -> None:
         return
     url = context.config.get_main_option("sqlalchemy.url") or segito_config.database_url()
     engine = create_engine(url)
-    with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
+    try:
+        with engine.connect() as conn:
+            context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        # Closed, not left in a pool: `segito run` forks its server processes after migrating (web/serve.py).
+        engine.dispose()
 
 
 if context.is_offline_mode():
