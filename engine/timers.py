@@ -67,18 +67,22 @@ def claim_due(runtime, worker: str, limit: int = BATCH) -> list[tuple[int, int]]
     return claimed
 
 
-def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime) -> dict[str, int]:
+def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime, held: set[str] = frozenset()) -> dict[str, int]:
     """Fire the workflow's timers due by ``upto`` one by one, earliest first, running the engine after each.
 
     SpiffWorkflow's own ``refresh_timers`` fires every due timer in the order they started waiting; after
     downtime that may not be due order, so each is updated on its own here, and a case's later timers are
-    left to their own rows (which the worker takes in due order). Returns the cycles' skipped intervals."""
-    waiting = timer_sync.waiting_timers(workflow)
-    skipped = _coalesce_missed_cycles(waiting, at)
+    left to their own rows (which the worker takes in due order). The ``held`` timers (in incident or failing:
+    ``timer_sync.held_timers``) are left waiting. Returns the cycles' skipped intervals."""
+    def waiting():
+        return {key: found for key, found in timer_sync.waiting_timers(workflow).items() if key[0] not in held}
+
+    found = waiting()
+    skipped = _coalesce_missed_cycles(found, at)
     if skipped:
-        waiting = timer_sync.waiting_timers(workflow)
+        found = waiting()
     for _ in range(MAX_FIRINGS_PER_CASE):
-        due = sorted(((d, sid, task) for (sid, d), (task, _k) in waiting.items()
+        due = sorted(((d, sid, task) for (sid, d), (task, _k) in found.items()
                       if d < at and (d <= upto or sid in skipped)), key=lambda x: (x[0], x[1]))
         if not due:
             return skipped
@@ -89,7 +93,7 @@ def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime) -> dict[str
             task.task_spec._update(task)
             while workflow._do_engine_steps():  # do_engine_steps minus its refresh_timers (fires in any order)
                 pass
-        waiting = timer_sync.waiting_timers(workflow)
+        found = waiting()
     return skipped
 
 
@@ -220,13 +224,15 @@ def _fire_locked(runtime, session, case, timer_id: int, worker: str, at: dt.date
     workflow = runtime.workflow(session, case)
     step = Advance(runtime, session, case, workflow, view, SCHEDULER, at)
     step.fired_by, step.open_timer_rows = worker, rows
+    step.held_timers = timer_sync.held_timers(rows, firing=timer_id)
+    timer_sync.hold(workflow, step.held_timers)
     # The fired case's workflow is not kept in the cache: its next command is rarely soon (a visit is recorded
     # days later, the next timer fires weeks later), and a worker holding hundreds of workflows it fired made
     # every full garbage collection walk them — about 1 ms of CPU per firing (docs/benchmarks.md).
     step.keep_workflow = False
     try:
         cycles = _cycles(workflow)
-        skipped = _fire_in_due_order(workflow, at, row.due_at)
+        skipped = _fire_in_due_order(workflow, at, row.due_at, step.held_timers)
         step.cycle_times = _cycle_times(workflow, cycles, skipped)
     except SpiffWorkflowException as e:
         raise WorkflowFailed(f"case {case.id}: timer '{row.label or row.bpmn_id}' failed: {e}") from e
