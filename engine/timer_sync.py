@@ -83,6 +83,7 @@ _MARK = update(_T).where(_T.c.id == bindparam("timer_id")).values(
     claimed_by=None, claim_expires_at=None)
 
 _INSERT = _T.insert()
+_INSERT_RETURNING_ID = _T.insert().returning(_T.c.id)
 
 _uses_timers: dict[int, bool] = {}
 
@@ -295,7 +296,17 @@ def observe(step, created: list[dict], completed: bool) -> None:
             values.append(dict(case_id=case.id, spiff_task_id=sid, bpmn_id=task.task_spec.name[:100], label=label,
                                purpose=(props.get("purpose") or None), event_kind=kind, due_at=due, run_at=due,
                                state="scheduled", attempts=0, created_at=at))
-        connection.execute(_INSERT, values)
+        chain = getattr(step, "chain", None)  # (until, worker, claim expiry): set by the worker, engine.timers
+        if chain is not None:
+            # Already due (a catch-up): claimed for the firing worker at once, to fire in due order with its queue.
+            chained = [v for v in values if v["due_at"] < at and v["due_at"] <= chain[0]]
+            values_now = [v for v in values if not (v["due_at"] < at and v["due_at"] <= chain[0])]
+            if values_now:
+                connection.execute(_INSERT, values_now)
+            step.chained = [(v["due_at"], connection.execute(_INSERT_RETURNING_ID, {
+                **v, "claimed_by": chain[1], "claim_expires_at": chain[2]}).scalar_one()) for v in chained]
+        else:
+            connection.execute(_INSERT, values)
         step.audit.add(TIMERS_SCHEDULED, {"timers": [_describe(v["bpmn_id"], v["label"], v["due_at"]) for v in values]})
     _caseload_warning(step, existing, new)
     finished_rounds.forget_finished_rounds(step.workflow)  # after the rows: they were read from the tasks
@@ -322,8 +333,7 @@ def _fired_without_row(step, existing, by) -> list:
                            fired_at=step.at, fired_by=by))
     if not values:
         return []
-    insert = Timer.__table__.insert().returning(Timer.__table__.c.id)
-    ids = [step.session.execute(insert, v).scalar_one() for v in values]  # rare (catch-up only): one by one
+    ids = [step.session.execute(_INSERT_RETURNING_ID, v).scalar_one() for v in values]  # rare (catch-up only)
     return [_Fired(i, v["spiff_task_id"], v["due_at"], v["bpmn_id"], v["label"]) for i, v in zip(ids, values)]
 
 

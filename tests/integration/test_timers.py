@@ -105,7 +105,7 @@ def test_two_workers_on_either_database_fire_each_due_timer_once(runtime, people
 def test_a_worker_killed_after_claiming_leaves_its_claim_to_expire_and_another_fires_once(runtime, people):
     case_id = _start(runtime, people, "timer_only", TIMER_ONLY)
     clock.advance(dt.timedelta(hours=1, seconds=1))
-    [(timer_id, _case)] = timers.claim_due(runtime, "dead-worker")  # claimed, then the worker dies
+    [(timer_id, _case, _run_at)] = timers.claim_due(runtime, "dead-worker")  # claimed, then the worker dies
     assert timers.fire_due(runtime, "live-worker") == 0  # the claim still holds
     clock.advance(dt.timedelta(seconds=timers.CLAIM_SECONDS + 1))
     assert timers.fire_due(runtime, "live-worker") == 1
@@ -161,6 +161,25 @@ def test_after_downtime_overdue_timers_fire_once_each_in_due_order(runtime, peop
         assert [v.due_at.date() for v in visits] == [dt.date.fromisoformat(d) for d in days]  # ids in due order
     # The second client's fourth visit (3 March) is not due yet, and the late fired ones report their lateness.
     assert max(f["late_seconds"] for f in fired) > 20 * 86400
+
+
+@pytest.mark.parametrize("limit", [timers.BATCH, 2])
+def test_catching_up_fires_in_due_order_across_cases_with_the_timers_the_catch_up_starts(runtime, people, limit):
+    # Two follow-up clients (weekly visits) and a one-hour timer started on 19 February; the service is down
+    # from before the first visit to 1 March. Each fired visit starts the client's next one, already due: it
+    # fires in its turn among the others, not after everything claimed with it (a claim of 100, or of 2).
+    clock.freeze(local("2026-01-28", 10))
+    first = start_follow_up(runtime, people.anna, start="2026-01-31", i=0)
+    second = start_follow_up(runtime, people.anna, start="2026-02-03", i=1)
+    clock.freeze(local("2026-02-19", 9))
+    hourly = _start(runtime, people, "timer_only", TIMER_ONLY, i=2)
+    clock.freeze(local("2026-03-01", 9))
+    assert timers.fire_due(runtime, "after-downtime", limit=limit) == 8
+    fired = [(e.case_id, e.payload["due_at"]) for e in events(runtime, "timer_fired")]
+    assert [f[1] for f in fired] == sorted(f[1] for f in fired)
+    assert [case for case, _due in fired] == [first, second, first, second, hourly, first, second, first]
+    assert timer_rows(runtime, state="scheduled") and all(r.claimed_by is None
+                                                          for r in timer_rows(runtime, state="scheduled"))
 
 
 def _times_fired(runtime, case_id: int) -> dict[str, int]:
