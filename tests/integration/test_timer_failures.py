@@ -11,7 +11,17 @@ from engine import cases, clock, demo, timers
 
 from .test_api import Api, conforms
 from .test_cli import Segito
-from .timer_helpers import _HEAD, _TAIL, _lane, administrator, complete, deploy, events, ready_tasks, timer_rows
+from .timer_helpers import (
+    _HEAD,
+    _TAIL,
+    _lane,
+    administrator,
+    complete,
+    deploy,
+    events,
+    ready_tasks,
+    timer_rows,
+)
 from .web_client import browser, make_app
 
 # Three branches: a visit (a non-interrupting timer on the mentor's "plan" task) whose firing runs an erroring

@@ -91,7 +91,7 @@ def test_sigterm_stops_a_worker_after_the_firing_in_progress_and_gives_back_its_
     # Nothing it had claimed and not fired stays claimed: another worker fires all the rest at once, each once.
     assert count(Timer.state == "scheduled", Timer.claimed_by.is_not(None)) == 0
     other = subprocess.run([sys.executable, "-m", "engine.cli", "worker", "--once"], env=env, capture_output=True,
-                           text=True, timeout=900)
+                           check=False, text=True, timeout=900)
     assert other.returncode == 0, other.stderr[-2000:]
     assert json.loads(other.stdout) == {"fired": backlog - fired_by_first}
     assert count(Timer.state == "fired") == backlog and len(events(runtime, "timer_fired")) == backlog
