@@ -29,8 +29,7 @@ def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[
         select(Timer, Case.process_key, Client.client_code).join(Case, Case.id == Timer.case_id)
         .outerjoin(Client, Client.id == Case.client_id)
         .where(Case.caseworker_id == user_id, Case.status == "running", Timer.state.in_(("scheduled", "incident")),
-               Timer.purpose.in_(("visit", "check")), or_(Timer.due_at >= start, Timer.due_at < now),
-               Timer.due_at < end)
+               Timer.purpose.in_(("visit", "check")), Timer.due_at < end)  # past ones too: not fired, overdue
     ).all()
     tasks = session.execute(
         select(HumanTask, Case.process_key, Client.client_code).join(Case, Case.id == HumanTask.case_id)
