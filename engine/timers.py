@@ -214,12 +214,13 @@ def _fire_some(runtime, queue: list[Claimed], worker: str, chain_until: dt.datet
         except _FiringFailed as failed:
             runtime.workflows.evict(failed.item.case_id)
             log.warning("timer %s failed: %s", failed.item.timer_id, failed.error)
-            _record_failure(runtime, failed.item.timer_id, worker, failed.error)
             if failed.item in queue:
+                _record_failure(runtime, failed.item.timer_id, worker, failed.error)
                 queue = [c for c in queue if c != failed.item]
             else:
-                # A row chained in the rolled-back transaction: it is gone with it. Once more without chaining,
-                # so the firing that starts it commits and the row fails (and is recorded) in its own turn.
+                # A row chained in the rolled-back transaction: it is gone with it (its id may even be another
+                # row's by now). Once more without chaining, so the firing that starts it commits and the row
+                # fails, and is recorded, in its own turn.
                 chain_until = None
 
 
