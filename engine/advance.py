@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from uuid import UUID
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -53,6 +53,9 @@ _SAVE_STATEMENTS = {  # (closes the case, sets its client) -> statement
     (False, False): Prepared(_SAVE_CASE), (True, False): Prepared(_SAVE_CASE.values(**_CLOSING)),
     (False, True): Prepared(_SAVE_CASE.values(client_id=bindparam("client_id"))),
     (True, True): Prepared(_SAVE_CASE.values(client_id=bindparam("client_id"), **_CLOSING))}
+
+
+_CASE_STATE = select(_cases.c.state).where(_cases.c.id == bindparam("case_id"))
 
 
 class CaseRecord:
@@ -99,6 +102,15 @@ class Advance:
         workflow.script_engine = SandboxedScriptEngine(services=bind_services(runtime, session, case, actor, at, self.audit))
         for observer in BEGIN_OBSERVERS:
             observer(self)
+
+    def reload_workflow(self) -> None:
+        """Start over from the workflow the case's last command saved (an observer's work on it at the start of
+        this command failed halfway and was undone)."""
+        engine = self.workflow.script_engine
+        state = self.connection.execute(_CASE_STATE, {"case_id": self.case.id}).scalar_one()
+        self.workflow = serialization.load_state(state, self.view.spec, self.view.subprocess_specs)
+        self.workflow.script_engine = engine
+        self.ready_before = ready_user_tasks(self.workflow)
 
     def run_engine(self) -> None:
         try:

@@ -29,7 +29,7 @@ def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[
         select(Timer, Case.process_key, Client.client_code).join(Case, Case.id == Timer.case_id)
         .outerjoin(Client, Client.id == Case.client_id)
         .where(Case.caseworker_id == user_id, Case.status == "running", Timer.state.in_(("scheduled", "incident")),
-               Timer.purpose.in_(("visit", "check")), Timer.due_at >= start, Timer.due_at < end)
+               Timer.purpose.in_(("visit", "check")), Timer.due_at < end)  # past ones too: not fired, overdue
     ).all()
     tasks = session.execute(
         select(HumanTask, Case.process_key, Client.client_code).join(Case, Case.id == HumanTask.case_id)
@@ -40,16 +40,21 @@ def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[
     ).all()
     items = _planned(session, user_id, start, end)
     for t, key, code in timers:
+        # A timer past its due time has not fired yet: the visit is overdue, and one in incident waits for the
+        # administrator's retry (docs/timers.md, "Failures") — the mentor sees it rather than losing it.
         day = schedule.local_date(t.due_at)
         items.append({"date": day.isoformat(), "kind": t.purpose, "label": t.label, "case_id": t.case_id,
-                      "process_key": key, "client_code": code, "state": "scheduled", "task_id": None,
-                      "uid": f"{t.case_id}-{t.purpose}-{day.isoformat()}"})
+                      "process_key": key, "client_code": code,
+                      "state": "overdue" if t.due_at < now else "scheduled", "task_id": None,
+                      "uid": f"{t.case_id}-{t.purpose}-{day.isoformat()}",
+                      "waiting_for_administrator": t.state == "incident"})
     for t, key, code in tasks:
         day = schedule.local_date(t.due_at)  # a task is due by the end of its day
         kind = "check" if t.bpmn_id in CHECK_TASKS else "visit"
         items.append({"date": day.isoformat(), "kind": kind, "label": t.name, "case_id": t.case_id,
                       "process_key": key, "client_code": code, "state": "overdue" if t.due_at < now else "due",
-                      "task_id": t.id, "uid": f"{t.case_id}-{kind}-{day.isoformat()}"})
+                      "task_id": t.id, "uid": f"{t.case_id}-{kind}-{day.isoformat()}",
+                      "waiting_for_administrator": False})
     return sorted(items, key=lambda i: (i["date"], i["client_code"] or "", i["case_id"]))
 
 
@@ -72,8 +77,24 @@ def _planned(session, user_id: int, start: dt.datetime, end: dt.datetime) -> lis
             if at >= start:
                 items.append({"date": day.isoformat(), "kind": "visit", "label": schedule.visit_label(n),
                               "case_id": case_id, "process_key": key, "client_code": code, "state": "planned",
-                              "task_id": None, "uid": f"{case_id}-visit-{day.isoformat()}"})
+                              "task_id": None, "uid": f"{case_id}-visit-{day.isoformat()}",
+                              "waiting_for_administrator": False})
     return items
+
+
+def waiting_for_administrator(session, user_id: int) -> list[dict]:
+    """The visits and checks of the user's running cases whose timers are in incident: overdue, and waiting for
+    an administrator to retry them (the inbox shows them beside the tasks). Oldest first."""
+    rows = session.execute(
+        select(Timer, Case.process_key, Client.client_code).join(Case, Case.id == Timer.case_id)
+        .outerjoin(Client, Client.id == Case.client_id)
+        .where(Timer.state == "incident", Case.caseworker_id == user_id, Case.status == "running",
+               Timer.purpose.in_(("visit", "check")))
+        .order_by(Timer.due_at, Timer.id)
+    ).all()
+    return [{"timer_id": t.id, "case_id": t.case_id, "process_key": key, "client_code": code, "kind": t.purpose,
+             "label": t.label, "date": schedule.local_date(t.due_at).isoformat(), "due_at": t.due_at.isoformat()}
+            for t, key, code in rows]
 
 
 def case_calendar(runtime, case_id: int) -> list[dict]:

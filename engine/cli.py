@@ -215,6 +215,32 @@ def user_add(username, display_name, roles, password):
         _out({"username": created.username, "roles": sorted(created.role_codes)})
 
 
+@main.group()
+def scheduler():
+    """The timers, for an administrator: what is due, failing and in incident; retrying an incident."""
+
+
+@scheduler.command("show")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True, help="rows per list")
+@as_option
+def scheduler_show(limit, username):
+    from . import timers
+
+    runtime = _runtime()
+    _out(timers.overview(runtime, _actor(runtime, username), limit=limit))
+
+
+@scheduler.command("retry")
+@click.argument("timer_id", type=int)
+@as_option
+def scheduler_retry(timer_id, username):
+    """Send a timer in incident (or failing) back to the queue, due now; recorded in the case's audit."""
+    from . import timers
+
+    runtime = _runtime()
+    _out(timers.retry_incident(runtime, timer_id, _actor(runtime, username)))
+
+
 @main.command()
 @click.option("--interval", type=float, default=None, help="seconds between ticks (SEGITO_TICK_SECONDS, default 5)")
 @click.option("--once", is_flag=True, help="fire what is due now and exit (prints how many fired)")

@@ -5,14 +5,14 @@ import datetime as dt
 
 from sqlalchemy import bindparam, select, update
 
-from . import access, audit, clock, inbox_queries
+from . import access, agenda, audit, clock, inbox_queries
 from .advance import CASE_COLUMNS, Advance, CaseRecord
 from .cases import case_data, task_summary
 from .db import Prepared, is_postgres
 from .errors import Conflict, NotFound, SegitoError
 from .models import AuditEvent, Case, HumanTask
 from .runtime import Runtime
-from .users import Actor
+from .users import CASEWORKER, Actor
 
 _tasks = HumanTask.__table__
 _COMPLETE_TASK = Prepared(_tasks.update().where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == "ready")
@@ -89,13 +89,15 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
         # rows, not all. Plain rows, not ORM objects: the inbox only reads them.
         page = session.execute(statements.page, params).scalars().all()
         found = {row.id: row for row in session.execute(statements.rows, {"ids": page})} if page else {}
+        # A visit whose timer is in incident has no task yet: listed beside the tasks, so it is not lost.
+        held = agenda.waiting_for_administrator(session, actor.id) if CASEWORKER in actor.role_codes else []
     items = []
     for task in (found[task_id] for task_id in page):
         item = task_summary(task)
         item.update(process_key=task.process_key, client_code=task.client_code,
                     overdue=bool(task.due_at and task.due_at < now))
         items.append(item)
-    return {"total": total, "items": items, "counts": counts}
+    return {"total": total, "items": items, "counts": counts, "waiting_for_administrator": held}
 
 
 def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:

@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = float(os.environ.get("SEGITO_TICK_SECONDS", "5"))
 
 
-def tick(runtime, worker: str) -> int:
+def tick(runtime, worker: str, stop: threading.Event | None = None) -> int:
     """One tick: fire what is due. Errors are logged, never raised into the scheduler (it would stop the job)."""
     try:
-        fired = timers.fire_due(runtime, worker)
+        fired = timers.fire_due(runtime, worker, stop=stop)
         if fired:
             log.info("%s fired %d timer(s)", worker, fired)
         return fired
@@ -35,9 +35,9 @@ def tick(runtime, worker: str) -> int:
         return 0
 
 
-def _add_job(scheduler, runtime, worker: str, interval: float) -> None:
+def _add_job(scheduler, runtime, worker: str, interval: float, stop: threading.Event | None = None) -> None:
     # The first tick runs at once: after downtime, what is overdue fires without waiting an interval.
-    scheduler.add_job(tick, "interval", args=(runtime, worker), seconds=interval, id="fire_due_timers",
+    scheduler.add_job(tick, "interval", args=(runtime, worker, stop), seconds=interval, id="fire_due_timers",
                       max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True,
                       next_run_time=dt.datetime.now(dt.timezone.utc))
 
@@ -57,10 +57,13 @@ def run_worker(runtime, interval: float = DEFAULT_INTERVAL, worker: str | None =
     """``segito worker``: the same ticker in a process of its own, until SIGTERM/SIGINT (or ``stop``)."""
     worker = worker or f"worker:{timers.worker_name()}"
     scheduler = BlockingScheduler(timezone="UTC")
-    _add_job(scheduler, runtime, worker, interval)
+    stopping = threading.Event()  # the tick in progress sees it: it stops after the firing in progress
+    _add_job(scheduler, runtime, worker, interval, stopping)
 
     def _shutdown(*_args):
-        # wait=True: a firing in progress finishes (or rolls back) before the process leaves.
+        # The tick under way commits the firing in progress and gives back the claims it has not fired, however
+        # long the backlog (timers.fire_due); wait=True waits for that, not for the backlog.
+        stopping.set()
         threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
 
     if threading.current_thread() is threading.main_thread():

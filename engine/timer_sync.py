@@ -33,6 +33,7 @@ OPEN = ("scheduled", "incident")
 TIMER_FIRED = "timer_fired"
 TIMERS_SCHEDULED = "timers_scheduled"
 TIMERS_CANCELLED = "timers_cancelled"
+TIMER_INCIDENT_CLOSED = "timer_incident_closed"  # a person's command moved the case past a timer in incident
 SCHEDULER = "scheduler"  # the actor of the worker's firings (engine.timers fires those in its own order)
 
 
@@ -75,13 +76,14 @@ def waiting_timers(workflow) -> dict[tuple[str, dt.datetime], tuple[object, str]
 # Statements built once: the observer runs in every command of a process with timers.
 _T = Timer.__table__
 _OPEN_ROWS = select(_T.c.id, _T.c.spiff_task_id, _T.c.due_at, _T.c.bpmn_id, _T.c.label, _T.c.purpose, _T.c.state,
-                    _T.c.claimed_by).where(
+                    _T.c.claimed_by, _T.c.attempts).where(
     _T.c.case_id == bindparam("case_id"), or_(_T.c.state == "scheduled", _T.c.state == "incident"))
 _MARK = update(_T).where(_T.c.id == bindparam("timer_id")).values(
     state=bindparam("state"), fired_at=bindparam("at", type_=UtcDateTime()), fired_by=bindparam("by"),
     claimed_by=None, claim_expires_at=None)
 
 _INSERT = _T.insert()
+_INSERT_RETURNING_ID = _T.insert().returning(_T.c.id)
 
 _uses_timers: dict[int, bool] = {}
 
@@ -152,6 +154,43 @@ def _listen(view) -> None:
     view._segito_timers_heard = True
 
 
+# ---------------------------------------------------------------- held timers: never fired by this command
+
+def hold(workflow, held: set[str]) -> None:
+    """For the command under way, the ``held`` timers (spiff task ids) of this workflow do not fire, whatever
+    the clock says. SpiffWorkflow looks at every waiting task after each task it completes (and in
+    ``refresh_timers``), so the timer event definitions themselves ask (``_holding``)."""
+    workflow._segito_held_timers = held
+
+
+def _is_held(my_task) -> bool:
+    held = getattr(my_task.workflow.top_workflow, "_segito_held_timers", None)
+    return bool(held) and str(my_task.id) in held
+
+
+def _holding(original):
+    def check(self, my_task):
+        if _is_held(my_task):
+            return False
+        return original(self, my_task)
+    check.__wrapped__ = original
+    return check
+
+
+for _definition, _method in ((TimeDateEventDefinition, "has_fired"), (DurationTimerEventDefinition, "has_fired"),
+                             (CycleTimerEventDefinition, "cycle_complete")):
+    if not hasattr(getattr(_definition, _method), "__wrapped__"):
+        setattr(_definition, _method, _holding(getattr(_definition, _method)))
+
+
+def held_timers(rows, firing: int | None = None) -> set[str]:
+    """The waiting timers (spiff task ids) a command must not fire: those in incident, which wait for an
+    administrator's retry, and those failing, which the worker retries after their backoff — all but ``firing``,
+    the row the worker fires now. So a timer's failure never travels into a person's command or into the firing
+    of another timer of the case; the case's other timers keep firing (docs/timers.md, "Failures")."""
+    return {r.spiff_task_id for r in rows if r.id != firing and (r.state == "incident" or r.attempts)}
+
+
 def note_waiting(step) -> None:
     """Runs as the command begins (engine.advance.BEGIN_OBSERVERS): did any timer wait before it?
 
@@ -162,6 +201,12 @@ def note_waiting(step) -> None:
     if uses_timers(step.view):
         _listen(step.view)
         step.workflow._segito_timers_ran = []
+        step.held_timers = set()
+        if step.timers_waited and step.actor != SCHEDULER:
+            # Read now rather than in ``observe``: the case is locked for the whole command, so they stay true.
+            step.open_timer_rows = open_rows(step.session, step.case.id)
+            step.held_timers = held_timers(step.open_timer_rows)
+        hold(step.workflow, step.held_timers)  # the worker sets its own (engine.timers._fire_locked)
         if step.timers_waited and step.actor != SCHEDULER:
             _catch_up(step)
 
@@ -171,11 +216,31 @@ def _catch_up(step) -> None:
     first fires them, in due order, each as of its due time — as the worker would — and only then does what
     the person asked. So what was due earlier happens earlier: a plan change made after a visit fell due
     reschedules the visits after it, instead of racing the visit's timer inside SpiffWorkflow's own refresh
-    (which fires in any order, and every missed interval of a cycle)."""
+    (which fires in any order, and every missed interval of a cycle).
+
+    Timers in incident or failing are held (``held_timers``): never re-run by a person. A timer that fails
+    here for the first time is not the person's failure either: its firing is undone (a savepoint, the saved
+    workflow) and left to the worker, which records the failure and retries it; the person's command goes on."""
     from .timers import _fire_in_due_order  # engine.timers imports this module
 
-    if any(due < step.at for (_sid, due) in waiting_timers(step.workflow)):
-        _fire_in_due_order(step.workflow, step.at, step.at)
+    held = step.held_timers
+    overdue = {sid for (sid, due) in waiting_timers(step.workflow) if due < step.at and sid not in held}
+    if not overdue:
+        return
+    savepoint = step.session.begin_nested()
+    events = len(step.audit.events)
+    try:
+        _fire_in_due_order(step.workflow, step.at, step.at, held)
+    except Exception as e:  # noqa: BLE001 - whatever a timer's firing raises is the worker's to record
+        savepoint.rollback()
+        del step.audit.events[events:]
+        log.warning("case %s: catching up overdue timers failed, left to the worker: %s", step.case.id, e)
+        step.reload_workflow()
+        step.workflow._segito_timers_ran = []
+        step.held_timers = held | overdue
+        hold(step.workflow, step.held_timers)
+    else:
+        savepoint.commit()
 
 
 def observe(step, created: list[dict], completed: bool) -> None:
@@ -216,6 +281,12 @@ def observe(step, created: list[dict], completed: bool) -> None:
     if cancelled:
         connection.execute(_MARK, [{"timer_id": r.id, "state": "cancelled", "at": None, "by": None} for r in cancelled])
         step.audit.add(TIMERS_CANCELLED, {"timers": [_describe(r.bpmn_id, r.label, r.due_at) for r in cancelled]})
+        for r in cancelled:
+            if r.state == "incident":  # the administrator's open incident ends here: said so, not only implied
+                step.audit.add(TIMER_INCIDENT_CLOSED, {
+                    "timer_id": r.id, "bpmn_id": r.bpmn_id, "label": r.label, "due_at": r.due_at.isoformat(),
+                    "reason": "the case moved on without this timer (e.g. a plan change)",
+                    "before": {"state": "incident", "attempts": r.attempts}, "after": {"state": "cancelled"}})
     new = [(sid, due, task, kind) for (sid, due), (task, kind) in waiting.items() if (sid, due) not in existing]
     if new:
         values = []
@@ -225,7 +296,17 @@ def observe(step, created: list[dict], completed: bool) -> None:
             values.append(dict(case_id=case.id, spiff_task_id=sid, bpmn_id=task.task_spec.name[:100], label=label,
                                purpose=(props.get("purpose") or None), event_kind=kind, due_at=due, run_at=due,
                                state="scheduled", attempts=0, created_at=at))
-        connection.execute(_INSERT, values)
+        chain = getattr(step, "chain", None)  # (until, worker, claim expiry): set by the worker, engine.timers
+        if chain is not None:
+            # Already due (a catch-up): claimed for the firing worker at once, to fire in due order with its queue.
+            chained = [v for v in values if v["due_at"] < at and v["due_at"] <= chain[0]]
+            values_now = [v for v in values if not (v["due_at"] < at and v["due_at"] <= chain[0])]
+            if values_now:
+                connection.execute(_INSERT, values_now)
+            step.chained = [(v["due_at"], connection.execute(_INSERT_RETURNING_ID, {
+                **v, "claimed_by": chain[1], "claim_expires_at": chain[2]}).scalar_one()) for v in chained]
+        else:
+            connection.execute(_INSERT, values)
         step.audit.add(TIMERS_SCHEDULED, {"timers": [_describe(v["bpmn_id"], v["label"], v["due_at"]) for v in values]})
     _caseload_warning(step, existing, new)
     finished_rounds.forget_finished_rounds(step.workflow)  # after the rows: they were read from the tasks
@@ -252,8 +333,7 @@ def _fired_without_row(step, existing, by) -> list:
                            fired_at=step.at, fired_by=by))
     if not values:
         return []
-    insert = Timer.__table__.insert().returning(Timer.__table__.c.id)
-    ids = [step.session.execute(insert, v).scalar_one() for v in values]  # rare (catch-up only): one by one
+    ids = [step.session.execute(_INSERT_RETURNING_ID, v).scalar_one() for v in values]  # rare (catch-up only)
     return [_Fired(i, v["spiff_task_id"], v["due_at"], v["bpmn_id"], v["label"]) for i, v in zip(ids, values)]
 
 

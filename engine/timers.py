@@ -17,6 +17,7 @@ import os
 import socket
 import traceback
 import uuid
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, or_, select, update
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -49,36 +50,62 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def claim_due(runtime, worker: str, limit: int = BATCH) -> list[tuple[int, int]]:
-    """Claim up to ``limit`` due, unclaimed (or expired-claim) timers, earliest first: [(timer id, case id)]."""
+class Claimed(NamedTuple):
+    """A timer row claimed by a worker, with the time it runs at (its due time, or its retry after a failure)."""
+    timer_id: int
+    case_id: int
+    run_at: dt.datetime | None = None
+
+
+def _in_due_order(claimed) -> list[Claimed]:
+    return sorted(claimed, key=lambda c: (c.run_at, c.timer_id))
+
+
+def claim_due(runtime, worker: str, limit: int = BATCH) -> list[Claimed]:
+    """Claim up to ``limit`` due, unclaimed (or expired-claim) timers, earliest first."""
     at = clock.now()
     with runtime.db.unit_of_work() as session:
-        query = (select(Timer.id, Timer.case_id).where(Timer.state == "scheduled", Timer.run_at < at,
-                                                       or_(Timer.claim_expires_at.is_(None),
-                                                           Timer.claim_expires_at < at))
+        query = (select(Timer.id, Timer.case_id, Timer.run_at).where(Timer.state == "scheduled", Timer.run_at < at,
+                                                                     or_(Timer.claim_expires_at.is_(None),
+                                                                         Timer.claim_expires_at < at))
                  .order_by(Timer.run_at, Timer.id).limit(limit))
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
-        claimed = [tuple(r) for r in session.execute(query)]
+        claimed = [Claimed(*r) for r in session.execute(query)]
         if claimed:
-            session.execute(update(Timer).where(Timer.id.in_([c[0] for c in claimed]))
+            session.execute(update(Timer).where(Timer.id.in_([c.timer_id for c in claimed]))
                             .values(claimed_by=worker, claim_expires_at=at + dt.timedelta(seconds=CLAIM_SECONDS))
                             .execution_options(synchronize_session=False))
     return claimed
 
 
-def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime) -> dict[str, int]:
+def release_claims(runtime, worker: str, claimed) -> None:
+    """Give back the worker's claims on timers it has not fired (it is stopping): another worker fires them at
+    once instead of after the claims expire."""
+    ids = [c.timer_id for c in claimed]
+    if not ids:
+        return
+    with runtime.db.unit_of_work() as session:
+        session.execute(update(Timer).where(Timer.id.in_(ids), Timer.claimed_by == worker, Timer.state == "scheduled")
+                        .values(claimed_by=None, claim_expires_at=None).execution_options(synchronize_session=False))
+
+
+def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime, held: set[str] = frozenset()) -> dict[str, int]:
     """Fire the workflow's timers due by ``upto`` one by one, earliest first, running the engine after each.
 
     SpiffWorkflow's own ``refresh_timers`` fires every due timer in the order they started waiting; after
     downtime that may not be due order, so each is updated on its own here, and a case's later timers are
-    left to their own rows (which the worker takes in due order). Returns the cycles' skipped intervals."""
-    waiting = timer_sync.waiting_timers(workflow)
-    skipped = _coalesce_missed_cycles(waiting, at)
+    left to their own rows (which the worker takes in due order). The ``held`` timers (in incident or failing:
+    ``timer_sync.held_timers``) are left waiting. Returns the cycles' skipped intervals."""
+    def waiting():
+        return {key: found for key, found in timer_sync.waiting_timers(workflow).items() if key[0] not in held}
+
+    found = waiting()
+    skipped = _coalesce_missed_cycles(found, at)
     if skipped:
-        waiting = timer_sync.waiting_timers(workflow)
+        found = waiting()
     for _ in range(MAX_FIRINGS_PER_CASE):
-        due = sorted(((d, sid, task) for (sid, d), (task, _k) in waiting.items()
+        due = sorted(((d, sid, task) for (sid, d), (task, _k) in found.items()
                       if d < at and (d <= upto or sid in skipped)), key=lambda x: (x[0], x[1]))
         if not due:
             return skipped
@@ -89,7 +116,7 @@ def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime) -> dict[str
             task.task_spec._update(task)
             while workflow._do_engine_steps():  # do_engine_steps minus its refresh_timers (fires in any order)
                 pass
-        waiting = timer_sync.waiting_timers(workflow)
+        found = waiting()
     return skipped
 
 
@@ -145,61 +172,87 @@ def fire(runtime, timer_id: int, worker: str, case_id: int | None = None) -> int
             case_id = session.execute(select(Timer.case_id).where(Timer.id == timer_id)).scalar()
         if case_id is None:
             return 0
-    return fire_batch(runtime, [(timer_id, case_id)], worker)
+    return fire_batch(runtime, [Claimed(timer_id, case_id)], worker)
 
 
 class _FiringFailed(Exception):
-    def __init__(self, index: int, error: Exception):
+    def __init__(self, item: Claimed, error: Exception):
         super().__init__(str(error))
-        self.index, self.error = index, error
+        self.item, self.error = item, error
 
 
-def fire_batch(runtime, claimed: list[tuple[int, int]], worker: str) -> int:
-    """Fire claimed timers, in the given (due) order, in one database transaction.
-
-    Each timer's firing writes the case's new state, task rows, timer rows and audit events in that transaction.
-    The batch commits once: a commit waits for the disk, and waiting once per COMMIT_EVERY timers instead of once
-    per timer is most of the throughput (docs/benchmarks.md). When one firing fails, the whole transaction is
-    rolled back, the failure is recorded, and the others are fired again without it — so a firing is still all
-    or nothing. A worker that dies mid-batch commits none of it; the claims expire and the timers fire later,
-    once. Cases locked by others are skipped (PostgreSQL: SKIP LOCKED), so a batch never waits while holding
-    locks: two workers' batches cannot deadlock."""
-    pending, fired = list(claimed), 0
-    while pending:
-        at = clock.now()
-        try:
-            fired += _fire_all(runtime, pending, worker, at)
-            return fired
-        except _FiringFailed as failed:
-            timer_id, case_id = pending[failed.index]
-            runtime.workflows.evict(case_id)
-            log.warning("timer %s failed: %s", timer_id, failed.error)
-            _record_failure(runtime, timer_id, worker, failed.error)
-            pending = pending[:failed.index] + pending[failed.index + 1:]
+def fire_batch(runtime, claimed: list[Claimed], worker: str) -> int:
+    """Fire claimed timers, in the given order, COMMIT_EVERY per transaction (``_fire_some``)."""
+    queue, fired = [Claimed(*c) for c in claimed], 0
+    while queue:
+        done, queue = _fire_some(runtime, queue, worker)
+        fired += done
     return fired
 
 
-def _fire_all(runtime, claimed: list[tuple[int, int]], worker: str, at: dt.datetime) -> int:
+def _fire_some(runtime, queue: list[Claimed], worker: str, chain_until: dt.datetime | None = None,
+               stop=None) -> tuple[int, list[Claimed]]:
+    """Fire claimed timers from the front of ``queue`` in one database transaction; returns how many fired and
+    the rest of the queue.
+
+    Each timer's firing writes the case's new state, task rows, timer rows and audit events in that transaction.
+    It commits after COMMIT_EVERY firings: a commit waits for the disk, and waiting once per COMMIT_EVERY timers
+    instead of once per timer is most of the throughput (docs/benchmarks.md). When one firing fails, the whole
+    transaction is rolled back, the failure is recorded, and the others are fired again without it — so a
+    firing is still all or nothing. A worker that dies mid-batch commits none of it; the claims expire and the
+    timers fire later, once. Cases locked by others are skipped (PostgreSQL: SKIP LOCKED), so a batch never
+    waits while holding locks: two workers' batches cannot deadlock.
+
+    ``chain_until``: a firing that starts a timer already due by then (after downtime, a loop's next visit) claims
+    its new row at once and puts it in the queue in due order (``timer_sync.observe``), so catching up fires
+    in due order across cases, the timers the catch-up itself creates included. ``stop`` (an Event): set, and
+    the transaction commits after the firing in progress."""
+    while True:
+        at = clock.now()
+        try:
+            return _fire_all(runtime, queue, worker, at, chain_until, stop)
+        except _FiringFailed as failed:
+            runtime.workflows.evict(failed.item.case_id)
+            log.warning("timer %s failed: %s", failed.item.timer_id, failed.error)
+            if failed.item in queue:
+                _record_failure(runtime, failed.item.timer_id, worker, failed.error)
+                queue = [c for c in queue if c != failed.item]
+            else:
+                # A row chained in the rolled-back transaction: it is gone with it (its id may even be another
+                # row's by now). Once more without chaining, so the firing that starts it commits and the row
+                # fails, and is recorded, in its own turn.
+                chain_until = None
+
+
+def _fire_all(runtime, queue: list[Claimed], worker: str, at: dt.datetime, chain_until: dt.datetime | None,
+              stop) -> tuple[int, list[Claimed]]:
     fired = 0
+    queue = list(queue)  # chained rows join this copy only: a rollback loses them with the rows themselves
     with runtime.db.unit_of_work() as session:
         postgres = is_postgres(session)
         connection = session.connection()
-        for index, (timer_id, case_id) in enumerate(claimed):
-            found = connection.execute(_CASE_SKIP_LOCKED if postgres else _CASE, {"case_id": case_id}).first()
+        for _ in range(COMMIT_EVERY):
+            if not queue or (stop is not None and stop.is_set()):
+                break
+            item = queue.pop(0)
+            found = connection.execute(_CASE_SKIP_LOCKED if postgres else _CASE, {"case_id": item.case_id}).first()
             case = CaseRecord(found._mapping) if found is not None else None
             if case is None:  # busy with another command (or gone): the claim goes back, the next tick retries
-                session.execute(update(Timer).where(Timer.id == timer_id, Timer.claimed_by == worker)
+                session.execute(update(Timer).where(Timer.id == item.timer_id, Timer.claimed_by == worker)
                                 .values(claimed_by=None, claim_expires_at=None)
                                 .execution_options(synchronize_session=False))
                 continue
             try:
-                fired += _fire_locked(runtime, session, case, timer_id, worker, at)
+                done, chained = _fire_locked(runtime, session, case, item.timer_id, worker, at, chain_until)
             except Exception as e:  # noqa: BLE001 - any failure of a firing is recorded, never lost
-                raise _FiringFailed(index, e) from e
+                raise _FiringFailed(item, e) from e
             except BaseException:
-                runtime.workflows.evict(case_id)
+                runtime.workflows.evict(item.case_id)
                 raise
-    return fired
+            fired += done
+            if chained:
+                queue = _in_due_order(queue + chained)
+    return fired, queue
 
 
 # The case row with Core, as a plain record (engine.advance.CaseRecord): a mapped Case costs more to load than
@@ -208,25 +261,30 @@ _CASE = select(*Case.__table__.c).where(Case.__table__.c.id == bindparam("case_i
 _CASE_SKIP_LOCKED = _CASE.with_for_update(skip_locked=True)  # built once: statements cost to build per call
 
 
-def _fire_locked(runtime, session, case, timer_id: int, worker: str, at: dt.datetime) -> int:
+def _fire_locked(runtime, session, case, timer_id: int, worker: str, at: dt.datetime,
+                 chain_until: dt.datetime | None = None) -> tuple[int, list[Claimed]]:
     """The firing itself, under the case's lock. Every change of a timer's state happens under its case's lock
     (here, in the observer of every command, in failures and retries), so reading the rows now is enough: two
     workers that hold the same row one after the other see "scheduled" once."""
     rows = timer_sync.open_rows(session, case.id)
     row = next((r for r in rows if r.id == timer_id), None)
     if row is None or row.state != "scheduled" or row.claimed_by not in (None, worker):
-        return 0  # fired, cancelled or re-claimed by another worker meanwhile
+        return 0, []  # fired, cancelled or re-claimed by another worker meanwhile
     view = runtime.definition(session, case.definition_id)
     workflow = runtime.workflow(session, case)
     step = Advance(runtime, session, case, workflow, view, SCHEDULER, at)
     step.fired_by, step.open_timer_rows = worker, rows
+    step.held_timers = timer_sync.held_timers(rows, firing=timer_id)
+    timer_sync.hold(workflow, step.held_timers)
+    if chain_until is not None:
+        step.chain = (chain_until, worker, at + dt.timedelta(seconds=CLAIM_SECONDS))
     # The fired case's workflow is not kept in the cache: its next command is rarely soon (a visit is recorded
     # days later, the next timer fires weeks later), and a worker holding hundreds of workflows it fired made
     # every full garbage collection walk them — about 1 ms of CPU per firing (docs/benchmarks.md).
     step.keep_workflow = False
     try:
         cycles = _cycles(workflow)
-        skipped = _fire_in_due_order(workflow, at, row.due_at)
+        skipped = _fire_in_due_order(workflow, at, row.due_at, step.held_timers)
         step.cycle_times = _cycle_times(workflow, cycles, skipped)
     except SpiffWorkflowException as e:
         raise WorkflowFailed(f"case {case.id}: timer '{row.label or row.bpmn_id}' failed: {e}") from e
@@ -236,7 +294,7 @@ def _fire_locked(runtime, session, case, timer_id: int, worker: str, at: dt.date
         # SpiffWorkflow did not find it due (its clock and ours disagree by a hair): the next tick retries.
         session.execute(update(Timer).where(Timer.id == timer_id, Timer.state == "scheduled")
                         .values(claimed_by=None, claim_expires_at=None).execution_options(synchronize_session=False))
-    return fired
+    return fired, [Claimed(i, case.id, due) for due, i in getattr(step, "chained", ())]
 
 
 def _locked_row(session, timer_id: int) -> Timer:
@@ -273,19 +331,37 @@ def _record_failure(runtime, timer_id: int, worker: str, error: Exception) -> No
         events.flush(session)
 
 
-def fire_due(runtime, worker: str | None = None, limit: int = BATCH, max_batches: int | None = None) -> int:
-    """One tick: claim and fire due timers batch by batch until none is due. Returns how many fired."""
+def fire_due(runtime, worker: str | None = None, limit: int = BATCH, max_batches: int | None = None,
+             stop=None) -> int:
+    """One tick: claim and fire due timers batch by batch until none is due. Returns how many fired.
+
+    Due order: each claim takes the earliest due rows, and timers the firings start that are already due (after
+    downtime) join the claimed ones in due order when they are not later than the claim's last row (every row
+    not claimed is due later than that), so one worker fires in due order across cases (docs/timers.md).
+    ``stop`` (an Event, e.g. set on SIGTERM): the firing in progress finishes, its transaction commits, and the
+    claims not fired are given back at once."""
     worker = worker or worker_name()
     fired = batches = 0
     previous = None
-    while max_batches is None or batches < max_batches:
-        ids = claim_due(runtime, worker, limit)
-        if not ids or ids == previous:  # the same rows again and nothing moved: leave them to the next tick
-            break
-        batches += 1
-        done = sum(fire_batch(runtime, ids[i:i + COMMIT_EVERY], worker) for i in range(0, len(ids), COMMIT_EVERY))
-        fired += done
-        previous = None if done else ids
+    queue: list[Claimed] = []
+    try:
+        while (max_batches is None or batches < max_batches) and not (stop is not None and stop.is_set()):
+            claimed = claim_due(runtime, worker, limit)
+            ids = [c.timer_id for c in claimed]
+            if not ids or ids == previous:  # the same rows again and nothing moved: leave them to the next tick
+                break
+            batches += 1
+            # A full claim may leave due rows behind it: only what is not later than its last row may join it.
+            chain_until = claimed[-1].run_at if len(claimed) == limit else clock.now()
+            queue, done = claimed, 0
+            while queue and not (stop is not None and stop.is_set()):
+                n, queue = _fire_some(runtime, queue, worker, chain_until, stop)
+                done += n
+            fired += done
+            previous = None if done else ids
+    finally:
+        if queue and stop is not None and stop.is_set():
+            release_claims(runtime, worker, queue)
     return fired
 
 

@@ -18,9 +18,12 @@ from engine.models import AuditEvent, Case
 from engine.timer_models import Timer
 
 from .timer_helpers import (
+    _HEAD,
+    _TAIL,
     CYCLE_PROBE,
     TIMER_ONLY,
     TIMER_PROBE,
+    _lane,
     administrator,
     clone_cases,
     count_events,
@@ -105,7 +108,7 @@ def test_two_workers_on_either_database_fire_each_due_timer_once(runtime, people
 def test_a_worker_killed_after_claiming_leaves_its_claim_to_expire_and_another_fires_once(runtime, people):
     case_id = _start(runtime, people, "timer_only", TIMER_ONLY)
     clock.advance(dt.timedelta(hours=1, seconds=1))
-    [(timer_id, _case)] = timers.claim_due(runtime, "dead-worker")  # claimed, then the worker dies
+    [(timer_id, _case, _run_at)] = timers.claim_due(runtime, "dead-worker")  # claimed, then the worker dies
     assert timers.fire_due(runtime, "live-worker") == 0  # the claim still holds
     clock.advance(dt.timedelta(seconds=timers.CLAIM_SECONDS + 1))
     assert timers.fire_due(runtime, "live-worker") == 1
@@ -161,6 +164,58 @@ def test_after_downtime_overdue_timers_fire_once_each_in_due_order(runtime, peop
         assert [v.due_at.date() for v in visits] == [dt.date.fromisoformat(d) for d in days]  # ids in due order
     # The second client's fourth visit (3 March) is not due yet, and the late fired ones report their lateness.
     assert max(f["late_seconds"] for f in fired) > 20 * 86400
+
+
+@pytest.mark.parametrize("limit", [timers.BATCH, 2])
+def test_catching_up_fires_in_due_order_across_cases_with_the_timers_the_catch_up_starts(runtime, people, limit):
+    # Two follow-up clients (weekly visits) and a one-hour timer started on 19 February; the service is down
+    # from before the first visit to 1 March. Each fired visit starts the client's next one, already due: it
+    # fires in its turn among the others, not after everything claimed with it (a claim of 100, or of 2).
+    clock.freeze(local("2026-01-28", 10))
+    first = start_follow_up(runtime, people.anna, start="2026-01-31", i=0)
+    second = start_follow_up(runtime, people.anna, start="2026-02-03", i=1)
+    clock.freeze(local("2026-02-19", 9))
+    hourly = _start(runtime, people, "timer_only", TIMER_ONLY, i=2)
+    clock.freeze(local("2026-03-01", 9))
+    assert timers.fire_due(runtime, "after-downtime", limit=limit) == 8
+    fired = [(e.case_id, e.payload["due_at"]) for e in events(runtime, "timer_fired")]
+    assert [f[1] for f in fired] == sorted(f[1] for f in fired)
+    assert [case for case, _due in fired] == [first, second, first, second, hourly, first, second, first]
+    assert timer_rows(runtime, state="scheduled") and all(r.claimed_by is None
+                                                          for r in timer_rows(runtime, state="scheduled"))
+
+
+# start → n = 0 → an hour → n + 1 (the second round divides by zero) → again while n < 4.
+HOURLY_LOOP = (_HEAD.format(key="hourly_loop") + _lane("start", "init", "wait", "count", "again", "end") + """
+<bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>
+<bpmn:scriptTask id="init" name="Init"><bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing>
+  <bpmn:script>n = 0</bpmn:script></bpmn:scriptTask>
+<bpmn:intermediateCatchEvent id="wait" name="An hour"><bpmn:incoming>f1</bpmn:incoming><bpmn:incoming>f4</bpmn:incoming>
+  <bpmn:outgoing>f2</bpmn:outgoing>
+  <bpmn:timerEventDefinition><bpmn:timeDuration>'PT1H'</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+<bpmn:scriptTask id="count" name="Count"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+  <bpmn:script>n = n + 1
+x = 1 / (2 - n)</bpmn:script></bpmn:scriptTask>
+<bpmn:exclusiveGateway id="again" default="f5"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+  <bpmn:outgoing>f5</bpmn:outgoing></bpmn:exclusiveGateway>
+<bpmn:endEvent id="end"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="init" /><bpmn:sequenceFlow id="f1" sourceRef="init" targetRef="wait" />
+<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="count" /><bpmn:sequenceFlow id="f3" sourceRef="count" targetRef="again" />
+<bpmn:sequenceFlow id="f4" sourceRef="again" targetRef="wait"><bpmn:conditionExpression>n &lt; 4</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="f5" sourceRef="again" targetRef="end" />
+""" + _TAIL)
+
+
+def test_a_timer_started_and_failing_within_one_catch_up_is_recorded_on_itself_not_on_the_one_before(runtime,
+                                                                                                    people):
+    case_id = _start(runtime, people, "hourly_loop", HOURLY_LOOP)
+    clock.advance(dt.timedelta(hours=5))  # downtime: the first round is due, and so is the next it starts
+    timers.fire_due(runtime, "w")
+    first, second = timer_rows(runtime, case_id)
+    assert (first.state, first.attempts, first.last_error) == ("fired", 0, None)
+    assert (second.state, second.attempts, second.claimed_by) == ("scheduled", 1, None)
+    assert "ZeroDivisionError" in second.last_error
+    assert [e.payload["timer_id"] for e in events(runtime, "timer_failed", case_id)] == [second.id]
 
 
 def _times_fired(runtime, case_id: int) -> dict[str, int]:

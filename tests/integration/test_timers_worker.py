@@ -49,3 +49,49 @@ def test_a_separate_worker_process_fires_a_due_timer_and_stops_cleanly_on_sigter
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     assert worker.returncode == 0, log.read_text()[-2000:]
+
+
+def test_sigterm_stops_a_worker_after_the_firing_in_progress_and_gives_back_its_claims(runtime, people,
+                                                                                        database_url, tmp_path):
+    from sqlalchemy import func, select
+
+    from engine.timer_models import Timer
+
+    from .timer_helpers import clone_cases
+
+    backlog = 2000
+    template = _start(runtime, people, "timer_only", TIMER_ONLY)
+    clone_cases(runtime, template, backlog - 1)
+
+    def count(*where) -> int:
+        with runtime.db.reading() as session:
+            return session.execute(select(func.count()).select_from(Timer).where(*where)).scalar()
+
+    # All 2,000 are due on the worker's real clock (months after the test clock's 2026-03-02).
+    env = {**os.environ, "DATABASE_URL": database_url, "SEGITO_TICK_SECONDS": "0.5"}
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env, stdout=log.open("w"),
+                              stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and count(Timer.state == "fired") < 20:
+            time.sleep(0.05)
+        assert count(Timer.state == "fired") >= 20, log.read_text()[-2000:]
+        signalled = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        stopped_after = time.monotonic() - signalled
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, log.read_text()[-2000:]
+    fired_by_first = count(Timer.state == "fired")
+    assert stopped_after < 5, f"the worker took {stopped_after:.1f} s to stop"
+    assert fired_by_first < backlog  # it did not work through the backlog first
+    # Nothing it had claimed and not fired stays claimed: another worker fires all the rest at once, each once.
+    assert count(Timer.state == "scheduled", Timer.claimed_by.is_not(None)) == 0
+    other = subprocess.run([sys.executable, "-m", "engine.cli", "worker", "--once"], env=env, capture_output=True,
+                           check=False, text=True, timeout=900)
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert json.loads(other.stdout) == {"fired": backlog - fired_by_first}
+    assert count(Timer.state == "fired") == backlog and len(events(runtime, "timer_fired")) == backlog
