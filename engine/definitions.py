@@ -112,6 +112,21 @@ def _line_of(root, element_id: str) -> int | None:
     return found[0].sourceline if found else None
 
 
+# Process-level switches a BPMN file may set (``spiff:properties`` of the ``bpmn:process``), see docs/processes.md.
+PROCESS_PROPERTIES = {"oneOpenCasePerClient"}
+
+
+def process_properties(bpmn_xml: str) -> dict[str, str]:
+    """The ``spiff:property`` values of the process element itself (not of its tasks)."""
+    data = bpmn_xml.encode("utf-8") if isinstance(bpmn_xml, str) else bpmn_xml
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    root = etree.fromstring(data, parser)
+    found = {}
+    for prop in root.xpath("//bpmn:process/bpmn:extensionElements/spiff:properties/spiff:property", namespaces=NS):
+        found[prop.get("name")] = prop.get("value")
+    return found
+
+
 def _property(spec, name: str):
     return (getattr(spec, "extensions", None) or {}).get("properties", {}).get(name)
 
@@ -207,6 +222,18 @@ def validate(upload: Upload):
             "documents": [d.strip() for d in (_property(ts, "documents") or "").split(";") if d.strip()],
             "documents_hu": [d.strip() for d in (_property(ts, "documentsHu") or "").split(";") if d.strip()],
         }
+    if problems:
+        raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
+                                + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),
+                                problems)
+    for prop in root.xpath("//bpmn:process/bpmn:extensionElements/spiff:properties/spiff:property", namespaces=NS):
+        if prop.get("name") not in PROCESS_PROPERTIES:
+            problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
+                             "message": f"unknown process property '{prop.get('name')}' (known: "
+                                        f"{', '.join(sorted(PROCESS_PROPERTIES))})"})
+        elif prop.get("value") not in ("true", "false"):
+            problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
+                             "message": f"process property '{prop.get('name')}' must be 'true' or 'false'"})
     if problems:
         raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
                                 + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),

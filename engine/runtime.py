@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
-from . import clock, serialization, task_walk
+from . import clock, definitions, serialization, task_walk
 from .db import Database, is_postgres
 from .errors import NotFound
 from .forms import Form
@@ -32,6 +32,9 @@ class DefinitionView:
         self.catalogue: dict = row.task_catalogue
         self.forms = {name: Form(name, schema) for name, schema in row.forms.items()}
         self.spec, self.subprocess_specs = serialization.spec_from_json(row.spec_json)
+        properties = definitions.process_properties(row.bpmn_xml)
+        # A process where a client normally has one case at a time: a second one is started only when confirmed.
+        self.one_open_case_per_client = properties.get("oneOpenCasePerClient") == "true"
 
 
 class WorkflowCache:
