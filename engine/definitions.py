@@ -23,7 +23,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from . import audit, sandbox, serialization
 from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
-from .forms import check_form_file
+from .forms import _object_nodes, check_form_file
 from .models import ProcessDefinition
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -127,6 +127,29 @@ def process_properties(bpmn_xml: str) -> dict[str, str]:
     return found
 
 
+def _date_reference_problems(forms: dict[str, dict], catalogue: dict[str, dict]) -> list[str]:
+    """Each ``x-not-before`` names a date field that the form of its step records (docs/forms.md)."""
+    by_step: dict[str, set[str]] = {}
+    for meta in catalogue.values():
+        if meta.get("form") in forms:
+            by_step.setdefault(meta["step"], set()).add(meta["form"])
+    problems = []
+    for form_file, schema in forms.items():
+        for node in _object_nodes(schema):
+            for pname, prop in (node.get("properties") or {}).items():
+                rule = prop.get("x-not-before")
+                if not isinstance(rule, dict) or not isinstance(rule.get("field"), str):
+                    continue  # its shape is reported with the form file
+                step = rule.get("step")
+                candidates = by_step.get(step, set()) if step else set(forms)
+                if not any(((forms[f].get("properties") or {}).get(rule["field"]) or {}).get("format") == "date"
+                           for f in candidates):
+                    where = f"the form of step {step} does not" if step else "no form of this process does"
+                    problems.append(f"{form_file}: field '{pname}': x-not-before names '{rule['field']}', which "
+                                    f"{where} record as a date")
+    return problems
+
+
 def _property(spec, name: str):
     return (getattr(spec, "extensions", None) or {}).get("properties", {}).get(name)
 
@@ -226,6 +249,7 @@ def validate(upload: Upload):
         raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
                                 + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),
                                 problems)
+    problems.extend({"file": upload.bpmn_name, "message": m} for m in _date_reference_problems(forms, catalogue))
     for prop in root.xpath("//bpmn:process/bpmn:extensionElements/spiff:properties/spiff:property", namespaces=NS):
         if prop.get("name") not in PROCESS_PROPERTIES:
             problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
