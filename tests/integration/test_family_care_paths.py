@@ -159,7 +159,7 @@ def test_casework_loop_many_times_with_discussions_and_conferences(runtime, peop
     through_agreement(runtime, people, case_id)
     meetings, actions = [], []
     for n in range(12):
-        meetings.append(demo.meeting(2 + n))  # not before the day taken into care (2026-03-02)
+        meetings.append(demo.meeting(2 + n))  # from the day taken into care (2 February)
         route = ["continue", "case_discussion", "case_conference"][n % 3]
         do(runtime, case_id, "step_3_3", {"meetings": list(meetings), "casework_next": route}, people.anna)
         if route == "case_discussion":

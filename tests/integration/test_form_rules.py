@@ -107,7 +107,7 @@ def test_a_birth_date_in_the_future_or_more_than_120_years_back_is_refused_namin
 
 def test_the_agreement_is_not_before_the_day_taken_into_care(runtime, people):
     case_id = new_family_case(runtime, people)
-    do(runtime, case_id, "step_3_1", demo.assessment_data(), people.anna)  # taken into care 2026-03-02
+    do(runtime, case_id, "step_3_1", dict(demo.assessment_data(), taken_into_care_date="2026.03.02"), people.anna)
     (detail,) = _refused(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-01"}, people.anna)
     assert (detail["field"], detail["kind"], detail["value"], detail["limit"]) == (
         "agreement_date", "x-not-before", "2026-03-01", "2026-03-02")
@@ -118,24 +118,29 @@ def test_the_agreement_is_not_before_the_day_taken_into_care(runtime, people):
     do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-02"}, people.anna)  # the same day is fine
 
 
+def _meeting(day: str) -> dict:
+    return {"date": day, "place": "client_home", "log": "Családlátogatás."}
+
+
 def test_meetings_actions_and_the_closure_are_not_before_taken_into_care_and_meetings_not_in_the_future(
         runtime, people):
     case_id = new_family_case(runtime, people)
-    through_agreement(runtime, people, case_id)
+    through_agreement(runtime, people, case_id, dict(demo.assessment_data(), taken_into_care_date="2026-02-10"))
     details = _refused(runtime, case_id, "step_3_3", {
-        "meetings": [demo.meeting(2), demo.meeting(1), demo.meeting(3)],
-        "actions": [demo.action(1)], "casework_next": "review"}, people.anna)
+        "meetings": [_meeting("2026-02-10"), _meeting("2026-02-09"), _meeting("2026-03-03")],
+        "actions": [{"date": "2026-02-01", "log": "Korai."}], "casework_next": "review"}, people.anna)
     found = {(d["field"], d["kind"], d["value"], d["limit"]) for d in details}
-    assert found == {("meetings/1/date", "x-not-before", "2026-03-01", "2026-03-02"),
+    assert found == {("meetings/1/date", "x-not-before", "2026-02-09", "2026-02-10"),
                      ("meetings/2/date", "x-not-future", "2026-03-03", "2026-03-02"),
-                     ("actions/0/date", "x-not-before", "2026-03-01", "2026-03-02")}
-    # An action may be planned ahead; a meeting is recorded as held.
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(2)], "actions": [demo.action(20)],
+                     ("actions/0/date", "x-not-before", "2026-02-01", "2026-02-10")}
+    # An action may be planned ahead; a meeting is recorded as held (today's is fine).
+    do(runtime, case_id, "step_3_3", {"meetings": [_meeting("2026-03-02")],
+                                      "actions": [{"date": "2026-03-20", "log": "Terv."}],
                                       "casework_next": "review"}, people.anna)
     do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
-    (detail,) = _refused(runtime, case_id, "step_3_8", dict(demo.closure_data(False), closure_date="2026-02-28"),
+    (detail,) = _refused(runtime, case_id, "step_3_8", dict(demo.closure_data(False), closure_date="2026-02-09"),
                          people.anna)
-    assert (detail["field"], detail["kind"], detail["value"]) == ("closure_date", "x-not-before", "2026-02-28")
+    assert (detail["field"], detail["kind"], detail["value"]) == ("closure_date", "x-not-before", "2026-02-09")
 
 
 def test_a_taken_into_care_date_later_than_recorded_rows_is_read_from_the_case(runtime, people):
