@@ -410,6 +410,12 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
             if cond is not None and cond.get("field") not in props:
                 problems.append({"file": name, "message": f"field '{pname}': x-visible-when refers to "
                                  f"'{cond.get('field')}', which is not a sibling field"})
+            expected = prop.get("x-expected-count")
+            if expected is not None and (not isinstance(expected, dict) or prop.get("type") != "array"
+                                         or (props.get(expected.get("field")) or {}).get("type") != "integer"
+                                         or type(expected.get("offset", 0)) is not int):
+                problems.append({"file": name, "message": f"field '{pname}': x-expected-count must be on a "
+                                 'repeatable block, as {"field": "<sibling integer field>", "offset": <integer>}'})
             comp = prop.get("x-computed")
             if comp is not None and comp not in COMPUTATIONS and comp not in SERVICE_COMPUTED:
                 problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'"})
