@@ -201,9 +201,14 @@
     form.querySelectorAll("[data-count-warning-box]").forEach(function (box) { box.remove(); });
     var warnings = countWarnings();
     var key = warnings.map(function (w) { return w.key; }).join("|");
-    if (!warnings.length || form.getAttribute("data-count-warned") === key) { return; }
+    // Remembered for this page across a refused submission (the page comes back from the server).
+    var memo = "segito-count-warned:" + form.getAttribute("action");
+    var warned = form.getAttribute("data-count-warned");
+    try { warned = warned || window.sessionStorage.getItem(memo); } catch (e) { /* storage off: this page only */ }
+    if (!warnings.length || warned === key) { return; }
     event.preventDefault();
     form.setAttribute("data-count-warned", key);
+    try { window.sessionStorage.setItem(memo, key); } catch (e) { /* storage off: this page only */ }
     warnings.forEach(function (w, i) {
       var box = document.createElement("div");
       box.className = "alert alert-warning";
