@@ -131,7 +131,7 @@ def test_a_second_open_family_care_case_asks_for_confirmation_naming_the_open_on
     page.goto(f"/cases/{intake}")
     page.get_by_test_id("start-family-care").click()
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
-    first = [c for c in cases.list_cases(rt, anna) if c["process_key"] == "family_care"][0]["case_id"]
+    first = next(c for c in cases.list_cases(rt, anna) if c["process_key"] == "family_care")["case_id"]
 
     page.goto(f"/cases/{intake}")
     page.get_by_test_id("start-family-care").click()

@@ -11,7 +11,6 @@ with a new number, and the client row keeps the one given at registration.
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0009_intake_phone'
 down_revision = '0007_audit_case_index'
 branch_labels = None
