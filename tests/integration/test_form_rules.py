@@ -257,3 +257,46 @@ def test_i4_and_the_mean_beside_it_round_alike(runtime, people):
     result = indicators.report(runtime, people.mark, indicators.parse_request("2026-01-01", "2026-12-31"))
     i4 = next(i for i in result["indicators"] if i["id"] == "I4")
     assert i4["value"] == i4["mean_of_per_capita"] == 40528.86
+
+
+def _family_upload(bpmn_change=None, form_change=None):
+    from engine.config import BPMN_DIR
+    from engine.definitions import Upload
+
+    upload = Upload.from_path(BPMN_DIR / "family_care" / "family_care.bpmn")
+    bpmn = upload.bpmn_bytes.decode("utf-8")
+    forms = dict(upload.forms)
+    if bpmn_change:
+        bpmn = bpmn_change(bpmn)
+    if form_change:
+        name, change = form_change
+        forms[name] = json.dumps(change(json.loads(forms[name]))).encode("utf-8")
+    return Upload(upload.bpmn_name, bpmn.encode("utf-8"), forms)
+
+
+def test_deploy_refuses_a_date_rule_naming_a_date_its_step_does_not_record():
+    from engine.definitions import validate
+    from engine.errors import DefinitionInvalid
+
+    def wrong_field(schema):
+        schema["properties"]["agreement_date"]["x-not-before"] = {"field": "closure_date", "step": "3.1"}
+        return schema
+
+    with pytest.raises(DefinitionInvalid) as err:
+        validate(_family_upload(form_change=("agreement.json", wrong_field)))
+    assert "x-not-before names 'closure_date', which the form of step 3.1 does not record as a date" in \
+        err.value.message
+
+
+def test_deploy_refuses_an_unknown_process_property():
+    from engine.definitions import validate
+    from engine.errors import DefinitionInvalid
+
+    with pytest.raises(DefinitionInvalid) as err:
+        validate(_family_upload(bpmn_change=lambda x: x.replace('name="oneOpenCasePerClient" value="true"',
+                                                                'name="oneOpenCasePerClient" value="yes"')))
+    assert "'oneOpenCasePerClient' must be 'true' or 'false'" in err.value.message
+    with pytest.raises(DefinitionInvalid) as err:
+        validate(_family_upload(bpmn_change=lambda x: x.replace('name="oneOpenCasePerClient"',
+                                                                'name="oneOpenCase"')))
+    assert "unknown process property 'oneOpenCase'" in err.value.message
