@@ -300,3 +300,28 @@ def test_deploy_refuses_an_unknown_process_property():
         validate(_family_upload(bpmn_change=lambda x: x.replace('name="oneOpenCasePerClient"',
                                                                 'name="oneOpenCase"')))
     assert "unknown process property 'oneOpenCase'" in err.value.message
+
+
+def test_the_api_and_the_cli_refuse_a_date_out_of_order_naming_both_dates(runtime, people, database_url):
+    from engine.cli import main
+    from web.app import create_app
+
+    from .test_api import conforms, creds
+
+    case_id = new_family_case(runtime, people)
+    do(runtime, case_id, "step_3_1", dict(demo.assessment_data(), taken_into_care_date="2026-03-02"), people.anna)
+    task_id = task_of(runtime, case_id, "step_3_2")
+    client = create_app(runtime, {"TESTING": True}).test_client()
+    answer = client.post(f"/api/tasks/{task_id}/complete", json={"data": {"agreement_date": "2026-02-27"}},
+                         auth=creds("anna"))
+    assert answer.status_code == 422
+    (detail,) = conforms(answer, "/api/tasks/{task_id}/complete", "post")["details"]
+    assert (detail["field"], detail["kind"], detail["value"], detail["limit"]) == (
+        "agreement_date", "x-not-before", "2026-02-27", "2026-03-02")
+    env = {"DATABASE_URL": database_url, "SEGITO_USER": None}
+    refused = CliRunner().invoke(main, ["task", "complete", str(task_id), "--data",
+                                        '{"agreement_date": "2026.02.27"}', "--as", "anna"], env=env)
+    assert refused.exit_code == 2
+    assert "agreement_date: 2026-02-27 is earlier than 2026-03-02, the Date taken into care (field 1, step 3.1)" \
+        in refused.output
+    assert waiting_steps(runtime, case_id) == ["3.2"]
