@@ -8,7 +8,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import access, audit, clients, clock, definitions
 from .advance import Advance, CaseRecord
 from .db import Prepared
-from .errors import NotFound, SegitoError
+from .errors import ConfirmationNeeded, NotFound, SegitoError
 from .models import Case, Client, HumanTask
 from .users import Actor
 from .runtime import Runtime
@@ -18,8 +18,13 @@ from .users import CASEWORKER
 _INSERT_CASE = Prepared(Case.__table__.insert())
 
 
-def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: str | None = None) -> dict:
-    """One transaction: the case row, its first task rows and its audit events."""
+def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: str | None = None,
+               confirm: bool = False) -> dict:
+    """One transaction: the case row, its first task rows and its audit events.
+
+    In a process that declares one open case per client (``oneOpenCasePerClient``, docs/processes.md), a client
+    who already has an open case of it gets another only with ``confirm``; without it ConfirmationNeeded names
+    the open case(s) and nothing is saved."""
     access.require_caseworker(actor)
     at = clock.now()
     with runtime.db.command() as session:
@@ -33,6 +38,17 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
             if not client_code:
                 raise SegitoError(f"a '{process_key}' case needs a client: register the client at intake first")
             client_id, seed = clients.case_seed(session.connection(), client_code)
+        already_open = []
+        if client_id is not None and view.one_open_case_per_client:
+            already_open = _open_cases(session, process_key, client_id)
+            if already_open and not confirm:
+                raise ConfirmationNeeded(
+                    f"client {seed['client_code']} already has an open '{process_key}' case: "
+                    + "; ".join(f"case {c['case_id']} (started {c['started_at'][:10]} by {c['started_by']})"
+                                for c in already_open)
+                    + ". Nothing was started; confirm to start another one.",
+                    [{"field": "confirm", "kind": "open_case", "message": "the client already has an open case",
+                      "open_cases": already_open}])
         caseworker_id = actor.id if CASEWORKER in actor.role_codes else None
         values = dict(definition_id=view.id, process_key=process_key, client_id=client_id, status="running",
                       state=b"", lock_version=1, caseworker_id=caseworker_id, started_at=at,
@@ -45,8 +61,11 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
         for start in workflow.get_tasks(state=TaskState.READY):
             start.data.update(seed)
         step = Advance(runtime, session, case, workflow, view, actor.username, at, caseworker_id)
-        step.audit.add(audit.CASE_STARTED, {"process_key": process_key, "version": view.version,
-                                            "client_code": seed.get("client_code"), "after": seed})
+        started = {"process_key": process_key, "version": view.version, "client_code": seed.get("client_code"),
+                   "after": seed}
+        if already_open:  # started although confirmation was asked for: the audit says which case was open
+            started["confirmed_with_open_cases"] = [c["case_id"] for c in already_open]
+        step.audit.add(audit.CASE_STARTED, started)
         step.run_engine()
         created = step.finish()
         case_id = case.id
@@ -54,6 +73,14 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
             "tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
             # A warning only when there is one, e.g. a mentor's 31st follow-up client (engine.timer_sync).
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
+
+
+def _open_cases(session, process_key: str, client_id: int) -> list[dict]:
+    c = Case.__table__.c
+    rows = session.connection().execute(select(c.id, c.started_at, c.started_by)
+                                        .where(c.client_id == client_id, c.process_key == process_key,
+                                               c.status == "running").order_by(c.id)).all()
+    return [{"case_id": r.id, "started_at": r.started_at.isoformat(), "started_by": r.started_by} for r in rows]
 
 
 def _case_row(session, case_id: int) -> Case:

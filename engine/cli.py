@@ -106,10 +106,12 @@ def case():
 @case.command("start")
 @click.argument("process_key")
 @click.option("--client", "client_code", help="the client's code (from intake)")
+@click.option("--confirm", is_flag=True,
+              help="start it even though the client already has an open case of a process that expects one")
 @as_option
-def case_start(process_key, client_code, username):
+def case_start(process_key, client_code, confirm, username):
     runtime = _runtime()
-    _out(cases.start_case(runtime, process_key, _actor(runtime, username), client_code))
+    _out(cases.start_case(runtime, process_key, _actor(runtime, username), client_code, confirm=confirm))
 
 
 @case.command("show")

@@ -43,7 +43,8 @@ _earlier = _intakes.alias("latest")
 _LATEST_INTAKE_ID = (select(_earlier.c.id).where(_earlier.c.client_id == _clients.c.id)
                      .order_by(_earlier.c.taken_at.desc(), _earlier.c.id.desc()).limit(1)
                      .correlate(_clients).scalar_subquery())
-_CASE_SEED = Prepared(select(_clients.c.id, _clients.c.client_code, _intakes.c.client_status, _intakes.c.problem)
+_CASE_SEED = Prepared(select(_clients.c.id, _clients.c.client_code, _intakes.c.client_status, _intakes.c.problem,
+                             _intakes.c.phone)
                       .select_from(_clients.outerjoin(_intakes, _intakes.c.id == _LATEST_INTAKE_ID))
                       .where(_clients.c.client_code == bindparam("code")))
 
@@ -72,22 +73,26 @@ def register_from_intake(connection: Connection, case, data: dict, actor: str, a
         status = "returning"
         kind = audit.CLIENT_RETURNED
     _INSERT_INTAKE.insert(connection, dict(client_id=client_id, case_id=case.id, client_status=status,
-                                           problem=data.get("intake_problem") or "", taken_at=at))
+                                           problem=data.get("intake_problem") or "", phone=data.get("phone") or None,
+                                           taken_at=at))
     case.client_id = client_id
     case_audit.add(kind, {"client_code": code, "client_status": status})
     return {"client_code": code, "client_status": status}
 
 
 def case_seed(connection: Connection, code: str) -> tuple[int, dict]:
-    """The client's id, and what a new case of that client starts with: its code, and the status and problem
-    recorded at its latest intake (one statement)."""
+    """The client's id, and what a new case of that client starts with: its code, and the status, problem and
+    phone number recorded at its latest intake (one statement)."""
     found = _CASE_SEED.first(connection, {"code": code})
     if found is None:
         raise NotFound(f"no client with code '{code}'")
-    client_id, client_code, status, problem = found
+    client_id, client_code, status, problem, phone = found
     taken_in = status is not None
-    return client_id, {"client_code": client_code, "client_status": status if taken_in else "new",
-                       "intake_problem": problem if taken_in else ""}
+    seed = {"client_code": client_code, "client_status": status if taken_in else "new",
+            "intake_problem": problem if taken_in else ""}
+    if phone:
+        seed["intake_phone"] = phone
+    return client_id, seed
 
 
 def describe(client: Client) -> dict:

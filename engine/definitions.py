@@ -23,7 +23,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from . import audit, sandbox, serialization
 from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
-from .forms import check_form_file
+from .forms import _object_nodes, check_form_file
 from .models import ProcessDefinition
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -110,6 +110,44 @@ def _line_of(root, element_id: str) -> int | None:
             return (expr if expr is not None else flows[0]).sourceline
     found = root.xpath("//*[@id=$id]", id=element_id)
     return found[0].sourceline if found else None
+
+
+# Process-level switches a BPMN file may set (``spiff:properties`` of the ``bpmn:process``), see docs/processes.md.
+PROCESS_PROPERTIES = {"oneOpenCasePerClient"}
+
+
+def process_properties(bpmn_xml: str) -> dict[str, str]:
+    """The ``spiff:property`` values of the process element itself (not of its tasks)."""
+    data = bpmn_xml.encode("utf-8") if isinstance(bpmn_xml, str) else bpmn_xml
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    root = etree.fromstring(data, parser)
+    found = {}
+    for prop in root.xpath("//bpmn:process/bpmn:extensionElements/spiff:properties/spiff:property", namespaces=NS):
+        found[prop.get("name")] = prop.get("value")
+    return found
+
+
+def _date_reference_problems(forms: dict[str, dict], catalogue: dict[str, dict]) -> list[str]:
+    """Each ``x-not-before`` names a date field that the form of its step records (docs/forms.md)."""
+    by_step: dict[str, set[str]] = {}
+    for meta in catalogue.values():
+        if meta.get("form") in forms:
+            by_step.setdefault(meta["step"], set()).add(meta["form"])
+    problems = []
+    for form_file, schema in forms.items():
+        for node in _object_nodes(schema):
+            for pname, prop in (node.get("properties") or {}).items():
+                rule = prop.get("x-not-before")
+                if not isinstance(rule, dict) or not isinstance(rule.get("field"), str):
+                    continue  # its shape is reported with the form file
+                step = rule.get("step")
+                candidates = by_step.get(step, set()) if step else set(forms)
+                if not any(((forms[f].get("properties") or {}).get(rule["field"]) or {}).get("format") == "date"
+                           for f in candidates):
+                    where = f"the form of step {step} does not" if step else "no form of this process does"
+                    problems.append(f"{form_file}: field '{pname}': x-not-before names '{rule['field']}', which "
+                                    f"{where} record as a date")
+    return problems
 
 
 def _property(spec, name: str):
@@ -207,6 +245,19 @@ def validate(upload: Upload):
             "documents": [d.strip() for d in (_property(ts, "documents") or "").split(";") if d.strip()],
             "documents_hu": [d.strip() for d in (_property(ts, "documentsHu") or "").split(";") if d.strip()],
         }
+    if problems:
+        raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
+                                + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),
+                                problems)
+    problems.extend({"file": upload.bpmn_name, "message": m} for m in _date_reference_problems(forms, catalogue))
+    for prop in root.xpath("//bpmn:process/bpmn:extensionElements/spiff:properties/spiff:property", namespaces=NS):
+        if prop.get("name") not in PROCESS_PROPERTIES:
+            problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
+                             "message": f"unknown process property '{prop.get('name')}' (known: "
+                                        f"{', '.join(sorted(PROCESS_PROPERTIES))})"})
+        elif prop.get("value") not in ("true", "false"):
+            problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
+                             "message": f"process property '{prop.get('name')}' must be 'true' or 'false'"})
     if problems:
         raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
                                 + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),

@@ -19,7 +19,7 @@ def intake_data(i: int = 0) -> dict:
 def assessment_data() -> dict:
     """Two household members besides the client (work and child-care income) and the client's pension."""
     return {
-        "taken_into_care_date": "2026.03.02",
+        "taken_into_care_date": "2026.02.02",
         "persons_concerned": 3,
         "phone": "+36 30 123 4567",
         "presented_problem": "Lakbérhátralék; a gyermekek iskolai hiányzásai.",
@@ -44,12 +44,14 @@ def assessment_data() -> dict:
 
 
 def meeting(day: int) -> dict:
-    return {"date": f"2026-03-{day:02d}", "place": "client_home",
+    """A meeting held on ``day`` February 2026: after the day taken into care, and in the past of the tests' clock
+    (2 March 2026), as a meeting recorded as held must be (docs/forms.md, date rules)."""
+    return {"date": f"2026-02-{day:02d}", "place": "client_home",
             "log": "Családlátogatás: a befizetési csekkeket bemutatták."}
 
 
 def action(day: int, text: str = "Egyeztetés az iskolával.") -> dict:
-    return {"date": f"2026-03-{day:02d}", "log": text}
+    return {"date": f"2026-02-{day:02d}", "log": text}
 
 
 def closure_data(follow_up: bool) -> dict:

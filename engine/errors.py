@@ -35,6 +35,13 @@ class Conflict(SegitoError):
     code = "conflict"
 
 
+class ConfirmationNeeded(Conflict):
+    """The command is allowed but unusual (e.g. a second open case of one client): nothing was done; the same
+    command asked again with confirmation does it. ``details`` names what calls for the confirmation."""
+
+    code = "confirmation_needed"
+
+
 class ValidationFailed(SegitoError):
     """Form data was refused; ``details`` holds one entry per field: path, seed field, message."""
 

@@ -6,13 +6,14 @@ The format is described in docs/forms.md. Validation refuses the whole submissio
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from . import json_text
+from . import clock, json_text, schedule
 from .errors import ValidationFailed
 from .form_check import compile_check
 
@@ -94,12 +95,42 @@ def _relaxed(schema: dict) -> dict:
     return relaxed
 
 
+# Date rules a date field may declare (docs/forms.md): checked on the server, each error naming both dates.
+DATE_RULES = ("x-not-before", "x-not-future", "x-max-years-back")
+
+
+def _iso_date(value) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+def _years_back(today: dt.date, years: int) -> dt.date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February, and that year has none
+        return today.replace(year=today.year - years, day=28)
+
+
+def service_today() -> dt.date:
+    """Today in the service's time zone: what "in the future" is measured against."""
+    return clock.now().astimezone(schedule.service_zone()).date()
+
+
 class Form:
     """One form file, ready to validate submissions."""
 
     def __init__(self, name: str, schema: dict):
         self.name = name
         self.schema = schema
+        # The top-level fields of every form of the same process version, by data key: where a date rule's
+        # earlier date ("not before field X of step Y") gets its label. Set by the runtime's definition view.
+        self.process_fields: dict[str, dict] = {}
+        self._has_date_rules = any(rule in prop for node in _object_nodes(schema)
+                                   for prop in (node.get("properties") or {}).values() for rule in DATE_RULES)
         relaxed = _relaxed(schema)
         self._validator = Draft202012Validator(relaxed, format_checker=FormatChecker())
         # A compiled yes/no check (engine.form_check): when it says yes, jsonschema would find no error either.
@@ -144,8 +175,11 @@ class Form:
         return out
 
     # -- validating ------------------------------------------------------------------------------------------
-    def validate(self, data) -> dict:
-        """The submission, normalised and with computed fields added; raises ValidationFailed otherwise."""
+    def validate(self, data, context: dict | None = None, today: dt.date | None = None) -> dict:
+        """The submission, normalised and with computed fields added; raises ValidationFailed otherwise.
+
+        ``context``: the case's data so far, where a date rule finds an earlier step's date (the submission's
+        own value of that field wins); ``today``: the service's date (by default from the engine's clock)."""
         if not isinstance(data, dict):
             raise ValidationFailed(f"form '{self.name}': the submission must be a JSON object",
                                    [{"field": "(form)", "message": "expected a JSON object"}])
@@ -173,6 +207,8 @@ class Form:
                     errors.append(self._error(path + [extra], "is not a field of this form", "additionalProperties"))
             else:
                 errors.append(self._error(path, _friendly(err), err.validator))
+        if self._has_date_rules:
+            self._check_dates(self.schema, data, [], data, context or {}, today or service_today(), errors)
         if errors:
             errors.sort(key=lambda e: e["field"])
             raise ValidationFailed(
@@ -220,6 +256,61 @@ class Form:
                 if prop.get("format") == "date" and isinstance(obj[name], str):
                     obj[name] = _normalise_date(obj[name])
                 self._walk(prop, obj[name], here, errors)
+
+    def _check_dates(self, node: dict, obj, path: list, top: dict, context: dict, today: dt.date,
+                     errors: list) -> None:
+        """The date rules (``x-not-before``, ``x-not-future``, ``x-max-years-back``) of every well-formed date;
+        a malformed one already has its format error."""
+        if node.get("type") == "array" and isinstance(obj, list):
+            for i, item in enumerate(obj):
+                self._check_dates(node.get("items") or {}, item, path + [i], top, context, today, errors)
+            return
+        if node.get("type") != "object" or not isinstance(obj, dict):
+            return
+        for name, prop in (node.get("properties") or {}).items():
+            if name not in obj:
+                continue
+            if prop.get("type") in ("array", "object"):
+                self._check_dates(prop, obj[name], path + [name], top, context, today, errors)
+                continue
+            day = _iso_date(obj[name]) if prop.get("format") == "date" else None
+            if day is None:
+                continue
+            here = path + [name]
+            if prop.get("x-not-future") and day > today:
+                errors.append(dict(self._error(here, f"{day} is in the future (today is {today})", "x-not-future"),
+                                   value=day.isoformat(), limit=today.isoformat()))
+            years = prop.get("x-max-years-back")
+            if years and day < _years_back(today, years):
+                errors.append(dict(self._error(here, f"{day} is more than {years} years before today ({today})",
+                                               "x-max-years-back"),
+                                   value=day.isoformat(), limit=today.isoformat(), years=years))
+            rule = prop.get("x-not-before")
+            if rule:
+                other = rule["field"]
+                limit = _iso_date(top[other] if other in top else context.get(other))
+                if limit is not None and day < limit:
+                    errors.append(self._not_before_error(here, day, limit, rule))
+
+    def _not_before_error(self, path: list, day: dt.date, limit: dt.date, rule: dict) -> dict:
+        other = rule["field"]
+        prop = (self.schema.get("properties") or {}).get(other) or self.process_fields.get(other) or {}
+        labels = prop.get("x-label") or {}
+        seed = prop.get("x-seed-field")
+        where = ", ".join(part for part in (f"field {seed}" if seed is not None else "",
+                                            f"step {rule['step']}" if rule.get("step") else "") if part)
+        name = labels.get("en") or other
+        out = self._error(path, f"{day} is earlier than {limit}, the {name} ({where})" if where
+                          else f"{day} is earlier than {limit}, the {name}", "x-not-before")
+        out.update(value=day.isoformat(), limit=limit.isoformat(), limit_field=other)
+        if rule.get("step"):
+            out["limit_step"] = rule["step"]
+        if seed is not None:
+            out["limit_seed_field"] = seed
+        if labels:
+            out["limit_label"] = name
+            out["limit_labels"] = {k: v for k, v in labels.items() if k in ("hu", "en")}
+        return out
 
     def _compute(self, data: dict) -> None:
         for name, prop in self.schema.get("properties", {}).items():
@@ -319,9 +410,37 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
             if cond is not None and cond.get("field") not in props:
                 problems.append({"file": name, "message": f"field '{pname}': x-visible-when refers to "
                                  f"'{cond.get('field')}', which is not a sibling field"})
+            expected = prop.get("x-expected-count")
+            if expected is not None and (not isinstance(expected, dict) or prop.get("type") != "array"
+                                         or (props.get(expected.get("field")) or {}).get("type") != "integer"
+                                         or type(expected.get("offset", 0)) is not int):
+                problems.append({"file": name, "message": f"field '{pname}': x-expected-count must be on a "
+                                 'repeatable block, as {"field": "<sibling integer field>", "offset": <integer>}'})
             comp = prop.get("x-computed")
             if comp is not None and comp not in COMPUTATIONS and comp not in SERVICE_COMPUTED:
                 problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'"})
+            problems.extend({"file": name, "message": f"field '{pname}': {message}"}
+                            for message in _date_rule_problems(prop))
             if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
                 problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
     return schema, problems
+
+
+def _date_rule_problems(prop: dict) -> list[str]:
+    """What is wrong with a field's date rules, at deploy time."""
+    rules = [r for r in DATE_RULES if r in prop]
+    if not rules:
+        return []
+    if prop.get("format") != "date":
+        return [f"{', '.join(rules)} apply only to a date field (format: date)"]
+    problems = []
+    if "x-not-future" in prop and prop["x-not-future"] is not True:
+        problems.append("x-not-future must be true")
+    years = prop.get("x-max-years-back")
+    if "x-max-years-back" in prop and (type(years) is not int or not 1 <= years <= 200):
+        problems.append("x-max-years-back must be a whole number of years from 1 to 200")
+    rule = prop.get("x-not-before")
+    if "x-not-before" in prop and (not isinstance(rule, dict) or not isinstance(rule.get("field"), str)
+                                   or not isinstance(rule.get("step", ""), str) or set(rule) - {"field", "step"}):
+        problems.append('x-not-before must be {"field": "<data key>", "step": "<step>"}')
+    return problems

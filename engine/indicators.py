@@ -10,6 +10,8 @@ re-exported here.
 """
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from sqlalchemy import distinct, func, select, text
 
 from . import clock
@@ -61,6 +63,14 @@ BREAKDOWN_OF = {"I5": "income_bands", "I6": "problem_types", "I7": "problem_type
                 "I13": "closure_reasons", "I14": "closure_reasons"}
 
 
+def round_huf(value: float | None) -> float | None:
+    """An amount in HUF to two decimals, half away from zero on the decimal digits shown: I4 and the mean beside
+    it are rounded by this one rule, so equal amounts show equal (binary floats round 0.xx5 either way)."""
+    if value is None:
+        return None
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def _num(value, kind):
     return kind(value) if value is not None else None
 
@@ -77,7 +87,10 @@ def compute(session, req: ReportRequest) -> dict:
     columns = [func.count(), func.count(distinct(CaseFact.client_id)),
                func.count(distinct(CaseFact.client_id)).filter(CaseFact.client_status == "new"),
                func.sum(CaseFact.total_income).filter(counted), func.sum(CaseFact.household_size).filter(counted),
-               func.avg(CaseFact.per_capita_income)]
+               # The mean of the per-capita incomes from fields 39 and 7 themselves, not from field 40 as stored
+               # (already rounded to fillér): rounding twice made it differ from I4 by 0.01 where they are equal.
+               func.avg(CaseFact.total_income * 1.0 / CaseFact.household_size)
+               .filter(counted, CaseFact.household_size > 0)]
     columns += [func.count().filter(band_condition(b)) for b in req.bands]
     row = session.execute(select(*columns).where(*in_care(req))).one()
     i1, i2, i3 = row[:3]
@@ -96,12 +109,12 @@ def compute(session, req: ReportRequest) -> dict:
 
     value = {
         "I1": i1, "I2": i2, "I3": i3,
-        "I4": ratio(income, persons), "I8": share(i3, i2), "I9": share(i1, intake_count),
+        "I4": round_huf(income / persons if persons else None), "I8": share(i3, i2), "I9": share(i1, intake_count),
         "I10": meetings["total"], "I11": actions["total"],
         "I12": ratio(closed["days"], closed["total"]), "I15": closed["follow_up_persons"],
         "I16": share(closed["follow_up_persons"], closed["total"]),
     }
-    extra = {"I4": {"mean_of_per_capita": round(mean_pc, 2) if mean_pc is not None else None,
+    extra = {"I4": {"mean_of_per_capita": round_huf(mean_pc),
                     "income_sum": income, "persons_sum": persons},
              "I9": {"intakes": intake_count}, "I12": {"closures": closed["total"], "days": closed["days"]},
              "I16": {"closures": closed["total"]}}

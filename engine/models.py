@@ -135,6 +135,7 @@ class Intake(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
     client_status: Mapped[str] = mapped_column(String(10))  # new | returning (intake field 3)
     problem: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(40))  # intake field 3, pre-fills field 3 of process 3
     taken_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
-from . import clock, serialization, task_walk
+from . import clock, definitions, serialization, task_walk
 from .db import Database, is_postgres
 from .errors import NotFound
 from .forms import Form
@@ -31,7 +31,16 @@ class DefinitionView:
         self.name = row.name
         self.catalogue: dict = row.task_catalogue
         self.forms = {name: Form(name, schema) for name, schema in row.forms.items()}
+        fields: dict[str, dict] = {}
+        for form in self.forms.values():
+            for key, prop in (form.schema.get("properties") or {}).items():
+                fields.setdefault(key, prop)
+        for form in self.forms.values():
+            form.process_fields = fields  # where a date rule's earlier date gets its label
         self.spec, self.subprocess_specs = serialization.spec_from_json(row.spec_json)
+        properties = definitions.process_properties(row.bpmn_xml)
+        # A process where a client normally has one case at a time: a second one is started only when confirmed.
+        self.one_open_case_per_client = properties.get("oneOpenCasePerClient") == "true"
 
 
 class WorkflowCache:

@@ -206,7 +206,6 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
             _require_ready(task)
             view = runtime.definition(session, case.definition_id)
             form = view.forms.get(task.form_file) if task.form_file else None
-            clean = form.validate(data) if form is not None else {}
             workflow = runtime.workflows.take(case.id, case.lock_version)
             if workflow is None:
                 case.state = connection.execute(_CASE_STATE, {"case_id": case.id}).scalar_one()
@@ -215,6 +214,8 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
             spiff_task = step.ready_before.get(task.spiff_task_id)
             if spiff_task is None:
                 raise Conflict(f"task {task_id} is no longer waiting in case {case.id}; nothing was saved")
+            # Validated against the case's data so far: a date may not precede an earlier step's (docs/forms.md).
+            clean = form.validate(data, context=spiff_task.data) if form is not None else {}
             before = {k: spiff_task.data.get(k) for k in clean}
             changed = {k for k in clean if before.get(k) != clean[k]}
             step.complete(task.spiff_task_id, clean)

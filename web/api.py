@@ -134,14 +134,17 @@ def deploy_definition():
 @api.post("/cases")
 @authenticated
 def start_case():
-    body = json_body("process_key", "client_code")
+    body = json_body("process_key", "client_code", "confirm")
     key = body.get("process_key")
     if not isinstance(key, str) or not key:
         raise BadRequest("'process_key' is required (e.g. 'intake' or 'family_care')")
     client_code = body.get("client_code")
     if client_code is not None and not isinstance(client_code, str):
         raise BadRequest("'client_code' must be a string (the code intake gave the client)")
-    return jsonify(cases.start_case(runtime(), key, g.user, client_code or None)), 201
+    confirm = body.get("confirm", False)
+    if not isinstance(confirm, bool):
+        raise BadRequest("'confirm' must be true or false")
+    return jsonify(cases.start_case(runtime(), key, g.user, client_code or None, confirm=confirm)), 201
 
 
 @api.get("/cases")

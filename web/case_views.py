@@ -8,6 +8,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
 from engine import access, audit_log, case_view, cases, clock
+from engine.errors import ConfirmationNeeded
 from engine.models import User
 
 from .i18n import N_
@@ -57,7 +58,14 @@ def index():
 def start():
     process_key = request.form.get("process_key", "")
     client_code = (request.form.get("client_code") or "").strip() or None
-    started = cases.start_case(runtime(), process_key, current_actor(), client_code)
+    confirm = request.form.get("confirm") == "1"
+    try:
+        started = cases.start_case(runtime(), process_key, current_actor(), client_code, confirm=confirm)
+    except ConfirmationNeeded as e:
+        # The client already has an open case of a process that expects one: ask, naming the open case(s).
+        open_cases = next((d.get("open_cases") for d in e.details if d.get("open_cases")), [])
+        return render_template("confirm_start.html", process_key=process_key, client_code=client_code,
+                               process=process_name(process_key), open_cases=open_cases), 409
     for warning in started.get("warnings", ()):  # e.g. a 31st follow-up client (engine.caseload)
         flash(warning, "warning")
     case = cases.get_case(runtime(), started["case_id"], current_actor(), with_data=False)

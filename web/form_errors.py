@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from .form_render import text
+from .form_render import display_date, text
 
 
 def _node(schema: dict, parts: list[str]) -> dict:
@@ -89,6 +89,8 @@ def _message(detail: dict, schema: dict, values: dict, parts: list[str], locale:
         option = text(((node.get("x-options") or (node.get("items") or {}).get("x-options") or {})
                        .get(node.get("x-exclusive-option"))), locale)
         return _("“%(option)s” cannot be ticked together with other choices.", option=option)
+    if kind in ("x-not-before", "x-not-future", "x-max-years-back"):
+        return _date_rule_message(detail, locale)
     cond = node.get("x-visible-when")
     if kind == "x-visible-when" and cond:
         return _("Does not apply with the answer given to “%(label)s”: leave it empty.",
@@ -99,6 +101,21 @@ def _message(detail: dict, schema: dict, values: dict, parts: list[str], locale:
                      label=_label(schema, parts[:-1], cond["field"], locale))
         return _("Required.")
     return detail.get("message") or _("Refused.")
+
+
+def _date_rule_message(detail: dict, locale: str) -> str:
+    """A refused date, naming both dates (docs/forms.md, date rules)."""
+    value, limit = display_date(detail.get("value"), locale), display_date(detail.get("limit"), locale)
+    kind = detail.get("kind")
+    if kind == "x-not-future":
+        return _("%(value)s is in the future: it cannot be later than today, %(today)s.", value=value, today=limit)
+    if kind == "x-max-years-back":
+        return _("%(value)s is more than %(years)s years before today (%(today)s).", value=value,
+                 years=detail.get("years"), today=limit)
+    label = text(detail.get("limit_labels"), locale) or detail.get("limit_field") or ""
+    return _("%(value)s is earlier than %(limit)s, the “%(label)s” (field %(field)s, step %(step)s); it cannot "
+             "be earlier.", value=value, limit=limit, label=label, field=detail.get("limit_seed_field", "?"),
+             step=detail.get("limit_step", "?"))
 
 
 def place(details: list[dict], schema: dict, values: dict, locale: str) -> dict[str, list[str]]:

@@ -56,6 +56,8 @@ class Field:
     conditional: bool = False
     visible: bool = True
     visible_when: str = ""  # JSON for data-visible-when, the sibling named by its HTML name
+    expected_count: str = ""  # JSON for data-expected-count (x-expected-count), the sibling by its HTML name
+    expected_label: str = ""  # the label of the field that gives the expected number of rows
     decision: str = ""      # the step of a decision diamond (x-seed-step)
     exclusive: str = ""
     computed: str = ""
@@ -230,6 +232,9 @@ class _Builder:
         for name in names if names is not None else list(props):
             if name in props:
                 out.append(self.field(name, props[name], values, path, depth, name in required))
+                expected = props[name].get("x-expected-count")
+                if expected:  # the sibling whose number of rows the block should have (its label for the warning)
+                    out[-1].expected_label = text((props.get(expected["field"]) or {}).get("x-label"), self.locale)
         return out
 
     def field(self, name: str, prop: dict, siblings: dict, path: list, depth: int, required: bool) -> Field:
@@ -251,6 +256,9 @@ class _Builder:
             f.conditional = True
             f.visible = _holds(cond, siblings)
             f.visible_when = json.dumps({**cond, "field": sibling}, ensure_ascii=False)
+        expected = prop.get("x-expected-count")
+        if expected:
+            f.expected_count = json.dumps({**expected, "field": "-".join(str(p) for p in path + [expected["field"]])})
         if widget in ("select", "radios", "checkboxes"):
             f.options = _options(prop, value, self.locale)
             if widget == "select":

@@ -6,13 +6,13 @@ computation of every figure is in test_indicators.py.
 case  cw    client        taken       closed (reason, follow-up)        hh  income  problems (agreement)
 A     anna  X (new)       2024-11-10  open                              3   300000  financial, child_rearing (yes)
 B     anna  Y (returning) 2024-10-01  2025-03-31 successful, yes        2   100000  financial (yes)
-C     bela  Z (new)       2025-02-01  2025-08-15 lack_of_coop (3.11)    0    80000  employment (yes)
+C     bela  Z (new)       2025-02-01  2025-08-15 lack_of_coop (3.11)    1    80000  employment (yes)
 D     anna  W (new)       2025-08-01  open (after the period)           1    50000  financial (yes)
 E     bela  X (returning) 2025-04-01  open, waiting at 3.2              1   150000  financial, mental (no)
 F     bela  V (new)       2025-01-20  2025-06-30 referred_service, no   4   200000  family_relationship (yes)
 G     anna  U (new)       2025-03-01  2025-05-05 lack_of_coop (3.11)    2    60000  financial (yes)
 H     anna  T (new)       2025-02-15  2025-04-15 referred_inst., yes    5   500000  child_rearing (yes)
-I     bela  S (new)       2024-12-20  2025-01-01 contact_broken, no     1        0  mental (yes)
+I     bela  S (new)       2024-12-20  2025-01-01 contact_broken (3.11)  1        0  mental (yes)
 J     anna  R (new)       2025-05-01  2025-06-01 other, yes             3    90000  financial (yes)
 K     bela  Q (new)       2024-05-01  2024-12-31 successful, no         2   100000  financial (yes)
 """
@@ -55,9 +55,9 @@ def intake(runtime, caseworker, i: int, when: str, returning: bool = False) -> s
 
 def family_case(runtime, people, caseworker, code: str, taken: str, household: int, income: int,
                 problems: list[str], agreement: str | None, meetings=(), actions=(), closure: dict | None = None,
-                no_cooperation: bool = False) -> int:
+                no_cooperation: bool = False, confirm: bool = False) -> int:
     lead = people.lea
-    case_id = cases.start_case(runtime, "family_care", caseworker, code)["case_id"]
+    case_id = cases.start_case(runtime, "family_care", caseworker, code, confirm=confirm)["case_id"]
     do(runtime, case_id, "step_3_1", assessment(taken, household, income, problems), caseworker)
     if agreement is None:
         return case_id
@@ -111,7 +111,7 @@ def build(runtime, people) -> dict[str, int]:
                          "2024-11-15", meetings=["2024-12-01", "2025-02-01", "2025-03-01"], actions=["2025-02-10"]),
         "B": family_case(runtime, people, anna, y, "2024-10-01", 2, 100000, ["financial"], "2024-10-05",
                          meetings=["2025-01-15"], closure=closure("2025-03-31", "successful", True)),
-        "C": family_case(runtime, people, bela, z, "2025-02-01", 0, 80000, ["employment"], "2025-02-05",
+        "C": family_case(runtime, people, bela, z, "2025-02-01", 1, 80000, ["employment"], "2025-02-05",
                          meetings=["2025-02-10", "2025-07-01"], actions=["2025-07-01"],
                          closure=closure("2025-08-15", "lack_of_cooperation"), no_cooperation=True),
         "D": family_case(runtime, people, anna, w, "2025-08-01", 1, 50000, ["financial"], "2025-08-02",
@@ -122,7 +122,9 @@ def build(runtime, people) -> dict[str, int]:
     assert x_again == x
     clock.freeze(at("2025-08-22T09:00:00"))
     ids.update({
-        "E": family_case(runtime, people, bela, x, "2025-04-01", 1, 150000, ["financial", "mental"], None),
+        # X's second open case (A is open): started on confirmation
+        "E": family_case(runtime, people, bela, x, "2025-04-01", 1, 150000, ["financial", "mental"], None,
+                         confirm=True),
         "F": family_case(runtime, people, bela, v, "2025-01-20", 4, 200000, ["family_relationship"], "2025-01-25",
                          actions=["2025-03-03", "2025-06-30"], closure=closure("2025-06-30", "referred_service", False)),
         "G": family_case(runtime, people, anna, u, "2025-03-01", 2, 60000, ["financial"], "2025-03-02",
@@ -131,7 +133,7 @@ def build(runtime, people) -> dict[str, int]:
         "H": family_case(runtime, people, anna, t, "2025-02-15", 5, 500000, ["child_rearing"], "2025-02-16",
                          closure=closure("2025-04-15", "referred_institution", True)),
         "I": family_case(runtime, people, bela, s, "2024-12-20", 1, 0, ["mental"], "2024-12-21",
-                         closure=closure("2025-01-01", "contact_broken", False)),
+                         closure=closure("2025-01-01", "contact_broken"), no_cooperation=True),
         "J": family_case(runtime, people, anna, r, "2025-05-01", 3, 90000, ["financial"], "2025-05-01",
                          meetings=["2025-05-02", "2025-05-20"], actions=["2025-06-01"],
                          closure=closure("2025-06-01", "other", True)),

@@ -36,7 +36,7 @@ def test_facts_appear_with_the_assessment_and_follow_the_data(runtime, people):
     assert started.caseworker_id == people.anna.id
     through_agreement(runtime, people, case_id)
     row = fact(runtime, case_id)
-    assert (row.taken_into_care, row.agreement_date) == (dt.date(2026, 3, 2), dt.date(2026, 3, 5))
+    assert (row.taken_into_care, row.agreement_date) == (dt.date(2026, 2, 2), dt.date(2026, 3, 5))
     assert (row.household_size, row.total_income) == (3, 317200)
     assert abs(row.per_capita_income - 317200 / 3) < 0.01
     with runtime.db.reading() as session:
@@ -46,9 +46,9 @@ def test_facts_appear_with_the_assessment_and_follow_the_data(runtime, people):
     # Meetings are the case's current list: editing it (a wrong date corrected, one removed) rewrites the rows.
     do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6), demo.meeting(9)], "casework_next": "continue"},
        people.anna)
-    assert meeting_days(runtime, case_id) == ["2026-03-06", "2026-03-09"]
+    assert meeting_days(runtime, case_id) == ["2026-02-06", "2026-02-09"]
     do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(7)], "casework_next": "continue"}, people.anna)
-    assert meeting_days(runtime, case_id) == ["2026-03-07"]
+    assert meeting_days(runtime, case_id) == ["2026-02-07"]
 
 
 def test_a_closure_counts_only_once_the_lead_agrees(runtime, people):
@@ -63,7 +63,7 @@ def test_a_closure_counts_only_once_the_lead_agrees(runtime, people):
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     row = fact(runtime, case_id)
     assert (row.closure_date, row.closure_reason, row.follow_up, row.care_days) == \
-        (dt.date(2026, 7, 15), "successful", False, 135)
+        (dt.date(2026, 7, 15), "successful", False, 163)  # 2026-02-02 → 2026-07-15
 
 
 def test_unchanged_data_writes_nothing_and_rebuild_restores_the_rows(runtime, people):
@@ -78,7 +78,7 @@ def test_unchanged_data_writes_nothing_and_rebuild_restores_the_rows(runtime, pe
             session.delete(row)
     assert fact(runtime, case_id) is None
     assert case_facts.rebuild(runtime) == 1
-    assert fact(runtime, case_id).taken_into_care == dt.date(2026, 3, 2)
+    assert fact(runtime, case_id).taken_into_care == dt.date(2026, 2, 2)
 
 
 def test_the_intake_has_no_facts(runtime, people):

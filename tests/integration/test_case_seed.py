@@ -69,7 +69,8 @@ def test_a_new_case_is_seeded_from_the_latest_intake_by_time_not_by_id(runtime, 
     assert [row[1:] for row in _intakes(runtime, client_id)] == [("new", "a later problem"),
                                                                  ("returning", "an earlier problem")]
     assert _seed(runtime, code) == (client_id, {"client_code": code, "client_status": "new",
-                                                "intake_problem": "a later problem"})
+                                                "intake_problem": "a later problem",
+                                                "intake_phone": "+36 30 123 4567"})
     family = cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
     data = cases.get_case(runtime, family, people.anna)["data"]
     assert (data["client_code"], data["client_status"], data["intake_problem"]) == (code, "new", "a later problem")
@@ -79,7 +80,8 @@ def test_the_later_intake_wins_and_on_equal_times_the_larger_id(runtime, people)
     first, _, _ = _register(runtime, _intake_case(runtime, people), _with_problem("first"), EARLY)
     code = first["client_code"]
     _register(runtime, _intake_case(runtime, people), _with_problem("second"), LATE)
-    assert _seed(runtime, code)[1] == {"client_code": code, "client_status": "returning", "intake_problem": "second"}
+    assert _seed(runtime, code)[1] == {"client_code": code, "client_status": "returning", "intake_problem": "second",
+                                       "intake_phone": "+36 30 123 4567"}
     # Taken at the same moment as the second: the larger id is the latest.
     _register(runtime, _intake_case(runtime, people), _with_problem("third"), LATE)
     assert _seed(runtime, code)[1]["intake_problem"] == "third"
@@ -132,3 +134,45 @@ def test_an_intake_without_the_required_names_is_refused_and_saves_nothing(runti
     with runtime.db.reading() as session:
         assert session.execute(select(func.count(Intake.id))).scalar() == 0
         assert session.execute(select(func.count(Client.id))).scalar() == 0
+
+
+def test_a_person_the_registry_recognises_is_returning_in_the_case_data_too(runtime, people):
+    # The caseworker types "new" at the second intake; the registry knows the person, and the case says so.
+    codes, statuses = [], []
+    for _ in range(2):
+        case_id = _intake_case(runtime, people)
+        tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo.intake_data(0), client_status="new"),
+                       people.anna)
+        case = cases.get_case(runtime, case_id, people.anna)
+        codes.append(case["client"]["client_code"])
+        statuses.append((case["data"]["client_status"], case["data"]["client"]["client_status"]))
+    assert codes[0] == codes[1]
+    assert statuses == [("new", "new"), ("returning", "returning")]
+
+
+def test_the_phone_given_at_the_latest_intake_prefills_field_3_of_the_assessment(runtime, people):
+    from .helpers import task_of
+
+    for phone, at in (("+36 30 111 1111", EARLY), ("+36 20 222 2222", LATE)):
+        clock.freeze(at)
+        case_id = _intake_case(runtime, people)
+        tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo.intake_data(0), phone=phone), people.anna)
+    code = cases.get_case(runtime, case_id, people.anna, with_data=False)["client"]["client_code"]
+    family = cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
+    opened = tasks.get_task(runtime, task_of(runtime, family, "step_3_1"), people.anna)
+    assert opened["values"]["phone"] == "+36 20 222 2222"  # a returning client's new number, not the first one
+    assert opened["values"]["presented_problem"] == demo.intake_data(0)["intake_problem"]
+
+
+def test_no_phone_at_intake_prefills_nothing(runtime, people):
+    from .helpers import task_of
+
+    case_id = _intake_case(runtime, people)
+    data = demo.intake_data(3)
+    data.pop("phone")
+    tasks.complete(runtime, waiting(runtime, case_id)[0].id, data, people.anna)
+    code = cases.get_case(runtime, case_id, people.anna, with_data=False)["client"]["client_code"]
+    assert "intake_phone" not in _seed(runtime, code)[1]
+    family = cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
+    opened = tasks.get_task(runtime, task_of(runtime, family, "step_3_1"), people.anna)
+    assert "phone" not in opened["values"]

@@ -81,6 +81,7 @@ def test_commitments_not_met_further_service_amends_plan_and_returns_to_casework
     do(runtime, case_id, "step_3_9", {"further_service_available": True}, people.anna)
     assert waiting_steps(runtime, case_id) == ["3.7"]
     do(runtime, case_id, "step_3_7", {"needs_other_helpers": True, "other_helpers": "Adósságkezelő szolgálat",
+                                      "action_plan": "Adósságkezelési tanácsadás az adósságkezelő szolgálattal.",
                                       "agreement_date": "2026-04-01",
                                       "actions": [demo.action(12, "Cselekvési terv módosítása.")]}, people.anna)
     assert waiting_steps(runtime, case_id) == ["3.3"]
@@ -119,7 +120,8 @@ def test_lead_refusing_a_successful_closure_returns_to_casework(runtime, people)
 
 
 @pytest.mark.parametrize("needs_helpers", [True, False])
-def test_field_43_selects_44_or_45(runtime, people, needs_helpers):
+def test_field_45_applies_whether_43_is_yes_or_no(runtime, people, needs_helpers):
+    # The seed's "no → 45" skips 44 on the paper form; the action plan (45) is written either way, at 3.1 and 3.7.
     from engine.errors import ValidationFailed
 
     case_id = new_family_case(runtime, people)
@@ -128,14 +130,28 @@ def test_field_43_selects_44_or_45(runtime, people, needs_helpers):
     data.pop("action_plan")
     if needs_helpers:
         data["other_helpers"] = "Védőnő, iskolai szociális segítő"
-        do(runtime, case_id, "step_3_1", data, people.anna)
     else:
         with pytest.raises(ValidationFailed) as err:
-            do(runtime, case_id, "step_3_1", dict(data, other_helpers="nem kellene"), people.anna)
-        fields = {d["field"] for d in err.value.details}
-        assert fields == {"other_helpers", "action_plan"}
-        do(runtime, case_id, "step_3_1", dict(data, action_plan="Költségvetés készítése."), people.anna)
+            do(runtime, case_id, "step_3_1", dict(data, other_helpers="nem kellene",
+                                                  action_plan="Költségvetés."), people.anna)
+        assert {d["field"] for d in err.value.details} == {"other_helpers"}  # 44 only with a yes
+    with pytest.raises(ValidationFailed) as err:
+        do(runtime, case_id, "step_3_1", data, people.anna)
+    assert {(d["field"], d["kind"]) for d in err.value.details} == {("action_plan", "required")}
+    do(runtime, case_id, "step_3_1", dict(data, action_plan="Költségvetés készítése."), people.anna)
     assert waiting_steps(runtime, case_id) == ["3.2"]
+    data = cases.get_case(runtime, case_id, people.anna)["data"]
+    assert data["action_plan"] == "Költségvetés készítése."
+    # 3.7 the same: with a yes to 43 the amended plan (45) is kept beside the helpers (44).
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
+    do(runtime, case_id, "step_3_6", {"commitments_met": False}, people.anna)
+    do(runtime, case_id, "step_3_9", {"further_service_available": True}, people.anna)
+    amended = {"needs_other_helpers": needs_helpers, "action_plan": "Módosított terv."}
+    if needs_helpers:
+        amended["other_helpers"] = "Családterapeuta"
+    do(runtime, case_id, "step_3_7", amended, people.anna)
+    assert cases.get_case(runtime, case_id, people.anna)["data"]["action_plan"] == "Módosított terv."
 
 
 def test_casework_loop_many_times_with_discussions_and_conferences(runtime, people):
@@ -143,7 +159,7 @@ def test_casework_loop_many_times_with_discussions_and_conferences(runtime, peop
     through_agreement(runtime, people, case_id)
     meetings, actions = [], []
     for n in range(12):
-        meetings.append(demo.meeting(1 + n))
+        meetings.append(demo.meeting(2 + n))  # from the day taken into care (2 February)
         route = ["continue", "case_discussion", "case_conference"][n % 3]
         do(runtime, case_id, "step_3_3", {"meetings": list(meetings), "casework_next": route}, people.anna)
         if route == "case_discussion":

@@ -32,19 +32,22 @@ def test_total_and_per_capita_income_are_computed_over_every_member_and_row(runt
 
 
 @pytest.mark.parametrize("size", [0, None])
-def test_per_capita_income_is_not_computed_for_an_empty_household(runtime, people, size):
+def test_field_7_counts_the_client_so_it_is_at_least_one(runtime, people, size):
     case_id = new_family_case(runtime, people)
     data = demo.assessment_data()
     if size is None:
         data.pop("household_size")
-        with pytest.raises(ValidationFailed, match="household_size"):
-            do(runtime, case_id, "step_3_1", data, people.anna)
-        return
-    data["household_size"] = size
+    else:
+        data["household_size"] = size
+    with pytest.raises(ValidationFailed) as err:
+        do(runtime, case_id, "step_3_1", data, people.anna)
+    assert [(d["field"], d["kind"]) for d in err.value.details] == [
+        ("household_size", "required" if size is None else "minimum")]
+    data["household_size"] = 1
+    data["household_members"] = []
     do(runtime, case_id, "step_3_1", data, people.anna)
     stored = cases.get_case(runtime, case_id, people.anna)["data"]
-    assert stored["total_income"] == 180000 + 12200 + 30000 + 95000
-    assert stored["per_capita_income"] is None
+    assert stored["per_capita_income"] == stored["total_income"] == 95000
 
 
 def _bad(mutate):
@@ -126,7 +129,7 @@ def test_completed_task_records_before_and_after_in_the_history(runtime, people)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
     do(runtime, case_id, "step_3_6", {"commitments_met": False}, people.anna)
     do(runtime, case_id, "step_3_9", {"further_service_available": True}, people.anna)
-    amended = {"needs_other_helpers": True, "other_helpers": "Családterapeuta"}
+    amended = {"needs_other_helpers": True, "other_helpers": "Családterapeuta", "action_plan": "Családterápia."}
     do(runtime, case_id, "step_3_7", amended, people.anna)
     history = cases.history(runtime, case_id, people.anna)
     completed = [e for e in history if e["kind"] == "task_completed" and e["payload"]["step"] == "3.7"][0]

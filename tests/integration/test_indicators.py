@@ -68,12 +68,13 @@ def test_every_scalar_indicator_of_the_whole_service(world):
     assert v["I2"] == 8          # X (A and E) counted once, Y Z V U T S R
     assert v["I3"] == 7          # all but Y (returning at its only intake); X is new through A
     assert v["I8"] == 87.5       # 7 / 8
-    # I4: incomes / persons of the processes with a per-capita income (C has 0 persons: left out of both sums)
-    # (300000+100000+150000+200000+60000+500000+0+90000) / (3+2+1+4+2+5+1+3) = 1400000 / 21
-    assert v["I4"] == pytest.approx(66666.67)
+    # I4: incomes / persons of the processes with a per-capita income (field 7 is at least 1, the client)
+    # (300000+100000+80000+150000+200000+60000+500000+0+90000) / (3+2+1+1+4+2+5+1+3) = 1480000 / 22
+    assert v["I4"] == 67272.73
     i4 = next(i for i in result["indicators"] if i["id"] == "I4")
-    assert i4["mean_of_per_capita"] == 63750.0  # (100000+50000+150000+50000+30000+100000+0+30000) / 8
-    assert (i4["income_sum"], i4["persons_sum"]) == (1400000, 21)
+    # (100000+50000+80000+150000+50000+30000+100000+0+30000) / 9 = 65555.555…
+    assert i4["mean_of_per_capita"] == 65555.56
+    assert (i4["income_sum"], i4["persons_sum"]) == (1480000, 22)
     # I9: 9 processes / 7 intakes in the period (Budapest days: V's intake at 23:30 UTC on 31 Dec is inside,
     # the one at 22:30 UTC on 30 June is outside)
     assert v["I9"] == pytest.approx(128.57)
@@ -94,7 +95,7 @@ def test_breakdown_indicators_and_units(world):
                      "I12": "days/process", "I13": "pcs", "I14": "%", "I15": "persons", "I16": "%"}
     bands = result["breakdowns"]["income_bands"]
     # [0, 50000): I 0, G 30000, J 30000; [50000, 100000): B, F; 100000 and more: A, E, H; C has none
-    assert [(b["families"], b["share"]) for b in bands] == [(3, 33.33), (2, 22.22), (3, 33.33)]
+    assert [(b["families"], b["share"]) for b in bands] == [(3, 33.33), (3, 33.33), (3, 33.33)]
     problems = by_key(result, "problem_types")
     assert set(problems) == {"financial", "child_rearing", "mental", "employment", "family_relationship"}
     # financial: processes A B E G J; persons X Y U R; with an agreement X(A) Y U R; without: X(E)
@@ -237,4 +238,4 @@ def test_facts_are_rows_not_workflows(world):
                 fact.care_days, fact.client_status) == ("2024-10-01", "2025-03-31", "successful", True, 181,
                                                         "returning")
         c = session.execute(select(CaseFact).where(CaseFact.case_id == ids["C"])).scalar_one()
-        assert (c.household_size, c.total_income, c.per_capita_income) == (0, 80000, None)
+        assert (c.household_size, c.total_income, c.per_capita_income) == (1, 80000, 80000.0)

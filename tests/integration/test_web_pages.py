@@ -92,7 +92,7 @@ def test_case_page_shows_client_steps_log_timeline_and_diagram(runtime, people):
     # The case log: two meetings (47-49) and the action (50-51), with the form's labels and options.
     meetings = html[html.index('data-testid="log-meetings"'):]
     assert meetings.count("Családlátogatás") == 2 and "kliens otthonában" in meetings
-    assert "2026.03.07" in meetings
+    assert "2026.02.07" in meetings
     assert "Egyeztetés az iskolával." in html[html.index('data-testid="log-actions"'):]
     # The timeline: who and what changed, newest first, with field labels.
     timeline = html[html.index('data-testid="timeline"'):]

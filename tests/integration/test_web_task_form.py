@@ -304,12 +304,12 @@ def test_errors_are_worded_in_english_for_an_english_user(runtime, people, anna)
     anna.english()
     flat = form_parse.flatten(ASSESSMENT, two_members_two_incomes())
     flat["household_size"] = "three"
-    flat["needs_other_helpers"] = "true"  # 44 now required, 45 must be empty
+    flat["needs_other_helpers"] = "true"  # 44 now required; 45 applies either way
     anna.get(f"/tasks/{task_id}")
     html = anna.post(f"/tasks/{task_id}/complete", flat).get_data(as_text=True)
     assert "Enter a whole number" in _field_html(html, "household_size")
     assert "Required with the answer given to “Must another helper be involved?”" in _field_html(html, "other_helpers")
-    assert "Does not apply with the answer given to" in _field_html(html, "action_plan")
+    assert "has-error" not in _field_html(html, "action_plan")
     assert "Number of persons living in the dwelling" in html and "2026-03-02" in html  # English: ISO dates
 
 
@@ -450,3 +450,20 @@ def test_opening_a_case_or_task_page_is_logged_as_a_view(runtime, people, anna):
     events = [e for e in cases.history(runtime, case_id, people.anna) if e["kind"].endswith("_viewed")]
     assert [(e["kind"], e["actor"], e["task_id"], e["payload"]["via"]) for e in events] == [
         ("task_viewed", "anna", task_id, "web"), ("case_viewed", "anna", None, "web")]
+
+
+def test_a_date_before_the_day_taken_into_care_is_refused_naming_both_dates_in_either_language(runtime, people,
+                                                                                            anna):
+    case_id = new_family_case(runtime, people)
+    do(runtime, case_id, "step_3_1", dict(demo.assessment_data(), taken_into_care_date="2026-03-02"), people.anna)
+    task_id = task_of(runtime, case_id, "step_3_2")
+    anna.get(f"/tasks/{task_id}")
+    html = anna.post(f"/tasks/{task_id}/complete", {"agreement_date": "2026.02.27"}).get_data(as_text=True)
+    assert "2026.02.27 korábbi, mint 2026.03.02, a(z) „Gondozásba vétel dátuma” (1. mező, 3.1 lépés)" in \
+        _field_html(html, "agreement_date")
+    anna.english()
+    anna.get(f"/tasks/{task_id}")
+    html = anna.post(f"/tasks/{task_id}/complete", {"agreement_date": "2026-02-27"}).get_data(as_text=True)
+    assert "2026-02-27 is earlier than 2026-03-02, the “Date taken into care” (field 1, step 3.1)" in \
+        _field_html(html, "agreement_date")
+    assert waiting_steps(runtime, case_id) == ["3.2"]

@@ -63,7 +63,7 @@ USER_TASKS = {
         "step_3_10": ("3.10", "follow_up.json", "caseworker"),
         "step_3_11": ("3.11", "closure_no_cooperation.json", "caseworker"),
         "agree_closure_success": ("3.8", "closure_agreement.json", "professional_lead"),
-        "agree_closure_no_cooperation": ("3.11", "closure_agreement.json", "professional_lead"),
+        "agree_closure_no_cooperation": ("3.11", "closure_no_cooperation_agreement.json", "professional_lead"),
     },
 }
 # gateway id -> the data keys its conditions read
@@ -489,7 +489,7 @@ class FakeServices(PythonScriptEngine):
 
     def call_service(self, task, operation_name, operation_params, **kw):
         self.calls.append((task.task_spec.name, operation_name, operation_params))
-        return '{"client_code": "K-1"}'
+        return '{"client_code": "K-1", "client_status": "returning"}'
 
 
 def test_walk_intake_registers_the_client():
@@ -500,6 +500,8 @@ def test_walk_intake_registers_the_client():
     assert seen == ["intake_registration"]
     assert engine.calls == [("register_client_task", "register_client", {})]
     (end,) = wf.get_tasks(spec_name="end_intake", state=TaskState.COMPLETED)
-    assert end.data["client"] == {"client_code": "K-1"}
+    assert end.data["client"] == {"client_code": "K-1", "client_status": "returning"}
+    # The registry's answer is the case's: a recognised person is "returning" whatever was typed at intake.
+    assert end.data["client_status"] == "returning"
     assert end.data["family_name"] == "Kovács"
     assert ended_at(wf) == {"end_intake"}

@@ -42,6 +42,7 @@ EXPECTED_FORMS = {
         "follow_up_frequency", "follow_up_months"},
     "family_care/forms/closure_no_cooperation.json": {"closure_date", "closure_reason", "closure_reason_other"},
     "family_care/forms/closure_agreement.json": {"closure_agreed", "closure_agreement_note"},
+    "family_care/forms/closure_no_cooperation_agreement.json": {"closure_agreed", "closure_agreement_note"},
     "family_care/forms/follow_up.json": {"follow_up_contacts"},
     # Seed 000 (issue 4): its standard has numbered sections, not numbered fields (x-seed-section).
     "job_retention/forms/day_180_check.json": {
@@ -376,7 +377,10 @@ def test_assessment_specifics():
     assert p["total_income"]["x-computed"] == "total_income" and p["total_income"]["readOnly"] is True
     assert p["per_capita_income"]["x-computed"] == "per_capita_income"
     assert p["other_helpers"]["x-visible-when"] == {"field": "needs_other_helpers", "equals": True}
-    assert p["action_plan"]["x-visible-when"] == {"field": "needs_other_helpers", "equals": False}
+    # Field 45 applies whatever field 43 says: the seed's "no → 45" skips 44 on paper, it is no branch.
+    assert "x-visible-when" not in p["action_plan"] and "action_plan" in s["required"]
+    assert p["household_size"]["minimum"] == 1  # field 7 counts the client
+    assert p["phone"]["x-prefill-from"] == "intake_phone"
     assert p["household_members"]["x-seed-fields"] == [8, 25] and p["household_members"]["maxItems"] == 30
     assert [sec["id"] for sec in s["x-sections"]] == ["basic", "household", "client_income", "totals", "plan"]
     member = p["household_members"]["items"]["properties"]
@@ -406,7 +410,8 @@ def test_decision_fields():
     assert "casework_next" in cw["required"]
     for rel, key, step in (("review.json", "commitments_met", "3.6"),
                            ("further_service.json", "further_service_available", "3.9"),
-                           ("closure_agreement.json", "closure_agreed", "3.8")):
+                           ("closure_agreement.json", "closure_agreed", "3.8"),
+                           ("closure_no_cooperation_agreement.json", "closure_agreed", "3.11")):
         s = FORMS["family_care/forms/" + rel]
         assert s["properties"][key]["type"] == "boolean" and s["properties"][key]["x-seed-step"] == step
         assert key in s["required"]
@@ -416,15 +421,19 @@ def test_closure_specifics():
     s = FORMS["family_care/forms/closure.json"]
     p = s["properties"]
     assert {"closure_date", "closure_reason", "follow_up"} <= set(s["required"])
-    assert p["closure_reason"]["enum"] == ["successful", "lack_of_cooperation", "referred_service",
-                                           "referred_institution", "contact_broken", "other"]
+    # Field 53's list split by path (docs/processes.md): a successful closure is never "lack of cooperation"
+    # nor "contact broken off"; a closure for lack of cooperation is never "successful" nor a referral (3.9 found
+    # no further service). "Other, namely…" stays at both.
+    assert p["closure_reason"]["enum"] == ["successful", "referred_service", "referred_institution", "other"]
+    assert set(p["closure_reason"]["x-options"]) == set(p["closure_reason"]["enum"])
     for key in ("follow_up_agreement", "follow_up_frequency", "follow_up_months"):
         assert p[key]["x-visible-when"] == {"field": "follow_up", "equals": True}
         assert p[key]["x-seed-field"] == 55
     assert p["follow_up_frequency"]["enum"] == ["weekly", "fortnightly", "monthly"]
     assert (p["follow_up_months"]["minimum"], p["follow_up_months"]["maximum"]) == (1, 6)
     nc = FORMS["family_care/forms/closure_no_cooperation.json"]
-    assert nc["properties"]["closure_reason"]["enum"] == p["closure_reason"]["enum"]
+    assert nc["properties"]["closure_reason"]["enum"] == ["lack_of_cooperation", "contact_broken", "other"]
+    assert set(nc["properties"]["closure_reason"]["x-options"]) == set(nc["properties"]["closure_reason"]["enum"])
     assert {"closure_date", "closure_reason"} <= set(nc["required"])
 
 
@@ -598,6 +607,7 @@ def test_visibility_rules_catch_bad_documents():
     ("family_care/forms/review.json", {"commitments_met": True}),
     ("family_care/forms/further_service.json", {"further_service_available": False}),
     ("family_care/forms/plan_amendment.json", {"needs_other_helpers": True, "other_helpers": "adósságkezelő",
+                                               "action_plan": "Adósságkezelési tanácsadás bevonása.",
                                                "agreement_date": "2025-06-01"}),
     ("family_care/forms/closure.json", {"closure_date": "2025-09-30", "closure_reason": "successful",
                                         "follow_up": True, "follow_up_agreement": "Havonta, fél évig.",

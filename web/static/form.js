@@ -1,8 +1,9 @@
 // The task form, enhanced. Without this file every part of the form is shown and the server does all the work;
 // with it: conditional parts appear and disappear as the seed says (hidden parts are disabled, so they are not
 // sent), rows are added and removed in the page, fields 39/40 follow the amounts as they are typed (mirroring
-// engine/forms.py total_income and per_capita_income; the server recomputes them on submit), and dates are
-// tidied to YYYY.MM.DD in Hungarian.
+// engine/forms.py total_income and per_capita_income; the server recomputes them on submit), dates are
+// tidied to YYYY.MM.DD in Hungarian, and a block whose number of rows disagrees with the field that gives it
+// (x-expected-count) is warned about once before completing.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-task-form]");
@@ -162,6 +163,65 @@
     updateTotals();
   }
 
+  // ---- a block whose number of rows another field gives (x-expected-count): a warning, not a refusal ----------
+  // Field 7 counts the client, so field 7 − 1 other residents are expected. On a mismatch the first "complete"
+  // shows the warning and stops; completing again with the same numbers goes through.
+  function filledRows(block) {
+    return Array.prototype.filter.call(block.querySelector("[data-rows]").children, function (row) {
+      return Array.prototype.some.call(row.querySelectorAll("input, select, textarea"), function (el) {
+        if (el.disabled || el.type === "hidden" || el.type === "submit") { return false; }
+        if (el.type === "checkbox" || el.type === "radio") { return el.checked; }
+        return String(el.value || "").trim() !== "";
+      });
+    }).length;
+  }
+
+  function countWarnings() {
+    var found = [];
+    form.querySelectorAll("[data-expected-count]").forEach(function (block) {
+      if (block.closest("[hidden]")) { return; }
+      var rule;
+      try { rule = JSON.parse(block.getAttribute("data-expected-count")); } catch (e) { return; }
+      var source = controls(rule.field)[0];
+      var size = source ? integer(source.value) : null;
+      if (size === null) { return; }
+      var expected = size + (rule.offset || 0);
+      var rows = filledRows(block);
+      if (rows === expected) { return; }
+      found.push({ block: block, key: rule.field + ":" + size + ":" + rows,
+                   text: block.getAttribute("data-count-warning").split("{size}").join(String(size))
+                     .split("{expected}").join(String(Math.max(expected, 0))).split("{rows}").join(String(rows)) });
+    });
+    return found;
+  }
+
+  function warnBeforeSubmit(event) {
+    var submitter = event.submitter;
+    if (submitter && submitter.hasAttribute("formaction")) { return; }  // a draft or a row: not a completion
+    form.querySelectorAll("[data-count-warning-box]").forEach(function (box) { box.remove(); });
+    var warnings = countWarnings();
+    var key = warnings.map(function (w) { return w.key; }).join("|");
+    // Remembered for this page across a refused submission (the page comes back from the server).
+    var memo = "segito-count-warned:" + form.getAttribute("action");
+    var warned = form.getAttribute("data-count-warned");
+    try { warned = warned || window.sessionStorage.getItem(memo); } catch (e) { /* storage off: this page only */ }
+    if (!warnings.length || warned === key) { return; }
+    event.preventDefault();
+    form.setAttribute("data-count-warned", key);
+    try { window.sessionStorage.setItem(memo, key); } catch (e) { /* storage off: this page only */ }
+    warnings.forEach(function (w, i) {
+      var box = document.createElement("div");
+      box.className = "alert alert-warning";
+      box.setAttribute("role", "alert");
+      box.setAttribute("tabindex", "-1");
+      box.setAttribute("data-count-warning-box", "");
+      box.setAttribute("data-testid", "count-warning");
+      box.textContent = w.text;
+      w.block.parentNode.insertBefore(box, w.block);
+      if (i === 0) { box.focus(); }
+    });
+  }
+
   // ---- wiring -----------------------------------------------------------------------------------------------
   form.addEventListener("click", function (event) {
     var button = event.target.closest("button");
@@ -184,6 +244,7 @@
       updateTotals();
     }
   });
+  form.addEventListener("submit", warnBeforeSubmit);
   form.querySelectorAll("[data-repeat]").forEach(renumber);
   refresh();
   form.setAttribute("data-enhanced", "true");

@@ -1,6 +1,6 @@
 """login sessions: one row per browser login, so logout, deactivation and a password change end it on the server
 
-Revision ID: 0012_login_sessions
+Revision ID: 0008_login_sessions
 Revises: 0007_audit_case_index
 Create Date: 2026-12-05
 
@@ -10,7 +10,7 @@ row is not ended and younger than the absolute lifetime (engine/login_sessions.p
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012_login_sessions'
+revision = '0008_login_sessions'
 down_revision = '0007_audit_case_index'
 branch_labels = None
 depends_on = None
