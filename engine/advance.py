@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from uuid import UUID
 
-from sqlalchemy import bindparam
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, serialization
 from .db import Prepared
@@ -23,7 +23,6 @@ from .models import Case, HumanTask
 from .runtime import DefinitionView, Runtime
 from .sandbox import SandboxedScriptEngine
 from .services import bind_services
-
 
 # Called inside the transaction at the end of every advance, after the task rows and before the state is saved:
 # observer(advance, created_rows, completed) — e.g. timer rows, case facts for indicators. They write with
@@ -184,7 +183,8 @@ class Advance:
 
 
 # Issue 5: the indicator rows (case facts, job-retention follow-ups) are kept in step by these observers.
-from . import case_facts as _case_facts, followup_indicators as _followup  # noqa: E402
+from . import case_facts as _case_facts  # noqa: E402
+from . import followup_indicators as _followup  # noqa: E402
 
 OBSERVERS += [_case_facts.observe, _followup.observe]
 BEGIN_OBSERVERS += [_followup.note_facts]

@@ -16,8 +16,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, delete, select
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, delete, select
 
 from . import json_text
 from .db import Prepared

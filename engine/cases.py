@@ -1,19 +1,17 @@
 """Starting cases and reading them back (summary, current steps, data, history)."""
 from __future__ import annotations
 
-from sqlalchemy import exists, select
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import exists, select
 
 from . import access, audit, clients, clock, definitions
 from .advance import Advance, CaseRecord
 from .db import Prepared
 from .errors import NotFound, SegitoError
 from .models import Case, Client, HumanTask
-from .users import Actor
 from .runtime import Runtime
-from .users import CASEWORKER
-
+from .users import CASEWORKER, Actor
 
 _INSERT_CASE = Prepared(Case.__table__.insert())
 

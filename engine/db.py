@@ -262,7 +262,7 @@ class Database:
             session.close()
 
     @contextlib.contextmanager
-    def command(self) -> Iterator["CommandSession"]:
+    def command(self) -> Iterator[CommandSession]:
         """A unit of work for the hot commands (complete a task, start a case): the same one transaction, on a
         connection taken directly, with a Session made only if the command needs the ORM (engine/command_session.py).
         """

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from . import audit, sandbox, serialization
 from .db import Prepared
@@ -53,7 +53,7 @@ class Upload:
     forms: dict[str, bytes]
 
     @classmethod
-    def from_path(cls, path: str | Path) -> "Upload":
+    def from_path(cls, path: str | Path) -> Upload:
         path = Path(path)
         forms_dir = path.parent / "forms"
         forms = {p.name: p.read_bytes() for p in sorted(forms_dir.glob("*.json"))} if forms_dir.is_dir() else {}

@@ -22,9 +22,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
 from .case_facts import _current_data, _date, stored_cases
-from .report_request import ReportRequest, authorise, share
 from .models import Client, User
 from .report_models import RetentionCase, RetentionVisit
+from .report_request import ReportRequest, authorise, share
 
 START_KEY, VISIT_KEY, CHECK_KEY = "employment_start", "visit_date", "employed_on_day_180"
 AGE_GROUPS = ((0, 25, "under 25"), (25, 35, "25–34"), (35, 45, "35–44"), (45, 55, "45–54"), (55, 200, "55+"))

@@ -17,7 +17,8 @@ from __future__ import annotations
 import threading
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, case as sql_case, func, literal_column, select
+from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import case as sql_case
 from sqlalchemy import union_all as _typed_union_all
 
 from .models import Case, Client, HumanTask

@@ -10,9 +10,9 @@ from sqlalchemy import exists, func, select
 from .errors import Forbidden, ValidationFailed
 from .indicator_queries import band_condition, closed_in, fact_filters, in_care
 from .indicators import DEFINITIONS
-from .report_request import ReportRequest, authorise, may_see_names
 from .models import Client, User
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
+from .report_request import ReportRequest, authorise, may_see_names
 from .users import Actor
 
 MAX_LIMIT = 1000

@@ -17,7 +17,6 @@ from .models import Case, Intake, User
 from .report_models import CaseFact, CaseProblemType
 from .report_request import Band, ReportRequest, period_instants, ratio
 
-
 # ---- the sets of cases the definitions speak of --------------------------------------------------------------
 
 def fact_filters(req: ReportRequest, table=CaseFact) -> list:

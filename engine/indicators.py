@@ -13,12 +13,35 @@ from __future__ import annotations
 from sqlalchemy import distinct, func, select, text
 
 from . import clock
-from .indicator_queries import (band_condition, closed_in, closures, dated, fact_filters, in_care, intakes,
-                                months, per_caseworker, problem_types, unindexed)
+from .indicator_queries import (
+    band_condition,
+    closed_in,
+    closures,
+    dated,
+    fact_filters,
+    in_care,
+    intakes,
+    months,
+    per_caseworker,
+    problem_types,
+    unindexed,
+)
 from .models import ProcessDefinition, User
 from .report_models import CaseAction, CaseFact, CaseMeeting
-from .report_request import (NAME_ROLES, REPORT_ROLES, Band, ReportRequest, authorise, may_see_names,
-                             parse_bands, parse_request, period_instants, ratio, service_zone, share)
+from .report_request import (
+    NAME_ROLES,
+    REPORT_ROLES,
+    Band,
+    ReportRequest,
+    authorise,
+    may_see_names,
+    parse_bands,
+    parse_request,
+    period_instants,
+    ratio,
+    service_zone,
+    share,
+)
 from .users import CASEWORKER, Actor
 
 __all__ = ["DEFINITIONS", "BREAKDOWN_OF", "NAME_ROLES", "REPORT_ROLES", "Band", "ReportRequest", "authorise",

@@ -203,6 +203,6 @@ class AuditStream(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# Tables of other modules register on the same metadata (Alembic's env and the app see them through this import).
-from engine import timer_models  # noqa: E402,F401  (issue 4: timers, calendar feeds)
-from engine import report_models  # noqa: E402,F401  (issue 5: indicator facts)
+# Tables of other modules register on the same metadata (Alembic's env and the app see them through this import):
+# indicator facts; timers and calendar feeds.
+from engine import report_models, timer_models  # noqa: E402,F401

@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from . import clock, serialization, task_walk
 from .db import Database, is_postgres

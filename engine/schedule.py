@@ -191,8 +191,9 @@ def _services(runtime, session, case, actor, at, case_audit) -> dict:
         keep = []
         if replanned:
             # Visits already in the inbox are not "still to come": they are issued again with their own date.
-            from .models import HumanTask
             from sqlalchemy import select
+
+            from .models import HumanTask
 
             keep = [local_date(d) for d in session.execute(
                 select(HumanTask.due_at).where(HumanTask.case_id == case.id, HumanTask.state == "ready",

@@ -8,12 +8,11 @@ from sqlalchemy import bindparam, select, update
 from . import access, audit, clock, inbox_queries
 from .advance import CASE_COLUMNS, Advance, CaseRecord
 from .cases import case_data, task_summary
-from .errors import Conflict, NotFound, SegitoError
 from .db import Prepared, is_postgres
+from .errors import Conflict, NotFound, SegitoError
 from .models import Case, HumanTask
 from .runtime import Runtime
 from .users import Actor
-
 
 _tasks = HumanTask.__table__
 _COMPLETE_TASK = Prepared(_tasks.update().where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == "ready")

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 from uuid import UUID
 
-from sqlalchemy import bindparam, or_, select, update
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -22,6 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, or_, select, update
 
 from . import advance, audit, caseload, finished_rounds, schedule, services
 from .models import UtcDateTime

@@ -18,8 +18,8 @@ import socket
 import traceback
 import uuid
 
-from sqlalchemy import bindparam, func, or_, select, update
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy import bindparam, func, or_, select, update
 
 from . import access, audit, clock, timer_sync
 from .advance import Advance, CaseRecord

@@ -30,7 +30,7 @@ POLL_SECONDS = 0.25
 STOP_SECONDS = 2.0
 log = logging.getLogger(__name__)
 
-_registry: dict[str, "WalCheckpointer"] = {}
+_registry: dict[str, WalCheckpointer] = {}
 _registry_lock = threading.Lock()
 
 

@@ -27,7 +27,7 @@ WAIT_SECONDS = 10.0  # as SQLite's busy timeout (engine/db.py)
 POLL_SECONDS = 0.001
 log = logging.getLogger(__name__)
 
-_registry: dict[str, "WriterLock"] = {}
+_registry: dict[str, WriterLock] = {}
 _registry_lock = threading.Lock()
 
 
@@ -63,7 +63,7 @@ class WriterLock:
                     return False
                 time.sleep(POLL_SECONDS)
 
-    def __enter__(self) -> "WriterLock":
+    def __enter__(self) -> WriterLock:
         if getattr(self._local, "depth", 0):
             self._local.depth += 1
             return self

@@ -10,11 +10,11 @@ from werkzeug.exceptions import BadRequest
 from engine import access, audit_log, case_view, cases, clock
 from engine.models import User
 
+from .auth import current_actor, login_required, runtime
+from .catalogue_views import get_diagram, render_diagram
 from .i18n import N_
 from .i18n import gettext as _
 from .i18n import gettext as translate  # for messages marked with N_ elsewhere (not extracted here)
-from .auth import current_actor, login_required, runtime
-from .catalogue_views import get_diagram, render_diagram
 from .labels import field_label, field_schema, option_label, process_name, step_name, text, view_of
 
 cases_bp = Blueprint("cases", __name__)

@@ -36,7 +36,7 @@ class Item:
     number: str            # 1-based for people; empty in the template
     path: str              # error path, "household_members/0"
     html_id: str
-    fields: list["Field"] = field(default_factory=list)
+    fields: list[Field] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -177,7 +177,7 @@ def _options(prop: dict, value, locale: str) -> list[Option]:
 _OPTION_HTML: dict[tuple[int, str], tuple[dict, str]] = {}
 
 
-def options_html(prop: dict, f: "Field", locale: str) -> Markup:
+def options_html(prop: dict, f: Field, locale: str) -> Markup:
     key = (id(prop), locale)
     hit = _OPTION_HTML.get(key)
     if hit is None or hit[0] is not prop:

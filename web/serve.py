@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from flask import Flask
 
-
 ACCESS_LOG_FORMAT = '%(m)s %(U)s %(s)s %(D)s'  # method, path, status, microseconds in the app
 
 

@@ -314,7 +314,7 @@ def start_app(url: str, port: int, server_options: list[str] = (), access_log: P
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read()
             return proc
-        except (urllib.error.URLError, ConnectionError, socket.timeout):
+        except (TimeoutError, urllib.error.URLError, ConnectionError):
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("the app did not answer within 120 s")

@@ -3,7 +3,6 @@ deployment, conflicts — and every answer checked against the schema the docume
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 

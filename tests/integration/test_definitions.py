@@ -114,7 +114,7 @@ def test_entities_are_refused_not_expanded(runtime, payload):
 def test_a_new_version_leaves_running_cases_on_theirs(runtime, people):
     old_case = new_family_case(runtime, people, 0)
     through_agreement(runtime, people, old_case)
-    text = FAMILY.read_bytes().replace("3.3 Esetmunka".encode(), "3.3 Esetmunka (v2)".encode(), 1)
+    text = FAMILY.read_bytes().replace(b"3.3 Esetmunka", b"3.3 Esetmunka (v2)", 1)
     definition, created = _deploy(runtime, _upload(text))
     assert created and definition.version == 2
     new_case = new_family_case(runtime, people, 1)

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 
 from engine import cases, clock, timers, users
+from web.app import create_app
 
 from ..conftest import _password_hash
 from .test_api import Api, conforms
 from .test_timers import TIMER_PROBE, _start, flaky  # noqa: F401  (flaky: a fixture)
 from .timer_helpers import local, start_follow_up, timer_rows
-from web.app import create_app
 
 
 @pytest.fixture

@@ -11,16 +11,15 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import event, select
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
+from sqlalchemy import event, select
 
 from engine import advance, clock, serialization, task_walk, timers
 from engine.models import Case, HumanTask
 from engine.report_models import RetentionVisit
 
-from .timer_helpers import (
-    VISIT, complete, end_of_local_day, family_case_follow_up_fired, local, start_follow_up)
+from .timer_helpers import VISIT, complete, end_of_local_day, family_case_follow_up_fired, local, start_follow_up
 
 FILTERS = [dict(state=s) for s in (TaskState.READY, TaskState.WAITING, TaskState.NOT_FINISHED_MASK,
                                    TaskState.ANY_MASK, TaskState.COMPLETED, TaskState.PREDICTED_MASK,

@@ -13,9 +13,8 @@ sort keys (the first one an expression, on SQLite and PostgreSQL alike) let a pa
 range, and the counts read the index alone. They replace the old ones: same prefixes, so every other query that
 used those still can.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0005_inbox_due_order'
 down_revision = '0004_follow_up_plans'
