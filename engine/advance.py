@@ -95,7 +95,8 @@ class Advance:
         self.finished_spiff_ids: set[str] = set()
         self.ready_after: dict[str, object] | None = None  # set by finish, for the observers
         self.keep_workflow = True  # put the saved workflow in the runtime's cache for the case's next command
-        workflow.script_engine = SandboxedScriptEngine(services=bind_services(runtime, session, case, actor, at, self.audit))
+        workflow.script_engine = SandboxedScriptEngine(
+            services=bind_services(runtime, session, case, actor, at, self.audit))
         for observer in BEGIN_OBSERVERS:
             observer(self)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 from sqlalchemy import select
 
@@ -83,7 +84,7 @@ def check_chain(chain: str, events: list[AuditEvent], head: str, length: int) ->
         # After a swapped pair the next link cannot be expected to hold; it was reported with the pair.
         prev, expected = (None if keep.id in swapped else keep.hash), seq + 1
     in_order = [e for e in by_id if e.id not in inserted]
-    for before, after in zip(in_order, in_order[1:]):
+    for before, after in pairwise(in_order):
         if after.seq < before.seq:
             add("reordered", after.seq, after.id, f"event id {after.id} (position {after.seq}) was stored after "
                                                   f"event id {before.id} (position {before.seq})")

@@ -84,7 +84,7 @@ def _parse_xml(upload: Upload) -> etree._ElementTree:
     except etree.XMLSyntaxError as e:
         line = e.lineno if e.lineno else None
         raise DefinitionInvalid(f"{upload.bpmn_name}: malformed XML at line {line}: {e.msg}",
-                                [{"file": upload.bpmn_name, "line": line, "message": f"malformed XML: {e.msg}"}])
+                                [{"file": upload.bpmn_name, "line": line, "message": f"malformed XML: {e.msg}"}]) from e
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise DefinitionInvalid(f"{upload.bpmn_name}: DOCTYPE declarations (and so XML entities) are not allowed",
                                 [{"file": upload.bpmn_name, "line": 1,
@@ -167,7 +167,7 @@ def validate(upload: Upload):
     except SpiffWorkflowException as e:
         line = getattr(e, "line_number", None) or None
         raise DefinitionInvalid(f"{upload.bpmn_name}: {e}", [{"file": upload.bpmn_name, "line": line,
-                                                               "message": str(e)}])
+                                                               "message": str(e)}]) from e
 
     for task_id, kind, source, mode in _expressions(spec, subprocess_specs):
         try:

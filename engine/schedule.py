@@ -9,7 +9,8 @@ daylight-saving changes and month lengths.
 
 These functions are also the BPMN service operations ``next_follow_up_visit``, ``replanned_follow_up_visit``,
 ``day_180_check`` and ``family_follow_up_visits`` (``follow_up_visits``: the first version of the job-retention
-process, whose running cases hold all their visits at once) (registered in engine.services), whose results the processes' timer events wait for.
+process, whose running cases hold all their visits at once) (registered in engine.services), whose results the
+processes' timer events wait for.
 """
 from __future__ import annotations
 

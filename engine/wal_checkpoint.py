@@ -122,7 +122,7 @@ class WalCheckpointer:
                     # writer can start the log over.
                     if came or self._behind:
                         connection = connection or self._connect()
-                        blocked, in_log, copied = checkpoint(connection)
+                        _blocked, in_log, copied = checkpoint(connection)
                         self._behind = copied < in_log
                     self._last_error = None
                 except Exception as e:  # SQLITE_BUSY, a file gone or replaced: say so, try again on the next look

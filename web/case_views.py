@@ -37,7 +37,7 @@ def _page() -> int:
     try:
         return max(int(request.args.get("page", 1)), 1)
     except ValueError:
-        raise BadRequest("page must be a whole number")
+        raise BadRequest("page must be a whole number") from None
 
 
 @cases_bp.get("/cases")

@@ -133,7 +133,7 @@ def _next_url(case_id: int) -> str:
 @bp.post("/tasks/<int:task_id>/complete")
 @login_required
 def complete(task_id: int):
-    schema, data = _posted(task_id)
+    _schema, data = _posted(task_id)
     try:
         result = tasks.complete(runtime(), task_id, data, current_actor())
     except ValidationFailed as err:
@@ -159,7 +159,7 @@ def complete(task_id: int):
 @bp.post("/tasks/<int:task_id>/draft")
 @login_required
 def draft(task_id: int):
-    schema, data = _posted(task_id)
+    _schema, data = _posted(task_id)
     try:
         tasks.save_draft(runtime(), task_id, data, current_actor())
     except ValidationFailed as err:
@@ -187,7 +187,7 @@ def _at(data, path: list[str]):
 @login_required
 def rows(task_id: int):
     """Without JavaScript: the page again with a row added to, or removed from, a repeatable block."""
-    schema, data = _posted(task_id)
+    _schema, data = _posted(task_id)
     add, remove = request.form.get("_add", ""), request.form.get("_remove", "")
     if add:
         block = _at(data, add.split("-"))

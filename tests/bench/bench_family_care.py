@@ -227,7 +227,7 @@ class Segito:
                     self.actors[username] = users.actor(session, username)
                 else:
                     user = users.by_username(session, username)
-                    user.role_codes  # loaded before the session closes
+                    user.role_codes  # noqa: B018 - loaded before the session closes
                     self.actors[username] = user
         self.step_times: dict[str, list[float]] = collections.defaultdict(list)
         self.start_times: list[float] = []

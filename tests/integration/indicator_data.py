@@ -124,7 +124,8 @@ def build(runtime, people) -> dict[str, int]:
     ids.update({
         "E": family_case(runtime, people, bela, x, "2025-04-01", 1, 150000, ["financial", "mental"], None),
         "F": family_case(runtime, people, bela, v, "2025-01-20", 4, 200000, ["family_relationship"], "2025-01-25",
-                         actions=["2025-03-03", "2025-06-30"], closure=closure("2025-06-30", "referred_service", False)),
+                         actions=["2025-03-03", "2025-06-30"],
+                         closure=closure("2025-06-30", "referred_service", False)),
         "G": family_case(runtime, people, anna, u, "2025-03-01", 2, 60000, ["financial"], "2025-03-02",
                          meetings=["2025-03-05"], closure=closure("2025-05-05", "lack_of_cooperation"),
                          no_cooperation=True),
