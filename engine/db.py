@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import config, wal_checkpoint, writer_lock
 
 if TYPE_CHECKING:
-    from .command_session import CommandSession
+    from .command_session import AnySession, CommandSession
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -224,7 +224,7 @@ def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch
     return result
 
 
-def is_postgres(session: Session) -> bool:
+def is_postgres(session: AnySession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import audit, sandbox, serialization
+from .command_session import AnySession
 from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
 from .forms import check_form_file
@@ -273,7 +274,7 @@ _LATEST_ID = Prepared(select(ProcessDefinition.__table__.c.id)
                       .order_by(ProcessDefinition.__table__.c.version.desc()).limit(1))
 
 
-def latest_definition_id(session: Session, key: str) -> int:
+def latest_definition_id(session: AnySession, key: str) -> int:
     """The newest version's id (every case start asks: one prebuilt Core statement, no row loaded)."""
     found = _LATEST_ID.first(session.connection(), {"key": key})
     if found is None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -47,7 +49,9 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here is a plain table (no mapping to a join or a query), and the commands build Core statements
+    # from it (``Case.__table__.insert()``): typed as the Table it is, not as any FromClause.
+    __table__: ClassVar[Table]
 
 
 class User(Base):
