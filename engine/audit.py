@@ -56,7 +56,7 @@ def field_changes(before: dict, after: dict, changed: set) -> dict:
     under "before" and those added under "after", listed in "list_fields". Recording the whole list each time
     would make a case's history grow with the square of its meetings.
     """
-    out = {"before": {}, "after": {}}
+    out: dict[str, dict | list] = {"before": {}, "after": {}}
     lists = []
     for key in sorted(changed):
         old, new = before.get(key), after.get(key)

@@ -83,9 +83,10 @@ def _parse_xml(upload: Upload) -> etree._ElementTree:
     try:
         tree = etree.ElementTree(etree.fromstring(upload.bpmn_bytes, parser))
     except etree.XMLSyntaxError as e:
-        line = e.lineno if e.lineno else None
-        raise DefinitionInvalid(f"{upload.bpmn_name}: malformed XML at line {line}: {e.msg}",
-                                [{"file": upload.bpmn_name, "line": line, "message": f"malformed XML: {e.msg}"}]) from e
+        lineno = e.lineno if e.lineno else None
+        raise DefinitionInvalid(f"{upload.bpmn_name}: malformed XML at line {lineno}: {e.msg}",
+                                [{"file": upload.bpmn_name, "line": lineno,
+                                  "message": f"malformed XML: {e.msg}"}]) from e
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise DefinitionInvalid(f"{upload.bpmn_name}: DOCTYPE declarations (and so XML entities) are not allowed",
                                 [{"file": upload.bpmn_name, "line": 1,

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, or_, select, update
 
@@ -59,7 +60,7 @@ def due_of(task) -> tuple[dt.datetime, str] | None:
     return None
 
 
-def waiting_timers(workflow) -> dict[tuple[str, dt.datetime], tuple[object, str]]:
+def waiting_timers(workflow) -> dict[tuple[str, dt.datetime], tuple[Task, str]]:
     """{(spiff task id, due time): (task, kind)} for every timer event waiting anywhere in the workflow."""
     found = {}
     for task in list(workflow.event_manager.tasks.values()):

@@ -127,7 +127,8 @@ class WalCheckpointer:
                     self._last_error = None
                 except Exception as e:  # SQLITE_BUSY, a file gone or replaced: say so, try again on the next look
                     self._report(e)
-                    connection = _close(connection)
+                    _close(connection)
+                    connection = None
                 finally:
                     self._looks += 1
         finally:
@@ -158,7 +159,6 @@ def _close(connection) -> None:
             connection.close()
         except sqlite3.Error as e:
             log.warning("closing the WAL checkpoint connection failed: %s", e)
-    return None
 
 
 def _database_path(url) -> str | None:

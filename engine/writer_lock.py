@@ -15,13 +15,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 
-try:
-    import fcntl
-except ImportError:  # Windows: one process serves (waitress), and the thread lock is enough
+# A platform check rather than try/except ImportError, so type checkers know fcntl is the module where it exists.
+if sys.platform == "win32":  # one process serves (waitress), and the thread lock is enough
     fcntl = None
+else:
+    import fcntl
 
 WAIT_SECONDS = 10.0  # as SQLite's busy timeout (engine/db.py)
 POLL_SECONDS = 0.001

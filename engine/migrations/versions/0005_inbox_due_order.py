@@ -21,7 +21,7 @@ down_revision = '0004_follow_up_plans'
 branch_labels = None
 depends_on = None
 
-SORT_KEYS = [sa.text('(due_at IS NULL)'), 'due_at', 'created_at', 'id']
+SORT_KEYS: list[str | sa.TextClause] = [sa.text('(due_at IS NULL)'), 'due_at', 'created_at', 'id']
 
 
 def upgrade() -> None:
