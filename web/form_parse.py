@@ -52,7 +52,7 @@ class _Parser:
         return [_clean(v) for v in self.form.getlist(name) if v.strip()]
 
     def obj(self, schema: dict, prefix: str) -> dict:
-        out = {}
+        out: dict[str, object] = {}
         props = schema.get("properties") or {}
         for name, prop in props.items():
             key = prefix + name
@@ -106,7 +106,7 @@ def parse(schema: dict, form: MultiDict) -> dict:
 
 def flatten(schema: dict, data: dict, prefix: str = "") -> MultiDict:
     """The inverse of ``parse``: the flat names and values a filled-in page posts (for tests and tools)."""
-    out = MultiDict()
+    out: MultiDict[str, str] = MultiDict()
     for name, prop in (schema.get("properties") or {}).items():
         if name not in data or prop.get("readOnly"):
             continue

@@ -214,7 +214,7 @@ class _Builder:
         self.read_only = read_only
         self.errors = errors
         self.placed: set[str] = set()
-        self.templates: dict[str, tuple[Field, Item]] = {}
+        self.templates: dict[str, tuple[Field, Item | None]] = {}  # None while that row kind is being built
 
     def _take(self, path: str) -> list[str]:
         found = self.errors.get(path, [])
@@ -321,7 +321,7 @@ def build(schema: dict, values: dict | None, errors: dict[str, list[str]] | None
     _fill_computed(sections, values)
     model = FormModel(title=text(schema.get("x-label"), locale) or schema.get("title", ""), sections=sections,
                       errors=[], summary=[], read_only=read_only, locale=locale,
-                      templates=[(key, f, item) for key, (f, item) in b.templates.items()],
+                      templates=[(key, f, item) for key, (f, item) in b.templates.items() if item is not None],
                       has_computed=any(f.computed for s in sections for f in s.fields))
     by_path = {}
     for f in walk(model):
