@@ -9,21 +9,21 @@ from __future__ import annotations
 import datetime as dt
 from uuid import UUID
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import BindParameter, bindparam, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, serialization
+from .command_session import AnySession
 from .db import Prepared
 from .errors import Conflict, WorkflowFailed
 from .models import Case, HumanTask
 from .runtime import DefinitionView, Runtime
 from .sandbox import SandboxedScriptEngine
 from .services import bind_services
-
 
 # Called inside the transaction at the end of every advance, after the task rows and before the state is saved:
 # observer(advance, created_rows, completed) — e.g. timer rows, case facts for indicators. They write with
@@ -48,7 +48,7 @@ _CANCEL_TASKS = (_tasks.update().where(_tasks.c.spiff_task_id.in_(bindparam("gon
 _SAVE_CASE = (_cases.update().where(_cases.c.id == bindparam("case_id"), _cases.c.lock_version == bindparam("old"))
               .values(state=bindparam("state"), lock_version=bindparam("new"), audit_head=bindparam("head"),
                       audit_seq=bindparam("seq")))
-_CLOSING = dict(status=bindparam("status"), completed_at=bindparam("completed_at"))
+_CLOSING: dict[str, BindParameter] = dict(status=bindparam("status"), completed_at=bindparam("completed_at"))
 _SAVE_STATEMENTS = {  # (closes the case, sets its client) -> statement
     (False, False): Prepared(_SAVE_CASE), (True, False): Prepared(_SAVE_CASE.values(**_CLOSING)),
     (False, True): Prepared(_SAVE_CASE.values(client_id=bindparam("client_id"))),
@@ -64,21 +64,47 @@ class CaseRecord:
     Loading a mapped ``Case`` costs more than the rest of the read; commands write the row with ``_SAVE_CASE``
     anyway. ``state`` is present only when it was read (the workflow cache missed)."""
 
+    # The columns of ``cases`` (engine/models.py), for type checkers: the values are set from the row.
+    id: int
+    definition_id: int
+    process_key: str
+    client_id: int | None
+    status: str
+    state: bytes
+    lock_version: int
+    caseworker_id: int | None
+    started_at: dt.datetime
+    started_by: str
+    completed_at: dt.datetime | None
+    audit_head: str
+    audit_seq: int
+
     def __init__(self, values):
         self.__dict__.update(values)
 
 
 CASE_COLUMNS = tuple(c for c in _cases.c if c.name != "state")  # what a CaseRecord holds (state on demand)
+# The case a command advances: the mapped row, or the plain record of the hot commands.
+AnyCase = Case | CaseRecord
 
 
-def ready_user_tasks(workflow: BpmnWorkflow) -> dict[str, object]:
+def ready_user_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
     return {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
 
 class Advance:
     """One command's changes to one case. Use: ``begin`` → mutate the workflow → ``finish``."""
 
-    def __init__(self, runtime: Runtime, session: Session, case: Case, workflow: BpmnWorkflow,
+    # Set only by the commands and observers they concern, so read with getattr and a default: firing a timer
+    # (engine/timers.py) sets the first three for engine/timer_sync.py; the caseload check sets ``warnings``.
+    fired_by: str
+    open_timer_rows: list
+    cycle_times: dict[str, int]
+    warnings: list[str]
+    held_timers: set[str]
+    chain: tuple[dt.datetime, str, dt.datetime]
+
+    def __init__(self, runtime: Runtime, session: AnySession, case: AnyCase, workflow: BpmnWorkflow,
                  view: DefinitionView, actor: str, at: dt.datetime, caseworker_id: int | None = None):
         self.runtime, self.session, self.case, self.workflow, self.view = runtime, session, case, workflow, view
         # Core statements go straight to the transaction's connection: the Session's ORM layer adds nothing to
@@ -97,9 +123,10 @@ class Advance:
         else:
             self.ready_before = ready_user_tasks(workflow)
         self.finished_spiff_ids: set[str] = set()
-        self.ready_after: dict[str, object] | None = None  # set by finish, for the observers
+        self.ready_after: dict[str, Task] | None = None  # set by finish, for the observers
         self.keep_workflow = True  # put the saved workflow in the runtime's cache for the case's next command
-        workflow.script_engine = SandboxedScriptEngine(services=bind_services(runtime, session, case, actor, at, self.audit))
+        workflow.script_engine = SandboxedScriptEngine(
+            services=bind_services(runtime, session, case, actor, at, self.audit))
         for observer in BEGIN_OBSERVERS:
             observer(self)
 
@@ -107,7 +134,7 @@ class Advance:
         """Start over from the workflow the case's last command saved (an observer's work on it at the start of
         this command failed halfway and was undone)."""
         engine = self.workflow.script_engine
-        state = self.connection.execute(_CASE_STATE, {"case_id": self.case.id}).scalar_one()
+        state: bytes = self.connection.execute(_CASE_STATE, {"case_id": self.case.id}).scalar_one()
         self.workflow = serialization.load_state(state, self.view.spec, self.view.subprocess_specs)
         self.workflow.script_engine = engine
         self.ready_before = ready_user_tasks(self.workflow)
@@ -196,7 +223,8 @@ class Advance:
 
 
 # Issue 5: the indicator rows (case facts, job-retention follow-ups) are kept in step by these observers.
-from . import case_facts as _case_facts, followup_indicators as _followup  # noqa: E402
+from . import case_facts as _case_facts  # noqa: E402
+from . import followup_indicators as _followup  # noqa: E402
 
 OBSERVERS += [_case_facts.observe, _followup.observe]
 BEGIN_OBSERVERS += [_followup.note_facts]

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,9 @@ from sqlalchemy.orm import Session
 from . import json_text
 from .db import Prepared
 from .models import AuditEvent, AuditStream, Case
+
+if TYPE_CHECKING:
+    from .advance import AnyCase
 
 # Event kinds, named subject_past_verb.
 CASE_STARTED = "case_started"
@@ -53,7 +57,7 @@ def field_changes(before: dict, after: dict, changed: set) -> dict:
     under "before" and those added under "after", listed in "list_fields". Recording the whole list each time
     would make a case's history grow with the square of its meetings.
     """
-    out = {"before": {}, "after": {}}
+    out: dict[str, dict | list] = {"before": {}, "after": {}}
     lists = []
     for key in sorted(changed):
         old, new = before.get(key), after.get(key)
@@ -93,7 +97,7 @@ class PendingEvent:
 class CaseAudit:
     """Collects a command's events for one case; ``flush`` chains and inserts them in one statement."""
 
-    def __init__(self, case: Case, actor: str, at: dt.datetime):
+    def __init__(self, case: AnyCase, actor: str, at: dt.datetime):
         self.case = case
         self.actor = actor
         self.at = at

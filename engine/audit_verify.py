@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 from sqlalchemy import select
 
@@ -41,7 +43,7 @@ def _recomputed(e: AuditEvent, seq: int | None = None, prev: str | None = None) 
                       e.kind, e.case_id, e.task_id, e.payload)
 
 
-def check_chain(chain: str, events: list[AuditEvent], head: str, length: int) -> list[Problem]:
+def check_chain(chain: str, events: Sequence[AuditEvent], head: str, length: int) -> list[Problem]:
     """Problems of one chain, given its events (any order) and the head and length its owner recorded."""
     problems: list[Problem] = []
     add = lambda kind, pos, ev, msg: problems.append(Problem(chain, kind, pos, ev, f"{chain}: {msg}"))  # noqa: E731
@@ -62,6 +64,7 @@ def check_chain(chain: str, events: list[AuditEvent], head: str, length: int) ->
                 add("reordered", e.seq, e.id, f"event id {e.id} sits at position {e.seq} but was written for "
                                                f"position {fits[0]}")
     # Walk the positions.
+    prev: str | None  # the hash the next event must link to; None when unknown (after a gap or a swap)
     expected, prev, inserted = 1, "", set()
     for seq in seqs:
         here = sorted((e for e in events if e.seq == seq), key=lambda e: e.id)
@@ -83,7 +86,7 @@ def check_chain(chain: str, events: list[AuditEvent], head: str, length: int) ->
         # After a swapped pair the next link cannot be expected to hold; it was reported with the pair.
         prev, expected = (None if keep.id in swapped else keep.hash), seq + 1
     in_order = [e for e in by_id if e.id not in inserted]
-    for before, after in zip(in_order, in_order[1:]):
+    for before, after in pairwise(in_order):
         if after.seq < before.seq:
             add("reordered", after.seq, after.id, f"event id {after.id} (position {after.seq}) was stored after "
                                                   f"event id {before.id} (position {before.seq})")

@@ -16,11 +16,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, delete, select
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, delete, select
 
 from . import json_text
 from .db import Prepared
+from .models import Base
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
 
 # The lead's agreement to a closure (steps 3.8 and 3.11): a closure recorded but not yet agreed is not one.
@@ -43,7 +44,7 @@ class FactKeys:
 def fact_keys(view) -> FactKeys | None:
     """The seed-field → data-key map of a deployed version (computed once, kept on the view)."""
     cached = getattr(view, "_segito_fact_keys", False)
-    if cached is not False:
+    if not isinstance(cached, bool):  # False: not computed yet; None: this version has no fact keys
         return cached
     keys = FactKeys()
     for form in view.forms.values():
@@ -213,7 +214,7 @@ def _scalars(facts: dict) -> dict:
     return {k: v for k, v in facts.items() if k not in ("problem_types", "meetings", "actions")}
 
 
-def _child_rows(case, caseworker_id, facts: dict) -> list[tuple[str, type, list[dict]]]:
+def _child_rows(case, caseworker_id, facts: dict) -> list[tuple[str, type[Base], list[dict]]]:
     """(fact name, table, rows) of the one-to-many facts: problem types, meetings, actions."""
     common = dict(case_id=case.id, caseworker_id=caseworker_id, process_key=case.process_key)
     return [("problem_types", CaseProblemType, _problem_rows(case, caseworker_id, facts)),

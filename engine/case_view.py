@@ -70,9 +70,10 @@ class _Kept:
 
 
 def _kept(runtime: Runtime) -> _Kept:
-    kept = getattr(runtime, "_case_view_kept", None)
+    # Kept on the runtime (one runtime, one database), which declares no such attribute: hence its __dict__.
+    kept: _Kept | None = runtime.__dict__.get("_case_view_kept")
     if kept is None:
-        kept = runtime._case_view_kept = _Kept()  # per runtime: one database
+        kept = runtime.__dict__["_case_view_kept"] = _Kept()
     return kept
 
 
@@ -80,7 +81,7 @@ def case_page(runtime: Runtime, case_id: int, actor: Actor) -> dict:
     """``cases.get_case`` (authorised there) plus ``definition_id``, ``data``, ``history`` and the walk."""
     summary = cases.get_case(runtime, case_id, actor, with_data=False)
     with runtime.db.reading() as session:
-        case = session.get(Case, case_id)
+        case = session.get_one(Case, case_id)  # get_case found it, and cases are never deleted
         history = audit.case_history(session, case_id)
         key = (case.id, case.lock_version)
         read = _kept(runtime).get(key)

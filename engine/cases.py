@@ -1,19 +1,17 @@
 """Starting cases and reading them back (summary, current steps, data, history)."""
 from __future__ import annotations
 
-from sqlalchemy import exists, select
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Row, exists, select
 
 from . import access, audit, clients, clock, definitions
 from .advance import Advance, CaseRecord
 from .db import Prepared
 from .errors import ConfirmationNeeded, NotFound, SegitoError
 from .models import Case, Client, HumanTask
-from .users import Actor
 from .runtime import Runtime
-from .users import CASEWORKER
-
+from .users import CASEWORKER, Actor
 
 _INSERT_CASE = Prepared(Case.__table__.insert())
 
@@ -30,7 +28,7 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
     with runtime.db.command() as session:
         # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
         view = runtime.definition(session, definitions.latest_definition_id(session, process_key))
-        seed = {}
+        seed: dict = {}
         client_id = None
         if client_code is not None and not isinstance(client_code, str):
             raise SegitoError(f"client_code must be a text code like 'K-7F3Q2D9H', not {client_code!r}")
@@ -156,7 +154,8 @@ def list_cases(runtime: Runtime, actor: Actor, status: str | None = None, limit:
                  "started_at": c.started_at.isoformat()} for c, code in rows]
 
 
-def task_summary(t: HumanTask) -> dict:
+def task_summary(t: HumanTask | Row) -> dict:
+    """A task row as the API shows it; a mapped task, or a plain row of its columns (the inbox reads those)."""
     return {"task_id": t.id, "case_id": t.case_id, "bpmn_id": t.bpmn_id, "step": t.step, "name": t.name,
             "role": t.role, "assignee_id": t.assignee_id, "state": t.state,
             "created_at": t.created_at.isoformat(),

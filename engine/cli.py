@@ -36,7 +36,8 @@ def _data(raw: str):
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise click.BadParameter(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}", param_hint="--data")
+        raise click.BadParameter(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}",
+                                 param_hint="--data") from e
 
 
 as_option = click.option("--as", "username", envvar="SEGITO_USER", required=True,

@@ -51,3 +51,8 @@ class CommandSession:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+# What code shared by the hot commands and the others is given: a real Session (``Database.unit_of_work``) or a
+# CommandSession (``Database.command``), which answers everything else from a real Session.
+AnySession = Session | CommandSession

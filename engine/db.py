@@ -4,18 +4,18 @@ from __future__ import annotations
 import contextlib
 import operator
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import config, sqlite_file, wal_checkpoint, writer_lock
 
 if TYPE_CHECKING:
-    from .command_session import CommandSession
+    from .command_session import AnySession, CommandSession
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -94,9 +94,11 @@ class Prepared:
     rows it changed (the guards of the commands read it).
     """
 
-    def __init__(self, statement):
+    def __init__(self, statement) -> None:
         self.statement = statement
-        self._compiled: dict = {}
+        # By driver and parameter names: (sql, values, fixed[, row class, result processors]) for the DBAPI
+        # cursor, or False where SQLAlchemy's own execution is needed.
+        self._compiled: dict[tuple, tuple | Literal[False]] = {}
 
     def execute(self, connection: Connection, params: dict | list[dict]) -> int:
         if isinstance(params, list) and len(params) == 1:
@@ -113,20 +115,21 @@ class Prepared:
         if plan is False:
             return connection.execute(self.statement, params).rowcount
         sql, values, fixed = plan
-        rows = [values({**fixed, **row} if fixed else row) for row in (params if many else (params,))]
+        batch = params if isinstance(params, list) else (params,)
+        rows = [values({**fixed, **row} if fixed else row) for row in batch]
         return _on_cursor(connection, sql, rows if many else rows[0], many)
 
     def insert(self, connection: Connection, params: dict) -> int:
         """Run an INSERT of one row; the new row's primary key (SQLite's rowid, or what SQLAlchemy returns)."""
         dialect = connection.dialect
         if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
-            return connection.execute(self.statement, params).inserted_primary_key[0]
+            return _inserted_key(connection.execute(self.statement, params))
         key = (dialect.driver, *params)
         plan = self._compiled.get(key)
         if plan is None:
             plan = self._compiled[key] = self._compile(dialect, tuple(params))
         if plan is False:
-            return connection.execute(self.statement, params).inserted_primary_key[0]
+            return _inserted_key(connection.execute(self.statement, params))
         sql, values, fixed = plan
         return _on_cursor(connection, sql, values({**fixed, **params} if fixed else params), last_id=True)
 
@@ -146,7 +149,7 @@ class Prepared:
             return None
         return row_class(p(v) if p else v for p, v in zip(results, raw))
 
-    def _compile(self, dialect, keys: tuple, select: bool = False):
+    def _compile(self, dialect, keys: tuple, select: bool = False) -> tuple | Literal[False]:
         compiled = self.statement.compile(dialect=dialect, column_keys=None if select else list(keys))
         if (compiled.insert_prefetch or compiled.update_prefetch or getattr(compiled, "postfetch", None)
                 or (not select and getattr(compiled, "effective_returning", None))
@@ -171,9 +174,17 @@ class Prepared:
         return compiled.string, values, fixed, row_class, results
 
 
+def _inserted_key(result: CursorResult) -> int:
+    key = result.inserted_primary_key
+    if key is None:  # None only when no row was inserted
+        raise TypeError("not an INSERT of one row: no primary key was inserted")
+    return key[0]
+
+
 def _values_of(names: list[str], processors: list):
     """A function from a parameter dict to the values of the statement's "?" in order, each through its type's
     bind processor (a missing parameter raises KeyError, as SQLAlchemy would refuse it)."""
+    pick: Callable[..., tuple]
     if len(names) > 1:
         pick = operator.itemgetter(*names)
     else:  # itemgetter of one name returns the value, not a tuple
@@ -205,7 +216,10 @@ def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch
     pooled = connection.connection
     cursor = pooled.info.get(_CURSOR)
     if cursor is None:
-        cursor = pooled.info[_CURSOR] = pooled.dbapi_connection.cursor()
+        raw = pooled.dbapi_connection
+        if raw is None:  # only a pooled connection that was closed or invalidated has none
+            raise RuntimeError("the database connection was closed in the middle of a command")
+        cursor = pooled.info[_CURSOR] = raw.cursor()
     if dispatch.before_cursor_execute:
         dispatch.before_cursor_execute(connection, cursor, sql, args, None, many)
     try:
@@ -225,7 +239,7 @@ def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch
     return result
 
 
-def is_postgres(session: Session) -> bool:
+def is_postgres(session: AnySession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from . import audit, sandbox, serialization
+from .command_session import AnySession
 from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
 from .forms import _object_nodes, check_form_file
@@ -53,7 +54,7 @@ class Upload:
     forms: dict[str, bytes]
 
     @classmethod
-    def from_path(cls, path: str | Path) -> "Upload":
+    def from_path(cls, path: str | Path) -> Upload:
         path = Path(path)
         forms_dir = path.parent / "forms"
         forms = {p.name: p.read_bytes() for p in sorted(forms_dir.glob("*.json"))} if forms_dir.is_dir() else {}
@@ -82,9 +83,10 @@ def _parse_xml(upload: Upload) -> etree._ElementTree:
     try:
         tree = etree.ElementTree(etree.fromstring(upload.bpmn_bytes, parser))
     except etree.XMLSyntaxError as e:
-        line = e.lineno if e.lineno else None
-        raise DefinitionInvalid(f"{upload.bpmn_name}: malformed XML at line {line}: {e.msg}",
-                                [{"file": upload.bpmn_name, "line": line, "message": f"malformed XML: {e.msg}"}])
+        lineno = e.lineno if e.lineno else None
+        raise DefinitionInvalid(f"{upload.bpmn_name}: malformed XML at line {lineno}: {e.msg}",
+                                [{"file": upload.bpmn_name, "line": lineno,
+                                  "message": f"malformed XML: {e.msg}"}]) from e
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise DefinitionInvalid(f"{upload.bpmn_name}: DOCTYPE declarations (and so XML entities) are not allowed",
                                 [{"file": upload.bpmn_name, "line": 1,
@@ -205,7 +207,7 @@ def validate(upload: Upload):
     except SpiffWorkflowException as e:
         line = getattr(e, "line_number", None) or None
         raise DefinitionInvalid(f"{upload.bpmn_name}: {e}", [{"file": upload.bpmn_name, "line": line,
-                                                               "message": str(e)}])
+                                                               "message": str(e)}]) from e
 
     for task_id, kind, source, mode in _expressions(spec, subprocess_specs):
         try:
@@ -324,7 +326,7 @@ _LATEST_ID = Prepared(select(ProcessDefinition.__table__.c.id)
                       .order_by(ProcessDefinition.__table__.c.version.desc()).limit(1))
 
 
-def latest_definition_id(session: Session, key: str) -> int:
+def latest_definition_id(session: AnySession, key: str) -> int:
     """The newest version's id (every case start asks: one prebuilt Core statement, no row loaded)."""
     found = _LATEST_ID.first(session.connection(), {"key": key})
     if found is None:

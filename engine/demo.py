@@ -10,7 +10,8 @@ from .runtime import Runtime
 
 def intake_data(i: int = 0) -> dict:
     family = ["Kovács", "Szabó", "Horváth", "Varga", "Molnár", "Farkas"][i % 6]
-    return {"family_name": family, "given_name": ["Éva", "Péter", "Zsófia", "Gábor"][i % 4] + (f" {i}" if i >= 24 else ""),
+    return {"family_name": family,
+            "given_name": ["Éva", "Péter", "Zsófia", "Gábor"][i % 4] + (f" {i}" if i >= 24 else ""),
             "birth_date": f"{1970 + i % 30}-0{1 + i % 9}-1{i % 9}", "birth_place": "Debrecen",
             "mother_name": "Tóth Mária", "phone": "+36 30 123 4567",
             "intake_problem": "Lakbérhátralék, a család megélhetése bizonytalan."}

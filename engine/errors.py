@@ -12,7 +12,7 @@ class SegitoError(Exception):
         self.details = details or []
 
     def to_dict(self) -> dict:
-        body = {"error": self.code, "message": self.message}
+        body: dict[str, object] = {"error": self.code, "message": self.message}
         if self.details:
             body["details"] = self.details
         return body

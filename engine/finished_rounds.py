@@ -15,6 +15,8 @@ completed task or a subprocess.
 """
 from __future__ import annotations
 
+from itertools import pairwise
+
 from SpiffWorkflow.util.task import TaskState
 
 PROPERTY = "forgetFinishedRounds"
@@ -44,7 +46,7 @@ def forget_finished_rounds(workflow) -> int:
         return 0
     rounds.sort(key=lambda t: t.depth)  # each round's entry lies under the previous round's
     removed = 0
-    for old, nxt in zip(rounds, rounds[1:len(rounds) - KEEP_ROUNDS + 1]):
+    for old, nxt in pairwise(rounds[:len(rounds) - KEEP_ROUNDS + 1]):
         removed += _forget(workflow, old, nxt)
     return removed + _sweep(workflow, rounds[-KEEP_ROUNDS].parent)
 

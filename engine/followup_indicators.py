@@ -22,9 +22,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
 from .case_facts import _current_data, _date, stored_cases
-from .report_request import ReportRequest, authorise, share
 from .models import Client, User
 from .report_models import RetentionCase, RetentionVisit
+from .report_request import ReportRequest, authorise, share
 
 START_KEY, VISIT_KEY, CHECK_KEY = "employment_start", "visit_date", "employed_on_day_180"
 AGE_GROUPS = ((0, 25, "under 25"), (25, 35, "25–34"), (35, 45, "35–44"), (45, 55, "45–54"), (55, 200, "55+"))
@@ -176,13 +176,14 @@ def _figures(span: dict, end: dt.date) -> dict:
     """The seed's figures for one span of days, from its rows."""
     followed, visits = span["followed"], span["visits"]
     employer_of = {r.case_id: r.employer_name for r, _b in followed}
-    lay_by_case, institutions = defaultdict(int), set()
+    lay_by_case: defaultdict[int, int] = defaultdict(int)
+    institutions: set[tuple[int, str]] = set()
     for v in visits:
         lay_by_case[v.case_id] = max(lay_by_case[v.case_id], v.lay_helpers)
         institutions |= {(v.case_id, k) for k in v.institution_kinds.split(",") if k}
     # A client followed up in two cases of the span is one person, under every target group ticked at either
     # entry (the groups describe the person at that entry).
-    clients = {}
+    clients: dict[int, dict] = {}
     for r, birth in followed:
         person = clients.setdefault(r.client_id or -r.case_id, {"birth": birth, "sex": r.sex, "groups": set()})
         person["groups"] |= {g for g in (r.target_groups or "").split(",") if g}

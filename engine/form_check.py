@@ -69,7 +69,7 @@ def _compile(node, fc) -> Check:
         return checks[0]
 
     def check(x, checks=tuple(checks)):
-        for c in checks:
+        for c in checks:  # noqa: SIM110 - a loop is faster than all() over a generator, on every submission
             if not c(x):
                 return False
         return True
@@ -86,8 +86,8 @@ def _keyword(key: str, value, node: dict, fc) -> Check:
         tests = tuple(_TYPES[n] for n in names)
         return lambda x: any(t(x) for t in tests)
     if key == "required":
-        names = tuple(value)
-        return lambda x: not isinstance(x, dict) or all(n in x for n in names)
+        required = tuple(value)
+        return lambda x: not isinstance(x, dict) or all(n in x for n in required)
     if key == "enum":
         if not value or not all(isinstance(v, str) for v in value):
             raise _Unsupported(key)

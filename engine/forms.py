@@ -321,7 +321,8 @@ class Form:
     def validate_draft(self, data) -> dict:
         """A draft may be half-filled: only its shape is checked (an object of this form's fields)."""
         if not isinstance(data, dict):
-            raise ValidationFailed("a draft must be a JSON object", [{"field": "(form)", "message": "expected an object"}])
+            raise ValidationFailed("a draft must be a JSON object",
+                                   [{"field": "(form)", "message": "expected an object"}])
         if len(json.dumps(data, default=str)) > MAX_SUBMISSION_BYTES:
             raise ValidationFailed("the draft is too large", [{"field": "(form)", "message": "draft too large"}])
         unknown = sorted(set(data) - set(self.field_names()))

@@ -17,8 +17,10 @@ from __future__ import annotations
 import threading
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, case as sql_case, func, literal_column, select
+from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import case as sql_case
 from sqlalchemy import union_all as _typed_union_all
+from sqlalchemy.sql import Executable
 
 from .models import Case, Client, HumanTask
 
@@ -40,9 +42,9 @@ class Shape(NamedTuple):
 
 
 class Statements(NamedTuple):
-    counts: object  # rows (group index, count, overdue count)
-    page: object  # the ids of the page, in order
-    rows: object  # those ids' task columns with process_key and client_code
+    counts: Executable  # rows (group index, count, overdue count)
+    page: Executable  # the ids of the page, in order
+    rows: Executable  # those ids' task columns with process_key and client_code
 
 
 _GROUPS = {MINE: HumanTask.assignee_id == bindparam("me"),

@@ -5,20 +5,23 @@ the list shows pseudonymous client codes, and names only to the roles allowed to
 """
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import exists, func, select
 
 from .errors import Forbidden, ValidationFailed
 from .indicator_queries import band_condition, closed_in, fact_filters, in_care
 from .indicators import DEFINITIONS
-from .report_request import ReportRequest, authorise, may_see_names
 from .models import Client, User
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
+from .report_request import ReportRequest, authorise, may_see_names
 from .users import Actor
 
 MAX_LIMIT = 1000
 
 
-def _condition(req: ReportRequest, indicator: str, key: str | None) -> tuple[list, object | None]:
+def _condition(req: ReportRequest, indicator: str,
+               key: str | None) -> tuple[list, type[CaseMeeting] | type[CaseAction] | None]:
     """(where-clauses on case_facts, optional dated-entry table) for one figure."""
     if indicator in ("I1", "I2", "I4", "I9"):
         return in_care(req), None
@@ -65,13 +68,13 @@ def cases_behind(runtime, actor: Actor, req: ReportRequest, indicator: str, key:
         raise Forbidden("the list by name is for the professional lead and the manager")
     indicator = indicator.upper()
     where, dated = _condition(req, indicator, key)
-    columns = [CaseFact, Client.client_code, User.display_name]
+    columns: list[Any] = [CaseFact, Client.client_code, User.display_name]  # an entity and columns
     if with_names:
         columns += [Client.family_name, Client.given_name]
     query = select(*columns).outerjoin(Client, Client.id == CaseFact.client_id) \
         .outerjoin(User, User.id == CaseFact.caseworker_id).where(*where)
     if dated is not None:
-        on = dated.met_on if dated is CaseMeeting else dated.acted_on
+        on = dated.met_on if issubclass(dated, CaseMeeting) else dated.acted_on
         entries = select(dated.case_id, func.count().label("entries")) \
             .where(on >= req.date_from, on <= req.date_to, *fact_filters(req, dated)) \
             .group_by(dated.case_id).subquery()

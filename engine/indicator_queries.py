@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
-from sqlalchemy import String, and_, distinct, func, literal_column, or_, select, type_coerce
+from sqlalchemy import ColumnElement, String, and_, distinct, func, literal_column, or_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from .models import Case, Intake, User
 from .report_models import CaseFact, CaseProblemType
 from .report_request import Band, ReportRequest, period_instants, ratio
-
 
 # ---- the sets of cases the definitions speak of --------------------------------------------------------------
 
@@ -65,7 +65,7 @@ def _unindexed_sqlite(element, compiler, **kw):
 
 
 def band_condition(band: Band):
-    parts = [CaseFact.per_capita_income.is_not(None)]
+    parts: list[ColumnElement[bool]] = [CaseFact.per_capita_income.is_not(None)]
     if band.low is not None:
         parts.append(CaseFact.per_capita_income >= band.low)
     if band.high is not None:
@@ -122,7 +122,8 @@ def dated(session, req: ReportRequest, table, on) -> dict:
         .group_by(on, table.caseworker_id).subquery()
     month = month_of(session, days.c.day)
     rows = session.execute(select(month, days.c.cw, func.sum(days.c.n)).group_by(month, days.c.cw)).all()
-    by_cw, by_month = defaultdict(int), defaultdict(int)
+    by_cw: defaultdict[int | None, int] = defaultdict(int)
+    by_month: defaultdict[str, int] = defaultdict(int)
     for m, cw, n in rows:
         by_cw[cw] += int(n)
         by_month[m] += int(n)
@@ -135,8 +136,8 @@ def closures(session, req: ReportRequest) -> dict:
                            .where(*closed_in(req))
                            .group_by(CaseFact.caseworker_id, CaseFact.closure_reason,
                                      month_of(session, CaseFact.closure_date))).all()
-    result = {"total": 0, "days": 0, "by_reason": defaultdict(int), "by_caseworker": defaultdict(lambda: [0, 0]),
-              "by_month": defaultdict(int)}
+    result: dict[str, Any] = {"total": 0, "days": 0, "by_reason": defaultdict(int),
+                              "by_caseworker": defaultdict(lambda: [0, 0]), "by_month": defaultdict(int)}
     for cw, reason, n, days, m in rows:
         result["total"] += n
         days = int(days or 0)
@@ -172,7 +173,7 @@ def per_caseworker(session, req: ReportRequest, meetings: dict, actions: dict, c
 
 def months(session, req: ReportRequest, meetings: dict, actions: dict, closed: dict) -> list[dict]:
     # By day, the order of the taken-into-care index (no sort); the days are summed into months here.
-    taken = defaultdict(int)
+    taken: defaultdict[str, int] = defaultdict(int)
     for day, n in session.execute(select(type_coerce(CaseFact.taken_into_care, String), func.count())
                                   .where(CaseFact.taken_into_care >= req.date_from,
                                          CaseFact.taken_into_care <= req.date_to, *fact_filters(req))

@@ -12,15 +12,38 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import distinct, func, select, text
+from sqlalchemy import ColumnElement, distinct, func, select, text
 
 from . import clock
-from .indicator_queries import (band_condition, closed_in, closures, dated, fact_filters, in_care, intakes,
-                                months, per_caseworker, problem_types, unindexed)
+from .indicator_queries import (
+    band_condition,
+    closed_in,
+    closures,
+    dated,
+    fact_filters,
+    in_care,
+    intakes,
+    months,
+    per_caseworker,
+    problem_types,
+    unindexed,
+)
 from .models import ProcessDefinition, User
 from .report_models import CaseAction, CaseFact, CaseMeeting
-from .report_request import (NAME_ROLES, REPORT_ROLES, Band, ReportRequest, authorise, may_see_names,
-                             parse_bands, parse_request, period_instants, ratio, service_zone, share)
+from .report_request import (
+    NAME_ROLES,
+    REPORT_ROLES,
+    Band,
+    ReportRequest,
+    authorise,
+    may_see_names,
+    parse_bands,
+    parse_request,
+    period_instants,
+    ratio,
+    service_zone,
+    share,
+)
 from .users import CASEWORKER, Actor
 
 __all__ = ["DEFINITIONS", "BREAKDOWN_OF", "NAME_ROLES", "REPORT_ROLES", "Band", "ReportRequest", "authorise",
@@ -84,7 +107,7 @@ def compute(session, req: ReportRequest) -> dict:
     # Conditional aggregates as FILTER clauses, not CASE expressions: a row that does not qualify is skipped
     # instead of feeding a NULL to the aggregate (SQLite, 100,000 cases: a tenth of this statement's time).
     counted = CaseFact.per_capita_income.is_not(None)
-    columns = [func.count(), func.count(distinct(CaseFact.client_id)),
+    columns: list[ColumnElement] = [func.count(), func.count(distinct(CaseFact.client_id)),
                func.count(distinct(CaseFact.client_id)).filter(CaseFact.client_status == "new"),
                func.sum(CaseFact.total_income).filter(counted), func.sum(CaseFact.household_size).filter(counted),
                # The mean of the per-capita incomes from fields 39 and 7 themselves, not from field 40 as stored
@@ -176,7 +199,7 @@ def option_labels(runtime, session, process_key: str | None) -> dict:
     key = process_key or "family_care"
     definition_id = session.execute(select(ProcessDefinition.id).where(ProcessDefinition.process_key == key)
                                     .order_by(ProcessDefinition.version.desc()).limit(1)).scalar()
-    labels = {"problem_types": {}, "closure_reasons": {}}
+    labels: dict[str, dict] = {"problem_types": {}, "closure_reasons": {}}
     if definition_id is None:
         return labels
     for form in runtime.definition(session, definition_id).forms.values():

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from json import encoder as _encoder
 
+# CPython's C encoder (None without the accelerator): private to json.encoder, so typeshed does not list it.
+_c_make_encoder = getattr(_encoder, "c_make_encoder", None)
+
 
 def one_shot(encoder: json.JSONEncoder):
     """A function giving ``encoder.encode(value)`` for any value without cycles."""
-    if _encoder.c_make_encoder is None or encoder.indent is not None:  # no C accelerator: nothing to save
+    if _c_make_encoder is None or encoder.indent is not None:  # no C accelerator: nothing to save
         return encoder.encode
-    make = _encoder.c_make_encoder(
+    make = _c_make_encoder(
         None, encoder.default,
         _encoder.encode_basestring_ascii if encoder.ensure_ascii else _encoder.encode_basestring,
         None, encoder.key_separator, encoder.item_separator, encoder.sort_keys, encoder.skipkeys,

@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -77,7 +77,7 @@ def end(session: Session, session_id: int, at: dt.datetime, reason: str) -> bool
     """End one session; False if it had ended already (the caller records the event)."""
     done = session.execute(update(LoginSession).where(LoginSession.id == session_id, LoginSession.ended_at.is_(None))
                            .values(ended_at=at, end_reason=reason).execution_options(synchronize_session=False))
-    return done.rowcount == 1
+    return cast(CursorResult, done).rowcount == 1
 
 
 def end_all_of_user(session: Session, user_id: int, username: str, actor: str, at: dt.datetime, reason: str,

@@ -89,12 +89,12 @@ def _verified(db: Database, username: str, password: str, remote_addr: str | Non
     with db.reading() as session:
         user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
         found = actor_of(user) if user is not None and user.active else None
-        if found:
+        if user is not None and found:
             ok = check_password(user, password)
         else:
             _waste_time(password)
             ok = False
-    if not ok:
+    if not ok or found is None:  # ok only for a found user
         _record(db, username, audit.LOGIN_FAILED, {"reason": "bad_credentials", "remote_addr": remote_addr, **extra})
         raise LoginRefused("unknown user or wrong password")
     return found

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -47,7 +49,9 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here is a plain table (no mapping to a join or a query), and the commands build Core statements
+    # from it (``Case.__table__.insert()``): typed as the Table it is, not as any FromClause.
+    __table__: ClassVar[Table]
 
 
 class User(Base):
@@ -218,6 +222,6 @@ class AuditStream(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# Tables of other modules register on the same metadata (Alembic's env and the app see them through this import).
-from engine import timer_models  # noqa: E402,F401  (issue 4: timers, calendar feeds)
-from engine import report_models  # noqa: E402,F401  (issue 5: indicator facts)
+# Tables of other modules register on the same metadata (Alembic's env and the app see them through this import):
+# indicator facts; timers and calendar feeds.
+from engine import report_models, timer_models  # noqa: E402,F401

@@ -56,7 +56,7 @@ def indicator_rows(report: dict, lang: str = "en") -> list[list]:
 
 def breakdown_rows(report: dict, name: str, lang: str = "en") -> list[list]:
     _title, columns = BREAKDOWNS[name]
-    rows = [[heading for _k, heading in columns]]
+    rows: list[list] = [[heading for _k, heading in columns]]
     for row in report["breakdowns"].get(name, []):
         row = _label(report, name if name != "closure_reasons" else "closure_reasons", row, lang)
         rows.append([row.get(k) for k, _h in columns])
@@ -105,9 +105,12 @@ def to_csv(report: dict, lang: str = "en") -> str:
 def to_xlsx(report: dict, lang: str = "en") -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
 
     book = Workbook()
     sheet = book.active
+    if not isinstance(sheet, Worksheet):  # a new workbook opens on its one worksheet
+        raise TypeError(f"a new workbook's active sheet is {sheet!r}, not a worksheet")
     sheet.title = "Indicators"
     sheet.append(_heading(report))
     sheet.append([])
@@ -186,7 +189,7 @@ def retention_to_xlsx(result: dict) -> bytes:
     from openpyxl.styles import Font
 
     book = Workbook()
-    book.remove(book.active)
+    book.remove(book.worksheets[0])  # the sheet a new workbook opens with: each table adds its own
     for n, (title, rows) in enumerate(retention_tables(result)):
         ws = book.create_sheet(title[:31])
         if n == 0:

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from . import clock, definitions, serialization, task_walk
+from .command_session import AnySession
 from .db import Database, is_postgres
 from .errors import NotFound
 from .forms import Form
 from .models import Case, HumanTask, ProcessDefinition
+
+if TYPE_CHECKING:
+    from .advance import AnyCase
 
 clock.install_into_spiffworkflow()
 task_walk.install()
@@ -79,7 +84,7 @@ class Runtime:
         self._definitions: dict[int, DefinitionView] = {}
         self._lock = threading.Lock()
 
-    def definition(self, session: Session, definition_id: int) -> DefinitionView:
+    def definition(self, session: AnySession, definition_id: int) -> DefinitionView:
         with self._lock:
             view = self._definitions.get(definition_id)
         if view is None:
@@ -112,7 +117,7 @@ class Runtime:
             raise NotFound(f"task {task_id} does not exist")
         return case
 
-    def workflow(self, session: Session, case: Case) -> BpmnWorkflow:
+    def workflow(self, session: AnySession, case: AnyCase) -> BpmnWorkflow:
         cached = self.workflows.take(case.id, case.lock_version)
         if cached is not None:
             return cached

@@ -9,7 +9,8 @@ daylight-saving changes and month lengths.
 
 These functions are also the BPMN service operations ``next_follow_up_visit``, ``replanned_follow_up_visit``,
 ``day_180_check`` and ``family_follow_up_visits`` (``follow_up_visits``: the first version of the job-retention
-process, whose running cases hold all their visits at once) (registered in engine.services), whose results the processes' timer events wait for.
+process, whose running cases hold all their visits at once) (registered in engine.services), whose results the
+processes' timer events wait for.
 """
 from __future__ import annotations
 
@@ -191,8 +192,9 @@ def _services(runtime, session, case, actor, at, case_audit) -> dict:
         keep = []
         if replanned:
             # Visits already in the inbox are not "still to come": they are issued again with their own date.
-            from .models import HumanTask
             from sqlalchemy import select
+
+            from .models import HumanTask
 
             keep = [local_date(d) for d in session.execute(
                 select(HumanTask.due_at).where(HumanTask.case_id == case.id, HumanTask.state == "ready",

@@ -191,7 +191,7 @@ def _number(value) -> str:
     # json's own spelling of an int or a finite float (float.__repr__), without a trip through the encoder.
     kind = type(value)
     if kind is int or (kind is float and value - value == 0):
-        return kind.__repr__(value)
+        return repr(value)  # exactly int or float here, so their own __repr__
     return _encode(value)
 
 
@@ -376,7 +376,7 @@ def _direct_load(dct: dict, text: bytes, spec, subprocess_specs: dict) -> BpmnWo
 class SpecCache:
     """Parsed specs by definition id: deserialising a spec is the costly part of loading an instance."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._specs: dict[int, tuple] = {}
         self._lock = threading.Lock()
 

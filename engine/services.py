@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.orm import Session
-
 from . import clients
+from .command_session import AnySession
 
 
-def bind_services(runtime, session: Session, case, actor: str, at: dt.datetime, case_audit) -> dict:
+def bind_services(runtime, session: AnySession, case, actor: str, at: dt.datetime, case_audit) -> dict:
     def register_client(task_data: dict, **_params) -> dict:
         return clients.register_from_intake(session.connection(), case, task_data, actor, at, case_audit)
 

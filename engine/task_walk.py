@@ -24,12 +24,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from SpiffWorkflow import task as spiff_task_module
 from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
-from SpiffWorkflow.util.task import TaskFilter, TaskState
-from SpiffWorkflow import task as spiff_task_module
 from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskFilter, TaskState
 from SpiffWorkflow.workflow import Workflow
 
 from . import task_ids, task_state_log

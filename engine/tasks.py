@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 
 from . import access, agenda, audit, clock, inbox_queries
 from .advance import CASE_COLUMNS, Advance, CaseRecord
@@ -26,10 +28,10 @@ _COMPLETE_TASK = Prepared(_tasks.update().where(_tasks.c.id == bindparam("task_i
 _cases = Case.__table__
 _TASK_COLUMNS = tuple(_tasks.c[n] for n in ("id", "case_id", "spiff_task_id", "bpmn_id", "step", "name", "role",
                                              "assignee_id", "state", "form_file", "completed_by"))
-_TASK_AND_CASE = (select(*_TASK_COLUMNS, *CASE_COLUMNS).join(_cases, _cases.c.id == _tasks.c.case_id)
-                  .where(_tasks.c.id == bindparam("task_id")))
-_TASK_AND_CASE_PG = Prepared(_TASK_AND_CASE.with_for_update())
-_TASK_AND_CASE = Prepared(_TASK_AND_CASE)
+_TASK_AND_CASE_QUERY = (select(*_TASK_COLUMNS, *CASE_COLUMNS).join(_cases, _cases.c.id == _tasks.c.case_id)
+                        .where(_tasks.c.id == bindparam("task_id")))
+_TASK_AND_CASE_PG = Prepared(_TASK_AND_CASE_QUERY.with_for_update())
+_TASK_AND_CASE = Prepared(_TASK_AND_CASE_QUERY)
 _CASE_STATE = select(_cases.c.state).where(_cases.c.id == bindparam("case_id"))
 
 
@@ -72,10 +74,10 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
               "end": offset + limit,
               "due_before": {"overdue": now, "week": now + dt.timedelta(days=7),
                              "today": now.replace(hour=0, minute=0, second=0, microsecond=0)
-                             + dt.timedelta(days=1)}.get(due)}
+                             + dt.timedelta(days=1)}.get(due) if due else None}
     statements = inbox_queries.statements(shape)
     with runtime.db.reading() as session:
-        sizes = {counted[i]: (n, late) for i, n, late in session.execute(statements.counts, params).all()}
+        sizes = {counted[i]: (n, late) for i, n, late in session.execute(statements.counts, params).tuples().all()}
         counts = {"mine": sizes.get(inbox_queries.MINE, (0, 0))[0],
                   "unclaimed": sizes.get(inbox_queries.UNCLAIMED, (0, 0))[0],
                   "overdue": sum(late for _, late in sizes.values())}
@@ -87,7 +89,7 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
             total = counts["mine"] + counts["unclaimed"]  # the two groups never overlap
         # One page of ids first, then the rows of that page with their case and client: the joins touch 25
         # rows, not all. Plain rows, not ORM objects: the inbox only reads them.
-        page = session.execute(statements.page, params).scalars().all()
+        page: Sequence[int] = session.execute(statements.page, params).scalars().all()
         found = {row.id: row for row in session.execute(statements.rows, {"ids": page})} if page else {}
         # A visit whose timer is in incident has no task yet: listed beside the tasks, so it is not lost.
         held = agenda.waiting_for_administrator(session, actor.id) if CASEWORKER in actor.role_codes else []
@@ -104,7 +106,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
     """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
     with runtime.db.reading() as session:
         task = _task_row(session, task_id)
-        case = session.get(Case, task.case_id)
+        case = session.get_one(Case, task.case_id)  # the task's foreign key: there is one
         if not (access.can_work_on(actor, task) or access.can_view_case(actor, case)):
             raise access.Forbidden(f"task {task_id} is not yours to see")
         view = runtime.definition(session, case.definition_id)
@@ -162,8 +164,10 @@ def _set_assignee(runtime: Runtime, task_id: int, actor: Actor, claim: bool) -> 
         _require_ready(task)
         before, after = task.assignee_id, (actor.id if claim else None)
         guard = HumanTask.assignee_id.is_(None) if claim else HumanTask.assignee_id == actor.id
-        done = session.execute(update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "ready", guard)
-                               .values(assignee_id=after).execution_options(synchronize_session=False))
+        # An UPDATE's result is a CursorResult (it has the rowcount); Session.execute is typed for any statement.
+        done = cast(CursorResult, session.execute(
+            update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "ready", guard)
+            .values(assignee_id=after).execution_options(synchronize_session=False)))
         if done.rowcount != 1:
             raise Conflict(f"task {task_id} was {'claimed' if claim else 'released'} by someone else first")
         events = audit.CaseAudit(case, actor.username, at)

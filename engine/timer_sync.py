@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 from uuid import UUID
 
-from sqlalchemy import bindparam, or_, select, update
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -21,7 +20,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, or_, select, update
 
 from . import advance, audit, caseload, finished_rounds, schedule, services
 from .models import UtcDateTime
@@ -60,7 +61,7 @@ def due_of(task) -> tuple[dt.datetime, str] | None:
     return None
 
 
-def waiting_timers(workflow) -> dict[tuple[str, dt.datetime], tuple[object, str]]:
+def waiting_timers(workflow) -> dict[tuple[str, dt.datetime], tuple[Task, str]]:
     """{(spiff task id, due time): (task, kind)} for every timer event waiting anywhere in the workflow."""
     found = {}
     for task in list(workflow.event_manager.tasks.values()):
@@ -165,7 +166,7 @@ def hold(workflow, held: set[str]) -> None:
 
 def _is_held(my_task) -> bool:
     held = getattr(my_task.workflow.top_workflow, "_segito_held_timers", None)
-    return bool(held) and str(my_task.id) in held
+    return held is not None and str(my_task.id) in held
 
 
 def _holding(original):

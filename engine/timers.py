@@ -17,10 +17,11 @@ import os
 import socket
 import traceback
 import uuid
+from collections.abc import Collection
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, or_, select, update
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy import bindparam, func, or_, select, update
 
 from . import access, audit, clock, timer_sync
 from .advance import Advance, CaseRecord
@@ -90,7 +91,8 @@ def release_claims(runtime, worker: str, claimed) -> None:
                         .values(claimed_by=None, claim_expires_at=None).execution_options(synchronize_session=False))
 
 
-def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime, held: set[str] = frozenset()) -> dict[str, int]:
+def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime,
+                      held: Collection[str] = frozenset()) -> dict[str, int]:
     """Fire the workflow's timers due by ``upto`` one by one, earliest first, running the engine after each.
 
     SpiffWorkflow's own ``refresh_timers`` fires every due timer in the order they started waiting; after

@@ -130,7 +130,8 @@ def update_user(session: Session, user_id: int, actor: str, at: dt.datetime, *, 
     of a user setting her own; engine/login_sessions.py). An administrator cannot take away their own
     administrator role or deactivate themselves, so the app always keeps someone who can manage users."""
     user = by_id(session, user_id)
-    before, after = {}, {}
+    before: dict[str, object] = {}
+    after: dict[str, object] = {}
     if display_name is not None:
         display_name = display_name.strip()
         if not display_name:

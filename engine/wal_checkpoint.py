@@ -30,7 +30,7 @@ POLL_SECONDS = 0.25
 STOP_SECONDS = 2.0
 log = logging.getLogger(__name__)
 
-_registry: dict[str, "WalCheckpointer"] = {}
+_registry: dict[str, WalCheckpointer] = {}
 _registry_lock = threading.Lock()
 
 
@@ -122,12 +122,13 @@ class WalCheckpointer:
                     # writer can start the log over.
                     if came or self._behind:
                         connection = connection or self._connect()
-                        blocked, in_log, copied = checkpoint(connection)
+                        _blocked, in_log, copied = checkpoint(connection)
                         self._behind = copied < in_log
                     self._last_error = None
                 except Exception as e:  # SQLITE_BUSY, a file gone or replaced: say so, try again on the next look
                     self._report(e)
-                    connection = _close(connection)
+                    _close(connection)
+                    connection = None
                 finally:
                     self._looks += 1
         finally:
@@ -158,7 +159,6 @@ def _close(connection) -> None:
             connection.close()
         except sqlite3.Error as e:
             log.warning("closing the WAL checkpoint connection failed: %s", e)
-    return None
 
 
 def _database_path(url) -> str | None:

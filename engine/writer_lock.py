@@ -15,19 +15,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 
-try:
-    import fcntl
-except ImportError:  # Windows: one process serves (waitress), and the thread lock is enough
+# A platform check rather than try/except ImportError, so type checkers know fcntl is the module where it exists.
+if sys.platform == "win32":  # one process serves (waitress), and the thread lock is enough
     fcntl = None
+else:
+    import fcntl
 
 WAIT_SECONDS = 10.0  # as SQLite's busy timeout (engine/db.py)
 POLL_SECONDS = 0.001
 log = logging.getLogger(__name__)
 
-_registry: dict[str, "WriterLock"] = {}
+_registry: dict[str, WriterLock] = {}
 _registry_lock = threading.Lock()
 
 
@@ -63,7 +65,7 @@ class WriterLock:
                     return False
                 time.sleep(POLL_SECONDS)
 
-    def __enter__(self) -> "WriterLock":
+    def __enter__(self) -> WriterLock:
         if getattr(self._local, "depth", 0):
             self._local.depth += 1
             return self

@@ -48,7 +48,7 @@ def authenticated(view):
         try:  # the login form's lockout applies here too (engine/logins.py)
             g.user = logins.check_basic(runtime().db, auth.username, auth.password or "", request.remote_addr)
         except logins.LoginRefused as e:
-            raise Unauthorised(e.message)
+            raise Unauthorised(e.message) from e
         return view(*args, **kwargs)
 
     return wrapper
@@ -66,9 +66,9 @@ def json_body(*allowed: str) -> dict:
     try:
         body = json.loads(raw, parse_constant=_not_json)
     except json.JSONDecodeError as e:
-        raise BadRequest(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}")
+        raise BadRequest(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
     except ValueError as e:  # NaN, Infinity: accepted by Python, not JSON
-        raise BadRequest(f"malformed JSON: {e}")
+        raise BadRequest(f"malformed JSON: {e}") from e
     if not isinstance(body, dict):
         raise BadRequest("the JSON body must be an object")
     unknown = sorted(set(body) - set(allowed))

@@ -18,8 +18,8 @@ from engine.runtime import Runtime
 from . import i18n
 
 # The page areas; each module registers every Blueprint it defines. A module not written yet is skipped.
-VIEW_MODULES = ("auth", "inbox_views", "case_views", "catalogue_views", "admin_views", "task_views",
-                "report_views")
+VIEW_MODULES: tuple[str, ...] = ("auth", "inbox_views", "case_views", "catalogue_views", "admin_views",
+                                 "task_views", "report_views")
 VIEW_MODULES += ("audit_views",)  # issue 5: the audit log (managers)
 VIEW_MODULES += ("report_api",)  # issue 5: reports and audit in the JSON API
 VIEW_MODULES += ("schedule_views",)  # issue 4: agenda and calendar feed, caseload, scheduler

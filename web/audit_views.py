@@ -8,7 +8,7 @@ from werkzeug.exceptions import BadRequest
 from engine import audit_log, audit_verify
 from engine.errors import ValidationFailed
 
-from .auth import current_actor, roles_required, runtime
+from .auth import current_actor, logged_in_actor, roles_required, runtime
 
 audit_bp = Blueprint("audit", __name__, url_prefix="/audit")
 PER_PAGE = 50
@@ -43,7 +43,7 @@ def index():
 @audit_bp.get("/cases/<int:case_id>")
 @roles_required(*audit_log.AUDIT_ROLES)
 def case_history(case_id: int):
-    history = audit_log.case_events(runtime(), current_actor(), case_id)
+    history = audit_log.case_events(runtime(), logged_in_actor(), case_id)
     return render_template("audit/case.html", history=history)
 
 

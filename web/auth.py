@@ -11,9 +11,10 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for)
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
+from werkzeug.exceptions import Unauthorized
 
 from engine import clock, login_sessions, logins, users
 from engine.errors import Forbidden, SegitoError
@@ -30,6 +31,15 @@ def runtime() -> Runtime:
 def current_actor() -> Actor | None:
     """The logged-in user of this request (engine.users.Actor), or None."""
     return g.get("actor")
+
+
+def logged_in_actor() -> Actor:
+    """The logged-in user, in a view behind ``login_required`` or ``roles_required`` (which turn everyone else
+    away first)."""
+    actor = current_actor()
+    if actor is None:  # a view that forgot its decorator: refused, never run for nobody
+        raise Unauthorized("log in first")
+    return actor
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -11,11 +11,11 @@ from engine import access, audit_log, case_view, cases, clock
 from engine.errors import ConfirmationNeeded
 from engine.models import User
 
+from .auth import current_actor, logged_in_actor, login_required, runtime
+from .catalogue_views import get_diagram, render_diagram
 from .i18n import N_
 from .i18n import gettext as _
 from .i18n import gettext as translate  # for messages marked with N_ elsewhere (not extracted here)
-from .auth import current_actor, login_required, runtime
-from .catalogue_views import get_diagram, render_diagram
 from .labels import field_label, field_schema, option_label, process_name, step_name, text, view_of
 
 cases_bp = Blueprint("cases", __name__)
@@ -38,7 +38,7 @@ def _page() -> int:
     try:
         return max(int(request.args.get("page", 1)), 1)
     except ValueError:
-        raise BadRequest("page must be a whole number")
+        raise BadRequest("page must be a whole number") from None
 
 
 @cases_bp.get("/cases")
@@ -78,7 +78,7 @@ def start():
 
 
 def access_ok(task: dict) -> bool:
-    actor = current_actor()
+    actor = logged_in_actor()
     return task["role"] in actor.role_codes and task["assignee_id"] in (None, actor.id)
 
 

@@ -51,7 +51,7 @@ def get_diagram(view) -> diagram.Diagram:
     found = getattr(view, "_web_diagram", None)
     if found is None:
         with runtime().db.reading() as session:
-            xml = session.get(ProcessDefinition, view.id).bpmn_xml
+            xml = session.get_one(ProcessDefinition, view.id).bpmn_xml
         view._web_svgs = OrderedDict()  # set first: another thread may see _web_diagram right after
         found = view._web_diagram = diagram.Diagram(xml)
     return found

@@ -33,8 +33,17 @@ EDGES = {"sequenceFlow": "sequence", "messageFlow": "message", "association": "a
          "dataInputAssociation": "association", "dataOutputAssociation": "association"}
 
 
-def _local(tag: str) -> str:
-    return etree.QName(tag).localname
+def _local(tag: object) -> str:
+    # An element's tag is a str; lxml's stubs type what it gives as everything a tag may be set to.
+    return etree.QName(str(tag)).localname
+
+
+def _number(el, name: str) -> float:
+    """A coordinate of BPMN-DI: required by its schema, which every deployed file was checked against."""
+    value = el.get(name)
+    if value is None:
+        raise ValueError(f"BPMN-DI {_local(el.tag)} without its '{name}' attribute")
+    return float(value)
 
 
 def _el(parent, tag: str, **attrs):
@@ -97,20 +106,20 @@ class Diagram:
     def flows_between(self, pairs) -> set[str]:
         """The ids of the sequence flows that join each (source id, target id) pair."""
         wanted = {tuple(p) for p in pairs}
-        return {el.get("id") for el in self.elements.values()
+        return {el.get("id", "") for el in self.elements.values()  # every one has an id
                 if _local(el.tag) == "sequenceFlow" and (el.get("sourceRef"), el.get("targetRef")) in wanted}
 
     def bounds(self) -> tuple[float, float, float, float]:
         xs, ys = [], []
         for shape in self.shapes:
             for b in shape.iter(f"{{{NS['dc']}}}Bounds"):
-                x, y, w, h = (float(b.get(k)) for k in ("x", "y", "width", "height"))
+                x, y, w, h = (_number(b, k) for k in ("x", "y", "width", "height"))
                 xs += [x, x + w]
                 ys += [y, y + h]
         for edge in self.edges:
             for p in edge.findall("di:waypoint", NS):
-                xs.append(float(p.get("x")))
-                ys.append(float(p.get("y")))
+                xs.append(_number(p, "x"))
+                ys.append(_number(p, "y"))
         if not xs:
             return 0, 0, 100, 100
         return min(xs), min(ys), max(xs), max(ys)
@@ -151,7 +160,7 @@ class Diagram:
         b = shape.find("dc:Bounds", NS)
         if b is None:
             return
-        x, y, w, h = (float(b.get(k)) for k in ("x", "y", "width", "height"))
+        x, y, w, h = (_number(b, k) for k in ("x", "y", "width", "height"))
         element_id = element.get("id")
         name = label(element_id, element.get("name") or "")
         classes = [kind.lower()]
@@ -224,7 +233,7 @@ class Diagram:
             return
         lb = shape.find("bpmndi:BPMNLabel/dc:Bounds", NS)
         if lb is not None:
-            lx, ly, lw, lh = (float(lb.get(k)) for k in ("x", "y", "width", "height"))
+            lx, ly, lw, lh = (_number(lb, k) for k in ("x", "y", "width", "height"))
             _text(group, name, lx, ly, max(lw, 60), lh, "label", vertical_center=False, max_lines=4)
         else:
             _text(group, name, x, y, w, None, "label", vertical_center=False, max_lines=3)
@@ -280,7 +289,7 @@ class Diagram:
         kind = EDGES.get(_local(element.tag))
         if kind is None:
             return
-        points = [(float(p.get("x")), float(p.get("y"))) for p in edge.findall("di:waypoint", NS)]
+        points = [(_number(p, "x"), _number(p, "y")) for p in edge.findall("di:waypoint", NS)]
         if len(points) < 2:
             return
         classes = ["flow", kind] + (["taken"] if taken else [])
@@ -299,7 +308,7 @@ class Diagram:
         if name:
             lb = edge.find("bpmndi:BPMNLabel/dc:Bounds", NS)
             if lb is not None:
-                lx, ly, lw, lh = (float(lb.get(k)) for k in ("x", "y", "width", "height"))
+                lx, ly, lw, lh = (_number(lb, k) for k in ("x", "y", "width", "height"))
             else:
                 (ax, ay), (bx, by) = points[0], points[1]
                 lx, ly, lw, lh = (ax + bx) / 2 + 4, (ay + by) / 2 - 14, 80, 14

@@ -46,13 +46,13 @@ def _clean(raw: str) -> str:
 class _Parser:
     def __init__(self, form: MultiDict):
         self.form = form
-        self.used: set[str] = set(n for n in form.keys() if n in RESERVED or n.startswith("_"))
+        self.used: set[str] = set(n for n in form if n in RESERVED or n.startswith("_"))
 
     def _filled(self, name: str) -> list[str]:
         return [_clean(v) for v in self.form.getlist(name) if v.strip()]
 
     def obj(self, schema: dict, prefix: str) -> dict:
-        out = {}
+        out: dict[str, object] = {}
         props = schema.get("properties") or {}
         for name, prop in props.items():
             key = prefix + name
@@ -71,7 +71,7 @@ class _Parser:
             elif filled:
                 out[name] = _scalar(prop, filled[0])
         # A name posted for this object that the form does not know: passed on for the engine to refuse.
-        for key in self.form.keys():
+        for key in self.form:
             rest = key[len(prefix):]
             if key.startswith(prefix) and rest and "-" not in rest and rest not in props and key not in self.used:
                 self.used.add(key)
@@ -82,7 +82,7 @@ class _Parser:
 
     def rows(self, item_schema: dict, start: str) -> list:
         indices = set()
-        for name in self.form.keys():
+        for name in self.form:
             if name.startswith(start):
                 head = name[len(start):].split("-", 1)[0]
                 if head.isdigit():
@@ -95,7 +95,7 @@ def parse(schema: dict, form: MultiDict) -> dict:
     """The nested submission of one form file."""
     parser = _Parser(form)
     data = parser.obj(schema, "")
-    for name in form.keys():
+    for name in form:
         # Names that fit nowhere (an index that is not a number, an unknown block): refused as they came.
         if name not in parser.used:
             filled = parser._filled(name)
@@ -106,7 +106,7 @@ def parse(schema: dict, form: MultiDict) -> dict:
 
 def flatten(schema: dict, data: dict, prefix: str = "") -> MultiDict:
     """The inverse of ``parse``: the flat names and values a filled-in page posts (for tests and tools)."""
-    out = MultiDict()
+    out: MultiDict[str, str] = MultiDict()
     for name, prop in (schema.get("properties") or {}).items():
         if name not in data or prop.get("readOnly"):
             continue

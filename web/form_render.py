@@ -36,7 +36,7 @@ class Item:
     number: str            # 1-based for people; empty in the template
     path: str              # error path, "household_members/0"
     html_id: str
-    fields: list["Field"] = field(default_factory=list)
+    fields: list[Field] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -179,7 +179,7 @@ def _options(prop: dict, value, locale: str) -> list[Option]:
 _OPTION_HTML: dict[tuple[int, str], tuple[dict, str]] = {}
 
 
-def options_html(prop: dict, f: "Field", locale: str) -> Markup:
+def options_html(prop: dict, f: Field, locale: str) -> Markup:
     key = (id(prop), locale)
     hit = _OPTION_HTML.get(key)
     if hit is None or hit[0] is not prop:
@@ -216,7 +216,7 @@ class _Builder:
         self.read_only = read_only
         self.errors = errors
         self.placed: set[str] = set()
-        self.templates: dict[str, tuple[Field, Item]] = {}
+        self.templates: dict[str, tuple[Field, Item | None]] = {}  # None while that row kind is being built
 
     def _take(self, path: str) -> list[str]:
         found = self.errors.get(path, [])
@@ -329,7 +329,7 @@ def build(schema: dict, values: dict | None, errors: dict[str, list[str]] | None
     _fill_computed(sections, values)
     model = FormModel(title=text(schema.get("x-label"), locale) or schema.get("title", ""), sections=sections,
                       errors=[], summary=[], read_only=read_only, locale=locale,
-                      templates=[(key, f, item) for key, (f, item) in b.templates.items()],
+                      templates=[(key, f, item) for key, (f, item) in b.templates.items() if item is not None],
                       has_computed=any(f.computed for s in sections for f in s.fields))
     by_path = {}
     for f in walk(model):

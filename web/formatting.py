@@ -6,6 +6,7 @@ import datetime as dt
 from .i18n import N_
 from .i18n import gettext as translate
 
+LOCAL_ZONE: dt.tzinfo
 try:
     from zoneinfo import ZoneInfo
 
@@ -47,9 +48,13 @@ def local(value) -> dt.datetime | None:
     parsed = _parse(value)
     if not isinstance(parsed, dt.datetime):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(LOCAL_ZONE)
+    return _in_local_zone(parsed)
+
+
+def _in_local_zone(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(LOCAL_ZONE)
 
 
 def date(value) -> str:
@@ -57,7 +62,7 @@ def date(value) -> str:
     if parsed is None:
         return "" if value is None else str(value)
     if isinstance(parsed, dt.datetime):
-        parsed = local(parsed).date()
+        parsed = _in_local_zone(parsed).date()
     return parsed.strftime("%Y.%m.%d") if _lang() == "hu" else parsed.isoformat()
 
 

@@ -97,8 +97,10 @@ def init_app(app: Flask) -> Babel:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compile_catalogues())
     babel = Babel(app, locale_selector=select_locale)
     # The same callables as Flask-Babel installs (newstyle: Jinja formats and escapes), with the lookup cached.
-    app.jinja_env.install_gettext_callables(lambda s: _translations().ugettext(s),
-                                            lambda s, p, n: _translations().ungettext(s, p, n), newstyle=True)
+    # install_gettext_callables is added to the environment at run time by Jinja's i18n extension (Flask-Babel
+    # loads it), so Jinja's types cannot declare it.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda s: _translations().ugettext(s), lambda s, p, n: _translations().ungettext(s, p, n), newstyle=True)
     return babel
 
 

@@ -23,7 +23,7 @@ def _page() -> int:
     try:
         page = int(request.args.get("page", 1))
     except ValueError:
-        raise BadRequest("page must be a whole number")
+        raise BadRequest("page must be a whole number") from None
     return max(page, 1)
 
 

@@ -45,13 +45,14 @@ def latest_views() -> dict[str, DefinitionView]:
         return cached
     rt = runtime()
     now = time.monotonic()
-    known = getattr(rt, "_web_latest_definitions", None)  # kept on the runtime: one per database
+    # Kept on the runtime (one per database), which declares no such attribute: hence its __dict__.
+    known = rt.__dict__.get("_web_latest_definitions")
     with rt.db.reading() as session:
         if known is None or known[0] < now:
             ids: dict[str, int] = {}
             for row in definitions.list_definitions(session):
                 ids[row["process_key"]] = row["id"]  # ordered by version: the last one wins
-            known = rt._web_latest_definitions = (now + LATEST_SECONDS, ids)
+            known = rt.__dict__["_web_latest_definitions"] = (now + LATEST_SECONDS, ids)
         cached = {key: rt.definition(session, def_id) for key, def_id in known[1].items()}
     g._latest_views = cached
     return cached
@@ -89,13 +90,13 @@ def text(labels, fallback: str = "") -> str:
 
 def field_schema(view: DefinitionView, key: str) -> dict | None:
     """A field's schema in any of the version's forms (indexed once per version)."""
-    index = getattr(view, "_web_fields", None)
+    index = view.__dict__.get("_web_fields")  # kept on the engine's view, which declares no such attribute
     if index is None:
         index = {}
         for form in view.forms.values():
             for name, prop in form.schema.get("properties", {}).items():
                 index.setdefault(name, prop)
-        view._web_fields = index
+        view.__dict__["_web_fields"] = index
     return index.get(key)
 
 

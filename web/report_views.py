@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from engine import clock, followup_indicators, indicator_cases, indicators, report_export
 from engine.errors import ValidationFailed
 
-from .auth import current_actor, roles_required, runtime
+from .auth import current_actor, logged_in_actor, roles_required, runtime
 from .labels import lang
 
 reports = Blueprint("reports", __name__, url_prefix="/reports")
@@ -45,7 +45,7 @@ def figure(value, unit: str = "") -> str:
 
 
 def _form_context(values: dict) -> dict:
-    actor = current_actor()
+    actor = logged_in_actor()
     overseer = bool(actor.role_codes & (indicators.NAME_ROLES | {"administrator"}))
     return {"values": values, "caseworkers": indicators.caseworker_choices(runtime()) if overseer else [],
             "processes": indicators.process_choices(runtime()), "overseer": overseer}

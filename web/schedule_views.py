@@ -8,7 +8,7 @@ from engine import agenda as agenda_service
 from engine import caseload, timers, users
 from engine.access import OVERSEERS
 
-from .auth import current_actor, login_required, roles_required, runtime
+from .auth import current_actor, logged_in_actor, login_required, roles_required, runtime
 
 schedule = Blueprint("schedule", __name__)
 
@@ -61,6 +61,6 @@ def scheduler():
 @schedule.post("/admin/scheduler/timers/<int:timer_id>/retry")
 @login_required
 def retry(timer_id: int):
-    timers.retry_incident(runtime(), timer_id, current_actor())
+    timers.retry_incident(runtime(), timer_id, logged_in_actor())
     flash(_("Timer %(id)d is queued again.", id=timer_id), "success")
     return redirect(url_for("schedule.scheduler"))

@@ -76,9 +76,10 @@ def serve(make_app: Callable[[], Flask], host: str, port: int, workers: int, thr
 
     try:
         from gunicorn.app.base import BaseApplication
+        has_gunicorn = True
     except ImportError:  # gunicorn runs on POSIX only
-        BaseApplication = None
-    if workers <= 1 or BaseApplication is None:
+        has_gunicorn = False
+    if workers <= 1 or not has_gunicorn:
         from waitress import serve as waitress_serve
 
         waitress_serve(worker_app(), host=host, port=port, threads=threads, ident="segito")

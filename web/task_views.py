@@ -20,7 +20,7 @@ from engine import audit_log, cases, tasks
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 from . import form_errors, form_parse, form_render
-from .auth import current_actor, login_required, runtime
+from .auth import logged_in_actor, login_required, runtime
 
 bp = Blueprint("tasks", __name__)
 
@@ -79,7 +79,7 @@ def _case_facts(task: dict, actor) -> dict:
 
 def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: str | None = None,
           read_only: bool | None = None, log_view: bool = False):
-    actor = current_actor()
+    actor = logged_in_actor()
     task = tasks.get_task(runtime(), task_id, actor)
     if log_view:  # opening a client's file is itself an audit event (issue 5); re-renders after a POST are not
         audit_log.record_view(runtime(), actor, task["case_id"], task_id=task_id, via="web")
@@ -112,14 +112,14 @@ def show(task_id: int):
 
 
 def _posted(task_id: int) -> tuple[dict, dict]:
-    task = tasks.get_task(runtime(), task_id, current_actor())
+    task = tasks.get_task(runtime(), task_id, logged_in_actor())
     schema = task.get("form") or {"type": "object", "properties": {}}
     return schema, form_parse.parse(schema, request.form)
 
 
 def _next_url(case_id: int) -> str:
     """The next task of the same case when it is this user's to do, else the inbox."""
-    actor = current_actor()
+    actor = logged_in_actor()
     try:
         case = cases.get_case(runtime(), case_id, actor, with_data=False)
     except (Forbidden, NotFound):
@@ -133,9 +133,9 @@ def _next_url(case_id: int) -> str:
 @bp.post("/tasks/<int:task_id>/complete")
 @login_required
 def complete(task_id: int):
-    schema, data = _posted(task_id)
+    _schema, data = _posted(task_id)
     try:
-        result = tasks.complete(runtime(), task_id, data, current_actor())
+        result = tasks.complete(runtime(), task_id, data, logged_in_actor())
     except ValidationFailed as err:
         return _page(task_id, values=data, details=err.details, status=422,
                      alert=_("Nothing was saved: please correct the fields marked below."))
@@ -159,9 +159,9 @@ def complete(task_id: int):
 @bp.post("/tasks/<int:task_id>/draft")
 @login_required
 def draft(task_id: int):
-    schema, data = _posted(task_id)
+    _schema, data = _posted(task_id)
     try:
-        tasks.save_draft(runtime(), task_id, data, current_actor())
+        tasks.save_draft(runtime(), task_id, data, logged_in_actor())
     except ValidationFailed as err:
         return _page(task_id, values=data, details=err.details, status=422,
                      alert=_("The draft was not saved: please correct the fields marked below."))
@@ -187,7 +187,7 @@ def _at(data, path: list[str]):
 @login_required
 def rows(task_id: int):
     """Without JavaScript: the page again with a row added to, or removed from, a repeatable block."""
-    schema, data = _posted(task_id)
+    _schema, data = _posted(task_id)
     add, remove = request.form.get("_add", ""), request.form.get("_remove", "")
     if add:
         block = _at(data, add.split("-"))

@@ -21,7 +21,8 @@ _ALLOWED_NODES = {
     ast.FloorDiv, ast.Mod, ast.Pow, ast.LShift, ast.RShift, ast.BitOr, ast.BitXor, ast.BitAnd,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
 }
-_REFUSED = {node: f"{what} not allowed" for nodes, what in (  # clearer words for what people try
+# Clearer words for what people try.
+_REFUSED: dict[type[ast.AST], str] = {node: f"{what} not allowed" for nodes, what in (
     ((ast.Import, ast.ImportFrom), "import statements are"), ((ast.Lambda,), "lambda is"),
     ((ast.FunctionDef, ast.AsyncFunctionDef), "function definitions (def) are"),
     ((ast.ClassDef,), "class definitions are"), ((ast.Global,), "global statements are"),
@@ -51,17 +52,19 @@ def _validate(tree: ast.AST, shift: int) -> None:
         if value.startswith("_"):
             fail(node, f"names starting with '_' are not allowed: '{value}'")
 
+    # The node types are checked exactly against the allow-list; past that, isinstance tells type checkers which
+    # node each branch reads (the parser makes no subclasses of these node types).
     for node in ast.walk(tree):
         t = type(node)
         if t not in _ALLOWED_NODES:
             fail(node, _REFUSED.get(t, f"'{t.__name__}' syntax is not allowed"))
-        if t in (ast.BinOp, ast.AugAssign) and type(node.op) not in _ALLOWED_NODES:  # ops carry no line
+        if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) not in _ALLOWED_NODES:  # ops carry no line
             fail(node, f"operator '{type(node.op).__name__}' is not allowed")
-        if t is ast.Name:
+        if isinstance(node, ast.Name):
             name(node, node.id)
             if node.id in _FORBIDDEN_NAMES:
                 fail(node, f"name '{node.id}' is not allowed (built-in that could escape the sandbox)")
-        elif t is ast.Attribute:
+        elif isinstance(node, ast.Attribute):
             name(node, node.attr)
             if type(node.ctx) is not ast.Load:
                 fail(node, "assigning to attributes is not allowed")
@@ -69,22 +72,25 @@ def _validate(tree: ast.AST, shift: int) -> None:
                 fail(node, f"'{node.attr}' is not allowed (format strings can read attributes); use an f-string")
             if node.attr not in ALL_METHODS:
                 fail(node, f"attribute '{node.attr}' is not allowed")
-        elif t is ast.keyword:
+        elif isinstance(node, ast.keyword):
             if node.arg is None:
                 fail(node, "** unpacking is not allowed")
             name(node, node.arg)
-        elif t is ast.Dict and None in node.keys:
+        elif isinstance(node, ast.Dict) and None in node.keys:
             fail(node, "** unpacking is not allowed")
-        elif t is ast.Constant and type(node.value) not in (str, int, float, bool, type(None)):
+        elif isinstance(node, ast.Constant) and type(node.value) not in (str, int, float, bool, type(None)):
             fail(node, f"{type(node.value).__name__} literals are not allowed")
-        elif t is ast.comprehension and node.is_async:
+        elif isinstance(node, ast.comprehension) and node.is_async:
             fail(node.target, "async comprehensions are not allowed")
-        elif t is ast.Subscript and type(node.ctx) is ast.Store and type(node.slice) is ast.Slice:
+        elif isinstance(node, ast.Subscript) and type(node.ctx) is ast.Store and type(node.slice) is ast.Slice:
             fail(node, "slice assignment is not allowed")
-        elif t is ast.FormattedValue and node.format_spec is not None:
-            if not all(type(p) is ast.Constant for p in node.format_spec.values):
+        elif isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+            # The parser makes the spec a JoinedStr; only its literal text is allowed (anything else is refused).
+            parts = node.format_spec.values if isinstance(node.format_spec, ast.JoinedStr) else [node.format_spec]
+            texts = [p.value for p in parts if type(p) is ast.Constant and isinstance(p.value, str)]
+            if len(texts) != len(parts):
                 fail(node, "nested {} in an f-string format spec are not allowed")
-            spec = "".join(p.value for p in node.format_spec.values)
+            spec = "".join(texts)
             if not _SPEC_RE.match(spec):
                 fail(node, f"f-string format spec '{spec}' is not allowed")
 

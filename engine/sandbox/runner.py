@@ -10,13 +10,18 @@ from .plain_data import CONTAINERS, walk
 def run(source: str, mode: str, variables: dict, extra: dict | None = None):
     code, names = compile_source(source, mode)
     guards, injected = Run(), {}
+    extra = extra or {}
     for name in names:  # only the variables the code names are exposed, and checked
-        if name in variables or (extra and name in extra):
+        if name in variables or name in extra:
             injected[name] = variables[name] if name in variables else extra[name]
             walk(injected[name], f"variable '{name}'", True)
     ns = {**guards.namespace(), **injected}
     try:
-        result = eval(code, ns) if mode == "eval" else exec(code, ns)
+        if mode == "eval":
+            result = eval(code, ns)
+        else:
+            exec(code, ns)
+            result = None
         walk(result, "the expression's result", True)
         updates = {}
         for name, value in ns.items():  # user code cannot bind '_' names: these are its own variables

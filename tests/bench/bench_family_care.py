@@ -45,13 +45,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select, text
-from sqlalchemy import inspect as sa_inspect
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import inspect as sa_inspect
 
 from engine import cases, clock, demo, serialization, setup, task_walk, tasks, users
 from engine.config import BPMN_DIR
@@ -227,7 +227,7 @@ class Segito:
                     self.actors[username] = users.actor(session, username)
                 else:
                     user = users.by_username(session, username)
-                    user.role_codes  # loaded before the session closes
+                    user.role_codes  # noqa: B018 - loaded before the session closes
                     self.actors[username] = user
         self.step_times: dict[str, list[float]] = collections.defaultdict(list)
         self.start_times: list[float] = []
@@ -540,10 +540,10 @@ def print_throughput(results: dict, variants: list, completions: int) -> dict:
         print(f"{v.label:44} {rate:8.1f} {med:7.1f} {max(res['rates']):6.1f} {per_case * 1000:8.1f} "
               f"{per_case * 1000 / commands:7.2f} "
               f"{cpu_rate:11.1f} {res['cases'] / res['wall']:19.1f}")
-    print(f"  cases/s: cases over the summed wall time of the timed work (for Segito: its commands only);")
+    print("  cases/s: cases over the summed wall time of the timed work (for Segito: its commands only);")
     print(f"  median, best: median and best of the per-round rates; ms/cmd: ms/case divided by {commands};")
-    print(f"  CPU cases/s: the same over this process's CPU time (steadier on a busy machine; on PostgreSQL it")
-    print(f"  leaves out the server's work); wall incl. look-ups: Segito with the benchmark's task-id queries.")
+    print("  CPU cases/s: the same over this process's CPU time (steadier on a busy machine; on PostgreSQL it")
+    print("  leaves out the server's work); wall incl. look-ups: Segito with the benchmark's task-id queries.")
     for v in variants[1:]:
         res = results[v.label]
         rate = res["cases"] / res["timed"]

@@ -41,8 +41,7 @@ from engine.db import Database  # noqa: E402
 from engine.models import Case  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
 from engine.timer_models import Timer  # noqa: E402
-from tests.integration.timer_helpers import (  # noqa: E402
-    TIMER_ONLY, VISIT, clone_cases, complete, deploy, start_follow_up)
+from tests.integration.timer_helpers import TIMER_ONLY, VISIT, clone_cases, complete, deploy, start_follow_up  # noqa: E402
 
 WORKER = textwrap.dedent("""
     import json, resource, sys, time, tracemalloc

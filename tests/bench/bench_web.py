@@ -314,7 +314,7 @@ def start_app(url: str, port: int, server_options: list[str] = (), access_log: P
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read()
             return proc
-        except (urllib.error.URLError, ConnectionError, socket.timeout):
+        except (TimeoutError, urllib.error.URLError, ConnectionError):
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("the app did not answer within 120 s")
@@ -416,7 +416,7 @@ class User:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def login_users(base: str, people: dict, n_users: int) -> list[User]:

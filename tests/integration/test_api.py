@@ -3,7 +3,6 @@ deployment, conflicts — and every answer checked against the schema the docume
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 
@@ -195,7 +194,8 @@ def test_the_right_password_is_accepted(api):
     response = api.as_("anna").get("/api/definitions")
     listed = conforms(response, "/api/definitions", "get")
     assert response.status_code == 200
-    assert {(d["process_key"], d["version"]) for d in listed} == {("intake", 1), ("family_care", 1), ("job_retention", 1)}
+    assert {(d["process_key"], d["version"]) for d in listed} == {
+        ("intake", 1), ("family_care", 1), ("job_retention", 1)}
 
 
 # --------------------------------------------------------------------------------------------- a whole run

@@ -90,13 +90,12 @@ def test_the_real_session_is_closed_when_the_command_ends(runtime, sessions_made
 
 
 def test_an_error_in_the_command_rolls_back_core_and_orm_writes_and_propagates(runtime, sessions_made):
-    with pytest.raises(_Refused, match="no, thanks"):
-        with runtime.db.command() as session:
-            session.connection().execute(_users.insert(), _user(990103, "rolled-back"))
-            session.add(AuditStream(stream="cs-flushed", head="h", seq=1))
-            session.flush()  # in the database, inside the transaction
-            session.add(AuditStream(stream="cs-pending", head="h", seq=2))
-            raise _Refused("no, thanks")
+    with pytest.raises(_Refused, match="no, thanks"), runtime.db.command() as session:
+        session.connection().execute(_users.insert(), _user(990103, "rolled-back"))
+        session.add(AuditStream(stream="cs-flushed", head="h", seq=1))
+        session.flush()  # in the database, inside the transaction
+        session.add(AuditStream(stream="cs-pending", head="h", seq=2))
+        raise _Refused("no, thanks")
     assert session._session is None and len(sessions_made) == 1 and len(sessions_made[0].identity_map) == 0
     assert _stored(runtime, 990103, "cs-flushed") == (None, None, [])
     assert _stored(runtime, 990103, "cs-pending")[1] is None

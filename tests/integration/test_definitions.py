@@ -41,7 +41,8 @@ def _refused(runtime, upload) -> DefinitionInvalid:
 def test_the_bundled_processes_are_deployed_once(runtime):
     with runtime.db.reading() as session:
         listed = definitions.list_definitions(session)
-    assert {(d["process_key"], d["version"]) for d in listed} == {("intake", 1), ("family_care", 1), ("job_retention", 1)}
+    assert {(d["process_key"], d["version"]) for d in listed} == {
+        ("intake", 1), ("family_care", 1), ("job_retention", 1)}
     definition, created = _deploy(runtime, definitions.Upload.from_path(FAMILY))
     assert not created and definition.version == 1, "an unchanged file is not a new version"
 
@@ -114,7 +115,7 @@ def test_entities_are_refused_not_expanded(runtime, payload):
 def test_a_new_version_leaves_running_cases_on_theirs(runtime, people):
     old_case = new_family_case(runtime, people, 0)
     through_agreement(runtime, people, old_case)
-    text = FAMILY.read_bytes().replace("3.3 Esetmunka".encode(), "3.3 Esetmunka (v2)".encode(), 1)
+    text = FAMILY.read_bytes().replace(b"3.3 Esetmunka", b"3.3 Esetmunka (v2)", 1)
     definition, created = _deploy(runtime, _upload(text))
     assert created and definition.version == 2
     new_case = new_family_case(runtime, people, 1)

@@ -173,6 +173,7 @@ def test_casework_loop_many_times_with_discussions_and_conferences(runtime, peop
     assert len(data["meetings"]) == 12 and len(data["actions"]) == 8
     # The casework form opens with everything recorded so far (the case log is edited, not retyped).
     from engine import tasks
+
     from .helpers import task_of
 
     opened = tasks.get_task(runtime, task_of(runtime, case_id, "step_3_3"), people.anna)
@@ -181,6 +182,7 @@ def test_casework_loop_many_times_with_discussions_and_conferences(runtime, peop
 
 def test_assessment_prefills_the_problem_recorded_at_intake(runtime, people):
     from engine import tasks
+
     from .helpers import task_of
 
     case_id = new_family_case(runtime, people)

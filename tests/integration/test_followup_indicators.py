@@ -47,7 +47,7 @@ from .timer_helpers import local
 from .web_client import browser, make_app
 
 YEAR = ("2026-01-01", "2026-12-31")
-C, E, L, I = "client", "employer", "lay_helpers", "institutions"
+C, E, L, I = "client", "employer", "lay_helpers", "institutions"  # noqa: E741 - the letters of the form
 
 CLIENTS = {"P1": ("2003-05-01", 0), "P2": ("1990-08-15", 1), "P3": ("1970-02-01", 2), "P4": ("1985-12-31", 3)}
 # case: (mentor, client, sex, target groups, S, employer, visits [(contacts, lay helpers, institutions)], check)

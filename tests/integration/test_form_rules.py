@@ -221,7 +221,10 @@ def test_the_api_answers_409_naming_the_open_case_unless_confirmed(runtime, peop
     code = demo.run_intake(runtime, people.anna, 0)
     first = cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
     client = create_app(runtime, {"TESTING": True}).test_client()
-    post = lambda body: client.post("/api/cases", json=body, auth=creds("anna"))
+
+    def post(body):
+        return client.post("/api/cases", json=body, auth=creds("anna"))
+
     body = conforms(post({"process_key": "family_care", "client_code": code}), "/api/cases", "post")
     assert body["error"] == "confirmation_needed" and f"case {first}" in body["message"]
     assert body["details"][0]["open_cases"][0]["case_id"] == first

@@ -75,10 +75,9 @@ def test_cursor_listeners_see_every_statement_and_errors_are_sqlalchemys(runtime
     user = dict(id=990001, username="dup", display_name="D", password_hash=None, locale="hu", active=True,
                 created_at=AT)
     insert = Prepared(User.__table__.insert())
-    with pytest.raises(IntegrityError):
-        with runtime.db.unit_of_work() as session:
-            insert.execute(session.connection(), user)
-            insert.execute(session.connection(), user)
+    with pytest.raises(IntegrityError), runtime.db.unit_of_work() as session:
+        insert.execute(session.connection(), user)
+        insert.execute(session.connection(), user)
     with runtime.db.reading() as session:  # the failed command left nothing
         assert session.get(User, 990001) is None
 

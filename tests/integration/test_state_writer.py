@@ -13,7 +13,7 @@ import zlib
 import pytest
 from sqlalchemy import select
 
-from engine import cases, demo, serialization, timers
+from engine import cases, demo, serialization
 from engine.models import Case
 
 from .helpers import do

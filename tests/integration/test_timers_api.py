@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 
 from engine import cases, clock, timers, users
+from web.app import create_app
 
 from ..conftest import _password_hash
 from .test_api import Api, conforms
 from .test_timers import TIMER_PROBE, _start, flaky  # noqa: F401  (flaky: a fixture)
 from .timer_helpers import local, start_follow_up, timer_rows
-from web.app import create_app
 
 
 @pytest.fixture
@@ -52,7 +52,8 @@ def test_a_mentor_reads_her_agenda_with_the_visits_still_to_come_of_the_plan(run
     assert conforms(api.client.get("/api/agenda"), "/api/agenda", "get")["error"] == "unauthorised"
 
 
-def test_the_administrator_sees_the_scheduler_and_retries_an_incident_over_the_api(runtime, people, api, flaky):
+def test_the_administrator_sees_the_scheduler_and_retries_an_incident_over_the_api(runtime, people, api,
+                                                                                   flaky):  # noqa: F811 - the fixture
     case_id = _start(runtime, people, "timer_probe", TIMER_PROBE)
     clock.advance(dt.timedelta(minutes=10, seconds=1))
     for backoff in (*timers.BACKOFF_SECONDS, 0):

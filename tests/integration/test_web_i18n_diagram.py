@@ -40,7 +40,8 @@ def test_diagram_draws_every_shape_and_edge_of_the_di():
     assert {i.decode() for i in di_elements} - {"collaboration_family_care"} <= ids
     # Every sequence flow has an arrowhead; lanes and the pool are drawn with their names.
     flows = svg.xpath("//s:g[contains(@class,'sequence')]", namespaces=ns)
-    assert len(flows) == xml.count(b"<bpmn:sequenceFlow") and all(f.xpath("s:polygon[@class='arrowhead']", namespaces=ns) for f in flows)
+    assert len(flows) == xml.count(b"<bpmn:sequenceFlow")
+    assert all(f.xpath("s:polygon[@class='arrowhead']", namespaces=ns) for f in flows)
     assert svg.xpath("//s:g[@data-element-id='professional_lead']/s:rect[@class='lane']", namespaces=ns)
     assert "Szakmai vezető" in "".join(svg.itertext())
     # The viewBox holds every shape.

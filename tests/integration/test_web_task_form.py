@@ -126,7 +126,7 @@ def _field_html(html: str, name: str) -> str:
     start = html.index(f'id="w-{name}"')
     start = html.rindex("<", 0, start)
     tag = html[start + 1:html.index(" ", start)]
-    depth, i = 0, start
+    depth = 0
     pattern = re.compile(rf"<(/?){tag}\b")
     for m in pattern.finditer(html, start):
         depth += -1 if m.group(1) else 1

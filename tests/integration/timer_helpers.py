@@ -163,7 +163,7 @@ def clone_cases(runtime, template_case_id: int, n: int, chunk: int = 2000, due_f
             case_rows, timer_values = [], []
             for k in range(start, min(n, start + chunk)):
                 mapping = {old: str(uuid.uuid4()).encode() for old in ids}
-                copy = _UUID.sub(lambda m: mapping[m.group(0)], text)
+                copy = _UUID.sub(lambda m, mapping=mapping: mapping[m.group(0)], text)
                 due = None
                 if due_for is not None:
                     [row] = rows

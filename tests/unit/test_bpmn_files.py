@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ NS = {
     "di": "http://www.omg.org/spec/DD/20100524/DI",
     "spiff": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
-BPMN = "{%s}" % NS["bpmn"]
+BPMN = "{" + NS["bpmn"] + "}"
 ROLES = {
     "caseworker": "Családgondozó / Family caseworker",
     "professional_lead": "Szakmai vezető / Professional lead",
@@ -355,7 +356,7 @@ def test_edges_are_orthogonal_and_touch_their_ends(pid):
     kinds = {n.get("id"): etree.QName(n).localname for n in flow_nodes(proc)}
     for f in sequence_flows(proc):
         pts = [(float(p.get("x")), float(p.get("y"))) for p in ed[f.get("id")].findall("di:waypoint", NS)]
-        for (x1, y1), (x2, y2) in zip(pts, pts[1:]):
+        for (x1, y1), (x2, y2) in pairwise(pts):
             assert x1 == x2 or y1 == y2, f"{f.get('id')} has a diagonal segment"
         for point, end in ((pts[0], f.get("sourceRef")), (pts[-1], f.get("targetRef"))):
             box = bounds(sh[end])

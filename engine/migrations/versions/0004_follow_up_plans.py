@@ -4,9 +4,8 @@ Revision ID: 0004_follow_up_plans
 Revises: 0003
 Create Date: 2026-11-22
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004_follow_up_plans'
 down_revision = '0003'

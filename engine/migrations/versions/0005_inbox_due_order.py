@@ -13,16 +13,15 @@ sort keys (the first one an expression, on SQLite and PostgreSQL alike) let a pa
 range, and the counts read the index alone. They replace the old ones: same prefixes, so every other query that
 used those still can.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0005_inbox_due_order'
 down_revision = '0004_follow_up_plans'
 branch_labels = None
 depends_on = None
 
-SORT_KEYS = [sa.text('(due_at IS NULL)'), 'due_at', 'created_at', 'id']
+SORT_KEYS: list[str | sa.TextClause] = [sa.text('(due_at IS NULL)'), 'due_at', 'created_at', 'id']
 
 
 def upgrade() -> None:

@@ -13,7 +13,6 @@ taken-into-care months, the drill-down) are a range of it.
 """
 from alembic import op
 
-
 revision = '0006_facts_cw_client'
 down_revision = '0005_inbox_due_order'
 branch_labels = None

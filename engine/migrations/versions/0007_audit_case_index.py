@@ -10,7 +10,6 @@ fewer is one B-tree page fewer written by every command (issue 2; docs/benchmark
 """
 from alembic import op
 
-
 revision = '0007_audit_case_index'
 down_revision = '0006_facts_cw_client'
 branch_labels = None
