@@ -1,0 +1,102 @@
+"""Stopping a thread that overruns its command's deadline in Python code the sandbox's guards do not see.
+
+The guards stop sandboxed code, and the command's ``Budget`` is checked between engine steps; SpiffWorkflow's
+own code runs in between (its duration arithmetic, a multi-instance task making its children, ...). ``deadline``
+arms a watch on the current thread: a daemon thread raises ``Overrun`` in it (``PyThreadState_SetAsyncExc``)
+once the deadline has passed, and again every RETRY_SECONDS while the watch is armed, in case code that catches
+everything swallowed one (``Overrun`` is a BaseException, so ``except Exception`` does not). It is delivered
+between two bytecodes: one long C call is not interrupted (the sandbox's size limits bound those). Disarming,
+under the lock the watchdog fires under, clears an exception not yet delivered, so none escapes the block.
+docs/architecture.md, "The sandbox".
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import threading
+import time
+
+RETRY_SECONDS = 0.05
+_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc  # (thread id, exception class or NULL to clear)
+
+
+class Overrun(BaseException):
+    """Raised asynchronously in a thread that ran past the deadline it armed."""
+
+
+class _Watch:
+    __slots__ = ("thread_id", "deadline", "fired")
+
+    def __init__(self, thread_id: int, deadline: float):
+        self.thread_id, self.deadline, self.fired = thread_id, deadline, 0
+
+
+_lock = threading.Lock()
+_wake = threading.Condition(_lock)
+_watches: set[_Watch] = set()
+_started_in: int | None = None  # the pid whose watchdog thread runs (a forked child starts its own)
+
+
+def _watchdog() -> None:
+    with _lock:
+        while True:
+            now, soonest = time.monotonic(), None
+            for watch in list(_watches):
+                if now >= watch.deadline:
+                    if _set_async_exc(ctypes.c_ulong(watch.thread_id), ctypes.py_object(Overrun)) == 0:
+                        _watches.discard(watch)  # the thread is gone
+                        continue
+                    watch.fired += 1
+                    watch.deadline = now + RETRY_SECONDS
+                soonest = watch.deadline if soonest is None else min(soonest, watch.deadline)
+            _wake.wait(None if soonest is None else max(soonest - now, 0.001))
+
+
+def _ensure_started() -> None:
+    global _started_in
+    if _started_in != os.getpid():
+        with _lock:
+            if _started_in != os.getpid():
+                threading.Thread(target=_watchdog, name="segito-watchdog", daemon=True).start()
+                _started_in = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    global _lock, _wake, _watches, _started_in
+    _lock = threading.Lock()  # the parent's watchdog may have held it at the fork
+    _wake = threading.Condition(_lock)
+    _watches, _started_in = set(), None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _disarm(watch: _Watch) -> None:
+    with _lock:
+        _watches.discard(watch)
+        if watch.fired:
+            _set_async_exc(ctypes.c_ulong(watch.thread_id), None)  # one not yet delivered
+
+
+@contextlib.contextmanager
+def deadline(at: float):
+    """Run the block; past ``at`` (time.monotonic()), raise ``Overrun`` in it."""
+    _ensure_started()
+    watch = _Watch(threading.get_ident(), at)
+    with _lock:
+        _watches.add(watch)
+        _wake.notify()
+    overran = False
+    try:
+        yield watch
+    finally:
+        while True:
+            try:
+                _disarm(watch)
+                break
+            except Overrun:  # delivered while disarming: disarm again, then report it
+                overran = True
+    if overran:
+        raise Overrun()
