@@ -57,7 +57,19 @@ for i in range(90000):
 <bpmn:sequenceFlow id="done" sourceRef="more" targetRef="end" />
 """ + _TAIL
 
-HOSTILE = {"absurd_duration": ABSURD_DURATION, "endless_loop": ENDLESS_LOOP}
+# A user task, then a script that fails: completing the task is answered with the script's error, a 422.
+FAILS_AFTER_TASK = _HEAD.format(key="fails_after_task") + """
+<bpmn:laneSet id="ls"><bpmn:lane id="caseworker" name="caseworker"><bpmn:flowNodeRef>fill</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:userTask id="fill" name="Fill"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+<bpmn:scriptTask id="divide"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+  <bpmn:script>share = 1 / 0</bpmn:script></bpmn:scriptTask>
+<bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fill" /><bpmn:sequenceFlow id="f2" sourceRef="fill" targetRef="divide" />
+<bpmn:sequenceFlow id="f3" sourceRef="divide" targetRef="end" />
+""" + _TAIL
+
+HOSTILE = {"absurd_duration": ABSURD_DURATION, "endless_loop": ENDLESS_LOOP, "fails_after_task": FAILS_AFTER_TASK}
 
 
 def _deploy_hostile(runtime, key: str) -> None:
