@@ -206,3 +206,23 @@ def test_a_hostile_command_in_one_process_does_not_stop_another_users_write_in_a
     assert result.get("code") == "expression_refused" and result["status"] == 422, result
     assert result["seconds"] < sandbox.COMMAND_SECONDS + sandbox.WATCHDOG_GRACE + 1.0, result
     assert _case_count(runtime) == before + 1, "only the other user's case was saved"
+
+
+def test_on_the_task_page_a_faulty_later_step_keeps_the_page_and_says_what_happened(runtime, people):
+    from engine.models import HumanTask
+
+    from .web_client import browser, make_app
+
+    _deploy_hostile(runtime, "fails_after_task")
+    code = demo.run_intake(runtime, people.anna, 0)
+    case_id = cases.start_case(runtime, "fails_after_task", people.anna, code)["case_id"]
+    with runtime.db.reading() as session:
+        task_id = session.execute(select(HumanTask.id).where(HumanTask.case_id == case_id)).scalar_one()
+    anna = browser(make_app(runtime), "anna")
+    anna.get(f"/tasks/{task_id}")
+    response = anna.post(f"/tasks/{task_id}/complete", {})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422, page[:500]
+    assert "a folyamat egy ezt követő hibás lépésnél megállt" in page and "ZeroDivisionError" in page
+    with runtime.db.reading() as session:
+        assert session.execute(select(HumanTask.state).where(HumanTask.id == task_id)).scalar_one() == "ready"
