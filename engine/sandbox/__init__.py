@@ -15,13 +15,19 @@ variable the code names that holds anything else (module, function, class, objec
 is no route out; variables the code does not name are not inspected. Expression results, names a script
 binds and variables mutated in place must be plain data too. As with SpiffWorkflow's own engine, a failing
 script's in-place mutations are not rolled back (the caller's transaction is the unit of undo).
+
+One command's evaluations share a ``Budget`` (time and memory), which the engine also checks between steps, so
+a process looping through quick scripts cannot hold the case and the writer lock either; values SpiffWorkflow
+computes with right after an evaluation (timer values, loop cardinalities) are checked first (``spiff``); and a
+``watchdog`` stops, past the command's deadline, Python code no guard sees (docs/architecture.md).
 Residual risk: one C-level operation cannot be interrupted; the size and node limits bound its work, but
 run workers under OS limits (memory, CPU time) as the outer wall.
 
 Modules: ``checker`` (allow-list validation, compile cache), ``rewriter`` (routes operations through the
 guards), ``guards`` (the per-run ``Run``), ``safe_builtins`` (the builtins the code sees), ``methods`` (the
 methods it may call), ``plain_data`` (plain-data and size checks), ``runner`` (check/evaluate/execute),
-``spiff`` (SpiffWorkflow adapters), ``errors`` (SandboxError and its location).
+``spiff`` (SpiffWorkflow adapters), ``budget`` (one command's shared budget), ``watchdog`` (the outer stop),
+``errors`` (SandboxError and its location).
 """
 from __future__ import annotations
 

@@ -2,12 +2,15 @@
 
 The guards stop sandboxed code, and the command's ``Budget`` is checked between engine steps; SpiffWorkflow's
 own code runs in between (its duration arithmetic, a multi-instance task making its children, ...). ``deadline``
-arms a watch on the current thread: a daemon thread raises ``Overrun`` in it (``PyThreadState_SetAsyncExc``)
-once the deadline has passed, and again every RETRY_SECONDS while the watch is armed, in case code that catches
-everything swallowed one (``Overrun`` is a BaseException, so ``except Exception`` does not). It is delivered
-between two bytecodes: one long C call is not interrupted (the sandbox's size limits bound those). Disarming,
-under the lock the watchdog fires under, clears an exception not yet delivered, so none escapes the block.
-docs/architecture.md, "The sandbox".
+arms a watch on the current thread: once the deadline has passed, a daemon thread raises ``Overrun`` in it
+(``PyThreadState_SetAsyncExc``), once. ``Overrun`` is a BaseException, so ``except Exception`` does not swallow
+it (neither SpiffWorkflow nor the engine catches BaseException without raising it again). It is delivered between
+two bytecodes: one long C call is not interrupted (the sandbox's size limits bound those).
+
+Firing once is what makes it safe: the one exception is delivered somewhere inside the ``with`` statement (its
+body, or its exit just as the deadline passed) or, if the block ended first, cleared by the disarming, which
+runs under the lock the watchdog fires under -- it can never arrive after the block in unrelated code.
+docs/architecture.md, "Expressions are untrusted".
 """
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ import os
 import threading
 import time
 
-RETRY_SECONDS = 0.05
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc  # (thread id, exception class or NULL to clear)
 
 
@@ -26,10 +28,10 @@ class Overrun(BaseException):
 
 
 class _Watch:
-    __slots__ = ("thread_id", "deadline", "fired")
+    __slots__ = ("deadline", "fired", "thread_id")
 
     def __init__(self, thread_id: int, deadline: float):
-        self.thread_id, self.deadline, self.fired = thread_id, deadline, 0
+        self.thread_id, self.deadline, self.fired = thread_id, deadline, False
 
 
 _lock = threading.Lock()
@@ -44,12 +46,10 @@ def _watchdog() -> None:
             now, soonest = time.monotonic(), None
             for watch in list(_watches):
                 if now >= watch.deadline:
-                    if _set_async_exc(ctypes.c_ulong(watch.thread_id), ctypes.py_object(Overrun)) == 0:
-                        _watches.discard(watch)  # the thread is gone
-                        continue
-                    watch.fired += 1
-                    watch.deadline = now + RETRY_SECONDS
-                soonest = watch.deadline if soonest is None else min(soonest, watch.deadline)
+                    _watches.discard(watch)
+                    watch.fired = _set_async_exc(ctypes.c_ulong(watch.thread_id), ctypes.py_object(Overrun)) > 0
+                else:
+                    soonest = watch.deadline if soonest is None else min(soonest, watch.deadline)
             _wake.wait(None if soonest is None else max(soonest - now, 0.001))
 
 
@@ -73,30 +73,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _disarm(watch: _Watch) -> None:
-    with _lock:
-        _watches.discard(watch)
-        if watch.fired:
-            _set_async_exc(ctypes.c_ulong(watch.thread_id), None)  # one not yet delivered
-
-
 @contextlib.contextmanager
 def deadline(at: float):
-    """Run the block; past ``at`` (time.monotonic()), raise ``Overrun`` in it."""
+    """Run the block; past ``at`` (``time.monotonic()``), raise ``Overrun`` in it."""
     _ensure_started()
     watch = _Watch(threading.get_ident(), at)
     with _lock:
         _watches.add(watch)
         _wake.notify()
-    overran = False
     try:
         yield watch
     finally:
-        while True:
-            try:
-                _disarm(watch)
-                break
-            except Overrun:  # delivered while disarming: disarm again, then report it
-                overran = True
-    if overran:
-        raise Overrun()
+        with _lock:
+            _watches.discard(watch)
+            if watch.fired:  # fired, perhaps not delivered yet: it must not arrive after the block
+                _set_async_exc(ctypes.c_ulong(watch.thread_id), None)
