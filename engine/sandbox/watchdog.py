@@ -38,19 +38,22 @@ _lock = threading.Lock()
 _wake = threading.Condition(_lock)
 _watches: set[_Watch] = set()
 _started_in: int | None = None  # the pid whose watchdog thread runs (a forked child starts its own)
+_next_look = float("inf")  # when the watchdog looks next: a later deadline need not wake it (one per command)
 
 
 def _watchdog() -> None:
+    global _next_look
     with _lock:
         while True:
-            now, soonest = time.monotonic(), None
+            now, soonest = time.monotonic(), float("inf")
             for watch in list(_watches):
                 if now >= watch.deadline:
                     _watches.discard(watch)
                     watch.fired = _set_async_exc(ctypes.c_ulong(watch.thread_id), ctypes.py_object(Overrun)) > 0
                 else:
-                    soonest = watch.deadline if soonest is None else min(soonest, watch.deadline)
-            _wake.wait(None if soonest is None else max(soonest - now, 0.001))
+                    soonest = min(soonest, watch.deadline)
+            _next_look = soonest
+            _wake.wait(None if soonest == float("inf") else max(soonest - now, 0.001))
 
 
 def _ensure_started() -> None:
@@ -63,10 +66,10 @@ def _ensure_started() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _wake, _watches, _started_in
+    global _lock, _wake, _watches, _started_in, _next_look
     _lock = threading.Lock()  # the parent's watchdog may have held it at the fork
     _wake = threading.Condition(_lock)
-    _watches, _started_in = set(), None
+    _watches, _started_in, _next_look = set(), None, float("inf")
 
 
 if hasattr(os, "register_at_fork"):
@@ -80,7 +83,8 @@ def deadline(at: float):
     watch = _Watch(threading.get_ident(), at)
     with _lock:
         _watches.add(watch)
-        _wake.notify()
+        if at < _next_look:
+            _wake.notify()
     try:
         yield watch
     finally:
