@@ -108,7 +108,7 @@ class Advance:
     def bounded(self):
         """Engine work of this command, stopped once its budget is spent (whatever runs: the guards and the
         step checks stop what they see, the watchdog the rest) -- so that no process definition holds the
-        case and the writer lock longer (docs/architecture.md, "The sandbox")."""
+        case and the writer lock longer (docs/architecture.md, "Expressions are untrusted")."""
         try:
             with watchdog.deadline(self.budget.deadline + sandbox.WATCHDOG_GRACE):
                 yield

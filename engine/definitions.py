@@ -153,7 +153,7 @@ def _expressions(spec, subprocess_specs=None):
 _CONSTANT_NAMES = frozenset(RAW_BUILTINS) | frozenset(WRAPPED)  # names that are no case data
 
 
-def _check_expression(kind: str, source: str, mode: str) -> str | None:
+def _check_expression(kind: str, source: str, mode: str, budget) -> str | None:
     """Why an expression is refused at deploy, or None. A timer whose value does not depend on case data is
     evaluated now and its value checked (engine/timer_values.py); one computed from case data is checked each
     time it is evaluated (engine/sandbox/spiff.py)."""
@@ -171,13 +171,13 @@ def _check_expression(kind: str, source: str, mode: str) -> str | None:
         return str(e)
     if timer_kind is not None and names <= _CONSTANT_NAMES:
         try:
-            value = sandbox.evaluate(source, {})
+            value = sandbox.runner.run(source, "eval", {}, None, budget)
             timer_values.check(timer_kind, value, clock.now())
         except (sandbox.SandboxError, timer_values.TimerValueRefused) as e:
             return str(e)
     if kind == "loop cardinality" and names <= _CONSTANT_NAMES:
         try:
-            value = sandbox.evaluate(source, {})
+            value = sandbox.runner.run(source, "eval", {}, None, budget)
         except sandbox.SandboxError as e:
             return str(e)
         if type(value) is not int or not 0 <= value <= sandbox.MAX_INSTANCES:
@@ -221,8 +221,9 @@ def validate(upload: Upload):
         raise DefinitionInvalid(f"{upload.bpmn_name}: {e}", [{"file": upload.bpmn_name, "line": line,
                                                                "message": str(e)}])
 
+    budget = sandbox.Budget()  # all the constant expressions evaluated below share one budget
     for task_id, kind, source, mode in _expressions(spec, subprocess_specs):
-        why = _check_expression(kind, source, mode)
+        why = _check_expression(kind, source, mode, budget)
         if why is not None:
             shown = source.strip()[:80]
             shown = shown if shown[:1] in ("'", '"') else f"'{shown}'"
@@ -283,6 +284,13 @@ def _validated_upload(upload: Upload, digest: str) -> tuple:
         with _validated_lock:
             _validated[digest] = hit
     return hit
+
+
+def prevalidate(upload: Upload) -> None:
+    """Validate an upload before the unit of work that deploys it (raises DefinitionInvalid): validation parses,
+    checks and evaluates constant expressions, which may take seconds, and must not hold the writer lock while
+    it does; ``deploy`` then finds the result in the cache."""
+    _validated_upload(upload, upload.content_hash())
 
 
 def deploy(session: Session, upload: Upload, actor: str, at) -> tuple[ProcessDefinition, bool]:

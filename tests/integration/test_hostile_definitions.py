@@ -226,3 +226,34 @@ def test_on_the_task_page_a_faulty_later_step_keeps_the_page_and_says_what_happe
     assert "a folyamat egy ezt követő hibás lépésnél megállt" in page and "ZeroDivisionError" in page
     with runtime.db.reading() as session:
         assert session.execute(select(HumanTask.state).where(HumanTask.id == task_id)).scalar_one() == "ready"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_deployment_is_validated_before_it_takes_the_writer_lock(runtime, people, monkeypatch, tmp_path):
+    """Validation parses, checks and evaluates constant expressions: seconds, perhaps, and none under the lock."""
+    import io
+
+    from engine import cli
+    from web.app import create_app
+
+    lock_path = os.path.abspath(runtime.db.engine.url.database) + "-writer.lock"
+    held_while_validating = []
+    validate = definitions.validate
+
+    def watching(upload):
+        held_while_validating.append(_lock_is_held(lock_path))
+        return validate(upload)
+
+    monkeypatch.setattr(definitions, "validate", watching)
+    app = create_app(runtime, {"TESTING": True})
+    response = app.test_client().post("/api/definitions", auth=("dora", "pw-dora"), data={
+        "bpmn": (io.BytesIO(HOSTILE["endless_loop"].encode()), "endless_loop.bpmn")})
+    assert response.status_code == 201, response.get_data(as_text=True)[:500]
+    path = tmp_path / "absurd_duration.bpmn"
+    path.write_text(HOSTILE["absurd_duration"], encoding="utf-8")
+    monkeypatch.setenv("DATABASE_URL", runtime.db.url)
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli.main, ["deploy", str(path), "--as", "dora"])
+    assert result.exit_code == 0, result.output
+    assert held_while_validating == [False, False]
