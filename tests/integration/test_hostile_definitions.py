@@ -1,6 +1,6 @@
 """No process definition can hold the database: a hostile definition's command is stopped at the command's
 budget, rolled back, and answered with a 422, while other people's writes go on (docs/architecture.md,
-"The sandbox"; docs/timers.md, "Timer expressions")."""
+"Expressions are untrusted"; docs/timers.md, "Timer expressions")."""
 from __future__ import annotations
 
 import fcntl
