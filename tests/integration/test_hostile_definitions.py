@@ -34,7 +34,8 @@ ABSURD_DURATION = _HEAD.format(key="absurd_duration") + """
   <bpmn:timerEventDefinition><bpmn:timeDuration>'P' + str(years) + 'Y'</bpmn:timeDuration></bpmn:timerEventDefinition>
 </bpmn:intermediateCatchEvent>
 <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
-<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="decide" /><bpmn:sequenceFlow id="f2" sourceRef="decide" targetRef="wait" />
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="decide" />
+<bpmn:sequenceFlow id="f2" sourceRef="decide" targetRef="wait" />
 <bpmn:sequenceFlow id="f3" sourceRef="wait" targetRef="end" />
 """ + _TAIL
 
@@ -44,28 +45,33 @@ ENDLESS_LOOP = _HEAD.format(key="endless_loop") + """
 <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:scriptTask id="init"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
   <bpmn:script>laps = 0</bpmn:script></bpmn:scriptTask>
-<bpmn:scriptTask id="spin"><bpmn:incoming>f2</bpmn:incoming><bpmn:incoming>again</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+<bpmn:scriptTask id="spin">
+  <bpmn:incoming>f2</bpmn:incoming><bpmn:incoming>again</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
   <bpmn:script>laps = laps + 1
 for i in range(90000):
     pass</bpmn:script></bpmn:scriptTask>
 <bpmn:exclusiveGateway id="more" default="done"><bpmn:incoming>f3</bpmn:incoming>
   <bpmn:outgoing>again</bpmn:outgoing><bpmn:outgoing>done</bpmn:outgoing></bpmn:exclusiveGateway>
 <bpmn:endEvent id="end"><bpmn:incoming>done</bpmn:incoming></bpmn:endEvent>
-<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="init" /><bpmn:sequenceFlow id="f2" sourceRef="init" targetRef="spin" />
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="init" />
+<bpmn:sequenceFlow id="f2" sourceRef="init" targetRef="spin" />
 <bpmn:sequenceFlow id="f3" sourceRef="spin" targetRef="more" />
-<bpmn:sequenceFlow id="again" sourceRef="more" targetRef="spin"><bpmn:conditionExpression>laps &gt; 0</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="again" sourceRef="more" targetRef="spin">
+  <bpmn:conditionExpression>laps &gt; 0</bpmn:conditionExpression></bpmn:sequenceFlow>
 <bpmn:sequenceFlow id="done" sourceRef="more" targetRef="end" />
 """ + _TAIL
 
 # A user task, then a script that fails: completing the task is answered with the script's error, a 422.
 FAILS_AFTER_TASK = _HEAD.format(key="fails_after_task") + """
-<bpmn:laneSet id="ls"><bpmn:lane id="caseworker" name="caseworker"><bpmn:flowNodeRef>fill</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+<bpmn:laneSet id="ls"><bpmn:lane id="caseworker" name="caseworker">
+  <bpmn:flowNodeRef>fill</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
 <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:userTask id="fill" name="Fill"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
 <bpmn:scriptTask id="divide"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
   <bpmn:script>share = 1 / 0</bpmn:script></bpmn:scriptTask>
 <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
-<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fill" /><bpmn:sequenceFlow id="f2" sourceRef="fill" targetRef="divide" />
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fill" />
+<bpmn:sequenceFlow id="f2" sourceRef="fill" targetRef="divide" />
 <bpmn:sequenceFlow id="f3" sourceRef="divide" targetRef="end" />
 """ + _TAIL
 
