@@ -6,6 +6,7 @@ reading them back, and it saves the case with an optimistic version check on top
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from uuid import UUID
 
@@ -16,13 +17,13 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, serialization
+from . import audit, sandbox, serialization
 from .command_session import AnySession
 from .db import Prepared
-from .errors import Conflict, WorkflowFailed
+from .errors import Conflict, ExpressionRefused, WorkflowFailed
 from .models import Case, HumanTask
 from .runtime import DefinitionView, Runtime
-from .sandbox import SandboxedScriptEngine
+from .sandbox import Budget, SandboxedScriptEngine, SandboxError, watchdog
 from .services import bind_services
 
 # Called inside the transaction at the end of every advance, after the task rows and before the state is saved:
@@ -125,8 +126,10 @@ class Advance:
         self.finished_spiff_ids: set[str] = set()
         self.ready_after: dict[str, Task] | None = None  # set by finish, for the observers
         self.keep_workflow = True  # put the saved workflow in the runtime's cache for the case's next command
+        # The time and memory every expression of this command shares; the engine steps check it too.
+        self.budget = Budget()
         workflow.script_engine = SandboxedScriptEngine(
-            services=bind_services(runtime, session, case, actor, at, self.audit))
+            services=bind_services(runtime, session, case, actor, at, self.audit), budget=self.budget)
         for observer in BEGIN_OBSERVERS:
             observer(self)
 
@@ -139,24 +142,47 @@ class Advance:
         self.workflow.script_engine = engine
         self.ready_before = ready_user_tasks(self.workflow)
 
-    def run_engine(self) -> None:
+    @contextlib.contextmanager
+    def bounded(self):
+        """Engine work of this command, stopped once its budget is spent (whatever runs: the guards and the
+        step checks stop what they see, the watchdog the rest) -- so that no process definition holds the
+        case and the writer lock longer (docs/architecture.md, "Expressions are untrusted")."""
         try:
-            self.workflow.do_engine_steps()
-        except SpiffWorkflowException as e:
-            raise WorkflowFailed(f"case {self.case.id}: the process failed at "
-                                 f"'{getattr(getattr(e, 'task_spec', None), 'name', '?')}': {e}") from e
+            with watchdog.deadline(self.budget.deadline + sandbox.WATCHDOG_GRACE):
+                yield
+        except watchdog.Overrun:
+            raise ExpressionRefused(f"case {self.case.id}: {self.budget.exceeded()}; nothing was saved") from None
+
+    def _failed(self, e: Exception, what: str) -> WorkflowFailed:
+        """The error a person gets: a refused or failing expression is the definition's fault (422)."""
+        cause: BaseException | None = e
+        while cause is not None and not isinstance(cause, SandboxError):
+            cause = cause.__cause__
+        return (ExpressionRefused if cause is not None else WorkflowFailed)(f"case {self.case.id}: {what}: {e}")
+
+    def _engine_steps(self) -> None:
+        try:
+            self.workflow.do_engine_steps(will_complete_task=self.budget.check)
+        except (SpiffWorkflowException, SandboxError) as e:
+            spec = getattr(e, "task_spec", None) or getattr(getattr(e, "task", None), "task_spec", None)
+            raise self._failed(e, f"the process failed at '{getattr(spec, 'name', '?')}'") from e
+
+    def run_engine(self) -> None:
+        with self.bounded():
+            self._engine_steps()
 
     def complete(self, spiff_task_id: str, data: dict) -> None:
         task = self.workflow.get_task_from_id(UUID(spiff_task_id))
         if task is None or task.state != TaskState.READY:
             raise Conflict("the task is no longer waiting in this case; reload the case")
-        task.data.update(data)
-        try:
-            task.run()
-        except SpiffWorkflowException as e:
-            raise WorkflowFailed(f"case {self.case.id}: completing '{task.task_spec.name}' failed: {e}") from e
-        self.finished_spiff_ids.add(spiff_task_id)
-        self.run_engine()
+        with self.bounded():
+            task.data.update(data)
+            try:
+                task.run()
+            except SpiffWorkflowException as e:
+                raise self._failed(e, f"completing '{task.task_spec.name}' failed") from e
+            self.finished_spiff_ids.add(spiff_task_id)
+            self._engine_steps()
 
     def _task_row(self, spiff_task) -> dict:
         meta = self.view.catalogue.get(spiff_task.task_spec.name, {})

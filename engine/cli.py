@@ -85,9 +85,10 @@ def deploy(bpmn_file, username):
     from . import access, clock
 
     access.require_designer(actor)
+    upload = definitions.Upload.from_path(bpmn_file)
+    definitions.prevalidate(upload)  # before the transaction: validation must not hold the writer lock
     with runtime.db.unit_of_work() as session:
-        definition, created = definitions.deploy(session, definitions.Upload.from_path(bpmn_file), actor.username,
-                                                 clock.now())
+        definition, created = definitions.deploy(session, upload, actor.username, clock.now())
         _out({"process_key": definition.process_key, "version": definition.version, "created": created})
 
 

@@ -20,12 +20,14 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import audit, sandbox, serialization
+from . import audit, clock, sandbox, serialization, timer_values
 from .command_session import AnySession
 from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
 from .forms import _object_nodes, check_form_file
 from .models import ProcessDefinition
+from .sandbox.checker import compile_source
+from .sandbox.safe_builtins import RAW_BUILTINS, WRAPPED
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -176,10 +178,60 @@ def _expressions(spec, subprocess_specs=None):
             if src:
                 yield ts.name, attr, src, "exec"
         event = getattr(ts, "event_definition", None)
-        if event is not None and getattr(event, "expression", None):
-            yield ts.name, "timer", event.expression, "eval"
+        for timer in (event, *(getattr(event, "event_definitions", None) or ())):
+            kind = timer_values.kind_of(timer)
+            if kind is not None and timer.expression:
+                yield ts.name, f"timer ({kind})", timer.expression, "eval"
         for pname, param in (getattr(ts, "operation_params", None) or {}).items():
             yield ts.name, f"parameter {pname}", param.get("value", ""), "eval"
+        for attr, what in (("cardinality", "loop cardinality"), ("condition", "loop condition")):
+            src = getattr(ts, attr, None)
+            if isinstance(src, str) and src.strip():
+                yield ts.name, what, src, "eval"
+
+
+_CONSTANT_NAMES = frozenset(RAW_BUILTINS) | frozenset(WRAPPED)  # names that are no case data
+
+
+def _check_expression(kind: str, source: str, mode: str, budget) -> str | None:
+    """Why an expression is refused at deploy, or None. A timer whose value does not depend on case data is
+    evaluated now and its value checked (engine/timer_values.py); one computed from case data is checked each
+    time it is evaluated (engine/sandbox/spiff.py)."""
+    timer_kind = kind[len("timer ("):-1] if kind.startswith("timer (") else None
+    if timer_kind is not None:
+        literal = timer_values.unquoted_literal(source)
+        if literal is not None:
+            element = {"date": "timeDate", "duration": "timeDuration", "cycle": "timeCycle"}[timer_kind]
+            return (f"{literal} is written without quotes. A timer expression is Python, where {literal} reads "
+                    f"as variable names (and arithmetic), not as a date or duration: write the ISO 8601 value "
+                    f"as a quoted string, <bpmn:{element}>'{literal}'</bpmn:{element}>")
+    try:
+        _code, names = compile_source(source, mode)
+    except sandbox.SandboxError as e:
+        return str(e)
+    if timer_kind is not None and names <= _CONSTANT_NAMES:
+        try:
+            value = sandbox.runner.run(source, "eval", {}, None, budget)
+            timer_values.check(timer_kind, value, clock.now())
+        except (sandbox.SandboxError, timer_values.TimerValueRefused) as e:
+            return str(e)
+    if kind == "loop cardinality" and names <= _CONSTANT_NAMES:
+        try:
+            value = sandbox.runner.run(source, "eval", {}, None, budget)
+        except sandbox.SandboxError as e:
+            return str(e)
+        if type(value) is not int or not 0 <= value <= sandbox.MAX_INSTANCES:
+            return f"loop cardinality must be a whole number from 0 to {sandbox.MAX_INSTANCES}, not {value!r:.40}"
+    return None
+
+
+def _expression_line(root, element_id: str, kind: str) -> int | None:
+    """The line of a timer's timeDate/timeDuration/timeCycle element (else the element's own line)."""
+    if kind.startswith("timer ("):
+        found = root.xpath("//*[@id=$id]//bpmn:timerEventDefinition/*", namespaces=NS, id=element_id)
+        if found:
+            return found[0].sourceline
+    return _line_of(root, element_id)
 
 
 def validate(upload: Upload):
@@ -209,12 +261,14 @@ def validate(upload: Upload):
         raise DefinitionInvalid(f"{upload.bpmn_name}: {e}", [{"file": upload.bpmn_name, "line": line,
                                                                "message": str(e)}]) from e
 
+    budget = sandbox.Budget()  # all the constant expressions evaluated below share one budget
     for task_id, kind, source, mode in _expressions(spec, subprocess_specs):
-        try:
-            sandbox.check(source, mode)
-        except sandbox.SandboxError as e:
-            problems.append({"file": upload.bpmn_name, "line": _line_of(root, task_id),
-                             "message": f"{task_id}: {kind} '{source[:80]}' is refused: {e}"})
+        why = _check_expression(kind, source, mode, budget)
+        if why is not None:
+            shown = source.strip()[:80]
+            shown = shown if shown[:1] in ("'", '"') else f"'{shown}'"
+            problems.append({"file": upload.bpmn_name, "line": _expression_line(root, task_id, kind),
+                             "message": f"{task_id}: {kind} {shown} is refused: {why}"})
 
     lanes = _lanes(root)
     forms: dict[str, dict] = {}
@@ -283,6 +337,13 @@ def _validated_upload(upload: Upload, digest: str) -> tuple:
         with _validated_lock:
             _validated[digest] = hit
     return hit
+
+
+def prevalidate(upload: Upload) -> None:
+    """Validate an upload before the unit of work that deploys it (raises DefinitionInvalid): validation parses,
+    checks and evaluates constant expressions, which may take seconds, and must not hold the writer lock while
+    it does; ``deploy`` then finds the result in the cache."""
+    _validated_upload(upload, upload.content_hash())
 
 
 def deploy(session: Session, upload: Upload, actor: str, at) -> tuple[ProcessDefinition, bool]:

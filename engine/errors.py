@@ -61,3 +61,12 @@ class WorkflowFailed(SegitoError):
 
     status = 500
     code = "workflow_failed"
+
+
+class ExpressionRefused(WorkflowFailed):
+    """An expression of the process definition failed or was refused while it ran (a timer value out of
+    bounds, a script past its time or memory budget); nothing was saved. The definition needs fixing, not the
+    request (docs/architecture.md, "Expressions are untrusted")."""
+
+    status = 422
+    code = "expression_refused"

@@ -286,7 +286,8 @@ def _fire_locked(runtime, session, case, timer_id: int, worker: str, at: dt.date
     step.keep_workflow = False
     try:
         cycles = _cycles(workflow)
-        skipped = _fire_in_due_order(workflow, at, row.due_at, step.held_timers)
+        with step.bounded():  # a firing is bounded like a person's command (docs/architecture.md)
+            skipped = _fire_in_due_order(workflow, at, row.due_at, step.held_timers)
         step.cycle_times = _cycle_times(workflow, cycles, skipped)
     except SpiffWorkflowException as e:
         raise WorkflowFailed(f"case {case.id}: timer '{row.label or row.bpmn_id}' failed: {e}") from e

@@ -125,6 +125,7 @@ def deploy_definition():
         raise BadRequest("upload the BPMN file as multipart field 'bpmn' (and each form file as 'forms')")
     forms = {Path(f.filename).name: f.read() for f in request.files.getlist("forms") if f.filename}
     upload = definitions.Upload(Path(bpmn.filename or "process.bpmn").name, bpmn.read(), forms)
+    definitions.prevalidate(upload)  # before the transaction: validation must not hold the writer lock
     with runtime().db.unit_of_work() as session:
         definition, created = definitions.deploy(session, upload, g.user.username, clock.now())
         body = {"process_key": definition.process_key, "version": definition.version, "created": created}

@@ -130,7 +130,7 @@ def _install_error_handlers(app: Flask) -> None:
             _log_denied(err)
         if _wants_json():
             return jsonify(err.to_dict()), err.status
-        return render_template("error.html", status=err.status, message=err.message), err.status
+        return render_template("error.html", status=err.status, message=err.message, code=err.code), err.status
 
     @app.errorhandler(CSRFError)
     def _csrf_error(err: CSRFError):

@@ -17,7 +17,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from engine import audit_log, cases, tasks
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, ExpressionRefused, Forbidden, NotFound, ValidationFailed
 
 from . import form_errors, form_parse, form_render
 from .auth import logged_in_actor, login_required, runtime
@@ -143,6 +143,11 @@ def complete(task_id: int):
         return _page(task_id, values=data, status=409, read_only=True,
                      alert=_("Someone else completed or changed this step first, so nothing of yours was saved. "
                              "What you typed is shown below; the case page shows where it stands now."))
+    except ExpressionRefused as err:  # the process definition is at fault: keep what was typed
+        return _page(task_id, values=data, status=422,
+                     alert=_("Nothing was saved: the process stopped at a faulty step after this one. What you "
+                             "typed is kept below (you can save it as a draft); tell the process designer: "
+                             "%(reason)s", reason=err.message))
     for warning in result.get("warnings", ()):  # e.g. a family-care follow-up making a 31st client
         flash(warning, "warning")
     if result["case_status"] == "completed":

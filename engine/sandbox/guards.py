@@ -33,9 +33,12 @@ class _Bound:
 class Run(GuardedBuiltins):
     """Budgets and guards of one evaluation (never shared, so concurrent evaluations are independent)."""
 
-    def __init__(self):
-        self.steps, self.allocated = 0, 0
+    def __init__(self, budget=None):
+        self.steps, self.allocated, self.budget = 0, 0, budget
         self.deadline = time.monotonic() + limits.MAX_SECONDS
+        if budget is not None:  # the command's budget (sandbox.budget), shared by its evaluations
+            budget.check()
+            self.deadline = min(self.deadline, budget.deadline)
 
     def namespace(self) -> dict:
         builtins = dict(RAW_BUILTINS, **{name: getattr(self, "b_" + name) for name in WRAPPED})
@@ -49,14 +52,19 @@ class Run(GuardedBuiltins):
             raise SandboxError(f"step budget exceeded: more than {limits.MAX_STEPS} "
                                "loop iterations and calls")
         if time.monotonic() > self.deadline:
+            if self.budget is not None and self.deadline == self.budget.deadline:
+                raise self.budget.exceeded()
             raise SandboxError(f"time budget exceeded: ran longer than {limits.MAX_SECONDS} s")
         return value
 
     def charge(self, obj, n=None):
-        self.allocated += (len(obj) if type(obj) in SIZED else 0) if n is None else n
+        n = (len(obj) if type(obj) in SIZED else 0) if n is None else n
+        self.allocated += n
         if self.allocated > limits.MAX_ALLOC_TOTAL:
             raise SandboxError(f"memory budget exceeded: more than {limits.MAX_ALLOC_TOTAL} "
                                "characters/items built")
+        if self.budget is not None:
+            self.budget.charge(n)
         return obj
 
     def weigh(self, obj):

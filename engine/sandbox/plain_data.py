@@ -15,21 +15,33 @@ SIZED = {str, list, tuple, dict, set, frozenset}
 INTS, SEQS, NUMBERS = {int, bool}, {str, list, tuple}, {int, bool, float, decimal.Decimal}
 
 
+_UP = object()  # marks, in walk's stack, the end of a container's items
+
+
 def walk(obj, what: str, strict: bool) -> int:
     """Visit obj and everything in it (iteratively); return an upper estimate of len(repr(obj)).
 
     Shared references count each time they are met, so structures that would make comparison, hashing or
     str() exponential in C (``x = [x, x]`` repeated) exceed MAX_NODES instead of stalling the worker.
+    Nesting deeper than MAX_DEPTH is refused: repr, comparison and the JSON of the saved state recurse per
+    level and would fail later, outside the sandbox, with a RecursionError.
     strict=True refuses anything that is not plain data."""
-    size, nodes, stack = 0, 0, [obj]
+    size, nodes, depth, stack = 0, 0, 0, [obj]
     while stack:
         o = stack.pop()
+        if o is _UP:  # every item of the container that pushed it has been visited
+            depth -= 1
+            continue
         t = type(o)
         nodes += 1
         if t in CONTAINERS or (not strict and t in VIEWS):
             if nodes + len(stack) + len(o) > limits.MAX_NODES:
                 raise SandboxError(f"{what} is too large (more than {limits.MAX_NODES} objects)")
+            depth += 1
+            if depth > limits.MAX_DEPTH:
+                raise SandboxError(f"{what} is nested too deeply (more than {limits.MAX_DEPTH} levels)")
             size += 2 + 4 * len(o)
+            stack.append(_UP)
             stack.extend(o.items() if t is dict else o)
         elif t is str:
             size += len(o) + 2 if o.isascii() else 10 * len(o) + 2  # repr may escape non-ASCII

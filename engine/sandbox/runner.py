@@ -7,9 +7,10 @@ from .guards import Run
 from .plain_data import CONTAINERS, walk
 
 
-def run(source: str, mode: str, variables: dict, extra: dict | None = None):
+def run(source: str, mode: str, variables: dict, extra: dict | None = None, budget=None):
+    """Run checked source against variables; budget is the command's (``Budget``), shared by its evaluations."""
     code, names = compile_source(source, mode)
-    guards, injected = Run(), {}
+    guards, injected = Run(budget), {}
     extra = extra or {}
     for name in names:  # only the variables the code names are exposed, and checked
         if name in variables or name in extra:

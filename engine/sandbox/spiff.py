@@ -9,28 +9,56 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .. import clock, timer_values
+from .. import sandbox as limits
 from .errors import SandboxError
 from .runner import check, run
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """SpiffWorkflow also calls ``script_engine.environment.evaluate`` directly (process completion and
-    conditional-path conditions, message correlations), so the environment must be sandboxed too."""
+    conditional-path conditions, message correlations), so the environment must be sandboxed too. budget: the
+    command's ``Budget``, shared by all its evaluations (None: each evaluation has only its own limits)."""
+
+    def __init__(self, budget=None):
+        super().__init__()
+        self.budget = budget
 
     def evaluate(self, expression, context, external_context=None):
-        return run(expression, "eval", context, external_context)
+        return run(expression, "eval", context, external_context, self.budget)
 
     def execute(self, script, context, external_context=None):
-        run(script, "exec", context, external_context)
+        run(script, "exec", context, external_context, self.budget)
         return True
+
+
+def _check_result(task, expression, value) -> None:
+    """Values SpiffWorkflow computes with right after evaluating them: checked before it does.
+
+    A timer's value goes into duration arithmetic that loops once per month (engine/timer_values.py); a
+    multi-instance task's cardinality is the number of children it makes at once."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    for timer in (definition, *(getattr(definition, "event_definitions", None) or ())):
+        kind = timer_values.kind_of(timer)
+        if kind is not None and timer.expression == expression:
+            try:
+                timer_values.check(kind, value, clock.now())
+            except timer_values.TimerValueRefused as e:
+                raise SandboxError(f"timer value refused: {e}") from None
+            return
+    if expression == getattr(spec, "cardinality", None) and (
+            type(value) is not int or not 0 <= value <= limits.MAX_INSTANCES):
+        raise SandboxError(f"loop cardinality must be a whole number from 0 to {limits.MAX_INSTANCES}, "
+                           f"not {value!r:.40}")
 
 
 class SandboxedScriptEngine(PythonScriptEngine):
     """SpiffWorkflow script engine that runs everything in the sandbox. services maps an operation name to
-    ``fn(task_data, **params)`` returning a JSON-serialisable result."""
+    ``fn(task_data, **params)`` returning a JSON-serialisable result; budget is the command's (``Budget``)."""
 
-    def __init__(self, services: dict | None = None):
-        super().__init__(environment=SandboxEnvironment())
+    def __init__(self, services: dict | None = None, budget=None):
+        super().__init__(environment=SandboxEnvironment(budget))
         self.services = dict(services or {})
 
     def validate(self, expression):
@@ -39,7 +67,9 @@ class SandboxedScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task, expression, external_context=None):
         try:
-            return self.environment.evaluate(expression, task.data, external_context)
+            value = self.environment.evaluate(expression, task.data, external_context)
+            _check_result(task, expression, value)
+            return value
         except SandboxError as err:
             raise WorkflowTaskException(f"Error evaluating expression '{expression}': {err}", task=task,
                                         exception=err, line_number=err.line) from err

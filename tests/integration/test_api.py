@@ -572,3 +572,32 @@ def test_the_schemas_reject_what_they_should(api):
     assert not schema_errors({"error": "definition_invalid", "message": "m",
                               "details": [{"file": "f.json", "message": "m"},
                                           {"file": "a.bpmn", "line": None, "message": "m"}]}, "DefinitionError")
+
+
+def test_a_process_whose_expression_is_refused_while_it_runs_answers_422_and_saves_nothing(runtime, people, api):
+    from .test_hostile_definitions import _deploy_hostile
+
+    _deploy_hostile(runtime, "absurd_duration")
+    code = demo.run_intake(runtime, people.anna, 0)
+    before = _counts(runtime)
+    response = api.as_("anna").post("/api/cases", json={"process_key": "absurd_duration", "client_code": code})
+    assert response.status_code == 422
+    body = conforms(response, "/api/cases", "post")
+    assert body["error"] == "expression_refused" and "at most 10 years" in body["message"]
+    assert _counts(runtime) == before
+
+
+def test_completing_a_task_whose_next_script_fails_answers_422_and_saves_nothing(runtime, people, api):
+    from .test_hostile_definitions import _deploy_hostile
+
+    _deploy_hostile(runtime, "fails_after_task")
+    code = demo.run_intake(runtime, people.anna, 0)
+    started = conforms(api.as_("anna").post("/api/cases", json={"process_key": "fails_after_task",
+                                                                "client_code": code}), "/api/cases", "post")
+    task_id = _inbox_task(api, "anna", started["case_id"])["task_id"]
+    before = _counts(runtime)
+    response = api.as_("anna").post(f"/api/tasks/{task_id}/complete", json={"data": {}})
+    assert response.status_code == 422
+    body = conforms(response, "/api/tasks/{task_id}/complete", "post")
+    assert body["error"] == "expression_refused" and "ZeroDivisionError" in body["message"], body
+    assert _counts(runtime) == before

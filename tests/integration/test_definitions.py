@@ -146,3 +146,55 @@ def test_demo_data_builders_produce_a_complete_case(runtime, people):
     code = demo.run_intake(runtime, people.anna, 3)
     case_id = demo.run_family_care(runtime, people.anna, people.lea, code, loops=2)
     assert cases.get_case(runtime, case_id, people.anna)["status"] == "completed"
+
+
+JOB = BPMN_DIR / "job_retention" / "job_retention.bpmn"
+JOB_DURATION = b"<bpmn:timeDuration>'P14D'</bpmn:timeDuration>"
+JOB_CYCLE = b"<bpmn:timeCycle>'R2/P14D'</bpmn:timeCycle>"
+
+
+def _job_with(old: bytes, new: str) -> tuple[definitions.Upload, int]:
+    text = JOB.read_bytes()
+    assert old in text
+    line = text[: text.index(old)].count(b"\n") + 1
+    return definitions.Upload("job_retention.bpmn", text.replace(old, new.encode(), 1),
+                              definitions.Upload.from_path(JOB).forms), line
+
+
+@pytest.mark.parametrize("old, expression, words", [
+    (JOB_DURATION, "'P999999999Y'", "a duration is at most 10 years"),
+    (JOB_DURATION, "'P' + '3654D'", "a duration is at most 10 years"),  # constant, though computed
+    (JOB_DURATION, "'not a duration'", "is not an ISO 8601 duration"),
+    (JOB_DURATION, "'-PT1H'", "a duration cannot be negative"),
+    (JOB_DURATION, "'2026-12-01'", "is not an ISO 8601 duration"),
+    (JOB_DURATION, "14", "a timer must give text such as 'P14D'"),
+    (JOB_CYCLE, "'R2/PT1S'", "a cycle's interval must be at least 1 minute"),
+    (JOB_CYCLE, "'R99999999/P14D'", "a cycle repeats at most 10000 times"),
+    (JOB_CYCLE, "'R2/P999999999Y'", "at most 10 years"),
+])
+def test_timer_values_out_of_bounds_are_refused_at_deploy_naming_file_line_and_element(runtime, old, expression,
+                                                                                          words):
+    upload, line = _job_with(old, f"{old[:old.index(b'>') + 1].decode()}{expression}"
+                                  f"{old[old.rindex(b'<'):].decode()}".replace("'", "&apos;"))
+    err = _refused(runtime, upload)
+    [detail] = err.details
+    element = "check_overdue" if old == JOB_DURATION else "plan_overdue"
+    assert detail["file"] == "job_retention.bpmn" and detail["line"] == line, detail
+    assert detail["message"].startswith(f"{element}: timer") and words in detail["message"], detail
+
+
+@pytest.mark.parametrize("old, literal", [(JOB_CYCLE, "R6/P1D"), (JOB_DURATION, "P7D"), (JOB_DURATION, "PT1H")])
+def test_an_iso_value_written_without_quotes_is_refused_with_a_line_and_the_quotes_explained(runtime, old, literal):
+    element = old[old.index(b"<") + 1: old.index(b">")].decode()
+    upload, line = _job_with(old, f"<{element}>{literal}</{element}>")
+    err = _refused(runtime, upload)
+    [detail] = err.details
+    assert detail["line"] == line
+    assert f"{literal} is written without quotes" in detail["message"]
+    assert f"<{element}>'{literal}'</{element}>" in detail["message"], detail
+
+
+def test_a_timer_computed_from_case_data_is_accepted_at_deploy_and_checked_when_it_runs(runtime):
+    upload, _line = _job_with(JOB_DURATION, "<bpmn:timeDuration>'P' + str(grace_days) + 'D'</bpmn:timeDuration>")
+    definition, created = _deploy(runtime, upload)
+    assert created  # its value is known only at run time: engine/sandbox/spiff.py checks it there

@@ -6,6 +6,8 @@ import decimal
 import multiprocessing
 import os
 import resource
+import time
+from types import SimpleNamespace
 from xml.sax.saxutils import escape
 
 import pytest
@@ -15,7 +17,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, sandbox
-from engine.sandbox import SandboxedScriptEngine, SandboxError, check, evaluate, execute
+from engine.sandbox import Budget, SandboxedScriptEngine, SandboxError, check, evaluate, execute, spiff, watchdog
 
 # ------------------------------------------------------------------------------------------ what must work
 DATA = {
@@ -425,6 +427,11 @@ def test_end_to_end_time_date_timer(tmp_path):
     ("condition", "total.__class__", "names starting with '_' are not allowed: '__class__'"),
     ("condition", "open('/etc/passwd')", "name 'open' is not allowed"),
     ("timer", "'P' * 10**10", "result too large"),
+    # timer values are checked before SpiffWorkflow's duration arithmetic (engine/timer_values.py)
+    ("timer", "'P' + str(10**9 - 1) + 'Y'", "timer value refused: 'P999999999Y': a duration is at most 10 years"),
+    ("timer", "'-PT1H'", "a duration cannot be negative"),
+    ("timer", "'not a duration'", "is not an ISO 8601 duration"),
+    ("timer", "7", "a timer must give text"),
 ])
 def test_end_to_end_escape_fails_the_task(tmp_path, where, source, words):
     kwargs = {"script": SCRIPT + "\n" + source} if where == "script" else {where: source}
@@ -461,3 +468,81 @@ def test_environment_used_directly_by_spiffworkflow_is_sandboxed():
     assert env.evaluate("a + b", {"a": 1}, {"b": 2}) == 3
     with pytest.raises(SandboxError, match="name 'open' is not allowed"):
         env.evaluate("open('/etc/passwd')", {})
+
+
+# ------------------------------------------------------------------- one command's budget, the watchdog
+def test_a_commands_evaluations_share_one_time_budget():
+    budget = Budget(0.3)
+    lap = "for i in range(20000):\n    pass"  # well within one evaluation's own limits
+    started = time.monotonic()
+    with pytest.raises(SandboxError, match=r"ran longer than 0\.3 s in one command"):
+        for _ in range(10_000):
+            sandbox.runner.run(lap, "exec", {}, None, budget)
+    assert time.monotonic() - started < 0.6
+    with pytest.raises(SandboxError, match=r"ran longer than 0\.3 s in one command"):
+        sandbox.runner.run("1", "eval", {}, None, budget)  # no evaluation starts once the time is up
+    with pytest.raises(SandboxError, match=r"ran longer than 0\.3 s in one command"):
+        budget.check()  # what the engine steps call between tasks
+
+
+def test_a_commands_evaluations_share_one_memory_budget(monkeypatch):
+    monkeypatch.setattr(sandbox, "MAX_COMMAND_ALLOC", 3_000_000)
+    budget = Budget()
+    build = "s = 'x' * 900000"
+    for _ in range(3):
+        sandbox.runner.run(build, "exec", {}, None, budget)
+    with pytest.raises(SandboxError, match="built more than 3000000 characters/items in one command"):
+        sandbox.runner.run(build, "exec", {}, None, budget)
+    sandbox.runner.run(build, "exec", {}, None, Budget())  # another command has its own
+
+
+@pytest.mark.parametrize("source", [
+    "x = []\nfor i in range(60000):\n    x = [x]",  # would fail with RecursionError when the state is saved
+    "x = {}\nfor i in range(60):\n    x = {'a': x}",
+])
+def test_values_nested_too_deeply_are_refused(source):
+    assert "nested too deeply" in _refused(source, "exec")
+
+
+def test_ordinary_nesting_is_fine():
+    variables = {}
+    execute("x = []\nfor i in range(40):\n    x = [x]\ny = {'a': {'b': [{'c': 1}]}}", variables)
+    assert variables["y"] == {"a": {"b": [{"c": 1}]}}
+
+
+@pytest.mark.parametrize("value, ok", [(3, True), (0, True), (1000, True), (1001, False), (-1, False),
+                                       ("3", False), (True, False), (10**9, False)])
+def test_a_multi_instance_cardinality_is_bounded_before_spiffworkflow_makes_the_children(value, ok):
+    task = SimpleNamespace(task_spec=SimpleNamespace(cardinality="n", event_definition=None))
+    if ok:
+        spiff._check_result(task, "n", value)
+    else:
+        with pytest.raises(SandboxError, match="loop cardinality must be a whole number from 0 to 1000"):
+            spiff._check_result(task, "n", value)
+
+
+def _spin(seconds: float) -> int:
+    laps, until = 0, time.monotonic() + seconds
+    while time.monotonic() < until:
+        laps += 1
+    return laps
+
+
+def test_the_watchdog_stops_python_code_that_no_guard_sees():
+    started = time.monotonic()
+    with pytest.raises(watchdog.Overrun), watchdog.deadline(time.monotonic() + 0.1):
+        while True:  # as SpiffWorkflow's month loop: pure Python, no sandbox guard in it
+            try:
+                _spin(0.01)
+            except Exception:  # noqa: BLE001 - code that swallows errors does not swallow Overrun
+                pass
+    assert time.monotonic() - started < 0.5
+    _spin(0.2)  # nothing is left pending for this thread
+
+
+def test_the_watchdog_does_nothing_to_a_block_that_ends_in_time():
+    with watchdog.deadline(time.monotonic() + 0.2):
+        _spin(0.05)
+    _spin(0.3)  # past the deadline, but disarmed: nothing arrives
+    with watchdog.deadline(time.monotonic() + 0.05):  # nested use on the same thread is independent
+        pass
