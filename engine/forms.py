@@ -13,6 +13,7 @@ from collections.abc import Callable
 from jsonschema import Draft202012Validator, FormatChecker
 
 from . import json_text
+from .entries import append_only_fields
 from .errors import ValidationFailed
 from .form_check import compile_check
 
@@ -104,6 +105,8 @@ class Form:
         self._validator = Draft202012Validator(relaxed, format_checker=FormatChecker())
         # A compiled yes/no check (engine.form_check): when it says yes, jsonschema would find no error either.
         self._valid = compile_check(relaxed, self._validator.format_checker)
+        # Blocks whose recorded rows later steps only append to (engine.entries).
+        self.append_only = append_only_fields(schema)
 
     # -- reading ---------------------------------------------------------------------------------------------
     def field_names(self) -> list[str]:
@@ -297,6 +300,24 @@ def _friendly(err) -> str:
     return err.message if len(err.message) < 200 else err.message[:197] + "..."
 
 
+def _append_only_problems(name: str, schema: dict) -> list[dict]:
+    """x-append-only: only on a top-level repeatable block; x-min-new-rows only beside it."""
+    problems = []
+    top = schema.get("properties") or {}
+    for node in _object_nodes(schema):
+        for pname, prop in (node.get("properties") or {}).items():
+            marked = prop.get("x-append-only")
+            if marked is not None and (marked is not True or top.get(pname) is not prop
+                                       or (prop.get("items") or {}).get("type") != "object"):
+                problems.append({"file": name, "message": f"field '{pname}': x-append-only must be true, on a "
+                                 "repeatable block (array of objects) at the top level of the form"})
+            least = prop.get("x-min-new-rows")
+            if least is not None and (marked is not True or type(least) is not int or least < 0):
+                problems.append({"file": name, "message": f"field '{pname}': x-min-new-rows must be a whole "
+                                 "number of at least 0, on an x-append-only block"})
+    return problems
+
+
 def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
     """Parse and check one form file at deploy time: JSON, JSON Schema, and our conventions."""
     try:
@@ -324,4 +345,5 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                 problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'"})
             if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
                 problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
+    problems += _append_only_problems(name, schema)
     return schema, problems
