@@ -33,6 +33,23 @@ def _may_correct(actor: Actor, case) -> bool:
     return case.caseworker_id == actor.id or PROFESSIONAL_LEAD in actor.role_codes
 
 
+def show(runtime: Runtime, case_id: int, field: str, index: int, actor: Actor) -> dict:
+    """One recorded row, with the block's schema, for a correction page."""
+    from .cases import authorised_case, case_data_and_entries
+
+    with runtime.db.reading() as session:
+        case = authorised_case(session, actor, case_id)
+        if not _may_correct(actor, case):
+            raise Forbidden(f"case {case_id}'s log is not yours to correct")
+        view = runtime.definition(session, case.definition_id)
+        form = _block_form(view, field)
+        _, described = case_data_and_entries(runtime, session, case, (field,))
+    found = described.get(field) or []
+    if not 0 <= index < len(found):
+        raise NotFound(f"block '{field}' of case {case_id} has {len(found)} recorded row(s); there is no row {index}")
+    return {"case_id": case_id, "field": field, "block": form.schema["properties"][field], **found[index]}
+
+
 def correct(runtime: Runtime, case_id: int, field: str, index: int, row, actor: Actor,
             reason: str | None = None) -> dict:
     """Replace row ``index`` (from 0) of block ``field`` with ``row``; one transaction, one audit event."""
