@@ -27,6 +27,7 @@ from .auth import current_actor, login_required, runtime
 bp = Blueprint("tasks", __name__)
 
 _STEP_PREFIX = re.compile(r"^\d+(?:\.\d+)*\.?\s+")
+_CORRECT = re.compile(r"^(\w+)/(\d{1,6})$")
 
 
 def _locale() -> str:
@@ -103,9 +104,9 @@ def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: 
     model = form_render.build(schema, values, placed, locale=locale, read_only=read_only,
                               carried=task.get("carried"))
     correct_url = ""
-    if task.get("carried") and can_work:
-        correct_url = url_for("tasks.correct_entry", case_id=task["case_id"], field="__FIELD__", row=0,
-                              task=task_id).replace("/0/correct", "/__ROW__/correct")
+    if task.get("carried") and can_work and not read_only:
+        # "Correct this entry" saves what was typed as a draft first, then opens the correction page.
+        correct_url = url_for("tasks.draft", task_id=task_id, correct="__FIELD__/__ROW__")
     return render_template("task.html", task=task, head=_heading(task, locale), model=model, can_work=can_work,
                            client_code=facts["client_code"], alert=alert, locale=locale,
                            rows_url=url_for("tasks.rows", task_id=task_id), correct_url=correct_url,
@@ -182,6 +183,11 @@ def draft(task_id: int):
     except Conflict:
         return _page(task_id, values=data, status=409, read_only=True,
                      alert=_("Someone else completed or changed this step first, so the draft was not saved."))
+    entry = _CORRECT.match(request.args.get("correct", ""))
+    if entry:  # on the way to correcting a carried row: the typing is kept in the draft meanwhile
+        case_id = tasks.get_task(runtime(), task_id, current_actor())["case_id"]
+        return redirect(url_for("tasks.correct_entry", case_id=case_id, field=entry.group(1),
+                                row=int(entry.group(2)), task=task_id))
     flash(_("Draft saved. You can continue it later from the inbox."), "info")
     return redirect(url_for("tasks.show", task_id=task_id))
 
