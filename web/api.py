@@ -8,8 +8,9 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 
-from engine import access, audit_log, cases, clock, definitions, entry_corrections, logins, tasks, timers
+from engine import access, audit_log, cases, clock, definitions, logins, tasks, timers
 from engine import agenda as agenda_service
+from engine.entry_corrections import correct as correct_recorded_entry
 from engine.errors import SegitoError
 from engine.runtime import Runtime
 
@@ -188,8 +189,8 @@ def get_task(task_id):
 def correct_entry(case_id, field, row):
     """Correct one row recorded at an earlier step (an append-only block); the old value is kept."""
     body = json_body("data", "reason")
-    return jsonify(entry_corrections.correct(runtime(), case_id, field, row, body.get("data"), g.user,
-                                             body.get("reason")))
+    return jsonify(correct_recorded_entry(runtime(), case_id, field, row, body.get("data"), g.user,
+                                          body.get("reason")))
 
 
 @api.post("/tasks/<int:task_id>/complete")
