@@ -23,7 +23,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from . import audit, sandbox, serialization
 from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
-from .forms import check_form_file
+from .forms import append_only_agreement, check_form_file
 from .models import ProcessDefinition
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -207,6 +207,7 @@ def validate(upload: Upload):
             "documents": [d.strip() for d in (_property(ts, "documents") or "").split(";") if d.strip()],
             "documents_hu": [d.strip() for d in (_property(ts, "documentsHu") or "").split(";") if d.strip()],
         }
+    problems += append_only_agreement(forms)
     if problems:
         raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
                                 + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),

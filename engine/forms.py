@@ -318,6 +318,16 @@ def _append_only_problems(name: str, schema: dict) -> list[dict]:
     return problems
 
 
+def append_only_agreement(forms: dict[str, dict]) -> list[dict]:
+    """A block is the case's log in every form of a process that has it, or in none: a form that showed it as an
+    ordinary block would let its step rewrite what earlier steps recorded."""
+    marked = {n for schema in forms.values() for n in append_only_fields(schema)}
+    return [{"file": name, "message": f"field '{field}' is x-append-only in another form of this process, "
+             "so it must be here too"}
+            for name, schema in sorted(forms.items()) for field in sorted(marked)
+            if field in (schema.get("properties") or {}) and field not in append_only_fields(schema)]
+
+
 def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
     """Parse and check one form file at deploy time: JSON, JSON Schema, and our conventions."""
     try:

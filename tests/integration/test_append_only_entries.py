@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from engine import cases, clock, demo, entry_corrections, tasks, timers
 from engine.errors import Forbidden, NotFound, ValidationFailed
-from engine.forms import check_form_file
+from engine.forms import append_only_agreement, check_form_file
 from engine.models import AuditEvent
 from engine.report_models import CaseAction, CaseMeeting
 from web.app import create_app
@@ -236,3 +236,12 @@ def test_the_form_format_checks_the_append_only_keywords():
     base["properties"]["rows"]["x-append-only"] = "yes"
     _, problems = check_form_file("f.json", json.dumps(base))
     assert {p["message"].split(":")[0] for p in problems} == {"field 'note'", "field 'rows'"}
+
+
+def test_a_block_is_append_only_in_every_form_of_a_process_or_in_none():
+    block = {"type": "array", "items": {"type": "object"}}
+    forms = {"a.json": {"properties": {"log": {**block, "x-append-only": True}}},
+             "b.json": {"properties": {"log": block}}, "c.json": {"properties": {"other": block}}}
+    assert [p["file"] for p in append_only_agreement(forms)] == ["b.json"]
+    forms["b.json"]["properties"]["log"]["x-append-only"] = True
+    assert append_only_agreement(forms) == []
