@@ -85,4 +85,13 @@ def test_carried_rows_are_read_only_and_a_step_appends_in_hungarian_and_english(
     assert fix["payload"]["before"] == {"actions": [ACTION]} and fix["payload"]["reason"] == "Incomplete note."
     opened = tasks.get_task(rt, task_of(rt, case_id, "step_3_3"), people.anna)
     assert [e["recorded_by"] for e in opened["carried"]["actions"]] == ["anna", "anna", "anna"]
+    # The case history keeps both: the value first recorded at 3.3 and the correction (before and after).
+    page.goto(f"/cases/{case_id}?history=all")
+    corrected = page.locator("[data-testid=timeline] li", has_text="Entry corrected")
+    expect(corrected).to_have_count(1)
+    corrected.locator("summary").click()
+    expect(corrected).to_contain_text("Egyeztetés az iskolával. ")  # before: the old log, then the new
+    expect(corrected).to_contain_text("Egyeztetés az iskolával és az osztályfőnökkel.")
+    expect(corrected).to_contain_text("Incomplete note.")
+    shot(page, "case-log-history-english")
     assert not [e for e in page.js_errors], page.js_errors
