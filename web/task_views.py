@@ -192,6 +192,10 @@ def draft(task_id: int):
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
+def task_carried(task_id: int) -> dict:
+    return tasks.get_task(runtime(), task_id, current_actor()).get("carried") or {}
+
+
 def _at(data, path: list[str]):
     for part in path:
         if isinstance(data, list) and part.isdigit() and int(part) < len(data):
@@ -216,7 +220,9 @@ def rows(task_id: int):
     elif remove:
         *parent, index = remove.split("-")
         block = _at(data, parent)
-        if isinstance(block, list) and index.isdigit() and int(index) < len(block):
+        # A row recorded at an earlier step has no remove button; a crafted one removes nothing.
+        kept = len((task_carried(task_id) or {}).get(parent[0], [])) if len(parent) == 1 else 0
+        if isinstance(block, list) and index.isdigit() and kept <= int(index) < len(block):
             del block[int(index)]
     return _page(task_id, values=data)
 

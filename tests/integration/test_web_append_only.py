@@ -80,3 +80,17 @@ def test_correct_this_entry_keeps_the_old_value_on_the_row_and_in_the_history(ru
     # Another caseworker may not correct anna's case log.
     bela = Browser(app, "bela")
     assert bela.get(url).status_code == 403
+
+
+def test_without_javascript_rows_are_added_after_the_carried_ones_and_carried_ones_cannot_be_removed(
+        runtime, people, app):
+    case_id = _at_case_discussion(runtime, people)
+    task_id = task_of(runtime, case_id, "step_3_4")
+    anna = Browser(app, "anna")
+    fields = Page(anna.get(f"/tasks/{task_id}").get_data(as_text=True)).fields
+    fields["actions-1-log"] = "Első új."
+    added = Page(anna.post(f"/tasks/{task_id}/rows", {**fields.to_dict(), "_add": "actions"}).get_data(as_text=True))
+    assert {"r-actions-0", "r-actions-1", "r-actions-2"} <= added.ids and added.fields["actions-1-log"] == "Első új."
+    crafted = anna.post(f"/tasks/{task_id}/rows", {**added.fields.to_dict(), "_remove": "actions-0"})
+    html = crafted.get_data(as_text=True)
+    assert "Egyeztetés az iskolával." in html and Page(html).fields["actions-1-log"] == "Első új."
