@@ -5,7 +5,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Row, exists, select
 
-from . import access, audit, clients, clock, definitions
+from . import access, audit, clients, clock, definitions, entries
 from .advance import Advance, CaseRecord
 from .db import Prepared
 from .errors import ConfirmationNeeded, NotFound, SegitoError
@@ -104,11 +104,19 @@ def authorised_case(session, user: Actor, case_id: int) -> Case:
 
 def case_data(runtime: Runtime, session, case: Case) -> dict:
     """The case's current data: what its waiting tasks see, or what its last task left."""
+    return case_data_and_entries(runtime, session, case)[0]
+
+
+def case_data_and_entries(runtime: Runtime, session, case: Case, log_fields=()) -> tuple[dict, dict]:
+    """The case's current data, with its append-only logs whole (engine.entries), and the entries of
+    ``log_fields`` with who recorded each row."""
     workflow = runtime.workflow(session, case)
     try:
         waiting = workflow.get_tasks(state=TaskState.READY, manual=True)
         source = waiting[0] if waiting else workflow.last_task
-        return dict(source.data) if source is not None else {}
+        data = dict(source.data) if source is not None else {}
+        described = entries.describe(workflow, data, log_fields) if log_fields else {}
+        return entries.overlay(workflow, data), described
     finally:
         runtime.workflows.put(case.id, case.lock_version, workflow)
 

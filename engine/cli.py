@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from . import cases, definitions, setup, tasks, users
+from . import cases, definitions, entry_corrections, setup, tasks, users
 from .errors import SegitoError
 from .runtime import Runtime
 
@@ -138,6 +138,19 @@ def case_history(case_id, username):
 def case_list(status, username):
     runtime = _runtime()
     _out(cases.list_cases(runtime, _actor(runtime, username), status=status))
+
+
+@case.command("correct-entry")
+@click.argument("case_id", type=int)
+@click.argument("field")
+@click.argument("row", type=int)
+@click.option("--data", "raw", required=True, help="the corrected row: JSON, @file or - for stdin")
+@click.option("--reason", default=None, help="why the entry is corrected (kept in the audit)")
+@as_option
+def case_correct_entry(case_id, field, row, raw, reason, username):
+    """Correct row ROW (from 0) of an append-only block FIELD recorded at an earlier step; the old value is kept."""
+    runtime = _runtime()
+    _out(entry_corrections.correct(runtime, case_id, field, row, _data(raw), _actor(runtime, username), reason))
 
 
 @main.command()

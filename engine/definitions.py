@@ -24,7 +24,7 @@ from . import audit, clock, sandbox, serialization, timer_values
 from .command_session import AnySession
 from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
-from .forms import _object_nodes, check_form_file
+from .forms import _object_nodes, append_only_agreement, check_form_file
 from .models import ProcessDefinition
 from .sandbox.checker import compile_source
 from .sandbox.safe_builtins import RAW_BUILTINS, WRAPPED
@@ -301,6 +301,7 @@ def validate(upload: Upload):
             "documents": [d.strip() for d in (_property(ts, "documents") or "").split(";") if d.strip()],
             "documents_hu": [d.strip() for d in (_property(ts, "documentsHu") or "").split(";") if d.strip()],
         }
+    problems += append_only_agreement(forms)
     if problems:
         raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
                                 + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from jsonschema import Draft202012Validator, FormatChecker
 
 from . import clock, json_text, schedule
+from .entries import append_only_fields
 from .errors import ValidationFailed
 from .form_check import compile_check
 
@@ -135,6 +136,8 @@ class Form:
         self._validator = Draft202012Validator(relaxed, format_checker=FormatChecker())
         # A compiled yes/no check (engine.form_check): when it says yes, jsonschema would find no error either.
         self._valid = compile_check(relaxed, self._validator.format_checker)
+        # Blocks whose recorded rows later steps only append to (engine.entries).
+        self.append_only = append_only_fields(schema)
 
     # -- reading ---------------------------------------------------------------------------------------------
     def field_names(self) -> list[str]:
@@ -389,6 +392,35 @@ def _friendly(err) -> str:
     return err.message if len(err.message) < 200 else err.message[:197] + "..."
 
 
+def _append_only_problems(name: str, schema: dict) -> list[dict]:
+    """x-append-only: only on a top-level repeatable block; x-min-new-rows only beside it."""
+    problems = []
+    top = schema.get("properties") or {}
+    for node in _object_nodes(schema):
+        for pname, prop in (node.get("properties") or {}).items():
+            marked = prop.get("x-append-only")
+            items = prop.get("items") or {}
+            if marked is not None and (marked is not True or top.get(pname) is not prop
+                                       or items.get("type") != "object"):
+                problems.append({"file": name, "message": f"field '{pname}': x-append-only must be true, on a "
+                                 "repeatable block (array of objects) at the top level of the form"})
+            least = prop.get("x-min-new-rows")
+            if least is not None and (marked is not True or type(least) is not int or least < 0):
+                problems.append({"file": name, "message": f"field '{pname}': x-min-new-rows must be a whole "
+                                 "number of at least 0, on an x-append-only block"})
+    return problems
+
+
+def append_only_agreement(forms: dict[str, dict]) -> list[dict]:
+    """A block is the case's log in every form of a process that has it, or in none: a form that showed it as an
+    ordinary block would let its step rewrite what earlier steps recorded."""
+    marked = {n for schema in forms.values() for n in append_only_fields(schema)}
+    return [{"file": name, "message": f"field '{field}' is x-append-only in another form of this process, "
+             "so it must be here too"}
+            for name, schema in sorted(forms.items()) for field in sorted(marked)
+            if field in (schema.get("properties") or {}) and field not in append_only_fields(schema)]
+
+
 def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
     """Parse and check one form file at deploy time: JSON, JSON Schema, and our conventions."""
     try:
@@ -424,6 +456,7 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                             for message in _date_rule_problems(prop))
             if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
                 problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
+    problems += _append_only_problems(name, schema)
     return schema, problems
 
 

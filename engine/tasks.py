@@ -5,11 +5,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import cast
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import CursorResult, bindparam, select, update
 
-from . import access, agenda, audit, clock, inbox_queries
+from . import access, agenda, audit, clock, entries, inbox_queries
 from .advance import CASE_COLUMNS, Advance, CaseRecord
-from .cases import case_data, task_summary
+from .cases import case_data_and_entries, task_summary
 from .db import Prepared, is_postgres
 from .errors import Conflict, NotFound, SegitoError
 from .models import AuditEvent, Case, HumanTask
@@ -112,17 +113,30 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
         view = runtime.definition(session, case.definition_id)
         meta = view.catalogue.get(task.bpmn_id, {})
         form = view.forms.get(task.form_file) if task.form_file else None
-        values = {}
+        values: dict = {}
+        carried: dict = {}
         if task.state == "ready" and form is not None:
+            data, carried = case_data_and_entries(runtime, session, case, form.append_only)
             if task.draft is not None:
-                values = task.draft
+                values = dict(task.draft)
             else:
-                values = form.prefill(case_data(runtime, session, case))
+                values = form.prefill(data)
+            if form.append_only:
+                # The rows recorded at earlier steps, with who recorded them (``carried``); ``values`` holds them
+                # first, then this step's new rows (a draft keeps only those).
+                for field, shown in carried.items():
+                    rows = [e["row"] for e in shown]
+                    drafted = (task.draft or {}).get(field)
+                    drafted = list(drafted) if isinstance(drafted, list) else []
+                    if drafted[:len(rows)] == rows:  # a draft saved with the carried rows in front
+                        drafted = drafted[len(rows):]
+                    values[field] = rows + drafted
         result = task_summary(task)
         result.update(process_key=case.process_key, name_en=meta.get("name_en"),
                       documentation=meta.get("documentation", ""), documents=meta.get("documents", []),
                       documents_hu=meta.get("documents_hu", []), form_file=task.form_file,
-                      form=form.schema if form else None, values=values, has_draft=task.draft is not None)
+                      form=form.schema if form else None, values=values, has_draft=task.draft is not None,
+                      carried=carried)
         return result
 
 
@@ -136,6 +150,12 @@ def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
         view = runtime.definition(session, case.definition_id)
         form = view.forms.get(task.form_file)
         draft = form.validate_draft(data) if form else {}
+        if form is not None and form.append_only:
+            workflow = runtime.workflow(session, case)
+            ready = next((t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                          if str(t.id) == task.spiff_task_id), None)
+            draft = entries.strip_carried(workflow, ready.data if ready else {}, form.append_only, dict(draft))
+            runtime.workflows.put(case.id, case.lock_version, workflow)
         task.draft = draft
         events = audit.CaseAudit(case, actor.username, at)
         events.add(audit.DRAFT_SAVED, {"fields": sorted(draft)}, task_id=task.id)
@@ -220,13 +240,24 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
                 raise Conflict(f"task {task_id} is no longer waiting in case {case.id}; nothing was saved")
             # Validated against the case's data so far: a date may not precede an earlier step's (docs/forms.md).
             clean = form.validate(data, context=spiff_task.data) if form is not None else {}
+            added, carried = {}, {}
+            if form is not None and form.append_only:
+                # Rows recorded at earlier steps stay as they were; this step only appends (engine.entries).
+                added = entries.take_new_rows(form, form.append_only, workflow, spiff_task.data, clean, case.id)
+                carried = {f: entries.rows(workflow, spiff_task.data, f) for f in added}
+                entries.record(workflow, spiff_task.data, clean, added, step=task.step, task_id=task.id,
+                               actor=actor.username, at=at.isoformat())
             before = {k: spiff_task.data.get(k) for k in clean}
+            before.update(carried)
             changed = {k for k in clean if before.get(k) != clean[k]}
             step.complete(task.spiff_task_id, clean)
             if _COMPLETE_TASK.execute(connection, {"task_id": task_id, "at": at, "by": actor.username}) != 1:
                 raise Conflict(f"task {task_id} was completed by someone else first; nothing was saved")
             payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,
                        **audit.field_changes(before, clean, changed)}
+            for field, rows in added.items():
+                if rows:  # exactly the rows appended, even one equal to an earlier row
+                    payload["before"][field], payload["after"][field] = [], rows
             step.audit.events.insert(0, audit.PendingEvent(audit.TASK_COMPLETED, payload, task.id))
             decisions = _decisions(form, clean) if form else {}
             if decisions:

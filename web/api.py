@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from engine import access, audit_log, cases, clock, definitions, logins, tasks, timers
 from engine import agenda as agenda_service
+from engine.entry_corrections import correct as correct_recorded_entry
 from engine.errors import SegitoError
 from engine.runtime import Runtime
 
@@ -185,6 +186,15 @@ def get_task(task_id):
     found = tasks.get_task(runtime(), task_id, g.user)
     audit_log.record_view(runtime(), g.user, found["case_id"], task_id=task_id, via="api")  # issue 5
     return jsonify(found)
+
+
+@api.post("/cases/<int:case_id>/entries/<field>/<int:row>/correction")
+@authenticated
+def correct_entry(case_id, field, row):
+    """Correct one row recorded at an earlier step (an append-only block); the old value is kept."""
+    body = json_body("data", "reason")
+    return jsonify(correct_recorded_entry(runtime(), case_id, field, row, body.get("data"), g.user,
+                                          body.get("reason")))
 
 
 @api.post("/tasks/<int:task_id>/complete")

@@ -30,6 +30,7 @@ EVENT_NAMES = {
     "form_data_changed": N_("Data changed"), "decision_taken": N_("Decision"),
     "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
     "timer_fired": N_("Deadline reached"), "timer_scheduled": N_("Deadline set"),
+    "entry_corrected": N_("Entry corrected"),
 }
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -118,6 +119,12 @@ def show_value(value, schema: dict | None = None) -> str:
     if isinstance(value, list):
         if all(not isinstance(v, (dict, list)) for v in value):
             return ", ".join(show_value(v) for v in value)
+        if value and all(isinstance(v, dict) and all(not isinstance(x, (dict, list)) for x in v.values())
+                         for v in value):
+            # Case-log rows (a meeting, an action): their values, so an earlier value stays readable here.
+            items = (schema or {}).get("items") or {}
+            props = items.get("properties") or {}
+            return " | ".join(" · ".join(show_value(x, props.get(k)) for k, x in v.items()) for v in value)
         return _("%(count)d entries", count=len(value))
     if isinstance(value, dict):
         return _("%(count)d fields", count=len(value))
@@ -159,6 +166,15 @@ def timeline(view, events: list[dict], names: dict | None = None) -> list[dict]:
         elif ev["kind"] == "draft_saved":
             details.append({"label": _("Fields"), "value": ", ".join(field_label(view, k)
                                                                      for k in payload.get("fields", []))})
+        elif ev["kind"] == "entry_corrected":
+            corrected = str(payload.get("field") or "")
+            schema = field_schema(view, corrected)
+            what = f"{field_label(view, corrected, schema)} {int(payload.get('row') or 0) + 1}"
+            if payload.get("recorded_by"):
+                details.append({"label": _("Recorded"), "value": f"{payload['recorded_by']} · "
+                                f"{payload.get('step') or ''}"})
+            if payload.get("reason"):
+                details.append({"label": _("Reason for the correction"), "value": payload["reason"]})
         elif ev["kind"] == "task_created" and payload.get("role"):
             from .formatting import role_name
 

@@ -2,7 +2,8 @@
 
 The engine (engine/forms.py) reports each refused field with its path, an English message and ``kind`` — the
 JSON Schema keyword that failed, or the form format's own (``x-visible-when``, ``x-computed``,
-``x-exclusive-option``). The wording here is chosen by that kind, with the limits read from the form file.
+``x-exclusive-option``, ``x-append-only``, ``x-min-new-rows``, the date rules). The wording here is chosen by that
+kind, with the limits read from the form file.
 A missing field and an unknown field are placed whether the engine names them (its current way) or their
 enclosing object (JSON Schema's own way): a missing one at its field, an unknown one at its row or the form.
 """
@@ -91,6 +92,11 @@ def _message(detail: dict, schema: dict, values: dict, parts: list[str], locale:
         return _("“%(option)s” cannot be ticked together with other choices.", option=option)
     if kind in ("x-not-before", "x-not-future", "x-max-years-back"):
         return _date_rule_message(detail, locale)
+    if kind == "x-append-only":
+        return _("Entries recorded at earlier steps are kept as they were: this step can only add new ones. "
+                 "To change one, use “Correct this entry”.")
+    if kind == "x-min-new-rows":
+        return _("Add at least %(limit)s new entry at this step.", limit=node.get("x-min-new-rows"))
     cond = node.get("x-visible-when")
     if kind == "x-visible-when" and cond:
         return _("Does not apply with the answer given to “%(label)s”: leave it empty.",

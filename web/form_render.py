@@ -41,6 +41,18 @@ class Item:
 
 
 @dataclass
+class Carried:
+    """A row recorded at an earlier step (an x-append-only block): shown, never sent; corrected on its own page."""
+
+    index: int
+    item: Item
+    step: str
+    recorded_by: str
+    recorded_at: str
+    corrections: list[dict] = field(default_factory=list)  # {"by", "at", "reason", "before": Item}
+
+
+@dataclass
 class Field:
     name: str
     path: str              # "household_members/0/name", the engine's error path
@@ -76,6 +88,8 @@ class Field:
     min_items: int = 0
     max_items: int | None = None
     depth: int = 0
+    carried: list[Carried] = field(default_factory=list)  # rows recorded at earlier steps, shown read-only
+    next_index: int = 0     # the index form.js gives the next new row
 
     @property
     def describedby(self) -> str:
@@ -211,7 +225,9 @@ def _holds(cond: dict, obj: dict) -> bool:
 
 
 class _Builder:
-    def __init__(self, locale: str, errors: dict[str, list[str]], read_only: bool = False):
+    def __init__(self, locale: str, errors: dict[str, list[str]], read_only: bool = False,
+                 carried: dict[str, list[dict]] | None = None):
+        self.carried = carried or {}
         self.locale = locale
         self.read_only = read_only
         self.errors = errors
@@ -277,9 +293,17 @@ class _Builder:
         f.item_label = text(items_schema.get("x-label"), self.locale) or f.label
         f.min_items, f.max_items = prop.get("minItems", 0), prop.get("maxItems")
         rows = rows if isinstance(rows, list) else []
+        # An append-only block's rows recorded at earlier steps lead the list; they are shown, not inputs, and
+        # the new rows keep their place in the whole list (so the engine's error paths find them).
+        entries = self.carried.get(f.path, []) if len(here) == 1 and not self.read_only else []
+        first = len(entries)
+        f.carried = [self._carried(items_schema, e, here, depth) for e in entries]
+        rows = rows[first:]
         # An empty block that needs a row gets a blank one to type into; blank rows are dropped on submit.
-        shown = rows if rows or not f.min_items or self.read_only else [{}]
-        f.items = [self.item(items_schema, row, here, i, depth) for i, row in enumerate(shown)]
+        needs = f.min_items if not entries else prop.get("x-min-new-rows", 0)
+        shown = rows if rows or not needs or self.read_only else [{}]
+        f.items = [self.item(items_schema, row, here, first + i, depth) for i, row in enumerate(shown)]
+        f.next_index = first + len(shown)
         f.template_key = ".".join(str(p) for p in here[0::2])
         f.indices = ",".join(str(p) for p in here[1::2])
         f.value = ""
@@ -288,6 +312,20 @@ class _Builder:
             generic = [p if i % 2 == 0 else PLACEHOLDER.format(i // 2) for i, p in enumerate(here)]
             self.templates[f.template_key] = (f, self.item(items_schema, {}, generic, PLACEHOLDER.format(depth),
                                                            depth))
+
+    def _carried(self, schema: dict, entry: dict, here: list, depth: int) -> Carried:
+        index = entry["index"]
+        saved, self.errors = self.errors, {}  # a carried row is not sent, so no error is its own
+        try:
+            item = self.item(schema, entry.get("row") or {}, here, index, depth)
+            corrections = [{"by": c.get("by") or "", "at": c.get("at") or "", "reason": c.get("reason") or "",
+                            "before": self.item(schema, c.get("before") or {}, here, index, depth)}
+                           for c in entry.get("corrections") or []]
+        finally:
+            self.errors = saved
+        return Carried(index=index, item=item, step=str(entry.get("step") or ""),
+                       recorded_by=entry.get("recorded_by") or "", recorded_at=entry.get("recorded_at") or "",
+                       corrections=corrections)
 
     def item(self, schema: dict, row, here: list, index, depth: int) -> Item:
         path = here + [index]
@@ -306,11 +344,12 @@ class _Builder:
 
 
 def build(schema: dict, values: dict | None, errors: dict[str, list[str]] | None = None, *, locale: str = "hu",
-          read_only: bool = False) -> FormModel:
-    """The render model of one form. ``errors`` maps engine paths ("a/0/b", "(form)") to worded messages."""
+          read_only: bool = False, carried: dict[str, list[dict]] | None = None) -> FormModel:
+    """The render model of one form. ``errors`` maps engine paths ("a/0/b", "(form)") to worded messages;
+    ``carried``: the engine's rows recorded at earlier steps, per append-only block (``values`` holds them first)."""
     values = values or {}
     errors = errors or {}
-    b = _Builder(locale, errors, read_only)
+    b = _Builder(locale, errors, read_only, carried)
     props = schema.get("properties") or {}
     sections_spec = schema.get("x-sections") or [{"id": "form", "label": schema.get("x-label"), "fields": list(props)}]
     listed = {n for s in sections_spec for n in s.get("fields", [])}

@@ -4,6 +4,8 @@ GET  /tasks/<id>           the page (read-only when the task is done or not the 
 POST /tasks/<id>/complete  engine.tasks.complete; refused → the page again, every error at its field, input kept
 POST /tasks/<id>/draft     engine.tasks.save_draft; the page resumes from it
 POST /tasks/<id>/rows      add or remove a row without JavaScript (form.js does it in the page): nothing saved
+GET|POST /cases/<id>/entries/<field>/<row>/correct   correct a row recorded at an earlier step (an append-only
+                           block, engine.entry_corrections): the old value stays in the entry and the history
 
 Who may see or do what is the engine's to decide (engine/access.py); its Forbidden becomes a 403 page.
 """
@@ -16,7 +18,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from engine import audit_log, cases, tasks
+from engine import audit_log, cases, entry_corrections, tasks
 from engine.errors import Conflict, ExpressionRefused, Forbidden, NotFound, ValidationFailed
 
 from . import form_errors, form_parse, form_render
@@ -25,6 +27,7 @@ from .auth import logged_in_actor, login_required, runtime
 bp = Blueprint("tasks", __name__)
 
 _STEP_PREFIX = re.compile(r"^\d+(?:\.\d+)*\.?\s+")
+_CORRECT = re.compile(r"^(\w+)/(\d{1,6})$")
 
 
 def _locale() -> str:
@@ -98,10 +101,15 @@ def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: 
                 if name in facts["data"]:
                     values[name] = facts["data"][name]
     placed = form_errors.place(details or [], schema, values, locale)
-    model = form_render.build(schema, values, placed, locale=locale, read_only=read_only)
+    model = form_render.build(schema, values, placed, locale=locale, read_only=read_only,
+                              carried=task.get("carried"))
+    correct_url = ""
+    if task.get("carried") and can_work and not read_only:
+        # "Correct this entry" saves what was typed as a draft first, then opens the correction page.
+        correct_url = url_for("tasks.draft", task_id=task_id, correct="__FIELD__/__ROW__")
     return render_template("task.html", task=task, head=_heading(task, locale), model=model, can_work=can_work,
                            client_code=facts["client_code"], alert=alert, locale=locale,
-                           rows_url=url_for("tasks.rows", task_id=task_id),
+                           rows_url=url_for("tasks.rows", task_id=task_id), correct_url=correct_url,
                            stored_values=task["state"] != "ready"), status
 
 
@@ -114,7 +122,14 @@ def show(task_id: int):
 def _posted(task_id: int) -> tuple[dict, dict]:
     task = tasks.get_task(runtime(), task_id, logged_in_actor())
     schema = task.get("form") or {"type": "object", "properties": {}}
-    return schema, form_parse.parse(schema, request.form)
+    data = form_parse.parse(schema, request.form)
+    # The page never sends the rows recorded at earlier steps (they are not inputs): the block is the case's
+    # rows as the engine has them now, then the new ones typed here.
+    for field, carried in (task.get("carried") or {}).items():
+        if carried:
+            typed = data.get(field)
+            data[field] = [e["row"] for e in carried] + (typed if isinstance(typed, list) else [])
+    return schema, data
 
 
 def _next_url(case_id: int) -> str:
@@ -173,8 +188,17 @@ def draft(task_id: int):
     except Conflict:
         return _page(task_id, values=data, status=409, read_only=True,
                      alert=_("Someone else completed or changed this step first, so the draft was not saved."))
+    entry = _CORRECT.match(request.args.get("correct", ""))
+    if entry:  # on the way to correcting a carried row: the typing is kept in the draft meanwhile
+        case_id = tasks.get_task(runtime(), task_id, logged_in_actor())["case_id"]
+        return redirect(url_for("tasks.correct_entry", case_id=case_id, field=entry.group(1),
+                                row=int(entry.group(2)), task=task_id))
     flash(_("Draft saved. You can continue it later from the inbox."), "info")
     return redirect(url_for("tasks.show", task_id=task_id))
+
+
+def task_carried(task_id: int) -> dict:
+    return tasks.get_task(runtime(), task_id, logged_in_actor()).get("carried") or {}
 
 
 def _at(data, path: list[str]):
@@ -201,6 +225,46 @@ def rows(task_id: int):
     elif remove:
         *parent, index = remove.split("-")
         block = _at(data, parent)
-        if isinstance(block, list) and index.isdigit() and int(index) < len(block):
+        # A row recorded at an earlier step has no remove button; a crafted one removes nothing.
+        kept = len((task_carried(task_id) or {}).get(parent[0], [])) if len(parent) == 1 else 0
+        if isinstance(block, list) and index.isdigit() and kept <= int(index) < len(block):
             del block[int(index)]
     return _page(task_id, values=data)
+
+
+def _entry_page(case_id: int, field: str, row: int, *, values=None, details=None, status: int = 200):
+    entry = entry_corrections.show(runtime(), case_id, field, row, logged_in_actor())
+    locale = _locale()
+    schema = entry["block"].get("items") or {"type": "object", "properties": {}}
+    values = entry["row"] if values is None else values
+    # The engine names the row in the whole block ("actions/2/date"); the page holds that one row.
+    prefix = f"{field}/{row}/"
+    details = [{**d, "field": d["field"][len(prefix):] if d.get("field", "").startswith(prefix) else "(form)"}
+               for d in details or [] if d.get("field") != "reason"]
+    placed = form_errors.place(details, schema, values, locale)
+    model = form_render.build(schema, values, placed, locale=locale)
+    back = request.values.get("task", type=int) or request.values.get("_task", type=int)
+    return render_template("entry_correction.html", entry=entry, model=model, locale=locale,
+                           block_label=form_render.text(entry["block"].get("x-label"), locale) or field,
+                           reason=request.form.get("_reason", ""), task_id=back,
+                           back_url=url_for("tasks.show", task_id=back) if back
+                           else url_for("cases.show", case_id=case_id)), status
+
+
+@bp.route("/cases/<int:case_id>/entries/<field>/<int:row>/correct", methods=["GET", "POST"])
+@login_required
+def correct_entry(case_id: int, field: str, row: int):
+    """Correct one row recorded at an earlier step: the new value replaces it, the old one stays in the history."""
+    if request.method == "GET":
+        return _entry_page(case_id, field, row)
+    entry = entry_corrections.show(runtime(), case_id, field, row, logged_in_actor())
+    schema = entry["block"].get("items") or {"type": "object", "properties": {}}
+    posted = form_parse.parse(schema, request.form)  # the page's own inputs (_reason, _task) start with "_"
+    reason = (request.form.get("_reason") or "").strip() or None
+    try:
+        entry_corrections.correct(runtime(), case_id, field, row, posted, logged_in_actor(), reason)
+    except ValidationFailed as err:
+        return _entry_page(case_id, field, row, values=posted, details=err.details, status=422)
+    flash(_("The entry was corrected. Its earlier value is kept in the case history."), "info")
+    back = request.form.get("_task", type=int)
+    return redirect(url_for("tasks.show", task_id=back) if back else url_for("cases.show", case_id=case_id))

@@ -79,15 +79,15 @@ class Step:
 
 def family_care_steps(loops: int = CASEWORK_LOOPS, *, cumulative: bool = True, review: bool = True) -> list[Step]:
     """The family-care completions. ``cumulative`` is how the casework form is really used (it holds every
-    meeting so far and the caseworker adds one); otherwise each round submits a single meeting."""
+    meeting so far and the caseworker adds one); otherwise the rounds record no meeting, so the case data keeps
+    its size (the meetings are an append-only log: a round cannot send a single, different one in their place)."""
     steps = [Step("family_care", "step_3_1", "anna", demo.assessment_data()),
              Step("family_care", "step_3_2", "anna", {"agreement_date": "2026-03-05"})]
     meetings: list[dict] = []
     for n in range(loops):
         meetings.append(demo.meeting(6 + n % 20))
         steps.append(Step("family_care", "step_3_3", "anna",
-                          {"meetings": list(meetings) if cumulative else [demo.meeting(6 + n % 20)],
-                           "casework_next": "continue"}))
+                          {**({"meetings": list(meetings)} if cumulative else {}), "casework_next": "continue"}))
     if not review:
         return steps
     steps.append(Step("family_care", "step_3_3", "anna", {"meetings": list(meetings), "actions": [demo.action(10)],

@@ -204,8 +204,10 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
 
     # ---- back at casework, then review "yes" and the closure (3.8) -------------------------------------------
     expect(page.get_by_test_id("step")).to_have_text("Step 3.3")
-    expect(page.locator("#f-meetings-1-place_other")).to_have_value("Iskola")  # the case's meetings, kept
-    expect(page.locator("#f-meetings-0-date")).to_have_value("2026-02-23")  # English: ISO dates
+    # The case's meetings are kept, shown read-only (x-append-only): no input holds them.
+    expect(page.locator("#r-meetings-1[data-carried-row]")).to_contain_text("Iskola")
+    expect(page.locator("#f-meetings-1-place_other")).to_have_count(0)
+    expect(page.locator("#r-meetings-0[data-carried-row]")).to_contain_text("2026-02-23")  # English: ISO dates
     page.check("input[name=casework_next][value=review]")
     _complete(page)
     page.check("#f-commitments_met-true")

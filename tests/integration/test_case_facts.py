@@ -5,7 +5,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from engine import case_facts, demo
+from engine import case_facts, demo, entry_corrections
 from engine.report_models import CaseFact, CaseMeeting, CaseProblemType
 
 from .helpers import do, new_family_case, through_agreement, waiting_steps
@@ -43,12 +43,16 @@ def test_facts_appear_with_the_assessment_and_follow_the_data(runtime, people):
         assert set(session.execute(select(CaseProblemType.problem_type)
                                    .where(CaseProblemType.case_id == case_id)).scalars()) == {"financial",
                                                                                               "child_rearing"}
-    # Meetings are the case's current list: editing it (a wrong date corrected, one removed) rewrites the rows.
+    # Meetings are the case's log: a later step appends to it, and a wrong date is put right by a correction
+    # (engine.entry_corrections), which rewrites the rows in the same command.
     do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6), demo.meeting(9)], "casework_next": "continue"},
        people.anna)
     assert meeting_days(runtime, case_id) == ["2026-02-06", "2026-02-09"]
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(7)], "casework_next": "continue"}, people.anna)
-    assert meeting_days(runtime, case_id) == ["2026-02-07"]
+    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6), demo.meeting(9), demo.meeting(12)],
+                                      "casework_next": "continue"}, people.anna)
+    assert meeting_days(runtime, case_id) == ["2026-02-06", "2026-02-09", "2026-02-12"]
+    entry_corrections.correct(runtime, case_id, "meetings", 1, demo.meeting(7), people.anna)
+    assert meeting_days(runtime, case_id) == ["2026-02-06", "2026-02-07", "2026-02-12"]
 
 
 def test_a_closure_counts_only_once_the_lead_agrees(runtime, people):

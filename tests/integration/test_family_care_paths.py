@@ -61,12 +61,13 @@ def test_successful_closure_with_and_without_follow_up(runtime, people, follow_u
     if follow_up:
         # Field 55: monthly for 3 months from the closure (2026-06-30): each contact appears on its day (issue 4).
         assert waiting_steps(runtime, case_id) == []
+        contacts = []  # one case log (x-append-only): each contact sends the earlier rows unchanged, then its own
         for day in ("2026-07-30", "2026-08-30", "2026-09-30"):
             clock.freeze(schedule.start_of_day(dt.date.fromisoformat(day)) + dt.timedelta(minutes=1))
             timers.fire_due(runtime, "test-worker")
             assert waiting_steps(runtime, case_id) == ["3.10"]
-            do(runtime, case_id, "step_3_10",
-               {"follow_up_contacts": [{"date": day, "state_found": "Stabil, a lakbér rendezett."}]}, people.anna)
+            contacts.append({"date": day, "state_found": "Stabil, a lakbér rendezett."})
+            do(runtime, case_id, "step_3_10", {"follow_up_contacts": list(contacts)}, people.anna)
     case = cases.get_case(runtime, case_id, people.anna)
     assert case["status"] == "completed"
     assert [s["step"] for s in case["steps_taken"]] == (

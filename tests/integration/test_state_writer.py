@@ -38,9 +38,10 @@ def compared(monkeypatch):
 
 def test_the_direct_writer_writes_what_the_converters_write(runtime, people, compared):
     case_id = family_case_follow_up_fired(runtime, people)
+    contacts = []  # one case log (x-append-only): each contact sends the earlier rows unchanged, then its own
     for contact in ready_tasks(runtime, case_id, "step_3_10"):
-        do(runtime, case_id, "step_3_10", {"follow_up_contacts": [{"date": "2026-07-30", "state_found": "Ő jól van."}]},
-           people.anna)
+        contacts.append({"date": "2026-07-30", "state_found": "Ő jól van."})
+        do(runtime, case_id, "step_3_10", {"follow_up_contacts": list(contacts)}, people.anna)
     assert cases.get_case(runtime, case_id, people.anna)["status"] == "completed"
     demo.run_job_retention(runtime, people.anna, demo.run_intake(runtime, people.anna, 9))
     assert any(subs for subs, _ in compared), "a save with a subprocess was compared"

@@ -115,13 +115,15 @@
   // ---- rows -------------------------------------------------------------------------------------------------
   function renumber(block) {
     var rows = block.querySelector("[data-rows]");
+    // An append-only block's new rows are numbered after the rows recorded at earlier steps.
+    var offset = parseInt(block.getAttribute("data-number-offset") || "0", 10);
     Array.prototype.forEach.call(rows.children, function (row, i) {
       row.querySelectorAll(":scope > legend [data-row-number], :scope > .row-actions [data-row-number]")
-        .forEach(function (span) { span.textContent = String(i + 1); });
+        .forEach(function (span) { span.textContent = String(offset + i + 1); });
     });
     var max = parseInt(block.getAttribute("data-max-items") || "0", 10);
     var add = block.querySelector(":scope > .add-row [data-add-row]");
-    if (add && max) { add.disabled = rows.children.length >= max; }
+    if (add && max) { add.disabled = offset + rows.children.length >= max; }
   }
 
   function addRow(block) {
