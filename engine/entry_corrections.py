@@ -66,18 +66,20 @@ def correct(runtime: Runtime, case_id: int, field: str, index: int, row, actor: 
             raise Forbidden(f"case {case_id}'s log is not yours to correct")
         view = runtime.definition(session, case.definition_id)
         form = _block_form(view, field)
-        try:
-            clean = form.validate({field: [row]})
-        except ValidationFailed as err:
-            for d in err.details:  # name the row corrected, not the one-row submission's row 0
-                d["field"] = d["field"].replace(f"{field}/0", f"{field}/{index}", 1)
-            raise ValidationFailed(err.message.replace(f"{field}/0", f"{field}/{index}"), err.details) from None
-        new_row = clean[field][0]
         workflow = runtime.workflow(session, case)
         try:
             step = Advance(runtime, session, case, workflow, view, actor.username, at)
             source = next(iter(step.ready_before.values()), None) or workflow.last_task
             task_data = source.data if source is not None else {}
+            # The same rules as at the step, the date rules against the case's data included (docs/forms.md).
+            try:
+                clean = form.validate({field: [row]}, context=task_data)
+            except ValidationFailed as err:
+                for d in err.details:  # name the row corrected, not the one-row submission's row 0
+                    d["field"] = d["field"].replace(f"{field}/0", f"{field}/{index}", 1)
+                raise ValidationFailed(err.message.replace(f"{field}/0", f"{field}/{index}"),
+                                       err.details) from None
+            new_row = clean[field][0]
             kept = workflow.data.setdefault(entries.LOG_KEY, {}).get(field)
             if kept is None:
                 kept = workflow.data[entries.LOG_KEY][field] = entries.entries(workflow, task_data, field)

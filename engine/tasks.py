@@ -78,7 +78,7 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
                              + dt.timedelta(days=1)}.get(due) if due else None}
     statements = inbox_queries.statements(shape)
     with runtime.db.reading() as session:
-        sizes = {counted[i]: (n, late) for i, n, late in session.execute(statements.counts, params).tuples().all()}
+        sizes = {counted[i]: (n, late) for i, n, late in session.execute(statements.counts, params).all()}
         counts = {"mine": sizes.get(inbox_queries.MINE, (0, 0))[0],
                   "unclaimed": sizes.get(inbox_queries.UNCLAIMED, (0, 0))[0],
                   "overdue": sum(late for _, late in sizes.values())}

@@ -22,7 +22,7 @@ from .timer_helpers import local, ready_tasks
 
 ACTION_33 = {"date": "2026-03-06", "log": "Egyeztetés az iskolával."}
 ACTION_34 = {"date": "2026-03-07", "log": "Esetmegbeszélés a védőnővel."}
-MEETING = {"date": "2026-03-06", "place": "client_home", "log": "Családlátogatás."}
+MEETING = {"date": "2026-02-06", "place": "client_home", "log": "Családlátogatás."}
 
 
 def _at_case_discussion(runtime, people) -> int:
@@ -104,7 +104,7 @@ def test_a_case_discussion_must_add_its_own_action(runtime, people):
 def test_a_correction_keeps_the_old_value_in_the_entry_the_audit_and_the_history(runtime, people):
     case_id = _at_case_discussion(runtime, people)
     clock.freeze(clock.now().replace(hour=11))
-    fixed = {**MEETING, "date": "2026-03-05", "log": "Családlátogatás (pontosítva)."}
+    fixed = {**MEETING, "date": "2026-02-05", "log": "Családlátogatás (pontosítva)."}
     result = entry_corrections.correct(runtime, case_id, "meetings", 0, fixed, people.anna, "rossz dátum")
     assert (result["before"], result["after"], result["corrected_by"]) == (MEETING, fixed, "anna")
     assert _data(runtime, case_id, people)["meetings"] == [fixed]
@@ -127,7 +127,17 @@ def test_a_correction_keeps_the_old_value_in_the_entry_the_audit_and_the_history
     # The indicator rows follow the corrected date, in the same command.
     with runtime.db.reading() as session:
         days = session.execute(select(CaseMeeting.met_on).where(CaseMeeting.case_id == case_id)).scalars().all()
-    assert [d.isoformat() for d in days] == ["2026-03-05"]
+    assert [d.isoformat() for d in days] == ["2026-02-05"]
+
+
+def test_a_correction_obeys_the_date_rules_of_the_step(runtime, people):
+    case_id = _at_case_discussion(runtime, people)
+    # A meeting is recorded as held (not in the future) and not before the day taken into care (3.1).
+    for day, kind in (("2026-03-05", "x-not-future"), ("2025-01-01", "x-not-before")):
+        with pytest.raises(ValidationFailed) as err:
+            entry_corrections.correct(runtime, case_id, "meetings", 0, {**MEETING, "date": day}, people.anna)
+        assert [(d["field"], d["kind"]) for d in err.value.details] == [("meetings/0/date", kind)]
+    assert _data(runtime, case_id, people)["meetings"] == [MEETING]
 
 
 def test_corrections_are_checked_and_only_the_case_log_keepers_may_correct(runtime, people):
