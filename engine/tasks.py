@@ -78,7 +78,9 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
                              + dt.timedelta(days=1)}.get(due) if due else None}
     statements = inbox_queries.statements(shape)
     with runtime.db.reading() as session:
-        sizes = {counted[i]: (n, late) for i, n, late in session.execute(statements.counts, params).all()}
+        # Each row is (group, tasks, overdue tasks); the select's columns are built per inbox shape, untyped.
+        rows = cast(Sequence[tuple[int, int, int]], session.execute(statements.counts, params).all())
+        sizes = {counted[i]: (n, late) for i, n, late in rows}
         counts = {"mine": sizes.get(inbox_queries.MINE, (0, 0))[0],
                   "unclaimed": sizes.get(inbox_queries.UNCLAIMED, (0, 0))[0],
                   "overdue": sum(late for _, late in sizes.values())}
