@@ -22,11 +22,13 @@ KNOWN_CYCLES = [
     # Other modules' tables register on the one metadata: models imports them at its end, they import its Base.
     {"engine.models", "engine.report_models", "engine.timer_models"},
     # The submodules read the package's MAX_* limits at call time, so that they can be tuned on the package.
-    {"engine.sandbox", "engine.sandbox.checker", "engine.sandbox.guards", "engine.sandbox.plain_data",
+    {"engine.sandbox", "engine.sandbox.budget", "engine.sandbox.checker", "engine.sandbox.guards", "engine.sandbox.plain_data",
      "engine.sandbox.runner", "engine.sandbox.safe_builtins", "engine.sandbox.spiff"},
     # timer_sync registers its observer at the end of advance; firing a timer (timers) advances the case, and
     # timer_sync calls back into timers to fire in due order.
     {"engine.advance", "engine.timer_sync", "engine.timers"},
+    # Ending a user's sessions belongs to login_sessions, which builds the request's Actor from users.
+    {"engine.login_sessions", "engine.users"},
     # The report and audit commands join cli's group at its end, and use cli's helpers.
     {"engine.cli", "engine.report_cli"},
 ]
