@@ -5,7 +5,7 @@ from sqlalchemy import exists, select
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, audit, clients, clock, definitions
+from . import access, audit, clients, clock, definitions, input_check
 from .advance import Advance, CaseRecord
 from .db import Prepared
 from .errors import NotFound, SegitoError
@@ -21,6 +21,9 @@ _INSERT_CASE = Prepared(Case.__table__.insert())
 def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: str | None = None) -> dict:
     """One transaction: the case row, its first task rows and its audit events."""
     access.require_caseworker(actor)
+    input_check.check_text("process_key", process_key)
+    if isinstance(client_code, str):
+        input_check.check_text("client_code", client_code)
     at = clock.now()
     with runtime.db.command() as session:
         # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
@@ -116,8 +119,15 @@ def history(runtime: Runtime, case_id: int, actor: Actor) -> list[dict]:
         return audit.case_history(session, case_id)
 
 
+STATUSES = ("running", "completed", "failed")
+
+
 def list_cases(runtime: Runtime, actor: Actor, status: str | None = None, limit: int = 100,
                offset: int = 0) -> list[dict]:
+    if status and status not in STATUSES:  # an unknown status would silently match nothing
+        raise input_check.BadInput(f"'status' is one of {', '.join(STATUSES)}, not '{status}'",
+                                   [{"field": "status", "message": f"not one of {', '.join(STATUSES)}"}])
+    input_check.check_offset("offset", offset)
     with runtime.db.reading() as session:
         query = select(Case, Client.client_code).outerjoin(Client, Client.id == Case.client_id)
         if not actor.role_codes & access.OVERSEERS:

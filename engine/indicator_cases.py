@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import exists, func, select
 
 from .errors import Forbidden, ValidationFailed
+from .input_check import check_offset
 from .indicator_queries import band_condition, closed_in, fact_filters, in_care
 from .indicators import DEFINITIONS
 from .report_request import ReportRequest, authorise, may_see_names
@@ -60,6 +61,7 @@ def _condition(req: ReportRequest, indicator: str, key: str | None) -> tuple[lis
 
 def cases_behind(runtime, actor: Actor, req: ReportRequest, indicator: str, key: str | None = None,
                  with_names: bool = False, limit: int = 100, offset: int = 0) -> dict:
+    check_offset("offset", offset)
     req = authorise(actor, req)
     if with_names and not may_see_names(actor):
         raise Forbidden("the list by name is for the professional lead and the manager")

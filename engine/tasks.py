@@ -5,7 +5,7 @@ import datetime as dt
 
 from sqlalchemy import bindparam, select, update
 
-from . import access, audit, clock, inbox_queries
+from . import access, audit, clock, inbox_queries, input_check
 from .advance import CASE_COLUMNS, Advance, CaseRecord
 from .cases import case_data, task_summary
 from .errors import Conflict, NotFound, SegitoError
@@ -61,6 +61,7 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
         raise SegitoError(f"unknown due filter '{due}'; use overdue, today, week or none")
     if group and group not in (inbox_queries.MINE, inbox_queries.UNCLAIMED):
         raise SegitoError(f"unknown inbox group '{group}'; use mine or unclaimed")
+    input_check.check_offset("offset", offset)
     now = clock.now()
     counted = (inbox_queries.MINE,) if (mine_only or not actor.role_codes) else (inbox_queries.MINE,
                                                                                  inbox_queries.UNCLAIMED)
@@ -124,6 +125,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
 
 
 def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
+    input_check.check_data(data)  # a draft is shown again: it must be text the page can show
     at = clock.now()
     with runtime.db.unit_of_work() as session:
         case = runtime.lock_case_of_task(session, task_id)
@@ -174,6 +176,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     Of two concurrent completions of the same task exactly one wins: the other finds the task no longer ready
     (after waiting for the case lock) and gets a Conflict, with nothing saved.
     """
+    input_check.check_data(data)
     at = clock.now()
     case_id = None
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 
-from engine import access, audit_log, cases, clock, definitions, logins, tasks, timers
+from engine import access, audit_log, cases, clock, definitions, input_check, logins, tasks, timers
 from engine import agenda as agenda_service
 from engine.errors import SegitoError
 from engine.runtime import Runtime
@@ -69,8 +69,11 @@ def json_body(*allowed: str) -> dict:
         raise BadRequest(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}")
     except ValueError as e:  # NaN, Infinity: accepted by Python, not JSON
         raise BadRequest(f"malformed JSON: {e}")
+    except RecursionError:  # the parser's own guard, far beyond the depth refused below
+        raise BadRequest(f"the JSON body is nested more than {input_check.MAX_DEPTH} levels deep")
     if not isinstance(body, dict):
         raise BadRequest("the JSON body must be an object")
+    input_check.check_data(body, what="the body field")  # before anything reads it: text, and not too deep
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise BadRequest(f"unknown field(s) in the request body: {', '.join(unknown)}; "
@@ -81,12 +84,12 @@ def json_body(*allowed: str) -> dict:
 
 def _int_arg(name: str, default: int) -> int:
     value = request.args.get(name, default)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = -1
-    if number < 0:
-        raise BadRequest(f"query parameter '{name}' must be a whole number of at least 0, not '{value}'")
+    text = str(value)
+    # ASCII digits only: int() also takes "١٢", "1_000" and " 7 "; and no more digits than a count can have.
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else -1
+    if not 0 <= number <= input_check.MAX_OFFSET:
+        raise BadRequest(f"query parameter '{name}' must be a whole number from 0 to {input_check.MAX_OFFSET}, "
+                         f"not '{value}'", [{"field": name, "message": "not a whole number in range"}])
     return number
 
 
