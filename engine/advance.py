@@ -16,9 +16,9 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import audit, serialization
+from . import audit, input_check, serialization
 from .db import Prepared
-from .errors import Conflict, WorkflowFailed
+from .errors import Conflict, ProcessDataRefused, WorkflowFailed
 from .models import Case, HumanTask
 from .runtime import DefinitionView, Runtime
 from .sandbox import SandboxedScriptEngine
@@ -157,7 +157,16 @@ class Advance:
         return created
 
     def _save(self, completed: bool) -> None:
-        state = serialization.dump_state(self.workflow)
+        try:
+            state = serialization.dump_state(self.workflow)
+        except RecursionError:
+            # Only data nested about a thousand levels deep does this, and only a script or service of the
+            # process can build it (form data is refused far sooner, engine/input_check.py): the definition's
+            # fault, named here instead of a bare RecursionError. The whole command rolls back.
+            name, depth = input_check.deepest_variable(t.data for t in self.workflow.get_tasks())
+            raise ProcessDataRefused(f"case {self.case.id}: the process data '{name}' is nested {depth} levels deep "
+                                 "(built by a script or service of the process) and cannot be saved; nothing was "
+                                 "saved. The process definition needs correcting.") from None
         old_version = self.case.lock_version
         new_values = dict(state=state, lock_version=old_version + 1, audit_head=self.audit.head,
                           audit_seq=self.audit.seq)

@@ -54,3 +54,11 @@ class WorkflowFailed(SegitoError):
 
     status = 500
     code = "workflow_failed"
+
+
+class ProcessDataRefused(WorkflowFailed):
+    """The process built data that cannot be saved (nested too deep): the definition's fault, refused like bad
+    input (nothing saved, the message names the variable) rather than failing as an internal error."""
+
+    status = 422
+    code = "process_data_refused"

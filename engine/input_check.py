@@ -97,3 +97,27 @@ def check_id_filter(name: str, value: int) -> int:
         raise BadInput(f"'{name}' must be an id from 1 to {MAX_ID}, not {value}",
                        [{"field": name, "message": f"must be an id from 1 to {MAX_ID}"}])
     return value
+
+
+def depth(value) -> int:
+    """How deeply lists and dicts nest in value (a string or number: 0), walked without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        kind = type(item)
+        if kind in (dict, list, tuple, set, frozenset):
+            level += 1
+            deepest = max(deepest, level)
+            stack.extend((v, level) for v in (item.values() if kind is dict else item))
+    return deepest
+
+
+def deepest_variable(scopes) -> tuple[str, int]:
+    """The name and depth of the most deeply nested variable in some mappings of variables (task data)."""
+    found = ("", 0)
+    for scope in scopes:
+        for name, value in scope.items():
+            level = depth(value)
+            if level > found[1]:
+                found = (str(name), level)
+    return found

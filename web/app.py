@@ -129,6 +129,8 @@ def _install_error_handlers(app: Flask) -> None:
     def _engine_error(err: SegitoError):
         if isinstance(err, Forbidden):
             _log_denied(err)
+        if err.status >= 500:  # the process itself failed: not the user's doing, so the operators must see it
+            current_app.logger.error("%s %s: %s", request.method, request.path, err.message, exc_info=err)
         if _wants_json():
             return jsonify(err.to_dict()), err.status
         return render_template("error.html", status=err.status, message=err.message), err.status
