@@ -8,7 +8,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import access, audit, clients, clock, definitions, input_check
 from .advance import Advance, CaseRecord
 from .db import Prepared
-from .errors import NotFound, SegitoError
+from .errors import NotFound, SegitoError, ValidationFailed
 from .models import Case, Client, HumanTask
 from .users import Actor
 from .runtime import Runtime
@@ -34,7 +34,8 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
             raise SegitoError(f"client_code must be a text code like 'K-7F3Q2D9H', not {client_code!r}")
         if process_key != "intake":
             if not client_code:
-                raise SegitoError(f"a '{process_key}' case needs a client: register the client at intake first")
+                raise ValidationFailed(f"a '{process_key}' case needs a client: register the client at intake first",
+                                       [{"field": "client_code", "message": f"is required for a '{process_key}' case"}])
             client_id, seed = clients.case_seed(session.connection(), client_code)
         caseworker_id = actor.id if CASEWORKER in actor.role_codes else None
         values = dict(definition_id=view.id, process_key=process_key, client_id=client_id, status="running",
@@ -124,7 +125,7 @@ STATUSES = ("running", "completed", "failed")
 
 def list_cases(runtime: Runtime, actor: Actor, status: str | None = None, limit: int = 100,
                offset: int = 0) -> list[dict]:
-    if status and status not in STATUSES:  # an unknown status would silently match nothing
+    if status is not None and status not in STATUSES:  # an unknown status would silently match nothing
         raise input_check.BadInput(f"'status' is one of {', '.join(STATUSES)}, not '{status}'",
                                    [{"field": "status", "message": f"not one of {', '.join(STATUSES)}"}])
     input_check.check_offset("offset", offset)

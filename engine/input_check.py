@@ -40,8 +40,9 @@ def _refuse(field: str, problem: str, what: str):
     raise BadInput(f"{what} '{field}' {problem}", [{"field": field, "message": problem}])
 
 
-def check_text(field: str, text: str, what: str = "the field") -> str:
-    problem = text_problem(text)
+def check_text(field: str, text, what: str = "the field"):
+    """Refuse text that is not text (a value of another type is the caller's to check)."""
+    problem = text_problem(text) if isinstance(text, str) else None
     if problem:
         _refuse(field, problem, what)
     return text

@@ -57,9 +57,9 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
     ``counts`` gives the size of each group and the overdue ones under the same filters (group aside).
     Overdue first, then by due date, then oldest first (what needs doing soonest is on top), no due date last.
     """
-    if due and due not in inbox_queries.DUE_KINDS:
+    if due is not None and due not in inbox_queries.DUE_KINDS:
         raise SegitoError(f"unknown due filter '{due}'; use overdue, today, week or none")
-    if group and group not in (inbox_queries.MINE, inbox_queries.UNCLAIMED):
+    if group is not None and group not in (inbox_queries.MINE, inbox_queries.UNCLAIMED):
         raise SegitoError(f"unknown inbox group '{group}'; use mine or unclaimed")
     input_check.check_offset("offset", offset)
     now = clock.now()

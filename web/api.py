@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from functools import wraps
+import re
+from functools import cache, wraps
 from pathlib import Path
 
 import yaml
@@ -33,6 +34,40 @@ def _unauthorised(err: Unauthorised):
     return jsonify(err.to_dict()), 401, {"WWW-Authenticate": 'Basic realm="Segito", charset="UTF-8"'}
 
 
+@cache
+def described() -> dict:
+    """openapi.yaml, parsed once: what is served at /api/openapi.json and what requests are checked against."""
+    return yaml.safe_load(_OPENAPI.read_text(encoding="utf-8"))
+
+
+def _query_names(rule: str, method: str) -> set[str] | None:
+    """The query parameters the description declares for a route and method (None: not described)."""
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+    operation = described()["paths"].get(path, {}).get(method.lower())
+    if operation is None:
+        return None
+    names = set()
+    for param in operation.get("parameters", []):
+        if "$ref" in param:
+            param = described()["components"]["parameters"][param["$ref"].rsplit("/", 1)[1]]
+        if param["in"] == "query":
+            names.add(param["name"])
+    return names
+
+
+def _refuse_unknown_query_parameters() -> None:
+    """A misspelt query parameter ('ofset', 'staus') is refused, not ignored: ignoring it answers another
+    question than the one asked. The description is the list of what each route takes."""
+    if request.url_rule is None:
+        return
+    known = _query_names(request.url_rule.rule, "GET" if request.method == "HEAD" else request.method)
+    unknown = sorted(set(request.args) - known) if known is not None else []
+    if unknown:
+        raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}; this route takes "
+                         f"{', '.join(sorted(known)) or 'none'}",
+                         [{"field": name, "message": "unknown query parameter"} for name in unknown])
+
+
 def runtime() -> Runtime:
     return current_app.extensions["segito"]
 
@@ -49,6 +84,7 @@ def authenticated(view):
             g.user = logins.check_basic(runtime().db, auth.username, auth.password or "", request.remote_addr)
         except logins.LoginRefused as e:
             raise Unauthorised(e.message)
+        _refuse_unknown_query_parameters()
         return view(*args, **kwargs)
 
     return wrapper
@@ -102,7 +138,7 @@ def _int_in(name: str, default: int, low: int, high: int) -> int:
 
 @api.get("/openapi.json")
 def openapi():
-    return jsonify(yaml.safe_load(_OPENAPI.read_text(encoding="utf-8")))
+    return jsonify(described())
 
 
 @api.get("/definitions")
@@ -173,8 +209,8 @@ def case_history(case_id):
 def inbox():
     return jsonify(tasks.inbox(runtime(), g.user, mine_only=request.args.get("mine") in ("1", "true"),
                                process_key=request.args.get("process"), step=request.args.get("step"),
-                               client_code=request.args.get("client"), group=request.args.get("group") or None,
-                               due=request.args.get("due") or None, limit=_int_arg("limit", 50),
+                               client_code=request.args.get("client"), group=request.args.get("group"),
+                               due=request.args.get("due"), limit=_int_arg("limit", 50),
                                offset=_int_arg("offset", 0)))
 
 

@@ -25,7 +25,9 @@ def _report_request() -> indicators.ReportRequest:
 def indicator_report():
     result = indicators.report(runtime(), g.user, _report_request())
     fmt = request.args.get("format", "json")
-    lang = request.args.get("lang", "en") if request.args.get("lang") in ("hu", "en") else "en"
+    lang = request.args.get("lang", "en")
+    if lang not in ("hu", "en"):
+        raise BadRequest(f"'lang' is hu or en, not '{lang}'", [{"field": "lang", "message": "not hu or en"}])
     if fmt == "csv":
         return Response(report_export.to_csv(result, lang), mimetype="text/csv; charset=utf-8")
     if fmt == "xlsx":
