@@ -61,6 +61,7 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
 
 
 def _case_row(session, case_id: int) -> Case:
+    input_check.check_id("case", case_id)
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(f"case {case_id} does not exist")

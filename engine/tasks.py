@@ -102,6 +102,7 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
 
 def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
     """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
+    input_check.check_id("task", task_id)
     with runtime.db.reading() as session:
         task = _task_row(session, task_id)
         case = session.get(Case, task.case_id)
@@ -125,6 +126,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
 
 
 def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
+    input_check.check_id("task", task_id)
     input_check.check_data(data)  # a draft is shown again: it must be text the page can show
     at = clock.now()
     with runtime.db.unit_of_work() as session:
@@ -151,6 +153,7 @@ def release(runtime: Runtime, task_id: int, actor: Actor) -> dict:
 
 
 def _set_assignee(runtime: Runtime, task_id: int, actor: Actor, claim: bool) -> dict:
+    input_check.check_id("task", task_id)
     at = clock.now()
     with runtime.db.unit_of_work() as session:
         case = runtime.lock_case_of_task(session, task_id)
@@ -176,6 +179,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     Of two concurrent completions of the same task exactly one wins: the other finds the task no longer ready
     (after waiting for the case lock) and gets a Conflict, with nothing saved.
     """
+    input_check.check_id("task", task_id)
     input_check.check_data(data)
     at = clock.now()
     case_id = None

@@ -9,7 +9,17 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 
-from engine import access, audit_log, cases, clock, definitions, input_check, logins, tasks, timers
+from engine import (
+    access,
+    audit_log,
+    cases,
+    clock,
+    definitions,
+    input_check,
+    logins,
+    tasks,
+    timers,
+)
 from engine import agenda as agenda_service
 from engine.errors import SegitoError
 from engine.runtime import Runtime

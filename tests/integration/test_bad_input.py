@@ -8,7 +8,7 @@ import re
 import pytest
 
 from engine import cases, demo, input_check, tasks
-from engine.errors import ProcessDataRefused
+from engine.errors import NotFound, ProcessDataRefused
 from web.app import create_app
 
 from .helpers import new_family_case, snapshot, task_of, waiting_steps
@@ -121,7 +121,7 @@ def test_a_draft_or_submission_with_text_that_is_not_text_is_refused_by_field(ru
     case_id, task_id = task
     before = snapshot(runtime, case_id)
     for method, path in (("put", "draft"), ("post", "complete")):
-        raw = '{"data": {"presented_problem": %s}}' % text
+        raw = f'{{"data": {{"presented_problem": {text}}}}}'
         response = getattr(client, method)(f"/api/tasks/{task_id}/{path}", data=raw,
                                            content_type="application/json", auth=ANNA)
         assert response.status_code == 400, (path, response.get_data(as_text=True))
@@ -148,6 +148,13 @@ def test_the_engine_refuses_it_too_for_every_caller(runtime, people, task):
         tasks.complete(runtime, task_id, {**demo.assessment_data(), "presented_problem": "a\x00b"}, people.anna)
     with pytest.raises(input_check.BadInput, match="client_code"):
         cases.start_case(runtime, "family_care", people.anna, "K-\x00")
+    huge = int(HUGE)
+    for command in (lambda: tasks.get_task(runtime, huge, people.anna), lambda: tasks.claim(runtime, huge, people.anna),
+                    lambda: tasks.complete(runtime, huge, {}, people.anna),
+                    lambda: tasks.save_draft(runtime, huge, {}, people.anna),
+                    lambda: cases.get_case(runtime, huge, people.anna)):
+        with pytest.raises(NotFound, match=f"{HUGE} does not exist"):
+            command()
     assert snapshot(runtime, case_id) == before
 
 
