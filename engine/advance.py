@@ -17,10 +17,10 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, sandbox, serialization
+from . import audit, input_check, sandbox, serialization
 from .command_session import AnySession
 from .db import Prepared
-from .errors import Conflict, ExpressionRefused, WorkflowFailed
+from .errors import Conflict, ExpressionRefused, ProcessDataRefused, WorkflowFailed
 from .models import Case, HumanTask
 from .runtime import DefinitionView, Runtime
 from .sandbox import Budget, SandboxedScriptEngine, SandboxError, watchdog
@@ -222,7 +222,16 @@ class Advance:
         return created
 
     def _save(self, completed: bool) -> None:
-        state = serialization.dump_state(self.workflow)
+        try:
+            state = serialization.dump_state(self.workflow)
+        except RecursionError:
+            # Only data nested about a thousand levels deep does this, and only a script or service of the
+            # process can build it (form data is refused far sooner, engine/input_check.py): the definition's
+            # fault, named here instead of a bare RecursionError. The whole command rolls back.
+            name, depth = input_check.deepest_variable(t.data for t in self.workflow.get_tasks())
+            raise ProcessDataRefused(f"case {self.case.id}: the process data '{name}' is nested {depth} levels deep "
+                                 "(built by a script or service of the process) and cannot be saved; nothing was "
+                                 "saved. The process definition needs correcting.") from None
         old_version = self.case.lock_version
         new_values = dict(state=state, lock_version=old_version + 1, audit_head=self.audit.head,
                           audit_seq=self.audit.seq)

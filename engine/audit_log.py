@@ -11,7 +11,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from . import access, audit, clock, indicators
+from . import access, audit, clock, indicators, input_check
 from .errors import ValidationFailed
 from .models import AuditEvent
 from .runtime import Runtime
@@ -53,6 +53,9 @@ def search(runtime: Runtime, actor: Actor, *, user: str | None = None, case_id: 
     if page < 1 or not 1 <= per_page <= 500:
         raise ValidationFailed("'page' must be at least 1 and 'per_page' between 1 and 500",
                                [{"field": "page", "message": "out of range"}])
+    input_check.check_offset("page", page)
+    if case_id is not None:
+        input_check.check_id_filter("case", case_id)
     where = []
     if user:
         where.append(AuditEvent.actor == user)

@@ -5,10 +5,10 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Row, exists, select
 
-from . import access, audit, clients, clock, definitions, entries
+from . import access, audit, clients, clock, definitions, entries, input_check
 from .advance import Advance, CaseRecord
 from .db import Prepared
-from .errors import ConfirmationNeeded, NotFound, SegitoError
+from .errors import ConfirmationNeeded, NotFound, SegitoError, ValidationFailed
 from .models import Case, Client, HumanTask
 from .runtime import Runtime
 from .users import CASEWORKER, Actor
@@ -24,6 +24,9 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
     who already has an open case of it gets another only with ``confirm``; without it ConfirmationNeeded names
     the open case(s) and nothing is saved."""
     access.require_caseworker(actor)
+    input_check.check_text("process_key", process_key)
+    if isinstance(client_code, str):
+        input_check.check_text("client_code", client_code)
     at = clock.now()
     with runtime.db.command() as session:
         # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
@@ -34,7 +37,8 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
             raise SegitoError(f"client_code must be a text code like 'K-7F3Q2D9H', not {client_code!r}")
         if process_key != "intake":
             if not client_code:
-                raise SegitoError(f"a '{process_key}' case needs a client: register the client at intake first")
+                raise ValidationFailed(f"a '{process_key}' case needs a client: register the client at intake first",
+                                       [{"field": "client_code", "message": f"is required for a '{process_key}' case"}])
             client_id, seed = clients.case_seed(session.connection(), client_code)
         already_open = []
         if client_id is not None and view.one_open_case_per_client:
@@ -82,6 +86,7 @@ def _open_cases(session, process_key: str, client_id: int) -> list[dict]:
 
 
 def _case_row(session, case_id: int) -> Case:
+    input_check.check_id("case", case_id)
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(f"case {case_id} does not exist")
@@ -149,8 +154,15 @@ def history(runtime: Runtime, case_id: int, actor: Actor) -> list[dict]:
         return audit.case_history(session, case_id)
 
 
+STATUSES = ("running", "completed", "failed")
+
+
 def list_cases(runtime: Runtime, actor: Actor, status: str | None = None, limit: int = 100,
                offset: int = 0) -> list[dict]:
+    if status is not None and status not in STATUSES:  # an unknown status would silently match nothing
+        raise input_check.BadInput(f"'status' is one of {', '.join(STATUSES)}, not '{status}'",
+                                   [{"field": "status", "message": f"not one of {', '.join(STATUSES)}"}])
+    input_check.check_offset("offset", offset)
     with runtime.db.reading() as session:
         query = select(Case, Client.client_code).outerjoin(Client, Client.id == Case.client_id)
         if not actor.role_codes & access.OVERSEERS:

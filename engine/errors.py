@@ -70,3 +70,9 @@ class ExpressionRefused(WorkflowFailed):
 
     status = 422
     code = "expression_refused"
+class ProcessDataRefused(WorkflowFailed):
+    """The process built data that cannot be saved (nested too deep): the definition's fault, refused like bad
+    input (nothing saved, the message names the variable) rather than failing as an internal error."""
+
+    status = 422
+    code = "process_data_refused"

@@ -12,6 +12,7 @@ from sqlalchemy import exists, func, select
 from .errors import Forbidden, ValidationFailed
 from .indicator_queries import band_condition, closed_in, fact_filters, in_care
 from .indicators import DEFINITIONS
+from .input_check import check_offset
 from .models import Client, User
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
 from .report_request import ReportRequest, authorise, may_see_names
@@ -63,6 +64,7 @@ def _condition(req: ReportRequest, indicator: str,
 
 def cases_behind(runtime, actor: Actor, req: ReportRequest, indicator: str, key: str | None = None,
                  with_names: bool = False, limit: int = 100, offset: int = 0) -> dict:
+    check_offset("offset", offset)
     req = authorise(actor, req)
     if with_names and not may_see_names(actor):
         raise Forbidden("the list by name is for the professional lead and the manager")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from . import access
 from .errors import Forbidden, ValidationFailed
+from .input_check import is_id
 from .users import ADMINISTRATOR, CASEWORKER, MANAGER, PROFESSIONAL_LEAD, Actor
 
 REPORT_ROLES = {CASEWORKER, PROFESSIONAL_LEAD, MANAGER, ADMINISTRATOR}
@@ -77,7 +78,7 @@ def parse_request(date_from, date_to, caseworker_id=None, process_key=None, band
                                [{"field": "from", "message": "after 'to'"}])
     if caseworker_id in ("", None):
         caseworker_id = None
-    elif not str(caseworker_id).isdigit():
+    elif not is_id(str(caseworker_id)):
         raise ValidationFailed(f"'caseworker' must be a user id, not '{caseworker_id}'",
                                [{"field": "caseworker", "message": "not a user id"}])
     band_list = bands if isinstance(bands, list) else parse_bands(bands)

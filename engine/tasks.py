@@ -8,7 +8,7 @@ from typing import cast
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import CursorResult, bindparam, select, update
 
-from . import access, agenda, audit, clock, entries, inbox_queries
+from . import access, agenda, audit, clock, entries, inbox_queries, input_check
 from .advance import CASE_COLUMNS, Advance, CaseRecord
 from .cases import case_data_and_entries, task_summary
 from .db import Prepared, is_postgres
@@ -59,10 +59,11 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
     ``counts`` gives the size of each group and the overdue ones under the same filters (group aside).
     Overdue first, then by due date, then oldest first (what needs doing soonest is on top), no due date last.
     """
-    if due and due not in inbox_queries.DUE_KINDS:
+    if due is not None and due not in inbox_queries.DUE_KINDS:
         raise SegitoError(f"unknown due filter '{due}'; use overdue, today, week or none")
-    if group and group not in (inbox_queries.MINE, inbox_queries.UNCLAIMED):
+    if group is not None and group not in (inbox_queries.MINE, inbox_queries.UNCLAIMED):
         raise SegitoError(f"unknown inbox group '{group}'; use mine or unclaimed")
+    input_check.check_offset("offset", offset)
     now = clock.now()
     counted = (inbox_queries.MINE,) if (mine_only or not actor.role_codes) else (inbox_queries.MINE,
                                                                                  inbox_queries.UNCLAIMED)
@@ -107,6 +108,7 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
 
 def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
     """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
+    input_check.check_id("task", task_id)
     with runtime.db.reading() as session:
         task = _task_row(session, task_id)
         case = session.get_one(Case, task.case_id)  # the task's foreign key: there is one
@@ -143,6 +145,8 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
 
 
 def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
+    input_check.check_id("task", task_id)
+    input_check.check_data(data)  # a draft is shown again: it must be text the page can show
     at = clock.now()
     with runtime.db.unit_of_work() as session:
         case = runtime.lock_case_of_task(session, task_id)
@@ -174,6 +178,7 @@ def release(runtime: Runtime, task_id: int, actor: Actor) -> dict:
 
 
 def _set_assignee(runtime: Runtime, task_id: int, actor: Actor, claim: bool) -> dict:
+    input_check.check_id("task", task_id)
     at = clock.now()
     with runtime.db.unit_of_work() as session:
         case = runtime.lock_case_of_task(session, task_id)
@@ -215,6 +220,8 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     Of two concurrent completions of the same task exactly one wins: the other finds the task no longer ready
     (after waiting for the case lock) and gets a Conflict, with nothing saved.
     """
+    input_check.check_id("task", task_id)
+    input_check.check_data(data)
     at = clock.now()
     case_id = None
     try:

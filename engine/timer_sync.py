@@ -86,17 +86,17 @@ _MARK = update(_T).where(_T.c.id == bindparam("timer_id")).values(
 _INSERT = _T.insert()
 _INSERT_RETURNING_ID = _T.insert().returning(_T.c.id)
 
-_uses_timers: dict[int, bool] = {}
-
-
 def uses_timers(view) -> bool:
-    """Whether a deployed version has any timer event (cases of other processes skip the timer query)."""
-    hit = _uses_timers.get(view.id)
+    """Whether a deployed version has any timer event (cases of other processes skip the timer query).
+
+    Kept on the view itself, not by definition id: one process may serve two databases (the tests do), where
+    the same id is another definition."""
+    hit = view.__dict__.get("_uses_timers")
     if hit is None:
         specs = [view.spec, *view.subprocess_specs.values()]
         hit = any(isinstance(getattr(ts, "event_definition", None), (TimerEventDefinition, MultipleEventDefinition))
                   for spec in specs for ts in spec.task_specs.values())
-        _uses_timers[view.id] = hit
+        view._uses_timers = hit
     return hit
 
 

@@ -2,13 +2,24 @@
 from __future__ import annotations
 
 import json
-from functools import wraps
+import re
+from functools import cache, wraps
 from pathlib import Path
 
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 
-from engine import access, audit_log, cases, clock, definitions, logins, tasks, timers
+from engine import (
+    access,
+    audit_log,
+    cases,
+    clock,
+    definitions,
+    input_check,
+    logins,
+    tasks,
+    timers,
+)
 from engine import agenda as agenda_service
 from engine.entry_corrections import correct as correct_recorded_entry
 from engine.errors import SegitoError
@@ -34,6 +45,42 @@ def _unauthorised(err: Unauthorised):
     return jsonify(err.to_dict()), 401, {"WWW-Authenticate": 'Basic realm="Segito", charset="UTF-8"'}
 
 
+@cache
+def described() -> dict:
+    """openapi.yaml, parsed once: what is served at /api/openapi.json and what requests are checked against."""
+    return yaml.safe_load(_OPENAPI.read_text(encoding="utf-8"))
+
+
+def _query_names(rule: str, method: str) -> set[str] | None:
+    """The query parameters the description declares for a route and method (None: not described)."""
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+    operation = described()["paths"].get(path, {}).get(method.lower())
+    if operation is None:
+        return None
+    names = set()
+    for param in operation.get("parameters", []):
+        if "$ref" in param:
+            param = described()["components"]["parameters"][param["$ref"].rsplit("/", 1)[1]]
+        if param["in"] == "query":
+            names.add(param["name"])
+    return names
+
+
+def _refuse_unknown_query_parameters() -> None:
+    """A misspelt query parameter ('ofset', 'staus') is refused, not ignored: ignoring it answers another
+    question than the one asked. The description is the list of what each route takes."""
+    if request.url_rule is None:
+        return
+    known = _query_names(request.url_rule.rule, "GET" if request.method == "HEAD" else request.method)
+    if known is None:
+        return
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}; this route takes "
+                         f"{', '.join(sorted(known)) or 'none'}",
+                         [{"field": name, "message": "unknown query parameter"} for name in unknown])
+
+
 def runtime() -> Runtime:
     return current_app.extensions["segito"]
 
@@ -50,6 +97,7 @@ def authenticated(view):
             g.user = logins.check_basic(runtime().db, auth.username, auth.password or "", request.remote_addr)
         except logins.LoginRefused as e:
             raise Unauthorised(e.message) from e
+        _refuse_unknown_query_parameters()
         return view(*args, **kwargs)
 
     return wrapper
@@ -70,8 +118,11 @@ def json_body(*allowed: str) -> dict:
         raise BadRequest(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
     except ValueError as e:  # NaN, Infinity: accepted by Python, not JSON
         raise BadRequest(f"malformed JSON: {e}") from e
+    except RecursionError as e:  # the parser's own guard, far beyond the depth refused below
+        raise BadRequest(f"the JSON body is nested more than {input_check.MAX_DEPTH} levels deep") from e
     if not isinstance(body, dict):
         raise BadRequest("the JSON body must be an object")
+    input_check.check_data(body, what="the body field")  # before anything reads it: text, and not too deep
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise BadRequest(f"unknown field(s) in the request body: {', '.join(unknown)}; "
@@ -82,12 +133,12 @@ def json_body(*allowed: str) -> dict:
 
 def _int_arg(name: str, default: int) -> int:
     value = request.args.get(name, default)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = -1
-    if number < 0:
-        raise BadRequest(f"query parameter '{name}' must be a whole number of at least 0, not '{value}'")
+    text = str(value)
+    # ASCII digits only: int() also takes "١٢", "1_000" and " 7 "; and no more digits than a count can have.
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else -1
+    if not 0 <= number <= input_check.MAX_OFFSET:
+        raise BadRequest(f"query parameter '{name}' must be a whole number from 0 to {input_check.MAX_OFFSET}, "
+                         f"not '{value}'", [{"field": name, "message": "not a whole number in range"}])
     return number
 
 
@@ -100,7 +151,7 @@ def _int_in(name: str, default: int, low: int, high: int) -> int:
 
 @api.get("/openapi.json")
 def openapi():
-    return jsonify(yaml.safe_load(_OPENAPI.read_text(encoding="utf-8")))
+    return jsonify(described())
 
 
 @api.get("/definitions")
@@ -175,8 +226,8 @@ def case_history(case_id):
 def inbox():
     return jsonify(tasks.inbox(runtime(), g.user, mine_only=request.args.get("mine") in ("1", "true"),
                                process_key=request.args.get("process"), step=request.args.get("step"),
-                               client_code=request.args.get("client"), group=request.args.get("group") or None,
-                               due=request.args.get("due") or None, limit=_int_arg("limit", 50),
+                               client_code=request.args.get("client"), group=request.args.get("group"),
+                               due=request.args.get("due"), limit=_int_arg("limit", 50),
                                offset=_int_arg("offset", 0)))
 
 

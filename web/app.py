@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from engine import logins
+from engine import input_check, logins
 from engine.errors import Forbidden, SegitoError
 from engine.runtime import Runtime
 
@@ -70,6 +70,7 @@ def create_app(runtime: Runtime | None = None, config: dict | None = None) -> Fl
 
     _install_template_helpers(app)
     _install_error_handlers(app)
+    _install_input_checks(app)
 
     @app.after_request
     def _security_headers(response):
@@ -128,6 +129,8 @@ def _install_error_handlers(app: Flask) -> None:
     def _engine_error(err: SegitoError):
         if isinstance(err, Forbidden):
             _log_denied(err)
+        if err.status >= 500:  # the process itself failed: not the user's doing, so the operators must see it
+            current_app.logger.error("%s %s: %s", request.method, request.path, err.message, exc_info=err)
         if _wants_json():
             return jsonify(err.to_dict()), err.status
         return render_template("error.html", status=err.status, message=err.message, code=err.code), err.status
@@ -142,8 +145,43 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
+        # The exception's own headers go with the answer: a 405's Allow (RFC 9110), a 401's challenge.
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
         if _wants_json():
-            return jsonify({"error": err.name.lower().replace(" ", "_"), "message": err.description}), err.code
+            return (jsonify({"error": err.name.lower().replace(" ", "_"), "message": err.description}), err.code,
+                    headers)
         if err.code == 403:
             _log_denied(err)
-        return render_template("error.html", status=err.code, message=None), err.code
+        return render_template("error.html", status=err.code, message=None), err.code, headers
+
+
+# A path id's name → what the refusal calls it ("task 12 does not exist").
+def _id_noun(name: str) -> str:
+    return name.removesuffix("_id").replace("_", " ")
+
+
+def _install_input_checks(app: Flask) -> None:
+    """Bad input is refused where it enters, naming what is wrong (engine/input_check.py), so that no value a
+    database cannot take reaches one: the answer is the same 4xx on SQLite and PostgreSQL, never a 500."""
+
+    @app.url_value_preprocessor
+    def _ids_in_range(endpoint, values):
+        for name, value in (values or {}).items():
+            if type(value) is int:
+                input_check.check_id(_id_noun(name), value)
+            elif isinstance(value, str):
+                input_check.check_text(name, value, "the address part")
+
+    @app.before_request
+    def _text_is_text():
+        for name, value in request.args.items(multi=True):
+            input_check.check_text(name, name, "the query parameter")
+            input_check.check_text(name, value, "the query parameter")
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            for name, value in request.form.items(multi=True):
+                input_check.check_text(name, name, "the form field")
+                input_check.check_text(name, value, "the form field")
+        auth = request.authorization
+        if auth is not None:
+            input_check.check_text("username", auth.username or "", "the credential")
+            input_check.check_text("password", auth.password or "", "the credential")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from engine import audit_log, audit_verify, followup_indicators, indicator_cases, indicators, report_export
+from engine import audit_log, audit_verify, followup_indicators, indicator_cases, indicators, input_check, report_export
 
 from .api import BadRequest, _int_arg, authenticated, runtime
 
@@ -24,7 +24,9 @@ def _report_request() -> indicators.ReportRequest:
 def indicator_report():
     result = indicators.report(runtime(), g.user, _report_request())
     fmt = request.args.get("format", "json")
-    lang = request.args.get("lang", "en") if request.args.get("lang") in ("hu", "en") else "en"
+    lang = request.args.get("lang", "en")
+    if lang not in ("hu", "en"):
+        raise BadRequest(f"'lang' is hu or en, not '{lang}'", [{"field": "lang", "message": "not hu or en"}])
     if fmt == "csv":
         return Response(report_export.to_csv(result, lang), mimetype="text/csv; charset=utf-8")
     if fmt == "xlsx":
@@ -57,8 +59,9 @@ def job_retention():
 @authenticated
 def audit_events():
     case = request.args.get("case")
-    if case is not None and not case.isdigit():
-        raise BadRequest(f"query parameter 'case' must be a case id, not '{case}'")
+    if case and not input_check.is_id(case):
+        raise BadRequest(f"query parameter 'case' must be a case id (1 to {input_check.MAX_ID}), not '{case}'",
+                         [{"field": "case", "message": "not a case id"}])
     return jsonify(audit_log.search(runtime(), g.user, user=request.args.get("user") or None,
                                     case_id=int(case) if case else None, kind=request.args.get("kind") or None,
                                     date_from=request.args.get("from") or None, date_to=request.args.get("to") or None,

@@ -382,13 +382,23 @@ def test_a_misspelt_body_field_is_refused_not_ignored(runtime, people, api):
     ({"process_key": 7}, "'process_key' is required"),
     ({"process_key": "intake", "client": "K-1"}, "unknown field"),
     ({"process_key": "family_care", "client_code": 12345}, "'client_code' must be a string"),
-    ({"process_key": "family_care"}, "needs a client"),
 ])
 def test_starting_a_case_with_a_bad_body_is_refused(runtime, api, body, expected):
     before = _counts(runtime)
     response = api.as_("anna").post("/api/cases", json=body)
     assert response.status_code == 400
     assert expected in conforms(response, "/api/cases", "post")["message"]
+    assert _counts(runtime) == before
+
+
+def test_a_case_without_its_client_is_refused_naming_the_field(runtime, api):
+    """A body the description allows, refused by the rule that only intake starts without a client: 422."""
+    before = _counts(runtime)
+    response = api.as_("anna").post("/api/cases", json={"process_key": "family_care"})
+    assert response.status_code == 422
+    err = conforms(response, "/api/cases", "post")
+    assert "needs a client" in err["message"]
+    assert err["details"] == [{"field": "client_code", "message": "is required for a 'family_care' case"}]
     assert _counts(runtime) == before
 
 

@@ -22,7 +22,8 @@ KNOWN_CYCLES = [
     # Other modules' tables register on the one metadata: models imports them at its end, they import its Base.
     {"engine.models", "engine.report_models", "engine.timer_models"},
     # The submodules read the package's MAX_* limits at call time, so that they can be tuned on the package.
-    {"engine.sandbox", "engine.sandbox.budget", "engine.sandbox.checker", "engine.sandbox.guards", "engine.sandbox.plain_data",
+    {"engine.sandbox", "engine.sandbox.budget", "engine.sandbox.checker", "engine.sandbox.guards",
+     "engine.sandbox.plain_data",
      "engine.sandbox.runner", "engine.sandbox.safe_builtins", "engine.sandbox.spiff"},
     # timer_sync registers its observer at the end of advance; firing a timer (timers) advances the case, and
     # timer_sync calls back into timers to fire in due order.
