@@ -11,10 +11,12 @@ import threading
 from collections import OrderedDict
 
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 
-from . import audit, cases
+from . import audit, cases, schedule
 from .models import Case
 from .runtime import Runtime
+from .timer_models import Timer
 from .users import Actor
 
 _HAPPENED = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
@@ -77,12 +79,27 @@ def _kept(runtime: Runtime) -> _Kept:
     return kept
 
 
+def waiting_timers(session, case_id: int) -> list[dict]:
+    """What the case waits for besides people: its timers still to fire, soonest first, with their trouble
+    (``trouble``: "incident" after the retries ran out, "retrying" while failed attempts are retried,
+    engine/timers.py), so a case with no step waiting still says what comes next and when."""
+    rows = session.execute(select(Timer).where(Timer.case_id == case_id, Timer.state.in_(("scheduled", "incident")))
+                           .order_by(Timer.due_at, Timer.id)).scalars().all()
+    return [{"timer_id": t.id, "bpmn_id": t.bpmn_id, "label": t.label, "purpose": t.purpose,
+             "due_at": t.due_at.isoformat(), "date": schedule.local_date(t.due_at).isoformat(),
+             "attempts": t.attempts,
+             "trouble": "incident" if t.state == "incident" else "retrying" if t.attempts else None}
+            for t in rows]
+
+
 def case_page(runtime: Runtime, case_id: int, actor: Actor) -> dict:
-    """``cases.get_case`` (authorised there) plus ``definition_id``, ``data``, ``history`` and the walk."""
+    """``cases.get_case`` (authorised there) plus ``definition_id``, ``data``, ``history``, the walk and the
+    timers it waits for."""
     summary = cases.get_case(runtime, case_id, actor, with_data=False)
     with runtime.db.reading() as session:
         case = session.get_one(Case, case_id)  # get_case found it, and cases are never deleted
         history = audit.case_history(session, case_id)
+        timers = waiting_timers(session, case_id)
         key = (case.id, case.lock_version)
         read = _kept(runtime).get(key)
         if read is None:
@@ -95,4 +112,5 @@ def case_page(runtime: Runtime, case_id: int, actor: Actor) -> dict:
                 runtime.workflows.put(case.id, case.lock_version, workflow)
             _kept(runtime).put(key, read)
     return {**summary, "definition_id": case.definition_id, "data": copy.deepcopy(read["data"]),
-            "history": history, "done": read["done"], "current": read["current"], "flows": read["flows"]}
+            "history": history, "timers": timers, "done": read["done"], "current": read["current"],
+            "flows": read["flows"]}

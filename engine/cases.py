@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Row, exists, select
+from sqlalchemy import Row, exists, func, select
 
 from . import access, audit, clients, clock, definitions, entries, input_check
 from .advance import Advance, CaseRecord
 from .db import Prepared
 from .errors import ConfirmationNeeded, NotFound, SegitoError, ValidationFailed
-from .models import Case, Client, HumanTask
+from .models import Case, Client, HumanTask, ProcessDefinition
 from .runtime import Runtime
 from .users import CASEWORKER, Actor
 
@@ -23,7 +23,6 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
     In a process that declares one open case per client (``oneOpenCasePerClient``, docs/processes.md), a client
     who already has an open case of it gets another only with ``confirm``; without it ConfirmationNeeded names
     the open case(s) and nothing is saved."""
-    access.require_caseworker(actor)
     input_check.check_text("process_key", process_key)
     if isinstance(client_code, str):
         input_check.check_text("client_code", client_code)
@@ -31,11 +30,13 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
     with runtime.db.command() as session:
         # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
         view = runtime.definition(session, definitions.latest_definition_id(session, process_key))
+        # Who may start it is the definition's to say (the start event's lane or ``startedBy``).
+        access.require_role(actor, *view.starter_roles)
         seed: dict = {}
         client_id = None
         if client_code is not None and not isinstance(client_code, str):
             raise SegitoError(f"client_code must be a text code like 'K-7F3Q2D9H', not {client_code!r}")
-        if process_key != "intake":
+        if needs_client(process_key):
             if not client_code:
                 raise ValidationFailed(f"a '{process_key}' case needs a client: register the client at intake first",
                                        [{"field": "client_code", "message": f"is required for a '{process_key}' case"}])
@@ -75,6 +76,27 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
             "tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
             # A warning only when there is one, e.g. a mentor's 31st follow-up client (engine.timer_sync).
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
+
+
+def needs_client(process_key: str) -> bool:
+    """Every process but the intake starts from a registered client (the intake registers one)."""
+    return process_key != "intake"
+
+
+def startable(runtime: Runtime, actor: Actor) -> list[dict]:
+    """The processes ``actor`` may start: the newest version of each deployed process whose starter roles
+    (``DefinitionView.starter_roles``) she holds, with whether a start needs a client code."""
+    with runtime.db.reading() as session:
+        newest = session.execute(select(ProcessDefinition.process_key, func.max(ProcessDefinition.id))
+                                 .group_by(ProcessDefinition.process_key)
+                                 .order_by(ProcessDefinition.process_key)).all()
+        found = []
+        for key, definition_id in newest:
+            view = runtime.definition(session, definition_id)
+            if actor.role_codes & set(view.starter_roles):
+                found.append({"process_key": key, "name": view.name, "version": view.version,
+                              "needs_client": needs_client(key), "roles": list(view.starter_roles)})
+    return found
 
 
 def _open_cases(session, process_key: str, client_id: int) -> list[dict]:
@@ -137,7 +159,8 @@ def get_case(runtime: Runtime, case_id: int, actor: Actor, with_data: bool = Tru
         result = {
             "case_id": case.id, "process_key": case.process_key, "version": view.version,
             "process_name": view.name, "status": case.status, "started_at": case.started_at.isoformat(),
-            "started_by": case.started_by,
+            "started_by": case.started_by, "caseworker_id": case.caseworker_id,
+            "definition_id": case.definition_id,
             "completed_at": case.completed_at.isoformat() if case.completed_at else None,
             "client": clients.describe(client) if client else None,
             "current_tasks": [task_summary(t) for t in tasks if t.state == "ready"],

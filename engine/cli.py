@@ -105,6 +105,14 @@ def case():
     """Start and inspect cases."""
 
 
+@case.command("startable")
+@as_option
+def case_startable(username):
+    """The processes this user may start (docs/processes.md, "Who starts a case")."""
+    runtime = _runtime()
+    _out(cases.startable(runtime, _actor(runtime, username)))
+
+
 @case.command("start")
 @click.argument("process_key")
 @click.option("--client", "client_code", help="the client's code (from intake)")

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import audit, clock, sandbox, serialization, timer_values
+from . import audit, clock, review, sandbox, serialization, timer_values
 from .command_session import AnySession
 from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
@@ -28,6 +28,7 @@ from .forms import _object_nodes, append_only_agreement, check_form_file
 from .models import ProcessDefinition
 from .sandbox.checker import compile_source
 from .sandbox.safe_builtins import RAW_BUILTINS, WRAPPED
+from .users import ROLES
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -117,7 +118,7 @@ def _line_of(root, element_id: str) -> int | None:
 
 
 # Process-level switches a BPMN file may set (``spiff:properties`` of the ``bpmn:process``), see docs/processes.md.
-PROCESS_PROPERTIES = {"oneOpenCasePerClient"}
+PROCESS_PROPERTIES = {"oneOpenCasePerClient", "startedBy"}
 
 
 def process_properties(bpmn_xml: str) -> dict[str, str]:
@@ -129,6 +130,37 @@ def process_properties(bpmn_xml: str) -> dict[str, str]:
     for prop in root.xpath("//bpmn:process/bpmn:extensionElements/spiff:properties/spiff:property", namespaces=NS):
         found[prop.get("name")] = prop.get("value")
     return found
+
+
+def starter_roles(bpmn_xml: str) -> tuple[str, ...]:
+    """Who may start a case of this process, read from the definition (docs/processes.md, "Who starts a case"):
+    the process property ``startedBy`` (role codes, comma-separated) when it is set, else the lane of the
+    process's start event, as lanes are roles. A process whose start event is in no lane is started by nobody."""
+    data = bpmn_xml.encode("utf-8") if isinstance(bpmn_xml, str) else bpmn_xml
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    root = etree.fromstring(data, parser)
+    declared = process_properties(bpmn_xml).get("startedBy")
+    if declared:
+        return tuple(r.strip() for r in declared.split(",") if r.strip())
+    lanes = _lanes(root)
+    starts = [e.get("id") or "" for e in root.xpath("//bpmn:process/bpmn:startEvent", namespaces=NS)]
+    found = [lanes[s] for s in starts if lanes.get(s)]
+    if not found:
+        # A start event drawn outside the lanes: whoever works the first user task after it starts the case.
+        following: dict[str, list[str]] = {}
+        for flow in root.xpath("//bpmn:process/bpmn:sequenceFlow", namespaces=NS):
+            following.setdefault(flow.get("sourceRef") or "", []).append(flow.get("targetRef") or "")
+        user_tasks = {e.get("id") for e in root.xpath("//bpmn:process/bpmn:userTask", namespaces=NS)}
+        queue, seen = list(starts), set(starts)
+        while queue and not found:
+            node = queue.pop(0)
+            if node in user_tasks and lanes.get(node):
+                found.append(lanes[node])
+            for nxt in following.get(node, []):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+    return tuple(dict.fromkeys(found))
 
 
 def _date_reference_problems(forms: dict[str, dict], catalogue: dict[str, dict]) -> list[str]:
@@ -302,6 +334,7 @@ def validate(upload: Upload):
             "documents_hu": [d.strip() for d in (_property(ts, "documentsHu") or "").split(";") if d.strip()],
         }
     problems += append_only_agreement(forms)
+    problems += review.reference_problems(forms)
     if problems:
         raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
                                 + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),
@@ -312,6 +345,12 @@ def validate(upload: Upload):
             problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
                              "message": f"unknown process property '{prop.get('name')}' (known: "
                                         f"{', '.join(sorted(PROCESS_PROPERTIES))})"})
+        elif prop.get("name") == "startedBy":
+            unknown = sorted({r.strip() for r in (prop.get("value") or "").split(",")} - set(ROLES))
+            if unknown:
+                problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
+                                 "message": f"process property 'startedBy' names unknown role(s) "
+                                            f"{', '.join(repr(r) for r in unknown)} (roles: {', '.join(ROLES)})"})
         elif prop.get("value") not in ("true", "false"):
             problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
                              "message": f"process property '{prop.get('name')}' must be 'true' or 'false'"})

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from . import clock, json_text, schedule
+from . import clock, json_text, review, schedule
 from .entries import append_only_fields
 from .errors import ValidationFailed
 from .form_check import compile_check
@@ -457,6 +457,7 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
             if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
                 problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
     problems += _append_only_problems(name, schema)
+    problems += review.shape_problems(name, schema)
     return schema, problems
 
 

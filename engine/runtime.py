@@ -46,6 +46,7 @@ class DefinitionView:
         properties = definitions.process_properties(row.bpmn_xml)
         # A process where a client normally has one case at a time: a second one is started only when confirmed.
         self.one_open_case_per_client = properties.get("oneOpenCasePerClient") == "true"
+        self.starter_roles = definitions.starter_roles(row.bpmn_xml)
 
 
 class WorkflowCache:

@@ -161,6 +161,12 @@ def list_definitions():
         return jsonify(definitions.list_definitions(session))
 
 
+@api.get("/definitions/startable")
+@authenticated
+def list_startable():
+    return jsonify(cases.startable(runtime(), g.user))
+
+
 @api.get("/definitions/<key>")
 @authenticated
 def get_definition(key):

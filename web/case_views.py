@@ -16,7 +16,7 @@ from .catalogue_views import get_diagram, render_diagram
 from .i18n import N_
 from .i18n import gettext as _
 from .i18n import gettext as translate  # for messages marked with N_ elsewhere (not extracted here)
-from .labels import field_label, field_schema, option_label, process_name, step_name, text, view_of
+from .labels import bilingual, field_label, field_schema, option_label, process_name, step_name, text, view_of
 
 cases_bp = Blueprint("cases", __name__)
 
@@ -51,7 +51,22 @@ def index():
                             offset=(page - 1) * PAGE_SIZE)
     return render_template("cases.html", rows=rows[:PAGE_SIZE], has_next=len(rows) > PAGE_SIZE, page=page,
                            status=status, process_name=process_name,
-                           may_start="caseworker" in current_actor().role_codes)
+                           startable=cases.startable(runtime(), logged_in_actor()))
+
+
+@cases_bp.get("/cases/new")
+@login_required
+def new():
+    """Starting a case is asked for on a page of its own and confirmed there, so a misclick on a start button
+    leaves no empty case behind. The processes offered are those the user's roles may start."""
+    process_key = request.args.get("process_key", "")
+    offered = {p["process_key"]: p for p in cases.startable(runtime(), logged_in_actor())}
+    if process_key not in offered:
+        raise BadRequest(f"process_key: you may start none called {process_key!r}; you may start: "
+                         + (", ".join(offered) or "none"))
+    return render_template("start_case.html", process=offered[process_key],
+                           process_label=process_name(process_key),
+                           client_code=(request.args.get("client_code") or "").strip())
 
 
 @cases_bp.post("/cases/start")
@@ -220,8 +235,10 @@ def show(case_id):
         task["workable"] = access_ok(task)
         task["claimable"] = task["assignee_id"] is None and task["role"] in actor.role_codes
     data = case.get("data") or {}
-    may_follow_on = (case["process_key"] == "intake" and case["status"] == "completed" and case.get("client")
-                     and "caseworker" in actor.role_codes)
+    # A registered client's next processes: those this user may start that start from a client.
+    follow_ons = [p for p in cases.startable(rt, actor) if p["needs_client"]] \
+        if case["process_key"] == "intake" and case["status"] == "completed" and case.get("client") else []
+    waits = [{**t, "name": bilingual(t["label"]) if t["label"] else _("a deadline")} for t in case["timers"]]
     events = case["history"]
     shown = events if request.args.get("history") == "all" else events[-TIMELINE_SHOWN:]
     # One read of the names the page shows: its steps' assignees and those the timeline names.
@@ -229,5 +246,6 @@ def show(case_id):
     return render_template("case.html", case=case, svg=svg, events=list(reversed(timeline(view, shown, names))),
                            events_total=len(events), events_hidden=len(events) - len(shown),
                            log=case_log(view, data), process=process_name(case["process_key"]), names=names,
-                           may_follow_on=may_follow_on, overseer=bool(actor.role_codes & access.OVERSEERS),
+                           follow_ons=follow_ons, process_name=process_name, waits=waits,
+                           overseer=bool(actor.role_codes & access.OVERSEERS),
                            now=clock.now())

@@ -18,11 +18,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from engine import audit_log, cases, entry_corrections, tasks
+from engine import audit_log, cases, entry_corrections, review, tasks
 from engine.errors import Conflict, ExpressionRefused, Forbidden, NotFound, ValidationFailed
 
 from . import form_errors, form_parse, form_render
 from .auth import logged_in_actor, login_required, runtime
+from .review_panel import review_panel
 
 bp = Blueprint("tasks", __name__)
 
@@ -71,13 +72,15 @@ def _can_work(task: dict, actor) -> bool:
         and task["assignee_id"] in (None, actor.id)
 
 
-def _case_facts(task: dict, actor) -> dict:
-    """The case's client code and, for a finished task, what the case now holds for its form's fields."""
+def _case_facts(task: dict, actor, reviewed: bool = False) -> dict:
+    """The case's client code and caseworker and, for a finished task or one that shows earlier data for review
+    (``x-review``), what the case now holds."""
     try:
-        case = cases.get_case(runtime(), task["case_id"], actor, with_data=task["state"] != "ready")
+        case = cases.get_case(runtime(), task["case_id"], actor, with_data=task["state"] != "ready" or reviewed)
     except (Forbidden, NotFound):
-        return {"client_code": None, "data": {}}
-    return {"client_code": (case.get("client") or {}).get("client_code"), "data": case.get("data") or {}}
+        return {"client_code": None, "caseworker_id": None, "data": {}}
+    return {"client_code": (case.get("client") or {}).get("client_code"), "caseworker_id": case["caseworker_id"],
+            "definition_id": case.get("definition_id"), "data": case.get("data") or {}}
 
 
 def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: str | None = None,
@@ -87,8 +90,8 @@ def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: 
     if log_view:  # opening a client's file is itself an audit event (issue 5); re-renders after a POST are not
         audit_log.record_view(runtime(), actor, task["case_id"], task_id=task_id, via="web")
     locale = _locale()
-    facts = _case_facts(task, actor)
     schema = task.get("form") or {"type": "object", "properties": {}}
+    facts = _case_facts(task, actor, reviewed=bool(review.groups(schema)))
     can_work = _can_work(task, actor)
     if read_only is None:
         read_only = not can_work
@@ -109,6 +112,7 @@ def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: 
         correct_url = url_for("tasks.draft", task_id=task_id, correct="__FIELD__/__ROW__")
     return render_template("task.html", task=task, head=_heading(task, locale), model=model, can_work=can_work,
                            client_code=facts["client_code"], alert=alert, locale=locale,
+                           review=review_panel(task, schema, facts),
                            rows_url=url_for("tasks.rows", task_id=task_id), correct_url=correct_url,
                            stored_values=task["state"] != "ready"), status
 

@@ -46,6 +46,7 @@ def test_dates_out_of_order_are_refused_naming_both_dates(page, live_server, log
     page.goto("/cases")
     _english(page)
     page.get_by_test_id("start-intake").click()
+    page.get_by_test_id("start-confirm").click()  # the start asks first
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
     page.fill("#f-family_name", "Szabó")
     page.fill("#f-given_name", "Péter")
@@ -130,11 +131,13 @@ def test_a_second_open_family_care_case_asks_for_confirmation_naming_the_open_on
     login(page, "anna")
     page.goto(f"/cases/{intake}")
     page.get_by_test_id("start-family-care").click()
+    page.get_by_test_id("start-confirm").click()  # the start asks first
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
     first = next(c for c in cases.list_cases(rt, anna) if c["process_key"] == "family_care")["case_id"]
 
     page.goto(f"/cases/{intake}")
     page.get_by_test_id("start-family-care").click()
+    page.get_by_test_id("start-confirm").click()  # the start asks first
     expect(page.get_by_test_id("confirm-start")).to_contain_text("A kliensnek már van nyitott esete")
     expect(page.get_by_test_id("open-case")).to_contain_text(f"{first}. számú eset")
     shot(page, "14-second-case-confirm-hu")
@@ -145,6 +148,7 @@ def test_a_second_open_family_care_case_asks_for_confirmation_naming_the_open_on
     _english(page)
     page.goto(f"/cases/{intake}")
     page.get_by_test_id("start-family-care").click()
+    page.get_by_test_id("start-confirm").click()  # the start asks first
     expect(page.get_by_test_id("confirm-start")).to_contain_text("The client already has an open case")
     expect(page.get_by_test_id("open-case")).to_contain_text(f"Case #{first}")
     shot(page, "15-second-case-confirm-en")

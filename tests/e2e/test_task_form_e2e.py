@@ -34,6 +34,7 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     # ---- intake: register the client ---------------------------------------------------------------------
     page.goto("/cases")
     page.get_by_test_id("start-intake").click()
+    page.get_by_test_id("start-confirm").click()  # the start asks first
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
     expect(page.get_by_test_id("task-name")).to_have_text("Esetfelvétel")
     page.fill("#f-family_name", "Kovács")
@@ -51,6 +52,7 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     # ---- start family care from the intake case ----------------------------------------------------------
     page.goto(f"/cases/{intake_case['case_id']}")
     page.get_by_test_id("start-family-care").click()
+    page.get_by_test_id("start-confirm").click()  # the start asks first
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
     expect(page.get_by_test_id("step")).to_contain_text("3.1")
     expect(page.get_by_test_id("client-code")).to_have_text(intake_case["client_code"])

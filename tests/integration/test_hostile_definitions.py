@@ -27,6 +27,8 @@ _TAIL = "</bpmn:process>\n</bpmn:definitions>\n"
 # A duration computed from case data at run time: deploy cannot see it; SpiffWorkflow's arithmetic would loop
 # once per month of it (12 billion times) while the command holds the writer lock.
 ABSURD_DURATION = _HEAD.format(key="absurd_duration") + """
+<bpmn:laneSet id="ls"><bpmn:lane id="caseworker" name="caseworker">
+  <bpmn:flowNodeRef>start</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>  <!-- who starts it -->
 <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:scriptTask id="decide"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
   <bpmn:script>years = 999999999</bpmn:script></bpmn:scriptTask>
@@ -42,6 +44,8 @@ ABSURD_DURATION = _HEAD.format(key="absurd_duration") + """
 # A loop that never waits, each lap's script well within its own limits (90,000 steps of 100,000, about 0.1 s):
 # hundreds of laps -- only the command's budget stops it.
 ENDLESS_LOOP = _HEAD.format(key="endless_loop") + """
+<bpmn:laneSet id="ls"><bpmn:lane id="caseworker" name="caseworker">
+  <bpmn:flowNodeRef>start</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>  <!-- who starts it -->
 <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:scriptTask id="init"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
   <bpmn:script>laps = 0</bpmn:script></bpmn:scriptTask>

@@ -65,9 +65,11 @@ def test_lead_sees_closures_waiting_for_agreement_and_claims_one(runtime, people
     assert lea.post(f"/inbox/tasks/{agree}/claim", {"next": "/inbox"}).status_code == 302
     with runtime.db.reading() as session:
         assert session.get(HumanTask, agree).assignee_id == people.lea.id
-    # The case page names her, on the waiting step and in the timeline's claim ("Assigned to": – → Lea).
+    # The case page says the step waits for her, and names her in the timeline's claim ("Assigned to": – → Lea);
+    # to Anna, the case's caseworker, it says whose step it is.
     case_html = lea.get(f"/cases/{case_id}").get_data(as_text=True)
-    assert "– Lea</span>" in case_html
+    assert "– Önre vár</span>" in case_html
+    assert "– Lea intézi</span>" in browser(make_app(runtime), "anna").get(f"/cases/{case_id}").get_data(as_text=True)
     assert "<td>Felelős</td><td>–</td><td>Lea</td>" in case_html
     assert lea.post(f"/inbox/tasks/{agree}/release").status_code == 302
     with runtime.db.reading() as session:
@@ -122,6 +124,12 @@ def test_intake_case_offers_family_care_for_its_client(runtime, people):
                                       ).scalars().all()[-1]
     html = anna.get(f"/cases/{intake_case}").get_data(as_text=True)
     assert 'data-testid="start-family-care"' in html and code in html
+    assert 'data-testid="start-job-retention"' in html  # every process a caseworker may start from a client
+    # The button opens a page that asks first, with the client code filled in; nothing is started yet.
+    ask = anna.get(f"/cases/new?process_key=family_care&client_code={code}").get_data(as_text=True)
+    assert 'data-testid="start-confirm"' in ask and f'value="{code}"' in ask
+    with runtime.db.reading() as session:
+        assert session.execute(select(HumanTask).where(HumanTask.bpmn_id == "step_3_1")).first() is None
     response = anna.post("/cases/start", {"process_key": "family_care", "client_code": code})
     assert response.status_code == 302
     with runtime.db.reading() as session:

@@ -1,0 +1,42 @@
+"""What a step shows read-only for review before its form: ``x-review`` (docs/forms.md, "Review").
+
+An approval step (the lead agreeing to a closure) decides on what earlier steps recorded; its form names those
+data keys in groups, and the task page shows their current values above the form, labelled as their own forms
+label them. Besides data keys a group may name the case's own facts (``CASE_FACTS``), which no form records.
+"""
+from __future__ import annotations
+
+CASE_FACTS = ("client_code", "caseworker")
+
+
+def groups(schema: dict | None) -> list[dict]:
+    """The form's review groups: [{"label": {hu, en}, "fields": [key, …]}] (none when it declares none)."""
+    declared = (schema or {}).get("x-review")
+    return [g for g in declared if isinstance(g, dict)] if isinstance(declared, list) else []
+
+
+def shape_problems(name: str, schema: dict) -> list[dict]:
+    """x-review must be a list of {"label": {"hu", "en"}, "fields": [data keys]}."""
+    if "x-review" not in schema:
+        return []
+    declared = schema["x-review"]
+    shape = 'x-review must be a list of {"label": {"hu": …, "en": …}, "fields": ["<data key>", …]}'
+    if not isinstance(declared, list) or not declared:
+        return [{"file": name, "message": shape}]
+    problems = []
+    for n, group in enumerate(declared, 1):
+        if (not isinstance(group, dict) or set(group) - {"label", "fields"}
+                or not isinstance(group.get("label"), dict) or not {"hu", "en"} <= set(group["label"])
+                or not isinstance(group.get("fields"), list) or not group["fields"]
+                or not all(isinstance(f, str) and f for f in group["fields"])):
+            problems.append({"file": name, "message": f"group {n}: {shape}"})
+    return problems
+
+
+def reference_problems(forms: dict[str, dict]) -> list[dict]:
+    """Every key a form shows for review is recorded by some form of the same process (or is a case fact)."""
+    recorded = {key for schema in forms.values() for key in (schema.get("properties") or {})}
+    return [{"file": name, "message": f"x-review names '{key}', which no form of this process records "
+             f"(case facts: {', '.join(CASE_FACTS)})"}
+            for name, schema in sorted(forms.items()) for group in groups(schema)
+            for key in group.get("fields") or [] if key not in recorded and key not in CASE_FACTS]

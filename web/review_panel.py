@@ -1,0 +1,63 @@
+"""The read-only panel above an approval step's form: what the step decides on (``x-review``, engine/review.py),
+labelled as the recording forms label it, values as a person reads them (option labels, dates, yes/no)."""
+from __future__ import annotations
+
+from engine import review
+
+from .i18n import gettext as _
+from .labels import field_label, field_schema, text, view_of
+
+LAST_ROWS = 3  # of a case-log block (meetings, actions): the newest, the case page has them all
+
+
+def _rows_lines(value: list, schema: dict | None) -> list[str]:
+    from .case_views import show_value
+
+    props = ((schema or {}).get("items") or {}).get("properties") or {}
+    entries = sorted((e for e in value if isinstance(e, dict)), key=lambda e: str(e.get("date") or ""),
+                     reverse=True)[:LAST_ROWS]
+    lines = []
+    for entry in entries:
+        parts = [show_value(v, props.get(k)) for k, v in entry.items()
+                 if v not in (None, "") and not isinstance(v, (dict, list)) and not k.endswith("_other")]
+        lines.append(" · ".join(parts))
+    return lines
+
+
+def review_panel(task: dict, schema: dict, facts: dict) -> list[dict]:
+    """[{"label", "rows": [{"key", "label", "value", "lines"}]}] for the form's review groups; empty fields are
+    left out (a reason's "other, namely" when another reason was chosen)."""
+    declared = review.groups(schema)
+    if not declared or not facts.get("definition_id"):
+        return []
+    from .case_views import _user_names, show_value
+
+    view = view_of(facts["definition_id"])
+    data = facts.get("data") or {}
+    names = _user_names([facts.get("caseworker_id")])
+    shown = []
+    for group in declared:
+        rows = []
+        for key in group.get("fields") or []:
+            if key == "client_code":
+                rows.append({"key": key, "label": _("Client code"), "value": facts.get("client_code") or "–"})
+                continue
+            if key == "caseworker":
+                rows.append({"key": key, "label": _("Caseworker"),
+                             "value": names.get(facts.get("caseworker_id"), "–")})
+                continue
+            value = data.get(key)
+            if value in (None, "", []):
+                continue
+            prop = field_schema(view, key)
+            row = {"key": key, "label": field_label(view, key, prop)}
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                row["lines"] = _rows_lines(value, prop)
+                row["value"] = _("the last %(shown)d of %(total)d", shown=len(row["lines"]), total=len(value)) \
+                    if len(value) > len(row["lines"]) else ""
+            else:
+                row["value"] = show_value(value, prop)
+            rows.append(row)
+        if rows:
+            shown.append({"label": text(group.get("label")), "rows": rows})
+    return shown
