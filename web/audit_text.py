@@ -116,6 +116,14 @@ def _detail_value(key: str, value) -> str:
 def _field(view, key: str) -> tuple[str, dict | None, str]:
     """(label in the user's language, schema, seed field number or "")."""
     schema = field_schema(view, key) if view is not None else None
+    if not schema:  # carried over from another process (the intake's answers in a family-care case)
+        from .labels import latest_views
+
+        schema = next((found for other in latest_views().values() if (found := field_schema(other, key))), None)
+    if not schema and view is not None:  # seeded by the engine for a field that is pre-filled from it
+        schema = next((prop for form in view.forms.values()
+                       for prop in form.schema.get("properties", {}).values()
+                       if isinstance(prop, dict) and prop.get("x-prefill-from") == key), None)
     if not schema:
         return _detail_name(key), None, ""
     number = schema.get("x-seed-field")
