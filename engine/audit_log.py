@@ -46,9 +46,10 @@ def _event(e: AuditEvent) -> dict:
 
 
 def search(runtime: Runtime, actor: Actor, *, user: str | None = None, case_id: int | None = None,
-           kind: str | None = None, process_key: str | None = None, date_from: str | dt.date | None = None, date_to: str | dt.date | None = None,
+           kind: str | None = None, process_key: str | None = None, date_from: str | dt.date | None = None,
+           date_to: str | dt.date | None = None,
            page: int = 1, per_page: int = 50) -> dict:
-    """The whole log, filtered; ``date_from``/``date_to`` are days of the service's time zone (inclusive).
+    """The whole log, filtered; ``date_from``/``date_to``: days of the service's time zone (inclusive).
     Each event of a case carries its case's ``process_key`` and ``definition_id`` (to name its fields)."""
     require_auditor(actor)
     if page < 1 or not 1 <= per_page <= 500:

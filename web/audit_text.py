@@ -43,7 +43,8 @@ DETAIL_NAMES = {
     "due_at": N_("Due"), "late_seconds": N_("Late (seconds)"), "attempt": N_("Attempt"), "error": N_("Error"),
     "retry_at": N_("Retried at"), "method": N_("Request"), "path": N_("Address"), "process_key": N_("Process"),
     "version": N_("Version"), "display_name": N_("Name"), "roles": N_("Roles"), "locale": N_("Language"),
-    "active": N_("Active"), "sessions": N_("Login sessions"), "confirmed_with_open_cases": N_("Started beside open cases"),
+    "active": N_("Active"), "sessions": N_("Login sessions"),
+    "confirmed_with_open_cases": N_("Started beside open cases"),
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
     "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
 }
