@@ -46,14 +46,14 @@ DETAIL_NAMES = {
     "active": N_("Active"), "sessions": N_("Login sessions"),
     "confirmed_with_open_cases": N_("Started beside open cases"),
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
-    "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
+    "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
 }
 VALUE_NAMES = {
     "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),
     "cli": N_("the command line"), "user_deactivated": N_("user deactivated"),
     "password_changed": N_("password changed"), "new": N_("new"), "returning": N_("returning"),
     "hu": N_("Hungarian"), "en": N_("English"), "incident": N_("in trouble"), "scheduled": N_("scheduled"),
-    "cancelled": N_("withdrawn"), "fired": N_("reached"), "locked_out": N_("locked out"),
+    "cancelled": N_("withdrawn"), "fired": N_("reached"), "locked_out": N_("locked out"), "locked": N_("locked out"),
     "bad_credentials": N_("wrong user name or password"), "running": N_("Running"), "completed": N_("Closed"),
     "failed": N_("Failed"),
 }

@@ -130,3 +130,22 @@ def test_repeated_views_collapse_in_the_timeline(world, app, lang):
     full_timeline = visible(full[full.index('data-testid="timeline"'):])
     assert full_timeline.count(one) == 5 and collapsed not in full_timeline
     assert "Lépés elvégezve" in timeline if lang == "hu" else "Step completed" in timeline
+
+
+@pytest.mark.parametrize("lang", ["hu", "en"])
+def test_security_events_are_readable(world, app, lang):
+    browser(app).post("/login", {"username": "anna", "password": "wrong"})
+    anna = browser(app, "anna")
+    assert anna.get("/audit/").status_code == 403
+    mark = browser(app, "mark")
+    if lang == "en":
+        mark.post("/language", {"locale": "en"})
+    text = events(mark.get("/audit/", query_string={"user": "anna"}).get_data(as_text=True))
+    no_codes(text)
+    assert "bad_credentials" not in text and "access_denied" not in text and "user_logged_in" not in text
+    if lang == "hu":
+        assert "Sikertelen bejelentkezés" in text and "Indok: hibás felhasználónév vagy jelszó" in text
+        assert "Bejelentkezés" in text and "Hozzáférés megtagadva" in text and "Cím: /audit/" in text
+    else:
+        assert "Failed login" in text and "Reason: wrong user name or password" in text
+        assert "Logged in" in text and "Access refused" in text and "Address: /audit/" in text
