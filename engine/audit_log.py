@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from . import access, audit, clock, indicators, input_check
 from .errors import ValidationFailed
-from .models import AuditEvent
+from .models import AuditEvent, Case
 from .runtime import Runtime
 from .users import ADMINISTRATOR, MANAGER, Actor
 
@@ -46,9 +46,11 @@ def _event(e: AuditEvent) -> dict:
 
 
 def search(runtime: Runtime, actor: Actor, *, user: str | None = None, case_id: int | None = None,
-           kind: str | None = None, date_from: str | dt.date | None = None, date_to: str | dt.date | None = None,
+           kind: str | None = None, process_key: str | None = None, date_from: str | dt.date | None = None,
+           date_to: str | dt.date | None = None,
            page: int = 1, per_page: int = 50) -> dict:
-    """The whole log, filtered; ``date_from``/``date_to`` are days of the service's time zone (inclusive)."""
+    """The whole log, filtered; ``date_from``/``date_to``: days of the service's time zone (inclusive).
+    Each event of a case carries its case's ``process_key`` and ``definition_id`` (to name its fields)."""
     require_auditor(actor)
     if page < 1 or not 1 <= per_page <= 500:
         raise ValidationFailed("'page' must be at least 1 and 'per_page' between 1 and 500",
@@ -63,6 +65,8 @@ def search(runtime: Runtime, actor: Actor, *, user: str | None = None, case_id: 
         where.append(AuditEvent.case_id == case_id)
     if kind:
         where.append(AuditEvent.kind == kind)
+    if process_key:
+        where.append(AuditEvent.case_id.in_(select(Case.id).where(Case.process_key == process_key)))
     if date_from or date_to:
         req = indicators.parse_request(date_from or "1900-01-01", date_to or "2999-12-31")
         start, end = indicators.period_instants(req)
@@ -72,7 +76,15 @@ def search(runtime: Runtime, actor: Actor, *, user: str | None = None, case_id: 
         rows = session.execute(select(AuditEvent).where(*where)
                                .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
                                .limit(per_page).offset((page - 1) * per_page)).scalars().all()
-        return {"total": total, "page": page, "per_page": per_page, "items": [_event(e) for e in rows]}
+        items = [_event(e) for e in rows]
+        case_ids = {e["case_id"] for e in items if e["case_id"] is not None}
+        of_case = {r.id: r for r in session.execute(select(Case.id, Case.process_key, Case.definition_id)
+                                                     .where(Case.id.in_(case_ids)))} if case_ids else {}
+        for item in items:
+            found = of_case.get(item["case_id"])
+            item["process_key"] = found.process_key if found else None
+            item["definition_id"] = found.definition_id if found else None
+        return {"total": total, "page": page, "per_page": per_page, "items": items}
 
 
 def kinds(runtime: Runtime) -> list[str]:
@@ -92,6 +104,7 @@ def case_events(runtime: Runtime, actor: Actor, case_id: int, log_view: bool = T
                                .order_by(AuditEvent.seq, AuditEvent.id)).scalars().all()
         problems = audit_verify.check_chain(f"case {case_id}", rows, case.audit_head or "", case.audit_seq or 0)
         result = {"case_id": case_id, "process_key": case.process_key, "status": case.status,
+                  "definition_id": case.definition_id,
                   "events": [_event(e) for e in rows], "problems": [p.as_dict() for p in problems]}
     if log_view:
         record_view(runtime, actor, case_id, via="audit", what="history")

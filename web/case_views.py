@@ -1,8 +1,6 @@
 """Cases: my cases, starting one, and the case page (client, current steps, case log, timeline, diagram)."""
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
@@ -11,28 +9,17 @@ from engine import access, audit_log, case_view, cases, clock
 from engine.errors import ConfirmationNeeded
 from engine.models import User
 
+from . import audit_text
 from .auth import current_actor, logged_in_actor, login_required, runtime
 from .catalogue_views import get_diagram, render_diagram
-from .i18n import N_
 from .i18n import gettext as _
-from .i18n import gettext as translate  # for messages marked with N_ elsewhere (not extracted here)
-from .labels import bilingual, field_label, field_schema, option_label, process_name, step_name, text, view_of
+from .labels import bilingual, field_schema, option_label, process_name, step_name, text, view_of
 
 cases_bp = Blueprint("cases", __name__)
 
 PAGE_SIZE = 25
 TIMELINE_SHOWN = 40  # the newest; the whole history is one link away
 STATUSES = ("running", "completed", "failed")
-EVENT_NAMES = {
-    "case_started": N_("Case started"), "case_completed": N_("Case closed"), "task_created": N_("Step waiting"),
-    "task_completed": N_("Step completed"), "task_cancelled": N_("Step withdrawn"),
-    "task_claimed": N_("Step claimed"), "task_released": N_("Step released"), "draft_saved": N_("Draft saved"),
-    "form_data_changed": N_("Data changed"), "decision_taken": N_("Decision"),
-    "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
-    "timer_fired": N_("Deadline reached"), "timer_scheduled": N_("Deadline set"),
-    "entry_corrected": N_("Entry corrected"),
-}
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _page() -> int:
@@ -119,86 +106,13 @@ def _assignees(events: list[dict]) -> set:
     return found
 
 
-def show_value(value, schema: dict | None = None) -> str:
-    """One value as a person reads it: options by their label, yes/no, dates in the user's format."""
-    from .formatting import date
-
-    if value is None or value == "":
-        return "–"
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if schema and (schema.get("x-options") or (schema.get("items") or {}).get("x-options")):
-        return option_label(schema, value)
-    if isinstance(value, str) and _ISO_DATE.match(value):
-        return date(value)
-    if isinstance(value, list):
-        if all(not isinstance(v, (dict, list)) for v in value):
-            return ", ".join(show_value(v) for v in value)
-        if value and all(isinstance(v, dict) and all(not isinstance(x, (dict, list)) for x in v.values())
-                         for v in value):
-            # Case-log rows (a meeting, an action): their values, so an earlier value stays readable here.
-            items = (schema or {}).get("items") or {}
-            props = items.get("properties") or {}
-            return " | ".join(" · ".join(show_value(x, props.get(k)) for k, x in v.items()) for v in value)
-        return _("%(count)d entries", count=len(value))
-    if isinstance(value, dict):
-        return _("%(count)d fields", count=len(value))
-    return str(value)
-
-
-def _changes(view, payload: dict, names: dict) -> list[dict]:
-    before, after = payload.get("before") or {}, payload.get("after") or {}
-    rows = []
-    for key in list(dict.fromkeys([*before, *after])):
-        if key == "assignee_id":
-            rows.append({"label": _("Assigned to"), "before": names.get(before.get(key), "–"),
-                         "after": names.get(after.get(key), "–")})
-            continue
-        schema = field_schema(view, key)
-        rows.append({"label": field_label(view, key, schema), "before": show_value(before.get(key), schema),
-                     "after": show_value(after.get(key), schema), "complex": isinstance(after.get(key), (list, dict))})
-    return rows
-
-
-def timeline(view, events: list[dict], names: dict | None = None) -> list[dict]:
-    """``names``: display names by user id, for the assignees the events name (read here when not given)."""
+def timeline(view, events: list[dict], names: dict | None = None, collapse: bool = True) -> list[dict]:
+    """The events as read on the case page, oldest first; consecutive views by one person collapse into one
+    entry unless ``collapse`` is false. ``names``: display names by user id (read here when not given)."""
     if names is None:
         names = _user_names(_assignees(events))
-    out = []
-    for ev in events:
-        payload = ev.get("payload") or {}
-        what = ""
-        if payload.get("bpmn_id") or payload.get("step"):
-            what = step_name({"bpmn_id": payload.get("bpmn_id"), "name": payload.get("name") or payload.get("step")},
-                             view)
-            if payload.get("step", "")[:1].isdigit() and not what.startswith(payload["step"]):
-                what = f"{payload['step']} {what}"
-        details = []
-        if ev["kind"] == "decision_taken":
-            for key, value in (payload.get("answers") or {}).items():
-                schema = field_schema(view, key)
-                details.append({"label": field_label(view, key, schema), "value": show_value(value, schema)})
-        elif ev["kind"] == "draft_saved":
-            details.append({"label": _("Fields"), "value": ", ".join(field_label(view, k)
-                                                                     for k in payload.get("fields", []))})
-        elif ev["kind"] == "entry_corrected":
-            corrected = str(payload.get("field") or "")
-            schema = field_schema(view, corrected)
-            what = f"{field_label(view, corrected, schema)} {int(payload.get('row') or 0) + 1}"
-            if payload.get("recorded_by"):
-                details.append({"label": _("Recorded"), "value": f"{payload['recorded_by']} · "
-                                f"{payload.get('step') or ''}"})
-            if payload.get("reason"):
-                details.append({"label": _("Reason for the correction"), "value": payload["reason"]})
-        elif ev["kind"] == "task_created" and payload.get("role"):
-            from .formatting import role_name
-
-            details.append({"label": _("Role"), "value": role_name(payload["role"])})
-        out.append({"seq": ev["seq"], "at": ev["at"], "actor": ev["actor"], "kind": ev["kind"],
-                    "title": translate(EVENT_NAMES[ev["kind"]]) if ev["kind"] in EVENT_NAMES
-                    else ev["kind"].replace("_", " "), "what": what,
-                    "changes": _changes(view, payload, names), "details": details})
-    return out
+    items = [audit_text.present(view, ev, names) for ev in events]
+    return audit_text.collapse_views(items) if collapse else items
 
 
 def case_log(view, data: dict) -> dict:
@@ -241,9 +155,11 @@ def show(case_id):
     waits = [{**t, "name": bilingual(t["label"]) if t["label"] else _("a deadline")} for t in case["timers"]]
     events = case["history"]
     shown = events if request.args.get("history") == "all" else events[-TIMELINE_SHOWN:]
+    every_view = request.args.get("views") == "all"  # the uncollapsed list, one click from a collapsed entry
     # One read of the names the page shows: its steps' assignees and those the timeline names.
     names = _user_names({t["assignee_id"] for t in case["current_tasks"]} | _assignees(shown))
-    return render_template("case.html", case=case, svg=svg, events=list(reversed(timeline(view, shown, names))),
+    entries = timeline(view, shown, names, collapse=not every_view)
+    return render_template("case.html", case=case, svg=svg, events=list(reversed(entries)), every_view=every_view,
                            events_total=len(events), events_hidden=len(events) - len(shown),
                            log=case_log(view, data), process=process_name(case["process_key"]), names=names,
                            follow_ons=follow_ons, process_name=process_name, waits=waits,

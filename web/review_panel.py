@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine import review
 
+from .audit_text import show_value
 from .i18n import gettext as _
 from .labels import field_label, field_schema, text, view_of
 
@@ -11,8 +12,6 @@ LAST_ROWS = 3  # of a case-log block (meetings, actions): the newest, the case p
 
 
 def _rows_lines(value: list, schema: dict | None) -> list[str]:
-    from .case_views import show_value
-
     props = ((schema or {}).get("items") or {}).get("properties") or {}
     entries = sorted((e for e in value if isinstance(e, dict)), key=lambda e: str(e.get("date") or ""),
                      reverse=True)[:LAST_ROWS]
@@ -30,7 +29,7 @@ def review_panel(task: dict, schema: dict, facts: dict) -> list[dict]:
     declared = review.groups(schema)
     if not declared or not facts.get("definition_id"):
         return []
-    from .case_views import _user_names, show_value
+    from .case_views import _user_names
 
     view = view_of(facts["definition_id"])
     data = facts.get("data") or {}

@@ -89,7 +89,7 @@ def test_carried_rows_are_read_only_and_a_step_appends_in_hungarian_and_english(
     page.goto(f"/cases/{case_id}?history=all")
     corrected = page.locator("[data-testid=timeline] li", has_text="Entry corrected")
     expect(corrected).to_have_count(1)
-    corrected.locator("summary").click()
+    expect(corrected.get_by_test_id("changes")).to_be_visible()  # the before/after table, shown at once
     expect(corrected).to_contain_text("Egyeztetés az iskolával. ")  # before: the old log, then the new
     expect(corrected).to_contain_text("Egyeztetés az iskolával és az osztályfőnökkel.")
     expect(corrected).to_contain_text("Incomplete note.")

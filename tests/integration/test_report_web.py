@@ -148,7 +148,7 @@ def test_a_caseworker_sees_her_own_report_and_no_names(world, app, people):
 def test_audit_pages_for_the_manager(world, app, runtime):
     mark = browser(app, "mark")
     listing = mark.get("/audit/", query_string={"case": world["closed"], "kind": "task_completed"})
-    assert listing.status_code == 200 and "task_completed" in listing.get_data(as_text=True)
+    assert listing.status_code == 200 and "Lépés elvégezve" in listing.get_data(as_text=True)
     history = mark.get(f"/audit/cases/{world['closed']}")
     assert history.status_code == 200 and 'data-testid="chain-intact"' in history.get_data(as_text=True)
     with runtime.db.reading() as session:

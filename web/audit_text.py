@@ -1,0 +1,230 @@
+"""Audit events as a person reads them: the event's name in the user's language, field changes as a before/after
+table with the field's label and seed field number, values unescaped (options by their label, yes/no, dates and
+times in the language's format), and a run of views of a case by one person as one line.
+
+Shared by the audit pages (web/audit_views.py) and the case page's timeline (web/case_views.py); see
+docs/web.md, "The audit log".
+"""
+from __future__ import annotations
+
+import re
+
+from .formatting import date, datetime_, role_name
+from .i18n import N_, ngettext
+from .i18n import gettext as translate
+from .labels import field_schema, option_label, step_name, text
+
+# Every kind of event engine/ writes (engine/audit.py, audit_log.py, timer_sync.py, timers.py, agenda.py,
+# caseload.py); an unknown kind is shown with its words, never as a code.
+EVENT_NAMES = {
+    "case_started": N_("Case started"), "case_completed": N_("Case closed"), "task_created": N_("Step waiting"),
+    "task_completed": N_("Step completed"), "task_cancelled": N_("Step withdrawn"),
+    "task_claimed": N_("Step claimed"), "task_released": N_("Step released"), "draft_saved": N_("Draft saved"),
+    "form_data_changed": N_("Data changed"), "decision_taken": N_("Decision"),
+    "entry_corrected": N_("Entry corrected"),
+    "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
+    "definition_deployed": N_("Process version deployed"), "user_created": N_("User created"),
+    "user_changed": N_("User changed"), "user_locale_changed": N_("Language changed"),
+    "user_logged_in": N_("Logged in"), "user_logged_out": N_("Logged out"),
+    "sessions_ended": N_("Sessions ended"), "login_failed": N_("Failed login"),
+    "access_denied": N_("Access refused"), "case_viewed": N_("Case viewed"), "task_viewed": N_("Step viewed"),
+    "timer_fired": N_("Deadline reached"), "timers_scheduled": N_("Deadlines set"),
+    "timers_cancelled": N_("Deadlines withdrawn"), "timer_failed": N_("Deadline failed, will be retried"),
+    "timer_incident_opened": N_("Deadline in trouble"), "timer_incident_closed": N_("Deadline trouble closed"),
+    "timer_retried": N_("Deadline retried"), "calendar_feed_created": N_("Calendar feed link made"),
+    "caseload_limit_exceeded": N_("Caseload limit exceeded"),
+}
+VIEW_KINDS = ("case_viewed", "task_viewed")
+
+# Payload keys shown as details (the rest are ids and internals an auditor does not need to read).
+DETAIL_NAMES = {
+    "via": N_("Through"), "what": N_("What"), "reason": N_("Reason"), "username": N_("User"),
+    "client_code": N_("Client code"), "client_status": N_("Client"), "label": N_("Deadline"),
+    "due_at": N_("Due"), "late_seconds": N_("Late (seconds)"), "attempt": N_("Attempt"), "error": N_("Error"),
+    "retry_at": N_("Retried at"), "method": N_("Request"), "path": N_("Address"), "process_key": N_("Process"),
+    "version": N_("Version"), "display_name": N_("Name"), "roles": N_("Roles"), "locale": N_("Language"),
+    "active": N_("Active"), "sessions": N_("Login sessions"),
+    "confirmed_with_open_cases": N_("Started beside open cases"),
+    "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
+    "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
+}
+VALUE_NAMES = {
+    "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),
+    "cli": N_("the command line"), "user_deactivated": N_("user deactivated"),
+    "password_changed": N_("password changed"), "new": N_("new"), "returning": N_("returning"),
+    "hu": N_("Hungarian"), "en": N_("English"), "incident": N_("in trouble"), "scheduled": N_("scheduled"),
+    "cancelled": N_("withdrawn"), "fired": N_("reached"), "locked_out": N_("locked out"), "locked": N_("locked out"),
+    "bad_credentials": N_("wrong user name or password"), "running": N_("Running"), "completed": N_("Closed"),
+    "failed": N_("Failed"),
+}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def event_name(kind: str) -> str:
+    return translate(EVENT_NAMES[kind]) if kind in EVENT_NAMES else kind.replace("_", " ").capitalize()
+
+
+def show_value(value, schema: dict | None = None) -> str:
+    """One value as a person reads it: options by their label, yes/no, dates and times in the user's format."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return translate("Yes") if value else translate("No")
+    if schema and (schema.get("x-options") or (schema.get("items") or {}).get("x-options")):
+        return option_label(schema, value)
+    if isinstance(value, str):
+        if _ISO_DATE.match(value):
+            return date(value)
+        if _ISO_INSTANT.match(value):
+            return datetime_(value)
+        return value
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return ", ".join(show_value(v) for v in value)
+        if value and all(isinstance(v, dict) and all(not isinstance(x, (dict, list)) for x in v.values())
+                         for v in value):
+            # Case-log rows (a meeting, an action): their values, so an earlier value stays readable here.
+            props = ((schema or {}).get("items") or {}).get("properties") or {}
+            return " | ".join(" · ".join(show_value(x, props.get(k)) for k, x in v.items()) for v in value)
+        return translate("%(count)d entries", count=len(value))
+    if isinstance(value, dict):
+        return "; ".join(f"{_detail_name(k)}: {show_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _detail_name(key: str) -> str:
+    return translate(DETAIL_NAMES[key]) if key in DETAIL_NAMES else key.replace("_", " ")
+
+
+def _detail_value(key: str, value) -> str:
+    if key == "process_key" and isinstance(value, str):
+        from .labels import process_name
+
+        return process_name(value)
+    if key == "roles" and isinstance(value, list):
+        return ", ".join(role_name(str(r)) for r in value)
+    if key == "timers" and isinstance(value, list):
+        return "; ".join(f"{t.get('label') or t.get('bpmn_id')} ({show_value(t.get('due_at'))})"
+                         for t in value if isinstance(t, dict))
+    if key == "confirmed_with_open_cases" and isinstance(value, list):
+        return ", ".join(f"#{c}" for c in value)
+    if isinstance(value, str) and value in VALUE_NAMES:
+        return translate(VALUE_NAMES[value])
+    return show_value(value)
+
+
+def _field(view, key: str) -> tuple[str, dict | None, str]:
+    """(label in the user's language, schema, seed field number or "")."""
+    schema = field_schema(view, key) if view is not None else None
+    if not schema:  # carried over from another process (the intake's answers in a family-care case)
+        from .labels import latest_views
+
+        schema = next((found for other in latest_views().values() if (found := field_schema(other, key))), None)
+    if not schema and view is not None:  # seeded by the engine for a field that is pre-filled from it
+        schema = next((prop for form in view.forms.values()
+                       for prop in form.schema.get("properties", {}).values()
+                       if isinstance(prop, dict) and prop.get("x-prefill-from") == key), None)
+    if not schema:
+        return _detail_name(key), None, ""
+    number = schema.get("x-seed-field")
+    return text(schema.get("x-label"), schema.get("title") or key), schema, "" if number is None else str(number)
+
+
+def changes(view, payload: dict, names: dict) -> list[dict]:
+    """The before/after rows of an event that changed fields (a form's data, a claim, a timer's state)."""
+    before, after = payload.get("before"), payload.get("after")
+    before = before if isinstance(before, dict) else {}
+    after = after if isinstance(after, dict) else {}
+    rows = []
+    for key in list(dict.fromkeys([*before, *after])):
+        if key == "assignee_id":
+            rows.append({"label": translate("Assigned to"), "number": "",
+                         "before": names.get(before.get(key), "–"), "after": names.get(after.get(key), "–")})
+            continue
+        label, schema, number = _field(view, key)
+        if schema is None and key in ("state", "status"):
+            rows.append({"label": translate("State"), "number": "", "before": _detail_value(key, before.get(key)),
+                         "after": _detail_value(key, after.get(key))})
+            continue
+        rows.append({"label": label, "number": number, "before": show_value(before.get(key), schema),
+                     "after": show_value(after.get(key), schema)})
+    return rows
+
+
+def _step(view, payload: dict) -> str:
+    if not (payload.get("bpmn_id") or payload.get("step")) or payload.get("timer_id"):
+        return ""
+    what = step_name({"bpmn_id": payload.get("bpmn_id"), "name": payload.get("name") or payload.get("step")}, view)
+    step = str(payload.get("step") or "")
+    if step[:1].isdigit() and not what.startswith(step):
+        what = f"{step} {what}"
+    return what
+
+
+def present(view, ev: dict, names: dict) -> dict:
+    """One event: ``title``, ``what`` (the step or field concerned), ``details`` and ``changes`` rows."""
+    payload = ev.get("payload") or {}
+    kind = ev["kind"]
+    what = _step(view, payload)
+    details: list[dict] = []
+    if kind == "decision_taken":
+        for key, value in (payload.get("answers") or {}).items():
+            label, schema, number = _field(view, key)
+            details.append({"label": label, "number": number, "value": show_value(value, schema)})
+    elif kind == "draft_saved":
+        details.append({"label": translate("Fields"), "number": "",
+                        "value": ", ".join(_field(view, k)[0] for k in payload.get("fields", []))})
+    elif kind == "entry_corrected":
+        label, _schema, number = _field(view, str(payload.get("field") or ""))
+        what = f"{label} {int(payload.get('row') or 0) + 1}"
+        if payload.get("recorded_by"):
+            details.append({"label": translate("Recorded"), "number": "",
+                            "value": f"{payload['recorded_by']} · {payload.get('step') or ''}"})
+        if payload.get("reason"):
+            details.append({"label": translate("Reason for the correction"), "number": "",
+                            "value": payload["reason"]})
+    elif kind == "task_created" and payload.get("role"):
+        details.append({"label": translate("Role"), "number": "", "value": role_name(payload["role"])})
+    else:
+        for key, value in payload.items():
+            if key in DETAIL_NAMES and key not in ("step",):
+                details.append({"label": _detail_name(key), "number": "", "value": _detail_value(key, value)})
+    return {"seq": ev.get("seq"), "at": ev["at"], "actor": ev["actor"], "kind": kind, "title": event_name(kind),
+            "what": what, "changes": changes(view, payload, names), "details": details,
+            "case_id": ev.get("case_id")}
+
+
+def _day_range(first: str, last: str) -> str:
+    """'2026.12.04–05' for two days of one month, '2026.12.04' for one day, both in full otherwise."""
+    a, b = date(first), date(last)
+    if a == b:
+        return a
+    if len(a) == len(b) == 10 and a[:8] == b[:8]:
+        return f"{a}–{b[8:]}"
+    return f"{a}–{b}"
+
+
+def collapse_views(items: list[dict]) -> list[dict]:
+    """Consecutive views of the case by one person (in time order) as one entry: "viewed 5 times by anna"."""
+    out: list[dict] = []
+    for item in items:
+        last = out[-1] if out else None
+        if (item["kind"] in VIEW_KINDS and last is not None and last.get("views")
+                and last["actor"] == item["actor"]):
+            last["views"].append(item)
+            continue
+        if item["kind"] in VIEW_KINDS:
+            out.append({**item, "views": [item]})
+        else:
+            out.append(item)
+    for entry in out:
+        views = entry.get("views")
+        if views and len(views) > 1:
+            entry["title"] = ngettext("Viewed %(num)d time by %(who)s", "Viewed %(num)d times by %(who)s",
+                                      len(views), who=entry["actor"])
+            entry["what"] = ""
+            entry["when"] = _day_range(views[0]["at"], views[-1]["at"])
+            entry["at"] = views[-1]["at"]
+            entry["details"] = []
+    return out
