@@ -92,6 +92,13 @@ def check_id(what: str, value: int) -> int:
     return value
 
 
+def check_position(what: str, value: int) -> int:
+    """A position in a list (row 0, 1, …): beyond what a database can hold, there is no such row."""
+    if not 0 <= value <= MAX_ID:
+        raise NotFound(f"{what} {value} does not exist (positions are whole numbers from 0 to {MAX_ID})")
+    return value
+
+
 def check_id_filter(name: str, value: int) -> int:
     """An id given as a filter: one no row can have is a mistake to name, not an empty answer."""
     if not 1 <= value <= MAX_ID:

@@ -167,8 +167,10 @@ def _install_input_checks(app: Flask) -> None:
     @app.url_value_preprocessor
     def _ids_in_range(endpoint, values):
         for name, value in (values or {}).items():
-            if type(value) is int:
+            if type(value) is int and (name == "id" or name.endswith("_id")):
                 input_check.check_id(_id_noun(name), value)
+            elif type(value) is int:  # a position (a log's row 0, 1, …), not an id: in range of the databases
+                input_check.check_position(name, value)
             elif isinstance(value, str):
                 input_check.check_text(name, value, "the address part")
 

@@ -78,7 +78,8 @@ def test_an_id_filter_beyond_64_bits_is_refused(runtime, client):
         assert response.status_code == 422 and conforms(response, report, "get")["details"][0]["field"] == "caseworker"
 
 
-@pytest.mark.parametrize("path", [f"/tasks/{HUGE}", f"/cases/{HUGE}", f"/inbox?page={HUGE}", f"/cases?page={HUGE}"])
+@pytest.mark.parametrize("path", [f"/tasks/{HUGE}", f"/cases/{HUGE}", f"/inbox?page={HUGE}", f"/cases?page={HUGE}",
+                                  f"/cases/1/entries/actions/{HUGE}/correct"])
 def test_the_pages_refuse_huge_ids_and_pages_without_a_500(runtime, people, path):
     page = browser(make_app(runtime), "anna").get(path)
     assert page.status_code in (400, 404), (path, page.status_code)
