@@ -46,11 +46,19 @@
     button.setAttribute("data-date-button", "");
     button.setAttribute("aria-haspopup", "dialog");
     button.setAttribute("aria-expanded", "false");
-    button.innerHTML = '<span aria-hidden="true">&#128197;</span><span class="sr-only"></span>';
+    // A drawn calendar icon: an emoji needs a font the workstation may not have.
+    button.innerHTML = '<svg aria-hidden="true" focusable="false" width="18" height="18" viewBox="0 0 24 24" ' +
+      'fill="none" stroke="currentColor" stroke-width="2"><rect x="3" y="5" width="18" height="16" rx="2"/>' +
+      '<path d="M3 10h18M8 3v4M16 3v4"/></svg><span class="sr-only"></span>';
     button.querySelector(".sr-only").textContent = (w.pick || "Calendar") + ": " + labelOf(input);
     button.title = w.pick || "";
     button.disabled = input.disabled;
-    input.insertAdjacentElement("afterend", button);
+    // The box and its button side by side, the calendar opening under them.
+    var holder = document.createElement("span");
+    holder.className = "date-box";
+    input.insertAdjacentElement("beforebegin", holder);
+    holder.appendChild(input);
+    holder.appendChild(button);
   }
 
   function draw() {
@@ -85,6 +93,7 @@
     var start = addDays(first, -((first.getDay() + 6) % 7));
     var chosen = parse(o.input.value), today = new Date();
     for (var week = 0; week < 6; week++) {
+      if (week > 0 && addDays(start, week * 7).getMonth() !== o.shown.getMonth()) { break; }
       var tr = body.insertRow();
       for (var d = 0; d < 7; d++) {
         var day = addDays(start, week * 7 + d);
