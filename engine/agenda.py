@@ -3,7 +3,8 @@ case's one waiting visit the rest of its plan, computed from ``follow_up_plans``
 inbox (task rows), and the same as an iCalendar feed (RFC 5545) a calendar app can subscribe to.
 
 The feed is read without a session, by a secret token in its URL, looked up by its SHA-256. The token is kept
-so the agenda page always shows the link; resetting it makes a new one and the old link stops working. Events carry the client's pseudonymous code, never a name.
+so the agenda page always shows the link; resetting it makes a new one and the old link stops working.
+Events carry the client's pseudonymous code, never a name.
 """
 from __future__ import annotations
 

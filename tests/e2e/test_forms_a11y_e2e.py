@@ -148,7 +148,7 @@ def test_an_error_in_a_repeated_row_names_the_row_in_both_languages(page, live_s
     expect(summary).to_contain_text("1. egy lakásban élő személy, 2. munkajövedelem sor: ")
     expect(page.locator("#w-household_members-0-work_incomes-1-amount .field-errors")).to_contain_text(
         "1. egy lakásban élő személy, 2. munkajövedelem sor: ")
-    shot(page, "43-row-named-error-hu")
+    _view(page, "43-row-named-error-hu")
     _english(page)
     page.goto(f"/tasks/{task_id}")
     page.get_by_test_id("complete").click()
@@ -157,7 +157,7 @@ def test_an_error_in_a_repeated_row_names_the_row_in_both_languages(page, live_s
     summary_link = page.locator("#error-summary a", has_text="2nd work income row")
     summary_link.click()
     expect(page.locator("#w-household_members-0-work_incomes-1-amount .field-errors")).to_be_in_viewport()
-    shot(page, "44-row-named-error-en")
+    _view(page, "44-row-named-error-en")
 
 
 def test_the_agenda_shows_the_calendar_link_with_copy_and_reset(page, live_server, login, shot):
