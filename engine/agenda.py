@@ -126,13 +126,12 @@ def agenda(runtime, actor: Actor, days: int = 28) -> dict:
     end = schedule.start_of_day(today + dt.timedelta(days=days))
     with runtime.db.reading() as session:
         items = _items(session, actor.id, start, end)
-        feed_row = session.get(CalendarFeed, actor.id)
-        has_feed = feed_row is not None
+        has_feed = session.get(CalendarFeed, actor.id) is not None
     by_day: dict[str, list] = {}
     for item in items:
         by_day.setdefault(item["date"], []).append(item)
     return {"from": today.isoformat(), "days": days, "by_day": [{"date": d, "items": v} for d, v in by_day.items()],
-            "count": len(items), "has_feed": has_feed, "feed_token": feed_row.token if feed_row else None}
+            "count": len(items), "has_feed": has_feed}
 
 
 def new_feed_token(runtime, actor: Actor) -> str:
