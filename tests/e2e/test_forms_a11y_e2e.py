@@ -195,3 +195,23 @@ def test_the_agenda_shows_the_calendar_link_with_copy_and_reset(page, live_serve
     assert page.get_by_test_id("feed-url").input_value() == new
     shot(page, "47-agenda-feed-en")
     assert page.js_errors == []
+
+
+def test_a_conditionally_required_field_is_required_only_while_it_applies(page, live_server, login):
+    task_id = _assessment_task(live_server)
+    login(page, "anna")
+    page.goto(f"/tasks/{task_id}")
+    date = page.locator("#f-taken_into_care_date")
+    expect(date).to_have_attribute("aria-required", "true")
+    other_text = page.locator("#f-problem_types_other")
+    other_box = page.locator("input[name=problem_types][value=other]")
+    if other_box.is_checked():
+        other_box.uncheck()
+    expect(other_text).not_to_have_attribute("aria-required", "true")
+    assert other_text.evaluate("el => el.required") is False
+    other_box.check()
+    expect(other_text).to_have_attribute("aria-required", "true")
+    assert other_text.evaluate("el => el.required") is True
+    other_box.uncheck()
+    expect(other_text).not_to_have_attribute("aria-required", "true")
+    assert page.js_errors == []
