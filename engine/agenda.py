@@ -2,8 +2,9 @@
 case's one waiting visit the rest of its plan, computed from ``follow_up_plans``), the ones waiting in the
 inbox (task rows), and the same as an iCalendar feed (RFC 5545) a calendar app can subscribe to.
 
-The feed is read without a session, by a secret token in its URL; only the token's SHA-256 is stored, so a
-new link replaces the old one. Events carry the client's pseudonymous code, never a name.
+The feed is read without a session, by a secret token in its URL, looked up by its SHA-256. The token is kept
+so the agenda page always shows the link; resetting it makes a new one and the old link stops working.
+Events carry the client's pseudonymous code, never a name.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .users import CASEWORKER, Actor
 
 CHECK_TASKS = ("jr_day_180_check",)
 CALENDAR_FEED_CREATED = "calendar_feed_created"
+CALENDAR_FEED_RESET = "calendar_feed_reset"
 
 
 def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[dict]:
@@ -133,15 +135,30 @@ def agenda(runtime, actor: Actor, days: int = 28) -> dict:
 
 
 def new_feed_token(runtime, actor: Actor) -> str:
-    """A new secret feed token for the actor (the old link stops working). Returned once, stored hashed."""
+    """A new secret feed token for the actor; an earlier link stops working (the audit event says it was
+    replaced, and when the replaced one was made)."""
     access.require_role(actor, CASEWORKER)
     token = secrets.token_urlsafe(32)
     at = clock.now()
     with runtime.db.unit_of_work() as session:
+        old = session.get(CalendarFeed, actor.id)
+        before = {"created_at": old.created_at.isoformat()} if old is not None else None
         session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == actor.id))
-        session.add(CalendarFeed(user_id=actor.id, token_hash=_hash(token), created_at=at))
-        audit.record_system_event(session, actor.username, at, CALENDAR_FEED_CREATED, {"user_id": actor.id})
+        session.add(CalendarFeed(user_id=actor.id, token_hash=_hash(token), token=token, created_at=at))
+        audit.record_system_event(session, actor.username, at,
+                                  CALENDAR_FEED_RESET if old is not None else CALENDAR_FEED_CREATED,
+                                  {"user_id": actor.id, "before": before, "after": {"created_at": at.isoformat()}})
     return token
+
+
+def feed_token(runtime, actor: Actor) -> str:
+    """The actor's feed token for the agenda page's link, made (audited) when the actor has none kept yet."""
+    access.require_role(actor, CASEWORKER)
+    with runtime.db.reading() as session:
+        row = session.get(CalendarFeed, actor.id)
+        if row is not None and row.token:
+            return row.token
+    return new_feed_token(runtime, actor)
 
 
 def _hash(token: str) -> str:

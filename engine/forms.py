@@ -19,6 +19,8 @@ from .errors import ValidationFailed
 from .form_check import compile_check
 
 MAX_SUBMISSION_BYTES = 512 * 1024
+# x-prefill-from naming a fact of the task rather than a case-data key ("task.scheduled_day").
+TASK_PREFILL = "task."
 _DOTTED_DATE = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})\.?$")
 
 # Income blocks of fields 13→14–25 (household members) and 26→27–38 (the client): amounts summed into field 39.
@@ -143,14 +145,26 @@ class Form:
     def field_names(self) -> list[str]:
         return list(self.schema.get("properties", {}))
 
-    def prefill(self, case_data: dict) -> dict:
-        """Initial values: what the case already holds for this form's fields, else their prefill source."""
+    def prefill(self, case_data: dict, task_facts: dict | None = None) -> dict:
+        """Initial values: what the case already holds for this form's fields, else their prefill source — a
+        case-data key, or ``task.<fact>`` for what the task itself knows (``task.scheduled_day``: the local day
+        a timer-fired visit is scheduled for; docs/forms.md)."""
         values = {}
+        task_facts = task_facts or {}
         for name, prop in self.schema.get("properties", {}).items():
-            if name in case_data:
+            source = prop.get("x-prefill-from")
+            fact = source[len(TASK_PREFILL):] if isinstance(source, str) and source.startswith(TASK_PREFILL) else None
+            if fact is not None:
+                # The task's own fact wins over the case's earlier value: a repeated visit is on its own day,
+                # not on the day the last visit was recorded.
+                if task_facts.get(fact) is not None:
+                    values[name] = task_facts[fact]
+                elif name in case_data:
+                    values[name] = copy.deepcopy(case_data[name])
+            elif name in case_data:
                 values[name] = copy.deepcopy(case_data[name])
-            elif prop.get("x-prefill-from") and case_data.get(prop["x-prefill-from"]) is not None:
-                values[name] = case_data[prop["x-prefill-from"]]
+            elif source and case_data.get(source) is not None:
+                values[name] = case_data[source]
         return values
 
     def _node_at(self, path: list) -> dict:

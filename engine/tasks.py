@@ -8,7 +8,7 @@ from typing import cast
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import CursorResult, bindparam, select, update
 
-from . import access, agenda, audit, clock, entries, inbox_queries, input_check
+from . import access, agenda, audit, clock, entries, inbox_queries, input_check, schedule
 from .advance import CASE_COLUMNS, Advance, CaseRecord
 from .cases import case_data_and_entries, task_summary
 from .db import Prepared, is_postgres
@@ -106,6 +106,12 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
     return {"total": total, "items": items, "counts": counts, "waiting_for_administrator": held}
 
 
+def task_facts(task: HumanTask) -> dict:
+    """What a task knows that a form may be pre-filled from (x-prefill-from "task.<fact>"). A timer-fired visit
+    is due from the start of its scheduled local day (engine/schedule.py), so that day is the visit's date."""
+    return {"scheduled_day": schedule.local_date(task.due_at).isoformat() if task.due_at else None}
+
+
 def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
     """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
     input_check.check_id("task", task_id)
@@ -124,7 +130,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
             if task.draft is not None:
                 values = dict(task.draft)
             else:
-                values = form.prefill(data)
+                values = form.prefill(data, task_facts(task))
             if form.append_only:
                 # The rows recorded at earlier steps, with who recorded them (``carried``); ``values`` holds them
                 # first, then this step's new rows (a draft keeps only those).

@@ -48,12 +48,14 @@ class Timer(Base):
 
 
 class CalendarFeed(Base):
-    """A user's secret iCalendar feed token; only its SHA-256 is kept, so a leaked database leaks no feed."""
+    """A user's secret iCalendar feed token. The feed is looked up by its SHA-256; the token is kept too, so the
+    agenda page can show the link every time (engine/agenda.py). Resetting replaces both."""
 
     __tablename__ = "calendar_feeds"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 

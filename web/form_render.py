@@ -38,6 +38,7 @@ class Item:
     html_id: str
     fields: list[Field] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    name: str = ""         # "2nd income row", nested "2nd household member, 1st work income row": named in errors
 
 
 @dataclass
@@ -79,6 +80,8 @@ class Field:
     minimum: int | None = None
     maximum: int | None = None
     errors: list[str] = field(default_factory=list)
+    row_name: str = ""      # the repeated row the field sits in (Item.name), so its errors say which row
+    prefill: bool = False   # the value came from the task (x-prefill-from), not from the user
     options_html: str = ""  # a select's options, drawn in Python (see options_html)
     # repeatable blocks
     items: list[Item] = field(default_factory=list)
@@ -122,6 +125,22 @@ def text(pair, locale: str) -> str:
     if isinstance(pair, dict):
         return pair.get(locale) or pair.get("hu") or pair.get("en") or ""
     return pair or ""
+
+
+def ordinal(n: int, locale: str) -> str:
+    """A row's number as words put it: "2." in Hungarian, "2nd" in English."""
+    if locale == "hu":
+        return f"{n}."
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def row_name(number: int, item_label: str, locale: str) -> str:
+    """"2nd income row" / "2. jövedelem sor": the label lower-cased unless it starts with an abbreviation."""
+    label = item_label
+    if label[:2] and not label[:2].isupper():
+        label = label[0].lower() + label[1:]
+    return f"{ordinal(number, locale)} {label}"
 
 
 def display_date(value, locale: str) -> str:
@@ -240,20 +259,22 @@ class _Builder:
             self.placed.add(path)
         return list(found)
 
-    def obj(self, schema: dict, values: dict, path: list, depth: int, names: list[str] | None = None) -> list[Field]:
+    def obj(self, schema: dict, values: dict, path: list, depth: int, names: list[str] | None = None,
+            row: str = "") -> list[Field]:
         props = schema.get("properties") or {}
         required = set(schema.get("required") or [])
         values = values if isinstance(values, dict) else {}
         out = []
         for name in names if names is not None else list(props):
             if name in props:
-                out.append(self.field(name, props[name], values, path, depth, name in required))
+                out.append(self.field(name, props[name], values, path, depth, name in required, row))
                 expected = props[name].get("x-expected-count")
                 if expected:  # the sibling whose number of rows the block should have (its label for the warning)
                     out[-1].expected_label = text((props.get(expected["field"]) or {}).get("x-label"), self.locale)
         return out
 
-    def field(self, name: str, prop: dict, siblings: dict, path: list, depth: int, required: bool) -> Field:
+    def field(self, name: str, prop: dict, siblings: dict, path: list, depth: int, required: bool,
+              row: str = "") -> Field:
         here = path + [name]
         html_name = "-".join(str(p) for p in here)
         widget = _widget(prop)
@@ -266,6 +287,7 @@ class _Builder:
                   computed=prop.get("x-computed") or "", maxlength=prop.get("maxLength"),
                   minimum=prop.get("minimum"), maximum=prop.get("maximum"))
         f.errors = self._take(f.path)
+        f.row_name = row
         cond = prop.get("x-visible-when")
         if cond:
             sibling = "-".join(str(p) for p in path + [cond["field"]])
@@ -285,10 +307,10 @@ class _Builder:
             f.amount = True
         f.household_size = not path and name == "household_size"
         if widget == "repeat":
-            self.repeat(f, prop, value, here, depth)
+            self.repeat(f, prop, value, here, depth, row)
         return f
 
-    def repeat(self, f: Field, prop: dict, rows, here: list, depth: int) -> None:
+    def repeat(self, f: Field, prop: dict, rows, here: list, depth: int, row: str = "") -> None:
         items_schema = prop.get("items") or {}
         f.item_label = text(items_schema.get("x-label"), self.locale) or f.label
         f.min_items, f.max_items = prop.get("minItems", 0), prop.get("maxItems")
@@ -302,7 +324,7 @@ class _Builder:
         # An empty block that needs a row gets a blank one to type into; blank rows are dropped on submit.
         needs = f.min_items if not entries else prop.get("x-min-new-rows", 0)
         shown = rows if rows or not needs or self.read_only else [{}]
-        f.items = [self.item(items_schema, row, here, first + i, depth) for i, row in enumerate(shown)]
+        f.items = [self.item(items_schema, r, here, first + i, depth, row, f.item_label) for i, r in enumerate(shown)]
         f.next_index = first + len(shown)
         f.template_key = ".".join(str(p) for p in here[0::2])
         f.indices = ",".join(str(p) for p in here[1::2])
@@ -327,14 +349,17 @@ class _Builder:
                        recorded_by=entry.get("recorded_by") or "", recorded_at=entry.get("recorded_at") or "",
                        corrections=corrections)
 
-    def item(self, schema: dict, row, here: list, index, depth: int) -> Item:
+    def item(self, schema: dict, row, here: list, index, depth: int, outer: str = "", label: str = "") -> Item:
         path = here + [index]
         is_template = isinstance(index, str)
         item = Item(index=index, number="" if is_template else str(index + 1),
                     path="/".join(str(p) for p in path), html_id="r-" + "-".join(str(p) for p in path))
         if not is_template:
+            if label:
+                own = row_name(index + 1, label, self.locale)
+                item.name = f"{outer}, {own}" if outer else own
             item.errors = self._take(item.path)
-            item.fields = self.obj(schema, row, path, depth + 1)
+            item.fields = self.obj(schema, row, path, depth + 1, row=item.name)
         else:
             # The template's errors are nobody's: build it with no errors to place.
             saved, self.errors = self.errors, {}
@@ -382,7 +407,8 @@ def build(schema: dict, values: dict | None, errors: dict[str, list[str]] | None
         else:
             target.errors.extend(m for m in messages if m not in target.errors)
     for f in walk(model):
-        model.summary.extend((f.html_id, f.label, m) for m in f.errors)
+        label = f"{f.row_name}: {f.label}" if f.row_name else f.label
+        model.summary.extend((f.html_id, label, m) for m in f.errors)
     return model
 
 

@@ -4,6 +4,8 @@ The engine computes and authorises (engine/indicators.py); these views only pars
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, Response, render_template, request
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
@@ -20,12 +22,21 @@ DEFAULT_BANDS = "0-50000, 50000-100000, 100000-150000, 150000-"
 PARAMS = ("from", "to", "caseworker", "process", "bands")
 
 
+def _iso(text: str) -> str:
+    """A typed date as ISO when it is one in either language's form (2026.01.15 or 2026-01-15), so the date box
+    shows it in the user's format; anything else is kept as typed for the refusal to name it."""
+    try:
+        return dt.date.fromisoformat(text.rstrip(".").replace(".", "-")).isoformat()
+    except ValueError:
+        return text
+
+
 def _args() -> dict:
     """The report form's values, with this year so far as the default period."""
     today = clock.now().astimezone(indicators.service_zone()).date()
     values = {k: (request.args.get(k) or "").strip() for k in PARAMS}
-    values["from"] = values["from"] or today.replace(month=1, day=1).isoformat()
-    values["to"] = values["to"] or today.isoformat()
+    values["from"] = _iso(values["from"]) or today.replace(month=1, day=1).isoformat()
+    values["to"] = _iso(values["to"]) or today.isoformat()
     if "bands" not in request.args:
         values["bands"] = DEFAULT_BANDS
     return values

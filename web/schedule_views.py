@@ -20,17 +20,21 @@ def agenda():
         weeks = max(1, min(int(request.args.get("weeks", 4)), 26))
     except ValueError:
         weeks = 4
-    data = agenda_service.agenda(runtime(), current_actor(), days=7 * weeks)
-    return render_template("schedule/agenda.html", agenda=data, weeks=weeks)
+    actor = logged_in_actor()
+    # The link is always on the page: a mentor without one (or with one made before links were kept) gets one.
+    token = agenda_service.feed_token(runtime(), actor)
+    data = agenda_service.agenda(runtime(), actor, days=7 * weeks)
+    return render_template("schedule/agenda.html", agenda=data, weeks=weeks,
+                           feed_url=url_for("schedule.calendar_feed", token=token, _external=True))
 
 
 @schedule.post("/agenda/feed")
 @roles_required(users.CASEWORKER)
 def new_feed():
-    token = agenda_service.new_feed_token(runtime(), current_actor())
-    url = url_for("schedule.calendar_feed", token=token, _external=True)
-    flash(_("Your calendar link (shown only now; a new link replaces it): %(url)s", url=url), "info")
-    return redirect(url_for("schedule.agenda"))
+    agenda_service.new_feed_token(runtime(), logged_in_actor())
+    flash(_("A new calendar link was made; the old link no longer works. Update it in your calendar app."),
+          "success")
+    return redirect(url_for("schedule.agenda") + "#feed-title")
 
 
 @schedule.get("/calendar/<token>.ics")

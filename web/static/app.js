@@ -28,3 +28,22 @@
     if (svg) { svg.setAttribute("data-scrolled", "1"); }
   });
 })();
+// A copy button (data-copy="<input id>") copies its box's text and says so in the status line beside it.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
+    if (!button) { return; }
+    var box = document.getElementById(button.getAttribute("data-copy"));
+    if (!box) { return; }
+    var status = button.closest(".field") && button.closest(".field").querySelector("[data-copy-status]");
+    function done() { if (status) { status.textContent = button.getAttribute("data-copied") || ""; } }
+    box.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(box.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");  // plain http on a local network: the older way still works there
+      done();
+    }
+  });
+})();

@@ -3,7 +3,8 @@
 // sent), rows are added and removed in the page, fields 39/40 follow the amounts as they are typed (mirroring
 // engine/forms.py total_income and per_capita_income; the server recomputes them on submit), dates are
 // tidied to YYYY.MM.DD in Hungarian, and a block whose number of rows disagrees with the field that gives it
-// (x-expected-count) is warned about once before completing.
+// (x-expected-count) is warned about once before completing; required/aria-required follow the conditions, and
+// leaving a changed form without sending it asks first.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-task-form]");
@@ -61,6 +62,11 @@
         if (el.type === "hidden") { return; }
         var off = !!el.closest("[data-visible-when][hidden]");
         if (el.disabled !== off) { el.disabled = off; changed = true; }
+        // A conditionally required field is required only while it is shown (docs/forms.md, "Required").
+        if (el.hasAttribute("data-required")) {
+          el.required = !off;
+          if (off) { el.removeAttribute("aria-required"); } else { el.setAttribute("aria-required", "true"); }
+        }
       });
       if (!changed) { break; }
     }
@@ -247,6 +253,29 @@
     }
   });
   form.addEventListener("submit", warnBeforeSubmit);
+
+  // ---- leaving a changed form ---------------------------------------------------------------------------------
+  // Typing, choosing, adding or removing a row makes the form "changed"; leaving the page then asks first (the
+  // browser words the question). Submitting — completing, saving a draft, a row button without JavaScript —
+  // is not leaving: the server keeps what was sent or gives it back.
+  var changed = false;
+  function markChanged() { changed = true; }
+  form.addEventListener("input", markChanged);
+  form.addEventListener("change", markChanged);
+  form.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button");
+    if (button && (button.hasAttribute("data-add-row") || button.hasAttribute("data-remove-row"))) { markChanged(); }
+  });
+  form.addEventListener("submit", function (event) {
+    // A submission stopped by the row-count warning is still on the page: keep the warning armed.
+    if (!event.defaultPrevented) { changed = false; }
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (!changed) { return; }
+    event.preventDefault();
+    event.returnValue = "";
+    return "";
+  });
   form.querySelectorAll("[data-repeat]").forEach(renumber);
   refresh();
   form.setAttribute("data-enhanced", "true");
