@@ -13,6 +13,7 @@ from engine.models import ProcessDefinition
 from . import diagram
 from .auth import login_required, runtime
 from .labels import bilingual, lang, latest_views
+from .task_views import _documentation
 
 catalogue = Blueprint("catalogue", __name__)
 
@@ -90,7 +91,8 @@ def steps_of(view) -> list[dict]:
                      "role": meta.get("role"), "form": meta.get("form"),
                      "documents": meta.get("documents") if lang() == "en" else
                      (meta.get("documents_hu") or meta.get("documents")),
-                     "documentation": meta.get("documentation") or ""})
+                     # Only the description in the user's language: the raw BPMN documentation is bilingual notes.
+                     "documentation": _documentation(meta.get("documentation") or "", lang())})
     return sorted(rows, key=lambda r: step_key(r["step"]))
 
 
