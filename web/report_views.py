@@ -160,7 +160,7 @@ def report_chart(rows):
 
 
 UNITS = {"pcs": _l("pcs"), "persons": _l("persons"), "HUF": _l("HUF"), "days/process": _l("days/process"),
-         "pcs, %": _l("pcs") + ", %"}
+         "pcs, %": _l("pcs, %")}
 
 
 @reports.app_template_global()
