@@ -12,7 +12,7 @@ from engine.models import ProcessDefinition
 
 from . import diagram
 from .auth import login_required, runtime
-from .labels import bilingual, lang, latest_views
+from .labels import bilingual, lang, latest_views, text
 from .task_views import _documentation
 
 catalogue = Blueprint("catalogue", __name__)
@@ -83,12 +83,20 @@ def render_diagram(view, current=(), done=(), taken_flows=()) -> Markup:
     return Markup(svg)
 
 
+def _form_title(view, form_file: str | None) -> str:
+    """The form's title in the user's language: its file name is the designer's, not the caseworker's."""
+    form = view.forms.get(form_file) if form_file else None
+    if form is None:
+        return ""
+    return text(form.schema.get("x-label"), form.schema.get("title") or "")
+
+
 def steps_of(view) -> list[dict]:
     rows = []
     for bpmn_id, meta in view.catalogue.items():
         rows.append({"bpmn_id": bpmn_id, "step": meta.get("step") or "",
                      "name": meta.get("name_en") if lang() == "en" else meta.get("name"),
-                     "role": meta.get("role"), "form": meta.get("form"),
+                     "role": meta.get("role"), "form": _form_title(view, meta.get("form")),
                      "documents": meta.get("documents") if lang() == "en" else
                      (meta.get("documents_hu") or meta.get("documents")),
                      # Only the description in the user's language: the raw BPMN documentation is bilingual notes.

@@ -34,7 +34,7 @@ ENGLISH_WORDS = {
     "reports", "waiting", "claim", "release", "view", "show", "all", "any", "this", "that", "are", "was",
     "were", "will", "have", "been", "for", "by", "at", "or", "an", "new", "edit", "delete", "login", "logout",
     "password", "username", "name", "total", "count", "event", "events", "who", "what", "when", "before",
-    "after", "version", "deployed", "diagram", "agenda", "visit", "visits", "mentor", "lead", "manager",
+    "after", "version", "deployed", "diagram", "agenda", "visit", "visits", "lead", "manager",
 }
 HUNGARIAN_LETTERS = re.compile(r"[áéíóöőúüűÁÉÍÓÖŐÚÜŰ]")
 HUNGARIAN_WORDS = {"és", "nem", "vagy", "egy", "az", "eset", "lépés", "ügy", "kliens", "mentés", "igen", "nincs"}
