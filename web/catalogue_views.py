@@ -38,13 +38,33 @@ def step_choices() -> list[tuple[str, str]]:
 def element_label(view):
     """Diagram labels in the user's language: the catalogue's English name for tasks, 'hu / en' names split."""
 
+    # Elements outside the task catalogue (decisions) carry their English name as a "nameEn" property too.
+    english = getattr(get_diagram(view), "names_en", {})
+
     def label(element_id: str, name: str) -> str:
         meta = view.catalogue.get(element_id)
-        if meta and lang() == "en" and meta.get("name_en"):
-            return meta["name_en"]
+        if lang() == "en":
+            if meta and meta.get("name_en"):
+                return meta["name_en"]
+            if element_id in english:
+                return english[element_id]
         return bilingual(name)
 
     return label
+
+
+def _names_en(xml: bytes | str) -> dict[str, str]:
+    """Each BPMN element's English name from its "nameEn" property (id → name)."""
+    from lxml import etree
+
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml, etree.XMLParser(resolve_entities=False))
+    found = {}
+    for prop in root.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property"):
+        if prop.get("name") == "nameEn":
+            owner = prop.getparent().getparent().getparent()
+            if owner is not None and owner.get("id"):
+                found[owner.get("id")] = prop.get("value")
+    return found
 
 
 def get_diagram(view) -> diagram.Diagram:
@@ -54,7 +74,9 @@ def get_diagram(view) -> diagram.Diagram:
         with runtime().db.reading() as session:
             xml = session.get_one(ProcessDefinition, view.id).bpmn_xml
         view._web_svgs = OrderedDict()  # set first: another thread may see _web_diagram right after
-        found = view._web_diagram = diagram.Diagram(xml)
+        drawing = diagram.Diagram(xml)
+        drawing.names_en = _names_en(xml)  # type: ignore[attr-defined]
+        found = view._web_diagram = drawing
     return found
 
 
