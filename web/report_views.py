@@ -170,7 +170,7 @@ def _labelled(counts: dict, field: str) -> list[tuple[str, int]]:
 @roles_required(*ROLES)
 def job_retention_csv():
     result = followup_indicators.report(runtime(), current_actor(), _request(_args()))
-    return _download("\ufeff" + report_export.retention_to_csv(result), "text/csv; charset=utf-8", "csv",
+    return _download("\ufeff" + report_export.retention_to_csv(result, lang()), "text/csv; charset=utf-8", "csv",
                      "job-retention")
 
 
@@ -178,7 +178,7 @@ def job_retention_csv():
 @roles_required(*ROLES)
 def job_retention_xlsx():
     result = followup_indicators.report(runtime(), current_actor(), _request(_args()))
-    return _download(report_export.retention_to_xlsx(result),
+    return _download(report_export.retention_to_xlsx(result, lang()),
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", "job-retention")
 
 
