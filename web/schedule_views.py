@@ -9,6 +9,7 @@ from engine import caseload, timers, users
 from engine.access import OVERSEERS
 
 from .auth import current_actor, logged_in_actor, login_required, roles_required, runtime
+from .labels import step_name
 
 schedule = Blueprint("schedule", __name__)
 
@@ -21,6 +22,10 @@ def agenda():
     except ValueError:
         weeks = 4
     data = agenda_service.agenda(runtime(), current_actor(), days=7 * weeks)
+    for day in data["by_day"]:
+        for item in day["items"]:
+            if item.get("bpmn_id"):  # a waiting task: its step's name in the user's language
+                item["label"] = step_name({"name": item["label"], "bpmn_id": item["bpmn_id"]})
     return render_template("schedule/agenda.html", agenda=data, weeks=weeks)
 
 

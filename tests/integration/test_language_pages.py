@@ -46,9 +46,15 @@ SKIP_LINK = re.compile(r"^/(static/|logout|calendar/|api/)|\.(ics|csv|xlsx|json)
 ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 
 
-def _visible_text(html: str) -> str:
+# The case timeline's events and the audit pages are being rewritten in their own work (event names, before/after
+# tables with field labels); they are checked by the test at the end of this file, and nowhere hidden.
+AUDIT_PAGES = re.compile(r"^/audit/")
+TIMELINE = "//ol[@data-testid='timeline']"
+
+
+def _visible_text(html: str, drop: str = "") -> str:
     doc = lxml.html.fromstring(html)
-    for bad in doc.xpath("//script|//style|//template"):
+    for bad in doc.xpath("//script|//style|//template" + (f"|{drop}" if drop else "")):
         bad.drop_tree()
     parts = [t for t in doc.xpath("//text()")]
     for attr in ATTRIBUTES:
@@ -63,8 +69,11 @@ def _links(html: str) -> list[str]:
 
 
 def _user_data(runtime) -> list[str]:
-    """The demo's own free text and names: what users typed, shown as typed in either language."""
-    texts: set[str] = set()
+    """The demo's own free text and names: what users typed, shown as typed in either language; and the
+    product's own name."""
+    # Hungarian benefits keep their legal names on English forms, explained in brackets ("RÁT (availability
+    # support)"): they are names, not untranslated text.
+    texts: set[str] = {"Segítő", "RÁT", "TGYÁS", "közgyógyellátás"}
 
     def walk(value):
         if isinstance(value, str):
@@ -173,27 +182,53 @@ def demo_runtime(runtime):
     return runtime
 
 
-@pytest.mark.parametrize("lang", ["hu", "en"])
-def test_every_page_as_every_role_speaks_one_language(demo_runtime, lang):
-    app = make_app(demo_runtime)
-    allowed = _user_data(demo_runtime)
-    msgids = _untranslated_msgids(lang) if lang == "hu" else []
-    known = _known_pages(demo_runtime)
-    report: list[str] = []
+def _crawl_as_every_role(runtime, lang: str) -> dict[tuple[str, str], str]:
+    app = make_app(runtime)
+    known = _known_pages(runtime)
+    pages = {}
     for username in ROLES:
         browser = Browser(app)
         browser.get("/login")
         assert browser.post("/login", {"username": username, "password": DEMO_PASSWORD}).status_code == 302
         browser.get("/inbox")
         browser.post("/language", {"locale": lang, "next": "/inbox"})
-        pages = _crawl(browser, known)
-        assert len(pages) > 20
-        for path, html in pages.items():
-            if html:
-                for problem in _problems(lang, _visible_text(html), allowed, msgids):
-                    report.append(f"{username} {path}: {problem}")
-    print("\n".join(sorted(set(report))))
-    assert not report, f"{len(report)} leaks:\n" + "\n".join(sorted(set(report))[:300])
+        found = _crawl(browser, known)
+        assert len(found) > 20
+        pages.update({(username, path): html for path, html in found.items() if html})
+    return pages
+
+
+def _report(runtime, lang: str, pages: dict, drop: str) -> list[str]:
+    allowed = _user_data(runtime)
+    msgids = _untranslated_msgids(lang) if lang == "hu" else []
+    report = []
+    for (username, path), html in pages.items():
+        for problem in _problems(lang, _visible_text(html, drop), allowed, msgids):
+            report.append(f"{username} {path}: {problem}")
+    return sorted(set(report))
+
+
+@pytest.mark.parametrize("lang", ["hu", "en"])
+def test_every_page_as_every_role_speaks_one_language(demo_runtime, lang):
+    pages = _crawl_as_every_role(demo_runtime, lang)
+    # Every role's start page, a case, a task, the catalogue and the reports were reached.
+    paths = {path for _user, path in pages}
+    assert {"/inbox", "/processes/family_care", "/reports/", "/agenda", "/admin/users"} <= paths
+    assert any(p.startswith("/tasks/") for p in paths) and any(p.startswith("/cases/") for p in paths)
+    report = _report(demo_runtime, lang, {k: v for k, v in pages.items() if not AUDIT_PAGES.match(k[1])}, TIMELINE)
+    assert not report, f"{len(report)} leaks:\n" + "\n".join(report[:300])
+
+
+@pytest.mark.xfail(strict=True, reason="the timeline's event names and before/after tables and the audit pages "
+                                       "are translated by the audit work; this turns into a failure (XPASS) once "
+                                       "that work is merged, and the marker must then go")
+@pytest.mark.parametrize("lang", ["hu", "en"])
+def test_timeline_and_audit_pages_speak_one_language(demo_runtime, lang):
+    pages = _crawl_as_every_role(demo_runtime, lang)
+    timeline_pages = {k: v for k, v in pages.items() if AUDIT_PAGES.match(k[1]) or k[1].startswith("/cases/")}
+    assert any(AUDIT_PAGES.match(path) for _user, path in timeline_pages)
+    report = _report(demo_runtime, lang, timeline_pages, "")
+    assert not report, f"{len(report)} leaks:\n" + "\n".join(report[:300])
 
 
 def test_logout_page_speaks_the_language_the_user_worked_in(demo_runtime):
@@ -206,3 +241,21 @@ def test_logout_page_speaks_the_language_the_user_worked_in(demo_runtime):
     browser.post("/logout")
     page = browser.get("/login").get_data(as_text=True)
     assert "You have logged out." in page and 'lang="en"' in page
+
+
+def test_language_switch_after_a_refused_form_returns_to_a_page_that_answers_get(demo_runtime):
+    with demo_runtime.db.reading() as session:
+        task_id = session.execute(select(HumanTask.id).where(HumanTask.state == "ready")
+                                  .order_by(HumanTask.id)).scalars().first()
+    browser = Browser(make_app(demo_runtime))
+    browser.get("/login")
+    browser.post("/login", {"username": "anna", "password": DEMO_PASSWORD})
+    browser.get(f"/tasks/{task_id}")
+    # A refused completion is shown at the POST-only address; the switch must not send the user back there.
+    refused = browser.post(f"/tasks/{task_id}/complete", {"no_such_field": "x"},
+                           headers={"Referer": f"http://localhost/tasks/{task_id}"})
+    assert 400 <= refused.status_code < 500
+    found = re.search(r'name="next" value="([^"]*)"', refused.get_data(as_text=True))
+    assert found and found.group(1) == f"/tasks/{task_id}"
+    switched = browser.post("/language", {"locale": "en", "next": found.group(1)})
+    assert switched.status_code == 302 and browser.get(switched.headers["Location"]).status_code == 200
