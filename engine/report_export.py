@@ -203,7 +203,8 @@ def retention_tables(result: dict, lang: str = "en") -> list[tuple[str, list[lis
         tables.append((w(title), [[w("group"), w("clients")]]
                        + [[w(g), n] for g, n in sorted(totals[key].items())]))
     keys = [k for k, _label in RETENTION_FIGURES]
-    tables.append((w("By quarter and mentor"), [[w("quarter"), w("mentor")] + [w(label) for _k, label in RETENTION_FIGURES]]
+    headings = [w("quarter"), w("mentor")] + [w(label) for _k, label in RETENTION_FIGURES]
+    tables.append((w("By quarter and mentor"), [headings]
                    + [[r["quarter"], r["mentor"]] + [r[k] for k in keys] for r in result["by_quarter_and_mentor"]]))
     return tables
 

@@ -191,4 +191,4 @@ def language_return_path() -> str:
     parts = urlsplit(request.referrer or "")
     if parts.netloc == request.host and parts.path:
         return _safe_next(parts.path + (f"?{parts.query}" if parts.query else "")) or ""
-    return 
+    return ""

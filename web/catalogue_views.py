@@ -58,12 +58,12 @@ def _names_en(xml: bytes | str) -> dict[str, str]:
     from lxml import etree
 
     root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml, etree.XMLParser(resolve_entities=False))
-    found = {}
-    for prop in root.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property"):
-        if prop.get("name") == "nameEn":
-            owner = prop.getparent().getparent().getparent()
-            if owner is not None and owner.get("id"):
-                found[owner.get("id")] = prop.get("value")
+    found: dict[str, str] = {}
+    for owner in root.iter():
+        for prop in owner.findall("{*}extensionElements/{*}properties/{*}property"):
+            owner_id, value = owner.get("id"), prop.get("value")
+            if prop.get("name") == "nameEn" and owner_id and value:
+                found[owner_id] = value
     return found
 
 

@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 from engine import clock, followup_indicators, indicator_cases, indicators, report_export
 from engine.errors import ValidationFailed
 
-from .auth import current_actor, logged_in_actor, roles_required, runtime
 from . import labels
+from .auth import current_actor, logged_in_actor, roles_required, runtime
 from .i18n import gettext
 from .labels import lang
 

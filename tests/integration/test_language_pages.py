@@ -19,8 +19,8 @@ from sqlalchemy import select
 from engine import demo
 from engine.models import Case, HumanTask, User
 from engine.setup import DEMO_PASSWORD
-from web import i18n
 from tests.integration.web_client import Browser, make_app
+from web import i18n
 
 ROLES = ["anna", "bela", "lea", "dora", "mark", "admin"]
 
