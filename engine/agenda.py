@@ -53,7 +53,8 @@ def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[
     for t, key, code in tasks:
         day = schedule.local_date(t.due_at)  # a task is due by the end of its day
         kind = "check" if t.bpmn_id in CHECK_TASKS else "visit"
-        items.append({"date": day.isoformat(), "kind": kind, "label": t.name, "case_id": t.case_id,
+        items.append({"date": day.isoformat(), "kind": kind, "label": t.name, "bpmn_id": t.bpmn_id,
+                      "case_id": t.case_id,
                       "process_key": key, "client_code": code, "state": "overdue" if t.due_at < now else "due",
                       "task_id": t.id, "uid": f"{t.case_id}-{kind}-{day.isoformat()}",
                       "waiting_for_administrator": False})

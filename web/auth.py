@@ -115,7 +115,8 @@ def load_actor():
 
 def _start_session(actor: Actor, token: str) -> None:
     # A fresh session on login: an id planted before login (session fixation) is never carried over.
-    locale = session.get("locale")
+    # The login page that follows speaks the language the user worked in (the message below is in it).
+    locale = actor.locale if actor is not None and actor.locale in users.LOCALES else session.get("locale")
     session.clear()
     session.permanent = True
     session["sid"] = token
@@ -158,7 +159,8 @@ def logout():
     actor = current_actor()
     if actor is not None:  # ended on the server: a copy of the cookie opens nothing any more
         logins.log_out(runtime().db, current_session_id(), actor.username)
-    locale = session.get("locale")
+    # The login page that follows speaks the language the user worked in (the message below is in it).
+    locale = actor.locale if actor is not None and actor.locale in users.LOCALES else session.get("locale")
     session.clear()
     if locale:
         session["locale"] = locale
@@ -178,3 +180,15 @@ def language():
         raise SegitoError(f"unknown language '{locale}'")
     session["locale"] = locale
     return redirect(_safe_next(request.form.get("next")) or url_for("inbox.index"))
+
+
+@auth.app_template_global()
+def language_return_path() -> str:
+    """Where the language switch returns: this page, or — when it was shown after a refused form POST, whose
+    address answers POST only — the page the form was on (the POST's referrer), else the inbox."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    parts = urlsplit(request.referrer or "")
+    if parts.netloc == request.host and parts.path:
+        return _safe_next(parts.path + (f"?{parts.query}" if parts.query else "")) or ""
+    return ""

@@ -12,7 +12,8 @@ from engine.models import ProcessDefinition
 
 from . import diagram
 from .auth import login_required, runtime
-from .labels import bilingual, lang, latest_views
+from .labels import bilingual, lang, latest_views, text
+from .task_views import _documentation
 
 catalogue = Blueprint("catalogue", __name__)
 
@@ -37,13 +38,33 @@ def step_choices() -> list[tuple[str, str]]:
 def element_label(view):
     """Diagram labels in the user's language: the catalogue's English name for tasks, 'hu / en' names split."""
 
+    # Elements outside the task catalogue (decisions) carry their English name as a "nameEn" property too.
+    english = getattr(get_diagram(view), "names_en", {})
+
     def label(element_id: str, name: str) -> str:
         meta = view.catalogue.get(element_id)
-        if meta and lang() == "en" and meta.get("name_en"):
-            return meta["name_en"]
+        if lang() == "en":
+            if meta and meta.get("name_en"):
+                return meta["name_en"]
+            if element_id in english:
+                return english[element_id]
         return bilingual(name)
 
     return label
+
+
+def _names_en(xml: bytes | str) -> dict[str, str]:
+    """Each BPMN element's English name from its "nameEn" property (id → name)."""
+    from lxml import etree
+
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml, etree.XMLParser(resolve_entities=False))
+    found: dict[str, str] = {}
+    for owner in root.iter():
+        for prop in owner.findall("{*}extensionElements/{*}properties/{*}property"):
+            owner_id, value = owner.get("id"), prop.get("value")
+            if prop.get("name") == "nameEn" and owner_id and value:
+                found[owner_id] = value
+    return found
 
 
 def get_diagram(view) -> diagram.Diagram:
@@ -53,7 +74,9 @@ def get_diagram(view) -> diagram.Diagram:
         with runtime().db.reading() as session:
             xml = session.get_one(ProcessDefinition, view.id).bpmn_xml
         view._web_svgs = OrderedDict()  # set first: another thread may see _web_diagram right after
-        found = view._web_diagram = diagram.Diagram(xml)
+        drawing = diagram.Diagram(xml)
+        drawing.names_en = _names_en(xml)  # type: ignore[attr-defined]
+        found = view._web_diagram = drawing
     return found
 
 
@@ -82,15 +105,24 @@ def render_diagram(view, current=(), done=(), taken_flows=()) -> Markup:
     return Markup(svg)
 
 
+def _form_title(view, form_file: str | None) -> str:
+    """The form's title in the user's language: its file name is the designer's, not the caseworker's."""
+    form = view.forms.get(form_file) if form_file else None
+    if form is None:
+        return ""
+    return text(form.schema.get("x-label"), form.schema.get("title") or "")
+
+
 def steps_of(view) -> list[dict]:
     rows = []
     for bpmn_id, meta in view.catalogue.items():
         rows.append({"bpmn_id": bpmn_id, "step": meta.get("step") or "",
                      "name": meta.get("name_en") if lang() == "en" else meta.get("name"),
-                     "role": meta.get("role"), "form": meta.get("form"),
+                     "role": meta.get("role"), "form": _form_title(view, meta.get("form")),
                      "documents": meta.get("documents") if lang() == "en" else
                      (meta.get("documents_hu") or meta.get("documents")),
-                     "documentation": meta.get("documentation") or ""})
+                     # Only the description in the user's language: the raw BPMN documentation is bilingual notes.
+                     "documentation": _documentation(meta.get("documentation") or "", lang())})
     return sorted(rows, key=lambda r: step_key(r["step"]))
 
 

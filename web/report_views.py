@@ -13,7 +13,9 @@ from flask_babel import lazy_gettext as _l
 from engine import clock, followup_indicators, indicator_cases, indicators, report_export
 from engine.errors import ValidationFailed
 
+from . import labels
 from .auth import current_actor, logged_in_actor, roles_required, runtime
+from .i18n import gettext
 from .labels import lang
 
 reports = Blueprint("reports", __name__, url_prefix="/reports")
@@ -100,6 +102,7 @@ def cases():
                                            with_names=with_names, limit=100, offset=(page - 1) * 100)
     definition = indicators.DEFINITIONS.get(listing["indicator"])
     return render_template("reports/cases.html", listing=listing, definition=definition, key=key, page=page,
+                           key_label=_key_label(key, values.get("process") or None),
                            lang=lang(), figure=figure, values=values, with_names=with_names,
                            names_allowed=indicators.may_see_names(current_actor()),
                            query={k: v for k, v in values.items() if v})
@@ -137,14 +140,48 @@ def job_retention():
     except ValidationFailed as e:
         error = e.message
     return render_template("reports/job_retention.html", result=result, error=error, figure=figure,
+                           labelled=_labelled,
                            query={k: v for k, v in values.items() if v and k != "bands"}, **_form_context(values))
+
+
+def _key_label(key: str | None, process_key: str | None) -> str:
+    """A breakdown key as the report's table names it: "child_rearing:with_agreement" → "Gyermeknevelés · with
+    agreement" in the user's language."""
+    if not key:
+        return ""
+    with runtime().db.reading() as session:
+        options = indicators.option_labels(runtime(), session, process_key)
+    parts = []
+    for part in key.split(":"):
+        found = options["problem_types"].get(part) or options["closure_reasons"].get(part)
+        if found:
+            parts.append(labels.text(found, part))
+        elif part == "with_agreement":
+            parts.append(gettext("with agreement"))
+        elif part == "without_agreement":
+            parts.append(gettext("without agreement"))
+        else:
+            parts.append(part)
+    return " · ".join(parts)
+
+
+def _labelled(counts: dict, field: str) -> list[tuple[str, int]]:
+    """A breakdown's (label, count) pairs: each key (a form option code, or the report's "not recorded") in the
+    user's language."""
+    view = labels.latest_views().get("job_retention")
+    schema = labels.field_schema(view, field) if view else None
+
+    def label(code: str) -> str:
+        return gettext("not recorded") if code == "not recorded" else labels.option_label(schema, code)
+
+    return [(label(code), n) for code, n in sorted(counts.items())]
 
 
 @reports.get("/job-retention.csv")
 @roles_required(*ROLES)
 def job_retention_csv():
     result = followup_indicators.report(runtime(), current_actor(), _request(_args()))
-    return _download("\ufeff" + report_export.retention_to_csv(result), "text/csv; charset=utf-8", "csv",
+    return _download("\ufeff" + report_export.retention_to_csv(result, lang()), "text/csv; charset=utf-8", "csv",
                      "job-retention")
 
 
@@ -152,7 +189,7 @@ def job_retention_csv():
 @roles_required(*ROLES)
 def job_retention_xlsx():
     result = followup_indicators.report(runtime(), current_actor(), _request(_args()))
-    return _download(report_export.retention_to_xlsx(result),
+    return _download(report_export.retention_to_xlsx(result, lang()),
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", "job-retention")
 
 
@@ -171,7 +208,7 @@ def report_chart(rows):
 
 
 UNITS = {"pcs": _l("pcs"), "persons": _l("persons"), "HUF": _l("HUF"), "days/process": _l("days/process"),
-         "pcs, %": _l("pcs") + ", %"}
+         "pcs, %": _l("pcs, %")}
 
 
 @reports.app_template_global()

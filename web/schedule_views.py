@@ -9,6 +9,7 @@ from engine import caseload, timers, users
 from engine.access import OVERSEERS
 
 from .auth import current_actor, logged_in_actor, login_required, roles_required, runtime
+from .labels import step_name
 
 schedule = Blueprint("schedule", __name__)
 
@@ -24,6 +25,10 @@ def agenda():
     # The link is always on the page: a mentor without one (or with one made before links were kept) gets one.
     token = agenda_service.feed_token(runtime(), actor)
     data = agenda_service.agenda(runtime(), actor, days=7 * weeks)
+    for day in data["by_day"]:
+        for item in day["items"]:
+            if item.get("bpmn_id"):  # a waiting task: its step's name in the user's language
+                item["label"] = step_name({"name": item["label"], "bpmn_id": item["bpmn_id"]})
     return render_template("schedule/agenda.html", agenda=data, weeks=weeks,
                            feed_url=url_for("schedule.calendar_feed", token=token, _external=True))
 

@@ -52,7 +52,9 @@ def _documentation(text: str, locale: str) -> str:
     wanted = "Description:" if locale == "en" else "Leírás:"
     for line in (text or "").splitlines():
         if line.strip().startswith(wanted):
-            return line.split(":", 1)[1].strip()
+            found = line.split(":", 1)[1].strip()
+            # "—" marks a step the programme standard gives no description for: nothing to show.
+            return "" if found.startswith("—") else found
     return ""
 
 

@@ -283,9 +283,13 @@ def test_the_same_figures_from_the_command_line_and_the_json_api(runtime, people
     download = page.get("/reports/job-retention.csv", query_string=query)
     assert download.status_code == 200 and download.mimetype == "text/csv"
     assert 'filename="segito-job-retention-' in download.headers["Content-Disposition"]
-    assert download.get_data(as_text=True).lstrip("\ufeff") == report_export.retention_to_csv(expected)
+    # The export follows the reader's language: Hungarian headings over Hungarian content.
+    exported = download.get_data(as_text=True).lstrip("\ufeff")
+    assert exported == report_export.retention_to_csv(expected, "hu")
+    assert "utókövetett kliensek (fő)" in exported and "clients followed up" not in exported
     workbook = page.client.get("/reports/job-retention.xlsx", query_string=query)
-    assert load_workbook(io.BytesIO(workbook.data)).sheetnames == book.sheetnames
+    assert load_workbook(io.BytesIO(workbook.data)).sheetnames == [
+        "Munkahelymegtartás", "Életkor szerint", "Nem szerint", "Célcsoport szerint", "Negyedévenként és mentoronként"]
     for who in ("anna", "bela"):
         other = browser(make_app(runtime))
         other.login(who)

@@ -81,11 +81,13 @@ def test_api_exports_csv_and_xlsx(world, api):
     assert "I14,Share of closures by reason,—" in csv_text
     xlsx = api.get("/api/reports/indicators", "mark", format="xlsx", lang="hu", **PERIOD)
     book = load_workbook(io.BytesIO(xlsx.get_data()))
-    assert book.sheetnames == ["Indicators", "Income bands (I5)", "Problem types (I6 I7 I17)",
-                               "Closure reasons (I13 I14)", "Caseworkers", "Months"]
-    rows = list(book["Indicators"].iter_rows(values_only=True))
-    assert ("I1", "Családgondozási folyamatok száma adott időintervallumban", 2, "pcs", None) in rows
-    reasons = list(book["Closure reasons (I13 I14)"].iter_rows(values_only=True))
+    # Hungarian content under Hungarian headings: the export follows the reader's language.
+    assert book.sheetnames == ["Mutatószámok", "Jövedelemsávok (I5)", "Problématípusok (I6 I7 I17)",
+                               "Lezárás okai (I13 I14)", "Családgondozók", "Hónapok"]
+    rows = list(book["Mutatószámok"].iter_rows(values_only=True))
+    assert ("azonosító", "mutató", "érték", "mértékegység", "lásd") in rows
+    assert ("I1", "Családgondozási folyamatok száma adott időintervallumban", 2, "db", None) in rows
+    reasons = list(book["Lezárás okai (I13 I14)"].iter_rows(values_only=True))
     assert reasons[1][0] == "sikeres együttműködés, újabb probléma nem merült fel" and reasons[1][1] == 1
 
 
@@ -129,7 +131,7 @@ def test_report_page_with_charts_drill_down_and_downloads(world, app):
     csv_resp = mark.get("/reports/indicators.csv", query_string=PERIOD)
     assert csv_resp.status_code == 200 and "attachment" in csv_resp.headers["Content-Disposition"]
     xlsx = mark.client.get("/reports/indicators.xlsx", query_string=PERIOD)
-    assert load_workbook(io.BytesIO(xlsx.get_data())).sheetnames[0] == "Indicators"
+    assert load_workbook(io.BytesIO(xlsx.get_data())).sheetnames[0] == "Mutatószámok"
     assert mark.get("/reports/job-retention", query_string=PERIOD).status_code == 200
     wrong = mark.get("/reports/", query_string={"from": "2026-12-31", "to": "2026-01-01"})
     assert wrong.status_code == 200 and "after it ends" in wrong.get_data(as_text=True)

@@ -263,11 +263,11 @@ BAD_INPUT = {
     "option not in a list": (_set("household_members-0-kinship", "nagybácsi"), "household_members-0-kinship",
                              "„nagybácsi” nem választható", '<option value="nagybácsi" selected>nagybácsi</option>'),
     "negative amount": (_set("household_members-0-work_incomes-0-amount", "-5"),
-                        "household_members-0-work_incomes-0-amount", "Legalább 0 lehet", 'value="-5"'),
+                        "household_members-0-work_incomes-0-amount", "A legkisebb megengedett érték: 0", 'value="-5"'),
     "impossible date": (_set("taken_into_care_date", "2026.02.30"), "taken_into_care_date", "Érvénytelen dátum",
                         'value="2026.02.30"'),
     "oversized text": (_set("presented_problem", "x" * 10001), "presented_problem",
-                       "legfeljebb 10000 karakter lehet (most 10001)", ">\n" + "x" * 10001 + "</textarea>"),
+                       "legfeljebb 10000 karakter írható be (most 10001)", ">\n" + "x" * 10001 + "</textarea>"),
 }
 
 
@@ -283,7 +283,7 @@ def test_bad_input_is_shown_at_its_field_and_the_input_is_kept(runtime, people, 
     response = anna.post(f"/tasks/{task_id}/complete", flat)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "Semmi sem mentődött el" in html and 'class="error-summary"' in html
+    assert "Nem történt mentés" in html and 'class="error-summary"' in html
     where = _field_html(html, field) if field else html[html.index('class="error-summary"'):]
     assert message in where, where[:3000]
     if field:

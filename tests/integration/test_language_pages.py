@@ -1,0 +1,261 @@
+"""Every page, as every demo role, in both languages: no text of the other language, no raw key, no msgid left
+untranslated (docs/glossary.md, docs/web.md "Languages").
+
+Each role logs in, picks a language, and crawls every link of the app from the start page, plus the pages that
+are known by id from the demo data (a case, a task, a process, reports, audit, agenda, scheduler, administration,
+error pages). The text a user reads (text nodes and the title/placeholder/aria-label/alt attributes) is checked;
+the demo data's own free text and names are the only Hungarian allowed on English pages.
+"""
+from __future__ import annotations
+
+import re
+from collections import deque
+from urllib.parse import urlsplit
+
+import lxml.html
+import pytest
+from sqlalchemy import select
+
+from engine import demo
+from engine.models import Case, HumanTask, User
+from engine.setup import DEMO_PASSWORD
+from tests.integration.web_client import Browser, make_app
+from web import i18n
+
+ROLES = ["anna", "bela", "lea", "dora", "mark", "admin"]
+
+# Common English words that no Hungarian sentence uses (Hungarian homographs such as "is", "has", "most", "be",
+# "fog", "test", "per", "tag" are left out on purpose).
+ENGLISH_WORDS = {
+    "the", "of", "and", "with", "from", "step", "steps", "task", "tasks", "viewed", "changed", "fields", "field",
+    "scheduled", "timers", "timer", "recorded", "pcs", "logged", "you", "your", "case", "cases", "client",
+    "save", "cancel", "not", "none", "yes", "no", "date", "due", "started", "completed", "open", "closed",
+    "search", "filter", "back", "next", "previous", "page", "user", "users", "process", "processes", "report",
+    "reports", "waiting", "claim", "release", "view", "show", "all", "any", "this", "that", "are", "was",
+    "were", "will", "have", "been", "for", "by", "at", "or", "an", "new", "edit", "delete", "login", "logout",
+    "password", "username", "name", "total", "count", "event", "events", "who", "what", "when", "before",
+    "after", "version", "deployed", "diagram", "agenda", "visit", "visits", "lead", "manager",
+}
+HUNGARIAN_LETTERS = re.compile(r"[áéíóöőúüűÁÉÍÓÖŐÚÜŰ]")
+HUNGARIAN_WORDS = {"és", "nem", "vagy", "egy", "az", "eset", "lépés", "ügy", "kliens", "mentés", "igen", "nincs"}
+# A snake_case token: a key of the code, never a word a user reads.
+RAW_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+SKIP_LINK = re.compile(r"^/(static/|logout|calendar/|api/)|\.(ics|csv|xlsx|json)(\?|$)")
+ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
+
+
+# The case timeline's events and the audit pages are being rewritten in their own work (event names, before/after
+# tables with field labels); they are checked by the test at the end of this file, and nowhere hidden.
+AUDIT_PAGES = re.compile(r"^/audit/")
+TIMELINE = "//ol[@data-testid='timeline']"
+
+
+def _visible_text(html: str, drop: str = "") -> str:
+    doc = lxml.html.fromstring(html)
+    for bad in doc.xpath("//script|//style|//template" + (f"|{drop}" if drop else "")):
+        bad.drop_tree()
+    parts = [t for t in doc.xpath("//text()")]
+    for attr in ATTRIBUTES:
+        parts.extend(doc.xpath(f"//@{attr}"))
+    # Buttons and options show their value only when they have no text; input values are user data.
+    return "\n".join(str(p) for p in parts)
+
+
+def _links(html: str) -> list[str]:
+    doc = lxml.html.fromstring(html)
+    return [str(h) for h in doc.xpath("//a/@href")]
+
+
+def _user_data(runtime) -> list[str]:
+    """The demo's own free text and names: what users typed, shown as typed in either language; and the
+    product's own name."""
+    # Hungarian benefits keep their legal names on English forms, explained in brackets ("RÁT (availability
+    # support)"): they are names, not untranslated text.
+    texts: set[str] = {"Segítő", "RÁT", "TGYÁS", "közgyógyellátás"}
+
+    def walk(value):
+        if isinstance(value, str):
+            # Choice codes (snake_case, digits) are keys the page must translate, never user text.
+            if value.strip() and not re.fullmatch(r"[a-z0-9_.:\-]+", value.strip()):
+                texts.add(value.strip())
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+
+    for i in range(8):
+        walk(demo.intake_data(i))
+    walk(demo.assessment_data())
+    walk(demo.meeting(1))
+    walk(demo.action(1))
+    walk(demo.closure_data(True))
+    walk(demo.closure_data(False))
+    walk(["Példa Kft.", "raktáros"])  # the job-retention demo case's employer and job
+    with runtime.db.reading() as session:
+        for full_name, username in session.execute(select(User.display_name, User.username)):
+            texts.update({full_name, username, *full_name.split()})
+    return sorted(texts, key=len, reverse=True)
+
+
+def _strip(text: str, allowed: list[str]) -> str:
+    for value in allowed:
+        text = text.replace(value, " ")
+    return text
+
+
+def _untranslated_msgids(lang: str) -> list[str]:
+    """Messages whose translation differs from the English msgid: seeing the msgid means it was not translated."""
+    catalog = i18n.merged_catalog(lang)
+    found = []
+    for msgid in i18n.extract_messages():
+        message = catalog.get(msgid)
+        string = message.string if message is not None else None
+        if isinstance(string, tuple):
+            string = string[0]
+        if not string or string == msgid or "%(" in msgid or "{" in msgid or len(WORD.findall(msgid)) < 2:
+            continue
+        found.append(msgid)
+    return found
+
+
+def _problems(lang: str, text: str, allowed: list[str], msgids: list[str]) -> list[str]:
+    text = _strip(text, allowed)
+    found = sorted(set(RAW_KEY.findall(text)))
+    problems = [f"raw key {k!r}" for k in found]
+    words = WORD.findall(text)
+    if lang == "hu":
+        problems += [f"English word {w!r}" for w in sorted({w for w in words if w.lower() in ENGLISH_WORDS})]
+        problems += [f"untranslated {m!r}" for m in msgids if re.search(rf"(?<!\w){re.escape(m)}(?!\w)", text)]
+    else:
+        problems += [f"Hungarian word {w!r}" for w in sorted({w for w in words if HUNGARIAN_LETTERS.search(w)
+                                                              or w.lower() in HUNGARIAN_WORDS})]
+    return problems
+
+
+def _known_pages(runtime) -> list[str]:
+    with runtime.db.reading() as session:
+        case_ids = [c for (c,) in session.execute(select(Case.id).order_by(Case.id))]
+        task_ids = [t for (t,) in session.execute(select(HumanTask.id).order_by(HumanTask.id))]
+    pages = ["/", "/inbox", "/cases", "/processes", "/processes/intake", "/processes/family_care",
+             "/processes/job_retention", "/reports/", "/reports/cases", "/reports/job-retention", "/audit/",
+             "/agenda", "/caseload", "/admin/scheduler", "/admin/users", "/no-such-page", "/cases/999999",
+             "/tasks/999999"]
+    pages += [f"/cases/{c}" for c in case_ids] + [f"/audit/cases/{c}" for c in case_ids[:3]]
+    pages += [f"/tasks/{t}" for t in task_ids]
+    return pages
+
+
+def _crawl(browser: Browser, start: list[str], limit: int = 400) -> dict[str, str]:
+    seen: dict[str, str] = {}
+    queue = deque(start)
+    while queue and len(seen) < limit:
+        path = queue.popleft()
+        if path in seen:
+            continue
+        response = browser.get(path)
+        if response.status_code in (301, 302, 303):
+            queue.append(urlsplit(response.headers["Location"]).path)
+            seen[path] = ""
+            continue
+        if "text/html" not in response.headers.get("Content-Type", ""):
+            seen[path] = ""
+            continue
+        html = response.get_data(as_text=True)
+        seen[path] = html
+        for href in _links(html):
+            parts = urlsplit(href)
+            if parts.netloc or not parts.path.startswith("/"):
+                continue
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            if not SKIP_LINK.search(target) and target not in seen:
+                queue.append(target)
+    return seen
+
+
+@pytest.fixture
+def demo_runtime(runtime):
+    demo.ensure(runtime)
+    return runtime
+
+
+def _crawl_as_every_role(runtime, lang: str) -> dict[tuple[str, str], str]:
+    app = make_app(runtime)
+    known = _known_pages(runtime)
+    pages = {}
+    for username in ROLES:
+        browser = Browser(app)
+        browser.get("/login")
+        assert browser.post("/login", {"username": username, "password": DEMO_PASSWORD}).status_code == 302
+        browser.get("/inbox")
+        browser.post("/language", {"locale": lang, "next": "/inbox"})
+        found = _crawl(browser, known)
+        assert len(found) > 20
+        pages.update({(username, path): html for path, html in found.items() if html})
+    return pages
+
+
+def _report(runtime, lang: str, pages: dict, drop: str) -> list[str]:
+    allowed = _user_data(runtime)
+    msgids = _untranslated_msgids(lang) if lang == "hu" else []
+    report = []
+    for (username, path), html in pages.items():
+        for problem in _problems(lang, _visible_text(html, drop), allowed, msgids):
+            report.append(f"{username} {path}: {problem}")
+    return sorted(set(report))
+
+
+@pytest.mark.parametrize("lang", ["hu", "en"])
+def test_every_page_as_every_role_speaks_one_language(demo_runtime, lang):
+    pages = _crawl_as_every_role(demo_runtime, lang)
+    # Every role's start page, a case, a task, the catalogue and the reports were reached.
+    paths = {path for _user, path in pages}
+    assert {"/inbox", "/processes/family_care", "/reports/", "/agenda", "/admin/users"} <= paths
+    assert any(p.startswith("/tasks/") for p in paths) and any(p.startswith("/cases/") for p in paths)
+    report = _report(demo_runtime, lang, {k: v for k, v in pages.items() if not AUDIT_PAGES.match(k[1])}, TIMELINE)
+    assert not report, f"{len(report)} leaks:\n" + "\n".join(report[:300])
+
+
+@pytest.mark.xfail(strict=True, reason="the timeline's event names and before/after tables and the audit pages "
+                                       "are translated by the audit work; this turns into a failure (XPASS) once "
+                                       "that work is merged, and the marker must then go")
+@pytest.mark.parametrize("lang", ["hu", "en"])
+def test_timeline_and_audit_pages_speak_one_language(demo_runtime, lang):
+    pages = _crawl_as_every_role(demo_runtime, lang)
+    timeline_pages = {k: v for k, v in pages.items() if AUDIT_PAGES.match(k[1]) or k[1].startswith("/cases/")}
+    assert any(AUDIT_PAGES.match(path) for _user, path in timeline_pages)
+    report = _report(demo_runtime, lang, timeline_pages, "")
+    assert not report, f"{len(report)} leaks:\n" + "\n".join(report[:300])
+
+
+def test_logout_page_speaks_the_language_the_user_worked_in(demo_runtime):
+    browser = Browser(make_app(demo_runtime))
+    browser.get("/login")
+    browser.post("/login", {"username": "anna", "password": DEMO_PASSWORD})
+    browser.get("/inbox")
+    browser.post("/language", {"locale": "en", "next": "/inbox"})
+    browser.get("/inbox")
+    browser.post("/logout")
+    page = browser.get("/login").get_data(as_text=True)
+    assert "You have logged out." in page and 'lang="en"' in page
+
+
+def test_language_switch_after_a_refused_form_returns_to_a_page_that_answers_get(demo_runtime):
+    with demo_runtime.db.reading() as session:
+        task_id = session.execute(select(HumanTask.id).where(HumanTask.state == "ready")
+                                  .order_by(HumanTask.id)).scalars().first()
+    browser = Browser(make_app(demo_runtime))
+    browser.get("/login")
+    browser.post("/login", {"username": "anna", "password": DEMO_PASSWORD})
+    browser.get(f"/tasks/{task_id}")
+    # A refused completion is shown at the POST-only address; the switch must not send the user back there.
+    refused = browser.post(f"/tasks/{task_id}/complete", {"no_such_field": "x"},
+                           headers={"Referer": f"http://localhost/tasks/{task_id}"})
+    assert 400 <= refused.status_code < 500
+    found = re.search(r'name="next" value="([^"]*)"', refused.get_data(as_text=True))
+    assert found and found.group(1) == f"/tasks/{task_id}"
+    switched = browser.post("/language", {"locale": "en", "next": found.group(1)})
+    assert switched.status_code == 302 and browser.get(switched.headers["Location"]).status_code == 200
