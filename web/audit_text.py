@@ -12,7 +12,7 @@ import re
 from .formatting import date, datetime_, role_name
 from .i18n import N_, ngettext
 from .i18n import gettext as translate
-from .labels import field_schema, option_label, step_name, text
+from .labels import bilingual, field_schema, option_label, step_name, text
 
 # Every kind of event engine/ writes (engine/audit.py, audit_log.py, timer_sync.py, timers.py, agenda.py,
 # caseload.py); an unknown kind is shown with its words, never as a code.
@@ -47,6 +47,7 @@ DETAIL_NAMES = {
     "confirmed_with_open_cases": N_("Started beside open cases"),
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
     "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
+    "created_at": N_("Created"),
 }
 VALUE_NAMES = {
     "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),
@@ -105,8 +106,11 @@ def _detail_value(key: str, value) -> str:
     if key == "roles" and isinstance(value, list):
         return ", ".join(role_name(str(r)) for r in value)
     if key == "timers" and isinstance(value, list):
-        return "; ".join(f"{t.get('label') or t.get('bpmn_id')} ({show_value(t.get('due_at'))})"
+        # Timer labels are written "magyar / English" in the BPMN: the user's half (labels.bilingual).
+        return "; ".join(f"{bilingual(t.get('label')) or t.get('bpmn_id')} ({show_value(t.get('due_at'))})"
                          for t in value if isinstance(t, dict))
+    if key == "label" and isinstance(value, str):
+        return bilingual(value)
     if key == "confirmed_with_open_cases" and isinstance(value, list):
         return ", ".join(f"#{c}" for c in value)
     if isinstance(value, str) and value in VALUE_NAMES:
