@@ -24,7 +24,8 @@ from . import audit, clock, review, sandbox, serialization, timer_values
 from .command_session import AnySession
 from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
-from .forms import _object_nodes, append_only_agreement, check_form_file
+from .form_files import append_only_agreement, check_form_file
+from .forms import _object_nodes
 from .models import ProcessDefinition
 from .sandbox.checker import compile_source
 from .sandbox.safe_builtins import RAW_BUILTINS, WRAPPED

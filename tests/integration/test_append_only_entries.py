@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from engine import cases, clock, demo, entry_corrections, tasks, timers
 from engine.errors import Forbidden, NotFound, ValidationFailed
-from engine.forms import append_only_agreement, check_form_file
+from engine.form_files import append_only_agreement, check_form_file
 from engine.models import AuditEvent
 from engine.report_models import CaseAction, CaseMeeting
 from web.app import create_app

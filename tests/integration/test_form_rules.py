@@ -178,7 +178,7 @@ def test_a_job_retention_visit_is_not_before_the_first_day_of_work(runtime, peop
 
 
 def test_date_rules_are_checked_at_deploy():
-    from engine.forms import check_form_file
+    from engine.form_files import check_form_file
 
     schema = {"type": "object", "properties": {
         "day": {"type": "string", "format": "date", "x-label": {"hu": "Nap", "en": "Day"},
