@@ -15,11 +15,11 @@ import secrets
 from sqlalchemy import delete, or_, select
 
 from . import access, audit, clock, schedule
-from .caseload import VISIT_TASKS
 from .models import Case, Client, HumanTask, User
 from .timer_models import CalendarFeed, FollowUpPlan, Timer
 from .users import CASEWORKER, Actor
 
+VISIT_TASKS = ("step_3_10", "jr_visit")
 CHECK_TASKS = ("jr_day_180_check",)
 CALENDAR_FEED_CREATED = "calendar_feed_created"
 CALENDAR_FEED_RESET = "calendar_feed_reset"

@@ -37,6 +37,7 @@ ENTRY_CORRECTED = "entry_corrected"
 CLIENT_REGISTERED = "client_registered"
 CLIENT_RETURNED = "client_returned"
 DEFINITION_DEPLOYED = "definition_deployed"
+PACKAGE_DEPLOYED = "package_deployed"
 USER_CREATED = "user_created"
 USER_CHANGED = "user_changed"
 USER_LOCALE_CHANGED = "user_locale_changed"
@@ -140,6 +141,7 @@ def record_system_event(session: Session, actor: str, at: dt.datetime, kind: str
     if head_row is None:
         head_row = AuditStream(stream=stream, head="", seq=0)
         session.add(head_row)
+        session.flush()  # a second event of this transaction must find it (sessions do not autoflush)
     seq = head_row.seq + 1
     digest = event_hash(head_row.head, seq, at, actor, kind, None, None, payload)
     session.add(AuditEvent(occurred_at=at, actor=actor, kind=kind, case_id=None, task_id=None, seq=seq,

@@ -1,51 +1,77 @@
-"""Caseload of follow-up mentors: seed 000, 7.1 — one professional works with at most 30 clients at a time.
+"""Caseloads: how many clients a person of a role works with at a time, and the limit a service sets.
 
-The mentor of a follow-up is the case's caseworker (the caseworker role does the mentoring; no role of its own).
-A client is in active follow-up with a mentor when one of the mentor's running cases is a job-retention case,
-or a family-care case whose follow-up visits (3.10) are scheduled or waiting to be recorded.
+What counts is declared by the service packages (``caseload`` in service.yaml, docs/services.md): a client counts
+for a person while one of the person's running cases (she is its caseworker) is of a counted process, waits on a
+counted user task, or has a timer of a counted purpose scheduled. Every package that declares a caseload for the
+role adds what counts; the smallest limit declared is the limit.
 """
 from __future__ import annotations
 
-from sqlalchemy import distinct, exists, func, or_, select
+from sqlalchemy import and_, distinct, exists, false, func, or_, select
 
 from . import access
-from .models import Case, HumanTask, User, UserRole
+from .models import Case, HumanTask, PackageVersion, ProcessDefinition, User, UserRole
+from .packages import settings
 from .timer_models import Timer
 from .users import CASEWORKER, MANAGER, Actor
 
-LIMIT = 30
 CASELOAD_EXCEEDED = "caseload_limit_exceeded"
-FOLLOW_UP_PROCESSES = ("job_retention",)
-VISIT_TASKS = ("step_3_10", "jr_visit")
 
 
-def _in_follow_up():
-    visit_timer = exists().where(Timer.case_id == Case.id, Timer.state.in_(("scheduled", "incident")),
-                                 Timer.purpose == "visit")
-    visit_task = exists().where(HumanTask.case_id == Case.id, HumanTask.state == "ready",
-                                HumanTask.bpmn_id.in_(VISIT_TASKS))
-    return (Case.status == "running") & or_(Case.process_key.in_(FOLLOW_UP_PROCESSES), visit_timer, visit_task)
+def rules(session) -> dict[str, dict]:
+    """role -> rule (engine.packages.settings.caseload_rules) from the package of each process's latest version."""
+    newest = (select(func.max(ProcessDefinition.id)).group_by(ProcessDefinition.process_key)).scalar_subquery()
+    versions = (select(ProcessDefinition.package_version_id).where(ProcessDefinition.id.in_(newest))
+                .scalar_subquery())
+    manifests = session.execute(select(PackageVersion.manifest).where(PackageVersion.id.in_(versions))
+                                .order_by(PackageVersion.id)).scalars().all()
+    return settings.caseload_rules(list(manifests))
 
 
-def active_follow_ups(session, caseworker_id: int, including_case: int | None = None) -> int:
-    """Distinct clients in active follow-up with this mentor (``including_case`` counts a case just starting)."""
-    cond = _in_follow_up()
+def counts_case(rule: dict):
+    """The condition that a case counts toward a caseload under ``rule``."""
+    timer = [and_(Case.process_key == p, Timer.purpose == t) for p, t in sorted(rule["timers"])]
+    task = [and_(Case.process_key == p, HumanTask.bpmn_id == t) for p, t in sorted(rule["tasks"])]
+    conditions: list = [Case.process_key.in_(sorted(rule["processes"]))] if rule["processes"] else []
+    if timer:
+        conditions.append(exists().where(Timer.case_id == Case.id, Timer.state.in_(("scheduled", "incident")),
+                                         or_(*timer)))
+    if task:
+        conditions.append(exists().where(HumanTask.case_id == Case.id, HumanTask.state == "ready", or_(*task)))
+    return (Case.status == "running") & (or_(*conditions) if conditions else false())
+
+
+def starts_counting(rule: dict, process_key: str, started: bool, new_timer_purposes: set[str]) -> bool:
+    """Whether a command on a case of ``process_key`` may have added it to a caseload: the case of a counted
+    process was just started, or a timer of a counted purpose was just set."""
+    return ((started and process_key in rule["processes"])
+            or any((process_key, purpose) in rule["timers"] for purpose in new_timer_purposes))
+
+
+def active_clients(session, rule: dict, caseworker_id: int, including_case: int | None = None) -> int:
+    """Distinct clients counting toward this person's caseload (``including_case`` counts a case just starting)."""
+    cond = counts_case(rule)
     if including_case is not None:
         cond = or_(cond, Case.id == including_case)
     return session.execute(select(func.count(distinct(func.coalesce(Case.client_id, -Case.id))))
                            .where(Case.caseworker_id == caseworker_id, cond)).scalar() or 0
 
 
-def overview(runtime, actor: Actor) -> list[dict]:
-    """Every mentor's active follow-up clients, most loaded first; those over the limit are flagged."""
+def overview(runtime, actor: Actor, role: str = CASEWORKER) -> dict:
+    """Every active person of ``role`` with the clients counting toward her caseload, most loaded first; those
+    over the limit are flagged. Also the limit and the label the packages declare (None without a caseload)."""
     access.require_role(actor, MANAGER, *access.OVERSEERS)
     with runtime.db.reading() as session:
-        counts = dict(session.execute(
+        rule = rules(session).get(role)
+        counts = {} if rule is None else dict(session.execute(
             select(Case.caseworker_id, func.count(distinct(func.coalesce(Case.client_id, -Case.id))))
-            .where(Case.caseworker_id.is_not(None), _in_follow_up()).group_by(Case.caseworker_id)).all())
-        mentors = session.execute(select(User.id, User.username, User.display_name)
-                                  .join(UserRole, UserRole.user_id == User.id)
-                                  .where(UserRole.role == CASEWORKER, User.active.is_(True))).all()
+            .where(Case.caseworker_id.is_not(None), counts_case(rule)).group_by(Case.caseworker_id)).all())
+        people = session.execute(select(User.id, User.username, User.display_name)
+                                 .join(UserRole, UserRole.user_id == User.id)
+                                 .where(UserRole.role == role, User.active.is_(True))).all()
+    limit = rule["limit"] if rule else None
     rows = [{"user_id": m.id, "username": m.username, "display_name": m.display_name,
-             "active": counts.get(m.id, 0), "limit": LIMIT, "over": counts.get(m.id, 0) > LIMIT} for m in mentors]
-    return sorted(rows, key=lambda r: (-r["active"], r["username"]))
+             "active": counts.get(m.id, 0), "limit": limit,
+             "over": limit is not None and counts.get(m.id, 0) > limit} for m in people]
+    return {"role": role, "limit": limit, "label": rule["label"] if rule else None,
+            "rows": sorted(rows, key=lambda r: (-r["active"], r["username"]))}

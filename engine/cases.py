@@ -36,17 +36,18 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
         client_id = None
         if client_code is not None and not isinstance(client_code, str):
             raise SegitoError(f"client_code must be a text code like 'K-7F3Q2D9H', not {client_code!r}")
-        if needs_client(process_key):
+        if view.needs_client:
             if not client_code:
-                raise ValidationFailed(f"a '{process_key}' case needs a client: register the client at intake first",
+                where = f"at '{view.starts_from}' " if view.starts_from else ""
+                raise ValidationFailed(f"a '{process_key}' case needs a client: register the client {where}first",
                                        [{"field": "client_code", "message": f"is required for a '{process_key}' case"}])
-            client_id, seed = clients.case_seed(session.connection(), client_code)
+            client_id, client_code, seed = clients.case_seed(session.connection(), client_code, view.seed_fields)
         already_open = []
         if client_id is not None and view.one_open_case_per_client:
             already_open = _open_cases(session, process_key, client_id)
             if already_open and not confirm:
                 raise ConfirmationNeeded(
-                    f"client {seed['client_code']} already has an open '{process_key}' case: "
+                    f"client {client_code} already has an open '{process_key}' case: "
                     + "; ".join(f"case {c['case_id']} (started {c['started_at'][:10]} by {c['started_by']})"
                                 for c in already_open)
                     + ". Nothing was started; confirm to start another one.",
@@ -64,7 +65,7 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
         for start in workflow.get_tasks(state=TaskState.READY):
             start.data.update(seed)
         step = Advance(runtime, session, case, workflow, view, actor.username, at, caseworker_id)
-        started = {"process_key": process_key, "version": view.version, "client_code": seed.get("client_code"),
+        started = {"process_key": process_key, "version": view.version, "client_code": client_code or None,
                    "after": seed}
         if already_open:  # started although confirmation was asked for: the audit says which case was open
             started["confirmed_with_open_cases"] = [c["case_id"] for c in already_open]
@@ -76,11 +77,6 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
             "tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
             # A warning only when there is one, e.g. a mentor's 31st follow-up client (engine.timer_sync).
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
-
-
-def needs_client(process_key: str) -> bool:
-    """Every process but the intake starts from a registered client (the intake registers one)."""
-    return process_key != "intake"
 
 
 def startable(runtime: Runtime, actor: Actor) -> list[dict]:
@@ -95,7 +91,8 @@ def startable(runtime: Runtime, actor: Actor) -> list[dict]:
             view = runtime.definition(session, definition_id)
             if actor.role_codes & set(view.starter_roles):
                 found.append({"process_key": key, "name": view.name, "version": view.version,
-                              "needs_client": needs_client(key), "roles": list(view.starter_roles)})
+                              "needs_client": view.needs_client, "starts_from": view.starts_from,
+                              "roles": list(view.starter_roles)})
     return found
 
 

@@ -76,20 +76,45 @@ def init_db():
 
 
 @main.command()
-@click.argument("bpmn_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=click.Path(exists=True))
 @as_option
-def deploy(bpmn_file, username):
-    """Deploy a new version of a BPMN file (its forms are read from forms/ beside it)."""
+def deploy(path, username):
+    """Deploy a service package (a folder with service.yaml, docs/services.md) as a new version.
+
+    A BPMN file inside a package folder deploys its whole package, so the package stays one version; a BPMN
+    file outside any package is deployed on its own (its forms are read from forms/ beside it)."""
+    from pathlib import Path
+
+    from . import access, clock, packages
+
     runtime = _runtime()
     actor = _actor(runtime, username)
-    from . import access, clock
-
     access.require_designer(actor)
-    upload = definitions.Upload.from_path(bpmn_file)
+    target = Path(path)
+    folder = target if target.is_dir() else target.parent
+    if (folder / packages.manifest.MANIFEST).is_file():
+        if not target.is_dir():
+            click.echo(f"{target.name} belongs to the package in {folder}: deploying the whole package", err=True)
+        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now()))
+        return
+    if target.is_dir():
+        raise click.UsageError(f"{path} has no {packages.manifest.MANIFEST}: a package folder needs a manifest "
+                               "(docs/services.md)")
+    upload = definitions.Upload.from_path(target)
     definitions.prevalidate(upload)  # before the transaction: validation must not hold the writer lock
     with runtime.db.unit_of_work() as session:
         definition, created = definitions.deploy(session, upload, actor.username, clock.now())
         _out({"process_key": definition.process_key, "version": definition.version, "created": created})
+
+
+@main.command("packages")
+def list_packages():
+    """List deployed service packages and their versions."""
+    from . import packages
+
+    runtime = _runtime()
+    with runtime.db.reading() as session:
+        _out(packages.list_versions(session))
 
 
 @main.command("definitions")

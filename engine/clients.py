@@ -1,4 +1,4 @@
-"""Clients: registered once at intake under a stable pseudonymous code, recognised when they come back."""
+"""Clients: registered once under a stable pseudonymous code, recognised when they come back (docs/services.md)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,6 +12,7 @@ from . import audit
 from .db import Prepared
 from .errors import NotFound, ValidationFailed
 from .models import Client, Intake
+from .packages.manifest import IDENTITY
 
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U to misread
 
@@ -32,67 +33,76 @@ def new_client_code() -> str:
     return "K-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
 
 
-# Every intake and every case start run these: prebuilt Core statements, no mapped objects (loading and flushing
+# Every registration and every case start run these: prebuilt Core statements, no mapped objects (loading and flushing
 # them cost more than the statements themselves).
-_clients, _intakes = Client.__table__, Intake.__table__
+_clients, _registrations = Client.__table__, Intake.__table__
 _CLIENT_BY_KEY = Prepared(select(_clients.c.id, _clients.c.client_code)
                           .where(_clients.c.dedup_key == bindparam("key")))
 _INSERT_CLIENT = Prepared(_clients.insert())
-_INSERT_INTAKE = Prepared(_intakes.insert())
-_earlier = _intakes.alias("latest")
-_LATEST_INTAKE_ID = (select(_earlier.c.id).where(_earlier.c.client_id == _clients.c.id)
+_INSERT_REGISTRATION = Prepared(_registrations.insert())
+_earlier = _registrations.alias("latest")
+_LATEST_REGISTRATION_ID = (select(_earlier.c.id).where(_earlier.c.client_id == _clients.c.id)
                      .order_by(_earlier.c.taken_at.desc(), _earlier.c.id.desc()).limit(1)
                      .correlate(_clients).scalar_subquery())
-_CASE_SEED = Prepared(select(_clients.c.id, _clients.c.client_code, _intakes.c.client_status, _intakes.c.problem,
-                             _intakes.c.phone)
-                      .select_from(_clients.outerjoin(_intakes, _intakes.c.id == _LATEST_INTAKE_ID))
+_CASE_SEED = Prepared(select(_clients.c.id, _clients.c.client_code, _registrations.c.client_status,
+                             _registrations.c.problem, _registrations.c.phone)
+                      .select_from(_clients.outerjoin(_registrations, _registrations.c.id == _LATEST_REGISTRATION_ID))
                       .where(_clients.c.client_code == bindparam("code")))
 
 
-def register_from_intake(connection: Connection, case, data: dict, actor: str, at: dt.datetime,
-                         case_audit: audit.CaseAudit) -> dict:
-    """Find or create the client of an intake, record the intake, and say whether the client is new."""
-    missing = [f for f in ("family_name", "given_name", "birth_date", "mother_name") if not data.get(f)]
+def register(connection: Connection, case, data: dict, registration: dict, actor: str, at: dt.datetime,
+             case_audit: audit.CaseAudit) -> dict:
+    """Find or create the client whose identity the case's form recorded, record this registration, and say
+    whether the client is new. ``registration`` names the form fields (``registers_client`` of the process's
+    manifest, docs/services.md): ``identity`` (recognises a person), ``details``, ``recorded`` (kept each time)."""
+    identity, details, recorded = (registration.get("identity") or {}, registration.get("details") or {},
+                                   registration.get("recorded") or {})
+    missing = [identity[c] for c in IDENTITY if not data.get(identity[c])]
     if missing:
-        raise ValidationFailed(f"intake lacks {', '.join(missing)}", [{"field": f, "message": "is required"}
-                                                                       for f in missing])
-    key = dedup_key(data["family_name"], data["given_name"], data["birth_date"], data["mother_name"])
+        raise ValidationFailed(f"the registration lacks {', '.join(missing)}",
+                               [{"field": f, "message": "is required"} for f in missing])
+    person = {column: data[identity[column]] for column in IDENTITY}
+    key = dedup_key(person["family_name"], person["given_name"], person["birth_date"], person["mother_name"])
     found = _CLIENT_BY_KEY.first(connection, {"key": key})
     if found is None:
         code = new_client_code()
         client_id = _INSERT_CLIENT.insert(connection, dict(
-            client_code=code, dedup_key=key, family_name=data["family_name"].strip(),
-            given_name=data["given_name"].strip(), birth_date=dt.date.fromisoformat(data["birth_date"]),
-            birth_place=data.get("birth_place"), mother_name=data["mother_name"].strip(), phone=data.get("phone"),
+            client_code=code, dedup_key=key, family_name=person["family_name"].strip(),
+            given_name=person["given_name"].strip(), birth_date=dt.date.fromisoformat(person["birth_date"]),
+            birth_place=data.get(details["birth_place"]) if "birth_place" in details else None,
+            mother_name=person["mother_name"].strip(),
+            phone=data.get(details["phone"]) if "phone" in details else None,
             registered_at=at, registered_by=actor))
         # Someone served before Segito existed is 'returning' even on first registration, as the caseworker says.
-        status = data.get("client_status") or "new"
+        status = (data.get(recorded["status"]) if "status" in recorded else None) or "new"
         kind = audit.CLIENT_REGISTERED
     else:
         client_id, code = found
         status = "returning"
         kind = audit.CLIENT_RETURNED
-    _INSERT_INTAKE.insert(connection, dict(client_id=client_id, case_id=case.id, client_status=status,
-                                           problem=data.get("intake_problem") or "", phone=data.get("phone") or None,
-                                           taken_at=at))
+    problem = data.get(recorded["problem"]) if "problem" in recorded else None
+    phone = data.get(recorded["phone"]) if "phone" in recorded else None
+    _INSERT_REGISTRATION.insert(connection, dict(client_id=client_id, case_id=case.id, client_status=status,
+                                                 problem=problem or "", phone=phone or None, taken_at=at))
     case.client_id = client_id
     case_audit.add(kind, {"client_code": code, "client_status": status})
     return {"client_code": code, "client_status": status}
 
 
-def case_seed(connection: Connection, code: str) -> tuple[int, dict]:
-    """The client's id, and what a new case of that client starts with: its code, and the status, problem and
-    phone number recorded at its latest intake (one statement)."""
+def case_seed(connection: Connection, code: str, fields: dict[str, str]) -> tuple[int, str, dict]:
+    """The client's id and code, and the data a new case of that client starts with (one statement): each of
+    ``fields`` (case data field -> code | status | problem | phone, the process's ``start.data``) taken from the
+    client's latest registration. A client never registered is 'new' with no problem; a phone never given is
+    left out."""
     found = _CASE_SEED.first(connection, {"code": code})
     if found is None:
         raise NotFound(f"no client with code '{code}'")
     client_id, client_code, status, problem, phone = found
     taken_in = status is not None
-    seed = {"client_code": client_code, "client_status": status if taken_in else "new",
-            "intake_problem": problem if taken_in else ""}
-    if phone:
-        seed["intake_phone"] = phone
-    return client_id, seed
+    values = {"code": client_code, "status": status if taken_in else "new", "problem": problem if taken_in else "",
+              "phone": phone or None}
+    return client_id, client_code, {field: values[value] for field, value in fields.items()
+                                    if values[value] is not None}
 
 
 def describe(client: Client) -> dict:

@@ -26,7 +26,7 @@ from .db import Prepared
 from .errors import Conflict, DefinitionInvalid, NotFound
 from .form_files import append_only_agreement, check_form_file
 from .forms import _object_nodes
-from .models import ProcessDefinition
+from .models import PackageVersion, ProcessDefinition
 from .sandbox.checker import compile_source
 from .sandbox.safe_builtins import RAW_BUILTINS, WRAPPED
 from .users import ROLES
@@ -380,6 +380,11 @@ def _validated_upload(upload: Upload, digest: str) -> tuple:
     return hit
 
 
+def validated(upload: Upload) -> tuple:
+    """(process key, name, spec JSON, forms, task catalogue) of a valid upload; raises DefinitionInvalid."""
+    return _validated_upload(upload, upload.content_hash())
+
+
 def prevalidate(upload: Upload) -> None:
     """Validate an upload before the unit of work that deploys it (raises DefinitionInvalid): validation parses,
     checks and evaluates constant expressions, which may take seconds, and must not hold the writer lock while
@@ -387,19 +392,32 @@ def prevalidate(upload: Upload) -> None:
     _validated_upload(upload, upload.content_hash())
 
 
-def deploy(session: Session, upload: Upload, actor: str, at) -> tuple[ProcessDefinition, bool]:
-    """Store a new version (or return the latest one if the content is unchanged). Returns (definition, created)."""
+def deploy(session: Session, upload: Upload, actor: str, at, package_version_id: int | None = None,
+           lane_roles: dict[str, str] | None = None) -> tuple[ProcessDefinition, bool]:
+    """Store a new version (or return the latest one if the content is unchanged). Returns (definition, created).
+
+    Deployed with its package (engine/packages), the version belongs to that package version and its lanes are
+    the manifest's roles (``lane_roles``). A file deployed on its own stays in the package of the process's
+    latest version, if it has one, under the same roles (docs/services.md, "Deploying one BPMN file")."""
     digest = upload.content_hash()
     key, name, spec_json, forms, catalogue = _validated_upload(upload, digest)
     latest = latest_definition(session, key, required=False)
-    if latest is not None and latest.content_hash == digest:
+    if package_version_id is None and latest is not None and latest.package_version_id is not None:
+        package_version_id = latest.package_version_id
+        lane_roles = _package_lane_roles(session, package_version_id)
+    if (latest is not None and latest.content_hash == digest
+            and latest.package_version_id == package_version_id):
         return latest, False
+    if lane_roles:
+        catalogue = {task: {**meta, "role": lane_roles.get(meta["role"], meta["role"])}
+                     for task, meta in catalogue.items()}
     version = (session.execute(select(func.max(ProcessDefinition.version))
                                .where(ProcessDefinition.process_key == key)).scalar() or 0) + 1
     definition = ProcessDefinition(
         process_key=key, version=version, name=name, content_hash=digest,
         bpmn_xml=upload.bpmn_bytes.decode("utf-8"), spec_json=spec_json,
         forms=forms, task_catalogue=catalogue, deployed_at=at, deployed_by=actor,
+        package_version_id=package_version_id,
     )
     session.add(definition)
     try:
@@ -407,10 +425,18 @@ def deploy(session: Session, upload: Upload, actor: str, at) -> tuple[ProcessDef
     except IntegrityError as e:
         # Another deployment of the same process took this version number in the meantime.
         raise Conflict(f"another version of '{key}' was deployed at the same time; deploy again") from e
-    audit.record_system_event(session, actor, at, audit.DEFINITION_DEPLOYED,
-                              {"process_key": key, "version": version, "content_hash": digest,
-                               "file": upload.bpmn_name, "forms": sorted(forms)})
+    payload = {"process_key": key, "version": version, "content_hash": digest, "file": upload.bpmn_name,
+               "forms": sorted(forms)}
+    if package_version_id is not None:
+        payload["package_version_id"] = package_version_id
+    audit.record_system_event(session, actor, at, audit.DEFINITION_DEPLOYED, payload)
     return definition, True
+
+
+def _package_lane_roles(session: Session, package_version_id: int) -> dict[str, str]:
+    manifest: dict = session.execute(select(PackageVersion.manifest)
+                               .where(PackageVersion.id == package_version_id)).scalar_one()
+    return {spec["lane"]: role for role, spec in (manifest.get("roles") or {}).items()}
 
 
 def latest_definition(session: Session, key: str, required: bool = True) -> ProcessDefinition | None:
@@ -453,10 +479,6 @@ def describe(definition: ProcessDefinition) -> dict:
             "name": definition.name, "deployed_at": definition.deployed_at.isoformat(),
             "deployed_by": definition.deployed_by, "tasks": definition.task_catalogue,
             "forms": sorted(definition.forms)}
-
-
-def bundled_uploads(bpmn_dir: Path) -> list[Upload]:
-    return [Upload.from_path(p) for p in sorted(bpmn_dir.glob("*/*.bpmn"))]
 
 
 def form_json(definition: ProcessDefinition, form_file: str) -> str:

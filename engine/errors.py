@@ -76,3 +76,10 @@ class ProcessDataRefused(WorkflowFailed):
 
     status = 422
     code = "process_data_refused"
+
+
+class PackageInvalid(SegitoError):
+    """A service package was refused; ``details`` holds one entry per problem: file, line, message."""
+
+    status = 422
+    code = "package_invalid"

@@ -92,6 +92,24 @@ class LoginSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(40))
 
 
+class PackageVersion(Base):
+    """One deployed version of a service package (docs/services.md): its manifest and the hash of all its files.
+    The process versions deployed with it point here; a package whose files are unchanged is not stored again."""
+
+    __tablename__ = "package_versions"
+    __table_args__ = (UniqueConstraint("package_key", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_key: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[dict] = mapped_column(JSON)
+    files: Mapped[list] = mapped_column(JSON)  # the package's file names, as deployed
+    deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    deployed_by: Mapped[str] = mapped_column(String(80))
+
+
 class ProcessDefinition(Base):
     """One deployed version of a BPMN file. The parsed spec is stored here once, never inside instances."""
 
@@ -109,6 +127,8 @@ class ProcessDefinition(Base):
     task_catalogue: Mapped[dict] = mapped_column(JSON)
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
+    # The package version it was deployed with; None for a BPMN file deployed on its own (docs/services.md).
+    package_version_id: Mapped[int | None] = mapped_column(ForeignKey("package_versions.id"), index=True)
 
 
 class Client(Base):

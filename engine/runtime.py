@@ -17,7 +17,8 @@ from .command_session import AnySession
 from .db import Database, is_postgres
 from .errors import NotFound
 from .forms import Form
-from .models import Case, HumanTask, ProcessDefinition
+from .models import Case, HumanTask, PackageVersion, ProcessDefinition
+from .packages import settings as package_settings
 
 if TYPE_CHECKING:
     from .advance import AnyCase
@@ -29,8 +30,10 @@ task_walk.install()
 class DefinitionView:
     """The immutable parts of a deployed version that commands need, kept in memory."""
 
-    def __init__(self, row: ProcessDefinition):
+    def __init__(self, row: ProcessDefinition, manifest: dict | None = None):
         self.id = row.id
+        # The manifest of the package version it was deployed with (docs/services.md); None when deployed alone.
+        self.manifest = manifest
         self.process_key = row.process_key
         self.version = row.version
         self.name = row.name
@@ -46,7 +49,13 @@ class DefinitionView:
         properties = definitions.process_properties(row.bpmn_xml)
         # A process where a client normally has one case at a time: a second one is started only when confirmed.
         self.one_open_case_per_client = properties.get("oneOpenCasePerClient") == "true"
-        self.starter_roles = definitions.starter_roles(row.bpmn_xml)
+        lane_roles = package_settings.lane_roles(manifest)
+        self.starter_roles = package_settings.start_roles(manifest, row.process_key) or tuple(
+            dict.fromkeys(lane_roles.get(r, r) for r in definitions.starter_roles(row.bpmn_xml)))
+        self.needs_client = package_settings.needs_client(manifest, row.process_key)
+        self.starts_from = package_settings.starts_from(manifest, row.process_key)
+        self.seed_fields = package_settings.seed_fields(manifest, row.process_key)
+        self.registration = package_settings.registration(manifest, row.process_key)
 
 
 class WorkflowCache:
@@ -92,7 +101,9 @@ class Runtime:
             row = session.get(ProcessDefinition, definition_id)
             if row is None:
                 raise NotFound(f"process definition {definition_id} does not exist")
-            view = DefinitionView(row)
+            manifest = (session.get(PackageVersion, row.package_version_id).manifest  # type: ignore[union-attr]
+                        if row.package_version_id is not None else None)
+            view = DefinitionView(row, manifest)
             with self._lock:
                 self._definitions[definition_id] = view
         return view

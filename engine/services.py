@@ -8,11 +8,17 @@ import datetime as dt
 
 from . import clients
 from .command_session import AnySession
+from .errors import WorkflowFailed
 
 
 def bind_services(runtime, session: AnySession, case, actor: str, at: dt.datetime, case_audit) -> dict:
     def register_client(task_data: dict, **_params) -> dict:
-        return clients.register_from_intake(session.connection(), case, task_data, actor, at, case_audit)
+        # Which form fields feed the client register is the process's manifest's to say (docs/services.md).
+        registration = runtime.definition(session, case.definition_id).registration
+        if registration is None:
+            raise WorkflowFailed(f"process '{case.process_key}' calls register_client, but its package manifest "
+                                 "declares no 'registers_client' for it (docs/services.md)")
+        return clients.register(session.connection(), case, task_data, registration, actor, at, case_audit)
 
     operations = {"register_client": register_client}
     for provide in PROVIDERS:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from . import clock, definitions, migrate, users
+from . import clock, migrate, packages, users
 from .config import BPMN_DIR
 from .models import Case, User
 from .runtime import Runtime
@@ -22,15 +22,14 @@ DEMO_USERS = [
 
 
 def initialise(runtime: Runtime) -> list[dict]:
-    """Migrate the schema and deploy the bundled BPMN files (a file whose content is unchanged is skipped)."""
+    """Migrate the schema and deploy the bundled service packages of bpmn/ (an unchanged package is skipped)."""
+    wire()
     migrate.upgrade(runtime.db.url)
-    deployed = []
-    for upload in definitions.bundled_uploads(BPMN_DIR):
-        with runtime.db.unit_of_work() as session:
-            definition, created = definitions.deploy(session, upload, SYSTEM, clock.now())
-            deployed.append({"process_key": definition.process_key, "version": definition.version,
-                             "created": created})
-    return deployed
+    return packages.deploy(runtime, packages.bundled(BPMN_DIR), SYSTEM, clock.now())
+
+
+def wire() -> None:
+    """The one place where what plugs into a service package is registered (engine/packages, PARTS)."""
 
 
 def ensure_demo_users(runtime: Runtime) -> bool:

@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, or_, select, update
 
 from . import advance, audit, caseload, finished_rounds, schedule, services
 from .models import UtcDateTime
+from .packages import settings as package_settings
 from .timer_models import Timer
 
 log = logging.getLogger(__name__)
@@ -372,20 +373,34 @@ def set_due_dates(step, created: list[dict]) -> None:
 
 
 def _caseload_warning(step, existing, new) -> None:
-    """Taking a follow-up client beyond the seed's limit of 30 warns the mentor (and the history keeps it)."""
-    started = any(e.kind == audit.CASE_STARTED for e in step.audit.events)
-    starts_follow_up = (step.case.process_key in caseload.FOLLOW_UP_PROCESSES and started) or (
-        not existing and any(_props(task.task_spec).get("purpose") == "visit" for _s, _d, task, _k in new))
-    if not starts_follow_up or step.caseworker_id is None:
+    """Taking a client beyond the caseload limit its service declares (docs/services.md, "caseload") warns the
+    caseworker, and the history keeps it."""
+    if step.caseworker_id is None:
         return
-
-    count = caseload.active_follow_ups(step.session, step.caseworker_id, including_case=step.case.id)
-    if count > caseload.LIMIT:
-        message = (f"{count} aktív utókövetett kliens – a szolgáltatási leírás legfeljebb {caseload.LIMIT}-at enged / "
-                   f"{count} active follow-up clients – the seed allows at most {caseload.LIMIT}")
-        step.warnings = [*getattr(step, "warnings", []), message]
-        step.audit.add(caseload.CASELOAD_EXCEEDED, {"caseworker_id": step.caseworker_id, "active": count,
-                                                    "limit": caseload.LIMIT})
+    started = any(e.kind == audit.CASE_STARTED for e in step.audit.events)
+    purposes = set() if existing else {p for _s, _d, task, _k in new if (p := _props(task.task_spec).get("purpose"))}
+    if not started and not purposes:
+        return
+    # What counts is declared by the case's own package, so it alone says whether the case may start counting;
+    # the limit and the rest of the count come from every package (one query, only then).
+    own = package_settings.caseload_rules([step.view.manifest] if step.view.manifest else [])
+    roles = [role for role, rule in own.items()
+             if caseload.starts_counting(rule, step.case.process_key, started, purposes)]
+    if not roles:
+        return
+    every = caseload.rules(step.session)
+    for role in roles:
+        rule = every.get(role)
+        if rule is None or rule["limit"] is None:
+            continue
+        count = caseload.active_clients(step.session, rule, step.caseworker_id, including_case=step.case.id)
+        if count > rule["limit"]:
+            label = rule["label"] or {"hu": "kliens", "en": "clients"}
+            message = (f"{count} {label['hu']} – a szolgáltatási leírás legfeljebb {rule['limit']}-at enged / "
+                       f"{count} {label['en']} – the seed allows at most {rule['limit']}")
+            step.warnings = [*getattr(step, "warnings", []), message]
+            step.audit.add(caseload.CASELOAD_EXCEEDED, {"caseworker_id": step.caseworker_id, "role": role,
+                                                        "active": count, "limit": rule["limit"]})
 
 
 advance.OBSERVERS.append(observe)

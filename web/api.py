@@ -17,6 +17,7 @@ from engine import (
     definitions,
     input_check,
     logins,
+    packages,
     tasks,
     timers,
 )
@@ -188,6 +189,27 @@ def deploy_definition():
         definition, created = definitions.deploy(session, upload, g.user.username, clock.now())
         body = {"process_key": definition.process_key, "version": definition.version, "created": created}
     return jsonify(body), 201 if created else 200
+
+
+@api.get("/packages")
+@authenticated
+def list_packages():
+    with runtime().db.reading() as session:
+        return jsonify(packages.list_versions(session))
+
+
+@api.post("/packages")
+@authenticated
+def deploy_package():
+    """A service package as a zip archive (docs/services.md): checked as a whole, deployed in one transaction."""
+    access.require_designer(g.user)
+    archive = request.files.get("package")
+    if archive is None:
+        raise BadRequest("upload the package as a zip archive in the multipart field 'package'")
+    package = packages.from_zip(archive.read(packages.load.MAX_ARCHIVE_BYTES + 1),
+                                Path(archive.filename or "package.zip").name)
+    [result] = packages.deploy(runtime(), [package], g.user.username, clock.now())
+    return jsonify(result), 201 if result["created"] else 200
 
 
 @api.post("/cases")

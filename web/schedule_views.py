@@ -56,9 +56,9 @@ def calendar_feed(token: str):
 @schedule.get("/caseload")
 @roles_required(users.MANAGER, *OVERSEERS)
 def caseload_page():
-    rows = caseload.overview(runtime(), current_actor())
-    return render_template("schedule/caseload.html", rows=rows, limit=caseload.LIMIT,
-                           over=[r for r in rows if r["over"]])
+    found = caseload.overview(runtime(), current_actor())
+    return render_template("schedule/caseload.html", rows=found["rows"], limit=found["limit"],
+                           over=[r for r in found["rows"] if r["over"]])
 
 
 @schedule.get("/admin/scheduler")

@@ -1,7 +1,8 @@
 """engine.clients: registering the client of an intake, and what a new case of that client is seeded with.
 
 ``case_seed`` reads, in one statement, the client and its latest intake (by taken_at, then id);
-``register_from_intake`` recognises a person who comes back, whatever the case and accents of the names.
+``register`` (with the intake package's ``registers_client``) recognises a person who comes back, whatever the
+case and accents of the names.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from engine import audit, cases, clients, clock, demo, tasks
+from engine import audit, cases, clients, clock, demo, packages, tasks
+from engine.config import BPMN_DIR
 from engine.errors import NotFound, ValidationFailed
 from engine.models import Client, Intake
 
@@ -26,17 +28,25 @@ def _intake_case(runtime, people) -> int:
     return cases.start_case(runtime, "intake", people.anna)["case_id"]
 
 
+# What the bundled packages declare: the intake's registration, and what a family-care case starts with.
+_INTAKE = packages.check(packages.from_folder(BPMN_DIR / "intake")).package.manifest
+REGISTRATION = _INTAKE["processes"]["intake"]["registers_client"]
+SEED = packages.check(packages.from_folder(BPMN_DIR / "family_care")).package.manifest[
+    "processes"]["family_care"]["start"]["data"]
+
+
 def _register(runtime, case_id: int, data: dict, at: dt.datetime = EARLY):
     case = SimpleNamespace(id=case_id, client_id=None, audit_head="", audit_seq=0)
     case_audit = audit.CaseAudit(case, "anna", at)
     with runtime.db.command() as session:
-        result = clients.register_from_intake(session.connection(), case, data, "anna", at, case_audit)
+        result = clients.register(session.connection(), case, data, REGISTRATION, "anna", at, case_audit)
     return result, case, [e.kind for e in case_audit.events]
 
 
 def _seed(runtime, code: str) -> tuple[int, dict]:
     with runtime.db.command() as session:
-        return clients.case_seed(session.connection(), code)
+        client_id, _code, seed = clients.case_seed(session.connection(), code, SEED)
+        return client_id, seed
 
 
 def _client_id(runtime, code: str) -> int:

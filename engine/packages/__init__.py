@@ -1,0 +1,12 @@
+"""Service packages: a service is a folder (manifest, BPMN, forms, reports, documents) checked and deployed as a
+unit, versioned together (docs/services.md)."""
+from __future__ import annotations
+
+from .check import Checked, check
+from . import manifest, settings
+from .deploy import bundled, content_hash, deploy, list_versions
+from .load import from_folder, from_zip
+from .parts import PARTS, Package, PackagePart, PackageProblem, register_part
+
+__all__ = ["PARTS", "Checked", "Package", "PackagePart", "PackageProblem", "bundled", "check", "content_hash",
+           "deploy", "from_folder", "from_zip", "list_versions", "manifest", "register_part", "settings"]

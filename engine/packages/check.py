@@ -1,0 +1,186 @@
+"""Validating a package as a unit: the manifest, every BPMN file and form, the manifest's references into them,
+and every registered part. Nothing here touches the database; every problem names a file of the package and,
+when there is one, its line (docs/services.md, "What is checked")."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from .. import definitions
+from ..errors import DefinitionInvalid
+from ..form_files import check_form_file
+from ..users import ROLES
+from . import manifest as manifest_format
+from .manifest import MANIFEST, NOTHING, Lines
+from .parts import PARTS, Package, PackageProblem
+
+# Folders a package may hold besides the registered parts' (docs/services.md, "A package folder").
+OWN_FOLDERS = ("forms", "demo")
+REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/services.py)
+
+
+@dataclass
+class CheckedProcess:
+    """What deploying needs of one checked process, and what the manifest's references are checked against."""
+
+    key: str
+    upload: definitions.Upload
+    user_tasks: set[str] = field(default_factory=set)
+    lanes: set[str] = field(default_factory=set)
+    timer_purposes: set[str] = field(default_factory=set)
+    operations: set[str] = field(default_factory=set)
+    fields: set[str] = field(default_factory=set)
+    forms: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Checked:
+    package: Package
+    lines: Lines
+    processes: dict[str, CheckedProcess]
+    problems: list[PackageProblem]
+
+
+def _bpmn_facts(data: bytes) -> tuple[set[str], set[str], set[str]]:
+    """Lane ids, timer purposes and service-task operations of a BPMN file already validated."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    root = etree.fromstring(data, parser)
+    ns = definitions.NS
+    lanes = {lane.get("id") for lane in root.iter(f"{{{definitions.BPMN_NS}}}lane")}
+    purposes = {p.get("value") for p in root.xpath("//spiff:property[@name='purpose']", namespaces=ns)}
+    operations = {o.get("id") for o in root.xpath("//spiff:serviceTaskOperator", namespaces=ns)}
+    return ({x for x in lanes if x}, {x for x in purposes if x}, {x for x in operations if x})
+
+
+def _form_name(file: str, forms: dict[str, bytes]) -> str:
+    return f"forms/{file}" if file in forms else file
+
+
+def check_files(package: Package) -> list[PackageProblem]:
+    """Every file belongs somewhere: the manifest, a top-level BPMN file, or a known folder."""
+    folders = set(OWN_FOLDERS) | {part.folder for part in PARTS}
+    problems = []
+    for path in sorted(package.files):
+        top = path.split("/", 1)[0]
+        if "/" in path:
+            if top not in folders:
+                problems.append(PackageProblem(path, None, f"folder '{top}/' is not part of a package (known: "
+                                                           f"{', '.join(sorted(folders))})"))
+        elif path != MANIFEST and not path.endswith((".bpmn", ".md")):
+            problems.append(PackageProblem(path, None, "a package holds service.yaml, BPMN files, README/*.md and "
+                                                       "the known folders only"))
+    if MANIFEST not in package.files:
+        problems.append(PackageProblem(MANIFEST, None, "missing: every package has a manifest (docs/services.md)"))
+    return problems
+
+
+def check(package: Package) -> Checked:
+    """Everything that can be checked without the database; ``problems`` is empty when the package may deploy."""
+    problems = check_files(package)
+    manifest, lines, manifest_problems = (manifest_format.parse(package.files[MANIFEST]) if MANIFEST in package.files
+                                          else (None, Lines(), []))
+    problems += manifest_problems
+    forms = {path[len("forms/"):]: data for path, data in package.under("forms").items()
+             if path.endswith(".json") and path.count("/") == 1}
+    for path in package.under("forms"):
+        if not path.endswith(".json") or path.count("/") != 1:
+            problems.append(PackageProblem(path, None, "forms/ holds form files (*.json) only, no subfolders"))
+    processes: dict[str, CheckedProcess] = {}
+    declared_files = {}
+    if manifest is not None:
+        package.manifest = manifest
+        package.key = manifest["key"]
+        declared_files = {spec["file"]: key for key, spec in manifest["processes"].items()}
+        for key, spec in manifest["processes"].items():
+            if spec["file"] not in package.files:
+                problems.append(PackageProblem(MANIFEST, lines.of("processes", key, "file"),
+                                               f"processes.{key}: file '{spec['file']}' is not in the package"))
+    for path in sorted(p for p in package.files if "/" not in p and p.endswith(".bpmn")):
+        if manifest is not None and path not in declared_files:
+            problems.append(PackageProblem(path, None, f"not declared in {MANIFEST} (add it under 'processes')"))
+        upload = definitions.Upload(path, package.files[path], forms)
+        try:
+            key, _name, _spec, forms_used, catalogue = definitions.validated(upload)
+        except DefinitionInvalid as e:
+            problems += [PackageProblem(_form_name(d.get("file") or path, forms), d.get("line"), d["message"])
+                         for d in e.details] or [PackageProblem(path, None, e.message)]
+            continue
+        lanes, purposes, operations = _bpmn_facts(package.files[path])
+        fields = {name for schema in forms_used.values() for name in (schema.get("properties") or {})}
+        processes[key] = CheckedProcess(key, upload, set(catalogue), lanes, purposes, operations, fields,
+                                        set(forms_used))
+        if path in declared_files and declared_files[path] != key:
+            problems.append(PackageProblem(MANIFEST, lines.of("processes", declared_files[path], "file"),
+                                           f"processes.{declared_files[path]}: {path} holds process '{key}', so "
+                                           f"its key here must be '{key}'"))
+    used_forms = {name for p in processes.values() for name in p.forms}
+    for name in sorted(set(forms) - used_forms):
+        _schema, form_problems = check_form_file(name, forms[name].decode("utf-8", "replace"))
+        problems += [PackageProblem(_form_name(d["file"], forms), d.get("line"), d["message"])
+                     for d in form_problems]
+    if manifest is not None:
+        problems += _manifest_references(manifest, lines, processes)
+    for part in PARTS:
+        problems += part.check(package)
+    return Checked(package, lines, processes, problems)
+
+
+def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, CheckedProcess]) -> list[PackageProblem]:
+    """What the manifest names must exist: roles, lanes, processes, tasks, timer purposes, form fields."""
+    problems = []
+
+    def refuse(path: tuple, message: str) -> None:
+        problems.append(PackageProblem(MANIFEST, lines.of(*path), f"{'.'.join(map(str, path))}: {message}"))
+
+    roles = manifest["roles"]
+    for role in roles:
+        if role not in ROLES:
+            refuse(("roles", role), f"unknown role '{role}' (the engine's roles: {', '.join(ROLES)})")
+    by_lane = {spec["lane"] for spec in roles.values()}
+    for key, proc in processes.items():
+        for lane in sorted(proc.lanes - by_lane):
+            refuse(("processes", key), f"lane '{lane}' of {proc.upload.bpmn_name} is no role's lane (add a role "
+                                       f"with 'lane: {lane}' under 'roles')")
+    registering = {k for k, spec in manifest["processes"].items() if spec.get("registers_client")}
+    for key, spec in manifest["processes"].items():
+        start = spec["start"]
+        for i, role in enumerate(start.get("roles") or ()):
+            if role not in roles:
+                refuse(("processes", key, "start", "roles", i), f"'{role}' is not one of this package's roles")
+        if start.get("data") and start["from"] == NOTHING:
+            refuse(("processes", key, "start", "data"), "a case that starts from nothing has no client to take "
+                                                        "data from")
+        # A registering process of another package is checked when the package deploys (engine/packages/deploy).
+        if start["from"] in manifest["processes"] and start["from"] not in registering:
+            refuse(("processes", key, "start", "from"), f"process '{start['from']}' registers no client "
+                                                        "(it has no 'registers_client')")
+        found = processes.get(key)
+        registration = spec.get("registers_client")
+        if found is not None and registration:
+            for group, named in registration.items():
+                for column, form_field in named.items():
+                    if form_field not in found.fields:
+                        refuse(("processes", key, "registers_client", group, column),
+                               f"no form of process '{key}' has a field '{form_field}'")
+        if found is not None and REGISTER_CLIENT in found.operations and not registration:
+            refuse(("processes", key), f"{found.upload.bpmn_name} calls '{REGISTER_CLIENT}', so the process needs "
+                                       "'registers_client' (which form fields feed the client register)")
+    for role, spec in (manifest.get("caseload") or {}).items():
+        if role not in roles:
+            refuse(("caseload", role), f"'{role}' is not one of this package's roles")
+        counts = spec["counts"]
+        for i, key in enumerate(counts.get("processes") or ()):
+            if key not in manifest["processes"]:
+                refuse(("caseload", role, "counts", "processes", i), f"'{key}' is not a process of this package")
+        tasks = {t for p in processes.values() for t in p.user_tasks}
+        for i, task in enumerate(counts.get("tasks") or ()):
+            if task not in tasks:
+                refuse(("caseload", role, "counts", "tasks", i), f"no process of this package has a user task "
+                                                                 f"'{task}'")
+        purposes = {t for p in processes.values() for t in p.timer_purposes}
+        for i, purpose in enumerate(counts.get("timers") or ()):
+            if purpose not in purposes:
+                refuse(("caseload", role, "counts", "timers", i), f"no timer of this package has purpose "
+                                                                  f"'{purpose}'")
+    return problems

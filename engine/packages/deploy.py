@@ -1,0 +1,157 @@
+"""Deploying packages: checked before the transaction, then stored in one (docs/services.md, "Deploying").
+
+A package version row, a new version of each of its processes pointing at it, and whatever each registered
+part stores, commit together or not at all. A package whose files are all unchanged is not stored again.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import audit, definitions
+from ..errors import Conflict, PackageInvalid
+from ..models import PackageVersion, ProcessDefinition
+from . import settings
+from .check import Checked, check
+from .load import from_folder
+from .manifest import MANIFEST
+from .parts import PARTS, Package, PackageProblem
+
+
+def content_hash(package: Package) -> str:
+    h = hashlib.sha256()
+    for path in sorted(package.files):
+        h.update(path.encode("utf-8") + b"\0")
+        h.update(hashlib.sha256(package.files[path]).digest())
+    return h.hexdigest()
+
+
+def _refuse(problems: list[PackageProblem], packages: list[Package]) -> None:
+    names = ", ".join(p.folder_name for p in packages)
+    shown = "; ".join(str(p) for p in problems[:3])
+    raise PackageInvalid(f"package {names} was refused ({len(problems)} problem(s)): {shown}",
+                         [{"package": names, **p.to_dict()} for p in problems])
+
+
+def check_all(packages: list[Package]) -> list[Checked]:
+    """Check each package, and raise PackageInvalid naming every problem of every one of them."""
+    checked = [check(p) for p in packages]
+    problems = [PackageProblem(f"{c.package.folder_name}/{p.file}", p.line, p.message)
+                for c in checked for p in c.problems] if len(packages) > 1 else [p for c in checked
+                                                                                   for p in c.problems]
+    keys = [c.package.key for c in checked]
+    for key in sorted({k for k in keys if keys.count(k) > 1}):
+        problems.append(PackageProblem(MANIFEST, None, f"two packages have the key '{key}'"))
+    if problems:
+        _refuse(problems, packages)
+    return checked
+
+
+def _latest_manifests(session: Session) -> dict[str, dict]:
+    """process key -> manifest of the package its latest version belongs to."""
+    newest = (select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
+              .group_by(ProcessDefinition.process_key).subquery())
+    rows = session.execute(
+        select(ProcessDefinition.process_key, PackageVersion.package_key, PackageVersion.manifest)
+        .join(newest, (newest.c.process_key == ProcessDefinition.process_key)
+              & (newest.c.version == ProcessDefinition.version))
+        .join(PackageVersion, PackageVersion.id == ProcessDefinition.package_version_id)).all()
+    return {r.process_key: {"package": r.package_key, "manifest": r.manifest} for r in rows}
+
+
+def _cross_package_problems(session: Session, checked: list[Checked]) -> list[PackageProblem]:
+    """A process belongs to one package; a start 'from' another package's process names one that registers."""
+    deployed = _latest_manifests(session)
+    together = {key: c.package.manifest for c in checked for key in c.package.manifest["processes"]}
+    problems = []
+    for c in checked:
+        manifest = c.package.manifest
+        for key, spec in manifest["processes"].items():
+            owner = deployed.get(key)
+            if owner is not None and owner["package"] != manifest["key"]:
+                problems.append(PackageProblem(MANIFEST, c.lines.of("processes", key),
+                                               f"processes.{key}: process '{key}' belongs to package "
+                                               f"'{owner['package']}'"))
+            source = spec["start"]["from"]
+            if source == "nothing" or source in manifest["processes"]:
+                continue
+            found = together.get(source) or (deployed.get(source) or {}).get("manifest")
+            if found is None or settings.registration(found, source) is None:
+                why = "is not deployed" if found is None else "registers no client"
+                problems.append(PackageProblem(MANIFEST, c.lines.of("processes", key, "start", "from"),
+                                               f"processes.{key}.start.from: process '{source}' {why}"))
+    return problems
+
+
+def store(session: Session, checked: list[Checked], actor: str, at) -> list[dict]:
+    """Inside the caller's transaction: every checked package as a new version (unless unchanged)."""
+    problems = _cross_package_problems(session, checked)
+    if problems:
+        _refuse(problems, [c.package for c in checked])
+    results = []
+    for c in checked:
+        package = c.package
+        digest = content_hash(package)
+        latest = session.execute(select(PackageVersion).where(PackageVersion.package_key == package.key)
+                                 .order_by(PackageVersion.version.desc()).limit(1)).scalar_one_or_none()
+        if latest is not None and latest.content_hash == digest:
+            results.append({"package": package.key, "version": latest.version, "created": False,
+                            "package_version_id": latest.id, "processes": []})
+            continue
+        row = PackageVersion(package_key=package.key, version=(latest.version + 1) if latest else 1,
+                             name=package.manifest["name"]["en"], content_hash=digest, manifest=package.manifest,
+                             files=sorted(package.files), deployed_at=at, deployed_by=actor)
+        session.add(row)
+        session.flush()
+        lane_roles = settings.lane_roles(package.manifest)
+        processes = []
+        for key in package.manifest["processes"]:
+            upload = c.processes[key].upload
+            try:
+                definition, created = definitions.deploy(session, upload, actor, at, row.id, lane_roles)
+            except Conflict as e:
+                raise Conflict(f"package '{package.key}': {e.message}") from e
+            processes.append({"process_key": definition.process_key, "version": definition.version,
+                              "created": created})
+        for part in PARTS:
+            part.store(session, package, row.id)
+        audit.record_system_event(session, actor, at, audit.PACKAGE_DEPLOYED,
+                                  {"package": package.key, "version": row.version, "content_hash": digest,
+                                   "processes": processes, "files": sorted(package.files)})
+        results.append({"package": package.key, "version": row.version, "created": True,
+                        "package_version_id": row.id, "processes": processes})
+    return results
+
+
+def deploy(runtime, packages: list[Package], actor: str, at) -> list[dict]:
+    """Check, then store in one transaction. Checking parses and evaluates, which may take seconds, so it runs
+    before the unit of work and does not hold the writer lock."""
+    checked = check_all(packages)
+    with runtime.db.unit_of_work() as session:
+        return store(session, checked, actor, at)
+
+
+def bundled(bpmn_dir: Path) -> list[Package]:
+    """The packages shipped with Segito: each folder of ``bpmn_dir`` that has a manifest."""
+    return [from_folder(d) for d in sorted(bpmn_dir.iterdir()) if (d / MANIFEST).is_file()]
+
+
+def list_versions(session: Session) -> list[dict]:
+    """Every deployed package version, with the process versions deployed with it."""
+    processes: dict[int, list[dict]] = {}
+    for r in session.execute(select(ProcessDefinition.package_version_id, ProcessDefinition.process_key,
+                                    ProcessDefinition.version)
+                             .where(ProcessDefinition.package_version_id.is_not(None))
+                             .order_by(ProcessDefinition.process_key)):
+        processes.setdefault(r.package_version_id, []).append({"process_key": r.process_key,
+                                                               "version": r.version})
+    rows = session.execute(select(PackageVersion.id, PackageVersion.package_key, PackageVersion.version,
+                                  PackageVersion.manifest, PackageVersion.deployed_at, PackageVersion.deployed_by,
+                                  PackageVersion.content_hash)
+                           .order_by(PackageVersion.package_key, PackageVersion.version)).all()
+    return [{"package": r.package_key, "version": r.version, "name": r.manifest["name"],
+             "deployed_at": r.deployed_at.isoformat(), "deployed_by": r.deployed_by,
+             "content_hash": r.content_hash, "processes": processes.get(r.id, [])} for r in rows]

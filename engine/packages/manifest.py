@@ -1,0 +1,168 @@
+"""Reading service.yaml: YAML with the line of every value, and the JSON Schema of the manifest format.
+
+The format is documented field by field in docs/services.md; a change here is a change there.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from .parts import PackageProblem
+
+MANIFEST = "service.yaml"
+MAX_MANIFEST_BYTES = 256 * 1024
+FORMAT = 1
+
+# What a client's registration records and a new case may start with (docs/services.md, "registers_client").
+REGISTRATION_VALUES = ("code", "status", "problem", "phone")
+# The client register's person columns a registration fills, and the ones it needs to recognise a person.
+IDENTITY = ("family_name", "given_name", "birth_date", "mother_name")
+DETAILS = ("birth_place", "phone")
+RECORDED = ("status", "problem", "phone")
+NOTHING = "nothing"
+
+_KEY = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
+_FIELD = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 2000}
+_LOCALISED = {"type": "object", "required": ["hu", "en"], "additionalProperties": False,
+              "properties": {"hu": _TEXT, "en": _TEXT}}
+
+
+def _names(item: dict) -> dict:
+    return {"type": "array", "items": item, "minItems": 1, "uniqueItems": True}
+
+
+def _fields(names: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
+    return {"type": "object", "additionalProperties": False, "required": list(required),
+            "properties": {n: _FIELD for n in names}}
+
+
+SCHEMA: dict = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["format", "key", "name", "roles", "processes"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "key": _KEY,
+        "name": _LOCALISED,
+        "description": _LOCALISED,
+        "roles": {
+            "type": "object", "minProperties": 1, "propertyNames": _KEY,
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False, "required": ["lane"],
+                "properties": {"lane": {"type": "string", "minLength": 1, "maxLength": 200}, "name": _LOCALISED}},
+        },
+        "processes": {
+            "type": "object", "minProperties": 1, "propertyNames": _KEY,
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False, "required": ["file", "start"],
+                "properties": {
+                    "file": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}\\.bpmn$"},
+                    "start": {
+                        "type": "object", "additionalProperties": False, "required": ["from"],
+                        "properties": {
+                            "from": _KEY,
+                            "roles": _names(_KEY),
+                            "data": {"type": "object", "propertyNames": _FIELD,
+                                     "additionalProperties": {"enum": list(REGISTRATION_VALUES)}},
+                        },
+                    },
+                    "registers_client": {
+                        "type": "object", "additionalProperties": False, "required": ["identity"],
+                        "properties": {"identity": _fields(IDENTITY, IDENTITY), "details": _fields(DETAILS),
+                                       "recorded": _fields(RECORDED)},
+                    },
+                },
+            },
+        },
+        "caseload": {
+            "type": "object", "propertyNames": _KEY,
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False, "required": ["counts"],
+                "properties": {
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 100000},
+                    "label": _LOCALISED,
+                    "counts": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                               "properties": {"processes": _names(_KEY), "tasks": _names(_FIELD),
+                                              "timers": _names(_FIELD)}},
+                },
+            },
+        },
+    },
+}
+_VALIDATOR = Draft202012Validator(SCHEMA)
+
+
+class Lines:
+    """The line (1-based) of every key and list item of a YAML document, by its path in the parsed data."""
+
+    def __init__(self) -> None:
+        self.by_path: dict[tuple, int] = {}
+
+    def of(self, *path: Any) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        while path:
+            if path in self.by_path:
+                return self.by_path[path]
+            path = path[:-1]
+        return self.by_path.get((), 1)
+
+
+def _walk(node: yaml.Node, path: tuple, lines: Lines, seen: set[int]) -> None:
+    if id(node) in seen:
+        raise yaml.YAMLError(f"line {node.start_mark.line + 1}: anchors and aliases (&, *) are not allowed")
+    seen.add(id(node))
+    lines.by_path.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            lines.by_path[(*path, name)] = key.start_mark.line + 1
+            _walk(value, (*path, name), lines, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.by_path[(*path, i)] = item.start_mark.line + 1
+            _walk(item, (*path, i), lines, seen)
+
+
+def parse(text: bytes, file: str = MANIFEST) -> tuple[dict | None, Lines, list[PackageProblem]]:
+    """The manifest as data, the lines of its values, and what is wrong with it by the schema."""
+    lines = Lines()
+    if len(text) > MAX_MANIFEST_BYTES:
+        return None, lines, [PackageProblem(file, None, f"larger than {MAX_MANIFEST_BYTES} bytes")]
+    try:
+        loader = yaml.SafeLoader(text.decode("utf-8"))
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, lines, [PackageProblem(file, 1, "the manifest is empty")]
+            _walk(node, (), lines, set())
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except UnicodeDecodeError as e:
+        return None, lines, [PackageProblem(file, None, f"not UTF-8 text: {e.reason}")]
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        return None, lines, [PackageProblem(file, line, f"not valid YAML: {e.problem or e}")]
+    except yaml.YAMLError as e:
+        return None, lines, [PackageProblem(file, None, f"not valid YAML: {e}")]
+    if not isinstance(data, dict):
+        return None, lines, [PackageProblem(file, 1, "the manifest must be a mapping of fields (key: value)")]
+    problems = []
+    for error in sorted(_VALIDATOR.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = tuple(error.absolute_path)
+        where = ".".join(str(p) for p in path) or "(top level)"
+        problems.append(PackageProblem(file, lines.of(*path), f"{where}: {_message(error)}"))
+    return (data if not problems else None), lines, problems
+
+
+def _message(error) -> str:
+    """jsonschema's message, shortened where it would repeat a whole value."""
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown field(s)")
+    if error.validator in ("pattern", "enum", "const", "type", "required", "minimum", "maximum", "minItems",
+                           "minProperties", "uniqueItems", "minLength", "maxLength"):
+        return error.message
+    return error.message[:300]

@@ -1,0 +1,68 @@
+"""What the engine reads from a deployed package's manifest while cases run (docs/services.md).
+
+A process version deployed on its own (without a package) has no manifest: it starts from a registered client,
+its lanes are role codes, and its cases start with the client's code only.
+"""
+from __future__ import annotations
+
+from .manifest import NOTHING
+
+
+def process(manifest: dict | None, process_key: str) -> dict:
+    return ((manifest or {}).get("processes") or {}).get(process_key) or {}
+
+
+def needs_client(manifest: dict | None, process_key: str) -> bool:
+    """Whether a case starts from a registered client (``start.from`` names the registering process) or from
+    nothing (``start.from: nothing``, e.g. the process that registers clients)."""
+    start = process(manifest, process_key).get("start") or {}
+    return start.get("from", "client") != NOTHING
+
+
+def starts_from(manifest: dict | None, process_key: str) -> str | None:
+    """The process whose client registration a case of this process starts from, or None."""
+    start = process(manifest, process_key).get("start") or {}
+    found = start.get("from")
+    return None if found in (None, NOTHING) else found
+
+
+def seed_fields(manifest: dict | None, process_key: str) -> dict[str, str]:
+    """case data field -> registration value (code, status, problem, phone) a new case starts with."""
+    if manifest is None:
+        return {"client_code": "code"}
+    return dict((process(manifest, process_key).get("start") or {}).get("data") or {})
+
+
+def lane_roles(manifest: dict | None) -> dict[str, str]:
+    """lane id -> role code (``roles.<role>.lane``); without a manifest a lane id is the role code."""
+    return {spec["lane"]: role for role, spec in ((manifest or {}).get("roles") or {}).items()}
+
+
+def start_roles(manifest: dict | None, process_key: str) -> tuple[str, ...] | None:
+    """The roles the manifest says may start this process; None leaves it to the BPMN (docs/processes.md)."""
+    roles = (process(manifest, process_key).get("start") or {}).get("roles")
+    return tuple(roles) if roles else None
+
+
+def registration(manifest: dict | None, process_key: str) -> dict | None:
+    """How this process registers a client (``registers_client``), or None when it registers none."""
+    return process(manifest, process_key).get("registers_client")
+
+
+def caseload_rules(manifests: list[dict]) -> dict[str, dict]:
+    """role -> {"limit": smallest limit declared or None, "label": first label, "processes", "tasks", "timers":
+    sets of (process key, name)} gathered from every package that declares a caseload for the role."""
+    rules: dict[str, dict] = {}
+    for manifest in manifests:
+        own = tuple(manifest.get("processes") or {})
+        for role, spec in (manifest.get("caseload") or {}).items():
+            rule = rules.setdefault(role, {"limit": None, "label": None, "processes": set(), "tasks": set(),
+                                           "timers": set()})
+            if spec.get("limit") is not None:
+                rule["limit"] = spec["limit"] if rule["limit"] is None else min(rule["limit"], spec["limit"])
+            rule["label"] = rule["label"] or spec.get("label")
+            counts = spec.get("counts") or {}
+            rule["processes"] |= set(counts.get("processes") or ())
+            rule["tasks"] |= {(p, t) for p in own for t in counts.get("tasks") or ()}
+            rule["timers"] |= {(p, t) for p in own for t in counts.get("timers") or ()}
+    return rules
