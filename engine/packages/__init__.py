@@ -2,8 +2,8 @@
 unit, versioned together (docs/services.md)."""
 from __future__ import annotations
 
-from .check import Checked, check
 from . import manifest, settings
+from .check import Checked, check
 from .deploy import bundled, content_hash, deploy, list_versions
 from .load import from_folder, from_zip
 from .parts import PARTS, Package, PackagePart, PackageProblem, register_part

@@ -15,8 +15,9 @@ from . import manifest as manifest_format
 from .manifest import MANIFEST, NOTHING, Lines
 from .parts import PARTS, Package, PackageProblem
 
-# Folders a package may hold besides the registered parts' (docs/services.md, "A package folder").
-OWN_FOLDERS = ("forms", "demo")
+# Folders a package may hold (docs/services.md, "A package folder"): reports/ and documents/ are checked by the
+# parts registered for them.
+OWN_FOLDERS = ("forms", "demo", "reports", "documents")
 REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/services.py)
 
 
@@ -123,7 +124,9 @@ def check(package: Package) -> Checked:
         problems += _manifest_references(manifest, lines, processes)
     for part in PARTS:
         problems += part.check(package)
-    return Checked(package, lines, processes, problems)
+    # A form a BPMN file names is checked with it, and again as a form file when that BPMN file was refused.
+    unique = list({(p.file, p.line, p.message): p for p in problems}.values())
+    return Checked(package, lines, processes, unique)
 
 
 def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, CheckedProcess]) -> list[PackageProblem]:

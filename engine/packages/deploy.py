@@ -33,7 +33,7 @@ def _refuse(problems: list[PackageProblem], packages: list[Package]) -> None:
     names = ", ".join(p.folder_name for p in packages)
     shown = "; ".join(str(p) for p in problems[:3])
     raise PackageInvalid(f"package {names} was refused ({len(problems)} problem(s)): {shown}",
-                         [{"package": names, **p.to_dict()} for p in problems])
+                         [p.to_dict() for p in problems])
 
 
 def check_all(packages: list[Package]) -> list[Checked]:
