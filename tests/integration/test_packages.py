@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import cases, caseload, clock, demo, packages, setup
+from engine import caseload, cases, clock, demo, packages, setup
 from engine.config import BPMN_DIR
 from engine.errors import Forbidden, PackageInvalid, ValidationFailed
 from engine.models import AuditEvent, PackageVersion, ProcessDefinition
