@@ -164,18 +164,32 @@ def test_definitions_are_listed(segito):
 
 
 def test_a_process_designer_deploys_a_new_version(runtime, segito, tmp_path):
-    assert segito.ok("deploy", FAMILY, "--as", "dora") == {"process_key": "family_care", "version": 1,
-                                                           "created": False}
+    # A BPMN file in a package folder deploys its package (docs/services.md, "Deploying").
+    [unchanged] = segito.ok("deploy", FAMILY, "--as", "dora")
+    assert (unchanged["package"], unchanged["version"], unchanged["created"]) == ("family_care", 1, False)
     copy_dir = tmp_path / "family_care"
     shutil.copytree(FAMILY.parent, copy_dir)
     changed = copy_dir / "family_care.bpmn"
     changed.write_bytes(FAMILY.read_bytes().replace(b'name="3.3 Esetmunka"', b'name="3.3 Esetmunka (v2)"', 1))
-    assert segito.ok("deploy", changed, "--as", "dora") == {"process_key": "family_care", "version": 2,
-                                                            "created": True}
-    assert segito.ok("deploy", changed, "--as", "dora")["created"] is False
+    [deployed] = segito.ok("deploy", changed, "--as", "dora")
+    assert (deployed["version"], deployed["created"], deployed["processes"]) == (
+        2, True, [{"process_key": "family_care", "version": 2, "created": True}])
+    assert segito.ok("deploy", copy_dir, "--as", "dora")[0]["created"] is False
     listed = segito.ok("definitions")
     assert [(d["version"], d["deployed_by"]) for d in listed if d["process_key"] == "family_care"] == [
         (1, "system"), (2, "dora")]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(changed, alone / "family_care.bpmn")
+    shutil.copytree(copy_dir / "forms", alone / "forms")
+    text = (alone / "family_care.bpmn").read_bytes().replace(b"(v2)", b"(v3)", 1)
+    (alone / "family_care.bpmn").write_bytes(text)
+    # Outside any package folder a file is deployed on its own, and stays in its process's package.
+    assert segito.ok("deploy", alone / "family_care.bpmn", "--as", "dora") == {
+        "process_key": "family_care", "version": 3, "created": True}
+    assert [p["processes"] for p in segito.ok("packages") if p["package"] == "family_care"] == [
+        [{"process_key": "family_care", "version": 1}],
+        [{"process_key": "family_care", "version": 2}, {"process_key": "family_care", "version": 3}]]
 
 
 def test_deploying_is_refused_to_others_and_for_invalid_files(runtime, segito, tmp_path):
