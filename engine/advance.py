@@ -45,7 +45,7 @@ _CANCEL_TASKS = (_tasks.update().where(_tasks.c.spiff_task_id.in_(bindparam("gon
                                       _tasks.c.state == "ready")
                  .values(state="cancelled", completed_at=bindparam("at")))
 # Only the columns a command changes: SQLite rewrites an index entry of every column in the SET list, even to the
-# same value. client_id is set only when the intake's register_client service set it during the command.
+# same value. client_id is set only when a register_client service task set it during the command.
 _SAVE_CASE = (_cases.update().where(_cases.c.id == bindparam("case_id"), _cases.c.lock_version == bindparam("old"))
               .values(state=bindparam("state"), lock_version=bindparam("new"), audit_head=bindparam("head"),
                       audit_seq=bindparam("seq")))

@@ -1,9 +1,9 @@
 """Caseloads: how many clients a person of a role works with at a time, and the limit a service sets.
 
-What counts is declared by the service packages (``caseload`` in service.yaml, docs/services.md): a client counts
-for a person while one of the person's running cases (she is its caseworker) is of a counted process, waits on a
-counted user task, or has a timer of a counted purpose scheduled. Every package that declares a caseload for the
-role adds what counts; the smallest limit declared is the limit.
+What counts is declared by the service packages (``caseloads`` in service.yaml, docs/services.md): a client counts
+toward a caseload of a person while one of the person's running cases (she is its caseworker) is of a counted
+process, waits on a counted user task, or has a timer of a counted purpose scheduled. Every package that declares
+a caseload of the same key adds what counts to it; the smallest limit declared is the limit.
 """
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from . import access
 from .models import Case, HumanTask, PackageVersion, ProcessDefinition, User, UserRole
 from .packages import settings
 from .timer_models import Timer
-from .users import CASEWORKER, MANAGER, Actor
+from .users import MANAGER, Actor
 
 CASELOAD_EXCEEDED = "caseload_limit_exceeded"
 
 
 def rules(session) -> dict[str, dict]:
-    """role -> rule (engine.packages.settings.caseload_rules) from the package of each process's latest version."""
+    """caseload key -> rule (engine.packages.settings.caseload_rules) from the package of each process's latest
+    version."""
     newest = (select(func.max(ProcessDefinition.id)).group_by(ProcessDefinition.process_key)).scalar_subquery()
     versions = (select(ProcessDefinition.package_version_id).where(ProcessDefinition.id.in_(newest))
                 .scalar_subquery())
@@ -57,21 +58,23 @@ def active_clients(session, rule: dict, caseworker_id: int, including_case: int 
                            .where(Case.caseworker_id == caseworker_id, cond)).scalar() or 0
 
 
-def overview(runtime, actor: Actor, role: str = CASEWORKER) -> dict:
-    """Every active person of ``role`` with the clients counting toward her caseload, most loaded first; those
-    over the limit are flagged. Also the limit and the label the packages declare (None without a caseload)."""
+def overview(runtime, actor: Actor) -> list[dict]:
+    """Every declared caseload: its key, role, limit and label, and every active person of its role with the
+    clients counting toward it, most loaded first; those over the limit are flagged."""
     access.require_role(actor, MANAGER, *access.OVERSEERS)
+    found = []
     with runtime.db.reading() as session:
-        rule = rules(session).get(role)
-        counts = {} if rule is None else dict(session.execute(
-            select(Case.caseworker_id, func.count(distinct(func.coalesce(Case.client_id, -Case.id))))
-            .where(Case.caseworker_id.is_not(None), counts_case(rule)).group_by(Case.caseworker_id)).all())
-        people = session.execute(select(User.id, User.username, User.display_name)
-                                 .join(UserRole, UserRole.user_id == User.id)
-                                 .where(UserRole.role == role, User.active.is_(True))).all()
-    limit = rule["limit"] if rule else None
-    rows = [{"user_id": m.id, "username": m.username, "display_name": m.display_name,
-             "active": counts.get(m.id, 0), "limit": limit,
-             "over": limit is not None and counts.get(m.id, 0) > limit} for m in people]
-    return {"role": role, "limit": limit, "label": rule["label"] if rule else None,
-            "rows": sorted(rows, key=lambda r: (-r["active"], r["username"]))}
+        for key, rule in sorted(rules(session).items()):
+            counts = dict(session.execute(
+                select(Case.caseworker_id, func.count(distinct(func.coalesce(Case.client_id, -Case.id))))
+                .where(Case.caseworker_id.is_not(None), counts_case(rule)).group_by(Case.caseworker_id)).all())
+            people = session.execute(select(User.id, User.username, User.display_name)
+                                     .join(UserRole, UserRole.user_id == User.id)
+                                     .where(UserRole.role == rule["role"], User.active.is_(True))).all()
+            limit = rule["limit"]
+            rows = [{"user_id": m.id, "username": m.username, "display_name": m.display_name,
+                     "active": counts.get(m.id, 0), "limit": limit,
+                     "over": limit is not None and counts.get(m.id, 0) > limit} for m in people]
+            found.append({"caseload": key, "role": rule["role"], "limit": limit, "label": rule["label"],
+                          "rows": sorted(rows, key=lambda r: (-r["active"], r["username"]))})
+    return found

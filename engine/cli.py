@@ -140,7 +140,7 @@ def case_startable(username):
 
 @case.command("start")
 @click.argument("process_key")
-@click.option("--client", "client_code", help="the client's code (from intake)")
+@click.option("--client", "client_code", help="the client's code (given when the client was registered)")
 @click.option("--confirm", is_flag=True,
               help="start it even though the client already has an open case of a process that expects one")
 @as_option

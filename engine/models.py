@@ -132,7 +132,8 @@ class ProcessDefinition(Base):
 
 
 class Client(Base):
-    """A person registered at intake. ``client_code`` is the stable, pseudonymous unique identifier (intake 8)."""
+    """A registered person (``registers_client`` of a process, docs/services.md). ``client_code`` is the stable,
+    pseudonymous unique identifier."""
 
     __tablename__ = "clients"
 
@@ -150,16 +151,17 @@ class Client(Base):
 
 
 class Intake(Base):
-    """One intake of a client (a client who comes back is taken in again, as 'returning')."""
+    """One registration of a client (a client who comes back is registered again, as 'returning'); what the
+    registering process's manifest says is ``recorded`` each time (docs/services.md)."""
 
     __tablename__ = "intakes"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
-    client_status: Mapped[str] = mapped_column(String(10))  # new | returning (intake field 3)
+    client_status: Mapped[str] = mapped_column(String(10))  # new | returning
     problem: Mapped[str] = mapped_column(Text)
-    phone: Mapped[str | None] = mapped_column(String(40))  # intake field 3, pre-fills field 3 of process 3
+    phone: Mapped[str | None] = mapped_column(String(40))  # a case started from the client may start with it
     taken_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 

@@ -373,7 +373,7 @@ def set_due_dates(step, created: list[dict]) -> None:
 
 
 def _caseload_warning(step, existing, new) -> None:
-    """Taking a client beyond the caseload limit its service declares (docs/services.md, "caseload") warns the
+    """Taking a client beyond the caseload limit its service declares (docs/services.md, "caseloads") warns the
     caseworker, and the history keeps it."""
     if step.caseworker_id is None:
         return
@@ -384,13 +384,13 @@ def _caseload_warning(step, existing, new) -> None:
     # What counts is declared by the case's own package, so it alone says whether the case may start counting;
     # the limit and the rest of the count come from every package (one query, only then).
     own = package_settings.caseload_rules([step.view.manifest] if step.view.manifest else [])
-    roles = [role for role, rule in own.items()
-             if caseload.starts_counting(rule, step.case.process_key, started, purposes)]
-    if not roles:
+    keys = [key for key, rule in own.items()
+            if caseload.starts_counting(rule, step.case.process_key, started, purposes)]
+    if not keys:
         return
     every = caseload.rules(step.session)
-    for role in roles:
-        rule = every.get(role)
+    for key in keys:
+        rule = every.get(key)
         if rule is None or rule["limit"] is None:
             continue
         count = caseload.active_clients(step.session, rule, step.caseworker_id, including_case=step.case.id)
@@ -399,7 +399,7 @@ def _caseload_warning(step, existing, new) -> None:
             message = (f"{count} {label['hu']} – a szolgáltatási leírás legfeljebb {rule['limit']}-at enged / "
                        f"{count} {label['en']} – the seed allows at most {rule['limit']}")
             step.warnings = [*getattr(step, "warnings", []), message]
-            step.audit.add(caseload.CASELOAD_EXCEEDED, {"caseworker_id": step.caseworker_id, "role": role,
+            step.audit.add(caseload.CASELOAD_EXCEEDED, {"caseworker_id": step.caseworker_id, "caseload": key,
                                                         "active": count, "limit": rule["limit"]})
 
 

@@ -149,9 +149,10 @@ def show(case_id):
         task["workable"] = access_ok(task)
         task["claimable"] = task["assignee_id"] is None and task["role"] in actor.role_codes
     data = case.get("data") or {}
-    # A registered client's next processes: those this user may start that start from a client.
-    follow_ons = [p for p in cases.startable(rt, actor) if p["needs_client"]] \
-        if case["process_key"] == "intake" and case["status"] == "completed" and case.get("client") else []
+    # A registered client's next processes: those this user may start whose manifest says they start from a
+    # client registered by this case's process (``start.from``, docs/services.md).
+    follow_ons = [p for p in cases.startable(rt, actor) if p["starts_from"] == case["process_key"]] \
+        if case["status"] == "completed" and case.get("client") else []
     waits = [{**t, "name": bilingual(t["label"]) if t["label"] else _("a deadline")} for t in case["timers"]]
     events = case["history"]
     shown = events if request.args.get("history") == "all" else events[-TIMELINE_SHOWN:]

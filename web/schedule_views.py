@@ -56,9 +56,7 @@ def calendar_feed(token: str):
 @schedule.get("/caseload")
 @roles_required(users.MANAGER, *OVERSEERS)
 def caseload_page():
-    found = caseload.overview(runtime(), current_actor())
-    return render_template("schedule/caseload.html", rows=found["rows"], limit=found["limit"],
-                           over=[r for r in found["rows"] if r["over"]])
+    return render_template("schedule/caseload.html", caseloads=caseload.overview(runtime(), current_actor()))
 
 
 @schedule.get("/admin/scheduler")

@@ -169,21 +169,21 @@ def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, Chec
         if found is not None and REGISTER_CLIENT in found.operations and not registration:
             refuse(("processes", key), f"{found.upload.bpmn_name} calls '{REGISTER_CLIENT}', so the process needs "
                                        "'registers_client' (which form fields feed the client register)")
-    for role, spec in (manifest.get("caseload") or {}).items():
-        if role not in roles:
-            refuse(("caseload", role), f"'{role}' is not one of this package's roles")
+    for name, spec in (manifest.get("caseloads") or {}).items():
+        if spec["role"] not in roles:
+            refuse(("caseloads", name, "role"), f"'{spec['role']}' is not one of this package's roles")
         counts = spec["counts"]
         for i, key in enumerate(counts.get("processes") or ()):
             if key not in manifest["processes"]:
-                refuse(("caseload", role, "counts", "processes", i), f"'{key}' is not a process of this package")
+                refuse(("caseloads", name, "counts", "processes", i), f"'{key}' is not a process of this package")
         tasks = {t for p in processes.values() for t in p.user_tasks}
         for i, task in enumerate(counts.get("tasks") or ()):
             if task not in tasks:
-                refuse(("caseload", role, "counts", "tasks", i), f"no process of this package has a user task "
+                refuse(("caseloads", name, "counts", "tasks", i), f"no process of this package has a user task "
                                                                  f"'{task}'")
         purposes = {t for p in processes.values() for t in p.timer_purposes}
         for i, purpose in enumerate(counts.get("timers") or ()):
             if purpose not in purposes:
-                refuse(("caseload", role, "counts", "timers", i), f"no timer of this package has purpose "
+                refuse(("caseloads", name, "counts", "timers", i), f"no timer of this package has purpose "
                                                                   f"'{purpose}'")
     return problems

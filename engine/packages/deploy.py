@@ -67,6 +67,17 @@ def _cross_package_problems(session: Session, checked: list[Checked]) -> list[Pa
     deployed = _latest_manifests(session)
     together = {key: c.package.manifest for c in checked for key in c.package.manifest["processes"]}
     problems = []
+    # A caseload several packages add to is one person's load: it has one role (docs/services.md, "caseloads").
+    others = {c.package.key for c in checked}
+    roles = {name: (spec["role"], m["package"]) for m in deployed.values() if m["package"] not in others
+             for name, spec in (m["manifest"].get("caseloads") or {}).items()}
+    for c in checked:
+        for name, spec in (c.package.manifest.get("caseloads") or {}).items():
+            role, owner = roles.setdefault(name, (spec["role"], c.package.key))
+            if role != spec["role"]:
+                problems.append(PackageProblem(MANIFEST, c.lines.of("caseloads", name, "role"),
+                                               f"caseloads.{name}.role: package '{owner}' counts caseload '{name}' "
+                                               f"for role '{role}'"))
     for c in checked:
         manifest = c.package.manifest
         for key, spec in manifest["processes"].items():

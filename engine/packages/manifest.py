@@ -77,11 +77,12 @@ SCHEMA: dict = {
                 },
             },
         },
-        "caseload": {
+        "caseloads": {
             "type": "object", "propertyNames": _KEY,
             "additionalProperties": {
-                "type": "object", "additionalProperties": False, "required": ["counts"],
+                "type": "object", "additionalProperties": False, "required": ["role", "counts"],
                 "properties": {
+                    "role": _KEY,
                     "limit": {"type": "integer", "minimum": 1, "maximum": 100000},
                     "label": _LOCALISED,
                     "counts": {"type": "object", "additionalProperties": False, "minProperties": 1,

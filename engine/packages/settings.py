@@ -50,14 +50,15 @@ def registration(manifest: dict | None, process_key: str) -> dict | None:
 
 
 def caseload_rules(manifests: list[dict]) -> dict[str, dict]:
-    """role -> {"limit": smallest limit declared or None, "label": first label, "processes", "tasks", "timers":
-    sets of (process key, name)} gathered from every package that declares a caseload for the role."""
+    """caseload key -> {"role", "limit" (the smallest declared, or None), "label" (the first declared),
+    "processes", "tasks", "timers"}: every package that declares a caseload of that key adds what counts, the
+    tasks and timers as (process key, name) of its own processes."""
     rules: dict[str, dict] = {}
     for manifest in manifests:
-        own = tuple(manifest.get("processes") or {})
-        for role, spec in (manifest.get("caseload") or {}).items():
-            rule = rules.setdefault(role, {"limit": None, "label": None, "processes": set(), "tasks": set(),
-                                           "timers": set()})
+        own = tuple((manifest.get("processes") or {}))
+        for key, spec in (manifest.get("caseloads") or {}).items():
+            rule = rules.setdefault(key, {"role": spec["role"], "limit": None, "label": None, "processes": set(),
+                                          "tasks": set(), "timers": set()})
             if spec.get("limit") is not None:
                 rule["limit"] = spec["limit"] if rule["limit"] is None else min(rule["limit"], spec["limit"])
             rule["label"] = rule["label"] or spec.get("label")

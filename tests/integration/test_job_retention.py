@@ -197,15 +197,15 @@ def test_a_mentor_is_warned_when_taking_a_31st_follow_up_client_and_the_manager_
         "31 aktív utókövetett kliens – a szolgáltatási leírás legfeljebb 30-at enged / "
         "31 active follow-up clients – the seed allows at most 30"]
     [warned] = events(runtime, caseload.CASELOAD_EXCEEDED, thirty_first["case_id"])
-    assert json_payloads([warned])[0] == {"caseworker_id": people.anna.id, "role": "caseworker", "active": 31,
+    assert json_payloads([warned])[0] == {"caseworker_id": people.anna.id, "caseload": "follow_up", "active": 31,
                                          "limit": 30}
-    listed = {r["username"]: r for r in caseload.overview(runtime, people.mark)["rows"]}
+    listed = {r["username"]: r for r in caseload.overview(runtime, people.mark)[0]["rows"]}
     assert (listed["anna"]["active"], listed["anna"]["over"]) == (31, True)
     assert (listed["bela"]["active"], listed["bela"]["over"]) == (0, False)
     # A family-care case in follow-up counts too; a closed case no longer does.
     with runtime.db.unit_of_work() as session:
         session.get(Case, thirtieth["case_id"]).status = "completed"
-    assert {r["username"]: r["active"] for r in caseload.overview(runtime, people.lea)["rows"]}["anna"] == 30
+    assert {r["username"]: r["active"] for r in caseload.overview(runtime, people.lea)[0]["rows"]}["anna"] == 30
 
 
 def test_a_plan_change_before_the_worker_reached_a_due_visit_issues_it_once_on_its_own_day(runtime, people):

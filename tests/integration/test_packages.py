@@ -74,7 +74,8 @@ def test_a_changed_manifest_is_a_new_package_version_and_its_caseload_limit_appl
     second = cases.start_case(runtime, "job_retention", people.anna, demo.run_intake(runtime, people.anna, 1))
     assert second["warnings"] == ["2 aktív utókövetett kliens – a szolgáltatási leírás legfeljebb 1-at enged / "
                                   "2 active follow-up clients – the seed allows at most 1"]
-    found = caseload.overview(runtime, people.mark)
+    [found] = caseload.overview(runtime, people.mark)
+    assert (found["caseload"], found["role"], found["limit"]) == ("follow_up", "caseworker", 1)
     assert found["limit"] == 1 and {r["username"]: r["over"] for r in found["rows"]}["anna"] is True
 
 
@@ -110,7 +111,7 @@ def test_every_problem_is_named_with_its_file_and_line_and_nothing_is_stored(run
     assert sorted(_refused(runtime, folder)) == sorted([
         f"service.yaml:{process}: processes.family_care: lane 'professional_lead' of family_care.bpmn is no "
         "role's lane (add a role with 'lane: professional_lead' under 'roles')",
-        f"service.yaml:{tasks}: caseload.caseworker.counts.tasks.0: no process of this package has a user task "
+        f"service.yaml:{tasks}: caseloads.follow_up.counts.tasks.0: no process of this package has a user task "
         "'step_3_99'"])
 
 
