@@ -55,7 +55,7 @@ def caseload_rules(manifests: list[dict]) -> dict[str, dict]:
     tasks and timers as (process key, name) of its own processes."""
     rules: dict[str, dict] = {}
     for manifest in manifests:
-        own = tuple((manifest.get("processes") or {}))
+        own = tuple(manifest.get("processes") or {})
         for key, spec in (manifest.get("caseloads") or {}).items():
             rule = rules.setdefault(key, {"role": spec["role"], "limit": None, "label": None, "processes": set(),
                                           "tasks": set(), "timers": set()})
