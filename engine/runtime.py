@@ -30,10 +30,12 @@ task_walk.install()
 class DefinitionView:
     """The immutable parts of a deployed version that commands need, kept in memory."""
 
-    def __init__(self, row: ProcessDefinition, manifest: dict | None = None):
+    def __init__(self, row: ProcessDefinition, manifest: dict | None = None, package_version: int | None = None):
         self.id = row.id
-        # The manifest of the package version it was deployed with (docs/services.md); None when deployed alone.
+        # The manifest and number of the package version it was deployed with (docs/services.md); None when it
+        # was deployed on its own.
         self.manifest = manifest
+        self.package_version = package_version
         self.process_key = row.process_key
         self.version = row.version
         self.name = row.name
@@ -101,9 +103,10 @@ class Runtime:
             row = session.get(ProcessDefinition, definition_id)
             if row is None:
                 raise NotFound(f"process definition {definition_id} does not exist")
-            manifest = (session.get(PackageVersion, row.package_version_id).manifest  # type: ignore[union-attr]
-                        if row.package_version_id is not None else None)
-            view = DefinitionView(row, manifest)
+            package = (session.get(PackageVersion, row.package_version_id)
+                       if row.package_version_id is not None else None)
+            view = DefinitionView(row, package.manifest if package else None,
+                                  package.version if package else None)
             with self._lock:
                 self._definitions[definition_id] = view
         return view

@@ -132,7 +132,10 @@ def index():
     views = latest_views()
     processes = [{"key": key, "name": bilingual(view.name), "version": view.version,
                   "steps": len(view.catalogue), "roles": sorted({m.get("role") for m in view.catalogue.values()
-                                                                 if m.get("role")})}
+                                                                 if m.get("role")}),
+                  # The service package it came with (docs/services.md), by name and package version.
+                  "service": text(view.manifest["name"], key) if view.manifest else None,
+                  "package_version": view.package_version}
                  for key, view in sorted(views.items())]
     return render_template("catalogue.html", processes=processes)
 

@@ -160,7 +160,8 @@ def test_a_registered_part_checks_and_stores_within_the_deploy(runtime, tmp_path
     stored = []
 
     def check(package):
-        return [PackageProblem(path, 1, "no reports allowed here") for path in package.under("reports")]
+        return [PackageProblem(path, 1, "no reports allowed here") for path in package.under("reports")
+                if path.endswith("bad.yaml")]
 
     def store(session, package, version_id):
         stored.append((package.key, version_id, sorted(package.under("reports"))))
@@ -263,3 +264,14 @@ def test_the_command_line_deploys_a_folder_and_a_bpmn_file_deploys_its_package(r
     (folder / "service.yaml").write_text("format: 2\n", encoding="utf-8")
     result = segito("deploy", folder, "--as", "dora")
     assert result.exit_code == 2 and "service.yaml:1: format" in result.stderr
+
+
+def test_the_catalogue_shows_each_process_s_service_and_package_version(runtime, people, tmp_path):
+    from .web_client import browser, make_app
+
+    folder = _copy(BPMN_DIR / "intake", tmp_path)
+    (folder / "README.md").write_text("notes\n", encoding="utf-8")
+    assert _deploy(runtime, folder)["version"] == 2
+    page = browser(make_app(runtime), "anna").get("/processes").get_data(as_text=True)
+    assert "Szolgáltatás: Esetfelvétel (2. csomagverzió)" in page
+    assert "Szolgáltatás: Családsegítés – családgondozás (1. csomagverzió)" in page
