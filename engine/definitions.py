@@ -405,6 +405,13 @@ def deploy(session: Session, upload: Upload, actor: str, at, package_version_id:
     if package_version_id is None and latest is not None and latest.package_version_id is not None:
         package_version_id = latest.package_version_id
         lane_roles = _package_lane_roles(session, package_version_id)
+        unmapped = sorted({meta["role"] for meta in catalogue.values()} - set(lane_roles))
+        if unmapped:
+            raise DefinitionInvalid(
+                f"{upload.bpmn_name}: lane(s) {', '.join(unmapped)} are no role's lane in the package of process "
+                f"'{key}'; add them to its service.yaml and deploy the package (docs/services.md)",
+                [{"file": upload.bpmn_name, "line": None,
+                  "message": f"lane '{lane}' is no role's lane in the package's service.yaml"} for lane in unmapped])
     if (latest is not None and latest.content_hash == digest
             and latest.package_version_id == package_version_id):
         return latest, False

@@ -275,3 +275,24 @@ def test_the_catalogue_shows_each_process_s_service_and_package_version(runtime,
     page = browser(make_app(runtime), "anna").get("/processes").get_data(as_text=True)
     assert "Szolgáltatás: Esetfelvétel (2. csomagverzió)" in page
     assert "Szolgáltatás: Családsegítés – családgondozás (1. csomagverzió)" in page
+
+
+def test_one_bpmn_file_deployed_alone_stays_in_its_package_and_its_lanes_must_be_roles(runtime):
+    from engine import definitions
+    from engine.errors import DefinitionInvalid
+
+    upload = definitions.Upload.from_path(BPMN_DIR / "intake" / "intake.bpmn")
+    renamed = definitions.Upload(upload.bpmn_name, upload.bpmn_bytes.replace(
+        'name="Esetfelvétel"'.encode(), 'name="Esetfelvétel (javított)"'.encode(), 1), upload.forms)
+    assert renamed.bpmn_bytes != upload.bpmn_bytes
+    with runtime.db.unit_of_work() as session:
+        definition, created = definitions.deploy(session, renamed, "dora", clock.now())
+        package_version_id = session.execute(select(PackageVersion.id)
+                                             .where(PackageVersion.package_key == "intake")).scalar_one()
+        assert created and (definition.version, definition.package_version_id) == (2, package_version_id)
+    stray = definitions.Upload(upload.bpmn_name, upload.bpmn_bytes.replace(b'lane id="caseworker"',
+                                                                           b'lane id="reception"', 1), upload.forms)
+    before = _counts(runtime)
+    with pytest.raises(DefinitionInvalid, match="reception"), runtime.db.unit_of_work() as session:
+        definitions.deploy(session, stray, "dora", clock.now())
+    assert _counts(runtime) == before
