@@ -12,6 +12,7 @@ from .runtime import Runtime
 
 
 def _runtime() -> Runtime:
+    setup.wire()  # what plugs into service packages (reports, documents), for `segito deploy`
     return Runtime()
 
 

@@ -29,7 +29,8 @@ def initialise(runtime: Runtime) -> list[dict]:
 
 
 def wire() -> None:
-    """The one place where what plugs into a service package is registered (engine/packages, PARTS)."""
+    """The one place where what plugs into a service package is registered (engine/packages, PARTS). Called by
+    whatever deploys packages (initialise, the CLI, the web app); registering a part twice replaces it."""
 
 
 def ensure_demo_users(runtime: Runtime) -> bool:

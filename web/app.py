@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from engine import input_check, logins
+from engine import input_check, logins, setup
 from engine.errors import Forbidden, SegitoError
 from engine.runtime import Runtime
 
@@ -49,6 +49,7 @@ def create_app(runtime: Runtime | None = None, config: dict | None = None) -> Fl
     )
     app.config.update(config)
     app.extensions["segito"] = runtime or Runtime()
+    setup.wire()  # what plugs into service packages (reports, documents), for POST /api/packages
 
     i18n.init_app(app)
     csrf.init_app(app)

@@ -122,8 +122,9 @@ def check(package: Package) -> Checked:
                      for d in form_problems]
     if manifest is not None:
         problems += _manifest_references(manifest, lines, processes)
-    for part in PARTS:
-        problems += part.check(package)
+    if manifest is not None:  # a part may read the manifest, so it runs only on a valid one
+        for part in PARTS:
+            problems += part.check(package)
     # A form a BPMN file names is checked with it, and again as a form file when that BPMN file was refused.
     unique = list({(p.file, p.line, p.message): p for p in problems}.values())
     return Checked(package, lines, processes, unique)

@@ -14,7 +14,7 @@ class Package:
     key: str
     folder_name: str
     manifest: dict
-    files: dict[str, bytes] = field(default_factory=dict)  # relative path ("forms/intake.json") -> bytes
+    files: dict[str, bytes] = field(default_factory=dict)  # relative path ("forms/joining.json") -> bytes
 
     def under(self, folder: str) -> dict[str, bytes]:
         """The files of one subfolder ("reports", "forms"), by path relative to the package."""
