@@ -192,7 +192,8 @@ class Advance:
         return dict(case_id=self.case.id, spiff_task_id=str(spiff_task.id), bpmn_id=spiff_task.task_spec.name,
                     step=meta.get("step") or "", name=meta.get("name") or spiff_task.task_spec.name, role=role,
                     assignee_id=assignee, state="ready", form_file=meta.get("form"), draft=None,
-                    created_at=self.at, due_at=None, completed_at=None, completed_by=None)
+                    created_at=self.at, due_at=None, completed_at=None, completed_by=None,
+                    purpose=meta.get("purpose"))
 
     def finish(self) -> list[dict]:
         """Write task rows, state and audit events; returns the newly created task rows (without ids)."""

@@ -1,6 +1,8 @@
-"""A mentor's follow-up calendar: the visits and day-180 checks to come (timer rows, and behind a job-retention
-case's one waiting visit the rest of its plan, computed from ``follow_up_plans``), the ones waiting in the
-inbox (task rows), and the same as an iCalendar feed (RFC 5545) a calendar app can subscribe to.
+"""A caseworker's follow-up calendar: the dated appointments to come (timer rows with a ``purpose``, and behind
+a waiting timer the later days of its plan, its ``planned`` property), the ones waiting in the inbox (task rows
+with a ``purpose``), and the same as an iCalendar feed (RFC 5545) a calendar app can subscribe to. What is an
+appointment, of which kind, with which label, is the processes' to say (docs/timers.md, "Mentor, caseload,
+agenda"); the engine knows no service's steps.
 
 The feed is read without a session, by a secret token in its URL, looked up by its SHA-256. The token is kept
 so the agenda page always shows the link; resetting it makes a new one and the old link stops working.
@@ -14,15 +16,15 @@ import secrets
 
 from sqlalchemy import delete, or_, select
 
-from . import access, audit, clock, schedule
+from . import access, audit, clock
 from .models import Case, Client, HumanTask, User
-from .timer_models import CalendarFeed, FollowUpPlan, Timer
+from .sandbox.calendar_helpers import local_date, start_of_day
+from .timer_models import CalendarFeed, Timer
 from .users import CASEWORKER, Actor
 
-VISIT_TASKS = ("step_3_10", "jr_visit")
-CHECK_TASKS = ("jr_day_180_check",)
 CALENDAR_FEED_CREATED = "calendar_feed_created"
 CALENDAR_FEED_RESET = "calendar_feed_reset"
+OPEN_TIMERS = ("scheduled", "incident")
 
 
 def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[dict]:
@@ -30,101 +32,87 @@ def _items(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[
     timers = session.execute(
         select(Timer, Case.process_key, Client.client_code).join(Case, Case.id == Timer.case_id)
         .outerjoin(Client, Client.id == Case.client_id)
-        .where(Case.caseworker_id == user_id, Case.status == "running", Timer.state.in_(("scheduled", "incident")),
-               Timer.purpose.in_(("visit", "check")), Timer.due_at < end)  # past ones too: not fired, overdue
+        .where(Case.caseworker_id == user_id, Case.status == "running", Timer.state.in_(OPEN_TIMERS),
+               Timer.purpose.is_not(None), Timer.due_at < end)  # past ones too: not fired, overdue
     ).all()
     tasks = session.execute(
         select(HumanTask, Case.process_key, Client.client_code).join(Case, Case.id == HumanTask.case_id)
         .outerjoin(Client, Client.id == Case.client_id)
-        .where(HumanTask.state == "ready", HumanTask.bpmn_id.in_(VISIT_TASKS + CHECK_TASKS),
+        .where(HumanTask.state == "ready", HumanTask.purpose.is_not(None),
                or_(HumanTask.assignee_id == user_id, Case.caseworker_id == user_id), HumanTask.due_at.is_not(None),
                HumanTask.due_at < end)
     ).all()
-    items = _planned(session, user_id, start, end)
+    items = []
     for t, key, code in timers:
-        # A timer past its due time has not fired yet: the visit is overdue, and one in incident waits for the
-        # administrator's retry (docs/timers.md, "Failures") — the mentor sees it rather than losing it.
-        day = schedule.local_date(t.due_at)
+        # A timer past its due time has not fired yet: it is overdue, and one in incident waits for the
+        # administrator's retry (docs/timers.md, "Failures") — the caseworker sees it rather than losing it.
+        day = local_date(t.due_at)
         items.append({"date": day.isoformat(), "kind": t.purpose, "label": t.label, "case_id": t.case_id,
                       "process_key": key, "client_code": code,
                       "state": "overdue" if t.due_at < now else "scheduled", "task_id": None,
                       "uid": f"{t.case_id}-{t.purpose}-{day.isoformat()}",
                       "waiting_for_administrator": t.state == "incident"})
+        for planned in _planned_after(t):
+            at = start_of_day(dt.date.fromisoformat(planned["date"]))
+            if start <= at < end:
+                items.append({"date": planned["date"], "kind": t.purpose, "label": planned["label"] or t.label,
+                              "case_id": t.case_id, "process_key": key, "client_code": code, "state": "planned",
+                              "task_id": None, "uid": f"{t.case_id}-{t.purpose}-{planned['date']}",
+                              "waiting_for_administrator": False})
     for t, key, code in tasks:
-        day = schedule.local_date(t.due_at)  # a task is due by the end of its day
-        kind = "check" if t.bpmn_id in CHECK_TASKS else "visit"
-        items.append({"date": day.isoformat(), "kind": kind, "label": t.name, "bpmn_id": t.bpmn_id,
+        day = local_date(t.due_at)  # a task is due by the end of its day
+        items.append({"date": day.isoformat(), "kind": t.purpose, "label": t.name, "bpmn_id": t.bpmn_id,
                       "case_id": t.case_id,
                       "process_key": key, "client_code": code, "state": "overdue" if t.due_at < now else "due",
-                      "task_id": t.id, "uid": f"{t.case_id}-{kind}-{day.isoformat()}",
+                      "task_id": t.id, "uid": f"{t.case_id}-{t.purpose}-{day.isoformat()}",
                       "waiting_for_administrator": False})
     return sorted(items, key=lambda i: (i["date"], i["client_code"] or "", i["case_id"]))
 
 
-def _planned(session, user_id: int, start: dt.datetime, end: dt.datetime) -> list[dict]:
-    """The visits behind each job-retention case's waiting visit timer, computed from the case's plan: the
-    process keeps only the next visit as a timer (bpmn/job_retention), the calendar shows the whole plan."""
-    waiting = session.execute(
-        select(Timer.case_id, Timer.due_at, FollowUpPlan, Case.process_key, Client.client_code)
-        .join(FollowUpPlan, FollowUpPlan.case_id == Timer.case_id).join(Case, Case.id == Timer.case_id)
-        .outerjoin(Client, Client.id == Case.client_id)
-        .where(Case.caseworker_id == user_id, Case.status == "running", Timer.state.in_(("scheduled", "incident")),
-               Timer.purpose == "visit", Timer.due_at < end)
-    ).all()
-    items = []
-    for case_id, due_at, plan, key, code in waiting:
-        for n, day in schedule.planned_after(plan.employment_start, plan.months, plan.intensity, due_at):
-            at = schedule.start_of_day(day)
-            if at >= end:
-                break
-            if at >= start:
-                items.append({"date": day.isoformat(), "kind": "visit", "label": schedule.visit_label(n),
-                              "case_id": case_id, "process_key": key, "client_code": code, "state": "planned",
-                              "task_id": None, "uid": f"{case_id}-visit-{day.isoformat()}",
-                              "waiting_for_administrator": False})
-    return items
+def _planned_after(timer) -> list[dict]:
+    """The days its process planned after a waiting timer (its ``planned`` property): a loop keeps only the
+    next one as a timer, the calendar shows the whole plan."""
+    due = local_date(timer.due_at).isoformat()
+    return [p for p in timer.planned or () if p["date"] > due]
 
 
 def waiting_for_administrator(session, user_id: int) -> list[dict]:
-    """The visits and checks of the user's running cases whose timers are in incident: overdue, and waiting for
+    """The appointments of the user's running cases whose timers are in incident: overdue, and waiting for
     an administrator to retry them (the inbox shows them beside the tasks). Oldest first."""
     rows = session.execute(
         select(Timer, Case.process_key, Client.client_code).join(Case, Case.id == Timer.case_id)
         .outerjoin(Client, Client.id == Case.client_id)
         .where(Timer.state == "incident", Case.caseworker_id == user_id, Case.status == "running",
-               Timer.purpose.in_(("visit", "check")))
+               Timer.purpose.is_not(None))
         .order_by(Timer.due_at, Timer.id)
     ).all()
     return [{"timer_id": t.id, "case_id": t.case_id, "process_key": key, "client_code": code, "kind": t.purpose,
-             "label": t.label, "date": schedule.local_date(t.due_at).isoformat(), "due_at": t.due_at.isoformat()}
+             "label": t.label, "date": local_date(t.due_at).isoformat(), "due_at": t.due_at.isoformat()}
             for t, key, code in rows]
 
 
 def case_calendar(runtime, case_id: int) -> list[dict]:
-    """A case's visits and checks to come: its waiting timers and, behind a waiting visit, the rest of the plan
-    ([{date, kind, label, state}], by date). Used by tests and by anyone who may read the case."""
+    """A case's appointments to come: its waiting timers with a purpose and, behind each, the later days of its
+    plan ([{date, kind, label, state}], by date). Used by tests and by anyone who may read the case."""
     with runtime.db.reading() as session:
-        rows = session.execute(select(Timer).where(Timer.case_id == case_id, Timer.state.in_(("scheduled", "incident")),
-                                                   Timer.purpose.in_(("visit", "check")))).scalars().all()
-        plan = session.get(FollowUpPlan, case_id)
-        items = [{"date": schedule.local_date(t.due_at).isoformat(), "kind": t.purpose, "label": t.label,
-                  "state": "scheduled"} for t in rows]
+        rows = session.execute(select(Timer).where(Timer.case_id == case_id, Timer.state.in_(OPEN_TIMERS),
+                                                   Timer.purpose.is_not(None))).scalars().all()
+        items = []
         for t in rows:
-            if t.purpose == "visit" and plan is not None:
-                items += [{"date": day.isoformat(), "kind": "visit", "label": schedule.visit_label(n),
-                           "state": "planned"}
-                          for n, day in schedule.planned_after(plan.employment_start, plan.months, plan.intensity,
-                                                               t.due_at)]
-    return sorted(items, key=lambda i: (i["date"], i["kind"] != "visit"))
+            items.append({"date": local_date(t.due_at).isoformat(), "kind": t.purpose, "label": t.label,
+                          "state": "scheduled"})
+            items += [{"date": p["date"], "kind": t.purpose, "label": p["label"] or t.label, "state": "planned"}
+                      for p in _planned_after(t)]
+    return sorted(items, key=lambda i: (i["date"], i["state"] == "planned", i["kind"]))
 
 
 def agenda(runtime, actor: Actor, days: int = 28) -> dict:
-    """The actor's follow-up visits from today for ``days`` days, and any overdue ones, by local day."""
+    """The actor's appointments from today for ``days`` days, and any overdue ones, by local day."""
     access.require_role(actor, CASEWORKER)
     days = max(1, min(int(days), 200))
-    today = schedule.local_date(clock.now())
-    start = schedule.start_of_day(today)
-    end = schedule.start_of_day(today + dt.timedelta(days=days))
+    today = local_date(clock.now())
+    start = start_of_day(today)
+    end = start_of_day(today + dt.timedelta(days=days))
     with runtime.db.reading() as session:
         items = _items(session, actor.id, start, end)
         has_feed = session.get(CalendarFeed, actor.id) is not None
@@ -171,14 +159,14 @@ def feed(runtime, token: str, days_back: int = 31, days_ahead: int = 200) -> str
     if not token or len(token) > 100:
         return None
     now = clock.now()
-    today = schedule.local_date(now)
+    today = local_date(now)
     with runtime.db.reading() as session:
         owner = session.execute(select(User).join(CalendarFeed, CalendarFeed.user_id == User.id)
                                 .where(CalendarFeed.token_hash == _hash(token))).scalar_one_or_none()
         if owner is None or not owner.active:
             return None
-        items = _items(session, owner.id, schedule.start_of_day(today - dt.timedelta(days=days_back)),
-                       schedule.start_of_day(today + dt.timedelta(days=days_ahead)))
+        items = _items(session, owner.id, start_of_day(today - dt.timedelta(days=days_back)),
+                       start_of_day(today + dt.timedelta(days=days_ahead)))
     return to_ical(items, now, owner.display_name)
 
 
@@ -205,13 +193,12 @@ def _fold(line: str) -> str:
 
 def to_ical(items: list[dict], stamp: dt.datetime, calendar_name: str) -> str:
     utc = stamp.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Segito//Follow-up visits//HU", "CALSCALE:GREGORIAN",
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Segito//Follow-up calendar//HU", "CALSCALE:GREGORIAN",
              "METHOD:PUBLISH", f"X-WR-CALNAME:{_escape('Segítő – ' + calendar_name)}",
              "REFRESH-INTERVAL;VALUE=DURATION:PT1H", "X-PUBLISHED-TTL:PT1H"]
     for item in items:
         day = dt.date.fromisoformat(item["date"])
-        what = "180. napi ellenőrzés / Day-180 check" if item["kind"] == "check" else "Látogatás / Visit"
-        summary = f"{what}: {item['client_code'] or ('#' + str(item['case_id']))}"
+        summary = f"{item['label']}: {item['client_code'] or ('#' + str(item['case_id']))}"
         description = f"{item['label']}\nEset / case #{item['case_id']} ({item['process_key']})"
         lines += ["BEGIN:VEVENT", f"UID:{item['uid']}@segito", f"DTSTAMP:{utc}",
                   f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",

@@ -13,9 +13,10 @@ from collections import OrderedDict
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from . import audit, cases, schedule
+from . import audit, cases
 from .models import Case
 from .runtime import Runtime
+from .sandbox.calendar_helpers import local_date
 from .timer_models import Timer
 from .users import Actor
 
@@ -86,7 +87,7 @@ def waiting_timers(session, case_id: int) -> list[dict]:
     rows = session.execute(select(Timer).where(Timer.case_id == case_id, Timer.state.in_(("scheduled", "incident")))
                            .order_by(Timer.due_at, Timer.id)).scalars().all()
     return [{"timer_id": t.id, "bpmn_id": t.bpmn_id, "label": t.label, "purpose": t.purpose,
-             "due_at": t.due_at.isoformat(), "date": schedule.local_date(t.due_at).isoformat(),
+             "due_at": t.due_at.isoformat(), "date": local_date(t.due_at).isoformat(),
              "attempts": t.attempts,
              "trouble": "incident" if t.state == "incident" else "retrying" if t.attempts else None}
             for t in rows]

@@ -330,6 +330,7 @@ def validate(upload: Upload):
             "name_en": _property(ts, "nameEn") or ts.bpmn_name or ts.name,
             "role": role,
             "form": form_file,
+            "purpose": _property(ts, "purpose"),
             "documentation": ts.documentation or "",
             "documents": [d.strip() for d in (_property(ts, "documents") or "").split(";") if d.strip()],
             "documents_hu": [d.strip() for d in (_property(ts, "documentsHu") or "").split(";") if d.strip()],

@@ -121,9 +121,10 @@ def run_job_retention(runtime: Runtime, mentor, client_code: str, days_ago: int 
     the others (and the day-180 check) are scheduled — the mentor's agenda has something to show."""
     import datetime as dt
 
-    from . import clock, schedule
+    from . import clock
+    from .sandbox.calendar_helpers import local_date
 
-    start = schedule.local_date(clock.now()) - dt.timedelta(days=days_ago)
+    start = local_date(clock.now()) - dt.timedelta(days=days_ago)
     case_id = cases.start_case(runtime, "job_retention", mentor, client_code)["case_id"]
     tasks.complete(runtime, _next(runtime, mentor, case_id),
                    {"entry_route": "development_plan", "development_plan_date": start.isoformat(),

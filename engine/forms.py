@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from . import clock, json_text, schedule
+from . import clock, json_text
 from .entries import append_only_fields
 from .errors import ValidationFailed
 from .form_check import compile_check
+from .sandbox.calendar_helpers import service_zone
 
 MAX_SUBMISSION_BYTES = 512 * 1024
 # x-prefill-from naming a fact of the task rather than a case-data key ("task.scheduled_day").
@@ -120,7 +121,7 @@ def _years_back(today: dt.date, years: int) -> dt.date:
 
 def service_today() -> dt.date:
     """Today in the service's time zone: what "in the future" is measured against."""
-    return clock.now().astimezone(schedule.service_zone()).date()
+    return clock.now().astimezone(service_zone()).date()
 
 
 class Form:

@@ -20,7 +20,13 @@ def bind_services(runtime, session: AnySession, case, actor: str, at: dt.datetim
                                  "declares no 'registers_client' for it (docs/services.md)")
         return clients.register(session.connection(), case, task_data, registration, actor, at, case_audit)
 
-    operations = {"register_client": register_client}
+    def now(task_data: dict, **_params) -> str:
+        # The command's instant by the engine clock, for what a process must
+        # date itself, e.g. "the plan's visits after this change" (docs/timers.md, "Calendar helpers"): the
+        # expression sandbox has no clock, so that every evaluation of an expression gives the same value.
+        return at.astimezone(dt.timezone.utc).isoformat()
+
+    operations = {"register_client": register_client, "now": now}
     for provide in PROVIDERS:
         operations.update(provide(runtime, session, case, actor, at, case_audit))
     return operations

@@ -8,13 +8,14 @@ from typing import cast
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import CursorResult, bindparam, select, update
 
-from . import access, agenda, audit, clock, entries, inbox_queries, input_check, schedule
+from . import access, agenda, audit, clock, entries, inbox_queries, input_check
 from .advance import CASE_COLUMNS, Advance, CaseRecord
 from .cases import case_data_and_entries, task_summary
 from .db import Prepared, is_postgres
 from .errors import Conflict, NotFound, SegitoError
 from .models import AuditEvent, Case, HumanTask
 from .runtime import Runtime
+from .sandbox.calendar_helpers import local_date
 from .users import CASEWORKER, Actor
 
 _tasks = HumanTask.__table__
@@ -108,8 +109,8 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
 
 def task_facts(task: HumanTask) -> dict:
     """What a task knows that a form may be pre-filled from (x-prefill-from "task.<fact>"). A timer-fired visit
-    is due from the start of its scheduled local day (engine/schedule.py), so that day is the visit's date."""
-    return {"scheduled_day": schedule.local_date(task.due_at).isoformat() if task.due_at else None}
+    is due from the start of its scheduled local day (docs/timers.md), so that day is the visit's date."""
+    return {"scheduled_day": local_date(task.due_at).isoformat() if task.due_at else None}
 
 
 def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.models import Base, BigId, UtcDateTime
@@ -27,6 +27,9 @@ class Timer(Base):
     bpmn_id: Mapped[str] = mapped_column(String(100))
     label: Mapped[str | None] = mapped_column(String(300))  # what happens when it fires, e.g. "Visit 3"
     purpose: Mapped[str | None] = mapped_column(String(40))  # visit | check | None (agenda and caseload)
+    # The timer's property ``planned``: the days that follow this one in its plan ([{date, label}]), shown by the
+    # agenda and the calendar feed while only this timer waits (docs/timers.md, "Planned visits").
+    planned: Mapped[list | None] = mapped_column(JSON)
     event_kind: Mapped[str] = mapped_column(String(20))  # date | duration | cycle
     due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     run_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)  # due_at, or later after a failed attempt
@@ -57,17 +60,3 @@ class CalendarFeed(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-
-
-class FollowUpPlan(Base):
-    """A job-retention case's current follow-up plan (written by its schedule service tasks at the start and
-    at each plan change): only the next visit waits as a timer, so the agenda and the calendar feed compute
-    the visits after it from these parameters (engine.schedule.planned_after)."""
-
-    __tablename__ = "follow_up_plans"
-
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
-    employment_start: Mapped[dt.date] = mapped_column(Date)
-    months: Mapped[int] = mapped_column(Integer)
-    intensity: Mapped[str] = mapped_column(String(20))
-    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -24,9 +24,10 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, or_, select, update
 
-from . import advance, audit, caseload, finished_rounds, schedule, services
+from . import advance, audit, caseload, finished_rounds
 from .models import UtcDateTime
 from .packages import settings as package_settings
+from .sandbox import calendar_helpers
 from .timer_models import Timer
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,8 @@ def observe(step, created: list[dict], completed: bool) -> None:
             label = _label(step.workflow, task)
             values.append(dict(case_id=case.id, spiff_task_id=sid, bpmn_id=task.task_spec.name[:100], label=label,
                                purpose=(props.get("purpose") or None), event_kind=kind, due_at=due, run_at=due,
-                               state="scheduled", attempts=0, created_at=at))
+                               state="scheduled", attempts=0, created_at=at,
+                               planned=_planned(step.workflow, task, props.get("planned"))))
         chain = getattr(step, "chain", None)  # (until, worker, claim expiry): set by the worker, engine.timers
         if chain is not None:
             # Already due (a catch-up): claimed for the firing worker at once, to fire in due order with its queue.
@@ -313,6 +315,30 @@ def observe(step, created: list[dict], completed: bool) -> None:
     _caseload_warning(step, existing, new)
     finished_rounds.forget_finished_rounds(step.workflow)  # after the rows: they were read from the tasks
 
+
+
+MAX_PLANNED = 100  # days one timer may announce as planned after it
+
+
+def _planned(workflow, task, expression: str | None) -> list | None:
+    """The timer's property ``planned``: the days that follow it in its plan, [{date: 'YYYY-MM-DD', label}],
+    for the agenda and the calendar feed (docs/timers.md, "Planned visits"). A value of another shape is
+    dropped with a warning, as a label that cannot be computed: it must not stop the case."""
+    value = _evaluate(workflow, task, expression)
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, list) or len(value) > MAX_PLANNED:
+            raise ValueError(f"a list of at most {MAX_PLANNED} items")
+        planned = []
+        for item in value:
+            day = dt.date.fromisoformat(str(item["date"])).isoformat()
+            label = item.get("label")
+            planned.append({"date": day, "label": str(label)[:300] if label else None})
+        return sorted(planned, key=lambda p: p["date"])
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        log.warning("planned of %s is not a list of {date, label}: %s", task.task_spec.name, e)
+        return None
 
 
 def _label(workflow, task) -> str:
@@ -363,12 +389,12 @@ def set_due_dates(step, created: list[dict]) -> None:
             continue
         try:
             text = str(value)
-            day = (schedule.local_date(dt.datetime.fromisoformat(text)) if "T" in text
+            day = (calendar_helpers.local_date(dt.datetime.fromisoformat(text)) if "T" in text
                    else dt.date.fromisoformat(text))
         except ValueError:
             log.warning("dueDate of %s is not a date: %r", row["bpmn_id"], value)
             continue
-        due = schedule.start_of_day(day + dt.timedelta(days=1)) - dt.timedelta(seconds=1)
+        due = calendar_helpers.start_of_day(day + dt.timedelta(days=1)) - dt.timedelta(seconds=1)
         row["due_at"] = due
 
 
@@ -406,4 +432,3 @@ def _caseload_warning(step, existing, new) -> None:
 advance.OBSERVERS.append(observe)
 advance.BEGIN_OBSERVERS.append(note_waiting)
 advance.ROW_OBSERVERS.append(set_due_dates)
-services.PROVIDERS.append(schedule._services)

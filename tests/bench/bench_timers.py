@@ -36,10 +36,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from engine import cases, clock, definitions, demo, schedule, serialization, setup, timers, users  # noqa: E402
+from engine import cases, clock, definitions, demo, serialization, setup, timers, users  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.models import Case  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
+from engine.sandbox import calendar_helpers  # noqa: E402
 from engine.timer_models import Timer  # noqa: E402
 from tests.integration.timer_helpers import TIMER_ONLY, VISIT, clone_cases, complete, deploy, start_follow_up  # noqa: E402
 
@@ -87,7 +88,7 @@ def drop(base: str, name: str) -> None:
 OTHER_BPMN: Path | None = None  # --bpmn
 
 
-VISIT_DAYS = (7, 14, 21, 28, 42, 56)  # the standard plan's first six visits, days after S (engine.schedule)
+VISIT_DAYS = (7, 14, 21, 28, 42, 56)  # the standard plan's first six visits, days after S (bpmn/job_retention)
 
 
 def prepared(url: str, n_cases: int, start: dt.date, visits_done: int = 0) -> Runtime:
@@ -102,10 +103,10 @@ def prepared(url: str, n_cases: int, start: dt.date, visits_done: int = 0) -> Ru
         users.create_user(session, "anna", "Anna", [users.CASEWORKER], None, "bench", clock.now())
     with rt.db.reading() as session:
         anna = users.actor(session, "anna")
-    clock.freeze(schedule.start_of_day(start) - dt.timedelta(days=3))
+    clock.freeze(calendar_helpers.start_of_day(start) - dt.timedelta(days=3))
     template = start_follow_up(rt, anna, start=start.isoformat())
     for day in VISIT_DAYS[:visits_done]:
-        clock.freeze(schedule.start_of_day(start + dt.timedelta(days=day)) + dt.timedelta(hours=8))
+        clock.freeze(calendar_helpers.start_of_day(start + dt.timedelta(days=day)) + dt.timedelta(hours=8))
         timers.fire_due(rt, "bench-template")
         complete(rt, template, "jr_visit", {**VISIT, "visit_date": (start + dt.timedelta(days=day)).isoformat()}, anna)
     with rt.db.reading() as session:
@@ -152,7 +153,7 @@ def throughput_follow_up(base: str, n_cases: int, one: int, visit: int = 1) -> d
     the visit task is issued and the next visit scheduled)."""
     name, url = schema_url(base)
     try:
-        today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
+        today = calendar_helpers.local_date(dt.datetime.now(dt.timezone.utc))
         rt = prepared(url, n_cases, today - dt.timedelta(days=VISIT_DAYS[visit - 1] + 1), visits_done=visit - 1)
         return {"visit": visit, "case_state_kb": rt.template_state_kb, **_rates(rt, url, one)}
     finally:
@@ -164,7 +165,7 @@ def throughput_light(base: str, n_cases: int, n_due: int, one: int) -> dict:
     follow-up timers: claim, lock, row checks, firing, task/timer rows, audit, state and commit."""
     name, url = schema_url(base)
     try:
-        today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
+        today = calendar_helpers.local_date(dt.datetime.now(dt.timezone.utc))
         rt = prepared(url, n_cases, today + dt.timedelta(days=30))
         with rt.db.reading() as session:
             anna = users.actor(session, "anna")
@@ -182,7 +183,7 @@ def lateness(base: str, n_cases: int, n_due: int, tick: float, spread: float) ->
     """n_due timers fall due over ``spread`` seconds while the cases' timers wait; one worker ticks every ``tick``."""
     name, url = schema_url(base)
     try:
-        today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
+        today = calendar_helpers.local_date(dt.datetime.now(dt.timezone.utc))
         rt = prepared(url, n_cases, today + dt.timedelta(days=30))  # everything of these is in the future
         with rt.db.reading() as session:
             anna = users.actor(session, "anna")
@@ -222,7 +223,7 @@ def lateness(base: str, n_cases: int, n_due: int, tick: float, spread: float) ->
 
 def memory(base: str, big: int) -> dict:
     out = {}
-    today = schedule.local_date(dt.datetime.now(dt.timezone.utc))
+    today = calendar_helpers.local_date(dt.datetime.now(dt.timezone.utc))
     for label, n_cases in (("small", 100), ("big", big)):
         name, url = schema_url(base)
         try:

@@ -5,7 +5,8 @@ import datetime as dt
 
 import pytest
 
-from engine import cases, clock, demo, schedule, timers
+from engine import cases, clock, demo, timers
+from engine.sandbox import calendar_helpers
 
 from .helpers import do, new_family_case, through_agreement, waiting, waiting_steps
 
@@ -63,7 +64,7 @@ def test_successful_closure_with_and_without_follow_up(runtime, people, follow_u
         assert waiting_steps(runtime, case_id) == []
         contacts = []  # one case log (x-append-only): each contact sends the earlier rows unchanged, then its own
         for day in ("2026-07-30", "2026-08-30", "2026-09-30"):
-            clock.freeze(schedule.start_of_day(dt.date.fromisoformat(day)) + dt.timedelta(minutes=1))
+            clock.freeze(calendar_helpers.start_of_day(dt.date.fromisoformat(day)) + dt.timedelta(minutes=1))
             timers.fire_due(runtime, "test-worker")
             assert waiting_steps(runtime, case_id) == ["3.10"]
             contacts.append({"date": day, "state_found": "Stabil, a lakbér rendezett."})

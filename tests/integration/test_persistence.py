@@ -7,11 +7,12 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from engine import cases, clock, demo, schedule, serialization, tasks, timers
+from engine import cases, clock, demo, serialization, tasks, timers
 from engine.db import Database
 from engine.errors import Conflict, Forbidden
 from engine.models import AuditEvent, Case, HumanTask
 from engine.runtime import Runtime
+from engine.sandbox import calendar_helpers
 
 from .helpers import do, new_family_case, snapshot, task_of, waiting_steps
 
@@ -55,7 +56,7 @@ def test_reloading_from_the_database_between_every_step_gives_the_same_state(run
     do(rt, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     # Issue 4: the 3.10 follow-up contacts wait for their days; the first (a month after closure) appears then.
     assert waiting_steps(_fresh(runtime), case_id) == []
-    clock.freeze(schedule.start_of_day(dt.date(2026, 7, 30)) + dt.timedelta(minutes=1))
+    clock.freeze(calendar_helpers.start_of_day(dt.date(2026, 7, 30)) + dt.timedelta(minutes=1))
     timers.fire_due(_fresh(runtime), "test-worker")
     assert waiting_steps(_fresh(runtime), case_id) == ["3.10"]
 

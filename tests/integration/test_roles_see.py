@@ -8,9 +8,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from engine import cases, definitions, demo, schedule, timers
+from engine import cases, definitions, demo, timers
 from engine.errors import DefinitionInvalid, Forbidden
 from engine.models import Case
+from engine.sandbox import calendar_helpers
 from engine.timer_models import Timer
 from tests.integration.helpers import do, new_family_case, task_of, through_agreement
 from tests.integration.web_client import browser, make_app
@@ -95,7 +96,7 @@ def test_a_case_with_no_waiting_step_says_what_it_waits_for_and_when_and_a_timer
         rows = session.execute(select(Timer).where(Timer.case_id == case_id, Timer.state == "scheduled")
                                .order_by(Timer.due_at)).scalars().all()
     assert rows and not cases.get_case(runtime, case_id, people.anna, with_data=False)["current_tasks"]
-    soonest = schedule.local_date(rows[0].due_at)
+    soonest = calendar_helpers.local_date(rows[0].due_at)
     anna = browser(make_app(runtime), "anna")
     html = anna.get(f"/cases/{case_id}").get_data(as_text=True)
     waits = html[html.index('data-testid="case-waits"'):]

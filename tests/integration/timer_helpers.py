@@ -8,8 +8,9 @@ import uuid
 
 from sqlalchemy import func, select
 
-from engine import cases, clock, definitions, demo, schedule, serialization, tasks, timers, users
+from engine import cases, clock, definitions, demo, serialization, tasks, timers, users
 from engine.models import AuditEvent, Case, HumanTask
+from engine.sandbox import calendar_helpers
 from engine.timer_models import Timer
 
 _HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -71,11 +72,11 @@ def deploy(runtime, xml: str, name: str) -> None:
 
 def local(day: str, hour: int = 0, minute: int = 0) -> dt.datetime:
     """A wall-clock time in the service's zone (Europe/Budapest), as the UTC instant the engine stores."""
-    return schedule.start_of_day(dt.date.fromisoformat(day)) + dt.timedelta(hours=hour, minutes=minute)
+    return calendar_helpers.start_of_day(dt.date.fromisoformat(day)) + dt.timedelta(hours=hour, minutes=minute)
 
 
 def end_of_local_day(day: str) -> dt.datetime:
-    return schedule.start_of_day(dt.date.fromisoformat(day) + dt.timedelta(days=1)) - dt.timedelta(seconds=1)
+    return calendar_helpers.start_of_day(dt.date.fromisoformat(day) + dt.timedelta(days=1)) - dt.timedelta(seconds=1)
 
 
 def timer_rows(runtime, case_id: int | None = None, state: str | None = None) -> list[Timer]:

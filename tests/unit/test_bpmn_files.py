@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock
+from engine.sandbox import calendar_helpers
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = {
@@ -405,13 +404,10 @@ def casework(next_step):
     return ("step_3_3", {"casework_next": next_step})
 
 
-class FollowUpServices(PythonScriptEngine):
-    """The 3.10 schedule service: one follow-up contact due yesterday, so its timer fires at once."""
-
-    def call_service(self, task, operation_name, operation_params, **kw):
-        assert operation_name == "family_follow_up_visits"
-        yesterday = (clock.now() - timedelta(days=1)).isoformat()  # SpiffWorkflow's timers read this clock
-        return json.dumps([{"n": 1, "due_at": yesterday}])
+def follow_up_engine():
+    """Scripts see the calendar helpers, as in the engine's sandbox (engine/sandbox/calendar_helpers.py): the
+    3.10 contact of a closure two years back is due long ago, so its timer fires at once."""
+    return PythonScriptEngine(environment=TaskDataEnvironment(dict(calendar_helpers.HELPERS)))
 
 
 def test_walk_successful_closure_with_follow_up():
@@ -426,7 +422,7 @@ def test_walk_successful_closure_with_follow_up():
         ("agree_closure_success", {"closure_agreed": True}),
         ("step_3_10", {"follow_up_contacts": []}),
     ]
-    wf, seen = walk("family_care", answers, script_engine=FollowUpServices())
+    wf, seen = walk("family_care", answers, script_engine=follow_up_engine())
     assert seen == ["step_3_1", "step_3_2", "step_3_3", "step_3_3", "step_3_4", "step_3_3", "step_3_5",
                     "step_3_3", "step_3_6", "step_3_8", "agree_closure_success", "step_3_10"]
     assert ended_at(wf) == {"end_closed"}
