@@ -1,11 +1,11 @@
-"""Forgetting the finished rounds of a loop in a case's state (the job-retention visit loop, issue 4).
+"""Forgetting the finished rounds of a loop in a case's state (a follow-up loop of timer, task, next timer).
 
 SpiffWorkflow keeps every task it ever created, and a loop nests each round under the previous one: a
-job-retention case adds about ten tasks per visit, and every command walks and saves all of them, so a case six
-visits in cost twice as much to fire as at its first visit. The loop's entry element carries the property
+follow-up loop adds about ten tasks per round, and every command walks and saves all of them, so a case six
+rounds in cost twice as much to fire as at its first round (docs/timers.md). The loop's entry element carries the property
 ``forgetFinishedRounds`` = ``true``; a round is the tasks from one instance of that element to the next. At the
 end of a command, the finished tasks (completed or cancelled) of the rounds before the last ``KEEP_ROUNDS`` are
-removed, and their unfinished tasks (a visit still waiting in the inbox, with what follows it) and the next
+removed, and their unfinished tasks (a task still waiting in the inbox, with what follows it) and the next
 round move up into the removed round's place, in the same order.
 
 Nothing that anyone reads is lost: who did what is in the audit log, the task rows and the timer rows (never
@@ -52,8 +52,8 @@ def forget_finished_rounds(workflow) -> int:
 
 
 def _sweep(workflow, parent) -> int:
-    """What was moved up while unfinished (a visit left in the inbox, with what follows it) goes once all of it
-    has finished (the visit recorded, the process end join it waited at cancelled): a finished branch beside the
+    """What was moved up while unfinished (a task left in the inbox, with what follows it) goes once all of it
+    has finished (the task done, the process end join it waited at cancelled): a finished branch beside the
     loop, without the workflow's last completed task."""
     if parent is None:
         return 0

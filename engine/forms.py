@@ -149,15 +149,15 @@ class Form:
     def prefill(self, case_data: dict, task_facts: dict | None = None) -> dict:
         """Initial values: what the case already holds for this form's fields, else their prefill source — a
         case-data key, or ``task.<fact>`` for what the task itself knows (``task.scheduled_day``: the local day
-        a timer-fired visit is scheduled for; docs/forms.md)."""
+        a timer-fired appointment is scheduled for; docs/forms.md)."""
         values = {}
         task_facts = task_facts or {}
         for name, prop in self.schema.get("properties", {}).items():
             source = prop.get("x-prefill-from")
             fact = source[len(TASK_PREFILL):] if isinstance(source, str) and source.startswith(TASK_PREFILL) else None
             if fact is not None:
-                # The task's own fact wins over the case's earlier value: a repeated visit is on its own day,
-                # not on the day the last visit was recorded.
+                # The task's own fact wins over the case's earlier value: a repeated appointment is on its own
+                # day, not on the day the last one was recorded.
                 if task_facts.get(fact) is not None:
                     values[name] = task_facts[fact]
                 elif name in case_data:

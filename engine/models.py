@@ -207,7 +207,7 @@ class HumanTask(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     completed_by: Mapped[str | None] = mapped_column(String(80))
-    # The user task's property ``purpose`` (visit | check): a dated appointment the agenda shows (docs/timers.md).
+    # The user task's property ``purpose``: a dated appointment of that kind the agenda shows (docs/timers.md).
     purpose: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (

@@ -22,7 +22,7 @@ def bind_services(runtime, session: AnySession, case, actor: str, at: dt.datetim
 
     def now(task_data: dict, **_params) -> str:
         # The command's instant by the engine clock, for what a process must
-        # date itself, e.g. "the plan's visits after this change" (docs/timers.md, "Calendar helpers"): the
+        # date itself, e.g. "the plan's days after this change" (docs/timers.md, "Calendar helpers"): the
         # expression sandbox has no clock, so that every evaluation of an expression gives the same value.
         return at.astimezone(dt.timezone.utc).isoformat()
 

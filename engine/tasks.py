@@ -96,7 +96,7 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
         # rows, not all. Plain rows, not ORM objects: the inbox only reads them.
         page: Sequence[int] = session.execute(statements.page, params).scalars().all()
         found = {row.id: row for row in session.execute(statements.rows, {"ids": page})} if page else {}
-        # A visit whose timer is in incident has no task yet: listed beside the tasks, so it is not lost.
+        # An appointment whose timer is in incident has no task yet: listed beside the tasks, so it is not lost.
         held = agenda.waiting_for_administrator(session, actor.id) if CASEWORKER in actor.role_codes else []
     items = []
     for task in (found[task_id] for task_id in page):
@@ -108,8 +108,8 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
 
 
 def task_facts(task: HumanTask) -> dict:
-    """What a task knows that a form may be pre-filled from (x-prefill-from "task.<fact>"). A timer-fired visit
-    is due from the start of its scheduled local day (docs/timers.md), so that day is the visit's date."""
+    """What a task knows that a form may be pre-filled from (x-prefill-from "task.<fact>"). A timer-fired
+    appointment is due from the start of its scheduled local day (docs/timers.md), so that day is its date."""
     return {"scheduled_day": local_date(task.due_at).isoformat() if task.due_at else None}
 
 

@@ -25,10 +25,10 @@ class Timer(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     spiff_task_id: Mapped[str] = mapped_column(String(36))
     bpmn_id: Mapped[str] = mapped_column(String(100))
-    label: Mapped[str | None] = mapped_column(String(300))  # what happens when it fires, e.g. "Visit 3"
-    purpose: Mapped[str | None] = mapped_column(String(40))  # visit | check | None (agenda and caseload)
+    label: Mapped[str | None] = mapped_column(String(300))  # what happens when it fires, e.g. "Contact 3"
+    purpose: Mapped[str | None] = mapped_column(String(40))  # the BPMN's word for it, or None (agenda and caseload)
     # The timer's property ``planned``: the days that follow this one in its plan ([{date, label}]), shown by the
-    # agenda and the calendar feed while only this timer waits (docs/timers.md, "Planned visits").
+    # agenda and the calendar feed while only this timer waits (docs/timers.md, "Planned days").
     planned: Mapped[list | None] = mapped_column(JSON)
     event_kind: Mapped[str] = mapped_column(String(20))  # date | duration | cycle
     due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

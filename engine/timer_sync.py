@@ -136,7 +136,7 @@ def _timer_ran(workflow, task) -> None:
     """SpiffWorkflow ran a date or duration timer event (connected to the timer specs' ``run_event``).
 
     A timer whose due time has already passed when it starts waiting fires at once, inside the engine steps
-    that created it (a loop's next visit after downtime, or after a plan change keeping a visit already due):
+    that created it (a loop's next round after downtime, or after a plan change keeping one already due):
     it never waited, so it has no row. The observer writes one for it, as fired."""
     top = getattr(workflow, "top_workflow", None) or workflow
     ran = getattr(top, "_segito_timers_ran", None)
@@ -217,8 +217,8 @@ def note_waiting(step) -> None:
 def _catch_up(step) -> None:
     """A person's command on a case whose timers are overdue (the worker has not reached them: downtime)
     first fires them, in due order, each as of its due time — as the worker would — and only then does what
-    the person asked. So what was due earlier happens earlier: a plan change made after a visit fell due
-    reschedules the visits after it, instead of racing the visit's timer inside SpiffWorkflow's own refresh
+    the person asked. So what was due earlier happens earlier: a plan change made after an appointment fell due
+    reschedules the ones after it, instead of racing that timer inside SpiffWorkflow's own refresh
     (which fires in any order, and every missed interval of a cycle).
 
     Timers in incident or failing are held (``held_timers``): never re-run by a person. A timer that fails
@@ -322,7 +322,7 @@ MAX_PLANNED = 100  # days one timer may announce as planned after it
 
 def _planned(workflow, task, expression: str | None) -> list | None:
     """The timer's property ``planned``: the days that follow it in its plan, [{date: 'YYYY-MM-DD', label}],
-    for the agenda and the calendar feed (docs/timers.md, "Planned visits"). A value of another shape is
+    for the agenda and the calendar feed (docs/timers.md, "Planned days"). A value of another shape is
     dropped with a warning, as a label that cannot be computed: it must not stop the case."""
     value = _evaluate(workflow, task, expression)
     if value is None:

@@ -113,7 +113,7 @@ def _fire_in_due_order(workflow, at: dt.datetime, upto: dt.datetime,
             return skipped
         task = due[0][2]
         # As of its due time: what it starts waiting for is due only if it was due by then (a loop's next
-        # visit after downtime waits for its own row, so timers fire in due order across cases too).
+        # round after downtime waits for its own row, so timers fire in due order across cases too).
         with clock.as_of(min(due[0][0] + _TICK, at)):
             task.task_spec._update(task)
             while workflow._do_engine_steps():  # do_engine_steps minus its refresh_timers (fires in any order)
@@ -205,7 +205,7 @@ def _fire_some(runtime, queue: list[Claimed], worker: str, chain_until: dt.datet
     timers fire later, once. Cases locked by others are skipped (PostgreSQL: SKIP LOCKED), so a batch never
     waits while holding locks: two workers' batches cannot deadlock.
 
-    ``chain_until``: a firing that starts a timer already due by then (after downtime, a loop's next visit) claims
+    ``chain_until``: a firing that starts a timer already due by then (after downtime, a loop's next round) claims
     its new row at once and puts it in the queue in due order (``timer_sync.observe``), so catching up fires
     in due order across cases, the timers the catch-up itself creates included. ``stop`` (an Event): set, and
     the transaction commits after the firing in progress."""
@@ -280,7 +280,7 @@ def _fire_locked(runtime, session, case, timer_id: int, worker: str, at: dt.date
     timer_sync.hold(workflow, step.held_timers)
     if chain_until is not None:
         step.chain = (chain_until, worker, at + dt.timedelta(seconds=CLAIM_SECONDS))
-    # The fired case's workflow is not kept in the cache: its next command is rarely soon (a visit is recorded
+    # The fired case's workflow is not kept in the cache: its next command is rarely soon (a task is done
     # days later, the next timer fires weeks later), and a worker holding hundreds of workflows it fired made
     # every full garbage collection walk them — about 1 ms of CPU per firing (docs/benchmarks.md).
     step.keep_workflow = False

@@ -1,9 +1,9 @@
 """Calendar helpers: date arithmetic in the service's local calendar, for BPMN expressions and the engine.
 
-A service's visit rhythm is written in its BPMN (timer expressions, script tasks) with these helpers, so a
+A service's rhythm of appointments is written in its BPMN (timer expressions, script tasks) with these helpers, so a
 process designer changes a plan's rhythm without a developer (docs/timers.md, "Calendar helpers"). Dates are
 local *dates* (ISO text ``YYYY-MM-DD``) and only turned into instants at the end (``day_start``: the start of
-the local day in the service's time zone, as UTC text): a monthly visit keeps its day of the month across
+the local day in the service's time zone, as UTC text): a monthly appointment keeps its day of the month across
 daylight-saving changes and month lengths.
 
 The helpers in ``HELPERS`` are what sandboxed code sees. They are pure (no clock, no database, no I/O), take
@@ -63,7 +63,7 @@ def service_zone() -> ZoneInfo:
 
 
 def start_of_day(day: dt.date, zone: ZoneInfo | None = None) -> dt.datetime:
-    """The UTC instant at which the local day begins (the due time of a visit on that day)."""
+    """The UTC instant at which the local day begins (the due time of an appointment on that day)."""
     zone = zone or service_zone()
     return dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.timezone.utc)
 
