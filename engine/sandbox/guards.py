@@ -6,6 +6,7 @@ import time
 from types import MethodType
 
 from .. import sandbox as limits  # the package's MAX_* limits, read at call time so they can be tuned
+from .calendar_helpers import HELPERS
 from .errors import SandboxError
 from .methods import ALLOCATING, KEYED, METHODS
 from .plain_data import CONTAINERS, DATA, INTS, SEQS, SIZED, VIEWS, bits, limit, walk
@@ -30,6 +31,17 @@ class _Bound:
         return self.run.method(self.obj, self.name, args, kwargs)
 
 
+class _Helper:
+    """A calendar helper (calendar_helpers.HELPERS) as sandboxed code sees it: its result is charged."""
+    __slots__ = ("run", "fn")
+
+    def __init__(self, run, fn):
+        self.run, self.fn = run, fn
+
+    def __call__(self, *args, **kwargs):
+        return self.run.charge(self.fn(*args, **kwargs))
+
+
 class Run(GuardedBuiltins):
     """Budgets and guards of one evaluation (never shared, so concurrent evaluations are independent)."""
 
@@ -41,7 +53,8 @@ class Run(GuardedBuiltins):
             self.deadline = min(self.deadline, budget.deadline)
 
     def namespace(self) -> dict:
-        builtins = dict(RAW_BUILTINS, **{name: getattr(self, "b_" + name) for name in WRAPPED})
+        builtins = dict(RAW_BUILTINS, **{name: getattr(self, "b_" + name) for name in WRAPPED},
+                        **{name: _Helper(self, fn) for name, fn in HELPERS.items()})
         return {"__builtins__": builtins, "_g_attr": self.attr, "_g_call": self.call, "_g_bin": self.binop,
                 "_g_item": self.item, "_g_augitem": self.augitem, "_g_w": self.weigh, "_g_iter": self.iterate,
                 "_g_tick": self.tick, "_g_slice": slice, "_g_fmt": self.fmt, "_g_fstr": self.fstr}
@@ -78,7 +91,7 @@ class Run(GuardedBuiltins):
             yield item
 
     def safe_callable(self, f) -> bool:
-        return (type(f) is _Bound and f.run is self) or id(f) in RAW_IDS or (
+        return (type(f) in (_Bound, _Helper) and f.run is self) or id(f) in RAW_IDS or (
             type(f) is MethodType and f.__self__ is self and f.__func__.__name__.startswith("b_"))
 
     def check_key(self, key):  # C calls key functions directly, not through _g_call
