@@ -148,5 +148,8 @@ def process(key):
         abort(404)
     steps = steps_of(view)
     roles = sorted({s["role"] for s in steps if s["role"]})
+    # What the service calls each role (roles.<role>.name of its manifest, docs/services.md), e.g. "Mentor".
+    role_names = {role: text(spec["name"]) for role, spec in ((view.manifest or {}).get("roles") or {}).items()
+                  if spec.get("name")}
     return render_template("process.html", key=key, view=view, name=bilingual(view.name), steps=steps, roles=roles,
-                           svg=render_diagram(view))
+                           role_names=role_names, svg=render_diagram(view))

@@ -296,3 +296,13 @@ def test_one_bpmn_file_deployed_alone_stays_in_its_package_and_its_lanes_must_be
     with pytest.raises(DefinitionInvalid, match="reception"), runtime.db.unit_of_work() as session:
         definitions.deploy(session, stray, "dora", clock.now())
     assert _counts(runtime) == before
+
+
+def test_the_process_page_names_roles_as_the_service_does(runtime, people):
+    from .web_client import browser, make_app
+
+    page = browser(make_app(runtime), "anna").get("/processes/job_retention").get_data(as_text=True)
+    assert "Szerepkörök: Mentor, Szakmai vezető</p>" in page
+    assert 'data-label="Szerepkör">Mentor<' in page
+    page = browser(make_app(runtime), "anna").get("/processes/family_care").get_data(as_text=True)
+    assert "Szerepkörök: Családgondozó, Szakmai vezető</p>" in page
