@@ -11,8 +11,6 @@ SERVICE_NAMES = re.compile(r"family_care|job_retention|\bjr_|step_3_", re.IGNORE
 # A benchmark's file name is no service rule.
 NOT_A_RULE = re.compile(r"bench_family_care\.py")
 STILL_NAMING = {
-    "agenda.py",               # a mentor's visit and day-180 check tasks (the visit calendars' rules)
-    "schedule.py",             # the visit calendars (their rules move into BPMN timer expressions)
     "demo.py",                 # the demo cases of the default run
     "indicators.py",           # I1–I17 (declared reports replace them)
     "followup_indicators.py",  # the job-retention figures (a declared report replaces them)
