@@ -2,11 +2,11 @@
 
 SpiffWorkflow keeps every task it ever created, and a loop nests each round under the previous one: a
 follow-up loop adds about ten tasks per round, and every command walks and saves all of them, so a case six
-rounds in cost twice as much to fire as at its first round (docs/timers.md). The loop's entry element carries the property
-``forgetFinishedRounds`` = ``true``; a round is the tasks from one instance of that element to the next. At the
-end of a command, the finished tasks (completed or cancelled) of the rounds before the last ``KEEP_ROUNDS`` are
-removed, and their unfinished tasks (a task still waiting in the inbox, with what follows it) and the next
-round move up into the removed round's place, in the same order.
+rounds in cost twice as much to fire as at its first round (docs/timers.md). The loop's entry element carries
+the property ``forgetFinishedRounds`` = ``true``; a round is the tasks from one instance of that element to the
+next. At the end of a command, the finished tasks (completed or cancelled) of the rounds before the last
+``KEEP_ROUNDS`` are removed, and their unfinished tasks (a task still waiting in the inbox, with what follows
+it) and the next round move up into the removed round's place, in the same order.
 
 Nothing that anyone reads is lost: who did what is in the audit log, the task rows and the timer rows (never
 in the task tree); data travels from a task to the tasks it creates when it creates them; the kept rounds let
