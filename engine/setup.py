@@ -30,7 +30,16 @@ def initialise(runtime: Runtime) -> list[dict]:
 
 def wire() -> None:
     """The one place where what plugs into a service package is registered (engine/packages, PARTS). Called by
-    whatever deploys packages (initialise, the CLI, the web app); registering a part twice replaces it."""
+    whatever deploys packages (initialise, the CLI, the web app); registering a part twice replaces it.
+
+    Declared reports: the part that checks and stores ``reports/*.yaml``, and the observer of every command that
+    keeps their rows in step with the cases (engine/reports/facts.py)."""
+    from . import advance
+    from .reports import facts, part
+
+    packages.register_part(part.PART)
+    if facts.observe not in advance.OBSERVERS:
+        advance.OBSERVERS.append(facts.observe)
 
 
 def ensure_demo_users(runtime: Runtime) -> bool:
