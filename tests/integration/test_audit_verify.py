@@ -8,8 +8,10 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from engine import audit, audit_log, audit_verify, cli
-from engine.models import AuditEvent, Case
+from engine import cli
+from engine.audit import audit_log, audit_verify
+from engine.store import audit
+from engine.store.models import AuditEvent, Case
 
 from .helpers import new_family_case, through_agreement
 

@@ -15,9 +15,13 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from engine import agenda, clock, definitions, migrate, serialization, services, timers
-from engine.models import Case
+from engine.cases import agenda, services
+from engine.definitions import definitions
+from engine.runtime import serialization
 from engine.sandbox import calendar_helpers as cal
+from engine.store import clock, migrate
+from engine.store.models import Case
+from engine.timers import timers
 
 from .test_job_retention import CHECK_DAY, STANDARD_VISITS, restarted
 from .timer_helpers import VISIT, complete, local, ready_tasks, start_follow_up, timer_rows
