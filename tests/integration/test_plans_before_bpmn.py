@@ -34,7 +34,7 @@ OLD_OPERATIONS = {"day_180_check", "next_follow_up_visit", "replanned_follow_up_
 
 
 def _migration():
-    path = ROOT / "engine" / "migrations" / "versions" / "0015_plans_in_bpmn.py"
+    path = ROOT / "engine" / "store" / "migrations" / "versions" / "0015_plans_in_bpmn.py"
     spec = importlib.util.spec_from_file_location("migration_0015", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
