@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from . import clock, migrate, packages, users
-from .config import BPMN_DIR
-from .models import Case, User
-from .runtime import Runtime
+from . import packages
+from .people import users
+from .runtime.runtime import Runtime
+from .store import clock, migrate
+from .store.config import BPMN_DIR
+from .store.models import Case, User
 
 SYSTEM = "system"
 
@@ -32,14 +34,11 @@ def wire() -> None:
     """The one place where what plugs into a service package is registered (engine/packages, PARTS). Called by
     whatever deploys packages (initialise, the CLI, the web app); registering a part twice replaces it.
 
-    Declared reports: the part that checks and stores ``reports/*.yaml``, and the observer of every command that
-    keeps their rows in step with the cases (engine/reports/facts.py)."""
-    from . import advance
-    from .reports import facts, part
+    Declared reports: the part that checks and stores ``reports/*.yaml`` (their rows are kept by an observer,
+    engine/runtime/observers.py)."""
+    from .reports import part
 
     packages.register_part(part.PART)
-    if facts.observe not in advance.OBSERVERS:
-        advance.OBSERVERS.append(facts.observe)
 
 
 def ensure_demo_users(runtime: Runtime) -> bool:

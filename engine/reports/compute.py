@@ -30,10 +30,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from .. import clock
 from ..errors import NotFound
-from ..models import Case, Client, Intake, PackageVersion, User
-from .grammar import kind_of, type_of
+from ..store import clock
+from ..store.models import Case, Client, Intake, PackageVersion, User
+from .kinds import kind_of, type_of
 from .models import ReportCase, ReportDefinition, ReportEntry
 from .request import ReportRequest, period_instants, ratio, rounded, share
 
@@ -588,7 +588,7 @@ def band_keys(report: dict, table_id: str, req: ReportRequest) -> list[tuple[flo
 def labels(runtime, session, report: dict) -> dict[str, dict]:
     """Bilingual labels of each table's row keys where the rows are a form field's options (``x-options``), from
     the newest version of the report's processes."""
-    from ..models import ProcessDefinition
+    from ..store.models import ProcessDefinition
 
     found: dict[str, dict] = {}
     options: dict[str, dict] = defaultdict(dict)  # field → every option any form of the processes gives it

@@ -1,6 +1,6 @@
 """Keeping the rows of declared reports in step with each case, inside the command that changed it.
 
-An observer of ``engine.advance`` (it runs at the end of every start, completion and timer firing, in the same
+An observer of ``engine.runtime.advance`` (it runs at the end of every start, completion and timer firing, in the same
 transaction) reads the case's current data and, for every report of the case's package version that follows its
 process, writes the case's facts (``report_cases``) and the entries of its collections (``report_entries``):
 only what changed, and nothing when nothing did. A completed step of a form a report collects
@@ -18,10 +18,10 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, select
 
-from .. import json_text
-from ..db import Prepared
-from ..models import ProcessDefinition
-from .grammar import kind_of
+from ..store import json_text
+from ..store.db import Prepared
+from ..store.models import ProcessDefinition
+from .kinds import kind_of
 from .models import ReportCase, ReportDefinition, ReportEntry
 from .request import service_zone
 
@@ -195,7 +195,7 @@ def period_days(report: dict, facts: dict) -> tuple[str | None, str | None]:
 # ---- writing ----------------------------------------------------------------------------------------------------
 
 def _current_data(workflow, ready: dict | None = None) -> dict:
-    # What the waiting tasks see, or what the last task left (as engine.cases.case_data reads it). ``ready``: the
+    # What the waiting tasks see, or what the last task left (as engine.cases.cases.case_data reads it). ``ready``: the
     # advance's ready user tasks in tree order, saving a tree walk.
     waiting = list(ready.values()) if ready is not None else workflow.get_tasks(state=TaskState.READY, manual=True)
     source = waiting[0] if waiting else workflow.last_task
@@ -211,7 +211,7 @@ def _local_day(at: dt.datetime | None) -> str | None:
 
 
 def observe(advance, created_rows, completed: bool) -> None:
-    """The observer registered in ``engine.advance.OBSERVERS`` (engine/setup.py)."""
+    """The observer registered in ``engine.runtime.advance.OBSERVERS`` (engine/setup.py)."""
     reports = reports_of(advance.session, advance.view)
     if not reports:
         return
@@ -322,7 +322,7 @@ def _write_entries(conn, common: dict, entries: dict, old: dict, report: dict) -
 def stored_cases(runtime, session, case_ids: list[int] | None):
     """(case, view, workflow) of every started case, or of those in ``case_ids``, followed by some report; each
     workflow goes back into the runtime's cache afterwards, as a command leaves it."""
-    from ..models import Case
+    from ..store.models import Case
 
     query = select(Case).where(Case.state != b"")
     if case_ids:
@@ -339,8 +339,8 @@ def stored_cases(runtime, session, case_ids: list[int] | None):
 def rebuild(runtime, case_ids: list[int] | None = None) -> int:
     """Recompute the rows of existing cases from their stored state (after an upgrade; never on a hot path).
     Entries of completed steps are kept: each is written when its step completes, and a case's stored state no
-    longer holds a finished task's data (engine/serialization.py)."""
-    from .. import clock
+    longer holds a finished task's data (engine/definitions/serialization.py)."""
+    from ..store import clock
 
     done = 0
     with runtime.db.unit_of_work() as session:

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from ..packages.manifest import Lines, _message, _walk
 from ..packages.parts import Package, PackageProblem
+from .kinds import kind_of
 
 FORMAT = 1
 MAX_REPORT_BYTES = 256 * 1024
@@ -182,29 +183,6 @@ def _package_fields(package: Package, processes: list[str]) -> tuple[dict[str, d
         for name in ((spec.get("start") or {}).get("data") or {}):
             fields.setdefault(name, {"type": "string"})
     return fields, forms
-
-
-def type_of(fact: dict) -> str | None:
-    """The type of a scalar fact's value: declared, or what its source gives."""
-    if "days_between" in fact:
-        return "integer"
-    if "divide" in fact:
-        return "number"
-    if "case" in fact or "client" in fact:
-        return "date"
-    return fact.get("type")
-
-
-def kind_of(fact: dict) -> str:
-    """'scalar', 'values' (a list of values: one entry each), 'records' (a list of records: one entry each) or
-    'completions' (one entry per completed step of a form)."""
-    if "completions" in fact:
-        return "completions"
-    if "values" in fact or fact.get("type") == "list":
-        return "values"
-    if "date" in fact or "fields" in fact:
-        return "records"
-    return "scalar"
 
 
 def _check_condition(cond: dict, path: tuple, names: set[str], fields: dict, problems: Problems,

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..models import Base, BigId, UtcDateTime
+from ..store.models import Base, BigId, UtcDateTime
 
 
 class ReportDefinition(Base):

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict
-from ..models import PackageVersion
 from ..packages.parts import Package, PackagePart, PackageProblem
+from ..store.models import PackageVersion
 from . import grammar
 from .models import ReportDefinition
 

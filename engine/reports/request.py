@@ -9,8 +9,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from ..errors import Forbidden, ValidationFailed
-from ..input_check import is_id
-from ..users import Actor
+from ..forms.input_check import is_id
+from ..people.users import Actor
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from ..errors import Forbidden, ValidationFailed
-from ..input_check import check_offset
-from ..users import Actor
+from ..forms.input_check import check_offset
+from ..people.users import Actor
 from . import compute as c
 from .request import ReportRequest, authorise, may_read, may_see_names
 
@@ -128,7 +128,7 @@ def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key:
 def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: str, row_key: str | None = None,
                  with_names: bool = False, limit: int = 100, offset: int = 0) -> dict:
     """The cases a figure counts (the same conditions), with their facts; names only for ``access.names``."""
-    from ..models import Client, User
+    from ..store.models import Client, User
 
     check_offset("offset", offset)
     with runtime.db.reading() as session:
