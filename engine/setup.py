@@ -7,18 +7,9 @@ from . import clock, migrate, packages, users
 from .config import BPMN_DIR
 from .models import Case, User
 from .runtime import Runtime
+from .users import DEMO_PASSWORD, DEMO_USERS
 
 SYSTEM = "system"
-
-DEMO_PASSWORD = "segito-demo"
-DEMO_USERS = [
-    ("anna", "Kiss Anna", [users.CASEWORKER]),
-    ("bela", "Nagy Béla", [users.CASEWORKER]),
-    ("lea", "Szabó Lea", [users.PROFESSIONAL_LEAD]),
-    ("dora", "Tóth Dóra", [users.PROCESS_DESIGNER]),
-    ("mark", "Varga Márk", [users.MANAGER]),
-    ("admin", "Adminisztrátor", [users.ADMINISTRATOR]),
-]
 
 
 def initialise(runtime: Runtime) -> list[dict]:
