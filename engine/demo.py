@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from . import cases, clock, packages, setup, tasks, users
 from .config import BPMN_DIR
-from .errors import SegitoError
+from .errors import NotFound, SegitoError
 from .models import Case, Client, HumanTask
 from .packages import demo_scripts
 from .packages.demo_scripts import DemoCase, DemoError
@@ -58,8 +58,7 @@ def play(runtime: Runtime, found: list[packages.Package]) -> list[int]:
     """Play every demo case of ``found`` (packages with their manifests read) in order; the ids of the cases."""
     produced: dict[str, dict] = {}
     played = []
-    with runtime.db.reading() as session:
-        actors = {name: users.actor(session, name) for name, _display, _roles in setup.DEMO_USERS}
+    actors: dict[str, users.Actor] = {}
     for package in in_playing_order(found):
         scripted, problems = demo_scripts.scripts(package)
         if problems:
@@ -72,7 +71,7 @@ def play(runtime: Runtime, found: list[packages.Package]) -> list[int]:
     return played
 
 
-def _play_case(runtime: Runtime, case: DemoCase, actors: dict, produced: dict[str, dict]) -> int:
+def _play_case(runtime: Runtime, case: DemoCase, actors: dict[str, users.Actor], produced: dict[str, dict]) -> int:
     today = local_date(clock.now())
 
     def value_of(name: str, what: str):
@@ -83,9 +82,13 @@ def _play_case(runtime: Runtime, case: DemoCase, actors: dict, produced: dict[st
             raise DemoError(f"demo case '{name}' has no {what}")
         return produced[name][what]
 
-    def actor(name: str, line: int | None):
+    def actor(name: str, line: int | None) -> users.Actor:
         if name not in actors:
-            raise DemoFailed(f"{case.where(line)}: '{name}' is not a demo user")
+            try:
+                with runtime.db.reading() as session:
+                    actors[name] = users.actor(session, name)
+            except NotFound as e:
+                raise DemoFailed(f"{case.where(line)}: there is no user '{name}' in this database") from e
         return actors[name]
 
     try:
