@@ -7,14 +7,17 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import cases, clock, packages, setup, tasks, users
-from .config import BPMN_DIR
+from . import packages, setup
+from .cases import cases, tasks
 from .errors import NotFound, SegitoError
-from .models import Case, Client, HumanTask
 from .packages import demo_scripts
 from .packages.demo_scripts import DemoCase, DemoError
-from .runtime import Runtime
+from .people import users
+from .runtime.runtime import Runtime
 from .sandbox.calendar_helpers import local_date
+from .store import clock
+from .store.config import BPMN_DIR
+from .store.models import Case, Client, HumanTask
 
 
 class DemoFailed(SegitoError):

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .. import definitions
+from ..definitions import definitions
+from ..definitions.form_files import check_form_file
 from ..errors import DefinitionInvalid
-from ..form_files import check_form_file
-from ..users import DEMO_USERS, ROLES
+from ..people.users import DEMO_USERS, ROLES
 from . import demo_scripts
 from . import manifest as manifest_format
 from .manifest import MANIFEST, NOTHING, Lines
@@ -19,7 +19,7 @@ from .parts import PARTS, Package, PackageProblem
 # Folders a package may hold (docs/services.md, "A package folder"): forms/ and demo/ are checked here, reports/
 # and documents/ by the parts registered for them.
 OWN_FOLDERS = ("forms", "demo", "reports", "documents")
-REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/services.py)
+REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/cases/services.py)
 
 
 @dataclass

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import clock, demo, packages, setup
-from engine.config import BPMN_DIR
+from engine import demo, packages, setup
 from engine.errors import PackageInvalid
-from engine.models import AuditEvent, Case, Client, HumanTask, PackageVersion, User
 from engine.packages import demo_scripts
+from engine.store import clock
+from engine.store.config import BPMN_DIR
+from engine.store.models import AuditEvent, Case, Client, HumanTask, PackageVersion, User
 
 # What the default run shows: (process, client, started by, status, the steps it waits at).
 DEMO_CASES = sorted([

@@ -35,7 +35,7 @@ ROLES = {
     "professional_lead": "Szakmai vezető / Professional lead",
 }
 EXPECTED_LANES = {"intake": {"caseworker"}, "family_care": {"caseworker", "professional_lead"}}
-# Embedded subprocesses (issue 4: the 3.10 follow-up contacts, one timer and one task per contact).
+# Embedded subprocesses (docs/timers.md: the 3.10 follow-up contacts, one timer and one task per contact).
 SUBPROCESSES = {"intake": set(), "family_care": {"follow_up_3_10"}}
 FLOW_NODE_TAGS = {
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
