@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from engine import demo, packages
+from engine import packages
 from engine.cases import caseload, cases
 from engine.store import clock
 from engine.store.config import BPMN_DIR
+from tests import demo_data
 
 from .helpers import do, waiting_steps
 
@@ -22,8 +23,8 @@ def test_the_example_is_not_bundled():
 def test_the_example_service_is_deployed_run_and_counted(runtime, people):
     [deployed] = packages.deploy(runtime, [packages.from_folder(EXAMPLE)], "dora", clock.now())
     assert (deployed["package"], deployed["version"], deployed["created"]) == ("self_help_group", 1, True)
-    intake = demo.intake_data(0)
-    code = demo.run_intake(runtime, people.anna, 0)
+    intake = demo_data.intake_data(0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     startable = {p["process_key"]: p for p in cases.startable(runtime, people.anna)}
     assert startable["self_help_group"]["starts_from"] == "intake"
     assert "self_help_group" not in {p["process_key"] for p in cases.startable(runtime, people.lea)}
