@@ -61,7 +61,7 @@ def test_the_example_report_is_declared_deployed_and_computed(runtime, people):
     from engine.reports.request import parse_request
 
     packages.deploy(runtime, [packages.from_folder(EXAMPLE)], "dora", clock.now())
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     case_id = cases.start_case(runtime, "self_help_group", people.anna, code)["case_id"]
     do(runtime, case_id, "group_joining", {"group_name": "Szerdai csoport", "joined_on": "2026-03-02"}, people.anna)
     do(runtime, case_id, "group_session", {"session_date": "2026-03-02", "attended": True, "stays_in_group": True},
