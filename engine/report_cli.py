@@ -1,4 +1,4 @@
-"""`segito report`, `segito audit verify|log` and `segito rebuild-facts` (added to the `segito` group in cli.py)."""
+"""`segito audit verify|log` (added to the `segito` group in cli.py)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from . import case_facts, followup_indicators, indicator_cases, indicators, report_export
 from .audit import audit_log, audit_verify
 from .errors import NotFound
 
@@ -28,53 +27,6 @@ def _user_id(runtime, username: str | None) -> int | None:
             return users.by_username(session, username).id
         except NotFound:
             raise click.BadParameter(f"no active user '{username}'", param_hint="--caseworker") from None
-
-
-@click.command("report")
-@click.option("--from", "date_from", required=True, help="first day of the period, YYYY-MM-DD")
-@click.option("--to", "date_to", required=True, help="last day of the period, YYYY-MM-DD (inclusive)")
-@click.option("--caseworker", help="only this caseworker's cases (username)")
-@click.option("--process", "process_key", help="only this process (e.g. family_care)")
-@click.option("--bands", default="", help="I5 income bands in HUF per person, e.g. '0-50000,50000-100000,100000-'")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
-@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="also write the workbook here")
-@click.option("--drill", "indicator", help="list the cases behind this indicator (e.g. I1, I13)")
-@click.option("--key", help="the breakdown row to drill into (problem type, closure reason, band number)")
-@click.option("--names", is_flag=True, help="with --drill: the clients' names (professional lead, manager)")
-@click.option("--job-retention", is_flag=True, help="the job-retention follow-up figures (seed 000) instead")
-@click.option("--lang", type=click.Choice(["hu", "en"]), default="en", show_default=True)
-@click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
-def report_command(date_from, date_to, caseworker, process_key, bands, fmt, xlsx_path, indicator, key, names,
-                   job_retention, lang, username):
-    """The indicators I1–I17 of seed 003 for a period (docs/indicators.md)."""
-    cli = _cli()
-    runtime = cli._runtime()
-    actor = cli._actor(runtime, username)
-    req = indicators.parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key, bands)
-    if job_retention:
-        result = followup_indicators.report(runtime, actor, req)
-        if xlsx_path:
-            Path(xlsx_path).write_bytes(report_export.retention_to_xlsx(result))
-        if fmt == "csv":
-            sys.stdout.write(report_export.retention_to_csv(result))
-        else:
-            click.echo(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json"
-                       else followup_indicators.to_text(result))
-        return
-    if indicator:
-        listing = indicator_cases.cases_behind(runtime, actor, req, indicator, key, with_names=names, limit=1000)
-        click.echo(report_export.cases_to_csv(listing) if fmt == "csv"
-                   else json.dumps(listing, ensure_ascii=False, indent=2))
-        return
-    result = indicators.report(runtime, actor, req)
-    if xlsx_path:
-        Path(xlsx_path).write_bytes(report_export.to_xlsx(result, lang))
-    if fmt == "json":
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        sys.stdout.write(report_export.to_csv(result, lang))
-    else:
-        click.echo(report_export.to_text(result, lang), nl=False)
 
 
 @click.group("audit")
@@ -125,11 +77,3 @@ def audit_log_command(user, case_id, kind, date_from, date_to, page, username):
     runtime = cli._runtime()
     cli._out(audit_log.search(runtime, cli._actor(runtime, username), user=user, case_id=case_id, kind=kind,
                               date_from=date_from, date_to=date_to, page=page))
-
-
-@click.command("rebuild-facts")
-def rebuild_facts_command():
-    """Recompute the indicator rows of every case from its stored state (after an upgrade)."""
-    runtime = _cli()._runtime()
-    click.echo(json.dumps({"cases": case_facts.rebuild(runtime),
-                           "job_retention_cases": followup_indicators.rebuild(runtime)}))

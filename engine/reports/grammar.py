@@ -14,12 +14,11 @@ from jsonschema import Draft202012Validator
 from ..packages.manifest import Lines, _message, _walk
 from ..packages.parts import Package, PackageProblem
 from .kinds import kind_of
+from .request import DEFAULT_ACCESS
 
 FORMAT = 1
 MAX_REPORT_BYTES = 256 * 1024
 ROLES = ("caseworker", "professional_lead", "process_designer", "manager", "administrator")
-DEFAULT_ACCESS = {"read": ["caseworker", "professional_lead", "manager", "administrator"], "own": ["caseworker"],
-                  "names": ["professional_lead", "manager"]}
 TYPES = ("text", "integer", "number", "boolean", "date", "list")
 PERIODS = ("active", "started", "ended")
 AGGREGATES = ("count", "distinct", "sum", "mean", "ratio", "registrations")

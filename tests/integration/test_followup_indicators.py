@@ -40,7 +40,7 @@ from engine.cases import cases, tasks
 from engine.cli import main
 from engine.errors import Forbidden, ValidationFailed
 from engine.report_models import RetentionCase
-from engine.report_request import parse_request
+from engine.reports.request import parse_request
 from engine.store import clock
 from engine.store.models import HumanTask
 from engine.timers import timers
