@@ -39,7 +39,8 @@ def _user_id(runtime, username: str | None) -> int | None:
 @click.option("--key", "row_key", help="the table row to drill into (its key)")
 @click.option("--names", is_flag=True, help="with --drill: the clients' names (roles of access.names)")
 @click.option("--lang", type=click.Choice(["hu", "en"]), default="en", show_default=True)
-@click.option("--job-retention", "retention_figures", is_flag=True, help="the job-retention follow-up figures instead of a report")
+@click.option("--job-retention", "retention_figures", is_flag=True,
+              help="the job-retention follow-up figures instead of a report")
 @click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
 def report_command(key, date_from, date_to, caseworker, process_key, bands, fmt, xlsx_path, indicator, row_key,
                    names, lang, retention_figures, username):
@@ -47,8 +48,8 @@ def report_command(key, date_from, date_to, caseworker, process_key, bands, fmt,
     runtime = _runtime()
     actor = _actor(runtime, username)
     if retention_figures:
-        _retention_figures(runtime, actor, parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key),
-                       fmt, xlsx_path)
+        req = parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key)
+        _retention_figures(runtime, actor, req, fmt, xlsx_path)
         return
     if not key:
         raise click.UsageError("name the report: segito report KEY (segito reports lists them)")

@@ -32,9 +32,11 @@ import uuid
 
 from sqlalchemy import create_engine, text
 
-from engine import indicators
-from engine.report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
+from engine.reports import compute, grammar
+from engine.reports import request as indicators
+from engine.reports.models import ReportCase, ReportEntry
 from engine.store import migrate
+from engine.store.config import BPMN_DIR
 from engine.store.db import Database
 from engine.store.models import Case, Client, Intake, ProcessDefinition, User, UserRole
 
