@@ -158,11 +158,13 @@ def cases(report: str):
     if row_key:
         options = option_labels.get(table_id or (item or {}).get("table") or "", {})
         key_label = labels.text(options[row_key], row_key) if row_key in options else row_key
-    shown_facts = [name for name, fact in definition["facts"].items() if fact.get("type") != "list"
-                   and not any(k in fact for k in ("completions", "date", "values", "client"))]
+    # The facts a drill-down shows: those the report labels, with their values' labels where it gives them.
+    shown_facts = [(name, fact) for name, fact in definition["facts"].items() if fact.get("label")]
+    fact_options = {t["rows"].get("fact") or t["rows"].get("values"): option_labels[t["id"]]
+                    for t in definition["tables"] if isinstance(t["rows"], dict) and t["id"] in option_labels}
     return render_template("reports/cases.html", key=key, definition=definition, listing=listing, title=title,
                            row_key=row_key, key_label=key_label, page=page, lang=lang(), figure=figure,
-                           facts=shown_facts, values=values, with_names=with_names,
+                           facts=shown_facts, option_labels=fact_options, values=values, with_names=with_names,
                            names_allowed=listing.get("names_allowed", False) or _names_allowed(definition),
                            query={k: v for k, v in values.items() if v})
 

@@ -82,7 +82,10 @@ def reports_command(username):
 @click.command("rebuild-facts")
 def rebuild_facts_command():
     """Recompute the report rows of every case from its stored state (after an upgrade or a changed report)."""
-    click.echo(json.dumps({"cases": facts.rebuild(_runtime())}))
+    from .. import followup_indicators
+
+    runtime = _runtime()
+    click.echo(json.dumps({"cases": facts.rebuild(runtime), "retention_cases": followup_indicators.rebuild(runtime)}))
 
 
 def _retention_figures(runtime, actor, req, fmt: str, xlsx_path: str | None) -> None:

@@ -94,7 +94,8 @@ SCHEMA: dict = {
                 "divide": {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2},
                 "days_between": {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2},
                 "otherwise": _ID, "case": {"enum": ["started", "completed"]}, "client": {"enum": ["birth_date"]},
-                "person": {"enum": ["latest"]},
+                "person": {"enum": ["latest"]}, "label": _LOCALISED,
+                "options": {"type": "object", "additionalProperties": _LOCALISED},
                 "completions": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}\\.json$"},
                 "date": _FIELD, "values": _FIELD,
                 "fields": {"type": "object", "propertyNames": _ID, "additionalProperties": {"oneOf": [

@@ -16,7 +16,6 @@ from tests import demo_data
 
 from .helpers import do, new_family_case, through_agreement, waiting_steps
 
-
 DATES = ("taken_into_care", "agreement_date", "closure_date")
 
 

@@ -312,7 +312,7 @@ def test_rebuild_facts_recomputes_the_job_retention_rows_from_the_stored_cases(r
     assert _report(runtime, people.mark)["totals"]["clients_followed_up"] == 0
     run = CliRunner().invoke(main, ["rebuild-facts"], env={"DATABASE_URL": database_url}, catch_exceptions=False)
     assert run.exit_code == 0, run.output
-    assert json.loads(run.stdout)["job_retention_cases"] == 5
+    assert json.loads(run.stdout)["retention_cases"] == 5
     assert _report(runtime, people.mark) == expected
 
 

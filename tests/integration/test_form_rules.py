@@ -12,10 +12,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from engine.reports import run
-from engine.reports.request import parse_request
 from engine.cases import cases, tasks
 from engine.errors import ConfirmationNeeded, ValidationFailed
+from engine.reports import run
+from engine.reports.request import parse_request
 from engine.store import clock
 from engine.store.models import AuditEvent
 from tests import demo_data
