@@ -18,7 +18,7 @@ from .parts import PARTS, Package, PackageProblem
 # Folders a package may hold (docs/services.md, "A package folder"): reports/ and documents/ are checked by the
 # parts registered for them.
 OWN_FOLDERS = ("forms", "demo", "reports", "documents")
-REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/cases/services.py)
+REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/cases/clients.py)
 
 
 @dataclass

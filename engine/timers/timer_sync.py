@@ -25,13 +25,13 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, or_, select, update
 
-from ..cases import caseload
 from ..packages import settings as package_settings
 from ..runtime import finished_rounds
 from ..sandbox import calendar_helpers
 from ..store import audit, clock
 from ..store.models import UtcDateTime
 from ..store.timer_models import Timer
+from . import caseload
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from engine import setup, speedups
-from engine.runtime import serialization
+from engine.definitions import serialization
 from engine.runtime.runtime import Runtime
 from engine.store import clock
 from engine.store.db import Database
