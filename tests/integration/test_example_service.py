@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from engine import demo, packages
-from engine.cases.cases import cases
+from engine.cases import cases
 from engine.store import clock
 from engine.store.config import BPMN_DIR
 from engine.timers import caseload

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from engine import demo
-from engine.cases.cases import agenda, cases, tasks
+from engine.cases import agenda, cases, tasks
 from engine.definitions import definitions
 from engine.runtime.runtime import Runtime
 from engine.store import clock

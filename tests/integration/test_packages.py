@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import demo, packages, setup
-from engine.cases.cases import cases
+from engine.cases import cases
 from engine.errors import Forbidden, PackageInvalid, ValidationFailed
 from engine.packages import PackagePart, PackageProblem
 from engine.store import clock

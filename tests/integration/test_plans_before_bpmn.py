@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from engine.cases.cases import agenda
+from engine.cases import agenda
 from engine.definitions import definitions, serialization
 from engine.runtime import services
 from engine.sandbox import calendar_helpers as cal

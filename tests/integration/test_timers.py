@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import demo
-from engine.cases.cases import cases
+from engine.cases import cases
 from engine.errors import Forbidden, SegitoError
 from engine.runtime import advance, services
 from engine.store import clock

@@ -5,7 +5,7 @@ import datetime as dt
 import re
 
 from engine import demo
-from engine.cases.cases import agenda
+from engine.cases import agenda
 from engine.people import users
 from engine.store import clock
 from engine.store.timer_models import CalendarFeed

@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 
 from engine.definitions import serialization
 from engine.report_models import RetentionVisit
-from engine.runtime.runtime import advance
+from engine.runtime import advance
 from engine.speedups import state_text, task_walk
 from engine.store import clock
 from engine.store.models import Case, HumanTask
