@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.store.models import AuditEvent, Case, HumanTask
+from tests import demo_data
 
 
 def waiting(runtime, case_id: int) -> list[HumanTask]:
@@ -39,10 +39,10 @@ def snapshot(runtime, case_id: int) -> tuple:
 
 
 def new_family_case(runtime, people, i: int = 0) -> int:
-    code = demo.run_intake(runtime, people.anna, i)
+    code = demo_data.run_intake(runtime, people.anna, i)
     return cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
 
 
 def through_agreement(runtime, people, case_id: int, assessment: dict | None = None) -> None:
-    do(runtime, case_id, "step_3_1", assessment or demo.assessment_data(), people.anna)
+    do(runtime, case_id, "step_3_1", assessment or demo_data.assessment_data(), people.anna)
     do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.store import clock
+from tests import demo_data
 
 from .helpers import do, waiting, waiting_steps
 
@@ -47,7 +47,7 @@ def assessment(taken: str, household: int, income: int, problems: list[str]) -> 
 def intake(runtime, caseworker, i: int, when: str, returning: bool = False) -> str:
     clock.freeze(at(when))
     started = cases.start_case(runtime, "intake", caseworker)
-    data = demo.intake_data(100 + i)
+    data = demo_data.intake_data(100 + i)
     if returning:
         data["client_status"] = "returning"
     task_id = waiting(runtime, started["case_id"])[0].id
