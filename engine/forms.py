@@ -180,7 +180,7 @@ class Form:
     def _error(self, path: list, message: str, kind: str | None = None) -> dict:
         node = self._node_at(path)
         field = "/".join(str(p) for p in path) or "(form)"
-        seed = node.get("x-seed-field", node.get("x-seed-step"))
+        seed = node.get("x-seed-field", node.get("x-seed-step", node.get("x-seed-activity")))
         label = (node.get("x-label") or {}).get("en")
         out = {"field": field, "message": message}
         if kind:

@@ -159,6 +159,7 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     assert stored["total_income"] == 352200 and stored["per_capita_income"] == 88050
     assert len(stored["household_members"]) == 2 and stored["taken_into_care_date"] == "2026-02-16"
     page.fill("#f-agreement_date", "2026.03.05")
+    page.select_option("#f-review_frequency", "monthly")
     _complete(page)
 
     # ---- 3.3 casework: two meetings and an action ----------------------------------------------------------
@@ -188,8 +189,14 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     expect(page.get_by_test_id("step")).to_have_text("Step 3.6")
     expect(page.locator("#w-commitments_met legend")).to_contain_text(
         "Are the commitments of the cooperation agreement met?")
+    page.fill("#f-review_date", "2026-03-02")
+    page.select_option("#f-review_checks-0-kind", "own_contribution")
+    page.fill("#f-review_checks-0-name", "Debt settlement own contribution")
+    page.fill("#f-review_checks-0-month", "2026-02")
+    page.check("#f-review_checks-0-shown-false")
     shot(page, "04-decision-3.6-english")
     page.check("#f-commitments_met-false")
+    _visible(page, "goal_reached").to_be_hidden()
     _complete(page)
     expect(page.get_by_test_id("step")).to_have_text("Step 3.9")
     page.check("#f-further_service_available-true")
@@ -212,7 +219,16 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     expect(page.locator("#r-meetings-0[data-carried-row]")).to_contain_text("2026-02-23")  # English: ISO dates
     page.check("input[name=casework_next][value=review]")
     _complete(page)
+    # The first review's check is kept, read-only; this review adds its own row after it.
+    expect(page.locator("#r-review_checks-0[data-carried-row]")).to_contain_text("Debt settlement own contribution")
+    page.fill("#f-review_date", "2026-03-02")
+    page.select_option("#f-review_checks-1-kind", "own_contribution")
+    page.fill("#f-review_checks-1-name", "Debt settlement own contribution")
+    page.fill("#f-review_checks-1-month", "2026-02")
+    page.check("#f-review_checks-1-shown-true")
     page.check("#f-commitments_met-true")
+    _visible(page, "goal_reached").to_be_visible()
+    page.check("#f-goal_reached-true")
     _complete(page)
     expect(page.get_by_test_id("step")).to_have_text("Step 3.8")
     page.fill("#f-closure_date", "2026-06-30")

@@ -44,4 +44,11 @@ def new_family_case(runtime, people, i: int = 0) -> int:
 
 def through_agreement(runtime, people, case_id: int, assessment: dict | None = None) -> None:
     do(runtime, case_id, "step_3_1", assessment or demo.assessment_data(), people.anna)
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
+
+
+def review(runtime, case_id: int, met: bool, actor, goal_reached: bool = True) -> dict:
+    """3.6 with this month's payments checked, the earlier reviews' rows sent back first (x-append-only)."""
+    task_id = task_of(runtime, case_id, "step_3_6")
+    carried = [e["row"] for e in tasks.get_task(runtime, task_id, actor)["carried"].get("review_checks", [])]
+    return tasks.complete(runtime, task_id, demo.review_data(met, goal_reached, carried), actor)

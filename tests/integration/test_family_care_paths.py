@@ -8,7 +8,7 @@ import pytest
 from engine import cases, clock, demo, timers
 from engine.sandbox import calendar_helpers
 
-from .helpers import do, new_family_case, through_agreement, waiting, waiting_steps
+from .helpers import do, new_family_case, review, through_agreement, waiting, waiting_steps
 
 
 def test_intake_registers_a_new_client_with_a_stable_code(runtime, people):
@@ -45,7 +45,7 @@ def test_family_care_needs_a_registered_client(runtime, people):
 
 def _review(runtime, people, case_id, met: bool):
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": met}, people.anna)
+    review(runtime, case_id, met, people.anna)
 
 
 @pytest.mark.parametrize("follow_up", [True, False])
@@ -145,9 +145,9 @@ def test_field_45_applies_whether_43_is_yes_or_no(runtime, people, needs_helpers
     data = cases.get_case(runtime, case_id, people.anna)["data"]
     assert data["action_plan"] == "Költségvetés készítése."
     # 3.7 the same: with a yes to 43 the amended plan (45) is kept beside the helpers (44).
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": False}, people.anna)
+    review(runtime, case_id, False, people.anna)
     do(runtime, case_id, "step_3_9", {"further_service_available": True}, people.anna)
     amended = {"needs_other_helpers": needs_helpers, "action_plan": "Módosított terv."}
     if needs_helpers:

@@ -96,6 +96,7 @@ def _user_data(runtime) -> list[str]:
     walk(demo.assessment_data())
     walk(demo.meeting(1))
     walk(demo.action(1))
+    walk(demo.review_checks())
     walk(demo.closure_data(True))
     walk(demo.closure_data(False))
     walk(["Példa Kft.", "raktáros"])  # the job-retention demo case's employer and job

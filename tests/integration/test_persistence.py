@@ -14,7 +14,7 @@ from engine.models import AuditEvent, Case, HumanTask
 from engine.runtime import Runtime
 from engine.sandbox import calendar_helpers
 
-from .helpers import do, new_family_case, snapshot, task_of, waiting_steps
+from .helpers import do, new_family_case, review, snapshot, task_of, waiting_steps
 
 
 def _fresh(runtime) -> Runtime:
@@ -35,13 +35,15 @@ def _ready_in_workflow(rt, case_id):
 
 def test_reloading_from_the_database_between_every_step_gives_the_same_state(runtime, people):
     case_id = new_family_case(runtime, people)
-    steps = [("step_3_1", demo.assessment_data()), ("step_3_2", {"agreement_date": "2026-03-05"}),
+    steps = [("step_3_1", demo.assessment_data()), ("step_3_2", {"agreement_date": "2026-03-05",
+                                                                 "review_frequency": "monthly"}),
              ("step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "case_discussion"}),
              ("step_3_4", {"actions": [demo.action(7)]}),
              ("step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}),
-             ("step_3_6", {"commitments_met": False}), ("step_3_9", {"further_service_available": True}),
+             ("step_3_6", demo.review_data(False)), ("step_3_9", {"further_service_available": True}),
              ("step_3_7", {"needs_other_helpers": False, "action_plan": "Új terv"}),
-             ("step_3_3", {"casework_next": "review"}), ("step_3_6", {"commitments_met": True}),
+             ("step_3_3", {"casework_next": "review"}),
+ ("step_3_6", demo.review_data(True, earlier=demo.review_checks())),
              ("step_3_8", demo.closure_data(True))]
     rt = runtime
     for bpmn_id, data in steps:
@@ -106,7 +108,8 @@ def test_two_concurrent_completions_exactly_one_wins(runtime, people, attempt):
             HumanTask.case_id == case_id, HumanTask.state == "ready")).scalars().all()
     assert done == 1 and ready == ["step_3_2"]
     # The case goes on normally from the winner's state, in a fresh process too.
-    do(_fresh(runtime), case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(_fresh(runtime), case_id, "step_3_2", {"agreement_date": "2026-03-05",
+                                              "review_frequency": "monthly"}, people.anna)
     from engine import audit
 
     with runtime.db.reading() as session:
@@ -119,7 +122,7 @@ def test_a_stale_cached_workflow_is_not_used_after_another_process_moved_the_cas
     cases.get_case(runtime, case_id, people.anna)  # runtime caches version n
     do(other, case_id, "step_3_1", demo.assessment_data(), people.anna)  # another process moves it
     assert waiting_steps(runtime, case_id) == ["3.2"]
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     assert cases.get_case(_fresh(runtime), case_id, people.anna)["data"]["agreement_date"] == "2026-03-05"
 
 
@@ -172,7 +175,7 @@ def test_the_leads_queue_claim_and_release(runtime, people):
 
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
+    review(runtime, case_id, True, people.anna)
     do(runtime, case_id, "step_3_8", demo.closure_data(False), people.anna)
     box = tasks.inbox(runtime, people.lea)
     assert [t["bpmn_id"] for t in box["items"]] == ["agree_closure_success"] and box["total"] == 1
