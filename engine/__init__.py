@@ -1,1 +1,1 @@
-"""Segito's engine: definitions, cases, tasks, forms, audit. Knows nothing of Flask."""
+"""Segito's engine, in packages by capability (docs/architecture.md, "Packages"); knows nothing of Flask."""

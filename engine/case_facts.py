@@ -1,6 +1,6 @@
 """Keeping the indicator rows (``report_models``) in step with each case, inside the command that changed it.
 
-An observer of ``engine.advance`` (it runs at the end of every start, completion and timer firing, in the same
+An observer of ``engine.runtime.advance`` (it runs at the end of every start, completion and timer firing, in the same
 transaction) reads the case's current data and writes what the indicators need: the dates taken into care (1),
 of the agreement (46) and of the closure (52), household size (7), total and per-capita income (39, 40),
 problem types (6), closure reason (53), follow-up (54), one row per meeting (47) and per action (50).
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, select
 
-from . import json_text
-from .db import Prepared
-from .models import Base
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
+from .store import json_text
+from .store.db import Prepared
+from .store.models import Base
 
 # The lead's agreement to a closure (steps 3.8 and 3.11): a closure recorded but not yet agreed is not one.
 CLOSURE_AGREED_KEY = "closure_agreed"
@@ -122,7 +122,7 @@ def facts_of(data: dict, keys: FactKeys, completed: bool) -> dict:
 
 
 def _current_data(workflow, ready: dict | None = None) -> dict:
-    # The same source as engine.cases.case_data: what the waiting tasks see, or what the last task left.
+    # The same source as engine.cases.cases.case_data: what the waiting tasks see, or what the last task left.
     # ``ready``: the advance's ready user tasks (in tree order, as get_tasks gives them), saving a tree walk.
     waiting = list(ready.values()) if ready is not None else workflow.get_tasks(state=TaskState.READY, manual=True)
     source = waiting[0] if waiting else workflow.last_task
@@ -174,7 +174,7 @@ _UPDATE_PROBLEMS = Prepared(_problems_table.update().where(_problems_table.c.cas
 
 
 def observe(advance, created_rows, completed: bool) -> None:
-    """The observer registered in ``engine.advance.OBSERVERS``."""
+    """The observer registered in ``engine.runtime.advance.OBSERVERS``."""
     write(advance.session, advance.case, advance.view, advance.workflow, advance.caseworker_id, advance.at,
           completed, getattr(advance, "ready_after", None))
 
@@ -268,7 +268,7 @@ def _write_by_lookup(session, case, caseworker_id, facts: dict, row: dict) -> No
 def stored_cases(runtime, session, case_ids: list[int] | None, wanted):
     """(case, view, workflow) of every started case, or of those in ``case_ids``, whose process version
     ``wanted(view)``; each workflow goes back into the runtime's cache afterwards, as a command leaves it."""
-    from .models import Case
+    from .store.models import Case
 
     query = select(Case).where(Case.state != b"")
     if case_ids:
@@ -284,7 +284,7 @@ def stored_cases(runtime, session, case_ids: list[int] | None, wanted):
 
 def rebuild(runtime, case_ids: list[int] | None = None) -> int:
     """Recompute the facts of existing cases from their stored state (after an upgrade; never on a hot path)."""
-    from . import clock
+    from .store import clock
 
     done = 0
     with runtime.db.unit_of_work() as session:

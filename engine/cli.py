@@ -1,48 +1,15 @@
 """The `segito` command. It calls the engine like the web app does; `--as` names the acting user."""
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 
-from . import cases, definitions, entry_corrections, setup, tasks, users
+from . import setup
+from .cases import cases, entry_corrections, tasks
+from .cli_support import _actor, _data, _out, _runtime, as_option
+from .definitions import definitions
 from .errors import SegitoError
-from .runtime import Runtime
-
-
-def _runtime() -> Runtime:
-    setup.wire()  # what plugs into service packages (reports, documents), for `segito deploy`
-    return Runtime()
-
-
-def _actor(runtime: Runtime, username: str):
-    with runtime.db.reading() as session:
-        return users.actor(session, username)
-
-
-def _out(value) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-
-
-def _data(raw: str):
-    """Form data from a JSON string, @file, or - for standard input; malformed JSON is reported with its place."""
-    if raw == "-":
-        text = sys.stdin.read()
-    elif raw.startswith("@"):
-        with open(raw[1:], encoding="utf-8") as fh:
-            text = fh.read()
-    else:
-        text = raw
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise click.BadParameter(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}",
-                                 param_hint="--data") from e
-
-
-as_option = click.option("--as", "username", envvar="SEGITO_USER", required=True,
-                         help="the acting user (or SEGITO_USER)")
+from .people import users
+from .report_cli import audit_group, rebuild_facts_command, report_command
 
 
 class SegitoGroup(click.Group):
@@ -86,7 +53,9 @@ def deploy(path, username):
     file outside any package is deployed on its own (its forms are read from forms/ beside it)."""
     from pathlib import Path
 
-    from . import access, clock, packages
+    from . import packages
+    from .people import access
+    from .store import clock
 
     runtime = _runtime()
     actor = _actor(runtime, username)
@@ -259,7 +228,7 @@ def user():
 @click.password_option()
 def user_add(username, display_name, roles, password):
     runtime = _runtime()
-    from . import clock
+    from .store import clock
 
     with runtime.db.unit_of_work() as session:
         created = users.create_user(session, username, display_name, list(roles), password, "cli", clock.now())
@@ -275,7 +244,7 @@ def scheduler():
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True, help="rows per list")
 @as_option
 def scheduler_show(limit, username):
-    from . import timers
+    from .timers import timers
 
     runtime = _runtime()
     _out(timers.overview(runtime, _actor(runtime, username), limit=limit))
@@ -286,7 +255,7 @@ def scheduler_show(limit, username):
 @as_option
 def scheduler_retry(timer_id, username):
     """Send a timer in incident (or failing) back to the queue, due now; recorded in the case's audit."""
-    from . import timers
+    from .timers import timers
 
     runtime = _runtime()
     _out(timers.retry_incident(runtime, timer_id, _actor(runtime, username)))
@@ -299,7 +268,7 @@ def worker(interval, once):
     """Fire due timers: the same ticker as in the web app, in a process of its own (run as many as you like)."""
     import logging
 
-    from . import ticker, timers
+    from .timers import ticker, timers
 
     # SpiffWorkflow logs every task state change at INFO: the worker keeps its own messages only.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -312,9 +281,8 @@ def worker(interval, once):
     ticker.run_worker(runtime, interval or ticker.DEFAULT_INTERVAL)
 
 
-# Issue 5: reports, audit verification and the audit log (engine/report_cli.py).
-from .report_cli import audit_group, rebuild_facts_command, report_command  # noqa: E402
-
+# The report and audit commands (engine/report_cli.py), registered here: they take their helpers from
+# engine/cli_support.py, so the import runs one way.
 for _command in (report_command, audit_group, rebuild_facts_command):
     main.add_command(_command)
 

@@ -4,8 +4,10 @@ The same builders feed the benchmark, so what it measures is a case a caseworker
 """
 from __future__ import annotations
 
-from . import cases, setup, tasks, users
-from .runtime import Runtime
+from . import setup
+from .cases import cases, tasks
+from .people import users
+from .runtime.runtime import Runtime
 
 
 def intake_data(i: int = 0) -> dict:
@@ -136,8 +138,8 @@ def run_job_retention(runtime: Runtime, mentor, client_code: str, days_ago: int 
     the others (and the day-180 check) are scheduled — the mentor's agenda has something to show."""
     import datetime as dt
 
-    from . import clock
     from .sandbox.calendar_helpers import local_date
+    from .store import clock
 
     start = local_date(clock.now()) - dt.timedelta(days=days_ago)
     case_id = cases.start_case(runtime, "job_retention", mentor, client_code)["case_id"]

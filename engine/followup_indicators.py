@@ -22,9 +22,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
 from .case_facts import _current_data, _date, stored_cases
-from .models import Client, User
 from .report_models import RetentionCase, RetentionVisit
 from .report_request import ReportRequest, authorise, share
+from .store.models import Client, User
 
 START_KEY, VISIT_KEY, CHECK_KEY = "employment_start", "visit_date", "employed_on_day_180"
 AGE_GROUPS = ((0, 25, "under 25"), (25, 35, "25–34"), (35, 45, "35–44"), (45, 55, "45–54"), (55, 200, "55+"))
@@ -85,7 +85,7 @@ def _write_case(session, case, mentor_id: int | None, data: dict, ended: dt.date
 
 
 def note_facts(advance) -> None:
-    """Registered in engine.advance.BEGIN_OBSERVERS: the case row's facts as the command begins.
+    """Registered in engine.runtime.advance.BEGIN_OBSERVERS: the case row's facts as the command begins.
 
     The row was brought in step by the command before, so a command that completes no task, does not end the
     case and leaves these facts as they were (every timer firing: it issues a visit, schedules the next one)
@@ -96,7 +96,7 @@ def note_facts(advance) -> None:
 
 
 def observe(advance, created_rows, completed: bool) -> None:
-    """Registered in engine.advance.OBSERVERS: the case row, and one row per visit just completed."""
+    """Registered in engine.runtime.advance.OBSERVERS: the case row, and one row per visit just completed."""
     if START_KEY not in _form_keys(advance.view):
         return
     before = getattr(advance, "retention_facts", None)
@@ -115,8 +115,8 @@ def rebuild(runtime, case_ids: list[int] | None = None) -> int:
     """Recompute the case rows of existing job-retention cases from their stored state (``segito rebuild-facts``).
 
     Visit rows are not recomputed: each is written when its visit is recorded and never changes (a recorded
-    visit cannot be edited), and the stored state no longer holds a finished task's data (engine/serialization.py
-    prunes it), so the rows are the only place that keeps it outside the audit log."""
+    visit cannot be edited), and the stored state no longer holds a finished task's data
+    (engine/runtime/serialization.py prunes it), so the rows are the only place that keeps it outside the audit log."""
     done = 0
     with runtime.db.unit_of_work() as session:
         for case, _view, workflow in stored_cases(runtime, session, case_ids, lambda v: START_KEY in _form_keys(v)):

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import exists, func, select
 
 from .errors import Forbidden, ValidationFailed
+from .forms.input_check import check_offset
 from .indicator_queries import band_condition, closed_in, fact_filters, in_care
 from .indicators import DEFINITIONS
-from .input_check import check_offset
-from .models import Client, User
+from .people.users import Actor
 from .report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
 from .report_request import ReportRequest, authorise, may_see_names
-from .users import Actor
+from .store.models import Client, User
 
 MAX_LIMIT = 1000
 

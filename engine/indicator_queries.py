@@ -14,9 +14,9 @@ from sqlalchemy import ColumnElement, String, and_, distinct, func, literal_colu
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from .models import Case, Intake, User
 from .report_models import CaseFact, CaseProblemType
 from .report_request import Band, ReportRequest, period_instants, ratio
+from .store.models import Case, Intake, User
 
 # ---- the sets of cases the definitions speak of --------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import ColumnElement, distinct, func, select, text
 
-from . import clock
 from .indicator_queries import (
     band_condition,
     closed_in,
@@ -28,7 +27,7 @@ from .indicator_queries import (
     problem_types,
     unindexed,
 )
-from .models import ProcessDefinition, User
+from .people.users import CASEWORKER, Actor
 from .report_models import CaseAction, CaseFact, CaseMeeting
 from .report_request import (
     NAME_ROLES,
@@ -44,7 +43,8 @@ from .report_request import (
     service_zone,
     share,
 )
-from .users import CASEWORKER, Actor
+from .store import clock
+from .store.models import ProcessDefinition, User
 
 __all__ = ["DEFINITIONS", "BREAKDOWN_OF", "NAME_ROLES", "REPORT_ROLES", "Band", "ReportRequest", "authorise",
            "band_condition", "caseworker_choices", "closed_in", "compute", "fact_filters", "in_care",
@@ -180,7 +180,7 @@ def report(runtime, actor: Actor, req: ReportRequest) -> dict:
 
 def caseworker_choices(runtime) -> list[tuple[int, str]]:
     """Active caseworkers, for the report form's caseworker filter."""
-    from .models import UserRole
+    from .store.models import UserRole
 
     with runtime.db.reading() as session:
         return session.execute(select(User.id, User.display_name).join(UserRole, UserRole.user_id == User.id)

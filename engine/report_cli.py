@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
-from . import audit_log, audit_verify, case_facts, followup_indicators, indicator_cases, indicators, report_export
+from . import case_facts, followup_indicators, indicator_cases, indicators, report_export
+from .audit import audit_log, audit_verify
 from .errors import NotFound
 
 
 def _cli():
-    from . import cli  # the group's helpers (runtime, actor, output); imported late: cli imports this module
+    from . import cli_support as cli  # the group's helpers (runtime, actor, output)
 
     return cli
 
@@ -20,7 +21,7 @@ def _cli():
 def _user_id(runtime, username: str | None) -> int | None:
     if not username:
         return None
-    from . import users
+    from .people import users
 
     with runtime.db.reading() as session:
         try:

@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.models import Base, BigId, UtcDateTime
+from engine.store.models import Base, BigId, UtcDateTime
 
 
 class CaseFact(Base):

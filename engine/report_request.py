@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from . import access
 from .errors import Forbidden, ValidationFailed
-from .input_check import is_id
-from .users import ADMINISTRATOR, CASEWORKER, MANAGER, PROFESSIONAL_LEAD, Actor
+from .forms.input_check import is_id
+from .people import access
+from .people.users import ADMINISTRATOR, CASEWORKER, MANAGER, PROFESSIONAL_LEAD, Actor
 
 REPORT_ROLES = {CASEWORKER, PROFESSIONAL_LEAD, MANAGER, ADMINISTRATOR}
 # Who may list clients by name (I5's "a list by name is recommended"); a caseworker sees codes only.

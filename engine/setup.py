@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from . import clock, migrate, packages, users
-from .config import BPMN_DIR
-from .models import Case, User
-from .runtime import Runtime
+from . import packages
+from .people import users
+from .runtime.runtime import Runtime
+from .store import clock, migrate
+from .store.config import BPMN_DIR
+from .store.models import Case, User
 
 SYSTEM = "system"
 

@@ -12,9 +12,11 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine import clock, migrate, setup, users
-from engine.db import Database
-from engine.runtime import Runtime
+from engine import setup
+from engine.people import users
+from engine.runtime.runtime import Runtime
+from engine.store import clock, migrate
+from engine.store.db import Database
 
 PG_URL = os.environ.get("SEGITO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
@@ -54,7 +56,7 @@ def pg_migrated():
     url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
     migrate.upgrade(url)
     yield url
-    from engine import db
+    from engine.store import db
 
     db.dispose(url)
     with admin.begin() as conn:

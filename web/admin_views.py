@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import clock, users
 from engine.errors import SegitoError
+from engine.people import users
+from engine.store import clock
 
 from .auth import current_actor, current_session_id, roles_required, runtime
 

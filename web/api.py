@@ -9,22 +9,18 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 
-from engine import (
-    access,
-    audit_log,
-    cases,
-    clock,
-    definitions,
-    input_check,
-    logins,
-    packages,
-    tasks,
-    timers,
-)
-from engine import agenda as agenda_service
-from engine.entry_corrections import correct as correct_recorded_entry
+from engine import packages
+from engine.audit import audit_log
+from engine.cases import agenda as agenda_service
+from engine.cases import cases, tasks
+from engine.cases.entry_corrections import correct as correct_recorded_entry
+from engine.definitions import definitions
 from engine.errors import SegitoError
-from engine.runtime import Runtime
+from engine.forms import input_check
+from engine.people import access, logins
+from engine.runtime.runtime import Runtime
+from engine.store import clock
+from engine.timers import timers
 
 api = Blueprint("api", __name__, url_prefix="/api")
 _OPENAPI = Path(__file__).with_name("openapi.yaml")
@@ -94,7 +90,7 @@ def authenticated(view):
         auth = request.authorization
         if auth is None or not auth.username:
             raise Unauthorised("log in with HTTP Basic credentials")
-        try:  # the login form's lockout applies here too (engine/logins.py)
+        try:  # the login form's lockout applies here too (engine/people/logins.py)
             g.user = logins.check_basic(runtime().db, auth.username, auth.password or "", request.remote_addr)
         except logins.LoginRefused as e:
             raise Unauthorised(e.message) from e
@@ -239,7 +235,7 @@ def list_cases():
 @authenticated
 def get_case(case_id):
     found = cases.get_case(runtime(), case_id, g.user)
-    audit_log.record_view(runtime(), g.user, case_id, via="api")  # reading a client's file is logged (issue 5)
+    audit_log.record_view(runtime(), g.user, case_id, via="api")  # reading a client's file is logged (docs/web.md)
     return jsonify(found)
 
 
@@ -263,7 +259,7 @@ def inbox():
 @authenticated
 def get_task(task_id):
     found = tasks.get_task(runtime(), task_id, g.user)
-    audit_log.record_view(runtime(), g.user, found["case_id"], task_id=task_id, via="api")  # issue 5
+    audit_log.record_view(runtime(), g.user, found["case_id"], task_id=task_id, via="api")  # logged as above
     return jsonify(found)
 
 
@@ -302,7 +298,7 @@ def release(task_id):
     return jsonify(tasks.release(runtime(), task_id, g.user))
 
 
-# ---------------------------------------------------------------- follow-up scheduling (issue 4)
+# ---------------------------------------------------------- follow-up scheduling (docs/timers.md)
 
 @api.get("/agenda")
 @authenticated

@@ -11,18 +11,20 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from engine import input_check, logins, setup
+from engine import setup
 from engine.errors import Forbidden, SegitoError
-from engine.runtime import Runtime
+from engine.forms import input_check
+from engine.people import logins
+from engine.runtime.runtime import Runtime
 
 from . import i18n
 
 # The page areas; each module registers every Blueprint it defines. A module not written yet is skipped.
 VIEW_MODULES: tuple[str, ...] = ("auth", "inbox_views", "case_views", "catalogue_views", "admin_views",
                                  "task_views", "report_views")
-VIEW_MODULES += ("audit_views",)  # issue 5: the audit log (managers)
-VIEW_MODULES += ("report_api",)  # issue 5: reports and audit in the JSON API
-VIEW_MODULES += ("schedule_views",)  # issue 4: agenda and calendar feed, caseload, scheduler
+VIEW_MODULES += ("audit_views",)  # the audit log (managers)
+VIEW_MODULES += ("report_api",)  # reports and audit in the JSON API
+VIEW_MODULES += ("schedule_views",)  # agenda and calendar feed, caseload, scheduler
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
@@ -163,7 +165,7 @@ def _id_noun(name: str) -> str:
 
 
 def _install_input_checks(app: Flask) -> None:
-    """Bad input is refused where it enters, naming what is wrong (engine/input_check.py), so that no value a
+    """Bad input is refused where it enters, naming what is wrong (engine/forms/input_check.py), so that no value a
     database cannot take reaches one: the answer is the same 4xx on SQLite and PostgreSQL, never a 500."""
 
     @app.url_value_preprocessor

@@ -14,7 +14,7 @@ from .i18n import N_, ngettext
 from .i18n import gettext as translate
 from .labels import bilingual, field_schema, option_label, step_name, text
 
-# Every kind of event engine/ writes (engine/audit.py, audit_log.py, timer_sync.py, timers.py, agenda.py,
+# Every kind of event engine/ writes (engine/store/audit.py, audit_log.py, timer_sync.py, timers.py, agenda.py,
 # caseload.py); an unknown kind is shown with its words, never as a code.
 EVENT_NAMES = {
     "case_started": N_("Case started"), "case_completed": N_("Case closed"), "task_created": N_("Step waiting"),

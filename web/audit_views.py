@@ -1,5 +1,5 @@
 """Audit (managers): the whole log filtered by user, case, process, kind and period; a case's complete history;
-the integrity check. Opening a case's history is itself logged (engine.audit_log.case_events). Events are shown
+the integrity check. Opening a case's history is itself logged (engine.audit.audit_log.case_events). Events are shown
 as a person reads them (web/audit_text.py); the day filters are text in the language's date format."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 from flask import Blueprint, render_template, request
 from werkzeug.exceptions import BadRequest
 
-from engine import audit_log, audit_verify
+from engine.audit import audit_log, audit_verify
 from engine.errors import ValidationFailed
 
 from . import audit_text

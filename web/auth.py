@@ -1,6 +1,6 @@
 """Logging in and out, the session, the language switch, and the decorators every page uses.
 
-The session cookie holds the token of a login session kept by the engine (engine/login_sessions.py) and when it
+The session cookie holds the token of a login session kept by the engine (engine/people/login_sessions.py) and when it
 was last used. Every request looks the token up with its user, so logout, a deactivation, a password change or
 the absolute lifetime end the session on the server, whatever the browser or a copy of its cookie keeps, and a
 changed role takes effect at once; a session idle for longer than PERMANENT_SESSION_LIFETIME (by the engine
@@ -16,10 +16,11 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from werkzeug.exceptions import Unauthorized
 
-from engine import clock, login_sessions, logins, users
 from engine.errors import Forbidden, SegitoError
-from engine.runtime import Runtime
-from engine.users import Actor
+from engine.people import login_sessions, logins, users
+from engine.people.users import Actor
+from engine.runtime.runtime import Runtime
+from engine.store import clock
 
 auth = Blueprint("auth", __name__)
 
@@ -29,7 +30,7 @@ def runtime() -> Runtime:
 
 
 def current_actor() -> Actor | None:
-    """The logged-in user of this request (engine.users.Actor), or None."""
+    """The logged-in user of this request (engine.people.users.Actor), or None."""
     return g.get("actor")
 
 

@@ -5,9 +5,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
-from engine import access, audit_log, case_view, cases, clock
+from engine.audit import audit_log
+from engine.cases import case_view, cases
 from engine.errors import ConfirmationNeeded
-from engine.models import User
+from engine.people import access
+from engine.store import clock
+from engine.store.models import User
 
 from . import audit_text
 from .auth import current_actor, logged_in_actor, login_required, runtime
@@ -69,7 +72,7 @@ def start():
         open_cases = next((d.get("open_cases") for d in e.details if d.get("open_cases")), [])
         return render_template("confirm_start.html", process_key=process_key, client_code=client_code,
                                process=process_name(process_key), open_cases=open_cases), 409
-    for warning in started.get("warnings", ()):  # e.g. a 31st follow-up client (engine.caseload)
+    for warning in started.get("warnings", ()):  # e.g. a 31st follow-up client (engine.cases.caseload)
         flash(warning, "warning")
     case = cases.get_case(runtime(), started["case_id"], current_actor(), with_data=False)
     from .app import task_url
@@ -140,7 +143,7 @@ def show(case_id):
     actor = current_actor()
     rt = runtime()
     case = case_view.case_page(rt, case_id, actor)  # refuses (403, audited) a case that is not the actor's
-    audit_log.record_view(rt, actor, case_id, via="web")  # opening a client's file is itself logged (issue 5)
+    audit_log.record_view(rt, actor, case_id, via="web")  # opening a client's file is itself logged (docs/web.md)
     view = view_of(case["definition_id"])
     flows = get_diagram(view).flows_between(case["flows"])
     svg = render_diagram(view, current=case["current"], done=case["done"], taken_flows=flows)

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from flask import Blueprint, abort, render_template
 from markupsafe import Markup
 
-from engine.models import ProcessDefinition
+from engine.store.models import ProcessDefinition
 
 from . import diagram
 from .auth import login_required, runtime

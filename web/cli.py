@@ -10,7 +10,7 @@ import click
 
 from engine import demo, setup
 from engine.cli import main
-from engine.runtime import Runtime
+from engine.runtime.runtime import Runtime
 
 
 @main.command()
@@ -23,7 +23,7 @@ from engine.runtime import Runtime
 def run(host, port, no_demo, workers, threads):
     """Initialise the database (SQLite by default), load demo data, and serve the app."""
     # Imported here: every other `segito` command starts without loading Flask and the scheduler.
-    from engine import ticker
+    from engine.timers import ticker
 
     from .app import create_app
     from .serve import serve

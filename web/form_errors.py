@@ -1,6 +1,6 @@
 """The engine's field errors, worded in the user's language and placed on the field they are about.
 
-The engine (engine/forms.py) reports each refused field with its path, an English message and ``kind`` — the
+The engine (engine/forms/forms.py) reports each refused field with its path, an English message and ``kind`` — the
 JSON Schema keyword that failed, or the form format's own (``x-visible-when``, ``x-computed``,
 ``x-exclusive-option``, ``x-append-only``, ``x-min-new-rows``, the date rules). The wording here is chosen by that
 kind, with the limits read from the form file.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from engine.forms import CLIENT_INCOME_BLOCKS, MEMBER_INCOME_BLOCKS, per_capita_income, total_income
+from engine.forms.forms import CLIENT_INCOME_BLOCKS, MEMBER_INCOME_BLOCKS, per_capita_income, total_income
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 # A new row's index is a placeholder until form.js clones it: one per nesting depth. Each kind of row has one

@@ -5,7 +5,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from engine import tasks, users
+from engine.cases import tasks
+from engine.people import users
 
 from .auth import current_actor, login_required, runtime
 from .catalogue_views import step_choices

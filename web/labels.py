@@ -10,8 +10,8 @@ import time
 from flask import g
 from flask_babel import get_locale
 
-from engine import definitions
-from engine.runtime import DefinitionView
+from engine.definitions import definitions
+from engine.runtime.runtime import DefinitionView
 
 from .auth import runtime
 

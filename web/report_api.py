@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from engine import audit_log, audit_verify, followup_indicators, indicator_cases, indicators, input_check, report_export
+from engine import followup_indicators, indicator_cases, indicators, report_export
+from engine.audit import audit_log, audit_verify
+from engine.forms import input_check
 
 from .api import BadRequest, _int_arg, authenticated, runtime
 

@@ -10,8 +10,9 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 
-from engine import clock, followup_indicators, indicator_cases, indicators, report_export
+from engine import followup_indicators, indicator_cases, indicators, report_export
 from engine.errors import ValidationFailed
+from engine.store import clock
 
 from . import labels
 from .auth import current_actor, logged_in_actor, roles_required, runtime

@@ -1,8 +1,8 @@
-"""The read-only panel above an approval step's form: what the step decides on (``x-review``, engine/review.py),
+"""The read-only panel above an approval step's form: what the step decides on (``x-review``, engine/forms/review.py),
 labelled as the recording forms label it, values as a person reads them (option labels, dates, yes/no)."""
 from __future__ import annotations
 
-from engine import review
+from engine.forms import review
 
 from .audit_text import show_value
 from .i18n import gettext as _

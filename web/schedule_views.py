@@ -4,9 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import agenda as agenda_service
-from engine import caseload, timers, users
-from engine.access import OVERSEERS
+from engine.cases import agenda as agenda_service
+from engine.cases import caseload
+from engine.people import users
+from engine.people.access import OVERSEERS
+from engine.timers import timers
 
 from .auth import current_actor, logged_in_actor, login_required, roles_required, runtime
 from .labels import step_name

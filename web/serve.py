@@ -26,7 +26,7 @@ ACCESS_LOG_FORMAT = '%(m)s %(U)s %(s)s %(D)s'  # method, path, status, microseco
 def _reset_database_after_fork(_server=None, _worker=None) -> None:
     # Connections opened before the fork (migrations, demo data, the ticker) belong to the parent: drop them
     # without closing (closing would close the parent's), and let this process open its own.
-    from engine import db
+    from engine.store import db
 
     for engine in list(db._engines.values()):
         engine.dispose(close=False)
@@ -39,7 +39,7 @@ def settle(app: Flask) -> Flask:
     then hand everything alive to ``gc.freeze()``. Python's full collections stop every thread of the process
     while they walk all tracked objects, and ~100,000 of them are the code, the app and the parsed specs, which
     never become garbage: walking them cost 50–70 ms a pass on the 2-core machine (docs/benchmarks.md)."""
-    from engine import definitions
+    from engine.definitions import definitions
 
     runtime = app.extensions["segito"]
     with runtime.db.reading() as session:
@@ -62,7 +62,7 @@ def serve(make_app: Callable[[], Flask], host: str, port: int, workers: int, thr
           on_worker_start: Callable[[Flask], object] | None = None) -> None:
     """Serve ``make_app()`` in each server process; ``on_worker_start(app)`` runs in each once its app is built
     (the ticker: a thread, so it must start after the fork, in the process that keeps it)."""
-    from engine import db
+    from engine.store import db
 
     shared_secret_key()
     # Nothing of the database crosses the fork: pooled connections closed, the WAL checkpoint thread stopped.

@@ -1,13 +1,13 @@
 """The task page: one step's grouped form, its documentation, and the commands on it.
 
 GET  /tasks/<id>           the page (read-only when the task is done or not the user's to work on)
-POST /tasks/<id>/complete  engine.tasks.complete; refused → the page again, every error at its field, input kept
-POST /tasks/<id>/draft     engine.tasks.save_draft; the page resumes from it
+POST /tasks/<id>/complete  engine.cases.tasks.complete; refused → the page again, every error at its field, input kept
+POST /tasks/<id>/draft     engine.cases.tasks.save_draft; the page resumes from it
 POST /tasks/<id>/rows      add or remove a row without JavaScript (form.js does it in the page): nothing saved
 GET|POST /cases/<id>/entries/<field>/<row>/correct   correct a row recorded at an earlier step (an append-only
-                           block, engine.entry_corrections): the old value stays in the entry and the history
+                           block, engine.cases.entry_corrections): the old value stays in the entry and the history
 
-Who may see or do what is the engine's to decide (engine/access.py); its Forbidden becomes a 403 page.
+Who may see or do what is the engine's to decide (engine/people/access.py); its Forbidden becomes a 403 page.
 """
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from engine import audit_log, cases, entry_corrections, review, tasks
+from engine.audit import audit_log
+from engine.cases import cases, entry_corrections, tasks
 from engine.errors import Conflict, ExpressionRefused, Forbidden, NotFound, ValidationFailed
+from engine.forms import review
 
 from . import form_errors, form_parse, form_render
 from .auth import logged_in_actor, login_required, runtime
@@ -89,7 +91,7 @@ def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: 
           read_only: bool | None = None, log_view: bool = False):
     actor = logged_in_actor()
     task = tasks.get_task(runtime(), task_id, actor)
-    if log_view:  # opening a client's file is itself an audit event (issue 5); re-renders after a POST are not
+    if log_view:  # opening a client's file is itself an audit event (docs/web.md); re-renders after a POST are not
         audit_log.record_view(runtime(), actor, task["case_id"], task_id=task_id, via="web")
     locale = _locale()
     schema = task.get("form") or {"type": "object", "properties": {}}

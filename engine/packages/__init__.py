@@ -1,5 +1,6 @@
-"""Service packages: a service is a folder (manifest, BPMN, forms, reports, documents) checked and deployed as a
-unit, versioned together (docs/services.md)."""
+"""Service packages: a service is a folder checked and deployed as a unit, versioned together (docs/services.md).
+
+A folder holds the manifest, BPMN, forms, reports and documents."""
 from __future__ import annotations
 
 from . import manifest, settings

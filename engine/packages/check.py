@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .. import definitions
+from ..definitions import definitions
+from ..definitions.form_files import check_form_file
 from ..errors import DefinitionInvalid
-from ..form_files import check_form_file
-from ..users import ROLES
+from ..people.users import ROLES
 from . import manifest as manifest_format
 from .manifest import MANIFEST, NOTHING, Lines
 from .parts import PARTS, Package, PackageProblem
@@ -18,7 +18,7 @@ from .parts import PARTS, Package, PackageProblem
 # Folders a package may hold (docs/services.md, "A package folder"): reports/ and documents/ are checked by the
 # parts registered for them.
 OWN_FOLDERS = ("forms", "demo", "reports", "documents")
-REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/services.py)
+REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/cases/services.py)
 
 
 @dataclass

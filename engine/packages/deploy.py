@@ -11,9 +11,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import audit, definitions
+from ..definitions import definitions
 from ..errors import Conflict, PackageInvalid
-from ..models import PackageVersion, ProcessDefinition
+from ..store import audit
+from ..store.models import PackageVersion, ProcessDefinition
 from . import settings
 from .check import Checked, check
 from .load import from_folder

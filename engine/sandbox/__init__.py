@@ -27,7 +27,7 @@ Modules: ``checker`` (allow-list validation, compile cache), ``rewriter`` (route
 guards), ``guards`` (the per-run ``Run``), ``safe_builtins`` (the builtins the code sees), ``methods`` (the
 methods it may call), ``plain_data`` (plain-data and size checks), ``runner`` (check/evaluate/execute),
 ``spiff`` (SpiffWorkflow adapters), ``budget`` (one command's shared budget), ``watchdog`` (the outer stop),
-``errors`` (SandboxError and its location).
+``errors`` (SandboxError and its location), ``limits`` (every limit, read at call time so it can be tuned).
 """
 from __future__ import annotations
 
@@ -36,27 +36,6 @@ from .errors import SandboxError
 from .runner import check, evaluate, execute
 from .spiff import SandboxedScriptEngine, SandboxEnvironment
 
-# The limits live here, in the package, and the modules read them from here at call time, so that setting
-# ``sandbox.MAX_STEPS`` (as the tests do) takes effect everywhere.
-MAX_SOURCE_LEN = 50_000        # characters of one expression or script
-MAX_STEPS = 100_000            # loop iterations + calls per evaluation
-MAX_SECONDS = 2.0              # wall time per evaluation
-MAX_STR_LEN = 1_000_000        # characters in one string the sandbox builds
-MAX_ITEMS = 100_000            # items in one list/tuple/dict/set the sandbox builds; also max range() length
-MAX_INT_BITS = 100_000         # ~30,000 decimal digits
-MAX_ALLOC_TOTAL = 20_000_000   # characters + items of all strings/collections built in one evaluation
-MAX_NODES = 200_000            # objects visited when checking data or weighing an operand
-MAX_DEPTH = 100                # levels of nesting of a value (a dict level counts two: the dict, its pairs)
-MAX_INSTANCES = 1_000          # a multi-instance task's loop cardinality
-# One command (start a case, complete a task, fire a timer) together, however many evaluations its process
-# runs (budget.py); the watchdog stops Python code the guards do not see WATCHDOG_GRACE later (watchdog.py).
-COMMAND_SECONDS = 5.0
-MAX_COMMAND_ALLOC = 50_000_000
-WATCHDOG_GRACE = 1.0
-
 __all__ = [
-    "SandboxError", "check", "evaluate", "execute", "SandboxedScriptEngine", "SandboxEnvironment",
-    "MAX_SOURCE_LEN", "MAX_STEPS", "MAX_SECONDS", "MAX_STR_LEN", "MAX_ITEMS", "MAX_INT_BITS",
-    "MAX_ALLOC_TOTAL", "MAX_NODES", "MAX_DEPTH", "MAX_INSTANCES", "COMMAND_SECONDS", "MAX_COMMAND_ALLOC",
-    "WATCHDOG_GRACE", "Budget",
+    "SandboxError", "check", "evaluate", "execute", "SandboxedScriptEngine", "SandboxEnvironment", "Budget",
 ]

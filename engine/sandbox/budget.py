@@ -2,7 +2,7 @@
 
 Each evaluation has its own limits (``MAX_SECONDS``, ``MAX_ALLOC_TOTAL``), but a process can loop -- a script
 task, a gateway and back -- so that one command runs thousands of evaluations while it holds the case and the
-writer lock. A ``Budget`` is made per command (``engine.advance.Advance``) and handed to every evaluation of
+writer lock. A ``Budget`` is made per command (``engine.runtime.advance.Advance``) and handed to every evaluation of
 that command, which stops at the earlier of its own deadline and the command's; ``check`` is also called
 between engine steps, so a loop without any expression stops too. docs/architecture.md, "Expressions are untrusted".
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from .. import sandbox as limits  # the package's limits, read at call time so they can be tuned
+from . import limits
 from .errors import SandboxError
 
 

@@ -6,7 +6,7 @@ import re
 import textwrap
 from functools import lru_cache
 
-from .. import sandbox as limits  # the package's MAX_* limits, read at call time so they can be tuned
+from . import limits
 from .errors import FILENAME, SandboxError
 from .methods import ALL_METHODS
 from .rewriter import Rewriter

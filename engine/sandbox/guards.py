@@ -5,7 +5,7 @@ import operator
 import time
 from types import MethodType
 
-from .. import sandbox as limits  # the package's MAX_* limits, read at call time so they can be tuned
+from . import limits
 from .calendar_helpers import HELPERS
 from .errors import SandboxError
 from .methods import ALLOCATING, KEYED, METHODS

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 
-from .. import sandbox as limits  # the package's MAX_* limits, read at call time so they can be tuned
+from . import limits
 from .errors import SandboxError
 
 LEAVES = {type(None), bool, int, float, str, decimal.Decimal, _dt.date, _dt.datetime, _dt.time, _dt.timedelta}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import decimal
 
-from .. import sandbox as limits  # the package's MAX_* limits, read at call time so they can be tuned
+from . import limits
 from .errors import SandboxError
 from .plain_data import INTS, NUMBERS, limit, walk
 

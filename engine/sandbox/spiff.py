@@ -9,8 +9,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from .. import clock, timer_values
-from .. import sandbox as limits
+from ..store import clock
+from . import limits, timer_values
 from .errors import SandboxError
 from .runner import check, run
 
@@ -35,7 +35,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 def _check_result(task, expression, value) -> None:
     """Values SpiffWorkflow computes with right after evaluating them: checked before it does.
 
-    A timer's value goes into duration arithmetic that loops once per month (engine/timer_values.py); a
+    A timer's value goes into duration arithmetic that loops once per month (engine/sandbox/timer_values.py); a
     multi-instance task's cardinality is the number of children it makes at once."""
     spec = task.task_spec
     definition = getattr(spec, "event_definition", None)

@@ -1,4 +1,4 @@
-"""Family-care benchmark (issue 2): Segito against SpiffWorkflow alone, on one full case.
+"""Family-care benchmark (docs/benchmarks.md): Segito against SpiffWorkflow alone, on one full case.
 
 Run with ``python3 -m tests.bench.bench_family_care [--cases N] [--rounds R] [--postgres]``. The file name does
 not match pytest's ``test_*.py``, so the test run never collects it.
@@ -53,13 +53,17 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy import inspect as sa_inspect
 
-from engine import cases, clock, demo, serialization, setup, task_walk, tasks, users
-from engine.config import BPMN_DIR
-from engine.db import Database, get_engine
-from engine.forms import Form
-from engine.models import AuditEvent, Base, Case, Client, HumanTask
-from engine.runtime import Runtime
+from engine import demo, setup, speedups
+from engine.cases import cases, tasks
+from engine.definitions import serialization
+from engine.forms.forms import Form
+from engine.people import users
+from engine.runtime.runtime import Runtime
 from engine.sandbox import SandboxedScriptEngine
+from engine.store import clock
+from engine.store.config import BPMN_DIR
+from engine.store.db import Database, get_engine
+from engine.store.models import AuditEvent, Base, Case, Client, HumanTask
 
 PG_BASE_URL = os.environ.get("SEGITO_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_SCHEMA = f"segito_bench_{os.getpid()}"
@@ -169,9 +173,9 @@ class SpiffOnly:
 
     @contextlib.contextmanager
     def block(self):
-        """A round of cases on SpiffWorkflow as published (engine/task_walk.py's replacements taken out once for
-        the round: switching them per case re-specialises the interpreter's code for both variants each time)."""
-        with task_walk.spiffworkflow_walks():
+        """A round of cases on SpiffWorkflow as published (engine/speedups/'s replacements taken out once for the round:
+        switching them per case re-specialises the interpreter's code for both variants each time)."""
+        with speedups.switched_off():
             self._plain = True
             try:
                 yield
@@ -179,7 +183,7 @@ class SpiffOnly:
                 self._plain = False
 
     def run_case(self, i: int, steps: list[Step]) -> tuple[float, float]:
-        """Wall and CPU seconds of the whole case, on SpiffWorkflow as published (without engine/task_walk.py)."""
+        """Wall and CPU seconds of the whole case, on SpiffWorkflow as published (without engine/speedups/task_walk.py)."""
         if getattr(self, "_plain", False):
             return self._run_case(i, steps)
         with self.block():
@@ -341,7 +345,7 @@ class Segito:
 # ------------------------------------------------------------------------------------------ statement count
 class StatementCounter:
     """Counts, per ``tasks.complete``: the statements sent (``before_cursor_execute``, by verb: SQLAlchemy's own
-    and those ``engine.db.Prepared`` runs on the DBAPI cursor, which fires the same event) and the commits
+    and those ``engine.store.db.Prepared`` runs on the DBAPI cursor, which fires the same event) and the commits
     (``commit`` event); and what reached the database: on SQLite the statements SQLite ran (its
     trace callback shows COMMIT and each row of an executemany), on PostgreSQL the messages on the wire (libpq
     trace: simple queries such as BEGIN/COMMIT and the pool's pre-ping, extended-protocol executes, and round
@@ -592,11 +596,11 @@ def count_statements(target: Segito, plans: Plans, n_cases: int, start_no: int, 
     mx = {col: max(c.get(col, 0) for _, c in rows) for col in cols}
     print(f"{'mean, all completions':24}" + "".join(f"{mean[col]:10.2f}" for col in cols))
     print(f"{'max':24}" + "".join(f"{mx[col]:10d}" for col in cols))
-    print(f"  statements sent per completion (SQLAlchemy's cursor events, engine.db.Prepared's included): mean {mean['statements']:.2f}, max {mx['statements']} "
+    print(f"  statements sent per completion (SQLAlchemy's cursor events, engine.store.db.Prepared's included): mean {mean['statements']:.2f}, max {mx['statements']} "
           f"(target <= 10); commits: mean {mean['commits']:.2f}, max {mx['commits']} (target 1)")
     print("  many-rows: rows sent through executemany (task rows and audit events inserted in one statement each)")
     if target.backend == "sqlite":
-        print("  begin is the BEGIN IMMEDIATE of engine/db.py. db-stmts: what SQLite ran (its trace callback), "
+        print("  begin is the BEGIN IMMEDIATE of engine/store/db.py. db-stmts: what SQLite ran (its trace callback), "
               "COMMIT and every row of an executemany included")
     else:
         print("  db-stmts: statements on the wire (libpq trace: simple queries + extended-protocol executes), "

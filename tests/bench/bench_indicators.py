@@ -1,4 +1,4 @@
-"""Indicators benchmark (issue 5): the full I1–I17 report over 10k, 30k and 100k family-care cases.
+"""Indicators benchmark (docs/benchmarks.md): the full I1–I17 report over 10k, 30k and 100k family-care cases.
 
 Run with ``python3 -m tests.bench.bench_indicators [--sizes 10000,30000,100000] [--no-postgres] [--no-sqlite]``.
 Not collected by pytest (the file name does not start with ``test_``).
@@ -31,10 +31,11 @@ import uuid
 
 from sqlalchemy import create_engine, text
 
-from engine import indicators, migrate
-from engine.db import Database
-from engine.models import Case, Client, Intake, ProcessDefinition, User, UserRole
+from engine import indicators
 from engine.report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
+from engine.store import migrate
+from engine.store.db import Database
+from engine.store.models import Case, Client, Intake, ProcessDefinition, User, UserRole
 
 START, END = dt.date(2023, 1, 1), dt.date(2025, 12, 31)
 REASONS = ["successful", "lack_of_cooperation", "referred_service", "referred_institution", "contact_broken", "other"]

@@ -1,4 +1,4 @@
-"""Timer benchmark (issue 4): 100,000 scheduled follow-up timers on PostgreSQL.
+"""Timer benchmark (docs/benchmarks.md): 100,000 scheduled follow-up timers on PostgreSQL.
 
 A job-retention case waits on two timers at a time (its next visit and its day-180 check: the process loops,
 timer → visit task → next timer), so 50,000 cases hold the 100,000 scheduled timers.
@@ -36,20 +36,26 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from engine import cases, clock, definitions, demo, serialization, setup, timers, users  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.models import Case  # noqa: E402
-from engine.runtime import Runtime  # noqa: E402
+from engine import demo, setup  # noqa: E402
+from engine.cases import cases  # noqa: E402
+from engine.definitions import definitions  # noqa: E402
+from engine.people import users  # noqa: E402
+from engine.runtime import serialization  # noqa: E402
+from engine.runtime.runtime import Runtime  # noqa: E402
 from engine.sandbox import calendar_helpers  # noqa: E402
-from engine.timer_models import Timer  # noqa: E402
+from engine.store import clock  # noqa: E402
+from engine.store.db import Database  # noqa: E402
+from engine.store.models import Case  # noqa: E402
+from engine.store.timer_models import Timer  # noqa: E402
+from engine.timers import timers  # noqa: E402
 from tests.integration.timer_helpers import TIMER_ONLY, VISIT, clone_cases, complete, deploy, start_follow_up  # noqa: E402
 
 WORKER = textwrap.dedent("""
     import json, resource, sys, time, tracemalloc
     sys.path.insert(0, {root!r})
-    from engine import timers
-    from engine.db import Database
-    from engine.runtime import Runtime
+    from engine.timers import timers
+    from engine.store.db import Database
+    from engine.runtime.runtime import Runtime
     mode, url = sys.argv[1], sys.argv[2]
     rt = Runtime(Database(url))
     if mode == "fire":

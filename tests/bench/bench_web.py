@@ -1,4 +1,4 @@
-"""Web app benchmark (issue 3): 20 logged-in users against the app started as the README starts it.
+"""Web app benchmark (docs/benchmarks.md): 20 logged-in users against the app started as the README starts it.
 
 Run with ``python3 -m tests.bench.bench_web [--pairs 5000] [--small-pairs 500] [--seconds 60] [--users 20]``
 (``--workers``/``--threads`` only to compare server settings; the figures use ``segito run``'s defaults).
@@ -54,10 +54,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine import audit, cases, clock, demo, serialization, setup, tasks, users
-from engine.db import Database
-from engine.models import Case
-from engine.runtime import Runtime
+from engine import demo, setup
+from engine.cases import cases, tasks
+from engine.definitions import serialization
+from engine.people import users
+from engine.runtime.runtime import Runtime
+from engine.store import audit, clock
+from engine.store.db import Database
+from engine.store.models import Case
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "bench-password"

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import clock, setup, users
-from engine.db import Database
-from engine.runtime import Runtime
+from engine import setup
+from engine.people import users
+from engine.runtime.runtime import Runtime
+from engine.store import clock
+from engine.store.db import Database
 from tests.conftest import People, _password_hash
 from tests.e2e import chromium
 

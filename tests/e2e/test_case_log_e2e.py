@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import cases, tasks
+from engine.cases import cases, tasks
 from tests.integration.helpers import do, new_family_case, task_of, through_agreement
 
 MEETING = {"date": "2026-02-06", "place": "client_home", "log": "Családlátogatás: a csekkeket bemutatták."}

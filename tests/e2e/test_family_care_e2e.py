@@ -7,8 +7,11 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import cases, clock, demo, timers
+from engine import demo
+from engine.cases import cases
 from engine.sandbox import calendar_helpers
+from engine.store import clock
+from engine.timers import timers
 from tests.integration.helpers import do, new_family_case
 
 

@@ -9,7 +9,8 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import cases, demo, tasks
+from engine import demo
+from engine.cases import cases, tasks
 from tests.integration.helpers import do, task_of
 
 

@@ -6,7 +6,8 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import cases, demo
+from engine import demo
+from engine.cases import cases
 from tests.integration.helpers import do, new_family_case, task_of, through_agreement
 
 

@@ -12,7 +12,7 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import cases
+from engine.cases import cases
 
 
 def _number(page, selector: str) -> str:

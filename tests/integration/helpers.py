@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from engine import cases, demo, tasks
-from engine.models import AuditEvent, Case, HumanTask
+from engine import demo
+from engine.cases import cases, tasks
+from engine.store.models import AuditEvent, Case, HumanTask
 
 
 def waiting(runtime, case_id: int) -> list[HumanTask]:

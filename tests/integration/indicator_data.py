@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine import cases, clock, demo, tasks
+from engine import demo
+from engine.cases import cases, tasks
+from engine.store import clock
 
 from .helpers import do, waiting, waiting_steps
 

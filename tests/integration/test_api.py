@@ -12,8 +12,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import func, select
 
 from engine import demo
-from engine.config import BPMN_DIR
-from engine.models import AuditEvent, Case, ProcessDefinition
+from engine.store.config import BPMN_DIR
+from engine.store.models import AuditEvent, Case, ProcessDefinition
 from web.app import create_app
 
 from .helpers import new_family_case, snapshot, task_of, waiting_steps
@@ -100,7 +100,7 @@ def api(client):
 def _counts(runtime) -> tuple[int, int, int]:
     with runtime.db.reading() as session:
         return (session.execute(select(func.count(ProcessDefinition.id))).scalar(),
-                # A refusal is itself audited (access_denied, login_failed: issue 3); nothing else may be written.
+                # A refusal is itself audited (access_denied, login_failed; docs/web.md); nothing else may be written.
                 session.execute(select(func.count(AuditEvent.id))
                                 .where(AuditEvent.kind.not_in(["access_denied", "login_failed"]))).scalar(),
                 session.execute(select(func.count(Case.id))).scalar())
@@ -447,7 +447,7 @@ def test_another_caseworkers_task_and_case_are_forbidden(runtime, people, api):
     assert all(t["case_id"] != case_id for t in page["items"])
     # An overseer may read the case, but not work on the caseworker's task.
     assert api.as_("mark").get(f"/api/cases/{case_id}").status_code == 200
-    before = snapshot(runtime, case_id)  # the manager's look is itself an audit event (issue 5)
+    before = snapshot(runtime, case_id)  # the manager's look is itself an audit event (docs/web.md)
     response = api.as_("mark").post(f"/api/tasks/{task_id}/complete", json={"data": demo.assessment_data()})
     assert response.status_code == 403 and snapshot(runtime, case_id) == before
 

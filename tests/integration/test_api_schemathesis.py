@@ -16,7 +16,7 @@ from schemathesis.transport import wsgi as wsgi_transport
 from sqlalchemy import update
 
 from engine import demo, setup
-from engine.models import User
+from engine.store.models import User
 from web.app import create_app
 
 USER = "anna"  # a caseworker with cases at several steps: her tasks, cases, agenda and reports answer with data

@@ -8,11 +8,14 @@ import json
 import pytest
 from sqlalchemy import select
 
-from engine import cases, clock, demo, entry_corrections, tasks, timers
+from engine import demo
+from engine.cases import cases, entry_corrections, tasks
+from engine.definitions.form_files import append_only_agreement, check_form_file
 from engine.errors import Forbidden, NotFound, ValidationFailed
-from engine.form_files import append_only_agreement, check_form_file
-from engine.models import AuditEvent
 from engine.report_models import CaseAction, CaseMeeting
+from engine.store import clock
+from engine.store.models import AuditEvent
+from engine.timers import timers
 from web.app import create_app
 
 from .helpers import do, new_family_case, review, snapshot, task_of, through_agreement

@@ -8,8 +8,10 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from engine import audit, audit_log, audit_verify, cli
-from engine.models import AuditEvent, Case
+from engine import cli, cli_support
+from engine.audit import audit_log, audit_verify
+from engine.store import audit
+from engine.store.models import AuditEvent, Case
 
 from .helpers import new_family_case, through_agreement
 
@@ -209,7 +211,7 @@ def test_the_manager_filters_the_whole_log_and_reads_a_case_history(runtime, peo
 
 
 def test_cli_audit_verify_exit_code_and_report(runtime, case_id, monkeypatch, tmp_path):
-    monkeypatch.setattr(cli, "_runtime", lambda: runtime)
+    monkeypatch.setattr(cli_support, "_runtime", lambda: runtime)  # what the report commands run on
     ok = CliRunner().invoke(cli.main, ["audit", "verify", "--anchor-out", str(tmp_path / "a.json")])
     assert ok.exit_code == 0, ok.output
     assert "intact" in ok.output

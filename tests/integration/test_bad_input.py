@@ -7,8 +7,10 @@ import re
 
 import pytest
 
-from engine import cases, demo, input_check, tasks
+from engine import demo
+from engine.cases import cases, tasks
 from engine.errors import ExpressionRefused, NotFound
+from engine.forms import input_check
 from web.app import create_app
 
 from .helpers import new_family_case, snapshot, task_of, waiting_steps

@@ -5,7 +5,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from engine import case_facts, demo, entry_corrections
+from engine import case_facts, demo
+from engine.cases import entry_corrections
 from engine.report_models import CaseFact, CaseMeeting, CaseProblemType
 
 from .helpers import do, new_family_case, review, through_agreement, waiting_steps
@@ -44,7 +45,7 @@ def test_facts_appear_with_the_assessment_and_follow_the_data(runtime, people):
                                    .where(CaseProblemType.case_id == case_id)).scalars()) == {"financial",
                                                                                               "child_rearing"}
     # Meetings are the case's log: a later step appends to it, and a wrong date is put right by a correction
-    # (engine.entry_corrections), which rewrites the rows in the same command.
+    # (engine.cases.entry_corrections), which rewrites the rows in the same command.
     do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6), demo.meeting(9)], "casework_next": "continue"},
        people.anna)
     assert meeting_days(runtime, case_id) == ["2026-02-06", "2026-02-09"]

@@ -1,4 +1,4 @@
-"""engine.clients: registering the client of an intake, and what a new case of that client is seeded with.
+"""engine.cases.clients: registering the client of an intake, and what a new case of that client is seeded with.
 
 ``case_seed`` reads, in one statement, the client and its latest intake (by taken_at, then id);
 ``register`` (with the intake package's ``registers_client``) recognises a person who comes back, whatever the
@@ -12,10 +12,12 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from engine import audit, cases, clients, clock, demo, packages, tasks
-from engine.config import BPMN_DIR
+from engine import demo, packages
+from engine.cases import cases, clients, tasks
 from engine.errors import NotFound, ValidationFailed
-from engine.models import Client, Intake
+from engine.store import audit, clock
+from engine.store.config import BPMN_DIR
+from engine.store.models import Client, Intake
 
 from .helpers import waiting
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import base64
 import threading
 
-from engine import audit, clock, demo, users
-from engine.models import AuditEvent, HumanTask
+from engine import demo
+from engine.people import users
+from engine.store import audit, clock
+from engine.store.models import AuditEvent, HumanTask
 from tests.conftest import _password_hash
 from tests.integration.helpers import new_family_case, task_of
 from tests.integration.web_client import browser, make_app

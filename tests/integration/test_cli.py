@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from engine import demo
 from engine.cli import main
-from engine.config import BPMN_DIR
-from engine.models import AuditEvent, ProcessDefinition
+from engine.store.config import BPMN_DIR
+from engine.store.models import AuditEvent, ProcessDefinition
 
 from .helpers import new_family_case, snapshot, task_of, waiting_steps
 

@@ -10,9 +10,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from engine import command_session, db
-from engine.db import Prepared
-from engine.models import AuditEvent, AuditStream, User, UserRole
+from engine.store import command_session, db
+from engine.store.db import Prepared
+from engine.store.models import AuditEvent, AuditStream, User, UserRole
 
 AT = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 _users = User.__table__

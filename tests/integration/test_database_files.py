@@ -1,4 +1,4 @@
-"""The SQLite file and the directory made for it are readable by their owner only (engine/sqlite_file.py)."""
+"""The SQLite file and the directory made for it are readable by their owner only (engine/store/sqlite_file.py)."""
 from __future__ import annotations
 
 import os
@@ -6,9 +6,10 @@ import stat
 
 import pytest
 
-from engine import config, migrate, setup
-from engine.db import Database
-from engine.runtime import Runtime
+from engine import setup
+from engine.runtime.runtime import Runtime
+from engine.store import config, migrate
+from engine.store.db import Database
 
 
 def _mode(path) -> int:

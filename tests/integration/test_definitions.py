@@ -4,10 +4,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine import cases, clock, definitions, demo
-from engine.config import BPMN_DIR
+from engine import demo
+from engine.cases import cases
+from engine.definitions import definitions
 from engine.errors import DefinitionInvalid
-from engine.models import AuditEvent, ProcessDefinition
+from engine.store import clock
+from engine.store.config import BPMN_DIR
+from engine.store.models import AuditEvent, ProcessDefinition
 
 from .helpers import do, new_family_case, through_agreement, waiting_steps
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from engine import caseload, cases, clock, demo, packages
-from engine.config import BPMN_DIR
+from engine import demo, packages
+from engine.cases import caseload, cases
+from engine.store import clock
+from engine.store.config import BPMN_DIR
 
 from .helpers import do, waiting_steps
 

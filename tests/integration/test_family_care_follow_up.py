@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine import cases, clock, demo, tasks, timers
+from engine import demo
+from engine.cases import cases, tasks
 from engine.errors import ValidationFailed
+from engine.store import clock
+from engine.timers import timers
 
 from .helpers import do, new_family_case, review, task_of, through_agreement, waiting_steps
 from .timer_helpers import local, timer_rows

@@ -5,8 +5,11 @@ import datetime as dt
 
 import pytest
 
-from engine import cases, clock, demo, timers
+from engine import demo
+from engine.cases import cases
 from engine.sandbox import calendar_helpers
+from engine.store import clock
+from engine.timers import timers
 
 from .helpers import do, new_family_case, review, through_agreement, waiting, waiting_steps
 
@@ -60,7 +63,7 @@ def test_successful_closure_with_and_without_follow_up(runtime, people, follow_u
     assert agree.role == "professional_lead" and agree.assignee_id is None
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     if follow_up:
-        # Field 55: monthly for 3 months from the closure (2026-06-30): each contact appears on its day (issue 4).
+        # Field 55: monthly for 3 months from the closure (2026-06-30): each contact appears on its day.
         assert waiting_steps(runtime, case_id) == []
         contacts = []  # one case log (x-append-only): each contact sends the earlier rows unchanged, then its own
         for day in ("2026-07-30", "2026-08-30", "2026-09-30"):
@@ -174,7 +177,7 @@ def test_casework_loop_many_times_with_discussions_and_conferences(runtime, peop
     data = cases.get_case(runtime, case_id, people.anna)["data"]
     assert len(data["meetings"]) == 12 and len(data["actions"]) == 8
     # The casework form opens with everything recorded so far (the case log is edited, not retyped).
-    from engine import tasks
+    from engine.cases import tasks
 
     from .helpers import task_of
 
@@ -183,7 +186,7 @@ def test_casework_loop_many_times_with_discussions_and_conferences(runtime, peop
 
 
 def test_assessment_prefills_the_problem_recorded_at_intake(runtime, people):
-    from engine import tasks
+    from engine.cases import tasks
 
     from .helpers import task_of
 

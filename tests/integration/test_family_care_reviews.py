@@ -3,7 +3,10 @@ casework puts 3.6 in the inbox when a review is due, and 3.6 records which payme
 (docs/processes.md, "Decision: the flow of process 3")."""
 from __future__ import annotations
 
-from engine import cases, clock, demo, tasks, timers
+from engine import demo
+from engine.cases import cases, tasks
+from engine.store import clock
+from engine.timers import timers
 
 from .helpers import do, new_family_case, task_of, waiting_steps
 from .timer_helpers import end_of_local_day, local, ready_tasks, timer_rows

@@ -35,12 +35,15 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import delete, select
 
-from engine import cases, clock, demo, followup_indicators, report_export, tasks, timers
+from engine import demo, followup_indicators, report_export
+from engine.cases import cases, tasks
 from engine.cli import main
 from engine.errors import Forbidden, ValidationFailed
-from engine.models import HumanTask
 from engine.report_models import RetentionCase
 from engine.report_request import parse_request
+from engine.store import clock
+from engine.store.models import HumanTask
+from engine.timers import timers
 
 from .test_api import conforms
 from .timer_helpers import local

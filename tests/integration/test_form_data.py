@@ -5,7 +5,8 @@ import copy
 
 import pytest
 
-from engine import cases, demo, tasks
+from engine import demo
+from engine.cases import cases, tasks
 from engine.errors import ValidationFailed
 
 from .helpers import do, new_family_case, review, snapshot, task_of, waiting_steps

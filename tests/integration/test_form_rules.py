@@ -12,9 +12,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from engine import cases, clock, demo, indicators, tasks
+from engine import demo, indicators
+from engine.cases import cases, tasks
 from engine.errors import ConfirmationNeeded, ValidationFailed
-from engine.models import AuditEvent
+from engine.store import clock
+from engine.store.models import AuditEvent
 
 from . import indicator_data
 from .helpers import (
@@ -164,7 +166,7 @@ def test_a_taken_into_care_date_later_than_recorded_rows_is_read_from_the_case(r
 
 
 def test_a_job_retention_visit_is_not_before_the_first_day_of_work(runtime, people):
-    from engine import timers
+    from engine.timers import timers
 
     from .timer_helpers import VISIT, local, ready_tasks, start_follow_up
 
@@ -182,7 +184,7 @@ def test_a_job_retention_visit_is_not_before_the_first_day_of_work(runtime, peop
 
 
 def test_date_rules_are_checked_at_deploy():
-    from engine.form_files import check_form_file
+    from engine.definitions.form_files import check_form_file
 
     schema = {"type": "object", "properties": {
         "day": {"type": "string", "format": "date", "x-label": {"hu": "Nap", "en": "Day"},
@@ -267,8 +269,8 @@ def test_i4_and_the_mean_beside_it_round_alike(runtime, people):
 
 
 def _family_upload(bpmn_change=None, form_change=None):
-    from engine.config import BPMN_DIR
-    from engine.definitions import Upload
+    from engine.definitions.definitions import Upload
+    from engine.store.config import BPMN_DIR
 
     upload = Upload.from_path(BPMN_DIR / "family_care" / "family_care.bpmn")
     bpmn = upload.bpmn_bytes.decode("utf-8")
@@ -282,7 +284,7 @@ def _family_upload(bpmn_change=None, form_change=None):
 
 
 def test_deploy_refuses_a_date_rule_naming_a_date_its_step_does_not_record():
-    from engine.definitions import validate
+    from engine.definitions.definitions import validate
     from engine.errors import DefinitionInvalid
 
     def wrong_field(schema):
@@ -296,7 +298,7 @@ def test_deploy_refuses_a_date_rule_naming_a_date_its_step_does_not_record():
 
 
 def test_deploy_refuses_an_unknown_process_property():
-    from engine.definitions import validate
+    from engine.definitions.definitions import validate
     from engine.errors import DefinitionInvalid
 
     with pytest.raises(DefinitionInvalid) as err:

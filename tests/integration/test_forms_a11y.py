@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from engine import clock, timers
-from engine.timer_models import CalendarFeed
+from engine.store import clock
+from engine.store.timer_models import CalendarFeed
+from engine.timers import timers
 from web import form_parse, form_render
 
 from .helpers import new_family_case, task_of

@@ -9,7 +9,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 from lxml import etree
 
-from engine.config import BPMN_DIR
+from engine.store.config import BPMN_DIR
 from web import i18n
 
 WEB = Path(i18n.__file__).parent

@@ -14,10 +14,13 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from engine import cases, clock, definitions, demo, sandbox
+from engine import demo, sandbox
+from engine.cases import cases
+from engine.definitions import definitions
 from engine.errors import ExpressionRefused
-from engine.models import Case
 from engine.sandbox import spiff
+from engine.store import clock
+from engine.store.models import Case
 
 _HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
          'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d_{key}" '
@@ -112,20 +115,20 @@ def test_a_duration_computed_at_run_time_beyond_the_bounds_is_refused_before_any
 
 
 def test_a_loop_that_never_waits_is_stopped_at_the_command_budget(runtime, people, monkeypatch):
-    monkeypatch.setattr(sandbox, "COMMAND_SECONDS", 0.5)
+    monkeypatch.setattr(sandbox.limits, "COMMAND_SECONDS", 0.5)
     _deploy_hostile(runtime, "endless_loop")
     code = demo.run_intake(runtime, people.anna, 0)
     before = _case_count(runtime)
     started = time.monotonic()
     with pytest.raises(ExpressionRefused, match=r"ran longer than 0\.5 s in one command"):
         cases.start_case(runtime, "endless_loop", people.anna, code)
-    assert time.monotonic() - started < 0.5 + sandbox.WATCHDOG_GRACE
+    assert time.monotonic() - started < 0.5 + sandbox.limits.WATCHDOG_GRACE
     assert _case_count(runtime) == before
 
 
 def test_the_watchdog_stops_spiffworkflow_code_that_no_guard_sees(runtime, people, monkeypatch):
-    monkeypatch.setattr(sandbox, "COMMAND_SECONDS", 0.3)
-    monkeypatch.setattr(sandbox, "WATCHDOG_GRACE", 0.2)
+    monkeypatch.setattr(sandbox.limits, "COMMAND_SECONDS", 0.3)
+    monkeypatch.setattr(sandbox.limits, "WATCHDOG_GRACE", 0.2)
     _bypass_the_timer_value_check(monkeypatch)
     _deploy_hostile(runtime, "absurd_duration")
     code = demo.run_intake(runtime, people.anna, 0)
@@ -143,10 +146,11 @@ def test_the_watchdog_stops_spiffworkflow_code_that_no_guard_sees(runtime, peopl
 # ------------------------------------------------------------------------- two processes, one SQLite file
 _HOSTILE_CHILD = textwrap.dedent("""
     import json, sys, time
-    from engine import cases, users
-    from engine.db import Database
+    from engine.cases import cases
+    from engine.people import users
+    from engine.store.db import Database
     from engine.errors import SegitoError
-    from engine.runtime import Runtime
+    from engine.runtime.runtime import Runtime
     url, key, code, bypass = sys.argv[1:]
     if bypass == "1":  # as if the timer value had got past every check: only the watchdog is left
         import engine.sandbox.spiff as spiff
@@ -212,14 +216,14 @@ def test_a_hostile_command_in_one_process_does_not_stop_another_users_write_in_a
     print(f"\n{key} stopped by {stopped_by}: hostile command ran {result.get('seconds', -1):.2f} s; "
           f"the other write waited {waited:.2f} s")
     assert other["case_id"], "the other user's write succeeded"
-    assert waited < sandbox.COMMAND_SECONDS + sandbox.WATCHDOG_GRACE + 1.5, waited
+    assert waited < sandbox.limits.COMMAND_SECONDS + sandbox.limits.WATCHDOG_GRACE + 1.5, waited
     assert result.get("code") == "expression_refused" and result["status"] == 422, result
-    assert result["seconds"] < sandbox.COMMAND_SECONDS + sandbox.WATCHDOG_GRACE + 1.0, result
+    assert result["seconds"] < sandbox.limits.COMMAND_SECONDS + sandbox.limits.WATCHDOG_GRACE + 1.0, result
     assert _case_count(runtime) == before + 1, "only the other user's case was saved"
 
 
 def test_on_the_task_page_a_faulty_later_step_keeps_the_page_and_says_what_happened(runtime, people):
-    from engine.models import HumanTask
+    from engine.store.models import HumanTask
 
     from .web_client import browser, make_app
 

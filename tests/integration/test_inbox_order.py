@@ -6,8 +6,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, select, update
 
-from engine import cases, clock, db, tasks
-from engine.models import HumanTask
+from engine.cases import cases, tasks
+from engine.store import clock, db
+from engine.store.models import HumanTask
 
 
 def _queue(runtime, people, n: int = 8) -> list[int]:

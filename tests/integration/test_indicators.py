@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from engine import indicator_cases, indicators, setup
-from engine.db import Database
 from engine.errors import Forbidden, ValidationFailed
 from engine.report_models import CaseFact
-from engine.runtime import Runtime
+from engine.runtime.runtime import Runtime
+from engine.store.db import Database
 from tests.conftest import BACKENDS, People
 
 from . import indicator_data

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine import agenda, caseload, cases, clock, definitions, demo, tasks, timers
-from engine.db import Database
-from engine.models import Case, Client
-from engine.runtime import Runtime
+from engine import demo
+from engine.cases import agenda, caseload, cases, tasks
+from engine.definitions import definitions
+from engine.runtime.runtime import Runtime
+from engine.store import clock
+from engine.store.db import Database
+from engine.store.models import Case, Client
+from engine.timers import timers
 
 from .timer_helpers import (
     VISIT,
@@ -235,7 +239,7 @@ def test_a_plan_change_before_the_worker_reached_a_due_visit_issues_it_once_on_i
 
 
 def test_finished_rounds_of_the_visit_loop_leave_the_state_and_unrecorded_visits_stay_workable(runtime, people):
-    from engine import finished_rounds
+    from engine.runtime import finished_rounds
 
     clock.freeze(local("2026-01-28", 10))
     case_id = start_follow_up(runtime, people.anna)

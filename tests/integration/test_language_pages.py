@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import demo
-from engine.models import Case, HumanTask, User
 from engine.setup import DEMO_PASSWORD
+from engine.store.models import Case, HumanTask, User
 from tests.integration.web_client import Browser, make_app
 from web import i18n
 

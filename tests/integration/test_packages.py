@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import caseload, cases, clock, demo, packages, setup
-from engine.config import BPMN_DIR
+from engine import demo, packages, setup
+from engine.cases import caseload, cases
 from engine.errors import Forbidden, PackageInvalid, ValidationFailed
-from engine.models import AuditEvent, PackageVersion, ProcessDefinition
 from engine.packages import PackagePart, PackageProblem
+from engine.store import clock
+from engine.store.config import BPMN_DIR
+from engine.store.models import AuditEvent, PackageVersion, ProcessDefinition
 
 from .test_api import conforms
 from .test_cli import Segito
@@ -278,7 +280,7 @@ def test_the_catalogue_shows_each_process_s_service_and_package_version(runtime,
 
 
 def test_one_bpmn_file_deployed_alone_stays_in_its_package_and_its_lanes_must_be_roles(runtime):
-    from engine import definitions
+    from engine.definitions import definitions
     from engine.errors import DefinitionInvalid
 
     upload = definitions.Upload.from_path(BPMN_DIR / "intake" / "intake.bpmn")

@@ -7,12 +7,16 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from engine import cases, clock, demo, serialization, tasks, timers
-from engine.db import Database
+from engine import demo
+from engine.cases import cases, tasks
+from engine.definitions import serialization
 from engine.errors import Conflict, Forbidden
-from engine.models import AuditEvent, Case, HumanTask
-from engine.runtime import Runtime
+from engine.runtime.runtime import Runtime
 from engine.sandbox import calendar_helpers
+from engine.store import clock
+from engine.store.db import Database
+from engine.store.models import AuditEvent, Case, HumanTask
+from engine.timers import timers
 
 from .helpers import do, new_family_case, review, snapshot, task_of, waiting_steps
 
@@ -56,7 +60,7 @@ def test_reloading_from_the_database_between_every_step_gives_the_same_state(run
         assert names == sorted(t["bpmn_id"] for t in reloaded["current_tasks"])
         assert wf_data == reloaded["data"]
     do(rt, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
-    # Issue 4: the 3.10 follow-up contacts wait for their days; the first (a month after closure) appears then.
+    # The 3.10 follow-up contacts (docs/timers.md) wait for their days; the first (a month after closure) appears then.
     assert waiting_steps(_fresh(runtime), case_id) == []
     clock.freeze(calendar_helpers.start_of_day(dt.date(2026, 7, 30)) + dt.timedelta(minutes=1))
     timers.fire_due(_fresh(runtime), "test-worker")
@@ -110,7 +114,7 @@ def test_two_concurrent_completions_exactly_one_wins(runtime, people, attempt):
     # The case goes on normally from the winner's state, in a fresh process too.
     do(_fresh(runtime), case_id, "step_3_2", {"agreement_date": "2026-03-05",
                                               "review_frequency": "monthly"}, people.anna)
-    from engine import audit
+    from engine.store import audit
 
     with runtime.db.reading() as session:
         assert audit.verify_case_chain(session, session.get(Case, case_id)) == []
@@ -139,7 +143,7 @@ def test_completing_an_already_completed_task_is_a_conflict(runtime, people):
 def test_a_failure_inside_the_engine_rolls_back_everything(runtime, people, monkeypatch):
     case_id = new_family_case(runtime, people)
     through = snapshot(runtime, case_id)
-    from engine import advance
+    from engine.runtime import advance
 
     def broken_save(self, completed):
         raise RuntimeError("disk full")

@@ -15,9 +15,13 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from engine import agenda, clock, definitions, migrate, serialization, services, timers
-from engine.models import Case
+from engine.cases import agenda, services
+from engine.definitions import definitions
+from engine.runtime import serialization
 from engine.sandbox import calendar_helpers as cal
+from engine.store import clock, migrate
+from engine.store.models import Case
+from engine.timers import timers
 
 from .test_job_retention import CHECK_DAY, STANDARD_VISITS, restarted
 from .timer_helpers import VISIT, complete, local, ready_tasks, start_follow_up, timer_rows
@@ -30,7 +34,7 @@ OLD_OPERATIONS = {"day_180_check", "next_follow_up_visit", "replanned_follow_up_
 
 
 def _migration():
-    path = ROOT / "engine" / "migrations" / "versions" / "0015_plans_in_bpmn.py"
+    path = ROOT / "engine" / "store" / "migrations" / "versions" / "0015_plans_in_bpmn.py"
     spec = importlib.util.spec_from_file_location("migration_0015", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

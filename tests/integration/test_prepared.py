@@ -1,4 +1,4 @@
-"""engine.db.Prepared: the hot path's statements on the DBAPI cursor store and read what SQLAlchemy would.
+"""engine.store.db.Prepared: the hot path's statements on the DBAPI cursor store and read what SQLAlchemy would.
 
 On SQLite they bypass SQLAlchemy's execution machinery; on PostgreSQL they go through it. Either way the rows
 are the same, cursor listeners see every statement, and database errors are SQLAlchemy's.
@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.db import Prepared
-from engine.models import AuditEvent, User
+from engine.store.db import Prepared
+from engine.store.models import AuditEvent, User
 
 _events = AuditEvent.__table__
 AT = dt.datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=dt.timezone.utc)

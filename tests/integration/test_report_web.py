@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from engine import demo
-from engine.models import AuditEvent
+from engine.store.models import AuditEvent
 
 from .test_api import conforms
 from .web_client import browser, make_app

@@ -8,11 +8,14 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from engine import cases, definitions, demo, timers
+from engine import demo
+from engine.cases import cases
+from engine.definitions import definitions
 from engine.errors import DefinitionInvalid, Forbidden
-from engine.models import Case
 from engine.sandbox import calendar_helpers
-from engine.timer_models import Timer
+from engine.store.models import Case
+from engine.store.timer_models import Timer
+from engine.timers import timers
 from tests.integration.helpers import do, new_family_case, review, task_of, through_agreement
 from tests.integration.web_client import browser, make_app
 

@@ -1,6 +1,6 @@
 """A case's saved state is the JSON SpiffWorkflow's own converters make, byte for byte.
 
-``engine.serialization`` writes the state text directly (it does not build the converters' dictionaries first);
+``engine.runtime.serialization`` writes the state text directly (it does not build the converters' dictionaries first);
 a case saved that way must stay readable by SpiffWorkflow's serializer after a library upgrade, so at every save
 of these cases — an intake, family care with a follow-up (a multi-instance subprocess and timers, fired), a
 job-retention case — the direct text is compared with the converters' output.
@@ -13,8 +13,11 @@ import zlib
 import pytest
 from sqlalchemy import select
 
-from engine import cases, demo, serialization
-from engine.models import Case
+from engine import demo
+from engine.cases import cases
+from engine.runtime import serialization
+from engine.speedups import state_text
+from engine.store.models import Case
 
 from .helpers import do
 from .timer_helpers import family_case_follow_up_fired, ready_tasks
@@ -24,7 +27,7 @@ from .timer_helpers import family_case_follow_up_fired, ready_tasks
 def compared(monkeypatch):
     """Every direct write checked against the converters; returns the list of (subprocesses, text) written."""
     seen = []
-    direct = serialization._direct_json
+    direct = state_text.direct_json
 
     def checked(workflow):
         text = direct(workflow)
@@ -32,7 +35,7 @@ def compared(monkeypatch):
         seen.append((len(workflow.subprocesses), text))
         return text
 
-    monkeypatch.setattr(serialization, "_direct_json", checked)
+    monkeypatch.setattr(state_text, "direct_json", checked)
     return seen
 
 

@@ -7,7 +7,10 @@ import datetime as dt
 
 import pytest
 
-from engine import cases, clock, demo, timers
+from engine import demo
+from engine.cases import cases
+from engine.store import clock
+from engine.timers import timers
 
 from .test_api import Api, conforms
 from .test_cli import Segito

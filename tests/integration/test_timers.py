@@ -12,10 +12,14 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from engine import advance, cases, clock, demo, services, timers
+from engine import demo
+from engine.cases import cases, services
 from engine.errors import Forbidden, SegitoError
-from engine.models import AuditEvent, Case
-from engine.timer_models import Timer
+from engine.runtime import advance
+from engine.store import clock
+from engine.store.models import AuditEvent, Case
+from engine.store.timer_models import Timer
+from engine.timers import timers
 
 from .timer_helpers import (
     _HEAD,

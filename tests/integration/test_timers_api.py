@@ -1,4 +1,4 @@
-"""The follow-up scheduling API (issue 4): a mentor's agenda, the administrator's scheduler and the retry of an
+"""The follow-up scheduling API (docs/timers.md): a mentor's agenda, the administrator's scheduler and the retry of an
 incident — every answer checked against the OpenAPI document, and who may call what."""
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import datetime as dt
 
 import pytest
 
-from engine import cases, clock, timers, users
+from engine.cases import cases
+from engine.people import users
+from engine.store import clock
+from engine.timers import timers
 from web.app import create_app
 
 from ..conftest import _password_hash

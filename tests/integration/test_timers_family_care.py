@@ -1,8 +1,11 @@
-"""Family care 3.10 (issue 4): the follow-up contacts agreed at closure (field 54 yes, field 55's frequency and
+"""Family care 3.10 (docs/timers.md): the follow-up contacts agreed at closure (field 54 yes, field 55's frequency and
 duration) are scheduled from the closure date (field 52) and appear on their days."""
 from __future__ import annotations
 
-from engine import cases, clock, demo, timers
+from engine import demo
+from engine.cases import cases
+from engine.store import clock
+from engine.timers import timers
 
 from .helpers import do, new_family_case, review, through_agreement, waiting
 from .timer_helpers import end_of_local_day, local, ready_tasks, timer_rows

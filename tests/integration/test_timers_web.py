@@ -4,8 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from engine import agenda, caseload, clock, demo, timers, users
-from engine.timer_models import CalendarFeed
+from engine import demo
+from engine.cases import agenda, caseload
+from engine.people import users
+from engine.store import clock
+from engine.store.timer_models import CalendarFeed
+from engine.timers import timers
 
 from .test_timers import TIMER_PROBE, _start
 from .timer_helpers import VISIT, administrator, complete, count_events, local, start_follow_up, timer_rows
@@ -79,7 +83,7 @@ def test_the_manager_sees_who_is_over_the_caseload_limit(runtime, people):
 
 
 def test_the_administrator_sees_incidents_and_retries_one(runtime, people, monkeypatch):
-    from engine import services
+    from engine.cases import services
 
     calls = {"down": True}
 

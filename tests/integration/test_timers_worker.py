@@ -10,8 +10,8 @@ import time
 
 from click.testing import CliRunner
 
-from engine import clock
 from engine.cli import main
+from engine.store import clock
 
 from .test_timers import TIMER_ONLY, _start
 from .timer_helpers import events, timer_rows
@@ -55,7 +55,7 @@ def test_sigterm_stops_a_worker_after_the_firing_in_progress_and_gives_back_its_
                                                                                         database_url, tmp_path):
     from sqlalchemy import func, select
 
-    from engine.timer_models import Timer
+    from engine.store.timer_models import Timer
 
     from .timer_helpers import clone_cases
 

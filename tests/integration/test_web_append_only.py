@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import cases
+from engine.cases import cases
 
 from .helpers import do, new_family_case, task_of, through_agreement
 from .test_web_task_form import Browser, Page

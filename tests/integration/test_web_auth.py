@@ -5,8 +5,9 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from engine import audit, clock, logins
-from engine.models import AuditEvent, User
+from engine.people import logins
+from engine.store import audit, clock
+from engine.store.models import AuditEvent, User
 from tests.integration.web_client import Browser, browser, make_app
 
 

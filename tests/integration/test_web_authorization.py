@@ -7,8 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from engine import audit, demo
-from engine.models import AuditEvent, HumanTask
+from engine import demo
+from engine.store import audit
+from engine.store.models import AuditEvent, HumanTask
 from tests.integration.helpers import task_of
 from tests.integration.web_client import Browser, browser, make_app
 
@@ -103,7 +104,8 @@ def test_overseers_see_every_case(runtime, people, username):
 
 
 def test_only_an_administrator_manages_users(runtime, people):
-    from engine import clock, users
+    from engine.people import users
+    from engine.store import clock
 
     with runtime.db.unit_of_work() as session:
         users.create_user(session, "root", "Root", [users.ADMINISTRATOR], "pw-root", "test", clock.now())

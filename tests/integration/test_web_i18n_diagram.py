@@ -5,7 +5,7 @@ import re
 
 from lxml import etree
 
-from engine.config import BPMN_DIR
+from engine.store.config import BPMN_DIR
 from web import i18n
 from web.diagram import Diagram
 

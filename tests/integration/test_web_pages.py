@@ -7,8 +7,11 @@ import re
 
 from sqlalchemy import select, update
 
-from engine import audit, cases, clock, demo, users
-from engine.models import AuditEvent, HumanTask, User
+from engine import demo
+from engine.cases import cases
+from engine.people import users
+from engine.store import audit, clock
+from engine.store.models import AuditEvent, HumanTask, User
 from tests.integration.helpers import task_of
 from tests.integration.web_client import Browser, browser, make_app
 

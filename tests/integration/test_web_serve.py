@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import gc
 
-from engine import definitions
-from engine.db import Database
-from engine.runtime import Runtime
+from engine.definitions import definitions
+from engine.runtime.runtime import Runtime
+from engine.store.db import Database
 from tests.integration.web_client import make_app
 from web import serve
 

@@ -1,4 +1,4 @@
-"""Login sessions are kept on the server (engine/login_sessions.py): a copy of the cookie opens nothing after
+"""Login sessions are kept on the server (engine/people/login_sessions.py): a copy of the cookie opens nothing after
 logout, after the absolute lifetime, after the user's deactivation or a password change."""
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from engine import audit, clock, config, users
-from engine.models import AuditEvent, LoginSession, User
+from engine.people import users
+from engine.store import audit, clock, config
+from engine.store.models import AuditEvent, LoginSession, User
 from tests.integration.web_client import Browser, browser, make_app
 
 COOKIE = "segito_session"

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from engine import cases, demo, tasks
+from engine import demo
+from engine.cases import cases, tasks
 from web import form_parse, form_render
 from web.app import create_app
 

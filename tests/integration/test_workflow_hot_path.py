@@ -1,5 +1,6 @@
-"""The cheaper tree walk (engine/task_walk.py) and the direct state reader (engine/serialization.py) give what
-SpiffWorkflow's own iterator and converters give, at every command of real cases.
+"""The cheaper tree walk (engine/speedups/task_walk.py) and the direct state reader
+(engine/runtime/serialization.py) give what SpiffWorkflow's own iterator and converters give, at every command
+of real cases.
 
 Each command's workflow is checked as the command finishes: every task walk SpiffWorkflow can ask for yields
 the same tasks in the same order, and the state saved reads back, directly, into the same workflow the
@@ -15,9 +16,12 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 from sqlalchemy import event, select
 
-from engine import advance, clock, serialization, task_walk, timers
-from engine.models import Case, HumanTask
 from engine.report_models import RetentionVisit
+from engine.runtime import advance, serialization
+from engine.speedups import state_text, task_walk
+from engine.store import clock
+from engine.store.models import Case, HumanTask
+from engine.timers import timers
 
 from .timer_helpers import VISIT, complete, end_of_local_day, family_case_follow_up_fired, local, start_follow_up
 
@@ -78,7 +82,7 @@ def checked(monkeypatch):
         state = dump(workflow)
         view_spec, subs = workflow.spec, workflow.subprocess_specs
         text = serialization.state_json(state)
-        direct = serialization._direct_load(json.loads(text), text, view_spec, subs)
+        direct = state_text.direct_load(json.loads(text), text, view_spec, subs)
         dct = json.loads(text)
         serialization._specless.migrate(dct)
         reference = serialization._specless.registry.restore(dct, spec=view_spec, subprocess_specs=subs)
@@ -125,7 +129,7 @@ def test_a_typed_value_in_the_data_is_read_by_the_converters(runtime, people):
     workflow.last_task.data["when"] = dt.date(2026, 2, 1)  # written as {"value": ..., "typename": "date"}
     state = serialization.dump_state(workflow)
     text = serialization.state_json(state)
-    assert serialization._direct_load(json.loads(text), text, workflow.spec, workflow.subprocess_specs) is None
+    assert state_text.direct_load(json.loads(text), text, workflow.spec, workflow.subprocess_specs) is None
     loaded = serialization.load_state(state, workflow.spec, workflow.subprocess_specs)
     assert loaded.last_task.data["when"] == dt.date(2026, 2, 1)
 

@@ -1,16 +1,17 @@
-"""Writers on a SQLite file queue on one lock shared by every process (engine/writer_lock.py), not in SQLite's
+"""Writers on a SQLite file queue on one lock shared by every process (engine/store/writer_lock.py), not in SQLite's
 busy handler; readers never take it."""
 from __future__ import annotations
 
-import fcntl  # engine/writer_lock.py uses flock on POSIX; the tests run there
+import fcntl  # engine/store/writer_lock.py uses flock on POSIX; the tests run there
 import os
 import threading
 
 import pytest
 from sqlalchemy import func, select
 
-from engine import clock, users, writer_lock
-from engine.models import User
+from engine.people import users
+from engine.store import clock, writer_lock
+from engine.store.models import User
 
 
 def _lock_path(runtime) -> str:
@@ -88,7 +89,7 @@ def _child_lock_is_new(database, before, connection) -> None:
 def test_a_forked_child_takes_a_writer_lock_of_its_own(tmp_path):
     import multiprocessing
 
-    from engine.db import Database
+    from engine.store.db import Database
 
     database = Database(f"sqlite:///{tmp_path / 'fork.db'}")
     try:

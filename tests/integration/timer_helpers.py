@@ -8,10 +8,15 @@ import uuid
 
 from sqlalchemy import func, select
 
-from engine import cases, clock, definitions, demo, serialization, tasks, timers, users
-from engine.models import AuditEvent, Case, HumanTask
+from engine import demo
+from engine.cases import cases, tasks
+from engine.definitions import definitions, serialization
+from engine.people import users
 from engine.sandbox import calendar_helpers
-from engine.timer_models import Timer
+from engine.store import clock
+from engine.store.models import AuditEvent, Case, HumanTask
+from engine.store.timer_models import Timer
+from engine.timers import timers
 
 _HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
          'xmlns:spiff="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d_{key}" targetNamespace="http://segito.test">\n'

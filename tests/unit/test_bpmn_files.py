@@ -16,8 +16,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock
 from engine.sandbox import calendar_helpers
+from engine.store import clock
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = {
@@ -37,7 +37,7 @@ ROLES = {
     "professional_lead": "Szakmai vezető / Professional lead",
 }
 EXPECTED_LANES = {"intake": {"caseworker"}, "family_care": {"caseworker", "professional_lead"}}
-# Embedded subprocesses (issue 4: the 3.10 follow-up contacts, one timer and one task per contact).
+# Embedded subprocesses (docs/timers.md: the 3.10 follow-up contacts, one timer and one task per contact).
 SUBPROCESSES = {"intake": set(), "family_care": {"follow_up_3_10"}}
 FLOW_NODE_TAGS = {
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",

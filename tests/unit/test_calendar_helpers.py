@@ -158,12 +158,12 @@ def test_a_helper_from_task_data_is_refused_and_a_field_may_shadow_a_helper_name
 
 
 def test_helper_results_count_against_the_evaluation_s_memory_budget(monkeypatch):
-    monkeypatch.setattr(sandbox, "MAX_ALLOC_TOTAL", 50)
+    monkeypatch.setattr(sandbox.limits, "MAX_ALLOC_TOTAL", 50)
     with pytest.raises(SandboxError, match="memory budget"):
         sandbox.evaluate("[rhythm_dates('2026-01-01', [['P1D', 'P1M']]) for i in range(10)]", {})
 
 
 def test_helper_calls_count_as_steps(monkeypatch):
-    monkeypatch.setattr(sandbox, "MAX_STEPS", 100)
+    monkeypatch.setattr(sandbox.limits, "MAX_STEPS", 100)
     with pytest.raises(SandboxError, match="step budget"):
         sandbox.evaluate("[add_days('2026-01-01', i) for i in range(1000)]", {})

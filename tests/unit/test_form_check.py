@@ -1,4 +1,4 @@
-"""The compiled form check (engine.form_check) never accepts what jsonschema refuses.
+"""The compiled form check (engine.forms.form_check) never accepts what jsonschema refuses.
 
 ``Form.validate`` skips jsonschema when the check says yes, so a check that let a bad value through would let
 it into a case. Every bundled form is tried with its demo data and with every field replaced, in turn, by values
@@ -12,10 +12,10 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from engine import demo
-from engine.config import BPMN_DIR
 from engine.errors import ValidationFailed
-from engine.form_check import compile_check
-from engine.forms import Form, _relaxed
+from engine.forms.form_check import compile_check
+from engine.forms.forms import Form, _relaxed
+from engine.store.config import BPMN_DIR
 
 FORM_FILES = sorted(BPMN_DIR.glob("*/forms/*.json"))
 ODD_VALUES = [None, "", "x", "x" * 5000, 0, -1, 1, 3.0, 2.5, 10 ** 12, True, False, [], ["x"], ["x", "x"], [1],

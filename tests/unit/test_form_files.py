@@ -2,7 +2,7 @@
 
 The server's rule "required applies only when the field is visible" cannot be stated by plain JSON Schema, so
 the document tests validate against `server_view(schema)`: the schema with every conditional field (one with
-`x-visible-when`) dropped from `required`, which is what engine/forms.py hands to JSON Schema (docs/forms.md,
+`x-visible-when`) dropped from `required`, which is what engine/forms/forms.py hands to JSON Schema (docs/forms.md,
 "Validation on the server", steps 2-3). Visibility itself is checked here by `visibility_errors`.
 """
 import copy
@@ -46,7 +46,7 @@ EXPECTED_FORMS = {
     "family_care/forms/follow_up.json": {"follow_up_contacts"},
     "family_care/forms/follow_up_manage.json": {
         "follow_up_action", "follow_up_contacts", "follow_up_end_date", "follow_up_end_reason"},
-    # Seed 000 (issue 4): its standard has numbered sections, not numbered fields (x-seed-section).
+    # Seed 000: its standard has numbered sections, not numbered fields (x-seed-section).
     "job_retention/forms/day_180_check.json": {
         "certificate_date", "check_date", "closing_note", "employed_on_day_180", "employer_certificate",
         "not_employed_reason", "satisfaction_sheet"},

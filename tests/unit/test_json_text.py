@@ -1,4 +1,4 @@
-"""``engine.json_text.one_shot`` writes exactly what ``JSONEncoder.encode`` writes (audit hashes and stored
+"""``engine.store.json_text.one_shot`` writes exactly what ``JSONEncoder.encode`` writes (audit hashes and stored
 states depend on it)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from engine import json_text
+from engine.store import json_text
 
 VALUES = [
     {"b": 1, "a": [1, 2.5, -0.0, 1e300, "é", "\u2028", None, True, False], "c": {"z": {}, "y": []}},

@@ -6,7 +6,7 @@ import pytest
 from flask import Flask, g
 from werkzeug.exceptions import Unauthorized
 
-from engine.users import Actor
+from engine.people.users import Actor
 from web.auth import logged_in_actor
 
 

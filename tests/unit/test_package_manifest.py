@@ -1,8 +1,8 @@
 """service.yaml: the schema's problems carry the line of the field they are about (docs/services.md)."""
 from __future__ import annotations
 
-from engine.config import BPMN_DIR
 from engine.packages import manifest, settings
+from engine.store.config import BPMN_DIR
 
 GOOD = (BPMN_DIR / "job_retention" / "service.yaml").read_bytes()
 

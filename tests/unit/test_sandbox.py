@@ -16,8 +16,9 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock, sandbox
+from engine import sandbox
 from engine.sandbox import Budget, SandboxedScriptEngine, SandboxError, check, evaluate, execute, spiff, watchdog
+from engine.store import clock
 
 # ------------------------------------------------------------------------------------------ what must work
 DATA = {
@@ -236,8 +237,8 @@ def test_huge_loops_are_stopped(source, mode, words):
 
 
 def test_wall_time_budget(monkeypatch):
-    monkeypatch.setattr(sandbox, "MAX_STEPS", 10**9)  # only the clock can stop this one
-    monkeypatch.setattr(sandbox, "MAX_SECONDS", 0.01)
+    monkeypatch.setattr(sandbox.limits, "MAX_STEPS", 10**9)  # only the clock can stop this one
+    monkeypatch.setattr(sandbox.limits, "MAX_SECONDS", 0.01)
     script = "x = ''\nfor i in range(100000):\n    x = str(i) + x[:20]"
     assert "time budget exceeded" in _refused(script, "exec")
 
@@ -427,7 +428,7 @@ def test_end_to_end_time_date_timer(tmp_path):
     ("condition", "total.__class__", "names starting with '_' are not allowed: '__class__'"),
     ("condition", "open('/etc/passwd')", "name 'open' is not allowed"),
     ("timer", "'P' * 10**10", "result too large"),
-    # timer values are checked before SpiffWorkflow's duration arithmetic (engine/timer_values.py)
+    # timer values are checked before SpiffWorkflow's duration arithmetic (engine/sandbox/timer_values.py)
     ("timer", "'P' + str(10**9 - 1) + 'Y'", "timer value refused: 'P999999999Y': a duration is at most 10 years"),
     ("timer", "'-PT1H'", "a duration cannot be negative"),
     ("timer", "'not a duration'", "is not an ISO 8601 duration"),
@@ -486,7 +487,7 @@ def test_a_commands_evaluations_share_one_time_budget():
 
 
 def test_a_commands_evaluations_share_one_memory_budget(monkeypatch):
-    monkeypatch.setattr(sandbox, "MAX_COMMAND_ALLOC", 3_000_000)
+    monkeypatch.setattr(sandbox.limits, "MAX_COMMAND_ALLOC", 3_000_000)
     budget = Budget()
     build = "s = 'x' * 900000"
     for _ in range(3):

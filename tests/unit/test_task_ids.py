@@ -1,4 +1,4 @@
-"""``engine.task_ids``: SpiffWorkflow's task ids cut from a buffer of random bytes — version-4 UUIDs, never the
+"""``engine.speedups.task_ids``: SpiffWorkflow's task ids cut from a buffer of random bytes — version-4 UUIDs, never the
 same twice, not across threads and not between a process and a child it forks."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 
 import SpiffWorkflow.task as spiff_task
 
-import engine.runtime  # noqa: F401  (installs the replacements)
-from engine import task_ids
+import engine.runtime.runtime  # noqa: F401  (installs the replacements)
+from engine.speedups import task_ids
 
 
 def test_installed_for_spiffworkflow():

@@ -1,4 +1,5 @@
-"""``engine.task_state_log``: SpiffWorkflow's state-change log records, built only when someone would read them."""
+"""``engine.speedups.task_state_log``: SpiffWorkflow's state-change log records, built only when someone would
+read them."""
 from __future__ import annotations
 
 import logging
@@ -7,9 +8,9 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.task import Task
 
-import engine.runtime  # noqa: F401  (installs the replacements)
-from engine import task_state_log
-from engine.config import BPMN_DIR
+import engine.runtime.runtime  # noqa: F401  (installs the replacements)
+from engine.speedups import task_state_log
+from engine.store.config import BPMN_DIR
 
 
 def _run_intake_start():

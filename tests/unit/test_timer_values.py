@@ -1,4 +1,5 @@
-"""engine.timer_values: which timer values SpiffWorkflow may compute with, and the clear words for the others."""
+"""engine.sandbox.timer_values: which timer values SpiffWorkflow may compute with, and the clear words for the
+others."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,8 +8,8 @@ import time
 import pytest
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine import timer_values
-from engine.timer_values import TimerValueRefused
+from engine.sandbox import timer_values
+from engine.sandbox.timer_values import TimerValueRefused
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 

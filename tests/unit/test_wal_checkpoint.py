@@ -1,4 +1,4 @@
-"""On a SQLite file the WAL checkpoint runs on a thread of its own (engine/wal_checkpoint.py), not inside a
+"""On a SQLite file the WAL checkpoint runs on a thread of its own (engine/store/wal_checkpoint.py), not inside a
 command's commit; writers keep SQLite's automatic checkpoint only as a fallback (SEGITO_WAL_CHECKPOINT_PAGES)."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import time
 import pytest
 from sqlalchemy import text
 
-from engine import config, db, wal_checkpoint
-from engine.db import Database
+from engine.store import config, db, wal_checkpoint
+from engine.store.db import Database
 
 PAGES = 500  # writers' own automatic checkpoint in these tests
 COMMITS = 2000
@@ -146,7 +146,7 @@ def test_a_failed_checkpoint_is_logged_and_the_thread_goes_on(database, monkeypa
         return real(connection)
 
     monkeypatch.setattr(wal_checkpoint, "checkpoint", flaky)
-    caplog.set_level(logging.WARNING, logger="engine.wal_checkpoint")
+    caplog.set_level(logging.WARNING, logger="engine.store.wal_checkpoint")
     for _ in range(COMMITS):
         _write_notes(database, 1, settle=True)
         if ran_again.is_set():

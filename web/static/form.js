@@ -1,7 +1,7 @@
 // The task form, enhanced. Without this file every part of the form is shown and the server does all the work;
 // with it: conditional parts appear and disappear as the seed says (hidden parts are disabled, so they are not
 // sent), rows are added and removed in the page, fields 39/40 follow the amounts as they are typed (mirroring
-// engine/forms.py total_income and per_capita_income; the server recomputes them on submit), dates are
+// engine/forms/forms.py total_income and per_capita_income; the server recomputes them on submit), dates are
 // tidied to YYYY.MM.DD in Hungarian, and a block whose number of rows disagrees with the field that gives it
 // (x-expected-count) is warned about once before completing; required/aria-required follow the conditions, and
 // leaving a changed form without sending it asks first.

@@ -1,0 +1,299 @@
+"""The inbox and the commands on one task: open, save a draft, claim, release, complete."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import cast
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import CursorResult, bindparam, select, update
+
+from ..errors import Conflict, NotFound, SegitoError
+from ..forms import entries, input_check
+from ..people import access
+from ..people.users import CASEWORKER, Actor
+from ..runtime.advance import CASE_COLUMNS, Advance, CaseRecord
+from ..runtime.runtime import Runtime
+from ..sandbox.calendar_helpers import local_date
+from ..store import audit, clock
+from ..store.db import Prepared, is_postgres
+from ..store.models import AuditEvent, Case, HumanTask
+from . import agenda, inbox_queries
+from .cases import case_data_and_entries, task_summary
+
+_tasks = HumanTask.__table__
+_COMPLETE_TASK = Prepared(_tasks.update().where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == "ready")
+                          .values(state="completed", completed_at=bindparam("at"), completed_by=bindparam("by"),
+                                  draft=None))
+
+
+# The task and its case in one statement, both locked on PostgreSQL (so both are current after a wait);
+# the case's state is read only when the workflow cache misses. Columns, not entities: loading mapped objects
+# would cost more than the statement itself, and complete() writes with Core statements anyway.
+_cases = Case.__table__
+_TASK_COLUMNS = tuple(_tasks.c[n] for n in ("id", "case_id", "spiff_task_id", "bpmn_id", "step", "name", "role",
+                                             "assignee_id", "state", "form_file", "completed_by"))
+_TASK_AND_CASE_QUERY = (select(*_TASK_COLUMNS, *CASE_COLUMNS).join(_cases, _cases.c.id == _tasks.c.case_id)
+                        .where(_tasks.c.id == bindparam("task_id")))
+_TASK_AND_CASE_PG = Prepared(_TASK_AND_CASE_QUERY.with_for_update())
+_TASK_AND_CASE = Prepared(_TASK_AND_CASE_QUERY)
+_CASE_STATE = select(_cases.c.state).where(_cases.c.id == bindparam("case_id"))
+
+
+def _task_row(session, task_id: int) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def _require_ready(task: HumanTask) -> None:
+    if task.state != "ready":
+        who = f" by {task.completed_by}" if task.completed_by else ""
+        raise Conflict(f"task {task.id} is already {task.state}{who}; nothing was saved")
+
+
+def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_key: str | None = None,
+          step: str | None = None, client_code: str | None = None, limit: int = 50, offset: int = 0,
+          group: str | None = None, due: str | None = None, role: str | None = None) -> dict:
+    """Ready tasks assigned to the actor, and unclaimed ones of the actor's roles; rows only, no workflows.
+
+    ``group``: "mine" (assigned to me) or "unclaimed" (my roles' queue); ``due``: "overdue", "today" (due by the
+    end of today, UTC), "week" (within 7 days) or "none" (no due date); ``role``: only tasks of that lane.
+    ``counts`` gives the size of each group and the overdue ones under the same filters (group aside).
+    Overdue first, then by due date, then oldest first (what needs doing soonest is on top), no due date last.
+    """
+    if due is not None and due not in inbox_queries.DUE_KINDS:
+        raise SegitoError(f"unknown due filter '{due}'; use overdue, today, week or none")
+    if group is not None and group not in (inbox_queries.MINE, inbox_queries.UNCLAIMED):
+        raise SegitoError(f"unknown inbox group '{group}'; use mine or unclaimed")
+    input_check.check_offset("offset", offset)
+    now = clock.now()
+    counted = (inbox_queries.MINE,) if (mine_only or not actor.role_codes) else (inbox_queries.MINE,
+                                                                                 inbox_queries.UNCLAIMED)
+    shape = inbox_queries.Shape(counted=counted, listed=(group,) if group else counted,
+                                process_key=bool(process_key), step=bool(step), client_code=bool(client_code),
+                                role=bool(role), due=due or None)
+    limit = min(limit, 200)
+    params = {"me": actor.id, "roles": sorted(actor.role_codes), "now": now, "process_key": process_key,
+              "step": step, "client_code": client_code, "role": role, "limit": limit, "offset": offset,
+              "end": offset + limit,
+              "due_before": {"overdue": now, "week": now + dt.timedelta(days=7),
+                             "today": now.replace(hour=0, minute=0, second=0, microsecond=0)
+                             + dt.timedelta(days=1)}.get(due) if due else None}
+    statements = inbox_queries.statements(shape)
+    with runtime.db.reading() as session:
+        # Each row is (group, tasks, overdue tasks); the select's columns are built per inbox shape, untyped.
+        rows = cast(Sequence[tuple[int, int, int]], session.execute(statements.counts, params).all())
+        sizes = {counted[i]: (n, late) for i, n, late in rows}
+        counts = {"mine": sizes.get(inbox_queries.MINE, (0, 0))[0],
+                  "unclaimed": sizes.get(inbox_queries.UNCLAIMED, (0, 0))[0],
+                  "overdue": sum(late for _, late in sizes.values())}
+        if group == "mine" or (mine_only and not group):
+            total = counts["mine"]
+        elif group == "unclaimed":
+            total = counts["unclaimed"]
+        else:
+            total = counts["mine"] + counts["unclaimed"]  # the two groups never overlap
+        # One page of ids first, then the rows of that page with their case and client: the joins touch 25
+        # rows, not all. Plain rows, not ORM objects: the inbox only reads them.
+        page: Sequence[int] = session.execute(statements.page, params).scalars().all()
+        found = {row.id: row for row in session.execute(statements.rows, {"ids": page})} if page else {}
+        # An appointment whose timer is in incident has no task yet: listed beside the tasks, so it is not lost.
+        held = agenda.waiting_for_administrator(session, actor.id) if CASEWORKER in actor.role_codes else []
+    items = []
+    for task in (found[task_id] for task_id in page):
+        item = task_summary(task)
+        item.update(process_key=task.process_key, client_code=task.client_code,
+                    overdue=bool(task.due_at and task.due_at < now))
+        items.append(item)
+    return {"total": total, "items": items, "counts": counts, "waiting_for_administrator": held}
+
+
+def task_facts(task: HumanTask) -> dict:
+    """What a task knows that a form may be pre-filled from (x-prefill-from "task.<fact>"). A timer-fired
+    appointment is due from the start of its scheduled local day (docs/timers.md), so that day is its date."""
+    return {"scheduled_day": local_date(task.due_at).isoformat() if task.due_at else None}
+
+
+def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
+    """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
+    input_check.check_id("task", task_id)
+    with runtime.db.reading() as session:
+        task = _task_row(session, task_id)
+        case = session.get_one(Case, task.case_id)  # the task's foreign key: there is one
+        if not (access.can_work_on(actor, task) or access.can_view_case(actor, case)):
+            raise access.Forbidden(f"task {task_id} is not yours to see")
+        view = runtime.definition(session, case.definition_id)
+        meta = view.catalogue.get(task.bpmn_id, {})
+        form = view.forms.get(task.form_file) if task.form_file else None
+        values: dict = {}
+        carried: dict = {}
+        if task.state == "ready" and form is not None:
+            data, carried = case_data_and_entries(runtime, session, case, form.append_only)
+            if task.draft is not None:
+                values = dict(task.draft)
+            else:
+                values = form.prefill(data, task_facts(task))
+            if form.append_only:
+                # The rows recorded at earlier steps, with who recorded them (``carried``); ``values`` holds them
+                # first, then this step's new rows (a draft keeps only those).
+                for field, shown in carried.items():
+                    rows = [e["row"] for e in shown]
+                    drafted = (task.draft or {}).get(field)
+                    drafted = list(drafted) if isinstance(drafted, list) else []
+                    if drafted[:len(rows)] == rows:  # a draft saved with the carried rows in front
+                        drafted = drafted[len(rows):]
+                    values[field] = rows + drafted
+        result = task_summary(task)
+        result.update(process_key=case.process_key, name_en=meta.get("name_en"),
+                      documentation=meta.get("documentation", ""), documents=meta.get("documents", []),
+                      documents_hu=meta.get("documents_hu", []), form_file=task.form_file,
+                      form=form.schema if form else None, values=values, has_draft=task.draft is not None,
+                      carried=carried)
+        return result
+
+
+def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
+    input_check.check_id("task", task_id)
+    input_check.check_data(data)  # a draft is shown again: it must be text the page can show
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        case = runtime.lock_case_of_task(session, task_id)
+        task = _task_row(session, task_id)
+        access.require_task(actor, task)
+        _require_ready(task)
+        view = runtime.definition(session, case.definition_id)
+        form = view.forms.get(task.form_file)
+        draft = form.validate_draft(data) if form else {}
+        if form is not None and form.append_only:
+            workflow = runtime.workflow(session, case)
+            ready = next((t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                          if str(t.id) == task.spiff_task_id), None)
+            draft = entries.strip_carried(workflow, ready.data if ready else {}, form.append_only, dict(draft))
+            runtime.workflows.put(case.id, case.lock_version, workflow)
+        task.draft = draft
+        events = audit.CaseAudit(case, actor.username, at)
+        events.add(audit.DRAFT_SAVED, {"fields": sorted(draft)}, task_id=task.id)
+        events.flush(session)
+    return {"task_id": task_id, "saved_at": at.isoformat()}
+
+
+def claim(runtime: Runtime, task_id: int, actor: Actor) -> dict:
+    return _set_assignee(runtime, task_id, actor, claim=True)
+
+
+def release(runtime: Runtime, task_id: int, actor: Actor) -> dict:
+    return _set_assignee(runtime, task_id, actor, claim=False)
+
+
+def _set_assignee(runtime: Runtime, task_id: int, actor: Actor, claim: bool) -> dict:
+    input_check.check_id("task", task_id)
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        case = runtime.lock_case_of_task(session, task_id)
+        task = _task_row(session, task_id)
+        if claim and _lost_to_another_claim(session, actor, task):
+            # The other claim won the race (or came earlier): the task was in this actor's queue, so saying it is
+            # taken reveals nothing new. A task assigned from the start stays a 403 (access.require_task).
+            raise Conflict(f"task {task_id} was already claimed by someone else; it is no longer in the queue")
+        access.require_task(actor, task)
+        _require_ready(task)
+        before, after = task.assignee_id, (actor.id if claim else None)
+        guard = HumanTask.assignee_id.is_(None) if claim else HumanTask.assignee_id == actor.id
+        # An UPDATE's result is a CursorResult (it has the rowcount); Session.execute is typed for any statement.
+        done = cast(CursorResult, session.execute(
+            update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "ready", guard)
+            .values(assignee_id=after).execution_options(synchronize_session=False)))
+        if done.rowcount != 1:
+            raise Conflict(f"task {task_id} was {'claimed' if claim else 'released'} by someone else first")
+        events = audit.CaseAudit(case, actor.username, at)
+        events.add(audit.TASK_CLAIMED if claim else audit.TASK_RELEASED,
+                   {"before": {"assignee_id": before}, "after": {"assignee_id": after}}, task_id=task_id)
+        events.flush(session)
+    return {"task_id": task_id, "assignee_id": after}
+
+
+def _lost_to_another_claim(session, actor: Actor, task: HumanTask) -> bool:
+    """Is the task of one of the actor's roles, assigned to someone else by a claim from the role's queue?"""
+    if task.role not in actor.role_codes or task.assignee_id in (None, actor.id):
+        return False
+    claimed = session.execute(select(AuditEvent.id).where(AuditEvent.case_id == task.case_id,
+                                                          AuditEvent.task_id == task.id,
+                                                          AuditEvent.kind == audit.TASK_CLAIMED).limit(1)).first()
+    return claimed is not None
+
+
+def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
+    """Validate the form data, run the case to its next wait state, and save everything in one transaction.
+
+    Of two concurrent completions of the same task exactly one wins: the other finds the task no longer ready
+    (after waiting for the case lock) and gets a Conflict, with nothing saved.
+    """
+    input_check.check_id("task", task_id)
+    input_check.check_data(data)
+    at = clock.now()
+    case_id = None
+    try:
+        with runtime.db.command() as session:
+            connection = session.connection()
+            found = (_TASK_AND_CASE_PG if is_postgres(session) else _TASK_AND_CASE).first(connection,
+                                                                                          {"task_id": task_id})
+            if found is None:
+                raise NotFound(f"task {task_id} does not exist")
+            n = len(_TASK_COLUMNS)
+            task = found  # a Row: its task columns by name
+            case = CaseRecord(zip((c.name for c in CASE_COLUMNS), found[n:]))
+            case_id = case.id
+            access.require_task(actor, task)
+            _require_ready(task)
+            view = runtime.definition(session, case.definition_id)
+            form = view.forms.get(task.form_file) if task.form_file else None
+            workflow = runtime.workflows.take(case.id, case.lock_version)
+            if workflow is None:
+                case.state = connection.execute(_CASE_STATE, {"case_id": case.id}).scalar_one()
+                workflow = runtime.workflow(session, case)
+            step = Advance(runtime, session, case, workflow, view, actor.username, at)
+            spiff_task = step.ready_before.get(task.spiff_task_id)
+            if spiff_task is None:
+                raise Conflict(f"task {task_id} is no longer waiting in case {case.id}; nothing was saved")
+            # Validated against the case's data so far: a date may not precede an earlier step's (docs/forms.md).
+            clean = form.validate(data, context=spiff_task.data) if form is not None else {}
+            added, carried = {}, {}
+            if form is not None and form.append_only:
+                # Rows recorded at earlier steps stay as they were; this step only appends (engine.forms.entries).
+                added = entries.take_new_rows(form, form.append_only, workflow, spiff_task.data, clean, case.id)
+                carried = {f: entries.rows(workflow, spiff_task.data, f) for f in added}
+                entries.record(workflow, spiff_task.data, clean, added, step=task.step, task_id=task.id,
+                               actor=actor.username, at=at.isoformat())
+            before = {k: spiff_task.data.get(k) for k in clean}
+            before.update(carried)
+            changed = {k for k in clean if before.get(k) != clean[k]}
+            step.complete(task.spiff_task_id, clean)
+            if _COMPLETE_TASK.execute(connection, {"task_id": task_id, "at": at, "by": actor.username}) != 1:
+                raise Conflict(f"task {task_id} was completed by someone else first; nothing was saved")
+            payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,
+                       **audit.field_changes(before, clean, changed)}
+            for field, rows in added.items():
+                if rows:  # exactly the rows appended, even one equal to an earlier row
+                    payload["before"][field], payload["after"][field] = [], rows
+            step.audit.events.insert(0, audit.PendingEvent(audit.TASK_COMPLETED, payload, task.id))
+            decisions = _decisions(form, clean) if form else {}
+            if decisions:
+                step.audit.events.insert(1, audit.PendingEvent(audit.DECISION_TAKEN,
+                                                               {"step": task.step, "answers": decisions}, task.id))
+            created = step.finish()
+            status = case.status
+    except BaseException:
+        if case_id is not None:
+            runtime.workflows.evict(case_id)
+        raise
+    return {"task_id": task_id, "case_id": case_id, "case_status": status,
+            "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
+            # A warning only when there is one, e.g. a mentor's 31st follow-up client (engine.timers.timer_sync).
+            **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
+
+
+def _decisions(form, clean: dict) -> dict:
+    props = form.schema.get("properties", {})
+    return {k: v for k, v in clean.items() if "x-seed-step" in props.get(k, {})}

@@ -1,0 +1,103 @@
+"""Checking a form file at deploy time: JSON, JSON Schema and the form format's own keywords (docs/forms.md).
+
+engine/forms/forms.py validates what people submit with a form; this module decides whether a form file may be
+deployed at all, and names the file and the field of every problem.
+"""
+from __future__ import annotations
+
+import json
+
+from jsonschema import Draft202012Validator
+
+from ..forms import review
+from ..forms.entries import append_only_fields
+from ..forms.forms import COMPUTATIONS, DATE_RULES, SERVICE_COMPUTED, _object_nodes
+
+
+def _append_only_problems(name: str, schema: dict) -> list[dict]:
+    """x-append-only: only on a top-level repeatable block; x-min-new-rows only beside it."""
+    problems = []
+    top = schema.get("properties") or {}
+    for node in _object_nodes(schema):
+        for pname, prop in (node.get("properties") or {}).items():
+            marked = prop.get("x-append-only")
+            items = prop.get("items") or {}
+            if marked is not None and (marked is not True or top.get(pname) is not prop
+                                       or items.get("type") != "object"):
+                problems.append({"file": name, "message": f"field '{pname}': x-append-only must be true, on a "
+                                 "repeatable block (array of objects) at the top level of the form"})
+            least = prop.get("x-min-new-rows")
+            if least is not None and (marked is not True or type(least) is not int or least < 0):
+                problems.append({"file": name, "message": f"field '{pname}': x-min-new-rows must be a whole "
+                                 "number of at least 0, on an x-append-only block"})
+    return problems
+
+
+def append_only_agreement(forms: dict[str, dict]) -> list[dict]:
+    """A block is the case's log in every form of a process that has it, or in none: a form that showed it as an
+    ordinary block would let its step rewrite what earlier steps recorded."""
+    marked = {n for schema in forms.values() for n in append_only_fields(schema)}
+    return [{"file": name, "message": f"field '{field}' is x-append-only in another form of this process, "
+             "so it must be here too"}
+            for name, schema in sorted(forms.items()) for field in sorted(marked)
+            if field in (schema.get("properties") or {}) and field not in append_only_fields(schema)]
+
+
+def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
+    """Parse and check one form file at deploy time: JSON, JSON Schema, and our conventions."""
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, [{"file": name, "line": e.lineno, "message": f"not valid JSON: {e.msg} (column {e.colno})"}]
+    problems = []
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception as e:  # jsonschema.SchemaError; its message is long, its path is what matters
+        where = "/".join(str(p) for p in getattr(e, "absolute_path", []))
+        problems.append({"file": name, "message": f"not a valid JSON Schema at '{where}': {getattr(e, 'message', e)}"})
+        return None, problems
+    if schema.get("type") != "object":
+        problems.append({"file": name, "message": "a form's schema must have type 'object'"})
+    for node in _object_nodes(schema):
+        props = node.get("properties") or {}
+        for pname, prop in props.items():
+            cond = prop.get("x-visible-when")
+            if cond is not None and cond.get("field") not in props:
+                problems.append({"file": name, "message": f"field '{pname}': x-visible-when refers to "
+                                 f"'{cond.get('field')}', which is not a sibling field"})
+            expected = prop.get("x-expected-count")
+            if expected is not None and (not isinstance(expected, dict) or prop.get("type") != "array"
+                                         or (props.get(expected.get("field")) or {}).get("type") != "integer"
+                                         or type(expected.get("offset", 0)) is not int):
+                problems.append({"file": name, "message": f"field '{pname}': x-expected-count must be on a "
+                                 'repeatable block, as {"field": "<sibling integer field>", "offset": <integer>}'})
+            comp = prop.get("x-computed")
+            if comp is not None and comp not in COMPUTATIONS and comp not in SERVICE_COMPUTED:
+                problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'"})
+            problems.extend({"file": name, "message": f"field '{pname}': {message}"}
+                            for message in _date_rule_problems(prop))
+            if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
+                problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
+    problems += _append_only_problems(name, schema)
+    problems += review.shape_problems(name, schema)
+    return schema, problems
+
+
+def _date_rule_problems(prop: dict) -> list[str]:
+    """What is wrong with a field's date rules, at deploy time."""
+    rules = [r for r in DATE_RULES if r in prop]
+    if not rules:
+        return []
+    if prop.get("format") != "date":
+        return [f"{', '.join(rules)} apply only to a date field (format: date)"]
+    problems = []
+    if "x-not-future" in prop and prop["x-not-future"] is not True:
+        problems.append("x-not-future must be true")
+    years = prop.get("x-max-years-back")
+    if "x-max-years-back" in prop and (type(years) is not int or not 1 <= years <= 200):
+        problems.append("x-max-years-back must be a whole number of years from 1 to 200")
+    rule = prop.get("x-not-before")
+    if "x-not-before" in prop and (not isinstance(rule, dict) or not isinstance(rule.get("field"), str)
+                                   or not isinstance(rule.get("step", ""), str) or set(rule) - {"field", "step"}):
+        problems.append('x-not-before must be {"field": "<data key>", "step": "<step>"}')
+    return problems

@@ -1,0 +1,1 @@
+"""Form data: validation with field-level errors, computed fields, append-only blocks, input parsing."""

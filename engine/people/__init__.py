@@ -1,0 +1,1 @@
+"""Users, roles, passwords, logins and their sessions, and who may do what."""

@@ -1,0 +1,42 @@
+"""Who may do what. Every command asks here before it reads or changes a case."""
+from __future__ import annotations
+
+from ..errors import Forbidden
+from ..store.models import Case, HumanTask
+from .users import ADMINISTRATOR, CASEWORKER, MANAGER, PROCESS_DESIGNER, PROFESSIONAL_LEAD, Actor
+
+# Roles that oversee every case: the professional lead agrees closures, the manager audits.
+OVERSEERS = {PROFESSIONAL_LEAD, MANAGER, ADMINISTRATOR}
+
+
+def can_work_on(user: Actor, task: HumanTask) -> bool:
+    return task.role in user.role_codes and task.assignee_id in (None, user.id)
+
+
+def require_task(user: Actor, task: HumanTask) -> None:
+    if not can_work_on(user, task):
+        # Same answer whether the task exists for someone else or not at all: ids reveal nothing.
+        raise Forbidden(f"task {task.id} is not yours to work on")
+
+
+def can_view_case(user: Actor, case: Case, has_task_in_case: bool = False) -> bool:
+    return bool(user.role_codes & OVERSEERS) or case.caseworker_id == user.id or case.started_by == user.username \
+        or has_task_in_case
+
+
+def require_case(user: Actor, case: Case, has_task_in_case: bool = False) -> None:
+    if not can_view_case(user, case, has_task_in_case):
+        raise Forbidden(f"case {case.id} is not yours to see")
+
+
+def require_role(user: Actor, *roles: str) -> None:
+    if not user.role_codes & set(roles):
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+
+
+def require_caseworker(user: Actor) -> None:
+    require_role(user, CASEWORKER)
+
+
+def require_designer(user: Actor) -> None:
+    require_role(user, PROCESS_DESIGNER, ADMINISTRATOR)

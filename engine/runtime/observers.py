@@ -1,0 +1,23 @@
+"""The observers every command runs inside its transaction, registered here and nowhere else.
+
+``engine.runtime.advance.Advance`` calls them: what they write (timer rows, indicator facts) and the audit events
+they add commit or roll back with the case. The order of each list is the order they run in.
+"""
+from __future__ import annotations
+
+from .. import case_facts, followup_indicators
+from ..timers import timer_sync
+
+# Called at the end of ``Advance.__init__``, before the workflow moves: observer(advance). Lets an observer note
+# what it will compare with at the end (e.g. whether a timer waited, so a command without timers skips a query).
+BEGIN_OBSERVERS: list = [followup_indicators.note_facts, timer_sync.note_waiting]
+
+# Called in ``finish`` before the new task rows are inserted: observer(advance, created_rows). Lets an observer
+# fill in a column of a new row (e.g. the due date of a task) instead of updating the row after it is written.
+ROW_OBSERVERS: list = [timer_sync.set_due_dates]
+
+# Called inside the transaction at the end of every advance, after the task rows and before the state is saved:
+# observer(advance, created_rows, completed). They write with advance.session and add audit events with
+# advance.audit.add, so their work commits or rolls back with the case: the indicator rows (docs/indicators.md)
+# and the timer rows with their due times (docs/timers.md).
+OBSERVERS: list = [case_facts.observe, followup_indicators.observe, timer_sync.observe]

@@ -1,0 +1,1 @@
+"""The database and what it holds: configuration, clock, engines, the unit of work, rows, migrations, audit chains."""

@@ -1,0 +1,183 @@
+"""Audit events: who, when, what, before and after — appended in the same transaction as the change.
+
+Events of one case form a hash chain whose head lives on the case row (which the command has locked anyway);
+events that belong to no case chain through ``audit_streams``. Each hash covers the previous hash and the
+event's canonical JSON, so an edited, deleted, inserted or reordered event breaks the chain.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from . import json_text
+from .db import Prepared
+from .models import AuditEvent, AuditStream, Case
+
+if TYPE_CHECKING:
+    from ..runtime.advance import AnyCase
+
+# Event kinds, named subject_past_verb.
+CASE_STARTED = "case_started"
+CASE_COMPLETED = "case_completed"
+TASK_CREATED = "task_created"
+TASK_COMPLETED = "task_completed"
+TASK_CANCELLED = "task_cancelled"
+TASK_CLAIMED = "task_claimed"
+TASK_RELEASED = "task_released"
+DRAFT_SAVED = "draft_saved"
+FORM_DATA_CHANGED = "form_data_changed"
+DECISION_TAKEN = "decision_taken"
+ENTRY_CORRECTED = "entry_corrected"
+CLIENT_REGISTERED = "client_registered"
+CLIENT_RETURNED = "client_returned"
+DEFINITION_DEPLOYED = "definition_deployed"
+PACKAGE_DEPLOYED = "package_deployed"
+USER_CREATED = "user_created"
+USER_CHANGED = "user_changed"
+USER_LOCALE_CHANGED = "user_locale_changed"
+USER_LOGGED_IN = "user_logged_in"
+USER_LOGGED_OUT = "user_logged_out"
+SESSIONS_ENDED = "sessions_ended"  # by a deactivation or a password change (engine/people/login_sessions.py)
+LOGIN_FAILED = "login_failed"
+ACCESS_DENIED = "access_denied"
+
+
+_INSERT_EVENTS = AuditEvent.__table__.insert()
+_INSERT_EVENTS_FAST = Prepared(_INSERT_EVENTS)
+
+
+def field_changes(before: dict, after: dict, changed: set) -> dict:
+    """Before/after values of the changed fields.
+
+    A repeatable block (a list, e.g. the meetings of the case log) is recorded by its entries: those removed
+    under "before" and those added under "after", listed in "list_fields". Recording the whole list each time
+    would make a case's history grow with the square of its meetings.
+    """
+    out: dict[str, dict | list] = {"before": {}, "after": {}}
+    lists = []
+    for key in sorted(changed):
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, list) and isinstance(new, list):
+            out["before"][key] = [item for item in old if item not in new]
+            out["after"][key] = [item for item in new if item not in old]
+            lists.append(key)
+        else:
+            out["before"][key], out["after"][key] = old, new
+    if lists:
+        out["list_fields"] = lists
+    return out
+
+
+# json.dumps with these options builds a new encoder on every call; one kept instance writes the same text.
+_canonical = json_text.one_shot(json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                                                  default=str))
+
+
+def canonical(value) -> str:
+    return _canonical(value)
+
+
+def event_hash(prev_hash: str, seq: int, occurred_at: dt.datetime, actor: str, kind: str,
+               case_id: int | None, task_id: int | None, payload: dict) -> str:
+    body = canonical([prev_hash, seq, occurred_at.isoformat(), actor, kind, case_id, task_id, payload])
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class PendingEvent:
+    kind: str
+    payload: dict = field(default_factory=dict)
+    task_id: int | None = None
+
+
+class CaseAudit:
+    """Collects a command's events for one case; ``flush`` chains and inserts them in one statement."""
+
+    def __init__(self, case: AnyCase, actor: str, at: dt.datetime):
+        self.case = case
+        self.actor = actor
+        self.at = at
+        self.events: list[PendingEvent] = []
+        self.head, self.seq = case.audit_head or "", case.audit_seq or 0
+
+    def add(self, kind: str, payload: dict | None = None, task_id: int | None = None) -> None:
+        self.events.append(PendingEvent(kind, payload or {}, task_id))
+
+    def flush(self, session: Session | Connection, touch_case: bool = True) -> None:
+        """Insert the collected events; ``touch_case=False`` when the caller writes the head with the case row.
+        ``session``: the command's Session, or (faster, same transaction) its Connection."""
+        if not self.events:
+            return
+        rows = []
+        head, seq = self.head, self.seq
+        for ev in self.events:
+            seq += 1
+            digest = event_hash(head, seq, self.at, self.actor, ev.kind, self.case.id, ev.task_id, ev.payload)
+            rows.append(dict(occurred_at=self.at, actor=self.actor, kind=ev.kind, case_id=self.case.id,
+                             task_id=ev.task_id, seq=seq, payload=ev.payload, prev_hash=head, hash=digest))
+            head = digest
+        if isinstance(session, Connection):
+            _INSERT_EVENTS_FAST.execute(session, rows)
+        else:
+            session.execute(_INSERT_EVENTS, rows)
+        self.head, self.seq = head, seq
+        if touch_case:
+            self.case.audit_head, self.case.audit_seq = head, seq
+        self.events.clear()
+
+
+def record_system_event(session: Session, actor: str, at: dt.datetime, kind: str, payload: dict,
+                        stream: str = "system") -> None:
+    """An event outside any case, chained through its stream's head (row-locked on PostgreSQL)."""
+    head_row = session.execute(
+        select(AuditStream).where(AuditStream.stream == stream).with_for_update()
+    ).scalar_one_or_none()
+    if head_row is None:
+        head_row = AuditStream(stream=stream, head="", seq=0)
+        session.add(head_row)
+        session.flush()  # a second event of this transaction must find it (sessions do not autoflush)
+    seq = head_row.seq + 1
+    digest = event_hash(head_row.head, seq, at, actor, kind, None, None, payload)
+    session.add(AuditEvent(occurred_at=at, actor=actor, kind=kind, case_id=None, task_id=None, seq=seq,
+                           payload=payload, prev_hash=head_row.head, hash=digest))
+    head_row.head, head_row.seq = digest, seq
+
+
+def case_history(session: Session, case_id: int) -> list[dict]:
+    rows = session.execute(
+        select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq)
+    ).scalars()
+    return [
+        {"seq": e.seq, "at": e.occurred_at.isoformat(), "actor": e.actor, "kind": e.kind,
+         "task_id": e.task_id, "payload": e.payload}
+        for e in rows
+    ]
+
+
+def verify_case_chain(session: Session, case: Case) -> list[str]:
+    """Problems found in one case's chain (empty when intact)."""
+    problems = []
+    prev, expected_seq = "", 1
+    events = session.execute(
+        select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+    ).scalars().all()
+    for ev in events:
+        if ev.seq != expected_seq:
+            problems.append(f"case {case.id}: event id {ev.id} has position {ev.seq}, expected {expected_seq}")
+        if ev.prev_hash != prev:
+            problems.append(f"case {case.id}: event id {ev.id} (position {ev.seq}) does not follow its predecessor")
+        digest = event_hash(ev.prev_hash, ev.seq, ev.occurred_at, ev.actor, ev.kind, ev.case_id, ev.task_id,
+                            ev.payload)
+        if digest != ev.hash:
+            problems.append(f"case {case.id}: event id {ev.id} (position {ev.seq}) was altered")
+        prev, expected_seq = ev.hash, ev.seq + 1
+    if prev != (case.audit_head or "") or (expected_seq - 1) != (case.audit_seq or 0):
+        problems.append(f"case {case.id}: the chain ends at position {expected_seq - 1}, "
+                        f"but the case recorded {case.audit_seq} events")
+    return problems

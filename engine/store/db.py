@@ -1,0 +1,303 @@
+"""Database access: one engine per URL, and the unit of work that makes one command one transaction."""
+from __future__ import annotations
+
+import contextlib
+import operator
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import config, sqlite_file, wal_checkpoint, writer_lock
+
+if TYPE_CHECKING:
+    from .command_session import AnySession, CommandSession
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _configure_sqlite(engine: Engine, for_writing: bool) -> None:
+    checkpointer = wal_checkpoint.for_url(engine.url)  # None for a memory database
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy, not pysqlite, decide when a transaction starts, so BEGIN IMMEDIATE below works.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        if checkpointer is not None:
+            checkpointer.configure(cur)
+        cur.close()
+
+    if checkpointer is not None and for_writing:
+        # The WAL checkpoint runs on a thread of its own, not inside the commit of some command.
+        event.listen(engine, "checkin", checkpointer.note_commit)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Writers take the write lock up front, so two writers queue instead of failing half-way with
+        # SQLITE_BUSY; readers use a deferred BEGIN and, under WAL, never wait for writers.
+        _on_cursor(conn, "BEGIN IMMEDIATE" if for_writing else "BEGIN", ())
+
+
+def get_engine(url: str | None = None, for_writing: bool = True) -> Engine:
+    url = url or config.database_url()
+    sqlite = url.startswith("sqlite")
+    key = f"{url}|{'w' if for_writing or not sqlite else 'r'}"
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            if sqlite:
+                engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+                sqlite_file.prepare(engine.url)  # created owner-only, before SQLite creates it world-readable
+                _configure_sqlite(engine, for_writing)
+            else:
+                engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            _engines[key] = engine
+        return engine
+
+
+def dispose_all() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+    wal_checkpoint.stop_all()
+
+
+def dispose(url: str) -> None:
+    with _lock:
+        for key in [k for k in _engines if k.rsplit("|", 1)[0] == url]:
+            _engines.pop(key).dispose()
+    wal_checkpoint.stop(url)
+
+
+class Prepared:
+    """A fixed Core statement (INSERT, UPDATE, or a one-row SELECT) run on a DBAPI cursor of the command's own
+    connection.
+
+    SQLAlchemy's per-statement machinery (cache key, execution context, result object) costs several times
+    what SQLite takes to run a one-row write, and a command runs the same few statements every time.
+    So, on SQLite, each is compiled once and run on the same DBAPI connection, inside the same transaction,
+    with the column types' own bind and result processors (the values stored and read are SQLAlchemy's);
+    ``before_cursor_execute``/``after_cursor_execute`` listeners still see every statement, and database
+    errors are raised as SQLAlchemy's. Other databases, and a statement that needs column defaults or
+    RETURNING, go through ``Connection.execute``. ``execute`` returns the DBAPI rowcount: for an UPDATE, the
+    rows it changed (the guards of the commands read it).
+    """
+
+    def __init__(self, statement) -> None:
+        self.statement = statement
+        # By driver and parameter names: (sql, values, fixed[, row class, result processors]) for the DBAPI
+        # cursor, or False where SQLAlchemy's own execution is needed.
+        self._compiled: dict[tuple, tuple | Literal[False]] = {}
+
+    def execute(self, connection: Connection, params: dict | list[dict]) -> int:
+        if isinstance(params, list) and len(params) == 1:
+            params = params[0]  # one row: a plain execute, as SQLAlchemy would send it
+        many = isinstance(params, list)
+        first = params[0] if many else params
+        dialect = connection.dialect
+        if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+            return connection.execute(self.statement, params).rowcount
+        key = (dialect.driver, *first)
+        plan = self._compiled.get(key)
+        if plan is None:
+            plan = self._compiled[key] = self._compile(dialect, tuple(first))
+        if plan is False:
+            return connection.execute(self.statement, params).rowcount
+        sql, values, fixed = plan
+        batch = params if isinstance(params, list) else (params,)
+        rows = [values({**fixed, **row} if fixed else row) for row in batch]
+        return _on_cursor(connection, sql, rows if many else rows[0], many)
+
+    def insert(self, connection: Connection, params: dict) -> int:
+        """Run an INSERT of one row; the new row's primary key (SQLite's rowid, or what SQLAlchemy returns)."""
+        dialect = connection.dialect
+        if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+            return _inserted_key(connection.execute(self.statement, params))
+        key = (dialect.driver, *params)
+        plan = self._compiled.get(key)
+        if plan is None:
+            plan = self._compiled[key] = self._compile(dialect, tuple(params))
+        if plan is False:
+            return _inserted_key(connection.execute(self.statement, params))
+        sql, values, fixed = plan
+        return _on_cursor(connection, sql, values({**fixed, **params} if fixed else params), last_id=True)
+
+    def first(self, connection: Connection, params: dict):
+        """The first row of a SELECT (a tuple whose columns are also attributes, by name: the first column of
+        that name, as in SQLAlchemy's rows), or None."""
+        dialect = connection.dialect
+        key = (dialect.driver, "first", *params)
+        plan = self._compiled.get(key) if dialect.name == "sqlite" and dialect.paramstyle == "qmark" else False
+        if plan is None:
+            plan = self._compiled[key] = self._compile(dialect, tuple(params), select=True)
+        if plan is False:
+            return connection.execute(self.statement, params).first()
+        sql, values, fixed, row_class, results = plan
+        raw = _on_cursor(connection, sql, values({**fixed, **params} if fixed else params), fetch=True)
+        if raw is None:
+            return None
+        return row_class(p(v) if p else v for p, v in zip(results, raw))
+
+    def _compile(self, dialect, keys: tuple, select: bool = False) -> tuple | Literal[False]:
+        compiled = self.statement.compile(dialect=dialect, column_keys=None if select else list(keys))
+        if (compiled.insert_prefetch or compiled.update_prefetch or getattr(compiled, "postfetch", None)
+                or (not select and getattr(compiled, "effective_returning", None))
+                or compiled.positiontup is None or "POSTCOMPILE" in compiled.string):
+            return False  # column defaults, RETURNING, expanding IN: SQLAlchemy's execution context handles them
+        names = list(compiled.positiontup)
+        binds = compiled.binds
+        fixed = {n: binds[n].effective_value for n in names if n not in keys}
+        if any(binds[n].required for n in fixed):
+            return False  # leave the "missing parameter" error to SQLAlchemy
+        processors = [binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+        values = _values_of(names, processors)
+        if not select:
+            return compiled.string, values, fixed
+        columns = list(self.statement.selected_columns)
+        first_of: dict[str, int] = {}
+        for i, column in enumerate(columns):
+            first_of.setdefault(column.key, i)
+        row_class = type("Row", (tuple,), {"__slots__": (), **{
+            name: property(operator.itemgetter(i)) for name, i in first_of.items()}})
+        results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        return compiled.string, values, fixed, row_class, results
+
+
+def _inserted_key(result: CursorResult) -> int:
+    key = result.inserted_primary_key
+    if key is None:  # None only when no row was inserted
+        raise TypeError("not an INSERT of one row: no primary key was inserted")
+    return key[0]
+
+
+def _values_of(names: list[str], processors: list):
+    """A function from a parameter dict to the values of the statement's "?" in order, each through its type's
+    bind processor (a missing parameter raises KeyError, as SQLAlchemy would refuse it)."""
+    pick: Callable[..., tuple]
+    if len(names) > 1:
+        pick = operator.itemgetter(*names)
+    else:  # itemgetter of one name returns the value, not a tuple
+        pick = (lambda row, n=names[0]: (row[n],)) if names else (lambda row: ())
+    processed = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if not processed:
+        return pick
+
+    def values(row):
+        out = list(pick(row))
+        for i, p in processed:
+            out[i] = p(out[i])
+        return out
+    return values
+
+
+_CURSOR = "segito_cursor"
+
+
+def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch: bool = False,
+               last_id: bool = False):
+    """Run one statement on a DBAPI cursor of the connection: the rows written, with ``fetch`` the first row, with
+    ``last_id`` the rowid of the row inserted.
+    Cursor-execute listeners see it as they see SQLAlchemy's own; a database error is raised as SQLAlchemy's."""
+    dispatch = connection.dispatch
+    dbapi = connection.dialect.loaded_dbapi
+    # One cursor per pooled DBAPI connection, reused by every statement run here: making and closing one per
+    # statement cost as much as a small statement itself. The pool forgets it with the connection (``info``).
+    pooled = connection.connection
+    cursor = pooled.info.get(_CURSOR)
+    if cursor is None:
+        raw = pooled.dbapi_connection
+        if raw is None:  # only a pooled connection that was closed or invalidated has none
+            raise RuntimeError("the database connection was closed in the middle of a command")
+        cursor = pooled.info[_CURSOR] = raw.cursor()
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(connection, cursor, sql, args, None, many)
+    try:
+        if many:
+            cursor.executemany(sql, args)
+        else:
+            cursor.execute(sql, args)
+        if fetch:
+            result = cursor.fetchone()
+            cursor.fetchall()  # a SELECT left unfinished would hold its statement open until the next one
+        else:
+            result = cursor.lastrowid if last_id else cursor.rowcount
+    except dbapi.Error as e:
+        raise DBAPIError.instance(sql, args, e, dbapi.Error, dialect=connection.dialect, ismulti=many) from e
+    if dispatch.after_cursor_execute:
+        dispatch.after_cursor_execute(connection, cursor, sql, args, None, many)
+    return result
+
+
+def is_postgres(session: AnySession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+class Database:
+    """What the services need of the database: a session factory bound to one URL."""
+
+    def __init__(self, url: str | None = None):
+        self.engine = get_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._read_sessions = sessionmaker(get_engine(url, for_writing=False), expire_on_commit=False)
+
+    def close(self) -> None:
+        dispose(self.url)
+
+    def _writer_lock(self):
+        # Looked up once per process: for_url parses the path every time, and every command asks.
+        kept = self.__dict__.get("_kept_writer_lock")
+        if kept is None or kept[0] != writer_lock.generation:
+            kept = self._kept_writer_lock = (writer_lock.generation, writer_lock.for_url(self.engine.url))
+        return kept[1]
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One command: everything written inside commits together, or nothing does."""
+        session = self._sessions()
+        try:
+            # On a SQLite file, writers queue on a lock that wakes the next at once (engine/store/writer_lock.py).
+            with self._writer_lock(), session.begin():
+                yield session
+        finally:
+            session.close()
+
+    @contextlib.contextmanager
+    def command(self) -> Iterator[CommandSession]:
+        """A unit of work for the hot commands (complete a task, start a case): the same one transaction, on a
+        connection taken directly, with a Session made only if the command needs the ORM
+        (engine/store/command_session.py).
+        """
+        from .command_session import CommandSession
+
+        with self._writer_lock(), self.engine.connect() as connection:
+            session = CommandSession(connection)
+            try:
+                with connection.begin():  # commits when the block ends normally, rolls back on an error
+                    yield session
+                    session.flush_orm()
+            finally:
+                session.close()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        session = self._read_sessions()
+        try:
+            yield session
+        finally:
+            # close() ends the transaction but, unlike rollback(), leaves loaded objects readable.
+            session.close()

@@ -1,0 +1,247 @@
+"""Database rows. A case's workflow state is one JSON document; everything a query needs is a row of its own."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC and always returns aware UTC (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: every stored time is timezone-aware UTC")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    # Every model here is a plain table (no mapping to a join or a query), and the commands build Core statements
+    # from it (``Case.__table__.insert()``): typed as the Table it is, not as any FromClause.
+    __table__: ClassVar[Table]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(5), default="hu")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def role_codes(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class LoginSession(Base):
+    """One login of one person in a browser (engine/people/login_sessions.py). The cookie carries a random token;
+    only its SHA-256 is stored. Ended by logout, by the user's deactivation or password change; never deleted."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class PackageVersion(Base):
+    """One deployed version of a service package (docs/services.md): its manifest and the hash of all its files.
+    The process versions deployed with it point here; a package whose files are unchanged is not stored again."""
+
+    __tablename__ = "package_versions"
+    __table_args__ = (UniqueConstraint("package_key", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_key: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[dict] = mapped_column(JSON)
+    files: Mapped[list] = mapped_column(JSON)  # the package's file names, as deployed
+    deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    deployed_by: Mapped[str] = mapped_column(String(80))
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a BPMN file. The parsed spec is stored here once, never inside instances."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("process_key", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict] = mapped_column(JSON)
+    task_catalogue: Mapped[dict] = mapped_column(JSON)
+    deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    deployed_by: Mapped[str] = mapped_column(String(80))
+    # The package version it was deployed with; None for a BPMN file deployed on its own (docs/services.md).
+    package_version_id: Mapped[int | None] = mapped_column(ForeignKey("package_versions.id"), index=True)
+
+
+class Client(Base):
+    """A registered person (``registers_client`` of a process, docs/services.md). ``client_code`` is the stable,
+    pseudonymous unique identifier."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_code: Mapped[str] = mapped_column(String(20), unique=True)
+    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
+    family_name: Mapped[str] = mapped_column(String(200))
+    given_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    birth_place: Mapped[str | None] = mapped_column(String(200))
+    mother_name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    registered_by: Mapped[str] = mapped_column(String(80))
+
+
+class Intake(Base):
+    """One registration of a client (a client who comes back is registered again, as 'returning'); what the
+    registering process's manifest says is ``recorded`` each time (docs/services.md)."""
+
+    __tablename__ = "intakes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    client_status: Mapped[str] = mapped_column(String(10))  # new | returning
+    problem: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(40))  # a case started from the client may start with it
+    taken_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Case(Base):
+    """A running or finished process instance. ``state`` is SpiffWorkflow's serialisation without the spec."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # running | completed | failed
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    caseworker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    started_by: Mapped[str] = mapped_column(String(80))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    audit_head: Mapped[str] = mapped_column(String(64), default="")
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_cases_process_status", "process_key", "status"),)
+
+
+class HumanTask(Base):
+    """A user task as the inbox sees it; kept in step with the workflow by every command."""
+
+    __tablename__ = "human_tasks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    step: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(40))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20))  # ready | completed | cancelled
+    form_file: Mapped[str | None] = mapped_column(String(200))
+    draft: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(80))
+    # The user task's property ``purpose``: a dated appointment of that kind the agenda shows (docs/timers.md).
+    purpose: Mapped[str | None] = mapped_column(String(40))
+
+    __table_args__ = (
+        # The inbox's filters, then its sort keys, so a page is the first rows of an index range (migration 0005).
+        Index("ix_human_tasks_role_queue", "state", "role", "assignee_id", text("(due_at IS NULL)"), "due_at",
+              "created_at", "id"),
+        Index("ix_human_tasks_assigned", "assignee_id", "state", text("(due_at IS NULL)"), "due_at", "created_at",
+              "id"),
+    )
+
+
+class AuditEvent(Base):
+    """Append-only history. Events of one case form a hash chain (prev_hash → hash)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(80), index=True)
+    kind: Mapped[str] = mapped_column(String(50), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # indexed with seq (migrations 0003, 0007)
+    task_id: Mapped[int | None] = mapped_column(BigId)
+    seq: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditStream(Base):
+    """Head of the hash chain for events that belong to no case (deployments, users)."""
+
+    __tablename__ = "audit_streams"
+
+    stream: Mapped[str] = mapped_column(String(40), primary_key=True)
+    head: Mapped[str] = mapped_column(String(64), default="")
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+

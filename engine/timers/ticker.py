@@ -1,0 +1,75 @@
+"""The ticker: APScheduler wakes up every few seconds and calls ``timers.fire_due``; nothing else.
+
+The due times live in the database (``timers``), never in APScheduler's own job store, so any number of tickers
+(one in each web process, and ``segito worker`` processes beside them) share the work safely: the claim in
+``engine.timers.timers`` decides who fires what. ``max_instances=1`` keeps one tick of a process from overlapping the
+next; ``coalesce`` folds ticks missed while the process was busy or asleep into one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from . import timers
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = float(os.environ.get("SEGITO_TICK_SECONDS", "5"))
+
+
+def tick(runtime, worker: str, stop: threading.Event | None = None) -> int:
+    """One tick: fire what is due. Errors are logged, never raised into the scheduler (it would stop the job)."""
+    try:
+        fired = timers.fire_due(runtime, worker, stop=stop)
+        if fired:
+            log.info("%s fired %d timer(s)", worker, fired)
+        return fired
+    except Exception:  # noqa: BLE001 - the database may be away for a moment; the next tick tries again
+        log.exception("tick of %s failed", worker)
+        return 0
+
+
+def _add_job(scheduler, runtime, worker: str, interval: float, stop: threading.Event | None = None) -> None:
+    # The first tick runs at once: after downtime, what is overdue fires without waiting an interval.
+    scheduler.add_job(tick, "interval", args=(runtime, worker, stop), seconds=interval, id="fire_due_timers",
+                      max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True,
+                      next_run_time=dt.datetime.now(dt.timezone.utc))
+
+
+def start_background(runtime, interval: float = DEFAULT_INTERVAL, worker: str | None = None) -> BackgroundScheduler:
+    """The in-app ticker of a web process (a daemon thread)."""
+    worker = worker or f"web:{timers.worker_name()}"
+    scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
+    _add_job(scheduler, runtime, worker, interval)
+    scheduler.start()
+    log.info("ticker %s started, every %.1f s", worker, interval)
+    return scheduler
+
+
+def run_worker(runtime, interval: float = DEFAULT_INTERVAL, worker: str | None = None,
+               stop: threading.Event | None = None) -> None:
+    """``segito worker``: the same ticker in a process of its own, until SIGTERM/SIGINT (or ``stop``)."""
+    worker = worker or f"worker:{timers.worker_name()}"
+    scheduler = BlockingScheduler(timezone="UTC")
+    stopping = threading.Event()  # the tick in progress sees it: it stops after the firing in progress
+    _add_job(scheduler, runtime, worker, interval, stopping)
+
+    def _shutdown(*_args):
+        # The tick under way commits the firing in progress and gives back the claims it has not fired, however
+        # long the backlog (timers.fire_due); wait=True waits for that, not for the backlog.
+        stopping.set()
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _shutdown)
+        signal.signal(signal.SIGINT, _shutdown)
+    if stop is not None:
+        threading.Thread(target=lambda: (stop.wait(), _shutdown()), daemon=True).start()
+    log.info("worker %s started, every %.1f s", worker, interval)
+    scheduler.start()
