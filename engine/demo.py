@@ -71,6 +71,13 @@ def review_checks(month: str = "2026-02") -> list[dict]:
             {"kind": "own_contribution", "name": "Adósságkezelési önrész", "month": month, "shown": True}]
 
 
+def further_service_data() -> dict:
+    """3.9 yes: the further service brought in, and why (the referral, recorded again at 3.7)."""
+    return {"further_service_available": True, "referral_to_kind": "service",
+            "referral_to": "Adósságkezelési szolgáltatás",
+            "referral_reason": "A lakbérhátralék rendezéséhez adósságkezelési tanácsadás kell."}
+
+
 def closure_data(follow_up: bool) -> dict:
     data = {"closure_date": "2026-06-30", "closure_reason": "successful", "follow_up": follow_up}
     if follow_up:

@@ -240,6 +240,8 @@ def _holds(cond: dict, obj: dict) -> bool:
         return isinstance(value, list) and cond["contains"] in value
     if "contains-any" in cond:
         return isinstance(value, list) and any(v in value for v in cond["contains-any"])
+    if "in" in cond:
+        return not isinstance(value, list | dict) and value is not None and value in cond["in"]
     return False
 
 

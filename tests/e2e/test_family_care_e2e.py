@@ -125,3 +125,41 @@ def test_follow_up_as_agreed_with_an_extra_contact_and_an_early_end(page, live_s
     shot(page, "family-3.10-case-closed")
     expect(page.get_by_test_id("current-step")).to_have_count(0)
     assert cases.get_case(rt, case_id, people.anna)["status"] == "completed"
+
+
+def test_a_referral_at_closure_starts_job_retention_for_the_same_client(page, live_server, login, shot):
+    rt, people = live_server.runtime, live_server.people
+    case_id = _agreed(live_server)
+    do(rt, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
+    do(rt, case_id, "step_3_6", demo.review_data(True), people.anna)
+    login(page, "anna")
+    page.goto(f"/cases/{case_id}")
+    page.locator("[data-testid^=open-task-]").first.click()
+    page.wait_for_url(re.compile(r"/tasks/\d+$"))
+    page.fill("#f-closure_date", "2026.03.02")
+    page.select_option("#f-closure_reason", "successful")
+    expect(page.locator("#w-referral_to")).to_be_hidden()
+    page.select_option("#f-closure_reason", "referred_service")  # a referral asks where to and why
+    expect(page.locator("#w-referral_to")).to_be_visible()
+    expect(page.locator("#w-referral_start_case")).to_be_visible()
+    page.fill("#f-referral_to", "Munkahelymegtartást segítő szolgáltatás")
+    page.fill("#f-referral_reason", "Elhelyezkedett raktárosként; a munkahely megtartásához kér segítséget.")
+    page.select_option("#f-referral_start_case", "job_retention")
+    page.check("#f-follow_up-false")
+    shot(page, "family-3.8-referral")
+    _complete(page)
+    expect(page.locator(".flash").first).to_contain_text("Kapcsolódó eset indult ugyanennek a kliensnek")
+    assert not page.js_errors, page.js_errors
+
+    family = cases.get_case(rt, case_id, people.anna)
+    (link,) = family["links"]
+    page.goto(f"/cases/{case_id}")
+    expect(page.get_by_test_id("linked-case")).to_contain_text(f"{link['case_id']}. számú eset")
+    expect(page.get_by_test_id("linked-case")).to_contain_text("3.8 lépésében indult")
+    shot(page, "family-case-linked")
+    page.get_by_test_id("linked-case").get_by_role("link").click()
+    page.wait_for_url(f"**/cases/{link['case_id']}")
+    expect(page.get_by_test_id("client-code")).to_have_text(family["client"]["client_code"])
+    expect(page.get_by_test_id("linked-case")).to_contain_text(f"{case_id}. számú eset")
+    expect(page.get_by_test_id("current-step")).to_contain_text("3")
+    shot(page, "job-retention-case-linked-back")

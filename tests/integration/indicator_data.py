@@ -86,6 +86,8 @@ def closure(date: str, reason: str, follow_up: bool | None = None) -> dict:
     data = {"closure_date": date, "closure_reason": reason}
     if reason == "other":
         data["closure_reason_other"] = "Elköltözött."
+    if reason.startswith("referred_"):
+        data.update(referral_to="Adósságkezelési szolgáltatás", referral_reason="Adósságrendezés.")
     if follow_up is not None:
         data["follow_up"] = follow_up
         if follow_up:

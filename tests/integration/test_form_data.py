@@ -129,7 +129,7 @@ def test_completed_task_records_before_and_after_in_the_history(runtime, people)
     do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
     review(runtime, case_id, False, people.anna)
-    do(runtime, case_id, "step_3_9", {"further_service_available": True}, people.anna)
+    do(runtime, case_id, "step_3_9", demo.further_service_data(), people.anna)
     amended = {"needs_other_helpers": True, "other_helpers": "Családterapeuta", "action_plan": "Családterápia."}
     do(runtime, case_id, "step_3_7", amended, people.anna)
     history = cases.history(runtime, case_id, people.anna)

@@ -44,7 +44,7 @@ def test_reloading_from_the_database_between_every_step_gives_the_same_state(run
              ("step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "case_discussion"}),
              ("step_3_4", {"actions": [demo.action(7)]}),
              ("step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}),
-             ("step_3_6", demo.review_data(False)), ("step_3_9", {"further_service_available": True}),
+             ("step_3_6", demo.review_data(False)), ("step_3_9", demo.further_service_data()),
              ("step_3_7", {"needs_other_helpers": False, "action_plan": "Új terv"}),
              ("step_3_3", {"casework_next": "review"}),
  ("step_3_6", demo.review_data(True, earlier=demo.review_checks())),

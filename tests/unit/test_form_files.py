@@ -34,13 +34,17 @@ EXPECTED_FORMS = {
     "family_care/forms/case_discussion.json": {"actions"},
     "family_care/forms/case_conference.json": {"actions"},
     "family_care/forms/review.json": {"review_date", "review_checks", "commitments_met", "goal_reached"},
-    "family_care/forms/further_service.json": {"further_service_available"},
+    "family_care/forms/further_service.json": {
+        "further_service_available", "referral_to_kind", "referral_to", "referral_reason", "referral_start_case"},
     "family_care/forms/plan_amendment.json": {
-        "needs_other_helpers", "other_helpers", "action_plan", "agreement_date", "actions"},
+        "needs_other_helpers", "other_helpers", "action_plan", "agreement_date", "actions", "referral_to_kind",
+        "referral_to", "referral_reason"},
     "family_care/forms/closure.json": {
         "closure_date", "closure_reason", "closure_reason_other", "follow_up", "follow_up_agreement",
-        "follow_up_frequency", "follow_up_months"},
-    "family_care/forms/closure_no_cooperation.json": {"closure_date", "closure_reason", "closure_reason_other"},
+        "follow_up_frequency", "follow_up_months", "referral_to", "referral_reason", "referral_start_case"},
+    "family_care/forms/closure_no_cooperation.json": {
+        "closure_date", "closure_reason", "closure_reason_other", "referred", "referral_to_kind", "referral_to",
+        "referral_reason", "referral_start_case"},
     "family_care/forms/closure_agreement.json": {"closure_agreed", "closure_agreement_note"},
     "family_care/forms/closure_no_cooperation_agreement.json": {"closure_agreed", "closure_agreement_note"},
     "family_care/forms/follow_up.json": {"follow_up_contacts"},
@@ -334,8 +338,10 @@ def test_visible_when_refers_to_sibling_with_valid_values(rel):
         target = siblings[cond["field"]]
         assert "x-visible-when" not in target, f"{path}: no chains of conditions"
         ops = set(cond) - {"field"}
-        assert len(ops) == 1 and ops <= {"equals", "contains", "contains-any"}, path
-        if "equals" in cond:
+        assert len(ops) == 1 and ops <= {"equals", "contains", "contains-any", "in"}, path
+        if "in" in cond:
+            assert cond["in"] and set(cond["in"]) <= set(target["enum"]), path
+        elif "equals" in cond:
             if target["type"] == "boolean":
                 assert isinstance(cond["equals"], bool), path
             else:
