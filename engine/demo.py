@@ -71,6 +71,20 @@ def review_checks(month: str = "2026-02") -> list[dict]:
             {"kind": "own_contribution", "name": "Adósságkezelési önrész", "month": month, "shown": True}]
 
 
+def conference_data(actions: list[dict]) -> dict:
+    """3.5: a case conference with the husband and the class teacher, each taking on a task with a due date."""
+    return {"conference_date": "2026-02-25", "invitation_date": "2026-02-18",
+            "conference_participants": [
+                {"name": "Kovács János", "kind": "family_member", "invited": True, "attended": True},
+                {"name": "Szabó Ilona", "kind": "professional", "organisation": "Petőfi Általános Iskola",
+                 "invited": True, "attended": False}],
+            "conference_tasks": [
+                {"participant": "Kovács János", "task": "Havi költségvetés vezetése.", "due_date": "2026-03-31"},
+                {"participant": "Szabó Ilona", "task": "Heti visszajelzés a hiányzásokról.",
+                 "due_date": "2026-03-15"}],
+            "actions": actions}
+
+
 def further_service_data() -> dict:
     """3.9 yes: the further service brought in, and why (the referral, recorded again at 3.7)."""
     return {"further_service_available": True, "referral_to_kind": "service",
@@ -78,8 +92,15 @@ def further_service_data() -> dict:
             "referral_reason": "A lakbérhátralék rendezéséhez adósságkezelési tanácsadás kell."}
 
 
+def evaluation_data() -> dict:
+    """3.8's evaluation before the closure fields: results, the agreement's commitments, the changes."""
+    return {"results_evaluation": "A lakbérhátralék rendeződött, a gyerekek rendszeresen járnak iskolába.",
+            "commitments_evaluation": "A havi befizetéseket és az önrészt minden felülvizsgálaton igazolták.",
+            "changes_recorded": "Rendszeres jövedelem, havi költségvetés szerint gazdálkodnak."}
+
+
 def closure_data(follow_up: bool) -> dict:
-    data = {"closure_date": "2026-06-30", "closure_reason": "successful", "follow_up": follow_up}
+    data = {**evaluation_data(), "closure_date": "2026-06-30", "closure_reason": "successful", "follow_up": follow_up}
     if follow_up:
         data.update(follow_up_agreement="Havonta egy látogatás három hónapig.", follow_up_frequency="monthly",
                     follow_up_months=3)

@@ -24,6 +24,11 @@ def _complete(page):
     page.wait_for_load_state("domcontentloaded")
 
 
+def _evaluate(page) -> None:
+    for field, value in demo.evaluation_data().items():
+        page.fill(f"#f-{field}", value)
+
+
 def _agreed(live_server, frequency: str = "monthly") -> int:
     rt, people = live_server.runtime, live_server.people
     case_id = new_family_case(rt, people)
@@ -83,6 +88,7 @@ def test_follow_up_as_agreed_with_an_extra_contact_and_an_early_end(page, live_s
     page.locator("[data-testid^=open-task-]").first.click()
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
     expect(page.get_by_test_id("step")).to_contain_text("3.8")
+    _evaluate(page)
     page.fill("#f-closure_date", "2026.03.02")
     page.select_option("#f-closure_reason", "successful")
     page.check("#f-follow_up-true")
@@ -136,6 +142,7 @@ def test_a_referral_at_closure_starts_job_retention_for_the_same_client(page, li
     page.goto(f"/cases/{case_id}")
     page.locator("[data-testid^=open-task-]").first.click()
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
+    _evaluate(page)
     page.fill("#f-closure_date", "2026.03.02")
     page.select_option("#f-closure_reason", "successful")
     expect(page.locator("#w-referral_to")).to_be_hidden()
@@ -163,3 +170,83 @@ def test_a_referral_at_closure_starts_job_retention_for_the_same_client(page, li
     expect(page.get_by_test_id("linked-case")).to_contain_text(f"{case_id}. számú eset")
     expect(page.get_by_test_id("current-step")).to_contain_text("3")
     shot(page, "job-retention-case-linked-back")
+
+
+def test_a_case_conference_records_who_does_what_and_casework_sees_the_due_dates(page, live_server, login, shot):
+    rt, people = live_server.runtime, live_server.people
+    case_id = _agreed(live_server)
+    do(rt, case_id, "step_3_3", {"casework_next": "case_conference"}, people.anna)
+    login(page, "anna")
+    page.goto(f"/cases/{case_id}")
+    page.locator("[data-testid^=open-task-]").first.click()
+    page.wait_for_url(re.compile(r"/tasks/\d+$"))
+    expect(page.get_by_test_id("step")).to_contain_text("3.5")
+    page.fill("#f-conference_date", "2026.02.27")
+    page.fill("#f-invitation_date", "2026.02.20")
+    page.fill("#f-invitation_registry_number", "CS-123/2026")
+    page.fill("#f-conference_participants-0-name", "Kovács János")
+    page.select_option("#f-conference_participants-0-kind", "family_member")
+    expect(page.locator("#w-conference_participants-0-organisation")).to_be_hidden()
+    page.check("#f-conference_participants-0-invited-true")
+    page.check("#f-conference_participants-0-attended-true")
+    page.locator("#w-conference_participants > .add-row [data-add-row]").click()
+    page.fill("#f-conference_participants-1-name", "Szabó Ilona")
+    page.select_option("#f-conference_participants-1-kind", "professional")
+    expect(page.locator("#w-conference_participants-1-organisation")).to_be_visible()  # with her organisation
+    page.fill("#f-conference_participants-1-organisation", "Petőfi Általános Iskola")
+    page.check("#f-conference_participants-1-invited-true")
+    page.check("#f-conference_participants-1-attended-false")
+    page.fill("#f-conference_tasks-0-participant", "Kovács János")
+    page.fill("#f-conference_tasks-0-task", "Havi költségvetés vezetése, a csekkek megőrzése.")
+    page.fill("#f-conference_tasks-0-due_date", "2026.03.31")
+    page.locator("#w-conference_involvements > .add-row [data-add-row]").click()
+    page.fill("#f-conference_involvements-0-name", "Adósságkezelési tanácsadó")
+    page.select_option("#f-conference_involvements-0-kind", "professional")
+    page.fill("#f-conference_involvements-0-reason", "A lakbérhátralék részletfizetésének megtervezése.")
+    page.fill("#f-actions-0-date", "2026.02.27")
+    page.fill("#f-actions-0-log", "Esetkonferencia az iskolával.")
+    shot(page, "family-3.5-case-conference")
+    _complete(page)
+    assert not page.js_errors, page.js_errors
+
+    # Back at casework: the task taken on, with its due date, read-only above the form.
+    page.goto(f"/cases/{case_id}")
+    page.locator("[data-testid^=open-task-]").first.click()
+    page.wait_for_url(re.compile(r"/tasks/\d+$"))
+    expect(page.get_by_test_id("step")).to_contain_text("3.3")
+    carried = page.locator("#r-conference_tasks-0[data-carried-row]")
+    expect(carried).to_contain_text("Havi költségvetés vezetése")
+    expect(carried).to_contain_text("2026.03.31")
+    shot(page, "family-3.3-sees-conference-tasks")
+
+
+def test_the_closure_evaluates_first_and_the_lead_sees_the_evaluation(page, live_server, login, shot):
+    rt, people = live_server.runtime, live_server.people
+    case_id = _agreed(live_server)
+    do(rt, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
+    do(rt, case_id, "step_3_6", demo.review_data(True), people.anna)
+    login(page, "anna")
+    page.goto(f"/cases/{case_id}")
+    page.locator("[data-testid^=open-task-]").first.click()
+    page.wait_for_url(re.compile(r"/tasks/\d+$"))
+    review = page.get_by_test_id("review")  # what is evaluated: the plan, the agreement, the payments checked
+    expect(review).to_contain_text("Adósságkezelési tanácsadás")
+    expect(review).to_contain_text("Lakbér")
+    page.fill("#f-closure_date", "2026.03.02")
+    page.select_option("#f-closure_reason", "successful")
+    page.check("#f-follow_up-false")
+    _complete(page)  # without the evaluation: refused, naming the three fields
+    expect(page.locator("#w-results_evaluation .field-errors")).to_be_visible()
+    expect(page.locator("#w-changes_recorded .field-errors")).to_be_visible()
+    _evaluate(page)
+    shot(page, "family-3.8-evaluation")
+    _complete(page)
+    page.get_by_test_id("logout").click()
+    login(page, "lea")
+    page.goto(f"/cases/{case_id}")
+    page.locator("[data-testid^=open-task-], [data-testid^=claim-]").first.click()
+    page.goto(f"/cases/{case_id}")
+    page.locator("[data-testid^=open-task-]").first.click()
+    page.wait_for_url(re.compile(r"/tasks/\d+$"))
+    expect(page.get_by_test_id("review").first).to_contain_text(demo.evaluation_data()["results_evaluation"])
+    shot(page, "family-3.8-lead-sees-evaluation")

@@ -231,6 +231,11 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     page.check("#f-goal_reached-true")
     _complete(page)
     expect(page.get_by_test_id("step")).to_have_text("Step 3.8")
+    # The evaluation comes first (results, the agreement's commitments, the changes), then fields 52–55.
+    expect(page.get_by_test_id("review")).to_contain_text("Adósságkezelési tanácsadás")  # the action plan
+    page.fill("#f-results_evaluation", "The rent arrears are settled.")
+    page.fill("#f-commitments_evaluation", "Both reviews saw the slips; the own contribution was paid.")
+    page.fill("#f-changes_recorded", "Regular income; a monthly budget.")
     page.fill("#f-closure_date", "2026-06-30")
     page.select_option("#f-closure_reason", "successful")
     page.check("#f-follow_up-true")  # 54 → 55

@@ -53,3 +53,14 @@ def review(runtime, case_id: int, met: bool, actor, goal_reached: bool = True) -
     task_id = task_of(runtime, case_id, "step_3_6")
     carried = [e["row"] for e in tasks.get_task(runtime, task_id, actor)["carried"].get("review_checks", [])]
     return tasks.complete(runtime, task_id, demo.review_data(met, goal_reached, carried), actor)
+
+
+def conference(runtime, case_id: int, actor, actions: list[dict]) -> dict:
+    """3.5 with two participants and their tasks, the earlier conferences' rows sent back first (x-append-only);
+    ``actions``: the case's whole action log, as the step sends it."""
+    task_id = task_of(runtime, case_id, "step_3_5")
+    carried = tasks.get_task(runtime, task_id, actor)["carried"]
+    data = demo.conference_data(actions)
+    for field in ("conference_participants", "conference_tasks"):
+        data[field] = [e["row"] for e in carried.get(field, [])] + data[field]
+    return tasks.complete(runtime, task_id, data, actor)

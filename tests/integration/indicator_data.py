@@ -84,6 +84,8 @@ def family_case(runtime, people, caseworker, code: str, taken: str, household: i
 
 def closure(date: str, reason: str, follow_up: bool | None = None) -> dict:
     data = {"closure_date": date, "closure_reason": reason}
+    if reason not in ("lack_of_cooperation", "contact_broken"):  # a successful closure (3.8) evaluates first
+        data.update(demo.evaluation_data())
     if reason == "other":
         data["closure_reason_other"] = "Elköltözött."
     if reason.startswith("referred_"):

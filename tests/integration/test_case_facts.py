@@ -26,8 +26,8 @@ def meeting_days(runtime, case_id) -> list[str]:
 def to_closure(runtime, people, case_id, closure_date="2026-06-30"):
     do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}, people.anna)
     review(runtime, case_id, True, people.anna)
-    do(runtime, case_id, "step_3_8", {"closure_date": closure_date, "closure_reason": "successful",
-                                      "follow_up": False}, people.anna)
+    do(runtime, case_id, "step_3_8", {**demo.evaluation_data(), "closure_date": closure_date,
+                                      "closure_reason": "successful", "follow_up": False}, people.anna)
 
 
 def test_facts_appear_with_the_assessment_and_follow_the_data(runtime, people):

@@ -11,7 +11,7 @@ from engine.sandbox import calendar_helpers
 from engine.store import clock
 from engine.timers import timers
 
-from .helpers import do, new_family_case, review, through_agreement, waiting, waiting_steps
+from .helpers import conference, do, new_family_case, review, through_agreement, waiting, waiting_steps
 
 
 def test_intake_registers_a_new_client_with_a_stable_code(runtime, people):
@@ -172,7 +172,7 @@ def test_casework_loop_many_times_with_discussions_and_conferences(runtime, peop
             do(runtime, case_id, "step_3_4", {"actions": list(actions)}, people.anna)
         elif route == "case_conference":
             actions.append(demo.action(1 + n, "Esetkonferencia az iskolával."))
-            do(runtime, case_id, "step_3_5", {"actions": list(actions)}, people.anna)
+            conference(runtime, case_id, people.anna, list(actions))
         assert waiting_steps(runtime, case_id) == ["3.3"]
     data = cases.get_case(runtime, case_id, people.anna)["data"]
     assert len(data["meetings"]) == 12 and len(data["actions"]) == 8

@@ -30,10 +30,13 @@ EXPECTED_FORMS = {
         "per_capita_income", "in_kind_benefits", "in_kind_benefits_other", "status_assessment_date",
         "needs_other_helpers", "other_helpers", "action_plan"},
     "family_care/forms/agreement.json": {"agreement_date", "review_frequency"},
-    "family_care/forms/casework.json": {"meetings", "actions", "casework_next"},
+    "family_care/forms/casework.json": {"meetings", "actions", "casework_next", "conference_tasks"},
     "family_care/forms/case_discussion.json": {"actions"},
-    "family_care/forms/case_conference.json": {"actions"},
-    "family_care/forms/review.json": {"review_date", "review_checks", "commitments_met", "goal_reached"},
+    "family_care/forms/case_conference.json": {
+        "conference_date", "invitation_date", "invitation_registry_number", "conference_participants",
+        "conference_tasks", "conference_involvements", "actions"},
+    "family_care/forms/review.json": {
+        "review_date", "review_checks", "commitments_met", "goal_reached", "conference_tasks"},
     "family_care/forms/further_service.json": {
         "further_service_available", "referral_to_kind", "referral_to", "referral_reason", "referral_start_case"},
     "family_care/forms/plan_amendment.json": {
@@ -41,7 +44,8 @@ EXPECTED_FORMS = {
         "referral_to", "referral_reason"},
     "family_care/forms/closure.json": {
         "closure_date", "closure_reason", "closure_reason_other", "follow_up", "follow_up_agreement",
-        "follow_up_frequency", "follow_up_months", "referral_to", "referral_reason", "referral_start_case"},
+        "follow_up_frequency", "follow_up_months", "referral_to", "referral_reason", "referral_start_case",
+        "results_evaluation", "commitments_evaluation", "changes_recorded"},
     "family_care/forms/closure_no_cooperation.json": {
         "closure_date", "closure_reason", "closure_reason_other", "referred", "referral_to_kind", "referral_to",
         "referral_reason", "referral_start_case"},
@@ -617,7 +621,15 @@ def test_visibility_rules_catch_bad_documents():
                      {"date": "2025-04-08", "place": "other", "place_other": "iskola", "log": "Megbeszélés."}],
         "actions": [{"date": "2025-04-02", "log": "Levél a közüzemi szolgáltatónak."}],
         "casework_next": "review"}),
-    ("family_care/forms/case_conference.json", {"actions": [{"date": "2025-05-02", "log": "Esetkonferencia."}]}),
+    ("family_care/forms/case_conference.json", {
+        "conference_date": "2025-05-02", "invitation_date": "2025-04-25", "actions": [
+            {"date": "2025-05-02", "log": "Esetkonferencia."}],
+        "conference_participants": [
+            {"name": "Kovács János", "kind": "family_member", "invited": True, "attended": True},
+            {"name": "Szabó Ilona", "kind": "professional", "organisation": "Iskola", "invited": True,
+             "attended": False}],
+        "conference_tasks": [{"participant": "Kovács János", "task": "Költségvetés.", "due_date": "2025-06-01"}],
+        "conference_involvements": [{"name": "Védőnői szolgálat", "kind": "institution", "reason": "Egészség."}]}),
     ("family_care/forms/review.json", {
         "review_date": "2025-04-15", "commitments_met": True, "goal_reached": False,
         "review_checks": [{"kind": "monthly_payment", "name": "Lakbér", "month": "2025-04", "shown": True,
@@ -627,7 +639,9 @@ def test_visibility_rules_catch_bad_documents():
     ("family_care/forms/plan_amendment.json", {"needs_other_helpers": True, "other_helpers": "adósságkezelő",
                                                "action_plan": "Adósságkezelési tanácsadás bevonása.",
                                                "agreement_date": "2025-06-01"}),
-    ("family_care/forms/closure.json", {"closure_date": "2025-09-30", "closure_reason": "successful",
+    ("family_care/forms/closure.json", {"results_evaluation": "Rendeződött.", "commitments_evaluation": "Teljesültek.",
+                                        "changes_recorded": "Rendszeres jövedelem.",
+                                        "closure_date": "2025-09-30", "closure_reason": "successful",
                                         "follow_up": True, "follow_up_agreement": "Havonta, fél évig.",
                                         "follow_up_frequency": "monthly", "follow_up_months": 6}),
     ("family_care/forms/closure_no_cooperation.json", {"closure_date": "2025-09-30", "closure_reason": "other",
