@@ -91,3 +91,25 @@ def test_a_review_must_record_what_was_checked(runtime, people):
         assert {d["field"] for d in err.details} == {"review_date", "review_checks", "goal_reached"}
     else:
         raise AssertionError("a review without what was checked was accepted")
+
+
+def test_casework_going_round_keeps_the_review_timer_row(runtime, people):
+    """Each 3.3 round waits on a new casework task, and its boundary timer with it: the row moves to the new
+    task (engine/timers/timer_sync.py, ``_rearm``), so no cancellation or rescheduling fills the history."""
+    from sqlalchemy import select
+
+    from engine.store.models import AuditEvent
+
+    case_id = _agreed(runtime, people)
+    (before,) = timer_rows(runtime, case_id)
+    for n in range(3):
+        do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6 + i) for i in range(n + 1)],
+                                          "casework_next": "continue"}, people.anna)
+    (after,) = timer_rows(runtime, case_id)
+    assert (after.id, after.state, after.due_at) == (before.id, "scheduled", before.due_at)
+    assert after.spiff_task_id != before.spiff_task_id
+    with runtime.db.reading() as session:
+        kinds = session.execute(select(AuditEvent.kind).where(AuditEvent.case_id == case_id)).scalars().all()
+    assert "timers_cancelled" not in kinds and kinds.count("timers_scheduled") == 1
+    clock.freeze(local("2026-04-05", 8))
+    assert timers.fire_due(runtime, "w") == 1 and waiting_steps(runtime, case_id) == ["3.6"]
