@@ -1,181 +1,135 @@
-"""Demo data: realistic form submissions and a few cases in different states for the default run.
-
-The same builders feed the benchmark, so what it measures is a case a caseworker would really record.
-"""
+"""The default run's demo data: demo users, and the demo cases the service packages script in their ``demo/``
+folders, played through the same commands a user's work goes through (start a case, complete a task), so each
+demo step is validated and audited like anyone's. The scripts' format is in docs/services.md ("Demo data")."""
 from __future__ import annotations
 
-from . import setup
+from pathlib import Path
+
+from sqlalchemy import select
+
+from . import packages, setup
 from .cases import cases, tasks
+from .errors import NotFound, SegitoError
+from .packages import demo_scripts
+from .packages.demo_scripts import DemoCase, DemoError
 from .people import users
 from .runtime.runtime import Runtime
+from .sandbox.calendar_helpers import local_date
+from .store import clock
+from .store.config import BPMN_DIR
+from .store.models import Case, Client, HumanTask
 
 
-def intake_data(i: int = 0) -> dict:
-    family = ["Kovács", "Szabó", "Horváth", "Varga", "Molnár", "Farkas"][i % 6]
-    return {"family_name": family,
-            "given_name": ["Éva", "Péter", "Zsófia", "Gábor"][i % 4] + (f" {i}" if i >= 24 else ""),
-            "birth_date": f"{1970 + i % 30}-0{1 + i % 9}-1{i % 9}", "birth_place": "Debrecen",
-            "mother_name": "Tóth Mária", "phone": "+36 30 123 4567",
-            "intake_problem": "Lakbérhátralék, a család megélhetése bizonytalan."}
+class DemoFailed(SegitoError):
+    """A demo script could not be played; the message names its file and line and what the engine said."""
+
+    status = 422
+    code = "demo_failed"
 
 
-def assessment_data() -> dict:
-    """Two household members besides the client (work and child-care income) and the client's pension."""
-    return {
-        "taken_into_care_date": "2026.02.02",
-        "persons_concerned": 3,
-        "phone": "+36 30 123 4567",
-        "presented_problem": "Lakbérhátralék; a gyermekek iskolai hiányzásai.",
-        "problem_types": ["financial", "child_rearing"],
-        "household_size": 3,
-        "household_members": [
-            {"name": "Kovács János", "birth_place_date": "Debrecen, 1980.05.04", "kinship": "spouse",
-             "residence_status": "tenant", "income_types": ["work"],
-             "work_incomes": [{"kind": "wage", "amount": 180000}]},
-            {"name": "Kovács Lili", "birth_place_date": "Debrecen, 2015.09.01", "kinship": "child",
-             "residence_status": "family_member", "income_types": ["child_care"],
-             "child_incomes": [{"kind": "family_allowance", "amount": 12200},
-                               {"kind": "child_maintenance", "amount": 30000}]},
-        ],
-        "client_income_types": ["pension"],
-        "client_pension_incomes": [{"kind": "disability_pension", "amount": 95000}],
-        "in_kind_benefits": ["energy_support"],
-        "status_assessment_date": "2026-03-02",
-        "needs_other_helpers": False,
-        "action_plan": "Adósságkezelési tanácsadás; iskolai kapcsolattartás; havi költségvetés.",
-    }
-
-
-def meeting(day: int) -> dict:
-    """A meeting held on ``day`` February 2026: after the day taken into care, and in the past of the tests' clock
-    (2 March 2026), as a meeting recorded as held must be (docs/forms.md, date rules)."""
-    return {"date": f"2026-02-{day:02d}", "place": "client_home",
-            "log": "Családlátogatás: a befizetési csekkeket bemutatták."}
-
-
-def action(day: int, text: str = "Egyeztetés az iskolával.") -> dict:
-    return {"date": f"2026-02-{day:02d}", "log": text}
-
-
-def review_data(met: bool, goal_reached: bool = True, earlier: list | None = None, on: str = "2026-03-02") -> dict:
-    """3.6: the February rent and own contribution shown; ``earlier``: the payments checked at the reviews before
-    (an append-only block sends them back first, docs/forms.md)."""
-    data = {"review_date": on, "review_checks": [*(earlier or []), *review_checks()], "commitments_met": met}
-    if met:
-        data["goal_reached"] = goal_reached
-    return data
-
-
-def review_checks(month: str = "2026-02") -> list[dict]:
-    return [{"kind": "monthly_payment", "name": "Lakbér", "month": month, "shown": True, "amount": 45000},
-            {"kind": "own_contribution", "name": "Adósságkezelési önrész", "month": month, "shown": True}]
-
-
-def conference_data(actions: list[dict]) -> dict:
-    """3.5: a case conference with the husband and the class teacher, each taking on a task with a due date."""
-    return {"conference_date": "2026-02-25", "invitation_date": "2026-02-18",
-            "conference_participants": [
-                {"name": "Kovács János", "kind": "family_member", "invited": True, "attended": True},
-                {"name": "Szabó Ilona", "kind": "professional", "organisation": "Petőfi Általános Iskola",
-                 "invited": True, "attended": False}],
-            "conference_tasks": [
-                {"participant": "Kovács János", "task": "Havi költségvetés vezetése.", "due_date": "2026-03-31"},
-                {"participant": "Szabó Ilona", "task": "Heti visszajelzés a hiányzásokról.",
-                 "due_date": "2026-03-15"}],
-            "actions": actions}
-
-
-def further_service_data() -> dict:
-    """3.9 yes: the further service brought in, and why (the referral, recorded again at 3.7)."""
-    return {"further_service_available": True, "referral_to_kind": "service",
-            "referral_to": "Adósságkezelési szolgáltatás",
-            "referral_reason": "A lakbérhátralék rendezéséhez adósságkezelési tanácsadás kell."}
-
-
-def evaluation_data() -> dict:
-    """3.8's evaluation before the closure fields: results, the agreement's commitments, the changes."""
-    return {"results_evaluation": "A lakbérhátralék rendeződött, a gyerekek rendszeresen járnak iskolába.",
-            "commitments_evaluation": "A havi befizetéseket és az önrészt minden felülvizsgálaton igazolták.",
-            "changes_recorded": "Rendszeres jövedelem, havi költségvetés szerint gazdálkodnak."}
-
-
-def closure_data(follow_up: bool) -> dict:
-    data = {**evaluation_data(), "closure_date": "2026-06-30", "closure_reason": "successful", "follow_up": follow_up}
-    if follow_up:
-        data.update(follow_up_agreement="Havonta egy látogatás három hónapig.", follow_up_frequency="monthly",
-                    follow_up_months=3)
-    return data
-
-
-def _next(runtime: Runtime, actor, case_id: int) -> int:
-    box = tasks.inbox(runtime, actor, limit=200)
-    ids = [t["task_id"] for t in box["items"] if t["case_id"] == case_id]
-    if not ids:
-        raise LookupError(f"no task waiting for {actor.username} in case {case_id}")
-    return ids[0]
-
-
-def run_intake(runtime: Runtime, caseworker, i: int = 0) -> str:
-    started = cases.start_case(runtime, "intake", caseworker)
-    tasks.complete(runtime, _next(runtime, caseworker, started["case_id"]), intake_data(i), caseworker)
-    return cases.get_case(runtime, started["case_id"], caseworker, with_data=False)["client"]["client_code"]
-
-
-def run_family_care(runtime: Runtime, caseworker, lead, client_code: str, loops: int = 1,
-                    stop_at: str | None = None) -> int:
-    """A successful family-care case: assessment, agreement, ``loops`` casework rounds, review, closure.
-
-    ``stop_at`` leaves the case waiting at that step (for demo cases in different states)."""
-    case_id = cases.start_case(runtime, "family_care", caseworker, client_code)["case_id"]
-    steps = [("3.1", caseworker, assessment_data()), ("3.2", caseworker, {"agreement_date": "2026-03-05",
-                                                                          "review_frequency": "monthly"})]
-    meetings = []
-    for n in range(loops):
-        meetings.append(meeting(6 + n % 20))
-        steps.append(("3.3", caseworker, {"meetings": list(meetings), "casework_next": "continue"}))
-    steps.append(("3.3", caseworker, {"meetings": list(meetings), "actions": [action(10)], "casework_next": "review"}))
-    steps += [("3.6", caseworker, review_data(True)), ("3.8", caseworker, closure_data(follow_up=False)),
-              ("3.8 agree", lead, {"closure_agreed": True})]
-    for label, actor, data in steps:
-        if stop_at == label:
-            break
-        tasks.complete(runtime, _next(runtime, actor, case_id), data, actor)
-    return case_id
-
-
-def ensure(runtime: Runtime) -> None:
-    """Demo users and, on an empty database, cases waiting at several steps."""
+def ensure(runtime: Runtime, bpmn_dir: Path = BPMN_DIR) -> None:
+    """Demo users and, on a database without cases, the demo cases of the bundled packages."""
     setup.ensure_demo_users(runtime)
     if setup.has_cases(runtime):
         return
-    with runtime.db.reading() as session:
-        anna, bela, lea = (users.actor(session, u) for u in ("anna", "bela", "lea"))
-    codes = [run_intake(runtime, anna, i) for i in range(4)]
-    run_family_care(runtime, anna, lea, codes[0], stop_at="3.1")
-    run_family_care(runtime, anna, lea, codes[1], loops=2, stop_at="3.6")
-    run_family_care(runtime, anna, lea, codes[2], loops=1, stop_at="3.8 agree")
-    run_family_care(runtime, anna, lea, codes[3], loops=3)
-    code = run_intake(runtime, bela, 5)
-    run_family_care(runtime, bela, lea, code, stop_at="3.3")
-    run_job_retention(runtime, anna, run_intake(runtime, anna, 6))
-    cases.start_case(runtime, "intake", anna)
+    found = packages.bundled(bpmn_dir)
+    for package in found:  # checked as a whole when they were deployed; the order of play needs the manifests
+        manifest, _lines, problems = packages.manifest.parse(package.files[packages.manifest.MANIFEST])
+        if manifest is None:
+            raise DemoFailed(f"{package.folder_name}/{problems[0]}", [p.to_dict() for p in problems])
+        package.manifest, package.key = manifest, manifest["key"]
+    play(runtime, found)
 
 
-def run_job_retention(runtime: Runtime, mentor, client_code: str, days_ago: int = 10) -> int:
-    """Issue 4: a job-retention follow-up that began ``days_ago`` days ago: its first visit is in the inbox,
-    the others (and the day-180 check) are scheduled — the mentor's agenda has something to show."""
-    import datetime as dt
+def in_playing_order(found: list[packages.Package]) -> list[packages.Package]:
+    """Packages whose processes start from another package's clients after that package (an intake's demo
+    clients exist before the cases started from them); otherwise by key."""
+    owner = {key: p.key for p in found for key in p.manifest.get("processes", {})}
+    needs = {p.key: {owner[spec["start"]["from"]] for spec in p.manifest.get("processes", {}).values()
+                     if owner.get(spec["start"]["from"], p.key) != p.key} for p in found}
+    ordered: list[packages.Package] = []
+    waiting = sorted(found, key=lambda p: p.key)
+    while waiting:
+        done = {p.key for p in ordered}
+        ready = [p for p in waiting if needs[p.key] <= done] or waiting[:1]  # a circle: take them by key
+        ordered.append(ready[0])
+        waiting.remove(ready[0])
+    return ordered
 
-    from .sandbox.calendar_helpers import local_date
-    from .store import clock
 
-    start = local_date(clock.now()) - dt.timedelta(days=days_ago)
-    case_id = cases.start_case(runtime, "job_retention", mentor, client_code)["case_id"]
-    tasks.complete(runtime, _next(runtime, mentor, case_id),
-                   {"entry_route": "development_plan", "development_plan_date": start.isoformat(),
-                    "employer_name": "Példa Kft.", "job_title": "raktáros", "employment_start": start.isoformat()},
-                   mentor)
-    tasks.complete(runtime, _next(runtime, mentor, case_id),
-                   {"employer_evaluation_agreed": False, "follow_up_months": 6, "intensity": "standard",
-                    "interventions": ["client_consultation", "employer_consultation"]}, mentor)
+def play(runtime: Runtime, found: list[packages.Package]) -> list[int]:
+    """Play every demo case of ``found`` (packages with their manifests read) in order; the ids of the cases."""
+    produced: dict[str, dict] = {}
+    played = []
+    actors: dict[str, users.Actor] = {}
+    for package in in_playing_order(found):
+        scripted, problems = demo_scripts.scripts(package)
+        if problems:
+            raise DemoFailed(f"{package.folder_name}/{problems[0]}", [p.to_dict() for p in problems])
+        for case in scripted:
+            case_id = _play_case(runtime, case, actors, produced)
+            played.append(case_id)
+            if case.name:
+                produced[case.name] = {"case_id": case_id, "client_code": _client_code(runtime, case_id)}
+    return played
+
+
+def _play_case(runtime: Runtime, case: DemoCase, actors: dict[str, users.Actor], produced: dict[str, dict]) -> int:
+    today = local_date(clock.now())
+
+    def value_of(name: str, what: str):
+        if name not in produced:
+            raise DemoError(f"no demo case named '{name}' was played before this one (packages play after the "
+                            f"ones their processes start from; cases in the order they are written)")
+        if produced[name][what] is None:
+            raise DemoError(f"demo case '{name}' has no {what}")
+        return produced[name][what]
+
+    def actor(name: str, line: int | None) -> users.Actor:
+        if name not in actors:
+            try:
+                with runtime.db.reading() as session:
+                    actors[name] = users.actor(session, name)
+            except NotFound as e:
+                raise DemoFailed(f"{case.where(line)}: there is no user '{name}' in this database") from e
+        return actors[name]
+
+    try:
+        client = demo_scripts.resolve(case.client, today, value_of)
+    except DemoError as e:
+        raise DemoFailed(f"{case.where(case.client_line)}: {e}") from e
+    try:
+        case_id = cases.start_case(runtime, case.process, actor(case.by, None), client)["case_id"]
+    except SegitoError as e:
+        raise DemoFailed(f"{case.where()}: starting '{case.process}' as {case.by}: {e.message}", e.details) from e
+    for step in case.steps:
+        try:
+            data = demo_scripts.resolve(step.data, today, value_of)
+        except DemoError as e:
+            raise DemoFailed(f"{case.where(step.line)}: {e}") from e
+        task_id = _waiting(runtime, case_id).get(step.task)
+        if task_id is None:
+            raise DemoFailed(f"{case.where(step.line)}: case {case_id} does not wait at '{step.task}' (it waits at: "
+                             f"{', '.join(_waiting(runtime, case_id)) or 'nothing'})")
+        try:
+            tasks.complete(runtime, task_id, data, actor(step.by, step.line))
+        except SegitoError as e:
+            raise DemoFailed(f"{case.where(step.line)}: '{step.task}' as {step.by}: {e.message}", e.details) from e
+    if case.stops_at is not None and case.stops_at not in _waiting(runtime, case_id):
+        raise DemoFailed(f"{case.where(case.stops_at_line)}: case {case_id} was to stop at '{case.stops_at}' but "
+                         f"waits at: {', '.join(_waiting(runtime, case_id)) or 'nothing'}")
     return case_id
+
+
+def _waiting(runtime: Runtime, case_id: int) -> dict[str, int]:
+    """The case's waiting user tasks: BPMN id -> task id (the first, when one waits twice)."""
+    with runtime.db.reading() as session:
+        rows = session.execute(select(HumanTask.bpmn_id, HumanTask.id).where(
+            HumanTask.case_id == case_id, HumanTask.state == "ready").order_by(HumanTask.id.desc())).all()
+    return dict(rows)
+
+
+def _client_code(runtime: Runtime, case_id: int) -> str | None:
+    with runtime.db.reading() as session:
+        return session.execute(select(Client.client_code).join(Case, Case.client_id == Client.id)
+                               .where(Case.id == case_id)).scalar()

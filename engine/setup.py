@@ -5,22 +5,13 @@ from sqlalchemy import func, select
 
 from . import packages
 from .people import users
+from .people.users import DEMO_PASSWORD, DEMO_USERS
 from .runtime.runtime import Runtime
 from .store import clock, migrate
 from .store.config import BPMN_DIR
 from .store.models import Case, User
 
 SYSTEM = "system"
-
-DEMO_PASSWORD = "segito-demo"
-DEMO_USERS = [
-    ("anna", "Kiss Anna", [users.CASEWORKER]),
-    ("bela", "Nagy Béla", [users.CASEWORKER]),
-    ("lea", "Szabó Lea", [users.PROFESSIONAL_LEAD]),
-    ("dora", "Tóth Dóra", [users.PROCESS_DESIGNER]),
-    ("mark", "Varga Márk", [users.MANAGER]),
-    ("admin", "Adminisztrátor", [users.ADMINISTRATOR]),
-]
 
 
 def initialise(runtime: Runtime) -> list[dict]:
@@ -32,7 +23,13 @@ def initialise(runtime: Runtime) -> list[dict]:
 
 def wire() -> None:
     """The one place where what plugs into a service package is registered (engine/packages, PARTS). Called by
-    whatever deploys packages (initialise, the CLI, the web app); registering a part twice replaces it."""
+    whatever deploys packages (initialise, the CLI, the web app); registering a part twice replaces it.
+
+    Declared reports: the part that checks and stores ``reports/*.yaml`` (their rows are kept by an observer,
+    engine/runtime/observers.py)."""
+    from .reports import part
+
+    packages.register_part(part.PART)
 
 
 def ensure_demo_users(runtime: Runtime) -> bool:

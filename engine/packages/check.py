@@ -10,13 +10,14 @@ from lxml import etree
 from ..definitions import definitions
 from ..definitions.form_files import check_form_file
 from ..errors import DefinitionInvalid
-from ..people.users import ROLES
+from ..people.users import DEMO_USERS, ROLES
+from . import demo_scripts
 from . import manifest as manifest_format
 from .manifest import MANIFEST, NOTHING, Lines
 from .parts import PARTS, Package, PackageProblem
 
-# Folders a package may hold (docs/services.md, "A package folder"): reports/ and documents/ are checked by the
-# parts registered for them.
+# Folders a package may hold (docs/services.md, "A package folder"): forms/ and demo/ are checked here, reports/
+# and documents/ by the parts registered for them.
 OWN_FOLDERS = ("forms", "demo", "reports", "documents")
 REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/cases/services.py)
 
@@ -33,6 +34,7 @@ class CheckedProcess:
     operations: set[str] = field(default_factory=set)
     fields: set[str] = field(default_factory=set)
     forms: set[str] = field(default_factory=set)
+    tasks: dict[str, demo_scripts.TaskFacts] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,8 +111,10 @@ def check(package: Package) -> Checked:
             continue
         lanes, purposes, operations = _bpmn_facts(package.files[path])
         fields = {name for schema in forms_used.values() for name in (schema.get("properties") or {})}
+        tasks = {task: demo_scripts.TaskFacts(meta["role"], set((forms_used.get(meta["form"]) or {}).get(
+                     "properties") or ()) if meta["form"] else None) for task, meta in catalogue.items()}
         processes[key] = CheckedProcess(key, upload, set(catalogue), lanes, purposes, operations, fields,
-                                        set(forms_used))
+                                        set(forms_used), tasks)
         if path in declared_files and declared_files[path] != key:
             problems.append(PackageProblem(MANIFEST, lines.of("processes", declared_files[path], "file"),
                                            f"processes.{declared_files[path]}: {path} holds process '{key}', so "
@@ -122,6 +126,8 @@ def check(package: Package) -> Checked:
                      for d in form_problems]
     if manifest is not None:
         problems += _manifest_references(manifest, lines, processes)
+        problems += demo_scripts.check(package, {key: p.tasks for key, p in processes.items()},
+                                       {name: set(roles) for name, _display, roles in DEMO_USERS})
     if manifest is not None:  # a part may read the manifest, so it runs only on a valid one
         for part in PARTS:
             problems += part.check(package)

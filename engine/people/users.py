@@ -21,6 +21,17 @@ MANAGER = "manager"
 ADMINISTRATOR = "administrator"
 ROLES = (CASEWORKER, PROFESSIONAL_LEAD, PROCESS_DESIGNER, MANAGER, ADMINISTRATOR)
 
+# The users of the default run's demo (engine/setup.py creates them; the packages' demo scripts act as them).
+DEMO_PASSWORD = "segito-demo"
+DEMO_USERS = [
+    ("anna", "Kiss Anna", [CASEWORKER]),
+    ("bela", "Nagy Béla", [CASEWORKER]),
+    ("lea", "Szabó Lea", [PROFESSIONAL_LEAD]),
+    ("dora", "Tóth Dóra", [PROCESS_DESIGNER]),
+    ("mark", "Varga Márk", [MANAGER]),
+    ("admin", "Adminisztrátor", [ADMINISTRATOR]),
+]
+
 # OWASP's argon2id profile (19 MiB, 2 passes, 1 lane): argon2-cffi's default takes ~0.5 s per login on 2 cores.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 

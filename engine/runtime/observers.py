@@ -6,6 +6,7 @@ they add commit or roll back with the case. The order of each list is the order 
 from __future__ import annotations
 
 from .. import case_facts, followup_indicators
+from ..reports import facts as report_facts
 from ..timers import timer_sync
 
 # Called at the end of ``Advance.__init__``, before the workflow moves: observer(advance). Lets an observer note
@@ -18,6 +19,7 @@ ROW_OBSERVERS: list = [timer_sync.set_due_dates]
 
 # Called inside the transaction at the end of every advance, after the task rows and before the state is saved:
 # observer(advance, created_rows, completed). They write with advance.session and add audit events with
-# advance.audit.add, so their work commits or rolls back with the case: the indicator rows (docs/indicators.md)
+# advance.audit.add, so their work commits or rolls back with the case: the rows of declared reports
+# (docs/reports.md), the indicator rows (docs/indicators.md)
 # and the timer rows with their due times (docs/timers.md).
-OBSERVERS: list = [case_facts.observe, followup_indicators.observe, timer_sync.observe]
+OBSERVERS: list = [case_facts.observe, followup_indicators.observe, report_facts.observe, timer_sync.observe]

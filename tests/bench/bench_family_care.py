@@ -3,7 +3,7 @@
 Run with ``python3 -m tests.bench.bench_family_care [--cases N] [--rounds R] [--postgres]``. The file name does
 not match pytest's ``test_*.py``, so the test run never collects it.
 
-One case is what a caseworker records from intake to closure: intake, 3.1 (``demo.assessment_data()``), 3.2,
+One case is what a caseworker records from intake to closure: intake, 3.1 (``demo_data.assessment_data()``), 3.2,
 three rounds of casework 3.3 ('continue', each adding a meeting) and one that goes to review, 3.6 (commitments
 met), 3.8 (successful closure) and the professional lead's agreement: two case starts and ten task completions.
 The closure takes no follow-up: 3.10 follow-up contacts wait for dated timers (a parallel multi-instance
@@ -53,7 +53,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy import inspect as sa_inspect
 
-from engine import demo, setup, speedups
+from engine import setup, speedups
 from engine.cases import cases, tasks
 from engine.forms.forms import Form
 from engine.people import users
@@ -64,6 +64,7 @@ from engine.store import clock
 from engine.store.config import BPMN_DIR
 from engine.store.db import Database, get_engine
 from engine.store.models import AuditEvent, Base, Case, Client, HumanTask
+from tests import demo_data
 
 PG_BASE_URL = os.environ.get("SEGITO_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_SCHEMA = f"segito_bench_{os.getpid()}"
@@ -85,19 +86,19 @@ def family_care_steps(loops: int = CASEWORK_LOOPS, *, cumulative: bool = True, r
     """The family-care completions. ``cumulative`` is how the casework form is really used (it holds every
     meeting so far and the caseworker adds one); otherwise the rounds record no meeting, so the case data keeps
     its size (the meetings are an append-only log: a round cannot send a single, different one in their place)."""
-    steps = [Step("family_care", "step_3_1", "anna", demo.assessment_data()),
+    steps = [Step("family_care", "step_3_1", "anna", demo_data.assessment_data()),
              Step("family_care", "step_3_2", "anna", {"agreement_date": "2026-03-05", "review_frequency": "monthly"})]
     meetings: list[dict] = []
     for n in range(loops):
-        meetings.append(demo.meeting(6 + n % 20))
+        meetings.append(demo_data.meeting(6 + n % 20))
         steps.append(Step("family_care", "step_3_3", "anna",
                           {**({"meetings": list(meetings)} if cumulative else {}), "casework_next": "continue"}))
     if not review:
         return steps
-    steps.append(Step("family_care", "step_3_3", "anna", {"meetings": list(meetings), "actions": [demo.action(10)],
+    steps.append(Step("family_care", "step_3_3", "anna", {"meetings": list(meetings), "actions": [demo_data.action(10)],
                                                           "casework_next": "review"}))
-    steps += [Step("family_care", "step_3_6", "anna", demo.review_data(True)),
-              Step("family_care", "step_3_8", "anna", demo.closure_data(follow_up=False)),
+    steps += [Step("family_care", "step_3_6", "anna", demo_data.review_data(True)),
+              Step("family_care", "step_3_8", "anna", demo_data.closure_data(follow_up=False)),
               Step("family_care", "agree_closure_success", "lea", {"closure_agreed": True})]
     return steps
 
@@ -125,7 +126,7 @@ class Plans:
 
     def case(self, i: int, cleaned: bool) -> list[Step]:
         """Case number ``i`` (a distinct client each), each submission a fresh copy."""
-        intake = demo.intake_data(i)
+        intake = demo_data.intake_data(i)
         if cleaned:
             intake = self.clean("intake_registration", intake)
         steps = [Step("intake", "intake_registration", "anna", intake)]
@@ -620,7 +621,7 @@ def growth(target: Segito, plans: Plans, start_no: int, cumulative: bool) -> dic
     out = {}
     for k in GROWTH_LOOPS:
         i = start_no + k
-        intake = Step("intake", "intake_registration", "anna", demo.intake_data(i))
+        intake = Step("intake", "intake_registration", "anna", demo_data.intake_data(i))
         intake_id, _ = target.start("intake")
         target.complete(intake_id, intake)
         case_id, _ = target.start("family_care", target.client_code(intake_id))
@@ -760,7 +761,7 @@ def main(argv: list[str] | None = None) -> int:
                 res_const = growth(t, plans, 800_000 + 10_000 * k, cumulative=False)
                 g1 = print_growth("one new meeting per round (constant submission size)", res_const)
                 res_cum = growth(t, plans, 850_000 + 10_000 * k, cumulative=True)
-                g2 = print_growth("the form carries every meeting so far (as demo.run_family_care does)", res_cum)
+                g2 = print_growth("the form carries every meeting so far (as demo_data.run_family_care does)", res_cum)
                 report["growth"][t.label] = {"constant": g1, "cumulative": g2}
     finally:
         for t in targets:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from engine import demo, setup  # noqa: E402
+from engine import setup  # noqa: E402
 from engine.cases import cases  # noqa: E402
 from engine.definitions import definitions  # noqa: E402
 from engine.people import users  # noqa: E402
@@ -48,6 +48,7 @@ from engine.store.db import Database  # noqa: E402
 from engine.store.models import Case  # noqa: E402
 from engine.store.timer_models import Timer  # noqa: E402
 from engine.timers import timers  # noqa: E402
+from tests import demo_data  # noqa: E402
 from tests.integration.timer_helpers import TIMER_ONLY, VISIT, clone_cases, complete, deploy, start_follow_up  # noqa: E402
 
 WORKER = textwrap.dedent("""
@@ -177,7 +178,7 @@ def throughput_light(base: str, n_cases: int, n_due: int, one: int) -> dict:
             anna = users.actor(session, "anna")
         deploy(rt, TIMER_ONLY, "timer_only.bpmn")
         clock.freeze(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))
-        template = cases.start_case(rt, "timer_only", anna, demo.run_intake(rt, anna, 1))["case_id"]
+        template = cases.start_case(rt, "timer_only", anna, demo_data.run_intake(rt, anna, 1))["case_id"]
         clone_cases(rt, template, n_due - 1)
         clock.reset()
         return _rates(rt, url, one)
@@ -194,7 +195,7 @@ def lateness(base: str, n_cases: int, n_due: int, tick: float, spread: float) ->
         with rt.db.reading() as session:
             anna = users.actor(session, "anna")
         deploy(rt, TIMER_ONLY, "timer_only.bpmn")
-        code = demo.run_intake(rt, anna, 1)
+        code = demo_data.run_intake(rt, anna, 1)
         template = cases.start_case(rt, "timer_only", anna, code)["case_id"]
         first = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=20)  # after the worker has started
         clone_cases(rt, template, n_due, due_for=lambda k: first + dt.timedelta(seconds=spread * k / n_due))

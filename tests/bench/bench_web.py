@@ -54,7 +54,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine import demo, setup
+from engine import setup
 from engine.cases import cases, tasks
 from engine.people import users
 from engine.runtime import serialization
@@ -62,6 +62,7 @@ from engine.runtime.runtime import Runtime
 from engine.store import audit, clock
 from engine.store.db import Database
 from engine.store.models import Case
+from tests import demo_data
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "bench-password"
@@ -84,19 +85,19 @@ def _family_care(rt, cw, lead, code, state: str) -> int:
     case_id = cases.start_case(rt, "family_care", cw, code)["case_id"]
     if state == "3.1":
         return case_id
-    tasks.complete(rt, _task(rt, cw, case_id, "step_3_1"), demo.assessment_data(), cw)
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_1"), demo_data.assessment_data(), cw)
     tasks.complete(rt, _task(rt, cw, case_id, "step_3_2"), {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, cw)
     meetings = []
     for n in range(LOOPS):
-        meetings.append(demo.meeting(6 + n % 20))
+        meetings.append(demo_data.meeting(6 + n % 20))
         tasks.complete(rt, _task(rt, cw, case_id, "step_3_3"), {"meetings": list(meetings),
                                                                 "casework_next": "continue"}, cw)
     if state == "3.3":
         return case_id
     tasks.complete(rt, _task(rt, cw, case_id, "step_3_3"),
-                   {"meetings": list(meetings), "actions": [demo.action(10)], "casework_next": "review"}, cw)
-    tasks.complete(rt, _task(rt, cw, case_id, "step_3_6"), demo.review_data(True), cw)
-    tasks.complete(rt, _task(rt, cw, case_id, "step_3_8"), demo.closure_data(follow_up=False), cw)
+                   {"meetings": list(meetings), "actions": [demo_data.action(10)], "casework_next": "review"}, cw)
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_6"), demo_data.review_data(True), cw)
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_8"), demo_data.closure_data(follow_up=False), cw)
     if state == "agree":
         return case_id
     tasks.complete(rt, _task(rt, lead, case_id, "agree_closure_success"), {"closure_agreed": True}, lead)
@@ -115,7 +116,7 @@ def make_templates(rt) -> tuple[list[tuple[int, int, int, str]], dict]:
         cw, lead = users.actor(session, "tpl"), users.actor(session, "lead")
     pairs = []
     for i, state in enumerate(("3.1", "3.3", "agree", "closed")):
-        code = demo.run_intake(rt, cw, 100 + i)
+        code = demo_data.run_intake(rt, cw, 100 + i)
         fc = _family_care(rt, cw, lead, code, state)
         with rt.db.reading() as session:
             row = session.get(Case, fc)

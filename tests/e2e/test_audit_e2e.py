@@ -8,13 +8,13 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import demo
+from tests import demo_data
 
 
 def test_manager_reads_the_audit_and_a_timeline_in_hungarian_and_english(page, live_server, login, shot):
     rt, people = live_server.runtime, live_server.people
-    code = demo.run_intake(rt, people.anna, 0)
-    case_id = demo.run_family_care(rt, people.anna, people.lea, code, stop_at="3.6")
+    code = demo_data.run_intake(rt, people.anna, 0)
+    case_id = demo_data.run_family_care(rt, people.anna, people.lea, code, stop_at="3.6")
 
     # ---- Hungarian: the audit log, filtered by process name and a day typed as ÉÉÉÉ.HH.NN --------------
     login(page, "mark")

@@ -7,11 +7,11 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import demo
 from engine.cases import cases
 from engine.sandbox import calendar_helpers
 from engine.store import clock
 from engine.timers import timers
+from tests import demo_data
 from tests.integration.helpers import do, new_family_case
 
 
@@ -25,14 +25,14 @@ def _complete(page):
 
 
 def _evaluate(page) -> None:
-    for field, value in demo.evaluation_data().items():
+    for field, value in demo_data.evaluation_data().items():
         page.fill(f"#f-{field}", value)
 
 
 def _agreed(live_server, frequency: str = "monthly") -> int:
     rt, people = live_server.runtime, live_server.people
     case_id = new_family_case(rt, people)
-    do(rt, case_id, "step_3_1", demo.assessment_data(), people.anna)
+    do(rt, case_id, "step_3_1", demo_data.assessment_data(), people.anna)
     do(rt, case_id, "step_3_2", {"agreement_date": "2026-02-20", "review_frequency": frequency}, people.anna)
     return case_id
 
@@ -82,7 +82,7 @@ def test_follow_up_as_agreed_with_an_extra_contact_and_an_early_end(page, live_s
     rt, people = live_server.runtime, live_server.people
     case_id = _agreed(live_server)
     do(rt, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(rt, case_id, "step_3_6", demo.review_data(True), people.anna)
+    do(rt, case_id, "step_3_6", demo_data.review_data(True), people.anna)
     login(page, "anna")
     page.goto(f"/cases/{case_id}")
     page.locator("[data-testid^=open-task-]").first.click()
@@ -137,7 +137,7 @@ def test_a_referral_at_closure_starts_job_retention_for_the_same_client(page, li
     rt, people = live_server.runtime, live_server.people
     case_id = _agreed(live_server)
     do(rt, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(rt, case_id, "step_3_6", demo.review_data(True), people.anna)
+    do(rt, case_id, "step_3_6", demo_data.review_data(True), people.anna)
     login(page, "anna")
     page.goto(f"/cases/{case_id}")
     page.locator("[data-testid^=open-task-]").first.click()
@@ -224,7 +224,7 @@ def test_the_closure_evaluates_first_and_the_lead_sees_the_evaluation(page, live
     rt, people = live_server.runtime, live_server.people
     case_id = _agreed(live_server)
     do(rt, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(rt, case_id, "step_3_6", demo.review_data(True), people.anna)
+    do(rt, case_id, "step_3_6", demo_data.review_data(True), people.anna)
     login(page, "anna")
     page.goto(f"/cases/{case_id}")
     page.locator("[data-testid^=open-task-]").first.click()
@@ -248,5 +248,5 @@ def test_the_closure_evaluates_first_and_the_lead_sees_the_evaluation(page, live
     page.goto(f"/cases/{case_id}")
     page.locator("[data-testid^=open-task-]").first.click()
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
-    expect(page.get_by_test_id("review").first).to_contain_text(demo.evaluation_data()["results_evaluation"])
+    expect(page.get_by_test_id("review").first).to_contain_text(demo_data.evaluation_data()["results_evaluation"])
     shot(page, "family-3.8-lead-sees-evaluation")

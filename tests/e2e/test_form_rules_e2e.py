@@ -9,8 +9,8 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import demo
 from engine.cases import cases, tasks
+from tests import demo_data
 from tests.integration.helpers import do, task_of
 
 
@@ -26,14 +26,14 @@ def _english(page):
 
 def _family_case(live_server, i: int = 0) -> int:
     rt, anna = live_server.runtime, live_server.people.anna
-    code = demo.run_intake(rt, anna, i)
+    code = demo_data.run_intake(rt, anna, i)
     return cases.start_case(rt, "family_care", anna, code)["case_id"]
 
 
 def test_dates_out_of_order_are_refused_naming_both_dates(page, live_server, login, shot):
     rt, anna = live_server.runtime, live_server.people.anna
     case_id = _family_case(live_server)
-    do(rt, case_id, "step_3_1", dict(demo.assessment_data(), taken_into_care_date="2026-03-02"), anna)
+    do(rt, case_id, "step_3_1", dict(demo_data.assessment_data(), taken_into_care_date="2026-03-02"), anna)
     login(page, "anna")
     page.goto(f"/tasks/{task_of(rt, case_id, 'step_3_2')}")
     page.fill("#f-agreement_date", "2026.02.27")
@@ -128,7 +128,7 @@ def test_field_7_that_disagrees_with_the_other_residents_is_warned_about_not_ref
 def test_a_second_open_family_care_case_asks_for_confirmation_naming_the_open_one(page, live_server, login, shot):
     rt, anna = live_server.runtime, live_server.people.anna
     intake = cases.start_case(rt, "intake", anna)["case_id"]
-    tasks.complete(rt, task_of(rt, intake, "intake_registration"), demo.intake_data(0), anna)
+    tasks.complete(rt, task_of(rt, intake, "intake_registration"), demo_data.intake_data(0), anna)
     login(page, "anna")
     page.goto(f"/cases/{intake}")
     page.get_by_test_id("start-family-care").click()

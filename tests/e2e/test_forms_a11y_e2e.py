@@ -9,8 +9,8 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import demo
 from engine.cases import cases, tasks
+from tests import demo_data
 from tests.e2e.conftest import ARTIFACTS
 from tests.integration.helpers import task_of
 
@@ -28,7 +28,7 @@ def _english(page):
 
 def _assessment_task(live_server) -> int:
     rt, anna = live_server.runtime, live_server.people.anna
-    code = demo.run_intake(rt, anna, 0)
+    code = demo_data.run_intake(rt, anna, 0)
     case_id = cases.start_case(rt, "family_care", anna, code)["case_id"]
     return task_of(rt, case_id, "step_3_1")
 
@@ -128,7 +128,7 @@ def test_leaving_a_changed_form_asks_first_but_not_after_a_draft_is_saved(page, 
 
 def _draft_with_a_bad_income_row(live_server) -> int:
     task_id = _assessment_task(live_server)
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     data["household_size"] = 2
     data["taken_into_care_date"] = "2026-03-02"
     data["household_members"] = [{

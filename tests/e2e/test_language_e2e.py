@@ -3,7 +3,7 @@ report's process filter, the agenda's visit labels, the login page after logout,
 page shown after a refused form (docs/web.md, "Languages")."""
 from __future__ import annotations
 
-from engine import demo
+from tests import demo_data
 from tests.integration.helpers import task_of
 
 
@@ -15,8 +15,8 @@ def _switch(page, to: str) -> None:
 
 def test_catalogue_diagram_and_reports_speak_one_language(page, live_server, login, shot):
     people = live_server.people
-    code = demo.run_intake(live_server.runtime, people.anna, 0)
-    demo.run_family_care(live_server.runtime, people.anna, people.lea, code, stop_at="3.3")
+    code = demo_data.run_intake(live_server.runtime, people.anna, 0)
+    demo_data.run_family_care(live_server.runtime, people.anna, people.lea, code, stop_at="3.3")
     login(page, "anna")
     page.goto("/processes")
     text = page.locator("main").inner_text()
@@ -35,8 +35,8 @@ def test_catalogue_diagram_and_reports_speak_one_language(page, live_server, log
 
 def test_reports_follow_the_language_and_logout_keeps_it(page, live_server, login, shot):
     people = live_server.people
-    demo.run_family_care(live_server.runtime, people.anna, people.lea,
-                         demo.run_intake(live_server.runtime, people.anna, 0), stop_at="3.3")
+    demo_data.run_family_care(live_server.runtime, people.anna, people.lea,
+                         demo_data.run_intake(live_server.runtime, people.anna, 0), stop_at="3.3")
     login(page, "mark")
     page.goto("/reports/")
     options = page.locator("#r-process option").all_inner_texts()
@@ -56,8 +56,8 @@ def test_reports_follow_the_language_and_logout_keeps_it(page, live_server, logi
 
 def test_language_switch_after_a_refused_form_opens_the_form_again(page, live_server, login, shot):
     people = live_server.people
-    code = demo.run_intake(live_server.runtime, people.anna, 0)
-    case_id = demo.run_family_care(live_server.runtime, people.anna, people.lea, code, stop_at="3.1")
+    code = demo_data.run_intake(live_server.runtime, people.anna, 0)
+    case_id = demo_data.run_family_care(live_server.runtime, people.anna, people.lea, code, stop_at="3.1")
     task_id = task_of(live_server.runtime, case_id, "step_3_1")
     login(page, "anna")
     page.goto(f"/tasks/{task_id}")

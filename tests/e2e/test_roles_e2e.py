@@ -6,8 +6,8 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import demo
 from engine.cases import cases
+from tests import demo_data
 from tests.integration.helpers import do, new_family_case, task_of, through_agreement
 
 
@@ -18,8 +18,8 @@ def _english(page):
 
 def test_the_lead_reads_the_closure_she_agrees_to(page, live_server, login, shot):
     rt, people = live_server.runtime, live_server.people
-    code = demo.run_intake(rt, people.anna, 0)
-    case_id = demo.run_family_care(rt, people.anna, people.lea, code, stop_at="3.8 agree")
+    code = demo_data.run_intake(rt, people.anna, 0)
+    case_id = demo_data.run_family_care(rt, people.anna, people.lea, code, stop_at="3.8 agree")
     agree = task_of(rt, case_id, "agree_closure_success")
     login(page, "lea")
     page.goto(f"/tasks/{agree}")
@@ -43,9 +43,9 @@ def test_a_case_waiting_for_follow_up_says_for_what_and_when(page, live_server, 
     rt, people = live_server.runtime, live_server.people
     case_id = new_family_case(rt, people)
     through_agreement(rt, people, case_id)
-    do(rt, case_id, "step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}, people.anna)
-    do(rt, case_id, "step_3_6", demo.review_data(True), people.anna)
-    do(rt, case_id, "step_3_8", {**demo.closure_data(True), "follow_up_months": 2}, people.anna)
+    do(rt, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "review"}, people.anna)
+    do(rt, case_id, "step_3_6", demo_data.review_data(True), people.anna)
+    do(rt, case_id, "step_3_8", {**demo_data.closure_data(True), "follow_up_months": 2}, people.anna)
     do(rt, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     login(page, "anna")
     page.goto(f"/cases/{case_id}")
@@ -63,7 +63,7 @@ def test_a_case_waiting_for_follow_up_says_for_what_and_when(page, live_server, 
 
 def test_a_mentor_starts_a_job_retention_follow_up_from_the_browser(page, live_server, login, shot):
     rt, people = live_server.runtime, live_server.people
-    code = demo.run_intake(rt, people.anna, 0)
+    code = demo_data.run_intake(rt, people.anna, 0)
     login(page, "anna")
     page.goto("/cases")
     page.get_by_test_id("start-job-retention").click()

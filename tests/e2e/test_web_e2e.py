@@ -1,15 +1,15 @@
 """The caseworker's and the lead's way through the app in a real browser (Debian's chromium via Playwright)."""
 from __future__ import annotations
 
-from engine import demo
+from tests import demo_data
 
 
 def _cases(live_server):
     rt, people = live_server.runtime, live_server.people
-    code = demo.run_intake(rt, people.anna, 0)
-    at_casework = demo.run_family_care(rt, people.anna, people.lea, code, stop_at="3.3")
-    code2 = demo.run_intake(rt, people.anna, 1)
-    at_agreement = demo.run_family_care(rt, people.anna, people.lea, code2, stop_at="3.8 agree")
+    code = demo_data.run_intake(rt, people.anna, 0)
+    at_casework = demo_data.run_family_care(rt, people.anna, people.lea, code, stop_at="3.3")
+    code2 = demo_data.run_intake(rt, people.anna, 1)
+    at_agreement = demo_data.run_family_care(rt, people.anna, people.lea, code2, stop_at="3.8 agree")
     return at_casework, at_agreement
 
 

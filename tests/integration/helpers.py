@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.store.models import AuditEvent, Case, HumanTask
+from tests import demo_data
 
 
 def waiting(runtime, case_id: int) -> list[HumanTask]:
@@ -39,12 +39,12 @@ def snapshot(runtime, case_id: int) -> tuple:
 
 
 def new_family_case(runtime, people, i: int = 0) -> int:
-    code = demo.run_intake(runtime, people.anna, i)
+    code = demo_data.run_intake(runtime, people.anna, i)
     return cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
 
 
 def through_agreement(runtime, people, case_id: int, assessment: dict | None = None) -> None:
-    do(runtime, case_id, "step_3_1", assessment or demo.assessment_data(), people.anna)
+    do(runtime, case_id, "step_3_1", assessment or demo_data.assessment_data(), people.anna)
     do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
 
 
@@ -52,7 +52,7 @@ def review(runtime, case_id: int, met: bool, actor, goal_reached: bool = True) -
     """3.6 with this month's payments checked, the earlier reviews' rows sent back first (x-append-only)."""
     task_id = task_of(runtime, case_id, "step_3_6")
     carried = [e["row"] for e in tasks.get_task(runtime, task_id, actor)["carried"].get("review_checks", [])]
-    return tasks.complete(runtime, task_id, demo.review_data(met, goal_reached, carried), actor)
+    return tasks.complete(runtime, task_id, demo_data.review_data(met, goal_reached, carried), actor)
 
 
 def conference(runtime, case_id: int, actor, actions: list[dict]) -> dict:
@@ -60,7 +60,7 @@ def conference(runtime, case_id: int, actor, actions: list[dict]) -> dict:
     ``actions``: the case's whole action log, as the step sends it."""
     task_id = task_of(runtime, case_id, "step_3_5")
     carried = tasks.get_task(runtime, task_id, actor)["carried"]
-    data = demo.conference_data(actions)
+    data = demo_data.conference_data(actions)
     for field in ("conference_participants", "conference_tasks"):
         data[field] = [e["row"] for e in carried.get(field, [])] + data[field]
     return tasks.complete(runtime, task_id, data, actor)

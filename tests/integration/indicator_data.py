@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.store import clock
+from tests import demo_data
 
 from .helpers import do, waiting, waiting_steps
 
@@ -47,7 +47,7 @@ def assessment(taken: str, household: int, income: int, problems: list[str]) -> 
 def intake(runtime, caseworker, i: int, when: str, returning: bool = False) -> str:
     clock.freeze(at(when))
     started = cases.start_case(runtime, "intake", caseworker)
-    data = demo.intake_data(100 + i)
+    data = demo_data.intake_data(100 + i)
     if returning:
         data["client_status"] = "returning"
     task_id = waiting(runtime, started["case_id"])[0].id
@@ -71,12 +71,12 @@ def family_case(runtime, people, caseworker, code: str, taken: str, household: i
         return case_id
     do(runtime, case_id, "step_3_3", dict(casework, casework_next="review"), caseworker)
     if no_cooperation:
-        do(runtime, case_id, "step_3_6", demo.review_data(False, on=agreement), caseworker)
+        do(runtime, case_id, "step_3_6", demo_data.review_data(False, on=agreement), caseworker)
         do(runtime, case_id, "step_3_9", {"further_service_available": False}, caseworker)
         do(runtime, case_id, "step_3_11", closure, caseworker)
         do(runtime, case_id, "agree_closure_no_cooperation", {"closure_agreed": True}, lead)
     else:
-        do(runtime, case_id, "step_3_6", demo.review_data(True, on=agreement), caseworker)
+        do(runtime, case_id, "step_3_6", demo_data.review_data(True, on=agreement), caseworker)
         do(runtime, case_id, "step_3_8", closure, caseworker)
         do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, lead)
     return case_id
@@ -85,7 +85,7 @@ def family_case(runtime, people, caseworker, code: str, taken: str, household: i
 def closure(date: str, reason: str, follow_up: bool | None = None) -> dict:
     data = {"closure_date": date, "closure_reason": reason}
     if reason not in ("lack_of_cooperation", "contact_broken"):  # a successful closure (3.8) evaluates first
-        data.update(demo.evaluation_data())
+        data.update(demo_data.evaluation_data())
     if reason == "other":
         data["closure_reason_other"] = "Elköltözött."
     if reason.startswith("referred_"):

@@ -11,9 +11,9 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import func, select
 
-from engine import demo
 from engine.store.config import BPMN_DIR
 from engine.store.models import AuditEvent, Case, ProcessDefinition
+from tests import demo_data
 from web.app import create_app
 
 from .helpers import new_family_case, snapshot, task_of, waiting_steps
@@ -178,7 +178,7 @@ def test_basic_auth_is_required_everywhere_but_the_document(app):
     ("/api/tasks/1/release", "/api/tasks/{task_id}/release", "post"),
 ])
 def test_every_route_refuses_missing_or_wrong_credentials(runtime, people, client, path, template, method):
-    demo.run_intake(runtime, people.anna)  # case 1 and task 1 exist: the answer is 401, not 404
+    demo_data.run_intake(runtime, people.anna)  # case 1 and task 1 exist: the answer is 401, not 404
     before = _counts(runtime)
     body = {"json": {"process_key": "intake"}} if method in ("post", "put") else {}
     for auth in (None, ("anna", "wrong"), ("nobody", "pw-nobody"), ("anna", ""), ("", "pw-anna")):
@@ -221,7 +221,7 @@ def test_intake_and_family_care_over_http_to_the_first_casework_step(runtime, ap
     shown = conforms(anna.get(f"/api/tasks/{task['task_id']}"), "/api/tasks/{task_id}", "get")
     assert shown["values"] == half and shown["has_draft"] is True
 
-    response = anna.post(f"/api/tasks/{task['task_id']}/complete", json={"data": demo.intake_data(0)})
+    response = anna.post(f"/api/tasks/{task['task_id']}/complete", json={"data": demo_data.intake_data(0)})
     done = conforms(response, "/api/tasks/{task_id}/complete", "post")
     assert response.status_code == 200
     assert done == {"task_id": task["task_id"], "case_id": intake_id, "case_status": "completed", "next_tasks": []}
@@ -242,8 +242,8 @@ def test_intake_and_family_care_over_http_to_the_first_casework_step(runtime, ap
     step = _inbox_task(api, "anna", case_id)
     assert step["step"] == "3.1" and step["client_code"] == code
     shown = conforms(anna.get(f"/api/tasks/{step['task_id']}"), "/api/tasks/{task_id}", "get")
-    assert shown["values"]["presented_problem"] == demo.intake_data(0)["intake_problem"], "pre-filled from intake"
-    response = anna.post(f"/api/tasks/{step['task_id']}/complete", json={"data": demo.assessment_data()})
+    assert shown["values"]["presented_problem"] == demo_data.intake_data(0)["intake_problem"], "pre-filled from intake"
+    response = anna.post(f"/api/tasks/{step['task_id']}/complete", json={"data": demo_data.assessment_data()})
     done = conforms(response, "/api/tasks/{task_id}/complete", "post")
     assert [t["bpmn_id"] for t in done["next_tasks"]] == ["step_3_2"]
 
@@ -301,7 +301,7 @@ def test_a_task_is_released_and_claimed_back(runtime, people, api):
 
 # --------------------------------------------------------------------------------------------- bad input
 def _assessment(mutate):
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     mutate(data)
     return data
 
@@ -372,7 +372,7 @@ def test_a_misspelt_body_field_is_refused_not_ignored(runtime, people, api):
     case_id = new_family_case(runtime, people)
     task_id = task_of(runtime, case_id, "step_3_1")
     before = snapshot(runtime, case_id)
-    response = api.as_("anna").post(f"/api/tasks/{task_id}/complete", json={"dat": demo.assessment_data()})
+    response = api.as_("anna").post(f"/api/tasks/{task_id}/complete", json={"dat": demo_data.assessment_data()})
     err = conforms(response, "/api/tasks/{task_id}/complete", "post")
     assert response.status_code == 400 and err["details"] == [{"field": "dat", "message": "unknown field"}]
     assert snapshot(runtime, case_id) == before
@@ -429,7 +429,7 @@ def test_another_caseworkers_task_and_case_are_forbidden(runtime, people, api):
     bela = api.as_("bela")
     calls = [
         (bela.get(f"/api/tasks/{task_id}"), "/api/tasks/{task_id}", "get"),
-        (bela.post(f"/api/tasks/{task_id}/complete", json={"data": demo.assessment_data()}),
+        (bela.post(f"/api/tasks/{task_id}/complete", json={"data": demo_data.assessment_data()}),
          "/api/tasks/{task_id}/complete", "post"),
         (bela.put(f"/api/tasks/{task_id}/draft", json={"data": {"household_size": 1}}),
          "/api/tasks/{task_id}/draft", "put"),
@@ -448,7 +448,7 @@ def test_another_caseworkers_task_and_case_are_forbidden(runtime, people, api):
     # An overseer may read the case, but not work on the caseworker's task.
     assert api.as_("mark").get(f"/api/cases/{case_id}").status_code == 200
     before = snapshot(runtime, case_id)  # the manager's look is itself an audit event (docs/web.md)
-    response = api.as_("mark").post(f"/api/tasks/{task_id}/complete", json={"data": demo.assessment_data()})
+    response = api.as_("mark").post(f"/api/tasks/{task_id}/complete", json={"data": demo_data.assessment_data()})
     assert response.status_code == 403 and snapshot(runtime, case_id) == before
 
 
@@ -476,10 +476,10 @@ def test_completing_a_task_twice_is_a_conflict_and_saves_nothing(runtime, people
     case_id = new_family_case(runtime, people)
     task_id = task_of(runtime, case_id, "step_3_1")
     anna = api.as_("anna")
-    first = anna.post(f"/api/tasks/{task_id}/complete", json={"data": demo.assessment_data()})
+    first = anna.post(f"/api/tasks/{task_id}/complete", json={"data": demo_data.assessment_data()})
     assert first.status_code == 200
     after_first = snapshot(runtime, case_id)
-    second = anna.post(f"/api/tasks/{task_id}/complete", json={"data": demo.assessment_data()})
+    second = anna.post(f"/api/tasks/{task_id}/complete", json={"data": demo_data.assessment_data()})
     assert second.status_code == 409
     err = conforms(second, "/api/tasks/{task_id}/complete", "post")
     assert not schema_errors(err, "Error")
@@ -589,7 +589,7 @@ def test_a_process_whose_expression_is_refused_while_it_runs_answers_422_and_sav
     from .test_hostile_definitions import _deploy_hostile
 
     _deploy_hostile(runtime, "absurd_duration")
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     before = _counts(runtime)
     response = api.as_("anna").post("/api/cases", json={"process_key": "absurd_duration", "client_code": code})
     assert response.status_code == 422
@@ -602,7 +602,7 @@ def test_completing_a_task_whose_next_script_fails_answers_422_and_saves_nothing
     from .test_hostile_definitions import _deploy_hostile
 
     _deploy_hostile(runtime, "fails_after_task")
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     started = conforms(api.as_("anna").post("/api/cases", json={"process_key": "fails_after_task",
                                                                 "client_code": code}), "/api/cases", "post")
     task_id = _inbox_task(api, "anna", started["case_id"])["task_id"]

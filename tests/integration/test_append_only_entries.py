@@ -8,7 +8,6 @@ import json
 import pytest
 from sqlalchemy import select
 
-from engine import demo
 from engine.cases import cases, entry_corrections, tasks
 from engine.definitions.form_files import append_only_agreement, check_form_file
 from engine.errors import Forbidden, NotFound, ValidationFailed
@@ -16,6 +15,7 @@ from engine.report_models import CaseAction, CaseMeeting
 from engine.store import clock
 from engine.store.models import AuditEvent
 from engine.timers import timers
+from tests import demo_data
 from web.app import create_app
 
 from .helpers import do, new_family_case, review, snapshot, task_of, through_agreement
@@ -221,7 +221,7 @@ def test_parallel_follow_up_contacts_all_stay_in_the_case_log(runtime, people):
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
     review(runtime, case_id, True, people.anna)
-    do(runtime, case_id, "step_3_8", {**demo.closure_data(True), "closure_date": "2026-06-30",
+    do(runtime, case_id, "step_3_8", {**demo_data.closure_data(True), "closure_date": "2026-06-30",
                                       "follow_up_frequency": "monthly", "follow_up_months": 2}, people.anna)
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     clock.freeze(local("2026-09-01", 8))

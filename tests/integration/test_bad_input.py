@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.errors import ExpressionRefused, NotFound
 from engine.forms import input_check
+from tests import demo_data
 from web.app import create_app
 
 from .helpers import new_family_case, snapshot, task_of, waiting_steps
@@ -148,7 +148,7 @@ def test_the_engine_refuses_it_too_for_every_caller(runtime, people, task):
     with pytest.raises(input_check.BadInput, match="presented_problem' contains a lone surrogate"):
         tasks.save_draft(runtime, task_id, {"presented_problem": "\ud800x"}, people.anna)
     with pytest.raises(input_check.BadInput, match="NUL"):
-        tasks.complete(runtime, task_id, {**demo.assessment_data(), "presented_problem": "a\x00b"}, people.anna)
+        tasks.complete(runtime, task_id, {**demo_data.assessment_data(), "presented_problem": "a\x00b"}, people.anna)
     with pytest.raises(input_check.BadInput, match="client_code"):
         cases.start_case(runtime, "family_care", people.anna, "K-\x00")
     huge = int(HUGE)
@@ -243,7 +243,7 @@ for i in range(60000):
 
 def test_a_script_building_a_60000_deep_list_is_refused_by_name(runtime, people, client):
     deploy(runtime, DEEP_SCRIPT, "deep_script.bpmn")
-    case_id = cases.start_case(runtime, "deep_script", people.anna, demo.run_intake(runtime, people.anna))["case_id"]
+    case_id = cases.start_case(runtime, "deep_script", people.anna, demo_data.run_intake(runtime, people.anna))["case_id"]
     task_id = task_of(runtime, case_id, "fill")
     before = snapshot(runtime, case_id)
     response = client.post(f"/api/tasks/{task_id}/complete", json={"data": {}}, auth=ANNA)

@@ -5,9 +5,10 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from engine import case_facts, demo
+from engine import case_facts
 from engine.cases import entry_corrections
 from engine.report_models import CaseFact, CaseMeeting, CaseProblemType
+from tests import demo_data
 
 from .helpers import do, new_family_case, review, through_agreement, waiting_steps
 
@@ -24,9 +25,9 @@ def meeting_days(runtime, case_id) -> list[str]:
 
 
 def to_closure(runtime, people, case_id, closure_date="2026-06-30"):
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}, people.anna)
+    do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "review"}, people.anna)
     review(runtime, case_id, True, people.anna)
-    do(runtime, case_id, "step_3_8", {**demo.evaluation_data(), "closure_date": closure_date,
+    do(runtime, case_id, "step_3_8", {**demo_data.evaluation_data(), "closure_date": closure_date,
                                       "closure_reason": "successful", "follow_up": False}, people.anna)
 
 
@@ -46,13 +47,13 @@ def test_facts_appear_with_the_assessment_and_follow_the_data(runtime, people):
                                                                                               "child_rearing"}
     # Meetings are the case's log: a later step appends to it, and a wrong date is put right by a correction
     # (engine.cases.entry_corrections), which rewrites the rows in the same command.
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6), demo.meeting(9)], "casework_next": "continue"},
-       people.anna)
+    do(runtime, case_id, "step_3_3",
+       {"meetings": [demo_data.meeting(6), demo_data.meeting(9)], "casework_next": "continue"}, people.anna)
     assert meeting_days(runtime, case_id) == ["2026-02-06", "2026-02-09"]
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6), demo.meeting(9), demo.meeting(12)],
+    do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6), demo_data.meeting(9), demo_data.meeting(12)],
                                       "casework_next": "continue"}, people.anna)
     assert meeting_days(runtime, case_id) == ["2026-02-06", "2026-02-09", "2026-02-12"]
-    entry_corrections.correct(runtime, case_id, "meetings", 1, demo.meeting(7), people.anna)
+    entry_corrections.correct(runtime, case_id, "meetings", 1, demo_data.meeting(7), people.anna)
     assert meeting_days(runtime, case_id) == ["2026-02-06", "2026-02-07", "2026-02-12"]
 
 
@@ -87,7 +88,7 @@ def test_unchanged_data_writes_nothing_and_rebuild_restores_the_rows(runtime, pe
 
 
 def test_the_intake_has_no_facts(runtime, people):
-    demo.run_intake(runtime, people.anna)
+    demo_data.run_intake(runtime, people.anna)
     with runtime.db.reading() as session:
         assert session.execute(select(CaseFact)).first() is None
 

@@ -12,12 +12,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from engine import demo, packages
+from engine import packages
 from engine.cases import cases, clients, tasks
 from engine.errors import NotFound, ValidationFailed
 from engine.store import audit, clock
 from engine.store.config import BPMN_DIR
 from engine.store.models import Client, Intake
+from tests import demo_data
 
 from .helpers import waiting
 
@@ -63,7 +64,7 @@ def _intakes(runtime, client_id: int) -> list[tuple]:
 
 
 def _with_problem(problem: str, i: int = 0) -> dict:
-    return {**demo.intake_data(i), "intake_problem": problem}
+    return {**demo_data.intake_data(i), "intake_problem": problem}
 
 
 def test_a_new_case_is_seeded_from_the_latest_intake_by_time_not_by_id(runtime, people):
@@ -153,7 +154,7 @@ def test_a_person_the_registry_recognises_is_returning_in_the_case_data_too(runt
     codes, statuses = [], []
     for _ in range(2):
         case_id = _intake_case(runtime, people)
-        tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo.intake_data(0), client_status="new"),
+        tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo_data.intake_data(0), client_status="new"),
                        people.anna)
         case = cases.get_case(runtime, case_id, people.anna)
         codes.append(case["client"]["client_code"])
@@ -168,19 +169,20 @@ def test_the_phone_given_at_the_latest_intake_prefills_field_3_of_the_assessment
     for phone, at in (("+36 30 111 1111", EARLY), ("+36 20 222 2222", LATE)):
         clock.freeze(at)
         case_id = _intake_case(runtime, people)
-        tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo.intake_data(0), phone=phone), people.anna)
+        tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo_data.intake_data(0), phone=phone),
+                       people.anna)
     code = cases.get_case(runtime, case_id, people.anna, with_data=False)["client"]["client_code"]
     family = cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
     opened = tasks.get_task(runtime, task_of(runtime, family, "step_3_1"), people.anna)
     assert opened["values"]["phone"] == "+36 20 222 2222"  # a returning client's new number, not the first one
-    assert opened["values"]["presented_problem"] == demo.intake_data(0)["intake_problem"]
+    assert opened["values"]["presented_problem"] == demo_data.intake_data(0)["intake_problem"]
 
 
 def test_no_phone_at_intake_prefills_nothing(runtime, people):
     from .helpers import task_of
 
     case_id = _intake_case(runtime, people)
-    data = demo.intake_data(3)
+    data = demo_data.intake_data(3)
     data.pop("phone")
     tasks.complete(runtime, waiting(runtime, case_id)[0].id, data, people.anna)
     code = cases.get_case(runtime, case_id, people.anna, with_data=False)["client"]["client_code"]

@@ -8,10 +8,10 @@ from __future__ import annotations
 import base64
 import threading
 
-from engine import demo
 from engine.people import users
 from engine.store import audit, clock
 from engine.store.models import AuditEvent, HumanTask
+from tests import demo_data
 from tests.conftest import _password_hash
 from tests.integration.helpers import new_family_case, task_of
 from tests.integration.web_client import browser, make_app
@@ -24,8 +24,8 @@ def _second_lead(runtime):
 
 
 def _closure_waiting(runtime, people) -> int:
-    code = demo.run_intake(runtime, people.anna, 0)
-    case_id = demo.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.8 agree")
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    case_id = demo_data.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.8 agree")
     return task_of(runtime, case_id, "agree_closure_success")
 
 

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from engine import demo
 from engine.cli import main
 from engine.store.config import BPMN_DIR
 from engine.store.models import AuditEvent, ProcessDefinition
+from tests import demo_data
 
 from .helpers import new_family_case, snapshot, task_of, waiting_steps
 
@@ -63,7 +63,7 @@ def test_intake_and_family_care_from_the_command_line(runtime, segito, tmp_path)
     assert {"family_name", "birth_date", "mother_name"} <= set(shown["form"]["properties"])
 
     data_file = tmp_path / "intake.json"
-    data_file.write_text(json.dumps(demo.intake_data(1), ensure_ascii=False), encoding="utf-8")
+    data_file.write_text(json.dumps(demo_data.intake_data(1), ensure_ascii=False), encoding="utf-8")
     done = segito.ok("task", "complete", task_id, "--data", f"@{data_file}", "--as", "anna")
     assert done == {"task_id": task_id, "case_id": case_id, "case_status": "completed", "next_tasks": []}
 
@@ -85,7 +85,7 @@ def test_intake_and_family_care_from_the_command_line(runtime, segito, tmp_path)
     step = segito.ok("inbox", "--as", "anna", "--step", "3.1", "--client", code)["items"]
     assert [t["case_id"] for t in step] == [family["case_id"]]
     done = segito.ok("task", "complete", step[0]["task_id"], "--data", "-", "--as", "anna",
-                     input=json.dumps(demo.assessment_data()))
+                     input=json.dumps(demo_data.assessment_data()))
     assert [t["step"] for t in done["next_tasks"]] == ["3.2"]
     assert waiting_steps(runtime, family["case_id"]) == ["3.2"]
 
@@ -125,7 +125,7 @@ def test_invalid_data_is_refused_with_every_field_error(runtime, people, segito)
     case_id = new_family_case(runtime, people)
     task_id = task_of(runtime, case_id, "step_3_1")
     before = snapshot(runtime, case_id)
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     data.update(household_size="három", taken_into_care_date="2026-02-30", problem_types=["astrology"])
     result = segito("task", "complete", task_id, "--data", json.dumps(data), "--as", "anna")
     assert result.exit_code == 2
@@ -146,12 +146,12 @@ def test_another_caseworkers_task_and_a_finished_task_are_refused(runtime, peopl
     assert result.exit_code == 2 and f"task {task_id} is not yours to see" in result.stderr
     result = segito("case", "history", case_id, "--as", "bela")
     assert result.exit_code == 2 and f"case {case_id} is not yours to see" in result.stderr
-    result = segito("task", "complete", task_id, "--data", json.dumps(demo.assessment_data()), "--as", "bela")
+    result = segito("task", "complete", task_id, "--data", json.dumps(demo_data.assessment_data()), "--as", "bela")
     assert result.exit_code == 2 and "not yours to work on" in result.stderr
     assert snapshot(runtime, case_id) == before
-    segito.ok("task", "complete", task_id, "--data", json.dumps(demo.assessment_data()), "--as", "anna")
+    segito.ok("task", "complete", task_id, "--data", json.dumps(demo_data.assessment_data()), "--as", "anna")
     after = snapshot(runtime, case_id)
-    result = segito("task", "complete", task_id, "--data", json.dumps(demo.assessment_data()), "--as", "anna")
+    result = segito("task", "complete", task_id, "--data", json.dumps(demo_data.assessment_data()), "--as", "anna")
     assert result.exit_code == 2 and "already completed by anna" in result.stderr
     assert snapshot(runtime, case_id) == after
 

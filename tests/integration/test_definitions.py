@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine import demo
 from engine.cases import cases
 from engine.definitions import definitions
 from engine.errors import DefinitionInvalid
 from engine.store import clock
 from engine.store.config import BPMN_DIR
 from engine.store.models import AuditEvent, ProcessDefinition
+from tests import demo_data
 
 from .helpers import do, new_family_case, through_agreement, waiting_steps
 
@@ -146,8 +146,8 @@ def test_a_user_task_outside_any_lane_is_refused(runtime):
 
 
 def test_demo_data_builders_produce_a_complete_case(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 3)
-    case_id = demo.run_family_care(runtime, people.anna, people.lea, code, loops=2)
+    code = demo_data.run_intake(runtime, people.anna, 3)
+    case_id = demo_data.run_family_care(runtime, people.anna, people.lea, code, loops=2)
     assert cases.get_case(runtime, case_id, people.anna)["status"] == "completed"
 
 

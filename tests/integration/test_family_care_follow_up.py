@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.errors import ValidationFailed
 from engine.store import clock
 from engine.timers import timers
+from tests import demo_data
 
 from .helpers import do, new_family_case, review, task_of, through_agreement, waiting_steps
 from .timer_helpers import local, timer_rows
@@ -25,7 +25,7 @@ def _at_closure(runtime, people) -> int:
 
 def _closed(runtime, people, frequency: str, months: int) -> int:
     case_id = _at_closure(runtime, people)
-    do(runtime, case_id, "step_3_8", {**demo.closure_data(True), "closure_date": "2026-06-30",
+    do(runtime, case_id, "step_3_8", {**demo_data.closure_data(True), "closure_date": "2026-06-30",
                                       "follow_up_frequency": frequency, "follow_up_months": months}, people.anna)
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     return case_id
@@ -53,7 +53,7 @@ def test_more_than_24_months_is_refused(runtime, people):
     case_id = _at_closure(runtime, people)
     with pytest.raises(ValidationFailed) as refused:
         tasks.complete(runtime, task_of(runtime, case_id, "step_3_8"),
-                       {**demo.closure_data(True), "follow_up_months": 25}, people.anna)
+                       {**demo_data.closure_data(True), "follow_up_months": 25}, people.anna)
     assert [(d["field"], d["kind"]) for d in refused.value.details] == [("follow_up_months", "maximum")]
 
 

@@ -5,17 +5,17 @@ import datetime as dt
 
 import pytest
 
-from engine import demo
 from engine.cases import cases
 from engine.sandbox import calendar_helpers
 from engine.store import clock
 from engine.timers import timers
+from tests import demo_data
 
 from .helpers import conference, do, new_family_case, review, through_agreement, waiting, waiting_steps
 
 
 def test_intake_registers_a_new_client_with_a_stable_code(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     assert code.startswith("K-") and len(code) == 10
     history = cases.list_cases(runtime, people.anna)
     intake_case = [c for c in history if c["process_key"] == "intake"][0]
@@ -23,8 +23,8 @@ def test_intake_registers_a_new_client_with_a_stable_code(runtime, people):
 
 
 def test_intake_recognises_a_returning_client_despite_accents_and_case(runtime, people):
-    first = demo.run_intake(runtime, people.anna, 0)
-    again = demo.intake_data(0)
+    first = demo_data.run_intake(runtime, people.anna, 0)
+    again = demo_data.intake_data(0)
     again["family_name"] = again["family_name"].upper().replace("Á", "A")
     again["given_name"] = " " + again["given_name"].lower()
     started = cases.start_case(runtime, "intake", people.bela)
@@ -57,7 +57,7 @@ def test_successful_closure_with_and_without_follow_up(runtime, people, follow_u
     through_agreement(runtime, people, case_id)
     _review(runtime, people, case_id, met=True)
     assert waiting_steps(runtime, case_id) == ["3.8"]
-    do(runtime, case_id, "step_3_8", demo.closure_data(follow_up), people.anna)
+    do(runtime, case_id, "step_3_8", demo_data.closure_data(follow_up), people.anna)
     # Closure is agreed with the professional lead: the task waits in the lead's queue, unassigned.
     [agree] = waiting(runtime, case_id)
     assert agree.role == "professional_lead" and agree.assignee_id is None
@@ -83,12 +83,12 @@ def test_commitments_not_met_further_service_amends_plan_and_returns_to_casework
     through_agreement(runtime, people, case_id)
     _review(runtime, people, case_id, met=False)
     assert waiting_steps(runtime, case_id) == ["3.9"]
-    do(runtime, case_id, "step_3_9", demo.further_service_data(), people.anna)
+    do(runtime, case_id, "step_3_9", demo_data.further_service_data(), people.anna)
     assert waiting_steps(runtime, case_id) == ["3.7"]
     do(runtime, case_id, "step_3_7", {"needs_other_helpers": True, "other_helpers": "Adósságkezelő szolgálat",
                                       "action_plan": "Adósságkezelési tanácsadás az adósságkezelő szolgálattal.",
                                       "agreement_date": "2026-04-01",
-                                      "actions": [demo.action(12, "Cselekvési terv módosítása.")]}, people.anna)
+                                      "actions": [demo_data.action(12, "Cselekvési terv módosítása.")]}, people.anna)
     assert waiting_steps(runtime, case_id) == ["3.3"]
     data = cases.get_case(runtime, case_id, people.anna)["data"]
     assert data["other_helpers"] == "Adósságkezelő szolgálat" and data["agreement_date"] == "2026-04-01"
@@ -119,7 +119,7 @@ def test_lead_refusing_a_successful_closure_returns_to_casework(runtime, people)
     case_id = new_family_case(runtime, people)
     through_agreement(runtime, people, case_id)
     _review(runtime, people, case_id, met=True)
-    do(runtime, case_id, "step_3_8", demo.closure_data(False), people.anna)
+    do(runtime, case_id, "step_3_8", demo_data.closure_data(False), people.anna)
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": False}, people.lea)
     assert waiting_steps(runtime, case_id) == ["3.3"]
 
@@ -130,7 +130,7 @@ def test_field_45_applies_whether_43_is_yes_or_no(runtime, people, needs_helpers
     from engine.errors import ValidationFailed
 
     case_id = new_family_case(runtime, people)
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     data["needs_other_helpers"] = needs_helpers
     data.pop("action_plan")
     if needs_helpers:
@@ -151,7 +151,7 @@ def test_field_45_applies_whether_43_is_yes_or_no(runtime, people, needs_helpers
     do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
     review(runtime, case_id, False, people.anna)
-    do(runtime, case_id, "step_3_9", demo.further_service_data(), people.anna)
+    do(runtime, case_id, "step_3_9", demo_data.further_service_data(), people.anna)
     amended = {"needs_other_helpers": needs_helpers, "action_plan": "Módosított terv."}
     if needs_helpers:
         amended["other_helpers"] = "Családterapeuta"
@@ -164,14 +164,14 @@ def test_casework_loop_many_times_with_discussions_and_conferences(runtime, peop
     through_agreement(runtime, people, case_id)
     meetings, actions = [], []
     for n in range(12):
-        meetings.append(demo.meeting(2 + n))  # from the day taken into care (2 February)
+        meetings.append(demo_data.meeting(2 + n))  # from the day taken into care (2 February)
         route = ["continue", "case_discussion", "case_conference"][n % 3]
         do(runtime, case_id, "step_3_3", {"meetings": list(meetings), "casework_next": route}, people.anna)
         if route == "case_discussion":
-            actions.append(demo.action(1 + n, "Esetmegbeszélés a védőnővel."))
+            actions.append(demo_data.action(1 + n, "Esetmegbeszélés a védőnővel."))
             do(runtime, case_id, "step_3_4", {"actions": list(actions)}, people.anna)
         elif route == "case_conference":
-            actions.append(demo.action(1 + n, "Esetkonferencia az iskolával."))
+            actions.append(demo_data.action(1 + n, "Esetkonferencia az iskolával."))
             conference(runtime, case_id, people.anna, list(actions))
         assert waiting_steps(runtime, case_id) == ["3.3"]
     data = cases.get_case(runtime, case_id, people.anna)["data"]
@@ -192,7 +192,7 @@ def test_assessment_prefills_the_problem_recorded_at_intake(runtime, people):
 
     case_id = new_family_case(runtime, people)
     opened = tasks.get_task(runtime, task_of(runtime, case_id, "step_3_1"), people.anna)
-    assert opened["values"]["presented_problem"] == demo.intake_data(0)["intake_problem"]
+    assert opened["values"]["presented_problem"] == demo_data.intake_data(0)["intake_problem"]
     assert opened["form"]["properties"]["presented_problem"]["x-seed-field"] == 5
     assert opened["step"] == "3.1" and "Cselekvési terv" in opened["name"]
     assert opened["documents"], "the step's documents are listed with the task"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.errors import Forbidden, ValidationFailed
 from engine.store.models import AuditEvent, Case
+from tests import demo_data
 
 from .helpers import do, new_family_case, review, snapshot, task_of, through_agreement, waiting_steps
 
@@ -23,7 +23,7 @@ def _reviewed(runtime, people, met: bool) -> int:
 
 
 def _referral_closure(**extra) -> dict:
-    return {**demo.closure_data(False), "closure_reason": "referred_service",
+    return {**demo_data.closure_data(False), "closure_reason": "referred_service",
             "referral_to": "Munkahelymegtartást segítő szolgáltatás",
             "referral_reason": "Elhelyezkedett; a munkahely megtartásához kér segítséget.", **extra}
 
@@ -34,7 +34,7 @@ def test_a_further_service_is_recorded_at_3_9_and_refined_at_3_7(runtime, people
         tasks.complete(runtime, task_of(runtime, case_id, "step_3_9"), {"further_service_available": True},
                        people.anna)
     assert {d["field"] for d in refused.value.details} == {"referral_to_kind", "referral_to", "referral_reason"}
-    do(runtime, case_id, "step_3_9", demo.further_service_data(), people.anna)
+    do(runtime, case_id, "step_3_9", demo_data.further_service_data(), people.anna)
     amend = tasks.get_task(runtime, task_of(runtime, case_id, "step_3_7"), people.anna)
     assert (amend["values"]["referral_to"], amend["values"]["referral_to_kind"]) == (
         "Adósságkezelési szolgáltatás", "service")  # what 3.9 recorded, to refine
@@ -48,7 +48,7 @@ def test_a_referral_at_closure_starts_the_linked_process_for_the_same_client(run
     case_id = _reviewed(runtime, people, True)
     with pytest.raises(ValidationFailed) as refused:  # a referral says where to and why
         tasks.complete(runtime, task_of(runtime, case_id, "step_3_8"),
-                       {**demo.closure_data(False), "closure_reason": "referred_institution"}, people.anna)
+                       {**demo_data.closure_data(False), "closure_reason": "referred_institution"}, people.anna)
     assert {d["field"] for d in refused.value.details} == {"referral_to", "referral_reason"}
     done = do(runtime, case_id, "step_3_8", _referral_closure(referral_start_case="job_retention"), people.anna)
     (started,) = done["started_cases"]

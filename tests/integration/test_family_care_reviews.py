@@ -3,10 +3,10 @@ casework puts 3.6 in the inbox when a review is due, and 3.6 records which payme
 (docs/processes.md, "Decision: the flow of process 3")."""
 from __future__ import annotations
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.store import clock
 from engine.timers import timers
+from tests import demo_data
 
 from .helpers import do, new_family_case, task_of, waiting_steps
 from .timer_helpers import end_of_local_day, local, ready_tasks, timer_rows
@@ -14,7 +14,7 @@ from .timer_helpers import end_of_local_day, local, ready_tasks, timer_rows
 
 def _agreed(runtime, people, frequency: str = "monthly", agreement_date: str = "2026-03-05") -> int:
     case_id = new_family_case(runtime, people)
-    do(runtime, case_id, "step_3_1", demo.assessment_data(), people.anna)
+    do(runtime, case_id, "step_3_1", demo_data.assessment_data(), people.anna)
     do(runtime, case_id, "step_3_2", {"agreement_date": agreement_date, "review_frequency": frequency},
        people.anna)
     return case_id
@@ -35,7 +35,7 @@ def test_the_review_is_due_in_the_agreed_rhythm_and_comes_in_place_of_casework(r
     assert (review.bpmn_id, review.assignee_id, review.due_at) == (
         "step_3_6", people.anna.id, end_of_local_day("2026-04-05"))
     # Commitments met, goal not reached: casework goes on, the next review a month after the review's day.
-    do(runtime, case_id, "step_3_6", demo.review_data(True, goal_reached=False, on="2026-04-05"), people.anna)
+    do(runtime, case_id, "step_3_6", demo_data.review_data(True, goal_reached=False, on="2026-04-05"), people.anna)
     assert waiting_steps(runtime, case_id) == ["3.3"]
     assert _scheduled_reviews(runtime, case_id) == [
         ("review_due_3_6", "review", local("2026-05-05"), "2. felülvizsgálat (3.6) / review 2 (3.6)")]
@@ -45,8 +45,8 @@ def test_the_review_is_due_in_the_agreed_rhythm_and_comes_in_place_of_casework(r
     carried = tasks.get_task(runtime, task_of(runtime, case_id, "step_3_6"), people.anna)["carried"]
     assert [(e["row"]["name"], e["row"]["month"], e["step"]) for e in carried["review_checks"]] == [
         ("Lakbér", "2026-02", "3.6"), ("Adósságkezelési önrész", "2026-02", "3.6")]
-    april = [{**row, "month": "2026-04", "shown": False} for row in demo.review_checks()]
-    do(runtime, case_id, "step_3_6", {**demo.review_data(False, on="2026-05-06"),
+    april = [{**row, "month": "2026-04", "shown": False} for row in demo_data.review_checks()]
+    do(runtime, case_id, "step_3_6", {**demo_data.review_data(False, on="2026-05-06"),
                                       "review_checks": [e["row"] for e in carried["review_checks"]] + april},
        people.anna)
     assert waiting_steps(runtime, case_id) == ["3.9"]
@@ -61,8 +61,8 @@ def test_a_fortnightly_rhythm_and_a_review_held_from_casework_keep_the_agreed_da
     assert [r[2] for r in _scheduled_reviews(runtime, case_id)] == [local("2026-03-06")]
     # The caseworker holds a review before it is due (routing choice 'review'), the goal not yet reached:
     # the day agreed still comes, as the first day of the rhythm after the review's day.
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(25)], "casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", demo.review_data(True, goal_reached=False), people.anna)
+    do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(25)], "casework_next": "review"}, people.anna)
+    do(runtime, case_id, "step_3_6", demo_data.review_data(True, goal_reached=False), people.anna)
     assert [r[2] for r in _scheduled_reviews(runtime, case_id)] == [local("2026-03-06")]
 
 
@@ -76,7 +76,7 @@ def test_an_agreement_recorded_late_is_reviewed_from_the_next_day_of_its_rhythm(
 def test_commitments_met_and_goal_reached_closes_the_case_as_before(runtime, people):
     case_id = _agreed(runtime, people)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", demo.review_data(True), people.anna)
+    do(runtime, case_id, "step_3_6", demo_data.review_data(True), people.anna)
     assert waiting_steps(runtime, case_id) == ["3.8"]
 
 
@@ -103,7 +103,7 @@ def test_casework_going_round_keeps_the_review_timer_row(runtime, people):
     case_id = _agreed(runtime, people)
     (before,) = timer_rows(runtime, case_id)
     for n in range(3):
-        do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6 + i) for i in range(n + 1)],
+        do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6 + i) for i in range(n + 1)],
                                           "casework_next": "continue"}, people.anna)
     (after,) = timer_rows(runtime, case_id)
     assert (after.id, after.state, after.due_at) == (before.id, "scheduled", before.due_at)

@@ -35,7 +35,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import delete, select
 
-from engine import demo, followup_indicators, report_export
+from engine import followup_indicators, report_export
 from engine.cases import cases, tasks
 from engine.cli import main
 from engine.errors import Forbidden, ValidationFailed
@@ -44,6 +44,7 @@ from engine.report_request import parse_request
 from engine.store import clock
 from engine.store.models import HumanTask
 from engine.timers import timers
+from tests import demo_data
 
 from .test_api import conforms
 from .timer_helpers import local
@@ -90,7 +91,7 @@ def _complete(runtime, case_id: int, form: str, data: dict, actor) -> None:
 def _intake(runtime, actor, birth: str, i: int) -> str:
     started = cases.start_case(runtime, "intake", actor)
     [task] = _ready(runtime, started["case_id"], "intake.json")
-    tasks.complete(runtime, task.id, {**demo.intake_data(i), "birth_date": birth}, actor)
+    tasks.complete(runtime, task.id, {**demo_data.intake_data(i), "birth_date": birth}, actor)
     return cases.get_case(runtime, started["case_id"], actor, with_data=False)["client"]["client_code"]
 
 

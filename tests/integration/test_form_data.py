@@ -5,16 +5,16 @@ import copy
 
 import pytest
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.errors import ValidationFailed
+from tests import demo_data
 
 from .helpers import do, new_family_case, review, snapshot, task_of, waiting_steps
 
 
 def test_total_and_per_capita_income_are_computed_over_every_member_and_row(runtime, people):
     case_id = new_family_case(runtime, people)
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     data["household_size"] = 4
     data["household_members"].append(
         {"name": "Kovács Anna", "kinship": "parent", "residence_status": "same_household",
@@ -35,7 +35,7 @@ def test_total_and_per_capita_income_are_computed_over_every_member_and_row(runt
 @pytest.mark.parametrize("size", [0, None])
 def test_field_7_counts_the_client_so_it_is_at_least_one(runtime, people, size):
     case_id = new_family_case(runtime, people)
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     if size is None:
         data.pop("household_size")
     else:
@@ -52,7 +52,7 @@ def test_field_7_counts_the_client_so_it_is_at_least_one(runtime, people, size):
 
 
 def _bad(mutate):
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     mutate(data)
     return data
 
@@ -101,7 +101,7 @@ def test_bad_input_is_refused_by_field_and_changes_nothing(runtime, people, kind
 
 def test_all_errors_are_reported_at_once(runtime, people):
     case_id = new_family_case(runtime, people)
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     data.update(household_size=-1, taken_into_care_date="tegnap", problem_types=[])
     with pytest.raises(ValidationFailed) as err:
         do(runtime, case_id, "step_3_1", data, people.anna)
@@ -118,18 +118,18 @@ def test_a_draft_is_saved_resumed_and_cleared_on_completion(runtime, people):
     with pytest.raises(ValidationFailed, match="nonsense"):
         tasks.save_draft(runtime, task_id, {"nonsense": 1}, people.anna)
     assert tasks.get_task(runtime, task_id, people.anna)["values"] == half
-    tasks.complete(runtime, task_id, demo.assessment_data(), people.anna)
+    tasks.complete(runtime, task_id, demo_data.assessment_data(), people.anna)
     history = cases.history(runtime, case_id, people.anna)
     assert [e["kind"] for e in history].count("draft_saved") == 1
 
 
 def test_completed_task_records_before_and_after_in_the_history(runtime, people):
     case_id = new_family_case(runtime, people)
-    do(runtime, case_id, "step_3_1", demo.assessment_data(), people.anna)
+    do(runtime, case_id, "step_3_1", demo_data.assessment_data(), people.anna)
     do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
     review(runtime, case_id, False, people.anna)
-    do(runtime, case_id, "step_3_9", demo.further_service_data(), people.anna)
+    do(runtime, case_id, "step_3_9", demo_data.further_service_data(), people.anna)
     amended = {"needs_other_helpers": True, "other_helpers": "Családterapeuta", "action_plan": "Családterápia."}
     do(runtime, case_id, "step_3_7", amended, people.anna)
     history = cases.history(runtime, case_id, people.anna)
@@ -146,7 +146,7 @@ def test_completed_task_records_before_and_after_in_the_history(runtime, people)
 
 def test_deepcopy_of_input_is_not_mutated(runtime, people):
     case_id = new_family_case(runtime, people)
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     original = copy.deepcopy(data)
     do(runtime, case_id, "step_3_1", data, people.anna)
     assert data == original

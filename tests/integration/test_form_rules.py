@@ -12,11 +12,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from engine import demo, indicators
+from engine import indicators
 from engine.cases import cases, tasks
 from engine.errors import ConfirmationNeeded, ValidationFailed
 from engine.store import clock
 from engine.store.models import AuditEvent
+from tests import demo_data
 
 from . import indicator_data
 from .helpers import (
@@ -63,7 +64,7 @@ def test_a_successful_closure_refuses_the_reasons_of_a_failed_cooperation(runtim
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
     review(runtime, case_id, True, people.anna)
-    details = _refused(runtime, case_id, "step_3_8", dict(demo.closure_data(False), closure_reason=reason),
+    details = _refused(runtime, case_id, "step_3_8", dict(demo_data.closure_data(False), closure_reason=reason),
                        people.anna)
     assert [(d["field"], d["kind"]) for d in details] == [("closure_reason", "enum")]
 
@@ -103,7 +104,7 @@ def test_a_birth_date_in_the_future_or_more_than_120_years_back_is_refused_namin
                                ("1906-03-01", "x-max-years-back", "2026-03-02")):
         case_id = cases.start_case(runtime, "intake", people.anna)["case_id"]
         with pytest.raises(ValidationFailed) as err:
-            tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo.intake_data(0), birth_date=birth),
+            tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo_data.intake_data(0), birth_date=birth),
                            people.anna)
         (detail,) = err.value.details
         assert (detail["field"], detail["kind"], detail["value"], detail["limit"]) == ("birth_date", kind, birth,
@@ -111,13 +112,13 @@ def test_a_birth_date_in_the_future_or_more_than_120_years_back_is_refused_namin
         assert birth in detail["message"] and limit in detail["message"]
     # 120 years back to the day is still plausible
     case_id = cases.start_case(runtime, "intake", people.anna)["case_id"]
-    tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo.intake_data(0), birth_date="1906-03-02"),
+    tasks.complete(runtime, waiting(runtime, case_id)[0].id, dict(demo_data.intake_data(0), birth_date="1906-03-02"),
                    people.anna)
 
 
 def test_the_agreement_is_not_before_the_day_taken_into_care(runtime, people):
     case_id = new_family_case(runtime, people)
-    do(runtime, case_id, "step_3_1", dict(demo.assessment_data(), taken_into_care_date="2026.03.02"), people.anna)
+    do(runtime, case_id, "step_3_1", dict(demo_data.assessment_data(), taken_into_care_date="2026.03.02"), people.anna)
     (detail,) = _refused(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-01",
                                                         "review_frequency": "monthly"}, people.anna)
     assert (detail["field"], detail["kind"], detail["value"], detail["limit"]) == (
@@ -137,7 +138,7 @@ def _meeting(day: str) -> dict:
 def test_meetings_actions_and_the_closure_are_not_before_taken_into_care_and_meetings_not_in_the_future(
         runtime, people):
     case_id = new_family_case(runtime, people)
-    through_agreement(runtime, people, case_id, dict(demo.assessment_data(), taken_into_care_date="2026-02-10"))
+    through_agreement(runtime, people, case_id, dict(demo_data.assessment_data(), taken_into_care_date="2026-02-10"))
     details = _refused(runtime, case_id, "step_3_3", {
         "meetings": [_meeting("2026-02-10"), _meeting("2026-02-09"), _meeting("2026-03-03")],
         "actions": [{"date": "2026-02-01", "log": "Korai."}], "casework_next": "review"}, people.anna)
@@ -150,7 +151,7 @@ def test_meetings_actions_and_the_closure_are_not_before_taken_into_care_and_mee
                                       "actions": [{"date": "2026-03-20", "log": "Terv."}],
                                       "casework_next": "review"}, people.anna)
     review(runtime, case_id, True, people.anna)
-    (detail,) = _refused(runtime, case_id, "step_3_8", dict(demo.closure_data(False), closure_date="2026-02-09"),
+    (detail,) = _refused(runtime, case_id, "step_3_8", dict(demo_data.closure_data(False), closure_date="2026-02-09"),
                          people.anna)
     assert (detail["field"], detail["kind"], detail["value"]) == ("closure_date", "x-not-before", "2026-02-09")
 
@@ -159,7 +160,7 @@ def test_a_taken_into_care_date_later_than_recorded_rows_is_read_from_the_case(r
     # The earlier step's date comes from the case data: after 3.1 recorded 2026-03-10, a 3.2 agreement on
     # 2026-03-05 is refused although 3.2's form has no taken-into-care field of its own.
     case_id = new_family_case(runtime, people)
-    do(runtime, case_id, "step_3_1", dict(demo.assessment_data(), taken_into_care_date="2026-03-10"), people.anna)
+    do(runtime, case_id, "step_3_1", dict(demo_data.assessment_data(), taken_into_care_date="2026-03-10"), people.anna)
     (detail,) = _refused(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05",
                                                         "review_frequency": "monthly"}, people.anna)
     assert detail["limit"] == "2026-03-10"
@@ -198,7 +199,7 @@ def test_date_rules_are_checked_at_deploy():
 
 # --------------------------------------------------------------------------------------- one open case per client
 def test_a_second_family_care_case_needs_confirmation_and_names_the_open_one(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     first = cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
     with pytest.raises(ConfirmationNeeded) as err:
         cases.start_case(runtime, "family_care", people.anna, code)
@@ -213,7 +214,7 @@ def test_a_second_family_care_case_needs_confirmation_and_names_the_open_one(run
                                                                    AuditEvent.kind == "case_started")).scalar_one()
     assert payload["confirmed_with_open_cases"] == [first]
     # Another client, or an intake, is not affected; a process without the declaration neither.
-    other = demo.run_intake(runtime, people.anna, 1)
+    other = demo_data.run_intake(runtime, people.anna, 1)
     cases.start_case(runtime, "family_care", people.anna, other)
     cases.start_case(runtime, "job_retention", people.anna, code)
     cases.start_case(runtime, "job_retention", people.anna, code)
@@ -224,7 +225,7 @@ def test_the_api_answers_409_naming_the_open_case_unless_confirmed(runtime, peop
 
     from .test_api import conforms, creds
 
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     first = cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
     client = create_app(runtime, {"TESTING": True}).test_client()
 
@@ -243,7 +244,7 @@ def test_the_api_answers_409_naming_the_open_case_unless_confirmed(runtime, peop
 def test_the_cli_asks_for_confirm(runtime, people, database_url):
     from engine.cli import main
 
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     first = cases.start_case(runtime, "family_care", people.anna, code)["case_id"]
     env = {"DATABASE_URL": database_url, "SEGITO_USER": None}
     refused = CliRunner().invoke(main, ["case", "start", "family_care", "--client", code, "--as", "anna"], env=env)
@@ -318,7 +319,7 @@ def test_the_api_and_the_cli_refuse_a_date_out_of_order_naming_both_dates(runtim
     from .test_api import conforms, creds
 
     case_id = new_family_case(runtime, people)
-    do(runtime, case_id, "step_3_1", dict(demo.assessment_data(), taken_into_care_date="2026-03-02"), people.anna)
+    do(runtime, case_id, "step_3_1", dict(demo_data.assessment_data(), taken_into_care_date="2026-03-02"), people.anna)
     task_id = task_of(runtime, case_id, "step_3_2")
     client = create_app(runtime, {"TESTING": True}).test_client()
     answer = client.post(f"/api/tasks/{task_id}/complete", json={"data": {"agreement_date": "2026-02-27",

@@ -14,13 +14,14 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from engine import demo, sandbox
+from engine import sandbox
 from engine.cases import cases
 from engine.definitions import definitions
 from engine.errors import ExpressionRefused
 from engine.sandbox import spiff
 from engine.store import clock
 from engine.store.models import Case
+from tests import demo_data
 
 _HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
          'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d_{key}" '
@@ -103,7 +104,7 @@ def _bypass_the_timer_value_check(monkeypatch) -> None:
 # ------------------------------------------------------------------------- one process, both databases
 def test_a_duration_computed_at_run_time_beyond_the_bounds_is_refused_before_any_arithmetic(runtime, people):
     _deploy_hostile(runtime, "absurd_duration")  # deploy accepts it: the value depends on case data
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     before = _case_count(runtime)
     started = time.monotonic()
     with pytest.raises(ExpressionRefused) as err:
@@ -117,7 +118,7 @@ def test_a_duration_computed_at_run_time_beyond_the_bounds_is_refused_before_any
 def test_a_loop_that_never_waits_is_stopped_at_the_command_budget(runtime, people, monkeypatch):
     monkeypatch.setattr(sandbox.limits, "COMMAND_SECONDS", 0.5)
     _deploy_hostile(runtime, "endless_loop")
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     before = _case_count(runtime)
     started = time.monotonic()
     with pytest.raises(ExpressionRefused, match=r"ran longer than 0\.5 s in one command"):
@@ -131,13 +132,13 @@ def test_the_watchdog_stops_spiffworkflow_code_that_no_guard_sees(runtime, peopl
     monkeypatch.setattr(sandbox.limits, "WATCHDOG_GRACE", 0.2)
     _bypass_the_timer_value_check(monkeypatch)
     _deploy_hostile(runtime, "absurd_duration")
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     started = time.monotonic()
     with pytest.raises(ExpressionRefused, match=r"ran longer than 0\.3 s"):
         cases.start_case(runtime, "absurd_duration", people.anna, code)
     assert time.monotonic() - started < 2.0
     # The thread is usable afterwards: no stray Overrun is pending in it or arrives later.
-    demo.run_intake(runtime, people.bela, 1)
+    demo_data.run_intake(runtime, people.bela, 1)
     until = time.monotonic() + 0.3
     while time.monotonic() < until:
         pass
@@ -191,7 +192,7 @@ def _lock_is_held(path: str) -> bool:
 def test_a_hostile_command_in_one_process_does_not_stop_another_users_write_in_another(
         runtime, people, database_url, key, bypass, stopped_by):
     _deploy_hostile(runtime, key)
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     before = _case_count(runtime)
     lock_path = os.path.abspath(runtime.db.engine.url.database) + "-writer.lock"
     child = subprocess.Popen([sys.executable, "-c", _HOSTILE_CHILD, database_url, key, code, "1" if bypass else "0"],
@@ -228,7 +229,7 @@ def test_on_the_task_page_a_faulty_later_step_keeps_the_page_and_says_what_happe
     from .web_client import browser, make_app
 
     _deploy_hostile(runtime, "fails_after_task")
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     case_id = cases.start_case(runtime, "fails_after_task", people.anna, code)["case_id"]
     with runtime.db.reading() as session:
         task_id = session.execute(select(HumanTask.id).where(HumanTask.case_id == case_id)).scalar_one()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine import demo
 from engine.cases import agenda, caseload, cases, tasks
 from engine.definitions import definitions
 from engine.runtime.runtime import Runtime
@@ -12,6 +11,7 @@ from engine.store import clock
 from engine.store.db import Database
 from engine.store.models import Case, Client
 from engine.timers import timers
+from tests import demo_data
 
 from .timer_helpers import (
     VISIT,
@@ -159,7 +159,7 @@ def test_the_day_180_check_closes_the_case_and_a_late_check_reaches_the_professi
 
 def test_a_late_plan_reminds_the_lead_every_two_weeks_twice_and_downtime_does_not_repeat_it(runtime, people):
     clock.freeze(local("2026-01-28", 10))
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     case_id = cases.start_case(runtime, "job_retention", people.anna, code)["case_id"]
     complete(runtime, case_id, "jr_entry", {"entry_route": "development_plan", "development_plan_date": "2026-01-20",
                                             "employer_name": "Kft.", "employment_start": "2026-02-02"}, people.anna)
@@ -192,10 +192,10 @@ def _bulk_follow_up_clients(runtime, mentor_id: int, n: int) -> None:
 
 def test_a_mentor_is_warned_when_taking_a_31st_follow_up_client_and_the_manager_sees_it(runtime, people):
     _bulk_follow_up_clients(runtime, people.anna.id, 29)
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     thirtieth = cases.start_case(runtime, "job_retention", people.anna, code)
     assert "warnings" not in thirtieth
-    code = demo.run_intake(runtime, people.anna, 1)
+    code = demo_data.run_intake(runtime, people.anna, 1)
     thirty_first = cases.start_case(runtime, "job_retention", people.anna, code)
     assert thirty_first["warnings"] == [
         "31 aktív utókövetett kliens – a szolgáltatási leírás legfeljebb 30-at enged / "

@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from engine import demo
 from engine.setup import DEMO_PASSWORD
-from engine.store.models import Case, HumanTask, User
+from engine.store.models import Case, Client, HumanTask, User
+from tests import demo_data
 from tests.integration.web_client import Browser, make_app
 from web import i18n
 
@@ -92,17 +93,22 @@ def _user_data(runtime) -> list[str]:
                 walk(v)
 
     for i in range(8):
-        walk(demo.intake_data(i))
-    walk(demo.assessment_data())
-    walk(demo.meeting(1))
-    walk(demo.action(1))
-    walk(demo.review_checks())
-    walk(demo.closure_data(True))
-    walk(demo.closure_data(False))
+        walk(demo_data.intake_data(i))
+    walk(demo_data.assessment_data())
+    walk(demo_data.meeting(1))
+    walk(demo_data.action(1))
+    walk(demo_data.review_checks())
+    walk(demo_data.conference_data([]))
+    walk(demo_data.further_service_data())
+    walk(demo_data.evaluation_data())
+    walk(demo_data.closure_data(True))
+    walk(demo_data.closure_data(False))
     walk(["Példa Kft.", "raktáros"])  # the job-retention demo case's employer and job
     with runtime.db.reading() as session:
         for full_name, username in session.execute(select(User.display_name, User.username)):
             texts.update({full_name, username, *full_name.split()})
+        # Client codes are random letters and digits: one may hold "BY" or "TO" between digits.
+        texts.update(session.execute(select(Client.client_code)).scalars())
     return sorted(texts, key=len, reverse=True)
 
 

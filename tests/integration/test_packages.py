@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import demo, packages, setup
+from engine import packages, setup
 from engine.cases import caseload, cases
 from engine.errors import Forbidden, PackageInvalid, ValidationFailed
 from engine.packages import PackagePart, PackageProblem
 from engine.store import clock
 from engine.store.config import BPMN_DIR
 from engine.store.models import AuditEvent, PackageVersion, ProcessDefinition
+from tests import demo_data
 
 from .test_api import conforms
 from .test_cli import Segito
@@ -71,9 +72,9 @@ def test_a_changed_manifest_is_a_new_package_version_and_its_caseload_limit_appl
     result = _deploy(runtime, folder)
     assert (result["version"], result["created"]) == (2, True)
     assert result["processes"] == [{"process_key": "job_retention", "version": 2, "created": True}]
-    first = cases.start_case(runtime, "job_retention", people.anna, demo.run_intake(runtime, people.anna, 0))
+    first = cases.start_case(runtime, "job_retention", people.anna, demo_data.run_intake(runtime, people.anna, 0))
     assert "warnings" not in first
-    second = cases.start_case(runtime, "job_retention", people.anna, demo.run_intake(runtime, people.anna, 1))
+    second = cases.start_case(runtime, "job_retention", people.anna, demo_data.run_intake(runtime, people.anna, 1))
     assert second["warnings"] == ["2 aktív utókövetett kliens – a szolgáltatási leírás legfeljebb 1-at enged / "
                                   "2 active follow-up clients – the seed allows at most 1"]
     [found] = caseload.overview(runtime, people.mark)

@@ -7,7 +7,6 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.errors import Conflict, Forbidden
 from engine.runtime import serialization
@@ -17,6 +16,7 @@ from engine.store import clock
 from engine.store.db import Database
 from engine.store.models import AuditEvent, Case, HumanTask
 from engine.timers import timers
+from tests import demo_data
 
 from .helpers import do, new_family_case, review, snapshot, task_of, waiting_steps
 
@@ -39,16 +39,17 @@ def _ready_in_workflow(rt, case_id):
 
 def test_reloading_from_the_database_between_every_step_gives_the_same_state(runtime, people):
     case_id = new_family_case(runtime, people)
-    steps = [("step_3_1", demo.assessment_data()), ("step_3_2", {"agreement_date": "2026-03-05",
-                                                                 "review_frequency": "monthly"}),
-             ("step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "case_discussion"}),
-             ("step_3_4", {"actions": [demo.action(7)]}),
-             ("step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}),
-             ("step_3_6", demo.review_data(False)), ("step_3_9", demo.further_service_data()),
+    steps = [("step_3_1", demo_data.assessment_data()), ("step_3_2", {"agreement_date": "2026-03-05",
+                                                                      "review_frequency": "monthly"}),
+             ("step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "case_discussion"}),
+             ("step_3_4", {"actions": [demo_data.action(7)]}),
+             ("step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "review"}),
+             ("step_3_6", demo_data.review_data(False)),
+             ("step_3_9", demo_data.further_service_data()),
              ("step_3_7", {"needs_other_helpers": False, "action_plan": "Új terv"}),
              ("step_3_3", {"casework_next": "review"}),
- ("step_3_6", demo.review_data(True, earlier=demo.review_checks())),
-             ("step_3_8", demo.closure_data(True))]
+             ("step_3_6", demo_data.review_data(True, earlier=demo_data.review_checks())),
+             ("step_3_8", demo_data.closure_data(True))]
     rt = runtime
     for bpmn_id, data in steps:
         do(rt, case_id, bpmn_id, data, people.anna)
@@ -102,7 +103,7 @@ def _complete_in_threads(runtime, task_id, actor, data, n=2):
 def test_two_concurrent_completions_exactly_one_wins(runtime, people, attempt):
     case_id = new_family_case(runtime, people, attempt)
     task_id = task_of(runtime, case_id, "step_3_1")
-    results = _complete_in_threads(runtime, task_id, people.anna, demo.assessment_data())
+    results = _complete_in_threads(runtime, task_id, people.anna, demo_data.assessment_data())
     assert sorted(r[0] for r in results) == ["conflict", "ok"], results
     assert "already completed" in [r[1] for r in results if r[0] == "conflict"][0]
     with runtime.db.reading() as session:
@@ -124,7 +125,7 @@ def test_a_stale_cached_workflow_is_not_used_after_another_process_moved_the_cas
     case_id = new_family_case(runtime, people)
     other = _fresh(runtime)
     cases.get_case(runtime, case_id, people.anna)  # runtime caches version n
-    do(other, case_id, "step_3_1", demo.assessment_data(), people.anna)  # another process moves it
+    do(other, case_id, "step_3_1", demo_data.assessment_data(), people.anna)  # another process moves it
     assert waiting_steps(runtime, case_id) == ["3.2"]
     do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     assert cases.get_case(_fresh(runtime), case_id, people.anna)["data"]["agreement_date"] == "2026-03-05"
@@ -133,10 +134,10 @@ def test_a_stale_cached_workflow_is_not_used_after_another_process_moved_the_cas
 def test_completing_an_already_completed_task_is_a_conflict(runtime, people):
     case_id = new_family_case(runtime, people)
     task_id = task_of(runtime, case_id, "step_3_1")
-    tasks.complete(runtime, task_id, demo.assessment_data(), people.anna)
+    tasks.complete(runtime, task_id, demo_data.assessment_data(), people.anna)
     before = snapshot(runtime, case_id)
     with pytest.raises(Conflict, match="already completed by anna"):
-        tasks.complete(runtime, task_id, demo.assessment_data(), people.anna)
+        tasks.complete(runtime, task_id, demo_data.assessment_data(), people.anna)
     assert snapshot(runtime, case_id) == before
 
 
@@ -150,10 +151,10 @@ def test_a_failure_inside_the_engine_rolls_back_everything(runtime, people, monk
 
     monkeypatch.setattr(advance.Advance, "_save", broken_save)
     with pytest.raises(RuntimeError):
-        do(runtime, case_id, "step_3_1", demo.assessment_data(), people.anna)
+        do(runtime, case_id, "step_3_1", demo_data.assessment_data(), people.anna)
     monkeypatch.undo()
     assert snapshot(runtime, case_id) == through
-    do(runtime, case_id, "step_3_1", demo.assessment_data(), people.anna)
+    do(runtime, case_id, "step_3_1", demo_data.assessment_data(), people.anna)
     assert waiting_steps(runtime, case_id) == ["3.2"]
 
 
@@ -162,13 +163,13 @@ def test_a_caseworker_cannot_touch_another_caseworkers_case(runtime, people):
     task_id = task_of(runtime, case_id, "step_3_1")
     before = snapshot(runtime, case_id)
     with pytest.raises(Forbidden):
-        tasks.complete(runtime, task_id, demo.assessment_data(), people.bela)
+        tasks.complete(runtime, task_id, demo_data.assessment_data(), people.bela)
     with pytest.raises(Forbidden):
         cases.get_case(runtime, case_id, people.bela)
     with pytest.raises(Forbidden):
         tasks.save_draft(runtime, task_id, {}, people.bela)
     with pytest.raises(Forbidden):
-        tasks.complete(runtime, task_id, demo.assessment_data(), people.lea)
+        tasks.complete(runtime, task_id, demo_data.assessment_data(), people.lea)
     assert snapshot(runtime, case_id) == before
     assert cases.list_cases(runtime, people.bela) == []
 
@@ -180,7 +181,7 @@ def test_the_leads_queue_claim_and_release(runtime, people):
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
     review(runtime, case_id, True, people.anna)
-    do(runtime, case_id, "step_3_8", demo.closure_data(False), people.anna)
+    do(runtime, case_id, "step_3_8", demo_data.closure_data(False), people.anna)
     box = tasks.inbox(runtime, people.lea)
     assert [t["bpmn_id"] for t in box["items"]] == ["agree_closure_success"] and box["total"] == 1
     assert tasks.inbox(runtime, people.anna)["total"] == 0

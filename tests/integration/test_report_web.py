@@ -7,8 +7,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from engine import demo
 from engine.store.models import AuditEvent
+from tests import demo_data
 
 from .test_api import conforms
 from .web_client import browser, make_app
@@ -18,10 +18,10 @@ PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}
 
 @pytest.fixture
 def world(runtime, people):
-    code_a = demo.run_intake(runtime, people.anna, 0)
-    closed = demo.run_family_care(runtime, people.anna, people.lea, code_a, loops=1)  # closed 2026-06-30
-    code_b = demo.run_intake(runtime, people.bela, 1)
-    running = demo.run_family_care(runtime, people.bela, people.lea, code_b, stop_at="3.6")
+    code_a = demo_data.run_intake(runtime, people.anna, 0)
+    closed = demo_data.run_family_care(runtime, people.anna, people.lea, code_a, loops=1)  # closed 2026-06-30
+    code_b = demo_data.run_intake(runtime, people.bela, 1)
+    running = demo_data.run_family_care(runtime, people.bela, people.lea, code_b, stop_at="3.6")
     return {"closed": closed, "running": running}
 
 

@@ -8,7 +8,6 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from engine import demo
 from engine.cases import cases
 from engine.definitions import definitions
 from engine.errors import DefinitionInvalid, Forbidden
@@ -16,6 +15,7 @@ from engine.sandbox import calendar_helpers
 from engine.store.models import Case
 from engine.store.timer_models import Timer
 from engine.timers import timers
+from tests import demo_data
 from tests.integration.helpers import do, new_family_case, review, task_of, through_agreement
 from tests.integration.web_client import browser, make_app
 
@@ -28,8 +28,8 @@ def _review(html: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- x-review
 def test_the_lead_sees_the_closure_and_the_case_she_agrees_to_in_her_language(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 0)
-    case_id = demo.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.8 agree")
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    case_id = demo_data.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.8 agree")
     agree = task_of(runtime, case_id, "agree_closure_success")
     lea = browser(make_app(runtime), "lea")
     panel = _review(lea.get(f"/tasks/{agree}").get_data(as_text=True))
@@ -52,7 +52,7 @@ def test_the_lead_sees_the_closure_and_the_case_she_agrees_to_in_her_language(ru
 
 
 def test_a_step_without_x_review_shows_no_review_panel(runtime, people):
-    case_id = demo.run_family_care(runtime, people.anna, people.lea, demo.run_intake(runtime, people.anna, 0),
+    case_id = demo_data.run_family_care(runtime, people.anna, people.lea, demo_data.run_intake(runtime, people.anna, 0),
                                    stop_at="3.1")
     html = browser(make_app(runtime), "anna").get(f"/tasks/{task_of(runtime, case_id, 'step_3_1')}")
     assert 'class="card review"' not in html.get_data(as_text=True)
@@ -91,16 +91,16 @@ def test_a_case_with_no_waiting_step_says_what_it_waits_for_and_when_and_a_timer
     # A family-care case closed with monthly follow-up, agreed by the lead: it waits for its contacts' days.
     case_id = new_family_case(runtime, people)
     through_agreement(runtime, people, case_id)
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}, people.anna)
+    do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "review"}, people.anna)
     review(runtime, case_id, True, people.anna)
-    do(runtime, case_id, "step_3_8", {**demo.closure_data(True), "follow_up_months": 2}, people.anna)
+    do(runtime, case_id, "step_3_8", {**demo_data.closure_data(True), "follow_up_months": 2}, people.anna)
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     with runtime.db.reading() as session:
         rows = session.execute(select(Timer).where(Timer.case_id == case_id, Timer.state == "scheduled")
                                .order_by(Timer.due_at)).scalars().all()
     # In follow-up only the step for an extra contact or ending waits; the page says what is scheduled next.
-    assert [t["bpmn_id"] for t in cases.get_case(runtime, case_id, people.anna, with_data=False)["current_tasks"]] \
-        == ["step_3_10_manage"]
+    assert rows and [t["bpmn_id"] for t in cases.get_case(runtime, case_id, people.anna, with_data=False)[
+        "current_tasks"]] == ["step_3_10_manage"]
     soonest = calendar_helpers.local_date(rows[0].due_at)
     anna = browser(make_app(runtime), "anna")
     html = anna.get(f"/cases/{case_id}").get_data(as_text=True)
@@ -125,7 +125,7 @@ def test_the_start_actions_come_from_the_definitions_and_the_users_roles(runtime
     assert [p["process_key"] for p in cases.startable(runtime, people.anna)] == \
         ["family_care", "intake", "job_retention"]
     assert cases.startable(runtime, people.lea) == [] and cases.startable(runtime, people.mark) == []
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     with pytest.raises(Forbidden):
         cases.start_case(runtime, "job_retention", people.lea, code)
     app = make_app(runtime)
@@ -178,7 +178,8 @@ def test_a_case_with_no_waiting_step_says_so_and_what_comes_next(runtime, people
     from .timer_helpers import TIMER_ONLY, deploy
 
     deploy(runtime, TIMER_ONLY, "timer_only.bpmn")
-    case_id = cases.start_case(runtime, "timer_only", people.anna, demo.run_intake(runtime, people.anna))["case_id"]
+    code = demo_data.run_intake(runtime, people.anna)
+    case_id = cases.start_case(runtime, "timer_only", people.anna, code)["case_id"]
     assert not cases.get_case(runtime, case_id, people.anna, with_data=False)["current_tasks"]
     html = browser(make_app(runtime), "anna").get(f"/cases/{case_id}").get_data(as_text=True)
     waits = html[html.index('data-testid="case-waits"'):]

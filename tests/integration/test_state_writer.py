@@ -13,11 +13,11 @@ import zlib
 import pytest
 from sqlalchemy import select
 
-from engine import demo
 from engine.cases import cases
 from engine.runtime import serialization
 from engine.speedups import state_text
 from engine.store.models import Case
+from tests import demo_data
 
 from .helpers import do
 from .timer_helpers import family_case_follow_up_fired, ready_tasks
@@ -46,7 +46,7 @@ def test_the_direct_writer_writes_what_the_converters_write(runtime, people, com
         contacts.append({"date": "2026-07-30", "state_found": "Ő jól van."})
         do(runtime, case_id, "step_3_10", {"follow_up_contacts": list(contacts)}, people.anna)
     assert cases.get_case(runtime, case_id, people.anna)["status"] == "completed"
-    demo.run_job_retention(runtime, people.anna, demo.run_intake(runtime, people.anna, 9))
+    demo_data.run_job_retention(runtime, people.anna, demo_data.run_intake(runtime, people.anna, 9))
     assert any(subs for subs, _ in compared), "a save with a subprocess was compared"
     assert len(compared) >= 15
     # What was stored is that text, and SpiffWorkflow's serializer reads it back.
@@ -58,7 +58,7 @@ def test_the_direct_writer_writes_what_the_converters_write(runtime, people, com
 
 
 def test_a_small_state_is_stored_as_plain_json_a_large_one_compressed_and_both_load(runtime, people, monkeypatch):
-    demo.run_intake(runtime, people.anna, 11)
+    demo_data.run_intake(runtime, people.anna, 11)
     with runtime.db.reading() as session:
         case = session.execute(select(Case).where(Case.process_key == "intake").order_by(Case.id.desc())).scalar()
         view = runtime.definition(session, case.definition_id)

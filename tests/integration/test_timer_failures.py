@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from engine import demo
 from engine.cases import cases
 from engine.store import clock
 from engine.timers import timers
+from tests import demo_data
 
 from .test_api import Api, conforms
 from .test_cli import Segito
@@ -64,7 +64,7 @@ FAILING_VISIT = (_HEAD.format(key="failing_visit") + _lane("start", "fork", "pla
 
 def _start(runtime, people) -> int:
     deploy(runtime, FAILING_VISIT, "failing_visit.bpmn")
-    code = demo.run_intake(runtime, people.anna, 0)
+    code = demo_data.run_intake(runtime, people.anna, 0)
     return cases.start_case(runtime, "failing_visit", people.anna, code)["case_id"]
 
 

@@ -12,7 +12,6 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from engine import demo
 from engine.cases import cases, services
 from engine.errors import Forbidden, SegitoError
 from engine.runtime import advance
@@ -20,6 +19,7 @@ from engine.store import clock
 from engine.store.models import AuditEvent, Case
 from engine.store.timer_models import Timer
 from engine.timers import timers
+from tests import demo_data
 
 from .timer_helpers import (
     _HEAD,
@@ -43,7 +43,7 @@ from .timer_helpers import (
 
 def _start(runtime, people, process_key: str, xml: str, i: int = 0) -> int:
     deploy(runtime, xml, f"{process_key}.bpmn")
-    code = demo.run_intake(runtime, people.anna, i)
+    code = demo_data.run_intake(runtime, people.anna, i)
     return cases.start_case(runtime, process_key, people.anna, code)["case_id"]
 
 

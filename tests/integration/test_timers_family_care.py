@@ -2,10 +2,10 @@
 duration) are scheduled from the closure date (field 52) and appear on their days."""
 from __future__ import annotations
 
-from engine import demo
 from engine.cases import cases
 from engine.store import clock
 from engine.timers import timers
+from tests import demo_data
 
 from .helpers import do, new_family_case, review, through_agreement, waiting
 from .timer_helpers import end_of_local_day, local, ready_tasks, timer_rows
@@ -22,7 +22,7 @@ def _closed(runtime, people, closure: dict) -> int:
 
 
 def test_fortnightly_for_two_months_from_the_closure_date(runtime, people):
-    closure = {**demo.closure_data(True), "closure_date": "2026-06-30", "follow_up_frequency": "fortnightly",
+    closure = {**demo_data.closure_data(True), "closure_date": "2026-06-30", "follow_up_frequency": "fortnightly",
                "follow_up_months": 2}
     case_id = _closed(runtime, people, closure)
     days = ["2026-07-14", "2026-07-28", "2026-08-11", "2026-08-25"]  # every 14 days while ≤ 30 August
@@ -45,6 +45,6 @@ def test_fortnightly_for_two_months_from_the_closure_date(runtime, people):
 
 
 def test_without_follow_up_nothing_is_scheduled(runtime, people):
-    case_id = _closed(runtime, people, demo.closure_data(False))
+    case_id = _closed(runtime, people, demo_data.closure_data(False))
     assert [(r.purpose, r.state) for r in timer_rows(runtime, case_id)] == [("review", "cancelled")]  # 3.6's
     assert cases.get_case(runtime, case_id, people.anna)["status"] == "completed"

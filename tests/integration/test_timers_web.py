@@ -4,12 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from engine import demo
 from engine.cases import agenda, caseload
 from engine.people import users
 from engine.store import clock
 from engine.store.timer_models import CalendarFeed
 from engine.timers import timers
+from tests import demo_data
 
 from .test_timers import TIMER_PROBE, _start
 from .timer_helpers import VISIT, administrator, complete, count_events, local, start_follow_up, timer_rows
@@ -141,7 +141,7 @@ def test_a_mentor_starting_a_31st_follow_up_in_the_web_app_is_warned(runtime, pe
     anna = browser(make_app(runtime), "anna")
     warning = "31 active follow-up clients – the seed allows at most 30"
     for i, warned in ((0, False), (1, True)):  # the 30th client is within the limit, the 31st is not
-        code = demo.run_intake(runtime, people.anna, i)
+        code = demo_data.run_intake(runtime, people.anna, i)
         response = anna.post("/cases/start", {"process_key": "job_retention", "client_code": code},
                              follow_redirects=True)
         page = response.get_data(as_text=True)

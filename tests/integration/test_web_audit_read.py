@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from engine import demo
+from tests import demo_data
 
 from .web_client import browser, make_app
 
@@ -21,8 +21,8 @@ RAW_KINDS = ("task_completed", "task_created", "case_started", "case_viewed", "d
 
 @pytest.fixture
 def world(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 0)
-    case_id = demo.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.6")
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    case_id = demo_data.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.6")
     return {"case": case_id}
 
 

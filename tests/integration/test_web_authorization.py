@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from engine import demo
 from engine.store import audit
 from engine.store.models import AuditEvent, HumanTask
+from tests import demo_data
 from tests.integration.helpers import task_of
 from tests.integration.web_client import Browser, browser, make_app
 
@@ -49,10 +49,10 @@ def test_every_page_needs_a_login(runtime, people):
 
 
 def _two_caseworkers(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 0)
-    annas = demo.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.3")
-    code = demo.run_intake(runtime, people.bela, 1)
-    belas = demo.run_family_care(runtime, people.bela, people.lea, code, stop_at="3.3")
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    annas = demo_data.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.3")
+    code = demo_data.run_intake(runtime, people.bela, 1)
+    belas = demo_data.run_family_care(runtime, people.bela, people.lea, code, stop_at="3.3")
     return annas, belas
 
 

@@ -7,11 +7,11 @@ import re
 
 from sqlalchemy import select, update
 
-from engine import demo
 from engine.cases import cases
 from engine.people import users
 from engine.store import audit, clock
 from engine.store.models import AuditEvent, HumanTask, User
+from tests import demo_data
 from tests.integration.helpers import task_of
 from tests.integration.web_client import Browser, browser, make_app
 
@@ -21,10 +21,10 @@ def _rows(html: str) -> list[str]:
 
 
 def test_inbox_groups_counts_filters_and_overdue(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 0)
-    at_3_1 = demo.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.1")
-    code2 = demo.run_intake(runtime, people.anna, 1)
-    at_3_3 = demo.run_family_care(runtime, people.anna, people.lea, code2, stop_at="3.3")
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    at_3_1 = demo_data.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.1")
+    code2 = demo_data.run_intake(runtime, people.anna, 1)
+    at_3_3 = demo_data.run_family_care(runtime, people.anna, people.lea, code2, stop_at="3.3")
     overdue_task = task_of(runtime, at_3_1, "step_3_1")
     with runtime.db.unit_of_work() as session:
         session.execute(update(HumanTask).where(HumanTask.id == overdue_task)
@@ -58,8 +58,8 @@ def test_inbox_pages_through_many_tasks(runtime, people):
 
 
 def test_lead_sees_closures_waiting_for_agreement_and_claims_one(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 0)
-    case_id = demo.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.8 agree")
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    case_id = demo_data.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.8 agree")
     agree = task_of(runtime, case_id, "agree_closure_success")
     lea = browser(make_app(runtime), "lea")
     html = lea.get("/inbox").get_data(as_text=True)
@@ -83,8 +83,8 @@ def test_lead_sees_closures_waiting_for_agreement_and_claims_one(runtime, people
 
 
 def test_case_page_shows_client_steps_log_timeline_and_diagram(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 0)
-    case_id = demo.run_family_care(runtime, people.anna, people.lea, code, loops=2, stop_at="3.6")
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    case_id = demo_data.run_family_care(runtime, people.anna, people.lea, code, loops=2, stop_at="3.6")
     anna = browser(make_app(runtime), "anna")
     html = anna.get(f"/cases/{case_id}").get_data(as_text=True)
     assert code in html and "Kovács" in html  # the client
@@ -106,8 +106,8 @@ def test_case_page_shows_client_steps_log_timeline_and_diagram(runtime, people):
 
 
 def test_case_page_in_english_uses_english_names(runtime, people):
-    code = demo.run_intake(runtime, people.anna, 0)
-    case_id = demo.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.3")
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    case_id = demo_data.run_family_care(runtime, people.anna, people.lea, code, stop_at="3.3")
     anna = browser(make_app(runtime), "anna")
     anna.post("/language", {"locale": "en"})
     html = anna.get(f"/cases/{case_id}").get_data(as_text=True)
@@ -120,7 +120,7 @@ def test_intake_case_offers_family_care_for_its_client(runtime, people):
     anna = browser(make_app(runtime), "anna")
     first = anna.post("/cases/start", {"process_key": "intake"})
     assert first.status_code == 302  # to the new intake's form
-    code = demo.run_intake(runtime, people.anna, 3)
+    code = demo_data.run_intake(runtime, people.anna, 3)
     with runtime.db.reading() as session:
         intake_case = session.execute(select(HumanTask.case_id).where(HumanTask.bpmn_id == "intake_registration",
                                                                        HumanTask.state == "completed")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from engine import demo
 from engine.cases import cases, tasks
+from tests import demo_data
 from web import form_parse, form_render
 from web.app import create_app
 
@@ -137,7 +137,7 @@ def _field_html(html: str, name: str) -> str:
 
 
 def two_members_two_incomes() -> dict:
-    data = demo.assessment_data()
+    data = demo_data.assessment_data()
     data["household_size"] = 3
     data["household_members"] = [
         {"name": "Kovács János", "birth_place_date": "Debrecen, 1980.05.04", "kinship": "spouse",
@@ -371,7 +371,7 @@ def test_the_page_shows_the_step_its_documents_client_and_conditions(runtime, pe
 
 def test_a_decision_is_a_yes_no_question(runtime, people, anna):
     case_id = new_family_case(runtime, people)
-    do(runtime, case_id, "step_3_1", demo.assessment_data(), people.anna)
+    do(runtime, case_id, "step_3_1", demo_data.assessment_data(), people.anna)
     do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
     task_id = task_of(runtime, case_id, "step_3_6")
@@ -389,7 +389,7 @@ def test_a_decision_is_a_yes_no_question(runtime, people, anna):
 def test_a_done_task_is_read_only_and_the_next_step_elsewhere_leads_to_the_inbox(runtime, people, anna):
     case_id = new_family_case(runtime, people)
     first = task_of(runtime, case_id, "step_3_1")
-    do(runtime, case_id, "step_3_1", demo.assessment_data(), people.anna)
+    do(runtime, case_id, "step_3_1", demo_data.assessment_data(), people.anna)
     html = anna.get(f"/tasks/{first}").get_data(as_text=True)
     assert "data-task-form" not in html and "Kovács János" in html and "Lépés befejezése" not in html
     # Field 40 as the server computed it, written the Hungarian way: 317 200 / 3.
@@ -400,7 +400,7 @@ def test_a_done_task_is_read_only_and_the_next_step_elsewhere_leads_to_the_inbox
     closure = task_of(runtime, case_id, "step_3_8")
     anna.get(f"/tasks/{closure}")
     done = anna.post(f"/tasks/{closure}/complete", form_parse.flatten(
-        tasks.get_task(runtime, closure, people.anna)["form"], demo.closure_data(follow_up=False)))
+        tasks.get_task(runtime, closure, people.anna)["form"], demo_data.closure_data(follow_up=False)))
     assert done.status_code == 302 and done.headers["Location"].endswith("/inbox")
     assert waiting_steps(runtime, case_id) == ["3.8"]  # the lead's agreement
 
@@ -412,7 +412,7 @@ def test_another_caseworker_gets_403_and_changes_nothing(runtime, people, app, a
     before = snapshot(runtime, case_id)
     assert bela.get(f"/tasks/{task_id}").status_code == 403
     bela.get("/inbox")
-    flat = form_parse.flatten(ASSESSMENT, demo.assessment_data())
+    flat = form_parse.flatten(ASSESSMENT, demo_data.assessment_data())
     assert bela.post(f"/tasks/{task_id}/complete", flat).status_code == 403
     assert bela.post(f"/tasks/{task_id}/draft", flat).status_code == 403
     assert snapshot(runtime, case_id) == before
@@ -427,7 +427,7 @@ def test_a_post_without_the_csrf_token_is_refused(runtime, people, anna):
     task_id = task_of(runtime, case_id, "step_3_1")
     before = snapshot(runtime, case_id)
     response = anna.client.post(f"/tasks/{task_id}/complete",
-                                data=form_parse.flatten(ASSESSMENT, demo.assessment_data()))
+                                data=form_parse.flatten(ASSESSMENT, demo_data.assessment_data()))
     assert response.status_code == 400 and snapshot(runtime, case_id) == before
 
 
@@ -435,8 +435,8 @@ def test_a_conflict_is_a_clear_409_that_shows_what_was_typed(runtime, people, an
     case_id = new_family_case(runtime, people)
     task_id = task_of(runtime, case_id, "step_3_1")
     anna.get(f"/tasks/{task_id}")
-    tasks.complete(runtime, task_id, demo.assessment_data(), people.anna)  # e.g. from another tab
-    typed = copy.deepcopy(demo.assessment_data())
+    tasks.complete(runtime, task_id, demo_data.assessment_data(), people.anna)  # e.g. from another tab
+    typed = copy.deepcopy(demo_data.assessment_data())
     typed["action_plan"] = "Egy másik terv, amit közben írtam."
     response = anna.post(f"/tasks/{task_id}/complete", form_parse.flatten(ASSESSMENT, typed))
     html = response.get_data(as_text=True)
@@ -458,7 +458,7 @@ def test_opening_a_case_or_task_page_is_logged_as_a_view(runtime, people, anna):
 def test_a_date_before_the_day_taken_into_care_is_refused_naming_both_dates_in_either_language(runtime, people,
                                                                                             anna):
     case_id = new_family_case(runtime, people)
-    do(runtime, case_id, "step_3_1", dict(demo.assessment_data(), taken_into_care_date="2026-03-02"), people.anna)
+    do(runtime, case_id, "step_3_1", dict(demo_data.assessment_data(), taken_into_care_date="2026-03-02"), people.anna)
     task_id = task_of(runtime, case_id, "step_3_2")
     anna.get(f"/tasks/{task_id}")
     html = anna.post(f"/tasks/{task_id}/complete", {"agreement_date": "2026.02.27",

@@ -8,7 +8,6 @@ import uuid
 
 from sqlalchemy import func, select
 
-from engine import demo
 from engine.cases import cases, tasks
 from engine.definitions import definitions
 from engine.people import users
@@ -18,6 +17,7 @@ from engine.store import clock
 from engine.store.models import AuditEvent, Case, HumanTask
 from engine.store.timer_models import Timer
 from engine.timers import timers
+from tests import demo_data
 
 _HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
          'xmlns:spiff="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d_{key}" targetNamespace="http://segito.test">\n'
@@ -136,7 +136,7 @@ VISIT = {"contacts": ["client", "employer"], "client_notes": "Beilleszkedik.", "
 def start_follow_up(runtime, mentor, start: str = "2026-01-31", months: int = 6, intensity: str = "standard",
                     i: int = 0) -> int:
     """A job-retention case through entry and plan: its visits and day-180 check are scheduled."""
-    code = demo.run_intake(runtime, mentor, i)
+    code = demo_data.run_intake(runtime, mentor, i)
     case_id = cases.start_case(runtime, "job_retention", mentor, code)["case_id"]
     complete(runtime, case_id, "jr_entry", {**ENTRY, "employment_start": start}, mentor)
     complete(runtime, case_id, "jr_plan", {**PLAN, "follow_up_months": months, "intensity": intensity}, mentor)
@@ -208,9 +208,9 @@ def family_case_follow_up_fired(runtime, people) -> int:
 
     case_id = new_family_case(runtime, people)
     through_agreement(runtime, people, case_id)
-    do(runtime, case_id, "step_3_3", {"meetings": [demo.meeting(6)], "casework_next": "review"}, people.anna)
+    do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "review"}, people.anna)
     review(runtime, case_id, True, people.anna)
-    do(runtime, case_id, "step_3_8", {**demo.closure_data(True), "closure_date": "2026-06-30",
+    do(runtime, case_id, "step_3_8", {**demo_data.closure_data(True), "closure_date": "2026-06-30",
                                       "follow_up_frequency": "monthly", "follow_up_months": 2}, people.anna)
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     clock.freeze(local("2026-09-01", 8))

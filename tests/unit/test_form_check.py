@@ -11,11 +11,11 @@ import json
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from engine import demo
 from engine.errors import ValidationFailed
 from engine.forms.form_check import compile_check
 from engine.forms.forms import Form, _relaxed
 from engine.store.config import BPMN_DIR
+from tests import demo_data
 
 FORM_FILES = sorted(BPMN_DIR.glob("*/forms/*.json"))
 ODD_VALUES = [None, "", "x", "x" * 5000, 0, -1, 1, 3.0, 2.5, 10 ** 12, True, False, [], ["x"], ["x", "x"], [1],
@@ -24,8 +24,8 @@ ODD_VALUES = [None, "", "x", "x" * 5000, 0, -1, 1, 3.0, 2.5, 10 ** 12, True, Fal
 
 def _samples(schema: dict) -> list:
     """Valid-looking data for the form, then the same with each property (and list entry) replaced."""
-    base = {**demo.assessment_data(), **demo.intake_data(3), **demo.closure_data(follow_up=True),
-            "meetings": [demo.meeting(6), demo.meeting(7)], "actions": [demo.action(10)],
+    base = {**demo_data.assessment_data(), **demo_data.intake_data(3), **demo_data.closure_data(follow_up=True),
+            "meetings": [demo_data.meeting(6), demo_data.meeting(7)], "actions": [demo_data.action(10)],
             "agreement_date": "2026-03-05", "casework_next": "continue", "commitments_met": True}
     props = schema.get("properties") or {}
     start = {k: v for k, v in base.items() if k in props}

@@ -1,0 +1,611 @@
+"""Computing a declared report: every indicator and table of a period as a handful of grouped statements.
+
+Each counted thing (an indicator, a table's column, a band of a row split) is an aggregate column; the columns
+that read the same rows (cases or the entries of one collection, the same period rule, the same split, the same
+sub-period) are one statement, each column with its own condition as a FILTER clause. Ratios are computed from
+the results. The rules are docs/reports.md; nothing here knows a service.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    cast,
+    distinct,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from ..errors import NotFound
+from ..store import clock
+from ..store.models import Case, Client, Intake, PackageVersion, User
+from .kinds import kind_of, type_of
+from .models import ReportCase, ReportDefinition, ReportEntry
+from .request import ReportRequest, period_instants, ratio, rounded, share
+
+C = ReportCase.__table__
+E = ReportEntry.__table__
+CL = Client.__table__
+GROUP = "grp_key"
+
+
+# ---- the stored definitions ---------------------------------------------------------------------------------------
+
+def current(session) -> dict[str, dict]:
+    """Every report of the newest version of each package, by key."""
+    newest = select(PackageVersion.package_key, func.max(PackageVersion.version).label("v")) \
+        .group_by(PackageVersion.package_key).subquery()
+    rows = session.execute(
+        select(ReportDefinition.report_key, ReportDefinition.definition, PackageVersion.package_key)
+        .join(PackageVersion, PackageVersion.id == ReportDefinition.package_version_id)
+        .join(newest, and_(newest.c.package_key == PackageVersion.package_key, newest.c.v == PackageVersion.version))
+        .order_by(ReportDefinition.report_key)).all()
+    return {key: dict(definition, package=package) for key, definition, package in rows}
+
+
+def definition(session, key: str) -> dict:
+    found = current(session).get(key)
+    if found is None:
+        raise NotFound(f"no report '{key}' is deployed")
+    return found
+
+
+# ---- one counted thing ------------------------------------------------------------------------------------------
+
+@dataclass
+class Split:
+    """How a table's rows divide what is counted."""
+
+    kind: str = "none"  # none | caseworker | fact | values | bands | month | quarter
+    name: str | None = None
+    bands: list[tuple[float | None, float | None, str]] = field(default_factory=list)
+    age: bool = False
+    missing: str | None = None
+
+
+def _splits(rows) -> tuple[Split | None, Split]:
+    """(period split or None, the other split) of a table's ``rows``."""
+    period, other = None, Split()
+    for r in rows if isinstance(rows, list) else [rows]:
+        if r in ("month", "quarter"):
+            period = Split(r)
+        elif r == "caseworker":
+            other = Split("caseworker")
+        elif "fact" in r:
+            other = Split("fact", r["fact"], missing=r.get("missing"))
+        elif "values" in r:
+            other = Split("values", r["values"])
+        else:
+            other = Split("bands", r["bands"], [tuple(b) for b in r.get("limits") or []], bool(r.get("age")))
+    return period, other
+
+
+class Compiler:
+    """SQL expressions for one report's facts, conditions and aggregates."""
+
+    def __init__(self, report: dict, req: ReportRequest):
+        self.report, self.req = report, req
+        self.facts = report["facts"]
+
+    def source_of(self, m: dict, split: Split) -> str | None:
+        """The collection whose entries a measure reads, or None for the cases."""
+        counted = m.get("count")
+        if counted not in (None, "cases"):
+            return counted
+        period = m.get("period", "active")
+        if isinstance(period, dict) and "dated" in period:
+            return period["dated"]
+        if split.kind == "values":
+            return split.name
+        return None
+
+    def value(self, name: str, collection: str | None) -> ColumnElement:
+        """A fact, an entry's field or value, as a typed SQL expression."""
+        if collection is not None:
+            fact = self.facts[collection]
+            if name == "value":
+                return E.c.value
+            if name in (fact.get("fields") or {}):
+                spec = fact["fields"][name]
+                kind = "boolean" if isinstance(spec, dict) and "contains" in spec else (
+                    spec.get("type") if isinstance(spec, dict) else spec)
+                return self._typed(E.c.fields[name], kind)
+        fact = self.facts[name]
+        if fact.get("client") == "birth_date":
+            return CL.c.birth_date
+        return self._typed(C.c.facts[name], type_of(fact))
+
+    @staticmethod
+    def _typed(element, kind: str | None) -> ColumnElement:
+        if kind == "integer":
+            return element.as_integer()
+        if kind == "number":
+            return element.as_float()
+        if kind == "boolean":
+            return element.as_boolean()
+        return element.as_string()
+
+    def operand(self, spec, collection: str | None) -> ColumnElement:
+        if isinstance(spec, str):
+            return self.value(spec, collection)
+        a, b = (self.value(n, collection) for n in spec["divide"])
+        return cast(a, Float) / func.nullif(b, 0)
+
+    def condition(self, cond: dict, collection: str | None) -> ColumnElement[bool]:
+        if "any" in cond:
+            return or_(*(self.condition(c, collection) for c in cond["any"]))
+        if "all" in cond:
+            return and_(*(self.condition(c, collection) for c in cond["all"]))
+        if "not" in cond:
+            return not_(self.condition(cond["not"], collection))
+        expr = self.value(cond["fact"], collection)
+        if "equals" in cond:
+            want = cond["equals"]
+            return expr == (true() if want is True else false() if want is False else want)
+        if "in" in cond:
+            return expr.in_(cond["in"])
+        if "above" in cond:
+            return expr > cond["above"]
+        return expr.is_not(None) if cond["filled"] else expr.is_(None)
+
+    def uses_case(self, m: dict, collection: str | None, split: Split | None = None) -> bool:
+        """Whether a measure over entries reads the case row too (its period, facts or process)."""
+        period = m.get("period", "active")
+        if not (isinstance(period, dict) and "dated" in period):
+            return True
+        names: list[str] = []
+
+        def walk(c: dict) -> None:
+            for sub in c.get("any", []) + c.get("all", []) + ([c["not"]] if "not" in c else []):
+                walk(sub)
+            if "fact" in c:
+                names.append(c["fact"])
+        if "where" in m:
+            walk(m["where"])
+        for key in ("sum", "mean"):
+            spec = m.get(key)
+            names += [spec] if isinstance(spec, str) else (spec or {}).get("divide", [])
+        if split is not None and split.kind in ("fact", "bands"):
+            names.append(split.name or "")
+        distinct_of = m.get("distinct")
+        names += [distinct_of] if isinstance(distinct_of, str) else distinct_of or []
+        own = set(self.facts[collection].get("fields") or {}) | {"value", "client", "caseworker", "case"}
+        return any(n not in own for n in names) or bool(m.get("process")) or bool(self.req.process_key)
+
+    def period_condition(self, m: dict, start: dt.date, end: dt.date) -> list:
+        period = m.get("period", "active")
+        if period == "active":
+            # Most of the rows for any long period: SQLite reads the table rather than walk an index (unindexed).
+            return [unindexed(C.c.start_day) <= end, or_(C.c.end_day.is_(None), unindexed(C.c.end_day) >= start)]
+        if period == "started":
+            return [C.c.start_day >= start, C.c.start_day <= end]
+        if period == "ended":
+            return [C.c.end_day >= start, C.c.end_day <= end]
+        if "dated" in period:
+            return [E.c.day >= start, E.c.day <= end]
+        on = self.value(period["on"], None)
+        return [on >= start.isoformat(), on <= end.isoformat()]
+
+    def aggregate(self, m: dict, collection: str | None, split: Split) -> ColumnElement:
+        src = E if collection is not None else C
+        if "count" in m:
+            if m["count"] == "cases" and collection is not None and kind_of(self.facts[collection]) != "values":
+                return func.count(distinct(E.c.case_id))
+            return func.count()
+        if "distinct" in m:
+            d = m["distinct"]
+            if isinstance(d, list):
+                parts = [self._distinct_part(x, collection, src) for x in d]
+                return func.count(distinct(func.concat(parts[0], ":", parts[1])))
+            return func.count(distinct(self._distinct_part(d, collection, src)))
+        if "sum" in m:
+            return func.sum(self.operand(m["sum"], collection))
+        return func.avg(self.operand(m["mean"], collection))
+
+    def _distinct_part(self, name: str, collection: str | None, src) -> ColumnElement:
+        if name == "client":
+            return src.c.client_id
+        if name == "caseworker":
+            return src.c.caseworker_id
+        if name == "case":
+            return src.c.case_id
+        return self.value(name, collection)
+
+
+def _age_condition(expr, band: tuple, on: dt.date) -> ColumnElement[bool]:
+    """A birth date within an age band (low <= age < high) on a day: the band as a range of birth dates."""
+    def years_before(n: float) -> dt.date:
+        year = on.year - int(n)
+        return on.replace(year=year) if not (on.month == 2 and on.day == 29) else dt.date(year, 3, 1) - dt.timedelta(1)
+    parts: list[ColumnElement[bool]] = [expr.is_not(None)]
+    if band[0] is not None:
+        parts.append(expr <= years_before(band[0]))
+    if band[1] is not None:
+        parts.append(expr > years_before(band[1]))
+    return and_(*parts)
+
+
+def _band_condition(expr, band: tuple) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = [expr.is_not(None)]
+    if band[0] is not None:
+        parts.append(expr >= band[0])
+    if band[1] is not None:
+        parts.append(expr < band[1])
+    return and_(*parts)
+
+
+# ---- sub-periods ----------------------------------------------------------------------------------------------
+
+def subperiods(kind: str, start: dt.date, end: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """(key, first day, last day) of each month or quarter of the period, cut to it."""
+    months = 3 if kind == "quarter" else 1
+    day = dt.date(start.year, (start.month - 1) // months * months + 1, 1)
+    result = []
+    while day <= end:
+        m = day.month - 1 + months
+        nxt = dt.date(day.year + m // 12, m % 12 + 1, 1)
+        key = f"{day.year}-Q{(day.month - 1) // 3 + 1}" if kind == "quarter" else f"{day.year:04d}-{day.month:02d}"
+        result.append((key, max(day, start), min(nxt - dt.timedelta(days=1), end)))
+        day = nxt
+    return result
+
+
+# ---- the report ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class Leaf:
+    """One aggregate to compute: where its value goes (table or None, column id) and how to read it."""
+
+    target: tuple[str | None, str]
+    measure: dict
+    split: Split
+    period: Split | None
+
+
+class unindexed(FunctionElement):
+    """A column the SQLite planner must not pick an index for (``+column``); the column itself elsewhere.
+
+    "Active in the period" is most of the rows for any long period, and its 'not ended before the start' half
+    cannot use an index: SQLite would still walk the start index and visit every row through it, several times
+    slower than reading the table. PostgreSQL's planner weighs this itself."""
+
+    inherit_cache = True
+
+    def __init__(self, column):
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _unindexed(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element, compiler, **kw):
+    return "+" + compiler.process(element.clauses, **kw)
+
+
+def _leaves(report: dict) -> list[Leaf]:
+    found = []
+    for fig in report["indicators"]:
+        if _is_aggregate(fig):
+            found.append(Leaf((None, fig["id"]), fig, Split(), None))
+    for table in report["tables"]:
+        period, split = _splits(table["rows"])
+        for column in table["columns"]:
+            if _is_aggregate(column):
+                found.append(Leaf((table["id"], column["id"]), column, split, period))
+    return found
+
+
+def _is_aggregate(m: dict) -> bool:
+    return any(k in m for k in ("count", "distinct", "sum", "mean"))
+
+
+def _bands_of(split: Split, req: ReportRequest) -> list[tuple[float | None, float | None, str]]:
+    if split.kind != "bands":
+        return []
+    if split.bands:
+        return split.bands
+    return [(b.low, b.high, b.label()) for b in req.bands]
+
+
+class Statement:
+    """Aggregates sharing their rows: one SELECT."""
+
+    def __init__(self, comp: Compiler, collection: str | None, joined: bool, period: Any, split: Split,
+                 own_process: str | None, start: dt.date, end: dt.date):
+        self.comp, self.collection, self.joined, self.split = comp, collection, joined, split
+        self.period, self.own_process, self.start, self.end = period, own_process, start, end
+        self.columns: list[ColumnElement] = []
+        self.slots: list[tuple[Leaf, int | None]] = []  # (leaf, band index)
+
+    def add(self, leaf: Leaf, bands: list) -> None:
+        comp, m = self.comp, leaf.measure
+        agg = comp.aggregate(m, self.collection, self.split)
+        conds = []
+        if "where" in m:
+            conds.append(comp.condition(m["where"], self.collection))
+        if m.get("process"):
+            conds.append(C.c.process_key == m["process"])
+        if bands:
+            expr = comp.value(self.split.name or "", self.collection)
+            for i, band in enumerate(bands):
+                cond = _age_condition(expr, band, self.end) if self.split.age else _band_condition(expr, band)
+                self.columns.append(agg.filter(and_(*conds, cond)))
+                self.slots.append((leaf, i))
+        else:
+            self.columns.append(agg.filter(and_(*conds)) if conds else agg)
+            self.slots.append((leaf, None))
+
+    def run(self, session, report: dict) -> list[tuple[Any, list]]:
+        comp, req = self.comp, self.comp.req
+        src = E if self.collection is not None else C
+        where = list(comp.period_condition({"period": self.period}, self.start, self.end))
+        where.append(src.c.report_key == report["key"])
+        if self.collection is not None:
+            where.append(E.c.collection == self.collection)
+        if req.caseworker_id is not None:
+            where.append(src.c.caseworker_id == req.caseworker_id)
+        if req.process_key and not self.own_process:
+            where.append(C.c.process_key == req.process_key)
+        group: ColumnElement | None = None
+        if self.split.kind == "caseworker":
+            group = src.c.caseworker_id
+        elif self.split.kind == "fact":
+            group = comp.value(self.split.name or "", self.collection)
+        elif self.split.kind == "values":
+            group = E.c.value
+        columns = list(self.columns) + ([group.label(GROUP)] if group is not None else [])
+        query = select(*columns)
+        if self.collection is not None:
+            query = query.select_from(E)
+            if self.joined:
+                query = query.join(C, and_(C.c.report_key == E.c.report_key, C.c.case_id == E.c.case_id))
+        else:
+            query = query.select_from(C)
+        if self.split.age or _reads_client(comp, self):
+            query = query.outerjoin(CL, CL.c.id == src.c.client_id)
+        query = query.where(*where)
+        if group is not None:
+            query = query.group_by(literal_column(GROUP))
+        rows = session.execute(query).all()
+        n = len(self.columns)
+        return [(row[n] if group is not None else None, list(row[:n])) for row in rows]
+
+
+def _reads_client(comp: Compiler, stmt: Statement) -> bool:
+    return any(f.get("client") for f in comp.facts.values()) and stmt.split.kind == "bands" and not stmt.split.age \
+        and bool(comp.facts.get(stmt.split.name or "", {}).get("client"))
+
+
+def _number(value, kind_of_sum: str | None = None):
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    return float(value) if "." in str(value) else int(value)
+
+
+def compute(session, report: dict, req: ReportRequest) -> dict:
+    """Every indicator and table of the period (no authorisation: see ``engine.reports.run``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Distinct counts sort tens of thousands of rows; PostgreSQL's default 4 MB of sort memory sends them to
+        # disk at 100,000 cases. For this read transaction only.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    comp = Compiler(report, req)
+    statements: dict[tuple, Statement] = {}
+    leaves = _leaves(report)
+    for leaf in leaves:
+        m = leaf.measure
+        collection = comp.source_of(m, leaf.split)
+        joined = collection is not None and comp.uses_case(m, collection, leaf.split)
+        spans = subperiods(leaf.period.kind, req.date_from, req.date_to) if leaf.period else [
+            (None, req.date_from, req.date_to)]
+        period = m.get("period", "active")
+        bands = _bands_of(leaf.split, req)
+        for _key, start, end in spans:
+            sig = (collection, joined, repr(period), repr(leaf.split), leaf.period.kind if leaf.period else None,
+                   bool(m.get("process")), start, end)
+            stmt = statements.get(sig)
+            if stmt is None:
+                stmt = statements[sig] = Statement(comp, collection, joined, period, leaf.split,
+                                                   m.get("process"), start, end)
+            stmt.add(leaf, bands)
+    # values[(table, column)][(period key, split key)] = number
+    values: dict[tuple, dict[tuple, Any]] = defaultdict(dict)
+    for stmt in statements.values():
+        period_key = None
+        leaf_period = stmt.slots[0][0].period
+        if leaf_period is not None:
+            period_key = next(k for k, a, _b in subperiods(leaf_period.kind, req.date_from, req.date_to)
+                              if a == stmt.start)
+        for group, row in stmt.run(session, report):
+            for (leaf, band), v in zip(stmt.slots, row):
+                split_key = band if band is not None else group
+                values[leaf.target][(period_key, split_key)] = _number(v) if v is not None else (
+                    0 if "count" in leaf.measure or "distinct" in leaf.measure else None)
+    registrations = {fig["id"]: _registrations(session, req) for fig in report["indicators"] if fig.get(
+        "registrations")}
+    return _assemble(session, report, req, values, registrations)
+
+
+def _registrations(session, req: ReportRequest) -> int:
+    """Clients registered (a registering process's registration, ``intakes``) in the period, in the service's
+    days; for one caseworker, those of her registering cases."""
+    start, end = period_instants(req)
+    if req.caseworker_id is None:
+        query = select(func.count()).select_from(Intake).where(Intake.taken_at >= start, Intake.taken_at < end)
+    else:
+        query = select(func.count()).select_from(Case).join(Intake, Intake.case_id == Case.id).where(
+            unindexed(Intake.taken_at) >= start, unindexed(Intake.taken_at) < end,
+            Case.caseworker_id == req.caseworker_id)
+    return session.execute(query).scalar() or 0
+
+
+def _finish(m: dict, raw):
+    """A computed value as shown: sums of integers stay integers, means and other fractions are rounded."""
+    if raw is None:
+        return None
+    if "mean" in m or isinstance(raw, float):
+        return rounded(raw, m.get("round", 2))
+    return raw
+
+
+def _ratio(m: dict, of, to):
+    r = m["ratio"]
+    digits = m.get("round", 2)
+    return share(of, to, digits) if r.get("percent") else ratio(of, to, digits)
+
+
+def _assemble(session, report: dict, req: ReportRequest, values: dict, registrations: dict) -> dict:
+    scalars: dict[str, Any] = {}
+    figures = {f["id"]: f for f in report["indicators"]}
+
+    def scalar(fid: str):
+        if fid in scalars:
+            return scalars[fid]
+        fig = figures[fid]
+        scalars[fid] = None
+        if fig.get("registrations"):
+            value = registrations[fid]
+        elif "ratio" in fig:
+            value = _ratio(fig, scalar(fig["ratio"]["of"]), scalar(fig["ratio"]["to"]))
+        elif _is_aggregate(fig):
+            raw = values.get((None, fid), {}).get((None, None))
+            value = _finish(fig, raw if raw is not None else (0 if "count" in fig or "distinct" in fig else None))
+        else:
+            value = None
+        scalars[fid] = value
+        return value
+
+    indicators = []
+    for fig in report["indicators"]:
+        value = scalar(fig["id"])
+        if fig.get("show", True) is False:
+            continue
+        item = {"id": fig["id"], "label": fig["label"], "help": fig.get("help"), "unit": fig.get("unit"),
+                "value": value, "table": fig.get("table")}
+        for d in fig.get("details") or []:
+            item[d] = scalar(d)
+        indicators.append(item)
+    tables = {t["id"]: _table(session, t, req, values, scalar) for t in report["tables"]}
+    return {
+        "report": report["key"], "title": report["title"], "help": report.get("help"),
+        "period": {"from": req.date_from.isoformat(), "to": req.date_to.isoformat()},
+        "caseworker_id": req.caseworker_id, "process_key": req.process_key,
+        "computed_at": clock.now().isoformat(),
+        "indicators": indicators,
+        "tables": tables,
+    }
+
+
+def _table(session, table: dict, req: ReportRequest, values: dict, scalar) -> list[dict]:
+    period, split = _splits(table["rows"])
+    tid = table["id"]
+    columns = table["columns"]
+    keys: list = []
+    seen: set = set()
+    for c in columns:
+        for (_p, k) in values.get((tid, c["id"]), {}):
+            if k not in seen:
+                seen.add(k)
+                keys.append(k)
+    rows_out: list[dict] = []
+    if split.kind == "bands":
+        bands = _bands_of(split, req)
+        split_keys: list = list(range(len(bands)))
+    elif split.kind == "none":
+        split_keys = [None]
+    else:
+        split_keys = sorted({k for k in keys}, key=lambda k: (k is None, str(k)))
+    names: dict = {}
+    if split.kind == "caseworker":
+        ids = [k for k in split_keys if k is not None]
+        names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()) if ids else {}
+        split_keys.sort(key=lambda i: (names.get(i) or "", i or 0))
+    periods = [(k, a, b) for k, a, b in subperiods(period.kind, req.date_from, req.date_to)] if period else [
+        (None, None, None)]
+    for pkey, _a, _b in periods:
+        for skey in split_keys:
+            row: dict[str, Any] = {}
+            if pkey is not None:
+                row[period.kind if period else "period"] = pkey
+            if split.kind == "bands":
+                low, high, label = _bands_of(split, req)[skey]
+                row.update(key=str(skey), label=label, low=low, high=high)
+            elif split.kind == "caseworker":
+                row.update(key=str(skey) if skey is not None else "", caseworker_id=skey, name=names.get(skey, "—"))
+            elif split.kind in ("fact", "values"):
+                row["key"] = skey if skey is not None else (split.missing or "")
+            elif pkey is not None:
+                row["key"] = pkey
+            for c in columns:
+                if _is_aggregate(c):
+                    raw = values.get((tid, c["id"]), {}).get((pkey, skey))
+                    if raw is None and ("count" in c or "distinct" in c):
+                        raw = 0
+                    row[c["id"]] = _finish(c, raw)
+            for c in columns:
+                if "ratio" in c:
+                    of, to = c["ratio"]["of"], c["ratio"]["to"]
+                    row[c["id"]] = _ratio(c, row[of] if of in row else scalar(of), row[to] if to in row else scalar(to))
+            if split.kind in ("fact", "values") and skey is None and split.missing is None and \
+                    all(not row.get(c["id"]) for c in columns):
+                continue
+            if table.get("omit_empty") and not any(row.get(c) for c in table["omit_empty"]):
+                continue
+            rows_out.append({k: v for k, v in row.items() if not _hidden(table, k)})
+    if split.kind in ("fact", "values"):
+        rows_out.sort(key=lambda r: (r.get(period.kind) if period else "", str(r["key"])))
+    return rows_out
+
+
+def _hidden(table: dict, key: str) -> bool:
+    return any(c["id"] == key and c.get("show") is False for c in table["columns"])
+
+
+def band_keys(report: dict, table_id: str, req: ReportRequest) -> list[tuple[float | None, float | None, str]]:
+    table = next(t for t in report["tables"] if t["id"] == table_id)
+    return _bands_of(_splits(table["rows"])[1], req)
+
+
+def labels(runtime, session, report: dict) -> dict[str, dict]:
+    """Bilingual labels of each table's row keys where the rows are a form field's options (``x-options``), from
+    the newest version of the report's processes."""
+    from ..store.models import ProcessDefinition
+
+    found: dict[str, dict] = {}
+    options: dict[str, dict] = defaultdict(dict)  # field → every option any form of the processes gives it
+    for key in report["processes"]:
+        definition_id = session.execute(select(ProcessDefinition.id).where(ProcessDefinition.process_key == key)
+                                        .order_by(ProcessDefinition.version.desc()).limit(1)).scalar()
+        if definition_id is None:
+            continue
+        for form in runtime.definition(session, definition_id).forms.values():
+            for name, prop in (form.schema.get("properties") or {}).items():
+                options[name].update(prop.get("x-options") or (prop.get("items") or {}).get("x-options") or {})
+    for table in report["tables"]:
+        _period, split = _splits(table["rows"])
+        if split.kind not in ("fact", "values"):
+            continue
+        fact = report["facts"][split.name or ""]
+        found_options = options.get(fact.get("values") or fact.get("field") or "")
+        if found_options:
+            found[table["id"]] = dict(found_options)
+    return found

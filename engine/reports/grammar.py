@@ -1,0 +1,383 @@
+"""The report format (``reports/*.yaml`` of a package): parsed with the line of every value, checked against the
+package's processes and forms, and turned into the plain dict the engine stores and computes from.
+
+The format is documented field by field in docs/reports.md; a change here is a change there.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from ..packages.manifest import Lines, _message, _walk
+from ..packages.parts import Package, PackageProblem
+from .kinds import kind_of
+
+FORMAT = 1
+MAX_REPORT_BYTES = 256 * 1024
+ROLES = ("caseworker", "professional_lead", "process_designer", "manager", "administrator")
+DEFAULT_ACCESS = {"read": ["caseworker", "professional_lead", "manager", "administrator"], "own": ["caseworker"],
+                  "names": ["professional_lead", "manager"]}
+TYPES = ("text", "integer", "number", "boolean", "date", "list")
+PERIODS = ("active", "started", "ended")
+AGGREGATES = ("count", "distinct", "sum", "mean", "ratio", "registrations")
+
+_KEY = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
+_ID = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"}
+_FIELD = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 2000}
+_LOCALISED = {"type": "object", "required": ["hu", "en"], "additionalProperties": False,
+              "properties": {"hu": _TEXT, "en": _TEXT}}
+_ROLES = {"type": "array", "items": {"enum": list(ROLES)}, "uniqueItems": True}
+_SCALAR = {"type": ["string", "number", "boolean"]}
+_CONDITION: dict = {"$ref": "#/$defs/condition"}
+_OPERAND = {"oneOf": [_ID, {"type": "object", "additionalProperties": False, "required": ["divide"],
+                            "properties": {"divide": {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2}}}]}
+_PERIOD = {"oneOf": [{"enum": list(PERIODS)},
+                     {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+                      "properties": {"dated": _ID, "on": _ID}}]}
+_MEASURE = {
+    "period": _PERIOD,
+    "where": _CONDITION,
+    "count": _ID,
+    "distinct": {"oneOf": [_ID, {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2}]},
+    "sum": _OPERAND,
+    "mean": _OPERAND,
+    "per_case": {"enum": ["max"]},
+    "ratio": {"type": "object", "additionalProperties": False, "required": ["of", "to"],
+              "properties": {"of": _ID, "to": _ID, "percent": {"type": "boolean"}}},
+    "registrations": {"const": True},
+    "process": _KEY,
+    "round": {"type": "integer", "minimum": 0, "maximum": 6},
+    "show": {"type": "boolean"},
+}
+_FIGURE = {"type": "object", "additionalProperties": False, "required": ["id", "label"],
+           "properties": {"id": _ID, "label": _LOCALISED, "help": _LOCALISED, "unit": _LOCALISED,
+                          "details": {"type": "array", "items": _ID, "uniqueItems": True},
+                          "table": _ID, "drill": _ID, **_MEASURE}}
+_ROW = {"oneOf": [
+    {"enum": ["caseworker", "month", "quarter"]},
+    {"type": "object", "additionalProperties": False, "required": ["fact"],
+     "properties": {"fact": _ID, "missing": _TEXT}},
+    {"type": "object", "additionalProperties": False, "required": ["values"], "properties": {"values": _ID}},
+    {"type": "object", "additionalProperties": False, "required": ["bands"],
+     "properties": {"bands": _ID, "from_request": {"const": True},
+                    "limits": {"type": "array", "minItems": 1, "items": {
+                        "type": "array", "minItems": 3, "maxItems": 3,
+                        "prefixItems": [{"type": ["number", "null"]}, {"type": ["number", "null"]}, _TEXT]}},
+                    "age": {"const": True}}},
+]}
+SCHEMA: dict = {
+    "$defs": {"condition": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": {
+        "fact": _ID, "field": _FIELD, "equals": _SCALAR, "in": {"type": "array", "items": _SCALAR, "minItems": 1},
+        "filled": {"type": "boolean"}, "above": {"type": "number"}, "completed": {"const": True},
+        "any": {"type": "array", "items": _CONDITION, "minItems": 1},
+        "all": {"type": "array", "items": _CONDITION, "minItems": 1}, "not": _CONDITION}}},
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["format", "key", "title", "processes", "case", "facts", "indicators"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "key": _KEY,
+        "title": _LOCALISED,
+        "help": _LOCALISED,
+        "processes": {"type": "array", "items": _KEY, "minItems": 1, "uniqueItems": True},
+        "access": {"type": "object", "additionalProperties": False,
+                   "properties": {"read": _ROLES, "own": _ROLES, "names": _ROLES}},
+        "case": {"type": "object", "additionalProperties": False, "required": ["start"],
+                 "properties": {"start": _ID, "end": {"oneOf": [{"type": "null"}, _ID,
+                                                                {"type": "array", "items": _ID, "minItems": 1}]}}},
+        "facts": {"type": "object", "minProperties": 1, "propertyNames": _ID, "additionalProperties": {
+            "type": "object", "additionalProperties": False, "properties": {
+                "field": _FIELD, "type": {"enum": list(TYPES)}, "when": _CONDITION, "default": _SCALAR,
+                "divide": {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2},
+                "days_between": {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2},
+                "otherwise": _ID, "case": {"enum": ["started", "completed"]}, "client": {"enum": ["birth_date"]},
+                "person": {"enum": ["latest"]},
+                "completions": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}\\.json$"},
+                "date": _FIELD, "values": _FIELD,
+                "fields": {"type": "object", "propertyNames": _ID, "additionalProperties": {"oneOf": [
+                    {"enum": list(TYPES)},
+                    {"type": "object", "additionalProperties": False, "required": ["field"],
+                     "properties": {"field": _FIELD, "type": {"enum": list(TYPES)}, "contains": _SCALAR}}]}},
+            }}},
+        "indicators": {"type": "array", "items": _FIGURE, "minItems": 1},
+        "tables": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["id", "title", "rows", "columns"],
+            "properties": {"id": _ID, "title": _LOCALISED, "heading": _LOCALISED,
+                           "rows": {"oneOf": [_ROW, {"type": "array", "items": _ROW, "minItems": 1, "maxItems": 2}]},
+                           "omit_empty": {"type": "array", "items": _ID, "minItems": 1},
+                           "columns": {"type": "array", "minItems": 1, "items": {
+                               "type": "object", "additionalProperties": False, "required": ["id", "label"],
+                               "properties": {"id": _ID, "label": _LOCALISED, **_MEASURE}}}}}},
+    },
+}
+_VALIDATOR = Draft202012Validator(SCHEMA)
+
+
+class Problems:
+    """Problems of one report file, each with the line of the value it is about."""
+
+    def __init__(self, file: str, lines: Lines):
+        self.file, self.lines = file, lines
+        self.found: list[PackageProblem] = []
+
+    def add(self, path: tuple, message: str) -> None:
+        where = ".".join(str(p) for p in path)
+        self.found.append(PackageProblem(self.file, self.lines.of(*path), f"{where}: {message}" if where else message))
+
+
+def parse(text: bytes, file: str) -> tuple[dict | None, Lines, list[PackageProblem]]:
+    """A report file as data, the lines of its values, and what is wrong with its structure."""
+    lines = Lines()
+    if len(text) > MAX_REPORT_BYTES:
+        return None, lines, [PackageProblem(file, None, f"larger than {MAX_REPORT_BYTES} bytes")]
+    try:
+        loader = yaml.SafeLoader(text.decode("utf-8"))
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, lines, [PackageProblem(file, 1, "the report is empty")]
+            _walk(node, (), lines, set())
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except UnicodeDecodeError as e:
+        return None, lines, [PackageProblem(file, None, f"not UTF-8 text: {e.reason}")]
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        return None, lines, [PackageProblem(file, line, f"not valid YAML: {e.problem or e}")]
+    except yaml.YAMLError as e:
+        return None, lines, [PackageProblem(file, None, f"not valid YAML: {e}")]
+    if not isinstance(data, dict):
+        return None, lines, [PackageProblem(file, 1, "a report must be a mapping of fields (key: value)")]
+    problems = []
+    for error in sorted(_VALIDATOR.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = tuple(error.absolute_path)
+        where = ".".join(str(p) for p in path) or "(top level)"
+        problems.append(PackageProblem(file, lines.of(*path), f"{where}: {_message(error)}"))
+    return (data if not problems else None), lines, problems
+
+
+# ---- what the report names must exist ---------------------------------------------------------------------------
+
+def _package_fields(package: Package, processes: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(field id → its JSON Schema, over every form of the package; form file → its schema). Fields a case
+    starts with (the manifest's ``start.data``) are fields too."""
+    fields: dict[str, dict] = {}
+    forms: dict[str, dict] = {}
+    for path, data in sorted(package.under("forms").items()):
+        try:
+            schema = json.loads(data)
+        except ValueError:
+            continue  # the form's own check reports it
+        if isinstance(schema, dict):
+            forms[path[len("forms/"):]] = schema
+            for name, prop in (schema.get("properties") or {}).items():
+                if isinstance(prop, dict):
+                    fields.setdefault(name, prop)
+    for key in processes:
+        spec = (package.manifest.get("processes") or {}).get(key) or {}
+        for name in ((spec.get("start") or {}).get("data") or {}):
+            fields.setdefault(name, {"type": "string"})
+    return fields, forms
+
+
+def _check_condition(cond: dict, path: tuple, names: set[str], fields: dict, problems: Problems,
+                     in_facts: bool) -> None:
+    for sub in ("any", "all"):
+        for i, c in enumerate(cond.get(sub) or []):
+            _check_condition(c, (*path, sub, i), names, fields, problems, in_facts)
+    if "not" in cond:
+        _check_condition(cond["not"], (*path, "not"), names, fields, problems, in_facts)
+    tests = [k for k in ("equals", "in", "filled", "above") if k in cond]
+    subjects = [k for k in ("fact", "field", "completed", "any", "all", "not") if k in cond]
+    if len(subjects) != 1:
+        problems.add(path, "a condition names one of fact, field, completed, any, all, not")
+        return
+    if subjects[0] in ("fact", "field") and len(tests) != 1:
+        problems.add(path, f"'{subjects[0]}' needs one test: equals, in, filled or above")
+    if subjects[0] not in ("fact", "field") and tests:
+        problems.add(path, f"{', '.join(tests)} go with 'fact' or 'field'")
+    if "fact" in cond and cond["fact"] not in names:
+        problems.add((*path, "fact"), f"no fact '{cond['fact']}' (declared: {', '.join(sorted(names))})")
+    if "field" in cond:
+        if not in_facts:
+            problems.add((*path, "field"), "an indicator's condition reads facts ('fact'), not form fields")
+        elif cond["field"] not in fields:
+            problems.add((*path, "field"), f"no form field '{cond['field']}' in the package's forms")
+    if "completed" in cond and not in_facts:
+        problems.add(path, "'completed' is a condition of a fact ('when')")
+
+
+def check(package: Package, path: str, data: dict, lines: Lines, known_processes: set[str]) -> list[PackageProblem]:
+    """Everything a valid-looking report names must exist: processes, form fields and forms, facts, collections,
+    indicators, tables and columns."""
+    problems = Problems(path, lines)
+    for i, key in enumerate(data["processes"]):
+        if key not in known_processes:
+            problems.add(("processes", i), f"process '{key}' is not a process of this package "
+                                           f"({', '.join(sorted(known_processes))})")
+    fields, forms = _package_fields(package, data["processes"])
+    facts = data["facts"]
+    names = set(facts)
+    collections = {n for n, f in facts.items() if kind_of(f) != "scalar"}
+    entry_fields: dict[str, set[str]] = {n: set(facts[n].get("fields") or {}) | {"value"} for n in collections}
+    for name, fact in facts.items():
+        where = ("facts", name)
+        kind = kind_of(fact)
+        sources = [k for k in ("field", "divide", "days_between", "case", "client", "completions") if k in fact]
+        if len(sources) != 1:
+            problems.add(where, "a fact has one source: field, divide, days_between, case, client or completions")
+            continue
+        if "field" in fact and fact["field"] not in fields:
+            problems.add((*where, "field"), f"no form field '{fact['field']}' in the package's forms")
+        if "completions" in fact:
+            form = forms.get(fact["completions"])
+            if form is None:
+                problems.add((*where, "completions"), f"no form '{fact['completions']}' in forms/")
+            form_fields = set((form or {}).get("properties") or {})
+            for key in ("date", "values"):
+                if key in fact and form is not None and fact[key] not in form_fields:
+                    problems.add((*where, key), f"no field '{fact[key]}' in {fact['completions']}")
+            for fname, spec in (fact.get("fields") or {}).items():
+                field = spec["field"] if isinstance(spec, dict) else fname
+                if form is not None and field not in form_fields:
+                    problems.add((*where, "fields", fname), f"no field '{field}' in {fact['completions']}")
+        elif kind == "records":
+            items = ((fields.get(fact.get("field", "")) or {}).get("items") or {}).get("properties") or {}
+            for key in ("date",):
+                if key in fact and fact[key] not in items:
+                    problems.add((*where, key), f"no field '{fact[key]}' in the records of '{fact.get('field')}'")
+            for fname, spec in (fact.get("fields") or {}).items():
+                field = spec["field"] if isinstance(spec, dict) else fname
+                if field not in items:
+                    problems.add((*where, "fields", fname), f"no field '{field}' in the records of "
+                                                            f"'{fact.get('field')}'")
+        for key in ("divide", "days_between"):
+            for j, other in enumerate(fact.get(key) or []):
+                if other not in names or kind_of(facts[other]) != "scalar":
+                    problems.add((*where, key, j), f"'{other}' is not a fact of one value")
+        if "otherwise" in fact and fact["otherwise"] not in names:
+            problems.add((*where, "otherwise"), f"no fact '{fact['otherwise']}'")
+        if "when" in fact:
+            _check_condition(fact["when"], (*where, "when"), names, fields, problems, True)
+    for key in ("start",):
+        if data["case"][key] not in names:
+            problems.add(("case", key), f"no fact '{data['case'][key]}'")
+    ends = data["case"].get("end")
+    for i, end in enumerate([ends] if isinstance(ends, str) else ends or []):
+        if end not in names:
+            problems.add(("case", "end") if isinstance(ends, str) else ("case", "end", i), f"no fact '{end}'")
+
+    figure_ids = [f["id"] for f in data["indicators"]]
+    tables = {t["id"]: t for t in data.get("tables") or []}
+    for dup in {i for i in figure_ids if figure_ids.count(i) > 1}:
+        problems.add(("indicators",), f"indicator '{dup}' is declared twice")
+
+    def check_measure(m: dict, path: tuple, local: set[str]) -> None:
+        aggregates = [k for k in AGGREGATES if k in m]
+        if "table" in m and not aggregates:
+            return
+        if len(aggregates) != 1:
+            problems.add(path, f"an indicator computes one of: {', '.join(AGGREGATES)}")
+            return
+        period = m.get("period", "active")
+        dated = period.get("dated") if isinstance(period, dict) else None
+        counted = m.get("count")
+        if dated is not None and dated not in collections:
+            problems.add((*path, "period", "dated"), f"'{dated}' is not a collection (a list fact)")
+        if isinstance(period, dict) and "on" in period and period["on"] not in names:
+            problems.add((*path, "period", "on"), f"no fact '{period['on']}'")
+        if counted is not None and counted != "cases" and counted not in collections:
+            problems.add((*path, "count"), f"count 'cases' or a collection ({', '.join(sorted(collections))})")
+        collection = counted if counted not in (None, "cases") else dated
+        visible = names | (entry_fields.get(collection, set()) if collection else set())
+        if "where" in m:
+            _check_condition(m["where"], (*path, "where"), visible, fields, problems, False)
+        distinct = m.get("distinct")
+        for _j, d in enumerate([distinct] if isinstance(distinct, str) else distinct or []):
+            if d not in ("client", "caseworker", "case", "value") and d not in visible:
+                problems.add((*path, "distinct"), f"distinct 'client', 'caseworker', 'case', 'value' or a fact, "
+                                                  f"not '{d}'")
+        for key in ("sum", "mean"):
+            operand = m.get(key)
+            for _j, o in enumerate([operand] if isinstance(operand, str) else (operand or {}).get("divide") or []):
+                if o not in visible:
+                    problems.add((*path, key), f"no fact '{o}'")
+        if "ratio" in m:
+            for key in ("of", "to"):
+                if m["ratio"][key] not in local and m["ratio"][key] not in figure_ids:
+                    problems.add((*path, "ratio", key), f"no indicator or column '{m['ratio'][key]}'")
+        if "process" in m and m["process"] not in data["processes"]:
+            problems.add((*path, "process"), f"process '{m['process']}' is not one of the report's")
+
+    for i, fig in enumerate(data["indicators"]):
+        check_measure(fig, ("indicators", i), set())
+        if "table" in fig and fig["table"] not in tables:
+            problems.add(("indicators", i, "table"), f"no table '{fig['table']}'")
+        if "drill" in fig and fig.get("table") in tables \
+                and fig["drill"] not in {c["id"] for c in tables[fig["table"]]["columns"]}:
+            problems.add(("indicators", i, "drill"), f"no column '{fig['drill']}' in table '{fig['table']}'")
+        for j, d in enumerate(fig.get("details") or []):
+            if d not in figure_ids:
+                problems.add(("indicators", i, "details", j), f"no indicator '{d}'")
+    for i, table in enumerate(data.get("tables") or []):
+        columns = {c["id"] for c in table["columns"]}
+        for j, column in enumerate(table["columns"]):
+            check_measure(column, ("tables", i, "columns", j), columns)
+        rows = table["rows"] if isinstance(table["rows"], list) else [table["rows"]]
+        if sum(1 for r in rows if r in ("month", "quarter")) > 1 or (len(rows) == 2 and not any(
+                r in ("month", "quarter") for r in rows)):
+            problems.add(("tables", i, "rows"), "two kinds of rows are a period (month or quarter) and another")
+        for r in rows:
+            if isinstance(r, dict):
+                name = r.get("fact") or r.get("values") or r.get("bands")
+                if name not in names:
+                    problems.add(("tables", i, "rows"), f"no fact '{name}'")
+                elif "values" in r and name not in collections:
+                    problems.add(("tables", i, "rows"), f"'{name}' is not a list fact")
+                if "bands" in r and not r.get("from_request") and not r.get("limits"):
+                    problems.add(("tables", i, "rows"), "bands come 'from_request' or have 'limits'")
+        for j, c in enumerate(table.get("omit_empty") or []):
+            if c not in columns:
+                problems.add(("tables", i, "omit_empty", j), f"no column '{c}'")
+    return problems.found
+
+
+def normalised(data: dict) -> dict[str, Any]:
+    """The report as stored: defaults filled in, so computing never guesses."""
+    result = dict(data)
+    result["access"] = {**DEFAULT_ACCESS, **(data.get("access") or {})}
+    result.setdefault("tables", [])
+    ends = data["case"].get("end")
+    result["case"] = {"start": data["case"]["start"],
+                      "end": [ends] if isinstance(ends, str) else list(ends or [])}
+    return result
+
+
+def check_package(package: Package) -> tuple[list[tuple[str, dict]], list[PackageProblem]]:
+    """Every report of a package: (file, normalised report) and the problems found, each with file and line."""
+    problems: list[PackageProblem] = []
+    found: list[tuple[str, dict]] = []
+    keys: dict[str, str] = {}
+    processes = set((package.manifest or {}).get("processes") or {})
+    for path, text in sorted(package.under("reports").items()):
+        if not path.endswith((".yaml", ".yml")) or path.count("/") != 1:
+            problems.append(PackageProblem(path, None, "reports/ holds report files (*.yaml) only, no subfolders"))
+            continue
+        data, lines, structure = parse(text, path)
+        problems += structure
+        if data is None:
+            continue
+        own = check(package, path, data, lines, processes)
+        problems += own
+        if data["key"] in keys:
+            problems.append(PackageProblem(path, lines.of("key"), f"key: '{data['key']}' is the key of "
+                                                                  f"{keys[data['key']]} too"))
+        keys[data["key"]] = path
+        if not own:
+            found.append((path, normalised(data)))
+    return found, problems

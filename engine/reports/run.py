@@ -1,0 +1,187 @@
+"""A declared report for a user: which reports they may read, the report of a period with the option labels of
+its tables, and the cases behind any figure (drill-down) under the same conditions as the figure."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from ..errors import Forbidden, ValidationFailed
+from ..forms.input_check import check_offset
+from ..people.users import Actor
+from . import compute as c
+from .request import ReportRequest, authorise, may_read, may_see_names
+
+MAX_LIMIT = 1000
+
+
+def available(runtime, actor: Actor) -> list[dict]:
+    """The deployed reports the actor may read: key, title, help, package."""
+    with runtime.db.reading() as session:
+        found = c.current(session)
+    return [{"key": k, "title": r["title"], "help": r.get("help"), "package": r["package"]}
+            for k, r in found.items() if may_read(actor, r["access"])]
+
+
+def layout(report: dict) -> dict:
+    """What a page or an export needs to show the result: titles, headings and the shown columns of each table."""
+    return {"tables": [{"id": t["id"], "title": t["title"], "heading": t.get("heading"),
+                        "rows": t["rows"], "columns": [{"id": col["id"], "label": col["label"],
+                                                        "ratio": "ratio" in col}
+                                                       for col in t["columns"] if col.get("show", True)]}
+                       for t in report["tables"]]}
+
+
+def report(runtime, actor: Actor, key: str, req: ReportRequest) -> dict:
+    """The report as the actor may see it, with the option labels of its processes' forms."""
+    with runtime.db.reading() as session:
+        definition = c.definition(session, key)
+        req = authorise(actor, req, definition["access"])
+        result = c.compute(session, definition, req)
+        result["labels"] = c.labels(runtime, session, definition)
+    result["names_allowed"] = may_see_names(actor, definition["access"])
+    result["layout"] = layout(definition)
+    return result
+
+
+def _target(report: dict, target: str) -> tuple[dict, dict | None]:
+    """(the measure whose cases are listed, its table or None) for an indicator id or 'table.column'."""
+    figures = {f["id"]: f for f in report["indicators"]}
+    tables = {t["id"]: t for t in report["tables"]}
+    table_id, _, column_id = target.partition(".")
+    if column_id:
+        table = tables.get(table_id)
+        columns = {col["id"]: col for col in (table or {}).get("columns", [])}
+        if table is None or column_id not in columns:
+            raise ValidationFailed(f"no column '{target}' in report '{report['key']}'",
+                                   [{"field": "indicator", "message": "unknown"}])
+        measure = columns[column_id]
+        if "ratio" in measure:
+            of = measure["ratio"]["of"]
+            return _target(report, f"{table_id}.{of}" if of in columns else of)
+        return measure, table
+    fig = next((f for fid, f in figures.items() if fid.lower() == target.lower()), None)
+    if fig is None:
+        raise ValidationFailed(f"unknown indicator '{target}'; the indicators are "
+                               f"{', '.join(f['id'] for f in report['indicators'])}",
+                               [{"field": "indicator", "message": "unknown"}])
+    if "table" in fig and not c._is_aggregate(fig):
+        table = tables[fig["table"]]
+        column = fig.get("drill") or next(col["id"] for col in table["columns"] if c._is_aggregate(col))
+        return _target(report, f"{table['id']}.{column}")
+    if "ratio" in fig:
+        return _target(report, fig["ratio"]["of"])
+    if fig.get("registrations"):
+        raise ValidationFailed(f"'{fig['id']}' counts registrations, not the cases of this report",
+                               [{"field": "indicator", "message": "no cases behind it"}])
+    return fig, None
+
+
+def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key: str | None, collection,
+                    req: ReportRequest) -> tuple[list, dt.date, dt.date]:
+    """The conditions that pick a table's row, and the period (a month's or quarter's row narrows it)."""
+    start, end = req.date_from, req.date_to
+    if table is None:
+        return [], start, end
+    period, split = c._splits(table["rows"])
+    if not row_key:
+        if split.kind == "bands":
+            raise ValidationFailed(f"'{table['id']}' needs the number of a band as key",
+                                   [{"field": "key", "message": "missing"}])
+        if split.kind in ("values",) and period is None:
+            raise ValidationFailed(f"'{table['id']}' needs a row's key (e.g. one of its values)",
+                                   [{"field": "key", "message": "missing"}])
+        return [], start, end
+    key = row_key
+    if period is not None:
+        spans = {k: (a, b) for k, a, b in c.subperiods(period.kind, start, end)}
+        pkey, _, key = row_key.partition("/") if split.kind != "none" else (row_key, "", "")
+        if pkey not in spans:
+            raise ValidationFailed(f"'{pkey}' is no {period.kind} of the period", [{"field": "key",
+                                                                                   "message": "unknown"}])
+        start, end = spans[pkey]
+        if split.kind == "none" or not key:
+            return [], start, end
+    src = c.E if collection is not None else c.C
+    if split.kind == "bands":
+        bands = c._bands_of(split, req)
+        try:
+            band = bands[int(key)]
+        except (ValueError, IndexError):
+            raise ValidationFailed(f"'{table['id']}' needs the number of a band (0–{len(bands) - 1}), not '{key}'",
+                                   [{"field": "key", "message": "no such band"}]) from None
+        expr = comp.value(split.name or "", collection)
+        return [c._age_condition(expr, band, end) if split.age else c._band_condition(expr, band)], start, end
+    if split.kind == "caseworker":
+        if not key.isdigit():
+            return [src.c.caseworker_id.is_(None)], start, end
+        return [src.c.caseworker_id == int(key)], start, end
+    if split.kind == "values":
+        return [c.E.c.value == key], start, end
+    if split.kind == "fact":
+        expr = comp.value(split.name or "", collection)
+        return [expr.is_(None) if key == split.missing else expr == key], start, end
+    return [], start, end
+
+
+def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: str, row_key: str | None = None,
+                 with_names: bool = False, limit: int = 100, offset: int = 0) -> dict:
+    """The cases a figure counts (the same conditions), with their facts; names only for ``access.names``."""
+    from ..store.models import Client, User
+
+    check_offset("offset", offset)
+    with runtime.db.reading() as session:
+        report = c.definition(session, key)
+        req = authorise(actor, req, report["access"])
+        if with_names and not may_see_names(actor, report["access"]):
+            raise Forbidden("the list by name is for the roles: " + ", ".join(report["access"]["names"]))
+        measure, table = _target(report, target)
+        comp = c.Compiler(report, req)
+        split = c._splits(table["rows"])[1] if table is not None else c.Split()
+        collection = comp.source_of(measure, split)
+        conds, start, end = _row_conditions(comp, report, table, row_key, collection, req)
+        conds += comp.period_condition(measure, start, end)
+        if "where" in measure:
+            conds.append(comp.condition(measure["where"], collection))
+        if measure.get("process"):
+            conds.append(c.C.c.process_key == measure["process"])
+        elif req.process_key:
+            conds.append(c.C.c.process_key == req.process_key)
+        src = c.E if collection is not None else c.C
+        conds.append(src.c.report_key == key)
+        if req.caseworker_id is not None:
+            conds.append(src.c.caseworker_id == req.caseworker_id)
+        columns: list[Any] = [c.C.c.case_id, c.C.c.process_key, c.C.c.start_day, c.C.c.end_day, c.C.c.facts,
+                              Client.client_code, User.display_name]
+        if with_names:
+            columns += [Client.family_name, Client.given_name]
+        if collection is not None:
+            conds.append(c.E.c.collection == collection)
+            entries = select(c.E.c.case_id, func.count().label("entries")).select_from(c.E).join(
+                c.C, and_(c.C.c.report_key == c.E.c.report_key, c.C.c.case_id == c.E.c.case_id)) \
+                .outerjoin(c.CL, c.CL.c.id == c.E.c.client_id).where(*conds).group_by(c.E.c.case_id).subquery()
+            query = select(*columns, entries.c.entries).select_from(c.C).join(
+                entries, entries.c.case_id == c.C.c.case_id).where(c.C.c.report_key == key)
+        else:
+            query = select(*columns).select_from(c.C).where(*conds)
+        query = query.outerjoin(Client, Client.id == c.C.c.client_id).outerjoin(User, User.id == c.C.c.caseworker_id)
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
+        rows = session.execute(query.order_by(c.C.c.case_id).limit(min(limit, MAX_LIMIT)).offset(offset)).all()
+    items = []
+    for row in rows:
+        item = {"case_id": row.case_id, "process_key": row.process_key, "client_code": row.client_code,
+                "caseworker": row.display_name, "start": _iso(row.start_day), "end": _iso(row.end_day),
+                **(row.facts or {})}
+        if with_names:
+            item["name"] = f"{row.family_name} {row.given_name}" if row.family_name else None
+        if collection is not None:
+            item["entries"] = row.entries
+        items.append(item)
+    return {"report": key, "indicator": target, "key": row_key,
+            "period": {"from": req.date_from.isoformat(), "to": req.date_to.isoformat()},
+            "caseworker_id": req.caseworker_id, "total": total, "items": items, "with_names": with_names}
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
