@@ -199,9 +199,15 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     _visible(page, "goal_reached").to_be_hidden()
     _complete(page)
     expect(page.get_by_test_id("step")).to_have_text("Step 3.9")
-    page.check("#f-further_service_available-true")
+    _visible(page, "referral_to").to_be_hidden()
+    page.check("#f-further_service_available-true")  # a yes records the further service and why
+    _visible(page, "referral_to").to_be_visible()
+    page.select_option("#f-referral_to_kind", "service")
+    page.fill("#f-referral_to", "Debt management service")
+    page.fill("#f-referral_reason", "The rent arrears need a repayment plan.")
     _complete(page)
     expect(page.get_by_test_id("step")).to_have_text("Step 3.7")
+    expect(page.locator("#f-referral_to")).to_have_value("Debt management service")  # 3.7 refines it
     page.check("#f-needs_other_helpers-true")
     _visible(page, "other_helpers").to_be_visible()
     _visible(page, "action_plan").to_be_visible()  # 45 kept beside 44, pre-filled with the plan so far
