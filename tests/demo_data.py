@@ -60,8 +60,51 @@ def action(day: int, text: str = "Egyeztetés az iskolával.") -> dict:
     return {"date": f"2026-02-{day:02d}", "log": text}
 
 
+def review_data(met: bool, goal_reached: bool = True, earlier: list | None = None,
+                on: str = "2026-03-02") -> dict:
+    """3.6: the February rent and own contribution shown; ``earlier``: the payments checked at the reviews before
+    (an append-only block sends them back first, docs/forms.md)."""
+    data = {"review_date": on, "review_checks": [*(earlier or []), *review_checks()], "commitments_met": met}
+    if met:
+        data["goal_reached"] = goal_reached
+    return data
+
+
+def review_checks(month: str = "2026-02") -> list[dict]:
+    return [{"kind": "monthly_payment", "name": "Lakbér", "month": month, "shown": True, "amount": 45000},
+            {"kind": "own_contribution", "name": "Adósságkezelési önrész", "month": month, "shown": True}]
+
+
+def conference_data(actions: list[dict]) -> dict:
+    """3.5: a case conference with the husband and the class teacher, each taking on a task with a due date."""
+    return {"conference_date": "2026-02-25", "invitation_date": "2026-02-18",
+            "conference_participants": [
+                {"name": "Kovács János", "kind": "family_member", "invited": True, "attended": True},
+                {"name": "Szabó Ilona", "kind": "professional", "organisation": "Petőfi Általános Iskola",
+                 "invited": True, "attended": False}],
+            "conference_tasks": [
+                {"participant": "Kovács János", "task": "Havi költségvetés vezetése.", "due_date": "2026-03-31"},
+                {"participant": "Szabó Ilona", "task": "Heti visszajelzés a hiányzásokról.",
+                 "due_date": "2026-03-15"}],
+            "actions": actions}
+
+
+def further_service_data() -> dict:
+    """3.9 yes: the further service brought in, and why (the referral, recorded again at 3.7)."""
+    return {"further_service_available": True, "referral_to_kind": "service",
+            "referral_to": "Adósságkezelési szolgáltatás",
+            "referral_reason": "A lakbérhátralék rendezéséhez adósságkezelési tanácsadás kell."}
+
+
+def evaluation_data() -> dict:
+    """3.8's evaluation before the closure fields: results, the agreement's commitments, the changes."""
+    return {"results_evaluation": "A lakbérhátralék rendeződött, a gyerekek rendszeresen járnak iskolába.",
+            "commitments_evaluation": "A havi befizetéseket és az önrészt minden felülvizsgálaton igazolták.",
+            "changes_recorded": "Rendszeres jövedelem, havi költségvetés szerint gazdálkodnak."}
+
+
 def closure_data(follow_up: bool) -> dict:
-    data = {"closure_date": "2026-06-30", "closure_reason": "successful", "follow_up": follow_up}
+    data = {**evaluation_data(), "closure_date": "2026-06-30", "closure_reason": "successful", "follow_up": follow_up}
     if follow_up:
         data.update(follow_up_agreement="Havonta egy látogatás három hónapig.", follow_up_frequency="monthly",
                     follow_up_months=3)
@@ -88,13 +131,14 @@ def run_family_care(runtime: Runtime, caseworker, lead, client_code: str, loops:
 
     ``stop_at`` leaves the case waiting at that step (for demo cases in different states)."""
     case_id = cases.start_case(runtime, "family_care", caseworker, client_code)["case_id"]
-    steps = [("3.1", caseworker, assessment_data()), ("3.2", caseworker, {"agreement_date": "2026-03-05"})]
+    steps = [("3.1", caseworker, assessment_data()),
+             ("3.2", caseworker, {"agreement_date": "2026-03-05", "review_frequency": "monthly"})]
     meetings = []
     for n in range(loops):
         meetings.append(meeting(6 + n % 20))
         steps.append(("3.3", caseworker, {"meetings": list(meetings), "casework_next": "continue"}))
     steps.append(("3.3", caseworker, {"meetings": list(meetings), "actions": [action(10)], "casework_next": "review"}))
-    steps += [("3.6", caseworker, {"commitments_met": True}), ("3.8", caseworker, closure_data(follow_up=False)),
+    steps += [("3.6", caseworker, review_data(True)), ("3.8", caseworker, closure_data(follow_up=False)),
               ("3.8 agree", lead, {"closure_agreed": True})]
     for label, actor, data in steps:
         if stop_at == label:

@@ -240,6 +240,8 @@ def _holds(cond: dict, obj: dict) -> bool:
         return isinstance(value, list) and cond["contains"] in value
     if "contains-any" in cond:
         return isinstance(value, list) and any(v in value for v in cond["contains-any"])
+    if "in" in cond:
+        return not isinstance(value, list | dict) and value is not None and value in cond["in"]
     return False
 
 
@@ -281,7 +283,8 @@ class _Builder:
         value = siblings.get(name)
         f = Field(name=name, path="/".join(str(p) for p in here), html_name=html_name, html_id="f-" + html_name,
                   label=text(prop.get("x-label"), self.locale) or prop.get("title") or name, widget=widget,
-                  help=text(prop.get("x-help"), self.locale), seed=prop.get("x-seed-field", prop.get("x-seed-step")),
+                  help=text(prop.get("x-help"), self.locale),
+ seed=prop.get("x-seed-field", prop.get("x-seed-step", prop.get("x-seed-activity"))),
                   value=_display_value(widget, value, self.locale), required=required, depth=depth,
                   decision=str(prop.get("x-seed-step") or ""), exclusive=prop.get("x-exclusive-option") or "",
                   computed=prop.get("x-computed") or "", maxlength=prop.get("maxLength"),

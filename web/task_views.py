@@ -25,6 +25,7 @@ from engine.forms import review
 
 from . import form_errors, form_parse, form_render
 from .auth import logged_in_actor, login_required, runtime
+from .labels import process_name
 from .review_panel import review_panel
 
 bp = Blueprint("tasks", __name__)
@@ -173,6 +174,9 @@ def complete(task_id: int):
                              "%(reason)s", reason=err.message))
     for warning in result.get("warnings", ()):  # e.g. a family-care follow-up making a 31st client
         flash(warning, "warning")
+    for linked in result.get("started_cases", ()):  # a choice on the form started a case (x-starts-case)
+        flash(_("A linked case was started for the same client: #%(id)d %(process)s.", id=linked["case_id"],
+                process=process_name(linked["process_key"])), "info")
     if result["case_status"] == "completed":
         flash(_("The step is done and the case is closed."), "info")
     elif result["next_tasks"]:

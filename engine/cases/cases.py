@@ -14,7 +14,7 @@ from ..runtime.advance import Advance, CaseRecord
 from ..runtime.runtime import Runtime
 from ..store import audit, clock
 from ..store.db import Prepared
-from ..store.models import Case, Client, HumanTask, ProcessDefinition
+from ..store.models import AuditEvent, Case, Client, HumanTask, ProcessDefinition
 from . import clients
 
 _INSERT_CASE = Prepared(Case.__table__.insert())
@@ -32,54 +32,66 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
         input_check.check_text("client_code", client_code)
     at = clock.now()
     with runtime.db.command() as session:
-        # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
-        view = runtime.definition(session, definitions.latest_definition_id(session, process_key))
-        # Who may start it is the definition's to say (the start event's lane or ``startedBy``).
-        access.require_role(actor, *view.starter_roles)
-        seed: dict = {}
-        client_id = None
-        if client_code is not None and not isinstance(client_code, str):
-            raise SegitoError(f"client_code must be a text code like 'K-7F3Q2D9H', not {client_code!r}")
-        if view.needs_client:
-            if not client_code:
-                where = f"at '{view.starts_from}' " if view.starts_from else ""
-                raise ValidationFailed(f"a '{process_key}' case needs a client: register the client {where}first",
-                                       [{"field": "client_code", "message": f"is required for a '{process_key}' case"}])
-            client_id, client_code, seed = clients.case_seed(session.connection(), client_code, view.seed_fields)
-        already_open = []
-        if client_id is not None and view.one_open_case_per_client:
-            already_open = _open_cases(session, process_key, client_id)
-            if already_open and not confirm:
-                raise ConfirmationNeeded(
-                    f"client {client_code} already has an open '{process_key}' case: "
-                    + "; ".join(f"case {c['case_id']} (started {c['started_at'][:10]} by {c['started_by']})"
-                                for c in already_open)
-                    + ". Nothing was started; confirm to start another one.",
-                    [{"field": "confirm", "kind": "open_case", "message": "the client already has an open case",
-                      "open_cases": already_open}])
-        caseworker_id = actor.id if CASEWORKER in actor.role_codes else None
-        values = dict(definition_id=view.id, process_key=process_key, client_id=client_id, status="running",
-                      state=b"", lock_version=1, caseworker_id=caseworker_id, started_at=at,
-                      started_by=actor.username, completed_at=None, audit_head="", audit_seq=0)
-        # A Core INSERT and a plain record: Advance writes the row with Core statements, so an ORM flush of a
-        # mapped Case would only add time.
-        values["id"] = _INSERT_CASE.insert(session.connection(), values)
-        case = CaseRecord(values)
-        workflow = BpmnWorkflow(view.spec, view.subprocess_specs)
-        for start in workflow.get_tasks(state=TaskState.READY):
-            start.data.update(seed)
-        step = Advance(runtime, session, case, workflow, view, actor.username, at, caseworker_id)
-        started = {"process_key": process_key, "version": view.version, "client_code": client_code or None,
-                   "after": seed}
-        if already_open:  # started although confirmation was asked for: the audit says which case was open
-            started["confirmed_with_open_cases"] = [c["case_id"] for c in already_open]
-        step.audit.add(audit.CASE_STARTED, started)
-        step.run_engine()
-        created = step.finish()
-        case_id = case.id
+        return start_in(runtime, session, process_key, actor, client_code, confirm, at)
+
+
+def start_in(runtime: Runtime, session, process_key: str, actor: Actor, client_code: str | None, confirm: bool,
+             at, linked_from: dict | None = None) -> dict:
+    """Start a case inside the caller's transaction: ``start_case``'s work, and the one a form choice that starts
+    a linked case (x-starts-case) does in the completing step's transaction. ``linked_from``: ``{"case_id",
+    "process_key", "task_id", "step", "field"}`` of the case whose step started this one."""
+    # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
+    view = runtime.definition(session, definitions.latest_definition_id(session, process_key))
+    # Who may start it is the definition's to say (the start event's lane or ``startedBy``).
+    access.require_role(actor, *view.starter_roles)
+    seed: dict = {}
+    client_id = None
+    if client_code is not None and not isinstance(client_code, str):
+        raise SegitoError(f"client_code must be a text code like 'K-7F3Q2D9H', not {client_code!r}")
+    if view.needs_client:
+        if not client_code:
+            where = f"at '{view.starts_from}' " if view.starts_from else ""
+            raise ValidationFailed(f"a '{process_key}' case needs a client: register the client {where}first",
+                                   [{"field": "client_code", "message": f"is required for a '{process_key}' case"}])
+        client_id, client_code, seed = clients.case_seed(session.connection(), client_code, view.seed_fields)
+    already_open = []
+    if client_id is not None and view.one_open_case_per_client:
+        already_open = _open_cases(session, process_key, client_id)
+        if already_open and not confirm:
+            raise ConfirmationNeeded(
+                f"client {client_code} already has an open '{process_key}' case: "
+                + "; ".join(f"case {c['case_id']} (started {c['started_at'][:10]} by {c['started_by']})"
+                            for c in already_open)
+                + ". Nothing was started; confirm to start another one.",
+                [{"field": "confirm", "kind": "open_case", "message": "the client already has an open case",
+                  "open_cases": already_open}])
+    caseworker_id = actor.id if CASEWORKER in actor.role_codes else None
+    values = dict(definition_id=view.id, process_key=process_key, client_id=client_id, status="running",
+                  state=b"", lock_version=1, caseworker_id=caseworker_id, started_at=at,
+                  started_by=actor.username, completed_at=None, audit_head="", audit_seq=0)
+    # A Core INSERT and a plain record: Advance writes the row with Core statements, so an ORM flush of a
+    # mapped Case would only add time.
+    values["id"] = _INSERT_CASE.insert(session.connection(), values)
+    case = CaseRecord(values)
+    workflow = BpmnWorkflow(view.spec, view.subprocess_specs)
+    for start in workflow.get_tasks(state=TaskState.READY):
+        start.data.update(seed)
+    step = Advance(runtime, session, case, workflow, view, actor.username, at, caseworker_id)
+    started = {"process_key": process_key, "version": view.version, "client_code": client_code or None,
+               "after": seed}
+    if already_open:  # started although confirmation was asked for: the audit says which case was open
+        started["confirmed_with_open_cases"] = [c["case_id"] for c in already_open]
+    if linked_from is not None:
+        started["linked_from"] = linked_from
+    step.audit.add(audit.CASE_STARTED, started)
+    if linked_from is not None:
+        step.audit.add(audit.CASE_LINKED, {"started_from": linked_from})
+    step.run_engine()
+    created = step.finish()
+    case_id = case.id
     return {"case_id": case_id, "process_key": process_key, "version": view.version,
             "tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
-            # A warning only when there is one, e.g. a caseload past its limit (engine/cases/caseload.py).
+            # A warning only when there is one, e.g. a caseload past its limit (engine/timers/caseload.py).
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
 
 
@@ -166,10 +178,28 @@ def get_case(runtime: Runtime, case_id: int, actor: Actor, with_data: bool = Tru
             "client": clients.describe(client) if client else None,
             "current_tasks": [task_summary(t) for t in tasks if t.state == "ready"],
             "steps_taken": [task_summary(t) for t in tasks if t.state == "completed"],
+            "links": links(session, case_id),
         }
         if with_data:
             result["data"] = case_data(runtime, session, case)
         return result
+
+
+def links(session, case_id: int) -> list[dict]:
+    """The cases linked to this one by a step that started a case for the same client (x-starts-case): each
+    with ``direction`` ``started`` (this case's step started it) or ``started_from`` (this case was started by
+    that case's step), the other case's id and process, the step and field, who and when. Read from the audit
+    events both cases got in the starting transaction (``case_linked``)."""
+    rows = session.execute(select(AuditEvent.payload, AuditEvent.actor, AuditEvent.occurred_at)
+                           .where(AuditEvent.case_id == case_id, AuditEvent.kind == audit.CASE_LINKED)
+                           .order_by(AuditEvent.seq)).all()
+    found = []
+    for payload, actor, at in rows:
+        direction = "started" if "started" in payload else "started_from"
+        other = payload[direction]
+        found.append({"direction": direction, "case_id": other["case_id"], "process_key": other["process_key"],
+                      "step": other.get("step"), "field": other.get("field"), "by": actor, "at": at.isoformat()})
+    return found
 
 
 def history(runtime: Runtime, case_id: int, actor: Actor) -> list[dict]:

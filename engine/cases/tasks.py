@@ -8,7 +8,8 @@ from typing import cast
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import CursorResult, bindparam, select, update
 
-from ..errors import Conflict, NotFound, SegitoError
+from ..definitions import definitions
+from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
 from ..forms import entries, input_check
 from ..people import access
 from ..people.users import CASEWORKER, Actor
@@ -17,9 +18,9 @@ from ..runtime.runtime import Runtime
 from ..sandbox.calendar_helpers import local_date
 from ..store import audit, clock
 from ..store.db import Prepared, is_postgres
-from ..store.models import AuditEvent, Case, HumanTask
+from ..store.models import AuditEvent, Case, Client, HumanTask
 from . import agenda, inbox_queries
-from .cases import case_data_and_entries, task_summary
+from .cases import case_data_and_entries, start_in, task_summary
 
 _tasks = HumanTask.__table__
 _COMPLETE_TASK = Prepared(_tasks.update().where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == "ready")
@@ -270,6 +271,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
             before.update(carried)
             changed = {k for k in clean if before.get(k) != clean[k]}
             step.complete(task.spiff_task_id, clean)
+            linked = _start_linked(runtime, session, form, clean, case, task, actor, at, step) if form else []
             if _COMPLETE_TASK.execute(connection, {"task_id": task_id, "at": at, "by": actor.username}) != 1:
                 raise Conflict(f"task {task_id} was completed by someone else first; nothing was saved")
             payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,
@@ -291,7 +293,41 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     return {"task_id": task_id, "case_id": case_id, "case_status": status,
             "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
             # A warning only when there is one, e.g. a mentor's 31st follow-up client (engine.timers.timer_sync).
-            **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
+            **({"warnings": step.warnings} if getattr(step, "warnings", None) else {}),
+            # Cases a choice on the form started for the same client (x-starts-case), when there are any.
+            **({"started_cases": linked} if linked else {})}
+
+
+def _start_linked(runtime: Runtime, session, form, clean: dict, case, task, actor: Actor, at, step) -> list[dict]:
+    """Start, in this step's transaction, a case of each process chosen in an ``x-starts-case`` field, for the
+    case's client; both cases get a ``case_linked`` event naming the other (docs/forms.md). Whatever refuses the
+    start (the actor may not start that process, the client already has an open case of a process that allows
+    one) refuses the step too: nothing is saved."""
+    linked = []
+    for field in form.starts_case:
+        key = clean.get(field)
+        if not key:
+            continue
+        try:
+            target = runtime.definition(session, definitions.latest_definition_id(session, key))
+        except NotFound:
+            target = None
+        if target is None or not target.needs_client or case.client_id is None:
+            why = ("no such process is deployed" if target is None else
+                   "that process does not start from a registered client" if not target.needs_client else
+                   "this case has no registered client")
+            raise ValidationFailed(f"{field}: cannot start a '{key}' case for the same client: {why}",
+                                   [{"field": field, "kind": "x-starts-case", "value": key,
+                                     "message": f"cannot start a '{key}' case for the same client: {why}"}])
+        code = session.execute(select(Client.client_code).where(Client.id == case.client_id)).scalar_one()
+        here = {"case_id": case.id, "process_key": case.process_key, "task_id": task.id, "step": task.step,
+                "field": field}
+        new = start_in(runtime, session, key, actor, code, False, at, linked_from=here)
+        step.audit.add(audit.CASE_LINKED, {"started": {"case_id": new["case_id"], "process_key": key,
+                                                       "task_id": task.id, "step": task.step, "field": field}},
+                       task.id)
+        linked.append({"case_id": new["case_id"], "process_key": key, "field": field, "tasks": new["tasks"]})
+    return linked
 
 
 def _decisions(form, clean: dict) -> dict:

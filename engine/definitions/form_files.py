@@ -6,12 +6,15 @@ deployed at all, and names the file and the field of every problem.
 from __future__ import annotations
 
 import json
+import re
 
 from jsonschema import Draft202012Validator
 
 from ..forms import review
 from ..forms.entries import append_only_fields
 from ..forms.forms import COMPUTATIONS, DATE_RULES, SERVICE_COMPUTED, _object_nodes
+
+_PROCESS_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def _append_only_problems(name: str, schema: dict) -> list[dict]:
@@ -65,6 +68,16 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
             if cond is not None and cond.get("field") not in props:
                 problems.append({"file": name, "message": f"field '{pname}': x-visible-when refers to "
                                  f"'{cond.get('field')}', which is not a sibling field"})
+            elif cond is not None and "in" in cond and (not isinstance(cond["in"], list) or not cond["in"]):
+                problems.append({"file": name, "message": f"field '{pname}': x-visible-when 'in' must be a "
+                                 "non-empty list of the values that show the field"})
+            starts = prop.get("x-starts-case")
+            if starts is not None and (starts is not True or props is not schema.get("properties")
+                                       or prop.get("type") != "string" or not prop.get("enum")
+                                       or not all(isinstance(v, str) and _PROCESS_KEY.fullmatch(v)
+                                                  for v in prop["enum"])):
+                problems.append({"file": name, "message": f"field '{pname}': x-starts-case must be true, on a "
+                                 "top-level choice (type string, enum) whose values are process keys"})
             expected = prop.get("x-expected-count")
             if expected is not None and (not isinstance(expected, dict) or prop.get("type") != "array"
                                          or (props.get(expected.get("field")) or {}).get("type") != "integer"

@@ -64,6 +64,8 @@ def _conditional_holds(cond: dict, obj: dict) -> bool:
         return isinstance(value, list) and cond["contains"] in value
     if "contains-any" in cond:
         return isinstance(value, list) and any(v in value for v in cond["contains-any"])
+    if "in" in cond:
+        return not isinstance(value, list | dict) and value is not None and value in cond["in"]
     return False
 
 
@@ -72,6 +74,8 @@ def _describe_condition(cond: dict) -> str:
         return f"'{cond['field']}' is {json.dumps(cond['equals'], ensure_ascii=False)}"
     if "contains" in cond:
         return f"'{cond['field']}' includes '{cond['contains']}'"
+    if "in" in cond:
+        return f"'{cond['field']}' is one of {', '.join(json.dumps(v, ensure_ascii=False) for v in cond['in'])}"
     return f"'{cond['field']}' includes one of {', '.join(cond['contains-any'])}"
 
 
@@ -141,6 +145,8 @@ class Form:
         self._valid = compile_check(relaxed, self._validator.format_checker)
         # Blocks whose recorded rows later steps only append to (engine.forms.entries).
         self.append_only = append_only_fields(schema)
+        # Choices that start a case of the chosen process for the same client (x-starts-case, docs/forms.md).
+        self.starts_case = tuple(n for n, p in (schema.get("properties") or {}).items() if p.get("x-starts-case"))
 
     # -- reading ---------------------------------------------------------------------------------------------
     def field_names(self) -> list[str]:
@@ -180,7 +186,7 @@ class Form:
     def _error(self, path: list, message: str, kind: str | None = None) -> dict:
         node = self._node_at(path)
         field = "/".join(str(p) for p in path) or "(form)"
-        seed = node.get("x-seed-field", node.get("x-seed-step"))
+        seed = node.get("x-seed-field", node.get("x-seed-step", node.get("x-seed-activity")))
         label = (node.get("x-label") or {}).get("en")
         out = {"field": field, "message": message}
         if kind:

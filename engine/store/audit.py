@@ -34,6 +34,7 @@ DRAFT_SAVED = "draft_saved"
 FORM_DATA_CHANGED = "form_data_changed"
 DECISION_TAKEN = "decision_taken"
 ENTRY_CORRECTED = "entry_corrected"
+CASE_LINKED = "case_linked"  # a choice on a form started a case of another process for the same client
 CLIENT_REGISTERED = "client_registered"
 CLIENT_RETURNED = "client_returned"
 DEFINITION_DEPLOYED = "definition_deployed"

@@ -25,13 +25,13 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, or_, select, update
 
-from ..cases import caseload
 from ..packages import settings as package_settings
 from ..runtime import finished_rounds
 from ..sandbox import calendar_helpers
 from ..store import audit, clock
 from ..store.models import UtcDateTime
 from ..store.timer_models import Timer
+from . import caseload
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ _MARK = update(_T).where(_T.c.id == bindparam("timer_id")).values(
     state=bindparam("state"), fired_at=bindparam("at", type_=UtcDateTime()), fired_by=bindparam("by"),
     claimed_by=None, claim_expires_at=None)
 
+# A timer that waits again for the same due time keeps its row: only the waiting task it belongs to changes.
+_REARM = update(_T).where(_T.c.id == bindparam("timer_id")).values(spiff_task_id=bindparam("task"))
 _INSERT = _T.insert()
 _INSERT_RETURNING_ID = _T.insert().returning(_T.c.id)
 
@@ -200,7 +202,7 @@ def held_timers(rows, firing: int | None = None) -> set[str]:
 
 
 def note_waiting(step) -> None:
-    """Runs as the command begins (engine.runtime.advance.BEGIN_OBSERVERS): did any timer wait before it?
+    """Runs as the command begins (engine.runtime.observers.BEGIN_OBSERVERS): did any timer wait before it?
 
     The open rows of a case are those of the timers that waited when its last command committed (every
     command ends in ``observe``); so when none waited before this command and none waits after it, the case
@@ -250,7 +252,7 @@ def _catch_up(step) -> None:
 
 
 def observe(step, created: list[dict], completed: bool) -> None:
-    """Runs at the end of every command (engine.runtime.advance.OBSERVERS), inside its transaction."""
+    """Runs at the end of every command (engine.runtime.observers.OBSERVERS), inside its transaction."""
     if not uses_timers(step.view):
         return
     session, case, at = step.session, step.case, step.at
@@ -269,6 +271,8 @@ def observe(step, created: list[dict], completed: bool) -> None:
             fired.append(row)
         else:
             cancelled.append(row)
+    new = [(sid, due, task, kind) for (sid, due), (task, kind) in waiting.items() if (sid, due) not in existing]
+    cancelled, new = _rearm(step, cancelled, new)
     by = getattr(step, "fired_by", None) or step.actor
     unrowed = _fired_without_row(step, existing, by)
     step.timers_fired = len(fired) + len(unrowed)
@@ -293,7 +297,6 @@ def observe(step, created: list[dict], completed: bool) -> None:
                     "timer_id": r.id, "bpmn_id": r.bpmn_id, "label": r.label, "due_at": r.due_at.isoformat(),
                     "reason": "the case moved on without this timer (e.g. a plan change)",
                     "before": {"state": "incident", "attempts": r.attempts}, "after": {"state": "cancelled"}})
-    new = [(sid, due, task, kind) for (sid, due), (task, kind) in waiting.items() if (sid, due) not in existing]
     if new:
         values = []
         for sid, due, task, kind in sorted(new, key=lambda n: (n[1], n[0])):
@@ -318,6 +321,31 @@ def observe(step, created: list[dict], completed: bool) -> None:
     _caseload_warning(step, existing, new)
     finished_rounds.forget_finished_rounds(step.workflow)  # after the rows: they were read from the tasks
 
+
+
+def _rearm(step, cancelled: list, new: list) -> tuple[list, list]:
+    """A boundary timer on a task that a loop returns to (family care's review timer on casework) is cancelled
+    with the old task and waits again, as a new task, for the same due time. Its row is moved to the new task
+    (one UPDATE) instead of being cancelled and inserted again: the appointment did not change, so the history
+    records neither a cancellation nor a scheduling, and the command sends one statement instead of two
+    (docs/timers.md). Only a healthy row (scheduled, no failed attempt) is moved; others go as before."""
+    free = {(r.bpmn_id, r.due_at): r for r in cancelled if r.state == "scheduled" and not r.attempts}
+    if not free:
+        return cancelled, new
+    moved, still_new = [], []
+    for item in new:
+        sid, due, task, _kind = item
+        row = free.pop((task.task_spec.name[:100], due), None)
+        if row is None:
+            still_new.append(item)
+        else:
+            moved.append({"timer_id": row.id, "task": sid})
+    if not moved:
+        return cancelled, new
+    connection = getattr(step, "connection", None) or step.session.connection()
+    connection.execute(_REARM, moved)
+    kept = {m["timer_id"] for m in moved}
+    return [r for r in cancelled if r.id not in kept], still_new
 
 
 MAX_PLANNED = 100  # days one timer may announce as planned after it
@@ -382,7 +410,7 @@ def _describe(bpmn_id: str, label: str | None, due_at: dt.datetime) -> dict:
 def set_due_dates(step, created: list[dict]) -> None:
     """A user task with the property ``dueDate`` (an expression giving a date or an instant) is due by the end
     of that local day: the inbox shows the date and marks the task overdue from the next day on. Runs before
-    the new rows are inserted (engine.runtime.advance.ROW_OBSERVERS), so the date is written with the row."""
+    the new rows are inserted (engine.runtime.observers.ROW_OBSERVERS), so the date is written with the row."""
     ready = step.ready_after or {}
     for row in created:
         task = ready.get(row["spiff_task_id"]) or _find(step.workflow, row["spiff_task_id"])

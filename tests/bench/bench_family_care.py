@@ -55,9 +55,9 @@ from sqlalchemy import inspect as sa_inspect
 
 from engine import setup, speedups
 from engine.cases import cases, tasks
+from engine.definitions import serialization
 from engine.forms.forms import Form
 from engine.people import users
-from engine.runtime import serialization
 from engine.runtime.runtime import Runtime
 from engine.sandbox import SandboxedScriptEngine
 from engine.store import clock
@@ -87,7 +87,7 @@ def family_care_steps(loops: int = CASEWORK_LOOPS, *, cumulative: bool = True, r
     meeting so far and the caseworker adds one); otherwise the rounds record no meeting, so the case data keeps
     its size (the meetings are an append-only log: a round cannot send a single, different one in their place)."""
     steps = [Step("family_care", "step_3_1", "anna", demo_data.assessment_data()),
-             Step("family_care", "step_3_2", "anna", {"agreement_date": "2026-03-05"})]
+             Step("family_care", "step_3_2", "anna", {"agreement_date": "2026-03-05", "review_frequency": "monthly"})]
     meetings: list[dict] = []
     for n in range(loops):
         meetings.append(demo_data.meeting(6 + n % 20))
@@ -97,7 +97,7 @@ def family_care_steps(loops: int = CASEWORK_LOOPS, *, cumulative: bool = True, r
         return steps
     steps.append(Step("family_care", "step_3_3", "anna", {"meetings": list(meetings), "actions": [demo_data.action(10)],
                                                           "casework_next": "review"}))
-    steps += [Step("family_care", "step_3_6", "anna", {"commitments_met": True}),
+    steps += [Step("family_care", "step_3_6", "anna", demo_data.review_data(True)),
               Step("family_care", "step_3_8", "anna", demo_data.closure_data(follow_up=False)),
               Step("family_care", "agree_closure_success", "lea", {"closure_agreed": True})]
     return steps
@@ -156,7 +156,8 @@ class SpiffOnly:
 
     def _workflow(self, key: str, client_code: str) -> BpmnWorkflow:
         spec, subs = self.specs[key]
-        services = {"register_client": lambda data, **kw: {"client_code": client_code, "client_status": "new"}}
+        services = {"register_client": lambda data, **kw: {"client_code": client_code, "client_status": "new"},
+                    "now": lambda data, **kw: clock.now().isoformat()}
         return BpmnWorkflow(spec, subs, script_engine=SandboxedScriptEngine(services=services))
 
     def _complete(self, wf: BpmnWorkflow, step: Step) -> None:

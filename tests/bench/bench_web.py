@@ -56,8 +56,8 @@ from sqlalchemy import select
 
 from engine import setup
 from engine.cases import cases, tasks
+from engine.definitions import serialization
 from engine.people import users
-from engine.runtime import serialization
 from engine.runtime.runtime import Runtime
 from engine.store import audit, clock
 from engine.store.db import Database
@@ -86,7 +86,7 @@ def _family_care(rt, cw, lead, code, state: str) -> int:
     if state == "3.1":
         return case_id
     tasks.complete(rt, _task(rt, cw, case_id, "step_3_1"), demo_data.assessment_data(), cw)
-    tasks.complete(rt, _task(rt, cw, case_id, "step_3_2"), {"agreement_date": "2026-03-05"}, cw)
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_2"), {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, cw)
     meetings = []
     for n in range(LOOPS):
         meetings.append(demo_data.meeting(6 + n % 20))
@@ -96,7 +96,7 @@ def _family_care(rt, cw, lead, code, state: str) -> int:
         return case_id
     tasks.complete(rt, _task(rt, cw, case_id, "step_3_3"),
                    {"meetings": list(meetings), "actions": [demo_data.action(10)], "casework_next": "review"}, cw)
-    tasks.complete(rt, _task(rt, cw, case_id, "step_3_6"), {"commitments_met": True}, cw)
+    tasks.complete(rt, _task(rt, cw, case_id, "step_3_6"), demo_data.review_data(True), cw)
     tasks.complete(rt, _task(rt, cw, case_id, "step_3_8"), demo_data.closure_data(follow_up=False), cw)
     if state == "agree":
         return case_id

@@ -159,6 +159,7 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     assert stored["total_income"] == 352200 and stored["per_capita_income"] == 88050
     assert len(stored["household_members"]) == 2 and stored["taken_into_care_date"] == "2026-02-16"
     page.fill("#f-agreement_date", "2026.03.05")
+    page.select_option("#f-review_frequency", "monthly")
     _complete(page)
 
     # ---- 3.3 casework: two meetings and an action ----------------------------------------------------------
@@ -188,13 +189,25 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     expect(page.get_by_test_id("step")).to_have_text("Step 3.6")
     expect(page.locator("#w-commitments_met legend")).to_contain_text(
         "Are the commitments of the cooperation agreement met?")
+    page.fill("#f-review_date", "2026-03-02")
+    page.select_option("#f-review_checks-0-kind", "own_contribution")
+    page.fill("#f-review_checks-0-name", "Debt settlement own contribution")
+    page.fill("#f-review_checks-0-month", "2026-02")
+    page.check("#f-review_checks-0-shown-false")
     shot(page, "04-decision-3.6-english")
     page.check("#f-commitments_met-false")
+    _visible(page, "goal_reached").to_be_hidden()
     _complete(page)
     expect(page.get_by_test_id("step")).to_have_text("Step 3.9")
-    page.check("#f-further_service_available-true")
+    _visible(page, "referral_to").to_be_hidden()
+    page.check("#f-further_service_available-true")  # a yes records the further service and why
+    _visible(page, "referral_to").to_be_visible()
+    page.select_option("#f-referral_to_kind", "service")
+    page.fill("#f-referral_to", "Debt management service")
+    page.fill("#f-referral_reason", "The rent arrears need a repayment plan.")
     _complete(page)
     expect(page.get_by_test_id("step")).to_have_text("Step 3.7")
+    expect(page.locator("#f-referral_to")).to_have_value("Debt management service")  # 3.7 refines it
     page.check("#f-needs_other_helpers-true")
     _visible(page, "other_helpers").to_be_visible()
     _visible(page, "action_plan").to_be_visible()  # 45 kept beside 44, pre-filled with the plan so far
@@ -212,9 +225,23 @@ def test_a_family_care_case_from_intake_to_the_leads_agreement(page, live_server
     expect(page.locator("#r-meetings-0[data-carried-row]")).to_contain_text("2026-02-23")  # English: ISO dates
     page.check("input[name=casework_next][value=review]")
     _complete(page)
+    # The first review's check is kept, read-only; this review adds its own row after it.
+    expect(page.locator("#r-review_checks-0[data-carried-row]")).to_contain_text("Debt settlement own contribution")
+    page.fill("#f-review_date", "2026-03-02")
+    page.select_option("#f-review_checks-1-kind", "own_contribution")
+    page.fill("#f-review_checks-1-name", "Debt settlement own contribution")
+    page.fill("#f-review_checks-1-month", "2026-02")
+    page.check("#f-review_checks-1-shown-true")
     page.check("#f-commitments_met-true")
+    _visible(page, "goal_reached").to_be_visible()
+    page.check("#f-goal_reached-true")
     _complete(page)
     expect(page.get_by_test_id("step")).to_have_text("Step 3.8")
+    # The evaluation comes first (results, the agreement's commitments, the changes), then fields 52–55.
+    expect(page.get_by_test_id("review")).to_contain_text("Adósságkezelési tanácsadás")  # the action plan
+    page.fill("#f-results_evaluation", "The rent arrears are settled.")
+    page.fill("#f-commitments_evaluation", "Both reviews saw the slips; the own contribution was paid.")
+    page.fill("#f-changes_recorded", "Regular income; a monthly budget.")
     page.fill("#f-closure_date", "2026-06-30")
     page.select_option("#f-closure_reason", "successful")
     page.check("#f-follow_up-true")  # 54 → 55

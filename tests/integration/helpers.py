@@ -45,4 +45,22 @@ def new_family_case(runtime, people, i: int = 0) -> int:
 
 def through_agreement(runtime, people, case_id: int, assessment: dict | None = None) -> None:
     do(runtime, case_id, "step_3_1", assessment or demo_data.assessment_data(), people.anna)
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
+
+
+def review(runtime, case_id: int, met: bool, actor, goal_reached: bool = True) -> dict:
+    """3.6 with this month's payments checked, the earlier reviews' rows sent back first (x-append-only)."""
+    task_id = task_of(runtime, case_id, "step_3_6")
+    carried = [e["row"] for e in tasks.get_task(runtime, task_id, actor)["carried"].get("review_checks", [])]
+    return tasks.complete(runtime, task_id, demo_data.review_data(met, goal_reached, carried), actor)
+
+
+def conference(runtime, case_id: int, actor, actions: list[dict]) -> dict:
+    """3.5 with two participants and their tasks, the earlier conferences' rows sent back first (x-append-only);
+    ``actions``: the case's whole action log, as the step sends it."""
+    task_id = task_of(runtime, case_id, "step_3_5")
+    carried = tasks.get_task(runtime, task_id, actor)["carried"]
+    data = demo_data.conference_data(actions)
+    for field in ("conference_participants", "conference_tasks"):
+        data[field] = [e["row"] for e in carried.get(field, [])] + data[field]
+    return tasks.complete(runtime, task_id, data, actor)

@@ -63,7 +63,7 @@ def family_case(runtime, people, caseworker, code: str, taken: str, household: i
     do(runtime, case_id, "step_3_1", assessment(taken, household, income, problems), caseworker)
     if agreement is None:
         return case_id
-    do(runtime, case_id, "step_3_2", {"agreement_date": agreement}, caseworker)
+    do(runtime, case_id, "step_3_2", {"agreement_date": agreement, "review_frequency": "monthly"}, caseworker)
     casework = {"meetings": [{"date": d, "place": "institution", "log": "Találkozás."} for d in meetings],
                 "actions": [{"date": d, "log": "Intézkedés."} for d in actions]}
     if closure is None:
@@ -71,12 +71,12 @@ def family_case(runtime, people, caseworker, code: str, taken: str, household: i
         return case_id
     do(runtime, case_id, "step_3_3", dict(casework, casework_next="review"), caseworker)
     if no_cooperation:
-        do(runtime, case_id, "step_3_6", {"commitments_met": False}, caseworker)
+        do(runtime, case_id, "step_3_6", demo_data.review_data(False, on=agreement), caseworker)
         do(runtime, case_id, "step_3_9", {"further_service_available": False}, caseworker)
         do(runtime, case_id, "step_3_11", closure, caseworker)
         do(runtime, case_id, "agree_closure_no_cooperation", {"closure_agreed": True}, lead)
     else:
-        do(runtime, case_id, "step_3_6", {"commitments_met": True}, caseworker)
+        do(runtime, case_id, "step_3_6", demo_data.review_data(True, on=agreement), caseworker)
         do(runtime, case_id, "step_3_8", closure, caseworker)
         do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, lead)
     return case_id
@@ -84,8 +84,12 @@ def family_case(runtime, people, caseworker, code: str, taken: str, household: i
 
 def closure(date: str, reason: str, follow_up: bool | None = None) -> dict:
     data = {"closure_date": date, "closure_reason": reason}
+    if reason not in ("lack_of_cooperation", "contact_broken"):  # a successful closure (3.8) evaluates first
+        data.update(demo_data.evaluation_data())
     if reason == "other":
         data["closure_reason_other"] = "Elköltözött."
+    if reason.startswith("referred_"):
+        data.update(referral_to="Adósságkezelési szolgáltatás", referral_reason="Adósságrendezés.")
     if follow_up is not None:
         data["follow_up"] = follow_up
         if follow_up:

@@ -248,7 +248,8 @@ def test_intake_and_family_care_over_http_to_the_first_casework_step(runtime, ap
     assert [t["bpmn_id"] for t in done["next_tasks"]] == ["step_3_2"]
 
     step = _inbox_task(api, "anna", case_id)
-    response = anna.post(f"/api/tasks/{step['task_id']}/complete", json={"data": {"agreement_date": "2026-03-05"}})
+    response = anna.post(f"/api/tasks/{step['task_id']}/complete", json={"data": {"agreement_date": "2026-03-05",
+                                                                                  "review_frequency": "monthly"}})
     done = conforms(response, "/api/tasks/{task_id}/complete", "post")
     assert done["case_status"] == "running"
     assert [(t["bpmn_id"], t["step"]) for t in done["next_tasks"]] == [("step_3_3", "3.3")]

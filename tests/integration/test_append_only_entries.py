@@ -18,7 +18,7 @@ from engine.timers import timers
 from tests import demo_data
 from web.app import create_app
 
-from .helpers import do, new_family_case, snapshot, task_of, through_agreement
+from .helpers import do, new_family_case, review, snapshot, task_of, through_agreement
 from .test_api import Api, conforms
 from .test_cli import Segito
 from .timer_helpers import local, ready_tasks
@@ -222,7 +222,7 @@ def test_parallel_follow_up_contacts_all_stay_in_the_case_log(runtime, people):
     case_id = new_family_case(runtime, people)
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
+    review(runtime, case_id, True, people.anna)
     do(runtime, case_id, "step_3_8", {**demo_data.closure_data(True), "closure_date": "2026-06-30",
                                       "follow_up_frequency": "monthly", "follow_up_months": 2}, people.anna)
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)

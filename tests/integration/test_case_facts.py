@@ -14,7 +14,7 @@ from engine.reports.models import ReportCase, ReportEntry
 from engine.store.config import BPMN_DIR
 from tests import demo_data
 
-from .helpers import do, new_family_case, through_agreement, waiting_steps
+from .helpers import do, new_family_case, review, through_agreement, waiting_steps
 
 DATES = ("taken_into_care", "agreement_date", "closure_date")
 
@@ -43,9 +43,9 @@ def meeting_days(runtime, case_id) -> list[str]:
 
 def to_closure(runtime, people, case_id, closure_date="2026-06-30"):
     do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
-    do(runtime, case_id, "step_3_8", {"closure_date": closure_date, "closure_reason": "successful",
-                                      "follow_up": False}, people.anna)
+    review(runtime, case_id, True, people.anna)
+    do(runtime, case_id, "step_3_8", {**demo_data.evaluation_data(), "closure_date": closure_date,
+                                      "closure_reason": "successful", "follow_up": False}, people.anna)
 
 
 def test_facts_appear_with_the_assessment_and_follow_the_data(runtime, people):

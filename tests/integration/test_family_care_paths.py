@@ -11,7 +11,7 @@ from engine.store import clock
 from engine.timers import timers
 from tests import demo_data
 
-from .helpers import do, new_family_case, through_agreement, waiting, waiting_steps
+from .helpers import conference, do, new_family_case, review, through_agreement, waiting, waiting_steps
 
 
 def test_intake_registers_a_new_client_with_a_stable_code(runtime, people):
@@ -48,7 +48,7 @@ def test_family_care_needs_a_registered_client(runtime, people):
 
 def _review(runtime, people, case_id, met: bool):
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": met}, people.anna)
+    review(runtime, case_id, met, people.anna)
 
 
 @pytest.mark.parametrize("follow_up", [True, False])
@@ -64,12 +64,12 @@ def test_successful_closure_with_and_without_follow_up(runtime, people, follow_u
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     if follow_up:
         # Field 55: monthly for 3 months from the closure (2026-06-30): each contact appears on its day.
-        assert waiting_steps(runtime, case_id) == []
+        assert waiting_steps(runtime, case_id) == ["3.10"]  # an extra contact or ending early, at any time
         contacts = []  # one case log (x-append-only): each contact sends the earlier rows unchanged, then its own
         for day in ("2026-07-30", "2026-08-30", "2026-09-30"):
             clock.freeze(calendar_helpers.start_of_day(dt.date.fromisoformat(day)) + dt.timedelta(minutes=1))
             timers.fire_due(runtime, "test-worker")
-            assert waiting_steps(runtime, case_id) == ["3.10"]
+            assert waiting_steps(runtime, case_id) == ["3.10", "3.10"]
             contacts.append({"date": day, "state_found": "Stabil, a lakbér rendezett."})
             do(runtime, case_id, "step_3_10", {"follow_up_contacts": list(contacts)}, people.anna)
     case = cases.get_case(runtime, case_id, people.anna)
@@ -83,7 +83,7 @@ def test_commitments_not_met_further_service_amends_plan_and_returns_to_casework
     through_agreement(runtime, people, case_id)
     _review(runtime, people, case_id, met=False)
     assert waiting_steps(runtime, case_id) == ["3.9"]
-    do(runtime, case_id, "step_3_9", {"further_service_available": True}, people.anna)
+    do(runtime, case_id, "step_3_9", demo_data.further_service_data(), people.anna)
     assert waiting_steps(runtime, case_id) == ["3.7"]
     do(runtime, case_id, "step_3_7", {"needs_other_helpers": True, "other_helpers": "Adósságkezelő szolgálat",
                                       "action_plan": "Adósságkezelési tanácsadás az adósságkezelő szolgálattal.",
@@ -148,10 +148,10 @@ def test_field_45_applies_whether_43_is_yes_or_no(runtime, people, needs_helpers
     data = cases.get_case(runtime, case_id, people.anna)["data"]
     assert data["action_plan"] == "Költségvetés készítése."
     # 3.7 the same: with a yes to 43 the amended plan (45) is kept beside the helpers (44).
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": False}, people.anna)
-    do(runtime, case_id, "step_3_9", {"further_service_available": True}, people.anna)
+    review(runtime, case_id, False, people.anna)
+    do(runtime, case_id, "step_3_9", demo_data.further_service_data(), people.anna)
     amended = {"needs_other_helpers": needs_helpers, "action_plan": "Módosított terv."}
     if needs_helpers:
         amended["other_helpers"] = "Családterapeuta"
@@ -172,7 +172,7 @@ def test_casework_loop_many_times_with_discussions_and_conferences(runtime, peop
             do(runtime, case_id, "step_3_4", {"actions": list(actions)}, people.anna)
         elif route == "case_conference":
             actions.append(demo_data.action(1 + n, "Esetkonferencia az iskolával."))
-            do(runtime, case_id, "step_3_5", {"actions": list(actions)}, people.anna)
+            conference(runtime, case_id, people.anna, list(actions))
         assert waiting_steps(runtime, case_id) == ["3.3"]
     data = cases.get_case(runtime, case_id, people.anna)["data"]
     assert len(data["meetings"]) == 12 and len(data["actions"]) == 8

@@ -9,7 +9,7 @@ from engine.cases import cases, tasks
 from engine.errors import ValidationFailed
 from tests import demo_data
 
-from .helpers import do, new_family_case, snapshot, task_of, waiting_steps
+from .helpers import do, new_family_case, review, snapshot, task_of, waiting_steps
 
 
 def test_total_and_per_capita_income_are_computed_over_every_member_and_row(runtime, people):
@@ -126,10 +126,10 @@ def test_a_draft_is_saved_resumed_and_cleared_on_completion(runtime, people):
 def test_completed_task_records_before_and_after_in_the_history(runtime, people):
     case_id = new_family_case(runtime, people)
     do(runtime, case_id, "step_3_1", demo_data.assessment_data(), people.anna)
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": False}, people.anna)
-    do(runtime, case_id, "step_3_9", {"further_service_available": True}, people.anna)
+    review(runtime, case_id, False, people.anna)
+    do(runtime, case_id, "step_3_9", demo_data.further_service_data(), people.anna)
     amended = {"needs_other_helpers": True, "other_helpers": "Családterapeuta", "action_plan": "Családterápia."}
     do(runtime, case_id, "step_3_7", amended, people.anna)
     history = cases.history(runtime, case_id, people.anna)

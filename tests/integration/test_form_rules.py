@@ -24,6 +24,7 @@ from . import indicator_data
 from .helpers import (
     do,
     new_family_case,
+    review,
     task_of,
     through_agreement,
     waiting,
@@ -42,7 +43,7 @@ def _refused(runtime, case_id, bpmn_id, data, actor) -> list[dict]:
 def _to_3_11(runtime, people, case_id):
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": False}, people.anna)
+    review(runtime, case_id, False, people.anna)
     do(runtime, case_id, "step_3_9", {"further_service_available": False}, people.anna)
     assert waiting_steps(runtime, case_id) == ["3.11"]
 
@@ -63,7 +64,7 @@ def test_a_successful_closure_refuses_the_reasons_of_a_failed_cooperation(runtim
     case_id = new_family_case(runtime, people)
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
+    review(runtime, case_id, True, people.anna)
     details = _refused(runtime, case_id, "step_3_8", dict(demo_data.closure_data(False), closure_reason=reason),
                        people.anna)
     assert [(d["field"], d["kind"]) for d in details] == [("closure_reason", "enum")]
@@ -119,14 +120,16 @@ def test_a_birth_date_in_the_future_or_more_than_120_years_back_is_refused_namin
 def test_the_agreement_is_not_before_the_day_taken_into_care(runtime, people):
     case_id = new_family_case(runtime, people)
     do(runtime, case_id, "step_3_1", dict(demo_data.assessment_data(), taken_into_care_date="2026.03.02"), people.anna)
-    (detail,) = _refused(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-01"}, people.anna)
+    (detail,) = _refused(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-01",
+                                                        "review_frequency": "monthly"}, people.anna)
     assert (detail["field"], detail["kind"], detail["value"], detail["limit"]) == (
         "agreement_date", "x-not-before", "2026-03-01", "2026-03-02")
     assert (detail["limit_field"], detail["limit_step"], detail["limit_seed_field"]) == ("taken_into_care_date",
                                                                                          "3.1", 1)
     assert detail["limit_labels"]["hu"] == "Gondozásba vétel dátuma"
     assert "2026-03-01" in detail["message"] and "2026-03-02" in detail["message"]
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-02"}, people.anna)  # the same day is fine
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-02",
+                                      "review_frequency": "monthly"}, people.anna)  # the same day is fine
 
 
 def _meeting(day: str) -> dict:
@@ -148,7 +151,7 @@ def test_meetings_actions_and_the_closure_are_not_before_taken_into_care_and_mee
     do(runtime, case_id, "step_3_3", {"meetings": [_meeting("2026-03-02")],
                                       "actions": [{"date": "2026-03-20", "log": "Terv."}],
                                       "casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
+    review(runtime, case_id, True, people.anna)
     (detail,) = _refused(runtime, case_id, "step_3_8", dict(demo_data.closure_data(False), closure_date="2026-02-09"),
                          people.anna)
     assert (detail["field"], detail["kind"], detail["value"]) == ("closure_date", "x-not-before", "2026-02-09")
@@ -159,7 +162,8 @@ def test_a_taken_into_care_date_later_than_recorded_rows_is_read_from_the_case(r
     # 2026-03-05 is refused although 3.2's form has no taken-into-care field of its own.
     case_id = new_family_case(runtime, people)
     do(runtime, case_id, "step_3_1", dict(demo_data.assessment_data(), taken_into_care_date="2026-03-10"), people.anna)
-    (detail,) = _refused(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    (detail,) = _refused(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05",
+                                                        "review_frequency": "monthly"}, people.anna)
     assert detail["limit"] == "2026-03-10"
 
 
@@ -319,7 +323,8 @@ def test_the_api_and_the_cli_refuse_a_date_out_of_order_naming_both_dates(runtim
     do(runtime, case_id, "step_3_1", dict(demo_data.assessment_data(), taken_into_care_date="2026-03-02"), people.anna)
     task_id = task_of(runtime, case_id, "step_3_2")
     client = create_app(runtime, {"TESTING": True}).test_client()
-    answer = client.post(f"/api/tasks/{task_id}/complete", json={"data": {"agreement_date": "2026-02-27"}},
+    answer = client.post(f"/api/tasks/{task_id}/complete", json={"data": {"agreement_date": "2026-02-27",
+                                                                          "review_frequency": "monthly"}},
                          auth=creds("anna"))
     assert answer.status_code == 422
     (detail,) = conforms(answer, "/api/tasks/{task_id}/complete", "post")["details"]
@@ -327,7 +332,8 @@ def test_the_api_and_the_cli_refuse_a_date_out_of_order_naming_both_dates(runtim
         "agreement_date", "x-not-before", "2026-02-27", "2026-03-02")
     env = {"DATABASE_URL": database_url, "SEGITO_USER": None}
     refused = CliRunner().invoke(main, ["task", "complete", str(task_id), "--data",
-                                        '{"agreement_date": "2026.02.27"}', "--as", "anna"], env=env)
+                                        '{"agreement_date": "2026.02.27", "review_frequency": "monthly"}',
+                                        "--as", "anna"], env=env)
     assert refused.exit_code == 2
     assert "agreement_date: 2026-02-27 is earlier than 2026-03-02, the Date taken into care (field 1, step 3.1)" \
         in refused.output

@@ -97,6 +97,10 @@ def _user_data(runtime) -> list[str]:
     walk(demo_data.assessment_data())
     walk(demo_data.meeting(1))
     walk(demo_data.action(1))
+    walk(demo_data.review_checks())
+    walk(demo_data.conference_data([]))
+    walk(demo_data.further_service_data())
+    walk(demo_data.evaluation_data())
     walk(demo_data.closure_data(True))
     walk(demo_data.closure_data(False))
     walk(["Példa Kft.", "raktáros"])  # the job-retention demo case's employer and job

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.cases import cases, tasks
+from engine.definitions import serialization
 from engine.errors import Conflict, Forbidden
-from engine.runtime import serialization
 from engine.runtime.runtime import Runtime
 from engine.sandbox import calendar_helpers
 from engine.store import clock
@@ -18,7 +18,7 @@ from engine.store.models import AuditEvent, Case, HumanTask
 from engine.timers import timers
 from tests import demo_data
 
-from .helpers import do, new_family_case, snapshot, task_of, waiting_steps
+from .helpers import do, new_family_case, review, snapshot, task_of, waiting, waiting_steps
 
 
 def _fresh(runtime) -> Runtime:
@@ -39,13 +39,16 @@ def _ready_in_workflow(rt, case_id):
 
 def test_reloading_from_the_database_between_every_step_gives_the_same_state(runtime, people):
     case_id = new_family_case(runtime, people)
-    steps = [("step_3_1", demo_data.assessment_data()), ("step_3_2", {"agreement_date": "2026-03-05"}),
+    steps = [("step_3_1", demo_data.assessment_data()), ("step_3_2", {"agreement_date": "2026-03-05",
+                                                                      "review_frequency": "monthly"}),
              ("step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "case_discussion"}),
              ("step_3_4", {"actions": [demo_data.action(7)]}),
              ("step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "review"}),
-             ("step_3_6", {"commitments_met": False}), ("step_3_9", {"further_service_available": True}),
+             ("step_3_6", demo_data.review_data(False)),
+             ("step_3_9", demo_data.further_service_data()),
              ("step_3_7", {"needs_other_helpers": False, "action_plan": "Új terv"}),
-             ("step_3_3", {"casework_next": "review"}), ("step_3_6", {"commitments_met": True}),
+             ("step_3_3", {"casework_next": "review"}),
+             ("step_3_6", demo_data.review_data(True, earlier=demo_data.review_checks())),
              ("step_3_8", demo_data.closure_data(True))]
     rt = runtime
     for bpmn_id, data in steps:
@@ -59,10 +62,11 @@ def test_reloading_from_the_database_between_every_step_gives_the_same_state(run
         assert wf_data == reloaded["data"]
     do(rt, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     # The 3.10 follow-up contacts (docs/timers.md) wait for their days; the first (a month after closure) appears then.
-    assert waiting_steps(_fresh(runtime), case_id) == []
+    # Meanwhile only the step for an extra contact or ending early waits (step_3_10_manage).
+    assert [t.bpmn_id for t in waiting(_fresh(runtime), case_id)] == ["step_3_10_manage"]
     clock.freeze(calendar_helpers.start_of_day(dt.date(2026, 7, 30)) + dt.timedelta(minutes=1))
     timers.fire_due(_fresh(runtime), "test-worker")
-    assert waiting_steps(_fresh(runtime), case_id) == ["3.10"]
+    assert sorted(t.bpmn_id for t in waiting(_fresh(runtime), case_id)) == ["step_3_10", "step_3_10_manage"]
 
 
 def test_the_spec_is_stored_once_not_inside_instances(runtime, people):
@@ -110,7 +114,8 @@ def test_two_concurrent_completions_exactly_one_wins(runtime, people, attempt):
             HumanTask.case_id == case_id, HumanTask.state == "ready")).scalars().all()
     assert done == 1 and ready == ["step_3_2"]
     # The case goes on normally from the winner's state, in a fresh process too.
-    do(_fresh(runtime), case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(_fresh(runtime), case_id, "step_3_2", {"agreement_date": "2026-03-05",
+                                              "review_frequency": "monthly"}, people.anna)
     from engine.store import audit
 
     with runtime.db.reading() as session:
@@ -123,7 +128,7 @@ def test_a_stale_cached_workflow_is_not_used_after_another_process_moved_the_cas
     cases.get_case(runtime, case_id, people.anna)  # runtime caches version n
     do(other, case_id, "step_3_1", demo_data.assessment_data(), people.anna)  # another process moves it
     assert waiting_steps(runtime, case_id) == ["3.2"]
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     assert cases.get_case(_fresh(runtime), case_id, people.anna)["data"]["agreement_date"] == "2026-03-05"
 
 
@@ -176,7 +181,7 @@ def test_the_leads_queue_claim_and_release(runtime, people):
 
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
+    review(runtime, case_id, True, people.anna)
     do(runtime, case_id, "step_3_8", demo_data.closure_data(False), people.anna)
     box = tasks.inbox(runtime, people.lea)
     assert [t["bpmn_id"] for t in box["items"]] == ["agree_closure_success"] and box["total"] == 1

@@ -16,7 +16,7 @@ from engine.store.models import Case
 from engine.store.timer_models import Timer
 from engine.timers import timers
 from tests import demo_data
-from tests.integration.helpers import do, new_family_case, task_of, through_agreement
+from tests.integration.helpers import do, new_family_case, review, task_of, through_agreement
 from tests.integration.web_client import browser, make_app
 
 
@@ -92,19 +92,22 @@ def test_a_case_with_no_waiting_step_says_what_it_waits_for_and_when_and_a_timer
     case_id = new_family_case(runtime, people)
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
+    review(runtime, case_id, True, people.anna)
     do(runtime, case_id, "step_3_8", {**demo_data.closure_data(True), "follow_up_months": 2}, people.anna)
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
     with runtime.db.reading() as session:
         rows = session.execute(select(Timer).where(Timer.case_id == case_id, Timer.state == "scheduled")
                                .order_by(Timer.due_at)).scalars().all()
-    assert rows and not cases.get_case(runtime, case_id, people.anna, with_data=False)["current_tasks"]
+    # In follow-up only the step for an extra contact or ending waits; the page says what is scheduled next.
+    assert rows and [t["bpmn_id"] for t in cases.get_case(runtime, case_id, people.anna, with_data=False)[
+        "current_tasks"]] == ["step_3_10_manage"]
     soonest = calendar_helpers.local_date(rows[0].due_at)
     anna = browser(make_app(runtime), "anna")
     html = anna.get(f"/cases/{case_id}").get_data(as_text=True)
     waits = html[html.index('data-testid="case-waits"'):]
     waits = waits[:waits.index("</p>")]
-    assert "Most nem vár lépés" in waits and soonest.strftime("%Y.%m.%d") in waits and "utánkövetés" in waits
+    assert "Következő ütemezett esemény" in waits and soonest.strftime("%Y.%m.%d") in waits \
+        and "utánkövetés" in waits
     assert "follow-up contact" not in waits and 'data-testid="timer-trouble"' not in html
     # The visit's timer fails for good: the case page says so, as the inbox does.
     monkeypatch.setattr(timers, "MAX_ATTEMPTS", 1)
@@ -169,3 +172,15 @@ def test_started_by_names_the_roles_and_deploy_refuses_an_unknown_one(runtime, p
     assert definitions.starter_roles(with_roles("professional_lead,caseworker").bpmn_bytes.decode()) == \
         ("professional_lead", "caseworker")
     assert definitions.starter_roles(text) == ("caseworker",)  # the start event's lane
+
+
+def test_a_case_with_no_waiting_step_says_so_and_what_comes_next(runtime, people):
+    from .timer_helpers import TIMER_ONLY, deploy
+
+    deploy(runtime, TIMER_ONLY, "timer_only.bpmn")
+    code = demo_data.run_intake(runtime, people.anna)
+    case_id = cases.start_case(runtime, "timer_only", people.anna, code)["case_id"]
+    assert not cases.get_case(runtime, case_id, people.anna, with_data=False)["current_tasks"]
+    html = browser(make_app(runtime), "anna").get(f"/cases/{case_id}").get_data(as_text=True)
+    waits = html[html.index('data-testid="case-waits"'):]
+    assert "Most nem vár lépés" in waits[:waits.index("</p>")]

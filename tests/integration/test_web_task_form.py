@@ -20,7 +20,7 @@ from tests import demo_data
 from web import form_parse, form_render
 from web.app import create_app
 
-from .helpers import do, new_family_case, snapshot, task_of, waiting_steps
+from .helpers import do, new_family_case, review, snapshot, task_of, waiting_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 FORM_FILES = sorted(ROOT.glob("bpmn/*/forms/*.json"))
@@ -372,7 +372,7 @@ def test_the_page_shows_the_step_its_documents_client_and_conditions(runtime, pe
 def test_a_decision_is_a_yes_no_question(runtime, people, anna):
     case_id = new_family_case(runtime, people)
     do(runtime, case_id, "step_3_1", demo_data.assessment_data(), people.anna)
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
     task_id = task_of(runtime, case_id, "step_3_6")
     html = anna.get(f"/tasks/{task_id}").get_data(as_text=True)
@@ -380,7 +380,9 @@ def test_a_decision_is_a_yes_no_question(runtime, people, anna):
     assert "decision" in question and "Teljesülnek az együttműködési megállapodásban vállaltak?" in question
     assert 'type="radio" name="commitments_met" id="f-commitments_met-true" value="true"' in question
     assert ">Igen<" in question.replace("> Igen", ">Igen") and "Nem" in question
-    done = anna.post(f"/tasks/{task_id}/complete", {"commitments_met": "false"})
+    done = anna.post(f"/tasks/{task_id}/complete", {
+        "review_date": "2026.03.02", "review_checks-0-kind": "monthly_payment", "review_checks-0-name": "Lakbér",
+        "review_checks-0-month": "2026-02", "review_checks-0-shown": "false", "commitments_met": "false"})
     assert done.status_code == 302 and waiting_steps(runtime, case_id) == ["3.9"]
 
 
@@ -392,9 +394,9 @@ def test_a_done_task_is_read_only_and_the_next_step_elsewhere_leads_to_the_inbox
     assert "data-task-form" not in html and "Kovács János" in html and "Lépés befejezése" not in html
     # Field 40 as the server computed it, written the Hungarian way: 317 200 / 3.
     assert "105 733,33" in html.replace("\u00a0", " ")
-    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
+    review(runtime, case_id, True, people.anna)
     closure = task_of(runtime, case_id, "step_3_8")
     anna.get(f"/tasks/{closure}")
     done = anna.post(f"/tasks/{closure}/complete", form_parse.flatten(
@@ -459,12 +461,14 @@ def test_a_date_before_the_day_taken_into_care_is_refused_naming_both_dates_in_e
     do(runtime, case_id, "step_3_1", dict(demo_data.assessment_data(), taken_into_care_date="2026-03-02"), people.anna)
     task_id = task_of(runtime, case_id, "step_3_2")
     anna.get(f"/tasks/{task_id}")
-    html = anna.post(f"/tasks/{task_id}/complete", {"agreement_date": "2026.02.27"}).get_data(as_text=True)
+    html = anna.post(f"/tasks/{task_id}/complete", {"agreement_date": "2026.02.27",
+                                                    "review_frequency": "monthly"}).get_data(as_text=True)
     assert "2026.02.27 korábbi, mint 2026.03.02, a(z) „Gondozásba vétel dátuma” (1. mező, 3.1 lépés)" in \
         _field_html(html, "agreement_date")
     anna.english()
     anna.get(f"/tasks/{task_id}")
-    html = anna.post(f"/tasks/{task_id}/complete", {"agreement_date": "2026-02-27"}).get_data(as_text=True)
+    html = anna.post(f"/tasks/{task_id}/complete", {"agreement_date": "2026-02-27",
+                                                    "review_frequency": "monthly"}).get_data(as_text=True)
     assert "2026-02-27 is earlier than 2026-03-02, the “Date taken into care” (field 1, step 3.1)" in \
         _field_html(html, "agreement_date")
     assert waiting_steps(runtime, case_id) == ["3.2"]

@@ -9,9 +9,8 @@ import uuid
 from sqlalchemy import func, select
 
 from engine.cases import cases, tasks
-from engine.definitions import definitions
+from engine.definitions import definitions, serialization
 from engine.people import users
-from engine.runtime import serialization
 from engine.sandbox import calendar_helpers
 from engine.store import clock
 from engine.store.models import AuditEvent, Case, HumanTask
@@ -204,12 +203,12 @@ def json_payloads(evts) -> list[dict]:
 def family_case_follow_up_fired(runtime, people) -> int:
     """A family-care case closed with monthly follow-up for two months (54 = yes, 55), agreed by the lead, and
     its two follow-up contact timers fired on 2026-09-01: the case waits at two 3.10 contacts."""
-    from .helpers import do, new_family_case, through_agreement
+    from .helpers import do, new_family_case, review, through_agreement
 
     case_id = new_family_case(runtime, people)
     through_agreement(runtime, people, case_id)
     do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "review"}, people.anna)
-    do(runtime, case_id, "step_3_6", {"commitments_met": True}, people.anna)
+    review(runtime, case_id, True, people.anna)
     do(runtime, case_id, "step_3_8", {**demo_data.closure_data(True), "closure_date": "2026-06-30",
                                       "follow_up_frequency": "monthly", "follow_up_months": 2}, people.anna)
     do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)

@@ -29,21 +29,31 @@ EXPECTED_FORMS = {
         "client_municipal_incomes", "client_other_regular_incomes", "client_other_revenues", "total_income",
         "per_capita_income", "in_kind_benefits", "in_kind_benefits_other", "status_assessment_date",
         "needs_other_helpers", "other_helpers", "action_plan"},
-    "family_care/forms/agreement.json": {"agreement_date"},
-    "family_care/forms/casework.json": {"meetings", "actions", "casework_next"},
+    "family_care/forms/agreement.json": {"agreement_date", "review_frequency"},
+    "family_care/forms/casework.json": {"meetings", "actions", "casework_next", "conference_tasks"},
     "family_care/forms/case_discussion.json": {"actions"},
-    "family_care/forms/case_conference.json": {"actions"},
-    "family_care/forms/review.json": {"commitments_met"},
-    "family_care/forms/further_service.json": {"further_service_available"},
+    "family_care/forms/case_conference.json": {
+        "conference_date", "invitation_date", "invitation_registry_number", "conference_participants",
+        "conference_tasks", "conference_involvements", "actions"},
+    "family_care/forms/review.json": {
+        "review_date", "review_checks", "commitments_met", "goal_reached", "conference_tasks"},
+    "family_care/forms/further_service.json": {
+        "further_service_available", "referral_to_kind", "referral_to", "referral_reason", "referral_start_case"},
     "family_care/forms/plan_amendment.json": {
-        "needs_other_helpers", "other_helpers", "action_plan", "agreement_date", "actions"},
+        "needs_other_helpers", "other_helpers", "action_plan", "agreement_date", "actions", "referral_to_kind",
+        "referral_to", "referral_reason"},
     "family_care/forms/closure.json": {
         "closure_date", "closure_reason", "closure_reason_other", "follow_up", "follow_up_agreement",
-        "follow_up_frequency", "follow_up_months"},
-    "family_care/forms/closure_no_cooperation.json": {"closure_date", "closure_reason", "closure_reason_other"},
+        "follow_up_frequency", "follow_up_months", "referral_to", "referral_reason", "referral_start_case",
+        "results_evaluation", "commitments_evaluation", "changes_recorded"},
+    "family_care/forms/closure_no_cooperation.json": {
+        "closure_date", "closure_reason", "closure_reason_other", "referred", "referral_to_kind", "referral_to",
+        "referral_reason", "referral_start_case"},
     "family_care/forms/closure_agreement.json": {"closure_agreed", "closure_agreement_note"},
     "family_care/forms/closure_no_cooperation_agreement.json": {"closure_agreed", "closure_agreement_note"},
     "family_care/forms/follow_up.json": {"follow_up_contacts"},
+    "family_care/forms/follow_up_manage.json": {
+        "follow_up_action", "follow_up_contacts", "follow_up_end_date", "follow_up_end_reason"},
     # Seed 000: its standard has numbered sections, not numbered fields (x-seed-section).
     "job_retention/forms/day_180_check.json": {
         "certificate_date", "check_date", "closing_note", "employed_on_day_180", "employer_certificate",
@@ -233,7 +243,8 @@ def test_every_property_has_labels_and_seed_reference(rel):
         assert isinstance(label, dict) and set(label) == {"hu", "en"}, path
         assert label["hu"].strip() and label["en"].strip(), path
         assert prop.get("title") == label["hu"], path
-        refs = [k for k in ("x-seed-field", "x-seed-fields", "x-seed-step", "x-seed-section") if k in prop]
+        refs = [k for k in ("x-seed-field", "x-seed-fields", "x-seed-step", "x-seed-section", "x-seed-activity")
+                if k in prop]
         assert len(refs) == 1, f"{path}: exactly one seed reference, got {refs}"
         if "x-seed-section" in prop:
             assert rel.startswith("job_retention/") and SECTION_RE.match(prop["x-seed-section"]), path
@@ -248,6 +259,8 @@ def test_every_property_has_labels_and_seed_reference(rel):
             assert inner and min(inner) >= a and max(inner) <= b, path
         if "x-seed-step" in prop:
             assert STEP_RE.match(prop["x-seed-step"]), path
+        if "x-seed-activity" in prop:
+            assert rel.startswith("family_care/") and STEP_RE.match(prop["x-seed-activity"]), path
         if "x-seed-form" in prop:
             assert prop["x-seed-form"] == "intake" and is_intake, path
         if "x-help" in prop:
@@ -329,8 +342,10 @@ def test_visible_when_refers_to_sibling_with_valid_values(rel):
         target = siblings[cond["field"]]
         assert "x-visible-when" not in target, f"{path}: no chains of conditions"
         ops = set(cond) - {"field"}
-        assert len(ops) == 1 and ops <= {"equals", "contains", "contains-any"}, path
-        if "equals" in cond:
+        assert len(ops) == 1 and ops <= {"equals", "contains", "contains-any", "in"}, path
+        if "in" in cond:
+            assert cond["in"] and set(cond["in"]) <= set(target["enum"]), path
+        elif "equals" in cond:
             if target["type"] == "boolean":
                 assert isinstance(cond["equals"], bool), path
             else:
@@ -430,7 +445,10 @@ def test_closure_specifics():
         assert p[key]["x-visible-when"] == {"field": "follow_up", "equals": True}
         assert p[key]["x-seed-field"] == 55
     assert p["follow_up_frequency"]["enum"] == ["weekly", "fortnightly", "monthly"]
-    assert (p["follow_up_months"]["minimum"], p["follow_up_months"]["maximum"]) == (1, 6)
+    # Seed 003 sets no limit ("as agreed"): seed 000's 6 months are only the default offered; 24 bounds the
+    # plan (docs/processes.md, "follow-up as agreed").
+    assert (p["follow_up_months"]["minimum"], p["follow_up_months"]["maximum"]) == (1, 24)
+    assert p["follow_up_months"]["x-prefill-from"] == "follow_up_months_default"
     nc = FORMS["family_care/forms/closure_no_cooperation.json"]
     assert nc["properties"]["closure_reason"]["enum"] == ["lack_of_cooperation", "contact_broken", "other"]
     assert set(nc["properties"]["closure_reason"]["x-options"]) == set(nc["properties"]["closure_reason"]["enum"])
@@ -597,19 +615,33 @@ def test_visibility_rules_catch_bad_documents():
     ("intake/forms/intake.json", {"family_name": "Kovács", "given_name": "Anna", "birth_date": "1985-06-01",
                                   "birth_place": "Szeged", "mother_name": "Nagy Mária",
                                   "phone": "06-30/123-4567", "intake_problem": "Lakbérhátralék."}),
-    ("family_care/forms/agreement.json", {"agreement_date": "2025-03-15"}),
+    ("family_care/forms/agreement.json", {"agreement_date": "2025-03-15", "review_frequency": "fortnightly"}),
     ("family_care/forms/casework.json", {
         "meetings": [{"date": "2025-04-01", "place": "client_home", "log": "Családlátogatás."},
                      {"date": "2025-04-08", "place": "other", "place_other": "iskola", "log": "Megbeszélés."}],
         "actions": [{"date": "2025-04-02", "log": "Levél a közüzemi szolgáltatónak."}],
         "casework_next": "review"}),
-    ("family_care/forms/case_conference.json", {"actions": [{"date": "2025-05-02", "log": "Esetkonferencia."}]}),
-    ("family_care/forms/review.json", {"commitments_met": True}),
+    ("family_care/forms/case_conference.json", {
+        "conference_date": "2025-05-02", "invitation_date": "2025-04-25", "actions": [
+            {"date": "2025-05-02", "log": "Esetkonferencia."}],
+        "conference_participants": [
+            {"name": "Kovács János", "kind": "family_member", "invited": True, "attended": True},
+            {"name": "Szabó Ilona", "kind": "professional", "organisation": "Iskola", "invited": True,
+             "attended": False}],
+        "conference_tasks": [{"participant": "Kovács János", "task": "Költségvetés.", "due_date": "2025-06-01"}],
+        "conference_involvements": [{"name": "Védőnői szolgálat", "kind": "institution", "reason": "Egészség."}]}),
+    ("family_care/forms/review.json", {
+        "review_date": "2025-04-15", "commitments_met": True, "goal_reached": False,
+        "review_checks": [{"kind": "monthly_payment", "name": "Lakbér", "month": "2025-04", "shown": True,
+                           "amount": 45000},
+                          {"kind": "own_contribution", "name": "Önrész", "month": "2025.04", "shown": False}]}),
     ("family_care/forms/further_service.json", {"further_service_available": False}),
     ("family_care/forms/plan_amendment.json", {"needs_other_helpers": True, "other_helpers": "adósságkezelő",
                                                "action_plan": "Adósságkezelési tanácsadás bevonása.",
                                                "agreement_date": "2025-06-01"}),
-    ("family_care/forms/closure.json", {"closure_date": "2025-09-30", "closure_reason": "successful",
+    ("family_care/forms/closure.json", {"results_evaluation": "Rendeződött.", "commitments_evaluation": "Teljesültek.",
+                                        "changes_recorded": "Rendszeres jövedelem.",
+                                        "closure_date": "2025-09-30", "closure_reason": "successful",
                                         "follow_up": True, "follow_up_agreement": "Havonta, fél évig.",
                                         "follow_up_frequency": "monthly", "follow_up_months": 6}),
     ("family_care/forms/closure_no_cooperation.json", {"closure_date": "2025-09-30", "closure_reason": "other",

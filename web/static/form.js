@@ -45,6 +45,7 @@
     if ("contains-any" in cond) {
       return Array.isArray(value) && cond["contains-any"].some(function (c) { return value.indexOf(c) >= 0; });
     }
+    if ("in" in cond) { return value !== undefined && !Array.isArray(value) && cond["in"].indexOf(value) >= 0; }
     return true;
   }
 
