@@ -9,8 +9,7 @@ from .cli_support import _actor, _data, _out, _runtime, as_option
 from .definitions import definitions
 from .errors import SegitoError
 from .people import users
-from .report_cli import audit_group
-from .reports.cli import rebuild_facts_command, report_command, reports_command
+from .report_cli import audit_group, rebuild_facts_command, report_command, reports_command
 
 
 class SegitoGroup(click.Group):

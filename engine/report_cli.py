@@ -1,4 +1,5 @@
-"""`segito audit verify|log` (added to the `segito` group in cli.py)."""
+"""`segito report <key>` (any declared report: figures, tables, drill-down, CSV/XLSX), `segito reports`,
+`segito rebuild-facts` and `segito audit verify|log`; added to the `segito` group by engine/cli.py."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,10 @@ from pathlib import Path
 import click
 
 from .audit import audit_log, audit_verify
+from .cli_support import _actor, _runtime
 from .errors import NotFound
+from .reports import export, facts, run
+from .reports.request import parse_request
 
 
 def _cli():
@@ -77,3 +81,78 @@ def audit_log_command(user, case_id, kind, date_from, date_to, page, username):
     runtime = cli._runtime()
     cli._out(audit_log.search(runtime, cli._actor(runtime, username), user=user, case_id=case_id, kind=kind,
                               date_from=date_from, date_to=date_to, page=page))
+
+
+@click.command("report")
+@click.argument("key", required=False)
+@click.option("--from", "date_from", required=True, help="first day of the period, YYYY-MM-DD")
+@click.option("--to", "date_to", required=True, help="last day of the period, YYYY-MM-DD (inclusive)")
+@click.option("--caseworker", help="only this caseworker's cases (username)")
+@click.option("--process", "process_key", help="only this process's cases")
+@click.option("--bands", default="", help="bands a table asks for, e.g. '0-50000,50000-100000,100000-'")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="also write the workbook here")
+@click.option("--drill", "indicator", help="list the cases behind this indicator (or table.column)")
+@click.option("--key", "row_key", help="the table row to drill into (its key)")
+@click.option("--names", is_flag=True, help="with --drill: the clients' names (roles of access.names)")
+@click.option("--lang", type=click.Choice(["hu", "en"]), default="en", show_default=True)
+@click.option("--job-retention", "retention_figures", is_flag=True,
+              help="the job-retention follow-up figures instead of a report")
+@click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
+def report_command(key, date_from, date_to, caseworker, process_key, bands, fmt, xlsx_path, indicator, row_key,
+                   names, lang, retention_figures, username):
+    """A declared report for a period (docs/reports.md); KEY is the report's key (`segito reports` lists them)."""
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    if retention_figures:
+        req = parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key)
+        _retention_figures(runtime, actor, req, fmt, xlsx_path)
+        return
+    if not key:
+        raise click.UsageError("name the report: segito report KEY (segito reports lists them)")
+    req = parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key, bands)
+    if indicator:
+        listing = run.cases_behind(runtime, actor, key, req, indicator, row_key, with_names=names, limit=1000)
+        click.echo(export.cases_to_csv(listing) if fmt == "csv"
+                   else json.dumps(listing, ensure_ascii=False, indent=2))
+        return
+    result = run.report(runtime, actor, key, req)
+    if xlsx_path:
+        Path(xlsx_path).write_bytes(export.to_xlsx(result, lang))
+    if fmt == "json":
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        sys.stdout.write(export.to_csv(result, lang))
+    else:
+        click.echo(export.to_text(result, lang), nl=False)
+
+
+@click.command("reports")
+@click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
+def reports_command(username):
+    """The deployed reports the user may read."""
+    runtime = _runtime()
+    for item in run.available(runtime, _actor(runtime, username)):
+        click.echo(f"{item['key']:<24} {item['title']['en']} ({item['package']})")
+
+
+@click.command("rebuild-facts")
+def rebuild_facts_command():
+    """Recompute the report rows of every case from its stored state (after an upgrade or a changed report)."""
+    from . import followup_indicators
+
+    runtime = _runtime()
+    click.echo(json.dumps({"cases": facts.rebuild(runtime), "retention_cases": followup_indicators.rebuild(runtime)}))
+
+
+def _retention_figures(runtime, actor, req, fmt: str, xlsx_path: str | None) -> None:
+    from . import followup_indicators, report_export
+
+    result = followup_indicators.report(runtime, actor, req)
+    if xlsx_path:
+        Path(xlsx_path).write_bytes(report_export.retention_to_xlsx(result))
+    if fmt == "csv":
+        sys.stdout.write(report_export.retention_to_csv(result))
+    else:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json"
+                   else followup_indicators.to_text(result))
