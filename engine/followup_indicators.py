@@ -116,7 +116,8 @@ def rebuild(runtime, case_ids: list[int] | None = None) -> int:
 
     Visit rows are not recomputed: each is written when its visit is recorded and never changes (a recorded
     visit cannot be edited), and the stored state no longer holds a finished task's data
-    (engine/runtime/serialization.py prunes it), so the rows are the only place that keeps it outside the audit log."""
+    (engine/definitions/serialization.py prunes it), so the rows are the only place that keeps it outside the audit
+    log."""
     done = 0
     with runtime.db.unit_of_work() as session:
         for case, _view, workflow in stored_cases(runtime, session, case_ids, lambda v: START_KEY in _form_keys(v)):

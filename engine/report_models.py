@@ -1,4 +1,4 @@
-"""Rows kept for the indicators (issue 5): one row per case with the facts the seed's indicators read.
+"""Rows kept for the indicators (docs/indicators.md): one row per case with the facts the seed's indicators read.
 
 They are a projection of each case's current data, rewritten by ``engine/case_facts.py`` inside the command
 that changed the data, so the indicators are plain indexed queries and never load a workflow. The seed field

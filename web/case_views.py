@@ -72,7 +72,7 @@ def start():
         open_cases = next((d.get("open_cases") for d in e.details if d.get("open_cases")), [])
         return render_template("confirm_start.html", process_key=process_key, client_code=client_code,
                                process=process_name(process_key), open_cases=open_cases), 409
-    for warning in started.get("warnings", ()):  # e.g. a 31st follow-up client (engine.cases.caseload)
+    for warning in started.get("warnings", ()):  # e.g. a 31st follow-up client (engine.timers.caseload)
         flash(warning, "warning")
     case = cases.get_case(runtime(), started["case_id"], current_actor(), with_data=False)
     from .app import task_url

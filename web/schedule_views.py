@@ -5,10 +5,9 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 
 from engine.cases import agenda as agenda_service
-from engine.cases import caseload
 from engine.people import users
 from engine.people.access import OVERSEERS
-from engine.timers import timers
+from engine.timers import caseload, timers
 
 from .auth import current_actor, logged_in_actor, login_required, roles_required, runtime
 from .labels import step_name

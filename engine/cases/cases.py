@@ -91,7 +91,7 @@ def start_in(runtime: Runtime, session, process_key: str, actor: Actor, client_c
     case_id = case.id
     return {"case_id": case_id, "process_key": process_key, "version": view.version,
             "tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
-            # A warning only when there is one, e.g. a caseload past its limit (engine/cases/caseload.py).
+            # A warning only when there is one, e.g. a caseload past its limit (engine/timers/caseload.py).
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
 
 

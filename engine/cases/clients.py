@@ -8,9 +8,10 @@ import unicodedata
 
 from sqlalchemy import Connection, bindparam, select
 
-from ..errors import NotFound, ValidationFailed
+from ..errors import NotFound, ValidationFailed, WorkflowFailed
 from ..packages.manifest import IDENTITY
 from ..store import audit
+from ..store.command_session import AnySession
 from ..store.db import Prepared
 from ..store.models import Client, Intake
 
@@ -48,6 +49,19 @@ _CASE_SEED = Prepared(select(_clients.c.id, _clients.c.client_code, _registratio
                              _registrations.c.problem, _registrations.c.phone)
                       .select_from(_clients.outerjoin(_registrations, _registrations.c.id == _LATEST_REGISTRATION_ID))
                       .where(_clients.c.client_code == bindparam("code")))
+
+
+def service_operations(runtime, session: AnySession, case, actor: str, at: dt.datetime, case_audit) -> dict:
+    """The ``register_client`` service task, bound to one command (listed in engine/runtime/observers.py)."""
+    def register_client(task_data: dict, **_params) -> dict:
+        # Which form fields feed the client register is the process's manifest's to say (docs/services.md).
+        registration = runtime.definition(session, case.definition_id).registration
+        if registration is None:
+            raise WorkflowFailed(f"process '{case.process_key}' calls register_client, but its package manifest "
+                                 "declares no 'registers_client' for it (docs/services.md)")
+        return register(session.connection(), case, task_data, registration, actor, at, case_audit)
+
+    return {"register_client": register_client}
 
 
 def register(connection: Connection, case, data: dict, registration: dict, actor: str, at: dt.datetime,

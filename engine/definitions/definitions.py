@@ -25,7 +25,6 @@ from ..errors import Conflict, DefinitionInvalid, NotFound
 from ..forms import review
 from ..forms.forms import _object_nodes
 from ..people.users import ROLES
-from ..runtime import serialization
 from ..sandbox import limits, timer_values
 from ..sandbox.checker import compile_source
 from ..sandbox.safe_builtins import RAW_BUILTINS, WRAPPED
@@ -33,6 +32,7 @@ from ..store import audit, clock
 from ..store.command_session import AnySession
 from ..store.db import Prepared
 from ..store.models import PackageVersion, ProcessDefinition
+from . import serialization
 from .form_files import append_only_agreement, check_form_file
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -19,7 +19,7 @@ from .parts import PARTS, Package, PackageProblem
 # Folders a package may hold (docs/services.md, "A package folder"): forms/ and demo/ are checked here, reports/
 # and documents/ by the parts registered for them.
 OWN_FOLDERS = ("forms", "demo", "reports", "documents")
-REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/cases/services.py)
+REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/cases/clients.py)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..cases.services import bind_services
+from ..definitions import serialization
 from ..errors import Conflict, ExpressionRefused, ProcessDataRefused, WorkflowFailed
 from ..forms import input_check
 from ..sandbox import Budget, SandboxedScriptEngine, SandboxError, limits, watchdog
@@ -25,9 +25,9 @@ from ..store import audit
 from ..store.command_session import AnySession
 from ..store.db import Prepared
 from ..store.models import Case, HumanTask
-from . import serialization
 from .observers import BEGIN_OBSERVERS, OBSERVERS, ROW_OBSERVERS  # what every command runs (the one list)
 from .runtime import DefinitionView, Runtime
+from .services import bind_services
 
 _cases = Case.__table__
 _tasks = HumanTask.__table__

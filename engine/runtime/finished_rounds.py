@@ -99,7 +99,7 @@ def _forget(workflow, old, nxt) -> int:
     parent._children[at:at + 1] = [t.id for t in kept]
     for task in kept:
         task._parent = parent.id
-        task.__dict__.pop("_segito_json", None)  # engine.runtime.serialization's text of a task names its parent
+        task.__dict__.pop("_segito_json", None)  # engine.speedups.state_text's text of a task names its parent
     parent.__dict__.pop("_segito_json", None)
     for task in gone:
         del workflow.tasks[task.id]

@@ -1,11 +1,15 @@
-"""The observers every command runs inside its transaction, registered here and nowhere else.
+"""What every command runs besides the workflow, listed here and nowhere else: observers and service operations.
 
-``engine.runtime.advance.Advance`` calls them: what they write (timer rows, indicator facts) and the audit events
-they add commit or roll back with the case. The order of each list is the order they run in.
+``engine.runtime.advance.Advance`` calls the observers inside its transaction: what they write (timer rows,
+indicator facts) and the audit events they add commit or roll back with the case. The order of each list is the
+order they run in. The service operations are what BPMN service tasks may call (engine/runtime/services.py).
+This is the one module through which the runtime reaches the packages above it (docs/architecture.md,
+"Packages"): they import nothing that imports it back.
 """
 from __future__ import annotations
 
 from .. import case_facts, followup_indicators
+from ..cases import clients
 from ..reports import facts as report_facts
 from ..timers import timer_sync
 
@@ -23,3 +27,6 @@ ROW_OBSERVERS: list = [timer_sync.set_due_dates]
 # (docs/reports.md), the indicator rows (docs/indicators.md)
 # and the timer rows with their due times (docs/timers.md).
 OBSERVERS: list = [case_facts.observe, followup_indicators.observe, report_facts.observe, timer_sync.observe]
+
+# provide(runtime, session, case, actor, at, case_audit) -> {operation name: function(task_data, **params)}
+SERVICE_OPERATIONS: list = [clients.service_operations]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import speedups
-from ..definitions import definitions
+from ..definitions import definitions, serialization
 from ..errors import NotFound
 from ..forms.forms import Form
 from ..packages import settings as package_settings
@@ -21,7 +21,6 @@ from ..store import clock
 from ..store.command_session import AnySession
 from ..store.db import Database, is_postgres
 from ..store.models import Case, HumanTask, PackageVersion, ProcessDefinition
-from . import serialization
 
 if TYPE_CHECKING:
     from .advance import AnyCase

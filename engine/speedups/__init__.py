@@ -16,7 +16,7 @@ from ..store import config
 from . import task_walk
 
 # Whether the replacements are in: read at call time by the code that chooses between a speed-up and the
-# library's own way (engine/runtime/serialization.py), set only here.
+# library's own way (engine/definitions/serialization.py), set only here.
 active = False
 
 

@@ -4,7 +4,7 @@ The writer writes the text SpiffWorkflow's converters and ``json.dumps`` would w
 order, the same encoder for every value), without building the dictionaries first: building them and walking
 them again was most of the cost of saving a case (docs/benchmarks.md). The reader builds what the converters
 build from the parsed document, without the registry's walk over every value. Each applies only where it gives
-the same result, and says so by returning None otherwise; engine/runtime/serialization.py then uses the
+the same result, and says so by returning None otherwise; engine/definitions/serialization.py then uses the
 converters. tests/integration/test_state_writer.py and test_workflow_hot_path.py compare both on real cases.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from ..store import json_text
 
-# The serializer whose format is written and read (engine/runtime/serialization.py's, without the spec), its
+# The serializer whose format is written and read (engine/definitions/serialization.py's, without the spec), its
 # encoder built once, and its registry's type names: set by ``bind``.
 _specless: Any = None
 _encode: Callable[[Any], str] = repr
@@ -58,7 +58,7 @@ class _NotDirect(Exception):
 
 def workflow_json(workflow) -> str | None:
     """The state's JSON as the converters write it, or None for a workflow this writer does not know how to write.
-    Called with the registry's encoder mode on (engine/runtime/serialization.py, ``dump_state``)."""
+    Called with the registry's encoder mode on (engine/definitions/serialization.py, ``dump_state``)."""
     try:
         if (type(workflow) is not BpmnWorkflow or _TYPENAMES.get(BpmnWorkflow) != "BpmnWorkflow"
                 or any(type(sub) is not BpmnSubWorkflow for sub in workflow.subprocesses.values())):

@@ -25,13 +25,13 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, or_, select, update
 
-from ..cases import caseload
 from ..packages import settings as package_settings
 from ..runtime import finished_rounds
 from ..sandbox import calendar_helpers
 from ..store import audit, clock
 from ..store.models import UtcDateTime
 from ..store.timer_models import Timer
+from . import caseload
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def held_timers(rows, firing: int | None = None) -> set[str]:
 
 
 def note_waiting(step) -> None:
-    """Runs as the command begins (engine.runtime.advance.BEGIN_OBSERVERS): did any timer wait before it?
+    """Runs as the command begins (engine.runtime.observers.BEGIN_OBSERVERS): did any timer wait before it?
 
     The open rows of a case are those of the timers that waited when its last command committed (every
     command ends in ``observe``); so when none waited before this command and none waits after it, the case
@@ -252,7 +252,7 @@ def _catch_up(step) -> None:
 
 
 def observe(step, created: list[dict], completed: bool) -> None:
-    """Runs at the end of every command (engine.runtime.advance.OBSERVERS), inside its transaction."""
+    """Runs at the end of every command (engine.runtime.observers.OBSERVERS), inside its transaction."""
     if not uses_timers(step.view):
         return
     session, case, at = step.session, step.case, step.at
@@ -410,7 +410,7 @@ def _describe(bpmn_id: str, label: str | None, due_at: dt.datetime) -> dict:
 def set_due_dates(step, created: list[dict]) -> None:
     """A user task with the property ``dueDate`` (an expression giving a date or an instant) is due by the end
     of that local day: the inbox shows the date and marks the task overdue from the next day on. Runs before
-    the new rows are inserted (engine.runtime.advance.ROW_OBSERVERS), so the date is written with the row."""
+    the new rows are inserted (engine.runtime.observers.ROW_OBSERVERS), so the date is written with the row."""
     ready = step.ready_after or {}
     for row in created:
         task = ready.get(row["spiff_task_id"]) or _find(step.workflow, row["spiff_task_id"])

@@ -55,9 +55,9 @@ from sqlalchemy import inspect as sa_inspect
 
 from engine import setup, speedups
 from engine.cases import cases, tasks
+from engine.definitions import serialization
 from engine.forms.forms import Form
 from engine.people import users
-from engine.runtime import serialization
 from engine.runtime.runtime import Runtime
 from engine.sandbox import SandboxedScriptEngine
 from engine.store import clock

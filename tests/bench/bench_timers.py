@@ -38,9 +38,8 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from engine import setup  # noqa: E402
 from engine.cases import cases  # noqa: E402
-from engine.definitions import definitions  # noqa: E402
+from engine.definitions import definitions, serialization  # noqa: E402
 from engine.people import users  # noqa: E402
-from engine.runtime import serialization  # noqa: E402
 from engine.runtime.runtime import Runtime  # noqa: E402
 from engine.sandbox import calendar_helpers  # noqa: E402
 from engine.store import clock  # noqa: E402

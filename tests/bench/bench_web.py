@@ -56,8 +56,8 @@ from sqlalchemy import select
 
 from engine import setup
 from engine.cases import cases, tasks
+from engine.definitions import serialization
 from engine.people import users
-from engine.runtime import serialization
 from engine.runtime.runtime import Runtime
 from engine.store import audit, clock
 from engine.store.db import Database

@@ -6,9 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 from engine import packages
-from engine.cases import caseload, cases
+from engine.cases import cases
 from engine.store import clock
 from engine.store.config import BPMN_DIR
+from engine.timers import caseload
 from tests import demo_data
 
 from .helpers import do, waiting_steps

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine.cases import agenda, caseload, cases, tasks
+from engine.cases import agenda, cases, tasks
 from engine.definitions import definitions
 from engine.runtime.runtime import Runtime
 from engine.store import clock
 from engine.store.db import Database
 from engine.store.models import Case, Client
-from engine.timers import timers
+from engine.timers import caseload, timers
 from tests import demo_data
 
 from .timer_helpers import (

@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import packages, setup
-from engine.cases import caseload, cases
+from engine.cases import cases
 from engine.errors import Forbidden, PackageInvalid, ValidationFailed
 from engine.packages import PackagePart, PackageProblem
 from engine.store import clock
 from engine.store.config import BPMN_DIR
 from engine.store.models import AuditEvent, PackageVersion, ProcessDefinition
+from engine.timers import caseload
 from tests import demo_data
 
 from .test_api import conforms

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.cases import cases, tasks
+from engine.definitions import serialization
 from engine.errors import Conflict, Forbidden
-from engine.runtime import serialization
 from engine.runtime.runtime import Runtime
 from engine.sandbox import calendar_helpers
 from engine.store import clock

@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from engine.cases import agenda, services
-from engine.definitions import definitions
-from engine.runtime import serialization
+from engine.cases import agenda
+from engine.definitions import definitions, serialization
+from engine.runtime import services
 from engine.sandbox import calendar_helpers as cal
 from engine.store import clock, migrate
 from engine.store.models import Case

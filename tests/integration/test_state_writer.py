@@ -1,7 +1,8 @@
 """A case's saved state is the JSON SpiffWorkflow's own converters make, byte for byte.
 
-``engine.runtime.serialization`` writes the state text directly (it does not build the converters' dictionaries first);
-a case saved that way must stay readable by SpiffWorkflow's serializer after a library upgrade, so at every save
+``engine.definitions.serialization`` writes the state text directly (it does not build the converters'
+dictionaries first); a case saved that way must stay readable by SpiffWorkflow's serializer after a library
+upgrade, so at every save
 of these cases — an intake, family care with a follow-up (a multi-instance subprocess and timers, fired), a
 job-retention case — the direct text is compared with the converters' output.
 """
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.cases import cases
-from engine.runtime import serialization
+from engine.definitions import serialization
 from engine.speedups import state_text
 from engine.store.models import Case
 from tests import demo_data

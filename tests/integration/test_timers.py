@@ -12,9 +12,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from engine.cases import cases, services
+from engine.cases import cases
 from engine.errors import Forbidden, SegitoError
-from engine.runtime import advance
+from engine.runtime import advance, services
 from engine.store import clock
 from engine.store.models import AuditEvent, Case
 from engine.store.timer_models import Timer

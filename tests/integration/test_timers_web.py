@@ -4,11 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from engine.cases import agenda, caseload
+from engine.cases import agenda
 from engine.people import users
 from engine.store import clock
 from engine.store.timer_models import CalendarFeed
-from engine.timers import timers
+from engine.timers import caseload, timers
 from tests import demo_data
 
 from .test_timers import TIMER_PROBE, _start
@@ -83,7 +83,7 @@ def test_the_manager_sees_who_is_over_the_caseload_limit(runtime, people):
 
 
 def test_the_administrator_sees_incidents_and_retries_one(runtime, people, monkeypatch):
-    from engine.cases import services
+    from engine.runtime import services
 
     calls = {"down": True}
 

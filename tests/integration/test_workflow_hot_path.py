@@ -1,5 +1,5 @@
 """The cheaper tree walk (engine/speedups/task_walk.py) and the direct state reader
-(engine/runtime/serialization.py) give what SpiffWorkflow's own iterator and converters give, at every command
+(engine/definitions/serialization.py) give what SpiffWorkflow's own iterator and converters give, at every command
 of real cases.
 
 Each command's workflow is checked as the command finishes: every task walk SpiffWorkflow can ask for yields
@@ -16,8 +16,9 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 from sqlalchemy import event, select
 
+from engine.definitions import serialization
 from engine.report_models import RetentionVisit
-from engine.runtime import advance, serialization
+from engine.runtime import advance
 from engine.speedups import state_text, task_walk
 from engine.store import clock
 from engine.store.models import Case, HumanTask

@@ -9,9 +9,8 @@ import uuid
 from sqlalchemy import func, select
 
 from engine.cases import cases, tasks
-from engine.definitions import definitions
+from engine.definitions import definitions, serialization
 from engine.people import users
-from engine.runtime import serialization
 from engine.sandbox import calendar_helpers
 from engine.store import clock
 from engine.store.models import AuditEvent, Case, HumanTask

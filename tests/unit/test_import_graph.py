@@ -128,6 +128,36 @@ def test_no_import_cycles_among_engine_modules():
     assert not found, f"import cycles among engine modules (docs/architecture.md, 'Packages'): {found}"
 
 
+# The modules allowed to import packages above their own, each with why. Every other import between packages
+# runs one way: store <- speedups, sandbox <- people <- forms <- definitions <- packages <- runtime <- cases
+# <- timers <- reports, audit <- setup, cli (docs/architecture.md, "Packages").
+REACHES_UP = {
+    # The one list of what every command runs besides the workflow: observers (timers, indicator facts) and
+    # service operations (client registration), so that advance.py names no package above the runtime.
+    "engine.runtime.observers",
+    # Alembic's environment imports every module with tables, so that autogenerate sees all of them.
+    "engine.store.migrations.env",
+}
+
+
+def _package(module: str) -> str:
+    return module.split(".")[1] if "." in module else module
+
+
+def test_imports_between_engine_packages_run_one_way():
+    """Packages (and the modules directly in engine/, each on its own) import each other without a cycle."""
+    graph: dict[str, set[str]] = {}
+    for name, found in _all_imports().items():
+        if not name.startswith("engine.") or name in REACHES_UP:
+            continue
+        for imp in found:
+            if not imp.type_only and imp.target.startswith("engine.") and _package(imp.target) != _package(name):
+                graph.setdefault(_package(name), set()).add(_package(imp.target))
+    assert "runtime" in graph and "store" in graph["runtime"]
+    found = [sorted(c) for c in cycles(graph)]
+    assert not found, f"packages importing each other (docs/architecture.md, 'Packages'): {found}"
+
+
 def test_every_engine_package_opens_with_a_line_saying_its_job():
     for init in sorted((ROOT / "engine").rglob("__init__.py")):
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))

@@ -5,7 +5,7 @@ Revises: 0007_audit_case_index
 Create Date: 2026-12-05
 
 The session cookie carries a random token whose SHA-256 is ``token_hash``; a request is served only while its
-row is not ended and younger than the absolute lifetime (engine/login_sessions.py, docs/web.md).
+row is not ended and younger than the absolute lifetime (engine/people/login_sessions.py, docs/web.md).
 """
 import sqlalchemy as sa
 from alembic import op
