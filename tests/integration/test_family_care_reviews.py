@@ -113,3 +113,16 @@ def test_casework_going_round_keeps_the_review_timer_row(runtime, people):
     assert "timers_cancelled" not in kinds and kinds.count("timers_scheduled") == 1
     clock.freeze(local("2026-04-05", 8))
     assert timers.fire_due(runtime, "w") == 1 and waiting_steps(runtime, case_id) == ["3.6"]
+
+
+def test_an_amended_agreement_can_change_the_review_rhythm(runtime, people):
+    case_id = _agreed(runtime, people)  # monthly from 5 March
+    do(runtime, case_id, "step_3_3", {"casework_next": "review"}, people.anna)
+    do(runtime, case_id, "step_3_6", demo_data.review_data(False), people.anna)
+    do(runtime, case_id, "step_3_9", demo_data.further_service_data(), people.anna)
+    shown = tasks.get_task(runtime, task_of(runtime, case_id, "step_3_7"), people.anna)
+    assert shown["values"]["review_frequency"] == "monthly"  # the rhythm agreed so far
+    do(runtime, case_id, "step_3_7", {"needs_other_helpers": False, "action_plan": "Sűrűbb ellenőrzés.",
+                                      "agreement_date": "2026-03-02", "review_frequency": "weekly"}, people.anna)
+    # Weekly from the amended agreement (2 March), the first day after the review and this moment: 9 March.
+    assert [r[2] for r in _scheduled_reviews(runtime, case_id)] == [local("2026-03-09")]

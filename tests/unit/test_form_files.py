@@ -41,7 +41,7 @@ EXPECTED_FORMS = {
         "further_service_available", "referral_to_kind", "referral_to", "referral_reason", "referral_start_case"},
     "family_care/forms/plan_amendment.json": {
         "needs_other_helpers", "other_helpers", "action_plan", "agreement_date", "actions", "referral_to_kind",
-        "referral_to", "referral_reason"},
+        "referral_to", "referral_reason", "review_frequency"},
     "family_care/forms/closure.json": {
         "closure_date", "closure_reason", "closure_reason_other", "follow_up", "follow_up_agreement",
         "follow_up_frequency", "follow_up_months", "referral_to", "referral_reason", "referral_start_case",
