@@ -46,7 +46,7 @@ def declared_report(report: str):
         raise BadRequest(f"'format' is json, csv or xlsx, not '{fmt}'")
     result = run.report(runtime(), g.user, report, _report_request())
     if fmt == "csv":
-        return Response(export.to_csv(result, lang), mimetype="text/csv; charset=utf-8")
+        return Response(export.to_csv(result, lang), content_type="text/csv; charset=utf-8")
     if fmt == "xlsx":
         return Response(export.to_xlsx(result, lang),
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

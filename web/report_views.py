@@ -156,8 +156,8 @@ def cases(report: str):
         if table is not None and column is not None else indicator)
     key_label = ""
     if row_key:
-        options = option_labels.get(table_id or (item or {}).get("table") or "", {})
-        key_label = labels.text(options[row_key], row_key) if row_key in options else row_key
+        key_label = _row_label(definition, table_id if table else (item or {}).get("table") or "", row_key,
+                               option_labels, values)
     # The facts a drill-down shows: those the report labels, with their values' labels where it gives them.
     shown_facts = [(name, fact) for name, fact in definition["facts"].items() if fact.get("label")]
     fact_options = {t["rows"].get("fact") or t["rows"].get("values"): option_labels[t["id"]]
@@ -169,6 +169,27 @@ def cases(report: str):
                            query={k: v for k, v in values.items() if v})
 
 
+def _row_label(definition: dict, table_id: str, row_key: str, option_labels: dict, values: dict) -> str:
+    """A table row's key as its table shows it: an option's label, a band, a caseworker's name."""
+    from sqlalchemy import select
+
+    from engine.reports import compute
+    from engine.store.models import User
+
+    table = next((t for t in definition["tables"] if t["id"] == table_id), None)
+    if table is None:
+        return row_key
+    split = compute._splits(table["rows"])[1]
+    if split.kind == "bands":
+        bands = compute._bands_of(split, _request(values))
+        return bands[int(row_key)][2] if row_key.isdigit() and int(row_key) < len(bands) else row_key
+    if split.kind == "caseworker" and row_key.isdigit():
+        with runtime().db.reading() as session:
+            return session.execute(select(User.display_name).where(User.id == int(row_key))).scalar() or row_key
+    options = option_labels.get(table_id, {})
+    return labels.text(options[row_key], row_key) if row_key in options else row_key
+
+
 def _names_allowed(definition: dict) -> bool:
     return bool(logged_in_actor().role_codes & set(definition["access"]["names"]))
 
@@ -176,7 +197,8 @@ def _names_allowed(definition: dict) -> bool:
 def _download(content, mimetype: str, extension: str, what: str) -> Response:
     values = _args()
     name = f"segito-{what}-{values['from']}-{values['to']}.{extension}"
-    return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(content, content_type=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @reports.get("/<report>/export.csv")

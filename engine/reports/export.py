@@ -52,9 +52,11 @@ def row_label(result: dict, table_id: str, row: dict, lang: str) -> str:
 
 def indicator_rows(result: dict, lang: str = "en") -> list[list]:
     rows = [[word(h, lang) for h in ("id", "indicator", "value", "unit", "see")]]
+    titles = {t["id"]: _text(t["title"], lang) for t in (result.get("layout") or {}).get("tables", [])}
     for item in result["indicators"]:
+        table = item.get("table")
         rows.append([item["id"], _text(item["label"], lang), item["value"], _text(item.get("unit"), lang),
-                     item.get("table") or ""])
+                     titles.get(table, table) if table else ""])
     return rows
 
 
