@@ -21,13 +21,19 @@ from uuid import UUID
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
-from .case_facts import _current_data, _date, stored_cases
 from .report_models import RetentionCase, RetentionVisit
-from .report_request import ReportRequest, authorise, share
+from .reports.facts import _current_data
+from .reports.facts import _date as _iso_date
+from .reports.request import DEFAULT_ACCESS, ReportRequest, authorise, share
 from .store.models import Client, User
 
 START_KEY, VISIT_KEY, CHECK_KEY = "employment_start", "visit_date", "employed_on_day_180"
 AGE_GROUPS = ((0, 25, "under 25"), (25, 35, "25–34"), (35, 45, "35–44"), (45, 55, "45–54"), (55, 200, "55+"))
+
+
+def _date(value) -> dt.date | None:
+    text = _iso_date(value)
+    return dt.date.fromisoformat(text) if text else None
 
 
 def _form_keys(view) -> set[str]:
@@ -111,6 +117,23 @@ def observe(advance, created_rows, completed: bool) -> None:
     _write_case(advance.session, advance.case, advance.caseworker_id, data, advance.at.date() if completed else None)
 
 
+def _stored_cases(runtime, session, case_ids: list[int] | None, wanted):
+    """(case, view, workflow) of every started case, or of those in ``case_ids``, whose process version
+    ``wanted(view)``; each workflow goes back into the runtime's cache afterwards, as a command leaves it."""
+    from .store.models import Case
+
+    query = select(Case).where(Case.state != b"")
+    if case_ids:
+        query = query.where(Case.id.in_(case_ids))
+    for case in session.execute(query).scalars().all():
+        view = runtime.definition(session, case.definition_id)
+        if not wanted(view):
+            continue
+        workflow = runtime.workflow(session, case)
+        yield case, view, workflow
+        runtime.workflows.put(case.id, case.lock_version, workflow)
+
+
 def rebuild(runtime, case_ids: list[int] | None = None) -> int:
     """Recompute the case rows of existing job-retention cases from their stored state (``segito rebuild-facts``).
 
@@ -120,7 +143,7 @@ def rebuild(runtime, case_ids: list[int] | None = None) -> int:
     log."""
     done = 0
     with runtime.db.unit_of_work() as session:
-        for case, _view, workflow in stored_cases(runtime, session, case_ids, lambda v: START_KEY in _form_keys(v)):
+        for case, _view, workflow in _stored_cases(runtime, session, case_ids, lambda v: START_KEY in _form_keys(v)):
             ended = case.completed_at.date() if workflow.is_completed() and case.completed_at else None
             _write_case(session, case, case.caseworker_id, _current_data(workflow), ended)
             done += 1
@@ -215,7 +238,7 @@ def figures(session, start: dt.date, end: dt.date, mentor_id: int | None, proces
 
 def report(runtime, actor, req: ReportRequest) -> dict:
     """The figures for the period, then per quarter and per mentor (a caseworker sees their own only)."""
-    req = authorise(actor, req)
+    req = authorise(actor, req, DEFAULT_ACCESS)
     with runtime.db.reading() as session:
         mentors = sorted({m for m in session.execute(select(RetentionCase.mentor_id).distinct()).scalars()
                           if m is not None and req.caseworker_id in (None, m)})

@@ -1,4 +1,5 @@
-"""`segito report`, `segito audit verify|log` and `segito rebuild-facts` (added to the `segito` group in cli.py)."""
+"""`segito report <key>` (any declared report: figures, tables, drill-down, CSV/XLSX), `segito reports`,
+`segito rebuild-facts` and `segito audit verify|log`; added to the `segito` group by engine/cli.py."""
 from __future__ import annotations
 
 import json
@@ -7,9 +8,11 @@ from pathlib import Path
 
 import click
 
-from . import case_facts, followup_indicators, indicator_cases, indicators, report_export
 from .audit import audit_log, audit_verify
+from .cli_support import _actor, _runtime
 from .errors import NotFound
+from .reports import export, facts, run
+from .reports.request import parse_request
 
 
 def _cli():
@@ -28,53 +31,6 @@ def _user_id(runtime, username: str | None) -> int | None:
             return users.by_username(session, username).id
         except NotFound:
             raise click.BadParameter(f"no active user '{username}'", param_hint="--caseworker") from None
-
-
-@click.command("report")
-@click.option("--from", "date_from", required=True, help="first day of the period, YYYY-MM-DD")
-@click.option("--to", "date_to", required=True, help="last day of the period, YYYY-MM-DD (inclusive)")
-@click.option("--caseworker", help="only this caseworker's cases (username)")
-@click.option("--process", "process_key", help="only this process (e.g. family_care)")
-@click.option("--bands", default="", help="I5 income bands in HUF per person, e.g. '0-50000,50000-100000,100000-'")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
-@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="also write the workbook here")
-@click.option("--drill", "indicator", help="list the cases behind this indicator (e.g. I1, I13)")
-@click.option("--key", help="the breakdown row to drill into (problem type, closure reason, band number)")
-@click.option("--names", is_flag=True, help="with --drill: the clients' names (professional lead, manager)")
-@click.option("--job-retention", is_flag=True, help="the job-retention follow-up figures (seed 000) instead")
-@click.option("--lang", type=click.Choice(["hu", "en"]), default="en", show_default=True)
-@click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
-def report_command(date_from, date_to, caseworker, process_key, bands, fmt, xlsx_path, indicator, key, names,
-                   job_retention, lang, username):
-    """The indicators I1–I17 of seed 003 for a period (docs/indicators.md)."""
-    cli = _cli()
-    runtime = cli._runtime()
-    actor = cli._actor(runtime, username)
-    req = indicators.parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key, bands)
-    if job_retention:
-        result = followup_indicators.report(runtime, actor, req)
-        if xlsx_path:
-            Path(xlsx_path).write_bytes(report_export.retention_to_xlsx(result))
-        if fmt == "csv":
-            sys.stdout.write(report_export.retention_to_csv(result))
-        else:
-            click.echo(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json"
-                       else followup_indicators.to_text(result))
-        return
-    if indicator:
-        listing = indicator_cases.cases_behind(runtime, actor, req, indicator, key, with_names=names, limit=1000)
-        click.echo(report_export.cases_to_csv(listing) if fmt == "csv"
-                   else json.dumps(listing, ensure_ascii=False, indent=2))
-        return
-    result = indicators.report(runtime, actor, req)
-    if xlsx_path:
-        Path(xlsx_path).write_bytes(report_export.to_xlsx(result, lang))
-    if fmt == "json":
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        sys.stdout.write(report_export.to_csv(result, lang))
-    else:
-        click.echo(report_export.to_text(result, lang), nl=False)
 
 
 @click.group("audit")
@@ -127,9 +83,76 @@ def audit_log_command(user, case_id, kind, date_from, date_to, page, username):
                               date_from=date_from, date_to=date_to, page=page))
 
 
+@click.command("report")
+@click.argument("key", required=False)
+@click.option("--from", "date_from", required=True, help="first day of the period, YYYY-MM-DD")
+@click.option("--to", "date_to", required=True, help="last day of the period, YYYY-MM-DD (inclusive)")
+@click.option("--caseworker", help="only this caseworker's cases (username)")
+@click.option("--process", "process_key", help="only this process's cases")
+@click.option("--bands", default="", help="bands a table asks for, e.g. '0-50000,50000-100000,100000-'")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="also write the workbook here")
+@click.option("--drill", "indicator", help="list the cases behind this indicator (or table.column)")
+@click.option("--key", "row_key", help="the table row to drill into (its key)")
+@click.option("--names", is_flag=True, help="with --drill: the clients' names (roles of access.names)")
+@click.option("--lang", type=click.Choice(["hu", "en"]), default="en", show_default=True)
+@click.option("--job-retention", "retention_figures", is_flag=True,
+              help="the job-retention follow-up figures instead of a report")
+@click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
+def report_command(key, date_from, date_to, caseworker, process_key, bands, fmt, xlsx_path, indicator, row_key,
+                   names, lang, retention_figures, username):
+    """A declared report for a period (docs/reports.md); KEY is the report's key (`segito reports` lists them)."""
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    if retention_figures:
+        req = parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key)
+        _retention_figures(runtime, actor, req, fmt, xlsx_path)
+        return
+    if not key:
+        raise click.UsageError("name the report: segito report KEY (segito reports lists them)")
+    req = parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key, bands)
+    if indicator:
+        listing = run.cases_behind(runtime, actor, key, req, indicator, row_key, with_names=names, limit=1000)
+        click.echo(export.cases_to_csv(listing) if fmt == "csv"
+                   else json.dumps(listing, ensure_ascii=False, indent=2))
+        return
+    result = run.report(runtime, actor, key, req)
+    if xlsx_path:
+        Path(xlsx_path).write_bytes(export.to_xlsx(result, lang))
+    if fmt == "json":
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        sys.stdout.write(export.to_csv(result, lang))
+    else:
+        click.echo(export.to_text(result, lang), nl=False)
+
+
+@click.command("reports")
+@click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
+def reports_command(username):
+    """The deployed reports the user may read."""
+    runtime = _runtime()
+    for item in run.available(runtime, _actor(runtime, username)):
+        click.echo(f"{item['key']:<24} {item['title']['en']} ({item['package']})")
+
+
 @click.command("rebuild-facts")
 def rebuild_facts_command():
-    """Recompute the indicator rows of every case from its stored state (after an upgrade)."""
-    runtime = _cli()._runtime()
-    click.echo(json.dumps({"cases": case_facts.rebuild(runtime),
-                           "job_retention_cases": followup_indicators.rebuild(runtime)}))
+    """Recompute the report rows of every case from its stored state (after an upgrade or a changed report)."""
+    from . import followup_indicators
+
+    runtime = _runtime()
+    click.echo(json.dumps({"cases": facts.rebuild(runtime), "retention_cases": followup_indicators.rebuild(runtime)}))
+
+
+def _retention_figures(runtime, actor, req, fmt: str, xlsx_path: str | None) -> None:
+    from . import followup_indicators, report_export
+
+    result = followup_indicators.report(runtime, actor, req)
+    if xlsx_path:
+        Path(xlsx_path).write_bytes(report_export.retention_to_xlsx(result))
+    if fmt == "csv":
+        sys.stdout.write(report_export.retention_to_csv(result))
+    else:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json"
+                   else followup_indicators.to_text(result))

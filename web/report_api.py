@@ -1,60 +1,68 @@
-"""The JSON API of reports and audit (described in openapi.yaml): indicators, drill-down, job-retention figures,
-the audit log and its verification. HTTP Basic like the rest of the API (web/api.py)."""
+"""The JSON API of reports and audit (described in openapi.yaml): every declared report with its drill-down, the
+job-retention figures, the audit log and its verification. HTTP Basic like the rest of the API (web/api.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from engine import followup_indicators, indicator_cases, indicators, report_export
+from engine import followup_indicators
 from engine.audit import audit_log, audit_verify
 from engine.forms import input_check
+from engine.reports import export, run
+from engine.reports.request import ReportRequest, parse_request
 
 from .api import BadRequest, _int_arg, authenticated, runtime
 
 report_api = Blueprint("report_api", __name__, url_prefix="/api")
 
 
-def _report_request() -> indicators.ReportRequest:
+def _report_request() -> ReportRequest:
     missing = [k for k in ("from", "to") if not request.args.get(k)]
     if missing:
         raise BadRequest(f"query parameter(s) {', '.join(repr(m) for m in missing)} required (YYYY-MM-DD)")
-    return indicators.parse_request(request.args["from"], request.args["to"], request.args.get("caseworker"),
-                                    request.args.get("process"), request.args.get("bands"))
+    return parse_request(request.args["from"], request.args["to"], request.args.get("caseworker"),
+                         request.args.get("process"), request.args.get("bands"))
 
 
-@report_api.get("/reports/indicators")
+@report_api.get("/reports")
 @authenticated
-def indicator_report():
-    result = indicators.report(runtime(), g.user, _report_request())
-    fmt = request.args.get("format", "json")
-    lang = request.args.get("lang", "en")
-    if lang not in ("hu", "en"):
-        raise BadRequest(f"'lang' is hu or en, not '{lang}'", [{"field": "lang", "message": "not hu or en"}])
-    if fmt == "csv":
-        return Response(report_export.to_csv(result, lang), mimetype="text/csv; charset=utf-8")
-    if fmt == "xlsx":
-        return Response(report_export.to_xlsx(result, lang),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    if fmt != "json":
-        raise BadRequest(f"'format' is json, csv or xlsx, not '{fmt}'")
-    return jsonify(result)
-
-
-@report_api.get("/reports/indicators/cases")
-@authenticated
-def indicator_cases_route():
-    indicator = request.args.get("indicator")
-    if not indicator:
-        raise BadRequest("query parameter 'indicator' is required (I1 … I17)")
-    return jsonify(indicator_cases.cases_behind(
-        runtime(), g.user, _report_request(), indicator, request.args.get("key") or None,
-        with_names=request.args.get("names") in ("1", "true"), limit=_int_arg("limit", 100),
-        offset=_int_arg("offset", 0)))
+def report_list():
+    return jsonify(run.available(runtime(), g.user))
 
 
 @report_api.get("/reports/job-retention")
 @authenticated
 def job_retention():
     return jsonify(followup_indicators.report(runtime(), g.user, _report_request()))
+
+
+@report_api.get("/reports/<report>")
+@authenticated
+def declared_report(report: str):
+    fmt = request.args.get("format", "json")
+    lang = request.args.get("lang", "en")
+    if lang not in ("hu", "en"):
+        raise BadRequest(f"'lang' is hu or en, not '{lang}'", [{"field": "lang", "message": "not hu or en"}])
+    if fmt not in ("json", "csv", "xlsx"):
+        raise BadRequest(f"'format' is json, csv or xlsx, not '{fmt}'")
+    result = run.report(runtime(), g.user, report, _report_request())
+    if fmt == "csv":
+        return Response(export.to_csv(result, lang), mimetype="text/csv; charset=utf-8")
+    if fmt == "xlsx":
+        return Response(export.to_xlsx(result, lang),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return jsonify(result)
+
+
+@report_api.get("/reports/<report>/cases")
+@authenticated
+def report_cases(report: str):
+    indicator = request.args.get("indicator")
+    if not indicator:
+        raise BadRequest("query parameter 'indicator' is required (an indicator's id, or table.column)")
+    return jsonify(run.cases_behind(
+        runtime(), g.user, report, _report_request(), indicator, request.args.get("key") or None,
+        with_names=request.args.get("names") in ("1", "true"), limit=_int_arg("limit", 100),
+        offset=_int_arg("offset", 0)))
 
 
 @report_api.get("/audit/events")

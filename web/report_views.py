@@ -1,26 +1,28 @@
-"""Reports: the indicators of a period (I1–I17) with charts, drill-down, CSV/XLSX, and the job-retention figures.
+"""Reports: every declared report (docs/reports.md) with its figures, tables and charts, drill-down to the cases
+behind any figure, CSV and XLSX; and the job-retention figures.
 
-The engine computes and authorises (engine/indicators.py); these views only parse the form and render.
+The engine computes and authorises (engine/reports/); these views only parse the form and render.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import format_decimal
-from flask_babel import lazy_gettext as _l
 
-from engine import followup_indicators, indicator_cases, indicators, report_export
-from engine.errors import ValidationFailed
+from engine import followup_indicators, report_export
+from engine.errors import NotFound, ValidationFailed
+from engine.reports import export, run
+from engine.reports.request import ReportRequest, parse_request, service_zone
 from engine.store import clock
 
 from . import labels
-from .auth import current_actor, logged_in_actor, roles_required, runtime
+from .auth import current_actor, logged_in_actor, login_required, roles_required, runtime
 from .i18n import gettext
 from .labels import lang
 
 reports = Blueprint("reports", __name__, url_prefix="/reports")
-ROLES = sorted(indicators.REPORT_ROLES)
+ROLES = ["administrator", "caseworker", "manager", "professional_lead"]
 DEFAULT_BANDS = "0-50000, 50000-100000, 100000-150000, 150000-"
 PARAMS = ("from", "to", "caseworker", "process", "bands")
 
@@ -36,7 +38,7 @@ def _iso(text: str) -> str:
 
 def _args() -> dict:
     """The report form's values, with this year so far as the default period."""
-    today = clock.now().astimezone(indicators.service_zone()).date()
+    today = clock.now().astimezone(service_zone()).date()
     values = {k: (request.args.get(k) or "").strip() for k in PARAMS}
     values["from"] = _iso(values["from"]) or today.replace(month=1, day=1).isoformat()
     values["to"] = _iso(values["to"]) or today.isoformat()
@@ -45,9 +47,8 @@ def _args() -> dict:
     return values
 
 
-def _request(values: dict) -> indicators.ReportRequest:
-    return indicators.parse_request(values["from"], values["to"], values["caseworker"], values["process"],
-                                    values["bands"])
+def _request(values: dict) -> ReportRequest:
+    return parse_request(values["from"], values["to"], values["caseworker"], values["process"], values["bands"])
 
 
 def figure(value, unit: str = "") -> str:
@@ -58,77 +59,142 @@ def figure(value, unit: str = "") -> str:
     return f"{text} %" if unit == "%" else text
 
 
-def _form_context(values: dict) -> dict:
+def _form_context(values: dict, processes: list[str]) -> dict:
+    from sqlalchemy import select
+
+    from engine.people import users
+    from engine.store.models import User, UserRole
+
     actor = logged_in_actor()
-    overseer = bool(actor.role_codes & (indicators.NAME_ROLES | {"administrator"}))
-    return {"values": values, "caseworkers": indicators.caseworker_choices(runtime()) if overseer else [],
-            "processes": indicators.process_choices(runtime()), "overseer": overseer}
+    overseer = bool(actor.role_codes & {"professional_lead", "manager", "administrator"})
+    caseworkers: list = []  # (id, name) rows
+    if overseer:
+        with runtime().db.reading() as session:
+            caseworkers = list(session.execute(
+                select(User.id, User.display_name).join(UserRole, UserRole.user_id == User.id)
+                .where(UserRole.role == users.CASEWORKER, User.active.is_(True)).order_by(User.display_name)).all())
+    return {"values": values, "caseworkers": caseworkers, "processes": processes, "overseer": overseer}
+
+
+def _report(key: str, values: dict) -> dict:
+    try:
+        return run.report(runtime(), logged_in_actor(), key, _request(values))
+    except NotFound:
+        abort(404)
 
 
 @reports.get("/")
-@roles_required(*ROLES)
+@login_required
 def index():
+    """The declared reports the user may read."""
+    return render_template("reports/list.html", reports=run.available(runtime(), logged_in_actor()), lang=lang(),
+                           may_read_retention=bool(logged_in_actor().role_codes & set(ROLES)))
+
+
+@reports.get("/<report>")
+@login_required
+def show(report: str):
+    key = report
     values = _args()
     error, result = None, None
     try:
-        result = indicators.report(runtime(), current_actor(), _request(values))
+        result = _report(key, values)
     except ValidationFailed as e:
         error = e.message
-    return render_template("reports/index.html", result=result, error=error, figure=figure, lang=lang(),
-                           charts=_charts(result, lang()) if result else {},
-                           query={k: v for k, v in values.items() if v}, **_form_context(values))
+    with runtime().db.reading() as session:
+        from engine.reports import compute
+
+        try:
+            definition = compute.definition(session, key)
+        except NotFound:
+            abort(404)
+    bands = any(isinstance(t["rows"], dict) and t["rows"].get("from_request") for t in definition["tables"])
+    return render_template("reports/report.html", key=key, definition=definition, result=result, error=error,
+                           figure=figure, lang=lang(), charts=_charts(result, lang()) if result else {},
+                           with_bands=bands, query={k: v for k, v in values.items() if v},
+                           **_form_context(values, definition["processes"]))
 
 
 def _charts(result: dict, language: str) -> dict:
-    """(label, value) pairs of each breakdown, with the option labels of the user's language."""
-    b, labels = result["breakdowns"], result["labels"]
-    name = lambda kind, key: (labels.get(kind, {}).get(key) or {}).get(language, key)  # noqa: E731
-    return {"income_bands": [(r["label"], r["families"]) for r in b["income_bands"]],
-            "problem_types": [(name("problem_types", r["key"]), r["persons"]) for r in b["problem_types"]],
-            "closure_reasons": [(name("closure_reasons", r["key"]), r["closures"]) for r in b["closure_reasons"]],
-            "caseworkers": [(r["name"], r["processes"]) for r in b["caseworkers"]],
-            "meetings": [(r["key"], r["meetings"]) for r in b["months"]],
-            "actions": [(r["key"], r["actions"]) for r in b["months"]]}
+    """(label, value) pairs of each table's first counted column, rows labelled in the user's language."""
+    charts = {}
+    for table in result["layout"]["tables"]:
+        column = next((c for c in table["columns"] if not c["ratio"]), None)
+        two = isinstance(table["rows"], list) and len(table["rows"]) == 2
+        if column is None or two:
+            continue
+        charts[table["id"]] = [(export.row_label(result, table["id"], row, language), row.get(column["id"]))
+                               for row in result["tables"][table["id"]]]
+    return charts
 
 
-@reports.get("/cases")
-@roles_required(*ROLES)
-def cases():
+@reports.get("/<report>/cases")
+@login_required
+def cases(report: str):
+    key = report
     values = _args()
-    indicator = request.args.get("indicator", "I1")
-    key = request.args.get("key") or None
+    indicator = request.args.get("indicator", "")
+    row_key = request.args.get("key") or None
     with_names = request.args.get("names") == "1"
     page = max(int(request.args.get("page", "1") or 1), 1) if (request.args.get("page") or "1").isdigit() else 1
-    listing = indicator_cases.cases_behind(runtime(), current_actor(), _request(values), indicator, key,
-                                           with_names=with_names, limit=100, offset=(page - 1) * 100)
-    definition = indicators.DEFINITIONS.get(listing["indicator"])
-    return render_template("reports/cases.html", listing=listing, definition=definition, key=key, page=page,
-                           key_label=_key_label(key, values.get("process") or None),
-                           lang=lang(), figure=figure, values=values, with_names=with_names,
-                           names_allowed=indicators.may_see_names(current_actor()),
+    try:
+        listing = run.cases_behind(runtime(), logged_in_actor(), key, _request(values), indicator, row_key,
+                                   with_names=with_names, limit=100, offset=(page - 1) * 100)
+    except NotFound:
+        abort(404)
+    with runtime().db.reading() as session:
+        from engine.reports import compute
+
+        definition = compute.definition(session, key)
+        option_labels = compute.labels(runtime(), session, definition)
+    item = next((f for f in definition["indicators"] if f["id"] == indicator), None)
+    table_id, _, column_id = indicator.partition(".")
+    table = next((t for t in definition["tables"] if t["id"] == table_id), None)
+    column = next((c for c in (table or {}).get("columns", []) if c["id"] == column_id), None)
+    title = labels.text(item["label"], indicator) if item else (
+        f"{labels.text(table['title'], table_id)} · {labels.text(column['label'], column_id)}"
+        if table is not None and column is not None else indicator)
+    key_label = ""
+    if row_key:
+        options = option_labels.get(table_id or (item or {}).get("table") or "", {})
+        key_label = labels.text(options[row_key], row_key) if row_key in options else row_key
+    # The facts a drill-down shows: those the report labels, with their values' labels where it gives them.
+    shown_facts = [(name, fact) for name, fact in definition["facts"].items() if fact.get("label")]
+    fact_options = {t["rows"].get("fact") or t["rows"].get("values"): option_labels[t["id"]]
+                    for t in definition["tables"] if isinstance(t["rows"], dict) and t["id"] in option_labels}
+    return render_template("reports/cases.html", key=key, definition=definition, listing=listing, title=title,
+                           row_key=row_key, key_label=key_label, page=page, lang=lang(), figure=figure,
+                           facts=shown_facts, option_labels=fact_options, values=values, with_names=with_names,
+                           names_allowed=listing.get("names_allowed", False) or _names_allowed(definition),
                            query={k: v for k, v in values.items() if v})
 
 
-def _download(content, mimetype: str, extension: str, what: str = "indicators") -> Response:
+def _names_allowed(definition: dict) -> bool:
+    return bool(logged_in_actor().role_codes & set(definition["access"]["names"]))
+
+
+def _download(content, mimetype: str, extension: str, what: str) -> Response:
     values = _args()
     name = f"segito-{what}-{values['from']}-{values['to']}.{extension}"
     return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@reports.get("/indicators.csv")
-@roles_required(*ROLES)
-def export_csv():
-    result = indicators.report(runtime(), current_actor(), _request(_args()))
+@reports.get("/<report>/export.csv")
+@login_required
+def export_csv(report: str):
+    key = report
+    result = _report(key, _args())
     # A byte-order mark so that spreadsheet programs read the Hungarian letters as UTF-8.
-    return _download("\ufeff" + report_export.to_csv(result, lang()), "text/csv; charset=utf-8", "csv")
+    return _download("\ufeff" + export.to_csv(result, lang()), "text/csv; charset=utf-8", "csv", key)
 
 
-@reports.get("/indicators.xlsx")
-@roles_required(*ROLES)
-def export_xlsx():
-    result = indicators.report(runtime(), current_actor(), _request(_args()))
-    return _download(report_export.to_xlsx(result, lang()),
-                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+@reports.get("/<report>/export.xlsx")
+@login_required
+def export_xlsx(report: str):
+    key = report
+    result = _report(key, _args())
+    return _download(export.to_xlsx(result, lang()),
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", key)
 
 
 @reports.get("/job-retention")
@@ -141,29 +207,8 @@ def job_retention():
     except ValidationFailed as e:
         error = e.message
     return render_template("reports/job_retention.html", result=result, error=error, figure=figure,
-                           labelled=_labelled,
-                           query={k: v for k, v in values.items() if v and k != "bands"}, **_form_context(values))
-
-
-def _key_label(key: str | None, process_key: str | None) -> str:
-    """A breakdown key as the report's table names it: "child_rearing:with_agreement" → "Gyermeknevelés · with
-    agreement" in the user's language."""
-    if not key:
-        return ""
-    with runtime().db.reading() as session:
-        options = indicators.option_labels(runtime(), session, process_key)
-    parts = []
-    for part in key.split(":"):
-        found = options["problem_types"].get(part) or options["closure_reasons"].get(part)
-        if found:
-            parts.append(labels.text(found, part))
-        elif part == "with_agreement":
-            parts.append(gettext("with agreement"))
-        elif part == "without_agreement":
-            parts.append(gettext("without agreement"))
-        else:
-            parts.append(part)
-    return " · ".join(parts)
+                           labelled=_labelled, query={k: v for k, v in values.items() if v and k != "bands"},
+                           **_form_context(values, ["job_retention"]))
 
 
 def _labelled(counts: dict, field: str) -> list[tuple[str, int]]:
@@ -208,17 +253,12 @@ def report_chart(rows):
     return bars(rows)
 
 
-UNITS = {"pcs": _l("pcs"), "persons": _l("persons"), "HUF": _l("HUF"), "days/process": _l("days/process"),
-         "pcs, %": _l("pcs, %")}
-
-
-@reports.app_template_global()
-def report_unit(unit: str) -> str:
-    """The seed's units in the user's language (db, fő, Ft, nap/folyamat in Hungarian)."""
-    return str(UNITS.get(unit, unit))
-
-
 @reports.app_template_global()
 def report_figure(value, unit: str = "") -> str:
     return figure(value, unit)
 
+
+
+@reports.app_template_global()
+def report_row_label(result: dict, table_id: str, row: dict, language: str) -> str:
+    return export.row_label(result, table_id, row, language)

@@ -11,11 +11,11 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from .. import indicators
 from ..errors import ValidationFailed
 from ..forms import input_check
 from ..people import access
 from ..people.users import ADMINISTRATOR, MANAGER, Actor
+from ..reports.request import parse_request, period_instants
 from ..runtime.runtime import Runtime
 from ..store import audit, clock
 from ..store.models import AuditEvent, Case
@@ -71,8 +71,8 @@ def search(runtime: Runtime, actor: Actor, *, user: str | None = None, case_id: 
     if process_key:
         where.append(AuditEvent.case_id.in_(select(Case.id).where(Case.process_key == process_key)))
     if date_from or date_to:
-        req = indicators.parse_request(date_from or "1900-01-01", date_to or "2999-12-31")
-        start, end = indicators.period_instants(req)
+        req = parse_request(date_from or "1900-01-01", date_to or "2999-12-31")
+        start, end = period_instants(req)
         where += [AuditEvent.occurred_at >= start, AuditEvent.occurred_at < end]
     with runtime.db.reading() as session:
         total = session.execute(select(func.count()).select_from(AuditEvent).where(*where)).scalar()

@@ -337,16 +337,17 @@ class Statement:
 
     def add(self, leaf: Leaf, bands: list) -> None:
         comp, m = self.comp, leaf.measure
-        agg = comp.aggregate(m, self.collection, self.split)
+        split = leaf.split
+        agg = comp.aggregate(m, self.collection, split)
         conds = []
         if "where" in m:
             conds.append(comp.condition(m["where"], self.collection))
         if m.get("process"):
             conds.append(C.c.process_key == m["process"])
         if bands:
-            expr = comp.value(self.split.name or "", self.collection)
+            expr = comp.value(split.name or "", self.collection)
             for i, band in enumerate(bands):
-                cond = _age_condition(expr, band, self.end) if self.split.age else _band_condition(expr, band)
+                cond = _age_condition(expr, band, self.end) if split.age else _band_condition(expr, band)
                 self.columns.append(agg.filter(and_(*conds, cond)))
                 self.slots.append((leaf, i))
         else:
@@ -357,7 +358,9 @@ class Statement:
         comp, req = self.comp, self.comp.req
         src = E if self.collection is not None else C
         where = list(comp.period_condition({"period": self.period}, self.start, self.end))
-        where.append(src.c.report_key == report["key"])
+        # "Active" reads most of a report's rows: in table order (SQLite), not through an index on the key.
+        active = self.period == "active" and self.collection is None and req.caseworker_id is None
+        where.append((unindexed(src.c.report_key) if active else src.c.report_key) == report["key"])
         if self.collection is not None:
             where.append(E.c.collection == self.collection)
         if req.caseworker_id is not None:
@@ -420,7 +423,9 @@ def compute(session, report: dict, req: ReportRequest) -> dict:
         period = m.get("period", "active")
         bands = _bands_of(leaf.split, req)
         for _key, start, end in spans:
-            sig = (collection, joined, repr(period), repr(leaf.split), leaf.period.kind if leaf.period else None,
+            # Bands are filtered columns, not groups: they share the statement of the rows they split.
+            split_sig = repr(Split()) if leaf.split.kind == "bands" and not leaf.split.age else repr(leaf.split)
+            sig = (collection, joined, repr(period), split_sig, leaf.period.kind if leaf.period else None,
                    bool(m.get("process")), start, end)
             stmt = statements.get(sig)
             if stmt is None:

@@ -14,12 +14,11 @@ from jsonschema import Draft202012Validator
 from ..packages.manifest import Lines, _message, _walk
 from ..packages.parts import Package, PackageProblem
 from .kinds import kind_of
+from .request import DEFAULT_ACCESS
 
 FORMAT = 1
 MAX_REPORT_BYTES = 256 * 1024
 ROLES = ("caseworker", "professional_lead", "process_designer", "manager", "administrator")
-DEFAULT_ACCESS = {"read": ["caseworker", "professional_lead", "manager", "administrator"], "own": ["caseworker"],
-                  "names": ["professional_lead", "manager"]}
 TYPES = ("text", "integer", "number", "boolean", "date", "list")
 PERIODS = ("active", "started", "ended")
 AGGREGATES = ("count", "distinct", "sum", "mean", "ratio", "registrations")
@@ -95,7 +94,8 @@ SCHEMA: dict = {
                 "divide": {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2},
                 "days_between": {"type": "array", "items": _ID, "minItems": 2, "maxItems": 2},
                 "otherwise": _ID, "case": {"enum": ["started", "completed"]}, "client": {"enum": ["birth_date"]},
-                "person": {"enum": ["latest"]},
+                "person": {"enum": ["latest"]}, "label": _LOCALISED,
+                "options": {"type": "object", "additionalProperties": _LOCALISED},
                 "completions": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}\\.json$"},
                 "date": _FIELD, "values": _FIELD,
                 "fields": {"type": "object", "propertyNames": _ID, "additionalProperties": {"oneOf": [

@@ -12,6 +12,10 @@ from ..errors import Forbidden, ValidationFailed
 from ..forms.input_check import is_id
 from ..people.users import Actor
 
+# Who reads a report that does not say (docs/reports.md, "access").
+DEFAULT_ACCESS = {"read": ["caseworker", "professional_lead", "manager", "administrator"], "own": ["caseworker"],
+                  "names": ["professional_lead", "manager"]}
+
 
 @dataclass(frozen=True)
 class Band:

@@ -8,7 +8,7 @@ This is the one module through which the runtime reaches the packages above it (
 """
 from __future__ import annotations
 
-from .. import case_facts, followup_indicators
+from .. import followup_indicators
 from ..cases import clients
 from ..reports import facts as report_facts
 from ..timers import timer_sync
@@ -24,9 +24,9 @@ ROW_OBSERVERS: list = [timer_sync.set_due_dates]
 # Called inside the transaction at the end of every advance, after the task rows and before the state is saved:
 # observer(advance, created_rows, completed). They write with advance.session and add audit events with
 # advance.audit.add, so their work commits or rolls back with the case: the rows of declared reports
-# (docs/reports.md), the indicator rows (docs/indicators.md)
+# (docs/reports.md), the job-retention rows (docs/indicators.md)
 # and the timer rows with their due times (docs/timers.md).
-OBSERVERS: list = [case_facts.observe, followup_indicators.observe, report_facts.observe, timer_sync.observe]
+OBSERVERS: list = [report_facts.observe, followup_indicators.observe, timer_sync.observe]
 
 # provide(runtime, session, case, actor, at, case_audit) -> {operation name: function(task_data, **params)}
 SERVICE_OPERATIONS: list = [clients.service_operations]

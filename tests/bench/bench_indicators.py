@@ -3,13 +3,14 @@
 Run with ``python3 -m tests.bench.bench_indicators [--sizes 10000,30000,100000] [--no-postgres] [--no-sqlite]``.
 Not collected by pytest (the file name does not start with ``test_``).
 
-A generator bulk-inserts the rows the indicators read — directly, not through the engine, which would take
-hours for 100,000 cases: per case an intake (its own intake case and ``intakes`` row), the family-care case
-row, its ``case_facts`` row (taken into care uniformly over 2023-01-01 … 2025-12-31, about 80 % closed 20–400
-days later if before the end, one of the six closure reasons, follow-up yes or no, household 0–6, incomes),
-1–3 problem types, 0–8 meetings and 0–5 actions dated inside the case's life; 40 caseworkers; one client in six
-comes back for a second case. The database grows 10k → 30k → 100k, and at each size the script times the full
-report (``engine.indicators.compute``: every indicator and breakdown, five income bands) for one year (2025)
+A generator bulk-inserts the rows the declared report ``bpmn/family_care/reports/family_care.yaml`` reads —
+directly, not through the engine, which would take hours for 100,000 cases: per case an intake (its own intake
+case and ``intakes`` row), the family-care case row, its ``report_cases`` row (taken into care uniformly over
+2023-01-01 … 2025-12-31, about 80 % closed 20–400 days later if before the end, one of the six closure reasons,
+follow-up yes or no, household 0–6, incomes), and ``report_entries``: 1–3 problem types, 0–8 meetings and 0–5
+actions dated inside the case's life; 40 caseworkers; one client in six comes back for a second case. The
+database grows 10k → 30k → 100k, and at each size the script times the full report
+(``engine.reports.compute.compute``: every indicator and table, five income bands) for one year (2025)
 and for three (2023–2025), the whole service and one caseworker, best of 5 runs after one warm-up, with the
 CPU time of the benchmark process in that run (on SQLite the whole report's work, whatever the machine's load).
 
@@ -31,9 +32,11 @@ import uuid
 
 from sqlalchemy import create_engine, text
 
-from engine import indicators
-from engine.report_models import CaseAction, CaseFact, CaseMeeting, CaseProblemType
+from engine.reports import compute, grammar
+from engine.reports import request as indicators
+from engine.reports.models import ReportCase, ReportEntry
 from engine.store import migrate
+from engine.store.config import BPMN_DIR
 from engine.store.db import Database
 from engine.store.models import Case, Client, Intake, ProcessDefinition, User, UserRole
 
@@ -44,6 +47,18 @@ PROBLEMS = ["life_management", "family_relationship", "domestic_violence", "ment
 CASEWORKERS = 40
 UTC = dt.timezone.utc
 BANDS = indicators.parse_bands("0-30000, 30000-60000, 60000-90000, 90000-120000, 120000-")
+REPORT_FILE = BPMN_DIR / "family_care" / "reports" / "family_care.yaml"
+
+
+def _report() -> dict:
+    """The bundled family-care report, checked and normalised as deploying it would store it."""
+    data, _lines, problems = grammar.parse(REPORT_FILE.read_bytes(), REPORT_FILE.name)
+    if data is None:
+        raise SystemExit("; ".join(str(p) for p in problems))
+    return grammar.normalised(data)
+
+
+REPORT = _report()
 
 
 def _base(conn) -> None:
@@ -60,7 +75,7 @@ def _base(conn) -> None:
 def _load(conn, first: int, count: int, rng: random.Random, known: list[int]) -> None:
     """Cases first … first+count-1: ids 2n (intake) and 2n+1 (family care), client n (or an earlier one)."""
     span = (END - START).days
-    clients, cases, intakes, facts, problems, meetings, actions = [], [], [], [], [], [], []
+    clients, cases, intakes, facts, entries = [], [], [], [], []
     for n in range(first, first + count):
         taken = START + dt.timedelta(days=rng.randrange(span + 1))
         at = dt.datetime.combine(taken - dt.timedelta(days=rng.randrange(1, 10)), dt.time(9), UTC)
@@ -86,29 +101,27 @@ def _load(conn, first: int, count: int, rng: random.Random, known: list[int]) ->
         size = rng.randrange(0, 7)
         income = rng.randrange(0, 400_000, 1000)
         cid = 2 * n + 1
-        facts.append(dict(case_id=cid, process_key="family_care", client_id=client, caseworker_id=cw,
-                          client_status="returning" if returning else "new", taken_into_care=taken,
-                          household_size=size, total_income=income,
-                          per_capita_income=income / size if size else None,
-                          agreement_date=taken + dt.timedelta(days=3) if rng.random() < 0.9 else None,
-                          closure_date=closure, closure_reason=rng.choice(REASONS) if closure else None,
-                          follow_up=(rng.random() < 0.3) if closure else None,
-                          care_days=(closure - taken).days if closure else None, digest="bench",
-                          updated_at=at))
-        fact = facts[-1]
-        for p in rng.sample(PROBLEMS, rng.randrange(1, 4)):
-            problems.append(dict(case_id=cid, problem_type=p, client_id=client, caseworker_id=cw,
-                                 process_key="family_care", taken_into_care=taken, closure_date=closure,
-                                 agreed=fact["agreement_date"] is not None))
+        agreement = taken + dt.timedelta(days=3) if rng.random() < 0.9 else None
+        iso = lambda d: d.isoformat() if d is not None else None  # noqa: E731
+        facts.append(dict(report_key="family_care", case_id=cid, process_key="family_care", client_id=client,
+                          caseworker_id=cw, start_day=taken, end_day=closure, digest="bench", updated_at=at,
+                          facts={"client_status": "returning" if returning else "new", "taken_into_care": iso(taken),
+                                 "household_size": size, "total_income": income,
+                                 "per_capita_income": income / size if size else None,
+                                 "income_per_person": income / size if size else None,
+                                 "agreement_date": iso(agreement), "closure_date": iso(closure),
+                                 "closure_reason": rng.choice(REASONS) if closure else None,
+                                 "follow_up": (rng.random() < 0.3) if closure else None,
+                                 "care_days": (closure - taken).days if closure else None}))
+        common = dict(report_key="family_care", case_id=cid, caseworker_id=cw, client_id=client, fields={})
+        for i, p in enumerate(sorted(rng.sample(PROBLEMS, rng.randrange(1, 4)))):
+            entries.append(dict(common, collection="problem_types", position=i, day=None, value=p))
         life = (last - taken).days
-        for _ in range(rng.randrange(0, 9)):
-            meetings.append(dict(case_id=cid, met_on=taken + dt.timedelta(days=rng.randrange(life + 1)),
-                                 caseworker_id=cw, process_key="family_care"))
-        for _ in range(rng.randrange(0, 6)):
-            actions.append(dict(case_id=cid, acted_on=taken + dt.timedelta(days=rng.randrange(life + 1)),
-                                caseworker_id=cw, process_key="family_care"))
-    for table, rows in ((Client, clients), (Case, cases), (Intake, intakes), (CaseFact, facts),
-                        (CaseProblemType, problems), (CaseMeeting, meetings), (CaseAction, actions)):
+        for collection, most in (("meetings", 9), ("actions", 6)):
+            days = sorted(taken + dt.timedelta(days=rng.randrange(life + 1)) for _ in range(rng.randrange(0, most)))
+            entries += [dict(common, collection=collection, position=i, day=d, value=None) for i, d in enumerate(days)]
+    for table, rows in ((Client, clients), (Case, cases), (Intake, intakes), (ReportCase, facts),
+                        (ReportEntry, entries)):
         for i in range(0, len(rows), 5000):
             conn.execute(table.__table__.insert(), rows[i:i + 5000])
 
@@ -118,11 +131,11 @@ def _time(db: Database, req: indicators.ReportRequest, runs: int = 5) -> tuple[f
     report's work and does not depend on what else the machine runs; on PostgreSQL the server's work is not in
     it."""
     with db.reading() as session:
-        indicators.compute(session, req)  # warm-up: caches, plans
+        compute.compute(session, REPORT, req)  # warm-up: caches, plans
         best, cpu = float("inf"), 0.0
         for _ in range(runs):
             t0, c0 = time.perf_counter(), time.process_time()
-            indicators.compute(session, req)
+            compute.compute(session, REPORT, req)
             wall = time.perf_counter() - t0
             if wall < best:
                 best, cpu = wall, time.process_time() - c0
@@ -156,7 +169,7 @@ def run(url: str, sizes: list[int], label: str) -> list[tuple]:
         three = indicators.ReportRequest(START, END, bands=BANDS)
         cw = indicators.ReportRequest(dt.date(2025, 1, 1), dt.date(2025, 12, 31), caseworker_id=7, bands=BANDS)
         with db.reading() as session:
-            i1 = indicators.compute(session, one)["indicators"][0]["value"]
+            i1 = compute.compute(session, REPORT, one)["indicators"][0]["value"]
         timings = (_time(db, one), _time(db, three), _time(db, cw))
         rows.append((label, size, i1, *timings, load_s))
         print(f"{label:<10} {size:>7} cases  I1(2025)={i1:>6}  " + "  ".join(

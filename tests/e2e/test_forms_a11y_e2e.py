@@ -81,7 +81,7 @@ def test_the_date_box_has_the_apps_own_calendar_in_both_languages(page, live_ser
 
 def test_report_filters_use_the_same_date_box(page, live_server, login, shot):
     login(page, "mark")
-    page.goto("/reports/?from=2026-01-01&to=2026-03-02")
+    page.goto("/reports/family_care?from=2026-01-01&to=2026-03-02")
     assert page.locator("input[type=date]").count() == 0
     expect(page.locator("#r-from")).to_have_value("2026.01.01")
     page.locator("#r-from + [data-date-button]").click()

@@ -38,7 +38,7 @@ def test_reports_follow_the_language_and_logout_keeps_it(page, live_server, logi
     demo_data.run_family_care(live_server.runtime, people.anna, people.lea,
                          demo_data.run_intake(live_server.runtime, people.anna, 0), stop_at="3.3")
     login(page, "mark")
-    page.goto("/reports/")
+    page.goto("/reports/family_care")
     options = page.locator("#r-process option").all_inner_texts()
     assert "family_care" not in options and any("Családgondozás" in o or "családgondoz" in o.lower()
                                                 for o in options), options

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from engine.cases import cases, entry_corrections, tasks
 from engine.definitions.form_files import append_only_agreement, check_form_file
 from engine.errors import Forbidden, NotFound, ValidationFailed
-from engine.report_models import CaseAction, CaseMeeting
+from engine.reports.models import ReportEntry
 from engine.store import clock
 from engine.store.models import AuditEvent
 from engine.timers import timers
@@ -129,7 +129,8 @@ def test_a_correction_keeps_the_old_value_in_the_entry_the_audit_and_the_history
                                      "reason": "rossz dátum"}]
     # The indicator rows follow the corrected date, in the same command.
     with runtime.db.reading() as session:
-        days = session.execute(select(CaseMeeting.met_on).where(CaseMeeting.case_id == case_id)).scalars().all()
+        days = session.execute(select(ReportEntry.day).where(ReportEntry.case_id == case_id,
+                                                             ReportEntry.collection == "meetings")).scalars().all()
     assert [d.isoformat() for d in days] == ["2026-02-05"]
 
 
@@ -161,7 +162,8 @@ def test_corrections_are_checked_and_only_the_case_log_keepers_may_correct(runti
     entry_corrections.correct(runtime, case_id, "actions", 0, ACTION_34, people.lea)  # the professional lead
     assert _data(runtime, case_id, people)["actions"] == [ACTION_34]
     with runtime.db.reading() as session:
-        days = session.execute(select(CaseAction.acted_on).where(CaseAction.case_id == case_id)).scalars().all()
+        days = session.execute(select(ReportEntry.day).where(ReportEntry.case_id == case_id,
+                                                             ReportEntry.collection == "actions")).scalars().all()
     assert [d.isoformat() for d in days] == ["2026-03-07"]
 
 

@@ -75,9 +75,11 @@ def test_an_id_filter_beyond_64_bits_is_refused(runtime, client):
     assert response.status_code == 400
     assert conforms(response, "/api/audit/events", "get")["details"] == [{"field": "case",
                                                                           "message": "not a case id"}]
-    for report in ("/api/reports/indicators", "/api/reports/job-retention"):
+    for report, template in (("/api/reports/family_care", "/api/reports/{report}"),
+                             ("/api/reports/job-retention", "/api/reports/job-retention")):
         response = client.get(f"{report}?from=2026-01-01&to=2026-03-01&caseworker={HUGE}", auth=("mark", "pw-mark"))
-        assert response.status_code == 422 and conforms(response, report, "get")["details"][0]["field"] == "caseworker"
+        assert response.status_code == 422 and conforms(response, template, "get")["details"][0]["field"] == \
+            "caseworker"
 
 
 @pytest.mark.parametrize("path", [f"/tasks/{HUGE}", f"/cases/{HUGE}", f"/inbox?page={HUGE}", f"/cases?page={HUGE}",
@@ -210,9 +212,9 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(client, task, path, t
 
 
 def test_an_unknown_report_language_is_refused(client):
-    response = client.get("/api/reports/indicators?from=2026-01-01&to=2026-03-01&lang=de", auth=ANNA)
+    response = client.get("/api/reports/family_care?from=2026-01-01&to=2026-03-01&lang=de", auth=ANNA)
     assert response.status_code == 400
-    assert conforms(response, "/api/reports/indicators", "get")["details"][0]["field"] == "lang"
+    assert conforms(response, "/api/reports/{report}", "get")["details"][0]["field"] == "lang"
 
 
 # --------------------------------------------------------------------------------------------- methods

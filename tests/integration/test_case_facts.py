@@ -1,27 +1,44 @@
-"""The indicator rows follow each case's data, in the same command: closures count from the lead's agreement."""
+"""The family-care report's rows follow each case's data, in the same command: closures count from the lead's
+agreement (bpmn/family_care/reports/family_care.yaml, docs/reports.md)."""
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from engine import case_facts
 from engine.cases import entry_corrections
-from engine.report_models import CaseFact, CaseMeeting, CaseProblemType
+from engine.reports import facts as report_facts
+from engine.reports import grammar
+from engine.reports.models import ReportCase, ReportEntry
+from engine.store.config import BPMN_DIR
 from tests import demo_data
 
 from .helpers import do, new_family_case, review, through_agreement, waiting_steps
 
+DATES = ("taken_into_care", "agreement_date", "closure_date")
 
-def fact(runtime, case_id) -> CaseFact:
+
+def fact(runtime, case_id):
+    """The case's facts in the family-care report (dates as dates), with the row's time of writing."""
     with runtime.db.reading() as session:
-        return session.get(CaseFact, case_id)
+        row = session.execute(select(ReportCase).where(ReportCase.report_key == "family_care",
+                                                       ReportCase.case_id == case_id)).scalar_one_or_none()
+        if row is None:
+            return None
+        found = {k: dt.date.fromisoformat(v) if k in DATES and v else v for k, v in row.facts.items()}
+        return SimpleNamespace(**found, updated_at=row.updated_at, caseworker_id=row.caseworker_id)
+
+
+def entries(runtime, case_id, collection: str) -> list:
+    with runtime.db.reading() as session:
+        return list(session.execute(select(ReportEntry.day, ReportEntry.value).where(
+            ReportEntry.case_id == case_id, ReportEntry.collection == collection)
+            .order_by(ReportEntry.day, ReportEntry.value)).all())
 
 
 def meeting_days(runtime, case_id) -> list[str]:
-    with runtime.db.reading() as session:
-        return [str(d) for d in session.execute(select(CaseMeeting.met_on).where(CaseMeeting.case_id == case_id)
-                                                .order_by(CaseMeeting.met_on)).scalars()]
+    return [str(day) for day, _value in entries(runtime, case_id, "meetings")]
 
 
 def to_closure(runtime, people, case_id, closure_date="2026-06-30"):
@@ -41,10 +58,7 @@ def test_facts_appear_with_the_assessment_and_follow_the_data(runtime, people):
     assert (row.taken_into_care, row.agreement_date) == (dt.date(2026, 2, 2), dt.date(2026, 3, 5))
     assert (row.household_size, row.total_income) == (3, 317200)
     assert abs(row.per_capita_income - 317200 / 3) < 0.01
-    with runtime.db.reading() as session:
-        assert set(session.execute(select(CaseProblemType.problem_type)
-                                   .where(CaseProblemType.case_id == case_id)).scalars()) == {"financial",
-                                                                                              "child_rearing"}
+    assert {value for _day, value in entries(runtime, case_id, "problem_types")} == {"financial", "child_rearing"}
     # Meetings are the case's log: a later step appends to it, and a wrong date is put right by a correction
     # (engine.cases.entry_corrections), which rewrites the rows in the same command.
     do(runtime, case_id, "step_3_3",
@@ -79,25 +93,26 @@ def test_unchanged_data_writes_nothing_and_rebuild_restores_the_rows(runtime, pe
     do(runtime, case_id, "step_3_3", {"casework_next": "continue"}, people.anna)
     assert fact(runtime, case_id).updated_at == before.updated_at  # same facts: the row was not rewritten
     with runtime.db.unit_of_work() as session:
-        session.delete(session.get(CaseFact, case_id))
-        for row in session.execute(select(CaseProblemType).where(CaseProblemType.case_id == case_id)).scalars():
-            session.delete(row)
+        session.execute(delete(ReportEntry).where(ReportEntry.case_id == case_id))
+        session.execute(delete(ReportCase).where(ReportCase.case_id == case_id))
     assert fact(runtime, case_id) is None
-    assert case_facts.rebuild(runtime) == 1
+    assert report_facts.rebuild(runtime) == 1
     assert fact(runtime, case_id).taken_into_care == dt.date(2026, 2, 2)
 
 
 def test_the_intake_has_no_facts(runtime, people):
     demo_data.run_intake(runtime, people.anna)
     with runtime.db.reading() as session:
-        assert session.execute(select(CaseFact)).first() is None
+        assert session.execute(select(ReportCase)).first() is None
 
 
 def test_facts_of_pure_data():
-    keys = case_facts.FactKeys(scalars={"taken_into_care": "t", "household_size": "h", "total_income": "i",
-                                        "closure_date": "c", "per_capita_income": "p"},
-                               closure_needs_agreement=True)
-    facts = case_facts.facts_of({"t": "2026.01.10", "h": 0, "i": 50000, "c": "2026-02-01"}, keys, completed=False)
+    """The declared facts of family care from data alone (field ids as the forms name them)."""
+    path = BPMN_DIR / "family_care" / "reports" / "family_care.yaml"
+    report = grammar.normalised(grammar.parse(path.read_bytes(), path.name)[0])
+    facts = report_facts.facts_of(report, {"taken_into_care_date": "2026.01.10", "household_size": 0,
+                                           "total_income": 50000, "closure_date": "2026-02-01"}, completed=False)
     assert facts["per_capita_income"] is None and facts["closure_date"] is None
-    done = case_facts.facts_of({"t": "2026-01-10", "h": 2, "i": 50000, "c": "2026-02-01"}, keys, completed=True)
+    done = report_facts.facts_of(report, {"taken_into_care_date": "2026-01-10", "household_size": 2,
+                                          "total_income": 50000, "closure_date": "2026-02-01"}, completed=True)
     assert (done["per_capita_income"], done["care_days"], done["follow_up"]) == (25000.0, 22, False)

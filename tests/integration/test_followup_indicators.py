@@ -40,7 +40,7 @@ from engine.cases import cases, tasks
 from engine.cli import main
 from engine.errors import Forbidden, ValidationFailed
 from engine.report_models import RetentionCase
-from engine.report_request import parse_request
+from engine.reports.request import parse_request
 from engine.store import clock
 from engine.store.models import HumanTask
 from engine.timers import timers
@@ -312,7 +312,7 @@ def test_rebuild_facts_recomputes_the_job_retention_rows_from_the_stored_cases(r
     assert _report(runtime, people.mark)["totals"]["clients_followed_up"] == 0
     run = CliRunner().invoke(main, ["rebuild-facts"], env={"DATABASE_URL": database_url}, catch_exceptions=False)
     assert run.exit_code == 0, run.output
-    assert json.loads(run.stdout)["job_retention_cases"] == 5
+    assert json.loads(run.stdout)["retention_cases"] == 5
     assert _report(runtime, people.mark) == expected
 
 

@@ -12,9 +12,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from engine import indicators
 from engine.cases import cases, tasks
 from engine.errors import ConfirmationNeeded, ValidationFailed
+from engine.reports import run
+from engine.reports.request import parse_request
 from engine.store import clock
 from engine.store.models import AuditEvent
 from tests import demo_data
@@ -77,8 +78,8 @@ def test_i13_never_counts_a_closure_for_lack_of_cooperation_as_successful(runtim
     do(runtime, case_id, "step_3_11", {"closure_date": "2026-04-01", "closure_reason": "lack_of_cooperation"},
        people.anna)
     do(runtime, case_id, "agree_closure_no_cooperation", {"closure_agreed": True}, people.lea)
-    result = indicators.report(runtime, people.mark, indicators.parse_request("2026-01-01", "2026-12-31"))
-    assert {r["key"]: r["closures"] for r in result["breakdowns"]["closure_reasons"]} == {"lack_of_cooperation": 1}
+    result = run.report(runtime, people.mark, "family_care", parse_request("2026-01-01", "2026-12-31"))
+    assert {r["key"]: r["closures"] for r in result["tables"]["closure_reasons"]} == {"lack_of_cooperation": 1}
 
 
 def test_the_agreement_after_3_11_is_labelled_as_3_11s(runtime, people):
@@ -264,7 +265,7 @@ def test_i4_and_the_mean_beside_it_round_alike(runtime, people):
         code = indicator_data.intake(runtime, people.anna, 40 + i, "2026-03-02T09:00:00")
         indicator_data.family_case(runtime, people, people.anna, code, "2026-03-02", 7, total, ["financial"],
                                    None)
-    result = indicators.report(runtime, people.mark, indicators.parse_request("2026-01-01", "2026-12-31"))
+    result = run.report(runtime, people.mark, "family_care", parse_request("2026-01-01", "2026-12-31"))
     i4 = next(i for i in result["indicators"] if i["id"] == "I4")
     assert i4["value"] == i4["mean_of_per_capita"] == 40528.86
 

@@ -110,12 +110,12 @@ def test_date_boxes_are_the_apps_own_on_forms_and_report_filters(app, anna, runt
     assert 'type="date"' not in html and "datepicker.js" in html
     assert "data-date-words=" in _input_tag(html, "taken_into_care_date")
     mark = Browser(app, "mark")
-    page = mark.get("/reports/?from=2026-01-01&to=2026-03-31").get_data(as_text=True)
+    page = mark.get("/reports/family_care?from=2026-01-01&to=2026-03-31").get_data(as_text=True)
     assert 'type="date"' not in page
     tag = re.search(r'<input id="r-from"[^>]*>', page).group(0)
     assert 'value="2026.01.01"' in tag and "data-date" in tag and 'placeholder="ÉÉÉÉ.HH.NN"' in tag
     # The typed Hungarian form is what the report reads back.
-    assert mark.get("/reports/?from=2026.01.01&to=2026.03.31").status_code == 200
+    assert mark.get("/reports/family_care?from=2026.01.01&to=2026.03.31").status_code == 200
 
 
 def test_the_agenda_always_shows_the_calendar_link_and_a_reset_kills_the_old_one(runtime, people):

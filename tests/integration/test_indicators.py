@@ -11,9 +11,11 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from engine import indicator_cases, indicators, setup
+from engine import setup
 from engine.errors import Forbidden, ValidationFailed
-from engine.report_models import CaseFact
+from engine.reports import request as indicators
+from engine.reports import run
+from engine.reports.models import ReportCase
 from engine.runtime.runtime import Runtime
 from engine.store.db import Database
 from tests.conftest import BACKENDS, People
@@ -50,7 +52,12 @@ def world(request, tmp_path_factory, sqlite_template):
 def report(world, who="mark", **kw):
     rt, people, _ = world
     req = indicators.parse_request(*PERIOD, bands=kw.pop("bands", BANDS), **kw)
-    return indicators.report(rt, getattr(people, who), req)
+    return run.report(rt, getattr(people, who), "family_care", req)
+
+
+def cases_behind(rt, actor, req, indicator, key=None, **kw):
+    """The drill-down of the declared report: an indicator, or a table's column ('problem_types.persons')."""
+    return run.cases_behind(rt, actor, "family_care", req, indicator, key, **kw)
 
 
 def values(result) -> dict:
@@ -58,7 +65,7 @@ def values(result) -> dict:
 
 
 def by_key(result, breakdown) -> dict:
-    return {row["key"]: row for row in result["breakdowns"][breakdown]}
+    return {row["key"]: row for row in result["tables"][breakdown]}
 
 
 def test_every_scalar_indicator_of_the_whole_service(world):
@@ -89,11 +96,11 @@ def test_every_scalar_indicator_of_the_whole_service(world):
 
 def test_breakdown_indicators_and_units(world):
     result = report(world)
-    units = {i["id"]: i["unit"] for i in result["indicators"]}
+    units = {i["id"]: i["unit"]["en"] for i in result["indicators"]}
     assert units == {"I1": "pcs", "I2": "persons", "I3": "persons", "I4": "HUF", "I5": "pcs, %", "I6": "persons",
                      "I7": "%", "I8": "%", "I17": "%", "I9": "%", "I10": "pcs", "I11": "pcs",
                      "I12": "days/process", "I13": "pcs", "I14": "%", "I15": "persons", "I16": "%"}
-    bands = result["breakdowns"]["income_bands"]
+    bands = result["tables"]["income_bands"]
     # [0, 50000): I 0, G 30000, J 30000; [50000, 100000): B, F; 100000 and more: A, E, H; C has none
     assert [(b["families"], b["share"]) for b in bands] == [(3, 33.33), (3, 33.33), (3, 33.33)]
     problems = by_key(result, "problem_types")
@@ -118,13 +125,13 @@ def test_breakdown_indicators_and_units(world):
 def test_per_caseworker_and_per_month(world):
     rt, people, _ = world
     result = report(world)
-    rows = {r["caseworker_id"]: r for r in result["breakdowns"]["caseworkers"]}
+    rows = {r["caseworker_id"]: r for r in result["tables"]["caseworkers"]}
     anna, bela = rows[people.anna.id], rows[people.bela.id]
     assert (anna["processes"], anna["clients"], anna["meetings"], anna["actions"], anna["closures"]) == (5, 5, 6, 2, 4)
     assert anna["average_days"] == 84.0     # I12 for anna: B 181, G 65, H 59, J 31 = 336 / 4
     assert (bela["processes"], bela["clients"], bela["meetings"], bela["actions"], bela["closures"]) == (4, 4, 1, 2, 2)
     assert bela["average_days"] == 86.5     # F 161, I 12 = 173 / 2
-    months = {m["key"]: m for m in result["breakdowns"]["months"]}
+    months = {m["key"]: m for m in result["tables"]["months"]}
     assert list(months) == ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"]
     assert {k: m["meetings"] for k, m in months.items()} == {"2025-01": 1, "2025-02": 2, "2025-03": 2,
                                                             "2025-04": 0, "2025-05": 2, "2025-06": 0}
@@ -148,16 +155,16 @@ def test_filter_by_process_and_empty_period_gives_dashes_not_errors(world):
     assert values(report(world, process_key="job_retention"))["I1"] == 0
     rt, people, _ = world
     req = indicators.parse_request("2020-01-01", "2020-12-31", bands=BANDS)
-    v = values(indicators.report(rt, people.mark, req))
+    v = values(run.report(rt, people.mark, "family_care", req))
     assert v["I1"] == 0 and v["I10"] == 0
     for key in ("I4", "I8", "I9", "I12", "I16"):
         assert v[key] is None, key   # zero denominators: shown "—"
-    assert [b["share"] for b in indicators.report(rt, people.mark, req)["breakdowns"]["income_bands"]] == [None] * 3
+    assert [b["share"] for b in run.report(rt, people.mark, "family_care", req)["tables"]["income_bands"]] == [None] * 3
 
 
 def test_one_day_period_counts_its_bounds(world):
     rt, people, _ = world
-    v = values(indicators.report(rt, people.mark, indicators.parse_request("2025-06-30", "2025-06-30")))
+    v = values(run.report(rt, people.mark, "family_care", indicators.parse_request("2025-06-30", "2025-06-30")))
     # open that day: A C E F(closed that day); J closed on 1 June, G in May
     assert v["I1"] == 4
     assert v["I11"] == 1  # F's action of 30 June
@@ -168,24 +175,24 @@ def test_drill_down_lists_the_cases_behind_each_figure(world):
     rt, people, ids = world
     req = lambda: indicators.parse_request(*PERIOD, bands=BANDS)  # noqa: E731
     behind = lambda ind, key=None, **kw: {  # noqa: E731
-        i["case_id"] for i in indicator_cases.cases_behind(rt, people.mark, req(), ind, key, **kw)["items"]}
+        i["case_id"] for i in cases_behind(rt, people.mark, req(), ind, key, **kw)["items"]}
     name = {v: k for k, v in ids.items()}
     letters = lambda found: "".join(sorted(name[c] for c in found))  # noqa: E731
     assert letters(behind("I1")) == "ABCEFGHIJ"
     assert letters(behind("I3")) == "ACFGHIJ"
     assert letters(behind("I5", "0")) == "GIJ"
-    assert letters(behind("I6", "financial:without_agreement")) == "E"
+    assert letters(behind("problem_types.persons_without_agreement", "financial")) == "E"
     assert letters(behind("I17", "financial")) == "ABEGJ"
     assert letters(behind("I10")) == "ABCGJ"
     assert letters(behind("I13")) == "BFGHIJ"
     assert letters(behind("I14", "other")) == "J"
     assert letters(behind("I15")) == "BHJ"
-    entries = indicator_cases.cases_behind(rt, people.mark, req(), "I10")["items"]
+    entries = cases_behind(rt, people.mark, req(), "I10")["items"]
     assert sum(e["entries"] for e in entries) == 7
     with pytest.raises(ValidationFailed):
-        indicator_cases.cases_behind(rt, people.mark, req(), "I99")
+        cases_behind(rt, people.mark, req(), "I99")
     with pytest.raises(ValidationFailed):
-        indicator_cases.cases_behind(rt, people.mark, req(), "I5", "7")
+        cases_behind(rt, people.mark, req(), "I5", "7")
 
 
 def test_a_caseworker_sees_only_their_own_figures_and_no_names(world):
@@ -193,13 +200,13 @@ def test_a_caseworker_sees_only_their_own_figures_and_no_names(world):
     mine = report(world, who="anna")
     assert mine["caseworker_id"] == people.anna.id and values(mine)["I1"] == 5
     assert mine["names_allowed"] is False
-    assert [r["caseworker_id"] for r in mine["breakdowns"]["caseworkers"]] == [people.anna.id]
+    assert [r["caseworker_id"] for r in mine["tables"]["caseworkers"]] == [people.anna.id]
     with pytest.raises(Forbidden):
         report(world, who="anna", caseworker_id=str(people.bela.id))
     req = indicators.parse_request(*PERIOD, bands=BANDS)
     with pytest.raises(Forbidden):
-        indicator_cases.cases_behind(rt, people.anna, req, "I5", "0", with_names=True)
-    own = indicator_cases.cases_behind(rt, people.anna, indicators.parse_request(*PERIOD), "I1")
+        cases_behind(rt, people.anna, req, "I5", "0", with_names=True)
+    own = cases_behind(rt, people.anna, indicators.parse_request(*PERIOD), "I1")
     assert {i["case_id"] for i in own["items"]} == {ids[k] for k in "ABGHJ"}
     assert all("name" not in i for i in own["items"])
     with pytest.raises(Forbidden):
@@ -211,7 +218,7 @@ def test_a_manager_sees_everyone_and_the_name_list(world):
     result = report(world, who="mark")
     assert result["names_allowed"] is True and values(result)["I1"] == 9
     assert values(report(world, who="mark", caseworker_id=str(people.bela.id)))["I1"] == 4
-    listed = indicator_cases.cases_behind(rt, people.mark, indicators.parse_request(*PERIOD, bands=BANDS), "I5",
+    listed = cases_behind(rt, people.mark, indicators.parse_request(*PERIOD, bands=BANDS), "I5",
                                           "2", with_names=True)
     assert {i["case_id"] for i in listed["items"]} == {ids["A"], ids["E"], ids["H"]}
     assert all(i["name"] for i in listed["items"])
@@ -233,9 +240,9 @@ def test_facts_are_rows_not_workflows(world):
     """The report reads rows only: emptying the workflow cache and the stored state changes nothing."""
     rt, people, ids = world
     with rt.db.reading() as session:
-        fact = session.execute(select(CaseFact).where(CaseFact.case_id == ids["B"])).scalar_one()
-        assert (str(fact.taken_into_care), str(fact.closure_date), fact.closure_reason, fact.follow_up,
-                fact.care_days, fact.client_status) == ("2024-10-01", "2025-03-31", "successful", True, 181,
-                                                        "returning")
-        c = session.execute(select(CaseFact).where(CaseFact.case_id == ids["C"])).scalar_one()
-        assert (c.household_size, c.total_income, c.per_capita_income) == (1, 80000, 80000.0)
+        fact = session.execute(select(ReportCase.facts).where(ReportCase.case_id == ids["B"])).scalar_one()
+        assert (fact["taken_into_care"], fact["closure_date"], fact["closure_reason"], fact["follow_up"],
+                fact["care_days"], fact["client_status"]) == ("2024-10-01", "2025-03-31", "successful", True, 181,
+                                                              "returning")
+        c = session.execute(select(ReportCase.facts).where(ReportCase.case_id == ids["C"])).scalar_one()
+        assert (c["household_size"], c["total_income"], c["per_capita_income"]) == (1, 80000, 80000.0)

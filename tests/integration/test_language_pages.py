@@ -152,7 +152,8 @@ def _known_pages(runtime) -> list[str]:
         case_ids = [c for (c,) in session.execute(select(Case.id).order_by(Case.id))]
         task_ids = [t for (t,) in session.execute(select(HumanTask.id).order_by(HumanTask.id))]
     pages = ["/", "/inbox", "/cases", "/processes", "/processes/intake", "/processes/family_care",
-             "/processes/job_retention", "/reports/", "/reports/cases", "/reports/job-retention", "/audit/",
+             "/processes/job_retention", "/reports/", "/reports/family_care",
+             "/reports/family_care/cases?indicator=I1", "/reports/job-retention", "/audit/",
              "/agenda", "/caseload", "/admin/scheduler", "/admin/users", "/no-such-page", "/cases/999999",
              "/tasks/999999"]
     pages += [f"/cases/{c}" for c in case_ids] + [f"/audit/cases/{c}" for c in case_ids[:3]]

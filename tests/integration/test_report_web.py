@@ -47,39 +47,47 @@ def values(report):
     return {i["id"]: i["value"] for i in report["indicators"]}
 
 
+REPORT, SPEC = "/api/reports/family_care", "/api/reports/{report}"
+
+
 def test_api_report_for_the_manager_and_the_caseworker(world, api, people):
-    everyone = conforms(api.get("/api/reports/indicators", "mark", **PERIOD), "/api/reports/indicators", "get")
+    everyone = conforms(api.get(REPORT, "mark", **PERIOD), SPEC, "get")
     assert values(everyone)["I1"] == 2 and values(everyone)["I13"] is None
     assert values(everyone)["I12"] == 148.0  # 2026-02-02 → 2026-06-30
-    own = conforms(api.get("/api/reports/indicators", "anna", **PERIOD), "/api/reports/indicators", "get")
+    own = conforms(api.get(REPORT, "anna", **PERIOD), SPEC, "get")
     assert own["caseworker_id"] == people.anna.id and values(own)["I1"] == 1
-    refused = api.get("/api/reports/indicators", "anna", caseworker=people.bela.id, **PERIOD)
+    refused = api.get(REPORT, "anna", caseworker=people.bela.id, **PERIOD)
     assert refused.status_code == 403
-    conforms(refused, "/api/reports/indicators", "get")
-    bad = api.get("/api/reports/indicators", "mark", **{"from": "2026-02-30", "to": "2026-12-31"})
-    assert bad.status_code == 422 and "'from'" in conforms(bad, "/api/reports/indicators", "get")["message"]
-    missing = api.get("/api/reports/indicators", "mark", to="2026-12-31")
+    conforms(refused, SPEC, "get")
+    bad = api.get(REPORT, "mark", **{"from": "2026-02-30", "to": "2026-12-31"})
+    assert bad.status_code == 422 and "'from'" in conforms(bad, SPEC, "get")["message"]
+    missing = api.get(REPORT, "mark", to="2026-12-31")
     assert missing.status_code == 400
-    assert api.get("/api/reports/indicators", "dora", **PERIOD).status_code == 403
+    assert api.get(REPORT, "dora", **PERIOD).status_code == 403
+    assert conforms(api.get("/api/reports/nothing", "mark", **PERIOD), SPEC, "get") and \
+        api.get("/api/reports/nothing", "mark", **PERIOD).status_code == 404
+    listed = conforms(api.get("/api/reports", "anna"), "/api/reports", "get")
+    assert "family_care" in {r["key"] for r in listed}
+    assert conforms(api.get("/api/reports", "dora"), "/api/reports", "get") == []
 
 
 def test_api_drill_down_and_names(world, api, people):
-    path = "/api/reports/indicators/cases"
-    listing = conforms(api.get(path, "mark", indicator="I13", key="successful", **PERIOD), path, "get")
+    path, spec = "/api/reports/family_care/cases", "/api/reports/{report}/cases"
+    listing = conforms(api.get(path, "mark", indicator="I13", key="successful", **PERIOD), spec, "get")
     assert [i["case_id"] for i in listing["items"]] == [world["closed"]]
-    named = conforms(api.get(path, "lea", indicator="I1", names="1", **PERIOD), path, "get")
+    named = conforms(api.get(path, "lea", indicator="I1", names="1", **PERIOD), spec, "get")
     assert all(i["name"] for i in named["items"]) and named["total"] == 2
     assert api.get(path, "anna", indicator="I1", names="1", **PERIOD).status_code == 403
-    mine = conforms(api.get(path, "anna", indicator="I1", **PERIOD), path, "get")
+    mine = conforms(api.get(path, "anna", indicator="I1", **PERIOD), spec, "get")
     assert [i["case_id"] for i in mine["items"]] == [world["closed"]] and "name" not in mine["items"][0]
     assert api.get(path, "mark", indicator="I42", **PERIOD).status_code == 422
 
 
 def test_api_exports_csv_and_xlsx(world, api):
-    csv_text = api.get("/api/reports/indicators", "mark", format="csv", **PERIOD).get_data(as_text=True)
+    csv_text = api.get(REPORT, "mark", format="csv", **PERIOD).get_data(as_text=True)
     assert "I1,Family-care processes in the interval,2,pcs" in csv_text
     assert "I14,Share of closures by reason,—" in csv_text
-    xlsx = api.get("/api/reports/indicators", "mark", format="xlsx", lang="hu", **PERIOD)
+    xlsx = api.get(REPORT, "mark", format="xlsx", lang="hu", **PERIOD)
     book = load_workbook(io.BytesIO(xlsx.get_data()))
     # Hungarian content under Hungarian headings: the export follows the reader's language.
     assert book.sheetnames == ["Mutatószámok", "Jövedelemsávok (I5)", "Problématípusok (I6 I7 I17)",
@@ -110,7 +118,7 @@ def test_api_audit_log_for_the_manager_only(world, api, runtime):
     assert api.get("/api/audit/verify", "lea").status_code == 403
 
 
-@pytest.mark.parametrize("path", ["/api/reports/indicators", "/api/reports/indicators/cases",
+@pytest.mark.parametrize("path", ["/api/reports", "/api/reports/family_care", "/api/reports/family_care/cases",
                                   "/api/reports/job-retention", "/api/audit/events", "/api/audit/cases/1",
                                   "/api/audit/verify"])
 def test_api_routes_need_credentials(app, path):
@@ -120,31 +128,35 @@ def test_api_routes_need_credentials(app, path):
 
 def test_report_page_with_charts_drill_down_and_downloads(world, app):
     mark = browser(app, "mark")
-    page = mark.get("/reports/", query_string=PERIOD)
+    listing = mark.get("/reports/").get_data(as_text=True)
+    assert 'href="/reports/family_care"' in listing
+    page = mark.get("/reports/family_care", query_string=PERIOD)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'data-testid="value-I1"' in html and "<svg" in html and 'class="bar"' in html
-    assert "/reports/cases?indicator=I1" in html and "band-names-0" in html
-    drill = mark.get("/reports/cases", query_string=dict(PERIOD, indicator="I13", key="successful", names="1"))
+    assert "/reports/family_care/cases?indicator=I1" in html and "names-income_bands-0" in html
+    drill = mark.get("/reports/family_care/cases",
+                     query_string=dict(PERIOD, indicator="I13", key="successful", names="1"))
     assert drill.status_code == 200 and f"#{world['closed']}" in drill.get_data(as_text=True)
     assert "Kovács" in drill.get_data(as_text=True)  # names, for the manager
-    csv_resp = mark.get("/reports/indicators.csv", query_string=PERIOD)
+    csv_resp = mark.get("/reports/family_care/export.csv", query_string=PERIOD)
     assert csv_resp.status_code == 200 and "attachment" in csv_resp.headers["Content-Disposition"]
-    xlsx = mark.client.get("/reports/indicators.xlsx", query_string=PERIOD)
+    xlsx = mark.client.get("/reports/family_care/export.xlsx", query_string=PERIOD)
     assert load_workbook(io.BytesIO(xlsx.get_data())).sheetnames[0] == "Mutatószámok"
     assert mark.get("/reports/job-retention", query_string=PERIOD).status_code == 200
-    wrong = mark.get("/reports/", query_string={"from": "2026-12-31", "to": "2026-01-01"})
+    wrong = mark.get("/reports/family_care", query_string={"from": "2026-12-31", "to": "2026-01-01"})
     assert wrong.status_code == 200 and "after it ends" in wrong.get_data(as_text=True)
 
 
 def test_a_caseworker_sees_her_own_report_and_no_names(world, app, people):
     anna = browser(app, "anna")
-    html = anna.get("/reports/", query_string=PERIOD).get_data(as_text=True)
-    assert "band-names-0" not in html and 'name="caseworker"' not in html
-    assert anna.get("/reports/", query_string=dict(PERIOD, caseworker=people.bela.id)).status_code == 403
-    assert anna.get("/reports/cases", query_string=dict(PERIOD, indicator="I1", names="1")).status_code == 403
+    html = anna.get("/reports/family_care", query_string=PERIOD).get_data(as_text=True)
+    assert "names-income_bands-0" not in html and 'name="caseworker"' not in html
+    assert anna.get("/reports/family_care", query_string=dict(PERIOD, caseworker=people.bela.id)).status_code == 403
+    assert anna.get("/reports/family_care/cases",
+                    query_string=dict(PERIOD, indicator="I1", names="1")).status_code == 403
     assert anna.get("/audit/").status_code == 403
-    assert browser(app, "dora").get("/reports/").status_code == 403
+    assert browser(app, "dora").get("/reports/family_care").status_code == 403
 
 
 def test_audit_pages_for_the_manager(world, app, runtime):

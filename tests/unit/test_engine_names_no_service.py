@@ -11,9 +11,7 @@ SERVICE_NAMES = re.compile(r"family_care|job_retention|\bjr_|step_3_", re.IGNORE
 # A benchmark's file name is no service rule.
 NOT_A_RULE = re.compile(r"bench_family_care\.py")
 STILL_NAMING = {
-    "indicators.py",           # I1–I17 (declared reports replace them)
     "followup_indicators.py",  # the job-retention figures (a declared report replaces them)
-    "report_cli.py",           # `segito report --job-retention`
 }
 
 
