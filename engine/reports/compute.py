@@ -240,7 +240,8 @@ def _age_condition(expr, band: tuple, on: dt.date) -> ColumnElement[bool]:
 
 
 def _band_condition(expr, band: tuple) -> ColumnElement[bool]:
-    parts: list[ColumnElement[bool]] = [expr.is_not(None)]
+    # A comparison with NULL is never true, so a bounded band needs no "is not null" (one JSON read less a row).
+    parts: list[ColumnElement[bool]] = [] if band[0] is not None or band[1] is not None else [expr.is_not(None)]
     if band[0] is not None:
         parts.append(expr >= band[0])
     if band[1] is not None:
