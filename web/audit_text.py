@@ -41,7 +41,7 @@ VIEW_KINDS = ("case_viewed", "task_viewed")
 DETAIL_NAMES = {
     "via": N_("Through"), "what": N_("What"), "reason": N_("Reason"), "username": N_("User"),
     "client_code": N_("Client code"), "client_status": N_("Client"), "label": N_("Deadline"),
-    "due_at": N_("Due"), "late_seconds": N_("Late (seconds)"), "attempt": N_("Attempt"), "error": N_("Error"),
+    "due_at": N_("Due"), "late_seconds": N_("Late by"), "attempt": N_("Attempt"), "error": N_("Error"),
     "retry_at": N_("Retried at"), "method": N_("Request"), "path": N_("Address"), "process_key": N_("Process"),
     "version": N_("Version"), "display_name": N_("Name"), "roles": N_("Roles"), "locale": N_("Language"),
     "active": N_("Active"), "sessions": N_("Login sessions"),
@@ -95,6 +95,19 @@ def show_value(value, schema: dict | None = None) -> str:
     return str(value)
 
 
+def duration(seconds: float) -> str:
+    """A length of time as a person reads it: days, hours and minutes (seconds only under a minute)."""
+    total = max(0, round(seconds))
+    if total < 60:
+        return ngettext("%(num)d second", "%(num)d seconds", total)
+    days, rest = divmod(total, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    parts = [ngettext("%(num)d day", "%(num)d days", days) if days else "",
+             ngettext("%(num)d hour", "%(num)d hours", hours) if hours else "",
+             ngettext("%(num)d minute", "%(num)d minutes", minutes) if minutes else ""]
+    return " ".join(p for p in parts if p)
+
+
 def _detail_name(key: str) -> str:
     return translate(DETAIL_NAMES[key]) if key in DETAIL_NAMES else key.replace("_", " ")
 
@@ -112,6 +125,8 @@ def _detail_value(key: str, value) -> str:
                          for t in value if isinstance(t, dict))
     if key == "label" and isinstance(value, str):
         return bilingual(value)
+    if key == "late_seconds" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return duration(value)
     if key == "confirmed_with_open_cases" and isinstance(value, list):
         return ", ".join(f"#{c}" for c in value)
     if isinstance(value, str) and value in VALUE_NAMES:

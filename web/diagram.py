@@ -181,7 +181,13 @@ class Diagram:
             text.text = wrap(name, h - 10)[0] if name and wrap(name, h - 10) else name
             return
         group.set("class", " ".join(["element"] + self._family(kind) + classes))
-        if kind in TASKS:
+        if kind in TASKS and shape.get("isExpanded") == "true":
+            # An expanded subprocess draws its own steps inside: its name goes along the top edge, where they
+            # leave room, and it has no collapsed sign (BPMN 2.0, 13.2.5).
+            _el(group, "rect", class_="shape", x=_fmt(x), y=_fmt(y), width=_fmt(w), height=_fmt(h), rx="10", ry="10")
+            _text(group, name, x + 8, y + 1, w - 16, None, "label", anchor_middle=False, vertical_center=False,
+                  max_lines=1)
+        elif kind in TASKS:
             _el(group, "rect", class_="shape", x=_fmt(x), y=_fmt(y), width=_fmt(w), height=_fmt(h), rx="10", ry="10")
             self._task_marker(group, kind, x, y, w, h)
             # Kept clear of the type marker in the top-left corner.

@@ -91,9 +91,27 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                             for message in _date_rule_problems(prop))
             if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
                 problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
+            problems.extend({"file": name, "message": f"field '{pname}': {message}"}
+                            for message in _option_label_problems(prop))
     problems += _append_only_problems(name, schema)
     problems += review.shape_problems(name, schema)
     return schema, problems
+
+
+def _option_label_problems(prop: dict) -> list[str]:
+    """A choice shows each option by its label in the user's language (docs/forms.md, x-options): an option
+    without one would be shown to people as its code."""
+    items: dict = prop["items"] if isinstance(prop.get("items"), dict) else {}
+    codes = prop.get("enum") or items.get("enum")
+    if not isinstance(codes, list) or not codes:
+        return []
+    options = prop.get("x-options") or items.get("x-options") or {}
+    if not isinstance(options, dict):
+        return ["x-options must map each option to its labels, {\"<option>\": {\"hu\": ..., \"en\": ...}}"]
+    missing = [str(code) for code in codes if not isinstance(options.get(str(code)), dict)
+               or not {"hu", "en"} <= set(options[str(code)])]
+    return [f"x-options needs a label in 'hu' and 'en' for every option; missing for: {', '.join(missing)}"] \
+        if missing else []
 
 
 def _date_rule_problems(prop: dict) -> list[str]:

@@ -153,12 +153,16 @@ class Form:
         return list(self.schema.get("properties", {}))
 
     def prefill(self, case_data: dict, task_facts: dict | None = None) -> dict:
-        """Initial values: what the case already holds for this form's fields, else their prefill source — a
-        case-data key, or ``task.<fact>`` for what the task itself knows (``task.scheduled_day``: the local day
-        a timer-fired appointment is scheduled for; docs/forms.md)."""
+        """Initial values: what the case already holds for this form's fields (not its decisions), else their
+        prefill source — a case-data key, or ``task.<fact>`` for what the task itself knows
+        (``task.scheduled_day``: the local day a timer-fired appointment is scheduled for; docs/forms.md)."""
         values = {}
         task_facts = task_facts or {}
         for name, prop in self.schema.get("properties", {}).items():
+            if prop.get("x-seed-step"):
+                # A decision is taken anew each time its step comes: the last round's answer, shown again, would
+                # repeat that round's routing for a caseworker who only adds the new entries (docs/forms.md).
+                continue
             source = prop.get("x-prefill-from")
             fact = source[len(TASK_PREFILL):] if isinstance(source, str) and source.startswith(TASK_PREFILL) else None
             if fact is not None:

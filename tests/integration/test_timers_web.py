@@ -79,6 +79,10 @@ def test_the_manager_sees_who_is_over_the_caseload_limit(runtime, people):
     app = make_app(runtime)
     page = browser(app, "mark").get("/caseload").get_data(as_text=True)
     assert 'data-testid="over-limit"' in page and "31 / 30" in page and "Bela" in page
+    mark = browser(app, "mark")
+    mark.post("/language", {"locale": "en", "next": "/caseload"})
+    english = mark.get("/caseload").get_data(as_text=True)
+    assert "Clients at a time per person in the role Caseworker; the service allows at most 30." in english
     assert browser(app, "anna").get("/caseload").status_code == 403
 
 

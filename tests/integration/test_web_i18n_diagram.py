@@ -70,3 +70,21 @@ def test_diagram_escapes_names_and_refuses_entities():
     assert "<script>" not in text and "&lt;script&gt;" in text
     evil = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + xml.split("?>", 1)[1]
     assert "root:" not in Diagram(evil).render()
+
+
+def test_an_expanded_subprocess_names_itself_along_its_top_edge_clear_of_its_steps():
+    xml = (BPMN_DIR / "family_care" / "family_care.bpmn").read_bytes()
+    svg = _svg(Diagram(xml).render(label=lambda _id, name: name.split(" / ")[-1]))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    (group,) = svg.xpath("//s:g[@data-element-id='follow_up_3_10']", namespaces=ns)
+    (box,) = group.xpath("s:rect[@class='shape']", namespaces=ns)
+    (name,) = group.xpath("s:text", namespaces=ns)
+    assert "".join(name.itertext()) == "Follow-up contacts"
+    (step,) = svg.xpath("//s:g[@data-element-id='step_3_10']/s:rect[@class='shape']", namespaces=ns)
+    # One line, written above the first step inside (not at the box's middle, where that step hides it) …
+    assert float(box.get("y")) < float(name.get("y")) < float(step.get("y"))
+    # … and no collapsed sign: the subprocess shows what it holds.
+    assert not group.xpath("s:rect[@class='inner']", namespaces=ns)
+    collapsed = xml.replace(b'bpmnElement="follow_up_3_10" isExpanded="true"', b'bpmnElement="follow_up_3_10"')
+    (group,) = _svg(Diagram(collapsed).render()).xpath("//s:g[@data-element-id='follow_up_3_10']", namespaces=ns)
+    assert group.xpath("s:rect[@class='inner']", namespaces=ns)
