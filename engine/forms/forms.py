@@ -159,12 +159,16 @@ class Form:
         values = {}
         task_facts = task_facts or {}
         for name, prop in self.schema.get("properties", {}).items():
-            if prop.get("x-seed-step"):
-                # A decision is taken anew each time its step comes: the last round's answer, shown again, would
-                # repeat that round's routing for a caseworker who only adds the new entries (docs/forms.md).
-                continue
             source = prop.get("x-prefill-from")
             fact = source[len(TASK_PREFILL):] if isinstance(source, str) and source.startswith(TASK_PREFILL) else None
+            if prop.get("x-seed-step") or prop.get("x-asked-anew"):
+                # A decision, or a value of the round itself (the review's date), is taken anew each time its step
+                # comes: the last round's answer, shown again, would repeat that round for a caseworker who only
+                # adds the new entries (docs/forms.md). The task's own day may still open it.
+                day = task_facts.get(fact) if fact is not None else None
+                if day is not None and not (prop.get("x-not-future") and day > service_today().isoformat()):
+                    values[name] = day  # a day still to come would only be refused at submit
+                continue
             if fact is not None:
                 # The task's own fact wins over the case's earlier value: a repeated appointment is on its own
                 # day, not on the day the last one was recorded.
