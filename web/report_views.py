@@ -108,7 +108,9 @@ def show(report: str):
             definition = compute.definition(session, key)
         except NotFound:
             abort(404)
-    bands = any(isinstance(t["rows"], dict) and t["rows"].get("from_request") for t in definition["tables"])
+    # The bands a reader enters belong to one declared table: the field is named after it.
+    bands = next((labels.text(t["title"], t["id"]) for t in definition["tables"]
+                  if isinstance(t["rows"], dict) and t["rows"].get("from_request")), None)
     return render_template("reports/report.html", key=key, definition=definition, result=result, error=error,
                            figure=figure, lang=lang(), charts=_charts(result, lang()) if result else {},
                            with_bands=bands, query={k: v for k, v in values.items() if v},

@@ -170,3 +170,13 @@ def test_audit_pages_for_the_manager(world, app, runtime):
                                                         AuditEvent.kind == "case_viewed")).scalars().all()
     assert [(e.actor, e.payload["via"]) for e in seen] == [("mark", "audit")]
     assert 'data-testid="log-intact"' in mark.get("/audit/verify").get_data(as_text=True)
+
+
+def test_the_band_field_is_named_after_the_table_it_splits(world, app):
+    mark = browser(app, "mark")
+    label = '<label for="r-bands">'
+    assert f"{label}Sávok: Jövedelemsávok (I5)</label>" in mark.get("/reports/family_care").get_data(as_text=True)
+    mark.post("/language", {"locale": "en", "next": "/reports/family_care"})
+    assert f"{label}Bands: Income bands (I5)</label>" in mark.get("/reports/family_care").get_data(as_text=True)
+    # A report without reader-entered bands asks for none.
+    assert 'id="r-bands"' not in mark.get("/reports/job-retention").get_data(as_text=True)
