@@ -11,11 +11,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 
 from ..sandbox.calendar_helpers import months_later
-from .manifest import Lines, _walk
+from .manifest import Lines, load_mapping
 from .parts import Package, PackageProblem
 
 FOLDER = "demo"
@@ -106,28 +105,11 @@ def _yaml_values(value: Any) -> Any:
 
 def parse(text: bytes, file: str) -> tuple[dict | None, Lines, list[PackageProblem]]:
     """One script as data, the lines of its values, and what is wrong with it by the format."""
-    lines = Lines()
-    if len(text) > MAX_SCRIPT_BYTES:
-        return None, lines, [PackageProblem(file, None, f"larger than {MAX_SCRIPT_BYTES} bytes")]
-    try:
-        loader = yaml.SafeLoader(text.decode("utf-8"))
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None, lines, [PackageProblem(file, 1, "the demo script is empty")]
-            _walk(node, (), lines, set())
-            data = _yaml_values(loader.construct_document(node))
-        finally:
-            loader.dispose()
-    except UnicodeDecodeError as e:
-        return None, lines, [PackageProblem(file, None, f"not UTF-8 text: {e.reason}")]
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else None
-        return None, lines, [PackageProblem(file, line, f"not valid YAML: {e.problem or e}")]
-    except yaml.YAMLError as e:
-        return None, lines, [PackageProblem(file, None, f"not valid YAML: {e}")]
-    if not isinstance(data, dict):
-        return None, lines, [PackageProblem(file, 1, "a demo script is a mapping of fields (format, data, cases)")]
+    data, lines, problems = load_mapping(text, file, MAX_SCRIPT_BYTES, "demo script",
+                                         "a demo script is a mapping of fields (format, data, cases)",
+                                         construct=_yaml_values)
+    if data is None:
+        return None, lines, problems
     problems = []
     for error in sorted(_VALIDATOR.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = tuple(error.absolute_path)

@@ -127,19 +127,22 @@ def _walk(node: yaml.Node, path: tuple, lines: Lines, seen: set[int]) -> None:
             _walk(item, (*path, i), lines, seen)
 
 
-def parse(text: bytes, file: str = MANIFEST) -> tuple[dict | None, Lines, list[PackageProblem]]:
-    """The manifest as data, the lines of its values, and what is wrong with it by the schema."""
+def load_mapping(text: bytes, file: str, max_bytes: int, what: str, not_mapping: str,
+                 construct=None) -> tuple[dict | None, Lines, list[PackageProblem]]:
+    """A package's YAML file (manifest, report, demo script) as a mapping with the line of every value, or the
+    problem that keeps it from being read (size, encoding, YAML, not a mapping), each with file and line."""
     lines = Lines()
-    if len(text) > MAX_MANIFEST_BYTES:
-        return None, lines, [PackageProblem(file, None, f"larger than {MAX_MANIFEST_BYTES} bytes")]
+    if len(text) > max_bytes:
+        return None, lines, [PackageProblem(file, None, f"larger than {max_bytes} bytes")]
     try:
         loader = yaml.SafeLoader(text.decode("utf-8"))
         try:
             node = loader.get_single_node()
             if node is None:
-                return None, lines, [PackageProblem(file, 1, "the manifest is empty")]
+                return None, lines, [PackageProblem(file, 1, f"the {what} is empty")]
             _walk(node, (), lines, set())
             data = loader.construct_document(node)
+            data = construct(data) if construct else data
         finally:
             loader.dispose()
     except UnicodeDecodeError as e:
@@ -150,12 +153,27 @@ def parse(text: bytes, file: str = MANIFEST) -> tuple[dict | None, Lines, list[P
     except yaml.YAMLError as e:
         return None, lines, [PackageProblem(file, None, f"not valid YAML: {e}")]
     if not isinstance(data, dict):
-        return None, lines, [PackageProblem(file, 1, "the manifest must be a mapping of fields (key: value)")]
+        return None, lines, [PackageProblem(file, 1, not_mapping)]
+    return data, lines, []
+
+
+def schema_problems(validator: Draft202012Validator, data: dict, lines: Lines, file: str) -> list[PackageProblem]:
+    """What the file's JSON Schema finds wrong, each at the line of the value it is about."""
     problems = []
-    for error in sorted(_VALIDATOR.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = tuple(error.absolute_path)
         where = ".".join(str(p) for p in path) or "(top level)"
         problems.append(PackageProblem(file, lines.of(*path), f"{where}: {_message(error)}"))
+    return problems
+
+
+def parse(text: bytes, file: str = MANIFEST) -> tuple[dict | None, Lines, list[PackageProblem]]:
+    """The manifest as data, the lines of its values, and what is wrong with it by the schema."""
+    data, lines, problems = load_mapping(text, file, MAX_MANIFEST_BYTES, "manifest",
+                                         "the manifest must be a mapping of fields (key: value)")
+    if data is None:
+        return None, lines, problems
+    problems = schema_problems(_VALIDATOR, data, lines, file)
     return (data if not problems else None), lines, problems
 
 

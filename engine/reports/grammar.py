@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 
-from ..packages.manifest import Lines, _message, _walk
+from ..packages.manifest import Lines, load_mapping, schema_problems
 from ..packages.parts import Package, PackageProblem
 from .kinds import kind_of
 from .request import DEFAULT_ACCESS
@@ -131,33 +130,11 @@ class Problems:
 
 def parse(text: bytes, file: str) -> tuple[dict | None, Lines, list[PackageProblem]]:
     """A report file as data, the lines of its values, and what is wrong with its structure."""
-    lines = Lines()
-    if len(text) > MAX_REPORT_BYTES:
-        return None, lines, [PackageProblem(file, None, f"larger than {MAX_REPORT_BYTES} bytes")]
-    try:
-        loader = yaml.SafeLoader(text.decode("utf-8"))
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None, lines, [PackageProblem(file, 1, "the report is empty")]
-            _walk(node, (), lines, set())
-            data = loader.construct_document(node)
-        finally:
-            loader.dispose()
-    except UnicodeDecodeError as e:
-        return None, lines, [PackageProblem(file, None, f"not UTF-8 text: {e.reason}")]
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else None
-        return None, lines, [PackageProblem(file, line, f"not valid YAML: {e.problem or e}")]
-    except yaml.YAMLError as e:
-        return None, lines, [PackageProblem(file, None, f"not valid YAML: {e}")]
-    if not isinstance(data, dict):
-        return None, lines, [PackageProblem(file, 1, "a report must be a mapping of fields (key: value)")]
-    problems = []
-    for error in sorted(_VALIDATOR.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
-        path = tuple(error.absolute_path)
-        where = ".".join(str(p) for p in path) or "(top level)"
-        problems.append(PackageProblem(file, lines.of(*path), f"{where}: {_message(error)}"))
+    data, lines, problems = load_mapping(text, file, MAX_REPORT_BYTES, "report",
+                                         "a report must be a mapping of fields (key: value)")
+    if data is None:
+        return None, lines, problems
+    problems = schema_problems(_VALIDATOR, data, lines, file)
     return (data if not problems else None), lines, problems
 
 
