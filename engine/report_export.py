@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-DASH = "—"
+from .reports.export import DASH
 
 # The headings in Hungarian: an export follows its reader's language, as the page it came from does.
 HEADINGS_HU = {
@@ -58,16 +58,6 @@ HEADINGS_HU = {
 def word(text: str, lang: str) -> str:
     """A heading in the export's language (English is the key)."""
     return HEADINGS_HU.get(text, text) if lang == "hu" else text
-
-
-def shown(value) -> str:
-    if value is None:
-        return DASH
-    if isinstance(value, float):
-        return f"{value:,.2f}".replace(",", " ")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}".replace(",", " ")
-    return str(value)
 
 
 # ---- the job-retention figures of seed 000 (engine/followup_indicators.py) ------------------------------------

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from engine.forms.forms import CLIENT_INCOME_BLOCKS, MEMBER_INCOME_BLOCKS, per_capita_income, total_income
+from engine.forms.forms import (
+    CLIENT_INCOME_BLOCKS,
+    MEMBER_INCOME_BLOCKS,
+    condition_holds,
+    per_capita_income,
+    total_income,
+)
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 # A new row's index is a placeholder until form.js clones it: one per nesting depth. Each kind of row has one
@@ -232,19 +238,6 @@ def options_html(prop: dict, f: Field, locale: str) -> Markup:
     return Markup(html)
 
 
-def _holds(cond: dict, obj: dict) -> bool:
-    value = obj.get(cond["field"]) if isinstance(obj, dict) else None
-    if "equals" in cond:
-        return value == cond["equals"]
-    if "contains" in cond:
-        return isinstance(value, list) and cond["contains"] in value
-    if "contains-any" in cond:
-        return isinstance(value, list) and any(v in value for v in cond["contains-any"])
-    if "in" in cond:
-        return not isinstance(value, list | dict) and value is not None and value in cond["in"]
-    return False
-
-
 class _Builder:
     def __init__(self, locale: str, errors: dict[str, list[str]], read_only: bool = False,
                  carried: dict[str, list[dict]] | None = None):
@@ -295,7 +288,7 @@ class _Builder:
         if cond:
             sibling = "-".join(str(p) for p in path + [cond["field"]])
             f.conditional = True
-            f.visible = _holds(cond, siblings)
+            f.visible = condition_holds(cond, siblings)
             f.visible_when = json.dumps({**cond, "field": sibling}, ensure_ascii=False)
         expected = prop.get("x-expected-count")
         if expected:

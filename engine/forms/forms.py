@@ -56,8 +56,10 @@ COMPUTATIONS: dict[str, Callable[[dict], object]] = {
 SERVICE_COMPUTED = {"client_code"}
 
 
-def _conditional_holds(cond: dict, obj: dict) -> bool:
-    value = obj.get(cond["field"])
+def condition_holds(cond: dict, obj) -> bool:
+    """Whether an ``x-visible-when`` condition holds for the object holding the field (docs/forms.md); the form
+    page shows and hides fields by the same rule."""
+    value = obj.get(cond["field"]) if isinstance(obj, dict) else None
     if "equals" in cond:
         return value == cond["equals"]
     if "contains" in cond:
@@ -277,7 +279,7 @@ class Form:
                 continue
             cond = prop.get("x-visible-when")
             if cond is not None:
-                visible = _conditional_holds(cond, obj)
+                visible = condition_holds(cond, obj)
                 if not visible and name in obj:
                     errors.append(self._error(here, f"applies only when {_describe_condition(cond)}",
                                               "x-visible-when"))
