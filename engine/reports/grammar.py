@@ -28,6 +28,7 @@ _FIELD = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 2000}
 _LOCALISED = {"type": "object", "required": ["hu", "en"], "additionalProperties": False,
               "properties": {"hu": _TEXT, "en": _TEXT}}
+_LABEL = {"oneOf": [_TEXT, _LOCALISED]}  # a band's label: the same in both languages, or {hu, en}
 _ROLES = {"type": "array", "items": {"enum": list(ROLES)}, "uniqueItems": True}
 _SCALAR = {"type": ["string", "number", "boolean"]}
 _CONDITION: dict = {"$ref": "#/$defs/condition"}
@@ -64,8 +65,8 @@ _ROW = {"oneOf": [
      "properties": {"bands": _ID, "from_request": {"const": True},
                     "limits": {"type": "array", "minItems": 1, "items": {
                         "type": "array", "minItems": 3, "maxItems": 3,
-                        "prefixItems": [{"type": ["number", "null"]}, {"type": ["number", "null"]}, _TEXT]}},
-                    "age": {"const": True}}},
+                        "prefixItems": [{"type": ["number", "null"]}, {"type": ["number", "null"]}, _LABEL]}},
+                    "age": {"const": True}, "missing": _LABEL}},
 ]}
 SCHEMA: dict = {
     "$defs": {"condition": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": {
@@ -237,6 +238,12 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             for j, other in enumerate(fact.get(key) or []):
                 if other not in names or kind_of(facts[other]) != "scalar":
                     problems.add((*where, key, j), f"'{other}' is not a fact of one value")
+        if "person" in fact and ("field" not in fact or kind != "scalar"):
+            problems.add((*where, "person"), "'person: latest' goes with a fact of one value read from a field")
+        if "values" in fact and "completions" in fact and (
+                ((forms.get(fact["completions"]) or {}).get("properties") or {}).get(fact["values"]) or {}
+        ).get("type", "array") != "array":
+            problems.add((*where, "values"), f"'{fact['values']}' is not a list field of {fact['completions']}")
         if "otherwise" in fact and fact["otherwise"] not in names:
             problems.add((*where, "otherwise"), f"no fact '{fact['otherwise']}'")
         if "when" in fact:
@@ -284,6 +291,9 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             for _j, o in enumerate([operand] if isinstance(operand, str) else (operand or {}).get("divide") or []):
                 if o not in visible:
                     problems.add((*path, key), f"no fact '{o}'")
+        if "per_case" in m and not ({"sum", "mean"} & set(m)):
+            problems.add((*path, "per_case"), "'per_case' goes with 'sum' or 'mean' (the case's largest value, then "
+                                              "summed or averaged over the cases)")
         if "ratio" in m:
             for key in ("of", "to"):
                 if m["ratio"][key] not in local and m["ratio"][key] not in figure_ids:
