@@ -199,15 +199,26 @@ def cases(report: str):
 
 def _row_label(definition: dict, table_id: str, row_key: str, option_labels: dict, values: dict) -> str:
     """A table row's key as its table shows it: an option's label, a band, a caseworker's name."""
+    from engine.reports import compute
+
+    table = next((t for t in definition["tables"] if t["id"] == table_id), None)
+    if table is None:
+        return row_key
+    period, split = compute._splits(table["rows"])
+    if period is not None and split.kind != "none":
+        # A row of a period split and another: "<quarter>/<key>".
+        span, _, key = row_key.partition("/")
+        return f"{span} · {_split_label(table_id, key, option_labels, values, split)}"
+    return _split_label(table_id, row_key, option_labels, values, split)
+
+
+def _split_label(table_id: str, row_key: str, option_labels: dict, values: dict, split) -> str:
+    """One split's key as people read it."""
     from sqlalchemy import select
 
     from engine.reports import compute
     from engine.store.models import User
 
-    table = next((t for t in definition["tables"] if t["id"] == table_id), None)
-    if table is None:
-        return row_key
-    split = compute._splits(table["rows"])[1]
     if split.kind == "bands":
         bands = compute._bands_of(split, _request(values))
         return labels.text(bands[int(row_key)][2], row_key) if row_key.isdigit() and int(row_key) < len(bands) \
@@ -216,7 +227,9 @@ def _row_label(definition: dict, table_id: str, row_key: str, option_labels: dic
         with runtime().db.reading() as session:
             return session.execute(select(User.display_name).where(User.id == int(row_key))).scalar() or row_key
     options = option_labels.get(table_id, {})
-    return labels.text(options[row_key], row_key) if row_key in options else row_key
+    if row_key in options:
+        return labels.text(options[row_key], row_key)
+    return export.word(row_key, lang()) if row_key == split.missing else row_key
 
 
 def _names_allowed(definition: dict) -> bool:

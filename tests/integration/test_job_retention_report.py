@@ -156,6 +156,10 @@ def followed(runtime, people):
 
 
 KEY = "job_retention"
+# The figures by their old names (those of the quarter–mentor table's columns) and the report's codes.
+CODES = {"clients_followed_up": "O1", "sessions": "O2", "employers_involved": "O3", "employer_consultations": "O4",
+         "lay_helpers_involved": "O5", "lay_helper_consultations": "O6", "institutions_involved": "O7",
+         "day_180_checks": "R1", "employed_on_day_180": "R2", "employed_share": "R3"}
 FIGURES = ("clients_followed_up", "sessions", "employers_involved", "employer_consultations", "lay_helpers_involved",
            "lay_helper_consultations", "institutions_involved", "day_180_checks", "employed_on_day_180",
            "employed_share")
@@ -181,7 +185,7 @@ def _breakdowns(tables: dict, suffix: str = "", quarter: str | None = None) -> d
 
 def _totals(result: dict) -> dict:
     values = {i["id"]: i["value"] for i in result["indicators"]}
-    return {**{k: values[k] for k in FIGURES}, **_breakdowns(result["tables"])}
+    return {**{k: values[CODES[k]] for k in FIGURES}, **_breakdowns(result["tables"])}
 
 
 def _quarter_rows(runtime, actor, result: dict) -> dict:
@@ -263,12 +267,12 @@ def test_the_cases_behind_the_figures(runtime, people, followed):
     def behind(indicator, key=None):
         return run.cases_behind(runtime, people.mark, KEY, req, indicator, key)
 
-    clients = behind("clients_followed_up")
+    clients = behind("O1")
     assert clients["total"] == 5 and len({i["client_code"] for i in clients["items"]}) == 4
-    assert {i["case_id"] for i in behind("lay_helpers_involved")["items"]} == set(followed.values())
-    assert {i["case_id"] for i in behind("employed_on_day_180")["items"]} == {followed["C1"], followed["C3"]}
-    assert [i["case_id"] for i in behind("employed_share")["items"]] == sorted([followed["C1"], followed["C3"]])
-    assert {i["case_id"]: i["entries"] for i in behind("institutions_involved")["items"]} == {
+    assert {i["case_id"] for i in behind("O5")["items"]} == set(followed.values())
+    assert {i["case_id"] for i in behind("R2")["items"]} == {followed["C1"], followed["C3"]}
+    assert [i["case_id"] for i in behind("R3")["items"]] == sorted([followed["C1"], followed["C3"]])
+    assert {i["case_id"]: i["entries"] for i in behind("O7")["items"]} == {
         followed["C1"]: 2, followed["C2"]: 1, followed["C3"]: 1, followed["C4"]: 2}
     # P1's sex is the one she gave at C1, so C5 (no sex given) is under "female" too.
     assert {i["case_id"] for i in behind("sexes.clients", "female")["items"]} == {
@@ -314,12 +318,14 @@ def test_the_same_figures_from_the_command_line_and_the_json_api(runtime, people
     assert json.loads(cli("job-retention", "--format", "json")) == json.loads(json.dumps(expected))
     text = cli(KEY)
     assert text == export.to_text(expected, "en")
-    assert "  clients_followed_up" in text and "66.67 %" in text
+    lines = [line.split("  ") for line in text.splitlines()]
+    assert [w.strip() for w in lines[2] if w] == ["O1", "4 persons", "Clients followed up"]
+    assert [w.strip() for w in lines[11] if w] == ["R3", "66.67 %", "Share employed on day 180 among the checks"]
 
     table = cli(KEY, "--format", "csv", "--xlsx", str(tmp_path / "retention.xlsx")).replace("\r\n", "\n")
     assert table == export.to_csv(expected, "en").replace("\r\n", "\n")
-    assert "clients_followed_up,Clients followed up,4,persons,\n" in table
-    assert "employed_share,Share employed on day 180 among the checks,66.67,%,\n" in table
+    assert "O1,Clients followed up,4,persons,\n" in table
+    assert "R3,Share employed on day 180 among the checks,66.67,%,\n" in table
     assert "2026-Q2,Anna,2,0,0,0,0,0,0,0,0,—\n" in table  # in follow-up, nothing due: no share ("—")
     book = load_workbook(tmp_path / "retention.xlsx")
     assert book.sheetnames == ["Indicators", "By age", "By sex", "By target group", "By quarter and mentor",
@@ -349,7 +355,7 @@ def test_the_report_page_its_downloads_and_the_old_addresses(runtime, people, fo
     page.login("mark")
     html = page.get(f"/reports/{KEY}", query_string=query).get_data(as_text=True)
     assert "Konzultációk laikus segítőkkel" in html and "Negyedévenként és mentoronként" in html
-    assert f">{expected['indicators'][5]['value']}</a>" in html.split('data-testid="value-lay_helper_consultations"')[1]
+    assert f">{expected['indicators'][5]['value']}</a>" in html.split('data-testid="value-O6"')[1]
     # The quarter–mentor table: the quarter, the mentor, then each figure.
     assert '<td>2026-Q4</td><th scope="row">Bela</th>\n<td class="num"><a href=' in html
     # The mentor filter names the role as the service does (the manifest's roles.caseworker.name).

@@ -102,8 +102,8 @@ def test_api_exports_csv_and_xlsx(world, api):
 def test_api_job_retention_figures_answer_even_without_follow_ups(world, api):
     body = conforms(api.get("/api/reports/job_retention", "mark", **PERIOD), SPEC, "get")
     values = {i["id"]: i["value"] for i in body["indicators"]}
-    assert values["clients_followed_up"] == 0 and values["lay_helpers_involved"] == 0
-    assert values["employed_share"] is None  # no checks: no share
+    assert values["O1"] == 0 and values["O5"] == 0  # clients followed up; lay helpers: a sum of nothing is 0
+    assert values["R3"] is None  # employed on day 180: no checks, no share
     # The key as the old address wrote it, with hyphens, is the same report.
     assert conforms(api.get("/api/reports/job-retention", "mark", **PERIOD), SPEC, "get")["report"] == "job_retention"
 
