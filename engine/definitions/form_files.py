@@ -10,7 +10,7 @@ import re
 
 from jsonschema import Draft202012Validator
 
-from ..forms import review
+from ..forms import anonymous, review
 from ..forms.entries import append_only_fields
 from ..forms.forms import COMPUTATIONS, DATE_RULES, SERVICE_COMPUTED, _object_nodes
 
@@ -95,6 +95,7 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                             for message in _option_label_problems(prop))
     problems += _append_only_problems(name, schema)
     problems += review.shape_problems(name, schema)
+    problems += anonymous.problems(name, schema)
     return schema, problems
 
 
