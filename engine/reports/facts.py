@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, select
 
 from ..store import json_text
 from ..store.db import Prepared
-from ..store.models import ProcessDefinition
+from ..store.models import Client, ProcessDefinition
 from .kinds import kind_of
 from .models import ReportCase, ReportDefinition, ReportEntry
 from .request import service_zone
@@ -155,7 +155,11 @@ def entries_of(report: dict, data: dict) -> dict[str, list[dict]]:
                 day = _date(item.get(fact["date"])) if "date" in fact else None
                 if "date" in fact and day is None:
                     continue
-                rows.append({"position": i, "day": day, "value": None, "fields": _fields(fact, item)})
+                row = {"position": i, "day": day, "value": None, "fields": _fields(fact, item)}
+                if "client_field" in fact:  # the entry is about the client whose code the record holds
+                    code = item.get(fact["client_field"])
+                    row["client_code"] = code if isinstance(code, str) else None
+                rows.append(row)
             result[name] = sorted(rows, key=lambda r: (r["day"] or "", r["position"]))
     return result
 
@@ -224,7 +228,8 @@ def observe(advance, created_rows, completed: bool) -> None:
 
 
 def _completions(advance, report: dict, finished: list[str]) -> list[tuple[str, dict]]:
-    collected = {f["completions"]: name for name, f in report["facts"].items() if "completions" in f}
+    collected = {form: name for name, f in report["facts"].items() if "completions" in f
+                 for form in ([f["completions"]] if isinstance(f["completions"], str) else f["completions"])}
     if not collected or not finished:
         return []
     found = []
@@ -270,8 +275,7 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
         if (old_facts, old_start, old_end, old_ident) != (facts, start, end, ident):
             _UPDATE_CASE.execute(conn, dict(row, k_id=row_id))
         if old_ident != ident:
-            conn.execute(_entries.update().where(_entries.c.case_id == case.id, _entries.c.report_key == key)
-                         .values(caseworker_id=caseworker_id, client_id=case.client_id))
+            _retag_entries(conn, report, case, caseworker_id)
         _write_entries(conn, common, entries, old_entries, report)
     elif getattr(case, "state", None) == b"" and in_tx and not lookup:
         # A case being started (its state not yet saved) has no rows yet: insert them, no look-up.
@@ -289,8 +293,7 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
             if stored.digest != digest:
                 _UPDATE_CASE.execute(conn, dict(row, k_id=row_id))
         if stored is None or stored.digest != digest:
-            conn.execute(_entries.update().where(_entries.c.case_id == case.id, _entries.c.report_key == key)
-                         .values(caseworker_id=caseworker_id, client_id=case.client_id))
+            _retag_entries(conn, report, case, caseworker_id)
             names = list(entries)
             if names:
                 conn.execute(delete(_entries).where(_entries.c.case_id == case.id, _entries.c.report_key == key,
@@ -315,8 +318,35 @@ def _write_entries(conn, common: dict, entries: dict, old: dict, report: dict) -
             fresh = now
         rows += [dict(common, collection=name, position=e["position"], day=_day(e["day"]), value=e["value"],
                       fields=e["fields"]) for e in fresh]
+    _own_clients(conn, rows, entries)
     if rows:
         _INSERT_ENTRIES.execute(conn, rows)
+
+
+def _retag_entries(conn, report: dict, case, caseworker_id: int | None) -> None:
+    """The case's entries take its caseworker and client; those of a collection with ``client_field`` keep the
+    client their record names."""
+    own = [name for name, fact in report["facts"].items() if "client_field" in fact]
+    where = [_entries.c.case_id == case.id, _entries.c.report_key == report["key"]]
+    if not own:
+        conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id, client_id=case.client_id))
+        return
+    conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id))
+    conn.execute(_entries.update().where(*where, _entries.c.collection.not_in(own)).values(client_id=case.client_id))
+
+
+def _own_clients(conn, rows: list[dict], entries: dict) -> None:
+    """Entries of a collection with ``client_field`` count for the client whose code their record holds (a
+    group's members), not for the case's client: their ``client_id`` is that client's."""
+    coded = [(row, e) for name, listed in entries.items() for e in listed if "client_code" in e
+             for row in rows if row["collection"] == name and row["position"] == e["position"]]
+    if not coded:
+        return
+    codes = {e["client_code"] for _, e in coded if e["client_code"]}
+    ids = dict(conn.execute(select(Client.client_code, Client.id).where(Client.client_code.in_(codes))).all()) \
+        if codes else {}
+    for row, e in coded:
+        row["client_id"] = ids.get(e["client_code"])
 
 
 def stored_cases(runtime, session, case_ids: list[int] | None):
