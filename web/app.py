@@ -25,6 +25,7 @@ VIEW_MODULES: tuple[str, ...] = ("auth", "inbox_views", "case_views", "catalogue
 VIEW_MODULES += ("audit_views",)  # the audit log (managers)
 VIEW_MODULES += ("report_api",)  # reports and audit in the JSON API
 VIEW_MODULES += ("schedule_views",)  # agenda and calendar feed, caseload, scheduler
+VIEW_MODULES += ("questionnaire_views",)  # anonymous questionnaires, in aggregate only (page and API)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")

@@ -19,7 +19,7 @@ from ..sandbox.calendar_helpers import local_date
 from ..store import audit, clock
 from ..store.db import Prepared, is_postgres
 from ..store.models import AuditEvent, Case, Client, HumanTask
-from . import agenda, inbox_queries, members
+from . import agenda, anonymous_answers, inbox_queries, members
 from .cases import case_data_and_entries, start_in, task_summary
 
 _tasks = HumanTask.__table__
@@ -132,7 +132,9 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
         carried: dict = {}
         if task.state == "ready" and form is not None:
             data, carried = case_data_and_entries(runtime, session, case, form.append_only)
-            if task.draft is not None:
+            if form.anonymous is not None:
+                values = {}  # nothing of the case is shown in, or carried into, an anonymous questionnaire
+            elif task.draft is not None:
                 values = dict(task.draft)
             else:
                 values = form.prefill(data, task_facts(task))
@@ -151,6 +153,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
                       documentation=meta.get("documentation", ""), documents=meta.get("documents", []),
                       documents_hu=meta.get("documents_hu", []), form_file=task.form_file,
                       form=form.schema if form else None, values=values, has_draft=task.draft is not None,
+                      anonymous=bool(form and form.anonymous),
                       carried=carried)
         return result
 
@@ -166,6 +169,12 @@ def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
         _require_ready(task)
         view = runtime.definition(session, case.definition_id)
         form = view.forms.get(task.form_file)
+        if form is not None and form.anonymous is not None:
+            # A draft is kept with the task, so it would tie the answers to the case and to whoever typed them.
+            raise ValidationFailed("the answers of an anonymous questionnaire are never saved as a draft; "
+                                   "complete the questionnaire in one go",
+                                   [{"field": "(form)", "kind": "x-anonymous",
+                                     "message": "an anonymous questionnaire has no draft"}])
         draft = form.validate_draft(data) if form else {}
         if form is not None and form.append_only:
             workflow = runtime.workflow(session, case)
@@ -260,6 +269,10 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
                 raise Conflict(f"task {task_id} is no longer waiting in case {case.id}; nothing was saved")
             # Validated against the case's data so far: a date may not precede an earlier step's (docs/forms.md).
             clean = form.validate(data, context=spiff_task.data) if form is not None else {}
+            if form is not None and form.anonymous is not None:
+                # The answer leaves the case here: stored with nothing leading back to the respondent, and the step
+                # completed with no data (docs/forms.md, "Anonymous questionnaires").
+                return _complete_anonymous(session, connection, view, form, clean, case, task, step, actor, at)
             added, carried = {}, {}
             if form is not None and form.append_only:
                 # Rows recorded at earlier steps stay as they were; this step only appends (engine.forms.entries).
@@ -301,6 +314,25 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {}),
             # Cases a choice on the form started for the same client (x-starts-case), when there are any.
             **({"started_cases": linked} if linked else {})}
+
+
+def _complete_anonymous(session, connection, view, form, clean: dict, case, task, step: Advance, actor: Actor,
+                        at: dt.datetime) -> dict:
+    """Complete a step whose form is an anonymous questionnaire: the answer is written apart (no case, client,
+    task, user or exact time), the workflow goes on with no data from it, and the audit says only that an answer
+    to the questionnaire was given."""
+    package_key = view.manifest["key"] if view.manifest else view.process_key
+    anonymous_answers.record(session, package_key, form.anonymous, clean, local_date(at))
+    step.complete(task.spiff_task_id, {})
+    if _COMPLETE_TASK.execute(connection, {"task_id": task.id, "at": at, "by": actor.username}) != 1:
+        raise Conflict(f"task {task.id} was completed by someone else first; nothing was saved")
+    payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,
+               "anonymous_answer": {"questionnaire": form.anonymous.questionnaire}}
+    step.audit.events.insert(0, audit.PendingEvent(audit.TASK_COMPLETED, payload, task.id))
+    created = step.finish()
+    return {"task_id": task.id, "case_id": case.id, "case_status": case.status, "anonymous": True,
+            "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
+            **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
 
 
 def _start_linked(runtime: Runtime, session, form, clean: dict, case, task, actor: Actor, at, step) -> list[dict]:

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from ..errors import ValidationFailed
 from ..sandbox.calendar_helpers import service_zone
 from ..store import clock, json_text
+from . import anonymous
 from .entries import append_only_fields
 from .form_check import compile_check
 
@@ -149,6 +150,9 @@ class Form:
         self.append_only = append_only_fields(schema)
         # Choices that start a case of the chosen process for the same client (x-starts-case, docs/forms.md).
         self.starts_case = tuple(n for n, p in (schema.get("properties") or {}).items() if p.get("x-starts-case"))
+        # A questionnaire whose answers are kept apart from the case, with nothing leading back to the respondent
+        # (x-anonymous, docs/forms.md "Anonymous questionnaires"); None for an ordinary form.
+        self.anonymous = anonymous.marking(schema)
 
     # -- reading ---------------------------------------------------------------------------------------------
     def field_names(self) -> list[str]:

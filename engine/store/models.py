@@ -263,3 +263,35 @@ class CaseMember(Base):
     data: Mapped[dict] = mapped_column(JSON)
     recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class AnonymousAnswer(Base):
+    """One submitted answer of an anonymous questionnaire (docs/forms.md, "Anonymous questionnaires").
+
+    Deliberately nothing that leads back to a person: no case, client, task, user or exact time; the id is random
+    (a counter would order the answers and so line them up with the audit log); the period is coarse (a month, a
+    quarter or a year); a respondent's pairing code is kept only as a keyed hash. Read in aggregate only."""
+
+    __tablename__ = "anonymous_answers"
+    __table_args__ = (Index("ix_anonymous_answers_questionnaire", "package_key", "questionnaire", "period_start"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    package_key: Mapped[str] = mapped_column(String(100))
+    questionnaire: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    pair_group: Mapped[str | None] = mapped_column(String(64))
+    pair_moment: Mapped[str | None] = mapped_column(String(10))  # "start" or "close"
+    pair_hash: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[dict] = mapped_column(JSON)
+
+
+class AnonymousPairingKey(Base):
+    """The secret a pairing code is hashed with, one per package and pair group, made on first use: the stored
+    hash does not show the code a respondent chose, and the same code gives the same hash only within the group."""
+
+    __tablename__ = "anonymous_pairing_keys"
+
+    package_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    pair_group: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))

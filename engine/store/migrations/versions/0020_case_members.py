@@ -1,7 +1,7 @@
 """case members: the clients of a case with members (a group), each joining and leaving on a day
 
-Revision ID: 0019_case_members
-Revises: 0018_report_facts_jsonb
+Revision ID: 0020_case_members
+Revises: 0019_anonymous_answers
 Create Date: 2026-12-06
 
 A process whose manifest declares ``members`` has several registered clients per case (docs/services.md,
@@ -10,8 +10,8 @@ A process whose manifest declares ``members`` has several registered clients per
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0019_case_members'
-down_revision = '0018_report_facts_jsonb'
+revision = '0020_case_members'
+down_revision = '0019_anonymous_answers'
 branch_labels = None
 depends_on = None
 
