@@ -90,6 +90,21 @@ EXPECTED_FORMS = {
         "client_help", "client_notes", "client_topics", "contacts", "detachment_preparation", "employer_notes",
         "employer_persons", "employer_satisfaction", "institution_kinds", "institution_notes", "lay_helper_notes",
         "lay_helpers_involved", "still_employed", "visit_date", "visit_notes"},
+    # Seed 004: its five phases are its sections (x-seed-section "1"–"5"; a phase's decision is x-seed-step).
+    "supported_employment/forms/entry.json": {
+        "agreement_content", "agreement_date", "benefits_counselling_offered", "entry_date", "referral_source",
+        "target_groups", "wants_competitive_work"},
+    "supported_employment/forms/first_contact_late.json": {
+        "late_agreed_steps", "late_reason", "late_review_date"},
+    "supported_employment/forms/follow_along.json": {
+        "exit_date", "exit_reason", "follow_along_next", "job_end_date", "job_end_reason", "support_contacts"},
+    "supported_employment/forms/job_search.json": {
+        "employer_contacts", "exit_date", "exit_reason", "job_search_next"},
+    "supported_employment/forms/job_start.json": {
+        "jobs"},
+    "supported_employment/forms/profile.json": {
+        "disclosure_preference", "education", "job_wishes", "profile_date", "skills", "support_needs",
+        "wanted_hours_per_week", "wanted_work_content", "work_history"},
 }
 
 INCOME_CODES = ["work", "pension", "pension_like_benefit", "child_care", "municipal_labour", "other_regular",
@@ -105,6 +120,7 @@ INCOME_BLOCKS = {
 }
 COMPUTED = {"total_income", "per_capita_income", "client_code"}
 STEP_RE = re.compile(r"^3\.(?:[1-9]|1[01])$")
+IPS_STEP_RE = re.compile(r"^[1-5]$")  # the five phases of seed 004
 SECTION_RE = re.compile(r"^[1-9][0-9]?(?:\.[1-9])?$")
 AMOUNT_MAX = 100_000_000
 
@@ -264,7 +280,7 @@ def test_every_property_has_labels_and_seed_reference(rel):
                 if k in prop]
         assert len(refs) == 1, f"{path}: exactly one seed reference, got {refs}"
         if "x-seed-section" in prop:
-            assert rel.startswith(("job_retention/", "self_help_groups/")), path
+            assert rel.startswith(("job_retention/", "self_help_groups/", "supported_employment/")), path
             assert SECTION_RE.match(prop["x-seed-section"]), path
         if "x-seed-field" in prop:
             n = prop["x-seed-field"]
@@ -276,7 +292,8 @@ def test_every_property_has_labels_and_seed_reference(rel):
             inner = seed_numbers(prop["items"])
             assert inner and min(inner) >= a and max(inner) <= b, path
         if "x-seed-step" in prop:
-            assert STEP_RE.match(prop["x-seed-step"]), path
+            pattern = IPS_STEP_RE if rel.startswith("supported_employment/") else STEP_RE
+            assert pattern.match(prop["x-seed-step"]), path
         if "x-seed-activity" in prop:
             assert rel.startswith("family_care/") and STEP_RE.match(prop["x-seed-activity"]), path
         if "x-seed-form" in prop:
