@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, select
 
 from ..store import json_text
 from ..store.db import Prepared
-from ..store.models import ProcessDefinition
+from ..store.models import Client, ProcessDefinition
 from .kinds import kind_of
 from .models import ReportCase, ReportDefinition, ReportEntry
 from .request import service_zone
@@ -170,7 +170,11 @@ def entries_of(report: dict, data: dict) -> dict[str, list[dict]]:
                 day = _date(item.get(fact["date"])) if "date" in fact else None
                 if "date" in fact and day is None:
                     continue
-                rows.append({"position": i, "day": day, "value": None, "fields": _fields(fact, item)})
+                row = {"position": i, "day": day, "value": None, "fields": _fields(fact, item)}
+                if "client_field" in fact:  # the entry is about the client whose code the record holds
+                    code = item.get(fact["client_field"])
+                    row["client_code"] = code if isinstance(code, str) else None
+                rows.append(row)
             result[name] = sorted(rows, key=lambda r: (r["day"] or "", r["position"]))
     return result
 
@@ -239,7 +243,8 @@ def observe(advance, created_rows, completed: bool) -> None:
 
 
 def _completions(advance, report: dict, finished: list[str]) -> list[tuple[str, dict]]:
-    collected = {f["completions"]: name for name, f in report["facts"].items() if "completions" in f}
+    collected = {form: name for name, f in report["facts"].items() if "completions" in f
+                 for form in ([f["completions"]] if isinstance(f["completions"], str) else f["completions"])}
     if not collected or not finished:
         return []
     found = []
@@ -289,7 +294,7 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
             _UPDATE_CASE.execute(conn, dict(row, k_id=row_id))
         if old_ident != ident or (old_start, old_end) != (start, end) or any(
                 old_facts.get(n) != facts.get(n) for n in case_facts):
-            _update_entries(conn, case.id, key, caseworker_id, case.client_id, carried)
+            _retag_entries(conn, report, case, caseworker_id, carried)
         _write_entries(conn, common, entries, old_entries, report)
     elif getattr(case, "state", None) == b"" and in_tx and not lookup:
         # A case being started (its state not yet saved) has no rows yet: insert them, no look-up.
@@ -308,7 +313,7 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
                 _UPDATE_CASE.execute(conn, dict(row, k_id=row_id))
         if stored is None or stored.digest != digest or lookup:
             # A rebuild also brings the entries of completed steps (kept) in line with the case.
-            _update_entries(conn, case.id, key, caseworker_id, case.client_id, carried)
+            _retag_entries(conn, report, case, caseworker_id, carried)
         if stored is None or stored.digest != digest:
             names = list(entries)
             if names:
@@ -316,12 +321,6 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
                                                     _entries.c.collection.in_(names)))
             _write_entries(conn, common, entries, {}, report)
     memo[key] = (row_id, state)
-
-
-def _update_entries(conn, case_id: int, key: str, caseworker_id: int | None, client_id: int | None,
-                    carried: dict) -> None:
-    conn.execute(_entries.update().where(_entries.c.case_id == case_id, _entries.c.report_key == key)
-                 .values(caseworker_id=caseworker_id, client_id=client_id, **carried))
 
 
 def _write_entries(conn, common: dict, entries: dict, old: dict, report: dict) -> None:
@@ -340,8 +339,36 @@ def _write_entries(conn, common: dict, entries: dict, old: dict, report: dict) -
             fresh = now
         rows += [dict(common, collection=name, position=e["position"], day=_day(e["day"]), value=e["value"],
                       fields=e["fields"]) for e in fresh]
+    _own_clients(conn, rows, entries)
     if rows:
         _INSERT_ENTRIES.execute(conn, rows)
+
+
+def _retag_entries(conn, report: dict, case, caseworker_id: int | None, carried: dict) -> None:
+    """The case's entries take its caseworker, client, period days and carried facts; those of a collection with
+    ``client_field`` keep the client their record names."""
+    own = [name for name, fact in report["facts"].items() if "client_field" in fact]
+    where = [_entries.c.case_id == case.id, _entries.c.report_key == report["key"]]
+    if not own:
+        conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id, client_id=case.client_id,
+                                                            **carried))
+        return
+    conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id, **carried))
+    conn.execute(_entries.update().where(*where, _entries.c.collection.not_in(own)).values(client_id=case.client_id))
+
+
+def _own_clients(conn, rows: list[dict], entries: dict) -> None:
+    """Entries of a collection with ``client_field`` count for the client whose code their record holds (a
+    group's members), not for the case's client: their ``client_id`` is that client's."""
+    coded = [(row, e) for name, listed in entries.items() for e in listed if "client_code" in e
+             for row in rows if row["collection"] == name and row["position"] == e["position"]]
+    if not coded:
+        return
+    codes = {e["client_code"] for _, e in coded if e["client_code"]}
+    ids = dict(conn.execute(select(Client.client_code, Client.id).where(Client.client_code.in_(codes))).all()) \
+        if codes else {}
+    for row, e in coded:
+        row["client_id"] = ids.get(e["client_code"])
 
 
 def stored_cases(runtime, session, case_ids: list[int] | None):

@@ -54,6 +54,23 @@ EXPECTED_FORMS = {
     "family_care/forms/follow_up.json": {"follow_up_contacts"},
     "family_care/forms/follow_up_manage.json": {
         "follow_up_action", "follow_up_contacts", "follow_up_end_date", "follow_up_end_reason"},
+    # Seed 002: self-help groups (x-seed-section: the sections of the seed).
+    "self_help_groups/forms/closing.json": {
+        "closing_date", "members_leaving", "results_summary", "wish_to_continue"},
+    "self_help_groups/forms/day_180.json": {
+        "checked_on", "employed", "evidence", "notes", "same_job"},
+    "self_help_groups/forms/first_meeting.json": {
+        "attendance", "closed_service_name", "duration_minutes", "group_form", "group_next", "joining_rules",
+        "meeting_date", "meeting_notes", "members_joining", "professional_present", "professional_reason"},
+    "self_help_groups/forms/meeting.json": {
+        "attendance", "duration_minutes", "group_next", "meeting_date", "meeting_notes", "members_joining",
+        "members_leaving", "professional_present", "professional_reason"},
+    "self_help_groups/forms/meeting_closed.json": {
+        "attendance", "duration_minutes", "group_next", "meeting_date", "meeting_notes", "members_leaving",
+        "professional_present", "professional_reason"},
+    "self_help_groups/forms/setup.json": {
+        "composition", "composition_basis", "first_meeting_date", "group_name", "leader_name", "meeting_frequency",
+        "members_joining", "topic"},
     # Seed 000: its standard has numbered sections, not numbered fields (x-seed-section).
     "job_retention/forms/day_180_check.json": {
         "certificate_date", "check_date", "closing_note", "employed_on_day_180", "employer_certificate",
@@ -263,7 +280,7 @@ def test_every_property_has_labels_and_seed_reference(rel):
                 if k in prop]
         assert len(refs) == 1, f"{path}: exactly one seed reference, got {refs}"
         if "x-seed-section" in prop:
-            assert rel.startswith(("job_retention/", "supported_employment/")), path
+            assert rel.startswith(("job_retention/", "self_help_groups/", "supported_employment/")), path
             assert SECTION_RE.match(prop["x-seed-section"]), path
         if "x-seed-field" in prop:
             n = prop["x-seed-field"]
