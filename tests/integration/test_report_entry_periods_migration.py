@@ -48,7 +48,7 @@ def _family_care_report() -> dict:
 
 def test_existing_entries_get_their_cases_period_and_carried_facts(url):
     config = migrate.alembic_config(url)
-    command.upgrade(config, "0019_anonymous_answers")
+    command.upgrade(config, "0020_case_members")
     engine = sa.create_engine(url)
     meta = sa.MetaData()
     with engine.begin() as c:
@@ -87,7 +87,7 @@ def test_existing_entries_get_their_cases_period_and_carried_facts(url):
         assert set(c.execute(sa.text("SELECT digest FROM report_cases")).scalars()) == {""}  # rewritten next time
         assert "ix_report_entries_value" in {i["name"] for i in sa.inspect(c).get_indexes("report_entries")}
 
-    command.downgrade(config, "0019_anonymous_answers")
+    command.downgrade(config, "0020_case_members")
     with engine.connect() as c:
         assert "case_facts" not in {col["name"] for col in sa.inspect(c).get_columns("report_entries")}
     engine.dispose()

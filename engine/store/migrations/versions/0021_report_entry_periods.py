@@ -1,7 +1,7 @@
 """report_entries carry their case's period days and the case facts figures over entries read
 
 Revision ID: 0021_report_entry_periods
-Revises: 0019_anonymous_answers
+Revises: 0020_case_members
 Create Date: 2026-12-06
 
 A figure over a collection's entries that also reads its case (active in the period, "with agreement" per problem
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = '0021_report_entry_periods'
-down_revision = '0019_anonymous_answers'
+down_revision = '0020_case_members'
 branch_labels = None
 depends_on = None
 
