@@ -60,6 +60,7 @@ class DefinitionView:
         self.starts_from = package_settings.starts_from(manifest, row.process_key)
         self.seed_fields = package_settings.seed_fields(manifest, row.process_key)
         self.registration = package_settings.registration(manifest, row.process_key)
+        self.members = package_settings.members(manifest, row.process_key)
 
 
 class WorkflowCache:

@@ -1,7 +1,7 @@
 """the job-retention rows dropped: retention_cases and retention_visits
 
-Revision ID: 0020_retention_rows_dropped
-Revises: 0019_anonymous_answers
+Revision ID: 0022_retention_rows_dropped
+Revises: 0021_report_entry_periods
 Create Date: 2026-12-06
 
 The job-retention figures of seed 000 are a declared report of the job-retention package
@@ -12,8 +12,8 @@ creates them again, empty (`segito rebuild-facts` of that revision refilled the 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0020_retention_rows_dropped'
-down_revision = '0019_anonymous_answers'
+revision = '0022_retention_rows_dropped'
+down_revision = '0021_report_entry_periods'
 branch_labels = None
 depends_on = None
 
