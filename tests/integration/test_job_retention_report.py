@@ -126,8 +126,13 @@ def _start(runtime, people, codes: dict, name: str) -> int:
 
 @pytest.fixture
 def followed(runtime, people):
+    return follow_through_2026(runtime, people)
+
+
+def follow_through_2026(runtime, people) -> dict[str, int]:
     """The five cases, run day by day through 2026: each case starts three days before S; on each day that has
-    a visit or check due, the timers are fired in the morning and what fell due is recorded that day."""
+    a visit or check due, the timers are fired in the morning and what fell due is recorded that day. The clock
+    is left on 2027-01-04."""
     clock.freeze(local("2026-01-01", 8))
     codes = {p: _intake(runtime, people.anna, birth, i) for p, (birth, i) in CLIENTS.items()}
     events = []  # (day, order, case, what)
