@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Float,
     and_,
@@ -27,8 +28,14 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy import (
+    column as column_named,
+)
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import BinaryExpression
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from ..errors import NotFound
 from ..store import clock
@@ -94,14 +101,56 @@ def _splits(rows) -> tuple[Split | None, Split]:
     return period, other
 
 
+def names_read(m: dict, split: Split | None = None) -> list[str]:
+    """The facts (or an entry's fields) a measure reads: its condition, sum or mean, distinct and split."""
+    names: list[str] = []
+
+    def walk(c: dict) -> None:
+        for sub in c.get("any", []) + c.get("all", []) + ([c["not"]] if "not" in c else []):
+            walk(sub)
+        if "fact" in c:
+            names.append(c["fact"])
+    if "where" in m:
+        walk(m["where"])
+    for key in ("sum", "mean"):
+        spec = m.get(key)
+        names += [spec] if isinstance(spec, str) else (spec or {}).get("divide", [])
+    if split is not None and split.kind in ("fact", "bands"):
+        names.append(split.name or "")
+    distinct_of = m.get("distinct")
+    names += [distinct_of] if isinstance(distinct_of, str) else distinct_of or []
+    period = m.get("period")
+    if isinstance(period, dict) and "on" in period:
+        names.append(period["on"])
+    return names
+
+
+def carried_facts(report: dict) -> list[str]:
+    """The case facts a figure over a collection's entries reads: each entry carries a copy of them
+    (``report_entries.case_facts``, written by engine/reports/facts.py), so such figures need no case row."""
+    found: set[str] = set()
+    for leaf in _leaves(report):
+        collection = Compiler.source_of(leaf.measure, leaf.split)
+        if collection is None:
+            continue
+        own = set(report["facts"][collection].get("fields") or {})
+        for name in names_read(leaf.measure, leaf.split):
+            fact = report["facts"].get(name)
+            if name not in own and fact is not None and kind_of(fact) == "scalar" and not fact.get("client"):
+                found.add(name)
+    return sorted(found)
+
+
 class Compiler:
     """SQL expressions for one report's facts, conditions and aggregates."""
 
     def __init__(self, report: dict, req: ReportRequest):
         self.report, self.req = report, req
         self.facts = report["facts"]
+        self.carried = set(carried_facts(report))
 
-    def source_of(self, m: dict, split: Split) -> str | None:
+    @staticmethod
+    def source_of(m: dict, split: Split) -> str | None:
         """The collection whose entries a measure reads, or None for the cases."""
         counted = m.get("count")
         if counted not in (None, "cases"):
@@ -127,6 +176,8 @@ class Compiler:
         fact = self.facts[name]
         if fact.get("client") == "birth_date":
             return CL.c.birth_date
+        if collection is not None and name in self.carried:
+            return self._typed(E.c.case_facts[name], type_of(fact))
         return self._typed(C.c.facts[name], type_of(fact))
 
     @staticmethod
@@ -163,41 +214,28 @@ class Compiler:
         return expr.is_not(None) if cond["filled"] else expr.is_(None)
 
     def uses_case(self, m: dict, collection: str | None, split: Split | None = None) -> bool:
-        """Whether a measure over entries reads the case row too (its period, facts or process)."""
-        period = m.get("period", "active")
-        if not (isinstance(period, dict) and "dated" in period):
-            return True
-        names: list[str] = []
-
-        def walk(c: dict) -> None:
-            for sub in c.get("any", []) + c.get("all", []) + ([c["not"]] if "not" in c else []):
-                walk(sub)
-            if "fact" in c:
-                names.append(c["fact"])
-        if "where" in m:
-            walk(m["where"])
-        for key in ("sum", "mean"):
-            spec = m.get(key)
-            names += [spec] if isinstance(spec, str) else (spec or {}).get("divide", [])
-        if split is not None and split.kind in ("fact", "bands"):
-            names.append(split.name or "")
-        distinct_of = m.get("distinct")
-        names += [distinct_of] if isinstance(distinct_of, str) else distinct_of or []
+        """Whether a measure over entries reads the case row too: a case fact the entries do not carry, or the
+        process (the case's period days and carried facts are on its entries)."""
         own = set(self.facts[collection].get("fields") or {}) | {"value", "client", "caseworker", "case"}
-        return any(n not in own for n in names) or bool(m.get("process")) or bool(self.req.process_key)
+        needs = [n for n in names_read(m, split) if n not in own and n not in self.carried
+                 and not self.facts.get(n, {}).get("client")]
+        return bool(needs) or bool(m.get("process")) or bool(self.req.process_key)
 
-    def period_condition(self, m: dict, start: dt.date, end: dt.date) -> list:
+    def period_condition(self, m: dict, start: dt.date, end: dt.date, collection: str | None = None) -> list:
+        # Over entries, the case's period days are the entries' copies (no join).
+        days = E if collection is not None else C
         period = m.get("period", "active")
         if period == "active":
             # Most of the rows for any long period: SQLite reads the table rather than walk an index (unindexed).
-            return [unindexed(C.c.start_day) <= end, or_(C.c.end_day.is_(None), unindexed(C.c.end_day) >= start)]
+            return [unindexed(days.c.start_day) <= end,
+                    or_(days.c.end_day.is_(None), unindexed(days.c.end_day) >= start)]
         if period == "started":
-            return [C.c.start_day >= start, C.c.start_day <= end]
+            return [days.c.start_day >= start, days.c.start_day <= end]
         if period == "ended":
-            return [C.c.end_day >= start, C.c.end_day <= end]
+            return [days.c.end_day >= start, days.c.end_day <= end]
         if "dated" in period:
             return [E.c.day >= start, E.c.day <= end]
-        on = self.value(period["on"], None)
+        on = self.value(period["on"], collection)
         return [on >= start.isoformat(), on <= end.isoformat()]
 
     def aggregate(self, m: dict, collection: str | None, split: Split) -> ColumnElement:
@@ -358,7 +396,7 @@ class Statement:
     def run(self, session, report: dict) -> list[tuple[Any, list]]:
         comp, req = self.comp, self.comp.req
         src = E if self.collection is not None else C
-        where = list(comp.period_condition({"period": self.period}, self.start, self.end))
+        where = list(comp.period_condition({"period": self.period}, self.start, self.end, self.collection))
         # "Active" reads most of a report's rows: in table order (SQLite), not through an index on the key.
         active = self.period == "active" and self.collection is None and req.caseworker_id is None
         where.append((unindexed(src.c.report_key) if active else src.c.report_key) == report["key"])
@@ -377,20 +415,60 @@ class Statement:
             group = E.c.value
         columns = list(self.columns) + ([group.label(GROUP)] if group is not None else [])
         query = select(*columns)
-        if self.collection is not None:
+        clients = self.split.age or _reads_client(comp, self)
+        once = _reading_facts_once(columns, where) if self.collection is None and not clients and \
+            session.get_bind().dialect.name == "sqlite" else None
+        if once is not None:
+            query = once
+        elif self.collection is not None:
             query = query.select_from(E)
             if self.joined:
                 query = query.join(C, and_(C.c.report_key == E.c.report_key, C.c.case_id == E.c.case_id))
         else:
             query = query.select_from(C)
-        if self.split.age or _reads_client(comp, self):
+        if clients:
             query = query.outerjoin(CL, CL.c.id == src.c.client_id)
-        query = query.where(*where)
+        if once is None:
+            query = query.where(*where)
         if group is not None:
             query = query.group_by(literal_column(GROUP))
         rows = session.execute(query).all()
         n = len(self.columns)
         return [(row[n] if group is not None else None, list(row[:n])) for row in rows]
+
+
+def _reading_facts_once(columns: list[Any], where: list) -> Select | None:
+    """The case rows' statement with every fact it reads taken once a row, in a subquery.
+
+    SQLite (3.40) re-reads a row's JSON for every fact expression; a statement with bands and sums reads the same
+    few facts twenty times a row. The period's rows and the facts they are read for come from an inner SELECT that
+    SQLite keeps as a subquery (``LIMIT -1``: not flattened back into the outer one), and the aggregates read its
+    columns. None when every fact is read once already."""
+    inner: dict[str, ColumnElement] = {}
+    keys: dict[tuple, str] = {}
+    reads = [0]
+
+    def replace(element: ExternallyTraversible) -> ExternallyTraversible | None:
+        if isinstance(element, Column) and element.table is C:
+            inner.setdefault(element.name, element)
+            return column_named(element.name, element.type)
+        if isinstance(element, BinaryExpression) and element.left is C.c.facts:
+            key = (element.right.value, repr(element.type))
+            reads[0] += 1
+            label = keys.get(key)
+            if label is None:
+                label = keys[key] = f"fact_{len(keys)}"
+                inner[label] = element
+            return column_named(label, element.type)
+        return None
+
+    no_options: dict[str, Any] = {}
+    outer = [replacement_traverse(c, no_options, replace) for c in columns]  # type: ignore[call-overload]
+    if reads[0] <= len(keys):
+        return None  # each fact read once already
+    rows = select(*(e.label(name) for name, e in inner.items())).select_from(C).where(*where).limit(-1) \
+        .subquery("period_rows")
+    return select(*outer).select_from(rows)
 
 
 def _reads_client(comp: Compiler, stmt: Statement) -> bool:

@@ -36,6 +36,21 @@ _UPDATE_CASE = Prepared(_cases.update().where(_cases.c.id == bindparam("k_id")).
 _digest_json = json_text.one_shot(json.JSONEncoder(sort_keys=True, default=str))
 
 
+_CARRIED: dict[int, tuple[dict, list[str]]] = {}
+
+
+def _carried(report: dict) -> list[str]:
+    """The case facts the report's entries carry (``compute.carried_facts``), once per stored definition."""
+    kept = _CARRIED.get(id(report))
+    if kept is None or kept[0] is not report:
+        from .compute import carried_facts  # the computation's own reading of the figures
+
+        kept = _CARRIED[id(report)] = (report, carried_facts(report))
+        if len(_CARRIED) > 256:  # definitions are few; a long-lived process reading many keeps the newest
+            _CARRIED.pop(next(iter(_CARRIED)))
+    return kept[1]
+
+
 def reports_of(session, view) -> list[dict]:
     """The reports that follow a deployed process version: those stored with its package version that name its
     process (read once per version, kept on the view: a version's reports never change)."""
@@ -262,7 +277,10 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
     known = None if lookup else memo.pop(key, None)
     in_tx = session.in_transaction()
     conn = session.connection()
-    common = dict(report_key=key, case_id=case.id, caseworker_id=caseworker_id, client_id=case.client_id)
+    # What each entry carries of its case (engine/reports/models.py ReportEntry): its period and some facts.
+    case_facts = {n: facts.get(n) for n in _carried(report)}
+    carried = dict(start_day=_day(start), end_day=_day(end), case_facts=case_facts)
+    common = dict(report_key=key, case_id=case.id, caseworker_id=caseworker_id, client_id=case.client_id, **carried)
     if completions:
         _INSERT_ENTRIES.execute(conn, [dict(common, collection=name, position=e["position"], day=_day(e["day"]),
                                             value=e["value"], fields=e["fields"]) for name, e in completions])
@@ -276,8 +294,9 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
         row_id, (old_facts, old_entries, old_start, old_end, old_ident) = known[0], known[1]
         if (old_facts, old_start, old_end, old_ident) != (facts, start, end, ident):
             _UPDATE_CASE.execute(conn, dict(row, k_id=row_id))
-        if old_ident != ident:
-            _retag_entries(conn, report, case, caseworker_id)
+        if old_ident != ident or (old_start, old_end) != (start, end) or any(
+                old_facts.get(n) != facts.get(n) for n in case_facts):
+            _retag_entries(conn, report, case, caseworker_id, carried)
         _write_entries(conn, common, entries, old_entries, report)
     elif getattr(case, "state", None) == b"" and in_tx and not lookup:
         # A case being started (its state not yet saved) has no rows yet: insert them, no look-up.
@@ -294,8 +313,10 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
             row_id = stored.id
             if stored.digest != digest:
                 _UPDATE_CASE.execute(conn, dict(row, k_id=row_id))
+        if stored is None or stored.digest != digest or lookup:
+            # A rebuild also brings the entries of completed steps (kept) in line with the case.
+            _retag_entries(conn, report, case, caseworker_id, carried)
         if stored is None or stored.digest != digest:
-            _retag_entries(conn, report, case, caseworker_id)
             names = list(entries)
             if names:
                 conn.execute(delete(_entries).where(_entries.c.case_id == case.id, _entries.c.report_key == key,
@@ -325,15 +346,16 @@ def _write_entries(conn, common: dict, entries: dict, old: dict, report: dict) -
         _INSERT_ENTRIES.execute(conn, rows)
 
 
-def _retag_entries(conn, report: dict, case, caseworker_id: int | None) -> None:
-    """The case's entries take its caseworker and client; those of a collection with ``client_field`` keep the
-    client their record names."""
+def _retag_entries(conn, report: dict, case, caseworker_id: int | None, carried: dict) -> None:
+    """The case's entries take its caseworker, client, period days and carried facts; those of a collection with
+    ``client_field`` keep the client their record names."""
     own = [name for name, fact in report["facts"].items() if "client_field" in fact]
     where = [_entries.c.case_id == case.id, _entries.c.report_key == report["key"]]
     if not own:
-        conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id, client_id=case.client_id))
+        conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id, client_id=case.client_id,
+                                                            **carried))
         return
-    conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id))
+    conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id, **carried))
     conn.execute(_entries.update().where(*where, _entries.c.collection.not_in(own)).values(client_id=case.client_id))
 
 
