@@ -150,15 +150,19 @@ def case_data(runtime: Runtime, session, case: Case) -> dict:
     return case_data_and_entries(runtime, session, case)[0]
 
 
-def case_data_and_entries(runtime: Runtime, session, case: Case, log_fields=()) -> tuple[dict, dict]:
+def case_data_and_entries(runtime: Runtime, session, case: Case, log_fields=(),
+                          task_id: str | None = None) -> tuple[dict, dict]:
     """The case's current data, with its append-only logs whole (engine.forms.entries), and the entries of
-    ``log_fields`` with who recorded each row."""
+    ``log_fields`` with who recorded each row. ``task_id``: a waiting task (SpiffWorkflow id) whose own data is
+    wanted — in a case with parallel branches, each waiting task sees what its branch computed."""
     workflow = runtime.workflow(session, case)
     try:
         waiting = workflow.get_tasks(state=TaskState.READY, manual=True)
-        source = waiting[0] if waiting else workflow.last_task
+        own = [t for t in waiting if str(t.id) == task_id] if task_id else []
+        source = own[0] if own else waiting[0] if waiting else workflow.last_task
         data = dict(source.data) if source is not None else {}
         described = entries.describe(workflow, data, log_fields) if log_fields else {}
+        data = members.overlay(session, runtime.definition(session, case.definition_id).members, case.id, data)
         return entries.overlay(workflow, data), described
     finally:
         runtime.workflows.put(case.id, case.lock_version, workflow)

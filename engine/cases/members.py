@@ -10,7 +10,8 @@ inside the completing step's transaction and refused with a 422 naming the row: 
 know, a member joining twice, a leaving before the joining, more members at a time than the manifest allows.
 
 The workflow sees the membership as data the engine writes (``case_members``: every membership with its days
-and fields; ``current_members``: the codes of those who have not left; ``member_count``), so gateways, scripts,
+and fields; ``current_members``: the codes of those who have not left; ``member_count``; and ``joined_in_step`` /
+``left_in_step``, how many joined and left in the step just completed), so gateways, scripts,
 forms and declared reports read it like any other case data. ``leaving_starts`` in the manifest starts a case of
 that process for each member who leaves, for that member as its client (the follow-up after leaving), linked to
 this case in both histories.
@@ -28,7 +29,7 @@ from ..store.models import CaseMember, Client
 
 _ORDER = {LEAVE: 0, JOIN: 1, ATTENDANCE: 2}
 # What the engine writes into the case's data after every change of the membership.
-DATA_KEYS = ("case_members", "current_members", "member_count")
+DATA_KEYS = ("case_members", "current_members", "member_count", "joined_in_step", "left_in_step")
 
 
 def memberships(session, case_id: int) -> list[CaseMember]:
@@ -143,6 +144,10 @@ def apply(session, settings: dict, form, clean: dict, case, task, actor: str, at
                               + ", ".join(sorted(_code(session, c) for c in missing)))
     session.flush()
     clean.update(data_of(session, case.id))
+    # How many joined and left in this step: a process may ask each of them something (e.g. one questionnaire
+    # per member who joined, docs/processes.md), without learning who.
+    clean["joined_in_step"] = sum(len(clean.get(f) or []) for f, k in marked.items() if k == JOIN)
+    clean["left_in_step"] = len(left)
     return {"left": left}
 
 
@@ -159,6 +164,15 @@ def data_of(session, case_id: int) -> dict:
                "left_on": m.left_on.isoformat() if m.left_on else None} for m, code in rows]
     current = [item["client_code"] for item in listed if item["left_on"] is None]
     return {"case_members": listed, "current_members": current, "member_count": len(current)}
+
+
+def overlay(session, settings: dict, case_id: int, data: dict) -> dict:
+    """``data`` with the membership as it is now. A case with parallel branches (a questionnaire per member
+    waiting beside the meetings) has waiting tasks that branched off before the latest change; the membership is
+    the engine's, so whoever reads the case's data (its page, the reports) sees it current."""
+    if not settings:
+        return data
+    return {**data, **data_of(session, case_id)}
 
 
 def follow_up_seed(code: str, row: dict, member: CaseMember, case_id: int) -> dict:

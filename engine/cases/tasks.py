@@ -131,7 +131,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
         values: dict = {}
         carried: dict = {}
         if task.state == "ready" and form is not None:
-            data, carried = case_data_and_entries(runtime, session, case, form.append_only)
+            data, carried = case_data_and_entries(runtime, session, case, form.append_only, task.spiff_task_id)
             if form.anonymous is not None:
                 values = {}  # nothing of the case is shown in, or carried into, an anonymous questionnaire
             elif task.draft is not None:

@@ -18,6 +18,7 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, select
 
+from ..cases import members
 from ..store import json_text
 from ..store.db import Prepared
 from ..store.models import Client, ProcessDefinition
@@ -235,6 +236,7 @@ def observe(advance, created_rows, completed: bool) -> None:
     if not reports:
         return
     data = _current_data(advance.workflow, getattr(advance, "ready_after", None))
+    data = members.overlay(advance.session, getattr(advance.view, "members", None) or {}, advance.case.id, data)
     finished = sorted(getattr(advance, "finished_spiff_ids", ()) or ())
     for report in reports:
         completions = _completions(advance, report, finished)
@@ -397,7 +399,7 @@ def rebuild(runtime, case_ids: list[int] | None = None) -> int:
     done = 0
     with runtime.db.unit_of_work() as session:
         for case, view, workflow in stored_cases(runtime, session, case_ids):
-            data = _current_data(workflow)
+            data = members.overlay(session, getattr(view, "members", None) or {}, case.id, _current_data(workflow))
             for report in reports_of(session, view):
                 write(session, report, case, workflow, data, case.caseworker_id, clock.now(),
                       workflow.is_completed(), lookup=True)

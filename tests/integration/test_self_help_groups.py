@@ -13,7 +13,16 @@ from engine.store import clock
 from engine.timers import caseload, timers
 from tests import demo_data
 
-from .helpers import do, task_of, waiting_steps
+from .helpers import do, task_of, waiting
+
+
+def waiting_steps(runtime, case_id):
+    """The group's waiting steps other than the questionnaires (step D), which wait beside them."""
+    return [t.step for t in waiting(runtime, case_id) if t.step != "D"]
+
+
+def questionnaires(runtime, case_id):
+    return sorted(t.bpmn_id for t in waiting(runtime, case_id) if t.step == "D")
 
 
 def members_joining(codes, day="2026-03-02", sex="female"):
@@ -65,7 +74,7 @@ def test_a_group_is_a_case_with_members_and_its_meetings_come_on_their_day(runti
     assert waiting_steps(runtime, case_id) == [], "the first meeting waits for its day"
     at("2026-03-04")
     timers.fire_due(runtime, "w")
-    [task] = [t for t in tasks.inbox(runtime, people.anna)["items"] if t["case_id"] == case_id]
+    [task] = [t for t in tasks.inbox(runtime, people.anna)["items"] if t["case_id"] == case_id and t["step"] != "D"]
     assert task["bpmn_id"] == "shg_first_meeting" and task["due_at"].startswith("2026-03-04")
     opened = tasks.get_task(runtime, task["task_id"], people.anna)
     assert opened["values"]["meeting_date"] == "2026-03-04"
@@ -167,7 +176,8 @@ def test_a_group_following_a_closed_service_is_closed_and_takes_no_new_members(r
     timers.fire_due(runtime, "w")
     task_id = task_of(runtime, case_id, "shg_meeting_closed")
     assert "members_joining" not in tasks.get_task(runtime, task_id, people.anna)["form"]["properties"]
-    assert cases.get_case(runtime, case_id, people.anna)["data"]["group_form"] == "closed_follow_up"
+    assert tasks.get_task(runtime, task_id, people.anna)["values"]["attendance"] == [
+        {"client_code": c} for c in codes[:2]]
 
 
 def test_leaving_starts_the_day_180_follow_up_for_that_member(runtime, people):
@@ -195,12 +205,19 @@ def test_leaving_starts_the_day_180_follow_up_for_that_member(runtime, people):
     assert tasks.get_task(runtime, task_id, people.anna)["values"]["members_leaving"] == [{"client_code": codes[1]}]
     with pytest.raises(ValidationFailed, match="every member must be listed"):
         tasks.complete(runtime, task_id, {"closing_date": "2026-03-11", "results_summary": "Jól haladt.",
-                                          "wish_to_continue": False, "members_leaving": []}, people.anna)
+                                          "wish_to_continue": False, "satisfaction_sheets": 0,
+                                          "members_leaving": []}, people.anna)
     closed = tasks.complete(runtime, task_id, {
         "closing_date": "2026-03-11", "results_summary": "Jól haladt.", "wish_to_continue": False,
+        "satisfaction_sheets": 0,
         "members_leaving": [{"client_code": codes[1], "left_on": "2026-03-11", "leaving_reason": "group_closed",
                              "employed_on_leaving": False}]}, people.anna)
-    assert closed["case_status"] == "completed" and len(closed["started_cases"]) == 1
+    assert len(closed["started_cases"]) == 1
+    # The group's case ends once the close questionnaires of the members who left are recorded.
+    assert closed["case_status"] == "running"
+    for task in [t for t in waiting(runtime, case_id) if t.step == "D"]:
+        tasks.complete(runtime, task.id, {"jelszo": "titok", **ANSWERS}, people.anna)
+    assert cases.get_case(runtime, case_id, people.anna)["status"] == "completed"
     # Day 180 after leaving (10 March + 180 days = 6 September): the outcome comes to the leader.
     at("2026-09-05")
     timers.fire_due(runtime, "w")
@@ -228,3 +245,110 @@ def test_groups_count_on_the_leaders_caseload(runtime, people):
     start_group(runtime, people, codes[1:])
     [load] = [c for c in caseload.overview(runtime, people.mark) if c["caseload"] == "self_help_groups"]
     assert {r["username"]: r["active"] for r in load["rows"]}["anna"] == 2
+
+
+ANSWERS = {"confidence": 2, "not_alone": 2, "can_talk": 3, "adapting": 3, "intends_to_work": 4}
+
+
+def test_the_attitude_questionnaires_pair_by_the_members_own_password_and_stay_anonymous(runtime, people):
+    from engine.reports import anonymous
+
+    codes = register(runtime, people, 3)
+    case_id = start_group(runtime, people, codes)
+    # One start questionnaire per member who joined; nothing about who answers which.
+    assert questionnaires(runtime, case_id) == ["shg_attitude_start_setup"] * 3
+    for i, task in enumerate(t for t in waiting(runtime, case_id) if t.step == "D"):
+        tasks.complete(runtime, task.id, {"jelszo": f"Kék ég {i}", **ANSWERS}, people.anna)
+    assert questionnaires(runtime, case_id) == []
+    history = cases.history(runtime, case_id, people.anna)
+    answered = [e for e in history if e["kind"] == "task_completed" and "anonymous_answer" in e["payload"]]
+    assert len(answered) == 3 and all("jelszo" not in str(e["payload"]) for e in answered)
+    assert "jelszo" not in cases.get_case(runtime, case_id, people.anna)["data"]
+    at("2026-03-04")
+    timers.fire_due(runtime, "w")
+    first_meeting(runtime, people, case_id, codes)
+    at("2026-03-11")
+    timers.fire_due(runtime, "w")
+    do(runtime, case_id, "shg_meeting", {
+        "meeting_date": "2026-03-11", "duration_minutes": 120, "attendance": attendance(codes),
+        "group_next": "close", "professional_present": False,
+        "members_leaving": [{"client_code": codes[0], "left_on": "2026-03-11", "leaving_reason": "found_work",
+                             "employed_on_leaving": True}]}, people.anna)
+    assert questionnaires(runtime, case_id) == ["shg_attitude_close"]
+    [task] = [t for t in waiting(runtime, case_id) if t.step == "D"]
+    # "kek eg 0": the same password, other case and accents: the member's start answer is found by it alone.
+    tasks.complete(runtime, task.id, {"jelszo": "kek eg 0", **dict(ANSWERS, confidence=5)}, people.anna)
+    do(runtime, case_id, "shg_closing", {
+        "closing_date": "2026-03-11", "results_summary": "Jól haladt.", "wish_to_continue": True,
+        "satisfaction_sheets": 1,
+        "members_leaving": [{"client_code": c, "left_on": "2026-03-11", "leaving_reason": "group_closed",
+                             "employed_on_leaving": False} for c in codes[1:]]}, people.anna)
+    assert questionnaires(runtime, case_id) == ["shg_attitude_close_closing"] * 2 + ["shg_satisfaction"]
+    close = [t for t in waiting(runtime, case_id) if t.bpmn_id == "shg_attitude_close_closing"]
+    tasks.complete(runtime, close[0].id, {"jelszo": "Kék ég 1", **dict(ANSWERS, confidence=4)}, people.anna)
+    tasks.complete(runtime, close[1].id, {"jelszo": "Kék ég 2", **dict(ANSWERS, confidence=3)}, people.anna)
+    [satisfied] = [t for t in waiting(runtime, case_id) if t.bpmn_id == "shg_satisfaction"]
+    tasks.complete(runtime, satisfied.id, {"overall": 5, "useful": 4, "recommend": True}, people.anna)
+    assert cases.get_case(runtime, case_id, people.anna)["status"] == "completed"
+    figures = anonymous.figures(runtime, people.lea, "self_help_groups", "attitude_close", dt.date(2026, 1, 1),
+                                dt.date(2026, 12, 31))
+    pairs = figures["pairs"]
+    # Hand-computed: confidence 2 -> 5, 2 -> 4, 2 -> 3: start mean 2, close mean 4, change +2; can_talk 3 -> 3.
+    assert pairs["pairs"] == 3 and not pairs["withheld"]
+    changes = {c["field"]: (c["mean_start"], c["mean_close"], c["mean_change"]) for c in pairs["changes"]}
+    assert changes["confidence"] == (2, 4, 2) and changes["can_talk"] == (3, 3, 0)
+
+
+def test_the_monitoring_report_by_sex_and_age_group_against_hand_computed_figures(runtime, people):
+    """One group: Kovács Éva (1970, female), Szabó Péter (1971, male), Horváth Zsófia (1972, female) from the
+    start, Szabó Péter 25 (1995, male) joining at the second meeting; all leave by the close on 11 March; on day 180
+    (7 September) Éva has found work, Péter kept his job, Zsófia is not employed, Péter 25 is not followed up yet.
+    Ages on 31 December 2026: 56, 55, 54, 31."""
+    from engine.reports import run
+    from engine.reports.request import parse_request
+
+    c0, c1, c2 = register(runtime, people, 3)
+    c25 = demo_data.run_intake(runtime, people.anna, 25)
+    case_id = cases.start_case(runtime, "self_help_groups", people.anna)["case_id"]
+    data = setup_data([c0, c1, c2])
+    data["members_joining"][1]["sex"] = "male"
+    do(runtime, case_id, "shg_setup", data, people.anna)
+    at("2026-03-04")
+    timers.fire_due(runtime, "w")
+    first_meeting(runtime, people, case_id, [c0, c1, c2])
+    at("2026-03-11")
+    timers.fire_due(runtime, "w")
+    do(runtime, case_id, "shg_meeting", {
+        "meeting_date": "2026-03-11", "duration_minutes": 120, "attendance": attendance([c0, c1, c2, c25]),
+        "group_next": "close", "professional_present": False,
+        "members_joining": members_joining([c25], "2026-03-11", sex="male"),
+        "members_leaving": [{"client_code": c0, "left_on": "2026-03-11", "leaving_reason": "found_work",
+                             "employed_on_leaving": False}]}, people.anna)
+    do(runtime, case_id, "shg_closing", {
+        "closing_date": "2026-03-11", "results_summary": "Összegzés.", "wish_to_continue": False,
+        "satisfaction_sheets": 0,
+        "members_leaving": [{"client_code": c, "left_on": "2026-03-11", "leaving_reason": "group_closed",
+                             "employed_on_leaving": c == c1} for c in (c1, c2, c25)]}, people.anna)
+    at("2026-09-07")
+    timers.fire_due(runtime, "w")
+    outcomes = {c0: {"employed": True, "same_job": False, "evidence": "own_statement"},
+                c1: {"employed": True, "same_job": True, "evidence": "employer_certificate"},
+                c2: {"employed": False, "evidence": "own_statement"}}
+    for item in tasks.inbox(runtime, people.anna, limit=200)["items"]:
+        if item["bpmn_id"] == "shg_day_180" and item["client_code"] in outcomes:
+            tasks.complete(runtime, item["task_id"], {"checked_on": "2026-09-07",
+                                                      **outcomes[item["client_code"]]}, people.anna)
+    result = run.report(runtime, people.mark, "self_help_groups", parse_request("2026-01-01", "2026-12-31"))
+    values = {i["id"]: i["value"] for i in result["indicators"]}
+    assert values == {"groups": 1, "participants": 4, "joined": 4, "meetings_held": 2, "left": 4,
+                      "checked_day_180": 3, "employed_day_180": 2, "employed_share": 66.67}
+    by_sex = {r["key"]: (r["participants"], r["joined"]) for r in result["tables"]["participants_by_sex"]}
+    assert by_sex == {"female": (2, 2), "male": (2, 2)}
+    by_age = [(r["participants"], r["joined"]) for r in result["tables"]["participants_by_age"]]
+    assert by_age == [(0, 0), (1, 1), (0, 0), (1, 1), (2, 2)]  # under 25, 25–34, 35–44, 45–54, 55+
+    day_180 = {r["key"]: (r["checked"], r["employed"], r["found_work"], r["kept_job"])
+               for r in result["tables"]["day_180_by_sex"]}
+    assert day_180 == {"female": (2, 1, 1, 0), "male": (1, 1, 0, 1)}
+    day_180_age = [(r["checked"], r["employed"], r["found_work"], r["kept_job"])
+                   for r in result["tables"]["day_180_by_age"]]
+    assert day_180_age == [(0, 0, 0, 0), (0, 0, 0, 0), (0, 0, 0, 0), (1, 0, 0, 0), (2, 2, 1, 1)]

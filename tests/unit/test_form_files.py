@@ -55,8 +55,12 @@ EXPECTED_FORMS = {
     "family_care/forms/follow_up_manage.json": {
         "follow_up_action", "follow_up_contacts", "follow_up_end_date", "follow_up_end_reason"},
     # Seed 002: self-help groups (x-seed-section: the sections of the seed).
+    "self_help_groups/forms/attitude_close.json": {
+        "adapting", "can_talk", "confidence", "intends_to_work", "jelszo", "not_alone"},
+    "self_help_groups/forms/attitude_start.json": {
+        "adapting", "can_talk", "confidence", "intends_to_work", "jelszo", "not_alone"},
     "self_help_groups/forms/closing.json": {
-        "closing_date", "members_leaving", "results_summary", "wish_to_continue"},
+        "closing_date", "members_leaving", "results_summary", "satisfaction_sheets", "wish_to_continue"},
     "self_help_groups/forms/day_180.json": {
         "checked_on", "employed", "evidence", "notes", "same_job"},
     "self_help_groups/forms/first_meeting.json": {
@@ -68,6 +72,8 @@ EXPECTED_FORMS = {
     "self_help_groups/forms/meeting_closed.json": {
         "attendance", "duration_minutes", "group_next", "meeting_date", "meeting_notes", "members_leaving",
         "professional_present", "professional_reason"},
+    "self_help_groups/forms/satisfaction.json": {
+        "comments", "leader_support", "overall", "recommend", "useful"},
     "self_help_groups/forms/setup.json": {
         "composition", "composition_basis", "first_meeting_date", "group_name", "leader_name", "meeting_frequency",
         "members_joining", "topic"},
