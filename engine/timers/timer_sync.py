@@ -288,7 +288,9 @@ def observe(step, created: list[dict], completed: bool) -> None:
             times = getattr(step, "cycle_times", {}).get(r.spiff_task_id, 1)
             if times > 1:
                 payload["times"] = times  # a cycle that caught up on several missed intervals at once
-            step.audit.add(TIMER_FIRED, payload)
+            # The deadline was reached by the clock, not by whoever's command found it due (a person's command
+            # catching up after downtime, or one that started a timer already due): the scheduler's event.
+            step.audit.add(TIMER_FIRED, payload, actor=SCHEDULER)
     if cancelled:
         _MARK.execute(connection, [{"timer_id": r.id, "state": "cancelled", "at": None, "by": None}
                                    for r in cancelled])
