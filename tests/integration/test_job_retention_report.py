@@ -319,6 +319,8 @@ def test_the_same_figures_from_the_command_line_and_the_json_api(runtime, people
         return done.stdout
 
     assert json.loads(cli(KEY, "--format", "json")) == json.loads(json.dumps(expected))
+    assert cli(KEY, "--caseworker", "anna").splitlines()[0] == \
+        "Job retention – follow-up 2026-01-01 – 2026-12-31 · Mentor: Anna · all processes"
     # The key may be written with hyphens, as the old address of these figures was.
     assert json.loads(cli("job-retention", "--format", "json")) == json.loads(json.dumps(expected))
     text = cli(KEY)
@@ -380,6 +382,8 @@ def test_the_report_page_its_downloads_and_the_old_addresses(runtime, people, fo
     assert exported == export.to_csv(dict(expected, computed_at=expected["computed_at"]), "hu")
     assert "Utókövetésbe vont kliensek száma" in exported and "Clients followed up" not in exported
     assert "nincs megadva" in exported and "25 év alatt" in exported
+    # The heading names the filter as the service names the role.
+    assert exported.splitlines()[0].split(",")[1:] == ["Mentor: mind", "minden folyamat"]
     workbook = page.client.get(f"/reports/{KEY}/export.xlsx", query_string=query)
     assert load_workbook(io.BytesIO(workbook.data)).sheetnames == [
         "Mutatószámok", "Életkor szerint", "Nem szerint", "Célcsoport szerint", "Negyedévenként és mentoronként",
