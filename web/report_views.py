@@ -53,7 +53,7 @@ def figure(value, unit: str = "") -> str:
     if value is None:
         return "—"
     text = format_decimal(value, format="#,##0.##") if isinstance(value, float) else format_decimal(value)
-    return f"{text} %" if unit == "%" else text
+    return f"{text}\u00a0%" if unit == "%" else text  # a no-break space: "100 %" stays on one line
 
 
 def _form_context(values: dict, processes: list[str], role: dict | None = None) -> dict:
