@@ -43,6 +43,7 @@ from ..store import clock
 from ..store.models import Case, Client, Intake, PackageVersion, User
 from .kinds import kind_of, type_of
 from .models import ReportCase, ReportDefinition, ReportEntry
+from .plan import planned, reached
 from .request import ReportRequest, period_instants, ratio, rounded, share
 
 C = ReportCase.__table__
@@ -642,6 +643,9 @@ def _assemble(session, report: dict, req: ReportRequest, values: dict, registrat
                 "value": value, "table": fig.get("table")}
         for d in fig.get("details") or []:
             item[d] = scalar(d)
+        if fig.get("plan"):
+            item["plan"] = planned(fig["plan"], req)
+            item["plan_reached"] = reached(value, item["plan"])
         indicators.append(item)
     tables = {t["id"]: _table(session, t, req, values, scalar) for t in report["tables"]}
     return {

@@ -14,7 +14,8 @@ DASH = "—"
 WORDS_HU = {"id": "azonosító", "indicator": "mutató", "value": "érték", "unit": "mértékegység", "see": "lásd",
             "Indicators": "Mutatószámok", "all caseworkers": "minden munkatárs", "caseworker": "munkatárs",
             "all processes": "minden folyamat", "key": "kulcs", "period": "időszak", "month": "hónap",
-            "quarter": "negyedév", "not recorded": "nincs megadva", "all": "mind"}
+            "quarter": "negyedév", "not recorded": "nincs megadva", "all": "mind", "plan": "terv",
+            "share of the plan reached": "tervteljesítés"}
 
 
 def word(text: str, lang: str) -> str:
@@ -50,14 +51,29 @@ def row_label(result: dict, table_id: str, row: dict, lang: str) -> str:
     return word(str(key), lang) if key is not None else ""
 
 
+def with_plan(result: dict) -> bool:
+    """Whether any figure has a plan: then every export shows the plan and the share reached beside the figures."""
+    return any("plan" in item for item in result["indicators"])
+
+
 def indicator_rows(result: dict, lang: str = "en") -> list[list]:
-    rows = [[word(h, lang) for h in ("id", "indicator", "value", "unit", "see")]]
+    planned = with_plan(result)
+    rows = [[word(h, lang) for h in ("id", "indicator", "value", "unit", "see")
+             + (("plan", "share of the plan reached") if planned else ())]]
     titles = {t["id"]: _text(t["title"], lang) for t in (result.get("layout") or {}).get("tables", [])}
     for item in result["indicators"]:
         table = item.get("table")
         rows.append([item["id"], _text(item["label"], lang), item["value"], _text(item.get("unit"), lang),
-                     titles.get(table, table) if table else ""])
+                     titles.get(table, table) if table else ""]
+                    + ([item.get("plan"), item.get("plan_reached")] if planned else []))
     return rows
+
+
+def _plan_text(row: list, lang: str) -> str:
+    """"plan 30 persons (80.00 %)" after a figure's label in the text export; nothing without a plan."""
+    if len(row) < 7 or row[5] is None:
+        return ""
+    return f"  [{word('plan', lang)} {shown(row[5])} {row[3]}".rstrip() + f", {shown(row[6])} %]"
 
 
 def table_rows(result: dict, table: dict, lang: str = "en") -> list[list]:
@@ -88,8 +104,9 @@ def heading(result: dict, lang: str = "en") -> list[str]:
 
 def to_text(result: dict, lang: str = "en") -> str:
     out = [" · ".join(heading(result, lang)), ""]
-    items = [(item_id, f"{word('see', lang)} {see}" if see and value is None else f"{shown(value)} {unit}".rstrip(),
-              label) for item_id, label, value, unit, see in indicator_rows(result, lang)[1:]]
+    items = [(row[0], f"{word('see', lang)} {row[4]}" if row[4] and row[2] is None
+              else f"{shown(row[2])} {row[3]}".rstrip(), row[1] + _plan_text(row, lang))
+             for row in indicator_rows(result, lang)[1:]]
     id_width = max((len(i) for i, _f, _l in items), default=0)
     figure_width = max((len(f) for _i, f, _l in items), default=0)
     out += [f"{item_id:>{id_width}}  {figure:>{figure_width}}  {label}" for item_id, figure, label in items]
@@ -113,7 +130,8 @@ def to_csv(result: dict, lang: str = "en") -> str:
     writer.writerow(heading(result, lang))
     writer.writerow([])
     for i, row in enumerate(indicator_rows(result, lang)):
-        writer.writerow(row if i == 0 else row[:2] + [DASH if row[2] is None else row[2]] + row[3:])
+        writer.writerow(row if i == 0 else row[:2] + [DASH if row[2] is None else row[2]] + row[3:5]
+                        + [DASH if v is None else v for v in row[5:]])
     for table in result["layout"]["tables"]:
         writer.writerow([])
         writer.writerow([_text(table["title"], lang)])
@@ -136,7 +154,7 @@ def to_xlsx(result: dict, lang: str = "en") -> bytes:
     sheet.append([])
     for i, row in enumerate(indicator_rows(result, lang)):
         sheet.append(row if i == 0 else [row[0], row[1], DASH if row[2] is None else row[2], row[3],
-                                         row[4] or None])
+                                         row[4] or None] + [DASH if v is None else v for v in row[5:]])
     for cell in sheet[3]:
         cell.font = Font(bold=True)
     sheet.column_dimensions["B"].width = 70

@@ -53,10 +53,14 @@ _MEASURE = {
     "round": {"type": "integer", "minimum": 0, "maximum": 6},
     "show": {"type": "boolean"},
 }
+# A figure's plan (docs/reports.md, "Plans"): a level, or an amount per calendar span; `caseworker`: one's own.
+_PLAN = {"type": "object", "additionalProperties": False, "required": ["value"],
+         "properties": {"value": {"type": "number", "minimum": 0}, "caseworker": {"type": "number", "minimum": 0},
+                        "per": {"enum": ["month", "quarter", "year"]}}}
 _FIGURE = {"type": "object", "additionalProperties": False, "required": ["id", "label"],
            "properties": {"id": _ID, "label": _LOCALISED, "help": _LOCALISED, "unit": _LOCALISED,
                           "details": {"type": "array", "items": _ID, "uniqueItems": True},
-                          "table": _ID, "drill": _ID, **_MEASURE}}
+                          "table": _ID, "drill": _ID, "plan": _PLAN, **_MEASURE}}
 _ROW = {"oneOf": [
     {"enum": ["caseworker", "month", "quarter"]},
     {"type": "object", "additionalProperties": False, "required": ["fact"],
@@ -339,6 +343,8 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
         check_measure(fig, ("indicators", i), set())
         if "table" in fig and fig["table"] not in tables:
             problems.add(("indicators", i, "table"), f"no table '{fig['table']}'")
+        if "plan" in fig and "table" in fig:
+            problems.add(("indicators", i, "plan"), "a figure shown as a table has no plan of its own")
         if "drill" in fig and fig.get("table") in tables \
                 and fig["drill"] not in {c["id"] for c in tables[fig["table"]]["columns"]}:
             problems.add(("indicators", i, "drill"), f"no column '{fig['drill']}' in table '{fig['table']}'")

@@ -27,7 +27,14 @@ def test_the_manager_reads_the_job_retention_figures_in_both_languages(page, liv
     values = {i: page.get_by_test_id(f"value-{i}").inner_text().strip()
               for i in ("O1", "O2", "O3", "O4", "O5", "O6", "O7", "R1", "R2", "R3")}
     assert values == {"O1": "4", "O2": "20", "O3": "4", "O4": "9", "O5": "7", "O6": "4", "O7": "6", "R1": "3",
-                      "R2": "2", "R3": "66,67 %"}
+                      "R2": "2", "R3": "66,67\u00a0%"}
+    # The rest of the seed's monitoring, and every figure beside its plan with the share reached.
+    assert page.get_by_test_id("value-M7").inner_text().strip() == "3"
+    assert page.get_by_test_id("plan-O2").inner_text().strip() == "640"
+    assert page.get_by_test_id("reached-O2").inner_text().strip() == "3,13\u00a0%"
+    assert page.get_by_test_id("reached-R3").inner_text().strip() == "95,24\u00a0%"
+    heads = page.get_by_test_id("indicators").locator("thead").inner_text()
+    assert "Terv" in heads and "Tervteljesítés" in heads and "Plan" not in heads
     sexes = page.get_by_test_id("table-sexes").inner_text()
     assert "nő" in sexes and "nincs megadva" in sexes and "not recorded" not in sexes
     assert "25 év alatt" in page.get_by_test_id("table-ages").inner_text()
@@ -37,7 +44,10 @@ def test_the_manager_reads_the_job_retention_figures_in_both_languages(page, liv
     assert page.locator("label[for=r-cw]").inner_text() == "Mentor"
     main = page.locator("main").inner_text()
     assert "Job retention – follow-up" in main and "Munkahelymegtartás" not in main
-    assert page.get_by_test_id("value-R3").inner_text().strip() == "66.67 %"
+    assert page.get_by_test_id("value-R3").inner_text().strip() == "66.67\u00a0%"
+    assert page.get_by_test_id("plan-O1").inner_text().strip() == "40"
+    assert page.get_by_test_id("reached-O1").inner_text().strip() == "10\u00a0%"
+    assert "Share of the plan reached" in page.get_by_test_id("indicators").locator("thead").inner_text()
     quarters = page.get_by_test_id("table-quarters").inner_text()
     assert "2026-Q4" in quarters and "Bela" in quarters
     assert "under 25" in page.get_by_test_id("table-ages").inner_text()

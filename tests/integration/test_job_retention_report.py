@@ -302,6 +302,30 @@ def test_the_monitoring_figures_of_seed_8_1(runtime, people, followed):
     assert {i["case_id"] for i in behind["items"]} == {followed["C1"], followed["C3"], followed["C4"]}
 
 
+def _plans(result: dict, *ids: str) -> dict:
+    found = {i["id"]: i for i in result["indicators"]}
+    return {i: (found[i]["value"], found[i]["plan"], found[i]["plan_reached"]) for i in ids}
+
+
+def test_every_figure_beside_its_plan(runtime, people, followed):
+    """The yaml's plans: O1 40 (a mentor 20), R3 70 %, the rest per quarter (O2 160, a mentor 80; M1 12, …)."""
+    year = _report(runtime, people.mark)
+    assert len([i for i in year["indicators"] if "plan" in i]) == len(year["indicators"])
+    # The year is four quarters: O2's plan 4 × 160; 20 / 640 = 3.125 → 3.13 %; R3 66.67 of 70 = 95.24 %.
+    assert _plans(year, "O1", "O2", "R2", "R3", "M1", "M9") == {
+        "O1": (4, 40, 10.0), "O2": (20, 640, 3.13), "R2": (2, 32, 6.25), "R3": (66.67, 70, 95.24),
+        "M1": (2, 48, 4.17), "M9": (3, 32, 9.38)}
+    # Bela asks for his own: the mentor's plan (O1 20, O2 4 × 80).
+    assert _plans(_report(runtime, people.bela), "O1", "O2") == {"O1": (3, 20, 15.0), "O2": (12, 320, 3.75)}
+    # 2026-07-05 … 08-28 is 55 of Q3's 92 days: O2's plan 160 × 55 / 92 = 95.65; nothing done, 0 % reached;
+    # R3 has no value (no checks): no share.
+    summer = _report(runtime, people.mark, "2026-07-05", "2026-08-28")
+    assert _plans(summer, "O2", "R3") == {"O2": (0, 95.65, 0.0), "R3": (None, 70, None)}
+    text = export.to_text(year, "en")
+    assert "Follow-up sessions  [plan 640 sessions, 3.13 %]" in text
+    assert export.to_csv(year, "hu").splitlines()[2].split(",")[-2:] == ["terv", "tervteljesítés"]
+
+
 def test_the_cases_behind_the_figures(runtime, people, followed):
     """Drill-down lists exactly the cases a figure counts (for persons: as many clients as the figure)."""
     req = parse_request(*YEAR)
@@ -363,13 +387,15 @@ def test_the_same_figures_from_the_command_line_and_the_json_api(runtime, people
     text = cli(KEY)
     assert text == export.to_text(expected, "en")
     lines = [line.split("  ") for line in text.splitlines()]
-    assert [w.strip() for w in lines[2] if w] == ["O1", "4 persons", "Clients followed up"]
-    assert [w.strip() for w in lines[11] if w] == ["R3", "66.67 %", "Share employed on day 180 among the checks"]
+    assert [w.strip() for w in lines[2] if w] == ["O1", "4 persons", "Clients followed up",
+                                                  "[plan 40 persons, 10.00 %]"]
+    assert [w.strip() for w in lines[11] if w] == ["R3", "66.67 %", "Share employed on day 180 among the checks",
+                                                   "[plan 70 %, 95.24 %]"]
 
     table = cli(KEY, "--format", "csv", "--xlsx", str(tmp_path / "retention.xlsx")).replace("\r\n", "\n")
     assert table == export.to_csv(expected, "en").replace("\r\n", "\n")
-    assert "O1,Clients followed up,4,persons,\n" in table
-    assert "R3,Share employed on day 180 among the checks,66.67,%,\n" in table
+    assert "O1,Clients followed up,4,persons,,40,10.0\n" in table
+    assert "R3,Share employed on day 180 among the checks,66.67,%,,70,95.24\n" in table
     assert "2026-Q2,Anna,2,0,0,0,0,0,0,0,0,—\n" in table  # in follow-up, nothing due: no share ("—")
     book = load_workbook(tmp_path / "retention.xlsx")
     assert book.sheetnames == ["Indicators", "By age", "By sex", "By target group", "By quarter and mentor",

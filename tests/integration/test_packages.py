@@ -315,6 +315,17 @@ def test_the_process_page_names_roles_as_the_service_does(runtime, people):
     assert "Szerepkörök: Családgondozó, Szakmai vezető</p>" in page
 
 
+def test_a_figures_plan_is_checked_naming_file_and_line(runtime, tmp_path):
+    """A plan per week is not one of the spans (docs/reports.md, "Plans")."""
+    folder = _copy(BPMN_DIR / "job_retention", tmp_path)
+    path = folder / "reports" / "job_retention.yaml"
+    text = path.read_text(encoding="utf-8").replace("plan: {value: 70}", "plan: {value: 70, per: week}")
+    path.write_text(text, encoding="utf-8")
+    at = next(i for i, t in enumerate(text.splitlines(), 1) if "per: week" in t)
+    assert _refused(runtime, folder) == [
+        f"reports/job_retention.yaml:{at}: indicators.9.plan.per: 'week' is not one of ['month', 'quarter', 'year']"]
+
+
 def test_the_job_retention_report_grammar_is_checked_naming_file_and_line(runtime, tmp_path):
     """The grammar the job-retention figures brought (docs/reports.md): a person's fact read from a field, the
     values of a completed step's list field, a per-case largest value of a sum or mean."""
