@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
+    String,
     and_,
     cast,
     distinct,
     false,
     func,
+    literal,
     literal_column,
     not_,
     or_,
@@ -210,7 +212,10 @@ class Compiler:
             d = m["distinct"]
             if isinstance(d, list):
                 parts = [self._distinct_part(x, collection, src) for x in d]
-                return func.count(distinct(func.concat(parts[0], ":", parts[1])))
+                # ``||`` rather than concat(): SQLite has concat() only from 3.44; a missing part counts as empty,
+                # as concat() would count it.
+                pieces = [func.coalesce(cast(p, String), "") for p in parts]
+                return func.count(distinct(pieces[0] + literal(":") + pieces[1]))
             return func.count(distinct(self._distinct_part(d, collection, src)))
         if "sum" in m:
             return func.sum(self.operand(m["sum"], collection))

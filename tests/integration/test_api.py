@@ -195,7 +195,7 @@ def test_the_right_password_is_accepted(api):
     listed = conforms(response, "/api/definitions", "get")
     assert response.status_code == 200
     assert {(d["process_key"], d["version"]) for d in listed} == {
-        ("intake", 1), ("family_care", 1), ("job_retention", 1)}
+        ("intake", 1), ("family_care", 1), ("job_retention", 1), ("case_management", 1)}
 
 
 # --------------------------------------------------------------------------------------------- a whole run

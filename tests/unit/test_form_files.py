@@ -69,6 +69,25 @@ EXPECTED_FORMS = {
         "self_assessments"},
     "job_retention/forms/plan_change.json": {
         "change_reason", "follow_up_months", "intensity", "interventions"},
+    # Seed 001: sections of its standard (x-seed-section), as job retention's.
+    "case_management/forms/assessment.json": {
+        "commissioner", "education", "goal_employment", "goal_training_completion", "goal_training_entry",
+        "plan_actions", "plan_author", "plan_date", "plan_end", "plan_goals", "plan_kind", "prior_status",
+        "qualification", "sex", "target_groups"},
+    "case_management/forms/closure.json": {
+        "action_results", "closure_date", "closure_reason", "final_feedback_date", "goal_fulfilment",
+        "labour_market_events"},
+    "case_management/forms/entry.json": {
+        "consent_date", "consent_given", "entry_date", "entry_route", "referring_organisation"},
+    "case_management/forms/log_certification.json": {
+        "certification_remarks", "certified", "certified_on"},
+    "case_management/forms/meeting.json": {
+        "action_results", "case_log", "labour_market_events", "next_step", "service_log"},
+    "case_management/forms/plan_review.json": {
+        "feedback_date", "feedback_summary", "goal_employment", "goal_progress", "goal_training_completion",
+        "goal_training_entry", "plan_actions", "plan_goals", "review_date"},
+    "case_management/forms/satisfaction.json": {
+        "case_manager_help", "overall", "plan_progress", "remarks", "would_recommend"},
     "job_retention/forms/visit.json": {
         "client_help", "client_notes", "client_topics", "contacts", "detachment_preparation", "employer_notes",
         "employer_persons", "employer_satisfaction", "institution_kinds", "institution_notes", "lay_helper_notes",
@@ -247,7 +266,8 @@ def test_every_property_has_labels_and_seed_reference(rel):
                 if k in prop]
         assert len(refs) == 1, f"{path}: exactly one seed reference, got {refs}"
         if "x-seed-section" in prop:
-            assert rel.startswith("job_retention/") and SECTION_RE.match(prop["x-seed-section"]), path
+            assert rel.startswith(("job_retention/", "case_management/")), path
+            assert SECTION_RE.match(prop["x-seed-section"]), path
         if "x-seed-field" in prop:
             n = prop["x-seed-field"]
             assert isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 55, path
@@ -257,8 +277,9 @@ def test_every_property_has_labels_and_seed_reference(rel):
             assert prop["type"] == "array" and prop["items"]["type"] == "object", path
             inner = seed_numbers(prop["items"])
             assert inner and min(inner) >= a and max(inner) <= b, path
-        if "x-seed-step" in prop:
-            assert STEP_RE.match(prop["x-seed-step"]), path
+        if "x-seed-step" in prop:  # family care's steps are 3.1–3.11; case management's the sections of seed 001
+            assert (STEP_RE.match(prop["x-seed-step"]) if not rel.startswith("case_management/")
+                    else SECTION_RE.match(prop["x-seed-step"])), path
         if "x-seed-activity" in prop:
             assert rel.startswith("family_care/") and STEP_RE.match(prop["x-seed-activity"]), path
         if "x-seed-form" in prop:
