@@ -10,7 +10,7 @@ import re
 
 from jsonschema import Draft202012Validator
 
-from ..forms import anonymous, review
+from ..forms import anonymous, member_blocks, review
 from ..forms.entries import append_only_fields
 from ..forms.forms import COMPUTATIONS, DATE_RULES, SERVICE_COMPUTED, _object_nodes
 
@@ -94,6 +94,7 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
             problems.extend({"file": name, "message": f"field '{pname}': {message}"}
                             for message in _option_label_problems(prop))
     problems += _append_only_problems(name, schema)
+    problems += [{"file": name, "message": f"field {message}"} for message in member_blocks.form_problems(schema)]
     problems += review.shape_problems(name, schema)
     problems += anonymous.problems(name, schema)
     return schema, problems

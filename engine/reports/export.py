@@ -42,7 +42,7 @@ def row_label(result: dict, table_id: str, row: dict, lang: str) -> str:
     if "name" in row and "caseworker_id" in row:
         return str(row["name"])
     if "label" in row:
-        return str(row["label"])
+        return _text(row["label"], lang) if isinstance(row["label"], dict) else str(row["label"])
     options = (result.get("labels") or {}).get(table_id) or {}
     key = row.get("key")
     if key in options:
@@ -84,17 +84,21 @@ def heading(result: dict, lang: str = "en") -> list[str]:
 
 def to_text(result: dict, lang: str = "en") -> str:
     out = [" · ".join(heading(result, lang)), ""]
-    for item_id, label, value, unit, see in indicator_rows(result, lang)[1:]:
-        figure = f"see {see}" if see and value is None else f"{shown(value)} {unit}"
-        out.append(f"{item_id:>6}  {figure:>22}  {label}")
+    items = [(item_id, f"{word('see', lang)} {see}" if see and value is None else f"{shown(value)} {unit}".rstrip(),
+              label) for item_id, label, value, unit, see in indicator_rows(result, lang)[1:]]
+    id_width = max((len(i) for i, _f, _l in items), default=0)
+    figure_width = max((len(f) for _i, f, _l in items), default=0)
+    out += [f"{item_id:>{id_width}}  {figure:>{figure_width}}  {label}" for item_id, figure, label in items]
     for table in result["layout"]["tables"]:
         rows = table_rows(result, table, lang)
         if len(rows) == 1:
             continue
         widths = [max(len(shown(r[i])) for r in rows) for i in range(len(rows[0]))]
         out += ["", _text(table["title"], lang)]
-        out += ["  ".join(shown(v).rjust(w) if i else shown(v).ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
-                for r in rows]
+        # Numbers to the right, words (a row's quarter and label, the headings of those) to the left.
+        words = [all(not isinstance(r[i], (int, float)) for r in rows[1:]) for i in range(len(rows[0]))]
+        out += ["  ".join(shown(v).ljust(w) if words[i] else shown(v).rjust(w)
+                          for i, (v, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
     return "\n".join(out) + "\n"
 
 

@@ -112,7 +112,7 @@ def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key:
             raise ValidationFailed(f"'{table['id']}' needs the number of a band (0–{len(bands) - 1}), not '{key}'",
                                    [{"field": "key", "message": "no such band"}]) from None
         expr = comp.value(split.name or "", collection)
-        return [c._age_condition(expr, band, end) if split.age else c._band_condition(expr, band)], start, end
+        return [c.band_condition(split, expr, band, end)], start, end
     if split.kind == "caseworker":
         if not key.isdigit():
             return [src.c.caseworker_id.is_(None)], start, end

@@ -617,6 +617,6 @@ def test_completing_a_task_whose_next_script_fails_answers_422_and_saves_nothing
 def test_the_processes_one_may_start_are_listed_from_the_definitions(api):
     anna = conforms(api.as_("anna").get("/api/definitions/startable"), "/api/definitions/startable", "get")
     assert [(p["process_key"], p["needs_client"]) for p in anna] == \
-        [("family_care", True), ("intake", False), ("job_retention", True)]
+        [("family_care", True), ("intake", False), ("ips", True), ("job_retention", True)]
     assert conforms(api.as_("lea").get("/api/definitions/startable"), "/api/definitions/startable", "get") == []
     assert api.as_("lea").post("/api/cases", json={"process_key": "intake"}).status_code == 403

@@ -54,6 +54,29 @@ EXPECTED_FORMS = {
     "family_care/forms/follow_up.json": {"follow_up_contacts"},
     "family_care/forms/follow_up_manage.json": {
         "follow_up_action", "follow_up_contacts", "follow_up_end_date", "follow_up_end_reason"},
+    # Seed 002: self-help groups (x-seed-section: the sections of the seed).
+    "self_help_groups/forms/attitude_close.json": {
+        "adapting", "can_talk", "confidence", "intends_to_work", "jelszo", "not_alone"},
+    "self_help_groups/forms/attitude_start.json": {
+        "adapting", "can_talk", "confidence", "intends_to_work", "jelszo", "not_alone"},
+    "self_help_groups/forms/closing.json": {
+        "closing_date", "members_leaving", "results_summary", "satisfaction_sheets", "wish_to_continue"},
+    "self_help_groups/forms/day_180.json": {
+        "checked_on", "employed", "evidence", "notes", "same_job"},
+    "self_help_groups/forms/first_meeting.json": {
+        "attendance", "closed_service_name", "duration_minutes", "group_form", "group_next", "joining_rules",
+        "meeting_date", "meeting_notes", "members_joining", "professional_present", "professional_reason"},
+    "self_help_groups/forms/meeting.json": {
+        "attendance", "duration_minutes", "group_next", "meeting_date", "meeting_notes", "members_joining",
+        "members_leaving", "professional_present", "professional_reason"},
+    "self_help_groups/forms/meeting_closed.json": {
+        "attendance", "duration_minutes", "group_next", "meeting_date", "meeting_notes", "members_leaving",
+        "professional_present", "professional_reason"},
+    "self_help_groups/forms/satisfaction.json": {
+        "comments", "leader_support", "overall", "recommend", "useful"},
+    "self_help_groups/forms/setup.json": {
+        "composition", "composition_basis", "first_meeting_date", "group_name", "leader_name", "meeting_frequency",
+        "members_joining", "topic"},
     # Seed 000: its standard has numbered sections, not numbered fields (x-seed-section).
     "job_retention/forms/day_180_check.json": {
         "certificate_date", "check_date", "closing_note", "employed_on_day_180", "employer_certificate",
@@ -92,6 +115,21 @@ EXPECTED_FORMS = {
         "client_help", "client_notes", "client_topics", "contacts", "detachment_preparation", "employer_notes",
         "employer_persons", "employer_satisfaction", "institution_kinds", "institution_notes", "lay_helper_notes",
         "lay_helpers_involved", "still_employed", "visit_date", "visit_notes"},
+    # Seed 004: its five phases are its sections (x-seed-section "1"–"5"; a phase's decision is x-seed-step).
+    "supported_employment/forms/entry.json": {
+        "agreement_content", "agreement_date", "benefits_counselling_offered", "entry_date", "referral_source",
+        "target_groups", "wants_competitive_work"},
+    "supported_employment/forms/first_contact_late.json": {
+        "late_agreed_steps", "late_reason", "late_review_date"},
+    "supported_employment/forms/follow_along.json": {
+        "exit_date", "exit_reason", "follow_along_next", "job_end_date", "job_end_reason", "support_contacts"},
+    "supported_employment/forms/job_search.json": {
+        "employer_contacts", "exit_date", "exit_reason", "job_search_next"},
+    "supported_employment/forms/job_start.json": {
+        "jobs"},
+    "supported_employment/forms/profile.json": {
+        "disclosure_preference", "education", "job_wishes", "profile_date", "skills", "support_needs",
+        "wanted_hours_per_week", "wanted_work_content", "work_history"},
 }
 
 INCOME_CODES = ["work", "pension", "pension_like_benefit", "child_care", "municipal_labour", "other_regular",
@@ -107,6 +145,7 @@ INCOME_BLOCKS = {
 }
 COMPUTED = {"total_income", "per_capita_income", "client_code"}
 STEP_RE = re.compile(r"^3\.(?:[1-9]|1[01])$")
+IPS_STEP_RE = re.compile(r"^[1-5]$")  # the five phases of seed 004
 SECTION_RE = re.compile(r"^[1-9][0-9]?(?:\.[1-9])?$")
 AMOUNT_MAX = 100_000_000
 
@@ -266,7 +305,8 @@ def test_every_property_has_labels_and_seed_reference(rel):
                 if k in prop]
         assert len(refs) == 1, f"{path}: exactly one seed reference, got {refs}"
         if "x-seed-section" in prop:
-            assert rel.startswith(("job_retention/", "case_management/")), path
+            assert rel.startswith(("job_retention/", "self_help_groups/", "supported_employment/",
+                                   "case_management/")), path
             assert SECTION_RE.match(prop["x-seed-section"]), path
         if "x-seed-field" in prop:
             n = prop["x-seed-field"]
@@ -277,9 +317,10 @@ def test_every_property_has_labels_and_seed_reference(rel):
             assert prop["type"] == "array" and prop["items"]["type"] == "object", path
             inner = seed_numbers(prop["items"])
             assert inner and min(inner) >= a and max(inner) <= b, path
-        if "x-seed-step" in prop:  # family care's steps are 3.1–3.11; case management's the sections of seed 001
-            assert (STEP_RE.match(prop["x-seed-step"]) if not rel.startswith("case_management/")
-                    else SECTION_RE.match(prop["x-seed-step"])), path
+        if "x-seed-step" in prop:  # family care's are 3.1–3.11; case management's the sections of seed 001
+            pattern = (IPS_STEP_RE if rel.startswith("supported_employment/") else
+                       SECTION_RE if rel.startswith("case_management/") else STEP_RE)
+            assert pattern.match(prop["x-seed-step"]), path
         if "x-seed-activity" in prop:
             assert rel.startswith("family_care/") and STEP_RE.match(prop["x-seed-activity"]), path
         if "x-seed-form" in prop:

@@ -1,14 +1,14 @@
 """logged time per client and week, for caseloads that limit it (caseloads.<key>.time, docs/services.md)
 
-Revision ID: 0020_logged_time
-Revises: 0019_anonymous_answers
+Revision ID: 0023_logged_time
+Revises: 0022_retention_rows_dropped
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0020_logged_time'
-down_revision = '0019_anonymous_answers'
+revision = '0023_logged_time'
+down_revision = '0022_retention_rows_dropped'
 branch_labels = None
 depends_on = None
 
