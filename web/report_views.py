@@ -53,22 +53,12 @@ def figure(value, unit: str = "") -> str:
     if value is None:
         return "—"
     text = format_decimal(value, format="#,##0.##") if isinstance(value, float) else format_decimal(value)
-    return f"{text} %" if unit == "%" else text
+    return f"{text}\u00a0%" if unit == "%" else text  # a no-break space: "100 %" stays on one line
 
 
-def _caseworker_names(processes: list[str]) -> dict | None:
-    """What the report's service calls its caseworkers ({hu, en}: the package manifest's
-    ``roles.caseworker.name``, e.g. "Mentor"), or None to use the engine's word."""
-    views = labels.latest_views()
-    for key in processes:
-        view = views.get(key)
-        name = (((view.manifest or {}).get("roles") or {}).get("caseworker") or {}).get("name") if view else None
-        if name:
-            return name
-    return None
-
-
-def _form_context(values: dict, processes: list[str]) -> dict:
+def _form_context(values: dict, processes: list[str], role: dict | None = None) -> dict:
+    """The report form's choices; ``role``: what the report's service calls its caseworkers ({hu, en}, its
+    manifest's ``roles.caseworker.name``, e.g. "Mentor"), else the engine's word."""
     from sqlalchemy import select
 
     from engine.people import users
@@ -82,7 +72,6 @@ def _form_context(values: dict, processes: list[str]) -> dict:
             caseworkers = list(session.execute(
                 select(User.id, User.display_name).join(UserRole, UserRole.user_id == User.id)
                 .where(UserRole.role == users.CASEWORKER, User.active.is_(True)).order_by(User.display_name)).all())
-    role = _caseworker_names(processes)
     return {"values": values, "caseworkers": caseworkers, "processes": processes, "overseer": overseer,
             "caseworker_word": labels.text(role) if role else None}
 
@@ -127,7 +116,7 @@ def show(report: str):
     return render_template("reports/report.html", key=key, definition=definition, result=result, error=error,
                            figure=figure, lang=lang(), charts=_charts(result, lang()) if result else {},
                            with_bands=bands, query={k: v for k, v in values.items() if v and (k != "bands" or bands)},
-                           **_form_context(values, definition["processes"]))
+                           **_form_context(values, definition["processes"], definition.get("caseworker_role")))
 
 
 def _moved(typed: str):

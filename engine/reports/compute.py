@@ -58,11 +58,18 @@ def current(session) -> dict[str, dict]:
     newest = select(PackageVersion.package_key, func.max(PackageVersion.version).label("v")) \
         .group_by(PackageVersion.package_key).subquery()
     rows = session.execute(
-        select(ReportDefinition.report_key, ReportDefinition.definition, PackageVersion.package_key)
+        select(ReportDefinition.report_key, ReportDefinition.definition, PackageVersion.package_key,
+               PackageVersion.manifest)
         .join(PackageVersion, PackageVersion.id == ReportDefinition.package_version_id)
         .join(newest, and_(newest.c.package_key == PackageVersion.package_key, newest.c.v == PackageVersion.version))
         .order_by(ReportDefinition.report_key)).all()
-    return {key: dict(definition, package=package) for key, definition, package in rows}
+    return {key: dict(definition, package=package, caseworker_role=_role_name(manifest, "caseworker"))
+            for key, definition, package, manifest in rows}
+
+
+def _role_name(manifest: dict | None, role: str) -> dict | None:
+    """What the report's service calls a role ({hu, en}: ``roles.<role>.name`` of its manifest), e.g. "Mentor"."""
+    return (((manifest or {}).get("roles") or {}).get(role) or {}).get("name")
 
 
 def definition(session, key: str) -> dict:

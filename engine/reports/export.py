@@ -14,7 +14,7 @@ DASH = "—"
 WORDS_HU = {"id": "azonosító", "indicator": "mutató", "value": "érték", "unit": "mértékegység", "see": "lásd",
             "Indicators": "Mutatószámok", "all caseworkers": "minden munkatárs", "caseworker": "munkatárs",
             "all processes": "minden folyamat", "key": "kulcs", "period": "időszak", "month": "hónap",
-            "quarter": "negyedév", "not recorded": "nincs megadva"}
+            "quarter": "negyedév", "not recorded": "nincs megadva", "all": "mind"}
 
 
 def word(text: str, lang: str) -> str:
@@ -76,8 +76,12 @@ def table_rows(result: dict, table: dict, lang: str = "en") -> list[list]:
 
 def heading(result: dict, lang: str = "en") -> list[str]:
     p = result["period"]
-    who = result.get("caseworker_name") or (f"{word('caseworker', lang)} {result['caseworker_id']}"
-                                            if result.get("caseworker_id") else word("all caseworkers", lang))
+    role = _text(result.get("caseworker_role"), lang)  # as the service names the role, e.g. "Mentor"
+    if result.get("caseworker_id"):
+        name = result.get("caseworker_name") or result["caseworker_id"]
+        who = f"{role}: {name}" if role else f"{word('caseworker', lang)} {name}"
+    else:
+        who = f"{role}: {word('all', lang)}" if role else word("all caseworkers", lang)
     return [f"{_text(result['title'], lang)} {p['from']} – {p['to']}", who,
             result.get("process_key") or word("all processes", lang)]
 

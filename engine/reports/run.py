@@ -40,6 +40,13 @@ def report(runtime, actor: Actor, key: str, req: ReportRequest) -> dict:
         req = authorise(actor, req, definition["access"])
         result = c.compute(session, definition, req)
         result["labels"] = c.labels(runtime, session, definition)
+        # The caseworker filter as the service names the role, and the one asked for by name.
+        result["caseworker_role"] = definition.get("caseworker_role")
+        if req.caseworker_id is not None:
+            from ..store.models import User
+
+            result["caseworker_name"] = session.execute(
+                select(User.display_name).where(User.id == req.caseworker_id)).scalar()
     result["names_allowed"] = may_see_names(actor, definition["access"])
     result["layout"] = layout(definition)
     return result
