@@ -69,6 +69,17 @@ CASES = {
     "C5": ("bela", "P1", None, ["multiply_disadvantaged"], "2026-11-02", "Delta Kft.",
            [([C, E], 0, []), ([C], 0, []), ([C], 0, []), ([C, E], 0, [])], None),
 }
+# The monitoring of seed 8.1 recorded at some visits (case, visit number from 0): the M figures.
+MONITORING = {
+    ("C1", 0): {"client_feedback": True, "self_assessment_made": True, "client_help": ["legal_advice"]},
+    ("C1", 2): {"joint_programmes": 1, "problems_solved_with_institutions": 2, "feedback_given": 1,
+                "self_assessment_analysed": True},
+    ("C2", 1): {"feedback_received": 2, "problems_solved_with_institutions": 1},
+    ("C3", 0): {"club_sessions": 2, "client_help": ["clubs", "legal_advice"], "client_feedback": True},
+    ("C4", 3): {"joint_programmes": 2, "feedback_given": 3, "feedback_received": 1, "self_assessment_made": True,
+                "self_assessment_analysed": True, "client_help": ["legal_advice"], "client_feedback": False},
+    ("C5", 1): {"club_sessions": 1, "self_assessment_made": False},
+}
 LAST_DAY = dt.date(2026, 12, 31)  # the clock stops here: C4's and C5's checks are still to come
 
 
@@ -155,7 +166,8 @@ def follow_through_2026(runtime, people) -> dict[str, int]:
                         else {"not_employed_reason": "A próbaidő alatt felmondott."})
             _complete(runtime, ids[name], "day_180_check.json", data, actor)
         else:
-            _complete(runtime, ids[name], "visit.json", _visit(day, *visits[what]), actor)
+            data = {**_visit(day, *visits[what]), **MONITORING.get((name, what), {})}
+            _complete(runtime, ids[name], "visit.json", data, actor)
     clock.freeze(local("2027-01-04", 9))
     return ids
 
@@ -263,6 +275,31 @@ def test_every_job_retention_figure_of_the_year_by_quarter_and_mentor(runtime, p
         by_target_group={"disabled": 1, "reduced_work_capacity": 1, "multiply_disadvantaged": 1},
         sessions=8, employers_involved=2, employer_consultations=3, lay_helpers_involved=2,
         lay_helper_consultations=1, institutions_involved=2)
+
+
+MONITORING_FIGURES = ("M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9")
+
+
+def _monitoring(result: dict) -> dict:
+    return {i["id"]: i["value"] for i in result["indicators"] if i["id"] in MONITORING_FIGURES}
+
+
+def test_the_monitoring_figures_of_seed_8_1(runtime, people, followed):
+    # Year: client feedback at C1's and C3's first visits (C4's said no); feedback given 1 + 3, received 2 + 1;
+    # self-assessments made at C1 and C4 (C5 said no), analysed at C1 and C4; clubs 2 + 1; legal advice at C1,
+    # C3 and C4; joint programmes 1 + 2; problems solved 2 + 1.
+    assert _monitoring(_report(runtime, people.mark)) == {
+        "M1": 2, "M2": 4, "M3": 3, "M4": 2, "M5": 2, "M6": 3, "M7": 3, "M8": 3, "M9": 3}
+    # Q1 is anna's C1 and C2 only; Q4 bela's C4 and C5.
+    assert _monitoring(_report(runtime, people.mark, "2026-01-01", "2026-03-31")) == {
+        "M1": 1, "M2": 1, "M3": 2, "M4": 1, "M5": 1, "M6": 0, "M7": 1, "M8": 1, "M9": 3}
+    assert _monitoring(_report(runtime, people.mark, "2026-10-01", "2026-12-31")) == {
+        "M1": 0, "M2": 3, "M3": 1, "M4": 1, "M5": 1, "M6": 1, "M7": 1, "M8": 2, "M9": 0}
+    # A mentor sees her own: bela's C3, C4, C5.
+    assert _monitoring(_report(runtime, people.bela)) == {
+        "M1": 1, "M2": 3, "M3": 1, "M4": 1, "M5": 1, "M6": 3, "M7": 2, "M8": 2, "M9": 0}
+    behind = run.cases_behind(runtime, people.mark, KEY, parse_request(*YEAR), "M7", None)
+    assert {i["case_id"] for i in behind["items"]} == {followed["C1"], followed["C3"], followed["C4"]}
 
 
 def test_the_cases_behind_the_figures(runtime, people, followed):

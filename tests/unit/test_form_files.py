@@ -93,9 +93,11 @@ EXPECTED_FORMS = {
     "job_retention/forms/plan_change.json": {
         "change_reason", "follow_up_months", "intensity", "interventions"},
     "job_retention/forms/visit.json": {
-        "client_help", "client_notes", "client_topics", "contacts", "detachment_preparation", "employer_notes",
-        "employer_persons", "employer_satisfaction", "institution_kinds", "institution_notes", "lay_helper_notes",
-        "lay_helpers_involved", "still_employed", "visit_date", "visit_notes"},
+        "client_feedback", "client_help", "client_notes", "client_topics", "club_sessions", "contacts",
+        "detachment_preparation", "employer_notes", "employer_persons", "employer_satisfaction", "feedback_given",
+        "feedback_received", "institution_kinds", "institution_notes", "joint_programmes", "lay_helper_notes",
+        "lay_helpers_involved", "problems_solved_with_institutions", "self_assessment_analysed",
+        "self_assessment_made", "still_employed", "visit_date", "visit_notes"},
     # Seed 004: its five phases are its sections (x-seed-section "1"–"5"; a phase's decision is x-seed-step).
     "supported_employment/forms/entry.json": {
         "agreement_content", "agreement_date", "benefits_counselling_offered", "entry_date", "referral_source",
