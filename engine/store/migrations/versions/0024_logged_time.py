@@ -1,14 +1,14 @@
 """logged time per client and week, for caseloads that limit it (caseloads.<key>.time, docs/services.md)
 
-Revision ID: 0023_logged_time
-Revises: 0022_retention_rows_dropped
+Revision ID: 0024_logged_time
+Revises: 0023_entry_index_caseworker
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0023_logged_time'
-down_revision = '0022_retention_rows_dropped'
+revision = '0024_logged_time'
+down_revision = '0023_entry_index_caseworker'
 branch_labels = None
 depends_on = None
 
