@@ -8,7 +8,7 @@ import pytest
 from engine.cases import cases, tasks
 from engine.errors import ValidationFailed
 from engine.store import clock
-from engine.timers import timers
+from engine.timers import caseload, timers
 from tests import demo_data
 
 from .helpers import do, new_family_case, review, task_of, through_agreement, waiting_steps
@@ -47,6 +47,14 @@ def test_a_year_of_monthly_contacts_as_agreed(runtime, people):
         f"2027-{m:02d}-30" for m in range(3, 7)]
     assert _contacts(runtime, case_id) == [local(day) for day in expected]
     assert sorted(waiting_steps(runtime, case_id)) == ["3.10"]  # an extra contact or ending, at any time
+
+
+def test_a_family_follow_up_counts_in_its_own_caseload_not_in_job_retentions(runtime, people):
+    _closed(runtime, people, "monthly", 3)
+    loads = {c["caseload"]: {r["username"]: r["active"] for r in c["rows"]}
+             for c in caseload.overview(runtime, people.mark)}
+    assert loads["family_follow_up"]["anna"] == 1
+    assert loads["follow_up"]["anna"] == 0  # job retention's 30 clients per mentor (seed 000, 7.1)
 
 
 def test_more_than_24_months_is_refused(runtime, people):

@@ -46,8 +46,19 @@ def test_yaml_that_is_not_a_manifest_is_refused():
     assert "larger than" in _problems("a: " + "x" * manifest.MAX_MANIFEST_BYTES)[0]
 
 
+def test_family_care_follow_ups_are_a_caseload_apart_from_job_retention():
+    family = manifest.parse((BPMN_DIR / "family_care" / "service.yaml").read_bytes())[0]
+    jobs = manifest.parse(GOOD)[0]
+    rules = settings.caseload_rules([family, jobs])
+    assert (rules["follow_up"]["limit"], rules["follow_up"]["tasks"], rules["follow_up"]["timers"]) == (
+        30, {("job_retention", "jr_visit")}, {("job_retention", "visit")})
+    assert (rules["family_follow_up"]["limit"], rules["family_follow_up"]["tasks"]) == (
+        None, {("family_care", "step_3_10")})
+
+
 def test_caseloads_of_one_key_add_up_and_the_smallest_limit_applies():
     family = manifest.parse((BPMN_DIR / "family_care" / "service.yaml").read_bytes())[0]
+    family = {**family, "caseloads": {"follow_up": family["caseloads"]["family_follow_up"]}}  # sharing the key
     jobs = manifest.parse(GOOD)[0]
     rule = settings.caseload_rules([family, jobs])["follow_up"]
     assert (rule["role"], rule["limit"]) == ("caseworker", 30)
