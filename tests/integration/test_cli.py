@@ -159,7 +159,8 @@ def test_another_caseworkers_task_and_a_finished_task_are_refused(runtime, peopl
 def test_definitions_are_listed(segito):
     listed = segito.ok("definitions")
     assert {(d["process_key"], d["version"], d["deployed_by"]) for d in listed} == {
-        ("intake", 1, "system"), ("family_care", 1, "system"), ("job_retention", 1, "system")}
+        ("intake", 1, "system"), ("family_care", 1, "system"), ("job_retention", 1, "system"), ("ips", 1, "system"),
+        ("ips_fidelity_review", 1, "system")}
     assert all(re.fullmatch(r"[0-9a-f]{64}", d["content_hash"]) for d in listed)
 
 
@@ -211,4 +212,4 @@ def test_deploying_is_refused_to_others_and_for_invalid_files(runtime, segito, t
 def test_case_startable_lists_what_the_user_may_start(segito):
     assert [p["process_key"] for p in segito.ok("case", "startable", "--as", "anna")] == \
         ["family_care", "intake", "ips", "job_retention"]
-    assert segito.ok("case", "startable", "--as", "lea") == []
+    assert [p["process_key"] for p in segito.ok("case", "startable", "--as", "lea")] == ["ips_fidelity_review"]

@@ -58,7 +58,7 @@ def test_the_bundled_services_are_packages_each_process_linked_to_its_version(ru
         listed = packages.list_versions(session)
     assert [(p["package"], p["version"], [x["process_key"] for x in p["processes"]]) for p in listed] == [
         ("family_care", 1, ["family_care"]), ("intake", 1, ["intake"]), ("job_retention", 1, ["job_retention"]),
-        ("supported_employment", 1, ["ips"])]
+        ("supported_employment", 1, ["ips", "ips_fidelity_review"])]
     assert listed[0]["name"] == {"hu": "Családsegítés – családgondozás", "en": "Family support – family care"}
     before = _counts(runtime)
     again = setup.initialise(runtime)
