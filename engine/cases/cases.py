@@ -9,13 +9,13 @@ from ..definitions import definitions
 from ..errors import ConfirmationNeeded, NotFound, SegitoError, ValidationFailed
 from ..forms import entries, input_check
 from ..people import access
-from ..people.users import CASEWORKER, Actor
+from ..people.users import CASEWORKER, PROFESSIONAL_LEAD, Actor
 from ..runtime.advance import Advance, CaseRecord
 from ..runtime.runtime import Runtime
 from ..store import audit, clock
 from ..store.db import Prepared
 from ..store.models import AuditEvent, Case, Client, HumanTask, ProcessDefinition
-from . import clients
+from . import clients, members
 
 _INSERT_CASE = Prepared(Case.__table__.insert())
 
@@ -36,10 +36,11 @@ def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: st
 
 
 def start_in(runtime: Runtime, session, process_key: str, actor: Actor, client_code: str | None, confirm: bool,
-             at, linked_from: dict | None = None) -> dict:
+             at, linked_from: dict | None = None, extra_seed: dict | None = None) -> dict:
     """Start a case inside the caller's transaction: ``start_case``'s work, and the one a form choice that starts
     a linked case (x-starts-case) does in the completing step's transaction. ``linked_from``: ``{"case_id",
-    "process_key", "task_id", "step", "field"}`` of the case whose step started this one."""
+    "process_key", "task_id", "step", "field"}`` of the case whose step started this one; ``extra_seed``: more
+    data the new case starts with (a member's leaving, engine/cases/members.py)."""
     # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
     view = runtime.definition(session, definitions.latest_definition_id(session, process_key))
     # Who may start it is the definition's to say (the start event's lane or ``startedBy``).
@@ -54,6 +55,8 @@ def start_in(runtime: Runtime, session, process_key: str, actor: Actor, client_c
             raise ValidationFailed(f"a '{process_key}' case needs a client: register the client {where}first",
                                    [{"field": "client_code", "message": f"is required for a '{process_key}' case"}])
         client_id, client_code, seed = clients.case_seed(session.connection(), client_code, view.seed_fields)
+    if extra_seed:
+        seed = {**extra_seed, **seed}
     already_open = []
     if client_id is not None and view.one_open_case_per_client:
         already_open = _open_cases(session, process_key, client_id)
@@ -147,15 +150,19 @@ def case_data(runtime: Runtime, session, case: Case) -> dict:
     return case_data_and_entries(runtime, session, case)[0]
 
 
-def case_data_and_entries(runtime: Runtime, session, case: Case, log_fields=()) -> tuple[dict, dict]:
+def case_data_and_entries(runtime: Runtime, session, case: Case, log_fields=(),
+                          task_id: str | None = None) -> tuple[dict, dict]:
     """The case's current data, with its append-only logs whole (engine.forms.entries), and the entries of
-    ``log_fields`` with who recorded each row."""
+    ``log_fields`` with who recorded each row. ``task_id``: a waiting task (SpiffWorkflow id) whose own data is
+    wanted — in a case with parallel branches, each waiting task sees what its branch computed."""
     workflow = runtime.workflow(session, case)
     try:
         waiting = workflow.get_tasks(state=TaskState.READY, manual=True)
-        source = waiting[0] if waiting else workflow.last_task
+        own = [t for t in waiting if str(t.id) == task_id] if task_id else []
+        source = own[0] if own else waiting[0] if waiting else workflow.last_task
         data = dict(source.data) if source is not None else {}
         described = entries.describe(workflow, data, log_fields) if log_fields else {}
+        data = members.overlay(session, runtime.definition(session, case.definition_id).members, case.id, data)
         return entries.overlay(workflow, data), described
     finally:
         runtime.workflows.put(case.id, case.lock_version, workflow)
@@ -180,6 +187,12 @@ def get_case(runtime: Runtime, case_id: int, actor: Actor, with_data: bool = Tru
             "steps_taken": [task_summary(t) for t in tasks if t.state == "completed"],
             "links": links(session, case_id),
         }
+        if view.members:
+            # A case with members: each by code; names for the case's own caseworker and the professional lead.
+            with_names = case.caseworker_id == actor.id or PROFESSIONAL_LEAD in actor.role_codes
+            result["members"] = members.listing(session, case_id, with_names)
+            result["members_max"] = view.members.get("max")
+            result["members_label"] = view.members.get("label")
         if with_data:
             result["data"] = case_data(runtime, session, case)
         return result

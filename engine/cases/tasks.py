@@ -20,7 +20,7 @@ from ..sandbox.calendar_helpers import local_date
 from ..store import audit, clock
 from ..store.db import Prepared, is_postgres
 from ..store.models import AuditEvent, Case, Client, HumanTask
-from . import agenda, anonymous_answers, inbox_queries
+from . import agenda, anonymous_answers, inbox_queries, members
 from .cases import case_data_and_entries, start_in, task_summary
 
 _tasks = HumanTask.__table__
@@ -134,7 +134,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor, lang: str = "hu") -> 
         values: dict = {}
         carried: dict = {}
         if task.state == "ready" and form is not None:
-            data, carried = case_data_and_entries(runtime, session, case, form.append_only)
+            data, carried = case_data_and_entries(runtime, session, case, form.append_only, task.spiff_task_id)
             if form.anonymous is not None:
                 values = {}  # nothing of the case is shown in, or carried into, an anonymous questionnaire
             elif task.draft is not None:
@@ -289,11 +289,16 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu
                 carried = {f: entries.rows(workflow, spiff_task.data, f) for f in added}
                 entries.record(workflow, spiff_task.data, clean, added, step=task.step, task_id=task.id,
                                actor=actor.username, at=at.isoformat())
+            # A case with members: joinings, leavings and attendance checked and recorded (engine.cases.members).
+            membership = members.apply(session, view.members, form, clean, case, task, actor.username, at,
+                                       step.audit) if form is not None else {"left": []}
             before = {k: spiff_task.data.get(k) for k in clean}
             before.update(carried)
             changed = {k for k in clean if before.get(k) != clean[k]}
             step.complete(task.spiff_task_id, clean)
             linked = _start_linked(runtime, session, form, clean, case, task, actor, at, step) if form else []
+            linked += _start_for_leavers(runtime, session, view.members, membership["left"], case, task, actor, at,
+                                         step)
             if _COMPLETE_TASK.execute(connection, {"task_id": task_id, "at": at, "by": actor.username}) != 1:
                 raise Conflict(f"task {task_id} was completed by someone else first; nothing was saved")
             payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,
@@ -369,6 +374,26 @@ def _start_linked(runtime: Runtime, session, form, clean: dict, case, task, acto
                        task.id)
         linked.append({"case_id": new["case_id"], "process_key": key, "field": field, "tasks": new["tasks"]})
     return linked
+
+
+def _start_for_leavers(runtime: Runtime, session, settings: dict, left: list, case, task, actor: Actor, at,
+                       step) -> list[dict]:
+    """For each member who left in this step, a case of the manifest's ``leaving_starts`` process with that
+    member as its client (the follow-up after leaving), in this step's transaction; both cases are linked."""
+    key = settings.get("leaving_starts")
+    started: list[dict] = []
+    if not key:
+        return started
+    for code, row, member in left:
+        here = {"case_id": case.id, "process_key": case.process_key, "task_id": task.id, "step": task.step,
+                "field": "client_code", "client_code": code}
+        new = start_in(runtime, session, key, actor, code, True, at, linked_from=here,
+                       extra_seed=members.follow_up_seed(code, row, member, case.id))
+        step.audit.add(audit.CASE_LINKED, {"started": {"case_id": new["case_id"], "process_key": key,
+                                                       "task_id": task.id, "step": task.step,
+                                                       "field": "client_code", "client_code": code}}, task.id)
+        started.append({"case_id": new["case_id"], "process_key": key, "client_code": code, "tasks": new["tasks"]})
+    return started
 
 
 def _decisions(form, clean: dict) -> dict:

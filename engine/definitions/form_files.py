@@ -10,7 +10,7 @@ import re
 
 from jsonschema import Draft202012Validator
 
-from ..forms import anonymous, derived, report_fields, review
+from ..forms import anonymous, derived, member_blocks, report_fields, review
 from ..forms.entries import append_only_fields
 from ..forms.forms import COMPUTATIONS, DATE_RULES, SERVICE_COMPUTED, _object_nodes
 
@@ -103,6 +103,7 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                             for message in _option_label_problems(prop))
     problems += [{"file": name, "message": message} for message in report_fields.problems(schema)]
     problems += _append_only_problems(name, schema)
+    problems += [{"file": name, "message": f"field {message}"} for message in member_blocks.form_problems(schema)]
     problems += review.shape_problems(name, schema)
     problems += anonymous.problems(name, schema)
     return schema, problems

@@ -174,6 +174,10 @@ class Form:
                 day = task_facts.get(fact) if fact is not None else None
                 if day is not None and not (prop.get("x-not-future") and day > service_today().isoformat()):
                     values[name] = day  # a day still to come would only be refused at submit
+                elif fact is None and source and case_data.get(source) is not None:
+                    # A round's own starting point the process computed for it (a meeting's attendance sheet
+                    # listing the members of that day), never the last round's answer.
+                    values[name] = copy.deepcopy(case_data[source])
                 continue
             if fact is not None:
                 # The task's own fact wins over the case's earlier value: a repeated appointment is on its own

@@ -69,6 +69,12 @@ SCHEMA: dict = {
                                      "additionalProperties": {"enum": list(REGISTRATION_VALUES)}},
                         },
                     },
+                    # A case with members (a group): docs/services.md, "Cases with members".
+                    "members": {
+                        "type": "object", "additionalProperties": False, "required": ["max"],
+                        "properties": {"max": {"type": "integer", "minimum": 1, "maximum": 10000},
+                                       "label": _LOCALISED, "leaving_starts": _KEY},
+                    },
                     "registers_client": {
                         "type": "object", "additionalProperties": False, "required": ["identity"],
                         "properties": {"identity": _fields(IDENTITY, IDENTITY), "details": _fields(DETAILS),

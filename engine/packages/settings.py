@@ -49,6 +49,12 @@ def registration(manifest: dict | None, process_key: str) -> dict | None:
     return process(manifest, process_key).get("registers_client")
 
 
+def members(manifest: dict | None, process_key: str) -> dict:
+    """The process's members (``members``: ``max``, ``label``, ``leaving_starts``), or {} when its cases have
+    one client at most."""
+    return dict(process(manifest, process_key).get("members") or {})
+
+
 def caseload_rules(manifests: list[dict]) -> dict[str, dict]:
     """caseload key -> {"role", "limit" (the smallest declared, or None), "label" (the first declared),
     "processes", "tasks", "timers"}: every package that declares a caseload of that key adds what counts, the

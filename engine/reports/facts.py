@@ -18,9 +18,10 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, select
 
+from ..cases import members
 from ..store import json_text
 from ..store.db import Prepared
-from ..store.models import ProcessDefinition
+from ..store.models import Client, ProcessDefinition
 from .kinds import kind_of
 from .models import ReportCase, ReportDefinition, ReportEntry
 from .request import service_zone
@@ -33,6 +34,21 @@ _UPDATE_CASE = Prepared(_cases.update().where(_cases.c.id == bindparam("k_id")).
     {name: bindparam(name) for name in ("client_id", "caseworker_id", "start_day", "end_day", "facts", "digest",
                                         "updated_at")}))
 _digest_json = json_text.one_shot(json.JSONEncoder(sort_keys=True, default=str))
+
+
+_CARRIED: dict[int, tuple[dict, list[str]]] = {}
+
+
+def _carried(report: dict) -> list[str]:
+    """The case facts the report's entries carry (``compute.carried_facts``), once per stored definition."""
+    kept = _CARRIED.get(id(report))
+    if kept is None or kept[0] is not report:
+        from .compute import carried_facts  # the computation's own reading of the figures
+
+        kept = _CARRIED[id(report)] = (report, carried_facts(report))
+        if len(_CARRIED) > 256:  # definitions are few; a long-lived process reading many keeps the newest
+            _CARRIED.pop(next(iter(_CARRIED)))
+    return kept[1]
 
 
 def reports_of(session, view) -> list[dict]:
@@ -155,7 +171,11 @@ def entries_of(report: dict, data: dict) -> dict[str, list[dict]]:
                 day = _date(item.get(fact["date"])) if "date" in fact else None
                 if "date" in fact and day is None:
                     continue
-                rows.append({"position": i, "day": day, "value": None, "fields": _fields(fact, item)})
+                row = {"position": i, "day": day, "value": None, "fields": _fields(fact, item)}
+                if "client_field" in fact:  # the entry is about the client whose code the record holds
+                    code = item.get(fact["client_field"])
+                    row["client_code"] = code if isinstance(code, str) else None
+                rows.append(row)
             result[name] = sorted(rows, key=lambda r: (r["day"] or "", r["position"]))
     return result
 
@@ -174,12 +194,17 @@ def _fields(fact: dict, source: dict) -> dict:
     return out
 
 
-def completion_entry(fact: dict, data: dict) -> dict | None:
-    """The entry a completed step of the collected form adds (None without its date, when it has one)."""
+def completion_entries(fact: dict, data: dict) -> list[dict]:
+    """The entries a completed step of the collected form adds: one, or with ``values`` one per distinct value of
+    that list field of the step (none without its date, when it has one)."""
     day = _date(data.get(fact["date"])) if "date" in fact else None
     if "date" in fact and day is None:
-        return None
-    return {"position": 0, "day": day, "value": None, "fields": _fields(fact, data)}
+        return []
+    fields = _fields(fact, data)
+    if "values" in fact:
+        return [{"position": i, "day": day, "value": v[:300], "fields": fields}
+                for i, v in enumerate(typed(data.get(fact["values"]), "list"))]
+    return [{"position": 0, "day": day, "value": None, "fields": fields}]
 
 
 def period_days(report: dict, facts: dict) -> tuple[str | None, str | None]:
@@ -210,52 +235,80 @@ def _local_day(at: dt.datetime | None) -> str | None:
     return at.astimezone(service_zone()).date().isoformat() if at is not None else None
 
 
+def note_before(advance) -> None:
+    """Registered in ``engine.runtime.observers.BEGIN_OBSERVERS``: each report's rows as the case's data gives them
+    before the command. The command before brought the rows in step, so a command that completes no step and
+    leaves the facts as they were (most timer firings) writes nothing and does not look its rows up."""
+    if getattr(advance.case, "state", None) == b"":
+        return  # a case being started has no rows yet
+    reports = reports_of(advance.session, advance.view)
+    if reports:
+        data = _current_data(advance.workflow, getattr(advance, "ready_before", None))
+        advance.report_rows_before = {r["key"]: _state(r, advance.case, data, advance.caseworker_id, advance.at,
+                                                       False) for r in reports}
+
+
 def observe(advance, created_rows, completed: bool) -> None:
     """The observer registered in ``engine.runtime.advance.OBSERVERS`` (engine/setup.py)."""
     reports = reports_of(advance.session, advance.view)
     if not reports:
         return
     data = _current_data(advance.workflow, getattr(advance, "ready_after", None))
+    data = members.overlay(advance.session, getattr(advance.view, "members", None) or {}, advance.case.id, data)
     finished = sorted(getattr(advance, "finished_spiff_ids", ()) or ())
+    before = getattr(advance, "report_rows_before", None) or {}
     for report in reports:
         completions = _completions(advance, report, finished)
         write(advance.session, report, advance.case, advance.workflow, data, advance.caseworker_id, advance.at,
-              completed, completions)
+              completed, completions, before=before.get(report["key"]))
 
 
 def _completions(advance, report: dict, finished: list[str]) -> list[tuple[str, dict]]:
-    collected = {f["completions"]: name for name, f in report["facts"].items() if "completions" in f}
+    collected: dict[str, list[str]] = {}  # form file → the collections of its completed steps
+    for name, f in report["facts"].items():
+        if "completions" in f:
+            for form in [f["completions"]] if isinstance(f["completions"], str) else f["completions"]:
+                collected.setdefault(form, []).append(name)
     if not collected or not finished:
         return []
     found = []
     for sid in finished:
         task = advance.workflow.get_task_from_id(UUID(sid))
         form = (advance.view.catalogue.get(task.task_spec.name) or {}).get("form") if task is not None else None
-        if form in collected:
-            entry = completion_entry(report["facts"][collected[form]], task.data)
-            if entry is not None:
-                found.append((collected[form], entry))
+        for name in collected.get(form or "", []):
+            found += [(name, entry) for entry in completion_entries(report["facts"][name], task.data)]
     return found
 
 
-def write(session, report: dict, case, workflow, data: dict, caseworker_id: int | None, at: dt.datetime,
-          completed: bool, completions: list[tuple[str, dict]] | None = None, lookup: bool = False) -> None:
-    """Bring one case's rows of one report in line with its data; writes nothing when nothing changed."""
-    key = report["key"]
+def _state(report: dict, case, data: dict, caseworker_id: int | None, at: dt.datetime, completed: bool) -> tuple:
+    """What one case's rows of one report hold: (facts, entries, start day, end day, (process, client, caseworker))."""
     started_on = _local_day(getattr(case, "started_at", None))
     completed_on = _local_day(getattr(case, "completed_at", None) or at) if completed else None
     facts = facts_of(report, data, completed, started_on, completed_on)
-    entries = entries_of(report, data)
     start, end = period_days(report, facts)
-    ident = (case.process_key, case.client_id, caseworker_id)
-    state = (facts, entries, start, end, ident)
+    return facts, entries_of(report, data), start, end, (case.process_key, case.client_id, caseworker_id)
+
+
+def write(session, report: dict, case, workflow, data: dict, caseworker_id: int | None, at: dt.datetime,
+          completed: bool, completions: list[tuple[str, dict]] | None = None, lookup: bool = False,
+          before: tuple | None = None) -> None:
+    """Bring one case's rows of one report in line with its data; writes nothing when nothing changed.
+    ``before``: the rows as the data gave them before the command (``note_before``)."""
+    key = report["key"]
+    state = _state(report, case, data, caseworker_id, at, completed)
+    facts, entries, start, end, ident = state
     memo = getattr(workflow, "_segito_report_rows", None)
     if memo is None:
         memo = workflow._segito_report_rows = {}
     known = None if lookup else memo.pop(key, None)
+    if known is None and before == state and not completions and not lookup:
+        return  # as the command before left them: no look-up, no statement
     in_tx = session.in_transaction()
     conn = session.connection()
-    common = dict(report_key=key, case_id=case.id, caseworker_id=caseworker_id, client_id=case.client_id)
+    # What each entry carries of its case (engine/reports/models.py ReportEntry): its period and some facts.
+    case_facts = {n: facts.get(n) for n in _carried(report)}
+    carried = dict(start_day=_day(start), end_day=_day(end), case_facts=case_facts)
+    common = dict(report_key=key, case_id=case.id, caseworker_id=caseworker_id, client_id=case.client_id, **carried)
     if completions:
         _INSERT_ENTRIES.execute(conn, [dict(common, collection=name, position=e["position"], day=_day(e["day"]),
                                             value=e["value"], fields=e["fields"]) for name, e in completions])
@@ -269,9 +322,9 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
         row_id, (old_facts, old_entries, old_start, old_end, old_ident) = known[0], known[1]
         if (old_facts, old_start, old_end, old_ident) != (facts, start, end, ident):
             _UPDATE_CASE.execute(conn, dict(row, k_id=row_id))
-        if old_ident != ident:
-            conn.execute(_entries.update().where(_entries.c.case_id == case.id, _entries.c.report_key == key)
-                         .values(caseworker_id=caseworker_id, client_id=case.client_id))
+        if old_ident != ident or (old_start, old_end) != (start, end) or any(
+                old_facts.get(n) != facts.get(n) for n in case_facts):
+            _retag_entries(conn, report, case, caseworker_id, carried)
         _write_entries(conn, common, entries, old_entries, report)
     elif getattr(case, "state", None) == b"" and in_tx and not lookup:
         # A case being started (its state not yet saved) has no rows yet: insert them, no look-up.
@@ -288,9 +341,10 @@ def write(session, report: dict, case, workflow, data: dict, caseworker_id: int 
             row_id = stored.id
             if stored.digest != digest:
                 _UPDATE_CASE.execute(conn, dict(row, k_id=row_id))
+        if stored is None or stored.digest != digest or lookup:
+            # A rebuild also brings the entries of completed steps (kept) in line with the case.
+            _retag_entries(conn, report, case, caseworker_id, carried)
         if stored is None or stored.digest != digest:
-            conn.execute(_entries.update().where(_entries.c.case_id == case.id, _entries.c.report_key == key)
-                         .values(caseworker_id=caseworker_id, client_id=case.client_id))
             names = list(entries)
             if names:
                 conn.execute(delete(_entries).where(_entries.c.case_id == case.id, _entries.c.report_key == key,
@@ -315,8 +369,36 @@ def _write_entries(conn, common: dict, entries: dict, old: dict, report: dict) -
             fresh = now
         rows += [dict(common, collection=name, position=e["position"], day=_day(e["day"]), value=e["value"],
                       fields=e["fields"]) for e in fresh]
+    _own_clients(conn, rows, entries)
     if rows:
         _INSERT_ENTRIES.execute(conn, rows)
+
+
+def _retag_entries(conn, report: dict, case, caseworker_id: int | None, carried: dict) -> None:
+    """The case's entries take its caseworker, client, period days and carried facts; those of a collection with
+    ``client_field`` keep the client their record names."""
+    own = [name for name, fact in report["facts"].items() if "client_field" in fact]
+    where = [_entries.c.case_id == case.id, _entries.c.report_key == report["key"]]
+    if not own:
+        conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id, client_id=case.client_id,
+                                                            **carried))
+        return
+    conn.execute(_entries.update().where(*where).values(caseworker_id=caseworker_id, **carried))
+    conn.execute(_entries.update().where(*where, _entries.c.collection.not_in(own)).values(client_id=case.client_id))
+
+
+def _own_clients(conn, rows: list[dict], entries: dict) -> None:
+    """Entries of a collection with ``client_field`` count for the client whose code their record holds (a
+    group's members), not for the case's client: their ``client_id`` is that client's."""
+    coded = [(row, e) for name, listed in entries.items() for e in listed if "client_code" in e
+             for row in rows if row["collection"] == name and row["position"] == e["position"]]
+    if not coded:
+        return
+    codes = {e["client_code"] for _, e in coded if e["client_code"]}
+    ids = dict(conn.execute(select(Client.client_code, Client.id).where(Client.client_code.in_(codes))).all()) \
+        if codes else {}
+    for row, e in coded:
+        row["client_id"] = ids.get(e["client_code"])
 
 
 def stored_cases(runtime, session, case_ids: list[int] | None):
@@ -345,7 +427,7 @@ def rebuild(runtime, case_ids: list[int] | None = None) -> int:
     done = 0
     with runtime.db.unit_of_work() as session:
         for case, view, workflow in stored_cases(runtime, session, case_ids):
-            data = _current_data(workflow)
+            data = members.overlay(session, getattr(view, "members", None) or {}, case.id, _current_data(workflow))
             for report in reports_of(session, view):
                 write(session, report, case, workflow, data, case.caseworker_id, clock.now(),
                       workflow.is_completed(), lookup=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from ..forms import member_blocks
 from ..packages.manifest import Lines, load_mapping, schema_problems
 from ..packages.parts import Package, PackageProblem
 from .kinds import kind_of
@@ -28,6 +29,7 @@ _FIELD = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 2000}
 _LOCALISED = {"type": "object", "required": ["hu", "en"], "additionalProperties": False,
               "properties": {"hu": _TEXT, "en": _TEXT}}
+_LABEL = {"oneOf": [_TEXT, _LOCALISED]}  # a band's label: the same in both languages, or {hu, en}
 _ROLES = {"type": "array", "items": {"enum": list(ROLES)}, "uniqueItems": True}
 _SCALAR = {"type": ["string", "number", "boolean"]}
 _CONDITION: dict = {"$ref": "#/$defs/condition"}
@@ -64,9 +66,10 @@ _ROW = {"oneOf": [
      "properties": {"bands": _ID, "from_request": {"const": True},
                     "limits": {"type": "array", "minItems": 1, "items": {
                         "type": "array", "minItems": 3, "maxItems": 3,
-                        "prefixItems": [{"type": ["number", "null"]}, {"type": ["number", "null"]}, _TEXT]}},
-                    "age": {"const": True}}},
+                        "prefixItems": [{"type": ["number", "null"]}, {"type": ["number", "null"]}, _LABEL]}},
+                    "age": {"const": True}, "missing": _LABEL}},
 ]}
+_FORM_FILE = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}\\.json$"}
 SCHEMA: dict = {
     "$defs": {"condition": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": {
         "fact": _ID, "field": _FIELD, "equals": _SCALAR, "in": {"type": "array", "items": _SCALAR, "minItems": 1},
@@ -95,8 +98,8 @@ SCHEMA: dict = {
                 "otherwise": _ID, "case": {"enum": ["started", "completed"]}, "client": {"enum": ["birth_date"]},
                 "person": {"enum": ["latest"]}, "label": _LOCALISED,
                 "options": {"type": "object", "additionalProperties": _LOCALISED},
-                "completions": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}\\.json$"},
-                "date": _FIELD, "values": _FIELD,
+                "completions": {"oneOf": [_FORM_FILE, {"type": "array", "items": _FORM_FILE, "minItems": 1}]},
+                "date": _FIELD, "values": _FIELD, "client_field": _FIELD,
                 "fields": {"type": "object", "propertyNames": _ID, "additionalProperties": {"oneOf": [
                     {"enum": list(TYPES)},
                     {"type": "object", "additionalProperties": False, "required": ["field"],
@@ -140,6 +143,12 @@ def parse(text: bytes, file: str) -> tuple[dict | None, Lines, list[PackageProbl
 
 # ---- what the report names must exist ---------------------------------------------------------------------------
 
+def completion_forms(fact: dict) -> list[str]:
+    """The form files whose completed steps a ``completions`` collection counts."""
+    found = fact["completions"]
+    return [found] if isinstance(found, str) else list(found)
+
+
 def _package_fields(package: Package, processes: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:
     """(field id → its JSON Schema, over every form of the package; form file → its schema). Fields a case
     starts with (the manifest's ``start.data``) are fields too."""
@@ -155,10 +164,32 @@ def _package_fields(package: Package, processes: list[str]) -> tuple[dict[str, d
             for name, prop in (schema.get("properties") or {}).items():
                 if isinstance(prop, dict):
                     fields.setdefault(name, prop)
+    declared = package.manifest.get("processes") or {}
     for key in processes:
-        spec = (package.manifest.get("processes") or {}).get(key) or {}
+        spec = declared.get(key) or {}
         for name in ((spec.get("start") or {}).get("data") or {}):
             fields.setdefault(name, {"type": "string"})
+    # A case with members: the engine writes its membership into the case's data, and a case it starts for a
+    # member who leaves begins with the member's joining and leaving rows (docs/services.md, "Cases with members").
+    rows: dict[str, dict] = {"client_code": {"type": "string"}, "joined_on": {"type": "string", "format": "date"},
+                             "left_on": {"type": "string", "format": "date"}}
+    for schema in forms.values():
+        for block in member_blocks.blocks(schema):
+            items = ((schema.get("properties") or {}).get(block) or {}).get("items") or {}
+            for name, prop in (items.get("properties") or {}).items():
+                rows.setdefault(name, prop)
+    for key, spec in declared.items():
+        settings = spec.get("members") or {}
+        if not settings:
+            continue
+        if key in processes:
+            fields.setdefault("case_members", {"type": "array", "items": {"type": "object", "properties": rows}})
+            fields.setdefault("current_members", {"type": "array", "items": {"type": "string"}})
+            fields.setdefault("member_count", {"type": "integer"})
+        if settings.get("leaving_starts") in processes:
+            for name, prop in rows.items():
+                fields.setdefault(name, prop)
+            fields.setdefault("members_case_id", {"type": "integer"})
     return fields, forms
 
 
@@ -212,20 +243,24 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
         if "field" in fact and fact["field"] not in fields:
             problems.add((*where, "field"), f"no form field '{fact['field']}' in the package's forms")
         if "completions" in fact:
-            form = forms.get(fact["completions"])
-            if form is None:
-                problems.add((*where, "completions"), f"no form '{fact['completions']}' in forms/")
-            form_fields = set((form or {}).get("properties") or {})
-            for key in ("date", "values"):
-                if key in fact and form is not None and fact[key] not in form_fields:
-                    problems.add((*where, key), f"no field '{fact[key]}' in {fact['completions']}")
-            for fname, spec in (fact.get("fields") or {}).items():
-                field = spec["field"] if isinstance(spec, dict) else fname
-                if form is not None and field not in form_fields:
-                    problems.add((*where, "fields", fname), f"no field '{field}' in {fact['completions']}")
+            # One form, or several whose completions are one collection (the steps of one kind drawn as tasks
+            # of their own, e.g. a first meeting and the later ones).
+            for file in completion_forms(fact):
+                form = forms.get(file)
+                if form is None:
+                    problems.add((*where, "completions"), f"no form '{file}' in forms/")
+                    continue
+                form_fields = set(form.get("properties") or {})
+                for key in ("date", "values"):
+                    if key in fact and fact[key] not in form_fields:
+                        problems.add((*where, key), f"no field '{fact[key]}' in {file}")
+                for fname, spec in (fact.get("fields") or {}).items():
+                    field = spec["field"] if isinstance(spec, dict) else fname
+                    if field not in form_fields:
+                        problems.add((*where, "fields", fname), f"no field '{field}' in {file}")
         elif kind == "records":
             items = ((fields.get(fact.get("field", "")) or {}).get("items") or {}).get("properties") or {}
-            for key in ("date",):
+            for key in ("date", "client_field"):
                 if key in fact and fact[key] not in items:
                     problems.add((*where, key), f"no field '{fact[key]}' in the records of '{fact.get('field')}'")
             for fname, spec in (fact.get("fields") or {}).items():
@@ -237,6 +272,12 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             for j, other in enumerate(fact.get(key) or []):
                 if other not in names or kind_of(facts[other]) != "scalar":
                     problems.add((*where, key, j), f"'{other}' is not a fact of one value")
+        if "person" in fact and ("field" not in fact or kind != "scalar"):
+            problems.add((*where, "person"), "'person: latest' goes with a fact of one value read from a field")
+        for file in completion_forms(fact) if "values" in fact and "completions" in fact else []:
+            if (((forms.get(file) or {}).get("properties") or {}).get(fact["values"]) or {}).get(
+                    "type", "array") != "array":
+                problems.add((*where, "values"), f"'{fact['values']}' is not a list field of {file}")
         if "otherwise" in fact and fact["otherwise"] not in names:
             problems.add((*where, "otherwise"), f"no fact '{fact['otherwise']}'")
         if "when" in fact:
@@ -284,6 +325,9 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             for _j, o in enumerate([operand] if isinstance(operand, str) else (operand or {}).get("divide") or []):
                 if o not in visible:
                     problems.add((*path, key), f"no fact '{o}'")
+        if "per_case" in m and not ({"sum", "mean"} & set(m)):
+            problems.add((*path, "per_case"), "'per_case' goes with 'sum' or 'mean' (the case's largest value, then "
+                                              "summed or averaged over the cases)")
         if "ratio" in m:
             for key in ("of", "to"):
                 if m["ratio"][key] not in local and m["ratio"][key] not in figure_ids:

@@ -57,7 +57,11 @@ class ReportCase(Base):
 
 class ReportEntry(Base):
     """One entry of a case's collection: a dated record (a meeting), a listed value (a problem type), or a
-    completed step (a visit). ``value`` is the entry's value for a list of values."""
+    completed step (a visit). ``value`` is the entry's value for a list of values.
+
+    Each entry carries copies of its case's period days and of the case facts that figures over entries read
+    (``carried_facts`` in engine/reports/compute.py, e.g. "with agreement" per problem type), so those figures read
+    the entries alone, from one index, without joining every entry to its case row."""
 
     __tablename__ = "report_entries"
 
@@ -71,11 +75,16 @@ class ReportEntry(Base):
     client_id: Mapped[int | None] = mapped_column(BigId)
     value: Mapped[str | None] = mapped_column(String(300))
     fields: Mapped[dict] = mapped_column(Facts)
+    start_day: Mapped[dt.date | None] = mapped_column(Date)  # the case's, copied
+    end_day: Mapped[dt.date | None] = mapped_column(Date)
+    case_facts: Mapped[dict | None] = mapped_column(Facts)  # the carried case facts (few, small)
 
     __table_args__ = (
         Index("ix_report_entries_case", "case_id", "report_key", "collection"),
         # Entries dated in the period, by caseworker, from the index alone.
         Index("ix_report_entries_day", "report_key", "collection", "day", "caseworker_id"),
-        # Grouped by value with the clients in order (distinct clients per problem type without a sort).
-        Index("ix_report_entries_value", "report_key", "collection", "value", "client_id", "case_id"),
+        # Grouped by value with the case's period and carried facts beside the clients: per problem type, active
+        # clients with and without an agreement are counted from the index alone, in order, without a sort.
+        Index("ix_report_entries_value", "report_key", "collection", "value", "start_day", "end_day", "client_id",
+              "case_id", "case_facts"),
     )

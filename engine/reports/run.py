@@ -40,6 +40,13 @@ def report(runtime, actor: Actor, key: str, req: ReportRequest) -> dict:
         req = authorise(actor, req, definition["access"])
         result = c.compute(session, definition, req)
         result["labels"] = c.labels(runtime, session, definition)
+        # The caseworker filter as the service names the role, and the one asked for by name.
+        result["caseworker_role"] = definition.get("caseworker_role")
+        if req.caseworker_id is not None:
+            from ..store.models import User
+
+            result["caseworker_name"] = session.execute(
+                select(User.display_name).where(User.id == req.caseworker_id)).scalar()
     result["names_allowed"] = may_see_names(actor, definition["access"])
     result["layout"] = layout(definition)
     return result
@@ -112,7 +119,7 @@ def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key:
             raise ValidationFailed(f"'{table['id']}' needs the number of a band (0–{len(bands) - 1}), not '{key}'",
                                    [{"field": "key", "message": "no such band"}]) from None
         expr = comp.value(split.name or "", collection)
-        return [c._age_condition(expr, band, end) if split.age else c._band_condition(expr, band)], start, end
+        return [c.band_condition(split, expr, band, end)], start, end
     if split.kind == "caseworker":
         if not key.isdigit():
             return [src.c.caseworker_id.is_(None)], start, end

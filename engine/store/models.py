@@ -247,6 +247,24 @@ class AuditStream(Base):
 
 
 
+class CaseMember(Base):
+    """One membership of a client in a case with members (a group): joined on a day, left on a day or not yet;
+    ``data`` holds what the joining and leaving rows of the form recorded (engine/cases/members.py)."""
+
+    __tablename__ = "case_members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    joined_on: Mapped[dt.date] = mapped_column(Date)
+    left_on: Mapped[dt.date | None] = mapped_column(Date)
+    joined_task_id: Mapped[int | None] = mapped_column(BigId)
+    left_task_id: Mapped[int | None] = mapped_column(BigId)
+    data: Mapped[dict] = mapped_column(JSON)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
 class AnonymousAnswer(Base):
     """One submitted answer of an anonymous questionnaire (docs/forms.md, "Anonymous questionnaires").
 

@@ -59,6 +59,7 @@ def _report() -> dict:
 
 
 REPORT = _report()
+CARRIED = compute.carried_facts(REPORT)
 
 
 def _base(conn) -> None:
@@ -113,7 +114,10 @@ def _load(conn, first: int, count: int, rng: random.Random, known: list[int]) ->
                                  "closure_reason": rng.choice(REASONS) if closure else None,
                                  "follow_up": (rng.random() < 0.3) if closure else None,
                                  "care_days": (closure - taken).days if closure else None}))
-        common = dict(report_key="family_care", case_id=cid, caseworker_id=cw, client_id=client, fields={})
+        # Each entry carries its case's period days and the case facts figures over entries read, as
+        # engine/reports/facts.py writes them.
+        common = dict(report_key="family_care", case_id=cid, caseworker_id=cw, client_id=client, fields={},
+                      start_day=taken, end_day=closure, case_facts={n: facts[-1]["facts"][n] for n in CARRIED})
         for i, p in enumerate(sorted(rng.sample(PROBLEMS, rng.randrange(1, 4)))):
             entries.append(dict(common, collection="problem_types", position=i, day=None, value=p))
         life = (last - taken).days

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from engine.cases import entry_corrections
+from engine.reports import compute, grammar
 from engine.reports import facts as report_facts
-from engine.reports import grammar
 from engine.reports.models import ReportCase, ReportEntry
 from engine.store.config import BPMN_DIR
 from tests import demo_data
@@ -116,3 +116,32 @@ def test_facts_of_pure_data():
     done = report_facts.facts_of(report, {"taken_into_care_date": "2026-01-10", "household_size": 2,
                                           "total_income": 50000, "closure_date": "2026-02-01"}, completed=True)
     assert (done["per_capita_income"], done["care_days"], done["follow_up"]) == (25000.0, 22, False)
+
+
+def carried(runtime, case_id) -> set:
+    with runtime.db.reading() as session:
+        return {(r.collection, r.start_day, r.end_day, tuple(sorted((r.case_facts or {}).items())))
+                for r in session.execute(select(ReportEntry).where(ReportEntry.case_id == case_id)).scalars()}
+
+
+def test_entries_carry_their_cases_period_and_the_facts_figures_over_entries_read(runtime, people):
+    """I6 counts problem types of cases active in the period, with and without an agreement, from the entries
+    alone: each entry keeps a copy of its case's period days and agreement, brought up to date when they change."""
+    path = BPMN_DIR / "family_care" / "reports" / "family_care.yaml"
+    report = grammar.normalised(grammar.parse(path.read_bytes(), path.name)[0])
+    assert compute.carried_facts(report) == ["agreement_date"]
+    case_id = new_family_case(runtime, people)
+    through_agreement(runtime, people, case_id)
+    taken, agreed = dt.date(2026, 2, 2), (("agreement_date", "2026-03-05"),)
+    assert carried(runtime, case_id) == {("problem_types", taken, None, agreed)}
+    do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "continue"}, people.anna)
+    assert carried(runtime, case_id) == {("problem_types", taken, None, agreed), ("meetings", taken, None, agreed)}
+    to_closure(runtime, people, case_id, closure_date="2026-07-15")
+    do(runtime, case_id, "agree_closure_success", {"closure_agreed": True}, people.lea)
+    closed = {("problem_types", taken, dt.date(2026, 7, 15), agreed), ("meetings", taken, dt.date(2026, 7, 15), agreed)}
+    assert carried(runtime, case_id) == closed
+    with runtime.db.unit_of_work() as session:  # a rebuild brings stale copies back in line
+        session.execute(update(ReportEntry).where(ReportEntry.case_id == case_id).values(
+            start_day=None, end_day=None, case_facts={}))
+    report_facts.rebuild(runtime, [case_id])
+    assert carried(runtime, case_id) == closed

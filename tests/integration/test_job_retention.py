@@ -7,7 +7,7 @@ import datetime as dt
 from engine.cases import agenda, cases, tasks
 from engine.definitions import definitions
 from engine.runtime.runtime import Runtime
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.db import Database
 from engine.store.models import Case, Client
 from engine.timers import caseload, timers
@@ -231,6 +231,12 @@ def test_a_plan_change_before_the_worker_reached_a_due_visit_issues_it_once_on_i
     fired = json_payloads(events(runtime, "timer_fired", case_id))
     assert [(f["bpmn_id"], f["due_at"]) for f in fired] == [("visit_due", local("2026-02-07").isoformat()),
                                                             ("visit_due", local("2026-02-14").isoformat())]
+    # The second deadline was reached by the clock, inside anna's command: it is the scheduler's event, the
+    # plan change is hers, and the case's chain verifies with the actor each event names.
+    assert {e.actor for e in events(runtime, "timer_fired", case_id)} == {timers.SCHEDULER}
+    assert events(runtime, "task_completed", case_id)[-1].actor == people.anna.username
+    with runtime.db.reading() as session:
+        assert audit.verify_case_chain(session, session.get(Case, case_id)) == []
     assert timers.fire_due(runtime, "w") == 0  # nothing left due: the visit was issued exactly once
     assert len(ready_tasks(runtime, case_id, "jr_visit")) == 1
     # Intensive: weekly for two months, so after 14 February come 21 and 28 February, 7 March ...

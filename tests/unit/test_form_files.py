@@ -65,6 +65,29 @@ EXPECTED_FORMS = {
     "family_care/forms/follow_up.json": {"follow_up_contacts"},
     "family_care/forms/follow_up_manage.json": {
         "follow_up_action", "follow_up_contacts", "follow_up_end_date", "follow_up_end_reason"},
+    # Seed 002: self-help groups (x-seed-section: the sections of the seed).
+    "self_help_groups/forms/attitude_close.json": {
+        "adapting", "can_talk", "confidence", "intends_to_work", "jelszo", "not_alone"},
+    "self_help_groups/forms/attitude_start.json": {
+        "adapting", "can_talk", "confidence", "intends_to_work", "jelszo", "not_alone"},
+    "self_help_groups/forms/closing.json": {
+        "closing_date", "members_leaving", "results_summary", "satisfaction_sheets", "wish_to_continue"},
+    "self_help_groups/forms/day_180.json": {
+        "checked_on", "employed", "evidence", "notes", "same_job"},
+    "self_help_groups/forms/first_meeting.json": {
+        "attendance", "closed_service_name", "duration_minutes", "group_form", "group_next", "joining_rules",
+        "meeting_date", "meeting_notes", "members_joining", "professional_present", "professional_reason"},
+    "self_help_groups/forms/meeting.json": {
+        "attendance", "duration_minutes", "group_next", "meeting_date", "meeting_notes", "members_joining",
+        "members_leaving", "professional_present", "professional_reason"},
+    "self_help_groups/forms/meeting_closed.json": {
+        "attendance", "duration_minutes", "group_next", "meeting_date", "meeting_notes", "members_leaving",
+        "professional_present", "professional_reason"},
+    "self_help_groups/forms/satisfaction.json": {
+        "comments", "leader_support", "overall", "recommend", "useful"},
+    "self_help_groups/forms/setup.json": {
+        "composition", "composition_basis", "first_meeting_date", "group_name", "leader_name", "meeting_frequency",
+        "members_joining", "topic"},
     # Seed 000: its standard has numbered sections, not numbered fields (x-seed-section).
     "job_retention/forms/day_180_check.json": {
         "certificate_date", "check_date", "closing_note", "employed_on_day_180", "employer_certificate",
@@ -81,9 +104,11 @@ EXPECTED_FORMS = {
     "job_retention/forms/plan_change.json": {
         "change_reason", "follow_up_months", "intensity", "interventions"},
     "job_retention/forms/visit.json": {
-        "client_help", "client_notes", "client_topics", "contacts", "detachment_preparation", "employer_notes",
-        "employer_persons", "employer_satisfaction", "institution_kinds", "institution_notes", "lay_helper_notes",
-        "lay_helpers_involved", "still_employed", "visit_date", "visit_notes"},
+        "client_feedback", "client_help", "client_notes", "client_topics", "club_sessions", "contacts",
+        "detachment_preparation", "employer_notes", "employer_persons", "employer_satisfaction", "feedback_given",
+        "feedback_received", "institution_kinds", "institution_notes", "joint_programmes", "lay_helper_notes",
+        "lay_helpers_involved", "problems_solved_with_institutions", "self_assessment_analysed",
+        "self_assessment_made", "still_employed", "visit_date", "visit_notes"},
     # Seed 004: its five phases are its sections (x-seed-section "1"–"5"; a phase's decision is x-seed-step).
     "supported_employment/forms/entry.json": {
         "agreement_content", "agreement_date", "benefits_counselling_offered", "entry_date", "ips_phase",
@@ -286,7 +311,7 @@ def test_every_property_has_labels_and_seed_reference(rel):
                 if k in prop]
         assert len(refs) == 1, f"{path}: exactly one seed reference, got {refs}"
         if "x-seed-section" in prop:
-            assert rel.startswith(("job_retention/", "supported_employment/")), path
+            assert rel.startswith(("job_retention/", "self_help_groups/", "supported_employment/")), path
             pattern = IPS_SECTION_RE if rel.startswith("supported_employment/") else SECTION_RE
             assert pattern.match(prop["x-seed-section"]), path
         if "x-seed-field" in prop:
