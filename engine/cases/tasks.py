@@ -13,7 +13,6 @@ from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
 from ..forms import entries, input_check, report_fields
 from ..people import access
 from ..people.users import CASEWORKER, Actor
-from ..reports import prefill
 from ..runtime.advance import CASE_COLUMNS, Advance, CaseRecord
 from ..runtime.runtime import Runtime
 from ..sandbox.calendar_helpers import local_date
@@ -143,7 +142,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor, lang: str = "hu") -> 
                 values = form.prefill(data, task_facts(task))
             if report_fields.fields_from_reports(form.schema):
                 # Set by the server from live data, shown as they would be recorded now (docs/forms.md).
-                values.update(prefill.fill(session, form.schema, {**data, **values}, actor, lang))
+                values.update(report_fields.fill(session, form.schema, {**data, **values}, actor, lang))
             if form.append_only:
                 # The rows recorded at earlier steps, with who recorded them (``carried``); ``values`` holds them
                 # first, then this step's new rows (a draft keeps only those).
@@ -277,7 +276,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu
             clean = form.validate(data, context=spiff_task.data) if form is not None else {}
             if form is not None and report_fields.fields_from_reports(form.schema):
                 # Figures from live data, as they stand when the step is recorded, with their evidence.
-                clean.update(prefill.fill(session, form.schema, {**spiff_task.data, **clean}, actor, lang))
+                clean.update(report_fields.fill(session, form.schema, {**spiff_task.data, **clean}, actor, lang))
             if form is not None and form.anonymous is not None:
                 # The answer leaves the case here: stored with nothing leading back to the respondent, and the step
                 # completed with no data (docs/forms.md, "Anonymous questionnaires").

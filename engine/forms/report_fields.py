@@ -4,7 +4,25 @@ what a form file is checked for at deploy, with no database.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 TAKES = ("max", "min", "mean", "sum")
+
+# Who reads a report's figures for a form: set by engine/setup.py ``wire()`` to engine.reports.prefill.fill, so
+# the cases package (which opens and completes tasks) needs no import of the reports package, which reads cases.
+_reader: Callable | None = None
+
+
+def register_reader(reader: Callable) -> None:
+    global _reader
+    _reader = reader
+
+
+def fill(session, schema: dict, data: dict, actor, lang: str = "hu") -> dict:
+    """The values of the form's fields filled from a report, and their evidence (nothing when none is wired)."""
+    if _reader is None or not fields_from_reports(schema):
+        return {}
+    return _reader(session, schema, data, actor, lang)
 
 
 def fields_from_reports(schema: dict) -> dict[str, dict]:
