@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..cases import clients
 from ..reports import facts as report_facts
-from ..timers import timer_sync
+from ..timers import time_limits, timer_sync
 
 # Called at the end of ``Advance.__init__``, before the workflow moves: observer(advance). Lets an observer note
 # what it will compare with at the end (e.g. whether a timer waited, so a command without timers skips a query).
@@ -23,8 +23,9 @@ ROW_OBSERVERS: list = [timer_sync.set_due_dates]
 # Called inside the transaction at the end of every advance, after the task rows and before the state is saved:
 # observer(advance, created_rows, completed). They write with advance.session and add audit events with
 # advance.audit.add, so their work commits or rolls back with the case: the rows of declared reports
-# (docs/reports.md) and the timer rows with their due times (docs/timers.md).
-OBSERVERS: list = [report_facts.observe, timer_sync.observe]
+# (docs/reports.md), the timer rows with their due times (docs/timers.md) and the weekly time logged per client
+# (docs/services.md, caseloads.<key>.time).
+OBSERVERS: list = [report_facts.observe, timer_sync.observe, time_limits.observe]
 
 # provide(runtime, session, case, actor, at, case_audit) -> {operation name: function(task_data, **params)}
 SERVICE_OPERATIONS: list = [clients.service_operations]

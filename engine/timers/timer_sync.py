@@ -255,6 +255,8 @@ def _catch_up(step) -> None:
 def observe(step, created: list[dict], completed: bool) -> None:
     """Runs at the end of every command (engine.runtime.observers.OBSERVERS), inside its transaction."""
     if not uses_timers(step.view):
+        # A process without timers still counts toward a caseload when it starts (caseloads.<key>.counts.processes).
+        _caseload_warning(step, [], [])
         return
     session, case, at = step.session, step.case, step.at
     waiting = {} if completed else waiting_timers(step.workflow)

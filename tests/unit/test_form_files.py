@@ -103,6 +103,25 @@ EXPECTED_FORMS = {
         "self_assessments"},
     "job_retention/forms/plan_change.json": {
         "change_reason", "follow_up_months", "intensity", "interventions"},
+    # Seed 001: sections of its standard (x-seed-section), as job retention's.
+    "case_management/forms/assessment.json": {
+        "commissioner", "education", "goal_employment", "goal_training_completion", "goal_training_entry",
+        "plan_actions", "plan_author", "plan_date", "plan_end", "plan_goals", "plan_kind", "prior_status",
+        "qualification", "sex", "target_groups"},
+    "case_management/forms/closure.json": {
+        "action_results", "closure_date", "closure_reason", "final_feedback_date", "goal_fulfilment",
+        "labour_market_events"},
+    "case_management/forms/entry.json": {
+        "consent_date", "consent_given", "entry_date", "entry_route", "referring_organisation"},
+    "case_management/forms/log_certification.json": {
+        "certification_remarks", "certified", "certified_on"},
+    "case_management/forms/meeting.json": {
+        "action_results", "case_log", "labour_market_events", "next_step", "service_log"},
+    "case_management/forms/plan_review.json": {
+        "feedback_date", "feedback_summary", "goal_employment", "goal_progress", "goal_training_completion",
+        "goal_training_entry", "plan_actions", "plan_goals", "review_date"},
+    "case_management/forms/satisfaction.json": {
+        "case_manager_help", "overall", "plan_progress", "remarks", "would_recommend"},
     "job_retention/forms/visit.json": {
         "client_feedback", "client_help", "client_notes", "client_topics", "club_sessions", "contacts",
         "detachment_preparation", "employer_notes", "employer_persons", "employer_satisfaction", "feedback_given",
@@ -311,7 +330,8 @@ def test_every_property_has_labels_and_seed_reference(rel):
                 if k in prop]
         assert len(refs) == 1, f"{path}: exactly one seed reference, got {refs}"
         if "x-seed-section" in prop:
-            assert rel.startswith(("job_retention/", "self_help_groups/", "supported_employment/")), path
+            assert rel.startswith(("job_retention/", "self_help_groups/", "supported_employment/",
+                                   "case_management/")), path
             pattern = IPS_SECTION_RE if rel.startswith("supported_employment/") else SECTION_RE
             assert pattern.match(prop["x-seed-section"]), path
         if "x-seed-field" in prop:
@@ -323,8 +343,9 @@ def test_every_property_has_labels_and_seed_reference(rel):
             assert prop["type"] == "array" and prop["items"]["type"] == "object", path
             inner = seed_numbers(prop["items"])
             assert inner and min(inner) >= a and max(inner) <= b, path
-        if "x-seed-step" in prop:
-            pattern = IPS_STEP_RE if rel.startswith("supported_employment/") else STEP_RE
+        if "x-seed-step" in prop:  # family care's are 3.1–3.11; case management's the sections of seed 001
+            pattern = (IPS_STEP_RE if rel.startswith("supported_employment/") else
+                       SECTION_RE if rel.startswith("case_management/") else STEP_RE)
             assert pattern.match(prop["x-seed-step"]), path
         if "x-seed-activity" in prop:
             assert rel.startswith("family_care/") and STEP_RE.match(prop["x-seed-activity"]), path
