@@ -135,47 +135,54 @@ def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key:
 def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: str, row_key: str | None = None,
                  with_names: bool = False, limit: int = 100, offset: int = 0) -> dict:
     """The cases a figure counts (the same conditions), with their facts; names only for ``access.names``."""
-    from ..store.models import Client, User
-
     check_offset("offset", offset)
     with runtime.db.reading() as session:
         report = c.definition(session, key)
         req = authorise(actor, req, report["access"])
         if with_names and not may_see_names(actor, report["access"]):
             raise Forbidden("the list by name is for the roles: " + ", ".join(report["access"]["names"]))
-        measure, table = _target(report, target)
-        comp = c.Compiler(report, req)
-        split = c._splits(table["rows"])[1] if table is not None else c.Split()
-        collection = comp.source_of(measure, split)
-        conds, start, end = _row_conditions(comp, report, table, row_key, collection, req)
-        conds += comp.period_condition(measure, start, end)
-        if "where" in measure:
-            conds.append(comp.condition(measure["where"], collection))
-        if measure.get("process"):
-            conds.append(c.C.c.process_key == measure["process"])
-        elif req.process_key:
-            conds.append(c.C.c.process_key == req.process_key)
-        src = c.E if collection is not None else c.C
-        conds.append(src.c.report_key == key)
-        if req.caseworker_id is not None:
-            conds.append(src.c.caseworker_id == req.caseworker_id)
-        columns: list[Any] = [c.C.c.case_id, c.C.c.process_key, c.C.c.start_day, c.C.c.end_day, c.C.c.facts,
-                              Client.client_code, User.display_name]
-        if with_names:
-            columns += [Client.family_name, Client.given_name]
-        if collection is not None:
-            conds.append(c.E.c.collection == collection)
-            entries = select(c.E.c.case_id, func.count().label("entries")).select_from(c.E).join(
-                c.C, and_(c.C.c.report_key == c.E.c.report_key, c.C.c.case_id == c.E.c.case_id)) \
-                .outerjoin(c.CL, c.CL.c.id == c.E.c.client_id).where(*conds).group_by(c.E.c.case_id).subquery()
-            query = select(*columns, entries.c.entries).select_from(c.C).join(
-                entries, entries.c.case_id == c.C.c.case_id).where(c.C.c.report_key == key)
-        else:
-            query = select(*columns).select_from(c.C).where(*conds)
-        query = query.outerjoin(Client, Client.id == c.C.c.client_id).outerjoin(User, User.id == c.C.c.caseworker_id)
-        total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
-        rows = session.execute(query.order_by(c.C.c.case_id).limit(min(limit, MAX_LIMIT)).offset(offset)).all()
-    items = []
+        return cases_in(session, report, req, target, row_key, with_names, limit, offset)
+
+
+def cases_in(session, report: dict, req: ReportRequest, target: str, row_key: str | None = None,
+             with_names: bool = False, limit: int = 100, offset: int = 0) -> dict:
+    """``cases_behind`` inside a session the caller holds, for a request already authorised."""
+    from ..store.models import Client, User
+
+    key = report["key"]
+    measure, table = _target(report, target)
+    comp = c.Compiler(report, req)
+    split = c._splits(table["rows"])[1] if table is not None else c.Split()
+    collection = comp.source_of(measure, split)
+    conds, start, end = _row_conditions(comp, report, table, row_key, collection, req)
+    conds += comp.period_condition(measure, start, end)
+    if "where" in measure:
+        conds.append(comp.condition(measure["where"], collection))
+    if measure.get("process"):
+        conds.append(c.C.c.process_key == measure["process"])
+    elif req.process_key:
+        conds.append(c.C.c.process_key == req.process_key)
+    src = c.E if collection is not None else c.C
+    conds.append(src.c.report_key == key)
+    if req.caseworker_id is not None:
+        conds.append(src.c.caseworker_id == req.caseworker_id)
+    columns: list[Any] = [c.C.c.case_id, c.C.c.process_key, c.C.c.start_day, c.C.c.end_day, c.C.c.facts,
+                          Client.client_code, User.display_name]
+    if with_names:
+        columns += [Client.family_name, Client.given_name]
+    if collection is not None:
+        conds.append(c.E.c.collection == collection)
+        entries = select(c.E.c.case_id, func.count().label("entries")).select_from(c.E).join(
+            c.C, and_(c.C.c.report_key == c.E.c.report_key, c.C.c.case_id == c.E.c.case_id)) \
+            .outerjoin(c.CL, c.CL.c.id == c.E.c.client_id).where(*conds).group_by(c.E.c.case_id).subquery()
+        query = select(*columns, entries.c.entries).select_from(c.C).join(
+            entries, entries.c.case_id == c.C.c.case_id).where(c.C.c.report_key == key)
+    else:
+        query = select(*columns).select_from(c.C).where(*conds)
+    query = query.outerjoin(Client, Client.id == c.C.c.client_id).outerjoin(User, User.id == c.C.c.caseworker_id)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = session.execute(query.order_by(c.C.c.case_id).limit(min(limit, MAX_LIMIT)).offset(offset)).all()
+    items: list[dict] = []
     for row in rows:
         item = {"case_id": row.case_id, "process_key": row.process_key, "client_code": row.client_code,
                 "caseworker": row.display_name, "start": _iso(row.start_day), "end": _iso(row.end_day),

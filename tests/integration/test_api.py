@@ -196,7 +196,7 @@ def test_the_right_password_is_accepted(api):
     assert response.status_code == 200
     assert {(d["process_key"], d["version"]) for d in listed} == {
         ("intake", 1), ("family_care", 1), ("job_retention", 1), ("case_management", 1), ("ips", 1),
-        ("self_help_groups", 1), ("self_help_follow_up", 1)}
+        ("ips_fidelity_review", 1), ("self_help_groups", 1), ("self_help_follow_up", 1)}
 
 
 # --------------------------------------------------------------------------------------------- a whole run
@@ -620,5 +620,7 @@ def test_the_processes_one_may_start_are_listed_from_the_definitions(api):
     assert [(p["process_key"], p["needs_client"]) for p in anna] == \
         [("case_management", True), ("family_care", True), ("intake", False), ("ips", True), ("job_retention", True),
          ("self_help_follow_up", True), ("self_help_groups", False)]
-    assert conforms(api.as_("lea").get("/api/definitions/startable"), "/api/definitions/startable", "get") == []
+    # A professional lead starts only the fidelity review of supported employment (no client).
+    lead = conforms(api.as_("lea").get("/api/definitions/startable"), "/api/definitions/startable", "get")
+    assert [(p["process_key"], p["needs_client"]) for p in lead] == [("ips_fidelity_review", False)]
     assert api.as_("lea").post("/api/cases", json={"process_key": "intake"}).status_code == 403

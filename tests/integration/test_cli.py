@@ -215,5 +215,6 @@ def test_deploying_is_refused_to_others_and_for_invalid_files(runtime, segito, t
 
 def test_case_startable_lists_what_the_user_may_start(segito):
     assert [p["process_key"] for p in segito.ok("case", "startable", "--as", "anna")] == \
-        ["case_management", "family_care", "intake", "ips", "job_retention", "self_help_follow_up", "self_help_groups"]
-    assert segito.ok("case", "startable", "--as", "lea") == []
+        ["case_management", "family_care", "intake", "ips", "job_retention", "self_help_follow_up",
+         "self_help_groups"]
+    assert [p["process_key"] for p in segito.ok("case", "startable", "--as", "lea")] == ["ips_fidelity_review"]

@@ -59,7 +59,7 @@ def test_the_bundled_services_are_packages_each_process_linked_to_its_version(ru
     assert [(p["package"], p["version"], [x["process_key"] for x in p["processes"]]) for p in listed] == [
         ("case_management", 1, ["case_management"]), ("family_care", 1, ["family_care"]), ("intake", 1, ["intake"]),
         ("job_retention", 1, ["job_retention"]), ("self_help_groups", 1, ["self_help_follow_up", "self_help_groups"]),
-        ("supported_employment", 1, ["ips"])]
+        ("supported_employment", 1, ["ips", "ips_fidelity_review"])]
     listed = [p for p in listed if p["package"] != "case_management"]
     assert listed[0]["name"] == {"hu": "Családsegítés – családgondozás", "en": "Family support – family care"}
     before = _counts(runtime)
