@@ -120,7 +120,7 @@ def test_every_problem_is_named_with_its_file_and_line_and_nothing_is_stored(run
     assert sorted(_refused(runtime, folder)) == sorted([
         f"service.yaml:{process}: processes.family_care: lane 'professional_lead' of family_care.bpmn is no "
         "role's lane (add a role with 'lane: professional_lead' under 'roles')",
-        f"service.yaml:{tasks}: caseloads.follow_up.counts.tasks.0: no process of this package has a user task "
+        f"service.yaml:{tasks}: caseloads.family_follow_up.counts.tasks.0: no process of this package has a user task "
         "'step_3_99'"])
 
 
