@@ -275,6 +275,7 @@ def worker(interval, once):
     logging.getLogger("engine").setLevel(logging.INFO)
     runtime = _runtime()
     setup.initialise(runtime)
+    runtime.settle()
     if once:
         _out({"fired": timers.fire_due(runtime, f"worker:{timers.worker_name()}")})
         return

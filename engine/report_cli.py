@@ -12,7 +12,7 @@ from .audit import audit_log, audit_verify
 from .cli_support import _actor, _runtime
 from .errors import NotFound
 from .reports import export, facts, run
-from .reports.request import parse_request
+from .reports.request import parse_request, report_key
 
 
 def _cli():
@@ -96,20 +96,15 @@ def audit_log_command(user, case_id, kind, date_from, date_to, page, username):
 @click.option("--key", "row_key", help="the table row to drill into (its key)")
 @click.option("--names", is_flag=True, help="with --drill: the clients' names (roles of access.names)")
 @click.option("--lang", type=click.Choice(["hu", "en"]), default="en", show_default=True)
-@click.option("--job-retention", "retention_figures", is_flag=True,
-              help="the job-retention follow-up figures instead of a report")
 @click.option("--as", "username", envvar="SEGITO_USER", required=True, help="the acting user (or SEGITO_USER)")
 def report_command(key, date_from, date_to, caseworker, process_key, bands, fmt, xlsx_path, indicator, row_key,
-                   names, lang, retention_figures, username):
+                   names, lang, username):
     """A declared report for a period (docs/reports.md); KEY is the report's key (`segito reports` lists them)."""
     runtime = _runtime()
     actor = _actor(runtime, username)
-    if retention_figures:
-        req = parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key)
-        _retention_figures(runtime, actor, req, fmt, xlsx_path)
-        return
     if not key:
         raise click.UsageError("name the report: segito report KEY (segito reports lists them)")
+    key = report_key(key)
     req = parse_request(date_from, date_to, _user_id(runtime, caseworker), process_key, bands)
     if indicator:
         listing = run.cases_behind(runtime, actor, key, req, indicator, row_key, with_names=names, limit=1000)
@@ -139,20 +134,4 @@ def reports_command(username):
 @click.command("rebuild-facts")
 def rebuild_facts_command():
     """Recompute the report rows of every case from its stored state (after an upgrade or a changed report)."""
-    from . import followup_indicators
-
-    runtime = _runtime()
-    click.echo(json.dumps({"cases": facts.rebuild(runtime), "retention_cases": followup_indicators.rebuild(runtime)}))
-
-
-def _retention_figures(runtime, actor, req, fmt: str, xlsx_path: str | None) -> None:
-    from . import followup_indicators, report_export
-
-    result = followup_indicators.report(runtime, actor, req)
-    if xlsx_path:
-        Path(xlsx_path).write_bytes(report_export.retention_to_xlsx(result))
-    if fmt == "csv":
-        sys.stdout.write(report_export.retention_to_csv(result))
-    else:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json"
-                   else followup_indicators.to_text(result))
+    click.echo(json.dumps({"cases": facts.rebuild(_runtime())}))

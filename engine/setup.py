@@ -26,10 +26,12 @@ def wire() -> None:
     whatever deploys packages (initialise, the CLI, the web app); registering a part twice replaces it.
 
     Declared reports: the part that checks and stores ``reports/*.yaml`` (their rows are kept by an observer,
-    engine/runtime/observers.py)."""
-    from .reports import part
+    engine/runtime/observers.py), and the reader of report figures for forms (x-prefill-report)."""
+    from .forms import report_fields
+    from .reports import part, prefill
 
     packages.register_part(part.PART)
+    report_fields.register_reader(prefill.fill)
 
 
 def ensure_demo_users(runtime: Runtime) -> bool:

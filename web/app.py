@@ -108,7 +108,7 @@ def _install_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals.update(has_endpoint=has_endpoint, task_url=task_url, current_actor=auth.current_actor,
                                  languages=i18n.LANGUAGES, current_lang=labels.lang)
-    app.jinja_env.filters.update(date=formatting.date, datetime=formatting.datetime_,
+    app.jinja_env.filters.update(date=formatting.date, datetime=formatting.datetime_, number=formatting.number,
                                  role=formatting.role_name, process_name=labels.process_name,
                                  bilingual=labels.bilingual)
 

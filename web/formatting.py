@@ -75,3 +75,17 @@ def datetime_(value) -> str:
 
 def role_name(code: str) -> str:
     return translate(ROLE_NAMES[code]) if code in ROLE_NAMES else code
+
+
+NBSP = "\u00a0"
+
+
+def number(value) -> str:
+    """A whole number as the page's language writes it: in Hungarian, numbers of five digits or more grouped by
+    threes with a (no-break) space, as Hungarian typography has it (12 345; 1234 stays whole); in English with
+    commas (12,345)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        return "" if value is None else str(value)
+    if _lang() == "hu":
+        return f"{value:,}".replace(",", NBSP) if abs(value) >= 10000 else str(value)
+    return f"{value:,}"

@@ -1,14 +1,13 @@
 """The JSON API of reports and audit (described in openapi.yaml): every declared report with its drill-down, the
-job-retention figures, the audit log and its verification. HTTP Basic like the rest of the API (web/api.py)."""
+audit log and its verification. HTTP Basic like the rest of the API (web/api.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from engine import followup_indicators
 from engine.audit import audit_log, audit_verify
 from engine.forms import input_check
 from engine.reports import export, run
-from engine.reports.request import ReportRequest, parse_request
+from engine.reports.request import ReportRequest, parse_request, report_key
 
 from .api import BadRequest, _int_arg, authenticated, runtime
 
@@ -29,12 +28,6 @@ def report_list():
     return jsonify(run.available(runtime(), g.user))
 
 
-@report_api.get("/reports/job-retention")
-@authenticated
-def job_retention():
-    return jsonify(followup_indicators.report(runtime(), g.user, _report_request()))
-
-
 @report_api.get("/reports/<report>")
 @authenticated
 def declared_report(report: str):
@@ -44,7 +37,7 @@ def declared_report(report: str):
         raise BadRequest(f"'lang' is hu or en, not '{lang}'", [{"field": "lang", "message": "not hu or en"}])
     if fmt not in ("json", "csv", "xlsx"):
         raise BadRequest(f"'format' is json, csv or xlsx, not '{fmt}'")
-    result = run.report(runtime(), g.user, report, _report_request())
+    result = run.report(runtime(), g.user, report_key(report), _report_request())
     if fmt == "csv":
         return Response(export.to_csv(result, lang), content_type="text/csv; charset=utf-8")
     if fmt == "xlsx":
@@ -60,7 +53,7 @@ def report_cases(report: str):
     if not indicator:
         raise BadRequest("query parameter 'indicator' is required (an indicator's id, or table.column)")
     return jsonify(run.cases_behind(
-        runtime(), g.user, report, _report_request(), indicator, request.args.get("key") or None,
+        runtime(), g.user, report_key(report), _report_request(), indicator, request.args.get("key") or None,
         with_names=request.args.get("names") in ("1", "true"), limit=_int_arg("limit", 100),
         offset=_int_arg("offset", 0)))
 

@@ -1,5 +1,5 @@
 """Reports: every declared report (docs/reports.md) with its figures, tables and charts, drill-down to the cases
-behind any figure, CSV and XLSX; and the job-retention figures.
+behind any figure, CSV and XLSX.
 
 The engine computes and authorises (engine/reports/); these views only parse the form and render.
 """
@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import format_decimal
 
-from engine import followup_indicators, report_export
 from engine.errors import NotFound, ValidationFailed
 from engine.reports import export, run
-from engine.reports.request import ReportRequest, parse_request, service_zone
+from engine.reports.request import ReportRequest, parse_request, report_key, service_zone
 from engine.store import clock
 
 from . import labels
-from .auth import current_actor, logged_in_actor, login_required, roles_required, runtime
-from .i18n import gettext
+from .auth import logged_in_actor, login_required, runtime
 from .labels import lang
 
 reports = Blueprint("reports", __name__, url_prefix="/reports")
-ROLES = ["administrator", "caseworker", "manager", "professional_lead"]
 DEFAULT_BANDS = "0-50000, 50000-100000, 100000-150000, 150000-"
 PARAMS = ("from", "to", "caseworker", "process", "bands")
 
@@ -56,10 +53,12 @@ def figure(value, unit: str = "") -> str:
     if value is None:
         return "—"
     text = format_decimal(value, format="#,##0.##") if isinstance(value, float) else format_decimal(value)
-    return f"{text} %" if unit == "%" else text
+    return f"{text}\u00a0%" if unit == "%" else text  # a no-break space: "100 %" stays on one line
 
 
-def _form_context(values: dict, processes: list[str]) -> dict:
+def _form_context(values: dict, processes: list[str], role: dict | None = None) -> dict:
+    """The report form's choices; ``role``: what the report's service calls its caseworkers ({hu, en}, its
+    manifest's ``roles.caseworker.name``, e.g. "Mentor"), else the engine's word."""
     from sqlalchemy import select
 
     from engine.people import users
@@ -73,7 +72,8 @@ def _form_context(values: dict, processes: list[str]) -> dict:
             caseworkers = list(session.execute(
                 select(User.id, User.display_name).join(UserRole, UserRole.user_id == User.id)
                 .where(UserRole.role == users.CASEWORKER, User.active.is_(True)).order_by(User.display_name)).all())
-    return {"values": values, "caseworkers": caseworkers, "processes": processes, "overseer": overseer}
+    return {"values": values, "caseworkers": caseworkers, "processes": processes, "overseer": overseer,
+            "caseworker_word": labels.text(role) if role else None}
 
 
 def _report(key: str, values: dict) -> dict:
@@ -87,13 +87,15 @@ def _report(key: str, values: dict) -> dict:
 @login_required
 def index():
     """The declared reports the user may read."""
-    return render_template("reports/list.html", reports=run.available(runtime(), logged_in_actor()), lang=lang(),
-                           may_read_retention=bool(logged_in_actor().role_codes & set(ROLES)))
+    return render_template("reports/list.html", reports=run.available(runtime(), logged_in_actor()), lang=lang())
 
 
 @reports.get("/<report>")
 @login_required
 def show(report: str):
+    moved = _moved(report)
+    if moved is not None:
+        return moved
     key = report
     values = _args()
     error, result = None, None
@@ -113,8 +115,21 @@ def show(report: str):
                   if isinstance(t["rows"], dict) and t["rows"].get("from_request")), None)
     return render_template("reports/report.html", key=key, definition=definition, result=result, error=error,
                            figure=figure, lang=lang(), charts=_charts(result, lang()) if result else {},
-                           with_bands=bands, query={k: v for k, v in values.items() if v},
-                           **_form_context(values, definition["processes"]))
+                           with_bands=bands, query={k: v for k, v in values.items() if v and (k != "bands" or bands)},
+                           **_form_context(values, definition["processes"], definition.get("caseworker_role")))
+
+
+def _moved(typed: str):
+    """A report's address as it was (``/reports/job-retention``, ``…/job-retention.csv``): hyphens for the key's
+    underscores, the downloads as ``.csv`` / ``.xlsx`` of the page; a permanent redirect to where it is now."""
+    stem, dot, extension = typed.partition(".")
+    if not dot and "-" not in typed:
+        return None
+    if dot and extension not in ("csv", "xlsx"):
+        abort(404)
+    endpoint = {"csv": "reports.export_csv", "xlsx": "reports.export_xlsx"}.get(extension, "reports.show")
+    query: dict = request.args.to_dict()
+    return redirect(url_for(endpoint, report=report_key(stem), **query), code=301)
 
 
 def _charts(result: dict, language: str) -> dict:
@@ -173,23 +188,37 @@ def cases(report: str):
 
 def _row_label(definition: dict, table_id: str, row_key: str, option_labels: dict, values: dict) -> str:
     """A table row's key as its table shows it: an option's label, a band, a caseworker's name."""
+    from engine.reports import compute
+
+    table = next((t for t in definition["tables"] if t["id"] == table_id), None)
+    if table is None:
+        return row_key
+    period, split = compute._splits(table["rows"])
+    if period is not None and split.kind != "none":
+        # A row of a period split and another: "<quarter>/<key>".
+        span, _, key = row_key.partition("/")
+        return f"{span} · {_split_label(table_id, key, option_labels, values, split)}"
+    return _split_label(table_id, row_key, option_labels, values, split)
+
+
+def _split_label(table_id: str, row_key: str, option_labels: dict, values: dict, split) -> str:
+    """One split's key as people read it."""
     from sqlalchemy import select
 
     from engine.reports import compute
     from engine.store.models import User
 
-    table = next((t for t in definition["tables"] if t["id"] == table_id), None)
-    if table is None:
-        return row_key
-    split = compute._splits(table["rows"])[1]
     if split.kind == "bands":
         bands = compute._bands_of(split, _request(values))
-        return bands[int(row_key)][2] if row_key.isdigit() and int(row_key) < len(bands) else row_key
+        return labels.text(bands[int(row_key)][2], row_key) if row_key.isdigit() and int(row_key) < len(bands) \
+            else row_key
     if split.kind == "caseworker" and row_key.isdigit():
         with runtime().db.reading() as session:
             return session.execute(select(User.display_name).where(User.id == int(row_key))).scalar() or row_key
     options = option_labels.get(table_id, {})
-    return labels.text(options[row_key], row_key) if row_key in options else row_key
+    if row_key in options:
+        return labels.text(options[row_key], row_key)
+    return export.word(row_key, lang()) if row_key == split.missing else row_key
 
 
 def _names_allowed(definition: dict) -> bool:
@@ -219,48 +248,6 @@ def export_xlsx(report: str):
     result = _report(key, _args())
     return _download(export.to_xlsx(result, lang()),
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", key)
-
-
-@reports.get("/job-retention")
-@roles_required(*ROLES)
-def job_retention():
-    values = _args()
-    error, result = None, None
-    try:
-        result = followup_indicators.report(runtime(), current_actor(), _request(values))
-    except ValidationFailed as e:
-        error = e.message
-    return render_template("reports/job_retention.html", result=result, error=error, figure=figure,
-                           labelled=_labelled, query={k: v for k, v in values.items() if v and k != "bands"},
-                           **_form_context(values, ["job_retention"]))
-
-
-def _labelled(counts: dict, field: str) -> list[tuple[str, int]]:
-    """A breakdown's (label, count) pairs: each key (a form option code, or the report's "not recorded") in the
-    user's language."""
-    view = labels.latest_views().get("job_retention")
-    schema = labels.field_schema(view, field) if view else None
-
-    def label(code: str) -> str:
-        return gettext("not recorded") if code == "not recorded" else labels.option_label(schema, code)
-
-    return [(label(code), n) for code, n in sorted(counts.items())]
-
-
-@reports.get("/job-retention.csv")
-@roles_required(*ROLES)
-def job_retention_csv():
-    result = followup_indicators.report(runtime(), current_actor(), _request(_args()))
-    return _download("\ufeff" + report_export.retention_to_csv(result, lang()), "text/csv; charset=utf-8", "csv",
-                     "job-retention")
-
-
-@reports.get("/job-retention.xlsx")
-@roles_required(*ROLES)
-def job_retention_xlsx():
-    result = followup_indicators.report(runtime(), current_actor(), _request(_args()))
-    return _download(report_export.retention_to_xlsx(result, lang()),
-                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", "job-retention")
 
 
 def bars(rows: list[tuple[str, float | int | None]]) -> dict:

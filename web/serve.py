@@ -12,7 +12,6 @@ fails every write of its life with "database is locked" (docs/web.md, "Restarts"
 """
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 import threading
@@ -39,14 +38,7 @@ def settle(app: Flask) -> Flask:
     then hand everything alive to ``gc.freeze()``. Python's full collections stop every thread of the process
     while they walk all tracked objects, and ~100,000 of them are the code, the app and the parsed specs, which
     never become garbage: walking them cost 50–70 ms a pass on the 2-core machine (docs/benchmarks.md)."""
-    from engine.definitions import definitions
-
-    runtime = app.extensions["segito"]
-    with runtime.db.reading() as session:
-        for row in definitions.list_definitions(session):
-            runtime.definition(session, row["id"])
-    gc.collect()
-    gc.freeze()
+    app.extensions["segito"].settle()
     return app
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import CursorResult, bindparam, select, update
 
 from ..definitions import definitions
 from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
-from ..forms import entries, input_check
+from ..forms import entries, input_check, report_fields
 from ..people import access
 from ..people.users import CASEWORKER, Actor
 from ..runtime.advance import CASE_COLUMNS, Advance, CaseRecord
@@ -117,8 +117,10 @@ def task_facts(task: HumanTask) -> dict:
     return {"scheduled_day": local_date(task.due_at).isoformat() if task.due_at else None}
 
 
-def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
-    """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
+def get_task(runtime: Runtime, task_id: int, actor: Actor, lang: str = "hu") -> dict:
+    """A task with its form, the values to show (draft, else what the case holds) and its documentation.
+
+    ``lang``: the reader's language, for the evidence of fields filled from a report (x-prefill-report)."""
     input_check.check_id("task", task_id)
     with runtime.db.reading() as session:
         task = _task_row(session, task_id)
@@ -138,6 +140,9 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
                 values = dict(task.draft)
             else:
                 values = form.prefill(data, task_facts(task))
+            if report_fields.fields_from_reports(form.schema):
+                # Set by the server from live data, shown as they would be recorded now (docs/forms.md).
+                values.update(report_fields.fill(session, form.schema, {**data, **values}, actor, lang))
             if form.append_only:
                 # The rows recorded at earlier steps, with who recorded them (``carried``); ``values`` holds them
                 # first, then this step's new rows (a draft keeps only those).
@@ -234,7 +239,7 @@ def _lost_to_another_claim(session, actor: Actor, task: HumanTask) -> bool:
     return claimed is not None
 
 
-def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
+def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu") -> dict:
     """Validate the form data, run the case to its next wait state, and save everything in one transaction.
 
     Of two concurrent completions of the same task exactly one wins: the other finds the task no longer ready
@@ -269,6 +274,9 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
                 raise Conflict(f"task {task_id} is no longer waiting in case {case.id}; nothing was saved")
             # Validated against the case's data so far: a date may not precede an earlier step's (docs/forms.md).
             clean = form.validate(data, context=spiff_task.data) if form is not None else {}
+            if form is not None and report_fields.fields_from_reports(form.schema):
+                # Figures from live data, as they stand when the step is recorded, with their evidence.
+                clean.update(report_fields.fill(session, form.schema, {**spiff_task.data, **clean}, actor, lang))
             if form is not None and form.anonymous is not None:
                 # The answer leaves the case here: stored with nothing leading back to the respondent, and the step
                 # completed with no data (docs/forms.md, "Anonymous questionnaires").

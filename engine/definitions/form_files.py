@@ -10,7 +10,7 @@ import re
 
 from jsonschema import Draft202012Validator
 
-from ..forms import anonymous, member_blocks, review
+from ..forms import anonymous, derived, member_blocks, report_fields, review
 from ..forms.entries import append_only_fields
 from ..forms.forms import COMPUTATIONS, DATE_RULES, SERVICE_COMPUTED, _object_nodes
 
@@ -84,8 +84,16 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                                          or type(expected.get("offset", 0)) is not int):
                 problems.append({"file": name, "message": f"field '{pname}': x-expected-count must be on a "
                                  'repeatable block, as {"field": "<sibling integer field>", "offset": <integer>}'})
+            differs = prop.get("x-required-when-differs")
+            if differs is not None and not (isinstance(differs, dict) and set(differs) == {"field", "from"}
+                                            and differs["field"] in props and isinstance(differs["from"], str)):
+                problems.append({"file": name, "message": f"field '{pname}': x-required-when-differs is "
+                                 '{"field": "<field of this form>", "from": "<field or case-data key>"}'})
             comp = prop.get("x-computed")
-            if comp is not None and comp not in COMPUTATIONS and comp not in SERVICE_COMPUTED:
+            if isinstance(comp, dict):
+                problems.extend({"file": name, "message": f"field '{pname}': {message}"}
+                                for message in derived.problems(comp, set(schema.get("properties") or {})))
+            elif comp is not None and comp not in COMPUTATIONS and comp not in SERVICE_COMPUTED:
                 problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'"})
             problems.extend({"file": name, "message": f"field '{pname}': {message}"}
                             for message in _date_rule_problems(prop))
@@ -93,6 +101,7 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                 problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
             problems.extend({"file": name, "message": f"field '{pname}': {message}"}
                             for message in _option_label_problems(prop))
+    problems += [{"file": name, "message": message} for message in report_fields.problems(schema)]
     problems += _append_only_problems(name, schema)
     problems += [{"file": name, "message": f"field {message}"} for message in member_blocks.form_problems(schema)]
     problems += review.shape_problems(name, schema)

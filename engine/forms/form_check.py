@@ -94,6 +94,11 @@ def _keyword(key: str, value, node: dict, fc) -> Check:
         options = frozenset(value)
         # jsonschema compares a string only with strings, by ==: membership is exact.
         return lambda x: isinstance(x, str) and x in options
+    if key == "const":
+        if type(value) is not bool:
+            raise _Unsupported(key)
+        # A yes that must be yes (a signature given): jsonschema tells a bool from 1 and 0, so does ``is``.
+        return lambda x: x is value
     if key in ("minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum", "exclusiveMinimum",
                "exclusiveMaximum"):
         if not _is_number(value):

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from ..errors import ValidationFailed
 from ..sandbox.calendar_helpers import service_zone
 from ..store import clock, json_text
-from . import anonymous
+from . import anonymous, derived
 from .entries import append_only_fields
 from .form_check import compile_check
 
@@ -251,6 +251,7 @@ class Form:
                 errors.append(self._error(path, _friendly(err), err.validator))
         if self._has_date_rules:
             self._check_dates(self.schema, data, [], data, context or {}, today or service_today(), errors)
+        self._check_reasons(data, context or {}, errors)
         if errors:
             errors.sort(key=lambda e: e["field"])
             raise ValidationFailed(
@@ -354,9 +355,30 @@ class Form:
             out["limit_labels"] = {k: v for k, v in labels.items() if k in ("hu", "en")}
         return out
 
+    def _check_reasons(self, data: dict, context: dict, errors: list) -> None:
+        """``x-required-when-differs``: a text (a reason) is required when a choice departs from a value given
+        before it, e.g. a consensus score that differs from the score the data suggested (docs/forms.md)."""
+        for name, prop in (self.schema.get("properties") or {}).items():
+            rule = prop.get("x-required-when-differs")
+            if not rule or data.get(name) not in (None, ""):
+                continue
+            chosen = data.get(rule["field"])
+            given = data[rule["from"]] if rule["from"] in data else context.get(rule["from"])
+            if chosen in (None, "") or given in (None, "") or str(chosen) == str(given):
+                continue
+            errors.append(self._error([name], f"is required: {rule['field']} ({chosen}) differs from "
+                                              f"{rule['from']} ({given})", "x-required-when-differs"))
+
     def _compute(self, data: dict) -> None:
+        # In the order the fields are written: a band reads the total computed before it.
         for name, prop in self.schema.get("properties", {}).items():
-            fn = COMPUTATIONS.get(prop.get("x-computed"))
+            spec = prop.get("x-computed")
+            if isinstance(spec, dict):
+                value = derived.compute(spec, data)
+                if value is not derived.UNSET:
+                    data[name] = value
+                continue
+            fn = COMPUTATIONS.get(spec) if isinstance(spec, str) else None
             if fn is not None:
                 data[name] = fn(data)
 

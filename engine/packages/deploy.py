@@ -157,7 +157,7 @@ def list_versions(session: Session) -> list[dict]:
     for r in session.execute(select(ProcessDefinition.package_version_id, ProcessDefinition.process_key,
                                     ProcessDefinition.version)
                              .where(ProcessDefinition.package_version_id.is_not(None))
-                             .order_by(ProcessDefinition.process_key)):
+                             .order_by(ProcessDefinition.process_key, ProcessDefinition.version)):
         processes.setdefault(r.package_version_id, []).append({"process_key": r.process_key,
                                                                "version": r.version})
     rows = session.execute(select(PackageVersion.id, PackageVersion.package_key, PackageVersion.version,

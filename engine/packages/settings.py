@@ -57,17 +57,23 @@ def members(manifest: dict | None, process_key: str) -> dict:
 
 def caseload_rules(manifests: list[dict]) -> dict[str, dict]:
     """caseload key -> {"role", "limit" (the smallest declared, or None), "label" (the first declared),
-    "processes", "tasks", "timers"}: every package that declares a caseload of that key adds what counts, the
+    "processes", "tasks", "timers", "time" (the weekly time per client, docs/services.md; the smallest limit)}:
+    every package that declares a caseload of that key adds what counts, the
     tasks and timers as (process key, name) of its own processes."""
     rules: dict[str, dict] = {}
     for manifest in manifests:
         own = tuple(manifest.get("processes") or {})
         for key, spec in (manifest.get("caseloads") or {}).items():
             rule = rules.setdefault(key, {"role": spec["role"], "limit": None, "label": None, "processes": set(),
-                                          "tasks": set(), "timers": set()})
+                                          "tasks": set(), "timers": set(), "time": None})
             if spec.get("limit") is not None:
                 rule["limit"] = spec["limit"] if rule["limit"] is None else min(rule["limit"], spec["limit"])
             rule["label"] = rule["label"] or spec.get("label")
+            if spec.get("time") and rule.get("time") is None:
+                rule["time"] = dict(spec["time"])  # the weekly time per client: the first declared
+            elif spec.get("time"):
+                rule["time"]["per_week_minutes"] = min(rule["time"]["per_week_minutes"],
+                                                       spec["time"]["per_week_minutes"])
             counts = spec.get("counts") or {}
             rule["processes"] |= set(counts.get("processes") or ())
             rule["tasks"] |= {(p, t) for p in own for t in counts.get("tasks") or ()}

@@ -100,7 +100,7 @@ def _question(name: str, prop: dict, answers: list[dict], least: int) -> dict | 
         out.update(kind="choice", options=prop.get("x-options") or {},
                    counts={str(o): sum(1 for v in given if v == o) for o in prop["enum"]})
     elif prop.get("type") == "array" and items.get("enum"):
-        out.update(kind="choices", options=items.get("x-options") or {},
+        out.update(kind="choices", options=prop.get("x-options") or items.get("x-options") or {},
                    counts={str(o): sum(1 for v in given if isinstance(v, list) and o in v) for o in items["enum"]})
     elif prop.get("type") == "boolean":
         out.update(kind="yes_no", counts={"true": sum(1 for v in given if v is True),

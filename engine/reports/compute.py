@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Float,
+    String,
     and_,
     cast,
     distinct,
@@ -57,11 +58,18 @@ def current(session) -> dict[str, dict]:
     newest = select(PackageVersion.package_key, func.max(PackageVersion.version).label("v")) \
         .group_by(PackageVersion.package_key).subquery()
     rows = session.execute(
-        select(ReportDefinition.report_key, ReportDefinition.definition, PackageVersion.package_key)
+        select(ReportDefinition.report_key, ReportDefinition.definition, PackageVersion.package_key,
+               PackageVersion.manifest)
         .join(PackageVersion, PackageVersion.id == ReportDefinition.package_version_id)
         .join(newest, and_(newest.c.package_key == PackageVersion.package_key, newest.c.v == PackageVersion.version))
         .order_by(ReportDefinition.report_key)).all()
-    return {key: dict(definition, package=package) for key, definition, package in rows}
+    return {key: dict(definition, package=package, caseworker_role=_role_name(manifest, "caseworker"))
+            for key, definition, package, manifest in rows}
+
+
+def _role_name(manifest: dict | None, role: str) -> dict | None:
+    """What the report's service calls a role ({hu, en}: ``roles.<role>.name`` of its manifest), e.g. "Mentor"."""
+    return (((manifest or {}).get("roles") or {}).get(role) or {}).get("name")
 
 
 def definition(session, key: str) -> dict:
@@ -97,7 +105,8 @@ def _splits(rows) -> tuple[Split | None, Split]:
         elif "values" in r:
             other = Split("values", r["values"])
         else:
-            other = Split("bands", r["bands"], [tuple(b) for b in r.get("limits") or []], bool(r.get("age")))
+            other = Split("bands", r["bands"], [tuple(b) for b in r.get("limits") or []], bool(r.get("age")),
+                          missing=r.get("missing"))
     return period, other
 
 
@@ -136,7 +145,9 @@ def carried_facts(report: dict) -> list[str]:
         own = set(report["facts"][collection].get("fields") or {})
         for name in names_read(leaf.measure, leaf.split):
             fact = report["facts"].get(name)
-            if name not in own and fact is not None and kind_of(fact) == "scalar" and not fact.get("client"):
+            # A person's fact is read from their other cases' rows when computing: not carried.
+            if name not in own and fact is not None and kind_of(fact) == "scalar" and not fact.get("client") \
+                    and not fact.get("person"):
                 found.add(name)
     return sorted(found)
 
@@ -148,6 +159,7 @@ class Compiler:
         self.report, self.req = report, req
         self.facts = report["facts"]
         self.carried = set(carried_facts(report))
+        self.persons = any(f.get("person") for f in self.facts.values())  # facts read from the person's cases
 
     @staticmethod
     def source_of(m: dict, split: Split) -> str | None:
@@ -176,9 +188,21 @@ class Compiler:
         fact = self.facts[name]
         if fact.get("client") == "birth_date":
             return CL.c.birth_date
+        if fact.get("person") == "latest":
+            own = self._typed(C.c.facts[name], type_of(fact))
+            return func.coalesce(self._latest_of_person(name, fact), own)
         if collection is not None and name in self.carried:
             return self._typed(E.c.case_facts[name], type_of(fact))
         return self._typed(C.c.facts[name], type_of(fact))
+
+    def _latest_of_person(self, name: str, fact: dict) -> ColumnElement:
+        """The fact as the person's latest case of the report that has it gives it (by the day the case entered
+        the report, then the case): a fact that describes the person, which a later case may leave empty."""
+        other = C.alias("person_case")
+        theirs = self._typed(other.c.facts[name], type_of(fact))
+        return select(theirs).where(other.c.report_key == C.c.report_key, other.c.client_id == C.c.client_id,
+                                    theirs.is_not(None)) \
+            .order_by(other.c.start_day.desc().nulls_last(), other.c.case_id.desc()).limit(1).scalar_subquery()
 
     @staticmethod
     def _typed(element, kind: str | None) -> ColumnElement:
@@ -248,8 +272,12 @@ class Compiler:
             d = m["distinct"]
             if isinstance(d, list):
                 parts = [self._distinct_part(x, collection, src) for x in d]
-                return func.count(distinct(func.concat(parts[0], ":", parts[1])))
+                # "a:b" with ||, which both databases have (SQLite before 3.44 has no concat()).
+                return func.count(distinct(cast(parts[0], String) + ":" + cast(parts[1], String)))
             return func.count(distinct(self._distinct_part(d, collection, src)))
+        if m.get("per_case") == "max":
+            # The case's largest value; ``Statement.run`` sums (or averages) these over the cases.
+            return func.max(self.operand(m["sum"] if "sum" in m else m["mean"], collection))
         if "sum" in m:
             return func.sum(self.operand(m["sum"], collection))
         return func.avg(self.operand(m["mean"], collection))
@@ -275,6 +303,14 @@ def _age_condition(expr, band: tuple, on: dt.date) -> ColumnElement[bool]:
     if band[1] is not None:
         parts.append(expr > years_before(band[1]))
     return and_(*parts)
+
+
+def band_condition(split: Split, expr, band: tuple, on: dt.date) -> ColumnElement[bool]:
+    """The rows of one band of a split: a range of the fact, of ages on a day, or (the ``missing`` band, marked by
+    a fourth element) the rows without the fact."""
+    if len(band) > 3:
+        return expr.is_(None)
+    return _age_condition(expr, band, on) if split.age else _band_condition(expr, band)
 
 
 def _band_condition(expr, band: tuple) -> ColumnElement[bool]:
@@ -356,21 +392,23 @@ def _is_aggregate(m: dict) -> bool:
     return any(k in m for k in ("count", "distinct", "sum", "mean"))
 
 
-def _bands_of(split: Split, req: ReportRequest) -> list[tuple[float | None, float | None, str]]:
+def _bands_of(split: Split, req: ReportRequest) -> list[tuple]:
+    """(low, high, label) of each band; the ``missing`` band last, as (None, None, label, True)."""
     if split.kind != "bands":
         return []
-    if split.bands:
-        return split.bands
-    return [(b.low, b.high, b.label()) for b in req.bands]
+    bands: list[tuple] = list(split.bands) if split.bands else [(b.low, b.high, b.label()) for b in req.bands]
+    return bands + [(None, None, split.missing, True)] if split.missing else bands
 
 
 class Statement:
     """Aggregates sharing their rows: one SELECT."""
 
     def __init__(self, comp: Compiler, collection: str | None, joined: bool, period: Any, split: Split,
-                 own_process: str | None, start: dt.date, end: dt.date):
+                 own_process: str | None, start: dt.date, end: dt.date, per_case: str | None = None):
         self.comp, self.collection, self.joined, self.split = comp, collection, joined, split
         self.period, self.own_process, self.start, self.end = period, own_process, start, end
+        self.per_case = per_case  # "max": each column is a case's largest value, then summed or averaged
+        self.outer: list = []  # with per_case: func.sum or func.avg of each column
         self.columns: list[ColumnElement] = []
         self.slots: list[tuple[Leaf, int | None]] = []  # (leaf, band index)
 
@@ -386,12 +424,13 @@ class Statement:
         if bands:
             expr = comp.value(split.name or "", self.collection)
             for i, band in enumerate(bands):
-                cond = _age_condition(expr, band, self.end) if split.age else _band_condition(expr, band)
+                cond = band_condition(split, expr, band, self.end)
                 self.columns.append(agg.filter(and_(*conds, cond)))
                 self.slots.append((leaf, i))
         else:
             self.columns.append(agg.filter(and_(*conds)) if conds else agg)
             self.slots.append((leaf, None))
+        self.outer += [func.sum if "sum" in m else func.avg] * (len(self.columns) - len(self.outer))
 
     def run(self, session, report: dict) -> list[tuple[Any, list]]:
         comp, req = self.comp, self.comp.req
@@ -413,11 +452,13 @@ class Statement:
             group = comp.value(self.split.name or "", self.collection)
         elif self.split.kind == "values":
             group = E.c.value
-        columns = list(self.columns) + ([group.label(GROUP)] if group is not None else [])
+        columns = [c.label(f"pc{i}") if self.per_case else c for i, c in enumerate(self.columns)]
+        columns += [group.label(GROUP)] if group is not None else []
         query = select(*columns)
         clients = self.split.age or _reads_client(comp, self)
+        # Not with a fact read from the person's other cases (a subquery correlated with the case row), nor per case.
         once = _reading_facts_once(columns, where) if self.collection is None and not clients and \
-            session.get_bind().dialect.name == "sqlite" else None
+            not self.per_case and not comp.persons and session.get_bind().dialect.name == "sqlite" else None
         if once is not None:
             query = once
         elif self.collection is not None:
@@ -430,7 +471,15 @@ class Statement:
             query = query.outerjoin(CL, CL.c.id == src.c.client_id)
         if once is None:
             query = query.where(*where)
-        if group is not None:
+        if self.per_case:
+            # Per case first (its largest value), then over the cases: a subquery grouped by case (and split).
+            inner = query.add_columns(src.c.case_id.label("per_case_id")).group_by(
+                src.c.case_id, *([group] if group is not None else [])).subquery()
+            outer = [agg(inner.c[f"pc{i}"]) for i, agg in enumerate(self.outer)]
+            query = select(*outer, *([inner.c[GROUP]] if group is not None else [])).select_from(inner)
+            if group is not None:
+                query = query.group_by(inner.c[GROUP])
+        elif group is not None:
             query = query.group_by(literal_column(GROUP))
         rows = session.execute(query).all()
         n = len(self.columns)
@@ -505,11 +554,11 @@ def compute(session, report: dict, req: ReportRequest) -> dict:
             # Bands are filtered columns, not groups: they share the statement of the rows they split.
             split_sig = repr(Split()) if leaf.split.kind == "bands" and not leaf.split.age else repr(leaf.split)
             sig = (collection, joined, repr(period), split_sig, leaf.period.kind if leaf.period else None,
-                   bool(m.get("process")), start, end)
+                   bool(m.get("process")), start, end, m.get("per_case"))
             stmt = statements.get(sig)
             if stmt is None:
                 stmt = statements[sig] = Statement(comp, collection, joined, period, leaf.split,
-                                                   m.get("process"), start, end)
+                                                   m.get("process"), start, end, m.get("per_case"))
             stmt.add(leaf, bands)
     # values[(table, column)][(period key, split key)] = number
     values: dict[tuple, dict[tuple, Any]] = defaultdict(dict)
@@ -523,7 +572,7 @@ def compute(session, report: dict, req: ReportRequest) -> dict:
             for (leaf, band), v in zip(stmt.slots, row):
                 split_key = band if band is not None else group
                 values[leaf.target][(period_key, split_key)] = _number(v) if v is not None else (
-                    0 if "count" in leaf.measure or "distinct" in leaf.measure else None)
+                    _nothing(leaf.measure))
     registrations = {fig["id"]: _registrations(session, req) for fig in report["indicators"] if fig.get(
         "registrations")}
     return _assemble(session, report, req, values, registrations)
@@ -540,6 +589,12 @@ def _registrations(session, req: ReportRequest) -> int:
             unindexed(Intake.taken_at) >= start, unindexed(Intake.taken_at) < end,
             Case.caseworker_id == req.caseworker_id)
     return session.execute(query).scalar() or 0
+
+
+def _nothing(m: dict):
+    """The value of a figure over no rows: 0 for a count or a sum (SQL's SUM of nothing is NULL), none otherwise
+    (a mean of nothing)."""
+    return 0 if "count" in m or "distinct" in m or "sum" in m else None
 
 
 def _finish(m: dict, raw):
@@ -572,7 +627,7 @@ def _assemble(session, report: dict, req: ReportRequest, values: dict, registrat
             value = _ratio(fig, scalar(fig["ratio"]["of"]), scalar(fig["ratio"]["to"]))
         elif _is_aggregate(fig):
             raw = values.get((None, fid), {}).get((None, None))
-            value = _finish(fig, raw if raw is not None else (0 if "count" in fig or "distinct" in fig else None))
+            value = _finish(fig, raw if raw is not None else _nothing(fig))
         else:
             value = None
         scalars[fid] = value
@@ -631,7 +686,7 @@ def _table(session, table: dict, req: ReportRequest, values: dict, scalar) -> li
             if pkey is not None:
                 row[period.kind if period else "period"] = pkey
             if split.kind == "bands":
-                low, high, label = _bands_of(split, req)[skey]
+                low, high, label = _bands_of(split, req)[skey][:3]
                 row.update(key=str(skey), label=label, low=low, high=high)
             elif split.kind == "caseworker":
                 row.update(key=str(skey) if skey is not None else "", caseworker_id=skey, name=names.get(skey, "—"))
@@ -642,8 +697,8 @@ def _table(session, table: dict, req: ReportRequest, values: dict, scalar) -> li
             for c in columns:
                 if _is_aggregate(c):
                     raw = values.get((tid, c["id"]), {}).get((pkey, skey))
-                    if raw is None and ("count" in c or "distinct" in c):
-                        raw = 0
+                    if raw is None:
+                        raw = _nothing(c)
                     row[c["id"]] = _finish(c, raw)
             for c in columns:
                 if "ratio" in c:

@@ -14,7 +14,7 @@ DASH = "—"
 WORDS_HU = {"id": "azonosító", "indicator": "mutató", "value": "érték", "unit": "mértékegység", "see": "lásd",
             "Indicators": "Mutatószámok", "all caseworkers": "minden munkatárs", "caseworker": "munkatárs",
             "all processes": "minden folyamat", "key": "kulcs", "period": "időszak", "month": "hónap",
-            "quarter": "negyedév", "not recorded": "nincs megadva"}
+            "quarter": "negyedév", "not recorded": "nincs megadva", "all": "mind"}
 
 
 def word(text: str, lang: str) -> str:
@@ -42,7 +42,7 @@ def row_label(result: dict, table_id: str, row: dict, lang: str) -> str:
     if "name" in row and "caseworker_id" in row:
         return str(row["name"])
     if "label" in row:
-        return str(row["label"])
+        return _text(row["label"], lang) if isinstance(row["label"], dict) else str(row["label"])
     options = (result.get("labels") or {}).get(table_id) or {}
     key = row.get("key")
     if key in options:
@@ -76,25 +76,33 @@ def table_rows(result: dict, table: dict, lang: str = "en") -> list[list]:
 
 def heading(result: dict, lang: str = "en") -> list[str]:
     p = result["period"]
-    who = result.get("caseworker_name") or (f"{word('caseworker', lang)} {result['caseworker_id']}"
-                                            if result.get("caseworker_id") else word("all caseworkers", lang))
+    role = _text(result.get("caseworker_role"), lang)  # as the service names the role, e.g. "Mentor"
+    if result.get("caseworker_id"):
+        name = result.get("caseworker_name") or result["caseworker_id"]
+        who = f"{role}: {name}" if role else f"{word('caseworker', lang)} {name}"
+    else:
+        who = f"{role}: {word('all', lang)}" if role else word("all caseworkers", lang)
     return [f"{_text(result['title'], lang)} {p['from']} – {p['to']}", who,
             result.get("process_key") or word("all processes", lang)]
 
 
 def to_text(result: dict, lang: str = "en") -> str:
     out = [" · ".join(heading(result, lang)), ""]
-    for item_id, label, value, unit, see in indicator_rows(result, lang)[1:]:
-        figure = f"see {see}" if see and value is None else f"{shown(value)} {unit}"
-        out.append(f"{item_id:>6}  {figure:>22}  {label}")
+    items = [(item_id, f"{word('see', lang)} {see}" if see and value is None else f"{shown(value)} {unit}".rstrip(),
+              label) for item_id, label, value, unit, see in indicator_rows(result, lang)[1:]]
+    id_width = max((len(i) for i, _f, _l in items), default=0)
+    figure_width = max((len(f) for _i, f, _l in items), default=0)
+    out += [f"{item_id:>{id_width}}  {figure:>{figure_width}}  {label}" for item_id, figure, label in items]
     for table in result["layout"]["tables"]:
         rows = table_rows(result, table, lang)
         if len(rows) == 1:
             continue
         widths = [max(len(shown(r[i])) for r in rows) for i in range(len(rows[0]))]
         out += ["", _text(table["title"], lang)]
-        out += ["  ".join(shown(v).rjust(w) if i else shown(v).ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
-                for r in rows]
+        # Numbers to the right, words (a row's quarter and label, the headings of those) to the left.
+        words = [all(not isinstance(r[i], (int, float)) for r in rows[1:]) for i in range(len(rows[0]))]
+        out += ["  ".join(shown(v).ljust(w) if words[i] else shown(v).rjust(w)
+                          for i, (v, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
     return "\n".join(out) + "\n"
 
 

@@ -194,12 +194,17 @@ def _fields(fact: dict, source: dict) -> dict:
     return out
 
 
-def completion_entry(fact: dict, data: dict) -> dict | None:
-    """The entry a completed step of the collected form adds (None without its date, when it has one)."""
+def completion_entries(fact: dict, data: dict) -> list[dict]:
+    """The entries a completed step of the collected form adds: one, or with ``values`` one per distinct value of
+    that list field of the step (none without its date, when it has one)."""
     day = _date(data.get(fact["date"])) if "date" in fact else None
     if "date" in fact and day is None:
-        return None
-    return {"position": 0, "day": day, "value": None, "fields": _fields(fact, data)}
+        return []
+    fields = _fields(fact, data)
+    if "values" in fact:
+        return [{"position": i, "day": day, "value": v[:300], "fields": fields}
+                for i, v in enumerate(typed(data.get(fact["values"]), "list"))]
+    return [{"position": 0, "day": day, "value": None, "fields": fields}]
 
 
 def period_days(report: dict, facts: dict) -> tuple[str | None, str | None]:
@@ -230,6 +235,19 @@ def _local_day(at: dt.datetime | None) -> str | None:
     return at.astimezone(service_zone()).date().isoformat() if at is not None else None
 
 
+def note_before(advance) -> None:
+    """Registered in ``engine.runtime.observers.BEGIN_OBSERVERS``: each report's rows as the case's data gives them
+    before the command. The command before brought the rows in step, so a command that completes no step and
+    leaves the facts as they were (most timer firings) writes nothing and does not look its rows up."""
+    if getattr(advance.case, "state", None) == b"":
+        return  # a case being started has no rows yet
+    reports = reports_of(advance.session, advance.view)
+    if reports:
+        data = _current_data(advance.workflow, getattr(advance, "ready_before", None))
+        advance.report_rows_before = {r["key"]: _state(r, advance.case, data, advance.caseworker_id, advance.at,
+                                                       False) for r in reports}
+
+
 def observe(advance, created_rows, completed: bool) -> None:
     """The observer registered in ``engine.runtime.advance.OBSERVERS`` (engine/setup.py)."""
     reports = reports_of(advance.session, advance.view)
@@ -238,43 +256,53 @@ def observe(advance, created_rows, completed: bool) -> None:
     data = _current_data(advance.workflow, getattr(advance, "ready_after", None))
     data = members.overlay(advance.session, getattr(advance.view, "members", None) or {}, advance.case.id, data)
     finished = sorted(getattr(advance, "finished_spiff_ids", ()) or ())
+    before = getattr(advance, "report_rows_before", None) or {}
     for report in reports:
         completions = _completions(advance, report, finished)
         write(advance.session, report, advance.case, advance.workflow, data, advance.caseworker_id, advance.at,
-              completed, completions)
+              completed, completions, before=before.get(report["key"]))
 
 
 def _completions(advance, report: dict, finished: list[str]) -> list[tuple[str, dict]]:
-    collected = {form: name for name, f in report["facts"].items() if "completions" in f
-                 for form in ([f["completions"]] if isinstance(f["completions"], str) else f["completions"])}
+    collected: dict[str, list[str]] = {}  # form file → the collections of its completed steps
+    for name, f in report["facts"].items():
+        if "completions" in f:
+            for form in [f["completions"]] if isinstance(f["completions"], str) else f["completions"]:
+                collected.setdefault(form, []).append(name)
     if not collected or not finished:
         return []
     found = []
     for sid in finished:
         task = advance.workflow.get_task_from_id(UUID(sid))
         form = (advance.view.catalogue.get(task.task_spec.name) or {}).get("form") if task is not None else None
-        if form in collected:
-            entry = completion_entry(report["facts"][collected[form]], task.data)
-            if entry is not None:
-                found.append((collected[form], entry))
+        for name in collected.get(form or "", []):
+            found += [(name, entry) for entry in completion_entries(report["facts"][name], task.data)]
     return found
 
 
-def write(session, report: dict, case, workflow, data: dict, caseworker_id: int | None, at: dt.datetime,
-          completed: bool, completions: list[tuple[str, dict]] | None = None, lookup: bool = False) -> None:
-    """Bring one case's rows of one report in line with its data; writes nothing when nothing changed."""
-    key = report["key"]
+def _state(report: dict, case, data: dict, caseworker_id: int | None, at: dt.datetime, completed: bool) -> tuple:
+    """What one case's rows of one report hold: (facts, entries, start day, end day, (process, client, caseworker))."""
     started_on = _local_day(getattr(case, "started_at", None))
     completed_on = _local_day(getattr(case, "completed_at", None) or at) if completed else None
     facts = facts_of(report, data, completed, started_on, completed_on)
-    entries = entries_of(report, data)
     start, end = period_days(report, facts)
-    ident = (case.process_key, case.client_id, caseworker_id)
-    state = (facts, entries, start, end, ident)
+    return facts, entries_of(report, data), start, end, (case.process_key, case.client_id, caseworker_id)
+
+
+def write(session, report: dict, case, workflow, data: dict, caseworker_id: int | None, at: dt.datetime,
+          completed: bool, completions: list[tuple[str, dict]] | None = None, lookup: bool = False,
+          before: tuple | None = None) -> None:
+    """Bring one case's rows of one report in line with its data; writes nothing when nothing changed.
+    ``before``: the rows as the data gave them before the command (``note_before``)."""
+    key = report["key"]
+    state = _state(report, case, data, caseworker_id, at, completed)
+    facts, entries, start, end, ident = state
     memo = getattr(workflow, "_segito_report_rows", None)
     if memo is None:
         memo = workflow._segito_report_rows = {}
     known = None if lookup else memo.pop(key, None)
+    if known is None and before == state and not completions and not lookup:
+        return  # as the command before left them: no look-up, no statement
     in_tx = session.in_transaction()
     conn = session.connection()
     # What each entry carries of its case (engine/reports/models.py ReportEntry): its period and some facts.

@@ -29,6 +29,7 @@ _FIELD = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 2000}
 _LOCALISED = {"type": "object", "required": ["hu", "en"], "additionalProperties": False,
               "properties": {"hu": _TEXT, "en": _TEXT}}
+_LABEL = {"oneOf": [_TEXT, _LOCALISED]}  # a band's label: the same in both languages, or {hu, en}
 _ROLES = {"type": "array", "items": {"enum": list(ROLES)}, "uniqueItems": True}
 _SCALAR = {"type": ["string", "number", "boolean"]}
 _CONDITION: dict = {"$ref": "#/$defs/condition"}
@@ -65,8 +66,8 @@ _ROW = {"oneOf": [
      "properties": {"bands": _ID, "from_request": {"const": True},
                     "limits": {"type": "array", "minItems": 1, "items": {
                         "type": "array", "minItems": 3, "maxItems": 3,
-                        "prefixItems": [{"type": ["number", "null"]}, {"type": ["number", "null"]}, _TEXT]}},
-                    "age": {"const": True}}},
+                        "prefixItems": [{"type": ["number", "null"]}, {"type": ["number", "null"]}, _LABEL]}},
+                    "age": {"const": True}, "missing": _LABEL}},
 ]}
 _FORM_FILE = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}\\.json$"}
 SCHEMA: dict = {
@@ -271,6 +272,12 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             for j, other in enumerate(fact.get(key) or []):
                 if other not in names or kind_of(facts[other]) != "scalar":
                     problems.add((*where, key, j), f"'{other}' is not a fact of one value")
+        if "person" in fact and ("field" not in fact or kind != "scalar"):
+            problems.add((*where, "person"), "'person: latest' goes with a fact of one value read from a field")
+        for file in completion_forms(fact) if "values" in fact and "completions" in fact else []:
+            if (((forms.get(file) or {}).get("properties") or {}).get(fact["values"]) or {}).get(
+                    "type", "array") != "array":
+                problems.add((*where, "values"), f"'{fact['values']}' is not a list field of {file}")
         if "otherwise" in fact and fact["otherwise"] not in names:
             problems.add((*where, "otherwise"), f"no fact '{fact['otherwise']}'")
         if "when" in fact:
@@ -318,6 +325,9 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             for _j, o in enumerate([operand] if isinstance(operand, str) else (operand or {}).get("divide") or []):
                 if o not in visible:
                     problems.add((*path, key), f"no fact '{o}'")
+        if "per_case" in m and not ({"sum", "mean"} & set(m)):
+            problems.add((*path, "per_case"), "'per_case' goes with 'sum' or 'mean' (the case's largest value, then "
+                                              "summed or averaged over the cases)")
         if "ratio" in m:
             for key in ("of", "to"):
                 if m["ratio"][key] not in local and m["ratio"][key] not in figure_ids:

@@ -83,8 +83,9 @@ class ReportEntry(Base):
         Index("ix_report_entries_case", "case_id", "report_key", "collection"),
         # Entries dated in the period, by caseworker, from the index alone.
         Index("ix_report_entries_day", "report_key", "collection", "day", "caseworker_id"),
-        # Grouped by value with the case's period and carried facts beside the clients: per problem type, active
-        # clients with and without an agreement are counted from the index alone, in order, without a sort.
+        # Grouped by value with the case's period and carried facts beside the clients (and the caseworker, for
+        # one caseworker's report): per problem type, active clients with and without an agreement are counted
+        # from the index alone.
         Index("ix_report_entries_value", "report_key", "collection", "value", "start_day", "end_day", "client_id",
-              "case_id", "case_facts"),
+              "case_id", "case_facts", "caseworker_id"),
     )

@@ -82,6 +82,12 @@ def parse_request(date_from, date_to, caseworker_id=None, process_key=None, band
                          process_key or None, band_list)
 
 
+def report_key(typed: str) -> str:
+    """A report's key as typed in an address or on the command line: a key has no hyphens (docs/reports.md), so
+    ``a-report`` is read as ``a_report`` (a report's old address, written with hyphens, keeps working)."""
+    return typed.strip().replace("-", "_")
+
+
 def may_read(actor: Actor, access: dict) -> bool:
     return bool(actor.role_codes & set(access["read"]))
 

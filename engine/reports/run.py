@@ -40,6 +40,13 @@ def report(runtime, actor: Actor, key: str, req: ReportRequest) -> dict:
         req = authorise(actor, req, definition["access"])
         result = c.compute(session, definition, req)
         result["labels"] = c.labels(runtime, session, definition)
+        # The caseworker filter as the service names the role, and the one asked for by name.
+        result["caseworker_role"] = definition.get("caseworker_role")
+        if req.caseworker_id is not None:
+            from ..store.models import User
+
+            result["caseworker_name"] = session.execute(
+                select(User.display_name).where(User.id == req.caseworker_id)).scalar()
     result["names_allowed"] = may_see_names(actor, definition["access"])
     result["layout"] = layout(definition)
     return result
@@ -112,7 +119,7 @@ def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key:
             raise ValidationFailed(f"'{table['id']}' needs the number of a band (0–{len(bands) - 1}), not '{key}'",
                                    [{"field": "key", "message": "no such band"}]) from None
         expr = comp.value(split.name or "", collection)
-        return [c._age_condition(expr, band, end) if split.age else c._band_condition(expr, band)], start, end
+        return [c.band_condition(split, expr, band, end)], start, end
     if split.kind == "caseworker":
         if not key.isdigit():
             return [src.c.caseworker_id.is_(None)], start, end
@@ -128,47 +135,54 @@ def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key:
 def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: str, row_key: str | None = None,
                  with_names: bool = False, limit: int = 100, offset: int = 0) -> dict:
     """The cases a figure counts (the same conditions), with their facts; names only for ``access.names``."""
-    from ..store.models import Client, User
-
     check_offset("offset", offset)
     with runtime.db.reading() as session:
         report = c.definition(session, key)
         req = authorise(actor, req, report["access"])
         if with_names and not may_see_names(actor, report["access"]):
             raise Forbidden("the list by name is for the roles: " + ", ".join(report["access"]["names"]))
-        measure, table = _target(report, target)
-        comp = c.Compiler(report, req)
-        split = c._splits(table["rows"])[1] if table is not None else c.Split()
-        collection = comp.source_of(measure, split)
-        conds, start, end = _row_conditions(comp, report, table, row_key, collection, req)
-        conds += comp.period_condition(measure, start, end)
-        if "where" in measure:
-            conds.append(comp.condition(measure["where"], collection))
-        if measure.get("process"):
-            conds.append(c.C.c.process_key == measure["process"])
-        elif req.process_key:
-            conds.append(c.C.c.process_key == req.process_key)
-        src = c.E if collection is not None else c.C
-        conds.append(src.c.report_key == key)
-        if req.caseworker_id is not None:
-            conds.append(src.c.caseworker_id == req.caseworker_id)
-        columns: list[Any] = [c.C.c.case_id, c.C.c.process_key, c.C.c.start_day, c.C.c.end_day, c.C.c.facts,
-                              Client.client_code, User.display_name]
-        if with_names:
-            columns += [Client.family_name, Client.given_name]
-        if collection is not None:
-            conds.append(c.E.c.collection == collection)
-            entries = select(c.E.c.case_id, func.count().label("entries")).select_from(c.E).join(
-                c.C, and_(c.C.c.report_key == c.E.c.report_key, c.C.c.case_id == c.E.c.case_id)) \
-                .outerjoin(c.CL, c.CL.c.id == c.E.c.client_id).where(*conds).group_by(c.E.c.case_id).subquery()
-            query = select(*columns, entries.c.entries).select_from(c.C).join(
-                entries, entries.c.case_id == c.C.c.case_id).where(c.C.c.report_key == key)
-        else:
-            query = select(*columns).select_from(c.C).where(*conds)
-        query = query.outerjoin(Client, Client.id == c.C.c.client_id).outerjoin(User, User.id == c.C.c.caseworker_id)
-        total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
-        rows = session.execute(query.order_by(c.C.c.case_id).limit(min(limit, MAX_LIMIT)).offset(offset)).all()
-    items = []
+        return cases_in(session, report, req, target, row_key, with_names, limit, offset)
+
+
+def cases_in(session, report: dict, req: ReportRequest, target: str, row_key: str | None = None,
+             with_names: bool = False, limit: int = 100, offset: int = 0) -> dict:
+    """``cases_behind`` inside a session the caller holds, for a request already authorised."""
+    from ..store.models import Client, User
+
+    key = report["key"]
+    measure, table = _target(report, target)
+    comp = c.Compiler(report, req)
+    split = c._splits(table["rows"])[1] if table is not None else c.Split()
+    collection = comp.source_of(measure, split)
+    conds, start, end = _row_conditions(comp, report, table, row_key, collection, req)
+    conds += comp.period_condition(measure, start, end)
+    if "where" in measure:
+        conds.append(comp.condition(measure["where"], collection))
+    if measure.get("process"):
+        conds.append(c.C.c.process_key == measure["process"])
+    elif req.process_key:
+        conds.append(c.C.c.process_key == req.process_key)
+    src = c.E if collection is not None else c.C
+    conds.append(src.c.report_key == key)
+    if req.caseworker_id is not None:
+        conds.append(src.c.caseworker_id == req.caseworker_id)
+    columns: list[Any] = [c.C.c.case_id, c.C.c.process_key, c.C.c.start_day, c.C.c.end_day, c.C.c.facts,
+                          Client.client_code, User.display_name]
+    if with_names:
+        columns += [Client.family_name, Client.given_name]
+    if collection is not None:
+        conds.append(c.E.c.collection == collection)
+        entries = select(c.E.c.case_id, func.count().label("entries")).select_from(c.E).join(
+            c.C, and_(c.C.c.report_key == c.E.c.report_key, c.C.c.case_id == c.E.c.case_id)) \
+            .outerjoin(c.CL, c.CL.c.id == c.E.c.client_id).where(*conds).group_by(c.E.c.case_id).subquery()
+        query = select(*columns, entries.c.entries).select_from(c.C).join(
+            entries, entries.c.case_id == c.C.c.case_id).where(c.C.c.report_key == key)
+    else:
+        query = select(*columns).select_from(c.C).where(*conds)
+    query = query.outerjoin(Client, Client.id == c.C.c.client_id).outerjoin(User, User.id == c.C.c.caseworker_id)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = session.execute(query.order_by(c.C.c.case_id).limit(min(limit, MAX_LIMIT)).offset(offset)).all()
+    items: list[dict] = []
     for row in rows:
         item = {"case_id": row.case_id, "process_key": row.process_key, "client_code": row.client_code,
                 "caseworker": row.display_name, "start": _iso(row.start_day), "end": _iso(row.end_day),

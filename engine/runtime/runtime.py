@@ -4,6 +4,7 @@ SpiffWorkflow lives behind this module and ``advance.py``: the rest of the engin
 """
 from __future__ import annotations
 
+import gc
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -113,6 +114,18 @@ class Runtime:
             with self._lock:
                 self._definitions[definition_id] = view
         return view
+
+    def settle(self) -> None:
+        """For a long-running process (a server or a timer worker), once it has started: read every deployed
+        definition now (its first commands would), then hand everything alive to ``gc.freeze()``. Python's full
+        collections walk every tracked object, and ~100,000 of them are the code and the parsed specs, which never
+        become garbage: in a worker firing timers a full pass came every few hundred firings and walked them all
+        (docs/benchmarks.md)."""
+        with self.db.reading() as session:
+            for row in definitions.list_definitions(session):
+                self.definition(session, row["id"])
+        gc.collect()
+        gc.freeze()
 
     def lock_case(self, session: Session, case_id: int) -> Case:
         """The case row, locked for this transaction (SQLite's writer lock is already held by BEGIN IMMEDIATE)."""

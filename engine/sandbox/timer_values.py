@@ -78,7 +78,11 @@ def _show(value) -> str:
 
 
 def _limit(now: dt.datetime) -> dt.datetime:
-    return now + TimerEventDefinition.get_timedelta_from_start({"years": MAX_YEARS}, now)
+    """MAX_YEARS years after ``now`` as SpiffWorkflow's duration arithmetic counts them (the days of the
+    12 × MAX_YEARS months from now's month on), without its loop over every month: every timer's value is
+    checked against it."""
+    first = dt.date(now.year, now.month, 1)
+    return now + (first.replace(year=first.year + MAX_YEARS) - first)
 
 
 def _duration(text: str, start: dt.datetime, what: str = "duration") -> dt.timedelta:

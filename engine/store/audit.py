@@ -97,6 +97,7 @@ class PendingEvent:
     kind: str
     payload: dict = field(default_factory=dict)
     task_id: int | None = None
+    actor: str | None = None  # another actor than the command's (a timer fired inside a person's command)
 
 
 class CaseAudit:
@@ -109,8 +110,9 @@ class CaseAudit:
         self.events: list[PendingEvent] = []
         self.head, self.seq = case.audit_head or "", case.audit_seq or 0
 
-    def add(self, kind: str, payload: dict | None = None, task_id: int | None = None) -> None:
-        self.events.append(PendingEvent(kind, payload or {}, task_id))
+    def add(self, kind: str, payload: dict | None = None, task_id: int | None = None,
+            actor: str | None = None) -> None:
+        self.events.append(PendingEvent(kind, payload or {}, task_id, actor))
 
     def flush(self, session: Session | Connection, touch_case: bool = True) -> None:
         """Insert the collected events; ``touch_case=False`` when the caller writes the head with the case row.
@@ -121,8 +123,9 @@ class CaseAudit:
         head, seq = self.head, self.seq
         for ev in self.events:
             seq += 1
-            digest = event_hash(head, seq, self.at, self.actor, ev.kind, self.case.id, ev.task_id, ev.payload)
-            rows.append(dict(occurred_at=self.at, actor=self.actor, kind=ev.kind, case_id=self.case.id,
+            actor = ev.actor or self.actor
+            digest = event_hash(head, seq, self.at, actor, ev.kind, self.case.id, ev.task_id, ev.payload)
+            rows.append(dict(occurred_at=self.at, actor=actor, kind=ev.kind, case_id=self.case.id,
                              task_id=ev.task_id, seq=seq, payload=ev.payload, prev_hash=head, hash=digest))
             head = digest
         if isinstance(session, Connection):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.store.models import Base, BigId, UtcDateTime
@@ -60,3 +60,18 @@ class CalendarFeed(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class LoggedTime(Base):
+    """The time logged with a client in one week of one case, for a caseload that limits it (docs/services.md,
+    ``caseloads.<key>.time``): kept in step with the case's log by engine/timers/time_limits.py, read by the
+    caseload page."""
+
+    __tablename__ = "logged_time"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    caseload: Mapped[str] = mapped_column(String(100), primary_key=True)
+    week_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # the Monday
+    client_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    caseworker_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    minutes: Mapped[int] = mapped_column(Integer)

@@ -7,13 +7,18 @@ a caseload of the same key adds what counts to it; the smallest limit declared i
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import and_, distinct, exists, false, func, or_, select
 
 from ..packages import settings
 from ..people import access
 from ..people.users import MANAGER, Actor
+from ..sandbox.calendar_helpers import local_date
+from ..store import clock
 from ..store.models import Case, HumanTask, PackageVersion, ProcessDefinition, User, UserRole
 from ..store.timer_models import Timer
+from . import time_limits
 
 CASELOAD_EXCEEDED = "caseload_limit_exceeded"
 
@@ -58,9 +63,10 @@ def active_clients(session, rule: dict, caseworker_id: int, including_case: int 
                            .where(Case.caseworker_id == caseworker_id, cond)).scalar() or 0
 
 
-def overview(runtime, actor: Actor) -> list[dict]:
+def overview(runtime, actor: Actor, today: dt.date | None = None) -> list[dict]:
     """Every declared caseload: its key, role, limit and label, and every active person of its role with the
-    clients counting toward it, most loaded first; those over the limit are flagged."""
+    clients counting toward it, most loaded first; those over the limit are flagged. A caseload with a weekly time
+    per client lists, per person, the clients over it in the week of ``today`` (the service's today by default)."""
     access.require_role(actor, MANAGER, *access.OVERSEERS)
     found = []
     with runtime.db.reading() as session:
@@ -72,9 +78,14 @@ def overview(runtime, actor: Actor) -> list[dict]:
                                      .join(UserRole, UserRole.user_id == User.id)
                                      .where(UserRole.role == rule["role"], User.active.is_(True))).all()
             limit = rule["limit"]
+            # The weekly time per client (caseloads.<key>.time): who is over it this week, by client code.
+            week = time_limits.week_start(today or local_date(clock.now()))
+            over_time = time_limits.over_the_limit(session, key, rule, week) if rule.get("time") else {}
             rows = [{"user_id": m.id, "username": m.username, "display_name": m.display_name,
                      "active": counts.get(m.id, 0), "limit": limit,
-                     "over": limit is not None and counts.get(m.id, 0) > limit} for m in people]
+                     "over": limit is not None and counts.get(m.id, 0) > limit,
+                     "over_time": over_time.get(m.id, [])} for m in people]
             found.append({"caseload": key, "role": rule["role"], "limit": limit, "label": rule["label"],
+                          "time": ({**rule["time"], "week_start": week.isoformat()} if rule.get("time") else None),
                           "rows": sorted(rows, key=lambda r: (-r["active"], r["username"]))})
     return found

@@ -29,6 +29,7 @@ from ..packages import settings as package_settings
 from ..runtime import finished_rounds
 from ..sandbox import calendar_helpers
 from ..store import audit, clock
+from ..store.db import Prepared
 from ..store.models import UtcDateTime
 from ..store.timer_models import Timer
 from . import caseload
@@ -83,16 +84,16 @@ def waiting_timers(workflow) -> dict[tuple[str, dt.datetime], tuple[Task, str]]:
 
 # Statements built once: the observer runs in every command of a process with timers.
 _T = Timer.__table__
-_OPEN_ROWS = select(_T.c.id, _T.c.spiff_task_id, _T.c.due_at, _T.c.bpmn_id, _T.c.label, _T.c.purpose, _T.c.state,
-                    _T.c.claimed_by, _T.c.attempts).where(
-    _T.c.case_id == bindparam("case_id"), or_(_T.c.state == "scheduled", _T.c.state == "incident"))
-_MARK = update(_T).where(_T.c.id == bindparam("timer_id")).values(
+_OPEN_ROWS = Prepared(select(_T.c.id, _T.c.spiff_task_id, _T.c.due_at, _T.c.bpmn_id, _T.c.label, _T.c.purpose,
+                             _T.c.state, _T.c.claimed_by, _T.c.attempts).where(
+    _T.c.case_id == bindparam("case_id"), or_(_T.c.state == "scheduled", _T.c.state == "incident")))
+_MARK = Prepared(update(_T).where(_T.c.id == bindparam("timer_id")).values(
     state=bindparam("state"), fired_at=bindparam("at", type_=UtcDateTime()), fired_by=bindparam("by"),
-    claimed_by=None, claim_expires_at=None)
+    claimed_by=None, claim_expires_at=None))
 
 # A timer that waits again for the same due time keeps its row: only the waiting task it belongs to changes.
 _REARM = update(_T).where(_T.c.id == bindparam("timer_id")).values(spiff_task_id=bindparam("task"))
-_INSERT = _T.insert()
+_INSERT = Prepared(_T.insert())
 _INSERT_RETURNING_ID = _T.insert().returning(_T.c.id)
 
 def uses_timers(view) -> bool:
@@ -130,7 +131,7 @@ def _find(workflow, spiff_task_id: str):
 
 def open_rows(session, case_id: int) -> list:
     """The case's scheduled and incident timer rows (to be read under the case's lock)."""
-    return session.connection().execute(_OPEN_ROWS, {"case_id": case_id}).all()
+    return _OPEN_ROWS.all(session.connection(), {"case_id": case_id})
 
 
 def _timer_waits(workflow) -> bool:
@@ -254,6 +255,8 @@ def _catch_up(step) -> None:
 def observe(step, created: list[dict], completed: bool) -> None:
     """Runs at the end of every command (engine.runtime.observers.OBSERVERS), inside its transaction."""
     if not uses_timers(step.view):
+        # A process without timers still counts toward a caseload when it starts (caseloads.<key>.counts.processes).
+        _caseload_warning(step, [], [])
         return
     session, case, at = step.session, step.case, step.at
     waiting = {} if completed else waiting_timers(step.workflow)
@@ -279,7 +282,7 @@ def observe(step, created: list[dict], completed: bool) -> None:
     # Core statements on the command's connection (engine.runtime.advance does the same): the ORM adds only time.
     connection = getattr(step, "connection", None) or session.connection()
     if fired:
-        connection.execute(_MARK, [{"timer_id": r.id, "state": "fired", "at": at, "by": by} for r in fired])
+        _MARK.execute(connection, [{"timer_id": r.id, "state": "fired", "at": at, "by": by} for r in fired])
     if fired or unrowed:
         for r in sorted([*fired, *unrowed], key=lambda r: (r.due_at, r.id)):
             payload = {"timer_id": r.id, "bpmn_id": r.bpmn_id, "label": r.label, "due_at": r.due_at.isoformat(),
@@ -287,9 +290,12 @@ def observe(step, created: list[dict], completed: bool) -> None:
             times = getattr(step, "cycle_times", {}).get(r.spiff_task_id, 1)
             if times > 1:
                 payload["times"] = times  # a cycle that caught up on several missed intervals at once
-            step.audit.add(TIMER_FIRED, payload)
+            # The deadline was reached by the clock, not by whoever's command found it due (a person's command
+            # catching up after downtime, or one that started a timer already due): the scheduler's event.
+            step.audit.add(TIMER_FIRED, payload, actor=SCHEDULER)
     if cancelled:
-        connection.execute(_MARK, [{"timer_id": r.id, "state": "cancelled", "at": None, "by": None} for r in cancelled])
+        _MARK.execute(connection, [{"timer_id": r.id, "state": "cancelled", "at": None, "by": None}
+                                   for r in cancelled])
         step.audit.add(TIMERS_CANCELLED, {"timers": [_describe(r.bpmn_id, r.label, r.due_at) for r in cancelled]})
         for r in cancelled:
             if r.state == "incident":  # the administrator's open incident ends here: said so, not only implied
@@ -312,11 +318,11 @@ def observe(step, created: list[dict], completed: bool) -> None:
             chained = [v for v in values if v["due_at"] < at and v["due_at"] <= chain[0]]
             values_now = [v for v in values if not (v["due_at"] < at and v["due_at"] <= chain[0])]
             if values_now:
-                connection.execute(_INSERT, values_now)
+                _INSERT.execute(connection, values_now)
             step.chained = [(v["due_at"], connection.execute(_INSERT_RETURNING_ID, {
                 **v, "claimed_by": chain[1], "claim_expires_at": chain[2]}).scalar_one()) for v in chained]
         else:
-            connection.execute(_INSERT, values)
+            _INSERT.execute(connection, values)
         step.audit.add(TIMERS_SCHEDULED, {"timers": [_describe(v["bpmn_id"], v["label"], v["due_at"]) for v in values]})
     _caseload_warning(step, existing, new)
     finished_rounds.forget_finished_rounds(step.workflow)  # after the rows: they were read from the tasks

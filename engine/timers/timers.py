@@ -27,7 +27,7 @@ from ..people import access
 from ..people.users import ADMINISTRATOR, Actor
 from ..runtime.advance import Advance, CaseRecord
 from ..store import audit, clock
-from ..store.db import is_postgres
+from ..store.db import Prepared, is_postgres
 from ..store.models import Case
 from ..store.timer_models import Timer
 from . import timer_sync
@@ -183,7 +183,7 @@ def _fire_all(runtime, queue: list[Claimed], worker: str, at: dt.datetime, chain
             if not queue or (stop is not None and stop.is_set()):
                 break
             item = queue.pop(0)
-            found = connection.execute(_CASE_SKIP_LOCKED if postgres else _CASE, {"case_id": item.case_id}).first()
+            found = (_CASE_SKIP_LOCKED if postgres else _CASE).first(connection, {"case_id": item.case_id})
             case = CaseRecord(found._mapping) if found is not None else None
             if case is None:  # busy with another command (or gone): the claim goes back, the next tick retries
                 session.execute(update(Timer).where(Timer.id == item.timer_id, Timer.claimed_by == worker)
@@ -205,8 +205,9 @@ def _fire_all(runtime, queue: list[Claimed], worker: str, at: dt.datetime, chain
 
 # The case row with Core, as a plain record (engine.runtime.advance.CaseRecord): a mapped Case costs more to load than
 # the rest of the read, and Advance writes the row with Core statements anyway.
-_CASE = select(*Case.__table__.c).where(Case.__table__.c.id == bindparam("case_id"))
-_CASE_SKIP_LOCKED = _CASE.with_for_update(skip_locked=True)  # built once: statements cost to build per call
+_CASE_QUERY = select(*Case.__table__.c).where(Case.__table__.c.id == bindparam("case_id"))
+_CASE = Prepared(_CASE_QUERY)
+_CASE_SKIP_LOCKED = Prepared(_CASE_QUERY.with_for_update(skip_locked=True))  # built once: statements cost to build
 
 
 def _fire_locked(runtime, session, case, timer_id: int, worker: str, at: dt.datetime,

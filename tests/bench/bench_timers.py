@@ -58,6 +58,7 @@ WORKER = textwrap.dedent("""
     from engine.runtime.runtime import Runtime
     mode, url = sys.argv[1], sys.argv[2]
     rt = Runtime(Database(url))
+    rt.settle()  # as `segito worker` does when it starts
     if mode == "fire":
         limit = {{"limit": 100, "max_batches": int(sys.argv[4]) // 100}} if len(sys.argv) > 4 else {{}}
         t0, c0 = time.time(), time.process_time()

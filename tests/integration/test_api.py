@@ -195,7 +195,8 @@ def test_the_right_password_is_accepted(api):
     listed = conforms(response, "/api/definitions", "get")
     assert response.status_code == 200
     assert {(d["process_key"], d["version"]) for d in listed} == {
-        ("intake", 1), ("family_care", 1), ("job_retention", 1)}
+        ("intake", 1), ("family_care", 1), ("job_retention", 1), ("case_management", 1), ("ips", 1),
+        ("ips_fidelity_review", 1), ("self_help_groups", 1), ("self_help_follow_up", 1)}
 
 
 # --------------------------------------------------------------------------------------------- a whole run
@@ -617,6 +618,9 @@ def test_completing_a_task_whose_next_script_fails_answers_422_and_saves_nothing
 def test_the_processes_one_may_start_are_listed_from_the_definitions(api):
     anna = conforms(api.as_("anna").get("/api/definitions/startable"), "/api/definitions/startable", "get")
     assert [(p["process_key"], p["needs_client"]) for p in anna] == \
-        [("family_care", True), ("intake", False), ("ips", True), ("job_retention", True)]
-    assert conforms(api.as_("lea").get("/api/definitions/startable"), "/api/definitions/startable", "get") == []
+        [("case_management", True), ("family_care", True), ("intake", False), ("ips", True), ("job_retention", True),
+         ("self_help_follow_up", True), ("self_help_groups", False)]
+    # A professional lead starts only the fidelity review of supported employment (no client).
+    lead = conforms(api.as_("lea").get("/api/definitions/startable"), "/api/definitions/startable", "get")
+    assert [(p["process_key"], p["needs_client"]) for p in lead] == [("ips_fidelity_review", False)]
     assert api.as_("lea").post("/api/cases", json={"process_key": "intake"}).status_code == 403

@@ -76,7 +76,7 @@ def test_an_id_filter_beyond_64_bits_is_refused(runtime, client):
     assert conforms(response, "/api/audit/events", "get")["details"] == [{"field": "case",
                                                                           "message": "not a case id"}]
     for report, template in (("/api/reports/family_care", "/api/reports/{report}"),
-                             ("/api/reports/job-retention", "/api/reports/job-retention")):
+                             ("/api/reports/job_retention", "/api/reports/{report}")):
         response = client.get(f"{report}?from=2026-01-01&to=2026-03-01&caseworker={HUGE}", auth=("mark", "pw-mark"))
         assert response.status_code == 422 and conforms(response, template, "get")["details"][0]["field"] == \
             "caseworker"

@@ -45,7 +45,8 @@ def test_the_bundled_processes_are_deployed_once(runtime):
     with runtime.db.reading() as session:
         listed = definitions.list_definitions(session)
     assert {(d["process_key"], d["version"]) for d in listed} == {
-        ("intake", 1), ("family_care", 1), ("job_retention", 1)}
+        ("intake", 1), ("family_care", 1), ("job_retention", 1), ("case_management", 1), ("ips", 1),
+        ("ips_fidelity_review", 1), ("self_help_groups", 1), ("self_help_follow_up", 1)}
     definition, created = _deploy(runtime, definitions.Upload.from_path(FAMILY))
     assert not created and definition.version == 1, "an unchanged file is not a new version"
 

@@ -7,7 +7,7 @@ import datetime as dt
 from engine.cases import agenda, cases, tasks
 from engine.definitions import definitions
 from engine.runtime.runtime import Runtime
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.db import Database
 from engine.store.models import Case, Client
 from engine.timers import caseload, timers
@@ -203,13 +203,14 @@ def test_a_mentor_is_warned_when_taking_a_31st_follow_up_client_and_the_manager_
     [warned] = events(runtime, caseload.CASELOAD_EXCEEDED, thirty_first["case_id"])
     assert json_payloads([warned])[0] == {"caseworker_id": people.anna.id, "caseload": "follow_up", "active": 31,
                                          "limit": 30}
-    listed = {r["username"]: r for r in caseload.overview(runtime, people.mark)[0]["rows"]}
+    listed = {r["username"]: r for r in _follow_up(caseload.overview(runtime, people.mark))["rows"]}
     assert (listed["anna"]["active"], listed["anna"]["over"]) == (31, True)
     assert (listed["bela"]["active"], listed["bela"]["over"]) == (0, False)
     # A family-care case in follow-up counts too; a closed case no longer does.
     with runtime.db.unit_of_work() as session:
         session.get(Case, thirtieth["case_id"]).status = "completed"
-    assert {r["username"]: r["active"] for r in caseload.overview(runtime, people.lea)[0]["rows"]}["anna"] == 30
+    rows = _follow_up(caseload.overview(runtime, people.lea))["rows"]
+    assert {r["username"]: r["active"] for r in rows}["anna"] == 30
 
 
 def test_a_plan_change_before_the_worker_reached_a_due_visit_issues_it_once_on_its_own_day(runtime, people):
@@ -231,6 +232,12 @@ def test_a_plan_change_before_the_worker_reached_a_due_visit_issues_it_once_on_i
     fired = json_payloads(events(runtime, "timer_fired", case_id))
     assert [(f["bpmn_id"], f["due_at"]) for f in fired] == [("visit_due", local("2026-02-07").isoformat()),
                                                             ("visit_due", local("2026-02-14").isoformat())]
+    # The second deadline was reached by the clock, inside anna's command: it is the scheduler's event, the
+    # plan change is hers, and the case's chain verifies with the actor each event names.
+    assert {e.actor for e in events(runtime, "timer_fired", case_id)} == {timers.SCHEDULER}
+    assert events(runtime, "task_completed", case_id)[-1].actor == people.anna.username
+    with runtime.db.reading() as session:
+        assert audit.verify_case_chain(session, session.get(Case, case_id)) == []
     assert timers.fire_due(runtime, "w") == 0  # nothing left due: the visit was issued exactly once
     assert len(ready_tasks(runtime, case_id, "jr_visit")) == 1
     # Intensive: weekly for two months, so after 14 February come 21 and 28 February, 7 March ...
@@ -275,3 +282,8 @@ def _record(runtime, case_id: int, day: str, mentor) -> None:
     """Record the visit of ``day`` (not merely the oldest one waiting), from a freshly started process."""
     [task] = [t for t in ready_tasks(runtime, case_id, "jr_visit") if t.due_at == end_of_local_day(day)]
     tasks.complete(restarted(runtime), task.id, {**VISIT, "visit_date": day}, mentor)
+
+
+def _follow_up(loads: list[dict]) -> dict:
+    """The mentors' follow-up caseload among every caseload the packages declare."""
+    return next(c for c in loads if c["caseload"] == "follow_up")

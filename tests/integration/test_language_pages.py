@@ -154,7 +154,7 @@ def _known_pages(runtime) -> list[str]:
         task_ids = [t for (t,) in session.execute(select(HumanTask.id).order_by(HumanTask.id))]
     pages = ["/", "/inbox", "/cases", "/processes", "/processes/intake", "/processes/family_care",
              "/processes/job_retention", "/reports/", "/reports/family_care",
-             "/reports/family_care/cases?indicator=I1", "/reports/job-retention", "/audit/",
+             "/reports/family_care/cases?indicator=I1", "/reports/job_retention", "/audit/",
              "/agenda", "/caseload", "/admin/scheduler", "/admin/users", "/no-such-page", "/cases/999999",
              "/tasks/999999"]
     pages += [f"/cases/{c}" for c in case_ids] + [f"/audit/cases/{c}" for c in case_ids[:3]]

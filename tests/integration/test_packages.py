@@ -57,13 +57,16 @@ def test_the_bundled_services_are_packages_each_process_linked_to_its_version(ru
     with runtime.db.reading() as session:
         listed = packages.list_versions(session)
     assert [(p["package"], p["version"], [x["process_key"] for x in p["processes"]]) for p in listed] == [
-        ("family_care", 1, ["family_care"]), ("intake", 1, ["intake"]), ("job_retention", 1, ["job_retention"]),
-        ("self_help_groups", 1, ["self_help_follow_up", "self_help_groups"]), ("supported_employment", 1, ["ips"])]
+        ("case_management", 1, ["case_management"]), ("family_care", 1, ["family_care"]), ("intake", 1, ["intake"]),
+        ("job_retention", 1, ["job_retention"]), ("self_help_groups", 1, ["self_help_follow_up", "self_help_groups"]),
+        ("supported_employment", 1, ["ips", "ips_fidelity_review"])]
+    listed = [p for p in listed if p["package"] != "case_management"]
     assert listed[0]["name"] == {"hu": "Családsegítés – családgondozás", "en": "Family support – family care"}
     before = _counts(runtime)
     again = setup.initialise(runtime)
-    assert [(r["package"], r["created"]) for r in again] == [("family_care", False), ("intake", False),
-                                                             ("job_retention", False), ("self_help_groups", False),
+    assert [(r["package"], r["created"]) for r in again] == [("case_management", False), ("family_care", False),
+                                                             ("intake", False), ("job_retention", False),
+                                                             ("self_help_groups", False),
                                                              ("supported_employment", False)]
     assert _counts(runtime) == before, "unchanged packages are not deployed again"
 
@@ -148,10 +151,10 @@ def test_bad_yaml_is_named_with_its_line(runtime, tmp_path):
 def test_a_start_from_a_process_that_is_not_deployed_is_refused(runtime, tmp_path):
     folder = _copy(EXAMPLE, tmp_path)
     manifest = folder / "service.yaml"
-    manifest.write_text(manifest.read_text(encoding="utf-8").replace("from: intake", "from: case_management"),
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("from: intake", "from: no_such_process"),
                         encoding="utf-8")
     [problem] = _refused(runtime, folder)
-    assert problem.endswith("processes.self_help_group.start.from: process 'case_management' is not deployed")
+    assert problem.endswith("processes.self_help_group.start.from: process 'no_such_process' is not deployed")
 
 
 def test_a_process_belongs_to_one_package(runtime, tmp_path):
@@ -251,8 +254,8 @@ def test_a_package_is_uploaded_as_a_zip_over_the_api(runtime, people, tmp_path):
     response = api.as_("dora").post("/api/packages", data={}, content_type="multipart/form-data")
     assert response.status_code == 400 and "'package'" in response.get_json()["message"]
     listed = conforms(api.as_("mark").get("/api/packages"), "/api/packages", "get")
-    assert [p["package"] for p in listed] == ["family_care", "intake", "job_retention", "self_help_group",
-                                              "self_help_groups", "supported_employment"]
+    assert [p["package"] for p in listed] == ["case_management", "family_care", "intake", "job_retention",
+                                              "self_help_group", "self_help_groups", "supported_employment"]
 
 
 def test_the_command_line_deploys_a_folder_and_a_bpmn_file_deploys_its_package(runtime, people, database_url,
@@ -313,3 +316,28 @@ def test_the_process_page_names_roles_as_the_service_does(runtime, people):
     assert 'data-label="Szerepkör">Mentor<' in page
     page = browser(make_app(runtime), "anna").get("/processes/family_care").get_data(as_text=True)
     assert "Szerepkörök: Családgondozó, Szakmai vezető</p>" in page
+
+
+def test_the_job_retention_report_grammar_is_checked_naming_file_and_line(runtime, tmp_path):
+    """The grammar the job-retention figures brought (docs/reports.md): a person's fact read from a field, the
+    values of a completed step's list field, a per-case largest value of a sum or mean."""
+    folder = _copy(BPMN_DIR / "job_retention", tmp_path)
+    path = folder / "reports" / "job_retention.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("  birth_date: {client: birth_date}", "  birth_date: {client: birth_date, person: latest}")
+    text = text.replace("values: institution_kinds}", "values: visit_date}")
+    text = text.replace("    per_case: max\n    sum: lay_helpers\n", "    per_case: max\n    count: visits\n")
+    path.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+
+    def line(fragment: str) -> int:
+        return next(i for i, t in enumerate(lines, 1) if fragment in t)
+
+    problems = _refused(runtime, folder)
+    assert f"reports/job_retention.yaml:{line('birth_date: {client')}: facts.birth_date.person: 'person: latest' " \
+           "goes with a fact of one value read from a field" in problems
+    assert f"reports/job_retention.yaml:{line('values: visit_date')}: facts.institutions.values: 'visit_date' is " \
+           "not a list field of visit.json" in problems
+    per_case = line("per_case: max")
+    assert any(p.startswith(f"reports/job_retention.yaml:{per_case}: indicators.4.per_case: 'per_case' goes with "
+                            "'sum' or 'mean'") for p in problems), problems

@@ -1,7 +1,8 @@
 """engine.store.db.Prepared: the hot path's statements on the DBAPI cursor store and read what SQLAlchemy would.
 
-On SQLite they bypass SQLAlchemy's execution machinery; on PostgreSQL they go through it. Either way the rows
-are the same, cursor listeners see every statement, and database errors are SQLAlchemy's.
+On SQLite and on PostgreSQL through psycopg they bypass SQLAlchemy's execution machinery (other drivers go
+through it). Either way the rows are the same, cursor listeners see every statement, and database errors are
+SQLAlchemy's.
 """
 from __future__ import annotations
 
@@ -90,3 +91,28 @@ def test_a_statement_that_needs_column_defaults_is_left_to_sqlalchemy(runtime):
     with runtime.db.reading() as session:
         user = session.get(User, 990002)
         assert (user.locale, user.active) == ("hu", True)
+
+
+def test_every_row_of_a_select_as_sqlalchemy_reads_them(runtime):
+    every = Prepared(select(_events.c.seq, _events.c.occurred_at, _events.c.payload)
+                     .where(_events.c.kind == "k", _events.c.seq >= bindparam("from_seq")).order_by(_events.c.seq))
+    contexts = []
+    engine = runtime.db.engine
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        contexts.append(context)
+
+    with runtime.db.unit_of_work() as session:
+        conn = session.connection()
+        conn.execute(_events.insert(), [_event(21), _event(22), _event(23)])
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            rows = every.all(conn, {"from_seq": 22})
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        expected = conn.execute(every.statement, {"from_seq": 22}).all()
+        assert every.all(conn, {"from_seq": 99}) == []
+    assert [tuple(r) for r in rows] == [tuple(r) for r in expected]
+    assert rows[0]._mapping == dict(expected[0]._mapping) and rows[1].seq == 23
+    assert rows[0].occurred_at == AT and rows[0].payload == {"név": ["Ő", 1, None, {"x": 1.5}]}
+    assert contexts == [None]  # run on the DBAPI cursor, not through SQLAlchemy's execution context

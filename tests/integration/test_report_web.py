@@ -100,8 +100,12 @@ def test_api_exports_csv_and_xlsx(world, api):
 
 
 def test_api_job_retention_figures_answer_even_without_follow_ups(world, api):
-    body = conforms(api.get("/api/reports/job-retention", "mark", **PERIOD), "/api/reports/job-retention", "get")
-    assert body["totals"]["clients_followed_up"] == 0 and body["totals"]["employed_share"] is None
+    body = conforms(api.get("/api/reports/job_retention", "mark", **PERIOD), SPEC, "get")
+    values = {i["id"]: i["value"] for i in body["indicators"]}
+    assert values["O1"] == 0 and values["O5"] == 0  # clients followed up; lay helpers: a sum of nothing is 0
+    assert values["R3"] is None  # employed on day 180: no checks, no share
+    # The key as the old address wrote it, with hyphens, is the same report.
+    assert conforms(api.get("/api/reports/job-retention", "mark", **PERIOD), SPEC, "get")["report"] == "job_retention"
 
 
 def test_api_audit_log_for_the_manager_only(world, api, runtime):
@@ -119,7 +123,7 @@ def test_api_audit_log_for_the_manager_only(world, api, runtime):
 
 
 @pytest.mark.parametrize("path", ["/api/reports", "/api/reports/family_care", "/api/reports/family_care/cases",
-                                  "/api/reports/job-retention", "/api/audit/events", "/api/audit/cases/1",
+                                  "/api/reports/job_retention", "/api/audit/events", "/api/audit/cases/1",
                                   "/api/audit/verify"])
 def test_api_routes_need_credentials(app, path):
     response = app.test_client().get(path, query_string=PERIOD)
@@ -143,7 +147,7 @@ def test_report_page_with_charts_drill_down_and_downloads(world, app):
     assert csv_resp.status_code == 200 and "attachment" in csv_resp.headers["Content-Disposition"]
     xlsx = mark.client.get("/reports/family_care/export.xlsx", query_string=PERIOD)
     assert load_workbook(io.BytesIO(xlsx.get_data())).sheetnames[0] == "Mutatószámok"
-    assert mark.get("/reports/job-retention", query_string=PERIOD).status_code == 200
+    assert mark.get("/reports/job_retention", query_string=PERIOD).status_code == 200
     wrong = mark.get("/reports/family_care", query_string={"from": "2026-12-31", "to": "2026-01-01"})
     assert wrong.status_code == 200 and "after it ends" in wrong.get_data(as_text=True)
 
@@ -179,4 +183,4 @@ def test_the_band_field_is_named_after_the_table_it_splits(world, app):
     mark.post("/language", {"locale": "en", "next": "/reports/family_care"})
     assert f"{label}Bands: Income bands (I5)</label>" in mark.get("/reports/family_care").get_data(as_text=True)
     # A report without reader-entered bands asks for none.
-    assert 'id="r-bands"' not in mark.get("/reports/job-retention").get_data(as_text=True)
+    assert 'id="r-bands"' not in mark.get("/reports/job_retention").get_data(as_text=True)

@@ -123,8 +123,10 @@ def test_a_case_with_no_waiting_step_says_what_it_waits_for_and_when_and_a_timer
 # ------------------------------------------------------------------------------------------- starting a case
 def test_the_start_actions_come_from_the_definitions_and_the_users_roles(runtime, people):
     assert [p["process_key"] for p in cases.startable(runtime, people.anna)] == \
-        ["family_care", "intake", "ips", "job_retention"]
-    assert cases.startable(runtime, people.lea) == [] and cases.startable(runtime, people.mark) == []
+        ["case_management", "family_care", "intake", "ips", "job_retention", "self_help_follow_up",
+         "self_help_groups"]
+    assert [p["process_key"] for p in cases.startable(runtime, people.lea)] == ["ips_fidelity_review"]
+    assert cases.startable(runtime, people.mark) == []
     code = demo_data.run_intake(runtime, people.anna, 0)
     with pytest.raises(Forbidden):
         cases.start_case(runtime, "job_retention", people.lea, code)
@@ -133,7 +135,9 @@ def test_the_start_actions_come_from_the_definitions_and_the_users_roles(runtime
     page = anna.get("/cases").get_data(as_text=True)
     for key in ("intake", "family-care", "job-retention"):
         assert f'data-testid="start-{key}"' in page
-    assert 'data-testid="start-actions"' not in browser(app, "lea").get("/cases").get_data(as_text=True)
+    lead_page = browser(app, "lea").get("/cases").get_data(as_text=True)
+    assert 'data-testid="start-ips-fidelity-review"' in lead_page  # the lead's one: a review, no client
+    assert 'data-testid="start-job-retention"' not in lead_page and 'data-testid="start-intake"' not in lead_page
     assert browser(app, "lea").get("/cases/new?process_key=job_retention").status_code == 400
     # The start page asks first; nothing is started by opening it.
     before = _case_count(runtime)

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from tests import demo_data
+from web import audit_views, formatting
 
 from .web_client import browser, make_app
 
@@ -149,3 +150,39 @@ def test_security_events_are_readable(world, app, lang):
     else:
         assert "Failed login" in text and "Reason: wrong user name or password" in text
         assert "Logged in" in text and "Access refused" in text and "Address: /audit/" in text
+
+
+def test_counts_and_page_numbers_are_written_as_the_language_writes_numbers(runtime, people, app):
+    """12 345 events in Hungarian (grouped by threes with a no-break space from five digits on), 12,345 in
+    English; the pager's numbers the same way."""
+    import datetime as dt
+
+    from engine.store.models import AuditEvent
+
+    at = dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc)
+    mark = browser(app, "mark")  # signing in is an event too
+    with runtime.db.unit_of_work() as session:
+        before = session.query(AuditEvent).count()
+        session.execute(AuditEvent.__table__.insert(), [
+            dict(occurred_at=at, actor="anna", kind="case_viewed", case_id=None, task_id=None, seq=i,
+                 payload={}, prev_hash="", hash=f"bulk{i}") for i in range(12345 - before)])
+    pages = -(-12345 // audit_views.PER_PAGE)
+    page = mark.get("/audit/").get_data(as_text=True)
+    hu = visible(page)
+    assert "12\u00a0345 esemény" in page and "12345" not in hu  # a no-break space: the number never wraps
+    assert f"1. oldal / {pages}" in hu
+    mark.post("/language", {"locale": "en"})
+    en = visible(mark.get("/audit/").get_data(as_text=True))
+    # (switching the language is one more event)
+    assert re.search(r"\b12,34\d events", en) and f"Page 1 of {pages:,}" in en
+
+
+@pytest.mark.parametrize("value, hu, en", [(7, "7", "7"), (1234, "1234", "1,234"), (12345, "12\u00a0345", "12,345"),
+                                           (-1234567, "-1\u00a0234\u00a0567", "-1,234,567"), (None, "", "")])
+def test_a_number_in_each_language(app, value, hu, en):
+    from flask import g
+
+    for lang, expected in (("hu", hu), ("en", en)):
+        with app.test_request_context("/"):
+            g._segito_lang = lang
+            assert formatting.number(value) == expected

@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 from sqlalchemy import event, select
 
 from engine.definitions import serialization
-from engine.report_models import RetentionVisit
+from engine.reports.models import ReportEntry
 from engine.runtime import advance
 from engine.speedups import state_text, task_walk
 from engine.store import clock
@@ -155,19 +155,20 @@ def test_a_visit_firing_writes_the_task_with_its_due_date_skips_the_unchanged_in
         assert timers.fire_due(runtime, "w") == 1
     finally:
         event.remove(runtime.db.engine, "before_cursor_execute", capture)
-    # The visit task's due date goes in with its row (no UPDATE after the INSERT); the job-retention row is
+    # The visit task's due date goes in with its row (no UPDATE after the INSERT); the case's report rows are
     # neither read nor written, since no task was completed and its facts did not change.
     assert any(s.startswith("insert into human_tasks") for s in statements)
     assert not any(s.startswith("update human_tasks") for s in statements), statements
-    assert not any("retention_cases" in s for s in statements), statements
+    assert not any("report_cases" in s or "report_entries" in s for s in statements), statements
     with runtime.db.reading() as session:
         visit = session.execute(select(HumanTask).where(HumanTask.case_id == case_id,
                                                         HumanTask.bpmn_id == "jr_visit")).scalar_one()
     assert visit.due_at == end_of_local_day("2026-02-07")
     # The worker does not keep the workflow it fired: the next command on the case reads the saved state.
     assert runtime.workflows.take(case_id, _lock_version(runtime, case_id)) is None
-    # Recording the visit (a completed task) writes the visit's row and the case's.
+    # Recording the visit (a completed task) writes the visit's entry.
     complete(runtime, case_id, "jr_visit", {**VISIT, "visit_date": "2026-02-07"}, people.anna)
     with runtime.db.reading() as session:
-        assert session.execute(select(RetentionVisit.visit_date).where(RetentionVisit.case_id == case_id)
+        assert session.execute(select(ReportEntry.day).where(ReportEntry.case_id == case_id,
+                                                             ReportEntry.collection == "visits")
                                ).scalars().all() == [dt.date(2026, 2, 7)]

@@ -10,9 +10,7 @@ ENGINE = Path(__file__).resolve().parents[2] / "engine"
 SERVICE_NAMES = re.compile(r"family_care|job_retention|\bjr_|step_3_", re.IGNORECASE)
 # A benchmark's file name is no service rule.
 NOT_A_RULE = re.compile(r"bench_family_care\.py")
-STILL_NAMING = {
-    "followup_indicators.py",  # the job-retention figures (a declared report replaces them)
-}
+STILL_NAMING: set[str] = set()
 
 
 def test_no_other_engine_module_names_a_service():

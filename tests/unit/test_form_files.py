@@ -14,10 +14,21 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
+from engine.forms import derived
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FORM_FILES = sorted(ROOT.glob("bpmn/*/forms/*.json"))
 FORM_IDS = [str(p.relative_to(ROOT / "bpmn")) for p in FORM_FILES]
 
+FIDELITY_ITEMS = [
+    "caseload", "staff_focus", "generalist", "team_assignment", "team_contact", "rehab_collaboration",
+    "vocational_unit", "supervisor_role", "zero_exclusion", "competitive_focus", "executive_support",
+    "benefits_planning", "disclosure", "work_based_assessment", "rapid_search", "individualised_search",
+    "employer_contact_frequency", "employer_contact_quality", "job_type_diversity", "employer_diversity",
+    "competitive_jobs", "individualised_follow_along", "time_unlimited", "community_based", "outreach"]
+# The items the data answers (x-prefill-report from the IPS report).
+FIDELITY_DATA_ITEMS = ["caseload", "rapid_search", "employer_contact_frequency", "job_type_diversity",
+                       "employer_diversity", "competitive_jobs", "time_unlimited"]
 EXPECTED_FORMS = {
     "intake/forms/intake.json": {
         "family_name", "given_name", "birth_date", "birth_place", "mother_name", "client_status", "phone",
@@ -92,25 +103,56 @@ EXPECTED_FORMS = {
         "self_assessments"},
     "job_retention/forms/plan_change.json": {
         "change_reason", "follow_up_months", "intensity", "interventions"},
+    # Seed 001: sections of its standard (x-seed-section), as job retention's.
+    "case_management/forms/assessment.json": {
+        "commissioner", "education", "goal_employment", "goal_training_completion", "goal_training_entry",
+        "plan_actions", "plan_author", "plan_date", "plan_end", "plan_goals", "plan_kind", "prior_status",
+        "qualification", "sex", "target_groups"},
+    "case_management/forms/closure.json": {
+        "action_results", "closure_date", "closure_reason", "final_feedback_date", "goal_fulfilment",
+        "labour_market_events"},
+    "case_management/forms/entry.json": {
+        "consent_date", "consent_given", "entry_date", "entry_route", "referring_organisation"},
+    "case_management/forms/log_certification.json": {
+        "certification_remarks", "certified", "certified_on"},
+    "case_management/forms/meeting.json": {
+        "action_results", "case_log", "labour_market_events", "next_step", "service_log"},
+    "case_management/forms/plan_review.json": {
+        "feedback_date", "feedback_summary", "goal_employment", "goal_progress", "goal_training_completion",
+        "goal_training_entry", "plan_actions", "plan_goals", "review_date"},
+    "case_management/forms/satisfaction.json": {
+        "case_manager_help", "overall", "plan_progress", "remarks", "would_recommend"},
     "job_retention/forms/visit.json": {
-        "client_help", "client_notes", "client_topics", "contacts", "detachment_preparation", "employer_notes",
-        "employer_persons", "employer_satisfaction", "institution_kinds", "institution_notes", "lay_helper_notes",
-        "lay_helpers_involved", "still_employed", "visit_date", "visit_notes"},
+        "client_feedback", "client_help", "client_notes", "client_topics", "club_sessions", "contacts",
+        "detachment_preparation", "employer_notes", "employer_persons", "employer_satisfaction", "feedback_given",
+        "feedback_received", "institution_kinds", "institution_notes", "joint_programmes", "lay_helper_notes",
+        "lay_helpers_involved", "problems_solved_with_institutions", "self_assessment_analysed",
+        "self_assessment_made", "still_employed", "visit_date", "visit_notes"},
     # Seed 004: its five phases are its sections (x-seed-section "1"–"5"; a phase's decision is x-seed-step).
     "supported_employment/forms/entry.json": {
-        "agreement_content", "agreement_date", "benefits_counselling_offered", "entry_date", "referral_source",
-        "target_groups", "wants_competitive_work"},
+        "agreement_content", "agreement_date", "benefits_counselling_offered", "entry_date", "ips_phase",
+        "referral_source", "target_groups", "wants_competitive_work"},
     "supported_employment/forms/first_contact_late.json": {
         "late_agreed_steps", "late_reason", "late_review_date"},
     "supported_employment/forms/follow_along.json": {
-        "exit_date", "exit_reason", "follow_along_next", "job_end_date", "job_end_reason", "support_contacts"},
+        "exit_date", "exit_reason", "follow_along_next", "ips_phase", "job_end_date", "job_end_reason",
+        "support_contacts"},
     "supported_employment/forms/job_search.json": {
-        "employer_contacts", "exit_date", "exit_reason", "job_search_next"},
+        "employer_contacts", "exit_date", "exit_reason", "first_employer_contact_date", "ips_phase", "job_search_next"},
     "supported_employment/forms/job_start.json": {
-        "jobs"},
+        "ips_phase", "jobs"},
     "supported_employment/forms/profile.json": {
-        "disclosure_preference", "education", "job_wishes", "profile_date", "skills", "support_needs",
+        "disclosure_preference", "education", "ips_phase", "job_wishes", "profile_date", "skills", "support_needs",
         "wanted_hours_per_week", "wanted_work_content", "work_history"},
+    # The 25-item fidelity review (seed 004 and the IPS-25 scale): x-seed-section "F<step>" or "F<step>.<item>".
+    "supported_employment/forms/review_setup.json": {
+        "period_from", "period_to", "review_date", "reviewers", "service_reviewed", "sources"},
+    "supported_employment/forms/review_scoring.json": {
+        "reviewer_scores", *(f"evidence_{i}" for i in FIDELITY_ITEMS),
+        *(f for i in FIDELITY_DATA_ITEMS for f in (f"data_{i}", f"data_{i}_evidence"))},
+    "supported_employment/forms/review_consensus.json": {
+        "action_plan", "fidelity_band", "fidelity_total", "qualifies", "review_summary", *FIDELITY_ITEMS,
+        *(f"{i}_reason" for i in FIDELITY_DATA_ITEMS)},
 }
 
 INCOME_CODES = ["work", "pension", "pension_like_benefit", "child_care", "municipal_labour", "other_regular",
@@ -127,6 +169,8 @@ INCOME_BLOCKS = {
 COMPUTED = {"total_income", "per_capita_income", "client_code"}
 STEP_RE = re.compile(r"^3\.(?:[1-9]|1[01])$")
 IPS_STEP_RE = re.compile(r"^[1-5]$")  # the five phases of seed 004
+# A phase, or a step of the fidelity review (F1–F3), with the item (1–25) it is about.
+IPS_SECTION_RE = re.compile(r"^(?:[1-5]|F[1-3](?:\.(?:[1-9]|1[0-9]|2[0-5]))?)$")
 SECTION_RE = re.compile(r"^[1-9][0-9]?(?:\.[1-9])?$")
 AMOUNT_MAX = 100_000_000
 
@@ -286,8 +330,10 @@ def test_every_property_has_labels_and_seed_reference(rel):
                 if k in prop]
         assert len(refs) == 1, f"{path}: exactly one seed reference, got {refs}"
         if "x-seed-section" in prop:
-            assert rel.startswith(("job_retention/", "self_help_groups/", "supported_employment/")), path
-            assert SECTION_RE.match(prop["x-seed-section"]), path
+            assert rel.startswith(("job_retention/", "self_help_groups/", "supported_employment/",
+                                   "case_management/")), path
+            pattern = IPS_SECTION_RE if rel.startswith("supported_employment/") else SECTION_RE
+            assert pattern.match(prop["x-seed-section"]), path
         if "x-seed-field" in prop:
             n = prop["x-seed-field"]
             assert isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 55, path
@@ -297,8 +343,9 @@ def test_every_property_has_labels_and_seed_reference(rel):
             assert prop["type"] == "array" and prop["items"]["type"] == "object", path
             inner = seed_numbers(prop["items"])
             assert inner and min(inner) >= a and max(inner) <= b, path
-        if "x-seed-step" in prop:
-            pattern = IPS_STEP_RE if rel.startswith("supported_employment/") else STEP_RE
+        if "x-seed-step" in prop:  # family care's are 3.1–3.11; case management's the sections of seed 001
+            pattern = (IPS_STEP_RE if rel.startswith("supported_employment/") else
+                       SECTION_RE if rel.startswith("case_management/") else STEP_RE)
             assert pattern.match(prop["x-seed-step"]), path
         if "x-seed-activity" in prop:
             assert rel.startswith("family_care/") and STEP_RE.match(prop["x-seed-activity"]), path
@@ -310,7 +357,7 @@ def test_every_property_has_labels_and_seed_reference(rel):
 
 @pytest.mark.parametrize("rel", FORM_IDS)
 def test_types_are_bounded(rel):
-    for path, name, prop, _ in walk(FORMS[rel]):
+    for path, name, prop, parent in walk(FORMS[rel]):
         t = prop.get("type")
         assert t in {"string", "integer", "number", "boolean", "array"}, path
         if t == "string" and "enum" not in prop and prop.get("format") != "date":
@@ -322,7 +369,7 @@ def test_types_are_bounded(rel):
             elif not prop.get("readOnly"):
                 assert prop["maxLength"] == 200, path
         if prop.get("format") == "date":
-            assert {k: v for k, v in prop.items() if not k.startswith("x-") and k != "title"} == {
+            assert {k: v for k, v in prop.items() if not k.startswith("x-") and k not in ("title", "readOnly")} == {
                 "type": "string", "format": "date"}, path
         if t in {"integer", "number"} and not prop.get("readOnly"):
             assert prop["minimum"] >= 0 and "maximum" in prop, path
@@ -331,7 +378,10 @@ def test_types_are_bounded(rel):
         if "x-widget" in prop:
             assert prop["x-widget"] in {"textarea", "phone"}, path
         if "x-computed" in prop or prop.get("readOnly"):
-            assert prop.get("readOnly") is True and prop.get("x-computed") in COMPUTED, path
+            computed = prop.get("x-computed")
+            declared = isinstance(computed, dict) and not derived.problems(computed, set(parent["properties"]))
+            from_report = "x-prefill-report" in prop or "x-prefill-report-evidence" in prop
+            assert prop.get("readOnly") is True and (declared or from_report or computed in COMPUTED), path
         if "x-prefill-from" in prop:
             assert isinstance(prop["x-prefill-from"], str), path
 

@@ -87,3 +87,12 @@ def test_what_is_accepted_is_what_spiffworkflow_computes_with():
 ])
 def test_an_unquoted_iso_value_is_recognised(source, literal):
     assert timer_values.unquoted_literal(source) == literal
+
+
+def test_the_ten_year_bound_is_spiffworkflows_own_arithmetic():
+    """The bound is computed without SpiffWorkflow's loop over 120 months, and is the same instant."""
+    start = dt.datetime(2024, 1, 31, 23, 59, tzinfo=dt.timezone.utc)
+    for days in range(0, 3 * 366, 7):
+        now = start + dt.timedelta(days=days, hours=days % 24)
+        spiff = now + TimerEventDefinition.get_timedelta_from_start({"years": timer_values.MAX_YEARS}, now)
+        assert timer_values._limit(now) == spiff, now

@@ -1,7 +1,8 @@
-"""The job-retention figures of seed 000 (DOMAIN.md 5; docs/indicators.md) end to end: real job-retention cases
-run through the engine — intake, start, entry, plan, every visit fired by the moving clock and recorded on its
-day, the day-180 check — for two mentors over the four quarters of 2026, and every figure checked against the
-values computed by hand below, from the engine, from `segito report --job-retention` and from the JSON API.
+"""The job-retention figures of seed 000 (DOMAIN.md 5; docs/indicators.md), declared in
+bpmn/job_retention/reports/job_retention.yaml, end to end: real job-retention cases run through the engine —
+intake, start, entry, plan, every visit fired by the moving clock and recorded on its day, the day-180 check — for
+two mentors over the four quarters of 2026, and every figure checked against the values computed by hand below,
+from the engine, from `segito report job_retention`, from the JSON API and from the report page.
 
 The process is driven only through public engine functions (``cases.start_case``, ``tasks.complete``,
 ``timers.fire_due``) and its tasks are found by their form, so a redesign of the BPMN that keeps the seed's
@@ -35,11 +36,11 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import delete, select
 
-from engine import followup_indicators, report_export
 from engine.cases import cases, tasks
 from engine.cli import main
 from engine.errors import Forbidden, ValidationFailed
-from engine.report_models import RetentionCase
+from engine.reports import export, run
+from engine.reports.models import ReportCase
 from engine.reports.request import parse_request
 from engine.store import clock
 from engine.store.models import HumanTask
@@ -67,6 +68,17 @@ CASES = {
            [([C, E], 0, []), ([C], 0, []), ([C, L], 2, []), ([C, I], 0, ["municipality", "health"])], None),
     "C5": ("bela", "P1", None, ["multiply_disadvantaged"], "2026-11-02", "Delta Kft.",
            [([C, E], 0, []), ([C], 0, []), ([C], 0, []), ([C, E], 0, [])], None),
+}
+# The monitoring of seed 8.1 recorded at some visits (case, visit number from 0): the M figures.
+MONITORING = {
+    ("C1", 0): {"client_feedback": True, "self_assessment_made": True, "client_help": ["legal_advice"]},
+    ("C1", 2): {"joint_programmes": 1, "problems_solved_with_institutions": 2, "feedback_given": 1,
+                "self_assessment_analysed": True},
+    ("C2", 1): {"feedback_received": 2, "problems_solved_with_institutions": 1},
+    ("C3", 0): {"club_sessions": 2, "client_help": ["clubs", "legal_advice"], "client_feedback": True},
+    ("C4", 3): {"joint_programmes": 2, "feedback_given": 3, "feedback_received": 1, "self_assessment_made": True,
+                "self_assessment_analysed": True, "client_help": ["legal_advice"], "client_feedback": False},
+    ("C5", 1): {"club_sessions": 1, "self_assessment_made": False},
 }
 LAST_DAY = dt.date(2026, 12, 31)  # the clock stops here: C4's and C5's checks are still to come
 
@@ -125,8 +137,13 @@ def _start(runtime, people, codes: dict, name: str) -> int:
 
 @pytest.fixture
 def followed(runtime, people):
+    return follow_through_2026(runtime, people)
+
+
+def follow_through_2026(runtime, people) -> dict[str, int]:
     """The five cases, run day by day through 2026: each case starts three days before S; on each day that has
-    a visit or check due, the timers are fired in the morning and what fell due is recorded that day."""
+    a visit or check due, the timers are fired in the morning and what fell due is recorded that day. The clock
+    is left on 2027-01-04."""
     clock.freeze(local("2026-01-01", 8))
     codes = {p: _intake(runtime, people.anna, birth, i) for p, (birth, i) in CLIENTS.items()}
     events = []  # (day, order, case, what)
@@ -149,13 +166,52 @@ def followed(runtime, people):
                         else {"not_employed_reason": "A próbaidő alatt felmondott."})
             _complete(runtime, ids[name], "day_180_check.json", data, actor)
         else:
-            _complete(runtime, ids[name], "visit.json", _visit(day, *visits[what]), actor)
+            data = {**_visit(day, *visits[what]), **MONITORING.get((name, what), {})}
+            _complete(runtime, ids[name], "visit.json", data, actor)
     clock.freeze(local("2027-01-04", 9))
     return ids
 
 
+KEY = "job_retention"
+# The figures by their old names (those of the quarter–mentor table's columns) and the report's codes.
+CODES = {"clients_followed_up": "O1", "sessions": "O2", "employers_involved": "O3", "employer_consultations": "O4",
+         "lay_helpers_involved": "O5", "lay_helper_consultations": "O6", "institutions_involved": "O7",
+         "day_180_checks": "R1", "employed_on_day_180": "R2", "employed_share": "R3"}
+FIGURES = ("clients_followed_up", "sessions", "employers_involved", "employer_consultations", "lay_helpers_involved",
+           "lay_helper_consultations", "institutions_involved", "day_180_checks", "employed_on_day_180",
+           "employed_share")
+
+
 def _report(runtime, actor, date_from=YEAR[0], date_to=YEAR[1], caseworker=None):
-    return followup_indicators.report(runtime, actor, parse_request(date_from, date_to, caseworker))
+    return run.report(runtime, actor, KEY, parse_request(date_from, date_to, caseworker))
+
+
+def _label(row: dict) -> str:
+    label = row.get("label", row.get("key"))
+    return label["en"] if isinstance(label, dict) else label
+
+
+def _breakdowns(tables: dict, suffix: str = "", quarter: str | None = None) -> dict:
+    """The clients by age, sex and target group of the report's tables (those per quarter: of one quarter), as
+    {label: clients} with the empty rows left out."""
+    def of(table: str) -> dict:
+        return {_label(r): r["clients"] for r in tables[table + suffix]
+                if r["clients"] and (quarter is None or r["quarter"] == quarter)}
+    return {"by_age": of("ages"), "by_sex": of("sexes"), "by_target_group": of("target_groups")}
+
+
+def _totals(result: dict) -> dict:
+    values = {i["id"]: i["value"] for i in result["indicators"]}
+    return {**{k: values[CODES[k]] for k in FIGURES}, **_breakdowns(result["tables"])}
+
+
+def _quarter_rows(runtime, actor, result: dict) -> dict:
+    """The quarter–mentor rows, each with the mentor's breakdowns of that quarter (the report for that mentor)."""
+    mentors = {r["caseworker_id"] for r in result["tables"]["quarters"]}
+    own = {m: _report(runtime, actor, caseworker=m)["tables"] for m in mentors}
+    return {(r["quarter"], r["caseworker_id"]): dict(
+        quarter=r["quarter"], mentor_id=r["caseworker_id"], mentor=r["name"], **{k: r[k] for k in FIGURES},
+        **_breakdowns(own[r["caseworker_id"]], "_by_quarter", r["quarter"])) for r in result["tables"]["quarters"]}
 
 
 ZERO = {"sessions": 0, "employers_involved": 0, "employer_consultations": 0, "lay_helpers_involved": 0,
@@ -170,7 +226,7 @@ def test_every_job_retention_figure_of_the_year_by_quarter_and_mentor(runtime, p
         assert state == ("completed" if CASES[name][7] is not None else "running"), name
     # Year: every case is in follow-up at some time; P1 (C1 and C5) is one person. Ages on 2026-12-31: P1 23,
     # P2 36, P3 56, P4 41 (her birthday is the last day). P1's sex is the one given at C1; P3 gave none.
-    assert result["totals"] == {
+    assert _totals(result) == {
         "clients_followed_up": 4,
         "by_age": {"under 25": 1, "35–44": 2, "55+": 1},
         "by_sex": {"female": 2, "male": 1, "not recorded": 1},
@@ -184,8 +240,11 @@ def test_every_job_retention_figure_of_the_year_by_quarter_and_mentor(runtime, p
         "institutions_involved": 6,  # C1 2 kinds, C2 1, C3 1, C4 2
         "day_180_checks": 3, "employed_on_day_180": 2, "employed_share": 66.67,
     }
+    # Every age band is a row, the empty ones too; "unknown" holds the clients without a birth date.
+    assert [(_label(r), r["clients"]) for r in result["tables"]["ages"]] == [
+        ("under 25", 1), ("25–34", 0), ("35–44", 2), ("45–54", 0), ("55+", 1), ("unknown", 0)]
     anna, bela = people.anna.id, people.bela.id
-    rows = {(r["quarter"], r["mentor_id"]): r for r in result["by_quarter_and_mentor"]}
+    rows = _quarter_rows(runtime, people.mark, result)
     # Rows with neither clients nor sessions are left out: bela in Q1 (C3 starts in April), anna in Q4 (both her
     # cases ended with their checks in Q3).
     assert list(rows) == [("2026-Q1", anna), ("2026-Q2", anna), ("2026-Q2", bela), ("2026-Q3", anna),
@@ -218,21 +277,70 @@ def test_every_job_retention_figure_of_the_year_by_quarter_and_mentor(runtime, p
         lay_helper_consultations=1, institutions_involved=2)
 
 
+MONITORING_FIGURES = ("M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9")
+
+
+def _monitoring(result: dict) -> dict:
+    return {i["id"]: i["value"] for i in result["indicators"] if i["id"] in MONITORING_FIGURES}
+
+
+def test_the_monitoring_figures_of_seed_8_1(runtime, people, followed):
+    # Year: client feedback at C1's and C3's first visits (C4's said no); feedback given 1 + 3, received 2 + 1;
+    # self-assessments made at C1 and C4 (C5 said no), analysed at C1 and C4; clubs 2 + 1; legal advice at C1,
+    # C3 and C4; joint programmes 1 + 2; problems solved 2 + 1.
+    assert _monitoring(_report(runtime, people.mark)) == {
+        "M1": 2, "M2": 4, "M3": 3, "M4": 2, "M5": 2, "M6": 3, "M7": 3, "M8": 3, "M9": 3}
+    # Q1 is anna's C1 and C2 only; Q4 bela's C4 and C5.
+    assert _monitoring(_report(runtime, people.mark, "2026-01-01", "2026-03-31")) == {
+        "M1": 1, "M2": 1, "M3": 2, "M4": 1, "M5": 1, "M6": 0, "M7": 1, "M8": 1, "M9": 3}
+    assert _monitoring(_report(runtime, people.mark, "2026-10-01", "2026-12-31")) == {
+        "M1": 0, "M2": 3, "M3": 1, "M4": 1, "M5": 1, "M6": 1, "M7": 1, "M8": 2, "M9": 0}
+    # A mentor sees her own: bela's C3, C4, C5.
+    assert _monitoring(_report(runtime, people.bela)) == {
+        "M1": 1, "M2": 3, "M3": 1, "M4": 1, "M5": 1, "M6": 3, "M7": 2, "M8": 2, "M9": 0}
+    behind = run.cases_behind(runtime, people.mark, KEY, parse_request(*YEAR), "M7", None)
+    assert {i["case_id"] for i in behind["items"]} == {followed["C1"], followed["C3"], followed["C4"]}
+
+
+def test_the_cases_behind_the_figures(runtime, people, followed):
+    """Drill-down lists exactly the cases a figure counts (for persons: as many clients as the figure)."""
+    req = parse_request(*YEAR)
+
+    def behind(indicator, key=None):
+        return run.cases_behind(runtime, people.mark, KEY, req, indicator, key)
+
+    clients = behind("O1")
+    assert clients["total"] == 5 and len({i["client_code"] for i in clients["items"]}) == 4
+    assert {i["case_id"] for i in behind("O5")["items"]} == set(followed.values())
+    assert {i["case_id"] for i in behind("R2")["items"]} == {followed["C1"], followed["C3"]}
+    assert [i["case_id"] for i in behind("R3")["items"]] == sorted([followed["C1"], followed["C3"]])
+    assert {i["case_id"]: i["entries"] for i in behind("O7")["items"]} == {
+        followed["C1"]: 2, followed["C2"]: 1, followed["C3"]: 1, followed["C4"]: 2}
+    # P1's sex is the one she gave at C1, so C5 (no sex given) is under "female" too.
+    assert {i["case_id"] for i in behind("sexes.clients", "female")["items"]} == {
+        followed["C1"], followed["C4"], followed["C5"]}
+    assert [i["case_id"] for i in behind("sexes.clients", "not recorded")["items"]] == [followed["C3"]]
+    under_25 = behind("ages.clients", "0")
+    assert {i["case_id"] for i in under_25["items"]} == {followed["C1"], followed["C5"]}
+    q4 = behind("quarters.sessions", f"2026-Q4/{people.bela.id}")
+    assert {i["case_id"]: i["entries"] for i in q4["items"]} == {followed["C4"]: 4, followed["C5"]: 4}
+
+
 def test_a_shorter_period_and_a_caseworker_see_only_their_part(runtime, people, followed):
     # 2026-07-05 … 2026-08-28: C1 ended the day before (its check), C2 and C3 are waiting for theirs.
-    summer = _report(runtime, people.lea, "2026-07-05", "2026-08-28")["totals"]
+    summer = _totals(_report(runtime, people.lea, "2026-07-05", "2026-08-28"))
     assert (summer["clients_followed_up"], summer["sessions"], summer["day_180_checks"],
             summer["employed_share"]) == (2, 0, 0, None)
     # Anna asks for everyone: she gets her own cases, C1 and C2, and nobody else's.
     own = _report(runtime, people.anna)
     assert own["caseworker_id"] == people.anna.id
-    assert own["totals"] == {
+    assert _totals(own) == {
         "clients_followed_up": 2, "by_age": {"under 25": 1, "35–44": 1}, "by_sex": {"female": 1, "male": 1},
         "by_target_group": {"career_starter": 1, "low_education": 1, "long_term_unemployed": 1},
         "sessions": 8, "employers_involved": 2, "employer_consultations": 4, "lay_helpers_involved": 5,
         "lay_helper_consultations": 3, "institutions_involved": 3, "day_180_checks": 2, "employed_on_day_180": 1,
         "employed_share": 50.0}
-    assert {r["mentor_id"] for r in own["by_quarter_and_mentor"]} == {people.anna.id}
+    assert {r["caseworker_id"] for r in own["tables"]["quarters"]} == {people.anna.id}
     with pytest.raises(Forbidden):
         _report(runtime, people.anna, caseworker=people.bela.id)
 
@@ -240,79 +348,103 @@ def test_a_shorter_period_and_a_caseworker_see_only_their_part(runtime, people, 
 def test_the_same_figures_from_the_command_line_and_the_json_api(runtime, people, followed, database_url,
                                                                  tmp_path):
     expected = _report(runtime, people.mark)
-    run = CliRunner().invoke(main, ["report", "--from", YEAR[0], "--to", YEAR[1], "--job-retention", "--format",
-                                    "json", "--as", "mark"], env={"DATABASE_URL": database_url},
-                             catch_exceptions=False)
-    assert run.exit_code == 0, run.output
-    assert json.loads(run.stdout) == expected
-    text = CliRunner().invoke(main, ["report", "--from", YEAR[0], "--to", YEAR[1], "--job-retention", "--as",
-                                     "mark"], env={"DATABASE_URL": database_url}, catch_exceptions=False).stdout
-    assert "  clients followed up        4\n" in text and "  employed share             66.67\n" in text
-    assert "  by sex                     female: 2, male: 1, not recorded: 1\n" in text
-    assert "  2026-Q4 Bela: 2 clients, 8 sessions, 2 employers, 2 lay helpers, 2 institutions, " \
-           "0/0 employed on day 180\n" in text
 
-    args = ["report", "--from", YEAR[0], "--to", YEAR[1], "--job-retention", "--format", "csv", "--xlsx",
-            str(tmp_path / "retention.xlsx"), "--as", "mark"]
-    table = CliRunner().invoke(main, args, env={"DATABASE_URL": database_url}, catch_exceptions=False).stdout
-    assert "clients followed up (persons),4\n" in table and "employed on day 180 (% of checks),66.67" in table
+    def cli(*args):
+        done = CliRunner().invoke(main, ["report", *args, "--from", YEAR[0], "--to", YEAR[1], "--as", "mark"],
+                                  env={"DATABASE_URL": database_url}, catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+        return done.stdout
+
+    assert json.loads(cli(KEY, "--format", "json")) == json.loads(json.dumps(expected))
+    assert cli(KEY, "--caseworker", "anna").splitlines()[0] == \
+        "Job retention – follow-up 2026-01-01 – 2026-12-31 · Mentor: Anna · all processes"
+    # The key may be written with hyphens, as the old address of these figures was.
+    assert json.loads(cli("job-retention", "--format", "json")) == json.loads(json.dumps(expected))
+    text = cli(KEY)
+    assert text == export.to_text(expected, "en")
+    lines = [line.split("  ") for line in text.splitlines()]
+    assert [w.strip() for w in lines[2] if w] == ["O1", "4 persons", "Clients followed up"]
+    assert [w.strip() for w in lines[11] if w] == ["R3", "66.67 %", "Share employed on day 180 among the checks"]
+
+    table = cli(KEY, "--format", "csv", "--xlsx", str(tmp_path / "retention.xlsx")).replace("\r\n", "\n")
+    assert table == export.to_csv(expected, "en").replace("\r\n", "\n")
+    assert "O1,Clients followed up,4,persons,\n" in table
+    assert "R3,Share employed on day 180 among the checks,66.67,%,\n" in table
     assert "2026-Q2,Anna,2,0,0,0,0,0,0,0,0,—\n" in table  # in follow-up, nothing due: no share ("—")
     book = load_workbook(tmp_path / "retention.xlsx")
-    assert book.sheetnames == ["Job retention", "By age", "By sex", "By target group", "By quarter and mentor"]
+    assert book.sheetnames == ["Indicators", "By age", "By sex", "By target group", "By quarter and mentor",
+                               "By age per quarter", "By sex per quarter", "By target group per quarter"]
     assert list(book["By sex"].iter_rows(values_only=True)) == [
-        ("group", "clients"), ("female", 2), ("male", 1), ("not recorded", 1)]
+        ("sex", "clients (persons)"), ("female", 2), ("male", 1), ("not recorded", 1)]
     assert len(list(book["By quarter and mentor"].iter_rows(values_only=True))) == 1 + 6
 
     api = make_app(runtime).test_client()
-    path = "/api/reports/job-retention"
+    path, spec = f"/api/reports/{KEY}", "/api/reports/{report}"
     body = conforms(api.get(path, query_string=dict(zip(("from", "to"), YEAR)), auth=("mark", "pw-mark")),
-                    path, "get")
-    assert body == json.loads(json.dumps(expected))
+                    spec, "get")
+    assert body == json.loads(json.dumps(run.report(runtime, people.mark, KEY, parse_request(*YEAR)) | {
+        "computed_at": body["computed_at"]}))
     own = conforms(api.get(path, query_string=dict(zip(("from", "to"), YEAR)), auth=("anna", "pw-anna")),
-                   path, "get")
-    assert own["totals"]["clients_followed_up"] == 2
+                   spec, "get")
+    assert _totals(own)["clients_followed_up"] == 2
     refused = api.get(path, query_string={"from": YEAR[0], "to": YEAR[1], "caseworker": people.bela.id},
                       auth=("anna", "pw-anna"))
     assert refused.status_code == 403
 
+
+def test_the_report_page_its_downloads_and_the_old_addresses(runtime, people, followed):
+    expected = _report(runtime, people.mark)
+    query = dict(zip(("from", "to"), YEAR))
     page = browser(make_app(runtime))
     page.login("mark")
-    html = page.get("/reports/job-retention", query_string=dict(zip(("from", "to"), YEAR))).get_data(as_text=True)
-    assert "<th scope=\"row\">2026-Q4</th><td>Bela</td><td class=\"num\">2</td><td class=\"num\">8</td>" in html
-    assert "Konzultációk laikus segítőkkel" in html
-    assert (f'<td class="num" data-testid="lay-helper-consultations">'
-            f'{expected["totals"]["lay_helper_consultations"]}</td>') in html
+    html = page.get(f"/reports/{KEY}", query_string=query).get_data(as_text=True)
+    assert "Konzultációk laikus segítőkkel" in html and "Negyedévenként és mentoronként" in html
+    assert f">{expected['indicators'][5]['value']}</a>" in html.split('data-testid="value-O6"')[1]
+    # The quarter–mentor table: the quarter, the mentor, then each figure.
+    assert '<td>2026-Q4</td><th scope="row">Bela</th>\n<td class="num"><a href=' in html
+    # The mentor filter names the role as the service does (the manifest's roles.caseworker.name).
+    assert '<label for="r-cw">Mentor</label>' in html and "Családgondozó" not in html
 
-    query = dict(zip(("from", "to"), YEAR))
-    download = page.get("/reports/job-retention.csv", query_string=query)
+    # The old addresses lead to the declared report.
+    moved = page.client.get("/reports/job-retention", query_string=query)
+    assert moved.status_code == 301 and moved.headers["Location"].startswith(f"/reports/{KEY}?")
+    assert page.client.get("/reports/job-retention.csv", query_string=query).headers["Location"].startswith(
+        f"/reports/{KEY}/export.csv?")
+
+    download = page.get(f"/reports/{KEY}/export.csv", query_string=query)
     assert download.status_code == 200 and download.mimetype == "text/csv"
-    assert 'filename="segito-job-retention-' in download.headers["Content-Disposition"]
+    assert f'filename="segito-{KEY}-' in download.headers["Content-Disposition"]
     # The export follows the reader's language: Hungarian headings over Hungarian content.
     exported = download.get_data(as_text=True).lstrip("\ufeff")
-    assert exported == report_export.retention_to_csv(expected, "hu")
-    assert "utókövetett kliensek (fő)" in exported and "clients followed up" not in exported
-    workbook = page.client.get("/reports/job-retention.xlsx", query_string=query)
+    assert exported == export.to_csv(dict(expected, computed_at=expected["computed_at"]), "hu")
+    assert "Utókövetésbe vont kliensek száma" in exported and "Clients followed up" not in exported
+    assert "nincs megadva" in exported and "25 év alatt" in exported
+    # The heading names the filter as the service names the role.
+    assert exported.splitlines()[0].split(",")[1:] == ["Mentor: mind", "minden folyamat"]
+    workbook = page.client.get(f"/reports/{KEY}/export.xlsx", query_string=query)
     assert load_workbook(io.BytesIO(workbook.data)).sheetnames == [
-        "Munkahelymegtartás", "Életkor szerint", "Nem szerint", "Célcsoport szerint", "Negyedévenként és mentoronként"]
+        "Mutatószámok", "Életkor szerint", "Nem szerint", "Célcsoport szerint", "Negyedévenként és mentoronként",
+        "Életkor szerint negyedévenként", "Nem szerint negyedévenként", "Célcsoportok negyedévenként"]
     for who in ("anna", "bela"):
         other = browser(make_app(runtime))
         other.login(who)
-        own_csv = other.get("/reports/job-retention.csv", query_string=query).get_data(as_text=True)
-        assert own_csv.count("2026-Q") == sum(1 for r in expected["by_quarter_and_mentor"]
-                                              if r["mentor"] == {"anna": "Anna", "bela": "Bela"}[who])
+        own_csv = other.get(f"/reports/{KEY}/export.csv", query_string=query).get_data(as_text=True)
+        quarters = own_csv.split("Negyedévenként és mentoronként")[1].split("\r\n\r\n")[0]
+        assert quarters.count("2026-Q") == sum(1 for r in expected["tables"]["quarters"]
+                                               if r["name"] == {"anna": "Anna", "bela": "Bela"}[who])
 
 
 def test_rebuild_facts_recomputes_the_job_retention_rows_from_the_stored_cases(runtime, people, followed,
                                                                              database_url):
     """The case rows are recomputed from each case's state (e.g. after an upgrade that adds a field); the visit
-    rows, written once when each visit is recorded, are kept."""
+    entries, written once when each visit is recorded, are kept."""
     expected = _report(runtime, people.mark)
     with runtime.db.unit_of_work() as session:
-        session.execute(delete(RetentionCase))
-    assert _report(runtime, people.mark)["totals"]["clients_followed_up"] == 0
-    run = CliRunner().invoke(main, ["rebuild-facts"], env={"DATABASE_URL": database_url}, catch_exceptions=False)
-    assert run.exit_code == 0, run.output
-    assert json.loads(run.stdout)["retention_cases"] == 5
+        session.execute(delete(ReportCase).where(ReportCase.report_key == KEY))
+    assert _totals(_report(runtime, people.mark))["clients_followed_up"] == 0
+    done = CliRunner().invoke(main, ["rebuild-facts"], env={"DATABASE_URL": database_url}, catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["cases"] == 5
     assert _report(runtime, people.mark) == expected
 
 

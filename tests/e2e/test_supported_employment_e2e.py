@@ -1,0 +1,90 @@
+"""IPS supported employment (seed 004) in a real browser, in both languages: entry and the first employer contact
+of the rapid job search; and a fidelity review whose data items open pre-filled from live data with their
+evidence, agreed on the consensus page. Screenshots go to test-artifacts/."""
+from __future__ import annotations
+
+import datetime as dt
+
+from playwright.sync_api import expect
+
+from engine.cases import cases
+from engine.store import clock
+from tests import demo_data
+from tests.integration.helpers import do, task_of
+from tests.integration.test_ips_fidelity import DATA_SCORES, ITEMS, setup_review
+from tests.integration.test_supported_employment import ENTRY, PROFILE
+
+TODAY = dt.datetime(2026, 3, 6, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def _complete(page):
+    page.get_by_test_id("complete").click()
+    page.wait_for_load_state("domcontentloaded")
+
+
+def _language(page, lang: str) -> None:
+    if page.locator("html").get_attribute("lang") != lang:
+        page.click("[data-testid=switch-language]")
+        page.wait_for_load_state()
+
+
+def test_entry_and_the_first_employer_contact_in_both_languages(page, live_server, login, shot):
+    clock.freeze(TODAY)
+    rt, people = live_server.runtime, live_server.people
+    login(page, "anna")
+    for i, (lang, day) in enumerate((("hu", "2026.03.02"), ("en", "2026-03-02"))):
+        code = demo_data.run_intake(rt, people.anna, i)
+        case_id = cases.start_case(rt, "ips", people.anna, code)["case_id"]
+        _language(page, lang)
+        page.goto(f"/tasks/{task_of(rt, case_id, 'ips_entry')}")
+        page.fill("#f-entry_date", day)
+        page.check("#f-wants_competitive_work-true")
+        page.fill("#f-agreement_date", day)
+        shot(page, f"ips-entry-{lang}")
+        _complete(page)
+        do(rt, case_id, "ips_profile", {**PROFILE, "profile_date": "2026-03-03"}, people.anna)
+        page.goto(f"/tasks/{task_of(rt, case_id, 'ips_first_search')}")
+        page.locator("#w-employer_contacts > .add-row [data-add-row]").click()
+        page.fill("#f-employer_contacts-0-date", "2026.03.05" if lang == "hu" else "2026-03-05")
+        page.fill("#f-employer_contacts-0-employer", "Példa Kft.")
+        page.select_option("#f-employer_contacts-0-contact_kind", "in_person")
+        page.select_option("#f-employer_contacts-0-outcome", "vacancy")
+        page.check("input[name=job_search_next][value=continue]")
+        shot(page, f"ips-job-search-{lang}")
+        _complete(page)
+        data = cases.get_case(rt, case_id, people.anna)["data"]
+        assert (data["first_employer_contact_date"], data["ips_phase"]) == ("2026-03-05", "job_search")
+        assert data["entry_date"] == "2026-03-02" and ENTRY["wants_competitive_work"] is True
+
+
+def test_a_fidelity_review_pre_filled_from_live_data_in_both_languages(page, live_server, login, shot):
+    clock.freeze(dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.timezone.utc))
+    rt, people = live_server.runtime, live_server.people
+    login(page, "lea")
+    for lang, words in (("hu", ("Élő adat", "legfeljebb 20 ügyfél")), ("en", ("Live data", "20 or fewer clients"))):
+        case_id = setup_review(rt, people.lea)
+        _language(page, lang)
+        page.goto(f"/tasks/{task_of(rt, case_id, 'fr_scoring')}")
+        body = page.locator("body")
+        expect(body).to_contain_text(words[0])   # the evidence, in the reader's language
+        expect(body).to_contain_text(words[1])   # the caseload item's anchor for 5
+        shot(page, f"ips-fidelity-scoring-{lang}")
+        scores = [{"reviewer": name, **{item: "4" for item in ITEMS}} for name in ("Lea", "Judit")]
+        do(rt, case_id, "fr_scoring", {"reviewer_scores": scores}, people.lea)
+        scored = cases.get_case(rt, case_id, people.lea)["data"]
+        page.goto(f"/tasks/{task_of(rt, case_id, 'fr_consensus')}")
+        # No IPS case yet: the data answers only what has no cases behind it (a caseload of 0 → 5); the reviewers
+        # agree the rest, the data's own scores kept as they opened.
+        agreed = {item: scored.get(f"data_{item}") or "3" for item in DATA_SCORES}
+        for item in ITEMS:
+            if item not in DATA_SCORES:
+                page.select_option(f"#f-{item}", "4")
+            elif not scored.get(f"data_{item}"):
+                page.select_option(f"#f-{item}", "3")
+            else:
+                expect(page.locator(f"#f-{item}")).to_have_value(scored[f"data_{item}"])
+        shot(page, f"ips-fidelity-consensus-{lang}")
+        _complete(page)
+        data = cases.get_case(rt, case_id, people.lea)["data"]
+        expected = 18 * 4 + sum(int(v) for v in agreed.values())
+        assert (data["fidelity_total"], data["qualifies"]) == (expected, expected >= 74)
