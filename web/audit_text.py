@@ -21,7 +21,8 @@ EVENT_NAMES = {
     "task_completed": N_("Step completed"), "task_cancelled": N_("Step withdrawn"),
     "task_claimed": N_("Step claimed"), "task_released": N_("Step released"), "draft_saved": N_("Draft saved"),
     "form_data_changed": N_("Data changed"), "decision_taken": N_("Decision"),
-    "entry_corrected": N_("Entry corrected"),
+    "entry_corrected": N_("Entry corrected"), "case_linked": N_("Case linked"),
+    "member_joined": N_("Member joined"), "member_left": N_("Member left"),
     "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
     "definition_deployed": N_("Process version deployed"), "package_deployed": N_("Service package deployed"),
     "user_created": N_("User created"),
@@ -48,7 +49,7 @@ DETAIL_NAMES = {
     "confirmed_with_open_cases": N_("Started beside open cases"),
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
     "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
-    "created_at": N_("Created"),
+    "created_at": N_("Created"), "joined_on": N_("Joined"), "left_on": N_("Left"),
 }
 VALUE_NAMES = {
     "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),

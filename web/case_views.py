@@ -119,10 +119,13 @@ def timeline(view, events: list[dict], names: dict | None = None, collapse: bool
 
 
 def case_log(view, data: dict) -> dict:
-    """Meetings (fields 47–49) and actions (50–51) as recorded in the case data, newest first."""
+    """Meetings (fields 47–49) and actions (50–51) as recorded in the case data, newest first; only those the
+    process's forms have (a process without such a log shows none)."""
     result = {}
     for key in ("meetings", "actions"):
-        schema = field_schema(view, key) or {}
+        schema = field_schema(view, key)
+        if schema is None:
+            continue
         item_props = (schema.get("items") or {}).get("properties") or {}
         entries = [e for e in (data.get(key) or []) if isinstance(e, dict)]
         rows = []

@@ -88,6 +88,7 @@ class Field:
     errors: list[str] = field(default_factory=list)
     row_name: str = ""      # the repeated row the field sits in (Item.name), so its errors say which row
     prefill: bool = False   # the value came from the task (x-prefill-from), not from the user
+    shown_as: dict = field(default_factory=dict)  # a computed choice's code → its label in the user's language
     options_html: str = ""  # a select's options, drawn in Python (see options_html)
     # repeatable blocks
     items: list[Item] = field(default_factory=list)
@@ -284,6 +285,9 @@ class _Builder:
                   minimum=prop.get("minimum"), maximum=prop.get("maximum"))
         f.errors = self._take(f.path)
         f.row_name = row
+        if widget == "computed" and prop.get("x-options"):
+            # A computed or server-set choice (a band, a phase, a score from a report) is shown by its label.
+            f.shown_as = {str(code): text(label, self.locale) for code, label in prop["x-options"].items()}
         cond = prop.get("x-visible-when")
         if cond:
             sibling = "-".join(str(p) for p in path + [cond["field"]])
@@ -441,3 +445,5 @@ def _fill_computed(sections: list[Section], values: dict) -> None:
                 f.value = "" if result is None else result
             elif f.computed and values.get(f.name) is not None:
                 f.value = str(values[f.name])
+            if f.shown_as and values.get(f.name) is not None:
+                f.value = f.shown_as.get(str(values[f.name]), str(values[f.name]))

@@ -293,7 +293,8 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu
                                        step.audit) if form is not None else {"left": []}
             before = {k: spiff_task.data.get(k) for k in clean}
             before.update(carried)
-            changed = {k for k in clean if before.get(k) != clean[k]}
+            # The membership the engine wrote is in the history as its own events (member_joined, member_left).
+            changed = {k for k in clean if before.get(k) != clean[k] and k not in members.DATA_KEYS}
             step.complete(task.spiff_task_id, clean)
             linked = _start_linked(runtime, session, form, clean, case, task, actor, at, step) if form else []
             linked += _start_for_leavers(runtime, session, view.members, membership["left"], case, task, actor, at,

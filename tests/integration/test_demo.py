@@ -39,6 +39,9 @@ DEMO_CASES = sorted([
     ("ips", "Varga Gábor", "anna", "running", ("ips_first_contact_late", "ips_first_search")),
     ("ips", "Szabó Péter", "anna", "running", ("ips_profile",)),
     ("ips_fidelity_review", None, "lea", "completed", ()),
+    # A self-help group (a case with members, no single client): its first meeting today, the three members'
+    # start questionnaires recorded.
+    ("self_help_groups", None, "anna", "running", ("shg_first_meeting",)),
 ], key=str)
 
 
@@ -68,8 +71,9 @@ def test_a_fresh_database_gets_the_demo_users_and_cases_each_step_audited(runtim
     assert people == {name: (display, sorted(roles)) for name, display, roles in setup.DEMO_USERS}
     assert _cases(runtime) == DEMO_CASES
     # Every scripted step went through tasks.complete as its demo user: 6 intakes, 22 family-care steps, 2 jobs,
-    # 14 IPS steps, 3 of a fidelity review, 12 case-management steps.
-    assert len(completed) == 59
+    # 14 IPS steps, 3 of a fidelity review, 12 case-management steps, 4 self-help group steps (the group
+    # composed, three anonymous questionnaires).
+    assert len(completed) == 63
     assert {(t.id, t.completed_by) for t in completed} <= audited
     assert {t.completed_by for t in completed if t.bpmn_id == "agree_closure_success"} == {"lea"}
     # "${today-10d}": ten days before the (frozen) day the demo was played, 2 March 2026.

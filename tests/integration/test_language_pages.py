@@ -104,6 +104,7 @@ def _user_data(runtime) -> list[str]:
     walk(demo_data.closure_data(True))
     walk(demo_data.closure_data(False))
     walk(["Példa Kft.", "raktáros"])  # the job-retention demo case's employer and job
+    walk(["Szerdai önsegítő csoport", "Kiss Anna"])  # the self-help group demo's name and leader
     with runtime.db.reading() as session:
         for full_name, username in session.execute(select(User.display_name, User.username)):
             texts.update({full_name, username, *full_name.split()})
