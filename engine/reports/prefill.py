@@ -20,9 +20,11 @@ from .request import ReportRequest, authorise
 
 MAX_CASES_LISTED = 30
 _WORDS = {
-    "hu": {"live": "Élő adat", "score": "pont", "cases": "Esetek", "none": "nincs adat", "per_week": "hetente",
+    "hu": {"live": "Élő adat", "score": "pont", "cases": "Esetek", "days": "nap",
+           "none": "nincs adat", "per_week": "hetente",
            "take": {"max": "legnagyobb", "min": "legkisebb", "mean": "átlag", "sum": "összesen"}, "more": "további"},
-    "en": {"live": "Live data", "score": "points", "cases": "Cases", "none": "no data", "per_week": "a week",
+    "en": {"live": "Live data", "score": "points", "cases": "Cases", "days": "days",
+           "none": "no data", "per_week": "a week",
            "take": {"max": "largest", "min": "smallest", "mean": "mean", "sum": "total"}, "more": "more"},
 }
 
@@ -146,15 +148,20 @@ def _evidence(session, spec, report, req, figure, value, lines, row_key, words, 
     except ValidationFailed:
         listed = None
     if listed is not None:
-        cases = [f"#{i['case_id']} {i['client_code'] or ''}".strip() + _facts_shown(i, report) for i in listed["items"]]
+        cases = [f"#{i['case_id']} {i['client_code'] or ''}".strip() + _facts_shown(i, report, lang, words)
+                 for i in listed["items"]]
         more = listed["total"] - len(cases)
         out.append(f"{words['cases']} ({listed['total']}): " + ", ".join(cases)
                    + (f", … {more} {words['more']}" if more > 0 else ""))
     return "\n".join(out)
 
 
-def _facts_shown(item: dict, report: dict) -> str:
-    """The case's figures a reviewer checks against: its computed day counts (``days_between`` facts)."""
-    shown = [f"{name} {item[name]}" for name, fact in report["facts"].items()
+def _facts_shown(item: dict, report: dict, lang: str, words: dict) -> str:
+    """The case's figures a reviewer checks against: its computed day counts (``days_between`` facts), named by
+    the fact's label in the reader's language (a fact without one is named by the word for days)."""
+    def named(fact: dict) -> str:
+        labels = fact.get("label") or {}
+        return labels.get(lang) or labels.get("hu") or words["days"]
+    shown = [f"{named(fact)}: {item[name]}" for name, fact in report["facts"].items()
              if isinstance(fact, dict) and "days_between" in fact and item.get(name) is not None]
     return f" ({', '.join(shown)})" if shown else ""

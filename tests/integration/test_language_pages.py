@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 
 import lxml.html
 import pytest
+import yaml
 from sqlalchemy import select
 
 from engine import demo
 from engine.setup import DEMO_PASSWORD
+from engine.store.config import BPMN_DIR
 from engine.store.models import Case, Client, HumanTask, User
 from tests import demo_data
 from tests.integration.web_client import Browser, make_app
@@ -103,8 +105,10 @@ def _user_data(runtime) -> list[str]:
     walk(demo_data.evaluation_data())
     walk(demo_data.closure_data(True))
     walk(demo_data.closure_data(False))
-    walk(["Példa Kft.", "raktáros"])  # the job-retention demo case's employer and job
-    walk(["Szerdai önsegítő csoport", "Kiss Anna"])  # the self-help group demo's name and leader
+    # What the packages' demo scripts type into their steps (bpmn/<service>/demo/*.yaml: employers, jobs,
+    # a group's name, plans and notes) is user text too.
+    for script in sorted(BPMN_DIR.glob("*/demo/*.yaml")):
+        walk(yaml.safe_load(script.read_text(encoding="utf-8")))
     with runtime.db.reading() as session:
         for full_name, username in session.execute(select(User.display_name, User.username)):
             texts.update({full_name, username, *full_name.split()})
