@@ -61,7 +61,7 @@ def test_a_fidelity_review_pre_filled_from_live_data_in_both_languages(page, liv
     clock.freeze(dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.timezone.utc))
     rt, people = live_server.runtime, live_server.people
     login(page, "lea")
-    for lang, words in (("hu", ("Élő adat", "legfeljebb 20 ügyfél")), ("en", ("Live data", "20 or fewer clients"))):
+    for lang, words in (("hu", ("Élő adat", "legfeljebb 20 kliens")), ("en", ("Live data", "20 or fewer clients"))):
         case_id = setup_review(rt, people.lea)
         _language(page, lang)
         page.goto(f"/tasks/{task_of(rt, case_id, 'fr_scoring')}")

@@ -29,6 +29,9 @@ REJECTED = [
     (r"\bseed\b|\bseeds\b", "internal document wording; name the programme standard"),
     (r"\d{3}-as forrás|a forrás nem", "internal document wording; name the programme standard"),
 ]
+# A package's forms and diagrams keep their programme standard's wording: case management's standard (seed 001)
+# calls the person served "ügyfél" throughout, so the kliens rule does not apply to its texts.
+OWN_WORDING = {"case_management/": {REJECTED[0][0]}}
 # Job-retention staff are mentors, not caseworkers.
 JOB_RETENTION_REJECTED = [(r"családgondozó", "job-retention staff are mentors")]
 
@@ -36,6 +39,10 @@ JOB_RETENTION_REJECTED = [(r"családgondozó", "job-retention staff are mentors"
 def _hits(text: str, where: str, rules) -> list[str]:
     return [f"{where}: {m.group(0)!r} — {why}" for pattern, why in rules
             for m in re.finditer(pattern, text, re.IGNORECASE)]
+
+
+def _own_wording(where: str) -> set[str]:
+    return next((rules for prefix, rules in OWN_WORDING.items() if where.startswith(prefix)), set())
 
 
 def _po_texts():
@@ -102,7 +109,8 @@ def _all_texts():
 
 
 def test_no_rejected_variant_in_catalogues_templates_forms_or_bpmn():
-    problems = [hit for where, text in _all_texts() for hit in _hits(text, where, REJECTED)]
+    problems = [hit for where, text in _all_texts()
+                for hit in _hits(text, where, [rule for rule in REJECTED if rule[0] not in _own_wording(where)])]
     problems += [hit for where, text in [*_form_texts(), *_bpmn_texts()] if where.startswith("job_retention")
                  for hit in _hits(text, where, JOB_RETENTION_REJECTED)]
     assert not problems, "\n".join(problems)
