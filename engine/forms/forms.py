@@ -184,9 +184,11 @@ class Form:
                 # day, not on the day the last one was recorded.
                 if task_facts.get(fact) is not None:
                     values[name] = task_facts[fact]
-                elif name in case_data:
+                elif case_data.get(name) is not None:
                     values[name] = copy.deepcopy(case_data[name])
-            elif name in case_data:
+            elif case_data.get(name) is not None:
+                # A value the process cleared (None: a repeated step's answers left with their task) pre-fills
+                # nothing, so the step opens empty rather than with an empty value (docs/forms.md).
                 values[name] = copy.deepcopy(case_data[name])
             elif source and case_data.get(source) is not None:
                 values[name] = case_data[source]
