@@ -95,6 +95,8 @@ EXPECTED_FORMS = {
     "job_retention/forms/entry.json": {
         "consultation_reasons", "development_plan_date", "earlier_services", "employer_kind", "employer_name",
         "employment_start", "entry_route", "job_title", "sex", "target_groups"},
+    "job_retention/forms/job_lost.json": {
+        "closing_note", "job_lost_details", "job_lost_on", "job_lost_reason", "satisfaction_sheet"},
     "job_retention/forms/overdue_reminder.json": {
         "mentor_contacted", "reminder_note"},
     "job_retention/forms/plan.json": {
