@@ -5,13 +5,11 @@ and PostgreSQL.
 
 The data set (S = first day of employment; both at Példa Kft., the entry of timer_helpers):
 
-| case | client | S          | plan               | recorded                                                     | outcome          |
-|------|--------|------------|--------------------|--------------------------------------------------------------|------------------|
-| X    | i=0    | 2026-01-31 | 6 months, standard | extra 02-03 client + 2 lay helpers; visit 1 02-07 client +   | job lost 02-13   |
-|      |        |            |                    | employer; extra 02-10 client + institutions (labour office); | (probation),     |
-|      |        |            |                    | visit 2 (02-14) issued, never recorded                       | ended on 02-16   |
-| Y    | i=1    | 2026-01-31 | 1 month, standard  | visit 1 02-07 client + employer; extra 03-05 client +        | check 07-30:     |
-|      |        |            |                    | employer; visits 2–4 issued, never recorded                  | employed         |
+- X (client i=0): S 2026-01-31, 6 months standard. Extra visit 02-03 client + 2 lay helpers; visit 1 02-07 client
+  + employer; extra 02-10 client + institutions (labour office); visit 2 (02-14) issued, never recorded. The job
+  was lost on 02-13 (probation), recorded on 02-16.
+- Y (client i=1): S 2026-01-31, 1 month standard. Visit 1 02-07 client + employer; extra 03-05 client +
+  employer; visits 2–4 issued, never recorded. Day-180 check on 07-30: employed.
 
 By hand, for 2026: O1 2 clients; O2 5 visits (3 of them extra); O3 1 employer; O4 3 consultations with the
 employer (X's visit 1, Y's two); O5 2 lay helpers, O6 1 consultation with them; O7 1 institution; R1 2 outcomes

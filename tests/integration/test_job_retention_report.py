@@ -400,7 +400,8 @@ def test_the_same_figures_from_the_command_line_and_the_json_api(runtime, people
     assert "2026-Q2,Anna,2,0,0,0,0,0,0,0,0,—\n" in table  # in follow-up, nothing due: no share ("—")
     book = load_workbook(tmp_path / "retention.xlsx")
     assert book.sheetnames == ["Indicators", "By age", "By sex", "By target group", "By quarter and mentor",
-                               "Jobs lost by reason", "By age per quarter", "By sex per quarter", "By target group per quarter"]
+                               "Jobs lost by reason", "By age per quarter", "By sex per quarter",
+                               "By target group per quarter"]
     assert list(book["By sex"].iter_rows(values_only=True)) == [
         ("sex", "clients (persons)"), ("female", 2), ("male", 1), ("not recorded", 1)]
     assert len(list(book["By quarter and mentor"].iter_rows(values_only=True))) == 1 + 6
@@ -451,7 +452,8 @@ def test_the_report_page_its_downloads_and_the_old_addresses(runtime, people, fo
     workbook = page.client.get(f"/reports/{KEY}/export.xlsx", query_string=query)
     assert load_workbook(io.BytesIO(workbook.data)).sheetnames == [
         "Mutatószámok", "Életkor szerint", "Nem szerint", "Célcsoport szerint", "Negyedévenként és mentoronként",
-        "Munkahely elvesztése okonként", "Életkor szerint negyedévenként", "Nem szerint negyedévenként", "Célcsoportok negyedévenként"]
+        "Munkahely elvesztése okonként", "Életkor szerint negyedévenként", "Nem szerint negyedévenként",
+        "Célcsoportok negyedévenként"]
     for who in ("anna", "bela"):
         other = browser(make_app(runtime))
         other.login(who)
