@@ -133,17 +133,7 @@ def _pairs(session, package: str, found: dict, start: dt.date, end: dt.date) -> 
     if set(by_moment) != {"start", "close"}:
         return {"group": mark.pair_group, "pairs": 0, "withheld": True, "changes": [],
                 "incomplete": sorted(by_moment)}
-    close = _answers(session, package, by_moment["close"]["questionnaire"], start, end, with_codes=True)
-    opening = _answers(session, package, by_moment["start"]["questionnaire"], dt.date.min, end, with_codes=True)
-    starts: dict[str, list[dict]] = defaultdict(list)
-    closes: dict[str, list[dict]] = defaultdict(list)
-    for answer, code in opening:
-        if code:
-            starts[code].append(answer)
-    for answer, code in close:
-        if code:
-            closes[code].append(answer)
-    matched = [(starts[c][0], closes[c][0]) for c in closes if len(closes[c]) == 1 and len(starts.get(c, [])) == 1]
+    matched = _matched(session, package, by_moment, start, end)
     result: dict = {"group": mark.pair_group, "pairs": len(matched), "withheld": len(matched) < mark.min_answers,
                     "changes": []}
     if result["withheld"]:
@@ -163,6 +153,77 @@ def _pairs(session, package: str, found: dict, start: dt.date, end: dt.date) -> 
                                   "mean_close": round(sum(b for _a, b in both) / n, 2),
                                   "mean_change": round(sum(b - a for a, b in both) / n, 2)})
     return result
+
+
+# The figures of a paired questionnaire a declared report may show (docs/reports.md, "Paired questionnaires").
+PAIRED_FIGURES = ("pairs", "mean_start", "mean_close", "mean_change", "improved", "unchanged", "worse")
+TOTAL = "total"
+
+
+def pair_group(session, package: str, group: str) -> dict | None:
+    """The start and close questionnaires of a package's pair group ({'start': …, 'close': …}), or None."""
+    found = {q["mark"].pair_moment: q for (p, _k), q in declared(session).items()
+             if p == package and q["mark"].pair_group == group}
+    return found if set(found) == {"start", "close"} else None
+
+
+def paired_items(start_schema: dict, close_schema: dict, pair_field: str | None) -> list[str]:
+    """The numbers asked at both moments, in the close questionnaire's order: the items whose change is measured."""
+    opening = start_schema.get("properties") or {}
+    numeric = ("integer", "number")
+    return [name for name, prop in (close_schema.get("properties") or {}).items()
+            if name != pair_field and isinstance(prop, dict) and prop.get("type") in numeric
+            and (opening.get(name) or {}).get("type") in numeric]
+
+
+def paired_figures(session, package: str, group: str, start: dt.date, end: dt.date) -> dict | None:
+    """The change between the start and close answers given under the same code, for a declared report: per item
+    and for the items' total, the pairs, the means at both moments, the mean change, and how many pairs improved
+    (a higher answer at the close), stayed the same or got worse. Pairs as on the questionnaires page (close in
+    the period, start at any time before its end; a code given twice at one moment pairs nothing). Below the
+    questionnaire's ``min_answers`` pairs a figure is withheld (None); the number of pairs itself is shown.
+    ``{"pairs": n, "items": {item: figures}, "total": figures}``; None when the group lacks a moment."""
+    moments = pair_group(session, package, group)
+    if moments is None:
+        return None
+    mark = moments["close"]["mark"]
+    least = mark.min_answers
+    matched = _matched(session, package, moments, start, end)
+    items = paired_items(moments["start"]["schema"], moments["close"]["schema"], mark.pair_field)
+
+    def figures_of(both: list[tuple[float, float]]) -> dict:
+        n = len(both)
+        out: dict = {"pairs": n}
+        if n < least:
+            return out | {k: None for k in PAIRED_FIGURES if k != "pairs"}
+        return out | {"mean_start": round(sum(a for a, _b in both) / n, 2),
+                      "mean_close": round(sum(b for _a, b in both) / n, 2),
+                      "mean_change": round(sum(b - a for a, b in both) / n, 2),
+                      "improved": sum(1 for a, b in both if b > a), "unchanged": sum(1 for a, b in both if b == a),
+                      "worse": sum(1 for a, b in both if b < a)}
+
+    per_item = {name: figures_of([(a[name], b[name]) for a, b in matched
+                                  if _number(a.get(name)) and _number(b.get(name))]) for name in items}
+    # The total: the sum of the items, for the pairs that answered every item at both moments.
+    complete = [(a, b) for a, b in matched if all(_number(a.get(n)) and _number(b.get(n)) for n in items)]
+    total = figures_of([(sum(a[n] for n in items), sum(b[n] for n in items)) for a, b in complete]) if items \
+        else figures_of([])
+    return {"pairs": len(matched), "min_answers": least, "items": per_item, TOTAL: total,
+            "labels": {name: (moments["close"]["schema"]["properties"][name].get("x-label")) for name in items}}
+
+
+def _matched(session, package: str, moments: dict, start: dt.date, end: dt.date) -> list[tuple[dict, dict]]:
+    close = _answers(session, package, moments["close"]["questionnaire"], start, end, with_codes=True)
+    opening = _answers(session, package, moments["start"]["questionnaire"], dt.date.min, end, with_codes=True)
+    starts: dict[str, list[dict]] = defaultdict(list)
+    closes: dict[str, list[dict]] = defaultdict(list)
+    for answer, code in opening:
+        if code:
+            starts[code].append(answer)
+    for answer, code in close:
+        if code:
+            closes[code].append(answer)
+    return [(starts[c][0], closes[c][0]) for c in closes if len(closes[c]) == 1 and len(starts.get(c, [])) == 1]
 
 
 def _number(value) -> bool:

@@ -41,6 +41,7 @@ from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 from ..errors import NotFound
 from ..store import clock
 from ..store.models import Case, Client, Intake, PackageVersion, User
+from . import anonymous
 from .kinds import kind_of, type_of
 from .models import ReportCase, ReportDefinition, ReportEntry
 from .plan import planned, reached
@@ -86,7 +87,7 @@ def definition(session, key: str) -> dict:
 class Split:
     """How a table's rows divide what is counted."""
 
-    kind: str = "none"  # none | caseworker | fact | values | bands | month | quarter
+    kind: str = "none"  # none | caseworker | fact | values | bands | month | quarter | paired_items
     name: str | None = None
     bands: list[tuple[float | None, float | None, str]] = field(default_factory=list)
     age: bool = False
@@ -105,6 +106,8 @@ def _splits(rows) -> tuple[Split | None, Split]:
             other = Split("fact", r["fact"], missing=r.get("missing"))
         elif "values" in r:
             other = Split("values", r["values"])
+        elif "paired_items" in r:
+            other = Split("paired_items", r["paired_items"])
         else:
             other = Split("bands", r["bands"], [tuple(b) for b in r.get("limits") or []], bool(r.get("age")),
                           missing=r.get("missing"))
@@ -576,7 +579,44 @@ def compute(session, report: dict, req: ReportRequest) -> dict:
                     _nothing(leaf.measure))
     registrations = {fig["id"]: _registrations(session, req) for fig in report["indicators"] if fig.get(
         "registrations")}
-    return _assemble(session, report, req, values, registrations)
+    return _assemble(session, report, req, values, registrations, _paired(session, report, req))
+
+
+PAIRED_TOTAL = {"hu": "összesen (a tételek összege)", "en": "total (the sum of the items)"}
+
+
+def _paired(session, report: dict, req: ReportRequest) -> dict[str, dict | None]:
+    """The figures of every paired anonymous questionnaire the report reads, by pair group (docs/reports.md,
+    "Paired questionnaires"). Answers name no case and no caseworker: for one caseworker there are none."""
+    groups = {m["paired"].get("questionnaire") for m in report["indicators"] if "paired" in m}
+    for table in report["tables"]:
+        split = _splits(table["rows"])[1]
+        if split.kind == "paired_items":
+            groups.add(split.name)
+        groups |= {c["paired"].get("questionnaire") for c in table["columns"] if "paired" in c}
+    groups.discard(None)
+    if req.caseworker_id is not None:
+        return {g: None for g in groups}
+    return {g: anonymous.paired_figures(session, report["package"], g, req.date_from, req.date_to)
+            for g in sorted(groups)}
+
+
+def _of_anonymous(fig: dict, figures: dict[str, dict]) -> bool:
+    """A figure of anonymous answers, or a ratio whose numerator is one (its drill-down would list that)."""
+    seen = set()
+    while "ratio" in fig and fig["ratio"]["of"] in figures and fig["id"] not in seen:
+        seen.add(fig["id"])
+        fig = figures[fig["ratio"]["of"]]
+    return "paired" in fig
+
+
+def _paired_value(paired: dict[str, dict | None], group: str | None, figure: str, item: str | None):
+    found = paired.get(group) if group else None
+    if found is None:
+        return None
+    if item is None:
+        return found["pairs"] if figure == "pairs" else found[anonymous.TOTAL][figure]
+    return (found["items"].get(item) or {}).get(figure)
 
 
 def _registrations(session, req: ReportRequest) -> int:
@@ -613,7 +653,8 @@ def _ratio(m: dict, of, to):
     return share(of, to, digits) if r.get("percent") else ratio(of, to, digits)
 
 
-def _assemble(session, report: dict, req: ReportRequest, values: dict, registrations: dict) -> dict:
+def _assemble(session, report: dict, req: ReportRequest, values: dict, registrations: dict,
+              paired: dict[str, dict | None]) -> dict:
     scalars: dict[str, Any] = {}
     figures = {f["id"]: f for f in report["indicators"]}
 
@@ -626,6 +667,9 @@ def _assemble(session, report: dict, req: ReportRequest, values: dict, registrat
             value = registrations[fid]
         elif "ratio" in fig:
             value = _ratio(fig, scalar(fig["ratio"]["of"]), scalar(fig["ratio"]["to"]))
+        elif "paired" in fig:
+            p = fig["paired"]
+            value = _paired_value(paired, p.get("questionnaire"), p["figure"], p.get("item"))
         elif _is_aggregate(fig):
             raw = values.get((None, fid), {}).get((None, None))
             value = _finish(fig, raw if raw is not None else _nothing(fig))
@@ -641,13 +685,16 @@ def _assemble(session, report: dict, req: ReportRequest, values: dict, registrat
             continue
         item = {"id": fig["id"], "label": fig["label"], "help": fig.get("help"), "unit": fig.get("unit"),
                 "value": value, "table": fig.get("table")}
+        if _of_anonymous(fig, figures):
+            item["anonymous"] = True  # from anonymous answers: no cases to list behind it
         for d in fig.get("details") or []:
             item[d] = scalar(d)
         if fig.get("plan"):
             item["plan"] = planned(fig["plan"], req)
             item["plan_reached"] = reached(value, item["plan"])
         indicators.append(item)
-    tables = {t["id"]: _table(session, t, req, values, scalar) for t in report["tables"]}
+    tables = {t["id"]: (_paired_table(t, paired) if _splits(t["rows"])[1].kind == "paired_items"
+                        else _table(session, t, req, values, scalar)) for t in report["tables"]}
     return {
         "report": report["key"], "title": report["title"], "help": report.get("help"),
         "period": {"from": req.date_from.isoformat(), "to": req.date_to.isoformat()},
@@ -719,6 +766,31 @@ def _table(session, table: dict, req: ReportRequest, values: dict, scalar) -> li
     return rows_out
 
 
+def _paired_table(table: dict, paired: dict[str, dict | None]) -> list[dict]:
+    """A row per item asked at both moments of a paired questionnaire, then the total; each column one of its
+    figures (withheld below the questionnaire's min_answers pairs: none)."""
+    group = _splits(table["rows"])[1].name
+    found = paired.get(group or "")
+    items = list((found or {}).get("items") or {})
+    rows: list[dict] = []
+    for key in [*items, anonymous.TOTAL]:
+        row: dict[str, Any] = {"key": key}
+        for c in table["columns"]:
+            if "paired" in c:
+                figure = c["paired"]["figure"]
+                if found is None:
+                    row[c["id"]] = None
+                elif key == anonymous.TOTAL:
+                    row[c["id"]] = found[anonymous.TOTAL][figure]
+                else:
+                    row[c["id"]] = found["items"][key][figure]
+        for c in table["columns"]:
+            if "ratio" in c:
+                row[c["id"]] = _ratio(c, row.get(c["ratio"]["of"]), row.get(c["ratio"]["to"]))
+        rows.append({k: v for k, v in row.items() if not _hidden(table, k)})
+    return rows
+
+
 def _hidden(table: dict, key: str) -> bool:
     return any(c["id"] == key and c.get("show") is False for c in table["columns"])
 
@@ -735,6 +807,7 @@ def labels(runtime, session, report: dict) -> dict[str, dict]:
 
     found: dict[str, dict] = {}
     options: dict[str, dict] = defaultdict(dict)  # field → every option any form of the processes gives it
+    item_labels: dict[str, dict] = {}  # a field of an anonymous questionnaire → its question
     for key in report["processes"]:
         definition_id = session.execute(select(ProcessDefinition.id).where(ProcessDefinition.process_key == key)
                                         .order_by(ProcessDefinition.version.desc()).limit(1)).scalar()
@@ -743,8 +816,14 @@ def labels(runtime, session, report: dict) -> dict[str, dict]:
         for form in runtime.definition(session, definition_id).forms.values():
             for name, prop in (form.schema.get("properties") or {}).items():
                 options[name].update(prop.get("x-options") or (prop.get("items") or {}).get("x-options") or {})
+                if form.anonymous is not None and prop.get("x-label"):
+                    item_labels[name] = prop["x-label"]
     for table in report["tables"]:
         _period, split = _splits(table["rows"])
+        if split.kind == "paired_items":
+            # The items of a paired questionnaire by their question, and their total.
+            found[table["id"]] = {**item_labels, anonymous.TOTAL: PAIRED_TOTAL}
+            continue
         if split.kind not in ("fact", "values"):
             continue
         fact = report["facts"][split.name or ""]

@@ -11,6 +11,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..forms import member_blocks
+from ..forms.anonymous import marking
 from ..packages.manifest import Lines, load_mapping, schema_problems
 from ..packages.parts import Package, PackageProblem
 from .kinds import kind_of
@@ -21,7 +22,9 @@ MAX_REPORT_BYTES = 256 * 1024
 ROLES = ("caseworker", "professional_lead", "process_designer", "manager", "administrator")
 TYPES = ("text", "integer", "number", "boolean", "date", "list")
 PERIODS = ("active", "started", "ended")
-AGGREGATES = ("count", "distinct", "sum", "mean", "ratio", "registrations")
+AGGREGATES = ("count", "distinct", "sum", "mean", "ratio", "registrations", "paired")
+# The figures of a paired anonymous questionnaire (docs/reports.md, "Paired questionnaires").
+PAIRED_FIGURES = ("pairs", "mean_start", "mean_close", "mean_change", "improved", "unchanged", "worse")
 
 _KEY = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
 _ID = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"}
@@ -49,6 +52,8 @@ _MEASURE = {
     "ratio": {"type": "object", "additionalProperties": False, "required": ["of", "to"],
               "properties": {"of": _ID, "to": _ID, "percent": {"type": "boolean"}}},
     "registrations": {"const": True},
+    "paired": {"type": "object", "additionalProperties": False, "required": ["figure"],
+               "properties": {"questionnaire": _KEY, "figure": {"enum": list(PAIRED_FIGURES)}, "item": _FIELD}},
     "process": _KEY,
     "round": {"type": "integer", "minimum": 0, "maximum": 6},
     "show": {"type": "boolean"},
@@ -66,6 +71,8 @@ _ROW = {"oneOf": [
     {"type": "object", "additionalProperties": False, "required": ["fact"],
      "properties": {"fact": _ID, "missing": _TEXT}},
     {"type": "object", "additionalProperties": False, "required": ["values"], "properties": {"values": _ID}},
+    {"type": "object", "additionalProperties": False, "required": ["paired_items"],
+     "properties": {"paired_items": _KEY}},
     {"type": "object", "additionalProperties": False, "required": ["bands"],
      "properties": {"bands": _ID, "from_request": {"const": True},
                     "limits": {"type": "array", "minItems": 1, "items": {
@@ -299,12 +306,38 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
     for dup in {i for i in figure_ids if figure_ids.count(i) > 1}:
         problems.add(("indicators",), f"indicator '{dup}' is declared twice")
 
-    def check_measure(m: dict, path: tuple, local: set[str]) -> None:
+    groups = _pair_groups(forms)
+
+    def check_paired(m: dict, path: tuple, group: str | None) -> None:
+        """A figure of a paired anonymous questionnaire: its pair group, item and nothing that reads cases."""
+        paired = m["paired"]
+        group = paired.get("questionnaire") or group
+        if group is None:
+            problems.add((*path, "paired"), "name the pair group: 'questionnaire: <group>' (or rows: "
+                                            "{paired_items: <group>})")
+            return
+        items = groups.get(group)
+        if items is None:
+            known = ", ".join(sorted(groups)) or "none"
+            problems.add((*path, "paired", "questionnaire"),
+                         f"no anonymous questionnaire pair group '{group}' with a start and a close form ({known})")
+        elif "item" in paired and paired["item"] not in items:
+            problems.add((*path, "paired", "item"), f"'{paired['item']}' is not a number asked at both moments of "
+                                                    f"'{group}' ({', '.join(items)})")
+        for key in ("period", "where", "process", "per_case"):
+            if key in m:
+                problems.add((*path, key), f"'{key}' reads cases; anonymous answers have none (the period is "
+                                           "the close answer's)")
+
+    def check_measure(m: dict, path: tuple, local: set[str], group: str | None = None) -> None:
         aggregates = [k for k in AGGREGATES if k in m]
         if "table" in m and not aggregates:
             return
         if len(aggregates) != 1:
             problems.add(path, f"an indicator computes one of: {', '.join(AGGREGATES)}")
+            return
+        if "paired" in m:
+            check_paired(m, path, group)
             return
         period = m.get("period", "active")
         dated = period.get("dated") if isinstance(period, dict) else None
@@ -353,9 +386,22 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
                 problems.add(("indicators", i, "details", j), f"no indicator '{d}'")
     for i, table in enumerate(data.get("tables") or []):
         columns = {c["id"] for c in table["columns"]}
-        for j, column in enumerate(table["columns"]):
-            check_measure(column, ("tables", i, "columns", j), columns)
         rows = table["rows"] if isinstance(table["rows"], list) else [table["rows"]]
+        pair_rows = [r["paired_items"] for r in rows if isinstance(r, dict) and "paired_items" in r]
+        for j, column in enumerate(table["columns"]):
+            check_measure(column, ("tables", i, "columns", j), columns, pair_rows[0] if pair_rows else None)
+            if pair_rows and not ("paired" in column or "ratio" in column):
+                problems.add(("tables", i, "columns", j), "rows of a paired questionnaire's items take 'paired' "
+                                                          "figures (or ratios of them)")
+            elif pair_rows and "item" in column.get("paired", {}):
+                problems.add(("tables", i, "columns", j, "paired", "item"), "the rows are the items")
+        if pair_rows and len(rows) != 1:
+            problems.add(("tables", i, "rows"), "a paired questionnaire's items are the only rows")
+            continue
+        if pair_rows:
+            if pair_rows[0] not in groups:
+                problems.add(("tables", i, "rows"), f"no anonymous questionnaire pair group '{pair_rows[0]}'")
+            continue
         if sum(1 for r in rows if r in ("month", "quarter")) > 1 or (len(rows) == 2 and not any(
                 r in ("month", "quarter") for r in rows)):
             problems.add(("tables", i, "rows"), "two kinds of rows are a period (month or quarter) and another")
@@ -372,6 +418,28 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             if c not in columns:
                 problems.add(("tables", i, "omit_empty", j), f"no column '{c}'")
     return problems.found
+
+
+def _pair_groups(forms: dict[str, dict]) -> dict[str, list[str]]:
+    """The package's paired anonymous questionnaires with both a start and a close form: group → the numbers
+    asked at both moments."""
+    moments: dict[str, dict[str, dict]] = {}
+    for schema in forms.values():
+        try:
+            mark = marking(schema) if isinstance(schema, dict) else None
+        except (KeyError, TypeError, AttributeError):
+            continue  # the form's own check reports a malformed x-anonymous
+        if mark is not None and mark.pair_group and mark.pair_moment:
+            moments.setdefault(mark.pair_group, {})[mark.pair_moment] = {"schema": schema, "field": mark.pair_field}
+    found = {}
+    for group, by in moments.items():
+        if {"start", "close"} <= set(by):
+            opening = by["start"]["schema"].get("properties") or {}
+            found[group] = [name for name, prop in (by["close"]["schema"].get("properties") or {}).items()
+                            if name != by["close"]["field"] and isinstance(prop, dict)
+                            and prop.get("type") in ("integer", "number")
+                            and (opening.get(name) or {}).get("type") in ("integer", "number")]
+    return found
 
 
 def normalised(data: dict) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def layout(report: dict) -> dict:
     """What a page or an export needs to show the result: titles, headings and the shown columns of each table."""
     return {"tables": [{"id": t["id"], "title": t["title"], "heading": t.get("heading"),
                         "rows": t["rows"], "columns": [{"id": col["id"], "label": col["label"],
-                                                        "ratio": "ratio" in col}
+                                                        "ratio": "ratio" in col, "paired": "paired" in col}
                                                        for col in t["columns"] if col.get("show", True)]}
                        for t in report["tables"]]}
 
@@ -64,6 +64,7 @@ def _target(report: dict, target: str) -> tuple[dict, dict | None]:
             raise ValidationFailed(f"no column '{target}' in report '{report['key']}'",
                                    [{"field": "indicator", "message": "unknown"}])
         measure = columns[column_id]
+        _refuse_anonymous(measure, target)
         if "ratio" in measure:
             of = measure["ratio"]["of"]
             return _target(report, f"{table_id}.{of}" if of in columns else of)
@@ -79,10 +80,19 @@ def _target(report: dict, target: str) -> tuple[dict, dict | None]:
         return _target(report, f"{table['id']}.{column}")
     if "ratio" in fig:
         return _target(report, fig["ratio"]["of"])
+    _refuse_anonymous(fig, target)
     if fig.get("registrations"):
         raise ValidationFailed(f"'{fig['id']}' counts registrations, not the cases of this report",
                                [{"field": "indicator", "message": "no cases behind it"}])
     return fig, None
+
+
+def _refuse_anonymous(measure: dict, target: str) -> None:
+    """A figure of anonymous answers has no cases behind it, by design (docs/forms.md, "Anonymous
+    questionnaires")."""
+    if "paired" in measure:
+        raise ValidationFailed(f"'{target}' is computed from anonymous answers: no case is behind it",
+                               [{"field": "indicator", "message": "anonymous answers have no cases"}])
 
 
 def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key: str | None, collection,
