@@ -67,8 +67,8 @@ def _report(runtime, actor, date_from=YEAR[0], date_to=YEAR[1], caseworker=None)
     return run.report(runtime, actor, "self_help_groups", parse_request(date_from, date_to, caseworker))
 
 
-ATTITUDE = ("attitude_pairs", "attitude_improved", "attitude_unchanged", "attitude_worse",
-            "attitude_improved_share", "attitude_mean_change")
+ATTITUDE = ("A1", "A2", "A3", "A4",
+            "A5", "A6")
 COLUMNS = ("pairs", "mean_start", "mean_close", "mean_change", "improved", "unchanged", "worse")
 
 
@@ -76,8 +76,8 @@ def test_the_attitude_change_of_the_year_per_item_and_in_total(runtime, people, 
     result = _report(runtime, people.mark)
     values = {i["id"]: i["value"] for i in result["indicators"]}
     assert {k: values[k] for k in ATTITUDE} == {
-        "attitude_pairs": 3, "attitude_improved": 1, "attitude_unchanged": 1, "attitude_worse": 1,
-        "attitude_improved_share": 33.33, "attitude_mean_change": 1.0}
+        "A1": 3, "A2": 1, "A3": 1, "A4": 1,
+        "A5": 33.33, "A6": 1.0}
     rows = {r["key"]: tuple(r[c] for c in COLUMNS) for r in result["tables"]["attitude_change"]}
     assert rows == {
         "confidence": (3, 3.0, 3.67, 0.67, 1, 1, 1),
@@ -96,20 +96,20 @@ def test_the_attitude_change_of_the_year_per_item_and_in_total(runtime, people, 
 def test_no_answer_of_the_period_and_too_few_pairs_are_withheld(runtime, people, answered):
     # The close answers are kept by quarter (Q1): none in Q2 — no pairs, and no figure resting on them.
     q2 = {i["id"]: i["value"] for i in _report(runtime, people.mark, "2026-04-01", "2026-06-30")["indicators"]}
-    assert {k: q2[k] for k in ATTITUDE} == {"attitude_pairs": 0, "attitude_improved": None,
-                                            "attitude_unchanged": None, "attitude_worse": None,
-                                            "attitude_improved_share": None, "attitude_mean_change": None}
+    assert {k: q2[k] for k in ATTITUDE} == {"A1": 0, "A2": None,
+                                            "A3": None, "A4": None,
+                                            "A5": None, "A6": None}
 
 
 def test_the_answers_are_nobodys_cases_nor_a_leaders(runtime, people, answered):
     request = parse_request(*YEAR, None)
-    for target in ("attitude_improved", "attitude_pairs", "attitude_improved_share", "attitude_change.improved"):
+    for target in ("A2", "A1", "A5", "attitude_change.improved"):
         with pytest.raises(ValidationFailed) as refused:
             run.cases_behind(runtime, people.mark, "self_help_groups", request, target)
         assert "anonymous" in str(refused.value)
     # Asked for one leader, there are none: an answer names no caseworker.
     own = _report(runtime, people.mark, caseworker=people.anna.id)
-    assert {i["id"]: i["value"] for i in own["indicators"]}["attitude_pairs"] is None
+    assert {i["id"]: i["value"] for i in own["indicators"]}["A1"] is None
     assert all(r["pairs"] is None for r in own["tables"]["attitude_change"])
 
 
@@ -120,7 +120,7 @@ def test_the_report_page_shows_the_figures_without_links_to_cases(runtime, peopl
     mark = browser(app, "mark")
     page = mark.get("/reports/self_help_groups?from=2026-01-01&to=2026-12-31").get_data(as_text=True)
     assert "Pozitív attitűdváltozás" in page and "Attitűdváltozás tételenként" in page
-    assert "indicator=attitude_improved" not in page and "indicator=attitude_change." not in page
+    assert "indicator=A2" not in page and "indicator=attitude_change." not in page
     assert "Mennyire bízik abban" in page  # an item's row is named by its question
     mark.post("/language", {"locale": "en", "next": "/reports/self_help_groups"})
     english = mark.get("/reports/self_help_groups?from=2026-01-01&to=2026-12-31").get_data(as_text=True)
