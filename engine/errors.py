@@ -28,6 +28,13 @@ class Forbidden(SegitoError):
     code = "forbidden"
 
 
+class Gone(SegitoError):
+    """What was asked for existed but can no longer be used (a one-time link already used, or expired)."""
+
+    status = 410
+    code = "gone"
+
+
 class Conflict(SegitoError):
     """Somebody else changed the same case or task first; nothing of this command was saved."""
 

@@ -188,6 +188,23 @@ def complete(task_id: int):
     return redirect(_next_url(result["case_id"]))
 
 
+@bp.post("/tasks/<int:task_id>/hand-out")
+@login_required
+def hand_out(task_id: int):
+    """Complete an anonymous questionnaire's step by handing it to the client: a one-time link, shown once, to
+    answer on their own device (docs/forms.md, "Handing a questionnaire to the client")."""
+    try:
+        result = tasks.complete(runtime(), task_id, {}, logged_in_actor(), lang=str(get_locale()), hand_out=True)
+    except Conflict:
+        return _page(task_id, status=409, read_only=True,
+                     alert=_("Someone else completed or changed this step first, so nothing of yours was saved. "
+                             "What you typed is shown below; the case page shows where it stands now."))
+    link = result["hand_out"]
+    url = url_for("survey.show", token=link["token"], _external=True)
+    return render_template("survey/handed_out.html", url=url, expires_on=link["expires_on"],
+                           case_id=result["case_id"], next_url=_next_url(result["case_id"]))
+
+
 @bp.post("/tasks/<int:task_id>/draft")
 @login_required
 def draft(task_id: int):

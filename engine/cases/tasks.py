@@ -19,7 +19,7 @@ from ..sandbox.calendar_helpers import local_date
 from ..store import audit, clock
 from ..store.db import Prepared, is_postgres
 from ..store.models import AuditEvent, Case, Client, HumanTask
-from . import agenda, anonymous_answers, inbox_queries, members
+from . import agenda, anonymous_answers, anonymous_handout, inbox_queries, members
 from .cases import case_data_and_entries, start_in, task_summary
 
 _tasks = HumanTask.__table__
@@ -239,8 +239,12 @@ def _lost_to_another_claim(session, actor: Actor, task: HumanTask) -> bool:
     return claimed is not None
 
 
-def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu") -> dict:
+def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu", hand_out: bool = False) -> dict:
     """Validate the form data, run the case to its next wait state, and save everything in one transaction.
+
+    ``hand_out``: for a step whose form is an anonymous questionnaire, complete it by handing the questionnaire to
+    the client instead of answering it here: the result's ``hand_out`` holds a one-time link's token and its last
+    day (engine/cases/anonymous_handout.py); ``data`` is not read.
 
     Of two concurrent completions of the same task exactly one wins: the other finds the task no longer ready
     (after waiting for the case lock) and gets a Conflict, with nothing saved.
@@ -272,6 +276,13 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu
             spiff_task = step.ready_before.get(task.spiff_task_id)
             if spiff_task is None:
                 raise Conflict(f"task {task_id} is no longer waiting in case {case.id}; nothing was saved")
+            if hand_out:
+                if form is None or form.anonymous is None:
+                    raise ValidationFailed(f"task {task_id} is not an anonymous questionnaire: it cannot be handed out",
+                                           [{"field": "hand_out", "message": "only an anonymous questionnaire",
+                                             "kind": "x-anonymous"}])
+                return _complete_anonymous(session, connection, view, form, {}, case, task, step, actor, at,
+                                           hand_out=True)
             # Validated against the case's data so far: a date may not precede an earlier step's (docs/forms.md).
             clean = form.validate(data, context=spiff_task.data) if form is not None else {}
             if form is not None and report_fields.fields_from_reports(form.schema):
@@ -326,20 +337,28 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu
 
 
 def _complete_anonymous(session, connection, view, form, clean: dict, case, task, step: Advance, actor: Actor,
-                        at: dt.datetime) -> dict:
+                        at: dt.datetime, hand_out: bool = False) -> dict:
     """Complete a step whose form is an anonymous questionnaire: the answer is written apart (no case, client,
     task, user or exact time), the workflow goes on with no data from it, and the audit says only that an answer
-    to the questionnaire was given."""
+    to the questionnaire was given — or, handed out, that a one-time link was given to the client (the token is
+    in the result only, never in the audit or the database)."""
     package_key = view.manifest["key"] if view.manifest else view.process_key
-    anonymous_answers.record(session, package_key, form.anonymous, clean, local_date(at))
+    link = None
+    if hand_out:
+        link = anonymous_handout.issue(session, package_key, form.anonymous, case.definition_id, task.form_file,
+                                       local_date(at))
+    else:
+        anonymous_answers.record(session, package_key, form.anonymous, clean, local_date(at))
     step.complete(task.spiff_task_id, {})
     if _COMPLETE_TASK.execute(connection, {"task_id": task.id, "at": at, "by": actor.username}) != 1:
         raise Conflict(f"task {task.id} was completed by someone else first; nothing was saved")
     payload = {"bpmn_id": task.bpmn_id, "step": task.step, "name": task.name,
-               "anonymous_answer": {"questionnaire": form.anonymous.questionnaire}}
+               "anonymous_answer": {"questionnaire": form.anonymous.questionnaire,
+                                    **({"handed_out": True} if hand_out else {})}}
     step.audit.events.insert(0, audit.PendingEvent(audit.TASK_COMPLETED, payload, task.id))
     created = step.finish()
     return {"task_id": task.id, "case_id": case.id, "case_status": case.status, "anonymous": True,
+            **({"hand_out": link} if link else {}),
             "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
 

@@ -34,6 +34,7 @@ class Anonymous:
     pair_field: str | None = None
     pair_group: str | None = None
     pair_moment: str | None = None
+    hand_out_days: int = 14  # how long a one-time link to answer on one's own device stays valid (docs/forms.md)
 
 
 def marking(schema: dict) -> Anonymous | None:
@@ -44,7 +45,8 @@ def marking(schema: dict) -> Anonymous | None:
     pair = mark.get("pair") or {}
     return Anonymous(questionnaire=mark["questionnaire"], period=mark.get("period", DEFAULT_PERIOD),
                      min_answers=mark.get("min_answers", DEFAULT_MIN_ANSWERS), pair_field=pair.get("field"),
-                     pair_group=pair.get("group"), pair_moment=pair.get("moment"))
+                     pair_group=pair.get("group"), pair_moment=pair.get("moment"),
+                     hand_out_days=mark.get("hand_out_days", 14))
 
 
 def problems(name: str, schema: dict) -> list[dict]:
@@ -53,7 +55,7 @@ def problems(name: str, schema: dict) -> list[dict]:
         return []
     mark = schema["x-anonymous"]
     out: list[str] = []
-    if not isinstance(mark, dict) or set(mark) - {"questionnaire", "period", "min_answers", "pair"}:
+    if not isinstance(mark, dict) or set(mark) - {"questionnaire", "period", "min_answers", "pair", "hand_out_days"}:
         return [{"file": name, "message": 'x-anonymous must be {"questionnaire": "<key>", "period": "month|quarter|'
                  'year", "min_answers": <n>, "pair": {"field": "<code field>", "group": "<key>", "moment": '
                  '"start|close"}} (only questionnaire is required)'}]
@@ -64,6 +66,9 @@ def problems(name: str, schema: dict) -> list[dict]:
     least = mark.get("min_answers", DEFAULT_MIN_ANSWERS)
     if type(least) is not int or not MIN_ANSWERS_FLOOR <= least <= 1000:
         out.append(f"x-anonymous: min_answers must be a whole number from {MIN_ANSWERS_FLOOR} to 1000")
+    days = mark.get("hand_out_days", 14)
+    if type(days) is not int or not 1 <= days <= 90:
+        out.append("x-anonymous: hand_out_days must be a whole number of days from 1 to 90")
     props = schema.get("properties") or {}
     if "pair" in mark:
         pair = mark["pair"]

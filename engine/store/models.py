@@ -286,6 +286,23 @@ class AnonymousAnswer(Base):
     answers: Mapped[dict] = mapped_column(JSON)
 
 
+class AnonymousInvitation(Base):
+    """A one-time link to answer an anonymous questionnaire on one's own device (docs/forms.md, "Handing a
+    questionnaire to the client"). Only the SHA-256 of the link's token is kept, never the token; no case, client,
+    task or user; the day it expires and whether it was used (not when), so that nothing lines it up with an
+    answer. The form to show is named by the process version and form file."""
+
+    __tablename__ = "anonymous_invitations"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    package_key: Mapped[str] = mapped_column(String(100))
+    questionnaire: Mapped[str] = mapped_column(String(64))
+    definition_id: Mapped[int] = mapped_column(Integer)
+    form_file: Mapped[str] = mapped_column(String(200))
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class AnonymousPairingKey(Base):
     """The secret a pairing code is hashed with, one per package and pair group, made on first use: the stored
     hash does not show the code a respondent chose, and the same code gives the same hash only within the group."""

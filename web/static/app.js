@@ -9,6 +9,11 @@
       event.preventDefault();
     }
   });
+  // Buttons with data-print print the page (a one-time questionnaire link handed to a client on paper).
+  document.querySelectorAll("button[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
   // Filter selects with data-autosubmit send their form when changed.
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
