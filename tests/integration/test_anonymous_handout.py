@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from engine.cases import anonymous_handout, cases, tasks
 from engine.errors import Gone, NotFound, ValidationFailed
-from engine.reports import anonymous
 from engine.store import clock
 from engine.store.models import AnonymousAnswer, AnonymousInvitation, AuditEvent
 from tests import demo_data
