@@ -119,6 +119,10 @@ def _date_rule_message(detail: dict, locale: str) -> str:
         return _("%(value)s is more than %(years)s years before today (%(today)s).", value=value,
                  years=detail.get("years"), today=limit)
     label = text(detail.get("limit_labels"), locale) or detail.get("limit_field") or ""
+    if detail.get("limit_seed_field") is None:
+        # A form whose seed numbers sections, not fields (job retention): the step names where the date is.
+        return _("%(value)s is earlier than %(limit)s, the “%(label)s” (step %(step)s); it cannot be earlier.",
+                 value=value, limit=limit, label=label, step=detail.get("limit_step", "?"))
     return _("%(value)s is earlier than %(limit)s, the “%(label)s” (field %(field)s, step %(step)s); it cannot "
              "be earlier.", value=value, limit=limit, label=label, field=detail.get("limit_seed_field", "?"),
              step=detail.get("limit_step", "?"))

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import select
 
+from ..cases import anonymous_handout
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..forms.anonymous import marking
 from ..people.users import ADMINISTRATOR, MANAGER, PROFESSIONAL_LEAD, Actor
@@ -68,12 +69,15 @@ def figures(runtime, actor: Actor, package: str, questionnaire: str, start: dt.d
             raise NotFound(f"no anonymous questionnaire '{questionnaire}' in package '{package}'")
         answers = _answers(session, package, questionnaire, start, end)
         pairs = _pairs(session, package, found, start, end)
+        links = anonymous_handout.counts(session, package, questionnaire)
     mark = found["mark"]
     schema = found["schema"]
     result = {"package": package, "questionnaire": questionnaire, "title": found["title"],
               "from": start.isoformat(), "to": end.isoformat(), "period": mark.period,
               "min_answers": mark.min_answers, "answers": len(answers),
-              "withheld": len(answers) < mark.min_answers, "questions": []}
+              "withheld": len(answers) < mark.min_answers, "questions": [],
+              # One-time links handed to clients, all time: how many, and how many were answered (nothing more).
+              "links": links}
     if not result["withheld"]:
         result["questions"] = [q for q in (_question(name, prop, answers, mark.min_answers)
                                            for name, prop in (schema.get("properties") or {}).items()

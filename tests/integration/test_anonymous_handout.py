@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from engine.cases import anonymous_handout, cases, tasks
 from engine.errors import Gone, NotFound, ValidationFailed
+from engine.reports import anonymous
 from engine.store import clock
 from engine.store.models import AnonymousAnswer, AnonymousInvitation, AuditEvent
 from tests import demo_data
@@ -79,6 +80,9 @@ def test_the_link_takes_one_answer_stored_apart_then_refuses(runtime, people, ha
             dt.date(2026, 5, 1), dt.date(2026, 5, 31))
         assert anonymous_handout.counts(session, "anonymous_survey", "satisfaction") == {
             "handed_out": 1, "answered": 1}
+    figures = anonymous.figures(runtime, people.lea, "anonymous_survey", "satisfaction", dt.date(2026, 5, 1),
+                                dt.date(2026, 5, 31))
+    assert figures["answers"] == 1 and figures["links"] == {"handed_out": 1, "answered": 1}
     for again in (lambda: anonymous_handout.open_link(runtime, token),
                   lambda: anonymous_handout.answer(runtime, token, ANSWER)):
         with pytest.raises(Gone, match="already been used"):
@@ -151,3 +155,8 @@ def test_the_public_page_in_both_languages_with_clear_refusals_and_a_rate_limit(
     link = re.search(r'data-testid="survey-link">([^<]+)<', shown).group(1)
     assert re.fullmatch(r"http://localhost/survey/[A-Za-z0-9_-]{43}", link)
     assert "Egyszer használható hivatkozás a kliensnek" in shown
+    # The lead sees how many links were handed out and answered, nothing more.
+    lea = browser(app, "lea")
+    counted = lea.get("/questionnaires/anonymous_survey/satisfaction?from=2026-05-01&to=2026-05-31")
+    assert "Egyszer használható hivatkozással átadva a klienseknek: 2, ebből kitöltve: 1" in counted.get_data(
+        as_text=True)
