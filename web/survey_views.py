@@ -12,7 +12,7 @@ import threading
 import time
 from collections import defaultdict, deque
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -26,19 +26,26 @@ bp = Blueprint("survey", __name__)
 
 # At most this many requests to survey pages per client address in the window (a person answering needs a few).
 LIMIT, WINDOW_SECONDS = 30, 600
-_seen: dict[str, deque] = defaultdict(deque)
 _lock = threading.Lock()
+
+
+def hits() -> dict[str, deque]:
+    """The recent survey requests per client address, kept by the app (each app, and each test's, its own)."""
+    return current_app.extensions.setdefault("survey_hits", defaultdict(deque))
 
 
 def _throttle() -> None:
     now = time.monotonic()
     with _lock:
-        hits = _seen[request.remote_addr or "-"]
-        while hits and now - hits[0] > WINDOW_SECONDS:
-            hits.popleft()
-        if len(hits) >= LIMIT:
+        seen = hits()
+        for address in [a for a, times in seen.items() if not times or now - times[-1] > WINDOW_SECONDS]:
+            del seen[address]  # addresses quiet for a whole window are forgotten
+        mine = seen[request.remote_addr or "-"]
+        while mine and now - mine[0] > WINDOW_SECONDS:
+            mine.popleft()
+        if len(mine) >= LIMIT:
             abort(429)
-        hits.append(now)
+        mine.append(now)
 
 
 def _locale() -> str:
