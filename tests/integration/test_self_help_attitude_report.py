@@ -39,6 +39,11 @@ def _answers(password: str, values: tuple) -> dict:
 
 @pytest.fixture
 def answered(runtime, people):
+    return answer_attitudes(runtime, people)
+
+
+def answer_attitudes(runtime, people) -> int:
+    """The group of the module's docstring, run to its close with every questionnaire answered."""
     codes = register(runtime, people, 4)
     case_id = start_group(runtime, people, codes)
     opening = [t for t in waiting(runtime, case_id) if t.step == "D"]
