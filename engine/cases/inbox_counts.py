@@ -1,4 +1,4 @@
-"""How many tasks wait in each inbox group, from the counters triggers keep (``inbox_counts``, migration 0026).
+"""How many tasks wait in each inbox group, from the counters triggers keep (``inbox_counts``, migration 0027).
 
 Each row of ``inbox_counts`` is a signed change to the number of waiting tasks of one key (assignee, or NULL for
 a role's unclaimed queue; role; due day, UTC, or NULL): the triggers on ``human_tasks`` insert one whenever a

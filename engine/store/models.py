@@ -221,7 +221,7 @@ class HumanTask(Base):
 
 class InboxCount(Base):
     """A signed change to the number of tasks waiting for one assignee (NULL: unclaimed in the role's queue) in
-    one role with one due day (UTC; NULL: none). Written only by triggers on ``human_tasks`` (migration 0026);
+    one role with one due day (UTC; NULL: none). Written only by triggers on ``human_tasks`` (migration 0027);
     the sum of a key's rows is its count. engine/cases/inbox_counts.py reads and merges them."""
 
     __tablename__ = "inbox_counts"

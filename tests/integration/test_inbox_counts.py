@@ -1,4 +1,4 @@
-"""The inbox's counters (``inbox_counts``, kept by triggers: migration 0026) always equal a full count of the
+"""The inbox's counters (``inbox_counts``, kept by triggers: migration 0027) always equal a full count of the
 waiting tasks, after starting, claiming, releasing, completing, cancelling, timers issuing tasks, due dates moving
 and rows deleted — and the inbox's counts under every due and role filter equal counting the tasks one by one."""
 from __future__ import annotations

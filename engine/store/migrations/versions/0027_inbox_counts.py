@@ -1,7 +1,7 @@
 """inbox counts: waiting tasks counted per person or queue, per due day, kept by triggers on human_tasks
 
-Revision ID: 0026_inbox_counts
-Revises: 0025_anonymous_invitations
+Revision ID: 0027_inbox_counts
+Revises: 0026_case_documents
 Create Date: 2026-12-06
 
 The inbox shows how many tasks wait for a person (assigned to her) and in her roles' queues (unclaimed), and how
@@ -18,8 +18,8 @@ rebuilds ``human_tasks`` (batch mode) must create them again (``create_triggers`
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0026_inbox_counts'
-down_revision = '0025_anonymous_invitations'
+revision = '0027_inbox_counts'
+down_revision = '0026_case_documents'
 branch_labels = None
 depends_on = None
 
