@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import tempfile
@@ -128,11 +129,14 @@ def write(force: bool = False) -> None:
         return
     _last_write = now
     data = json.dumps(snapshot())
-    # Written beside and renamed: a scrape never reads half a file.
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".process-", suffix=".tmp")
-    with os.fdopen(fd, "w") as out:
-        out.write(data)
-    os.replace(temporary, _own_file(directory))
+    try:
+        # Written beside and renamed: a scrape never reads half a file.
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".process-", suffix=".tmp")
+        with os.fdopen(fd, "w") as out:
+            out.write(data)
+        os.replace(temporary, _own_file(directory))
+    except OSError:  # the directory gone or full: the counts stay in memory, the request goes on
+        logging.getLogger(__name__).warning("could not write metrics to %s", directory, exc_info=True)
 
 
 def prepare_directory() -> str:

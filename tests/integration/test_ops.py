@@ -13,6 +13,7 @@ import re
 import pytest
 
 from engine.cases import cases
+from engine.errors import SegitoError
 from engine.observability import health, logs, metrics
 from engine.store import clock
 from engine.timers import ticker, timers
@@ -134,7 +135,7 @@ def test_metrics_count_requests_commands_and_timers_in_the_text_format(runtime, 
     # Engine commands, counted where they run: done and refused.
     clock.freeze(local("2026-01-28", 10))
     start_follow_up(runtime, people.anna)  # a job-retention case waiting on its visit timers
-    with pytest.raises(Exception):
+    with pytest.raises(SegitoError):
         cases.start_case(runtime, "no_such_process", people.anna)
     # Its first visit falls due; a minute later it is late; then a worker fires it.
     clock.freeze(local("2026-02-07") + dt.timedelta(minutes=5))
