@@ -12,7 +12,7 @@ from engine.people import access
 from engine.store import clock
 from engine.store.models import User
 
-from . import audit_text, bpmn_source
+from . import audit_text, bpmn_source, limit_warnings
 from .auth import current_actor, logged_in_actor, login_required, runtime
 from .catalogue_views import bpmn_response, steps_of
 from .i18n import gettext as _
@@ -73,7 +73,7 @@ def start():
         return render_template("confirm_start.html", process_key=process_key, client_code=client_code,
                                process=process_name(process_key), open_cases=open_cases), 409
     for warning in started.get("warnings", ()):  # e.g. a 31st follow-up client (engine.timers.caseload)
-        flash(warning, "warning")
+        flash(limit_warnings.say(warning), "warning")
     case = cases.get_case(runtime(), started["case_id"], current_actor(), with_data=False)
     from .app import task_url
 

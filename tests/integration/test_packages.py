@@ -81,8 +81,7 @@ def test_a_changed_manifest_is_a_new_package_version_and_its_caseload_limit_appl
     first = cases.start_case(runtime, "job_retention", people.anna, demo_data.run_intake(runtime, people.anna, 0))
     assert "warnings" not in first
     second = cases.start_case(runtime, "job_retention", people.anna, demo_data.run_intake(runtime, people.anna, 1))
-    assert second["warnings"] == ["2 aktív utókövetett kliens – a szolgáltatási leírás legfeljebb 1-at enged / "
-                                  "2 active follow-up clients – the seed allows at most 1"]
+    assert [(w["code"], w["active"], w["limit"]) for w in second["warnings"]] == [("caseload_limit_exceeded", 2, 1)]
     [found] = [c for c in caseload.overview(runtime, people.mark) if c["caseload"] == "follow_up"]
     assert (found["caseload"], found["role"], found["limit"]) == ("follow_up", "caseworker", 1)
     assert found["limit"] == 1 and {r["username"]: r["over"] for r in found["rows"]}["anna"] is True
