@@ -31,9 +31,9 @@ def _zoom(page, testid: str) -> float:
 
 
 def _label(viewer, element_id: str) -> str:
-    # bpmn-js writes a name as one <tspan> per line; read back as one line.
+    # bpmn-js writes a name as one <tspan> per line (breaking after a hyphen too); read back as one line.
     spans = viewer.locator(f"g.djs-element[data-element-id={element_id}] text tspan").all_text_contents()
-    return " ".join(s.strip() for s in spans)
+    return " ".join(s.strip() for s in spans).replace("- ", "-")
 
 
 def _fill(viewer, element_id: str) -> str:
@@ -127,4 +127,18 @@ def test_case_page_marks_the_current_and_the_finished_steps(page, live_server, l
         if lang == "hu":
             _switch(page, "en")
     assert _label(viewer, "step_3_1") == "Draw up the action plan"
+    assert page.js_errors == []
+
+
+def test_every_catalogue_process_draws_without_warnings(page, live_server, login):
+    login(page, "anna")
+    page.goto("/processes")
+    links = page.locator(".process-list h2 a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert len(links) >= 6, links
+    for link in links:
+        page.goto(link)
+        viewer = _drawn(page, "process-diagram")
+        assert viewer.get_attribute("data-import") == "done", (link, viewer.get_attribute("data-import-messages"))
+        assert viewer.get_attribute("data-import-warnings") == "0", (link, viewer.get_attribute("data-import-messages"))
+        assert viewer.locator("g.djs-element").count() > 5, link
     assert page.js_errors == []

@@ -150,7 +150,9 @@ def test_catalogue_lists_processes_with_steps_roles_and_documents(runtime, peopl
     listing = anna.get("/processes").get_data(as_text=True)
     assert "/processes/family_care" in listing and "/processes/intake" in listing
     page = anna.get("/processes/family_care").get_data(as_text=True)
-    assert "<svg" in page and 'data-element-id="step_3_8"' in page
+    # The diagram: its viewer and the BPMN it loads (drawn in the browser: tests/e2e/test_diagram_viewer_e2e.py).
+    assert 'data-bpmn-viewer' in page and 'data-src="/processes/family_care/diagram.bpmn"' in page
+    assert 'id="step_3_8"' in anna.get("/processes/family_care/diagram.bpmn").get_data(as_text=True)
     for text in ("3.1", "3.11", "Cselekvési terv", "Esetnapló", "Szakmai vezető", "Családgondozó"):
         assert text in page, text
     assert page.index(">3.9<") < page.index(">3.10<")  # steps in their numeric order
