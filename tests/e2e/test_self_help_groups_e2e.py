@@ -58,6 +58,8 @@ def test_a_group_from_composition_to_a_member_leaving(page, live_server, login, 
 
     # ---- A–B: compose the group -------------------------------------------------------------------------------
     page.goto("/cases")
+    # The day-180 follow-up is the engine's to start when a member leaves: never offered by hand.
+    expect(page.get_by_test_id("start-self-help-follow-up")).to_have_count(0)
     page.get_by_test_id("start-self-help-groups").click()
     page.get_by_test_id("start-confirm").click()
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
