@@ -27,6 +27,7 @@ VIEW_MODULES += ("report_api",)  # reports and audit in the JSON API
 VIEW_MODULES += ("schedule_views",)  # agenda and calendar feed, caseload, scheduler
 VIEW_MODULES += ("questionnaire_views",)  # anonymous questionnaires, in aggregate only (page and API)
 VIEW_MODULES += ("survey_views",)  # a questionnaire handed to a client: the public one-time link's page
+VIEW_MODULES += ("document_views",)  # step documents: produce a PDF, upload a signed copy, download
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
