@@ -294,3 +294,34 @@ def test_the_task_page_produces_and_uploads_and_the_case_page_lists_in_both_lang
     bela = browser(app, "bela")
     assert bela.client.get(links[0]).status_code == 403
     assert bela.post(f"/cases/{case_id}/documents/produce", {"document": "case_log"}).status_code == 403
+
+
+def test_job_retention_follow_up_plan_and_employer_certificate(runtime, people):
+    from engine.cases import tasks
+
+    code = demo_data.run_intake(runtime, people.anna, 3)
+    case_id = cases.start_case(runtime, "job_retention", people.anna, code)["case_id"]
+    do(runtime, case_id, "jr_entry", {"entry_route": "development_plan", "development_plan_date": "2026-02-20",
+                                      "employer_name": "Tűzőgép Gyártó Kft.", "employer_kind": "employer",
+                                      "job_title": "gépkezelő, őr", "employment_start": "2026-02-20"}, people.anna)
+    plan_task = task_of(runtime, case_id, "jr_plan")
+    tasks.save_draft(runtime, plan_task, {
+        "earlier_services_analysis": "A munkába helyezés tapasztalatai: pontos, de a műszakváltás nehéz neki.",
+        "self_assessments": [{"date": "2026-02-25", "analysis": "Önértékelés: a betanulás jól halad, fáradékony."}],
+        "employer_evaluation_agreed": True, "employer_evaluation_date": "2026-02-27",
+        "employer_evaluation": "A művezető elégedett.", "follow_up_months": 6, "intensity": "standard",
+        "interventions": ["client_consultation", "employer_consultation"], "methods": "Személyes konzultáció.",
+        "plan_notes": "Első hónapban heti látogatás."}, people.anna)
+    data = {**cases.get_case(runtime, case_id, people.anna)["data"],
+            **tasks.get_task(runtime, plan_task, people.anna)["values"]}
+    made = documents.produce(runtime, case_id, "follow_up_plan", people.anna, task_id=plan_task)
+    text = text_of(_content(runtime, people.anna, case_id, made["document_id"]))
+    declaration = _declaration(runtime, case_id, "follow_up_plan")
+    for value in _shown(declaration, data, "hu"):
+        assert squeezed(value) in squeezed(text), f"follow_up_plan: {value!r} missing"
+    assert "Mentor aláírása" in text and "családgondozó" not in text.casefold() and "ő" in text and "ű" in text
+    with pytest.raises(ValidationFailed, match="not one of step 4"):
+        documents.produce(runtime, case_id, "employer_certificate", people.anna, task_id=plan_task)
+    english = text_of(_content(runtime, people.anna, case_id, documents.produce(
+        runtime, case_id, "employer_certificate", people.anna, "en")["document_id"]))
+    assert "EMPLOYER'S CERTIFICATE" in english and "Tűzőgép Gyártó Kft." in english and "2026-02-20" in english
