@@ -159,7 +159,10 @@ def _install_error_handlers(app: Flask) -> None:
                     headers)
         if err.code == 403:
             _log_denied(err)
-        return render_template("error.html", status=err.code, message=None), err.code, headers
+        message = None
+        if err.code == 413:  # an upload past MAX_CONTENT_LENGTH, refused before any view reads it
+            message = _("The file is larger than the 8 MiB a request may carry; a signed copy may be at most 5 MiB.")
+        return render_template("error.html", status=err.code, message=message), err.code, headers
 
 
 # A path id's name → what the refusal calls it ("task 12 does not exist").

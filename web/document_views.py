@@ -10,7 +10,7 @@ Who may do what is the engine's to decide (the case's access rules).
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest
 
 from engine.documents import documents
 
@@ -82,12 +82,9 @@ def produce(case_id: int):
 @documents_bp.post("/cases/<int:case_id>/documents/upload")
 @login_required
 def upload(case_id: int):
-    try:
-        task_id = _task_id()
-        file = request.files.get("file")
-    except RequestEntityTooLarge:
-        raise documents.FileTooLarge(_("The file is larger than the 8 MiB a request may carry; a signed copy may "
-                                       "be at most 5 MiB."), [{"field": "file", "message": "too large"}]) from None
+    # A request past the app's 8 MiB is refused before this view runs (web/app.py, a 413 page saying so).
+    task_id = _task_id()
+    file = request.files.get("file")
     if file is None or not file.filename:
         raise documents.FileRefused(_("Choose the file of the signed copy (PDF, PNG or JPEG)."),
                                     [{"field": "file", "message": "missing"}])

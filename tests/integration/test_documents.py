@@ -275,7 +275,15 @@ def test_the_task_page_produces_and_uploads_and_the_case_page_lists_in_both_lang
     assert bad.status_code == 422 and "Az aláírt példány PDF, PNG vagy JPEG fájl lehet" in bad.get_data(as_text=True)
     missing = anna.post(f"/cases/{case_id}/documents/upload", {"document": "cooperation_agreement"},
                         content_type="multipart/form-data")
-    assert missing.status_code == 422
+    assert missing.status_code == 422 and "Válassza ki az aláírt példány fájlját" in missing.get_data(as_text=True)
+    large = anna.post(f"/cases/{case_id}/documents/upload",
+                      {"document": "cooperation_agreement", "file": (io.BytesIO(b"%PDF-" + b"0" * (6 << 20)), "a.pdf")},
+                      content_type="multipart/form-data")
+    assert large.status_code == 413 and "az aláírt példány megengedett 5 MiB-ja" in large.get_data(as_text=True)
+    huge = anna.post(f"/cases/{case_id}/documents/upload",
+                     {"document": "cooperation_agreement", "file": (io.BytesIO(b"%PDF-" + b"0" * (9 << 20)), "a.pdf")},
+                     content_type="multipart/form-data")
+    assert huge.status_code == 413 and "legfeljebb 5 MiB lehet" in huge.get_data(as_text=True)
     case_page = anna.get(f"/cases/{case_id}").get_data(as_text=True)
     assert case_page.count('data-testid="document-row"') == 2 and "Aláírt példány" in case_page
     assert "Aláírt példányra vár" not in case_page
