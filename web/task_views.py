@@ -23,7 +23,7 @@ from engine.cases import cases, entry_corrections, tasks
 from engine.errors import Conflict, ExpressionRefused, Forbidden, NotFound, ValidationFailed
 from engine.forms import review
 
-from . import form_errors, form_parse, form_render
+from . import form_errors, form_parse, form_render, limit_warnings
 from .auth import logged_in_actor, login_required, runtime
 from .labels import process_name
 from .review_panel import review_panel
@@ -184,7 +184,7 @@ def complete(task_id: int):
                              "typed is kept below (you can save it as a draft); tell the process designer: "
                              "%(reason)s", reason=err.message))
     for warning in result.get("warnings", ()):  # e.g. a family-care follow-up making a 31st client
-        flash(warning, "warning")
+        flash(limit_warnings.say(warning), "warning")
     for linked in result.get("started_cases", ()):  # a choice on the form started a case (x-starts-case)
         flash(_("A linked case was started for the same client: #%(id)d %(process)s.", id=linked["case_id"],
                 process=process_name(linked["process_key"])), "info")
