@@ -60,7 +60,11 @@ def create_app(runtime: Runtime | None = None, config: dict | None = None) -> Fl
     csrf.init_app(app)
 
     from .api import api
+    from .ops_views import ops
 
+    # First, so that its request hooks run before every other's: the request id is set, and the time taken
+    # counted, from the start (/healthz, /readyz, /metrics; request ids, request metrics and log lines).
+    app.register_blueprint(ops)
     csrf.exempt(api)  # HTTP Basic on every call, no cookies: nothing for a forged cross-site form to ride on
     app.register_blueprint(api)
     for name in VIEW_MODULES:
