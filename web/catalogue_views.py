@@ -1,12 +1,16 @@
 """The process catalogue: every deployed process with its diagram, steps, roles and documents (the process map)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from flask import Blueprint, Response, abort, render_template
 
+from engine.definitions import definitions
+from engine.people.users import ADMINISTRATOR, MANAGER, PROCESS_DESIGNER
+
 from . import bpmn_source
-from .auth import login_required
+from .auth import current_actor, login_required, runtime
 from .labels import bilingual, lang, latest_views, text
 from .task_views import _documentation
 
@@ -77,7 +81,23 @@ def process(key):
     role_names = {role: text(spec["name"]) for role, spec in ((view.manifest or {}).get("roles") or {}).items()
                   if spec.get("name")}
     return render_template("process.html", key=key, view=view, name=bilingual(view.name), steps=steps, roles=roles,
-                           role_names=role_names)
+                           role_names=role_names, history=_history(key))
+
+
+# Who reads a process's versions: those who deploy them and those who answer for what runs.
+HISTORY_ROLES = {PROCESS_DESIGNER, MANAGER, ADMINISTRATOR}
+
+
+def _history(key: str) -> dict | None:
+    """The process's version history for designers and managers; None for everyone else."""
+    actor = current_actor()
+    if actor is None or not actor.role_codes & HISTORY_ROLES:
+        return None
+    with runtime().db.reading() as session:
+        found = definitions.history(session, key)
+    for row in found["versions"]:
+        row["deployed_at"] = dt.datetime.fromisoformat(row["deployed_at"])
+    return found
 
 
 @catalogue.get("/processes/<key>/diagram.bpmn")

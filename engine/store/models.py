@@ -108,6 +108,7 @@ class PackageVersion(Base):
     files: Mapped[list] = mapped_column(JSON)  # the package's file names, as deployed
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
 
 
 class ProcessDefinition(Base):
@@ -127,6 +128,7 @@ class ProcessDefinition(Base):
     task_catalogue: Mapped[dict] = mapped_column(JSON)
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
     # The package version it was deployed with; None for a BPMN file deployed on its own (docs/services.md).
     package_version_id: Mapped[int | None] = mapped_column(ForeignKey("package_versions.id"), index=True)
 
