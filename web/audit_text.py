@@ -35,6 +35,8 @@ EVENT_NAMES = {
     "timer_incident_opened": N_("Deadline in trouble"), "timer_incident_closed": N_("Deadline trouble closed"),
     "timer_retried": N_("Deadline retried"), "calendar_feed_created": N_("Calendar feed link made"),
     "caseload_limit_exceeded": N_("Caseload limit exceeded"),
+    "api_token_issued": N_("API token issued"), "api_token_revoked": N_("API token revoked"),
+    "api_tokens_listed": N_("API tokens looked at"), "api_tokens_revoked": N_("API tokens revoked"),
 }
 VIEW_KINDS = ("case_viewed", "task_viewed")
 
@@ -50,6 +52,7 @@ DETAIL_NAMES = {
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
     "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
     "created_at": N_("Created"), "joined_on": N_("Joined"), "left_on": N_("Left"),
+    "name": N_("Token name"), "scopes": N_("Scopes"), "expires_at": N_("Expires"), "tokens": N_("API tokens"),
 }
 VALUE_NAMES = {
     "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),

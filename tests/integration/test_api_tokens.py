@@ -225,3 +225,28 @@ def test_a_revoked_expired_or_unknown_token_is_a_401_saying_which(runtime, peopl
     challenges = refused.headers.getlist("WWW-Authenticate")
     assert 'Bearer realm="Segito", error="invalid_token"' in challenges and any("Basic" in c for c in challenges)
     assert client.get("/api/inbox", headers={"Authorization": "Bearer"}).status_code == 401
+
+
+# --------------------------------------------------------------------------------------------- the command line
+def test_tokens_from_the_command_line(runtime, people, admin, database_url):
+    from .test_cli import Segito
+
+    segito = Segito(database_url)
+    issued = segito.ok("token", "issue", "nightly export", "--scope", "read", "--scope", "work",
+                       "--expires-in-days", "30", "--as", "anna")
+    assert issued["token"].startswith("sgt_") and issued["scopes"] == ["read", "work"]
+    assert issued["expires_at"] == (clock.now() + dt.timedelta(days=30)).isoformat()
+    assert api_tokens.check(runtime.db, issued["token"]).actor.username == "anna"
+    listed = segito.ok("token", "list", "--as", "anna")
+    assert [t["name"] for t in listed] == ["nightly export"] and "token" not in listed[0]
+    for_bela = segito.ok("token", "issue", "bela's", "--for", "bela", "--expires", "2026-12-31", "--as", "admin")
+    assert for_bela["username"] == "bela" and for_bela["expires_at"].startswith("2026-12-31T23:59:59")
+    assert {t["username"] for t in segito.ok("token", "list", "--all", "--as", "admin")} == {"anna", "bela"}
+    refused = segito("token", "issue", "x", "--for", "anna", "--as", "bela")
+    assert refused.exit_code == 2 and "administrator" in refused.stderr
+    refused = segito("token", "revoke", str(issued["id"]), "--as", "bela")
+    assert refused.exit_code == 2 and f"API token {issued['id']}" in refused.stderr
+    assert segito.ok("token", "revoke", str(issued["id"]), "--as", "anna")["status"] == "revoked"
+    assert api_tokens.check(runtime.db, issued["token"]).status == api_tokens.REVOKED
+    refused = segito("token", "issue", "x", "--scope", "admin", "--as", "anna")
+    assert refused.exit_code == 2 and "process_designer or administrator" in refused.stderr
