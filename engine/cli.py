@@ -10,6 +10,7 @@ from .definitions import definitions
 from .errors import SegitoError
 from .people import users
 from .report_cli import audit_group, rebuild_facts_command, report_command, reports_command
+from .store import private_files
 from .token_cli import token_group
 
 
@@ -29,6 +30,9 @@ class SegitoGroup(click.Group):
 @click.pass_context
 def main(ctx):
     """Segito: BPMN casework for family support and employment services."""
+    # Whatever a command creates (a backup, an export, a database file, a log) is for its owner alone: the files
+    # hold clients' personal data (engine/store/private_files.py).
+    private_files.tighten_umask()
     if ctx.invoked_subcommand is None:
         # `segito` alone serves the app: its `run` command is added by web/cli.py (the engine knows no web app).
         default = main.get_command(ctx, "run")
@@ -260,6 +264,18 @@ def scheduler_retry(timer_id, username):
 
     runtime = _runtime()
     _out(timers.retry_incident(runtime, timer_id, _actor(runtime, username)))
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--overwrite", is_flag=True, help="replace the file if it exists")
+def backup(path, overwrite):
+    """Copy the database into PATH, readable by its owner only (SQLite: a consistent snapshot; PostgreSQL:
+    pg_dump's custom format, restored with pg_restore)."""
+    from .store import backup as backups
+    from .store import config
+
+    _out(backups.backup(config.database_url(), path, overwrite))
 
 
 @main.command()

@@ -13,6 +13,7 @@ from .cli_support import _actor, _runtime
 from .errors import NotFound
 from .reports import export, facts, run
 from .reports.request import parse_request, report_key
+from .store import private_files
 
 
 def _cli():
@@ -51,7 +52,7 @@ def audit_verify_command(case_ids, anchor_in, anchor_out, as_json):
     with runtime.db.reading() as session:
         result = audit_verify.verify(session, list(case_ids) or None, anchor)
     if anchor_out:
-        Path(anchor_out).write_text(json.dumps(result["anchor"], indent=1), encoding="utf-8")
+        private_files.write_private(anchor_out, json.dumps(result["anchor"], indent=1))
     if as_json:
         click.echo(json.dumps(result if anchor_out else {k: v for k, v in result.items() if k != "anchor"},
                               indent=2))
@@ -113,7 +114,7 @@ def report_command(key, date_from, date_to, caseworker, process_key, bands, fmt,
         return
     result = run.report(runtime, actor, key, req)
     if xlsx_path:
-        Path(xlsx_path).write_bytes(export.to_xlsx(result, lang))
+        private_files.write_private(xlsx_path, export.to_xlsx(result, lang))
     if fmt == "json":
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     elif fmt == "csv":

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 
+from engine.forms import texts
+
 from .formatting import date, datetime_, role_name
 from .i18n import N_, ngettext
 from .i18n import gettext as translate
-from .labels import bilingual, field_schema, option_label, step_name, text
+from .labels import bilingual, field_schema, lang, option_label, step_name, text
 
 # Every kind of event engine/ writes (engine/store/audit.py, audit_log.py, timer_sync.py, timers.py, agenda.py,
 # caseload.py); an unknown kind is shown with its words, never as a code.
@@ -77,6 +79,8 @@ def show_value(value, schema: dict | None = None) -> str:
         return "–"
     if isinstance(value, bool):
         return translate("Yes") if value else translate("No")
+    if texts.is_text(value):
+        return texts.in_language(value, lang())
     if schema and (schema.get("x-options") or (schema.get("items") or {}).get("x-options")):
         return option_label(schema, value)
     if isinstance(value, str):

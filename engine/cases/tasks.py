@@ -117,10 +117,8 @@ def task_facts(task: HumanTask) -> dict:
     return {"scheduled_day": local_date(task.due_at).isoformat() if task.due_at else None}
 
 
-def get_task(runtime: Runtime, task_id: int, actor: Actor, lang: str = "hu") -> dict:
-    """A task with its form, the values to show (draft, else what the case holds) and its documentation.
-
-    ``lang``: the reader's language, for the evidence of fields filled from a report (x-prefill-report)."""
+def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
+    """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
     input_check.check_id("task", task_id)
     with runtime.db.reading() as session:
         task = _task_row(session, task_id)
@@ -142,7 +140,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor, lang: str = "hu") -> 
                 values = form.prefill(data, task_facts(task))
             if report_fields.fields_from_reports(form.schema):
                 # Set by the server from live data, shown as they would be recorded now (docs/forms.md).
-                values.update(report_fields.fill(session, form.schema, {**data, **values}, actor, lang))
+                values.update(report_fields.fill(session, form.schema, {**data, **values}, actor))
             if form.append_only:
                 # The rows recorded at earlier steps, with who recorded them (``carried``); ``values`` holds them
                 # first, then this step's new rows (a draft keeps only those).
@@ -239,7 +237,7 @@ def _lost_to_another_claim(session, actor: Actor, task: HumanTask) -> bool:
     return claimed is not None
 
 
-def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu", hand_out: bool = False) -> dict:
+def complete(runtime: Runtime, task_id: int, data, actor: Actor, hand_out: bool = False) -> dict:
     """Validate the form data, run the case to its next wait state, and save everything in one transaction.
 
     ``hand_out``: for a step whose form is an anonymous questionnaire, complete it by handing the questionnaire to
@@ -287,7 +285,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu
             clean = form.validate(data, context=spiff_task.data) if form is not None else {}
             if form is not None and report_fields.fields_from_reports(form.schema):
                 # Figures from live data, as they stand when the step is recorded, with their evidence.
-                clean.update(report_fields.fill(session, form.schema, {**spiff_task.data, **clean}, actor, lang))
+                clean.update(report_fields.fill(session, form.schema, {**spiff_task.data, **clean}, actor))
             if form is not None and form.anonymous is not None:
                 # The answer leaves the case here: stored with nothing leading back to the respondent, and the step
                 # completed with no data (docs/forms.md, "Anonymous questionnaires").
