@@ -21,12 +21,12 @@ import hashlib
 import secrets
 from typing import NamedTuple
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, NotFound, SegitoError
 from ..store import audit, clock
-from ..store.db import Database
+from ..store.db import Database, Prepared
 from ..store.models import ApiToken, User, UserRole
 from .actor import Actor
 from .roles import ADMINISTRATOR, PROCESS_DESIGNER
@@ -180,17 +180,23 @@ def revoke_all_of_user(session: Session, user_id: int, username: str, actor: str
     return ids
 
 
+# Every API call with a token runs this: a prebuilt Core statement on the DBAPI cursor (engine/store/db.py), as
+# SQLAlchemy's per-statement work would cost more than the query itself.
+_tokens, _users, _roles = ApiToken.__table__, User.__table__, UserRole.__table__
+_LOOKUP = Prepared(
+    select(_tokens.c.id, _tokens.c.scopes, _tokens.c.expires_at, _tokens.c.revoked_at, _tokens.c.last_used_at,
+           _users.c.id.label("user_id"), _users.c.username, _users.c.display_name, _users.c.locale,
+           _users.c.active, _roles.c.role)
+    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id)
+                 .outerjoin(_roles, _roles.c.user_id == _users.c.id))
+    .where(_tokens.c.token_hash == bindparam("token_hash")))
+
+
 def lookup(session: Session, secret: str | None, now: dt.datetime) -> Found:
     """The token of a presented secret with its user and roles, in one query."""
     if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
         return Found(UNKNOWN, None, None, frozenset())
-    rows = session.execute(
-        select(ApiToken.id, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at,
-               User.id.label("user_id"), User.username, User.display_name, User.locale, User.active, UserRole.role)
-        .join(User, User.id == ApiToken.user_id)
-        .outerjoin(UserRole, UserRole.user_id == User.id)
-        .where(ApiToken.token_hash == _hash(secret))
-    ).all()
+    rows = _LOOKUP.all(session.connection(), {"token_hash": _hash(secret)})
     if not rows:
         return Found(UNKNOWN, None, None, frozenset())
     first = rows[0]
