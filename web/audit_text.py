@@ -54,7 +54,7 @@ DETAIL_NAMES = {
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
     "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
     "created_at": N_("Created"), "joined_on": N_("Joined"), "left_on": N_("Left"),
-    "name": N_("Token name"), "scopes": N_("Scopes"), "expires_at": N_("Expires"), "tokens": N_("API tokens"),
+    "token_name": N_("Token name"), "scopes": N_("Scopes"), "expires_at": N_("Expires"), "tokens": N_("API tokens"),
 }
 VALUE_NAMES = {
     "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),

@@ -110,7 +110,7 @@ def issue(session: Session, actor: Actor, name: str, scopes: list[str] | tuple[s
     session.add(row)
     session.flush()
     audit.record_system_event(session, actor.username, at, audit.API_TOKEN_ISSUED,
-                              {"username": user.username, "token": row.id, "name": name, "scopes": wanted,
+                              {"username": user.username, "token": row.id, "token_name": name, "scopes": wanted,
                                "expires_at": expires_at.isoformat() if expires_at else None}, stream=STREAM)
     return _describe(row, user.username, at), secret
 
@@ -162,7 +162,7 @@ def revoke(session: Session, actor: Actor, token_id: int, at: dt.datetime) -> di
     if row.revoked_at is None:
         row.revoked_at, row.revoked_by = at, actor.username
         audit.record_system_event(session, actor.username, at, audit.API_TOKEN_REVOKED,
-                                  {"username": username, "token": row.id, "name": row.name}, stream=STREAM)
+                                  {"username": username, "token": row.id, "token_name": row.name}, stream=STREAM)
         session.flush()
     return _describe(row, username, at)
 
