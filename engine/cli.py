@@ -283,13 +283,11 @@ def backup(path, overwrite):
 @click.option("--once", is_flag=True, help="fire what is due now and exit (prints how many fired)")
 def worker(interval, once):
     """Fire due timers: the same ticker as in the web app, in a process of its own (run as many as you like)."""
-    import logging
-
+    from .observability import logs
     from .timers import ticker, timers
 
-    # SpiffWorkflow logs every task state change at INFO: the worker keeps its own messages only.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("engine").setLevel(logging.INFO)
+    # Text or JSON lines (SEGITO_LOG_FORMAT); SpiffWorkflow's INFO messages on every task are left out.
+    logs.configure()
     runtime = _runtime()
     setup.initialise(runtime)
     runtime.settle()

@@ -238,6 +238,22 @@ class HumanTask(Base):
     )
 
 
+class InboxCount(Base):
+    """A signed change to the number of tasks waiting for one assignee (NULL: unclaimed in the role's queue) in
+    one role with one due day (UTC; NULL: none). Written only by triggers on ``human_tasks`` (migration 0027);
+    the sum of a key's rows is its count. engine/cases/inbox_counts.py reads and merges them."""
+
+    __tablename__ = "inbox_counts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(40))
+    due_day: Mapped[dt.date | None] = mapped_column(Date)
+    n: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_inbox_counts_key", "assignee_id", "role", "due_day", "n"),)
+
+
 class AuditEvent(Base):
     """Append-only history. Events of one case form a hash chain (prev_hash → hash)."""
 

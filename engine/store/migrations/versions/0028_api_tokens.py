@@ -1,7 +1,7 @@
 """api tokens: credentials for the JSON API, kept as the SHA-256 of a random secret, scoped and revocable
 
-Revision ID: 0027_api_tokens
-Revises: 0026_case_documents
+Revision ID: 0028_api_tokens
+Revises: 0027_inbox_counts
 Create Date: 2026-12-06
 
 An API call with a token is checked by one indexed lookup of the secret's hash (engine/people/api_tokens.py)
@@ -10,8 +10,8 @@ instead of argon2 on every call; HTTP Basic keeps working.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0027_api_tokens'
-down_revision = '0026_case_documents'
+revision = '0028_api_tokens'
+down_revision = '0027_inbox_counts'
 branch_labels = None
 depends_on = None
 
