@@ -250,8 +250,10 @@ class InboxCount(Base):
     role: Mapped[str] = mapped_column(String(40))
     due_day: Mapped[dt.date | None] = mapped_column(Date)
     n: Mapped[int] = mapped_column(Integer)
+    # True on the rows a merge wrote; the triggers' rows are False (migration 0028).
+    merged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
-    __table_args__ = (Index("ix_inbox_counts_key", "assignee_id", "role", "due_day", "n"),)
+    __table_args__ = (Index("ix_inbox_counts_key", "assignee_id", "role", "due_day", "n", "merged"),)
 
 
 class AuditEvent(Base):

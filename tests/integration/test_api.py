@@ -552,6 +552,15 @@ def test_an_invalid_upload_is_refused_with_line_numbers(runtime, api):
     task_line = FAMILY.read_bytes()[: FAMILY.read_bytes().index(b'id="step_3_3"')].count(b"\n") + 1
     assert missing and missing[0]["line"] == task_line, err["details"]
     assert _counts(runtime) == before
+    # SpiffWorkflow's parser refusing a timer without its time: named by line and element id, never 'None'.
+    no_time = re.sub(rb"<bpmn:(timeDate|timeDuration|timeCycle)>[^<]*</bpmn:\1>", b"", FAMILY.read_bytes(), count=1)
+    response = _deploy(api, "dora", no_time)
+    err = conforms(response, "/api/definitions", "post")
+    assert response.status_code == 422 and not schema_errors(err, "DefinitionError")
+    (problem,) = err["details"]
+    assert problem["element"] and problem["line"] == no_time[:no_time.index(
+        f'id="{problem["element"]}"'.encode())].count(b"\n") + 1
+    assert _counts(runtime) == before
 
 
 def test_a_deploy_without_the_bpmn_field_is_a_bad_request(runtime, api):
