@@ -1,7 +1,7 @@
 """api tokens: credentials for the JSON API, kept as the SHA-256 of a random secret, scoped and revocable
 
-Revision ID: 0028_api_tokens
-Revises: 0027_inbox_counts
+Revision ID: 0029_api_tokens
+Revises: 0028_inbox_counts_merged
 Create Date: 2026-12-06
 
 An API call with a token is checked by one indexed lookup of the secret's hash (engine/people/api_tokens.py)
@@ -10,8 +10,8 @@ instead of argon2 on every call; HTTP Basic keeps working.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0028_api_tokens'
-down_revision = '0027_inbox_counts'
+revision = '0029_api_tokens'
+down_revision = '0028_inbox_counts_merged'
 branch_labels = None
 depends_on = None
 
