@@ -1,7 +1,7 @@
 """version notes: a deployed package or process version keeps the deployer's note beside its author and time
 
-Revision ID: 0029_version_notes
-Revises: 0028_inbox_counts_merged
+Revision ID: 0030_version_notes
+Revises: 0029_api_tokens
 Create Date: 2026-12-06
 
 A version's history (who deployed it, when, and why) is what a designer reads before publishing or rolling back;
@@ -10,8 +10,8 @@ the why was only in people's heads. Versions deployed before have no note.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0029_version_notes'
-down_revision = '0028_inbox_counts_merged'
+revision = '0030_version_notes'
+down_revision = '0029_api_tokens'
 branch_labels = None
 depends_on = None
 
