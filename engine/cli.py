@@ -11,6 +11,7 @@ from .errors import SegitoError
 from .people import users
 from .report_cli import audit_group, rebuild_facts_command, report_command, reports_command
 from .store import private_files
+from .token_cli import token_group
 
 
 class SegitoGroup(click.Group):
@@ -296,9 +297,9 @@ def worker(interval, once):
     ticker.run_worker(runtime, interval or ticker.DEFAULT_INTERVAL)
 
 
-# The report and audit commands (engine/report_cli.py), registered here: they take their helpers from
-# engine/cli_support.py, so the import runs one way.
-for _command in (report_command, reports_command, audit_group, rebuild_facts_command):
+# The report and audit commands (engine/report_cli.py) and the API tokens' (engine/token_cli.py), registered
+# here: they take their helpers from engine/cli_support.py, so the import runs one way.
+for _command in (report_command, reports_command, audit_group, rebuild_facts_command, token_group):
     main.add_command(_command)
 
 

@@ -92,6 +92,25 @@ class LoginSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(40))
 
 
+class ApiToken(Base):
+    """A credential for the JSON API (engine/people/api_tokens.py): a name, scopes, an optional expiry. The
+    client holds a random secret; only its SHA-256 is stored. Revoked, never deleted, so the audit can name it."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[str] = mapped_column(String(100))  # space-separated, as OAuth writes them
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(80))
+
+
 class PackageVersion(Base):
     """One deployed version of a service package (docs/services.md): its manifest and the hash of all its files.
     The process versions deployed with it point here; a package whose files are unchanged is not stored again."""

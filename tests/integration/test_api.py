@@ -151,7 +151,8 @@ def test_basic_auth_is_required_everywhere_but_the_document(app):
     assert SPEC["components"]["securitySchemes"]["basicAuth"] == {
         "type": "http", "scheme": "basic", "description": SPEC["components"]["securitySchemes"]["basicAuth"]
         ["description"]}
-    assert SPEC["security"] == [{"basicAuth": []}]
+    assert SPEC["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert SPEC["security"] == [{"bearerAuth": []}, {"basicAuth": []}]  # either one (an API token or a password)
     for path, item in SPEC["paths"].items():
         for method, op in item.items():
             if path == "/api/openapi.json":
@@ -159,6 +160,7 @@ def test_basic_auth_is_required_everywhere_but_the_document(app):
             else:
                 assert "security" not in op, f"{method.upper()} {path} overrides the global Basic auth"
                 assert "401" in op["responses"], f"{method.upper()} {path} does not document 401"
+                assert "403" in op["responses"], f"{method.upper()} {path} does not document 403 (a token's scope)"
 
 
 # --------------------------------------------------------------------------------------------- authentication
