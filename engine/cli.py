@@ -11,6 +11,7 @@ from .errors import SegitoError
 from .people import users
 from .report_cli import audit_group, rebuild_facts_command, report_command, reports_command
 from .store import private_files
+from .token_cli import token_group
 
 
 class SegitoGroup(click.Group):
@@ -282,13 +283,11 @@ def backup(path, overwrite):
 @click.option("--once", is_flag=True, help="fire what is due now and exit (prints how many fired)")
 def worker(interval, once):
     """Fire due timers: the same ticker as in the web app, in a process of its own (run as many as you like)."""
-    import logging
-
+    from .observability import logs
     from .timers import ticker, timers
 
-    # SpiffWorkflow logs every task state change at INFO: the worker keeps its own messages only.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("engine").setLevel(logging.INFO)
+    # Text or JSON lines (SEGITO_LOG_FORMAT); SpiffWorkflow's INFO messages on every task are left out.
+    logs.configure()
     runtime = _runtime()
     setup.initialise(runtime)
     runtime.settle()
@@ -298,9 +297,9 @@ def worker(interval, once):
     ticker.run_worker(runtime, interval or ticker.DEFAULT_INTERVAL)
 
 
-# The report and audit commands (engine/report_cli.py), registered here: they take their helpers from
-# engine/cli_support.py, so the import runs one way.
-for _command in (report_command, reports_command, audit_group, rebuild_facts_command):
+# The report and audit commands (engine/report_cli.py) and the API tokens' (engine/token_cli.py), registered
+# here: they take their helpers from engine/cli_support.py, so the import runs one way.
+for _command in (report_command, reports_command, audit_group, rebuild_facts_command, token_group):
     main.add_command(_command)
 
 

@@ -37,9 +37,14 @@ EVENT_NAMES = {
     "timer_incident_opened": N_("Deadline in trouble"), "timer_incident_closed": N_("Deadline trouble closed"),
     "timer_retried": N_("Deadline retried"), "calendar_feed_created": N_("Calendar feed link made"),
     "caseload_limit_exceeded": N_("Caseload limit exceeded"), "time_limit_exceeded": N_("Weekly time limit exceeded"),
+    "document_produced": N_("Document produced"), "document_uploaded": N_("Signed copy uploaded"),
+    "document_downloaded": N_("Document downloaded"),
+    "api_token_issued": N_("API token issued"), "api_token_revoked": N_("API token revoked"),
+    "api_tokens_listed": N_("API tokens looked at"), "api_tokens_revoked": N_("API tokens revoked"),
 }
 # The warnings of a limit a service sets (web/limit_warnings.py): their figures, named here.
 LIMIT_KINDS = ("caseload_limit_exceeded", "time_limit_exceeded")
+DOCUMENT_KINDS = ("document_produced", "document_uploaded", "document_downloaded")
 VIEW_KINDS = ("case_viewed", "task_viewed")
 
 # Payload keys shown as details (the rest are ids and internals an auditor does not need to read).
@@ -54,6 +59,7 @@ DETAIL_NAMES = {
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
     "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
     "created_at": N_("Created"), "joined_on": N_("Joined"), "left_on": N_("Left"),
+    "token_name": N_("Token name"), "scopes": N_("Scopes"), "expires_at": N_("Expires"), "tokens": N_("API tokens"),
 }
 VALUE_NAMES = {
     "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),
@@ -228,6 +234,17 @@ def present(view, ev: dict, names: dict) -> dict:
                             "value": payload["reason"]})
     elif kind in LIMIT_KINDS:
         details.extend(_limit_details(payload))
+    elif kind in DOCUMENT_KINDS:  # the document by its title, then its version (docs/documents.md)
+        title = payload.get("title")
+        named = text(title, str(payload.get("document") or "")) if isinstance(title, dict) else \
+            str(payload.get("document") or "")
+        what = f"{named} ({what})" if what else named
+        details.append({"label": translate("Version"), "number": "", "value": str(payload.get("version") or "")})
+        if payload.get("kind") == "signed":
+            details.append({"label": translate("Kind"), "number": "", "value": translate("Signed copy")})
+        elif payload.get("language") in VALUE_NAMES:
+            details.append({"label": translate("Language"), "number": "",
+                            "value": translate(VALUE_NAMES[payload["language"]])})
     elif kind == "task_created" and payload.get("role"):
         details.append({"label": translate("Role"), "number": "", "value": role_name(payload["role"])})
     else:

@@ -15,7 +15,7 @@ from pathlib import Path
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -46,11 +46,83 @@ _validator: BpmnValidator | None = None
 
 
 def _xsd_validator() -> BpmnValidator:
+    """SpiffWorkflow's own schema: the BPMN XSD with its ``spiff:`` extensions, as its parser's VALIDATOR is built
+    (a plain BPMN validator lets through extensions SpiffWorkflow cannot read, e.g. an operator without
+    parameters). One instance of our own: its error log is read after each validation, under the lock."""
     global _validator
     with _validator_lock:
         if _validator is None:
-            _validator = BpmnValidator()
+            _validator = BpmnValidator(imports={"spiffworkflow": SPIFF_XSD})
         return _validator
+
+
+def _element_at(root, line: int | None):
+    """The element an XML schema error's line points into: the innermost element with an id that starts on that
+    line or encloses it, so that a message names what a modeler shows (its id), not only a line."""
+    if not line:
+        return None
+    best = None
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.sourceline is None:
+            continue
+        if el.sourceline > line:
+            break
+        best = el
+    while best is not None and not best.get("id"):
+        best = best.getparent()
+    return best
+
+
+def _schema_problems(upload: Upload, tree) -> list[dict]:
+    validator = _xsd_validator()
+    root = tree.getroot()
+    with _validator_lock:
+        validator.preprocess(root)
+        if validator.validator.validate(tree):
+            return []
+        errors = [(err.line, err.message) for err in validator.validator.error_log]
+    problems = []
+    for line, message in errors:
+        element = _element_at(root, line)
+        problem = {"file": upload.bpmn_name, "line": line, "message": f"XML schema: {message}"}
+        if element is not None:
+            problem["element"] = element.get("id")
+            problem["message"] = f"{element.get('id')}: XML schema: {message}"
+        problems.append(problem)
+    return problems
+
+
+def _process_count_problem(upload: Upload, root, found: list[str]) -> DefinitionInvalid:
+    """Why a file does not hold exactly one executable process, in the modeler's terms."""
+    name = upload.bpmn_name
+    processes = root.xpath("//bpmn:process", namespaces=NS)
+    if not processes:
+        return DefinitionInvalid(f"{name} holds no process (no bpmn:process element): a file of only a "
+                                 "collaboration or a diagram cannot run", [{"file": name, "line": None,
+                                                                            "message": "no bpmn:process element"}])
+    if not found:
+        problems = [{"file": name, "line": p.sourceline, "element": p.get("id"),
+                     "message": f"{p.get('id')}: isExecutable=\"{p.get('isExecutable')}\": not a process to run"}
+                    for p in processes]
+        return DefinitionInvalid(
+            f"{name} holds no executable process: {_listing(processes)} "
+            f"{'is' if len(processes) == 1 else 'are'} marked isExecutable=\"false\". Segito runs the one process "
+            "of a file marked executable: set isExecutable=\"true\" on it (the modeler's \"Executable\" box)",
+            problems)
+    executable = [p for p in processes if p.get("id") in found]
+    pools = root.xpath("//bpmn:collaboration/bpmn:participant[@processRef]", namespaces=NS)
+    problems = [{"file": name, "line": p.sourceline, "element": p.get("id"),
+                 "message": f"{p.get('id')}: one of {len(executable)} executable processes"} for p in executable]
+    why = (f"its collaboration has {len(pools)} pools whose processes are executable" if len(pools) > 1
+           else f"it holds {len(executable)} processes marked executable")
+    return DefinitionInvalid(
+        f"{name} must hold exactly one executable process, and {why}: {_listing(executable)}. Deploy each process "
+        "from a file of its own, or mark the processes Segito should not run (e.g. the pool drawn for a partner) "
+        "isExecutable=\"false\"", problems)
+
+
+def _listing(elements) -> str:
+    return ", ".join(f"'{el.get('id')}' (line {el.sourceline})" for el in elements)
 
 
 @dataclass
@@ -275,28 +347,30 @@ def validate(upload: Upload):
     """Everything about an upload that can be checked without the database; raises DefinitionInvalid."""
     tree = _parse_xml(upload)
     root = tree.getroot()
-    problems: list[dict] = []
-    validator = _xsd_validator()
-    validator.preprocess(root)
-    if not validator.validator.validate(tree):
-        for err in validator.validator.error_log:
-            problems.append({"file": upload.bpmn_name, "line": err.line, "message": f"XML schema: {err.message}"})
-        raise DefinitionInvalid(f"{upload.bpmn_name} is not valid BPMN ({len(problems)} problem(s))", problems)
+    problems: list[dict] = _schema_problems(upload, tree)
+    if problems:
+        first = problems[0]
+        raise DefinitionInvalid(f"{upload.bpmn_name} is not valid BPMN for SpiffWorkflow ({len(problems)} problem(s)); "
+                                f"the first, line {first['line']}: {first['message']}", problems)
 
     parser = SpiffBpmnParser()
     try:
         parser.add_bpmn_xml(root, upload.bpmn_name)
         process_ids = parser.get_process_ids()
         if len(process_ids) != 1:
-            raise DefinitionInvalid(f"{upload.bpmn_name} must hold exactly one executable process, "
-                                    f"found {len(process_ids)}")
+            raise _process_count_problem(upload, root, process_ids)
         key = process_ids[0]
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     except SpiffWorkflowException as e:
-        line = getattr(e, "line_number", None) or None
-        raise DefinitionInvalid(f"{upload.bpmn_name}: {e}", [{"file": upload.bpmn_name, "line": line,
-                                                               "message": str(e)}]) from e
+        # SpiffWorkflow names the element (its id) but reads the line from an attribute lxml does not have.
+        element_id = getattr(e, "id", "") or ""
+        line = getattr(e, "line_number", None) or (_line_of(root, element_id) if element_id else None)
+        problem = {"file": upload.bpmn_name, "line": line, "message": str(e)}
+        if element_id:
+            problem["element"] = element_id
+        where = f"line {line}" + (f", element '{element_id}'" if element_id else "") if line or element_id else ""
+        raise DefinitionInvalid(f"{upload.bpmn_name}{f' ({where})' if where else ''}: {e}", [problem]) from e
 
     budget = sandbox.Budget()  # all the constant expressions evaluated below share one budget
     for task_id, kind, source, mode in _expressions(spec, subprocess_specs):

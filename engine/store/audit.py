@@ -52,6 +52,10 @@ USER_LOGGED_OUT = "user_logged_out"
 SESSIONS_ENDED = "sessions_ended"  # by a deactivation or a password change (engine/people/login_sessions.py)
 LOGIN_FAILED = "login_failed"
 ACCESS_DENIED = "access_denied"
+API_TOKEN_ISSUED = "api_token_issued"  # engine/people/api_tokens.py
+API_TOKEN_REVOKED = "api_token_revoked"
+API_TOKENS_LISTED = "api_tokens_listed"
+API_TOKENS_REVOKED = "api_tokens_revoked"  # all of a user's, by a deactivation
 
 
 _INSERT_EVENTS = AuditEvent.__table__.insert()
