@@ -5,7 +5,8 @@ a role's unclaimed queue; role; due day, UTC, or NULL): the triggers on ``human_
 task starts or stops waiting under a key, in the same transaction. So a group's count is the sum of a few rows
 however many tasks wait, and concurrent commands never update one shared row (they would queue on its lock,
 and two of them touching two keys in opposite orders could deadlock on PostgreSQL). The rows of a key are
-merged into one per due day when a reader finds many (``merge``).
+merged into one per due day when a reader finds many (``merge``). Keys nobody reads (a person who has left, a
+queue nobody opens) are not merged: their rows grow by about two for every task that passes through them.
 
 "Overdue" is due before now, which no counter can know by itself: the due days before today are summed from the
 counters, and only today's tasks are counted from the task index, between midnight and now (the same for the
