@@ -111,6 +111,30 @@ def version_history(process_key):
         _out(definitions.history(session, process_key))
 
 
+@main.command("export")
+@click.argument("package_key")
+@click.argument("version", type=int)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="The zip file to write (default: PACKAGE-VERSION.zip in the current folder).")
+@as_option
+def export_package(package_key, version, out, username):
+    """Export a package version as a zip of its files as deployed (audited)."""
+    from pathlib import Path
+
+    from . import packages
+    from .people import access
+    from .store import clock
+
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    access.require_version_reader(actor)
+    with runtime.db.unit_of_work() as session:
+        name, data = packages.export(session, package_key, version, actor.username, clock.now())
+    target = Path(out or name)
+    target.write_bytes(data)
+    _out({"package": package_key, "version": version, "file": str(target), "bytes": len(data)})
+
+
 @main.group()
 def case():
     """Start and inspect cases."""

@@ -6,11 +6,13 @@ import re
 
 from flask import Blueprint, Response, abort, render_template
 
+from engine import packages
 from engine.definitions import definitions
-from engine.people.users import ADMINISTRATOR, MANAGER, PROCESS_DESIGNER
+from engine.people import access
+from engine.store import clock
 
 from . import bpmn_source
-from .auth import current_actor, login_required, runtime
+from .auth import current_actor, logged_in_actor, login_required, runtime
 from .labels import bilingual, lang, latest_views, text
 from .task_views import _documentation
 
@@ -84,14 +86,10 @@ def process(key):
                            role_names=role_names, history=_history(key))
 
 
-# Who reads a process's versions: those who deploy them and those who answer for what runs.
-HISTORY_ROLES = {PROCESS_DESIGNER, MANAGER, ADMINISTRATOR}
-
-
 def _history(key: str) -> dict | None:
     """The process's version history for designers and managers; None for everyone else."""
     actor = current_actor()
-    if actor is None or not actor.role_codes & HISTORY_ROLES:
+    if actor is None or not access.can_read_versions(actor):
         return None
     with runtime().db.reading() as session:
         found = definitions.history(session, key)
@@ -113,3 +111,15 @@ def process_diagram(key):
 def bpmn_response(view) -> Response:
     return Response(bpmn_source.localised_xml(view), mimetype="application/xml",
                     headers={"Content-Language": lang()})
+
+
+@catalogue.get("/packages/<package_key>/<int:version>.zip")
+@login_required
+def export_package(package_key, version):
+    """A package version's files as deployed, for designers and managers (audited: it is the service's design)."""
+    actor = logged_in_actor()
+    access.require_version_reader(actor)
+    with runtime().db.unit_of_work() as session:
+        name, data = packages.export(session, package_key, version, actor.username, clock.now())
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..definitions import definitions
 from ..errors import Conflict, PackageInvalid
 from ..store import audit
-from ..store.models import PackageVersion, ProcessDefinition
+from ..store.models import PackageFile, PackageVersion, ProcessDefinition
 from . import settings
 from .check import Checked, check
 from .load import from_folder
@@ -120,6 +120,9 @@ def store(session: Session, checked: list[Checked], actor: str, at, note: str | 
                              files=sorted(package.files), deployed_at=at, deployed_by=actor, note=note)
         session.add(row)
         session.flush()
+        # The bytes as deployed, so this version can be exported later (export.py).
+        session.add_all([PackageFile(package_version_id=row.id, path=path, content=data)
+                         for path, data in sorted(package.files.items())])
         lane_roles = settings.lane_roles(package.manifest)
         processes = []
         for key in package.manifest["processes"]:

@@ -130,6 +130,18 @@ class PackageVersion(Base):
     note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
 
 
+class PackageFile(Base):
+    """One file of a package version, its bytes as deployed: what an export gives back (docs/services.md)."""
+
+    __tablename__ = "package_files"
+    __table_args__ = (UniqueConstraint("package_version_id", "path"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_version_id: Mapped[int] = mapped_column(ForeignKey("package_versions.id"))
+    path: Mapped[str] = mapped_column(String(500))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class ProcessDefinition(Base):
     """One deployed version of a BPMN file. The parsed spec is stored here once, never inside instances."""
 

@@ -115,3 +115,74 @@ def test_the_process_page_shows_the_history_to_designers_and_managers_only(runti
     assert "intake, package version 2" in page
     page = browser(app, "anna").get("/processes/intake").get_data(as_text=True)
     assert "Verziótörténet" not in page and "Second" not in page
+
+
+def _zip_names(data: bytes) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {n: archive.read(n) for n in archive.namelist()}
+
+
+def test_a_version_exports_as_the_zip_of_its_files_as_deployed_and_deploys_again(runtime, tmp_path):
+    folder = _changed_intake(tmp_path, "f")
+    packages.deploy(runtime, [packages.from_folder(folder)], "dora", clock.now())
+    with runtime.db.unit_of_work() as session:
+        name, data = packages.export(session, "intake", 2, "mark", clock.now())
+    assert name == "intake-2.zip"
+    files = _zip_names(data)
+    assert files == {f"intake/{p}": b for p, b in _folder_files(folder).items()}
+    with runtime.db.unit_of_work() as session:
+        assert packages.export(session, "intake", 2, "mark", clock.now())[1] == data, "the same bytes each time"
+        _, first = packages.export(session, "intake", 1, "mark", clock.now())
+    assert "intake/README.md" not in _zip_names(first)
+    # Rolling back by hand: the first version's zip deploys as a new version with the first version's files.
+    [again] = packages.deploy(runtime, [packages.from_zip(first, "intake-1.zip")], "dora", clock.now(), "back to 1")
+    assert (again["version"], again["created"]) == (3, True)
+    with runtime.db.reading() as session:
+        kinds = session.execute(select(AuditEvent.actor, AuditEvent.payload)
+                                .where(AuditEvent.kind == audit.PACKAGE_EXPORTED).order_by(AuditEvent.id)).all()
+        assert [(k.actor, k.payload["package"], k.payload["version"]) for k in kinds] == [
+            ("mark", "intake", 2), ("mark", "intake", 2), ("mark", "intake", 1)]
+    with pytest.raises(NotFound, match="package 'intake' has no version 9"), runtime.db.unit_of_work() as session:
+        packages.export(session, "intake", 9, "mark", clock.now())
+
+
+def test_a_version_deployed_before_files_were_kept_says_so(runtime):
+    from engine.errors import Gone
+    from engine.store.models import PackageFile, PackageVersion
+
+    with runtime.db.unit_of_work() as session:
+        pv = session.execute(select(PackageVersion.id).where(PackageVersion.package_key == "intake")).scalar_one()
+        session.query(PackageFile).filter(PackageFile.package_version_id == pv).delete()
+    with pytest.raises(Gone, match="deployed before package files were kept"), \
+            runtime.db.unit_of_work() as session:
+        packages.export(session, "intake", 1, "mark", clock.now())
+
+
+def test_the_command_line_exports_a_version_for_designers_and_managers(runtime, people, database_url, tmp_path):
+    segito = Segito(database_url)
+    out = tmp_path / "out.zip"
+    done = segito.ok("export", "intake", "1", "--out", out, "--as", "dora")
+    assert done["file"] == str(out) and "intake/service.yaml" in _zip_names(out.read_bytes())
+    result = segito("export", "intake", "1", "--out", out, "--as", "anna")
+    assert result.exit_code != 0 and "roles" in result.output
+    result = segito("export", "intake", "7", "--out", out, "--as", "mark")
+    assert result.exit_code != 0 and "no version 7" in result.output
+
+
+def test_the_process_page_offers_each_version_s_zip_to_designers_and_managers(runtime, people):
+    from .web_client import browser, make_app
+
+    app = make_app(runtime)
+    dora = browser(app, "dora")
+    page = dora.get("/processes/intake").get_data(as_text=True)
+    assert 'href="/packages/intake/1.zip"' in page and "Letöltés (zip)" in page
+    response = dora.client.get("/packages/intake/1.zip")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert 'filename="intake-1.zip"' in response.headers["Content-Disposition"]
+    assert "intake/intake.bpmn" in _zip_names(response.get_data())
+    assert browser(app, "mark").client.get("/packages/intake/1.zip").status_code == 200
+    assert browser(app, "anna").get("/packages/intake/1.zip").status_code == 403
+    assert dora.get("/packages/intake/5.zip").status_code == 404
+    assert dora.get("/packages/nosuch/1.zip").status_code == 404
