@@ -51,8 +51,9 @@ def init_db():
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--note", default=None, help="Why this version is deployed; kept with it in the version history.")
+@click.option("--draft", is_flag=True, help="Store and check the package as a draft: not live until published.")
 @as_option
-def deploy(path, username, note):
+def deploy(path, username, note, draft):
     """Deploy a service package (a folder with service.yaml, docs/services.md) as a new version.
 
     A BPMN file inside a package folder deploys its whole package, so the package stays one version; a BPMN
@@ -71,8 +72,10 @@ def deploy(path, username, note):
     if (folder / packages.manifest.MANIFEST).is_file():
         if not target.is_dir():
             click.echo(f"{target.name} belongs to the package in {folder}: deploying the whole package", err=True)
-        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now(), note))
+        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now(), note, draft))
         return
+    if draft:
+        raise click.UsageError("--draft is for a package folder: a BPMN file deployed on its own is live at once")
     if target.is_dir():
         raise click.UsageError(f"{path} has no {packages.manifest.MANIFEST}: a package folder needs a manifest "
                                "(docs/services.md)")
@@ -109,6 +112,23 @@ def version_history(process_key):
     runtime = _runtime()
     with runtime.db.reading() as session:
         _out(definitions.history(session, process_key))
+
+
+@main.command("publish")
+@click.argument("package_key")
+@click.argument("version", type=int)
+@click.option("--note", default=None, help="Why this version goes live; kept in the audit log.")
+@as_option
+def publish_package(package_key, version, note, username):
+    """Make a package version the one new cases start on: a draft, or an earlier version again (a roll-back)."""
+    from . import packages
+    from .people import access
+    from .store import clock
+
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    access.require_designer(actor)
+    _out(packages.publish(runtime, package_key, version, actor.username, clock.now(), note))
 
 
 @main.command("export")

@@ -186,3 +186,55 @@ def test_the_process_page_offers_each_version_s_zip_to_designers_and_managers(ru
     assert browser(app, "anna").get("/packages/intake/1.zip").status_code == 403
     assert dora.get("/packages/intake/5.zip").status_code == 404
     assert dora.get("/packages/nosuch/1.zip").status_code == 404
+
+
+def _live(runtime, key="intake") -> tuple[int, int | None]:
+    """(process version new cases start on, its package version)."""
+    found = _history(runtime, key)
+    top = found["versions"][0]
+    assert top["starts_new_cases"] and top["version"] == found["starts_new_cases"]
+    with runtime.db.reading() as session:
+        assert definitions.latest_definition(session, key).version == top["version"]
+    return top["version"], top["package_version"]
+
+
+def test_a_draft_is_not_live_until_published_and_an_earlier_version_can_be_published_again(runtime, tmp_path):
+    from engine.errors import Conflict
+
+    [saved] = packages.deploy(runtime, [packages.from_folder(_changed_intake(tmp_path, "g"))], "dora", clock.now(),
+                              "Try the new referral", draft=True)
+    assert (saved["version"], saved["created"], saved["draft"], saved["processes"]) == (2, True, True, [])
+    assert _live(runtime) == (1, 1), "new cases keep starting on the published version"
+    published = packages.publish(runtime, "intake", 2, "dora", clock.now(), "Agreed with the team")
+    assert (published["previous"], published["roll_back"], published["processes"]) == (
+        1, False, [{"process_key": "intake", "version": 2, "created": True}])
+    assert _live(runtime) == (2, 2)
+    with pytest.raises(Conflict, match="version 2 of package 'intake' is already the one new cases start on"):
+        packages.publish(runtime, "intake", 2, "dora", clock.now())
+    back = packages.publish(runtime, "intake", 1, "dora", clock.now(), "Roll back")
+    assert (back["previous"], back["roll_back"]) == (2, True)
+    assert _live(runtime) == (3, 1)
+    with pytest.raises(NotFound, match="package 'intake' has no version 9"):
+        packages.publish(runtime, "intake", 9, "dora", clock.now())
+    with pytest.raises(NotFound, match="package 'nosuch' has no version 1"):
+        packages.publish(runtime, "nosuch", 1, "dora", clock.now())
+    with runtime.db.reading() as session:
+        events = session.execute(select(AuditEvent.kind, AuditEvent.actor, AuditEvent.payload)
+                                 .where(AuditEvent.kind.in_([audit.PACKAGE_DRAFT_SAVED, audit.PACKAGE_PUBLISHED]))
+                                 .order_by(AuditEvent.id)).all()
+    assert [(e.kind, e.actor, e.payload["version"], e.payload.get("note")) for e in events] == [
+        ("package_draft_saved", "dora", 2, "Try the new referral"),
+        ("package_published", "dora", 2, "Agreed with the team"), ("package_published", "dora", 1, "Roll back")]
+
+
+def test_the_command_line_saves_a_draft_and_publishes_it(runtime, people, database_url, tmp_path):
+    segito = Segito(database_url)
+    [saved] = segito.ok("deploy", _changed_intake(tmp_path, "h"), "--draft", "--as", "dora")
+    assert (saved["version"], saved["draft"]) == (2, True)
+    assert segito.ok("versions", "intake")["starts_new_cases"] == 1
+    result = segito("publish", "intake", "2", "--as", "anna")
+    assert result.exit_code != 0 and "roles" in result.output
+    done = segito.ok("publish", "intake", "2", "--note", "Live now", "--as", "dora")
+    assert done["previous"] == 1 and segito.ok("versions", "intake")["starts_new_cases"] == 2
+    result = segito("publish", "intake", "2", "--as", "dora")
+    assert result.exit_code != 0 and "already the one new cases start on" in result.output
