@@ -107,7 +107,7 @@ def test_the_process_page_shows_the_history_to_designers_and_managers_only(runti
     page = browser(app, "dora").get("/processes/intake").get_data(as_text=True)
     assert "Verziótörténet" in page and "Az új esetek ezen a verzión indulnak: 2." in page
     assert "Second &lt;version&gt;" in page and "intake, 2. csomagverzió" in page
-    assert page.count("új esetek ezen indulnak") == 1
+    assert page.count("új esetek ezen indulnak") == 2, "once in each card"
     mark = browser(app, "mark")
     mark.post("/language", {"locale": "en"})
     page = mark.get("/processes/intake").get_data(as_text=True)
@@ -238,3 +238,36 @@ def test_the_command_line_saves_a_draft_and_publishes_it(runtime, people, databa
     assert done["previous"] == 1 and segito.ok("versions", "intake")["starts_new_cases"] == 2
     result = segito("publish", "intake", "2", "--as", "dora")
     assert result.exit_code != 0 and "already the one new cases start on" in result.output
+
+
+def test_a_designer_publishes_a_draft_and_rolls_back_on_the_process_page(runtime, people, tmp_path):
+    from .web_client import browser, make_app
+
+    packages.deploy(runtime, [packages.from_folder(_changed_intake(tmp_path, "i"))], "dora", clock.now(),
+                    "Draft note", draft=True)
+    app = make_app(runtime)
+    dora = browser(app, "dora")
+    page = dora.get("/processes/intake").get_data(as_text=True)
+    assert "A szolgáltatáscsomag verziói" in page and "Vázlat, ellenőrizve: nincs hiba" in page
+    assert 'data-testid="publish-2"' in page and 'data-testid="publish-1"' not in page
+    assert "Az új esetek ezen a verzión indulnak: 1." in page
+    mark = browser(app, "mark")
+    page = mark.get("/processes/intake").get_data(as_text=True)
+    assert "A szolgáltatáscsomag verziói" in page and 'data-testid="publish-2"' not in page, "managers only read"
+    assert mark.post("/packages/intake/2/publish", {"process": "intake"}).status_code == 403
+    assert browser(app, "anna").post("/packages/intake/2/publish", {"process": "intake"}).status_code == 403
+    assert "A szolgáltatáscsomag verziói" not in browser(app, "anna").get("/processes/intake").get_data(as_text=True)
+    response = dora.post("/packages/intake/2/publish", {"process": "intake", "note": "Go"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/processes/intake")
+    assert _live(runtime) == (2, 2)
+    page = dora.get("/processes/intake").get_data(as_text=True)
+    assert "Az új esetek ezen a verzión indulnak: 2." in page and "Újra közzététel (visszaállítás)" in page
+    assert dora.post("/packages/intake/2/publish", {"process": "intake"}).status_code == 409
+    assert dora.post("/packages/intake/8/publish", {"process": "intake"}).status_code == 404
+    assert dora.post("/packages/intake/1/publish", {"process": "intake", "note": "x" * 2001}).status_code == 422
+    assert dora.post("/packages/intake/1/publish", {"process": "intake"}).status_code == 302
+    assert _live(runtime) == (3, 1)
+    dora.post("/language", {"locale": "en"})
+    page = dora.get("/processes/intake").get_data(as_text=True)
+    assert "Service package versions" in page and "Publish again (roll back)" in page
+    assert "New cases start on version 3." in page
