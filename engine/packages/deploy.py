@@ -135,6 +135,8 @@ def store(session: Session, checked: list[Checked], actor: str, at, note: str | 
             processes: list[dict] = []
         else:
             processes = _make_live(session, c, row, actor, at, note)
+            for part in PARTS:
+                part.store(session, package, row.id)
             audit.record_system_event(session, actor, at, audit.PACKAGE_DEPLOYED, {**payload, "processes": processes})
         results.append({"package": package.key, "version": row.version, "created": True,
                         "package_version_id": row.id, "processes": processes, "draft": draft})
