@@ -359,3 +359,23 @@ def test_the_command_line_produces_uploads_lists_and_fetches(runtime, people, da
     refused = segito("document", "upload", case_id, "action_plan", fake, "--as", "anna")
     assert refused.exit_code == 2 and "must be a PDF, PNG or JPEG" in refused.output
     assert segito("document", "list", case_id, "--as", "bela").exit_code == 2
+
+
+def test_case_management_consent_statement_and_individual_plan(runtime, people):
+    from tests import case_management_data as cm
+
+    code = demo_data.run_intake(runtime, people.anna, 4)
+    case_id = cases.start_case(runtime, "case_management", people.anna, code)["case_id"]
+    entry_task = task_of(runtime, case_id, "cm_entry")
+    statement = documents.produce(runtime, case_id, "consent_statement", people.anna, task_id=entry_task)
+    text = text_of(_content(runtime, people.anna, case_id, statement["document_id"]))
+    assert "ADATKEZELÉSI NYILATKOZAT" in text and "Az ügyfél aláírása" in text and code in text
+    do(runtime, case_id, "cm_entry", cm.entry(), people.anna)
+    goals = [cm.goal("1", "employment", text="Elhelyezkedés őszig, gyűjtőszámla rendezése.")]
+    do(runtime, case_id, "cm_assessment", cm.assessment(goals=goals), people.anna)
+    data = cases.get_case(runtime, case_id, people.anna)["data"]
+    made = documents.produce(runtime, case_id, "individual_plan", people.anna)
+    text = text_of(_content(runtime, people.anna, case_id, made["document_id"]))
+    for value in _shown(_declaration(runtime, case_id, "individual_plan"), data, "hu"):
+        assert squeezed(value) in squeezed(text), f"individual_plan: {value!r} missing"
+    assert "ő" in text and "ű" in text and "Esetmenedzser aláírása" in text
