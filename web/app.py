@@ -28,6 +28,7 @@ VIEW_MODULES += ("schedule_views",)  # agenda and calendar feed, caseload, sched
 VIEW_MODULES += ("questionnaire_views",)  # anonymous questionnaires, in aggregate only (page and API)
 VIEW_MODULES += ("survey_views",)  # a questionnaire handed to a client: the public one-time link's page
 VIEW_MODULES += ("document_views",)  # step documents: produce a PDF, upload a signed copy, download
+VIEW_MODULES += ("token_views",)  # API tokens: each user's own, an administrator's for everyone
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
@@ -65,7 +66,8 @@ def create_app(runtime: Runtime | None = None, config: dict | None = None) -> Fl
     # First, so that its request hooks run before every other's: the request id is set, and the time taken
     # counted, from the start (/healthz, /readyz, /metrics; request ids, request metrics and log lines).
     app.register_blueprint(ops)
-    csrf.exempt(api)  # HTTP Basic on every call, no cookies: nothing for a forged cross-site form to ride on
+    # An API token or HTTP Basic on every call, no cookies: nothing for a forged cross-site form to ride on.
+    csrf.exempt(api)
     app.register_blueprint(api)
     for name in VIEW_MODULES:
         try:

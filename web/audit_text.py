@@ -27,6 +27,7 @@ EVENT_NAMES = {
     "member_joined": N_("Member joined"), "member_left": N_("Member left"),
     "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
     "definition_deployed": N_("Process version deployed"), "package_deployed": N_("Service package deployed"),
+    "package_exported": N_("Service package version exported"),
     "user_created": N_("User created"),
     "user_changed": N_("User changed"), "user_locale_changed": N_("Language changed"),
     "user_logged_in": N_("Logged in"), "user_logged_out": N_("Logged out"),
@@ -39,6 +40,8 @@ EVENT_NAMES = {
     "caseload_limit_exceeded": N_("Caseload limit exceeded"), "time_limit_exceeded": N_("Weekly time limit exceeded"),
     "document_produced": N_("Document produced"), "document_uploaded": N_("Signed copy uploaded"),
     "document_downloaded": N_("Document downloaded"),
+    "api_token_issued": N_("API token issued"), "api_token_revoked": N_("API token revoked"),
+    "api_tokens_listed": N_("API tokens looked at"), "api_tokens_revoked": N_("API tokens revoked"),
 }
 # The warnings of a limit a service sets (web/limit_warnings.py): their figures, named here.
 LIMIT_KINDS = ("caseload_limit_exceeded", "time_limit_exceeded")
@@ -57,6 +60,7 @@ DETAIL_NAMES = {
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
     "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
     "created_at": N_("Created"), "joined_on": N_("Joined"), "left_on": N_("Left"),
+    "token_name": N_("Token name"), "scopes": N_("Scopes"), "expires_at": N_("Expires"), "tokens": N_("API tokens"),
 }
 VALUE_NAMES = {
     "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),
