@@ -262,7 +262,11 @@ def deploy_package():
         raise BadRequest("upload the package as a zip archive in the multipart field 'package'")
     package = packages.from_zip(archive.read(packages.load.MAX_ARCHIVE_BYTES + 1),
                                 Path(archive.filename or "package.zip").name)
-    [result] = packages.deploy(runtime(), [package], g.user.username, clock.now(), request.form.get("note"))
+    draft = request.form.get("draft", "false")
+    if draft not in ("true", "false"):
+        raise BadRequest(f"'draft' must be 'true' or 'false', not '{draft[:40]}'")
+    [result] = packages.deploy(runtime(), [package], g.user.username, clock.now(), request.form.get("note"),
+                               draft == "true")
     return jsonify(result), 201 if result["created"] else 200
 
 

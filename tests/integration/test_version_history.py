@@ -96,6 +96,16 @@ def test_the_api_takes_a_note_with_a_package(runtime, people, tmp_path):
                                                            "note": "y" * 2001},
                                     content_type="multipart/form-data")
     assert response.status_code == 422 and "'note'" in response.get_json()["message"]
+    response = api.as_("dora").post("/api/packages", data={"package": (io.BytesIO(archive), "intake.zip"),
+                                                           "draft": "maybe"}, content_type="multipart/form-data")
+    assert response.status_code == 400 and "'draft'" in response.get_json()["message"]
+    changed = _zip(_folder_files(_changed_intake(tmp_path, "k")))
+    response = api.as_("dora").post("/api/packages", data={"package": (io.BytesIO(changed), "intake.zip"),
+                                                           "draft": "true"}, content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    body = conforms(response, "/api/packages", "post")
+    assert (body["version"], body["draft"], body["processes"]) == (3, True, [])
+    assert _live(runtime) == (2, 2), "the draft is not live"
 
 
 def test_the_process_page_shows_the_history_to_designers_and_managers_only(runtime, people, tmp_path):
