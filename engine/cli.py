@@ -9,6 +9,7 @@ from .cli_support import _actor, _data, _out, _runtime, as_option
 from .definitions import definitions
 from .errors import SegitoError
 from .people import users
+from .privacy_cli import privacy_group, retention_group
 from .report_cli import audit_group, rebuild_facts_command, report_command, reports_command
 from .store import private_files
 
@@ -300,7 +301,8 @@ def worker(interval, once):
 
 # The report and audit commands (engine/report_cli.py), registered here: they take their helpers from
 # engine/cli_support.py, so the import runs one way.
-for _command in (report_command, reports_command, audit_group, rebuild_facts_command):
+for _command in (report_command, reports_command, audit_group, rebuild_facts_command, privacy_group,
+                 retention_group):
     main.add_command(_command)
 
 

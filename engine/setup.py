@@ -28,10 +28,14 @@ def wire() -> None:
     Declared reports: the part that checks and stores ``reports/*.yaml`` (their rows are kept by an observer,
     engine/runtime/observers.py), and the reader of report figures for forms (x-prefill-report)."""
     from .forms import report_fields
+    from .privacy import retention
     from .reports import part, prefill
+    from .timers import ticker
 
     packages.register_part(part.PART)
     report_fields.register_reader(prefill.fill)
+    # The retention job (docs/operations.md, "Retention"): every SEGITO_RETENTION_HOURS (default 24; 0: never).
+    ticker.register_job("retention", retention.scheduled, retention.schedule_hours())
 
 
 def ensure_demo_users(runtime: Runtime) -> bool:
