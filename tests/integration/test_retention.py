@@ -67,9 +67,9 @@ def test_new_events_hash_their_payload_through_its_digest_and_an_edited_payload_
         target = next(e for e in events if "Kovács" in json.dumps(e.payload, ensure_ascii=False))
     assert _verify(runtime)["ok"]
     edited = json.dumps(target.payload, ensure_ascii=False).replace("Kovács", "Kovach")
-    with pytest.raises(DBAPIError, match="append-only"):  # the database refuses an edit...
-        with runtime.db.unit_of_work() as session:
-            session.execute(update(AuditEvent).where(AuditEvent.id == target.id).values(payload=json.loads(edited)))
+    # The database refuses an edit...
+    with pytest.raises(DBAPIError, match="append-only"), runtime.db.unit_of_work() as session:
+        session.execute(update(AuditEvent).where(AuditEvent.id == target.id).values(payload=json.loads(edited)))
     tamper(runtime, "UPDATE audit_events SET payload = :p WHERE id = :i", p=edited, i=target.id)  # ...an owner can
     problems = _verify(runtime)["problems"]
     assert [(p["kind"], p["event_id"]) for p in problems] == [("edited", target.id)]
