@@ -114,7 +114,7 @@ def client_still_needed(session: Session, client_id: int) -> bool:
 def stream_events_about(session: Session, client_code: str) -> list[AuditEvent]:
     """The ``privacy`` stream's events about one client (they name the client's code in ``client``)."""
     rows = session.execute(select(AuditEvent).where(AuditEvent.case_id.is_(None), AuditEvent.kind.in_(
-        (audit.CLIENT_CORRECTED, audit.CLIENT_DATA_EXPORTED, audit.PERSONAL_DATA_ERASED)))
+        (audit.CLIENT_CORRECTED, audit.CLIENT_DATA_EXPORTED, audit.CLIENT_VIEWED, audit.PERSONAL_DATA_ERASED)))
         .order_by(AuditEvent.id)).scalars().all()
     return [e for e in rows if isinstance(e.payload, dict) and e.payload.get("client") == client_code]
 

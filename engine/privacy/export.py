@@ -165,6 +165,8 @@ def to_html(export: dict, lang: str = "hu") -> str:
         or [f"<p>{t['none']}</p>"]
     for case in export["cases"]:
         name = case["process"] if isinstance(case["process"], str) else case["process_key"]
+        if " / " in name:  # "magyar / English", as process names are written
+            name = name.split(" / ", 1)[1 if lang == "en" else 0]
         parts.append(f"<h2>{t['case']} {case['case_id']}: {html.escape(name)}</h2>")
         parts.append(_table([(t["status"], case["status"]), (t["started_at"], case["started_at"]),
                              (t["completed_at"], case["completed_at"]), (t["caseworker"], case["caseworker"]),
@@ -211,3 +213,18 @@ def _events(events: list[dict], t: dict) -> str:
     rows = "".join(f"<tr><td>{html.escape(e['at'])}</td><td>{html.escape(e['actor'])}</td>"
                    f"<td>{html.escape(e['kind'])}</td><td>{_value(e['payload'])}</td></tr>" for e in events)
     return f"<table>{head}{rows}</table>"
+
+
+def summary(runtime: Runtime, actor: Actor, client_code: str) -> dict:
+    """What a request page shows of a client: the register's row and, per case, whether it could be erased now
+    and why not (``retention.erase_for_client``'s dry run). Opening it is recorded (``client_viewed``)."""
+    access.require_role(actor, *access.PRIVACY_REQUESTS)
+    at = clock.now()
+    plan = retention.erase_for_client(runtime, actor, client_code, dry_run=True)
+    with runtime.db.unit_of_work() as session:
+        client = retention.find_client(session, client_code)
+        found = {"client_code": client.client_code, **{f: getattr(client, f) for f in erasure.CLIENT_FIELDS},
+                 "registered_at": client.registered_at, "erased_at": client.erased_at, "plan": plan}
+        audit.record_system_event(session, actor.username, at, audit.CLIENT_VIEWED,
+                                  {"client": client.client_code, "via": "web"}, stream=erasure.PRIVACY_STREAM)
+    return found

@@ -175,6 +175,7 @@ def erase_for_client(runtime: Runtime, actor: Actor, client_code: str, dry_run: 
                                                reason) for c in due_cases]
         for c in due_cases:
             runtime.workflows.evict(c.id)
+        session.flush()  # the erased cases' marks, before asking which cases still refer to the client
         if result["identity_erasable"] and not erasure.client_still_needed(session, client.id):
             result["identity"] = erasure.erase_client(session, client, now, actor.username, reason)
         return result

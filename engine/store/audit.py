@@ -62,6 +62,7 @@ LEGAL_HOLD_CLEARED = "legal_hold_cleared"
 PERSONAL_DATA_ERASED = "personal_data_erased"  # the tombstone: what was erased, never the data
 CLIENT_DATA_EXPORTED = "client_data_exported"  # a person's data handed out (engine/privacy/export.py)
 CLIENT_CORRECTED = "client_corrected"  # the client register rectified: before and after
+CLIENT_VIEWED = "client_viewed"  # a client's register row and requests page opened (engine/privacy/export.py)
 
 # An erased payload: {ERASED: <position of the erasure event in the same chain>}.
 ERASED = "erased_by"
