@@ -18,7 +18,7 @@ PAGE_ROLES = tuple(sorted(set(access.PRIVACY_REQUESTS) | set(access.RETENTION)))
 
 
 def _may(roles) -> bool:
-    return bool(current_actor().role_codes & set(roles))
+    return bool(logged_in_actor().role_codes & set(roles))
 
 
 @privacy_bp.get("/")
@@ -27,7 +27,7 @@ def index():
     code = (request.args.get("client") or "").strip()
     if code and _may(access.PRIVACY_REQUESTS):
         return redirect(url_for("privacy.client_page", code=code.upper()))
-    plan = retention.report(runtime(), current_actor()) if _may(access.RETENTION) else None
+    plan = retention.report(runtime(), logged_in_actor()) if _may(access.RETENTION) else None
     return render_template("privacy/index.html", plan=plan, may_request=_may(access.PRIVACY_REQUESTS),
                            may_hold=_may(access.LEGAL_HOLDS))
 
@@ -35,14 +35,14 @@ def index():
 @privacy_bp.post("/retention/apply")
 @roles_required(*access.RETENTION)
 def apply_retention():
-    done = retention.apply(runtime(), current_actor())
+    done = retention.apply(runtime(), logged_in_actor())
     flash(_("Personal data erased: %(cases)d case(s), %(clients)d client(s).", cases=len(done["cases"]),
             clients=len(done["clients"])), "info")
     return redirect(url_for("privacy.index"))
 
 
 def _client(code: str, form=None, errors=None, status=200):
-    found = export.summary(runtime(), current_actor(), code)
+    found = export.summary(runtime(), logged_in_actor(), code)
     return render_template("privacy/client.html", client=found, fields=erasure.CLIENT_FIELDS,
                            form=form or {}, errors=errors or {}, may_hold=_may(access.LEGAL_HOLDS)), status
 
@@ -59,7 +59,7 @@ def download(code, fmt):
     if fmt not in ("json", "html"):
         return redirect(url_for("privacy.client_page", code=code))
     lang = request.args.get("lang", "hu")
-    found = export.collect(runtime(), current_actor(), code)
+    found = export.collect(runtime(), logged_in_actor(), code)
     name = f"{found['client']['client_code']}-{found['generated_at'][:10]}"
     if fmt == "json":
         body, mime = export.to_json(found), "application/json"
@@ -73,7 +73,7 @@ def download(code, fmt):
 @roles_required(*access.PRIVACY_REQUESTS)
 def correct(code):
     changes = {f: request.form.get(f, "") for f in erasure.CLIENT_FIELDS if f in request.form}
-    current = export.summary(runtime(), current_actor(), code)
+    current = export.summary(runtime(), logged_in_actor(), code)
     changes = {f: v for f, v in changes.items() if v.strip() != str(current.get(f) or "")}
     reason = request.form.get("reason", "")
     errors: dict[str, str] = {}
@@ -83,7 +83,7 @@ def correct(code):
         errors["reason"] = _("Say why the register is corrected (e.g. the document the person showed).")
     else:
         try:
-            rectify.correct_client(runtime(), current_actor(), code, changes, reason)
+            rectify.correct_client(runtime(), logged_in_actor(), code, changes, reason)
         except ValidationFailed as e:
             for d in e.details:
                 errors[d.get("field") or "general"] = _("This value cannot be taken: %(problem)s", problem=d["message"])
@@ -98,7 +98,7 @@ def correct(code):
 @privacy_bp.post("/clients/<code>/erase")
 @roles_required(*access.PRIVACY_REQUESTS)
 def erase(code):
-    done = retention.erase_for_client(runtime(), current_actor(), code, dry_run=False)
+    done = retention.erase_for_client(runtime(), logged_in_actor(), code, dry_run=False)
     flash(_("Personal data erased: %(cases)d case(s).", cases=len(done.get("erased") or [])), "info")
     if done.get("identity"):
         flash(_("The client's identity was erased from the register."), "info")
@@ -118,7 +118,7 @@ def hold(case_id):
         flash(_("A legal hold needs a reason (e.g. the court case it keeps the file for)."), "error")
         return _back(url_for("privacy.index"))
     try:
-        retention.set_hold(runtime(), current_actor(), case_id, reason)
+        retention.set_hold(runtime(), logged_in_actor(), case_id, reason)
         flash(_("Case %(id)d is on legal hold: it is not erased until the hold is cleared.", id=case_id), "info")
     except Conflict:
         flash(_("Case %(id)d cannot be held: it is held already or its data was erased.", id=case_id), "error")
@@ -133,7 +133,7 @@ def release(case_id):
         flash(_("Say why the legal hold ends."), "error")
         return _back(url_for("privacy.index"))
     try:
-        retention.clear_hold(runtime(), current_actor(), case_id, reason)
+        retention.clear_hold(runtime(), logged_in_actor(), case_id, reason)
         flash(_("The legal hold on case %(id)d was cleared; its retention applies again.", id=case_id), "info")
     except Conflict:
         flash(_("Case %(id)d has no legal hold.", id=case_id), "error")
