@@ -10,7 +10,7 @@ from engine.errors import Conflict, ValidationFailed
 from engine.people import access
 from engine.privacy import erasure, export, rectify, retention
 
-from .auth import current_actor, roles_required, runtime
+from .auth import logged_in_actor, roles_required, runtime
 from .i18n import gettext as _
 
 privacy_bp = Blueprint("privacy", __name__, url_prefix="/privacy")
