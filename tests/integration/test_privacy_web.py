@@ -83,6 +83,8 @@ def test_legal_holds_and_the_retention_report_in_both_languages(runtime, people,
     assert admin.post(f"/privacy/cases/{case_id}/hold", {"reason": "x"}).status_code == 403
     assert admin.post("/privacy/retention/apply").status_code == 302
     assert 'data-testid="nothing-due"' in admin.get("/privacy/").get_data(as_text=True)
+    erased_case = browser(app, "mark").get(f"/cases/{case_id}")  # an erased case still opens, without its data
+    assert erased_case.status_code == 200 and "Kovács" not in erased_case.get_data(as_text=True)
 
     anna = browser(app, "anna")
     assert "/privacy/" not in anna.get("/inbox").get_data(as_text=True)
