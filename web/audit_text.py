@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 
+from engine.forms import texts
+
 from .formatting import date, datetime_, role_name
 from .i18n import N_, ngettext
 from .i18n import gettext as translate
-from .labels import bilingual, field_schema, option_label, step_name, text
+from .labels import bilingual, caseload_label, field_schema, lang, option_label, step_name, text
 
 # Every kind of event engine/ writes (engine/store/audit.py, audit_log.py, timer_sync.py, timers.py, agenda.py,
 # caseload.py); an unknown kind is shown with its words, never as a code.
@@ -34,11 +36,13 @@ EVENT_NAMES = {
     "timers_cancelled": N_("Deadlines withdrawn"), "timer_failed": N_("Deadline failed, will be retried"),
     "timer_incident_opened": N_("Deadline in trouble"), "timer_incident_closed": N_("Deadline trouble closed"),
     "timer_retried": N_("Deadline retried"), "calendar_feed_created": N_("Calendar feed link made"),
-    "caseload_limit_exceeded": N_("Caseload limit exceeded"),
+    "caseload_limit_exceeded": N_("Caseload limit exceeded"), "time_limit_exceeded": N_("Weekly time limit exceeded"),
     "legal_hold_set": N_("Legal hold set"), "legal_hold_cleared": N_("Legal hold cleared"),
     "personal_data_erased": N_("Personal data erased"), "client_data_exported": N_("Personal data handed out"),
     "client_corrected": N_("Register rectified"), "client_viewed": N_("Personal data viewed"),
 }
+# The warnings of a limit a service sets (web/limit_warnings.py): their figures, named here.
+LIMIT_KINDS = ("caseload_limit_exceeded", "time_limit_exceeded")
 VIEW_KINDS = ("case_viewed", "task_viewed")
 
 # Payload keys shown as details (the rest are ids and internals an auditor does not need to read).
@@ -79,6 +83,8 @@ def show_value(value, schema: dict | None = None) -> str:
         return "–"
     if isinstance(value, bool):
         return translate("Yes") if value else translate("No")
+    if texts.is_text(value):
+        return texts.in_language(value, lang())
     if schema and (schema.get("x-options") or (schema.get("items") or {}).get("x-options")):
         return option_label(schema, value)
     if isinstance(value, str):
@@ -188,6 +194,21 @@ def _step(view, payload: dict) -> str:
     return what
 
 
+def _limit_details(payload: dict) -> list[dict]:
+    """A passed limit's figures: which caseload (its label from the service's manifest), how many clients or
+    minutes in which week, and the limit."""
+    rows = [(translate("Caseload"), caseload_label(str(payload.get("caseload") or "")))]
+    if "active" in payload:
+        rows.append((translate("Clients counted"), show_value(payload["active"])))
+    if "week_start" in payload:
+        rows.append((translate("Week starting"), show_value(payload["week_start"])))
+    if "minutes" in payload:
+        rows.append((translate("Minutes logged"), show_value(payload["minutes"])))
+    if "limit" in payload:
+        rows.append((_detail_name("limit"), show_value(payload["limit"])))
+    return [{"label": label, "number": "", "value": value} for label, value in rows]
+
+
 def present(view, ev: dict, names: dict) -> dict:
     """One event: ``title``, ``what`` (the step or field concerned), ``details`` and ``changes`` rows."""
     payload = ev.get("payload") or {}
@@ -210,6 +231,8 @@ def present(view, ev: dict, names: dict) -> dict:
         if payload.get("reason"):
             details.append({"label": translate("Reason for the correction"), "number": "",
                             "value": payload["reason"]})
+    elif kind in LIMIT_KINDS:
+        details.extend(_limit_details(payload))
     elif kind == "task_created" and payload.get("role"):
         details.append({"label": translate("Role"), "number": "", "value": role_name(payload["role"])})
     else:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
+from engine.forms import texts
 from engine.forms.forms import (
     CLIENT_INCOME_BLOCKS,
     MEMBER_INCOME_BLOCKS,
@@ -198,6 +199,8 @@ def _display_value(widget: str, value, locale: str):
         return display_date(value, locale)
     if value is None:
         return ""
+    if texts.is_text(value):
+        return texts.in_language(value, locale)
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
     return str(value)

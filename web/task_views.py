@@ -23,7 +23,7 @@ from engine.cases import cases, entry_corrections, tasks
 from engine.errors import Conflict, ExpressionRefused, Forbidden, NotFound, ValidationFailed
 from engine.forms import review
 
-from . import form_errors, form_parse, form_render
+from . import form_errors, form_parse, form_render, limit_warnings
 from .auth import logged_in_actor, login_required, runtime
 from .labels import process_name
 from .review_panel import review_panel
@@ -91,7 +91,7 @@ def _case_facts(task: dict, actor, reviewed: bool = False) -> dict:
 def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: str | None = None,
           read_only: bool | None = None, log_view: bool = False):
     actor = logged_in_actor()
-    task = tasks.get_task(runtime(), task_id, actor, lang=str(get_locale()))
+    task = tasks.get_task(runtime(), task_id, actor)
     if log_view:  # opening a client's file is itself an audit event (docs/web.md); re-renders after a POST are not
         audit_log.record_view(runtime(), actor, task["case_id"], task_id=task_id, via="web")
     locale = _locale()
@@ -129,7 +129,7 @@ def show(task_id: int):
 
 
 def _posted(task_id: int) -> tuple[dict, dict]:
-    task = tasks.get_task(runtime(), task_id, logged_in_actor(), lang=str(get_locale()))
+    task = tasks.get_task(runtime(), task_id, logged_in_actor())
     schema = task.get("form") or {"type": "object", "properties": {}}
     data = form_parse.parse(schema, request.form)
     # The page never sends the rows recorded at earlier steps (they are not inputs): the block is the case's
@@ -159,7 +159,7 @@ def _next_url(case_id: int) -> str:
 def complete(task_id: int):
     _schema, data = _posted(task_id)
     try:
-        result = tasks.complete(runtime(), task_id, data, logged_in_actor(), lang=str(get_locale()))
+        result = tasks.complete(runtime(), task_id, data, logged_in_actor())
     except ValidationFailed as err:
         return _page(task_id, values=data, details=err.details, status=422,
                      alert=_("Nothing was saved: please correct the fields marked below."))
@@ -173,7 +173,7 @@ def complete(task_id: int):
                              "typed is kept below (you can save it as a draft); tell the process designer: "
                              "%(reason)s", reason=err.message))
     for warning in result.get("warnings", ()):  # e.g. a family-care follow-up making a 31st client
-        flash(warning, "warning")
+        flash(limit_warnings.say(warning), "warning")
     for linked in result.get("started_cases", ()):  # a choice on the form started a case (x-starts-case)
         flash(_("A linked case was started for the same client: #%(id)d %(process)s.", id=linked["case_id"],
                 process=process_name(linked["process_key"])), "info")
@@ -194,7 +194,7 @@ def hand_out(task_id: int):
     """Complete an anonymous questionnaire's step by handing it to the client: a one-time link, shown once, to
     answer on their own device (docs/forms.md, "Handing a questionnaire to the client")."""
     try:
-        result = tasks.complete(runtime(), task_id, {}, logged_in_actor(), lang=str(get_locale()), hand_out=True)
+        result = tasks.complete(runtime(), task_id, {}, logged_in_actor(), hand_out=True)
     except Conflict:
         return _page(task_id, status=409, read_only=True,
                      alert=_("Someone else completed or changed this step first, so nothing of yours was saved. "

@@ -19,7 +19,7 @@ from ..sandbox.calendar_helpers import local_date
 from ..store import audit, clock
 from ..store.db import Prepared, is_postgres
 from ..store.models import AuditEvent, Case, Client, HumanTask
-from . import agenda, anonymous_answers, anonymous_handout, inbox_queries, members
+from . import agenda, anonymous_answers, anonymous_handout, inbox_counts, inbox_queries, members
 from .cases import case_data_and_entries, start_in, task_summary
 
 _tasks = HumanTask.__table__
@@ -76,17 +76,23 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
                                 process_key=bool(process_key), step=bool(step), client_code=bool(client_code),
                                 role=bool(role), due=due or None)
     limit = min(limit, 200)
-    params = {"me": actor.id, "roles": sorted(actor.role_codes), "now": now, "process_key": process_key,
+    roles = sorted(actor.role_codes)
+    due_before = {"overdue": now, "week": now + dt.timedelta(days=7),
+                  "today": now.replace(hour=0, minute=0, second=0, microsecond=0)
+                  + dt.timedelta(days=1)}.get(due) if due else None
+    params = {"me": actor.id, "roles": roles, "now": now, "process_key": process_key,
               "step": step, "client_code": client_code, "role": role, "limit": limit, "offset": offset,
-              "end": offset + limit,
-              "due_before": {"overdue": now, "week": now + dt.timedelta(days=7),
-                             "today": now.replace(hour=0, minute=0, second=0, microsecond=0)
-                             + dt.timedelta(days=1)}.get(due) if due else None}
+              "end": offset + limit, "due_before": due_before}
     statements = inbox_queries.statements(shape)
+    crowded = False
     with runtime.db.reading() as session:
-        # Each row is (group, tasks, overdue tasks); the select's columns are built per inbox shape, untyped.
-        rows = cast(Sequence[tuple[int, int, int]], session.execute(statements.counts, params).all())
-        sizes = {counted[i]: (n, late) for i, n, late in rows}
+        if process_key or step or client_code:
+            # Each row is (group, tasks, overdue tasks); the select's columns are built per inbox shape, untyped.
+            rows = cast(Sequence[tuple[int, int, int]], session.execute(statements.counts, params).all())
+            sizes = {counted[i]: (n, late) for i, n, late in rows}
+        else:
+            # The counters the triggers keep: a few rows per group however many tasks wait.
+            sizes, crowded = inbox_counts.counts(session, counted, params, due, now, due_before)
         counts = {"mine": sizes.get(inbox_queries.MINE, (0, 0))[0],
                   "unclaimed": sizes.get(inbox_queries.UNCLAIMED, (0, 0))[0],
                   "overdue": sum(late for _, late in sizes.values())}
@@ -102,6 +108,8 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
         found = {row.id: row for row in session.execute(statements.rows, {"ids": page})} if page else {}
         # An appointment whose timer is in incident has no task yet: listed beside the tasks, so it is not lost.
         held = agenda.waiting_for_administrator(session, actor.id) if CASEWORKER in actor.role_codes else []
+    if crowded:
+        inbox_counts.merge_quietly(runtime.db, actor.id, roles)
     items = []
     for task in (found[task_id] for task_id in page):
         item = task_summary(task)
@@ -117,10 +125,8 @@ def task_facts(task: HumanTask) -> dict:
     return {"scheduled_day": local_date(task.due_at).isoformat() if task.due_at else None}
 
 
-def get_task(runtime: Runtime, task_id: int, actor: Actor, lang: str = "hu") -> dict:
-    """A task with its form, the values to show (draft, else what the case holds) and its documentation.
-
-    ``lang``: the reader's language, for the evidence of fields filled from a report (x-prefill-report)."""
+def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
+    """A task with its form, the values to show (draft, else what the case holds) and its documentation."""
     input_check.check_id("task", task_id)
     with runtime.db.reading() as session:
         task = _task_row(session, task_id)
@@ -142,7 +148,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor, lang: str = "hu") -> 
                 values = form.prefill(data, task_facts(task))
             if report_fields.fields_from_reports(form.schema):
                 # Set by the server from live data, shown as they would be recorded now (docs/forms.md).
-                values.update(report_fields.fill(session, form.schema, {**data, **values}, actor, lang))
+                values.update(report_fields.fill(session, form.schema, {**data, **values}, actor))
             if form.append_only:
                 # The rows recorded at earlier steps, with who recorded them (``carried``); ``values`` holds them
                 # first, then this step's new rows (a draft keeps only those).
@@ -239,7 +245,7 @@ def _lost_to_another_claim(session, actor: Actor, task: HumanTask) -> bool:
     return claimed is not None
 
 
-def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu", hand_out: bool = False) -> dict:
+def complete(runtime: Runtime, task_id: int, data, actor: Actor, hand_out: bool = False) -> dict:
     """Validate the form data, run the case to its next wait state, and save everything in one transaction.
 
     ``hand_out``: for a step whose form is an anonymous questionnaire, complete it by handing the questionnaire to
@@ -287,7 +293,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, lang: str = "hu
             clean = form.validate(data, context=spiff_task.data) if form is not None else {}
             if form is not None and report_fields.fields_from_reports(form.schema):
                 # Figures from live data, as they stand when the step is recorded, with their evidence.
-                clean.update(report_fields.fill(session, form.schema, {**spiff_task.data, **clean}, actor, lang))
+                clean.update(report_fields.fill(session, form.schema, {**spiff_task.data, **clean}, actor))
             if form is not None and form.anonymous is not None:
                 # The answer leaves the case here: stored with nothing leading back to the respondent, and the step
                 # completed with no data (docs/forms.md, "Anonymous questionnaires").

@@ -18,11 +18,11 @@ def register_reader(reader: Callable) -> None:
     _reader = reader
 
 
-def fill(session, schema: dict, data: dict, actor, lang: str = "hu") -> dict:
+def fill(session, schema: dict, data: dict, actor) -> dict:
     """The values of the form's fields filled from a report, and their evidence (nothing when none is wired)."""
     if _reader is None or not fields_from_reports(schema):
         return {}
-    return _reader(session, schema, data, actor, lang)
+    return _reader(session, schema, data, actor)
 
 
 def fields_from_reports(schema: dict) -> dict[str, dict]:
@@ -62,4 +62,7 @@ def problems(schema: dict) -> list[str]:
             found.append(f"field '{name}': x-prefill-report-evidence names no field filled from a report")
         elif source is not None and not prop.get("readOnly"):
             found.append(f"field '{name}': evidence of a report figure is readOnly (the server sets it)")
+        elif source is not None and prop.get("type") != "object":
+            found.append(f"field '{name}': evidence of a report figure is a text in every language "
+                         '(engine/forms/texts.py): "type": "object"')
     return found

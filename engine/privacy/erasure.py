@@ -2,9 +2,9 @@
 
 What is erased (docs/architecture.md, "Where personal data lives"): the data of every task and of the workflow
 in the case's stored state (its shape — which steps ran, when, by whom — stays, so the case page still draws
-it), the drafts of its task rows, what its intakes recorded (problem, phone), what its members' rows recorded,
-and the payload of every audit event of its chain but the views. Each erased payload is replaced by a tombstone
-naming the erasure event, ``personal_data_erased``, appended to the same chain with the positions it erased and
+it), the drafts of its task rows, the bytes of its produced and signed documents, what its intakes recorded
+(problem, phone), what its members' rows recorded, and the payload of every audit event of its chain but the
+views. Each erased payload is replaced by a tombstone naming the erasure event, ``personal_data_erased``, appended to the same chain with the positions it erased and
 what else it cleared — never the data. The hash of an event covers its payload through the payload's digest
 (engine/store/audit.py), which stays: `segito audit verify` still passes, and still finds a payload removed any
 other way.
@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..definitions import serialization
+from ..documents.models import CaseDocument
 from ..errors import Conflict
 from ..store import audit
 from ..store.models import AuditEvent, AuditStream, Case, CaseMember, Client, HumanTask, Intake
@@ -89,11 +90,15 @@ def erase_case(session: Session, case: Case, at: dt.datetime, actor: str, reason
                     .values(draft=None))
     intakes = _count(session, update(Intake).where(Intake.case_id == case.id).values(problem="", phone=None))
     members = _count(session, update(CaseMember).where(CaseMember.case_id == case.id).values(data={}))
+    # Produced and signed documents are the case's data on paper: their bytes go, their record (what, when, who,
+    # the digest of what it was) stays.
+    documents = _count(session, update(CaseDocument).where(CaseDocument.case_id == case.id)
+                       .values(content=b"", size=0, file_name=CaseDocument.document_key + ".erased"))
     case.state = scrub_state(case.state)
     case.lock_version = (case.lock_version or 0) + 1  # no process keeps the old workflow cached
     case.erased_at = at
     erased = {"state": True, "audit_payloads": len(positions), "drafts": drafts, "intakes": intakes,
-              "members": members}
+              "members": members, "documents": documents}
     events_out = audit.CaseAudit(case, actor, at)
     events_out.add(audit.PERSONAL_DATA_ERASED, {**reason, "positions": positions, "erased": erased})
     events_out.flush(session)

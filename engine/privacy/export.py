@@ -9,6 +9,7 @@ were never linked to anyone, so nothing finds them. The export is itself an audi
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import json
@@ -16,6 +17,7 @@ import json
 from sqlalchemy import select
 
 from ..cases.cases import case_data_and_entries
+from ..documents.models import CaseDocument
 from ..people import access
 from ..people.users import Actor
 from ..runtime.runtime import Runtime
@@ -93,6 +95,8 @@ def _case(runtime: Runtime, session, case: Case, usernames: dict) -> dict:
     tasks = session.execute(select(HumanTask).where(HumanTask.case_id == case.id).order_by(HumanTask.id)).scalars()
     events = session.execute(select(AuditEvent).where(AuditEvent.case_id == case.id)
                              .order_by(AuditEvent.seq)).scalars()
+    documents = session.execute(select(CaseDocument).where(CaseDocument.case_id == case.id)
+                                .order_by(CaseDocument.id)).scalars()
     return {
         "case_id": case.id, "process_key": case.process_key, "process": view.name, "status": case.status,
         "started_at": case.started_at.isoformat(), "completed_at": _iso(case.completed_at),
@@ -102,6 +106,11 @@ def _case(runtime: Runtime, session, case: Case, usernames: dict) -> dict:
         "tasks": [{"task_id": t.id, "step": t.step, "name": t.name, "state": t.state,
                    "created_at": t.created_at.isoformat(), "completed_at": _iso(t.completed_at),
                    "completed_by": t.completed_by, "draft": t.draft} for t in tasks],
+        "documents": [{"document_key": d.document_key, "kind": d.kind, "version": d.version, "step": d.step,
+                       "file_name": d.file_name, "media_type": d.media_type, "produced_by": d.produced_by,
+                       "produced_at": d.produced_at.isoformat(), "sha256": d.sha256,
+                       "content_base64": base64.b64encode(d.content).decode("ascii") if d.content else None}
+                      for d in documents],
         "history": [_event(e) for e in events],
     }
 
@@ -122,7 +131,8 @@ TEXT = {
            "hold": "Jogi zárolás", "memberships": "Csoporttagságok", "joined_on": "Belépés", "left_on": "Kilépés",
            "register_history": "A nyilvántartás módosításai", "none": "nincs", "problem": "Hozott probléma",
            "when": "Időpont", "who": "Ki", "what": "Mi történt", "details": "Részletek", "step": "Lépés",
-           "draft": "Piszkozat", "erased_case": "Az eset személyes adatait törölték: {at}."},
+           "draft": "Piszkozat", "documents": "Dokumentumok",
+           "erased_case": "Az eset személyes adatait törölték: {at}."},
     "en": {"title": "Personal data – {code}", "intro": "All the data Segito holds about the client, as of {at} "
            "(compiled by {by}). The machine-readable version is the JSON file.",
            "identity": "Register", "family_name": "Family name", "given_name": "Given name(s)",
@@ -134,7 +144,7 @@ TEXT = {
            "memberships": "Group memberships", "joined_on": "Joined", "left_on": "Left",
            "register_history": "Changes to the register", "none": "none", "problem": "Presented problem",
            "when": "When", "who": "Who", "what": "What happened", "details": "Details", "step": "Step",
-           "draft": "Draft", "erased_case": "The case's personal data was erased on {at}."},
+           "draft": "Draft", "documents": "Documents", "erased_case": "The case's personal data was erased on {at}."},
 }
 
 
@@ -192,6 +202,10 @@ def to_html(export: dict, lang: str = "hu") -> str:
                               f"{task['completed_by'] or ''}" + (f" · {t['draft']}: {task['draft']}"
                                                                   if task["draft"] else ""))
                              for task in case["tasks"]]))
+        if case["documents"]:
+            parts.append(f"<h3>{t['documents']}</h3>")
+            parts.append(_table([(f"{d['file_name']} ({d['version']})", f"{d['produced_at']} · {d['produced_by']}")
+                                 for d in case["documents"]]))
         parts.append(f"<h3>{t['history']}</h3>")
         parts.append(_events(case["history"], t))
     if export["memberships"]:

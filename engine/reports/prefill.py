@@ -13,6 +13,7 @@ import datetime as dt
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..forms.forms import service_today
 from ..forms.report_fields import fields_from_reports
+from ..forms.texts import LANGUAGES
 from ..people.users import Actor
 from . import compute as c
 from . import run
@@ -29,16 +30,18 @@ _WORDS = {
 }
 
 
-def fill(session, schema: dict, data: dict, actor: Actor, lang: str = "hu") -> dict:
+def fill(session, schema: dict, data: dict, actor: Actor) -> dict:
     """The values of the form's report fields and their evidence, from the case's data so far (``data``: where
-    the period's dates are). Fields whose report cannot be read are left out."""
+    the period's dates are). Fields whose report cannot be read are left out.
+
+    The evidence is written in every language (engine/forms/texts.py): it is kept with the step, and a reviewer
+    reading it later in the other language reads it in theirs."""
     specs = fields_from_reports(schema)
     if not specs:
         return {}
-    words = _WORDS.get(lang, _WORDS["hu"])
     results: dict[tuple, dict] = {}
     values: dict[str, object] = {}
-    evidence: dict[str, str] = {}
+    evidence: dict[str, dict[str, str]] = {}
     for name, spec in specs.items():
         try:
             found = _figure(session, spec, data, actor, results)
@@ -47,7 +50,7 @@ def fill(session, schema: dict, data: dict, actor: Actor, lang: str = "hu") -> d
         figure, lines, report, req, row_key = found
         value = _scaled(spec, figure)
         values[name] = value
-        evidence[name] = _evidence(session, spec, report, req, figure, value, lines, row_key, words, lang)
+        evidence[name] = _evidence(session, spec, report, req, figure, value, lines, row_key)
     for name, prop in (schema.get("properties") or {}).items():
         source = prop.get("x-prefill-report-evidence")
         if source in evidence:
@@ -125,7 +128,17 @@ def _scaled(spec: dict, figure):
     return None
 
 
-def _evidence(session, spec, report, req, figure, value, lines, row_key, words, lang) -> str:
+def _evidence(session, spec, report, req, figure, value, lines, row_key) -> dict[str, str]:
+    """What the figure was computed from, in every language (the cases behind it are read once)."""
+    try:
+        listed = run.cases_in(session, report, req, spec["figure"], row_key, limit=MAX_CASES_LISTED)
+    except ValidationFailed:
+        listed = None
+    return {lang: _evidence_text(spec, report, req, figure, value, lines, listed, _WORDS[lang], lang)
+            for lang in LANGUAGES}
+
+
+def _evidence_text(spec, report, req, figure, value, lines, listed, words, lang) -> str:
     def text(labels) -> str:
         return (labels or {}).get(lang) or (labels or {}).get("hu") or ""
     table_id, _, column = spec["figure"].partition(".")
@@ -142,11 +155,7 @@ def _evidence(session, spec, report, req, figure, value, lines, row_key, words, 
     out = [f"{words['live']}: {text(report['title'])}, {req.date_from.isoformat()} – {req.date_to.isoformat()}.",
            f"{label}: {shown}" + (f" → {value} {words['score']}" if spec.get("scale") and value is not None else "")]
     if lines:
-        out.append("; ".join(f"{name}: {v}" for name, v in lines))
-    try:
-        listed = run.cases_in(session, report, req, spec["figure"], row_key, limit=MAX_CASES_LISTED)
-    except ValidationFailed:
-        listed = None
+        out.append("; ".join(f"{text(name) if isinstance(name, dict) else name}: {v}" for name, v in lines))
     if listed is not None:
         cases = [f"#{i['case_id']} {i['client_code'] or ''}".strip() + _facts_shown(i, report, lang, words)
                  for i in listed["items"]]

@@ -10,7 +10,7 @@ covers the payload. So a payload can be erased when the law requires it (engine/
 replaced by a tombstone naming the erasure event of the same chain, the digest stays, and the chain still
 verifies, while an edited payload no longer matches its digest and a payload removed without an erasure event is
 reported (engine/audit/audit_verify.py). Events written before digests existed (``payload_digest`` NULL) are
-hashed with their payload inline; migration 0026 re-hashed every case chain that verified.
+hashed with their payload inline; migration 0028 re-hashed every case chain that verified.
 """
 from __future__ import annotations
 
@@ -45,6 +45,9 @@ ENTRY_CORRECTED = "entry_corrected"
 CASE_LINKED = "case_linked"  # a choice on a form started a case of another process for the same client
 MEMBER_JOINED = "member_joined"  # a client joined a case with members (engine/cases/members.py)
 MEMBER_LEFT = "member_left"
+DOCUMENT_PRODUCED = "document_produced"  # a step document filled from the case as PDF (engine/documents/)
+DOCUMENT_UPLOADED = "document_uploaded"  # a signed copy of one kept with the case
+DOCUMENT_DOWNLOADED = "document_downloaded"
 CLIENT_REGISTERED = "client_registered"
 CLIENT_RETURNED = "client_returned"
 DEFINITION_DEPLOYED = "definition_deployed"

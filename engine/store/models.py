@@ -227,6 +227,22 @@ class HumanTask(Base):
     )
 
 
+class InboxCount(Base):
+    """A signed change to the number of tasks waiting for one assignee (NULL: unclaimed in the role's queue) in
+    one role with one due day (UTC; NULL: none). Written only by triggers on ``human_tasks`` (migration 0027);
+    the sum of a key's rows is its count. engine/cases/inbox_counts.py reads and merges them."""
+
+    __tablename__ = "inbox_counts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(40))
+    due_day: Mapped[dt.date | None] = mapped_column(Date)
+    n: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_inbox_counts_key", "assignee_id", "role", "due_day", "n"),)
+
+
 class AuditEvent(Base):
     """Append-only history. Events of one case form a hash chain (prev_hash → hash)."""
 
@@ -241,7 +257,7 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict] = mapped_column(JSON)
     # SHA-256 of the payload's canonical JSON, what the hash covers (engine/store/audit.py): the payload can be
-    # erased and the chain still verifies. NULL for events written before migration 0026 whose chain was not
+    # erased and the chain still verifies. NULL for events written before migration 0028 whose chain was not
     # re-hashed; their hash covers the payload itself.
     payload_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -619,7 +619,7 @@ def test_the_processes_one_may_start_are_listed_from_the_definitions(api):
     anna = conforms(api.as_("anna").get("/api/definitions/startable"), "/api/definitions/startable", "get")
     assert [(p["process_key"], p["needs_client"]) for p in anna] == \
         [("case_management", True), ("family_care", True), ("intake", False), ("ips", True), ("job_retention", True),
-         ("self_help_follow_up", True), ("self_help_groups", False)]
+         ("self_help_groups", False)]
     # A professional lead starts only the fidelity review of supported employment (no client).
     lead = conforms(api.as_("lea").get("/api/definitions/startable"), "/api/definitions/startable", "get")
     assert [(p["process_key"], p["needs_client"]) for p in lead] == [("ips_fidelity_review", False)]

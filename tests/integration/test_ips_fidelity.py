@@ -116,25 +116,27 @@ DATA_SCORES = {"caseload": "5", "rapid_search": "5", "employer_contact_frequency
 
 def test_the_fidelity_review_pre_fills_the_items_the_data_answers_with_their_evidence(runtime, people, world):
     case_id = setup_review(runtime, people.lea)
-    opened = tasks.get_task(runtime, task_of(runtime, case_id, "fr_scoring"), people.lea, lang="en")
+    opened = tasks.get_task(runtime, task_of(runtime, case_id, "fr_scoring"), people.lea)
     values = opened["values"]
     # Caseload on the last day: Anna 2, Béla 1 → at most 20 → 5. Mean 18 days to the first contact → 5.
     # Employer contacts per coach: (4 + 0) / 2 = 2 in 59 days = 0.24 a week → 1. Job types and employers 66.67 %
     # → 3 (55–69 %); competitive 66.67 % → 2 (64–74 %); the service ended 100 % of the exits → 1.
     assert {k: values[f"data_{k}"] for k in DATA_SCORES} == DATA_SCORES
-    evidence = values["data_rapid_search_evidence"]
+    # The evidence is written in both languages, so each reader reads it in theirs (engine/forms/texts.py).
+    assert all(set(values[f"data_{k}_evidence"]) == {"hu", "en"} for k in DATA_SCORES)
+    evidence = values["data_rapid_search_evidence"]["en"]
     assert evidence.startswith("Live data: Supported employment (IPS), 2026-01-01 – 2026-02-28.")
     assert "Days to the first employer contact (mean) (days): 18 → 5 points" in evidence
     for case in ("a", "b", "c"):
         assert f"#{world[case]} " in evidence
     assert f"#{world['d']} " not in evidence
     assert "days to the first employer contact: 40" in evidence
-    caseload = values["data_caseload_evidence"]
+    caseload = values["data_caseload_evidence"]["en"]
     assert "Per job coach: clients (persons) (largest): 2 → 5 points" in caseload
     assert "Anna: 2; Bela: 1" in caseload
-    assert "0.24 a week → 1 points" in values["data_employer_contact_frequency_evidence"]
-    hungarian = tasks.get_task(runtime, task_of(runtime, case_id, "fr_scoring"), people.lea)["values"]
-    assert hungarian["data_rapid_search_evidence"].startswith("Élő adat: Támogatott foglalkoztatás (IPS), ")
+    assert "0.24 a week → 1 points" in values["data_employer_contact_frequency_evidence"]["en"]
+    assert values["data_rapid_search_evidence"]["hu"].startswith("Élő adat: Támogatott foglalkoztatás (IPS), ")
+    assert "kliensek (fő) (legnagyobb): 2 → 5 pont" in values["data_caseload_evidence"]["hu"]
     # The data's score is the server's: a submitted one is refused.
     scores = [{"reviewer": name, **{item: "4" for item in ITEMS}} for name in ("Lea", "Külső Értékelő")]
     with pytest.raises(ValidationFailed) as refused:
@@ -147,7 +149,8 @@ def test_the_fidelity_review_pre_fills_the_items_the_data_answers_with_their_evi
        people.lea)
     data = cases.get_case(runtime, case_id, people.lea)["data"]
     assert {k: data[f"data_{k}"] for k in DATA_SCORES} == DATA_SCORES
-    assert data["data_rapid_search_evidence"].startswith("Élő adat: ")
+    assert data["data_rapid_search_evidence"]["hu"].startswith("Élő adat: ")
+    assert data["data_rapid_search_evidence"]["en"].startswith("Live data: ")
 
     # The consensus opens on the data's scores; departing from one needs a reason.
     consensus = tasks.get_task(runtime, task_of(runtime, case_id, "fr_consensus"), people.lea)["values"]
