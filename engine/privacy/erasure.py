@@ -4,10 +4,10 @@ What is erased (docs/architecture.md, "Where personal data lives"): the data of 
 in the case's stored state (its shape — which steps ran, when, by whom — stays, so the case page still draws
 it), the drafts of its task rows, the bytes of its produced and signed documents, what its intakes recorded
 (problem, phone), what its members' rows recorded, and the payload of every audit event of its chain but the
-views. Each erased payload is replaced by a tombstone naming the erasure event, ``personal_data_erased``, appended to the same chain with the positions it erased and
-what else it cleared — never the data. The hash of an event covers its payload through the payload's digest
-(engine/store/audit.py), which stays: `segito audit verify` still passes, and still finds a payload removed any
-other way.
+views. Each erased payload is replaced by a tombstone naming the erasure event, ``personal_data_erased``,
+appended to the same chain with the positions it erased and what else it cleared — never the data. The hash of
+an event covers its payload through the payload's digest (engine/store/audit.py), which stays: `segito audit
+verify` still passes, and still finds a payload removed any other way.
 
 A client's identity (names, birth data, mother's name, phone) is erased when the last case that refers to them —
 as its client or as a member — is erased: the row keeps its code, so counts over past periods stay what they
