@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from engine import setup
 from engine.audit import audit_verify
 from engine.cases import cases
+from engine.documents.models import CaseDocument
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.people import users
 from engine.privacy import erasure, rectify, retention
@@ -86,6 +87,11 @@ def test_new_events_hash_their_payload_through_its_digest_and_an_edited_payload_
 def test_the_dry_run_lists_what_is_due_and_apply_erases_it_with_a_verifiable_tombstone(runtime, people, dpo):
     code, case_id = _intake(runtime, people)
     assert "Kovács" in _everything_of(runtime, case_id)
+    with runtime.db.unit_of_work() as session:  # a signed copy attached to the case
+        session.add(CaseDocument(case_id=case_id, document_key="consent", kind="signed", version=1,
+                                 media_type="application/pdf", file_name="Kovács Éva.pdf", size=9,
+                                 sha256="0" * 64, content=b"%PDF-Kovacs", produced_by="anna",
+                                 produced_at=clock.now()))
     assert retention.report(runtime, dpo)["cases"] == []  # five years have not passed
     clock.advance(FIVE_YEARS)
     planned = retention.report(runtime, dpo)
@@ -106,6 +112,8 @@ def test_the_dry_run_lists_what_is_due_and_apply_erases_it_with_a_verifiable_tom
         assert client.erased_at is not None and client.dedup_key == f"erased-{code}"
         case = session.get(Case, case_id)
         assert case.erased_at is not None and case.status == "completed"
+        document = session.execute(select(CaseDocument).where(CaseDocument.case_id == case_id)).scalar_one()
+        assert (document.content, document.size, document.file_name) == (b"", 0, "consent.erased")
         last = session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id)
                                .order_by(AuditEvent.seq.desc())).scalars().first()
         assert last.kind == audit.PERSONAL_DATA_ERASED and last.actor == "dora_dpo"
