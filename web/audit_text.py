@@ -27,6 +27,7 @@ EVENT_NAMES = {
     "member_joined": N_("Member joined"), "member_left": N_("Member left"),
     "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
     "definition_deployed": N_("Process version deployed"), "package_deployed": N_("Service package deployed"),
+    "package_exported": N_("Service package version exported"),
     "user_created": N_("User created"),
     "user_changed": N_("User changed"), "user_locale_changed": N_("Language changed"),
     "user_logged_in": N_("Logged in"), "user_logged_out": N_("Logged out"),
@@ -40,9 +41,14 @@ EVENT_NAMES = {
     "legal_hold_set": N_("Legal hold set"), "legal_hold_cleared": N_("Legal hold cleared"),
     "personal_data_erased": N_("Personal data erased"), "client_data_exported": N_("Personal data handed out"),
     "client_corrected": N_("Register rectified"), "client_viewed": N_("Personal data viewed"),
+    "document_produced": N_("Document produced"), "document_uploaded": N_("Signed copy uploaded"),
+    "document_downloaded": N_("Document downloaded"),
+    "api_token_issued": N_("API token issued"), "api_token_revoked": N_("API token revoked"),
+    "api_tokens_listed": N_("API tokens looked at"), "api_tokens_revoked": N_("API tokens revoked"),
 }
 # The warnings of a limit a service sets (web/limit_warnings.py): their figures, named here.
 LIMIT_KINDS = ("caseload_limit_exceeded", "time_limit_exceeded")
+DOCUMENT_KINDS = ("document_produced", "document_uploaded", "document_downloaded")
 VIEW_KINDS = ("case_viewed", "task_viewed")
 
 # Payload keys shown as details (the rest are ids and internals an auditor does not need to read).
@@ -59,6 +65,7 @@ DETAIL_NAMES = {
     "created_at": N_("Created"), "joined_on": N_("Joined"), "left_on": N_("Left"),
     "client": N_("Client code"), "hold": N_("Legal hold"), "held_by": N_("Held by"),
     "erased_by": N_("Erased; the erasure is the event at position"),
+    "token_name": N_("Token name"), "scopes": N_("Scopes"), "expires_at": N_("Expires"), "tokens": N_("API tokens"),
 }
 VALUE_NAMES = {
     "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),
@@ -233,6 +240,17 @@ def present(view, ev: dict, names: dict) -> dict:
                             "value": payload["reason"]})
     elif kind in LIMIT_KINDS:
         details.extend(_limit_details(payload))
+    elif kind in DOCUMENT_KINDS:  # the document by its title, then its version (docs/documents.md)
+        title = payload.get("title")
+        named = text(title, str(payload.get("document") or "")) if isinstance(title, dict) else \
+            str(payload.get("document") or "")
+        what = f"{named} ({what})" if what else named
+        details.append({"label": translate("Version"), "number": "", "value": str(payload.get("version") or "")})
+        if payload.get("kind") == "signed":
+            details.append({"label": translate("Kind"), "number": "", "value": translate("Signed copy")})
+        elif payload.get("language") in VALUE_NAMES:
+            details.append({"label": translate("Language"), "number": "",
+                            "value": translate(VALUE_NAMES[payload["language"]])})
     elif kind == "task_created" and payload.get("role"):
         details.append({"label": translate("Role"), "number": "", "value": role_name(payload["role"])})
     else:

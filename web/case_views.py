@@ -15,6 +15,7 @@ from engine.store.models import User
 from . import audit_text, bpmn_source, limit_warnings
 from .auth import current_actor, logged_in_actor, login_required, runtime
 from .catalogue_views import bpmn_response, steps_of
+from .document_views import panel
 from .i18n import gettext as _
 from .labels import bilingual, field_schema, option_label, process_name, step_name, text, view_of
 
@@ -189,5 +190,5 @@ def show(case_id):
                            events_total=len(events), events_hidden=len(events) - len(shown),
                            log=case_log(view, data), process=process_name(case["process_key"]), names=names,
                            follow_ons=follow_ons, process_name=process_name, waits=waits,
-                           overseer=bool(actor.role_codes & access.OVERSEERS),
+                           overseer=bool(actor.role_codes & access.OVERSEERS), documents=panel(case_id),
                            now=clock.now())

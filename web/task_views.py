@@ -116,10 +116,21 @@ def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: 
         # "Correct this entry" saves what was typed as a draft first, then opens the correction page.
         correct_url = url_for("tasks.draft", task_id=task_id, correct="__FIELD__/__ROW__")
     return render_template("task.html", task=task, head=_heading(task, locale), model=model, can_work=can_work,
+                           documents=_documents(task, actor),
                            client_code=facts["client_code"], alert=alert, locale=locale,
                            review=review_panel(task, schema, facts),
                            rows_url=url_for("tasks.rows", task_id=task_id), correct_url=correct_url,
                            stored_values=task["state"] != "ready"), status
+
+
+def _documents(task: dict, actor) -> dict | None:
+    """The step's documents (web/document_views.py), for whoever may see the case; none for anyone else."""
+    from .document_views import panel
+
+    try:
+        return panel(task["case_id"], task["task_id"])
+    except (Forbidden, NotFound):
+        return None
 
 
 @bp.get("/tasks/<int:task_id>")

@@ -8,6 +8,7 @@ from sqlalchemy import Row, exists, func, select
 from ..definitions import definitions
 from ..errors import ConfirmationNeeded, NotFound, SegitoError, ValidationFailed
 from ..forms import entries, input_check
+from ..observability import metrics
 from ..people import access
 from ..people.users import CASEWORKER, PROFESSIONAL_LEAD, Actor
 from ..runtime.advance import Advance, CaseRecord
@@ -20,6 +21,7 @@ from . import clients, members
 _INSERT_CASE = Prepared(Case.__table__.insert())
 
 
+@metrics.command("start_case")
 def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: str | None = None,
                confirm: bool = False) -> dict:
     """One transaction: the case row, its first task rows and its audit events.

@@ -5,7 +5,8 @@ a role's unclaimed queue; role; due day, UTC, or NULL): the triggers on ``human_
 task starts or stops waiting under a key, in the same transaction. So a group's count is the sum of a few rows
 however many tasks wait, and concurrent commands never update one shared row (they would queue on its lock,
 and two of them touching two keys in opposite orders could deadlock on PostgreSQL). The rows of a key are
-merged into one per due day when a reader finds many (``merge``).
+merged into one per due day when a reader finds many (``merge``). Keys nobody reads (a person who has left, a
+queue nobody opens) are not merged: their rows grow by about two for every task that passes through them.
 
 "Overdue" is due before now, which no counter can know by itself: the due days before today are summed from the
 counters, and only today's tasks are counted from the task index, between midnight and now (the same for the
@@ -20,7 +21,7 @@ import threading
 from collections import Counter
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, bindparam, cast, delete, func, insert, literal_column, select
+from sqlalchemy import bindparam, delete, func, insert, literal_column, select
 from sqlalchemy import case as sql_case
 from sqlalchemy import union_all as _typed_union_all
 from sqlalchemy.sql import Executable
@@ -33,7 +34,7 @@ union_all: Any = _typed_union_all
 
 log = logging.getLogger(__name__)
 
-# A group's rows are merged when there are this many more of them than (role, due day) keys.
+# A group's rows are merged when this many of them are the triggers' changes not merged yet.
 MERGE_AFTER = 64
 
 _C = InboxCount
@@ -50,8 +51,7 @@ class Sums(NamedTuple):
     no_due: int
     before_last: int  # before the last day of the "week" filter
     last: int  # on that day
-    rows: int
-    keys: int
+    unmerged: int
 
 
 class Statements(NamedTuple):
@@ -84,9 +84,9 @@ def _build(groups: tuple[str, ...], role: bool) -> Statements:
         sums.append(select(literal_column(str(i)), func.coalesce(func.sum(_C.n), 0),
                            part(_C.due_day < bindparam("today")), part(_C.due_day == bindparam("today")),
                            part(_C.due_day.is_(None)), part(_C.due_day < bindparam("last_day")),
-                           part(_C.due_day == bindparam("last_day")), func.count(),
-                           # Distinct (role, due day) keys: what the rows would be once merged.
-                           func.count(func.distinct(_C.role + "|" + func.coalesce(cast(_C.due_day, String), ""))))
+                           part(_C.due_day == bindparam("last_day")),
+                           # The triggers' rows not merged yet (a merge's own rows are marked).
+                           func.coalesce(func.sum(sql_case((_C.merged, 0), else_=1)), 0))
                     .select_from(_C).where(*where))
         # "(due_at IS NULL) IS false" (IS 0 on SQLite) fixes the inbox indexes' expression column, so the due
         # times are a range of the index; PostgreSQL rewrites "= false" to "due_at IS NOT NULL", which does not,
@@ -115,7 +115,7 @@ def counts(session, groups: tuple[str, ...], params: dict, due: str | None, now:
     statement = statements(groups, params.get("role") is not None)
     values = {**params, "today": today, "last_day": last.date()}
     found = {groups[row[0]]: Sums(*(int(v) for v in row[1:])) for row in session.execute(statement.sums, values)}
-    sums = {g: found.get(g, Sums(0, 0, 0, 0, 0, 0, 0, 0)) for g in groups}
+    sums = {g: found.get(g, Sums(0, 0, 0, 0, 0, 0, 0)) for g in groups}
 
     def between(lo: dt.datetime, hi: dt.datetime, wanted: list[str]) -> dict[str, int]:
         if not wanted or lo >= hi:
@@ -141,7 +141,7 @@ def counts(session, groups: tuple[str, ...], params: dict, due: str | None, now:
         else:  # "none"
             n, overdue = s.no_due, 0
         result[g] = (n, overdue)
-    crowded = any(s.rows > s.keys + MERGE_AFTER for s in sums.values())
+    crowded = any(s.unmerged > MERGE_AFTER for s in sums.values())
     return result, crowded
 
 
@@ -161,7 +161,8 @@ def merge(db, me: int, roles: list[str]) -> int:
         ids = [row.id for row in rows]
         for start in range(0, len(ids), 500):
             session.execute(delete(_C).where(_C.id.in_(ids[start:start + 500])))
-        merged = [{"assignee_id": a, "role": r, "due_day": d, "n": n} for (a, r, d), n in sums.items() if n]
+        merged = [{"assignee_id": a, "role": r, "due_day": d, "n": n, "merged": True}
+                  for (a, r, d), n in sums.items() if n]
         if merged:
             session.execute(insert(_C), merged)
     return len(rows) - len(merged)

@@ -11,6 +11,7 @@ from sqlalchemy import CursorResult, bindparam, select, update
 from ..definitions import definitions
 from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
 from ..forms import entries, input_check, report_fields
+from ..observability import metrics
 from ..people import access
 from ..people.users import CASEWORKER, Actor
 from ..runtime.advance import CASE_COLUMNS, Advance, CaseRecord
@@ -169,6 +170,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
         return result
 
 
+@metrics.command("save_draft")
 def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     input_check.check_id("task", task_id)
     input_check.check_data(data)  # a draft is shown again: it must be text the page can show
@@ -200,10 +202,12 @@ def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
     return {"task_id": task_id, "saved_at": at.isoformat()}
 
 
+@metrics.command("claim_task")
 def claim(runtime: Runtime, task_id: int, actor: Actor) -> dict:
     return _set_assignee(runtime, task_id, actor, claim=True)
 
 
+@metrics.command("release_task")
 def release(runtime: Runtime, task_id: int, actor: Actor) -> dict:
     return _set_assignee(runtime, task_id, actor, claim=False)
 
@@ -245,6 +249,7 @@ def _lost_to_another_claim(session, actor: Actor, task: HumanTask) -> bool:
     return claimed is not None
 
 
+@metrics.command("complete_task")
 def complete(runtime: Runtime, task_id: int, data, actor: Actor, hand_out: bool = False) -> dict:
     """Validate the form data, run the case to its next wait state, and save everything in one transaction.
 

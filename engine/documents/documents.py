@@ -183,8 +183,8 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
             raise Conflict(f"version {now_latest} of document '{document_key}' was produced at the same moment by "
                            "someone else; produce it again to make the next one")
         row = _store(session, locked, actor, at, document_key, PRODUCED, version, lang, "application/pdf",
-                     file_name, content, task, source)
-    return {**row, "created": True}
+                     file_name, content, task, source, {"title": declaration["title"]})
+    return {**row, "title": declaration["title"], "created": True}
 
 
 def _latest_version(session, case_id: int, document_key: str, kind: str) -> int:
@@ -195,7 +195,7 @@ def _latest_version(session, case_id: int, document_key: str, kind: str) -> int:
 
 def _store(session, case: Case, actor: Actor, at, document_key: str, kind: str, version: int, lang: str | None,
            media_type: str, file_name: str, content: bytes, task: HumanTask | None, source: str | None,
-           extra: dict | None = None) -> dict:
+           extra: dict) -> dict:
     digest = hashlib.sha256(content).hexdigest()
     row = CaseDocument(case_id=case.id, task_id=task.id if task else None, step=task.step if task else None,
                        bpmn_id=task.bpmn_id if task else None, document_key=document_key, kind=kind,
@@ -208,7 +208,7 @@ def _store(session, case: Case, actor: Actor, at, document_key: str, kind: str, 
     events.add(audit.DOCUMENT_PRODUCED if kind == PRODUCED else audit.DOCUMENT_UPLOADED,
                {"document": document_key, "version": version, "kind": kind, "language": lang,
                 "media_type": media_type, "size": len(content), "sha256": digest, "document_id": row.id,
-                "step": task.step if task else None, **(extra or {})}, task_id=task.id if task else None)
+                "step": task.step if task else None, **extra}, task_id=task.id if task else None)
     events.flush(session)
     return _row(row, {})
 
@@ -248,12 +248,13 @@ def upload(runtime: Runtime, case_id: int, document_key: str, content: bytes, ac
         case = runtime.lock_case(session, case_id)
         authorised_case(session, actor, case_id)
         found, _templates = _declarations(session, case)
-        _find(found, case_id, document_key)
+        declaration = _find(found, case_id, document_key)
         task = _task_of_case(session, case_id, task_id) if task_id is not None else None
         version = _latest_version(session, case_id, document_key, SIGNED) + 1
         stored_name = f"{document_key}-{case_id}-signed-v{version}.{ext}"
-        return _store(session, case, actor, at, document_key, SIGNED, version, None, media_type, stored_name,
-                      content, task, None, {"uploaded_name": _safe_name(file_name)})
+        row = _store(session, case, actor, at, document_key, SIGNED, version, None, media_type, stored_name,
+                     content, task, None, {"title": declaration["title"], "uploaded_name": _safe_name(file_name)})
+    return {**row, "title": declaration["title"]}
 
 
 def download(runtime: Runtime, case_id: int, document_id: int, actor: Actor, via: str = "web") -> tuple[dict, bytes]:
@@ -271,7 +272,8 @@ def download(runtime: Runtime, case_id: int, document_id: int, actor: Actor, via
         described = _row(row, {d["id"]: d["title"] for d in found})
         content = bytes(row.content)
         events = audit.CaseAudit(case, actor.username, at)
-        events.add(audit.DOCUMENT_DOWNLOADED, {"document": row.document_key, "version": row.version, "kind": row.kind,
-                                         "document_id": row.id, "via": via}, task_id=row.task_id)
+        events.add(audit.DOCUMENT_DOWNLOADED, {"document": row.document_key, "title": described["title"],
+                                               "version": row.version, "kind": row.kind, "document_id": row.id,
+                                               "via": via}, task_id=row.task_id)
         events.flush(session)
     return described, content

@@ -10,7 +10,7 @@ covers the payload. So a payload can be erased when the law requires it (engine/
 replaced by a tombstone naming the erasure event of the same chain, the digest stays, and the chain still
 verifies, while an edited payload no longer matches its digest and a payload removed without an erasure event is
 reported (engine/audit/audit_verify.py). Events written before digests existed (``payload_digest`` NULL) are
-hashed with their payload inline; migration 0028 re-hashed every case chain that verified.
+hashed with their payload inline; migration 0031 re-hashed every case chain that verified.
 """
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ CLIENT_REGISTERED = "client_registered"
 CLIENT_RETURNED = "client_returned"
 DEFINITION_DEPLOYED = "definition_deployed"
 PACKAGE_DEPLOYED = "package_deployed"
+PACKAGE_EXPORTED = "package_exported"  # a package version's files given out as a zip (engine/packages/export.py)
 USER_CREATED = "user_created"
 USER_CHANGED = "user_changed"
 USER_LOCALE_CHANGED = "user_locale_changed"
@@ -69,6 +70,10 @@ CLIENT_VIEWED = "client_viewed"  # a client's register row and requests page ope
 
 # An erased payload: {ERASED: <position of the erasure event in the same chain>}.
 ERASED = "erased_by"
+API_TOKEN_ISSUED = "api_token_issued"  # engine/people/api_tokens.py
+API_TOKEN_REVOKED = "api_token_revoked"
+API_TOKENS_LISTED = "api_tokens_listed"
+API_TOKENS_REVOKED = "api_tokens_revoked"  # all of a user's, by a deactivation
 
 
 _INSERT_EVENTS = AuditEvent.__table__.insert()

@@ -92,6 +92,25 @@ class LoginSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(40))
 
 
+class ApiToken(Base):
+    """A credential for the JSON API (engine/people/api_tokens.py): a name, scopes, an optional expiry. The
+    client holds a random secret; only its SHA-256 is stored. Revoked, never deleted, so the audit can name it."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[str] = mapped_column(String(100))  # space-separated, as OAuth writes them
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(80))
+
+
 class PackageVersion(Base):
     """One deployed version of a service package (docs/services.md): its manifest and the hash of all its files.
     The process versions deployed with it point here; a package whose files are unchanged is not stored again."""
@@ -108,6 +127,19 @@ class PackageVersion(Base):
     files: Mapped[list] = mapped_column(JSON)  # the package's file names, as deployed
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
+
+
+class PackageFile(Base):
+    """One file of a package version, its bytes as deployed: what an export gives back (docs/services.md)."""
+
+    __tablename__ = "package_files"
+    __table_args__ = (UniqueConstraint("package_version_id", "path"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_version_id: Mapped[int] = mapped_column(ForeignKey("package_versions.id"))
+    path: Mapped[str] = mapped_column(String(500))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ProcessDefinition(Base):
@@ -127,6 +159,7 @@ class ProcessDefinition(Base):
     task_catalogue: Mapped[dict] = mapped_column(JSON)
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
     # The package version it was deployed with; None for a BPMN file deployed on its own (docs/services.md).
     package_version_id: Mapped[int | None] = mapped_column(ForeignKey("package_versions.id"), index=True)
 
@@ -239,8 +272,10 @@ class InboxCount(Base):
     role: Mapped[str] = mapped_column(String(40))
     due_day: Mapped[dt.date | None] = mapped_column(Date)
     n: Mapped[int] = mapped_column(Integer)
+    # True on the rows a merge wrote; the triggers' rows are False (migration 0028).
+    merged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
-    __table_args__ = (Index("ix_inbox_counts_key", "assignee_id", "role", "due_day", "n"),)
+    __table_args__ = (Index("ix_inbox_counts_key", "assignee_id", "role", "due_day", "n", "merged"),)
 
 
 class AuditEvent(Base):
@@ -257,7 +292,7 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict] = mapped_column(JSON)
     # SHA-256 of the payload's canonical JSON, what the hash covers (engine/store/audit.py): the payload can be
-    # erased and the chain still verifies. NULL for events written before migration 0028 whose chain was not
+    # erased and the chain still verifies. NULL for events written before migration 0031 whose chain was not
     # re-hashed; their hash covers the payload itself.
     payload_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))

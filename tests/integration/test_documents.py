@@ -246,3 +246,90 @@ def test_the_package_check_names_each_problem_with_its_file_and_line(runtime, tm
         f"documents/action_plan.html:{template_line}"]
     assert "data.client_name: the document does not declare the field 'client_name'" in \
         refused.value.details[0]["message"]
+
+
+# ---- the pages ----------------------------------------------------------------------------------------------------
+
+def test_the_task_page_produces_and_uploads_and_the_case_page_lists_in_both_languages(runtime, people,
+                                                                                       case_at_casework):
+    from .web_client import browser, make_app
+
+    case_id = case_at_casework
+    task_id = task_of(runtime, case_id, "step_3_3")
+    app = make_app(runtime)
+    anna = browser(app, "anna")
+    page = anna.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "Dokumentumok" in page and "Együttműködési megállapodás" in page and "PDF készítése (magyar)" in page
+    produced = anna.post(f"/cases/{case_id}/documents/produce", {"document": "cooperation_agreement",
+                                                                 "language": "hu", "task_id": str(task_id)})
+    assert produced.status_code == 302 and produced.headers["Location"].endswith(f"/tasks/{task_id}#documents-title")
+    page = anna.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "Együttműködési megállapodás: elkészült a(z) 1. verzió." in page and "Aláírt példányra vár" in page
+    uploaded = anna.post(f"/cases/{case_id}/documents/upload",
+                         {"document": "cooperation_agreement", "task_id": str(task_id),
+                          "file": (io.BytesIO(PNG), "aláírt.png")}, content_type="multipart/form-data")
+    assert uploaded.status_code == 302
+    bad = anna.post(f"/cases/{case_id}/documents/upload",
+                    {"document": "cooperation_agreement", "file": (io.BytesIO(b"MZ\x90\x00 not a scan"), "scan.pdf")},
+                    content_type="multipart/form-data")
+    assert bad.status_code == 422 and "Az aláírt példány PDF, PNG vagy JPEG fájl lehet" in bad.get_data(as_text=True)
+    missing = anna.post(f"/cases/{case_id}/documents/upload", {"document": "cooperation_agreement"},
+                        content_type="multipart/form-data")
+    assert missing.status_code == 422 and "Válassza ki az aláírt példány fájlját" in missing.get_data(as_text=True)
+    large = anna.post(f"/cases/{case_id}/documents/upload",
+                      {"document": "cooperation_agreement", "file": (io.BytesIO(b"%PDF-" + b"0" * (6 << 20)), "a.pdf")},
+                      content_type="multipart/form-data")
+    assert large.status_code == 413 and "az aláírt példány megengedett 5 MiB-ja" in large.get_data(as_text=True)
+    huge = anna.post(f"/cases/{case_id}/documents/upload",
+                     {"document": "cooperation_agreement", "file": (io.BytesIO(b"%PDF-" + b"0" * (9 << 20)), "a.pdf")},
+                     content_type="multipart/form-data")
+    assert huge.status_code == 413 and "legfeljebb 5 MiB lehet" in huge.get_data(as_text=True)
+    case_page = anna.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert case_page.count('data-testid="document-row"') == 2 and "Aláírt példány" in case_page
+    assert "Aláírt példányra vár" not in case_page
+    assert "Dokumentum elkészítve" in case_page and "Aláírt példány feltöltve" in case_page  # the timeline
+    links = re.findall(rf'href="(/cases/{case_id}/documents/\d+)" data-testid="download"', case_page)
+    pdf = anna.client.get(links[-1])
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+    assert pdf.headers["Content-Disposition"] == f'attachment; filename="cooperation_agreement-{case_id}-v1.pdf"'
+    png = anna.client.get(links[0])
+    assert png.mimetype == "image/png" and png.data == PNG
+
+    anna.post("/language", {"locale": "en"})
+    english = anna.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Every version of the case's documents" in english and "Produce PDF (English)" in english
+    assert "Signed copy" in english and "Dokumentumok" not in english
+    bela = browser(app, "bela")
+    assert bela.client.get(links[0]).status_code == 403
+    assert bela.post(f"/cases/{case_id}/documents/produce", {"document": "case_log"}).status_code == 403
+
+
+def test_job_retention_follow_up_plan_and_employer_certificate(runtime, people):
+    from engine.cases import tasks
+
+    code = demo_data.run_intake(runtime, people.anna, 3)
+    case_id = cases.start_case(runtime, "job_retention", people.anna, code)["case_id"]
+    do(runtime, case_id, "jr_entry", {"entry_route": "development_plan", "development_plan_date": "2026-02-20",
+                                      "employer_name": "Tűzőgép Gyártó Kft.", "employer_kind": "employer",
+                                      "job_title": "gépkezelő, őr", "employment_start": "2026-02-20"}, people.anna)
+    plan_task = task_of(runtime, case_id, "jr_plan")
+    tasks.save_draft(runtime, plan_task, {
+        "earlier_services_analysis": "A munkába helyezés tapasztalatai: pontos, de a műszakváltás nehéz neki.",
+        "self_assessments": [{"date": "2026-02-25", "analysis": "Önértékelés: a betanulás jól halad, fáradékony."}],
+        "employer_evaluation_agreed": True, "employer_evaluation_date": "2026-02-27",
+        "employer_evaluation": "A művezető elégedett.", "follow_up_months": 6, "intensity": "standard",
+        "interventions": ["client_consultation", "employer_consultation"], "methods": "Személyes konzultáció.",
+        "plan_notes": "Első hónapban heti látogatás."}, people.anna)
+    data = {**cases.get_case(runtime, case_id, people.anna)["data"],
+            **tasks.get_task(runtime, plan_task, people.anna)["values"]}
+    made = documents.produce(runtime, case_id, "follow_up_plan", people.anna, task_id=plan_task)
+    text = text_of(_content(runtime, people.anna, case_id, made["document_id"]))
+    declaration = _declaration(runtime, case_id, "follow_up_plan")
+    for value in _shown(declaration, data, "hu"):
+        assert squeezed(value) in squeezed(text), f"follow_up_plan: {value!r} missing"
+    assert "Mentor aláírása" in text and "családgondozó" not in text.casefold() and "ő" in text and "ű" in text
+    with pytest.raises(ValidationFailed, match="not one of step 4"):
+        documents.produce(runtime, case_id, "employer_certificate", people.anna, task_id=plan_task)
+    english = text_of(_content(runtime, people.anna, case_id, documents.produce(
+        runtime, case_id, "employer_certificate", people.anna, "en")["document_id"]))
+    assert "EMPLOYER'S CERTIFICATE" in english and "Tűzőgép Gyártó Kft." in english and "2026-02-20" in english

@@ -134,3 +134,48 @@ def test_a_reader_merges_crowded_counters_and_the_counts_stay(runtime, people, m
     assert tasks.inbox(runtime, anna)["counts"] == box["counts"]
     # A second merge finds nothing to take apart.
     assert inbox_counts.merge(runtime.db, anna.id, sorted(anna.role_codes)) == 0
+
+
+def test_merges_running_beside_concurrent_claims_and_releases_keep_the_counts(runtime, people):
+    """Commands only insert counter rows, so they never wait for each other on one; merges lock the rows they
+    take (PostgreSQL), so two merges, or a merge and the commands, never count a row twice or lose one."""
+    import threading
+
+    anna, bela = people.anna, people.bela
+    ids = [_task_of(runtime, cases.start_case(runtime, "intake", anna)["case_id"]) for _ in range(4)]
+    for task_id in ids:
+        tasks.release(runtime, task_id, anna)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def work(task_id: int, who) -> None:
+        try:
+            for _ in range(15):
+                tasks.claim(runtime, task_id, who)
+                tasks.release(runtime, task_id, who)
+        except BaseException as e:  # noqa: BLE001 - reported by the test below
+            errors.append(e)
+
+    def merging() -> None:
+        try:
+            while not stop.is_set():
+                inbox_counts.merge(runtime.db, anna.id, sorted(anna.role_codes))
+                inbox_counts.merge(runtime.db, bela.id, sorted(bela.role_codes))
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    workers = [threading.Thread(target=work, args=(t, anna if i % 2 else bela)) for i, t in enumerate(ids)]
+    mergers = [threading.Thread(target=merging) for _ in range(2)]
+    for t in workers + mergers:
+        t.start()
+    for t in workers:
+        t.join(timeout=240)
+    stop.set()
+    for t in mergers:
+        t.join(timeout=60)
+    assert not errors, errors
+    with runtime.db.reading() as session:
+        assert inbox_counts.summed(session) == inbox_counts.recount(session)
+    tasks.claim(runtime, ids[0], anna)
+    assert tasks.inbox(runtime, anna)["counts"] == _expected(runtime, anna, None, None)
+    assert tasks.inbox(runtime, anna)["counts"]["unclaimed"] == 3
