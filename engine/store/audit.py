@@ -10,7 +10,7 @@ covers the payload. So a payload can be erased when the law requires it (engine/
 replaced by a tombstone naming the erasure event of the same chain, the digest stays, and the chain still
 verifies, while an edited payload no longer matches its digest and a payload removed without an erasure event is
 reported (engine/audit/audit_verify.py). Events written before digests existed (``payload_digest`` NULL) are
-hashed with their payload inline; migration 0031 re-hashed every case chain that verified.
+hashed with their payload inline; migration 0032 re-hashed every case chain that verified.
 """
 from __future__ import annotations
 

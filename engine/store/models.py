@@ -292,7 +292,7 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict] = mapped_column(JSON)
     # SHA-256 of the payload's canonical JSON, what the hash covers (engine/store/audit.py): the payload can be
-    # erased and the chain still verifies. NULL for events written before migration 0031 whose chain was not
+    # erased and the chain still verifies. NULL for events written before migration 0032 whose chain was not
     # re-hashed; their hash covers the payload itself.
     payload_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
