@@ -10,7 +10,7 @@ covers the payload. So a payload can be erased when the law requires it (engine/
 replaced by a tombstone naming the erasure event of the same chain, the digest stays, and the chain still
 verifies, while an edited payload no longer matches its digest and a payload removed without an erasure event is
 reported (engine/audit/audit_verify.py). Events written before digests existed (``payload_digest`` NULL) are
-hashed with their payload inline; migration 0032 re-hashed every case chain that verified.
+hashed with their payload inline; migration 0033 re-hashed every case chain that verified.
 """
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ CLIENT_REGISTERED = "client_registered"
 CLIENT_RETURNED = "client_returned"
 DEFINITION_DEPLOYED = "definition_deployed"
 PACKAGE_DEPLOYED = "package_deployed"
+PACKAGE_DRAFT_SAVED = "package_draft_saved"  # stored and checked, not live (engine/packages/deploy.py)
+PACKAGE_PUBLISHED = "package_published"  # a draft, or an earlier version again, made the one new cases start on
 PACKAGE_EXPORTED = "package_exported"  # a package version's files given out as a zip (engine/packages/export.py)
 USER_CREATED = "user_created"
 USER_CHANGED = "user_changed"

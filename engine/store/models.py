@@ -128,6 +128,8 @@ class PackageVersion(Base):
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
     note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
+    # A draft is stored and checked but not live: no process version points at it until it is published.
+    draft: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class PackageFile(Base):
@@ -292,7 +294,7 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict] = mapped_column(JSON)
     # SHA-256 of the payload's canonical JSON, what the hash covers (engine/store/audit.py): the payload can be
-    # erased and the chain still verifies. NULL for events written before migration 0032 whose chain was not
+    # erased and the chain still verifies. NULL for events written before migration 0033 whose chain was not
     # re-hashed; their hash covers the payload itself.
     payload_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -1,4 +1,4 @@
-"""Migration 0032: every intact case chain re-hashed over its payloads' digests (so a payload can later be erased),
+"""Migration 0033: every intact case chain re-hashed over its payloads' digests (so a payload can later be erased),
 a broken chain left as it was (still reported); the append-only guard lets through only a tombstone; on SQLite
 and PostgreSQL, and back down."""
 from __future__ import annotations
@@ -20,7 +20,7 @@ AT = dt.datetime(2026, 2, 14, 10, tzinfo=dt.timezone.utc)
 
 
 def _chain(case_id: int, payloads: list[dict]) -> tuple[list[dict], str]:
-    """Events hashed as before migration 0032 (the payload inside the hash)."""
+    """Events hashed as before migration 0033 (the payload inside the hash)."""
     rows, prev = [], ""
     for seq, payload in enumerate(payloads, start=1):
         digest = audit.event_hash(prev, seq, AT, "anna", "task_completed", case_id, None, payload)
@@ -32,7 +32,7 @@ def _chain(case_id: int, payloads: list[dict]) -> tuple[list[dict], str]:
 
 def test_intact_chains_are_rehashed_over_digests_and_broken_ones_left_to_be_reported(url):  # noqa: F811
     config = migrate.alembic_config(url)
-    command.upgrade(config, "0031_package_files")
+    command.upgrade(config, "0032_package_drafts")
     engine = sa.create_engine(url)
     meta = sa.MetaData()
     with engine.begin() as c:
@@ -77,7 +77,7 @@ def test_intact_chains_are_rehashed_over_digests_and_broken_ones_left_to_be_repo
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT hash FROM audit_events WHERE case_id = 7 AND seq = 1")).scalar() == first.hash
 
-    command.downgrade(config, "0031_package_files")
+    command.downgrade(config, "0032_package_drafts")
     with engine.connect() as c:
         assert "payload_digest" not in {col["name"] for col in sa.inspect(c).get_columns("audit_events")}
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as c:

@@ -1,7 +1,7 @@
 """personal data: audit payload digests, legal holds and erasure marks; every verifying case chain re-hashed
 
-Revision ID: 0032_personal_data
-Revises: 0031_package_files
+Revision ID: 0033_personal_data
+Revises: 0032_package_drafts
 Create Date: 2026-12-06
 
 An audit event's hash now covers its payload through the payload's digest (engine/store/audit.py), so the
@@ -25,8 +25,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0032_personal_data'
-down_revision = '0031_package_files'
+revision = '0033_personal_data'
+down_revision = '0032_package_drafts'
 branch_labels = None
 depends_on = None
 
