@@ -26,11 +26,14 @@ def wire() -> None:
     whatever deploys packages (initialise, the CLI, the web app); registering a part twice replaces it.
 
     Declared reports: the part that checks and stores ``reports/*.yaml`` (their rows are kept by an observer,
-    engine/runtime/observers.py), and the reader of report figures for forms (x-prefill-report)."""
+    engine/runtime/observers.py), and the reader of report figures for forms (x-prefill-report). Step documents:
+    the part that checks and stores ``documents/`` (templates and what each document holds, docs/documents.md)."""
+    from .documents import part as documents_part
     from .forms import report_fields
     from .reports import part, prefill
 
     packages.register_part(part.PART)
+    packages.register_part(documents_part.PART)
     report_fields.register_reader(prefill.fill)
 
 

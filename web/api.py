@@ -15,9 +15,9 @@ from engine.cases import agenda as agenda_service
 from engine.cases import cases, tasks
 from engine.cases.entry_corrections import correct as correct_recorded_entry
 from engine.definitions import definitions
-from engine.errors import SegitoError
+from engine.errors import Forbidden, SegitoError
 from engine.forms import input_check
-from engine.people import access, logins
+from engine.people import access, api_tokens, logins
 from engine.runtime.runtime import Runtime
 from engine.store import clock
 from engine.timers import timers
@@ -31,6 +31,14 @@ class Unauthorised(SegitoError):
     code = "unauthorised"
 
 
+class InvalidToken(Unauthorised):
+    code = "invalid_token"
+
+
+class InsufficientScope(Forbidden):
+    code = "insufficient_scope"
+
+
 class BadRequest(SegitoError):
     status = 400
     code = "bad_request"
@@ -38,8 +46,22 @@ class BadRequest(SegitoError):
 
 @api.errorhandler(Unauthorised)
 def _unauthorised(err: Unauthorised):
-    # RFC 9110: a 401 names the scheme the client should use.
-    return jsonify(err.to_dict()), 401, {"WWW-Authenticate": 'Basic realm="Segito", charset="UTF-8"'}
+    # RFC 9110: a 401 names the schemes the client may use; RFC 6750 says why a bearer token was refused.
+    bearer = 'Bearer realm="Segito"' + (', error="invalid_token"' if isinstance(err, InvalidToken) else "")
+    response = jsonify(err.to_dict())
+    response.status_code = 401
+    response.headers.add("WWW-Authenticate", 'Basic realm="Segito", charset="UTF-8"')  # first: older clients
+    response.headers.add("WWW-Authenticate", bearer)
+    return response
+
+
+@api.errorhandler(InsufficientScope)
+def _insufficient_scope(err: InsufficientScope):
+    scope = err.details[0]["scope"] if err.details else ""
+    logins.record_access_denied(runtime().db, g.user.username, {  # audited as the app's other refusals
+        "method": request.method, "path": request.path, "message": err.message})
+    return jsonify(err.to_dict()), 403, {
+        "WWW-Authenticate": f'Bearer realm="Segito", error="insufficient_scope", scope="{scope}"'}
 
 
 @cache
@@ -82,18 +104,53 @@ def runtime() -> Runtime:
     return current_app.extensions["segito"]
 
 
+# The scope each route asks of a token: every reading route ``read``, every other ``work`` but these.
+ADMIN_ENDPOINTS = frozenset({"api.deploy_definition", "api.deploy_package", "api.retry_timer"})
+_TOKEN_REFUSED = {
+    api_tokens.REVOKED: "the API token was revoked (or its user deactivated); issue a new one",
+    api_tokens.EXPIRED: "the API token has expired; issue a new one",
+    api_tokens.UNKNOWN: "unknown API token; send the secret shown when the token was issued",
+}
+
+
+def scope_needed() -> str:
+    if request.endpoint in ADMIN_ENDPOINTS:
+        return api_tokens.ADMIN
+    return api_tokens.READ if request.method in ("GET", "HEAD") else api_tokens.WORK
+
+
+def _bearer_user():
+    """The user of an ``Authorization: Bearer`` token, if the scope of the token covers this route."""
+    header = request.headers.get("Authorization", "")
+    found = api_tokens.check(runtime().db, header[7:].strip())
+    if found.actor is None:
+        raise InvalidToken(_TOKEN_REFUSED[found.status], [{"field": "Authorization", "message": found.status}])
+    needed = scope_needed()
+    if needed not in found.scopes:
+        g.user = found.actor  # named in the refusal's audit event
+        raise InsufficientScope(f"this call needs an API token with the scope '{needed}'; this token has "
+                                f"{', '.join(sorted(found.scopes))}", [{"field": "scope", "scope": needed,
+                                                                         "message": f"scope '{needed}' needed"}])
+    g.token_id = found.token_id
+    return found.actor
+
+
 def authenticated(view):
-    """HTTP Basic credentials checked against the users table (argon2)."""
+    """An API token (``Authorization: Bearer``, checked in microseconds, engine/people/api_tokens.py) or HTTP Basic
+    credentials checked against the users table (argon2, slow on purpose)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        auth = request.authorization
-        if auth is None or not auth.username:
-            raise Unauthorised("log in with HTTP Basic credentials")
-        try:  # the login form's lockout applies here too (engine/people/logins.py)
-            g.user = logins.check_basic(runtime().db, auth.username, auth.password or "", request.remote_addr)
-        except logins.LoginRefused as e:
-            raise Unauthorised(e.message) from e
+        if request.headers.get("Authorization", "")[:7].lower() == "bearer ":
+            g.user = _bearer_user()
+        else:
+            auth = request.authorization
+            if auth is None or not auth.username:
+                raise Unauthorised("log in with an API token (Authorization: Bearer) or HTTP Basic credentials")
+            try:  # the login form's lockout applies here too (engine/people/logins.py)
+                g.user = logins.check_basic(runtime().db, auth.username, auth.password or "", request.remote_addr)
+            except logins.LoginRefused as e:
+                raise Unauthorised(e.message) from e
         _refuse_unknown_query_parameters()
         return view(*args, **kwargs)
 
@@ -182,7 +239,8 @@ def deploy_definition():
     upload = definitions.Upload(Path(bpmn.filename or "process.bpmn").name, bpmn.read(), forms)
     definitions.prevalidate(upload)  # before the transaction: validation must not hold the writer lock
     with runtime().db.unit_of_work() as session:
-        definition, created = definitions.deploy(session, upload, g.user.username, clock.now())
+        definition, created = definitions.deploy(session, upload, g.user.username, clock.now(),
+                                                 note=request.form.get("note"))
         body = {"process_key": definition.process_key, "version": definition.version, "created": created}
     return jsonify(body), 201 if created else 200
 
@@ -204,7 +262,7 @@ def deploy_package():
         raise BadRequest("upload the package as a zip archive in the multipart field 'package'")
     package = packages.from_zip(archive.read(packages.load.MAX_ARCHIVE_BYTES + 1),
                                 Path(archive.filename or "package.zip").name)
-    [result] = packages.deploy(runtime(), [package], g.user.username, clock.now())
+    [result] = packages.deploy(runtime(), [package], g.user.username, clock.now(), request.form.get("note"))
     return jsonify(result), 201 if result["created"] else 200
 
 

@@ -27,6 +27,8 @@ VIEW_MODULES += ("report_api",)  # reports and audit in the JSON API
 VIEW_MODULES += ("schedule_views",)  # agenda and calendar feed, caseload, scheduler
 VIEW_MODULES += ("questionnaire_views",)  # anonymous questionnaires, in aggregate only (page and API)
 VIEW_MODULES += ("survey_views",)  # a questionnaire handed to a client: the public one-time link's page
+VIEW_MODULES += ("document_views",)  # step documents: produce a PDF, upload a signed copy, download
+VIEW_MODULES += ("token_views",)  # API tokens: each user's own, an administrator's for everyone
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
@@ -59,8 +61,13 @@ def create_app(runtime: Runtime | None = None, config: dict | None = None) -> Fl
     csrf.init_app(app)
 
     from .api import api
+    from .ops_views import ops
 
-    csrf.exempt(api)  # HTTP Basic on every call, no cookies: nothing for a forged cross-site form to ride on
+    # First, so that its request hooks run before every other's: the request id is set, and the time taken
+    # counted, from the start (/healthz, /readyz, /metrics; request ids, request metrics and log lines).
+    app.register_blueprint(ops)
+    # An API token or HTTP Basic on every call, no cookies: nothing for a forged cross-site form to ride on.
+    csrf.exempt(api)
     app.register_blueprint(api)
     for name in VIEW_MODULES:
         try:
@@ -158,7 +165,10 @@ def _install_error_handlers(app: Flask) -> None:
                     headers)
         if err.code == 403:
             _log_denied(err)
-        return render_template("error.html", status=err.code, message=None), err.code, headers
+        message = None
+        if err.code == 413:  # an upload past MAX_CONTENT_LENGTH, refused before any view reads it
+            message = _("The file is larger than the 8 MiB a request may carry; a signed copy may be at most 5 MiB.")
+        return render_template("error.html", status=err.code, message=message), err.code, headers
 
 
 # A path id's name → what the refusal calls it ("task 12 does not exist").

@@ -14,7 +14,7 @@ from engine.forms import texts
 from .formatting import date, datetime_, role_name
 from .i18n import N_, ngettext
 from .i18n import gettext as translate
-from .labels import bilingual, field_schema, lang, option_label, step_name, text
+from .labels import bilingual, caseload_label, field_schema, lang, option_label, step_name, text
 
 # Every kind of event engine/ writes (engine/store/audit.py, audit_log.py, timer_sync.py, timers.py, agenda.py,
 # caseload.py); an unknown kind is shown with its words, never as a code.
@@ -27,6 +27,7 @@ EVENT_NAMES = {
     "member_joined": N_("Member joined"), "member_left": N_("Member left"),
     "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
     "definition_deployed": N_("Process version deployed"), "package_deployed": N_("Service package deployed"),
+    "package_exported": N_("Service package version exported"),
     "user_created": N_("User created"),
     "user_changed": N_("User changed"), "user_locale_changed": N_("Language changed"),
     "user_logged_in": N_("Logged in"), "user_logged_out": N_("Logged out"),
@@ -36,8 +37,15 @@ EVENT_NAMES = {
     "timers_cancelled": N_("Deadlines withdrawn"), "timer_failed": N_("Deadline failed, will be retried"),
     "timer_incident_opened": N_("Deadline in trouble"), "timer_incident_closed": N_("Deadline trouble closed"),
     "timer_retried": N_("Deadline retried"), "calendar_feed_created": N_("Calendar feed link made"),
-    "caseload_limit_exceeded": N_("Caseload limit exceeded"),
+    "caseload_limit_exceeded": N_("Caseload limit exceeded"), "time_limit_exceeded": N_("Weekly time limit exceeded"),
+    "document_produced": N_("Document produced"), "document_uploaded": N_("Signed copy uploaded"),
+    "document_downloaded": N_("Document downloaded"),
+    "api_token_issued": N_("API token issued"), "api_token_revoked": N_("API token revoked"),
+    "api_tokens_listed": N_("API tokens looked at"), "api_tokens_revoked": N_("API tokens revoked"),
 }
+# The warnings of a limit a service sets (web/limit_warnings.py): their figures, named here.
+LIMIT_KINDS = ("caseload_limit_exceeded", "time_limit_exceeded")
+DOCUMENT_KINDS = ("document_produced", "document_uploaded", "document_downloaded")
 VIEW_KINDS = ("case_viewed", "task_viewed")
 
 # Payload keys shown as details (the rest are ids and internals an auditor does not need to read).
@@ -52,6 +60,7 @@ DETAIL_NAMES = {
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
     "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
     "created_at": N_("Created"), "joined_on": N_("Joined"), "left_on": N_("Left"),
+    "token_name": N_("Token name"), "scopes": N_("Scopes"), "expires_at": N_("Expires"), "tokens": N_("API tokens"),
 }
 VALUE_NAMES = {
     "web": N_("the web page"), "api": N_("the API"), "audit": N_("the audit log"), "history": N_("the history"),
@@ -187,6 +196,21 @@ def _step(view, payload: dict) -> str:
     return what
 
 
+def _limit_details(payload: dict) -> list[dict]:
+    """A passed limit's figures: which caseload (its label from the service's manifest), how many clients or
+    minutes in which week, and the limit."""
+    rows = [(translate("Caseload"), caseload_label(str(payload.get("caseload") or "")))]
+    if "active" in payload:
+        rows.append((translate("Clients counted"), show_value(payload["active"])))
+    if "week_start" in payload:
+        rows.append((translate("Week starting"), show_value(payload["week_start"])))
+    if "minutes" in payload:
+        rows.append((translate("Minutes logged"), show_value(payload["minutes"])))
+    if "limit" in payload:
+        rows.append((_detail_name("limit"), show_value(payload["limit"])))
+    return [{"label": label, "number": "", "value": value} for label, value in rows]
+
+
 def present(view, ev: dict, names: dict) -> dict:
     """One event: ``title``, ``what`` (the step or field concerned), ``details`` and ``changes`` rows."""
     payload = ev.get("payload") or {}
@@ -209,6 +233,19 @@ def present(view, ev: dict, names: dict) -> dict:
         if payload.get("reason"):
             details.append({"label": translate("Reason for the correction"), "number": "",
                             "value": payload["reason"]})
+    elif kind in LIMIT_KINDS:
+        details.extend(_limit_details(payload))
+    elif kind in DOCUMENT_KINDS:  # the document by its title, then its version (docs/documents.md)
+        title = payload.get("title")
+        named = text(title, str(payload.get("document") or "")) if isinstance(title, dict) else \
+            str(payload.get("document") or "")
+        what = f"{named} ({what})" if what else named
+        details.append({"label": translate("Version"), "number": "", "value": str(payload.get("version") or "")})
+        if payload.get("kind") == "signed":
+            details.append({"label": translate("Kind"), "number": "", "value": translate("Signed copy")})
+        elif payload.get("language") in VALUE_NAMES:
+            details.append({"label": translate("Language"), "number": "",
+                            "value": translate(VALUE_NAMES[payload["language"]])})
     elif kind == "task_created" and payload.get("role"):
         details.append({"label": translate("Role"), "number": "", "value": role_name(payload["role"])})
     else:

@@ -12,9 +12,10 @@ from engine.people import access
 from engine.store import clock
 from engine.store.models import User
 
-from . import audit_text
+from . import audit_text, bpmn_source, limit_warnings
 from .auth import current_actor, logged_in_actor, login_required, runtime
-from .catalogue_views import get_diagram, render_diagram
+from .catalogue_views import bpmn_response, steps_of
+from .document_views import panel
 from .i18n import gettext as _
 from .labels import bilingual, field_schema, option_label, process_name, step_name, text, view_of
 
@@ -73,7 +74,7 @@ def start():
         return render_template("confirm_start.html", process_key=process_key, client_code=client_code,
                                process=process_name(process_key), open_cases=open_cases), 409
     for warning in started.get("warnings", ()):  # e.g. a 31st follow-up client (engine.timers.caseload)
-        flash(warning, "warning")
+        flash(limit_warnings.say(warning), "warning")
     case = cases.get_case(runtime(), started["case_id"], current_actor(), with_data=False)
     from .app import task_url
 
@@ -140,6 +141,25 @@ def case_log(view, data: dict) -> dict:
     return result
 
 
+def _diagram_steps(view, case: dict) -> list[dict]:
+    """The process's steps with where the case stands at each: the diagram's text for those who do not see it."""
+    current, done = set(case["current"]), set(case["done"])
+    return [{"label": s["name"] if not s["step"] or (s["name"] or "").startswith(s["step"])
+             else f"{s['step']} {s['name']}",
+             "state": "current" if s["bpmn_id"] in current else "done" if s["bpmn_id"] in done else "todo"}
+            for s in steps_of(view)]
+
+
+@cases_bp.get("/cases/<int:case_id>/diagram.bpmn")
+@login_required
+def diagram(case_id):
+    """The BPMN of the case's own version for the case page's viewer: readable by those who may read the case
+    (refused and logged as the page is); the viewing itself is logged once, by the page."""
+    with runtime().db.reading() as session:
+        definition_id = cases.authorised_case(session, current_actor(), case_id).definition_id
+    return bpmn_response(view_of(definition_id))
+
+
 @cases_bp.get("/cases/<int:case_id>")
 @login_required
 def show(case_id):
@@ -148,8 +168,7 @@ def show(case_id):
     case = case_view.case_page(rt, case_id, actor)  # refuses (403, audited) a case that is not the actor's
     audit_log.record_view(rt, actor, case_id, via="web")  # opening a client's file is itself logged (docs/web.md)
     view = view_of(case["definition_id"])
-    flows = get_diagram(view).flows_between(case["flows"])
-    svg = render_diagram(view, current=case["current"], done=case["done"], taken_flows=flows)
+    marks = {"current": case["current"], "done": case["done"], "taken": bpmn_source.flow_ids(view, case["flows"])}
     for task in case["current_tasks"]:
         task["label"] = step_name(task, view)
         task["workable"] = access_ok(task)
@@ -166,9 +185,10 @@ def show(case_id):
     # One read of the names the page shows: its steps' assignees and those the timeline names.
     names = _user_names({t["assignee_id"] for t in case["current_tasks"]} | _assignees(shown))
     entries = timeline(view, shown, names, collapse=not every_view)
-    return render_template("case.html", case=case, svg=svg, events=list(reversed(entries)), every_view=every_view,
+    return render_template("case.html", case=case, marks=marks, diagram_steps=_diagram_steps(view, case),
+                           events=list(reversed(entries)), every_view=every_view,
                            events_total=len(events), events_hidden=len(events) - len(shown),
                            log=case_log(view, data), process=process_name(case["process_key"]), names=names,
                            follow_ons=follow_ons, process_name=process_name, waits=waits,
-                           overseer=bool(actor.role_codes & access.OVERSEERS),
+                           overseer=bool(actor.role_codes & access.OVERSEERS), documents=panel(case_id),
                            now=clock.now())

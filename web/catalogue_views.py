@@ -1,17 +1,18 @@
 """The process catalogue: every deployed process with its diagram, steps, roles and documents (the process map)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
-import threading
-from collections import OrderedDict
 
-from flask import Blueprint, abort, render_template
-from markupsafe import Markup
+from flask import Blueprint, Response, abort, render_template
 
-from engine.store.models import ProcessDefinition
+from engine import packages
+from engine.definitions import definitions
+from engine.people import access
+from engine.store import clock
 
-from . import diagram
-from .auth import login_required, runtime
+from . import bpmn_source
+from .auth import current_actor, logged_in_actor, login_required, runtime
 from .labels import bilingual, lang, latest_views, text
 from .task_views import _documentation
 
@@ -33,76 +34,6 @@ def step_choices() -> list[tuple[str, str]]:
             if step and step not in seen:
                 seen[step] = f"{step} – {meta.get('name_en') if lang() == 'en' else meta.get('name')}"
     return sorted(seen.items(), key=lambda kv: step_key(kv[0]))
-
-
-def element_label(view):
-    """Diagram labels in the user's language: the catalogue's English name for tasks, 'hu / en' names split."""
-
-    # Elements outside the task catalogue (decisions) carry their English name as a "nameEn" property too.
-    english = getattr(get_diagram(view), "names_en", {})
-
-    def label(element_id: str, name: str) -> str:
-        meta = view.catalogue.get(element_id)
-        if lang() == "en":
-            if meta and meta.get("name_en"):
-                return meta["name_en"]
-            if element_id in english:
-                return english[element_id]
-        return bilingual(name)
-
-    return label
-
-
-def _names_en(xml: bytes | str) -> dict[str, str]:
-    """Each BPMN element's English name from its "nameEn" property (id → name)."""
-    from lxml import etree
-
-    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml, etree.XMLParser(resolve_entities=False))
-    found: dict[str, str] = {}
-    for owner in root.iter():
-        for prop in owner.findall("{*}extensionElements/{*}properties/{*}property"):
-            owner_id, value = owner.get("id"), prop.get("value")
-            if prop.get("name") == "nameEn" and owner_id and value:
-                found[owner_id] = value
-    return found
-
-
-def get_diagram(view) -> diagram.Diagram:
-    """The parsed diagram of a deployed version, kept on the runtime's view of that version (immutable)."""
-    found = getattr(view, "_web_diagram", None)
-    if found is None:
-        with runtime().db.reading() as session:
-            xml = session.get_one(ProcessDefinition, view.id).bpmn_xml
-        view._web_svgs = OrderedDict()  # set first: another thread may see _web_diagram right after
-        drawing = diagram.Diagram(xml)
-        drawing.names_en = _names_en(xml)  # type: ignore[attr-defined]
-        found = view._web_diagram = drawing
-    return found
-
-
-_lock = threading.Lock()
-RENDERED_KEPT = 256
-
-
-def render_diagram(view, current=(), done=(), taken_flows=()) -> Markup:
-    """The SVG of a version with its marks. Drawing takes milliseconds and many cases stand at the same place,
-    so drawings are kept per version by (language, marks): a pure function of those."""
-    drawing = get_diagram(view)
-    key = (lang(), tuple(sorted(current)), tuple(sorted(done)), tuple(sorted(taken_flows)))
-    kept = view._web_svgs
-    with _lock:
-        svg = kept.get(key)
-        if svg is not None:
-            kept.move_to_end(key)
-    if svg is None:
-        svg = drawing.render(label=element_label(view), title=bilingual(view.name), current=current, done=done,
-                             taken_flows=taken_flows)
-        with _lock:
-            kept[key] = svg
-            while len(kept) > RENDERED_KEPT:
-                kept.popitem(last=False)
-    # Built with lxml from the stored definition (names escaped by the serializer), so it is safe markup.
-    return Markup(svg)
 
 
 def _form_title(view, form_file: str | None) -> str:
@@ -152,4 +83,43 @@ def process(key):
     role_names = {role: text(spec["name"]) for role, spec in ((view.manifest or {}).get("roles") or {}).items()
                   if spec.get("name")}
     return render_template("process.html", key=key, view=view, name=bilingual(view.name), steps=steps, roles=roles,
-                           role_names=role_names, svg=render_diagram(view))
+                           role_names=role_names, history=_history(key))
+
+
+def _history(key: str) -> dict | None:
+    """The process's version history for designers and managers; None for everyone else."""
+    actor = current_actor()
+    if actor is None or not access.can_read_versions(actor):
+        return None
+    with runtime().db.reading() as session:
+        found = definitions.history(session, key)
+    for row in found["versions"]:
+        row["deployed_at"] = dt.datetime.fromisoformat(row["deployed_at"])
+    return found
+
+
+@catalogue.get("/processes/<key>/diagram.bpmn")
+@login_required
+def process_diagram(key):
+    """The latest version's BPMN for the page's diagram viewer: the same readers as the page itself."""
+    view = latest_views().get(key)
+    if view is None:
+        abort(404)
+    return bpmn_response(view)
+
+
+def bpmn_response(view) -> Response:
+    return Response(bpmn_source.localised_xml(view), mimetype="application/xml",
+                    headers={"Content-Language": lang()})
+
+
+@catalogue.get("/packages/<package_key>/<int:version>.zip")
+@login_required
+def export_package(package_key, version):
+    """A package version's files as deployed, for designers and managers (audited: it is the service's design)."""
+    actor = logged_in_actor()
+    access.require_version_reader(actor)
+    with runtime().db.unit_of_work() as session:
+        name, data = packages.export(session, package_key, version, actor.username, clock.now())
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -23,11 +23,15 @@ from engine.runtime.runtime import Runtime
 def run(host, port, no_demo, workers, threads):
     """Initialise the database (SQLite by default), load demo data, and serve the app."""
     # Imported here: every other `segito` command starts without loading Flask and the scheduler.
+    from engine.observability import logs, metrics
     from engine.timers import ticker
 
     from .app import create_app
     from .serve import serve
 
+    logs.configure()
+    # The server's processes add up each other's request counts through one directory (docs/operations.md).
+    metrics.prepare_directory()
     runtime = Runtime()
     setup.initialise(runtime)
     if not no_demo:

@@ -92,6 +92,8 @@ def _message(detail: dict, schema: dict, values: dict, parts: list[str], locale:
         return _("“%(option)s” cannot be ticked together with other choices.", option=option)
     if kind in ("x-not-before", "x-not-future", "x-max-years-back"):
         return _date_rule_message(detail, locale)
+    if kind == "x-members":
+        return _members_message(detail, locale)
     if kind == "x-append-only":
         return _("Entries recorded at earlier steps are kept as they were: this step can only add new ones. "
                  "To change one, use “Correct this entry”.")
@@ -126,6 +128,35 @@ def _date_rule_message(detail: dict, locale: str) -> str:
     return _("%(value)s is earlier than %(limit)s, the “%(label)s” (field %(field)s, step %(step)s); it cannot "
              "be earlier.", value=value, limit=limit, label=label, field=detail.get("limit_seed_field", "?"),
              step=detail.get("limit_step", "?"))
+
+
+def _members_message(detail: dict, locale: str) -> str:
+    """A refused change of a case's membership (engine/cases/members.py), by its code."""
+    code, value = detail.get("code"), detail.get("value")
+    if code == "too_many_members":
+        return _("At most %(limit)s members at a time: with %(joining)s joining there would be %(count)s.",
+                 limit=detail.get("limit"), joining=detail.get("joining"), count=value)
+    if code == "listed_twice":
+        return _("%(code)s is listed twice.", code=value)
+    if code == "not_a_member_now":
+        return _("%(code)s is not a member now.", code=value)
+    if code == "not_a_member":
+        return _("%(code)s is not a member.", code=value)
+    if code == "already_a_member":
+        return _("%(code)s is already a member.", code=value)
+    if code == "unknown_code":
+        return _("No registered client has the code %(code)s: register them first.", code=value)
+    if code == "left_before_joining":
+        return _("%(code)s joined on %(joined)s; leaving on %(left)s would be earlier.",
+                 code=detail.get("client_code"), joined=display_date(detail.get("joined_on"), locale),
+                 left=display_date(value, locale))
+    if code == "all_must_leave":
+        return _("Every member must be listed here; still in: %(codes)s.", codes=detail.get("codes"))
+    if code == "missing_from_sheet":
+        return _("Every member must be on the sheet; missing: %(codes)s.", codes=detail.get("codes"))
+    if code == "no_members":
+        return _("This process keeps no members: tell the process designer.")
+    return _("Refused.")
 
 
 def place(details: list[dict], schema: dict, values: dict, locale: str) -> dict[str, list[str]]:

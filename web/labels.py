@@ -11,6 +11,7 @@ from flask import g
 from flask_babel import get_locale
 
 from engine.definitions import definitions
+from engine.packages import settings
 from engine.runtime.runtime import DefinitionView
 
 from .auth import runtime
@@ -67,6 +68,14 @@ def view_of(definition_id: int) -> DefinitionView:
 def process_name(process_key: str) -> str:
     view = latest_views().get(process_key)
     return bilingual(view.name) if view else process_key
+
+
+def caseload_label(key: str) -> str:
+    """A caseload's label in the user's language, from the manifests of the latest versions (docs/services.md,
+    "caseloads"); the key itself when no service declares it any more."""
+    manifests = {id(v.manifest): v.manifest for v in latest_views().values() if v.manifest}
+    rule = settings.caseload_rules(list(manifests.values())).get(key)
+    return text(rule.get("label"), key) if rule else key
 
 
 def step_name(item: dict, view: DefinitionView | None = None) -> str:

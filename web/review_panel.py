@@ -23,6 +23,30 @@ def _rows_lines(value: list, schema: dict | None) -> list[str]:
     return lines
 
 
+def _score(value, schema: dict | None) -> str:
+    """A choice whose codes are digits (a score) as its digit: its label, the anchor, is on the scoring form."""
+    codes = (schema or {}).get("enum") or []
+    if codes and all(isinstance(c, str) and c.isdigit() for c in codes) and isinstance(value, str):
+        return value
+    return show_value(value, schema)
+
+
+def _side_by_side(value: list, schema: dict | None, by: str) -> dict:
+    """A repeatable block's rows as columns (headed by each row's ``by``), one line per field of the rows: each
+    item's scores beside each other; a line whose values differ is marked."""
+    rows = [r for r in value if isinstance(r, dict)]
+    props = ((schema or {}).get("items") or {}).get("properties") or {}
+    lines = []
+    for key, prop in props.items():
+        if key == by or not any(r.get(key) not in (None, "") for r in rows):
+            continue
+        values = [_score(r.get(key), prop) if r.get(key) not in (None, "") else "–" for r in rows]
+        label = text(prop.get("x-label"), prop.get("title") or key)
+        lines.append({"key": key, "label": label, "scores": values,
+                      "differ": "enum" in prop and len({v for v in values if v != "–"}) > 1})
+    return {"columns": [str(r.get(by) or "–") for r in rows], "lines": lines}
+
+
 def review_panel(task: dict, schema: dict, facts: dict) -> list[dict]:
     """[{"label", "rows": [{"key", "label", "value", "lines"}]}] for the form's review groups; empty fields are
     left out (a reason's "other, namely" when another reason was chosen)."""
@@ -50,7 +74,9 @@ def review_panel(task: dict, schema: dict, facts: dict) -> list[dict]:
                 continue
             prop = field_schema(view, key)
             row = {"key": key, "label": field_label(view, key, prop)}
-            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            if group.get("by") and isinstance(value, list):
+                row["table"] = _side_by_side(value, prop, group["by"])
+            elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                 row["lines"] = _rows_lines(value, prop)
                 row["value"] = _("the last %(shown)d of %(total)d", shown=len(row["lines"]), total=len(value)) \
                     if len(value) > len(row["lines"]) else ""

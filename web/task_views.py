@@ -23,7 +23,7 @@ from engine.cases import cases, entry_corrections, tasks
 from engine.errors import Conflict, ExpressionRefused, Forbidden, NotFound, ValidationFailed
 from engine.forms import review
 
-from . import form_errors, form_parse, form_render
+from . import form_errors, form_parse, form_render, limit_warnings
 from .auth import logged_in_actor, login_required, runtime
 from .labels import process_name
 from .review_panel import review_panel
@@ -116,10 +116,21 @@ def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: 
         # "Correct this entry" saves what was typed as a draft first, then opens the correction page.
         correct_url = url_for("tasks.draft", task_id=task_id, correct="__FIELD__/__ROW__")
     return render_template("task.html", task=task, head=_heading(task, locale), model=model, can_work=can_work,
+                           documents=_documents(task, actor),
                            client_code=facts["client_code"], alert=alert, locale=locale,
                            review=review_panel(task, schema, facts),
                            rows_url=url_for("tasks.rows", task_id=task_id), correct_url=correct_url,
                            stored_values=task["state"] != "ready"), status
+
+
+def _documents(task: dict, actor) -> dict | None:
+    """The step's documents (web/document_views.py), for whoever may see the case; none for anyone else."""
+    from .document_views import panel
+
+    try:
+        return panel(task["case_id"], task["task_id"])
+    except (Forbidden, NotFound):
+        return None
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -173,7 +184,7 @@ def complete(task_id: int):
                              "typed is kept below (you can save it as a draft); tell the process designer: "
                              "%(reason)s", reason=err.message))
     for warning in result.get("warnings", ()):  # e.g. a family-care follow-up making a 31st client
-        flash(warning, "warning")
+        flash(limit_warnings.say(warning), "warning")
     for linked in result.get("started_cases", ()):  # a choice on the form started a case (x-starts-case)
         flash(_("A linked case was started for the same client: #%(id)d %(process)s.", id=linked["case_id"],
                 process=process_name(linked["process_key"])), "info")

@@ -8,6 +8,7 @@ from sqlalchemy import Row, exists, func, select
 from ..definitions import definitions
 from ..errors import ConfirmationNeeded, NotFound, SegitoError, ValidationFailed
 from ..forms import entries, input_check
+from ..observability import metrics
 from ..people import access
 from ..people.users import CASEWORKER, PROFESSIONAL_LEAD, Actor
 from ..runtime.advance import Advance, CaseRecord
@@ -20,6 +21,7 @@ from . import clients, members
 _INSERT_CASE = Prepared(Case.__table__.insert())
 
 
+@metrics.command("start_case")
 def start_case(runtime: Runtime, process_key: str, actor: Actor, client_code: str | None = None,
                confirm: bool = False) -> dict:
     """One transaction: the case row, its first task rows and its audit events.
@@ -43,6 +45,12 @@ def start_in(runtime: Runtime, session, process_key: str, actor: Actor, client_c
     data the new case starts with (a member's leaving, engine/cases/members.py)."""
     # The id only: the row's BPMN, spec and forms are large, and the view in memory already has them.
     view = runtime.definition(session, definitions.latest_definition_id(session, process_key))
+    if linked_from is None and not view.manual_start:
+        # Started only from another case, which hands it what it starts with (docs/services.md, start.manual).
+        message = (f"'{process_key}' is not started by hand: the engine starts it from another case (e.g. a member "
+                   f"leaving, a choice on a step's form); nothing was started")
+        raise ValidationFailed(f"process_key: {message}", [{"field": "process_key", "kind": "manual_start",
+                                                            "value": process_key, "message": message}])
     # Who may start it is the definition's to say (the start event's lane or ``startedBy``).
     access.require_role(actor, *view.starter_roles)
     seed: dict = {}
@@ -100,7 +108,8 @@ def start_in(runtime: Runtime, session, process_key: str, actor: Actor, client_c
 
 def startable(runtime: Runtime, actor: Actor) -> list[dict]:
     """The processes ``actor`` may start: the newest version of each deployed process whose starter roles
-    (``DefinitionView.starter_roles``) she holds, with whether a start needs a client code."""
+    (``DefinitionView.starter_roles``) she holds, with whether a start needs a client code. A process only the
+    engine starts (``start.manual: false``) is never offered."""
     with runtime.db.reading() as session:
         newest = session.execute(select(ProcessDefinition.process_key, func.max(ProcessDefinition.id))
                                  .group_by(ProcessDefinition.process_key)
@@ -108,7 +117,7 @@ def startable(runtime: Runtime, actor: Actor) -> list[dict]:
         found = []
         for key, definition_id in newest:
             view = runtime.definition(session, definition_id)
-            if actor.role_codes & set(view.starter_roles):
+            if view.manual_start and actor.role_codes & set(view.starter_roles):
                 found.append({"process_key": key, "name": view.name, "version": view.version,
                               "needs_client": view.needs_client, "starts_from": view.starts_from,
                               "roles": list(view.starter_roles)})

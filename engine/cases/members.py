@@ -53,8 +53,10 @@ def listing(session, case_id: int, with_names: bool) -> list[dict]:
     return found
 
 
-def _refuse(field: str, message: str, value=None) -> ValidationFailed:
-    detail = {"field": field, "kind": "x-members", "message": message}
+def _refuse(field: str, code: str, message: str, value=None, **figures) -> ValidationFailed:
+    """A refused membership change: ``code`` and its figures for whoever words it in the reader's language
+    (web/form_errors.py), ``message`` in English for the API's and the command line's reader."""
+    detail = {"field": field, "kind": "x-members", "code": code, "message": message, **figures}
     if value is not None:
         detail["value"] = value
     return ValidationFailed(f"{field}: {message}", [detail])
@@ -73,7 +75,8 @@ def apply(session, settings: dict, form, clean: dict, case, task, actor: str, at
         return {"left": []}
     if not settings:
         field = next(iter(marked))
-        raise _refuse(field, f"process '{case.process_key}' keeps no members: its manifest declares no 'members'")
+        raise _refuse(field, "no_members",
+                      f"process '{case.process_key}' keeps no members: its manifest declares no 'members'")
     current = {m.client_id: m for m in memberships(session, case.id) if m.left_on is None}
     codes = {code for rows in (clean.get(f) or [] for f in marked) for code in
              (r.get("client_code") for r in rows if isinstance(r, dict)) if isinstance(code, str)}
@@ -89,14 +92,15 @@ def apply(session, settings: dict, form, clean: dict, case, task, actor: str, at
                 code = row["client_code"]
                 member = current.get(ids.get(code, -1))
                 if code in seen:
-                    raise _refuse(f"{field}/{i}/client_code", f"{code} is listed twice", code)
+                    raise _refuse(f"{field}/{i}/client_code", "listed_twice", f"{code} is listed twice", code)
                 seen.add(code)
                 if member is None:
-                    raise _refuse(f"{field}/{i}/client_code", f"{code} is not a member now", code)
+                    raise _refuse(f"{field}/{i}/client_code", "not_a_member_now", f"{code} is not a member now", code)
                 left_on = _day(row["left_on"])
                 if left_on < member.joined_on:
-                    raise _refuse(f"{field}/{i}/left_on", f"{code} joined on {member.joined_on.isoformat()}; "
-                                  f"leaving on {left_on.isoformat()} would be earlier", row["left_on"])
+                    raise _refuse(f"{field}/{i}/left_on", "left_before_joining", f"{code} joined on "
+                                  f"{member.joined_on.isoformat()}; leaving on {left_on.isoformat()} would be earlier",
+                                  row["left_on"], joined_on=member.joined_on.isoformat(), client_code=code)
                 member.left_on, member.left_task_id = left_on, task.id
                 member.data = {**(member.data or {}), **{k: v for k, v in row.items() if k != "client_code"}}
                 left.append((code, row, member))
@@ -105,18 +109,19 @@ def apply(session, settings: dict, form, clean: dict, case, task, actor: str, at
                                task.id)
             if form.schema["properties"][field].get("x-members-all") and current:
                 rest = ", ".join(sorted(_code(session, c) for c in current))
-                raise _refuse(field, f"every member must be listed here; still in: {rest}")
+                raise _refuse(field, "all_must_leave", f"every member must be listed here; still in: {rest}",
+                              codes=rest)
         elif kind == JOIN:
             for i, row in enumerate(rows):
                 code = row["client_code"]
                 if code in seen:
-                    raise _refuse(f"{field}/{i}/client_code", f"{code} is listed twice", code)
+                    raise _refuse(f"{field}/{i}/client_code", "listed_twice", f"{code} is listed twice", code)
                 seen.add(code)
                 if code not in ids:
-                    raise _refuse(f"{field}/{i}/client_code",
+                    raise _refuse(f"{field}/{i}/client_code", "unknown_code",
                                   f"no registered client has the code {code}: register them first", code)
                 if ids[code] in current:
-                    raise _refuse(f"{field}/{i}/client_code", f"{code} is already a member", code)
+                    raise _refuse(f"{field}/{i}/client_code", "already_a_member", f"{code} is already a member", code)
                 member = CaseMember(case_id=case.id, client_id=ids[code], joined_on=_day(row["joined_on"]),
                                     left_on=None, joined_task_id=task.id, left_task_id=None,
                                     data={k: v for k, v in row.items() if k != "client_code"}, recorded_at=at,
@@ -127,21 +132,23 @@ def apply(session, settings: dict, form, clean: dict, case, task, actor: str, at
                                                "field": field}, task.id)
             limit = settings.get("max")
             if limit is not None and len(current) > limit:
-                raise _refuse(field, f"at most {limit} members at a time: with {len(rows)} joining there would "
-                              f"be {len(current)}", len(current))
+                raise _refuse(field, "too_many_members", f"at most {limit} members at a time: with {len(rows)} "
+                              f"joining there would be {len(current)}", len(current), limit=limit,
+                              joining=len(rows))
         else:  # attendance: members of the case (present now, or leaving in this step)
             members = set(current) | {m.client_id for _, _, m in left}
             for i, row in enumerate(rows):
                 code = row["client_code"]
                 if code in seen:
-                    raise _refuse(f"{field}/{i}/client_code", f"{code} is listed twice", code)
+                    raise _refuse(f"{field}/{i}/client_code", "listed_twice", f"{code} is listed twice", code)
                 seen.add(code)
                 if ids.get(code) not in members:
-                    raise _refuse(f"{field}/{i}/client_code", f"{code} is not a member", code)
+                    raise _refuse(f"{field}/{i}/client_code", "not_a_member", f"{code} is not a member", code)
             missing = members - {ids[c] for c in seen}
             if form.schema["properties"][field].get("x-members-all") and missing:
-                raise _refuse(field, "every member must be on the sheet; missing: "
-                              + ", ".join(sorted(_code(session, c) for c in missing)))
+                missed = ", ".join(sorted(_code(session, c) for c in missing))
+                raise _refuse(field, "missing_from_sheet", f"every member must be on the sheet; missing: {missed}",
+                              codes=missed)
     session.flush()
     clean.update(data_of(session, case.id))
     # How many joined and left in this step: a process may ask each of them something (e.g. one questionnaire

@@ -15,13 +15,13 @@ from pathlib import Path
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import sandbox
-from ..errors import Conflict, DefinitionInvalid, NotFound
+from ..errors import Conflict, DefinitionInvalid, NotFound, ValidationFailed
 from ..forms import review
 from ..forms.forms import _object_nodes
 from ..people.users import ROLES
@@ -46,11 +46,83 @@ _validator: BpmnValidator | None = None
 
 
 def _xsd_validator() -> BpmnValidator:
+    """SpiffWorkflow's own schema: the BPMN XSD with its ``spiff:`` extensions, as its parser's VALIDATOR is built
+    (a plain BPMN validator lets through extensions SpiffWorkflow cannot read, e.g. an operator without
+    parameters). One instance of our own: its error log is read after each validation, under the lock."""
     global _validator
     with _validator_lock:
         if _validator is None:
-            _validator = BpmnValidator()
+            _validator = BpmnValidator(imports={"spiffworkflow": SPIFF_XSD})
         return _validator
+
+
+def _element_at(root, line: int | None):
+    """The element an XML schema error's line points into: the innermost element with an id that starts on that
+    line or encloses it, so that a message names what a modeler shows (its id), not only a line."""
+    if not line:
+        return None
+    best = None
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.sourceline is None:
+            continue
+        if el.sourceline > line:
+            break
+        best = el
+    while best is not None and not best.get("id"):
+        best = best.getparent()
+    return best
+
+
+def _schema_problems(upload: Upload, tree) -> list[dict]:
+    validator = _xsd_validator()
+    root = tree.getroot()
+    with _validator_lock:
+        validator.preprocess(root)
+        if validator.validator.validate(tree):
+            return []
+        errors = [(err.line, err.message) for err in validator.validator.error_log]
+    problems = []
+    for line, message in errors:
+        element = _element_at(root, line)
+        problem = {"file": upload.bpmn_name, "line": line, "message": f"XML schema: {message}"}
+        if element is not None:
+            problem["element"] = element.get("id")
+            problem["message"] = f"{element.get('id')}: XML schema: {message}"
+        problems.append(problem)
+    return problems
+
+
+def _process_count_problem(upload: Upload, root, found: list[str]) -> DefinitionInvalid:
+    """Why a file does not hold exactly one executable process, in the modeler's terms."""
+    name = upload.bpmn_name
+    processes = root.xpath("//bpmn:process", namespaces=NS)
+    if not processes:
+        return DefinitionInvalid(f"{name} holds no process (no bpmn:process element): a file of only a "
+                                 "collaboration or a diagram cannot run", [{"file": name, "line": None,
+                                                                            "message": "no bpmn:process element"}])
+    if not found:
+        problems = [{"file": name, "line": p.sourceline, "element": p.get("id"),
+                     "message": f"{p.get('id')}: isExecutable=\"{p.get('isExecutable')}\": not a process to run"}
+                    for p in processes]
+        return DefinitionInvalid(
+            f"{name} holds no executable process: {_listing(processes)} "
+            f"{'is' if len(processes) == 1 else 'are'} marked isExecutable=\"false\". Segito runs the one process "
+            "of a file marked executable: set isExecutable=\"true\" on it (the modeler's \"Executable\" box)",
+            problems)
+    executable = [p for p in processes if p.get("id") in found]
+    pools = root.xpath("//bpmn:collaboration/bpmn:participant[@processRef]", namespaces=NS)
+    problems = [{"file": name, "line": p.sourceline, "element": p.get("id"),
+                 "message": f"{p.get('id')}: one of {len(executable)} executable processes"} for p in executable]
+    why = (f"its collaboration has {len(pools)} pools whose processes are executable" if len(pools) > 1
+           else f"it holds {len(executable)} processes marked executable")
+    return DefinitionInvalid(
+        f"{name} must hold exactly one executable process, and {why}: {_listing(executable)}. Deploy each process "
+        "from a file of its own, or mark the processes Segito should not run (e.g. the pool drawn for a partner) "
+        "isExecutable=\"false\"", problems)
+
+
+def _listing(elements) -> str:
+    return ", ".join(f"'{el.get('id')}' (line {el.sourceline})" for el in elements)
 
 
 @dataclass
@@ -275,28 +347,30 @@ def validate(upload: Upload):
     """Everything about an upload that can be checked without the database; raises DefinitionInvalid."""
     tree = _parse_xml(upload)
     root = tree.getroot()
-    problems: list[dict] = []
-    validator = _xsd_validator()
-    validator.preprocess(root)
-    if not validator.validator.validate(tree):
-        for err in validator.validator.error_log:
-            problems.append({"file": upload.bpmn_name, "line": err.line, "message": f"XML schema: {err.message}"})
-        raise DefinitionInvalid(f"{upload.bpmn_name} is not valid BPMN ({len(problems)} problem(s))", problems)
+    problems: list[dict] = _schema_problems(upload, tree)
+    if problems:
+        first = problems[0]
+        raise DefinitionInvalid(f"{upload.bpmn_name} is not valid BPMN for SpiffWorkflow ({len(problems)} problem(s)); "
+                                f"the first, line {first['line']}: {first['message']}", problems)
 
     parser = SpiffBpmnParser()
     try:
         parser.add_bpmn_xml(root, upload.bpmn_name)
         process_ids = parser.get_process_ids()
         if len(process_ids) != 1:
-            raise DefinitionInvalid(f"{upload.bpmn_name} must hold exactly one executable process, "
-                                    f"found {len(process_ids)}")
+            raise _process_count_problem(upload, root, process_ids)
         key = process_ids[0]
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     except SpiffWorkflowException as e:
-        line = getattr(e, "line_number", None) or None
-        raise DefinitionInvalid(f"{upload.bpmn_name}: {e}", [{"file": upload.bpmn_name, "line": line,
-                                                               "message": str(e)}]) from e
+        # SpiffWorkflow names the element (its id) but reads the line from an attribute lxml does not have.
+        element_id = getattr(e, "id", "") or ""
+        line = getattr(e, "line_number", None) or (_line_of(root, element_id) if element_id else None)
+        problem = {"file": upload.bpmn_name, "line": line, "message": str(e)}
+        if element_id:
+            problem["element"] = element_id
+        where = f"line {line}" + (f", element '{element_id}'" if element_id else "") if line or element_id else ""
+        raise DefinitionInvalid(f"{upload.bpmn_name}{f' ({where})' if where else ''}: {e}", [problem]) from e
 
     budget = sandbox.Budget()  # all the constant expressions evaluated below share one budget
     for task_id, kind, source, mode in _expressions(spec, subprocess_specs):
@@ -397,13 +471,31 @@ def prevalidate(upload: Upload) -> None:
     _validated_upload(upload, upload.content_hash())
 
 
+MAX_NOTE = 2000  # characters: a deployer's why, not a document
+
+
+def version_note(note) -> str | None:
+    """A deploy's note as stored: trimmed text of at most MAX_NOTE characters, or None for none."""
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise ValidationFailed("'note' must be text", [{"field": "note", "message": "must be text"}])
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise ValidationFailed(f"'note' must be at most {MAX_NOTE} characters, not {len(note)}",
+                               [{"field": "note", "message": f"must be at most {MAX_NOTE} characters"}])
+    return note or None
+
+
 def deploy(session: Session, upload: Upload, actor: str, at, package_version_id: int | None = None,
-           lane_roles: dict[str, str] | None = None) -> tuple[ProcessDefinition, bool]:
+           lane_roles: dict[str, str] | None = None, note: str | None = None) -> tuple[ProcessDefinition, bool]:
     """Store a new version (or return the latest one if the content is unchanged). Returns (definition, created).
 
     Deployed with its package (engine/packages), the version belongs to that package version and its lanes are
     the manifest's roles (``lane_roles``). A file deployed on its own stays in the package of the process's
-    latest version, if it has one, under the same roles (docs/services.md, "Deploying one BPMN file")."""
+    latest version, if it has one, under the same roles (docs/services.md, "Deploying one BPMN file"). ``note``
+    (the deployer's why) is kept with a new version; an unchanged deploy stores nothing, the note neither."""
+    note = version_note(note)
     digest = upload.content_hash()
     key, name, spec_json, forms, catalogue = _validated_upload(upload, digest)
     latest = latest_definition(session, key, required=False)
@@ -429,7 +521,7 @@ def deploy(session: Session, upload: Upload, actor: str, at, package_version_id:
         process_key=key, version=version, name=name, content_hash=digest,
         bpmn_xml=upload.bpmn_bytes.decode("utf-8"), spec_json=spec_json,
         forms=forms, task_catalogue=catalogue, deployed_at=at, deployed_by=actor,
-        package_version_id=package_version_id,
+        package_version_id=package_version_id, note=note,
     )
     session.add(definition)
     try:
@@ -441,6 +533,8 @@ def deploy(session: Session, upload: Upload, actor: str, at, package_version_id:
                "forms": sorted(forms)}
     if package_version_id is not None:
         payload["package_version_id"] = package_version_id
+    if note is not None:
+        payload["note"] = note
     audit.record_system_event(session, actor, at, audit.DEFINITION_DEPLOYED, payload)
     return definition, True
 
@@ -472,6 +566,24 @@ def latest_definition_id(session: AnySession, key: str) -> int:
     if found is None:
         raise NotFound(f"no process '{key}' is deployed")
     return found[0]
+
+
+def history(session: Session, key: str) -> dict:
+    """Every version of process ``key``, newest first, with author, time, note and the package version it came
+    with, and which version new cases start on (today the newest: a deploy is live at once)."""
+    rows = session.execute(
+        select(ProcessDefinition.version, ProcessDefinition.deployed_at, ProcessDefinition.deployed_by,
+               ProcessDefinition.note, ProcessDefinition.content_hash, PackageVersion.package_key,
+               PackageVersion.version.label("package_version"), PackageVersion.note.label("package_note"))
+        .outerjoin(PackageVersion, PackageVersion.id == ProcessDefinition.package_version_id)
+        .where(ProcessDefinition.process_key == key).order_by(ProcessDefinition.version.desc())).all()
+    if not rows:
+        raise NotFound(f"no process '{key}' is deployed")
+    return {"process_key": key, "starts_new_cases": rows[0].version,
+            "versions": [{"version": r.version, "deployed_at": r.deployed_at.isoformat(),
+                          "deployed_by": r.deployed_by, "note": r.note, "content_hash": r.content_hash,
+                          "package": r.package_key, "package_version": r.package_version,
+                          "starts_new_cases": i == 0} for i, r in enumerate(rows)]}
 
 
 def list_definitions(session: Session) -> list[dict]:

@@ -10,7 +10,9 @@ CASE_FACTS = ("client_code", "caseworker")
 
 
 def groups(schema: dict | None) -> list[dict]:
-    """The form's review groups: [{"label": {hu, en}, "fields": [key, …]}] (none when it declares none)."""
+    """The form's review groups: [{"label": {hu, en}, "fields": [key, …], "by": row field}] (none when it declares
+    none). ``by``: the group's repeatable blocks are shown side by side, one column per row headed by that field of
+    the row (each reviewer's scores beside the others'), one line per field of the rows."""
     declared = (schema or {}).get("x-review")
     return [g for g in declared if isinstance(g, dict)] if isinstance(declared, list) else []
 
@@ -20,12 +22,14 @@ def shape_problems(name: str, schema: dict) -> list[dict]:
     if "x-review" not in schema:
         return []
     declared = schema["x-review"]
-    shape = 'x-review must be a list of {"label": {"hu": …, "en": …}, "fields": ["<data key>", …]}'
+    shape = ('x-review must be a list of {"label": {"hu": …, "en": …}, "fields": ["<data key>", …]} (and '
+             '"by": "<field of the rows>" to show repeatable blocks side by side)')
     if not isinstance(declared, list) or not declared:
         return [{"file": name, "message": shape}]
     problems = []
     for n, group in enumerate(declared, 1):
-        if (not isinstance(group, dict) or set(group) - {"label", "fields"}
+        if (not isinstance(group, dict) or set(group) - {"label", "fields", "by"}
+                or not isinstance(group.get("by", ""), str)
                 or not isinstance(group.get("label"), dict) or not {"hu", "en"} <= set(group["label"])
                 or not isinstance(group.get("fields"), list) or not group["fields"]
                 or not all(isinstance(f, str) and f for f in group["fields"])):
@@ -36,7 +40,19 @@ def shape_problems(name: str, schema: dict) -> list[dict]:
 def reference_problems(forms: dict[str, dict]) -> list[dict]:
     """Every key a form shows for review is recorded by some form of the same process (or is a case fact)."""
     recorded = {key for schema in forms.values() for key in (schema.get("properties") or {})}
-    return [{"file": name, "message": f"x-review names '{key}', which no form of this process records "
-             f"(case facts: {', '.join(CASE_FACTS)})"}
-            for name, schema in sorted(forms.items()) for group in groups(schema)
-            for key in group.get("fields") or [] if key not in recorded and key not in CASE_FACTS]
+    problems = [{"file": name, "message": f"x-review names '{key}', which no form of this process records "
+                 f"(case facts: {', '.join(CASE_FACTS)})"}
+                for name, schema in sorted(forms.items()) for group in groups(schema)
+                for key in group.get("fields") or [] if key not in recorded and key not in CASE_FACTS]
+    # Side by side (``by``): every field of the group is a repeatable block whose rows have that field.
+    row_fields = {key: set((prop.get("items") or {}).get("properties") or {})
+                  for schema in forms.values() for key, prop in (schema.get("properties") or {}).items()
+                  if isinstance(prop, dict) and prop.get("type") == "array"}
+    for name, schema in sorted(forms.items()):
+        for group in groups(schema):
+            by = group.get("by")
+            for key in group.get("fields") or [] if by else []:
+                if key in recorded and by not in row_fields.get(key, set()):
+                    problems.append({"file": name, "message": f"x-review shows '{key}' side by side by '{by}', "
+                                     f"which is not a field of its rows"})
+    return problems

@@ -158,6 +158,10 @@ def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, Chec
         for i, role in enumerate(start.get("roles") or ()):
             if role not in roles:
                 refuse(("processes", key, "start", "roles", i), f"'{role}' is not one of this package's roles")
+        if start.get("manual") is False and start["from"] == NOTHING:
+            # The engine starts a case from another one for that case's client (a member leaving, a form choice).
+            refuse(("processes", key, "start", "manual"), "a case that starts from nothing and not by hand could "
+                                                          "never start: the engine starts cases for a client")
         if start.get("data") and start["from"] == NOTHING:
             refuse(("processes", key, "start", "data"), "a case that starts from nothing has no client to take "
                                                         "data from")

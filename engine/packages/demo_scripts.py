@@ -204,6 +204,9 @@ def check(package: Package, tasks: Mapping[str, Mapping[str, TaskFacts]],
             refuse(case, None, f"process '{case.process}' is not one of this package's processes "
                                f"({', '.join(sorted(manifest['processes']))})")
             continue
+        if spec["start"].get("manual") is False:
+            refuse(case, None, f"process '{case.process}' is not started by hand (start.manual: false): play "
+                               "the case that starts it")
         if case.by not in demo_users:
             refuse(case, None, f"'{case.by}' is not a demo user ({', '.join(sorted(demo_users))})")
         elif spec["start"].get("roles") and not set(spec["start"]["roles"]) & demo_users[case.by]:

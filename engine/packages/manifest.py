@@ -65,6 +65,8 @@ SCHEMA: dict = {
                         "properties": {
                             "from": _KEY,
                             "roles": _names(_KEY),
+                            # false: only the engine starts it (docs/services.md, "start.manual").
+                            "manual": {"type": "boolean"},
                             "data": {"type": "object", "propertyNames": _FIELD,
                                      "additionalProperties": {"enum": list(REGISTRATION_VALUES)}},
                         },

@@ -33,6 +33,13 @@ def seed_fields(manifest: dict | None, process_key: str) -> dict[str, str]:
     return dict((process(manifest, process_key).get("start") or {}).get("data") or {})
 
 
+def manual_start(manifest: dict | None, process_key: str) -> bool:
+    """Whether a person may start the process by hand (``start.manual``, true unless the manifest says false):
+    a process the engine starts for another case's reasons (a member leaving a group, a choice on a form) starts
+    with what that case hands it, which a start by hand would not have."""
+    return (process(manifest, process_key).get("start") or {}).get("manual", True) is not False
+
+
 def lane_roles(manifest: dict | None) -> dict[str, str]:
     """lane id -> role code (``roles.<role>.lane``); without a manifest a lane id is the role code."""
     return {spec["lane"]: role for role, spec in ((manifest or {}).get("roles") or {}).items()}

@@ -11,15 +11,9 @@ from sqlalchemy.orm import Session
 from ..errors import NotFound, SegitoError
 from ..store import audit
 from ..store.models import User, UserRole
-from . import login_sessions
+from . import api_tokens, login_sessions
 from .actor import Actor as Actor  # where the rest of the engine takes it from
-
-CASEWORKER = "caseworker"
-PROFESSIONAL_LEAD = "professional_lead"
-PROCESS_DESIGNER = "process_designer"
-MANAGER = "manager"
-ADMINISTRATOR = "administrator"
-ROLES = (CASEWORKER, PROFESSIONAL_LEAD, PROCESS_DESIGNER, MANAGER, ADMINISTRATOR)
+from .roles import ADMINISTRATOR, CASEWORKER, MANAGER, PROCESS_DESIGNER, PROFESSIONAL_LEAD, ROLES
 
 # The users of the default run's demo (engine/setup.py creates them; the packages' demo scripts act as them).
 DEMO_PASSWORD = "segito-demo"
@@ -127,9 +121,10 @@ def update_user(session: Session, user_id: int, actor: str, at: dt.datetime, *, 
                 roles: list[str] | None = None, active: bool | None = None, password: str | None = None,
                 keep_session: int | None = None) -> User:
     """Change a user's name, roles, active flag or password; one audit event lists what changed (never the
-    password itself). Deactivating ends the user's sessions, a new password all but ``keep_session`` (the session
-    of a user setting her own; engine/people/login_sessions.py). An administrator cannot take away their own
-    administrator role or deactivate themselves, so the app always keeps someone who can manage users."""
+    password itself). Deactivating ends the user's sessions and revokes her API tokens, a new password ends all
+    sessions but ``keep_session`` (the session of a user setting her own; engine/people/login_sessions.py). An
+    administrator cannot take away their own administrator role or deactivate themselves, so the app always keeps
+    someone who can manage users."""
     user = by_id(session, user_id)
     before: dict[str, object] = {}
     after: dict[str, object] = {}
@@ -166,6 +161,7 @@ def update_user(session: Session, user_id: int, actor: str, at: dt.datetime, *, 
     # every other session, as one set by someone who knew the old one may be open somewhere.
     if after.get("active") is False:
         login_sessions.end_all_of_user(session, user.id, user.username, actor, at, login_sessions.USER_DEACTIVATED)
+        api_tokens.revoke_all_of_user(session, user.id, user.username, actor, at)
     elif password:
         login_sessions.end_all_of_user(session, user.id, user.username, actor, at, login_sessions.PASSWORD_CHANGED,
                                        keep=keep_session)

@@ -89,11 +89,11 @@ class Advance:
 
     # Set only by the commands and observers they concern, so read with getattr and a default: firing a timer
     # (engine/timers/timers.py) sets the first three for engine/timers/timer_sync.py; the caseload check sets
-    # ``warnings``.
+    # ``warnings`` (each a dict: ``code``, the audit event's kind, and its figures; worded by the reader's app).
     fired_by: str
     open_timer_rows: list
     cycle_times: dict[str, int]
-    warnings: list[str]
+    warnings: list[dict]
     held_timers: set[str]
     chain: tuple[dt.datetime, str, dt.datetime]
 

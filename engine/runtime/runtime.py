@@ -59,6 +59,7 @@ class DefinitionView:
             dict.fromkeys(lane_roles.get(r, r) for r in definitions.starter_roles(row.bpmn_xml)))
         self.needs_client = package_settings.needs_client(manifest, row.process_key)
         self.starts_from = package_settings.starts_from(manifest, row.process_key)
+        self.manual_start = package_settings.manual_start(manifest, row.process_key)
         self.seed_fields = package_settings.seed_fields(manifest, row.process_key)
         self.registration = package_settings.registration(manifest, row.process_key)
         self.members = package_settings.members(manifest, row.process_key)

@@ -37,10 +37,14 @@ ENTRY_CORRECTED = "entry_corrected"
 CASE_LINKED = "case_linked"  # a choice on a form started a case of another process for the same client
 MEMBER_JOINED = "member_joined"  # a client joined a case with members (engine/cases/members.py)
 MEMBER_LEFT = "member_left"
+DOCUMENT_PRODUCED = "document_produced"  # a step document filled from the case as PDF (engine/documents/)
+DOCUMENT_UPLOADED = "document_uploaded"  # a signed copy of one kept with the case
+DOCUMENT_DOWNLOADED = "document_downloaded"
 CLIENT_REGISTERED = "client_registered"
 CLIENT_RETURNED = "client_returned"
 DEFINITION_DEPLOYED = "definition_deployed"
 PACKAGE_DEPLOYED = "package_deployed"
+PACKAGE_EXPORTED = "package_exported"  # a package version's files given out as a zip (engine/packages/export.py)
 USER_CREATED = "user_created"
 USER_CHANGED = "user_changed"
 USER_LOCALE_CHANGED = "user_locale_changed"
@@ -49,6 +53,10 @@ USER_LOGGED_OUT = "user_logged_out"
 SESSIONS_ENDED = "sessions_ended"  # by a deactivation or a password change (engine/people/login_sessions.py)
 LOGIN_FAILED = "login_failed"
 ACCESS_DENIED = "access_denied"
+API_TOKEN_ISSUED = "api_token_issued"  # engine/people/api_tokens.py
+API_TOKEN_REVOKED = "api_token_revoked"
+API_TOKENS_LISTED = "api_tokens_listed"
+API_TOKENS_REVOKED = "api_tokens_revoked"  # all of a user's, by a deactivation
 
 
 _INSERT_EVENTS = AuditEvent.__table__.insert()

@@ -92,6 +92,25 @@ class LoginSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(40))
 
 
+class ApiToken(Base):
+    """A credential for the JSON API (engine/people/api_tokens.py): a name, scopes, an optional expiry. The
+    client holds a random secret; only its SHA-256 is stored. Revoked, never deleted, so the audit can name it."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[str] = mapped_column(String(100))  # space-separated, as OAuth writes them
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(80))
+
+
 class PackageVersion(Base):
     """One deployed version of a service package (docs/services.md): its manifest and the hash of all its files.
     The process versions deployed with it point here; a package whose files are unchanged is not stored again."""
@@ -108,6 +127,19 @@ class PackageVersion(Base):
     files: Mapped[list] = mapped_column(JSON)  # the package's file names, as deployed
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
+
+
+class PackageFile(Base):
+    """One file of a package version, its bytes as deployed: what an export gives back (docs/services.md)."""
+
+    __tablename__ = "package_files"
+    __table_args__ = (UniqueConstraint("package_version_id", "path"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_version_id: Mapped[int] = mapped_column(ForeignKey("package_versions.id"))
+    path: Mapped[str] = mapped_column(String(500))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ProcessDefinition(Base):
@@ -127,6 +159,7 @@ class ProcessDefinition(Base):
     task_catalogue: Mapped[dict] = mapped_column(JSON)
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
     # The package version it was deployed with; None for a BPMN file deployed on its own (docs/services.md).
     package_version_id: Mapped[int | None] = mapped_column(ForeignKey("package_versions.id"), index=True)
 
@@ -217,6 +250,24 @@ class HumanTask(Base):
         Index("ix_human_tasks_assigned", "assignee_id", "state", text("(due_at IS NULL)"), "due_at", "created_at",
               "id"),
     )
+
+
+class InboxCount(Base):
+    """A signed change to the number of tasks waiting for one assignee (NULL: unclaimed in the role's queue) in
+    one role with one due day (UTC; NULL: none). Written only by triggers on ``human_tasks`` (migration 0027);
+    the sum of a key's rows is its count. engine/cases/inbox_counts.py reads and merges them."""
+
+    __tablename__ = "inbox_counts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(40))
+    due_day: Mapped[dt.date | None] = mapped_column(Date)
+    n: Mapped[int] = mapped_column(Integer)
+    # True on the rows a merge wrote; the triggers' rows are False (migration 0028).
+    merged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+    __table_args__ = (Index("ix_inbox_counts_key", "assignee_id", "role", "due_day", "n", "merged"),)
 
 
 class AuditEvent(Base):

@@ -1,4 +1,5 @@
-"""The ticker: APScheduler wakes up every few seconds and calls ``timers.fire_due``; nothing else.
+"""The ticker: APScheduler wakes up every few seconds and calls ``timers.fire_due`` (and notes that it did, for
+readiness and metrics: engine/observability).
 
 The due times live in the database (``timers``), never in APScheduler's own job store, so any number of tickers
 (one in each web process, and ``segito worker`` processes beside them) share the work safely: the claim in
@@ -16,6 +17,7 @@ import threading
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from ..observability import health, metrics
 from . import timers
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,9 @@ DEFAULT_INTERVAL = float(os.environ.get("SEGITO_TICK_SECONDS", "5"))
 
 def tick(runtime, worker: str, stop: threading.Event | None = None) -> int:
     """One tick: fire what is due. Errors are logged, never raised into the scheduler (it would stop the job)."""
+    # Readiness (/readyz) asks whether this process's ticks still come (engine/observability/health.py).
+    health.ticking.tick_started()
+    metrics.inc("segito_timer_ticks_total")
     try:
         fired = timers.fire_due(runtime, worker, stop=stop)
         if fired:
@@ -33,10 +38,14 @@ def tick(runtime, worker: str, stop: threading.Event | None = None) -> int:
     except Exception:  # noqa: BLE001 - the database may be away for a moment; the next tick tries again
         log.exception("tick of %s failed", worker)
         return 0
+    finally:
+        health.ticking.tick_ended()
+        metrics.write()
 
 
 def _add_job(scheduler, runtime, worker: str, interval: float, stop: threading.Event | None = None) -> None:
     # The first tick runs at once: after downtime, what is overdue fires without waiting an interval.
+    health.ticking.expect(interval)
     scheduler.add_job(tick, "interval", args=(runtime, worker, stop), seconds=interval, id="fire_due_timers",
                       max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True,
                       next_run_time=dt.datetime.now(dt.timezone.utc))

@@ -82,12 +82,12 @@ def observe(step, created, completed) -> None:
 
 
 def _warn(step, key: str, rule: dict, week: dt.date, minutes: int, limit: int) -> None:
+    """A warning for the person (its code and figures; the web app words it in the reader's language) and the same
+    figures in the case's history."""
     label = rule["time"].get("label") or {"hu": "egy kliensre fordított idő", "en": "time with one client"}
-    last = week + dt.timedelta(days=6)
-    message = (f"{label['hu']}: {minutes} perc a {week.isoformat()} – {last.isoformat()} héten; a szolgáltatási "
-               f"leírás hetente legfeljebb {limit} percet enged / {label['en']}: {minutes} minutes in the week "
-               f"{week.isoformat()} – {last.isoformat()}; the seed allows at most {limit} minutes a week")
-    step.warnings = [*getattr(step, "warnings", []), message]
+    step.warnings = [*getattr(step, "warnings", []), {
+        "code": TIME_LIMIT_EXCEEDED, "caseload": key, "label": label, "week_start": week.isoformat(),
+        "week_end": (week + dt.timedelta(days=6)).isoformat(), "minutes": minutes, "limit": limit}]
     step.audit.add(TIME_LIMIT_EXCEEDED, {"caseload": key, "week_start": week.isoformat(), "minutes": minutes,
                                          "limit": limit, "caseworker_id": step.caseworker_id})
 

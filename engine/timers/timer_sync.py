@@ -458,10 +458,10 @@ def _caseload_warning(step, existing, new) -> None:
             continue
         count = caseload.active_clients(step.session, rule, step.caseworker_id, including_case=step.case.id)
         if count > rule["limit"]:
-            label = rule["label"] or {"hu": "kliens", "en": "clients"}
-            message = (f"{count} {label['hu']} – a szolgáltatási leírás legfeljebb {rule['limit']}-at enged / "
-                       f"{count} {label['en']} – the seed allows at most {rule['limit']}")
-            step.warnings = [*getattr(step, "warnings", []), message]
+            # The code and the figures: the web app words the warning in the reader's language.
+            step.warnings = [*getattr(step, "warnings", []), {
+                "code": caseload.CASELOAD_EXCEEDED, "caseload": key,
+                "label": rule["label"] or {"hu": "kliens", "en": "clients"}, "active": count, "limit": rule["limit"]}]
             step.audit.add(caseload.CASELOAD_EXCEEDED, {"caseworker_id": step.caseworker_id, "caseload": key,
                                                         "active": count, "limit": rule["limit"]})
 

@@ -23,6 +23,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import bindparam, func, or_, select, update
 
 from ..errors import Conflict, NotFound, WorkflowFailed
+from ..observability import metrics
 from ..people import access
 from ..people.users import ADMINISTRATOR, Actor
 from ..runtime.advance import Advance, CaseRecord
@@ -315,6 +316,7 @@ def fire_due(runtime, worker: str | None = None, limit: int = BATCH, max_batches
     return fired
 
 
+@metrics.command("retry_incident")
 def retry_incident(runtime, timer_id: int, actor: Actor) -> dict:
     """An administrator sends an incident (or a failing timer) back to the queue, due now, attempts reset."""
     access.require_role(actor, ADMINISTRATOR)

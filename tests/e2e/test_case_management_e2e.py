@@ -69,7 +69,10 @@ def test_the_main_path_in_both_languages(page, live_server, login, shot):
         page.check("input[name=next_step][value=closure]")
         shot(page, f"case-management-meeting-{lang}")
         _complete(page)
-        expect(page.locator("body")).to_contain_text("130")  # the weekly time warned: 70 + 60 minutes
+        # The weekly time warned (70 + 60 minutes), worded in the page's language only.
+        warning = page.locator(".flash-warning")
+        expect(warning).to_contain_text("130 perc" if lang == "hu" else "130 minutes")
+        expect(warning).not_to_contain_text("minutes" if lang == "hu" else "perc")
         shot(page, f"case-management-time-warning-{lang}")
         do(rt, case_id, "cm_closure", cm.closure({}, "2026-03-18"), people.anna)
         # 8.1: the anonymous survey: said so, no draft button, nothing of it kept with the case.

@@ -19,9 +19,11 @@ from tests.integration.helpers import waiting
 
 TEXTS = {
     "hu": {"setup": "A–B A csoport összeállítása", "first": "Első összejövetel", "members": "Tagok",
-           "anonymous": "névtelen", "report": "Önsegítő csoportok – monitoring", "too_long": "240"},
+           "anonymous": "névtelen", "report": "Önsegítő csoportok – monitoring", "too_long": "240",
+           "left_early": "nem lehet ennél korábbi"},
     "en": {"setup": "Compose the group", "first": "First meeting", "members": "Members",
-           "anonymous": "anonymous", "report": "Self-help groups – monitoring", "too_long": "240"},
+           "anonymous": "anonymous", "report": "Self-help groups – monitoring", "too_long": "240",
+           "left_early": "would be earlier"},
 }
 
 
@@ -56,6 +58,8 @@ def test_a_group_from_composition_to_a_member_leaving(page, live_server, login, 
 
     # ---- A–B: compose the group -------------------------------------------------------------------------------
     page.goto("/cases")
+    # The day-180 follow-up is the engine's to start when a member leaves: never offered by hand.
+    expect(page.get_by_test_id("start-self-help-follow-up")).to_have_count(0)
     page.get_by_test_id("start-self-help-groups").click()
     page.get_by_test_id("start-confirm").click()
     page.wait_for_url(re.compile(r"/tasks/\d+$"))
@@ -140,11 +144,19 @@ def test_a_group_from_composition_to_a_member_leaving(page, live_server, login, 
     page.fill("#f-duration_minutes", "150")
     page.locator("#w-members_leaving > .add-row [data-add-row]").click()
     page.fill("#f-members_leaving-0-client_code", codes[0])
-    page.fill("#f-members_leaving-0-left_on", _date(lang, "2026-03-11"))
+    page.fill("#f-members_leaving-0-left_on", _date(lang, "2026-03-01"))
     page.select_option("#f-members_leaving-0-leaving_reason", "found_work")
     page.check("#f-members_leaving-0-employed_on_leaving-true")
     page.check("#f-professional_present-false")
     page.select_option("#f-group_next", "continue")
+    _complete(page)
+    # Leaving before joining is refused at the row, in the page's language only (web/form_errors.py).
+    refused = page.locator("[id='e-members_leaving-0-left_on']")
+    expect(refused).to_contain_text(text["left_early"])
+    expect(refused).not_to_contain_text(TEXTS["en" if lang == "hu" else "hu"]["left_early"])
+    shot(page, f"self-help-{lang}-5a-leaving-before-joining")
+    page.js_errors.clear()  # the refusal's 422 is what was asked for
+    page.fill("#f-members_leaving-0-left_on", _date(lang, "2026-03-11"))
     shot(page, f"self-help-{lang}-5-member-leaves")
     _complete(page)
     assert not page.js_errors, page.js_errors

@@ -69,10 +69,26 @@ def test_a_fidelity_review_pre_filled_from_live_data_in_both_languages(page, liv
         expect(body).to_contain_text(words[0])   # the evidence, in the reader's language
         expect(body).to_contain_text(words[1])   # the caseload item's anchor for 5
         shot(page, f"ips-fidelity-scoring-{lang}")
-        scores = [{"reviewer": name, **{item: "4" for item in ITEMS}} for name in ("Lea", "Judit")]
-        do(rt, case_id, "fr_scoring", {"reviewer_scores": scores}, people.lea)
+        # Each reviewer scores at a step of their own; the first one's row is then kept read-only.
+        for row, (name, caseload) in enumerate((("Lea", "4"), ("Judit", "2"))):
+            page.goto(f"/tasks/{task_of(rt, case_id, 'fr_scoring')}")
+            page.fill(f"#f-reviewer_scores-{row}-reviewer", name)
+            for item in ITEMS:
+                page.select_option(f"#f-reviewer_scores-{row}-{item}", caseload if item == "caseload" else "4")
+            if row:
+                expect(page.locator("#f-reviewer_scores-0-reviewer")).to_have_count(0)  # carried, not an input
+                shot(page, f"ips-fidelity-scoring-second-reviewer-{lang}")
+            _complete(page)
         scored = cases.get_case(rt, case_id, people.lea)["data"]
+        assert [r["reviewer"] for r in scored["reviewer_scores"]] == ["Lea", "Judit"]
         page.goto(f"/tasks/{task_of(rt, case_id, 'fr_consensus')}")
+        # Each item's scores side by side, the item where the reviewers differ marked.
+        table = page.get_by_test_id("side-by-side")
+        expect(table.locator("thead")).to_contain_text("Judit")
+        expect(page.get_by_test_id("side-by-side-caseload")).to_contain_text(
+            "eltérő pontok" if lang == "hu" else "scores differ")
+        expect(page.get_by_test_id("side-by-side-staff_focus")).not_to_have_class("differ")
+        page.get_by_test_id("review-reviewer_scores").screenshot(path=f"test-artifacts/ips-fidelity-side-by-side-{lang}.png")
         # No IPS case yet: the data answers only what has no cases behind it (a caseload of 0 → 5); the reviewers
         # agree the rest, the data's own scores kept as they opened.
         agreed = {item: scored.get(f"data_{item}") or "3" for item in DATA_SCORES}

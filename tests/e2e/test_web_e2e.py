@@ -24,12 +24,13 @@ def test_caseworker_inbox_case_page_diagram_language_and_logout(page, live_serve
 
     page.click(f"a[href='/cases/{at_casework}']")
     page.wait_for_url(f"**/cases/{at_casework}")
-    current = page.locator("[data-testid=case-diagram] svg g[data-element-id=step_3_3]")
-    assert "current" in current.get_attribute("class").split()
-    done = page.locator("[data-testid=case-diagram] svg g[data-element-id=step_3_1]")
-    assert "done" in done.get_attribute("class").split()
-    not_reached = page.locator("[data-testid=case-diagram] svg g[data-element-id=step_3_8]")
-    assert not {"done", "current"} & set(not_reached.get_attribute("class").split())
+    page.locator("[data-testid=case-diagram][data-import=done]").wait_for()
+    current = page.locator("[data-testid=case-diagram] svg g.djs-element[data-element-id=step_3_3]")
+    assert "segito-current" in current.get_attribute("class").split()
+    done = page.locator("[data-testid=case-diagram] svg g.djs-element[data-element-id=step_3_1]")
+    assert "segito-done" in done.get_attribute("class").split()
+    not_reached = page.locator("[data-testid=case-diagram] svg g.djs-element[data-element-id=step_3_8]")
+    assert not {"segito-done", "segito-current"} & set(not_reached.get_attribute("class").split())
     assert page.locator("[data-testid=timeline] li").count() > 3
     shot(page, "case-page")
 

@@ -143,7 +143,9 @@ def test_more_than_two_hours_a_week_with_a_client_warns_and_shows_on_the_caseloa
     second = do(runtime, case_id, "cm_meeting", cm.meeting(carried(runtime, case_id, "cm_meeting", people.anna),
                                                            "2026-03-18", minutes=60), people.anna)
     [warning] = second["warnings"]
-    assert "130 perc" in warning and "130 minutes" in warning and "120" in warning
+    assert warning == {"code": "time_limit_exceeded", "caseload": "case_management", "week_start": "2026-03-16",
+                       "week_end": "2026-03-22", "minutes": 130, "limit": 120,
+                       "label": {"hu": "egy ügyfélre fordított idő", "en": "time with one client"}}
     with runtime.db.reading() as session:
         [event] = session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id,
                                                            AuditEvent.kind == "time_limit_exceeded")).scalars().all()
@@ -176,6 +178,7 @@ def test_the_36th_active_client_of_a_case_manager_warns(runtime, people):
     code = demo_data.run_intake(runtime, people.anna, 35)
     started = cases.start_case(runtime, "case_management", people.anna, code)
     [warning] = started["warnings"]
-    assert "36 aktív esetmenedzselt ügyfél" in warning and "at most 35" in warning
+    assert (warning["code"], warning["active"], warning["limit"]) == ("caseload_limit_exceeded", 36, 35)
+    assert warning["label"]["hu"] == "aktív esetmenedzselt ügyfél"
     [load] = [c for c in caseload.overview(runtime, people.mark) if c["caseload"] == "case_management"]
     assert {r["username"]: (r["active"], r["over"]) for r in load["rows"]}["anna"] == (36, True)

@@ -215,6 +215,15 @@ def test_deploying_is_refused_to_others_and_for_invalid_files(runtime, segito, t
 
 def test_case_startable_lists_what_the_user_may_start(segito):
     assert [p["process_key"] for p in segito.ok("case", "startable", "--as", "anna")] == \
-        ["case_management", "family_care", "intake", "ips", "job_retention", "self_help_follow_up",
-         "self_help_groups"]
+        ["case_management", "family_care", "intake", "ips", "job_retention", "self_help_groups"]
     assert [p["process_key"] for p in segito.ok("case", "startable", "--as", "lea")] == ["ips_fidelity_review"]
+
+
+def test_a_process_only_the_engine_starts_is_refused_by_hand_naming_it(runtime, people, segito):
+    # The day-180 follow-up starts when a member leaves a group (start.manual: false), never from the command line.
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    before = _counts(runtime)
+    result = segito("case", "start", "self_help_follow_up", "--client", code, "--as", "anna")
+    assert result.exit_code != 0
+    assert "'self_help_follow_up' is not started by hand" in result.output
+    assert _counts(runtime) == before

@@ -84,6 +84,15 @@ def _form_texts():
             yield str(path.relative_to(BPMN_DIR)), text
 
 
+def _document_texts():
+    """A service's printed documents: their titles and their templates' text (docs/documents.md)."""
+    for path in sorted(BPMN_DIR.glob("*/documents/*")):
+        if path.suffix in (".html", ".yaml"):
+            text = path.read_text(encoding="utf-8")
+            # The declarations' comments are for designers, not read by users.
+            yield str(path.relative_to(BPMN_DIR)), re.sub(r"(?m)^\s*#.*$", "", text)
+
+
 def _bpmn_texts():
     """What the pages show of a BPMN file: element names, the English names and document lists, and the
     description lines of the documentation."""
@@ -106,12 +115,14 @@ def _all_texts():
     yield from _template_texts()
     yield from _form_texts()
     yield from _bpmn_texts()
+    yield from _document_texts()
 
 
 def test_no_rejected_variant_in_catalogues_templates_forms_or_bpmn():
     problems = [hit for where, text in _all_texts()
                 for hit in _hits(text, where, [rule for rule in REJECTED if rule[0] not in _own_wording(where)])]
-    problems += [hit for where, text in [*_form_texts(), *_bpmn_texts()] if where.startswith("job_retention")
+    problems += [hit for where, text in [*_form_texts(), *_bpmn_texts(), *_document_texts()]
+                 if where.startswith("job_retention")
                  for hit in _hits(text, where, JOB_RETENTION_REJECTED)]
     assert not problems, "\n".join(problems)
 

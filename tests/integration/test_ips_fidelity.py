@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import lxml.html
 import pytest
 
 from engine.cases import cases, tasks
@@ -15,8 +16,10 @@ from engine.reports.request import ReportRequest
 from engine.store import clock
 
 from .helpers import do, task_of
+from .test_language_pages import _problems, _user_data, _visible_text
 from .test_supported_employment import ENTRY, PROFILE, start_ips
 from .timer_helpers import local
+from .web_client import browser, make_app
 
 ITEMS = ["caseload", "staff_focus", "generalist", "team_assignment", "team_contact", "rehab_collaboration",
          "vocational_unit", "supervisor_role", "zero_exclusion", "competitive_focus", "executive_support",
@@ -142,11 +145,22 @@ def test_the_fidelity_review_pre_fills_the_items_the_data_answers_with_their_evi
     with pytest.raises(ValidationFailed) as refused:
         do(runtime, case_id, "fr_scoring", {"reviewer_scores": scores, "data_caseload": "1"}, people.lea)
     assert refused.value.details[0]["kind"] == "x-computed"
-    # Fewer than two reviewers is refused.
-    with pytest.raises(ValidationFailed):
-        do(runtime, case_id, "fr_scoring", {"reviewer_scores": scores[:1]}, people.lea)
-    do(runtime, case_id, "fr_scoring", {"reviewer_scores": scores, "evidence_disclosure": "Interjú a tanácsadókkal."},
-       people.lea)
+    # Each reviewer scores at a step of their own: the first reviewer's row, and the step comes again.
+    do(runtime, case_id, "fr_scoring",
+       {"reviewer_scores": scores[:1], "evidence_disclosure": "Interjú a tanácsadókkal."}, people.lea)
+    second = tasks.get_task(runtime, task_of(runtime, case_id, "fr_scoring"), people.lea)
+    [kept] = second["carried"]["reviewer_scores"]
+    assert (kept["row"]["reviewer"], kept["recorded_by"], kept["step"]) == ("Lea", "lea", "F2")
+    # A later step cannot change or drop an earlier reviewer's scores (append-only rows), nor add none.
+    changed = {**scores[0], "caseload": "1"}
+    for rows, kind in (([changed, scores[1]], "x-append-only"), ([scores[1]], "x-append-only"),
+                       ([scores[0]], "x-min-new-rows")):
+        with pytest.raises(ValidationFailed) as refused:
+            do(runtime, case_id, "fr_scoring", {"reviewer_scores": rows}, people.lea)
+        assert refused.value.details[0]["kind"] == kind, rows
+    do(runtime, case_id, "fr_scoring", {"reviewer_scores": scores}, people.lea)
+    assert [r["reviewer"] for r in cases.get_case(runtime, case_id, people.lea)["data"]["reviewer_scores"]] == \
+        ["Lea", "Külső Értékelő"]
     data = cases.get_case(runtime, case_id, people.lea)["data"]
     assert {k: data[f"data_{k}"] for k in DATA_SCORES} == DATA_SCORES
     assert data["data_rapid_search_evidence"]["hu"].startswith("Élő adat: ")
@@ -186,3 +200,30 @@ def test_bands_and_the_trend_across_reviews(runtime, people, world):
     assert (got["F1"], got["F2"], got["F3"]) == (2, 87.5, 1)
     assert got["tables"]["trend"] == [{"key": "2026-03-01", "total": 50}, {"key": "2026-06-01", "total": 125}]
     assert {r["key"]: r["reviews"] for r in got["tables"]["bands"]} == {"exemplary": 1, "not_supported": 1}
+
+
+@pytest.mark.parametrize("lang", ["hu", "en"])
+def test_the_consensus_shows_each_items_reviewer_scores_side_by_side(runtime, people, lang):
+    case_id = setup_review(runtime, people.lea)
+    lea = {"reviewer": "Lea", **{item: "4" for item in ITEMS}, "note": "A 6. tételnél bizonytalan voltam."}
+    other = {"reviewer": "Külső Értékelő", **{item: "4" for item in ITEMS}, "caseload": "2"}
+    do(runtime, case_id, "fr_scoring", {"reviewer_scores": [lea]}, people.lea)
+    do(runtime, case_id, "fr_scoring", {"reviewer_scores": [lea, other]}, people.lea)
+    lead = browser(make_app(runtime), "lea")
+    lead.post("/language", {"locale": lang, "next": "/inbox"})
+    html = lead.get(f"/tasks/{task_of(runtime, case_id, 'fr_consensus')}").get_data(as_text=True)
+    page = lxml.html.fromstring(html)
+    [table] = page.xpath("//table[@data-testid='side-by-side']")
+    assert [th.text_content() for th in table.xpath(".//thead//th")][1:] == ["Lea", "Külső Értékelő"]
+    lines = {tr.get("data-testid")[len("side-by-side-"):]: [td.text_content() for td in tr.xpath("td")]
+             for tr in table.xpath(".//tbody/tr")}
+    assert list(lines)[:2] == ["caseload", "staff_focus"] and len(lines) == 26  # 25 items and the note
+    assert lines["caseload"] == ["4", "2"] and lines["staff_focus"] == ["4", "4"]
+    assert lines["note"] == ["A 6. tételnél bizonytalan voltam.", "–"]
+    [differ] = table.xpath(".//tbody/tr[@class='differ']")
+    assert differ.get("data-testid") == "side-by-side-caseload"
+    header = differ.xpath("th")[0].text_content()
+    assert header.startswith("1. Esetszám" if lang == "hu" else "1. Caseload size")
+    assert ("eltérő pontok" if lang == "hu" else "scores differ") in header
+    allowed = [*_user_data(runtime), "Külső Értékelő", "A 6. tételnél bizonytalan voltam.", "IPS csoport"]
+    assert not _problems(lang, _visible_text(lxml.html.tostring(table, encoding="unicode")), allowed, [])

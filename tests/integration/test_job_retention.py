@@ -197,9 +197,10 @@ def test_a_mentor_is_warned_when_taking_a_31st_follow_up_client_and_the_manager_
     assert "warnings" not in thirtieth
     code = demo_data.run_intake(runtime, people.anna, 1)
     thirty_first = cases.start_case(runtime, "job_retention", people.anna, code)
+    # The code and the figures (the reader's app words them, web/limit_warnings.py), the label in both languages.
     assert thirty_first["warnings"] == [
-        "31 aktív utókövetett kliens – a szolgáltatási leírás legfeljebb 30-at enged / "
-        "31 active follow-up clients – the seed allows at most 30"]
+        {"code": "caseload_limit_exceeded", "caseload": "follow_up", "active": 31, "limit": 30,
+         "label": {"hu": "aktív utókövetett kliens", "en": "active follow-up clients"}}]
     [warned] = events(runtime, caseload.CASELOAD_EXCEEDED, thirty_first["case_id"])
     assert json_payloads([warned])[0] == {"caseworker_id": people.anna.id, "caseload": "follow_up", "active": 31,
                                          "limit": 30}

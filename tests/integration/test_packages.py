@@ -81,8 +81,7 @@ def test_a_changed_manifest_is_a_new_package_version_and_its_caseload_limit_appl
     first = cases.start_case(runtime, "job_retention", people.anna, demo_data.run_intake(runtime, people.anna, 0))
     assert "warnings" not in first
     second = cases.start_case(runtime, "job_retention", people.anna, demo_data.run_intake(runtime, people.anna, 1))
-    assert second["warnings"] == ["2 aktív utókövetett kliens – a szolgáltatási leírás legfeljebb 1-at enged / "
-                                  "2 active follow-up clients – the seed allows at most 1"]
+    assert [(w["code"], w["active"], w["limit"]) for w in second["warnings"]] == [("caseload_limit_exceeded", 2, 1)]
     [found] = [c for c in caseload.overview(runtime, people.mark) if c["caseload"] == "follow_up"]
     assert (found["caseload"], found["role"], found["limit"]) == ("follow_up", "caseworker", 1)
     assert found["limit"] == 1 and {r["username"]: r["over"] for r in found["rows"]}["anna"] is True
@@ -146,6 +145,23 @@ def test_bad_yaml_is_named_with_its_line(runtime, tmp_path):
     (folder / "service.yaml").write_text("a: &x [1]\nb: *x\n", encoding="utf-8")
     [problem] = _refused(runtime, folder)
     assert "anchors and aliases" in problem
+
+
+def test_a_process_not_started_by_hand_must_start_from_a_client(runtime, tmp_path):
+    # The engine starts a case from another case for that case's client; from nothing, nothing could start it.
+    folder = _copy(BPMN_DIR / "self_help_groups", tmp_path)
+    manifest = folder / "service.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    text = text.replace("      from: nothing          # a group has members, not one client (members below)\n",
+                        "      from: nothing\n      manual: false\n")
+    manifest.write_text(text, encoding="utf-8")
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row == "      manual: false")
+    # The package's demo script, which starts a group by hand, is refused too.
+    assert sorted(_refused(runtime, folder)) == [
+        "demo/groups.yaml:13: process 'self_help_groups' is not started by hand (start.manual: false): play the case "
+        "that starts it",
+        f"service.yaml:{line}: processes.self_help_groups.start.manual: a case that starts from nothing and not by "
+        "hand could never start: the engine starts cases for a client"]
 
 
 def test_a_start_from_a_process_that_is_not_deployed_is_refused(runtime, tmp_path):

@@ -123,8 +123,7 @@ def test_a_case_with_no_waiting_step_says_what_it_waits_for_and_when_and_a_timer
 # ------------------------------------------------------------------------------------------- starting a case
 def test_the_start_actions_come_from_the_definitions_and_the_users_roles(runtime, people):
     assert [p["process_key"] for p in cases.startable(runtime, people.anna)] == \
-        ["case_management", "family_care", "intake", "ips", "job_retention", "self_help_follow_up",
-         "self_help_groups"]
+        ["case_management", "family_care", "intake", "ips", "job_retention", "self_help_groups"]
     assert [p["process_key"] for p in cases.startable(runtime, people.lea)] == ["ips_fidelity_review"]
     assert cases.startable(runtime, people.mark) == []
     code = demo_data.run_intake(runtime, people.anna, 0)

@@ -14,6 +14,8 @@ from engine.timers import caseload, timers
 from tests import demo_data
 
 from .helpers import do, task_of, waiting
+from .test_api import Api
+from .web_client import browser, make_app
 
 
 def waiting_steps(runtime, case_id):
@@ -352,3 +354,28 @@ def test_the_monitoring_report_by_sex_and_age_group_against_hand_computed_figure
     day_180_age = [(r["checked"], r["employed"], r["found"], r["kept"])
                    for r in result["tables"]["day_180_by_age"]]
     assert day_180_age == [(0, 0, 0, 0), (0, 0, 0, 0), (0, 0, 0, 0), (1, 0, 0, 0), (2, 2, 1, 1)]
+
+
+def test_the_follow_up_after_leaving_is_started_by_the_engine_only(runtime, people):
+    """``start.manual: false``: the day-180 follow-up needs the leaving's day and reason, which only a member
+    leaving hands it; it is offered nowhere and refused by hand, naming the process, with nothing saved."""
+    code = demo_data.run_intake(runtime, people.anna, 0)
+    assert "self_help_follow_up" not in {p["process_key"] for p in cases.startable(runtime, people.anna)}
+    with pytest.raises(ValidationFailed, match="'self_help_follow_up' is not started by hand") as refused:
+        cases.start_case(runtime, "self_help_follow_up", people.anna, code)
+    assert refused.value.details[0]["field"] == "process_key"
+    assert refused.value.details[0]["value"] == "self_help_follow_up"
+    api = Api(make_app(runtime).test_client()).as_("anna")
+    answer = api.post("/api/cases", json={"process_key": "self_help_follow_up", "client_code": code})
+    assert answer.status_code == 422 and "self_help_follow_up" in answer.get_json()["message"]
+    anna = browser(make_app(runtime), "anna")
+    assert "start-self-help-follow-up" not in anna.get("/cases").get_data(as_text=True)
+    assert anna.get("/cases/new?process_key=self_help_follow_up").status_code == 400
+    posted = anna.post("/cases/start", {"process_key": "self_help_follow_up", "client_code": code})
+    assert posted.status_code == 422 and "self_help_follow_up" in posted.get_data(as_text=True)
+    # The intake's page offers the processes that start from its client, the follow-up not among them.
+    [intake] = [c["case_id"] for c in cases.list_cases(runtime, people.anna) if c["process_key"] == "intake"]
+    page = anna.get(f"/cases/{intake}").get_data(as_text=True)
+    assert "start-self-help-groups" not in page and "start-self-help-follow-up" not in page
+    assert "start-job-retention" in page
+    assert not [c for c in cases.list_cases(runtime, people.anna) if c["process_key"] == "self_help_follow_up"]

@@ -158,7 +158,7 @@ def test_a_job_coach_with_more_than_20_clients_is_warned_and_flagged(runtime, pe
     code = demo_data.run_intake(runtime, people.anna, 20)
     started = cases.start_case(runtime, "ips", people.anna, code)
     [warning] = started["warnings"]
-    assert "20" in str(warning)
+    assert (warning["code"], warning["active"], warning["limit"]) == ("caseload_limit_exceeded", 21, 20)
     [load] = [c for c in caseload.overview(runtime, people.lea) if c["caseload"] == "ips_clients"]
     [anna] = [r for r in load["rows"] if r["username"] == "anna"]
     assert (load["limit"], anna["active"], anna["over"]) == (20, 21, True)

@@ -13,7 +13,9 @@ from tests import demo_data
 from tests.integration.helpers import task_of
 from tests.integration.web_client import Browser, browser, make_app
 
-PUBLIC = {"auth.login", "auth.logout", "auth.language", "static", "inbox.home"}
+PUBLIC = {"auth.login", "auth.logout", "auth.language", "static", "inbox.home",
+          # The probes answer everyone; /metrics answers this machine or its token (tests/integration/test_ops.py).
+          "ops.healthz", "ops.readyz", "ops.metrics_text"}
 
 
 def _denials(runtime, actor):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import lxml.html
 from sqlalchemy import select, update
 
 from engine.cases import cases
@@ -89,11 +90,16 @@ def test_case_page_shows_client_steps_log_timeline_and_diagram(runtime, people):
     html = anna.get(f"/cases/{case_id}").get_data(as_text=True)
     assert code in html and "Kovács" in html  # the client
     assert "3.6" in html  # the current step
-    svg = html[html.index("<svg"):html.index("</svg>")]
-    assert re.search(r'<g class="[^"]*\bcurrent\b[^"]*" data-element-id="step_3_6"', svg)
-    assert re.search(r'<g class="[^"]*\bdone\b[^"]*" data-element-id="step_3_1"', svg)
-    assert not re.search(r'<g class="[^"]*\b(done|current)\b[^"]*" data-element-id="step_3_8"', svg)
-    assert re.search(r'<g class="flow sequence taken" data-element-id="flow_step_3_1_step_3_2"', svg)
+    # The diagram viewer is given the case's own BPMN and its marks (drawn in the browser: tests/e2e).
+    viewer = lxml.html.fromstring(html).xpath("//*[@data-testid='case-diagram']")[0]
+    assert viewer.get("data-src") == f"/cases/{case_id}/diagram.bpmn"
+    assert viewer.get("data-current").split() == ["step_3_6"]
+    assert "step_3_1" in viewer.get("data-done").split() and "step_3_8" not in viewer.get("data-done").split()
+    assert "flow_step_3_1_step_3_2" in viewer.get("data-taken").split()
+    # The same in words, for a screen reader.
+    steps = {li.text_content() for li in lxml.html.fromstring(html).xpath("//ol[@data-testid='diagram-steps']/li")}
+    assert {"3.1 Cselekvési terv kidolgozása: Megtett lépés", "3.8 Eset sikeres lezárása: Még nem érintett",
+            "3.6 Teljesülnek az együttműködési megállapodásban vállaltak?: Aktuális lépés"} <= steps, steps
     # The case log: two meetings (47-49) and the action (50-51), with the form's labels and options.
     meetings = html[html.index('data-testid="log-meetings"'):]
     meetings = meetings[:meetings.index("</table>")]  # the timeline below shows the rows each step recorded too
@@ -144,7 +150,9 @@ def test_catalogue_lists_processes_with_steps_roles_and_documents(runtime, peopl
     listing = anna.get("/processes").get_data(as_text=True)
     assert "/processes/family_care" in listing and "/processes/intake" in listing
     page = anna.get("/processes/family_care").get_data(as_text=True)
-    assert "<svg" in page and 'data-element-id="step_3_8"' in page
+    # The diagram: its viewer and the BPMN it loads (drawn in the browser: tests/e2e/test_diagram_viewer_e2e.py).
+    assert 'data-bpmn-viewer' in page and 'data-src="/processes/family_care/diagram.bpmn"' in page
+    assert 'id="step_3_8"' in anna.get("/processes/family_care/diagram.bpmn").get_data(as_text=True)
     for text in ("3.1", "3.11", "Cselekvési terv", "Esetnapló", "Szakmai vezető", "Családgondozó"):
         assert text in page, text
     assert page.index(">3.9<") < page.index(">3.10<")  # steps in their numeric order

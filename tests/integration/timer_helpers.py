@@ -43,7 +43,7 @@ TIMER_PROBE = (_HEAD.format(key="timer_probe") + _lane("start", "wait", "probe",
 <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:intermediateCatchEvent id="wait" name="Ten minutes"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
   <bpmn:timerEventDefinition><bpmn:timeDuration>'PT10M'</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
-<bpmn:serviceTask id="probe" name="Probe"><bpmn:extensionElements><spiff:serviceTaskOperator id="flaky" resultVariable="probe_result" /></bpmn:extensionElements>
+<bpmn:serviceTask id="probe" name="Probe"><bpmn:extensionElements><spiff:serviceTaskOperator id="flaky" resultVariable="probe_result"><spiff:parameters /></spiff:serviceTaskOperator></bpmn:extensionElements>
   <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:serviceTask>
 <bpmn:userTask id="after" name="After the timer"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing></bpmn:userTask>
 <bpmn:endEvent id="end"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>

@@ -751,3 +751,18 @@ def test_sample_documents_validate(rel, doc):
     s = FORMS[rel]
     assert [e.message for e in validator(s).iter_errors(doc)] == []
     assert visibility_errors(s, doc) == []
+
+
+def test_a_review_side_by_side_names_a_field_of_the_blocks_rows():
+    from engine.forms import review
+
+    rows = {"type": "array", "items": {"type": "object", "properties": {"reviewer": {"type": "string"},
+                                                                          "score": {"enum": ["1", "2"]}}}}
+    forms = {"scoring.json": {"properties": {"scores": rows}},
+             "consensus.json": {"x-review": [{"label": {"hu": "P", "en": "S"}, "fields": ["scores"], "by": "who"}]}}
+    assert review.reference_problems(forms) == [{"file": "consensus.json", "message": "x-review shows 'scores' "
+                                                 "side by side by 'who', which is not a field of its rows"}]
+    forms["consensus.json"]["x-review"][0]["by"] = "reviewer"
+    assert review.reference_problems(forms) == []
+    assert review.shape_problems("c.json", {"x-review": [{"label": {"hu": "P", "en": "S"}, "fields": ["scores"],
+                                                          "by": 3}]})

@@ -13,8 +13,9 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Packages only the web layer may import.
-WEB_ONLY = frozenset({"web", "flask", "flask_babel", "flask_wtf", "werkzeug", "jinja2"})
+# Packages only the web layer may import. Jinja is not among them: engine/documents/ fills a service's document
+# templates with it, in its sandbox, so documents are made the same way from a page, the API or the command line.
+WEB_ONLY = frozenset({"web", "flask", "flask_babel", "flask_wtf", "werkzeug"})
 
 class Import(NamedTuple):
     target: str  # the module imported (for ``from a import b``: a.b when that is a module, else a)

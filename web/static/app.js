@@ -19,20 +19,6 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 })();
-// A wide diagram opens scrolled to where the case stands.
-(function () {
-  "use strict";
-  document.querySelectorAll(".diagram-wrap").forEach(function (wrap) {
-    var current = wrap.querySelector("g.current");
-    if (!current || !current.getBBox) { return; }
-    var svg = wrap.querySelector("svg");
-    var box = current.getBoundingClientRect();
-    var frame = wrap.getBoundingClientRect();
-    wrap.scrollLeft += box.left - frame.left - (frame.width - box.width) / 2;
-    wrap.scrollTop += box.top - frame.top - (frame.height - box.height) / 2;
-    if (svg) { svg.setAttribute("data-scrolled", "1"); }
-  });
-})();
 // A copy button (data-copy="<input id>") copies its box's text and says so in the status line beside it.
 (function () {
   "use strict";

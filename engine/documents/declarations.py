@@ -1,0 +1,173 @@
+"""``documents/documents.yaml`` of a service package: which documents it has, at which steps, from which template
+and fields; checked with the package, every problem with its file and line (docs/documents.md)."""
+from __future__ import annotations
+
+import json
+
+from jsonschema import Draft202012Validator
+from lxml import etree
+
+from ..packages.manifest import Lines, load_mapping, schema_problems
+from ..packages.parts import Package, PackageProblem
+from . import render
+
+FOLDER = "documents"
+DECLARATIONS = f"{FOLDER}/documents.yaml"
+FORMAT = 1
+MAX_DECLARATIONS_BYTES = 128 * 1024
+MAX_TEMPLATE_BYTES = 256 * 1024
+LANGUAGES = ("hu", "en")
+# What documents/ may hold besides the declarations: templates, and style sheets and parts they include.
+TEMPLATE_SUFFIXES = (".html", ".css")
+
+_KEY = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
+_NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 300}
+_FILE = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\\.html$"}
+
+SCHEMA: dict = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["format", "documents"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "documents": {
+            "type": "array", "minItems": 1, "maxItems": 200,
+            "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["id", "title", "template", "steps", "fields"],
+                "properties": {
+                    "id": _KEY,
+                    "title": {"type": "object", "required": ["hu", "en"], "additionalProperties": False,
+                              "properties": {"hu": _TEXT, "en": _TEXT}},
+                    "template": _FILE,
+                    "steps": {"type": "array", "items": _NAME, "uniqueItems": True},
+                    "fields": {"type": "array", "items": _NAME, "uniqueItems": True},
+                    "languages": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                  "items": {"enum": list(LANGUAGES)}},
+                    "signed": {"type": "boolean"},
+                },
+            },
+        },
+    },
+}
+_VALIDATOR = Draft202012Validator(SCHEMA)
+
+
+def normalised(declaration: dict) -> dict:
+    """A declaration with its defaults: Hungarian only, and signed."""
+    return {**declaration, "languages": list(declaration.get("languages") or ["hu"]),
+            "signed": bool(declaration.get("signed", True))}
+
+
+def package_fields(package: Package) -> dict[str, dict]:
+    """Field id → JSON Schema over every form of the package, with the fields a case starts with (the manifest's
+    ``start.data``) and those every case has (``client_code``)."""
+    fields: dict[str, dict] = {"client_code": {"type": "string"}}
+    for process in ((package.manifest or {}).get("processes") or {}).values():
+        for name in ((process.get("start") or {}).get("data") or {}):
+            fields.setdefault(name, {"type": "string"})
+    for _path, data in sorted(package.under("forms").items()):
+        try:
+            schema = json.loads(data)
+        except ValueError:
+            continue  # the form's own check reports it
+        for name, prop in ((schema.get("properties") or {}) if isinstance(schema, dict) else {}).items():
+            if isinstance(prop, dict):
+                fields.setdefault(name, prop)
+    return fields
+
+
+def user_tasks(package: Package) -> set[str]:
+    """The user task ids of the package's BPMN files (each file is checked on its own elsewhere)."""
+    found: set[str] = set()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    for path, data in package.files.items():
+        if "/" in path or not path.endswith(".bpmn"):
+            continue
+        try:
+            root = etree.fromstring(data, parser)
+        except etree.XMLSyntaxError:
+            continue
+        found |= {str(t.get("id")) for t in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}userTask")
+                  if t.get("id")}
+    return found
+
+
+def check_package(package: Package) -> tuple[list[dict], dict[str, str], list[PackageProblem]]:
+    """(the normalised declarations, the template files' text, every problem found)."""
+    files = package.under(FOLDER)
+    if not files:
+        return [], {}, []
+    problems: list[PackageProblem] = []
+    templates: dict[str, str] = {}
+    for path, raw in sorted(files.items()):
+        name = path[len(FOLDER) + 1:]
+        if path == DECLARATIONS:
+            continue
+        if "/" in name or not name.endswith(TEMPLATE_SUFFIXES):
+            problems.append(PackageProblem(path, None, "documents/ holds documents.yaml and templates (*.html, "
+                                                       "*.css) only, no subfolders"))
+            continue
+        if len(raw) > MAX_TEMPLATE_BYTES:
+            problems.append(PackageProblem(path, None, f"larger than {MAX_TEMPLATE_BYTES} bytes"))
+            continue
+        try:
+            templates[name] = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            problems.append(PackageProblem(path, None, f"not UTF-8 text: {e.reason}"))
+    if DECLARATIONS not in files:
+        problems.append(PackageProblem(DECLARATIONS, None, "missing: documents/ needs documents.yaml, which "
+                                                           "names each document (docs/documents.md)"))
+        return [], templates, problems
+    data, lines, structure = load_mapping(files[DECLARATIONS], DECLARATIONS, MAX_DECLARATIONS_BYTES, "file",
+                                          "documents.yaml must be a mapping of fields (key: value)")
+    if data is None:
+        return [], templates, problems + structure
+    structure = schema_problems(_VALIDATOR, data, lines, DECLARATIONS)
+    if structure:
+        return [], templates, problems + structure
+    problems += [PackageProblem(p.file, p.line, p.message) for p in render.syntax_problems(templates, FOLDER)]
+    declarations = [normalised(d) for d in data["documents"]]
+    problems += _references(package, declarations, templates, lines)
+    return declarations, templates, problems
+
+
+def _references(package: Package, declarations: list[dict], templates: dict[str, str],
+                lines: Lines) -> list[PackageProblem]:
+    problems: list[PackageProblem] = []
+
+    def refuse(path: tuple, message: str) -> None:
+        where = ".".join(str(p) for p in path)
+        problems.append(PackageProblem(DECLARATIONS, lines.of(*path), f"{where}: {message}"))
+
+    fields = package_fields(package)
+    tasks = user_tasks(package)
+    seen: dict[str, int] = {}
+    for i, declaration in enumerate(declarations):
+        if declaration["id"] in seen:
+            refuse(("documents", i, "id"), f"'{declaration['id']}' is the id of document {seen[declaration['id']]} "
+                                           "too")
+        seen.setdefault(declaration["id"], i)
+        for j, step in enumerate(declaration["steps"]):
+            if step not in tasks:
+                refuse(("documents", i, "steps", j), f"no process of this package has a user task '{step}'")
+        for j, name in enumerate(declaration["fields"]):
+            if name not in fields:
+                refuse(("documents", i, "fields", j), f"no form of this package has a field '{name}'")
+        if declaration["template"] not in templates:
+            refuse(("documents", i, "template"), f"'{declaration['template']}' is not in documents/")
+            continue
+        if any(p.file.startswith(FOLDER) for p in problems if p.file != DECLARATIONS):
+            continue  # a template that does not parse is reported once, above
+        # A trial run with every declared field empty, in each language: a name the template uses that the
+        # document does not declare, or a helper misused, is found at deploy with its line, not by a caseworker.
+        for lang in declaration["languages"]:
+            try:
+                render.html(templates, declaration["template"],
+                            render.trial_context(declaration, fields, package, lang), fields, lang)
+            except render.TemplateFailed as e:
+                problems.append(PackageProblem(f"{FOLDER}/{e.file or declaration['template']}", e.line,
+                                               f"document '{declaration['id']}' ({lang}): {e.message}"))
+                break
+    return problems

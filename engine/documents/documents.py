@@ -1,0 +1,279 @@
+"""A case's documents: those its package offers at each step, a PDF produced from the case's data as a new
+version, a signed copy uploaded, the list, a download. Whoever may see the case may do these (the case's access
+rules, engine/people/access.py); producing, uploading and downloading are audit events of the case.
+
+Producing lays the PDF out before the writing transaction (it takes about a second), so the writer lock is held
+only to number the version and store it.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from sqlalchemy import func, select
+
+from ..cases.cases import authorised_case, case_data_and_entries
+from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
+from ..forms import input_check
+from ..people.users import Actor
+from ..runtime.runtime import Runtime
+from ..sandbox.calendar_helpers import local_date
+from ..store import audit, clock
+from ..store.models import Case, Client, HumanTask, ProcessDefinition, User
+from . import render
+from .models import CaseDocument, PackageDocuments
+
+PRODUCED = "produced"
+SIGNED = "signed"
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# What a signed copy may be, told by its first bytes, never by its name or the type the browser claims.
+SIGNATURES = ((b"%PDF-", "application/pdf", "pdf"), (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+              (b"\xff\xd8\xff", "image/jpeg", "jpg"))
+_UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
+
+
+class FileRefused(SegitoError):
+    """An uploaded file that is not what a signed copy may be (type by content, size)."""
+
+    status = 422
+    code = "file_refused"
+
+
+class FileTooLarge(FileRefused):
+    status = 413
+    code = "file_too_large"
+
+
+def _declarations(session, case: Case) -> tuple[list[dict], dict[str, str]]:
+    """The documents of the package version the case's process was deployed with, and their templates."""
+    version_id = session.execute(select(ProcessDefinition.package_version_id)
+                                 .where(ProcessDefinition.id == case.definition_id)).scalar()
+    row = session.get(PackageDocuments, version_id) if version_id is not None else None
+    return (list(row.declarations), dict(row.templates)) if row is not None else ([], {})
+
+
+def _public(declaration: dict) -> dict:
+    return {"id": declaration["id"], "title": declaration["title"], "languages": declaration["languages"],
+            "signed": declaration["signed"], "steps": declaration["steps"]}
+
+
+def _task_of_case(session, case_id: int, task_id: int) -> HumanTask:
+    input_check.check_id("task", task_id)
+    task = session.get(HumanTask, task_id)
+    if task is None or task.case_id != case_id:
+        raise NotFound(f"case {case_id} has no step (task) {task_id}")
+    return task
+
+
+def offered(runtime: Runtime, case_id: int, actor: Actor, task_id: int | None = None) -> list[dict]:
+    """The documents of the case (``task_id``: those offered at that step), each with ``id``, ``title``
+    (hu/en), ``languages``, ``signed`` and ``steps``."""
+    with runtime.db.reading() as session:
+        case = authorised_case(session, actor, case_id)
+        found, _templates = _declarations(session, case)
+        if task_id is not None:
+            task = _task_of_case(session, case_id, task_id)
+            found = [d for d in found if task.bpmn_id in d["steps"]]
+    return [_public(d) for d in found]
+
+
+def _find(found: list[dict], case_id: int, document_key) -> dict:
+    for declaration in found:
+        if declaration["id"] == document_key:
+            return declaration
+    known = ", ".join(d["id"] for d in found) or "none"
+    raise NotFound(f"case {case_id} has no document '{document_key}' (its documents: {known})")
+
+
+def _row(r: CaseDocument, titles: dict[str, dict]) -> dict:
+    return {"document_id": r.id, "case_id": r.case_id, "document": r.document_key,
+            "title": titles.get(r.document_key) or {"hu": r.document_key, "en": r.document_key},
+            "kind": r.kind, "version": r.version, "language": r.language, "task_id": r.task_id, "step": r.step,
+            "media_type": r.media_type, "file_name": r.file_name, "size": r.size, "sha256": r.sha256,
+            "by": r.produced_by, "at": r.produced_at.isoformat()}
+
+
+_LISTED = tuple(c for c in CaseDocument.__table__.c if c.name != "content")
+
+
+def list_documents(runtime: Runtime, case_id: int, actor: Actor) -> list[dict]:
+    """Every document of the case, produced and signed, every version, newest first (without their bytes)."""
+    with runtime.db.reading() as session:
+        case = authorised_case(session, actor, case_id)
+        found, _templates = _declarations(session, case)
+        titles = {d["id"]: d["title"] for d in found}
+        rows = session.execute(select(*_LISTED).where(CaseDocument.case_id == case_id)
+                               .order_by(CaseDocument.id.desc())).all()
+    return [_row(r, titles) for r in rows]  # type: ignore[arg-type]  # a row of the same columns
+
+
+def _check_language(declaration: dict, lang) -> str:
+    if lang not in declaration["languages"]:
+        raise ValidationFailed(f"document '{declaration['id']}' is made in {', '.join(declaration['languages'])}, "
+                               f"not in '{lang}'", [{"field": "language", "message": "not one of "
+                                                     + ", ".join(declaration["languages"])}])
+    return lang
+
+
+def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lang: str = "hu",
+            task_id: int | None = None) -> dict:
+    """The document filled from the case's data (at a waiting step, with its saved draft over it) as a PDF, kept
+    as the document's next version. Produced again from the same data and template, the latest version is
+    returned as it is (``created``: false); from changed data, a new version is kept beside the earlier ones."""
+    input_check.check_id("case", case_id)
+    input_check.check_text("document", document_key)
+    with runtime.db.reading() as session:
+        case = authorised_case(session, actor, case_id)
+        found, templates = _declarations(session, case)
+        declaration = _find(found, case_id, document_key)
+        _check_language(declaration, lang)
+        task = _task_of_case(session, case_id, task_id) if task_id is not None else None
+        if task is not None and task.bpmn_id not in declaration["steps"]:
+            raise ValidationFailed(f"document '{document_key}' is not one of step {task.step}'s documents",
+                                   [{"field": "document", "message": f"not offered at step {task.step}"}])
+        data, _described = case_data_and_entries(runtime, session, case,
+                                                 task_id=task.spiff_task_id if task is not None and
+                                                 task.state == "ready" else None)
+        if task is not None and task.state == "ready" and task.draft:
+            data = {**data, **task.draft}  # what the caseworker has typed at this step, before completing it
+        meta = runtime.definition(session, case.definition_id).catalogue.get(task.bpmn_id, {}) if task else {}
+        client_code = session.execute(select(Client.client_code).where(Client.id == case.client_id)).scalar() \
+            if case.client_id else data.get("client_code")
+        names = dict(session.execute(select(User.id, User.display_name)
+                                     .where(User.id.in_({i for i in (case.caseworker_id,) if i}))).all())
+        producer = session.execute(select(User.display_name).where(User.id == actor.id)).scalar() or actor.username
+        latest = session.execute(select(CaseDocument.version, CaseDocument.source_hash, CaseDocument.id)
+                                 .where(CaseDocument.case_id == case_id, CaseDocument.document_key == document_key,
+                                        CaseDocument.kind == PRODUCED)
+                                 .order_by(CaseDocument.version.desc()).limit(1)).first()
+    at = clock.now()
+    case_facts = {"id": case.id, "client_code": client_code or "", "process": case.process_key,
+                  "started_on": render.show_date(local_date(case.started_at), lang),
+                  "caseworker": names.get(case.caseworker_id, "") if case.caseworker_id else ""}
+    step = None
+    if task is not None:
+        name = f"{task.step} {meta['name_en']}" if lang == "en" and meta.get("name_en") else task.name
+        step = {"id": task.bpmn_id, "number": task.step, "name": name}
+    fields = {name: data.get(name) for name in declaration["fields"]}
+    source = hashlib.sha256(audit.canonical([declaration, templates, fields, case_facts, step, lang])
+                            .encode("utf-8")).hexdigest()
+    if latest is not None and latest.source_hash == source:
+        with runtime.db.reading() as session:
+            kept = session.execute(select(*_LISTED).where(CaseDocument.id == latest.id)).one()
+        return {**_row(kept, {document_key: declaration["title"]}), "created": False}  # type: ignore[arg-type]
+    version = (latest.version if latest is not None else 0) + 1
+    context = render.context(declaration, lang, version=version, produced_at=at, produced_by=producer,
+                             service_name=(declaration.get("service_name") or {}).get(lang, ""),
+                             service_key=case.process_key, case=case_facts, step=step, data=fields)
+    try:
+        page = render.html(templates, declaration["template"], context, declaration["schemas"], lang)
+    except render.TemplateFailed as e:
+        where = f" (documents/{e.file}:{e.line})" if e.file else ""
+        raise ValidationFailed(f"document '{document_key}' could not be filled from this case: {e.message}{where}",
+                               [{"field": "document", "message": e.message}]) from None
+    content = render.pdf(page, f"{declaration['title'][lang]} – {client_code or case.id}")
+    file_name = f"{document_key}-{case.id}-v{version}.pdf"
+    with runtime.db.unit_of_work() as session:
+        locked = runtime.lock_case(session, case_id)
+        authorised_case(session, actor, case_id)
+        now_latest = _latest_version(session, case_id, document_key, PRODUCED)
+        if now_latest + 1 != version:
+            raise Conflict(f"version {now_latest} of document '{document_key}' was produced at the same moment by "
+                           "someone else; produce it again to make the next one")
+        row = _store(session, locked, actor, at, document_key, PRODUCED, version, lang, "application/pdf",
+                     file_name, content, task, source, {"title": declaration["title"]})
+    return {**row, "title": declaration["title"], "created": True}
+
+
+def _latest_version(session, case_id: int, document_key: str, kind: str) -> int:
+    return session.execute(select(func.max(CaseDocument.version))
+                           .where(CaseDocument.case_id == case_id, CaseDocument.document_key == document_key,
+                                  CaseDocument.kind == kind)).scalar() or 0
+
+
+def _store(session, case: Case, actor: Actor, at, document_key: str, kind: str, version: int, lang: str | None,
+           media_type: str, file_name: str, content: bytes, task: HumanTask | None, source: str | None,
+           extra: dict) -> dict:
+    digest = hashlib.sha256(content).hexdigest()
+    row = CaseDocument(case_id=case.id, task_id=task.id if task else None, step=task.step if task else None,
+                       bpmn_id=task.bpmn_id if task else None, document_key=document_key, kind=kind,
+                       version=version, language=lang, media_type=media_type, file_name=file_name,
+                       size=len(content), sha256=digest, source_hash=source, content=content,
+                       produced_by=actor.username, produced_at=at)
+    session.add(row)
+    session.flush()
+    events = audit.CaseAudit(case, actor.username, at)
+    events.add(audit.DOCUMENT_PRODUCED if kind == PRODUCED else audit.DOCUMENT_UPLOADED,
+               {"document": document_key, "version": version, "kind": kind, "language": lang,
+                "media_type": media_type, "size": len(content), "sha256": digest, "document_id": row.id,
+                "step": task.step if task else None, **extra}, task_id=task.id if task else None)
+    events.flush(session)
+    return _row(row, {})
+
+
+def sniff(content: bytes) -> tuple[str, str]:
+    """(media type, file extension) of a signed copy, from its content; refused when it is none of them."""
+    if not content:
+        raise FileRefused("the file is empty; choose the scanned or photographed signed copy",
+                          [{"field": "file", "message": "empty"}])
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise FileTooLarge(f"the file is {len(content)} bytes, more than the {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB "
+                           "a signed copy may be", [{"field": "file", "message": "too large"}])
+    for magic, media_type, ext in SIGNATURES:
+        if content.startswith(magic):
+            if media_type == "application/pdf" and b"%%EOF" not in content[-2048:]:
+                raise FileRefused("the PDF is cut short (it has no end marker); upload the whole file",
+                                  [{"field": "file", "message": "an incomplete PDF"}])
+            return media_type, ext
+    raise FileRefused("a signed copy must be a PDF, PNG or JPEG file; this file's content is none of them, whatever "
+                      "its name says", [{"field": "file", "message": "not a PDF, PNG or JPEG"}])
+
+
+def _safe_name(name: str | None) -> str:
+    name = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    return _UNSAFE_NAME.sub("_", name).strip()[:120]
+
+
+def upload(runtime: Runtime, case_id: int, document_key: str, content: bytes, actor: Actor,
+           file_name: str | None = None, task_id: int | None = None) -> dict:
+    """A signed copy of one of the case's documents, attached to the step ``task_id`` (or to the case), kept as
+    that document's next signed version. Its type is read from its content."""
+    input_check.check_id("case", case_id)
+    input_check.check_text("document", document_key)
+    media_type, ext = sniff(content)
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        case = runtime.lock_case(session, case_id)
+        authorised_case(session, actor, case_id)
+        found, _templates = _declarations(session, case)
+        declaration = _find(found, case_id, document_key)
+        task = _task_of_case(session, case_id, task_id) if task_id is not None else None
+        version = _latest_version(session, case_id, document_key, SIGNED) + 1
+        stored_name = f"{document_key}-{case_id}-signed-v{version}.{ext}"
+        row = _store(session, case, actor, at, document_key, SIGNED, version, None, media_type, stored_name,
+                     content, task, None, {"title": declaration["title"], "uploaded_name": _safe_name(file_name)})
+    return {**row, "title": declaration["title"]}
+
+
+def download(runtime: Runtime, case_id: int, document_id: int, actor: Actor, via: str = "web") -> tuple[dict, bytes]:
+    """One stored version's description and bytes; the download is an audit event of the case."""
+    input_check.check_id("case", case_id)
+    input_check.check_id("document", document_id)
+    at = clock.now()
+    with runtime.db.unit_of_work() as session:
+        case = runtime.lock_case(session, case_id)
+        authorised_case(session, actor, case_id)
+        row = session.get(CaseDocument, document_id)
+        if row is None or row.case_id != case_id:
+            raise NotFound(f"case {case_id} has no document {document_id}")
+        found, _templates = _declarations(session, case)
+        described = _row(row, {d["id"]: d["title"] for d in found})
+        content = bytes(row.content)
+        events = audit.CaseAudit(case, actor.username, at)
+        events.add(audit.DOCUMENT_DOWNLOADED, {"document": row.document_key, "title": described["title"],
+                                               "version": row.version, "kind": row.kind, "document_id": row.id,
+                                               "via": via}, task_id=row.task_id)
+        events.flush(session)
+    return described, content

@@ -1,0 +1,335 @@
+"""Step documents (docs/documents.md): family care's documents produced from a case as PDF, read back with a PDF
+text extractor (every field value present, accents intact), kept as versions; signed copies uploaded with their
+type read from their content; all audited, all under the case's access rules; the package check of documents/."""
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from engine import packages
+from engine.cases import cases
+from engine.documents import documents, render
+from engine.errors import Forbidden, NotFound, PackageInvalid, ValidationFailed
+from engine.store import clock
+from engine.store.config import BPMN_DIR
+from engine.store.models import AuditEvent
+from tests import demo_data
+
+from .helpers import do, new_family_case, task_of
+
+ACCENTED_PLAN = "Közüzemi tartozás rendezése gyűjtőszámlával; őszi iskolakezdés előkészítése."
+ACCENTED_LOG = "Családlátogatás: a befizetési szelvényeket bemutatták, a tűzifa kérdése rendeződött; ő is jelen volt."
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def text_of(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+def squeezed(text: str) -> str:
+    """Without white space and case: a PDF breaks long values over lines wherever the layout wraps them, and the
+    form prints its headings in capitals."""
+    return re.sub(r"\s+", "", text).casefold()
+
+
+def _content(runtime, actor, case_id: int, document_id: int) -> bytes:
+    return documents.download(runtime, case_id, document_id, actor)[1]
+
+
+@pytest.fixture
+def case_at_casework(runtime, people):
+    """A family-care case through 3.1 and 3.2 with Hungarian text carrying ő and ű, one casework round done and
+    the next waiting."""
+    case_id = new_family_case(runtime, people)
+    do(runtime, case_id, "step_3_1", {**demo_data.assessment_data(), "action_plan": ACCENTED_PLAN,
+                                      "needs_other_helpers": True, "other_helpers": "Védőnő, iskolai szociális "
+                                                                                   "segítő"}, people.anna)
+    do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
+    do(runtime, case_id, "step_3_3", {"meetings": [{**demo_data.meeting(6), "log": ACCENTED_LOG}],
+                                      "actions": [demo_data.action(10, "Egyeztetés a védőnővel.")],
+                                      "casework_next": "continue"}, people.anna)
+    return case_id
+
+
+def _shown(declaration: dict, data: dict, lang: str) -> list[str]:
+    """Every value of the document's declared fields as the printed form shows it."""
+    values = []
+    for name in declaration["fields"]:
+        schema = declaration["schemas"][name]
+        value = data.get(name)
+        if isinstance(value, list) and value and isinstance(value[0], dict):  # a repeatable block's rows
+            items = schema["items"]["properties"]
+            for row in value:
+                values += [render.show_value(items.get(k), v, lang) for k, v in row.items()]
+        else:
+            values.append(render.show_value(schema, value, lang))
+    return [v for v in values if v]
+
+
+def _declaration(runtime, case_id: int, key: str) -> dict:
+    from engine.documents.documents import _declarations
+    from engine.store.models import Case
+
+    with runtime.db.reading() as session:
+        found, _templates = _declarations(session, session.get(Case, case_id))
+    return next(d for d in found if d["id"] == key)
+
+
+def test_each_family_care_document_carries_every_field_value_and_the_accents(runtime, people, case_at_casework):
+    case_id = case_at_casework
+    task_id = task_of(runtime, case_id, "step_3_3")
+    offered = documents.offered(runtime, case_id, people.anna, task_id)
+    assert [d["id"] for d in offered] == ["action_plan", "cooperation_agreement", "case_log"]
+    data = cases.get_case(runtime, case_id, people.anna)["data"]
+    client_code = cases.get_case(runtime, case_id, people.anna)["client"]["client_code"]
+    for key in ("action_plan", "cooperation_agreement", "case_log"):
+        made = documents.produce(runtime, case_id, key, people.anna, "hu", task_id=task_id)
+        assert made["created"] and made["version"] == 1 and made["media_type"] == "application/pdf"
+        text = text_of(_content(runtime, people.anna, case_id, made["document_id"]))
+        declaration = _declaration(runtime, case_id, key)
+        assert declaration["title"]["hu"].upper() in text, key
+        assert client_code in text and squeezed("Családsegítés – családgondozás") in squeezed(text)
+        for value in _shown(declaration, data, "hu"):
+            assert squeezed(value) in squeezed(text), f"{key}: {value!r} missing"
+        for name in declaration["fields"]:
+            label = render.localised(declaration["schemas"][name].get("x-label"), "hu", name)
+            if data.get(name) not in (None, "", []) and not isinstance(data.get(name), list):
+                assert squeezed(label) in squeezed(text), f"{key}: label {label!r} missing"
+        assert "ő" in text and "ű" in text, f"{key}: the accents did not survive"
+    agreement = text_of(_content(runtime, people.anna, case_id, documents.produce(
+        runtime, case_id, "cooperation_agreement", people.anna, "hu")["document_id"]))
+    assert "Kliens aláírása" in agreement and "2026.03.05." in agreement and "havonta" in agreement.lower()
+    assert squeezed(ACCENTED_PLAN) in squeezed(agreement)
+
+
+def test_english_and_versions_and_audit(runtime, people, case_at_casework):
+    case_id = case_at_casework
+    english = documents.produce(runtime, case_id, "cooperation_agreement", people.anna, "en")
+    text = text_of(_content(runtime, people.anna, case_id, english["document_id"]))
+    assert "COOPERATION AGREEMENT" in text and "Client's signature" in text and "2026-03-05" in text
+    assert "Date of the cooperation agreement" in text
+
+    first = documents.produce(runtime, case_id, "case_log", people.anna)
+    again = documents.produce(runtime, case_id, "case_log", people.anna)
+    assert (again["created"], again["version"], again["document_id"]) == (False, first["version"],
+                                                                           first["document_id"])
+    clock.freeze(clock.now().replace(day=3))
+    do(runtime, case_id, "step_3_3", {"meetings": [{**demo_data.meeting(6), "log": ACCENTED_LOG},
+                                                   demo_data.meeting(7)],
+                                      "actions": [demo_data.action(10, "Egyeztetés a védőnővel.")],
+                                      "casework_next": "continue"}, people.anna)
+    second = documents.produce(runtime, case_id, "case_log", people.anna)
+    assert second["created"] and second["version"] == first["version"] + 1
+    assert "2026.02.07." in text_of(_content(runtime, people.anna, case_id, second["document_id"]))
+    assert "2026.02.07." not in text_of(_content(runtime, people.anna, case_id, first["document_id"]))
+    listed = documents.list_documents(runtime, case_id, people.lea)
+    assert [(d["document"], d["version"], d["by"]) for d in listed if d["document"] == "case_log"] == [
+        ("case_log", 2, "anna"), ("case_log", 1, "anna")]
+    with runtime.db.reading() as session:
+        kinds = session.execute(select(AuditEvent.kind, AuditEvent.payload).where(AuditEvent.case_id == case_id)
+                                .order_by(AuditEvent.seq)).all()
+    produced = [p for k, p in kinds if k == "document_produced"]
+    assert [(p["document"], p["version"], p["language"]) for p in produced] == [
+        ("cooperation_agreement", 1, "en"), ("case_log", 1, "hu"), ("case_log", 2, "hu")]
+    assert len([k for k, _ in kinds if k == "document_downloaded"]) == 3
+
+
+def test_signed_copies_are_read_by_their_content(runtime, people, case_at_casework):
+    case_id = case_at_casework
+    task_id = task_of(runtime, case_id, "step_3_3")
+    pdf = documents.upload(runtime, case_id, "cooperation_agreement", PDF, people.anna, "aláírt.pdf", task_id)
+    png = documents.upload(runtime, case_id, "cooperation_agreement", PNG, people.anna, "scan.jpg", task_id)
+    jpeg = documents.upload(runtime, case_id, "action_plan", JPEG, people.anna, "photo.png")
+    assert [(d["kind"], d["version"], d["media_type"], d["step"]) for d in (pdf, png, jpeg)] == [
+        ("signed", 1, "application/pdf", "3.3"), ("signed", 2, "image/png", "3.3"),
+        ("signed", 1, "image/jpeg", None)]
+    assert png["file_name"].endswith(".png") and jpeg["file_name"].endswith(".jpg")
+    assert documents.download(runtime, case_id, png["document_id"], people.lea)[1] == PNG
+
+    refusals = [(b"just text, named .pdf", "not a PDF, PNG or JPEG", 422), (b"", "empty", 422),
+                (b"%PDF-1.4\n1 0 obj", "an incomplete PDF", 422),
+                (b"%PDF-" + b"0" * documents.MAX_UPLOAD_BYTES, "too large", 413),
+                (b"<html><script>alert(1)</script></html>", "not a PDF, PNG or JPEG", 422)]
+    for content, why, status in refusals:
+        with pytest.raises(documents.FileRefused) as refused:
+            documents.upload(runtime, case_id, "cooperation_agreement", content, people.anna, "x.pdf")
+        assert refused.value.status == status and refused.value.details[0] == {"field": "file", "message": why}
+    with pytest.raises(NotFound, match="no document 'passport'"):
+        documents.upload(runtime, case_id, "passport", PDF, people.anna, "x.pdf")
+    with runtime.db.reading() as session:
+        uploaded = session.execute(select(AuditEvent.payload).where(AuditEvent.case_id == case_id,
+                                                                    AuditEvent.kind == "document_uploaded")).all()
+    assert [p["uploaded_name"] for (p,) in uploaded] == ["aláírt.pdf", "scan.jpg", "photo.png"]
+
+
+def test_the_case_access_rules_hold(runtime, people, case_at_casework):
+    case_id = case_at_casework
+    made = documents.produce(runtime, case_id, "action_plan", people.anna)
+    for call in (lambda: documents.produce(runtime, case_id, "action_plan", people.bela),
+                 lambda: documents.download(runtime, case_id, made["document_id"], people.bela),
+                 lambda: documents.upload(runtime, case_id, "action_plan", PDF, people.bela, "x.pdf"),
+                 lambda: documents.list_documents(runtime, case_id, people.bela)):
+        with pytest.raises(Forbidden):
+            call()
+    other = new_family_case(runtime, people, 1)
+    with pytest.raises(NotFound):
+        documents.download(runtime, other, made["document_id"], people.anna)
+    with pytest.raises(ValidationFailed, match=r"not one of step 3\.1's documents"):
+        documents.produce(runtime, other, "cooperation_agreement", people.anna,
+                          task_id=task_of(runtime, other, "step_3_1"))
+    with pytest.raises(ValidationFailed, match="made in hu, en, not in 'de'"):
+        documents.produce(runtime, other, "action_plan", people.anna, "de")
+
+
+def test_a_draft_at_the_step_fills_the_document_before_the_step_is_completed(runtime, people):
+    from engine.cases import tasks
+
+    case_id = new_family_case(runtime, people)
+    do(runtime, case_id, "step_3_1", {**demo_data.assessment_data(), "action_plan": ACCENTED_PLAN}, people.anna)
+    task_id = task_of(runtime, case_id, "step_3_2")
+    tasks.save_draft(runtime, task_id, {"agreement_date": "2026-03-04", "review_frequency": "monthly"}, people.anna)
+    made = documents.produce(runtime, case_id, "cooperation_agreement", people.anna, task_id=task_id)
+    assert "2026.03.04." in text_of(_content(runtime, people.anna, case_id, made["document_id"]))
+
+
+def _package_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "family_care"
+    shutil.copytree(BPMN_DIR / "family_care", target)
+    return target
+
+
+def test_the_package_check_names_each_problem_with_its_file_and_line(runtime, tmp_path):
+    folder = _package_copy(tmp_path)
+    yaml_file = folder / "documents" / "documents.yaml"
+    text = yaml_file.read_text(encoding="utf-8")
+    text = text.replace("steps: [step_3_1, step_3_3, step_3_7]", "steps: [step_3_1, step_9_9]")
+    text = text.replace("fields: [taken_into_care_date, agreement_date, meetings,",
+                        "fields: [taken_into_care_date, agreement_date, meeting_notes, meetings,")
+    yaml_file.write_text(text, encoding="utf-8")
+    (folder / "documents" / "action_plan.html").write_text(
+        (folder / "documents" / "action_plan.html").read_text(encoding="utf-8")
+        .replace('{{ field("household_size") }}', '{{ data.client_name }}'), encoding="utf-8")
+    (folder / "documents" / "case_log.html").write_text("{% extends '_layout.html' %}\n{% block body %}\n{% if %}"
+                                                        "\n{% endblock %}\n", encoding="utf-8")
+    (folder / "documents" / "logo.png").write_bytes(PNG)
+    with pytest.raises(PackageInvalid) as refused:
+        packages.deploy(runtime, [packages.from_folder(folder)], "dora", clock.now())
+    found = {f"{d['file']}:{d['line']}: {d['message']}" for d in refused.value.details}
+    lines = text.splitlines()
+    step_line = next(i for i, x in enumerate(lines, 1) if "step_9_9" in x)
+    field_line = next(i for i, x in enumerate(lines, 1) if "meeting_notes" in x)
+    assert f"documents/documents.yaml:{step_line}: documents.0.steps.1: no process of this package has a user " \
+           "task 'step_9_9'" in found
+    assert f"documents/documents.yaml:{field_line}: documents.2.fields.2: no form of this package has a field " \
+           "'meeting_notes'" in found
+    assert "documents/case_log.html:3: template syntax: Expected an expression, got 'end of statement block'" in found
+    assert "documents/logo.png:None: documents/ holds documents.yaml and templates (*.html, *.css) only, no " \
+           "subfolders" in found
+    (folder / "documents" / "case_log.html").write_text(
+        (BPMN_DIR / "family_care" / "documents" / "case_log.html").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "documents" / "logo.png").unlink()
+    yaml_file.write_text(text.replace("meeting_notes, ", "").replace("step_9_9", "step_3_3"), encoding="utf-8")
+    with pytest.raises(PackageInvalid) as refused:
+        packages.deploy(runtime, [packages.from_folder(folder)], "dora", clock.now())
+    template_line = next(i for i, x in enumerate((folder / "documents" / "action_plan.html")
+                                                 .read_text(encoding="utf-8").splitlines(), 1) if "client_name" in x)
+    assert [f"{d['file']}:{d['line']}" for d in refused.value.details] == [
+        f"documents/action_plan.html:{template_line}"]
+    assert "data.client_name: the document does not declare the field 'client_name'" in \
+        refused.value.details[0]["message"]
+
+
+# ---- the pages ----------------------------------------------------------------------------------------------------
+
+def test_the_task_page_produces_and_uploads_and_the_case_page_lists_in_both_languages(runtime, people,
+                                                                                       case_at_casework):
+    from .web_client import browser, make_app
+
+    case_id = case_at_casework
+    task_id = task_of(runtime, case_id, "step_3_3")
+    app = make_app(runtime)
+    anna = browser(app, "anna")
+    page = anna.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "Dokumentumok" in page and "Együttműködési megállapodás" in page and "PDF készítése (magyar)" in page
+    produced = anna.post(f"/cases/{case_id}/documents/produce", {"document": "cooperation_agreement",
+                                                                 "language": "hu", "task_id": str(task_id)})
+    assert produced.status_code == 302 and produced.headers["Location"].endswith(f"/tasks/{task_id}#documents-title")
+    page = anna.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "Együttműködési megállapodás: elkészült a(z) 1. verzió." in page and "Aláírt példányra vár" in page
+    uploaded = anna.post(f"/cases/{case_id}/documents/upload",
+                         {"document": "cooperation_agreement", "task_id": str(task_id),
+                          "file": (io.BytesIO(PNG), "aláírt.png")}, content_type="multipart/form-data")
+    assert uploaded.status_code == 302
+    bad = anna.post(f"/cases/{case_id}/documents/upload",
+                    {"document": "cooperation_agreement", "file": (io.BytesIO(b"MZ\x90\x00 not a scan"), "scan.pdf")},
+                    content_type="multipart/form-data")
+    assert bad.status_code == 422 and "Az aláírt példány PDF, PNG vagy JPEG fájl lehet" in bad.get_data(as_text=True)
+    missing = anna.post(f"/cases/{case_id}/documents/upload", {"document": "cooperation_agreement"},
+                        content_type="multipart/form-data")
+    assert missing.status_code == 422 and "Válassza ki az aláírt példány fájlját" in missing.get_data(as_text=True)
+    large = anna.post(f"/cases/{case_id}/documents/upload",
+                      {"document": "cooperation_agreement", "file": (io.BytesIO(b"%PDF-" + b"0" * (6 << 20)), "a.pdf")},
+                      content_type="multipart/form-data")
+    assert large.status_code == 413 and "az aláírt példány megengedett 5 MiB-ja" in large.get_data(as_text=True)
+    huge = anna.post(f"/cases/{case_id}/documents/upload",
+                     {"document": "cooperation_agreement", "file": (io.BytesIO(b"%PDF-" + b"0" * (9 << 20)), "a.pdf")},
+                     content_type="multipart/form-data")
+    assert huge.status_code == 413 and "legfeljebb 5 MiB lehet" in huge.get_data(as_text=True)
+    case_page = anna.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert case_page.count('data-testid="document-row"') == 2 and "Aláírt példány" in case_page
+    assert "Aláírt példányra vár" not in case_page
+    assert "Dokumentum elkészítve" in case_page and "Aláírt példány feltöltve" in case_page  # the timeline
+    links = re.findall(rf'href="(/cases/{case_id}/documents/\d+)" data-testid="download"', case_page)
+    pdf = anna.client.get(links[-1])
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+    assert pdf.headers["Content-Disposition"] == f'attachment; filename="cooperation_agreement-{case_id}-v1.pdf"'
+    png = anna.client.get(links[0])
+    assert png.mimetype == "image/png" and png.data == PNG
+
+    anna.post("/language", {"locale": "en"})
+    english = anna.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Every version of the case's documents" in english and "Produce PDF (English)" in english
+    assert "Signed copy" in english and "Dokumentumok" not in english
+    bela = browser(app, "bela")
+    assert bela.client.get(links[0]).status_code == 403
+    assert bela.post(f"/cases/{case_id}/documents/produce", {"document": "case_log"}).status_code == 403
+
+
+def test_job_retention_follow_up_plan_and_employer_certificate(runtime, people):
+    from engine.cases import tasks
+
+    code = demo_data.run_intake(runtime, people.anna, 3)
+    case_id = cases.start_case(runtime, "job_retention", people.anna, code)["case_id"]
+    do(runtime, case_id, "jr_entry", {"entry_route": "development_plan", "development_plan_date": "2026-02-20",
+                                      "employer_name": "Tűzőgép Gyártó Kft.", "employer_kind": "employer",
+                                      "job_title": "gépkezelő, őr", "employment_start": "2026-02-20"}, people.anna)
+    plan_task = task_of(runtime, case_id, "jr_plan")
+    tasks.save_draft(runtime, plan_task, {
+        "earlier_services_analysis": "A munkába helyezés tapasztalatai: pontos, de a műszakváltás nehéz neki.",
+        "self_assessments": [{"date": "2026-02-25", "analysis": "Önértékelés: a betanulás jól halad, fáradékony."}],
+        "employer_evaluation_agreed": True, "employer_evaluation_date": "2026-02-27",
+        "employer_evaluation": "A művezető elégedett.", "follow_up_months": 6, "intensity": "standard",
+        "interventions": ["client_consultation", "employer_consultation"], "methods": "Személyes konzultáció.",
+        "plan_notes": "Első hónapban heti látogatás."}, people.anna)
+    data = {**cases.get_case(runtime, case_id, people.anna)["data"],
+            **tasks.get_task(runtime, plan_task, people.anna)["values"]}
+    made = documents.produce(runtime, case_id, "follow_up_plan", people.anna, task_id=plan_task)
+    text = text_of(_content(runtime, people.anna, case_id, made["document_id"]))
+    declaration = _declaration(runtime, case_id, "follow_up_plan")
+    for value in _shown(declaration, data, "hu"):
+        assert squeezed(value) in squeezed(text), f"follow_up_plan: {value!r} missing"
+    assert "Mentor aláírása" in text and "családgondozó" not in text.casefold() and "ő" in text and "ű" in text
+    with pytest.raises(ValidationFailed, match="not one of step 4"):
+        documents.produce(runtime, case_id, "employer_certificate", people.anna, task_id=plan_task)
+    english = text_of(_content(runtime, people.anna, case_id, documents.produce(
+        runtime, case_id, "employer_certificate", people.anna, "en")["document_id"]))
+    assert "EMPLOYER'S CERTIFICATE" in english and "Tűzőgép Gyártó Kft." in english and "2026-02-20" in english
