@@ -51,8 +51,9 @@ def init_db():
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--note", default=None, help="Why this version is deployed; kept with it in the version history.")
+@click.option("--draft", is_flag=True, help="Store and check the package as a draft: not live until published.")
 @as_option
-def deploy(path, username, note):
+def deploy(path, username, note, draft):
     """Deploy a service package (a folder with service.yaml, docs/services.md) as a new version.
 
     A BPMN file inside a package folder deploys its whole package, so the package stays one version; a BPMN
@@ -71,8 +72,10 @@ def deploy(path, username, note):
     if (folder / packages.manifest.MANIFEST).is_file():
         if not target.is_dir():
             click.echo(f"{target.name} belongs to the package in {folder}: deploying the whole package", err=True)
-        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now(), note))
+        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now(), note, draft))
         return
+    if draft:
+        raise click.UsageError("--draft is for a package folder: a BPMN file deployed on its own is live at once")
     if target.is_dir():
         raise click.UsageError(f"{path} has no {packages.manifest.MANIFEST}: a package folder needs a manifest "
                                "(docs/services.md)")
@@ -109,6 +112,23 @@ def version_history(process_key):
     runtime = _runtime()
     with runtime.db.reading() as session:
         _out(definitions.history(session, process_key))
+
+
+@main.command("publish")
+@click.argument("package_key")
+@click.argument("version", type=int)
+@click.option("--note", default=None, help="Why this version goes live; kept in the audit log.")
+@as_option
+def publish_package(package_key, version, note, username):
+    """Make a package version the one new cases start on: a draft, or an earlier version again (a roll-back)."""
+    from . import packages
+    from .people import access
+    from .store import clock
+
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    access.require_designer(actor)
+    _out(packages.publish(runtime, package_key, version, actor.username, clock.now(), note))
 
 
 @main.command("export")
@@ -330,6 +350,78 @@ def worker(interval, once):
         _out({"fired": timers.fire_due(runtime, f"worker:{timers.worker_name()}")})
         return
     ticker.run_worker(runtime, interval or ticker.DEFAULT_INTERVAL)
+
+
+@main.group()
+def document():
+    """Step documents (docs/documents.md): produce a PDF, upload a signed copy, list, fetch a version."""
+
+
+def _write(out: str, content: bytes) -> None:
+    with open(out, "wb") as fh:  # the umask keeps it the owner's (private_files.tighten_umask)
+        fh.write(content)
+
+
+@document.command("list")
+@click.argument("case_id", type=int)
+@as_option
+def document_list(case_id, username):
+    """Every document of the case: produced and signed, every version, newest first."""
+    from .documents import documents
+
+    runtime = _runtime()
+    _out(documents.list_documents(runtime, case_id, _actor(runtime, username)))
+
+
+@document.command("produce")
+@click.argument("case_id", type=int)
+@click.argument("document_key")
+@click.option("--lang", "lang", default="hu", show_default=True, help="hu or en (as the document offers)")
+@click.option("--task", "task_id", type=int, default=None, help="the step (task id) it is produced at")
+@click.option("--out", default=None, help="also write the PDF to this file (a download, audited)")
+@as_option
+def document_produce(case_id, document_key, lang, task_id, out, username):
+    """The document filled from the case as PDF, kept as its next version (or the latest, when unchanged)."""
+    from .documents import documents
+
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    made = documents.produce(runtime, case_id, document_key, actor, lang, task_id=task_id)
+    if out:
+        _write(out, documents.download(runtime, case_id, made["document_id"], actor, via="cli")[1])
+    _out(made)
+
+
+@document.command("upload")
+@click.argument("case_id", type=int)
+@click.argument("document_key")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--task", "task_id", type=int, default=None, help="the step (task id) it is attached to")
+@as_option
+def document_upload(case_id, document_key, path, task_id, username):
+    """A signed copy (PDF, PNG or JPEG, read by its content) kept as the document's next signed version."""
+    from .documents import documents
+
+    runtime = _runtime()
+    with open(path, "rb") as fh:
+        content = fh.read(documents.MAX_UPLOAD_BYTES + 1)
+    _out(documents.upload(runtime, case_id, document_key, content, _actor(runtime, username), path,
+                          task_id=task_id))
+
+
+@document.command("get")
+@click.argument("case_id", type=int)
+@click.argument("document_id", type=int)
+@click.option("--out", required=True, help="the file to write")
+@as_option
+def document_get(case_id, document_id, out, username):
+    """One stored version's bytes into a file (audited)."""
+    from .documents import documents
+
+    runtime = _runtime()
+    described, content = documents.download(runtime, case_id, document_id, _actor(runtime, username), via="cli")
+    _write(out, content)
+    _out(described)
 
 
 # The report and audit commands (engine/report_cli.py) and the API tokens' (engine/token_cli.py), registered

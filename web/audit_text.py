@@ -28,6 +28,8 @@ EVENT_NAMES = {
     "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
     "definition_deployed": N_("Process version deployed"), "package_deployed": N_("Service package deployed"),
     "package_exported": N_("Service package version exported"),
+    "package_draft_saved": N_("Service package draft saved"),
+    "package_published": N_("Service package version published"),
     "user_created": N_("User created"),
     "user_changed": N_("User changed"), "user_locale_changed": N_("Language changed"),
     "user_logged_in": N_("Logged in"), "user_logged_out": N_("Logged out"),

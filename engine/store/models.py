@@ -128,6 +128,8 @@ class PackageVersion(Base):
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
     note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
+    # A draft is stored and checked but not live: no process version points at it until it is published.
+    draft: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class PackageFile(Base):
