@@ -14,7 +14,7 @@ from engine.store import clock
 
 from . import bpmn_source
 from .auth import current_actor, logged_in_actor, login_required, runtime
-from .labels import bilingual, lang, latest_views, text
+from .labels import bilingual, forget_latest, lang, latest_views, text
 from .task_views import _documentation
 
 catalogue = Blueprint("catalogue", __name__)
@@ -136,6 +136,7 @@ def publish_package(package_key, version):
     access.require_designer(actor)
     result = packages.publish(runtime(), package_key, version, actor.username, clock.now(),
                               request.form.get("note"))
+    forget_latest()
     flash(_("Version %(v)d of %(package)s is published: new cases start on it.", v=result["version"],
             package=package_key), "info")
     back = request.form.get("process", "")

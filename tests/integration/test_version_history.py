@@ -271,3 +271,33 @@ def test_a_designer_publishes_a_draft_and_rolls_back_on_the_process_page(runtime
     page = dora.get("/processes/intake").get_data(as_text=True)
     assert "Service package versions" in page and "Publish again (roll back)" in page
     assert "New cases start on version 3." in page
+
+
+def test_a_drafts_parts_store_when_it_is_published_not_when_it_is_saved(runtime, tmp_path):
+    from engine.packages import PackagePart
+
+    stored = []
+    part = PackagePart("reports", lambda package: [], lambda session, package, version_id: stored.append(
+        (package.key, version_id)))
+    packages.register_part(part)
+    try:
+        [saved] = packages.deploy(runtime, [packages.from_folder(_changed_intake(tmp_path, "j"))], "dora",
+                                  clock.now(), draft=True)
+        assert stored == []
+        packages.publish(runtime, "intake", 2, "dora", clock.now())
+        assert stored == [("intake", saved["package_version_id"])]
+        packages.publish(runtime, "intake", 1, "dora", clock.now())
+        assert len(stored) == 1, "an earlier version going live again has its parts already"
+    finally:
+        packages.PARTS[:] = [p for p in packages.PARTS if p is not part]
+
+
+def test_the_designer_reads_versions_but_never_a_clients_case(runtime, people):
+    from .helpers import new_family_case
+    from .web_client import browser, make_app
+
+    case_id = new_family_case(runtime, people)
+    dora = browser(make_app(runtime), "dora")
+    assert dora.get("/processes/family_care").status_code == 200
+    assert dora.get(f"/cases/{case_id}").status_code == 403
+    assert f"/cases/{case_id}" not in dora.get("/cases").get_data(as_text=True)
