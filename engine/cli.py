@@ -50,8 +50,9 @@ def init_db():
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
+@click.option("--note", default=None, help="Why this version is deployed; kept with it in the version history.")
 @as_option
-def deploy(path, username):
+def deploy(path, username, note):
     """Deploy a service package (a folder with service.yaml, docs/services.md) as a new version.
 
     A BPMN file inside a package folder deploys its whole package, so the package stays one version; a BPMN
@@ -70,15 +71,16 @@ def deploy(path, username):
     if (folder / packages.manifest.MANIFEST).is_file():
         if not target.is_dir():
             click.echo(f"{target.name} belongs to the package in {folder}: deploying the whole package", err=True)
-        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now()))
+        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now(), note))
         return
     if target.is_dir():
         raise click.UsageError(f"{path} has no {packages.manifest.MANIFEST}: a package folder needs a manifest "
                                "(docs/services.md)")
     upload = definitions.Upload.from_path(target)
+    definitions.version_note(note)
     definitions.prevalidate(upload)  # before the transaction: validation must not hold the writer lock
     with runtime.db.unit_of_work() as session:
-        definition, created = definitions.deploy(session, upload, actor.username, clock.now())
+        definition, created = definitions.deploy(session, upload, actor.username, clock.now(), note=note)
         _out({"process_key": definition.process_key, "version": definition.version, "created": created})
 
 
@@ -98,6 +100,39 @@ def list_definitions():
     runtime = _runtime()
     with runtime.db.reading() as session:
         _out(definitions.list_definitions(session))
+
+
+@main.command("versions")
+@click.argument("process_key")
+def version_history(process_key):
+    """A process's version history: author, time and note of each version, and which one new cases start on."""
+    runtime = _runtime()
+    with runtime.db.reading() as session:
+        _out(definitions.history(session, process_key))
+
+
+@main.command("export")
+@click.argument("package_key")
+@click.argument("version", type=int)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="The zip file to write (default: PACKAGE-VERSION.zip in the current folder).")
+@as_option
+def export_package(package_key, version, out, username):
+    """Export a package version as a zip of its files as deployed (audited)."""
+    from pathlib import Path
+
+    from . import packages
+    from .people import access
+    from .store import clock
+
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    access.require_version_reader(actor)
+    with runtime.db.unit_of_work() as session:
+        name, data = packages.export(session, package_key, version, actor.username, clock.now())
+    target = Path(out or name)
+    target.write_bytes(data)
+    _out({"package": package_key, "version": version, "file": str(target), "bytes": len(data)})
 
 
 @main.group()

@@ -239,7 +239,8 @@ def deploy_definition():
     upload = definitions.Upload(Path(bpmn.filename or "process.bpmn").name, bpmn.read(), forms)
     definitions.prevalidate(upload)  # before the transaction: validation must not hold the writer lock
     with runtime().db.unit_of_work() as session:
-        definition, created = definitions.deploy(session, upload, g.user.username, clock.now())
+        definition, created = definitions.deploy(session, upload, g.user.username, clock.now(),
+                                                 note=request.form.get("note"))
         body = {"process_key": definition.process_key, "version": definition.version, "created": created}
     return jsonify(body), 201 if created else 200
 
@@ -261,7 +262,7 @@ def deploy_package():
         raise BadRequest("upload the package as a zip archive in the multipart field 'package'")
     package = packages.from_zip(archive.read(packages.load.MAX_ARCHIVE_BYTES + 1),
                                 Path(archive.filename or "package.zip").name)
-    [result] = packages.deploy(runtime(), [package], g.user.username, clock.now())
+    [result] = packages.deploy(runtime(), [package], g.user.username, clock.now(), request.form.get("note"))
     return jsonify(result), 201 if result["created"] else 200
 
 

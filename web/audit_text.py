@@ -27,6 +27,7 @@ EVENT_NAMES = {
     "member_joined": N_("Member joined"), "member_left": N_("Member left"),
     "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
     "definition_deployed": N_("Process version deployed"), "package_deployed": N_("Service package deployed"),
+    "package_exported": N_("Service package version exported"),
     "user_created": N_("User created"),
     "user_changed": N_("User changed"), "user_locale_changed": N_("Language changed"),
     "user_logged_in": N_("Logged in"), "user_logged_out": N_("Logged out"),

@@ -1,12 +1,18 @@
 """The process catalogue: every deployed process with its diagram, steps, roles and documents (the process map)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from flask import Blueprint, Response, abort, render_template
 
+from engine import packages
+from engine.definitions import definitions
+from engine.people import access
+from engine.store import clock
+
 from . import bpmn_source
-from .auth import login_required
+from .auth import current_actor, logged_in_actor, login_required, runtime
 from .labels import bilingual, lang, latest_views, text
 from .task_views import _documentation
 
@@ -77,7 +83,19 @@ def process(key):
     role_names = {role: text(spec["name"]) for role, spec in ((view.manifest or {}).get("roles") or {}).items()
                   if spec.get("name")}
     return render_template("process.html", key=key, view=view, name=bilingual(view.name), steps=steps, roles=roles,
-                           role_names=role_names)
+                           role_names=role_names, history=_history(key))
+
+
+def _history(key: str) -> dict | None:
+    """The process's version history for designers and managers; None for everyone else."""
+    actor = current_actor()
+    if actor is None or not access.can_read_versions(actor):
+        return None
+    with runtime().db.reading() as session:
+        found = definitions.history(session, key)
+    for row in found["versions"]:
+        row["deployed_at"] = dt.datetime.fromisoformat(row["deployed_at"])
+    return found
 
 
 @catalogue.get("/processes/<key>/diagram.bpmn")
@@ -93,3 +111,15 @@ def process_diagram(key):
 def bpmn_response(view) -> Response:
     return Response(bpmn_source.localised_xml(view), mimetype="application/xml",
                     headers={"Content-Language": lang()})
+
+
+@catalogue.get("/packages/<package_key>/<int:version>.zip")
+@login_required
+def export_package(package_key, version):
+    """A package version's files as deployed, for designers and managers (audited: it is the service's design)."""
+    actor = logged_in_actor()
+    access.require_version_reader(actor)
+    with runtime().db.unit_of_work() as session:
+        name, data = packages.export(session, package_key, version, actor.username, clock.now())
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import sandbox
-from ..errors import Conflict, DefinitionInvalid, NotFound
+from ..errors import Conflict, DefinitionInvalid, NotFound, ValidationFailed
 from ..forms import review
 from ..forms.forms import _object_nodes
 from ..people.users import ROLES
@@ -471,13 +471,31 @@ def prevalidate(upload: Upload) -> None:
     _validated_upload(upload, upload.content_hash())
 
 
+MAX_NOTE = 2000  # characters: a deployer's why, not a document
+
+
+def version_note(note) -> str | None:
+    """A deploy's note as stored: trimmed text of at most MAX_NOTE characters, or None for none."""
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise ValidationFailed("'note' must be text", [{"field": "note", "message": "must be text"}])
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise ValidationFailed(f"'note' must be at most {MAX_NOTE} characters, not {len(note)}",
+                               [{"field": "note", "message": f"must be at most {MAX_NOTE} characters"}])
+    return note or None
+
+
 def deploy(session: Session, upload: Upload, actor: str, at, package_version_id: int | None = None,
-           lane_roles: dict[str, str] | None = None) -> tuple[ProcessDefinition, bool]:
+           lane_roles: dict[str, str] | None = None, note: str | None = None) -> tuple[ProcessDefinition, bool]:
     """Store a new version (or return the latest one if the content is unchanged). Returns (definition, created).
 
     Deployed with its package (engine/packages), the version belongs to that package version and its lanes are
     the manifest's roles (``lane_roles``). A file deployed on its own stays in the package of the process's
-    latest version, if it has one, under the same roles (docs/services.md, "Deploying one BPMN file")."""
+    latest version, if it has one, under the same roles (docs/services.md, "Deploying one BPMN file"). ``note``
+    (the deployer's why) is kept with a new version; an unchanged deploy stores nothing, the note neither."""
+    note = version_note(note)
     digest = upload.content_hash()
     key, name, spec_json, forms, catalogue = _validated_upload(upload, digest)
     latest = latest_definition(session, key, required=False)
@@ -503,7 +521,7 @@ def deploy(session: Session, upload: Upload, actor: str, at, package_version_id:
         process_key=key, version=version, name=name, content_hash=digest,
         bpmn_xml=upload.bpmn_bytes.decode("utf-8"), spec_json=spec_json,
         forms=forms, task_catalogue=catalogue, deployed_at=at, deployed_by=actor,
-        package_version_id=package_version_id,
+        package_version_id=package_version_id, note=note,
     )
     session.add(definition)
     try:
@@ -515,6 +533,8 @@ def deploy(session: Session, upload: Upload, actor: str, at, package_version_id:
                "forms": sorted(forms)}
     if package_version_id is not None:
         payload["package_version_id"] = package_version_id
+    if note is not None:
+        payload["note"] = note
     audit.record_system_event(session, actor, at, audit.DEFINITION_DEPLOYED, payload)
     return definition, True
 
@@ -546,6 +566,24 @@ def latest_definition_id(session: AnySession, key: str) -> int:
     if found is None:
         raise NotFound(f"no process '{key}' is deployed")
     return found[0]
+
+
+def history(session: Session, key: str) -> dict:
+    """Every version of process ``key``, newest first, with author, time, note and the package version it came
+    with, and which version new cases start on (today the newest: a deploy is live at once)."""
+    rows = session.execute(
+        select(ProcessDefinition.version, ProcessDefinition.deployed_at, ProcessDefinition.deployed_by,
+               ProcessDefinition.note, ProcessDefinition.content_hash, PackageVersion.package_key,
+               PackageVersion.version.label("package_version"), PackageVersion.note.label("package_note"))
+        .outerjoin(PackageVersion, PackageVersion.id == ProcessDefinition.package_version_id)
+        .where(ProcessDefinition.process_key == key).order_by(ProcessDefinition.version.desc())).all()
+    if not rows:
+        raise NotFound(f"no process '{key}' is deployed")
+    return {"process_key": key, "starts_new_cases": rows[0].version,
+            "versions": [{"version": r.version, "deployed_at": r.deployed_at.isoformat(),
+                          "deployed_by": r.deployed_by, "note": r.note, "content_hash": r.content_hash,
+                          "package": r.package_key, "package_version": r.package_version,
+                          "starts_new_cases": i == 0} for i, r in enumerate(rows)]}
 
 
 def list_definitions(session: Session) -> list[dict]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..definitions import definitions
 from ..errors import Conflict, PackageInvalid
 from ..store import audit
-from ..store.models import PackageVersion, ProcessDefinition
+from ..store.models import PackageFile, PackageVersion, ProcessDefinition
 from . import settings
 from .check import Checked, check
 from .load import from_folder
@@ -98,8 +98,10 @@ def _cross_package_problems(session: Session, checked: list[Checked]) -> list[Pa
     return problems
 
 
-def store(session: Session, checked: list[Checked], actor: str, at) -> list[dict]:
-    """Inside the caller's transaction: every checked package as a new version (unless unchanged)."""
+def store(session: Session, checked: list[Checked], actor: str, at, note: str | None = None) -> list[dict]:
+    """Inside the caller's transaction: every checked package as a new version (unless unchanged), each new
+    package and process version keeping ``note``, the deployer's why."""
+    note = definitions.version_note(note)
     problems = _cross_package_problems(session, checked)
     if problems:
         _refuse(problems, [c.package for c in checked])
@@ -115,35 +117,41 @@ def store(session: Session, checked: list[Checked], actor: str, at) -> list[dict
             continue
         row = PackageVersion(package_key=package.key, version=(latest.version + 1) if latest else 1,
                              name=package.manifest["name"]["en"], content_hash=digest, manifest=package.manifest,
-                             files=sorted(package.files), deployed_at=at, deployed_by=actor)
+                             files=sorted(package.files), deployed_at=at, deployed_by=actor, note=note)
         session.add(row)
         session.flush()
+        # The bytes as deployed, so this version can be exported later (export.py).
+        session.add_all([PackageFile(package_version_id=row.id, path=path, content=data)
+                         for path, data in sorted(package.files.items())])
         lane_roles = settings.lane_roles(package.manifest)
         processes = []
         for key in package.manifest["processes"]:
             upload = c.processes[key].upload
             try:
-                definition, created = definitions.deploy(session, upload, actor, at, row.id, lane_roles)
+                definition, created = definitions.deploy(session, upload, actor, at, row.id, lane_roles, note)
             except Conflict as e:
                 raise Conflict(f"package '{package.key}': {e.message}") from e
             processes.append({"process_key": definition.process_key, "version": definition.version,
                               "created": created})
         for part in PARTS:
             part.store(session, package, row.id)
-        audit.record_system_event(session, actor, at, audit.PACKAGE_DEPLOYED,
-                                  {"package": package.key, "version": row.version, "content_hash": digest,
-                                   "processes": processes, "files": sorted(package.files)})
+        payload = {"package": package.key, "version": row.version, "content_hash": digest,
+                   "processes": processes, "files": sorted(package.files)}
+        if note is not None:
+            payload["note"] = note
+        audit.record_system_event(session, actor, at, audit.PACKAGE_DEPLOYED, payload)
         results.append({"package": package.key, "version": row.version, "created": True,
                         "package_version_id": row.id, "processes": processes})
     return results
 
 
-def deploy(runtime, packages: list[Package], actor: str, at) -> list[dict]:
+def deploy(runtime, packages: list[Package], actor: str, at, note: str | None = None) -> list[dict]:
     """Check, then store in one transaction. Checking parses and evaluates, which may take seconds, so it runs
     before the unit of work and does not hold the writer lock."""
+    definitions.version_note(note)  # a bad note is refused before the seconds of checking
     checked = check_all(packages)
     with runtime.db.unit_of_work() as session:
-        return store(session, checked, actor, at)
+        return store(session, checked, actor, at, note)
 
 
 def bundled(bpmn_dir: Path) -> list[Package]:
@@ -162,8 +170,8 @@ def list_versions(session: Session) -> list[dict]:
                                                                "version": r.version})
     rows = session.execute(select(PackageVersion.id, PackageVersion.package_key, PackageVersion.version,
                                   PackageVersion.manifest, PackageVersion.deployed_at, PackageVersion.deployed_by,
-                                  PackageVersion.content_hash)
+                                  PackageVersion.content_hash, PackageVersion.note)
                            .order_by(PackageVersion.package_key, PackageVersion.version)).all()
     return [{"package": r.package_key, "version": r.version, "name": r.manifest["name"],
              "deployed_at": r.deployed_at.isoformat(), "deployed_by": r.deployed_by,
-             "content_hash": r.content_hash, "processes": processes.get(r.id, [])} for r in rows]
+             "content_hash": r.content_hash, "note": r.note, "processes": processes.get(r.id, [])} for r in rows]

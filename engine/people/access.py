@@ -40,3 +40,16 @@ def require_caseworker(user: Actor) -> None:
 
 def require_designer(user: Actor) -> None:
     require_role(user, PROCESS_DESIGNER, ADMINISTRATOR)
+
+
+# Who reads process versions (history, exports): those who deploy them and those who answer for what runs. None of
+# them sees a case through this.
+VERSION_READERS = {PROCESS_DESIGNER, MANAGER, ADMINISTRATOR}
+
+
+def can_read_versions(user: Actor) -> bool:
+    return bool(user.role_codes & VERSION_READERS)
+
+
+def require_version_reader(user: Actor) -> None:
+    require_role(user, *sorted(VERSION_READERS))

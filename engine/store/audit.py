@@ -44,6 +44,7 @@ CLIENT_REGISTERED = "client_registered"
 CLIENT_RETURNED = "client_returned"
 DEFINITION_DEPLOYED = "definition_deployed"
 PACKAGE_DEPLOYED = "package_deployed"
+PACKAGE_EXPORTED = "package_exported"  # a package version's files given out as a zip (engine/packages/export.py)
 USER_CREATED = "user_created"
 USER_CHANGED = "user_changed"
 USER_LOCALE_CHANGED = "user_locale_changed"

@@ -127,6 +127,19 @@ class PackageVersion(Base):
     files: Mapped[list] = mapped_column(JSON)  # the package's file names, as deployed
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
+
+
+class PackageFile(Base):
+    """One file of a package version, its bytes as deployed: what an export gives back (docs/services.md)."""
+
+    __tablename__ = "package_files"
+    __table_args__ = (UniqueConstraint("package_version_id", "path"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_version_id: Mapped[int] = mapped_column(ForeignKey("package_versions.id"))
+    path: Mapped[str] = mapped_column(String(500))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ProcessDefinition(Base):
@@ -146,6 +159,7 @@ class ProcessDefinition(Base):
     task_catalogue: Mapped[dict] = mapped_column(JSON)
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
     # The package version it was deployed with; None for a BPMN file deployed on its own (docs/services.md).
     package_version_id: Mapped[int | None] = mapped_column(ForeignKey("package_versions.id"), index=True)
 
