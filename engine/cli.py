@@ -332,6 +332,78 @@ def worker(interval, once):
     ticker.run_worker(runtime, interval or ticker.DEFAULT_INTERVAL)
 
 
+@main.group()
+def document():
+    """Step documents (docs/documents.md): produce a PDF, upload a signed copy, list, fetch a version."""
+
+
+def _write(out: str, content: bytes) -> None:
+    with open(out, "wb") as fh:  # the umask keeps it the owner's (private_files.tighten_umask)
+        fh.write(content)
+
+
+@document.command("list")
+@click.argument("case_id", type=int)
+@as_option
+def document_list(case_id, username):
+    """Every document of the case: produced and signed, every version, newest first."""
+    from .documents import documents
+
+    runtime = _runtime()
+    _out(documents.list_documents(runtime, case_id, _actor(runtime, username)))
+
+
+@document.command("produce")
+@click.argument("case_id", type=int)
+@click.argument("document_key")
+@click.option("--lang", "lang", default="hu", show_default=True, help="hu or en (as the document offers)")
+@click.option("--task", "task_id", type=int, default=None, help="the step (task id) it is produced at")
+@click.option("--out", default=None, help="also write the PDF to this file (a download, audited)")
+@as_option
+def document_produce(case_id, document_key, lang, task_id, out, username):
+    """The document filled from the case as PDF, kept as its next version (or the latest, when unchanged)."""
+    from .documents import documents
+
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    made = documents.produce(runtime, case_id, document_key, actor, lang, task_id=task_id)
+    if out:
+        _write(out, documents.download(runtime, case_id, made["document_id"], actor, via="cli")[1])
+    _out(made)
+
+
+@document.command("upload")
+@click.argument("case_id", type=int)
+@click.argument("document_key")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--task", "task_id", type=int, default=None, help="the step (task id) it is attached to")
+@as_option
+def document_upload(case_id, document_key, path, task_id, username):
+    """A signed copy (PDF, PNG or JPEG, read by its content) kept as the document's next signed version."""
+    from .documents import documents
+
+    runtime = _runtime()
+    with open(path, "rb") as fh:
+        content = fh.read(documents.MAX_UPLOAD_BYTES + 1)
+    _out(documents.upload(runtime, case_id, document_key, content, _actor(runtime, username), path,
+                          task_id=task_id))
+
+
+@document.command("get")
+@click.argument("case_id", type=int)
+@click.argument("document_id", type=int)
+@click.option("--out", required=True, help="the file to write")
+@as_option
+def document_get(case_id, document_id, out, username):
+    """One stored version's bytes into a file (audited)."""
+    from .documents import documents
+
+    runtime = _runtime()
+    described, content = documents.download(runtime, case_id, document_id, _actor(runtime, username), via="cli")
+    _write(out, content)
+    _out(described)
+
+
 # The report and audit commands (engine/report_cli.py) and the API tokens' (engine/token_cli.py), registered
 # here: they take their helpers from engine/cli_support.py, so the import runs one way.
 for _command in (report_command, reports_command, audit_group, rebuild_facts_command, token_group):

@@ -333,3 +333,49 @@ def test_job_retention_follow_up_plan_and_employer_certificate(runtime, people):
     english = text_of(_content(runtime, people.anna, case_id, documents.produce(
         runtime, case_id, "employer_certificate", people.anna, "en")["document_id"]))
     assert "EMPLOYER'S CERTIFICATE" in english and "Tűzőgép Gyártó Kft." in english and "2026-02-20" in english
+
+
+def test_the_command_line_produces_uploads_lists_and_fetches(runtime, people, database_url, tmp_path):
+    from .test_cli import Segito
+
+    segito = Segito(database_url)
+    case_id = new_family_case(runtime, people)
+    do(runtime, case_id, "step_3_1", {**demo_data.assessment_data(), "action_plan": ACCENTED_PLAN}, people.anna)
+    out = tmp_path / "plan.pdf"
+    made = segito.ok("document", "produce", case_id, "action_plan", "--out", out, "--as", "anna")
+    assert made["version"] == 1 and made["created"] and out.read_bytes().startswith(b"%PDF-")
+    assert squeezed(ACCENTED_PLAN) in squeezed(text_of(out.read_bytes()))
+    scan = tmp_path / "scan.jpg"
+    scan.write_bytes(JPEG)
+    assert segito.ok("document", "upload", case_id, "action_plan", scan, "--as", "anna")["media_type"] == \
+        "image/jpeg"
+    listed = segito.ok("document", "list", case_id, "--as", "anna")
+    assert [(d["kind"], d["version"]) for d in listed] == [("signed", 1), ("produced", 1)]
+    copy = tmp_path / "copy.jpg"
+    segito.ok("document", "get", case_id, listed[0]["document_id"], "--out", copy, "--as", "lea")
+    assert copy.read_bytes() == JPEG
+    fake = tmp_path / "fake.pdf"
+    fake.write_bytes(b"not a scan")
+    refused = segito("document", "upload", case_id, "action_plan", fake, "--as", "anna")
+    assert refused.exit_code == 2 and "must be a PDF, PNG or JPEG" in refused.output
+    assert segito("document", "list", case_id, "--as", "bela").exit_code == 2
+
+
+def test_case_management_consent_statement_and_individual_plan(runtime, people):
+    from tests import case_management_data as cm
+
+    code = demo_data.run_intake(runtime, people.anna, 4)
+    case_id = cases.start_case(runtime, "case_management", people.anna, code)["case_id"]
+    entry_task = task_of(runtime, case_id, "cm_entry")
+    statement = documents.produce(runtime, case_id, "consent_statement", people.anna, task_id=entry_task)
+    text = text_of(_content(runtime, people.anna, case_id, statement["document_id"]))
+    assert "ADATKEZELÉSI NYILATKOZAT" in text and "Az ügyfél aláírása" in text and code in text
+    do(runtime, case_id, "cm_entry", cm.entry(), people.anna)
+    goals = [cm.goal("1", "employment", text="Elhelyezkedés őszig, gyűjtőszámla rendezése.")]
+    do(runtime, case_id, "cm_assessment", cm.assessment(goals=goals), people.anna)
+    data = cases.get_case(runtime, case_id, people.anna)["data"]
+    made = documents.produce(runtime, case_id, "individual_plan", people.anna)
+    text = text_of(_content(runtime, people.anna, case_id, made["document_id"]))
+    for value in _shown(_declaration(runtime, case_id, "individual_plan"), data, "hu"):
+        assert squeezed(value) in squeezed(text), f"individual_plan: {value!r} missing"
+    assert "ő" in text and "ű" in text and "Esetmenedzser aláírása" in text
