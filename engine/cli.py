@@ -9,6 +9,7 @@ from .cli_support import _actor, _data, _out, _runtime, as_option
 from .definitions import definitions
 from .errors import SegitoError
 from .people import users
+from .privacy_cli import privacy_group, retention_group
 from .report_cli import audit_group, rebuild_facts_command, report_command, reports_command
 from .store import private_files
 from .token_cli import token_group
@@ -51,8 +52,9 @@ def init_db():
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--note", default=None, help="Why this version is deployed; kept with it in the version history.")
+@click.option("--draft", is_flag=True, help="Store and check the package as a draft: not live until published.")
 @as_option
-def deploy(path, username, note):
+def deploy(path, username, note, draft):
     """Deploy a service package (a folder with service.yaml, docs/services.md) as a new version.
 
     A BPMN file inside a package folder deploys its whole package, so the package stays one version; a BPMN
@@ -71,8 +73,10 @@ def deploy(path, username, note):
     if (folder / packages.manifest.MANIFEST).is_file():
         if not target.is_dir():
             click.echo(f"{target.name} belongs to the package in {folder}: deploying the whole package", err=True)
-        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now(), note))
+        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now(), note, draft))
         return
+    if draft:
+        raise click.UsageError("--draft is for a package folder: a BPMN file deployed on its own is live at once")
     if target.is_dir():
         raise click.UsageError(f"{path} has no {packages.manifest.MANIFEST}: a package folder needs a manifest "
                                "(docs/services.md)")
@@ -109,6 +113,23 @@ def version_history(process_key):
     runtime = _runtime()
     with runtime.db.reading() as session:
         _out(definitions.history(session, process_key))
+
+
+@main.command("publish")
+@click.argument("package_key")
+@click.argument("version", type=int)
+@click.option("--note", default=None, help="Why this version goes live; kept in the audit log.")
+@as_option
+def publish_package(package_key, version, note, username):
+    """Make a package version the one new cases start on: a draft, or an earlier version again (a roll-back)."""
+    from . import packages
+    from .people import access
+    from .store import clock
+
+    runtime = _runtime()
+    actor = _actor(runtime, username)
+    access.require_designer(actor)
+    _out(packages.publish(runtime, package_key, version, actor.username, clock.now(), note))
 
 
 @main.command("export")
@@ -404,9 +425,11 @@ def document_get(case_id, document_id, out, username):
     _out(described)
 
 
-# The report and audit commands (engine/report_cli.py) and the API tokens' (engine/token_cli.py), registered
-# here: they take their helpers from engine/cli_support.py, so the import runs one way.
-for _command in (report_command, reports_command, audit_group, rebuild_facts_command, token_group):
+# The report and audit commands (engine/report_cli.py), the API tokens' (engine/token_cli.py) and a person's
+# requests and retention (engine/privacy_cli.py), registered here: they take their helpers from
+# engine/cli_support.py, so the import runs one way.
+for _command in (report_command, reports_command, audit_group, rebuild_facts_command, token_group, privacy_group,
+                 retention_group):
     main.add_command(_command)
 
 

@@ -30,11 +30,15 @@ def wire() -> None:
     the part that checks and stores ``documents/`` (templates and what each document holds, docs/documents.md)."""
     from .documents import part as documents_part
     from .forms import report_fields
+    from .privacy import retention
     from .reports import part, prefill
+    from .timers import ticker
 
     packages.register_part(part.PART)
     packages.register_part(documents_part.PART)
     report_fields.register_reader(prefill.fill)
+    # The retention job (docs/operations.md, "Retention"): every SEGITO_RETENTION_HOURS (default 24; 0: never).
+    ticker.register_job("retention", retention.scheduled, retention.schedule_hours())
 
 
 def ensure_demo_users(runtime: Runtime) -> bool:

@@ -28,6 +28,8 @@ EVENT_NAMES = {
     "client_registered": N_("Client registered"), "client_returned": N_("Returning client recognised"),
     "definition_deployed": N_("Process version deployed"), "package_deployed": N_("Service package deployed"),
     "package_exported": N_("Service package version exported"),
+    "package_draft_saved": N_("Service package draft saved"),
+    "package_published": N_("Service package version published"),
     "user_created": N_("User created"),
     "user_changed": N_("User changed"), "user_locale_changed": N_("Language changed"),
     "user_logged_in": N_("Logged in"), "user_logged_out": N_("Logged out"),
@@ -38,6 +40,9 @@ EVENT_NAMES = {
     "timer_incident_opened": N_("Deadline in trouble"), "timer_incident_closed": N_("Deadline trouble closed"),
     "timer_retried": N_("Deadline retried"), "calendar_feed_created": N_("Calendar feed link made"),
     "caseload_limit_exceeded": N_("Caseload limit exceeded"), "time_limit_exceeded": N_("Weekly time limit exceeded"),
+    "legal_hold_set": N_("Legal hold set"), "legal_hold_cleared": N_("Legal hold cleared"),
+    "personal_data_erased": N_("Personal data erased"), "client_data_exported": N_("Personal data handed out"),
+    "client_corrected": N_("Register rectified"), "client_viewed": N_("Personal data viewed"),
     "document_produced": N_("Document produced"), "document_uploaded": N_("Signed copy uploaded"),
     "document_downloaded": N_("Document downloaded"),
     "api_token_issued": N_("API token issued"), "api_token_revoked": N_("API token revoked"),
@@ -60,6 +65,8 @@ DETAIL_NAMES = {
     "client_id": N_("Client"), "times": N_("Times"), "row": N_("Row"), "step": N_("Step"),
     "session": N_("Login session"), "remote_addr": N_("From address"), "limit": N_("Limit"), "timers": N_("Deadlines"),
     "created_at": N_("Created"), "joined_on": N_("Joined"), "left_on": N_("Left"),
+    "client": N_("Client code"), "hold": N_("Legal hold"), "held_by": N_("Held by"),
+    "erased_by": N_("Erased; the erasure is the event at position"),
     "token_name": N_("Token name"), "scopes": N_("Scopes"), "expires_at": N_("Expires"), "tokens": N_("API tokens"),
 }
 VALUE_NAMES = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from engine import packages
 from engine.definitions import definitions
@@ -13,7 +14,7 @@ from engine.store import clock
 
 from . import bpmn_source
 from .auth import current_actor, logged_in_actor, login_required, runtime
-from .labels import bilingual, lang, latest_views, text
+from .labels import bilingual, forget_latest, lang, latest_views, text
 from .task_views import _documentation
 
 catalogue = Blueprint("catalogue", __name__)
@@ -83,7 +84,7 @@ def process(key):
     role_names = {role: text(spec["name"]) for role, spec in ((view.manifest or {}).get("roles") or {}).items()
                   if spec.get("name")}
     return render_template("process.html", key=key, view=view, name=bilingual(view.name), steps=steps, roles=roles,
-                           role_names=role_names, history=_history(key))
+                           role_names=role_names, history=_history(key), package=_package_history(view))
 
 
 def _history(key: str) -> dict | None:
@@ -111,6 +112,34 @@ def process_diagram(key):
 def bpmn_response(view) -> Response:
     return Response(bpmn_source.localised_xml(view), mimetype="application/xml",
                     headers={"Content-Language": lang()})
+
+
+def _package_history(view) -> dict | None:
+    """The versions of the process's service package (drafts too) for designers and managers; None otherwise."""
+    actor = current_actor()
+    if actor is None or not access.can_read_versions(actor) or not view.manifest:
+        return None
+    with runtime().db.reading() as session:
+        found = packages.package_history(session, view.manifest["key"])
+    found["can_publish"] = bool(actor.role_codes & {access.PROCESS_DESIGNER, access.ADMINISTRATOR})
+    return found
+
+
+@catalogue.post("/packages/<package_key>/<int:version>/publish")
+@login_required
+def publish_package(package_key, version):
+    """Publish a draft, or an earlier version again (a roll-back): new cases start on it from now on."""
+    actor = logged_in_actor()
+    access.require_designer(actor)
+    result = packages.publish(runtime(), package_key, version, actor.username, clock.now(),
+                              request.form.get("note"))
+    forget_latest()
+    flash(_("Version %(v)d of %(package)s is published: new cases start on it.", v=result["version"],
+            package=package_key), "info")
+    back = request.form.get("process", "")
+    if back in latest_views():
+        return redirect(url_for("catalogue.process", key=back))
+    return redirect(url_for("catalogue.index"))
 
 
 @catalogue.get("/packages/<package_key>/<int:version>.zip")

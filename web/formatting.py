@@ -20,6 +20,7 @@ ROLE_NAMES = {
     "process_designer": N_("Process designer"),
     "manager": N_("Manager"),
     "administrator": N_("Administrator"),
+    "data_protection_officer": N_("Data protection officer"),
 }
 
 

@@ -59,6 +59,13 @@ def latest_views() -> dict[str, DefinitionView]:
     return cached
 
 
+def forget_latest() -> None:
+    """After a publish in this process: the next page reads which versions are latest at once (other processes
+    within LATEST_SECONDS)."""
+    runtime().__dict__.pop("_web_latest_definitions", None)
+    g.pop("_latest_views", None)
+
+
 def view_of(definition_id: int) -> DefinitionView:
     rt = runtime()
     with rt.db.reading() as session:

@@ -8,6 +8,10 @@ one (two events claim one position, or more events than the case records), a **r
 out of insertion order, or a hash that fits another position). Every case row is checked, not only those
 that still have events, so removing a whole case's history is found too.
 
+A payload enters its event's hash through its digest (engine/store/audit.py), so a payload erased by law
+(engine/privacy/erasure.py: replaced by a tombstone naming the erasure event of the same chain) leaves the chain
+intact; a payload that no longer fits its digest, or was removed without such an erasure event, is **edited**.
+
 The chain is only as strong as its anchor: someone who can write the database can also recompute every hash
 and the head. ``anchor`` therefore returns the heads of all chains; kept outside the database (printed, mailed,
 another system), a later ``verify(..., anchor=...)`` proves that every chain still passes through them.
@@ -22,7 +26,7 @@ from itertools import pairwise
 
 from sqlalchemy import select
 
-from ..store.audit import event_hash
+from ..store.audit import ERASED, PERSONAL_DATA_ERASED, event_hash, is_erased, payload_problem
 from ..store.models import AuditEvent, AuditStream, Case
 
 
@@ -40,7 +44,26 @@ class Problem:
 
 def _recomputed(e: AuditEvent, seq: int | None = None, prev: str | None = None) -> str:
     return event_hash(e.prev_hash if prev is None else prev, e.seq if seq is None else seq, e.occurred_at, e.actor,
-                      e.kind, e.case_id, e.task_id, e.payload)
+                      e.kind, e.case_id, e.task_id, e.payload, e.payload_digest)
+
+
+def _erasure_problems(events: Sequence[AuditEvent]) -> list[tuple[AuditEvent, str]]:
+    """Erased payloads each need the erasure event of their own chain that names them: a payload removed any other
+    way is tampering. (The erasure event's own payload is covered by its digest like any other.)"""
+    by_seq = {e.seq: e for e in events}
+    found = []
+    for e in events:
+        if not is_erased(e.payload):
+            continue
+        if e.payload_digest is None:
+            found.append((e, "its payload was removed, and its hash covered the payload itself"))
+            continue
+        record = by_seq.get(e.payload[ERASED])
+        if record is None or record.kind != PERSONAL_DATA_ERASED or e.seq not in (record.payload or {}).get(
+                "positions", ()):
+            found.append((e, f"its payload was removed without an erasure event naming it (position "
+                             f"{e.payload[ERASED]} is not one)"))
+    return found
 
 
 def check_chain(chain: str, events: Sequence[AuditEvent], head: str, length: int) -> list[Problem]:
@@ -54,6 +77,9 @@ def check_chain(chain: str, events: Sequence[AuditEvent], head: str, length: int
     # Insertion order (ids) must follow chain order; a hash that fits another position means swapped positions.
     by_id = sorted(events, key=lambda e: e.id)
     broken = {e.id for e in events if _recomputed(e) != e.hash}
+    # A payload that no longer fits its digest, or was erased without record, is an edit the hash alone misses.
+    unfit = {e.id: problem for e in events if (problem := payload_problem(e.payload, e.payload_digest))}
+    unfit.update((e.id, problem) for e, problem in _erasure_problems(events))
     seqs = sorted({e.seq for e in events})
     swapped = set()
     for e in by_id:
@@ -94,6 +120,9 @@ def check_chain(chain: str, events: Sequence[AuditEvent], head: str, length: int
         if e.id in broken and e.id not in swapped and e.id not in inserted:
             add("edited", e.seq, e.id, f"event id {e.id} at position {e.seq} ({e.kind}) was altered: its content "
                                        f"no longer matches its hash")
+        elif e.id in unfit and e.id not in inserted:
+            add("edited", e.seq, e.id, f"event id {e.id} at position {e.seq} ({e.kind}) was altered: "
+                                       f"{unfit[e.id]}")
     last = expected - 1
     if length > last:
         add("deleted", last + 1, None, f"the chain ends at position {last} but {length} events were recorded: "

@@ -121,5 +121,5 @@ def case_seed(connection: Connection, code: str, fields: dict[str, str]) -> tupl
 
 def describe(client: Client) -> dict:
     return {"client_code": client.client_code, "family_name": client.family_name, "given_name": client.given_name,
-            "birth_date": client.birth_date.isoformat(), "birth_place": client.birth_place,
-            "registered_at": client.registered_at.isoformat()}
+            "birth_date": client.birth_date.isoformat() if client.birth_date else None,  # None: erased
+            "birth_place": client.birth_place, "registered_at": client.registered_at.isoformat()}

@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..definitions import definitions
-from ..errors import Conflict, PackageInvalid
+from ..errors import Conflict, Gone, NotFound, PackageInvalid, ValidationFailed
 from ..store import audit
 from ..store.models import PackageFile, PackageVersion, ProcessDefinition
 from . import settings
 from .check import Checked, check
-from .load import from_folder
+from .load import from_files, from_folder
 from .manifest import MANIFEST
 from .parts import PARTS, Package, PackageProblem
 
@@ -98,9 +98,11 @@ def _cross_package_problems(session: Session, checked: list[Checked]) -> list[Pa
     return problems
 
 
-def store(session: Session, checked: list[Checked], actor: str, at, note: str | None = None) -> list[dict]:
+def store(session: Session, checked: list[Checked], actor: str, at, note: str | None = None,
+          draft: bool = False) -> list[dict]:
     """Inside the caller's transaction: every checked package as a new version (unless unchanged), each new
-    package and process version keeping ``note``, the deployer's why."""
+    package and process version keeping ``note``, the deployer's why. A ``draft`` is stored (files, manifest,
+    note) but not live: no process version points at it until ``publish``."""
     note = definitions.version_note(note)
     problems = _cross_package_problems(session, checked)
     if problems:
@@ -113,45 +115,132 @@ def store(session: Session, checked: list[Checked], actor: str, at, note: str | 
                                  .order_by(PackageVersion.version.desc()).limit(1)).scalar_one_or_none()
         if latest is not None and latest.content_hash == digest:
             results.append({"package": package.key, "version": latest.version, "created": False,
-                            "package_version_id": latest.id, "processes": []})
+                            "package_version_id": latest.id, "processes": [], "draft": latest.draft})
             continue
         row = PackageVersion(package_key=package.key, version=(latest.version + 1) if latest else 1,
                              name=package.manifest["name"]["en"], content_hash=digest, manifest=package.manifest,
-                             files=sorted(package.files), deployed_at=at, deployed_by=actor, note=note)
+                             files=sorted(package.files), deployed_at=at, deployed_by=actor, note=note,
+                             draft=draft)
         session.add(row)
         session.flush()
-        # The bytes as deployed, so this version can be exported later (export.py).
+        # The bytes as deployed, so this version can be exported or published later (export.py, publish).
         session.add_all([PackageFile(package_version_id=row.id, path=path, content=data)
                          for path, data in sorted(package.files.items())])
-        lane_roles = settings.lane_roles(package.manifest)
-        processes = []
-        for key in package.manifest["processes"]:
-            upload = c.processes[key].upload
-            try:
-                definition, created = definitions.deploy(session, upload, actor, at, row.id, lane_roles, note)
-            except Conflict as e:
-                raise Conflict(f"package '{package.key}': {e.message}") from e
-            processes.append({"process_key": definition.process_key, "version": definition.version,
-                              "created": created})
-        for part in PARTS:
-            part.store(session, package, row.id)
         payload = {"package": package.key, "version": row.version, "content_hash": digest,
-                   "processes": processes, "files": sorted(package.files)}
+                   "files": sorted(package.files)}
         if note is not None:
             payload["note"] = note
-        audit.record_system_event(session, actor, at, audit.PACKAGE_DEPLOYED, payload)
+        if draft:
+            audit.record_system_event(session, actor, at, audit.PACKAGE_DRAFT_SAVED, payload)
+            processes: list[dict] = []
+        else:
+            processes = _make_live(session, c, row, actor, at, note)
+            for part in PARTS:
+                part.store(session, package, row.id)
+            audit.record_system_event(session, actor, at, audit.PACKAGE_DEPLOYED, {**payload, "processes": processes})
         results.append({"package": package.key, "version": row.version, "created": True,
-                        "package_version_id": row.id, "processes": processes})
+                        "package_version_id": row.id, "processes": processes, "draft": draft})
     return results
 
 
-def deploy(runtime, packages: list[Package], actor: str, at, note: str | None = None) -> list[dict]:
+def _make_live(session: Session, c: Checked, row: PackageVersion, actor: str, at, note: str | None) -> list[dict]:
+    """A new version of each process of the package pointing at ``row``: new cases start on them."""
+    package = c.package
+    lane_roles = settings.lane_roles(package.manifest)
+    processes = []
+    for key in package.manifest["processes"]:
+        upload = c.processes[key].upload
+        try:
+            definition, created = definitions.deploy(session, upload, actor, at, row.id, lane_roles, note)
+        except Conflict as e:
+            raise Conflict(f"package '{package.key}': {e.message}") from e
+        processes.append({"process_key": definition.process_key, "version": definition.version,
+                          "created": created})
+    return processes
+
+
+def _live_version(session: Session, package_key: str) -> int | None:
+    """The package version new cases start on: the one the newest version of its processes points at."""
+    newest = (select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
+              .group_by(ProcessDefinition.process_key).subquery())
+    return session.execute(
+        select(PackageVersion.version)
+        .join(ProcessDefinition, ProcessDefinition.package_version_id == PackageVersion.id)
+        .join(newest, (newest.c.process_key == ProcessDefinition.process_key)
+              & (newest.c.version == ProcessDefinition.version))
+        .where(PackageVersion.package_key == package_key).order_by(PackageVersion.version.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def _stored_package(session: Session, package_key: str, version: int) -> tuple[PackageVersion, Package]:
+    row = session.execute(select(PackageVersion).where(PackageVersion.package_key == package_key,
+                                                       PackageVersion.version == version)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"package '{package_key}' has no version {version}")
+    files = {r.path: r.content for r in session.execute(select(PackageFile.path, PackageFile.content)
+                                                        .where(PackageFile.package_version_id == row.id))}
+    if not files:
+        raise Gone(f"version {version} of package '{package_key}' was deployed before package files were kept; "
+                   "deploy its folder again")
+    return row, from_files(files, package_key)
+
+
+def package_history(session: Session, package_key: str) -> dict:
+    """Every version of a package, newest first: drafts, and which one new cases start on (``live``)."""
+    live = _live_version(session, package_key)
+    rows = session.execute(select(PackageVersion.version, PackageVersion.draft, PackageVersion.deployed_at,
+                                  PackageVersion.deployed_by, PackageVersion.note)
+                           .where(PackageVersion.package_key == package_key)
+                           .order_by(PackageVersion.version.desc())).all()
+    return {"package": package_key, "live": live,
+            "versions": [{"version": r.version, "draft": r.draft, "live": r.version == live,
+                          "deployed_at": r.deployed_at, "deployed_by": r.deployed_by, "note": r.note}
+                         for r in rows]}
+
+
+def publish(runtime, package_key: str, version: int, actor: str, at, note: str | None = None) -> dict:
+    """Make package version ``version`` the one new cases start on: a draft goes live, an earlier version goes
+    live again (a roll-back). Checked again first (outside the transaction), as a deploy is; running cases stay
+    on their versions."""
+    note = definitions.version_note(note)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValidationFailed(f"'version' must be a whole number, not {version!r}",
+                               [{"field": "version", "message": "must be a whole number"}])
+    with runtime.db.reading() as session:
+        _, package = _stored_package(session, package_key, version)
+    [checked] = check_all([package])
+    with runtime.db.unit_of_work() as session:
+        row, _ = _stored_package(session, package_key, version)
+        live = _live_version(session, package_key)
+        if live == version:
+            raise Conflict(f"version {version} of package '{package_key}' is already the one new cases start on")
+        problems = _cross_package_problems(session, [checked])
+        if problems:
+            _refuse(problems, [package])
+        processes = _make_live(session, checked, row, actor, at, note)
+        if row.draft:
+            # What parts store belongs to the package version; an earlier version going live again has it.
+            for part in PARTS:
+                part.store(session, checked.package, row.id)
+        was_draft = row.draft
+        row.draft = False
+        payload = {"package": package_key, "version": version, "previous": live, "processes": processes,
+                   "roll_back": not was_draft}
+        if note is not None:
+            payload["note"] = note
+        audit.record_system_event(session, actor, at, audit.PACKAGE_PUBLISHED, payload)
+        return {"package": package_key, "version": version, "previous": live, "roll_back": not was_draft,
+                "processes": processes}
+
+
+def deploy(runtime, packages: list[Package], actor: str, at, note: str | None = None,
+           draft: bool = False) -> list[dict]:
     """Check, then store in one transaction. Checking parses and evaluates, which may take seconds, so it runs
     before the unit of work and does not hold the writer lock."""
     definitions.version_note(note)  # a bad note is refused before the seconds of checking
     checked = check_all(packages)
     with runtime.db.unit_of_work() as session:
-        return store(session, checked, actor, at, note)
+        return store(session, checked, actor, at, note, draft)
 
 
 def bundled(bpmn_dir: Path) -> list[Package]:

@@ -105,3 +105,8 @@ def from_zip(data: bytes, name: str = "package.zip") -> Package:
         files[rel] = content
     folder = sorted(tops)[0] if strip else Path(name).stem
     return Package(key=folder, folder_name=folder, manifest={}, files=files)
+
+
+def from_files(files: dict[str, bytes], name: str) -> Package:
+    """A package from files already kept (a stored package version), checked again like any other."""
+    return Package(key=name, folder_name=name, manifest={}, files=dict(files))

@@ -71,6 +71,13 @@ SCHEMA: dict = {
                                      "additionalProperties": {"enum": list(REGISTRATION_VALUES)}},
                         },
                     },
+                    # How long a closed case's personal data is kept (docs/operations.md, "Retention").
+                    "retention": {
+                        "type": "object", "additionalProperties": False, "minProperties": 1,
+                        "properties": {"years": {"type": "integer", "minimum": 0, "maximum": 100},
+                                       "months": {"type": "integer", "minimum": 0, "maximum": 1200},
+                                       "basis": _LOCALISED},
+                    },
                     # A case with members (a group): docs/services.md, "Cases with members".
                     "members": {
                         "type": "object", "additionalProperties": False, "required": ["max"],

@@ -86,3 +86,12 @@ def caseload_rules(manifests: list[dict]) -> dict[str, dict]:
             rule["tasks"] |= {(p, t) for p in own for t in counts.get("tasks") or ()}
             rule["timers"] |= {(p, t) for p in own for t in counts.get("timers") or ()}
     return rules
+
+
+def retention(manifest: dict | None, process_key: str) -> dict | None:
+    """How long a closed case of this process keeps its personal data (``retention``: ``years``, ``months``,
+    ``basis``: the law or rule, in both languages), or None: no policy, the case is never erased by retention."""
+    found = process(manifest, process_key).get("retention")
+    if not found or not (found.get("years") or found.get("months")):
+        return None
+    return dict(found)

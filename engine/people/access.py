@@ -3,10 +3,26 @@ from __future__ import annotations
 
 from ..errors import Forbidden
 from ..store.models import Case, HumanTask
-from .users import ADMINISTRATOR, CASEWORKER, MANAGER, PROCESS_DESIGNER, PROFESSIONAL_LEAD, Actor
+from .users import (
+    ADMINISTRATOR,
+    CASEWORKER,
+    DATA_PROTECTION_OFFICER,
+    MANAGER,
+    PROCESS_DESIGNER,
+    PROFESSIONAL_LEAD,
+    Actor,
+)
 
 # Roles that oversee every case: the professional lead agrees closures, the manager audits.
 OVERSEERS = {PROFESSIONAL_LEAD, MANAGER, ADMINISTRATOR}
+
+# A person's rights and retention (engine/privacy/). The data-protection officer answers requests (a person's
+# data handed out, rectified, erased) and the manager, answerable for the service, may too; either sets and
+# clears a legal hold. The administrator runs the retention job and sees what it would erase, but neither reads
+# a person's whole file nor holds cases: that is not a technical decision.
+PRIVACY_REQUESTS = (DATA_PROTECTION_OFFICER, MANAGER)
+LEGAL_HOLDS = (DATA_PROTECTION_OFFICER, MANAGER)
+RETENTION = (DATA_PROTECTION_OFFICER, MANAGER, ADMINISTRATOR)
 
 
 def can_work_on(user: Actor, task: HumanTask) -> bool:

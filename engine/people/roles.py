@@ -6,4 +6,5 @@ PROFESSIONAL_LEAD = "professional_lead"
 PROCESS_DESIGNER = "process_designer"
 MANAGER = "manager"
 ADMINISTRATOR = "administrator"
-ROLES = (CASEWORKER, PROFESSIONAL_LEAD, PROCESS_DESIGNER, MANAGER, ADMINISTRATOR)
+DATA_PROTECTION_OFFICER = "data_protection_officer"  # answers people's requests about their data (docs/operations.md)
+ROLES = (CASEWORKER, PROFESSIONAL_LEAD, PROCESS_DESIGNER, MANAGER, ADMINISTRATOR, DATA_PROTECTION_OFFICER)

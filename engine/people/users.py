@@ -13,7 +13,15 @@ from ..store import audit
 from ..store.models import User, UserRole
 from . import api_tokens, login_sessions
 from .actor import Actor as Actor  # where the rest of the engine takes it from
-from .roles import ADMINISTRATOR, CASEWORKER, MANAGER, PROCESS_DESIGNER, PROFESSIONAL_LEAD, ROLES
+from .roles import (
+    ADMINISTRATOR,
+    CASEWORKER,
+    MANAGER,
+    PROCESS_DESIGNER,
+    PROFESSIONAL_LEAD,
+    ROLES,
+)
+from .roles import DATA_PROTECTION_OFFICER as DATA_PROTECTION_OFFICER  # where the rest takes every role from
 
 # The users of the default run's demo (engine/setup.py creates them; the packages' demo scripts act as them).
 DEMO_PASSWORD = "segito-demo"

@@ -3,6 +3,14 @@
 Events of one case form a hash chain whose head lives on the case row (which the command has locked anyway);
 events that belong to no case chain through ``audit_streams``. Each hash covers the previous hash and the
 event's canonical JSON, so an edited, deleted, inserted or reordered event breaks the chain.
+
+The payload — the part that may hold personal data — enters the hash through its own digest
+(``payload_digest``, SHA-256 of its canonical JSON, stored beside it): the chain covers the digest, the digest
+covers the payload. So a payload can be erased when the law requires it (engine/privacy/erasure.py): it is
+replaced by a tombstone naming the erasure event of the same chain, the digest stays, and the chain still
+verifies, while an edited payload no longer matches its digest and a payload removed without an erasure event is
+reported (engine/audit/audit_verify.py). Events written before digests existed (``payload_digest`` NULL) are
+hashed with their payload inline; migration 0033 re-hashed every case chain that verified.
 """
 from __future__ import annotations
 
@@ -44,6 +52,8 @@ CLIENT_REGISTERED = "client_registered"
 CLIENT_RETURNED = "client_returned"
 DEFINITION_DEPLOYED = "definition_deployed"
 PACKAGE_DEPLOYED = "package_deployed"
+PACKAGE_DRAFT_SAVED = "package_draft_saved"  # stored and checked, not live (engine/packages/deploy.py)
+PACKAGE_PUBLISHED = "package_published"  # a draft, or an earlier version again, made the one new cases start on
 PACKAGE_EXPORTED = "package_exported"  # a package version's files given out as a zip (engine/packages/export.py)
 USER_CREATED = "user_created"
 USER_CHANGED = "user_changed"
@@ -53,6 +63,15 @@ USER_LOGGED_OUT = "user_logged_out"
 SESSIONS_ENDED = "sessions_ended"  # by a deactivation or a password change (engine/people/login_sessions.py)
 LOGIN_FAILED = "login_failed"
 ACCESS_DENIED = "access_denied"
+LEGAL_HOLD_SET = "legal_hold_set"  # engine/privacy/retention.py
+LEGAL_HOLD_CLEARED = "legal_hold_cleared"
+PERSONAL_DATA_ERASED = "personal_data_erased"  # the tombstone: what was erased, never the data
+CLIENT_DATA_EXPORTED = "client_data_exported"  # a person's data handed out (engine/privacy/export.py)
+CLIENT_CORRECTED = "client_corrected"  # the client register rectified: before and after
+CLIENT_VIEWED = "client_viewed"  # a client's register row and requests page opened (engine/privacy/export.py)
+
+# An erased payload: {ERASED: <position of the erasure event in the same chain>}.
+ERASED = "erased_by"
 API_TOKEN_ISSUED = "api_token_issued"  # engine/people/api_tokens.py
 API_TOKEN_REVOKED = "api_token_revoked"
 API_TOKENS_LISTED = "api_tokens_listed"
@@ -94,10 +113,30 @@ def canonical(value) -> str:
     return _canonical(value)
 
 
+def payload_digest(payload: dict) -> str:
+    return hashlib.sha256(canonical(payload).encode("utf-8")).hexdigest()
+
+
 def event_hash(prev_hash: str, seq: int, occurred_at: dt.datetime, actor: str, kind: str,
-               case_id: int | None, task_id: int | None, payload: dict) -> str:
-    body = canonical([prev_hash, seq, occurred_at.isoformat(), actor, kind, case_id, task_id, payload])
+               case_id: int | None, task_id: int | None, payload: dict, digest: str | None = None) -> str:
+    """The event's hash: over its payload's digest when it has one (every event written now), else over the
+    payload itself (events written before digests existed). A digest is a string, a payload an object, so the
+    two forms never hash the same text."""
+    body = canonical([prev_hash, seq, occurred_at.isoformat(), actor, kind, case_id, task_id,
+                      payload if digest is None else digest])
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def is_erased(payload) -> bool:
+    return isinstance(payload, dict) and len(payload) == 1 and isinstance(payload.get(ERASED), int)
+
+
+def payload_problem(payload, digest: str | None) -> str | None:
+    """Why a stored payload does not fit its digest (None when it does, when it was erased, or when the event
+    has no digest and its hash covers the payload itself)."""
+    if digest is None or is_erased(payload):
+        return None
+    return None if payload_digest(payload) == digest else "its payload no longer matches its digest"
 
 
 @dataclass
@@ -132,9 +171,11 @@ class CaseAudit:
         for ev in self.events:
             seq += 1
             actor = ev.actor or self.actor
-            digest = event_hash(head, seq, self.at, actor, ev.kind, self.case.id, ev.task_id, ev.payload)
+            covered = payload_digest(ev.payload)
+            digest = event_hash(head, seq, self.at, actor, ev.kind, self.case.id, ev.task_id, ev.payload, covered)
             rows.append(dict(occurred_at=self.at, actor=actor, kind=ev.kind, case_id=self.case.id,
-                             task_id=ev.task_id, seq=seq, payload=ev.payload, prev_hash=head, hash=digest))
+                             task_id=ev.task_id, seq=seq, payload=ev.payload, payload_digest=covered,
+                             prev_hash=head, hash=digest))
             head = digest
         if isinstance(session, Connection):
             _INSERT_EVENTS_FAST.execute(session, rows)
@@ -147,7 +188,7 @@ class CaseAudit:
 
 
 def record_system_event(session: Session, actor: str, at: dt.datetime, kind: str, payload: dict,
-                        stream: str = "system") -> None:
+                        stream: str = "system") -> int:
     """An event outside any case, chained through its stream's head (row-locked on PostgreSQL)."""
     head_row = session.execute(
         select(AuditStream).where(AuditStream.stream == stream).with_for_update()
@@ -157,10 +198,12 @@ def record_system_event(session: Session, actor: str, at: dt.datetime, kind: str
         session.add(head_row)
         session.flush()  # a second event of this transaction must find it (sessions do not autoflush)
     seq = head_row.seq + 1
-    digest = event_hash(head_row.head, seq, at, actor, kind, None, None, payload)
+    covered = payload_digest(payload)
+    digest = event_hash(head_row.head, seq, at, actor, kind, None, None, payload, covered)
     session.add(AuditEvent(occurred_at=at, actor=actor, kind=kind, case_id=None, task_id=None, seq=seq,
-                           payload=payload, prev_hash=head_row.head, hash=digest))
+                           payload=payload, payload_digest=covered, prev_hash=head_row.head, hash=digest))
     head_row.head, head_row.seq = digest, seq
+    return seq
 
 
 def case_history(session: Session, case_id: int) -> list[dict]:
@@ -187,8 +230,8 @@ def verify_case_chain(session: Session, case: Case) -> list[str]:
         if ev.prev_hash != prev:
             problems.append(f"case {case.id}: event id {ev.id} (position {ev.seq}) does not follow its predecessor")
         digest = event_hash(ev.prev_hash, ev.seq, ev.occurred_at, ev.actor, ev.kind, ev.case_id, ev.task_id,
-                            ev.payload)
-        if digest != ev.hash:
+                            ev.payload, ev.payload_digest)
+        if digest != ev.hash or payload_problem(ev.payload, ev.payload_digest):
             problems.append(f"case {case.id}: event id {ev.id} (position {ev.seq}) was altered")
         prev, expected_seq = ev.hash, ev.seq + 1
     if prev != (case.audit_head or "") or (expected_seq - 1) != (case.audit_seq or 0):

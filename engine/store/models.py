@@ -128,6 +128,8 @@ class PackageVersion(Base):
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
     note: Mapped[str | None] = mapped_column(Text)  # the deployer's why, shown in the version history
+    # A draft is stored and checked but not live: no process version points at it until it is published.
+    draft: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class PackageFile(Base):
@@ -173,14 +175,16 @@ class Client(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     client_code: Mapped[str] = mapped_column(String(20), unique=True)
     dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
-    family_name: Mapped[str] = mapped_column(String(200))
-    given_name: Mapped[str] = mapped_column(String(200))
-    birth_date: Mapped[dt.date] = mapped_column(Date)
+    # The identity is NULL once erased (``erased_at``): the code stays, so the pseudonymous figures still count.
+    family_name: Mapped[str | None] = mapped_column(String(200))
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
     birth_place: Mapped[str | None] = mapped_column(String(200))
-    mother_name: Mapped[str] = mapped_column(String(200))
+    mother_name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     registered_by: Mapped[str] = mapped_column(String(80))
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class Intake(Base):
@@ -216,6 +220,12 @@ class Case(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     audit_head: Mapped[str] = mapped_column(String(64), default="")
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # A legal hold keeps the case from erasure whatever its retention (engine/privacy/retention.py): why, who, when.
+    hold_reason: Mapped[str | None] = mapped_column(String(1000))
+    hold_set_by: Mapped[str | None] = mapped_column(String(80))
+    hold_set_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # When its personal data was erased (engine/privacy/erasure.py); the case's shape and history stay.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_cases_process_status", "process_key", "status"),)
 
@@ -283,6 +293,10 @@ class AuditEvent(Base):
     task_id: Mapped[int | None] = mapped_column(BigId)
     seq: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict] = mapped_column(JSON)
+    # SHA-256 of the payload's canonical JSON, what the hash covers (engine/store/audit.py): the payload can be
+    # erased and the chain still verifies. NULL for events written before migration 0033 whose chain was not
+    # re-hashed; their hash covers the payload itself.
+    payload_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -1,6 +1,10 @@
 """The ticker: APScheduler wakes up every few seconds and calls ``timers.fire_due`` (and notes that it did, for
 readiness and metrics: engine/observability).
 
+Besides, jobs registered with ``register_job`` run every few hours in the same scheduler (the retention job,
+engine/privacy/retention.py, registered by ``engine.setup.wire``): they must be safe to run in several processes
+at once (the retention job locks each case it erases and skips one erased meanwhile).
+
 The due times live in the database (``timers``), never in APScheduler's own job store, so any number of tickers
 (one in each web process, and ``segito worker`` processes beside them) share the work safely: the claim in
 ``engine.timers.timers`` decides who fires what. ``max_instances=1`` keeps one tick of a process from overlapping the
@@ -13,6 +17,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -23,6 +28,29 @@ from . import timers
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = float(os.environ.get("SEGITO_TICK_SECONDS", "5"))
+
+# name -> (the job, taking the runtime; hours between runs). Registered from above (the ticker imports no job).
+JOBS: dict[str, tuple[Callable[..., object], float]] = {}
+
+
+def register_job(name: str, job: Callable[..., object], hours: float) -> None:
+    """Run ``job(runtime)`` every ``hours`` in every ticker (hours <= 0: not at all); registering again replaces."""
+    if hours > 0:
+        JOBS[name] = (job, hours)
+    else:
+        JOBS.pop(name, None)
+
+
+def run_job(name: str, runtime) -> object:
+    """One run of a registered job; errors are logged, never raised into the scheduler."""
+    job, _hours = JOBS[name]
+    try:
+        result = job(runtime)
+        log.info("job %s: %s", name, result)
+        return result
+    except Exception:  # noqa: BLE001 - the next run tries again; a failure must not stop the ticker
+        log.exception("job %s failed", name)
+        return None
 
 
 def tick(runtime, worker: str, stop: threading.Event | None = None) -> int:
@@ -49,6 +77,10 @@ def _add_job(scheduler, runtime, worker: str, interval: float, stop: threading.E
     scheduler.add_job(tick, "interval", args=(runtime, worker, stop), seconds=interval, id="fire_due_timers",
                       max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True,
                       next_run_time=dt.datetime.now(dt.timezone.utc))
+    for name, (_job, hours) in JOBS.items():
+        # The first run an interval after the start, so a restart does not run a daily job again at once.
+        scheduler.add_job(run_job, "interval", args=(name, runtime), hours=hours, id=f"job_{name}",
+                          max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True)
 
 
 def start_background(runtime, interval: float = DEFAULT_INTERVAL, worker: str | None = None) -> BackgroundScheduler:

@@ -103,7 +103,7 @@ def test_events_stored_out_of_order_are_found(runtime, case_id):
     """The rows swap everything but their ids: each hash and link holds, only the insertion order betrays it."""
     evs = events_of(runtime, case_id)
     a, b = evs[1], evs[2]
-    cols = ["occurred_at", "actor", "kind", "task_id", "seq", "payload", "prev_hash", "hash"]
+    cols = ["occurred_at", "actor", "kind", "task_id", "seq", "payload", "payload_digest", "prev_hash", "hash"]
     sets = lambda src: ", ".join(f"{c} = (SELECT {c} FROM audit_events WHERE id = {src})" for c in cols)  # noqa
     tamper(runtime, f"CREATE TEMPORARY TABLE keep_a AS SELECT * FROM audit_events WHERE id = {a.id}",
            f"UPDATE audit_events SET {sets(b.id)} WHERE id = {a.id}",
@@ -170,7 +170,8 @@ def test_a_rewritten_history_is_caught_by_an_earlier_anchor(runtime, case_id):
     prev, statements = "", []
     for e in evs:
         actor = "mallory" if e.seq == 2 else e.actor
-        digest = audit.event_hash(prev, e.seq, e.occurred_at, actor, e.kind, e.case_id, e.task_id, e.payload)
+        digest = audit.event_hash(prev, e.seq, e.occurred_at, actor, e.kind, e.case_id, e.task_id, e.payload,
+                                  e.payload_digest)
         statements.append(f"UPDATE audit_events SET actor = '{actor}', prev_hash = '{prev}', hash = '{digest}' "
                           f"WHERE id = {e.id}")
         prev = digest

@@ -45,7 +45,7 @@ HUNGARIAN_WORDS = {"és", "nem", "vagy", "egy", "az", "eset", "lépés", "ügy",
 RAW_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
-SKIP_LINK = re.compile(r"^/(static/|logout|calendar/|api/)|\.(ics|csv|xlsx|json)(\?|$)")
+SKIP_LINK = re.compile(r"^/(static/|logout|calendar/|api/)|\.(ics|csv|xlsx|json|zip)(\?|$)")
 ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 
 

@@ -107,7 +107,7 @@ def test_the_process_page_shows_the_history_to_designers_and_managers_only(runti
     page = browser(app, "dora").get("/processes/intake").get_data(as_text=True)
     assert "Verziótörténet" in page and "Az új esetek ezen a verzión indulnak: 2." in page
     assert "Second &lt;version&gt;" in page and "intake, 2. csomagverzió" in page
-    assert page.count("új esetek ezen indulnak") == 1
+    assert page.count("új esetek ezen indulnak") == 2, "once in each card"
     mark = browser(app, "mark")
     mark.post("/language", {"locale": "en"})
     page = mark.get("/processes/intake").get_data(as_text=True)
@@ -186,3 +186,118 @@ def test_the_process_page_offers_each_version_s_zip_to_designers_and_managers(ru
     assert browser(app, "anna").get("/packages/intake/1.zip").status_code == 403
     assert dora.get("/packages/intake/5.zip").status_code == 404
     assert dora.get("/packages/nosuch/1.zip").status_code == 404
+
+
+def _live(runtime, key="intake") -> tuple[int, int | None]:
+    """(process version new cases start on, its package version)."""
+    found = _history(runtime, key)
+    top = found["versions"][0]
+    assert top["starts_new_cases"] and top["version"] == found["starts_new_cases"]
+    with runtime.db.reading() as session:
+        assert definitions.latest_definition(session, key).version == top["version"]
+    return top["version"], top["package_version"]
+
+
+def test_a_draft_is_not_live_until_published_and_an_earlier_version_can_be_published_again(runtime, tmp_path):
+    from engine.errors import Conflict
+
+    [saved] = packages.deploy(runtime, [packages.from_folder(_changed_intake(tmp_path, "g"))], "dora", clock.now(),
+                              "Try the new referral", draft=True)
+    assert (saved["version"], saved["created"], saved["draft"], saved["processes"]) == (2, True, True, [])
+    assert _live(runtime) == (1, 1), "new cases keep starting on the published version"
+    published = packages.publish(runtime, "intake", 2, "dora", clock.now(), "Agreed with the team")
+    assert (published["previous"], published["roll_back"], published["processes"]) == (
+        1, False, [{"process_key": "intake", "version": 2, "created": True}])
+    assert _live(runtime) == (2, 2)
+    with pytest.raises(Conflict, match="version 2 of package 'intake' is already the one new cases start on"):
+        packages.publish(runtime, "intake", 2, "dora", clock.now())
+    back = packages.publish(runtime, "intake", 1, "dora", clock.now(), "Roll back")
+    assert (back["previous"], back["roll_back"]) == (2, True)
+    assert _live(runtime) == (3, 1)
+    with pytest.raises(NotFound, match="package 'intake' has no version 9"):
+        packages.publish(runtime, "intake", 9, "dora", clock.now())
+    with pytest.raises(NotFound, match="package 'nosuch' has no version 1"):
+        packages.publish(runtime, "nosuch", 1, "dora", clock.now())
+    with runtime.db.reading() as session:
+        events = session.execute(select(AuditEvent.kind, AuditEvent.actor, AuditEvent.payload)
+                                 .where(AuditEvent.kind.in_([audit.PACKAGE_DRAFT_SAVED, audit.PACKAGE_PUBLISHED]))
+                                 .order_by(AuditEvent.id)).all()
+    assert [(e.kind, e.actor, e.payload["version"], e.payload.get("note")) for e in events] == [
+        ("package_draft_saved", "dora", 2, "Try the new referral"),
+        ("package_published", "dora", 2, "Agreed with the team"), ("package_published", "dora", 1, "Roll back")]
+
+
+def test_the_command_line_saves_a_draft_and_publishes_it(runtime, people, database_url, tmp_path):
+    segito = Segito(database_url)
+    [saved] = segito.ok("deploy", _changed_intake(tmp_path, "h"), "--draft", "--as", "dora")
+    assert (saved["version"], saved["draft"]) == (2, True)
+    assert segito.ok("versions", "intake")["starts_new_cases"] == 1
+    result = segito("publish", "intake", "2", "--as", "anna")
+    assert result.exit_code != 0 and "roles" in result.output
+    done = segito.ok("publish", "intake", "2", "--note", "Live now", "--as", "dora")
+    assert done["previous"] == 1 and segito.ok("versions", "intake")["starts_new_cases"] == 2
+    result = segito("publish", "intake", "2", "--as", "dora")
+    assert result.exit_code != 0 and "already the one new cases start on" in result.output
+
+
+def test_a_designer_publishes_a_draft_and_rolls_back_on_the_process_page(runtime, people, tmp_path):
+    from .web_client import browser, make_app
+
+    packages.deploy(runtime, [packages.from_folder(_changed_intake(tmp_path, "i"))], "dora", clock.now(),
+                    "Draft note", draft=True)
+    app = make_app(runtime)
+    dora = browser(app, "dora")
+    page = dora.get("/processes/intake").get_data(as_text=True)
+    assert "A szolgáltatáscsomag verziói" in page and "Vázlat, ellenőrizve: nincs hiba" in page
+    assert 'data-testid="publish-2"' in page and 'data-testid="publish-1"' not in page
+    assert "Az új esetek ezen a verzión indulnak: 1." in page
+    mark = browser(app, "mark")
+    page = mark.get("/processes/intake").get_data(as_text=True)
+    assert "A szolgáltatáscsomag verziói" in page and 'data-testid="publish-2"' not in page, "managers only read"
+    assert mark.post("/packages/intake/2/publish", {"process": "intake"}).status_code == 403
+    assert browser(app, "anna").post("/packages/intake/2/publish", {"process": "intake"}).status_code == 403
+    assert "A szolgáltatáscsomag verziói" not in browser(app, "anna").get("/processes/intake").get_data(as_text=True)
+    response = dora.post("/packages/intake/2/publish", {"process": "intake", "note": "Go"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/processes/intake")
+    assert _live(runtime) == (2, 2)
+    page = dora.get("/processes/intake").get_data(as_text=True)
+    assert "Az új esetek ezen a verzión indulnak: 2." in page and "Újra közzététel (visszaállítás)" in page
+    assert dora.post("/packages/intake/2/publish", {"process": "intake"}).status_code == 409
+    assert dora.post("/packages/intake/8/publish", {"process": "intake"}).status_code == 404
+    assert dora.post("/packages/intake/1/publish", {"process": "intake", "note": "x" * 2001}).status_code == 422
+    assert dora.post("/packages/intake/1/publish", {"process": "intake"}).status_code == 302
+    assert _live(runtime) == (3, 1)
+    dora.post("/language", {"locale": "en"})
+    page = dora.get("/processes/intake").get_data(as_text=True)
+    assert "Service package versions" in page and "Publish again (roll back)" in page
+    assert "New cases start on version 3." in page
+
+
+def test_a_drafts_parts_store_when_it_is_published_not_when_it_is_saved(runtime, tmp_path):
+    from engine.packages import PackagePart
+
+    stored = []
+    part = PackagePart("reports", lambda package: [], lambda session, package, version_id: stored.append(
+        (package.key, version_id)))
+    packages.register_part(part)
+    try:
+        [saved] = packages.deploy(runtime, [packages.from_folder(_changed_intake(tmp_path, "j"))], "dora",
+                                  clock.now(), draft=True)
+        assert stored == []
+        packages.publish(runtime, "intake", 2, "dora", clock.now())
+        assert stored == [("intake", saved["package_version_id"])]
+        packages.publish(runtime, "intake", 1, "dora", clock.now())
+        assert len(stored) == 1, "an earlier version going live again has its parts already"
+    finally:
+        packages.PARTS[:] = [p for p in packages.PARTS if p is not part]
+
+
+def test_the_designer_reads_versions_but_never_a_clients_case(runtime, people):
+    from .helpers import new_family_case
+    from .web_client import browser, make_app
+
+    case_id = new_family_case(runtime, people)
+    dora = browser(make_app(runtime), "dora")
+    assert dora.get("/processes/family_care").status_code == 200
+    assert dora.get(f"/cases/{case_id}").status_code == 403
+    assert f"/cases/{case_id}" not in dora.get("/cases").get_data(as_text=True)
