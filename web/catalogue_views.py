@@ -94,8 +94,11 @@ def _history(key: str) -> dict | None:
         return None
     with runtime().db.reading() as session:
         found = definitions.history(session, key)
+    # A package is shown by its service's name in the reader's language, never by its key.
+    names = {v.manifest["key"]: text(v.manifest["name"]) for v in latest_views().values() if v.manifest}
     for row in found["versions"]:
         row["deployed_at"] = dt.datetime.fromisoformat(row["deployed_at"])
+        row["package_name"] = names.get(row.get("package"), row.get("package"))
     return found
 
 

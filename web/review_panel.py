@@ -47,6 +47,26 @@ def _side_by_side(value: list, schema: dict | None, by: str) -> dict:
     return {"columns": [str(r.get(by) or "–") for r in rows], "lines": lines}
 
 
+def _gathered(entries: list[dict], schema: dict | None, by: str) -> list[dict]:
+    """A repeatable block's rows gathered under each value of the rows' ``by`` field, in the order of its choices
+    (every reviewer's evidence for one item together), each row with who recorded it and when (the case log's)."""
+    props = ((schema or {}).get("items") or {}).get("properties") or {}
+    order = list((props.get(by) or {}).get("enum") or [])
+    groups: dict = {}
+    for entry in entries:
+        row = entry.get("row")
+        if not isinstance(row, dict):
+            continue
+        fields = [(k, show_value(v, props.get(k))) for k, v in row.items()
+                  if k != by and v not in (None, "") and not isinstance(v, (dict, list))]
+        groups.setdefault(row.get(by), []).append({
+            "text": fields[0][1] if fields else "–", "others": fields[1:], "recorded_by": entry.get("recorded_by"),
+            "recorded_at": entry.get("recorded_at"), "step": entry.get("step")})
+    keys = sorted(groups, key=lambda k: order.index(k) if k in order else len(order))
+    return [{"key": str(k), "label": show_value(k, props.get(by)) if k not in (None, "") else "–",
+             "entries": groups[k]} for k in keys]
+
+
 def review_panel(task: dict, schema: dict, facts: dict) -> list[dict]:
     """[{"label", "rows": [{"key", "label", "value", "lines"}]}] for the form's review groups; empty fields are
     left out (a reason's "other, namely" when another reason was chosen)."""
@@ -74,7 +94,10 @@ def review_panel(task: dict, schema: dict, facts: dict) -> list[dict]:
                 continue
             prop = field_schema(view, key)
             row = {"key": key, "label": field_label(view, key, prop)}
-            if group.get("by") and isinstance(value, list):
+            if group.get("group") and isinstance(value, list):
+                logged = (task.get("reviewed_entries") or {}).get(key) or [{"row": r} for r in value]
+                row["grouped"] = _gathered(logged, prop, group["group"])
+            elif group.get("by") and isinstance(value, list):
                 row["table"] = _side_by_side(value, prop, group["by"])
             elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                 row["lines"] = _rows_lines(value, prop)

@@ -10,7 +10,7 @@ from sqlalchemy import CursorResult, bindparam, select, update
 
 from ..definitions import definitions
 from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
-from ..forms import entries, input_check, report_fields
+from ..forms import entries, input_check, report_fields, review
 from ..observability import metrics
 from ..people import access
 from ..people.users import CASEWORKER, Actor
@@ -139,8 +139,16 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
         form = view.forms.get(task.form_file) if task.form_file else None
         values: dict = {}
         carried: dict = {}
+        reviewed: dict = {}
         if task.state == "ready" and form is not None:
-            data, carried = case_data_and_entries(runtime, session, case, form.append_only, task.spiff_task_id)
+            # A block shown for review (x-review) is described too: a row's recorder and date are the log's.
+            shown_for_review = tuple(dict.fromkeys(
+                key for group in review.groups(form.schema) for key in group.get("fields") or []
+                if key not in form.append_only and key not in review.CASE_FACTS))
+            data, described = case_data_and_entries(runtime, session, case, form.append_only + shown_for_review,
+                                                    task.spiff_task_id)
+            carried = {f: described[f] for f in form.append_only}
+            reviewed = {f: described[f] for f in shown_for_review if described[f]}
             if form.anonymous is not None:
                 values = {}  # nothing of the case is shown in, or carried into, an anonymous questionnaire
             elif task.draft is not None:
@@ -166,7 +174,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
                       documents_hu=meta.get("documents_hu", []), form_file=task.form_file,
                       form=form.schema if form else None, values=values, has_draft=task.draft is not None,
                       anonymous=bool(form and form.anonymous),
-                      carried=carried)
+                      carried=carried, reviewed_entries=reviewed)
         return result
 
 

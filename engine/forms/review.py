@@ -12,7 +12,9 @@ CASE_FACTS = ("client_code", "caseworker")
 def groups(schema: dict | None) -> list[dict]:
     """The form's review groups: [{"label": {hu, en}, "fields": [key, …], "by": row field}] (none when it declares
     none). ``by``: the group's repeatable blocks are shown side by side, one column per row headed by that field of
-    the row (each reviewer's scores beside the others'), one line per field of the rows."""
+    the row (each reviewer's scores beside the others'), one line per field of the rows. ``group``: the group's
+    repeatable blocks are shown with their rows gathered under each value of that field of the rows (every
+    reviewer's evidence for one item together), each row with who recorded it and when."""
     declared = (schema or {}).get("x-review")
     return [g for g in declared if isinstance(g, dict)] if isinstance(declared, list) else []
 
@@ -23,13 +25,15 @@ def shape_problems(name: str, schema: dict) -> list[dict]:
         return []
     declared = schema["x-review"]
     shape = ('x-review must be a list of {"label": {"hu": …, "en": …}, "fields": ["<data key>", …]} (and '
-             '"by": "<field of the rows>" to show repeatable blocks side by side)')
+             '"by": "<field of the rows>" to show repeatable blocks side by side, or "group": "<field of the '
+             'rows>" to show their rows gathered by that field)')
     if not isinstance(declared, list) or not declared:
         return [{"file": name, "message": shape}]
     problems = []
     for n, group in enumerate(declared, 1):
-        if (not isinstance(group, dict) or set(group) - {"label", "fields", "by"}
-                or not isinstance(group.get("by", ""), str)
+        if (not isinstance(group, dict) or set(group) - {"label", "fields", "by", "group"}
+                or not isinstance(group.get("by", ""), str) or not isinstance(group.get("group", ""), str)
+                or ("by" in group and "group" in group)
                 or not isinstance(group.get("label"), dict) or not {"hu", "en"} <= set(group["label"])
                 or not isinstance(group.get("fields"), list) or not group["fields"]
                 or not all(isinstance(f, str) and f for f in group["fields"])):
@@ -50,9 +54,10 @@ def reference_problems(forms: dict[str, dict]) -> list[dict]:
                   if isinstance(prop, dict) and prop.get("type") == "array"}
     for name, schema in sorted(forms.items()):
         for group in groups(schema):
-            by = group.get("by")
-            for key in group.get("fields") or [] if by else []:
-                if key in recorded and by not in row_fields.get(key, set()):
-                    problems.append({"file": name, "message": f"x-review shows '{key}' side by side by '{by}', "
-                                     f"which is not a field of its rows"})
+            for how, words in (("by", "side by side by"), ("group", "gathered by")):
+                by = group.get(how)
+                for key in group.get("fields") or [] if by else []:
+                    if key in recorded and by not in row_fields.get(key, set()):
+                        problems.append({"file": name, "message": f"x-review shows '{key}' {words} '{by}', "
+                                         f"which is not a field of its rows"})
     return problems

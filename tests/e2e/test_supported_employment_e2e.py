@@ -75,12 +75,20 @@ def test_a_fidelity_review_pre_filled_from_live_data_in_both_languages(page, liv
             page.fill(f"#f-reviewer_scores-{row}-reviewer", name)
             for item in ITEMS:
                 page.select_option(f"#f-reviewer_scores-{row}-{item}", caseload if item == "caseload" else "4")
+            # Each reviewer's evidence is a row of their own: an earlier reviewer's stays read-only.
+            page.locator("#w-item_evidence > .add-row [data-add-row]").click()
+            page.select_option(f"#f-item_evidence-{row}-item", "disclosure")
+            page.fill(f"#f-item_evidence-{row}-evidence", f"{name}: interjú a tanácsadókkal.")
             if row:
                 expect(page.locator("#f-reviewer_scores-0-reviewer")).to_have_count(0)  # carried, not an input
+                expect(page.locator("#f-item_evidence-0-evidence")).to_have_count(0)
+                expect(body).to_contain_text("Lea: interjú a tanácsadókkal.")
                 shot(page, f"ips-fidelity-scoring-second-reviewer-{lang}")
             _complete(page)
         scored = cases.get_case(rt, case_id, people.lea)["data"]
         assert [r["reviewer"] for r in scored["reviewer_scores"]] == ["Lea", "Judit"]
+        assert [r["evidence"] for r in scored["item_evidence"]] == \
+            ["Lea: interjú a tanácsadókkal.", "Judit: interjú a tanácsadókkal."]
         page.goto(f"/tasks/{task_of(rt, case_id, 'fr_consensus')}")
         # Each item's scores side by side, the item where the reviewers differ marked.
         table = page.get_by_test_id("side-by-side")
@@ -88,6 +96,12 @@ def test_a_fidelity_review_pre_filled_from_live_data_in_both_languages(page, liv
         expect(page.get_by_test_id("side-by-side-caseload")).to_contain_text(
             "eltérő pontok" if lang == "hu" else "scores differ")
         expect(page.get_by_test_id("side-by-side-staff_focus")).not_to_have_class("differ")
+        # Every reviewer's evidence gathered under its item, each with who recorded it.
+        evidence = page.get_by_test_id("grouped-disclosure")
+        expect(evidence).to_contain_text("Lea: interjú a tanácsadókkal.")
+        expect(evidence).to_contain_text("Judit: interjú a tanácsadókkal.")
+        expect(evidence).to_contain_text("Rögzítette" if lang == "hu" else "Recorded by")
+        expect(evidence).to_contain_text("13. A munkavégző" if lang == "hu" else "13. Disclosure at work")
         page.get_by_test_id("review-reviewer_scores").screenshot(path=f"test-artifacts/ips-fidelity-side-by-side-{lang}.png")
         # No IPS case yet: the data answers only what has no cases behind it (a caseload of 0 → 5); the reviewers
         # agree the rest, the data's own scores kept as they opened.

@@ -16,6 +16,7 @@ from engine.reports.request import ReportRequest
 from engine.store import clock
 
 from .helpers import do, task_of
+from .test_api import Api, conforms
 from .test_language_pages import _problems, _user_data, _visible_text
 from .test_supported_employment import ENTRY, PROFILE, start_ips
 from .timer_helpers import local
@@ -147,7 +148,8 @@ def test_the_fidelity_review_pre_fills_the_items_the_data_answers_with_their_evi
     assert refused.value.details[0]["kind"] == "x-computed"
     # Each reviewer scores at a step of their own: the first reviewer's row, and the step comes again.
     do(runtime, case_id, "fr_scoring",
-       {"reviewer_scores": scores[:1], "evidence_disclosure": "Interjú a tanácsadókkal."}, people.lea)
+       {"reviewer_scores": scores[:1],
+        "item_evidence": [{"item": "disclosure", "evidence": "Interjú a tanácsadókkal."}]}, people.lea)
     second = tasks.get_task(runtime, task_of(runtime, case_id, "fr_scoring"), people.lea)
     [kept] = second["carried"]["reviewer_scores"]
     assert (kept["row"]["reviewer"], kept["recorded_by"], kept["step"]) == ("Lea", "lea", "F2")
@@ -227,3 +229,47 @@ def test_the_consensus_shows_each_items_reviewer_scores_side_by_side(runtime, pe
     assert ("eltérő pontok" if lang == "hu" else "scores differ") in header
     allowed = [*_user_data(runtime), "Külső Értékelő", "A 6. tételnél bizonytalan voltam.", "IPS csoport"]
     assert not _problems(lang, _visible_text(lxml.html.tostring(table, encoding="unicode")), allowed, [])
+
+
+@pytest.mark.parametrize("lang", ["hu", "en"])
+def test_a_later_reviewer_cannot_change_or_drop_an_earlier_reviewers_evidence(runtime, people, lang):
+    case_id = setup_review(runtime, people.lea)
+    scores = [{"reviewer": name, **{item: "4" for item in ITEMS}} for name in ("Lea", "Külső Értékelő")]
+    first = {"item": "disclosure", "evidence": "Interjú a tanácsadókkal."}
+    do(runtime, case_id, "fr_scoring", {"reviewer_scores": scores[:1], "item_evidence": [first]}, people.lea)
+    api = Api(make_app(runtime).test_client())
+    task_id = task_of(runtime, case_id, "fr_scoring")
+    opened = conforms(api.as_("lea").get(f"/api/tasks/{task_id}"), "/api/tasks/{task_id}", "get")
+    [kept] = opened["carried"]["item_evidence"]
+    assert (kept["row"], kept["recorded_by"], kept["step"]) == (first, "lea", "F2")
+    # The second reviewer's round: the first reviewer's row changed, dropped or moved to another item is refused.
+    second = {"item": "disclosure", "evidence": "Három esetdokumentáció."}
+    for rows, field in (([{**first, "evidence": "Felülírva."}, second], "item_evidence/0"),
+                        ([{**first, "item": "caseload"}, second], "item_evidence/0"),
+                        ([second], "item_evidence/0"), ([], "item_evidence")):
+        response = api.as_("lea").post(f"/api/tasks/{task_id}/complete",
+                                       json={"data": {"reviewer_scores": scores, "item_evidence": rows}})
+        body = conforms(response, "/api/tasks/{task_id}/complete", "post")
+        assert response.status_code == 422, rows
+        assert [(d["field"], d["kind"]) for d in body["details"]] == [(field, "x-append-only")], rows
+    assert cases.get_case(runtime, case_id, people.lea)["data"]["item_evidence"] == [first]
+    response = api.as_("lea").post(f"/api/tasks/{task_id}/complete",
+                                   json={"data": {"reviewer_scores": scores, "item_evidence": [first, second]}})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert cases.get_case(runtime, case_id, people.lea)["data"]["item_evidence"] == [first, second]
+
+    # The consensus shows both rows under their item, each with who recorded it and when.
+    lead = browser(make_app(runtime), "lea")
+    lead.post("/language", {"locale": lang, "next": "/inbox"})
+    html = lead.get(f"/tasks/{task_of(runtime, case_id, 'fr_consensus')}").get_data(as_text=True)
+    page = lxml.html.fromstring(html)
+    [group] = page.xpath("//div[@data-testid='grouped-disclosure']")
+    shown = group.text_content()
+    assert ("13. A munkavégző képességet" if lang == "hu" else "13. Disclosure at work") in shown
+    lines = [li.text_content() for li in group.xpath(".//li")]
+    assert [line.split(" ")[0] for line in lines] == ["Interjú", "Három"]
+    assert all(("Rögzítette: lea" if lang == "hu" else "Recorded by lea") in line for line in lines)
+    assert all(("(F2. lépés)" if lang == "hu" else "(step F2)") in line for line in lines)
+    assert not page.xpath("//div[@data-testid='grouped-caseload']")
+    allowed = [*_user_data(runtime), first["evidence"], second["evidence"]]
+    assert not _problems(lang, _visible_text(lxml.html.tostring(group, encoding="unicode")), allowed, [])

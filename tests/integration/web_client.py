@@ -20,7 +20,8 @@ class Browser:
 
     def get(self, path, **kw):
         response = self.client.get(path, **kw)
-        found = _TOKEN.search(response.get_data(as_text=True))
+        # A download (a PDF, a workbook) carries no form to take a token from, and need not be text.
+        found = _TOKEN.search(response.get_data(as_text=True)) if response.mimetype == "text/html" else None
         if found:
             self.token = found.group(1)
         return response

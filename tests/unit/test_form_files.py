@@ -150,7 +150,7 @@ EXPECTED_FORMS = {
     "supported_employment/forms/review_setup.json": {
         "period_from", "period_to", "review_date", "reviewers", "service_reviewed", "sources"},
     "supported_employment/forms/review_scoring.json": {
-        "reviewer_scores", *(f"evidence_{i}" for i in FIDELITY_ITEMS),
+        "reviewer_scores", "item_evidence",
         *(f for i in FIDELITY_DATA_ITEMS for f in (f"data_{i}", f"data_{i}_evidence"))},
     "supported_employment/forms/review_consensus.json": {
         "action_plan", "fidelity_band", "fidelity_total", "qualifies", "review_summary", *FIDELITY_ITEMS,
