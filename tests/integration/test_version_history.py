@@ -116,13 +116,13 @@ def test_the_process_page_shows_the_history_to_designers_and_managers_only(runti
     app = make_app(runtime)
     page = browser(app, "dora").get("/processes/intake").get_data(as_text=True)
     assert "Verziótörténet" in page and "Az új esetek ezen a verzión indulnak: 2." in page
-    assert "Second &lt;version&gt;" in page and "intake, 2. csomagverzió" in page
+    assert "Second &lt;version&gt;" in page and "Esetfelvétel, 2. csomagverzió" in page
     assert page.count("új esetek ezen indulnak") == 2, "once in each card"
     mark = browser(app, "mark")
     mark.post("/language", {"locale": "en"})
     page = mark.get("/processes/intake").get_data(as_text=True)
     assert "Version history" in page and "New cases start on version 2." in page
-    assert "intake, package version 2" in page
+    assert "Intake, package version 2" in page
     page = browser(app, "anna").get("/processes/intake").get_data(as_text=True)
     assert "Verziótörténet" not in page and "Second" not in page
 
