@@ -159,6 +159,33 @@ def test_a_meeting_lasts_at_most_four_hours(runtime, people):
     assert refused.value.details[0]["field"] == "duration_minutes"
 
 
+def test_a_fortnightly_group_meets_every_second_week_from_its_first_meeting(runtime, people):
+    codes = register(runtime, people, 2)
+    case_id = start_group(runtime, people, codes, frequency="fortnightly")
+    at("2026-03-04")
+    timers.fire_due(runtime, "w")
+    first_meeting(runtime, people, case_id, codes)
+    at("2026-03-11")
+    timers.fire_due(runtime, "w")
+    assert waiting_steps(runtime, case_id) == [], "fortnightly: no meeting a week after the first"
+    at("2026-03-17")
+    timers.fire_due(runtime, "w")
+    assert waiting_steps(runtime, case_id) == [], "fortnightly: the next meeting is on 18 March, not before"
+    at("2026-03-18")
+    timers.fire_due(runtime, "w")
+    task_id = task_of(runtime, case_id, "shg_meeting")
+    assert tasks.get_task(runtime, task_id, people.anna)["step"]
+    do(runtime, case_id, "shg_meeting", {"meeting_date": "2026-03-18", "duration_minutes": 120,
+                                         "attendance": attendance(codes), "group_next": "continue",
+                                         "professional_present": False}, people.anna)
+    at("2026-03-31")
+    timers.fire_due(runtime, "w")
+    assert waiting_steps(runtime, case_id) == [], "fortnightly: then 1 April"
+    at("2026-04-01")
+    timers.fire_due(runtime, "w")
+    assert task_of(runtime, case_id, "shg_meeting")
+
+
 def test_a_group_following_a_closed_service_is_closed_and_takes_no_new_members(runtime, people):
     codes = register(runtime, people, 3)
     case_id = start_group(runtime, people, codes[:2], frequency="monthly")
