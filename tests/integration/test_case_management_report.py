@@ -54,18 +54,21 @@ def world(runtime, people):
         events=[{"date": "2026-02-10", "event": "training_entered"}]), anna)
     do(runtime, a, "cm_meeting", cm.meeting(_carried(runtime, a, "cm_meeting", anna), "2026-03-02", results=[
         cm.result("2", "realised", "2026-03-02"), cm.result("1", "realised", "2026-03-02")],
-        events=[{"date": "2026-03-02", "event": "employed"}], next_step="closure"), anna)
+        events=[{"date": "2026-03-02", "event": "employed"}, {"date": "2026-03-02", "event": "training_completed"}],
+        next_step="closure"), anna)
     do(runtime, a, "cm_closure", cm.closure({}, "2026-03-05"), anna)
     tasks.complete(runtime, task_of(runtime, a, "cm_satisfaction"), cm.satisfaction(), anna)
-    # B: 35 on 30 June (born 1 July 1990), male, vocational, long-term unemployed; training is a goal, work not.
+    # B: 35 on 30 June (born 1 July 1990), male, vocational, long-term unemployed; entering and completing training
+    # are goals, work not.
     b = _case(runtime, anna, 1, "1990-07-01", "other_organisation", "2026-03-01", sex="male", education="vocational",
-              prior="long_term_unemployed", employment_goal=False, training_goal=True,
+              prior="long_term_unemployed", employment_goal=False, training_goal=True, completion_goal=True,
               goals=[cm.goal("1", "training_entry", "2026-03-01")],
               actions=[cm.action("1", "1", "training", "2026-03-10"), cm.action("2", "1", day="2026-04-01")])
     do(runtime, b, "cm_meeting", cm.meeting({}, "2026-03-10", results=[cm.result("1", "not_adequate", "2026-03-10")],
                                             events=[{"date": "2026-03-10", "event": "training_entered"}]), anna)
     do(runtime, b, "cm_meeting", cm.meeting(_carried(runtime, b, "cm_meeting", anna), "2026-04-02", results=[
-        cm.result("2", "realised", "2026-04-02")], events=[{"date": "2026-04-02", "event": "employed"}]), anna)
+        cm.result("2", "realised", "2026-04-02")], events=[{"date": "2026-04-02", "event": "employed"},
+                                                          {"date": "2026-04-02", "event": "training_completed"}]), anna)
     # C: entered and closed in 2025, before the period: in no figure.
     clock.freeze(dt.datetime(2025, 12, 20, 10, 0, tzinfo=dt.timezone.utc))
     c = _case(runtime, anna, 2, "1975-01-01", "own_register", "2025-11-01", sex="female", education="secondary",
@@ -104,7 +107,7 @@ def test_the_indicators_match_the_hand_computed_figures(world, runtime, people):
     assert values["A4"] == 1        # A2 not used on 10 Feb
     assert values["A5"] == 1        # B1 not adequate
     assert values["H1"] == 1        # A entered training, not a goal; B's training was a goal
-    assert values["H2"] == 0
+    assert values["H2"] == 1        # A completed training, not a goal; B's completion was a goal
     assert values["H3"] == 1        # B found work, not a goal; A's job was a goal
     assert values["H4"] == 2        # A and B found work in all
     assert _table(result, "by_age") == {"0": 1, "1": 1, "2": 1, "3": 0}  # 23 / 26 / 35 / none over 50
