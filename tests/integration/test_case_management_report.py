@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from engine.cases import cases, tasks
+from engine.errors import Forbidden
 from engine.reports import run
 from engine.reports.request import parse_request
 from engine.store import clock
@@ -130,3 +131,20 @@ def test_a_case_manager_sees_her_own_clients_and_a_quarter_splits_the_figures(wo
     last_year = _values(run.report(runtime, people.mark, "case_management",
                                    parse_request("2025-01-01", "2025-12-31")))
     assert (last_year["U1"], last_year["A2"], last_year["H3"], last_year["H4"]) == (1, 1, 0, 1)
+
+
+def test_the_clients_behind_a_figure_are_named_only_for_the_lead_and_the_manager(world, runtime, people):
+    req = parse_request("2026-01-01", "2026-06-30")
+    # The case manager reads her own clients' figures, by code: the list by name is refused.
+    own = run.cases_behind(runtime, people.anna, "case_management", req, "U1")
+    assert {i["case_id"] for i in own["items"]} == {world["a"], world["b"]}
+    assert all(i["client_code"] and "name" not in i for i in own["items"])
+    with pytest.raises(Forbidden, match="professional_lead, manager"):
+        run.cases_behind(runtime, people.anna, "case_management", req, "U1", with_names=True)
+    # The lead and the manager read everyone's clients (the case manager's asking first narrowed nothing for
+    # them), by name when they ask for it.
+    for reader in (people.lea, people.mark):
+        named = run.cases_behind(runtime, reader, "case_management", req, "U1", with_names=True)
+        assert len(named["items"]) == 3 and all(i["name"] for i in named["items"])
+        plain = run.cases_behind(runtime, reader, "case_management", req, "U1")
+        assert all("name" not in i for i in plain["items"])
