@@ -202,6 +202,20 @@ def test_bands_and_the_trend_across_reviews(runtime, people, world):
     assert (got["F1"], got["F2"], got["F3"]) == (2, 87.5, 1)
     assert got["tables"]["trend"] == [{"key": "2026-03-01", "total": 50}, {"key": "2026-06-01", "total": 125}]
     assert {r["key"]: r["reviews"] for r in got["tables"]["bands"]} == {"exemplary": 1, "not_supported": 1}
+    # The trend is drawn on the report page: a bar per review, in date order, longer for the higher total.
+    manager = browser(make_app(runtime), "mark")
+    for lang, title in (("hu", "Összpontszám vizsgálatonként (trend)"), ("en", "Total per review (trend)")):
+        manager.post("/language", {"locale": lang, "next": "/inbox"})
+        page = manager.get("/reports/ips_fidelity", query_string={"from": "2026-01-01", "to": "2026-12-31"})
+        assert page.status_code == 200
+        doc = lxml.html.fromstring(page.get_data(as_text=True))
+        [chart] = [svg for svg in doc.xpath("//svg[@aria-label]") if svg.get("aria-label") == title]
+        labels = [t.text_content() for t in chart.xpath(".//*[@class='bar-label']")]
+        assert [label.replace(".", "-") for label in labels] == ["2026-03-01", "2026-06-01"]
+        values = [t.text_content().strip() for t in chart.xpath(".//*[@class='bar-value']")]
+        assert [v.split()[0] for v in values] == ["50", "125"]
+        widths = [float(r.get("width")) for r in chart.xpath(".//*[@class='bar']")]
+        assert 0 < widths[0] < widths[1]
 
 
 @pytest.mark.parametrize("lang", ["hu", "en"])
