@@ -119,7 +119,7 @@ def _install_template_helpers(app: Flask) -> None:
                                  languages=i18n.LANGUAGES, current_lang=labels.lang)
     app.jinja_env.filters.update(date=formatting.date, datetime=formatting.datetime_, number=formatting.number,
                                  role=formatting.role_name, process_name=labels.process_name,
-                                 bilingual=labels.bilingual)
+                                 bilingual=labels.bilingual, service_role=labels.service_role)
 
     @app.context_processor
     def _actor():

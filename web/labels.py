@@ -72,6 +72,16 @@ def view_of(definition_id: int) -> DefinitionView:
         return rt.definition(session, definition_id)
 
 
+def service_role(role: str, process_key: str | None) -> str:
+    """A role as the process's service calls it (roles.<role>.name of its manifest, e.g. "Job coach"), else the
+    product's own name for the role."""
+    from .formatting import role_name
+
+    view = latest_views().get(process_key) if process_key else None
+    spec = (((view.manifest if view else None) or {}).get("roles") or {}).get(role) or {}
+    return text(spec.get("name"), role_name(role)) if spec.get("name") else role_name(role)
+
+
 def process_name(process_key: str) -> str:
     view = latest_views().get(process_key)
     return bilingual(view.name) if view else process_key

@@ -3,6 +3,7 @@ log, the 30-day flag for a late first employer contact, job loss back to job sea
 of a job coach; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import lxml.html
 import pytest
 
 from engine.cases import cases, tasks
@@ -14,6 +15,7 @@ from tests import demo_data
 
 from .helpers import do, task_of, waiting, waiting_steps
 from .timer_helpers import end_of_local_day, events, local, timer_rows
+from .web_client import browser, make_app
 
 ENTRY = {"entry_date": "2026-03-02", "referral_source": "health_care", "target_groups": ["mental_health"],
          "wants_competitive_work": True, "agreement_date": "2026-03-02",
@@ -163,3 +165,16 @@ def test_a_job_coach_with_more_than_20_clients_is_warned_and_flagged(runtime, pe
     [anna] = [r for r in load["rows"] if r["username"] == "anna"]
     assert (load["limit"], anna["active"], anna["over"]) == (20, 21, True)
     assert len(events(runtime, caseload.CASELOAD_EXCEEDED)) == 1
+
+
+@pytest.mark.parametrize(("lang", "coach", "other"), [
+    ("hu", "Támogatott foglalkoztatási tanácsadó", "Családgondozó"), ("en", "Job coach", "Caseworker")])
+def test_a_step_names_who_is_responsible_as_the_service_calls_the_role(runtime, people, lang, coach, other):
+    case_id = start_ips(runtime, people.anna)
+    page = browser(make_app(runtime), "anna")
+    page.post("/language", {"locale": lang, "next": "/inbox"})
+    html = page.get(f"/tasks/{task_of(runtime, case_id, waiting(runtime, case_id)[0].bpmn_id)}").get_data(as_text=True)
+    doc = lxml.html.fromstring(html)
+    [responsible] = [dd.text_content().strip() for dd in doc.xpath("//dt/following-sibling::dd[1]")
+                     if dd.getprevious().text_content().strip() in ("Felelős", "Responsible")]
+    assert responsible == coach and other not in responsible
