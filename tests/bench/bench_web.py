@@ -311,11 +311,14 @@ def start_app(url: str, port: int, server_options: list[str] = (), access_log: P
     if access_log is not None:
         env["SEGITO_ACCESS_LOG"] = str(access_log)  # the server's own time per request (web/serve.py)
 
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # The server's output goes to a file, not a pipe: it logs a line per request, and a pipe nobody reads fills
+    # up and stops every server thread at its next log line.
+    with tempfile.NamedTemporaryFile(prefix="segito-bench-server-", suffix=".log", delete=False) as output:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the app exited: {proc.stdout.read()}")
+            raise RuntimeError(f"the app exited: {Path(output.name).read_text(errors='replace')}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read()
             return proc
