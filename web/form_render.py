@@ -393,7 +393,7 @@ def build(schema: dict, values: dict | None, errors: dict[str, list[str]] | None
     if set(props) - listed:  # a form file that forgot a field still shows it
         sections.append(Section(id="more", label="", help="",
                                 fields=b.obj(schema, values, [], 0, [n for n in props if n not in listed])))
-    _fill_computed(sections, values)
+    _fill_computed(sections, values, locale)
     model = FormModel(title=text(schema.get("x-label"), locale) or schema.get("title", ""), sections=sections,
                       errors=[], summary=[], read_only=read_only, locale=locale,
                       templates=[(key, f, item) for key, (f, item) in b.templates.items() if item is not None],
@@ -436,7 +436,7 @@ def walk(model: FormModel):
             stack.extend(reversed(item.fields))
 
 
-def _fill_computed(sections: list[Section], values: dict) -> None:
+def _fill_computed(sections: list[Section], values: dict, locale: str) -> None:
     """Fields 39 and 40 as the engine computes them; a typed mistake in an amount leaves them open ("—")."""
     for s in sections:
         for f in s.fields:
@@ -447,6 +447,7 @@ def _fill_computed(sections: list[Section], values: dict) -> None:
                     result = None
                 f.value = "" if result is None else result
             elif f.computed and values.get(f.name) is not None:
-                f.value = str(values[f.name])
+                # A computed date reads as the user writes dates (YYYY.MM.DD in Hungarian).
+                f.value = display_date(values[f.name], locale)
             if f.shown_as and values.get(f.name) is not None:
                 f.value = f.shown_as.get(str(values[f.name]), str(values[f.name]))

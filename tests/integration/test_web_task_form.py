@@ -179,6 +179,20 @@ def test_every_form_file_renders_in_both_languages(path):
                 assert model.title == schema["x-label"][locale]
 
 
+@pytest.mark.parametrize(("locale", "shown"), [("hu", "2026.03.05"), ("en", "2026-03-05")])
+def test_a_computed_date_reads_as_the_user_writes_dates(locale, shown):
+    schema = {"type": "object", "x-label": {"hu": "Keresés", "en": "Search"}, "properties": {
+        "first_contact": {"type": "string", "format": "date", "readOnly": True,
+                          "x-computed": {"earliest": "contacts/date"},
+                          "x-label": {"hu": "Az első kapcsolat napja", "en": "Day of the first contact"}}}}
+    app = create_app(runtime=object(), config={"TESTING": True, "SECRET_KEY": "t"})
+    template = '{% import "form/fields.html" as forms with context %}{{ forms.render(model) }}'
+    with app.test_request_context():
+        model = form_render.build(schema, {"first_contact": "2026-03-05"}, {}, locale=locale)
+        html = app.jinja_env.from_string(template).render(model=model, rows_url="/rows")
+    assert re.search(r"<output[^>]*>\s*" + re.escape(shown) + r"\s*</output>", html), html
+
+
 def schema_label(schema: dict, path: str):
     node = schema
     for part in path.split("/"):
