@@ -41,6 +41,32 @@ def sqlite_template(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def sqlite_initialised(sqlite_template, tmp_path_factory):
+    """The migrated SQLite file with the bundled packages deployed once, for each test's ``runtime`` to start from:
+    deploying again what is already there changes nothing (the second ``setup.initialise`` finds every version
+    unchanged) and costs half as much, on every SQLite test."""
+    import datetime as dt
+    import sqlite3
+
+    path = tmp_path_factory.mktemp("initialised") / "initialised.db"
+    shutil.copy(sqlite_template, path)
+    before = clock.now()
+    clock.freeze(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc))  # as ``frozen_clock`` sets it
+    try:
+        rt = Runtime(Database(f"sqlite:///{path}"))
+        setup.initialise(rt)
+        rt.db.close()
+    finally:
+        clock.freeze(before)
+    from engine.store import db
+
+    db.dispose(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:  # everything in the main file, so a copy of it is whole
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def pg_migrated():
     """A schema of its own for this test run, so runs side by side on one server never meet."""
     problem = _pg_reachable()
@@ -82,7 +108,9 @@ def database_url(request, tmp_path, sqlite_template):
 
 
 @pytest.fixture
-def runtime(database_url):
+def runtime(request, database_url):
+    if database_url.startswith("sqlite:///"):
+        shutil.copy(request.getfixturevalue("sqlite_initialised"), database_url[len("sqlite:///"):])
     rt = Runtime(Database(database_url))
     setup.initialise(rt)
     yield rt

@@ -143,7 +143,7 @@ def test_a_mentor_starting_a_31st_follow_up_in_the_web_app_is_warned(runtime, pe
 
     _bulk_follow_up_clients(runtime, people.anna.id, 29)
     anna = browser(make_app(runtime), "anna")
-    warning = "31 active follow-up clients – the seed allows at most 30"
+    warning = "31 aktív utókövetett kliens – a szolgáltatásban egyszerre megengedett legnagyobb szám: 30."
     for i, warned in ((0, False), (1, True)):  # the 30th client is within the limit, the 31st is not
         code = demo_data.run_intake(runtime, people.anna, i)
         response = anna.post("/cases/start", {"process_key": "job_retention", "client_code": code},
