@@ -349,7 +349,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, hand_out: bool 
         raise
     return {"task_id": task_id, "case_id": case_id, "case_status": status,
             "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
-            # A warning only when there is one, e.g. a mentor's 31st follow-up client (engine.timers.timer_sync).
+            # A warning only when there is one, e.g. a caseload past its manifest's limit (engine.timers.timer_sync).
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {}),
             # Cases a choice on the form started for the same client (x-starts-case), when there are any.
             **({"started_cases": linked} if linked else {})}

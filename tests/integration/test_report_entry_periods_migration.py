@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid
 
 import pytest
@@ -29,7 +30,9 @@ def url(request, tmp_path):
         return
     problem = _pg_reachable()
     if problem:
-        pytest.skip(f"PostgreSQL unreachable ({problem})")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_URL} is unreachable under CI=true: {problem}")
+        pytest.skip(f"PostgreSQL unreachable ({problem}); set CI=true to make this a failure")
     schema = f"segito_mig_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_URL)
     with admin.begin() as c:
