@@ -335,6 +335,35 @@ def backup(path, overwrite):
 
 
 @main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--overwrite", is_flag=True, help="replace what the database holds (refused otherwise)")
+def restore(path, overwrite):
+    """Make the database the backup in PATH (made by `segito backup`), then verify its audit chains; exit status
+    1 when they do not verify. Stop the app and its workers first (docs/operations.md)."""
+    import sys
+
+    from .audit import audit_verify
+    from .store import config
+    from .store import restore as restores
+    from .store.db import Database, dispose
+
+    url = config.database_url()
+    dispose(url)  # connections this process may hold would see the old tables
+    restored = restores.restore(url, path, overwrite)
+    database = Database(url)
+    try:
+        with database.reading() as session:
+            verified = audit_verify.verify(session)
+    finally:
+        database.close()
+    restored["audit"] = {k: v for k, v in verified.items() if k != "anchor"}
+    restored["audit"]["anchor_digest"] = verified["anchor"]["digest"]
+    _out(restored)
+    if not verified["ok"]:
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--interval", type=float, default=None, help="seconds between ticks (SEGITO_TICK_SECONDS, default 5)")
 @click.option("--once", is_flag=True, help="fire what is due now and exit (prints how many fired)")
 def worker(interval, once):

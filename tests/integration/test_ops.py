@@ -11,6 +11,7 @@ import os
 import re
 
 import pytest
+from sqlalchemy import text
 
 from engine.cases import cases
 from engine.errors import SegitoError
@@ -74,6 +75,18 @@ def test_readyz_checks_the_database_the_schema_and_the_scheduler(runtime, monkey
     behind = client.get("/readyz")
     assert behind.status_code == 503 and "needs 9999_newer" in behind.get_json()["checks"]["migrations"]
     monkeypatch.undo()
+    # A database migrated by a newer release (a rolling upgrade): this process keeps serving; its migrations only
+    # add (docs/operations.md, "Migrations without downtime").
+    with runtime.db.unit_of_work() as session:
+        current = session.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        session.execute(text("UPDATE alembic_version SET version_num = '9999_from_a_newer_release'"))
+    try:
+        ahead = client.get("/readyz")
+        assert ahead.status_code == 200
+        assert ahead.get_json()["checks"]["migrations"].startswith("ok: database ahead at 9999_from_a_newer_release")
+    finally:
+        with runtime.db.unit_of_work() as session:
+            session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
     # A process that runs the scheduler is ready while its ticks come, and not once they stop.
     ticker.tick(runtime, "web:test")
     health.ticking.expect(5)
