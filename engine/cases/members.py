@@ -28,8 +28,6 @@ from ..store import audit
 from ..store.models import CaseMember, Client
 
 _ORDER = {LEAVE: 0, JOIN: 1, ATTENDANCE: 2}
-# What the engine writes into the case's data after every change of the membership.
-DATA_KEYS = ("case_members", "current_members", "member_count", "joined_in_step", "left_in_step")
 
 
 def memberships(session, case_id: int) -> list[CaseMember]:

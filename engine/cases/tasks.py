@@ -10,7 +10,7 @@ from sqlalchemy import CursorResult, bindparam, select, update
 
 from ..definitions import definitions
 from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
-from ..forms import entries, input_check, report_fields, review
+from ..forms import entries, input_check, member_blocks, report_fields, review
 from ..observability import metrics
 from ..people import access
 from ..people.users import CASEWORKER, Actor
@@ -324,7 +324,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, hand_out: bool 
             before = {k: spiff_task.data.get(k) for k in clean}
             before.update(carried)
             # The membership the engine wrote is in the history as its own events (member_joined, member_left).
-            changed = {k for k in clean if before.get(k) != clean[k] and k not in members.DATA_KEYS}
+            changed = {k for k in clean if before.get(k) != clean[k] and k not in member_blocks.DATA_KEYS}
             step.complete(task.spiff_task_id, clean)
             linked = _start_linked(runtime, session, form, clean, case, task, actor, at, step) if form else []
             linked += _start_for_leavers(runtime, session, view.members, membership["left"], case, task, actor, at,

@@ -32,7 +32,7 @@ from ..store import audit, clock
 from ..store.command_session import AnySession
 from ..store.db import Prepared
 from ..store.models import PackageVersion, ProcessDefinition
-from . import serialization
+from . import serialization, static_names
 from .form_files import append_only_agreement, check_form_file
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -469,6 +469,25 @@ def prevalidate(upload: Upload) -> None:
     checks and evaluates constant expressions, which may take seconds, and must not hold the writer lock while
     it does; ``deploy`` then finds the result in the cache."""
     _validated_upload(upload, upload.content_hash())
+
+
+def unknown_name_problems(upload: Upload, known: set[str]) -> list[dict]:
+    """Each name a condition, script, timer or loop expression of a valid upload reads that nothing sets before
+    it (engine/definitions/static_names.py); ``known``: what the engine puts into a new case's data (the
+    package's ``start.data``, a group's members). Each problem names file, line and element."""
+    _key, _name, spec_json, forms, _catalogue = validated(upload)
+    spec, subprocess_specs = serialization.spec_from_json(spec_json)
+    root = _parse_xml(upload).getroot()
+    problems = []
+    found = static_names.unknown_names(spec, subprocess_specs, forms, _expressions(spec, subprocess_specs), known,
+                                       FORM_PROPERTY)
+    for element, kind, source, name, why in found:
+        shown = " ".join(source.split())[:80]
+        task = element.split("→", 1)[0]
+        problems.append({"file": upload.bpmn_name, "line": _expression_line(root, element, kind), "element": task,
+                         "message": f"{task}: {kind} \"{shown}\" reads '{name}', which no form, script or the engine "
+                                    f"sets before this point" + (f": {why}" if why else "")})
+    return problems
 
 
 MAX_NOTE = 2000  # characters: a deployer's why, not a document

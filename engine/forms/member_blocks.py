@@ -7,6 +7,9 @@ KINDS = (JOIN, LEAVE, ATTENDANCE)
 # The row fields each kind of block must have.
 ROW_FIELDS = {JOIN: ("client_code", "joined_on"), LEAVE: ("client_code", "left_on"), ATTENDANCE: ("client_code",)}
 
+# What the engine writes into the case's data after every change of the membership (engine/cases/members.py).
+DATA_KEYS = ("case_members", "current_members", "member_count", "joined_in_step", "left_in_step")
+
 
 def blocks(schema: dict) -> dict[str, str]:
     """field -> kind of every top-level block marked ``x-members`` in a form schema."""

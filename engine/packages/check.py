@@ -10,6 +10,8 @@ from lxml import etree
 from ..definitions import definitions
 from ..definitions.form_files import check_form_file
 from ..errors import DefinitionInvalid
+from ..forms.forms import _object_nodes
+from ..forms.member_blocks import DATA_KEYS as MEMBERS_DATA
 from ..people.users import DEMO_USERS, ROLES
 from . import demo_scripts
 from . import manifest as manifest_format
@@ -35,6 +37,7 @@ class CheckedProcess:
     fields: set[str] = field(default_factory=set)
     forms: set[str] = field(default_factory=set)
     tasks: dict[str, demo_scripts.TaskFacts] = field(default_factory=dict)
+    row_fields: set[str] = field(default_factory=set)  # fields of the rows of the forms' repeatable blocks
 
 
 @dataclass
@@ -113,12 +116,19 @@ def check(package: Package) -> Checked:
         fields = {name for schema in forms_used.values() for name in (schema.get("properties") or {})}
         tasks = {task: demo_scripts.TaskFacts(meta["role"], set((forms_used.get(meta["form"]) or {}).get(
                      "properties") or ()) if meta["form"] else None) for task, meta in catalogue.items()}
+        row_fields = {name for schema in forms_used.values() for node in _object_nodes(schema) if node is not schema
+                      for name in (node.get("properties") or {})}
         processes[key] = CheckedProcess(key, upload, set(catalogue), lanes, purposes, operations, fields,
-                                        set(forms_used), tasks)
+                                        set(forms_used), tasks, row_fields)
         if path in declared_files and declared_files[path] != key:
             problems.append(PackageProblem(MANIFEST, lines.of("processes", declared_files[path], "file"),
                                            f"processes.{declared_files[path]}: {path} holds process '{key}', so "
                                            f"its key here must be '{key}'"))
+    if manifest is not None:
+        for key, proc in processes.items():
+            if key in manifest["processes"]:
+                problems += [PackageProblem(d["file"], d["line"], d["message"]) for d in
+                             definitions.unknown_name_problems(proc.upload, engine_data(manifest, key, processes))]
     used_forms = {name for p in processes.values() for name in p.forms}
     for name in sorted(set(forms) - used_forms):
         _schema, form_problems = check_form_file(name, forms[name].decode("utf-8", "replace"))
@@ -134,6 +144,20 @@ def check(package: Package) -> Checked:
     # A form a BPMN file names is checked with it, and again as a form file when that BPMN file was refused.
     unique = list({(p.file, p.line, p.message): p for p in problems}.values())
     return Checked(package, lines, processes, unique)
+
+
+def engine_data(manifest: dict, key: str, processes: dict[str, CheckedProcess]) -> set[str]:
+    """The names the engine puts into the data of a case of process ``key`` (docs/services.md): the manifest's
+    ``start.data``; a group's membership; for a case started for a member who left, the fields of the group's
+    joining and leaving rows and the days."""
+    spec = manifest["processes"][key]
+    names = set(spec["start"].get("data") or {})
+    if spec.get("members"):
+        names |= set(MEMBERS_DATA)
+    for other, other_spec in manifest["processes"].items():
+        if (other_spec.get("members") or {}).get("leaving_starts") == key and other in processes:
+            names |= {"joined_on", "left_on", "members_case_id"} | processes[other].row_fields
+    return names
 
 
 def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, CheckedProcess]) -> list[PackageProblem]:
