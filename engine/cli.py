@@ -115,6 +115,22 @@ def version_history(process_key):
         _out(definitions.history(session, process_key))
 
 
+@main.command("diff")
+@click.argument("process_key")
+@click.argument("old_version", type=int)
+@click.argument("new_version", type=int)
+@as_option
+def diff_versions(process_key, old_version, new_version, username):
+    """What changed from one version of a process to another: elements added, removed and changed, form fields."""
+    from .definitions import version_diff
+    from .people import access
+
+    runtime = _runtime()
+    access.require_version_reader(_actor(runtime, username))
+    with runtime.db.reading() as session:
+        _out(version_diff.diff(session, process_key, old_version, new_version))
+
+
 @main.command("publish")
 @click.argument("package_key")
 @click.argument("version", type=int)

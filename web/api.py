@@ -14,8 +14,8 @@ from engine.audit import audit_log
 from engine.cases import agenda as agenda_service
 from engine.cases import cases, tasks
 from engine.cases.entry_corrections import correct as correct_recorded_entry
-from engine.definitions import definitions
-from engine.errors import Forbidden, SegitoError
+from engine.definitions import definitions, version_diff
+from engine.errors import Forbidden, SegitoError, ValidationFailed
 from engine.forms import input_check
 from engine.people import access, api_tokens, logins
 from engine.runtime.runtime import Runtime
@@ -226,6 +226,22 @@ def list_startable():
 def get_definition(key):
     with runtime().db.reading() as session:
         return jsonify(definitions.describe(definitions.latest_definition(session, key)))
+
+
+@api.get("/definitions/<key>/diff")
+@authenticated
+def diff_definition(key):
+    """What changed between two versions of a process (query ``from`` and ``to``), for version readers."""
+    access.require_version_reader(g.user)
+    versions = {}
+    for name in ("from", "to"):
+        raw = request.args.get(name, "")
+        if not raw.isdigit():
+            raise ValidationFailed(f"'{name}' must be a version number, not {raw!r}",
+                                   [{"field": name, "message": "must be a version number"}])
+        versions[name] = int(raw)
+    with runtime().db.reading() as session:
+        return jsonify(version_diff.diff(session, key, versions["from"], versions["to"]))
 
 
 @api.post("/definitions")

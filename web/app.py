@@ -28,6 +28,7 @@ VIEW_MODULES += ("schedule_views",)  # agenda and calendar feed, caseload, sched
 VIEW_MODULES += ("questionnaire_views",)  # anonymous questionnaires, in aggregate only (page and API)
 VIEW_MODULES += ("privacy_views",)  # a person's requests about their data; retention and legal holds
 VIEW_MODULES += ("survey_views",)  # a questionnaire handed to a client: the public one-time link's page
+VIEW_MODULES += ("designer_views",)  # comparing process versions, moving running cases to another version
 VIEW_MODULES += ("document_views",)  # step documents: produce a PDF, upload a signed copy, download
 VIEW_MODULES += ("token_views",)  # API tokens: each user's own, an administrator's for everyone
 

@@ -6,12 +6,17 @@
 //   data-current   ids of the elements waiting now, space-separated
 //   data-done      ids of the elements already run
 //   data-taken     ids of the sequence flows already taken
+//   data-added, data-removed, data-changed   ids of the elements a compared version added, removed or changed
 // Zoom and fit are the element's own buttons with data-action="zoom-in" | "zoom-out" | "fit".
 // When the import ends, the element carries the result for tests and tools to read:
 //   data-import="done" | "failed", data-import-warnings (a count) and data-import-messages (their text).
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 
-const MARKERS = { current: 'segito-current', done: 'segito-done', taken: 'segito-taken' };
+const MARKERS = {
+  current: 'segito-current', done: 'segito-done', taken: 'segito-taken',
+  // Comparing two versions (the diff page): what the other version lacks or has otherwise.
+  added: 'segito-added', removed: 'segito-removed', changed: 'segito-changed',
+};
 const ZOOM_STEP = 1.25;
 const FIT_MARGIN = 0.95; // a fitted diagram keeps a little space to the frame
 const MIN_HEIGHT = 240;
