@@ -46,6 +46,11 @@ SCHEMA: dict = {
                     "languages": {"type": "array", "minItems": 1, "uniqueItems": True,
                                   "items": {"enum": list(LANGUAGES)}},
                     "signed": {"type": "boolean"},
+                    # name -> a form of the package: every completed step of that form, one row each
+                    "logs": {"type": "object", "maxProperties": 20,
+                             "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"},
+                             "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]"
+                                                                                   "{0,99}\\.json$"}},
                 },
             },
         },
@@ -57,7 +62,54 @@ _VALIDATOR = Draft202012Validator(SCHEMA)
 def normalised(declaration: dict) -> dict:
     """A declaration with its defaults: Hungarian only, and signed."""
     return {**declaration, "languages": list(declaration.get("languages") or ["hu"]),
-            "signed": bool(declaration.get("signed", True))}
+            "signed": bool(declaration.get("signed", True)), "logs": dict(declaration.get("logs") or {})}
+
+
+# What every row of a log carries besides the values its step recorded (docs/documents.md, "Logs of steps").
+LOG_ROW = {"step": {"type": "string", "x-label": {"hu": "Lépés", "en": "Step"}},
+           "completed_on": {"type": "string", "format": "date", "x-label": {"hu": "Rögzítve", "en": "Recorded on"}},
+           "completed_by": {"type": "string", "x-label": {"hu": "Rögzítette", "en": "Recorded by"}}}
+# The membership a case with members holds (engine/cases/members.py), readable like a form's fields.
+_MEMBER_DAYS = {"client_code": {"type": "string", "x-label": {"hu": "Kliens kód", "en": "Client code"}},
+                "joined_on": {"type": "string", "format": "date",
+                              "x-label": {"hu": "Csatlakozás napja", "en": "Day of joining"}},
+                "left_on": {"type": "string", "format": "date",
+                            "x-label": {"hu": "Kilépés napja", "en": "Day of leaving"}}}
+
+
+def _forms(package: Package) -> dict[str, dict]:
+    """Form file name -> its schema (a form that does not parse is reported by the form's own check)."""
+    found = {}
+    for path, data in sorted(package.under("forms").items()):
+        try:
+            schema = json.loads(data)
+        except ValueError:
+            continue
+        if isinstance(schema, dict):
+            found[path.rsplit("/", 1)[-1]] = schema
+    return found
+
+
+def log_schema(form: dict) -> dict:
+    """A log of a form's completed steps as a repeatable block: one row per step, the form's fields and LOG_ROW."""
+    return {"type": "array", "x-label": form.get("x-label") or form.get("title"),
+            "items": {"type": "object", "properties": {**LOG_ROW, **(form.get("properties") or {})}}}
+
+
+def _member_fields(package: Package, forms: dict[str, dict]) -> dict[str, dict]:
+    if not any("members" in (p or {}) for p in ((package.manifest or {}).get("processes") or {}).values()):
+        return {}
+    row: dict[str, dict] = {}
+    for schema in forms.values():
+        for prop in (schema.get("properties") or {}).values():
+            if isinstance(prop, dict) and prop.get("x-members") in ("join", "leave"):
+                row.update((prop.get("items") or {}).get("properties") or {})
+    row.update(_MEMBER_DAYS)
+    return {"case_members": {"type": "array", "x-label": {"hu": "A csoport tagjai", "en": "Members"},
+                             "items": {"type": "object", "properties": row}},
+            "current_members": {"type": "array", "items": {"type": "string"},
+                                "x-label": {"hu": "Jelenlegi tagok", "en": "Current members"}},
+            "member_count": {"type": "integer", "x-label": {"hu": "Taglétszám", "en": "Members"}}}
 
 
 def package_fields(package: Package) -> dict[str, dict]:
@@ -67,15 +119,21 @@ def package_fields(package: Package) -> dict[str, dict]:
     for process in ((package.manifest or {}).get("processes") or {}).values():
         for name in ((process.get("start") or {}).get("data") or {}):
             fields.setdefault(name, {"type": "string"})
-    for _path, data in sorted(package.under("forms").items()):
-        try:
-            schema = json.loads(data)
-        except ValueError:
-            continue  # the form's own check reports it
-        for name, prop in ((schema.get("properties") or {}) if isinstance(schema, dict) else {}).items():
+    forms = _forms(package)
+    for schema in forms.values():
+        for name, prop in (schema.get("properties") or {}).items():
             if isinstance(prop, dict):
                 fields.setdefault(name, prop)
+    for name, prop in _member_fields(package, forms).items():
+        fields.setdefault(name, prop)
     return fields
+
+
+def document_schemas(package: Package, declaration: dict, fields: dict[str, dict]) -> dict[str, dict]:
+    """The schemas a document reads: its declared fields' and its logs' (a log is a block of its form's fields)."""
+    forms = _forms(package)
+    return {**{name: fields[name] for name in declaration["fields"] if name in fields},
+            **{name: log_schema(forms[form]) for name, form in declaration["logs"].items() if form in forms}}
 
 
 def user_tasks(package: Package) -> set[str]:
@@ -155,6 +213,12 @@ def _references(package: Package, declarations: list[dict], templates: dict[str,
         for j, name in enumerate(declaration["fields"]):
             if name not in fields:
                 refuse(("documents", i, "fields", j), f"no form of this package has a field '{name}'")
+        forms = _forms(package)
+        for name, form in declaration["logs"].items():
+            if form not in forms:
+                refuse(("documents", i, "logs", name), f"no form '{form}' in forms/")
+            elif name in declaration["fields"] or name in fields:
+                refuse(("documents", i, "logs", name), f"'{name}' is a field already; name the log otherwise")
         if declaration["template"] not in templates:
             refuse(("documents", i, "template"), f"'{declaration['template']}' is not in documents/")
             continue
@@ -165,7 +229,8 @@ def _references(package: Package, declarations: list[dict], templates: dict[str,
         for lang in declaration["languages"]:
             try:
                 render.html(templates, declaration["template"],
-                            render.trial_context(declaration, fields, package, lang), fields, lang)
+                            render.trial_context(declaration, fields, package, lang),
+                            {**fields, **document_schemas(package, declaration, fields)}, lang)
             except render.TemplateFailed as e:
                 problems.append(PackageProblem(f"{FOLDER}/{e.file or declaration['template']}", e.line,
                                                f"document '{declaration['id']}' ({lang}): {e.message}"))

@@ -20,7 +20,7 @@ from ..people.users import Actor
 from ..runtime.runtime import Runtime
 from ..sandbox.calendar_helpers import local_date
 from ..store import audit, clock
-from ..store.models import Case, Client, HumanTask, ProcessDefinition, User
+from ..store.models import AuditEvent, Case, Client, HumanTask, ProcessDefinition, User
 from . import render
 from .models import CaseDocument, PackageDocuments
 
@@ -138,6 +138,8 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
                                                  task.state == "ready" else None)
         if task is not None and task.state == "ready" and task.draft:
             data = {**data, **task.draft}  # what the caseworker has typed at this step, before completing it
+        data = {**data, **{name: log_rows(session, case_id, form)
+                           for name, form in (declaration.get("logs") or {}).items()}}
         meta = runtime.definition(session, case.definition_id).catalogue.get(task.bpmn_id, {}) if task else {}
         client_code = session.execute(select(Client.client_code).where(Client.id == case.client_id)).scalar() \
             if case.client_id else data.get("client_code")
@@ -155,8 +157,9 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
     step = None
     if task is not None:
         name = f"{task.step} {meta['name_en']}" if lang == "en" and meta.get("name_en") else task.name
-        step = {"id": task.bpmn_id, "number": task.step, "name": name}
-    fields = {name: data.get(name) for name in declaration["fields"]}
+        step = {"id": task.bpmn_id, "number": task.step, "name": name,
+                "due_on": render.show_date(local_date(task.due_at), lang) if task.due_at else None}
+    fields = {name: data.get(name) for name in [*declaration["fields"], *(declaration.get("logs") or {})]}
     source = hashlib.sha256(audit.canonical([declaration, templates, fields, case_facts, step, lang])
                             .encode("utf-8")).hexdigest()
     if latest is not None and latest.source_hash == source:
@@ -166,7 +169,9 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
     version = (latest.version if latest is not None else 0) + 1
     context = render.context(declaration, lang, version=version, produced_at=at, produced_by=producer,
                              service_name=(declaration.get("service_name") or {}).get(lang, ""),
-                             service_key=case.process_key, case=case_facts, step=step, data=fields)
+                             service_key=case.process_key, case=case_facts,
+                             caseworker_title=(declaration.get("caseworker_title") or {}).get(lang, ""),
+                             step=step, data=fields)
     try:
         page = render.html(templates, declaration["template"], context, declaration["schemas"], lang)
     except render.TemplateFailed as e:
@@ -185,6 +190,23 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
         row = _store(session, locked, actor, at, document_key, PRODUCED, version, lang, "application/pdf",
                      file_name, content, task, source, {"title": declaration["title"]})
     return {**row, "title": declaration["title"], "created": True}
+
+
+def log_rows(session, case_id: int, form: str) -> list[dict]:
+    """Every completed step of the case whose form is ``form``, oldest first, each with the values that step
+    recorded (its ``task_completed`` audit event) and its step, day and recorder: a log of every visit of a
+    process whose form is emptied after each one (docs/documents.md, "Logs of steps")."""
+    tasks = session.execute(select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.state == "completed")
+                            .order_by(HumanTask.completed_at, HumanTask.id)).scalars().all()
+    tasks = [t for t in tasks if (t.form_file or "").rsplit("/", 1)[-1] == form]
+    if not tasks:
+        return []
+    recorded = {e.task_id: e.payload for e in session.execute(
+        select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.kind == audit.TASK_COMPLETED,
+                                 AuditEvent.task_id.in_([t.id for t in tasks]))).scalars()}
+    return [{**((recorded.get(t.id) or {}).get("after") or {}), "step": t.step,
+             "completed_on": local_date(t.completed_at).isoformat() if t.completed_at else None,
+             "completed_by": t.completed_by} for t in tasks]
 
 
 def _latest_version(session, case_id: int, document_key: str, kind: str) -> int:

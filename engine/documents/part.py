@@ -23,9 +23,11 @@ def store(session: Session, package: Package, package_version_id: int) -> None:
     if not found:
         return
     fields = declarations.package_fields(package)
-    stored = [{**d, "schemas": {name: fields[name] for name in d["fields"]},
+    stored = [{**d, "schemas": declarations.document_schemas(package, d, fields),
                "service_name": {lang: render.localised(package.manifest.get("name"), lang, package.key)
-                                for lang in declarations.LANGUAGES}} for d in found]
+                                for lang in declarations.LANGUAGES},
+               "caseworker_title": {lang: render.caseworker_title(package.manifest, lang)
+                                    for lang in declarations.LANGUAGES}} for d in found]
     session.add(PackageDocuments(package_version_id=package_version_id, declarations=stored, templates=templates))
     session.flush()
 

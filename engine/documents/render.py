@@ -17,6 +17,10 @@ from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxErr
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 FONTS = Path(__file__).with_name("fonts")
+# The engine's layout, parts and style sheet (docs/documents.md, "The engine's layout"): a package's file of the same
+# name wins; each is also reachable as "engine/<name>", so a package's own file can extend or import it.
+BASE = Path(__file__).with_name("base")
+BASE_PREFIX = "engine/"
 FONT_FILES = {"regular": FONTS / "DejaVuSans.ttf", "bold": FONTS / "DejaVuSans-Bold.ttf"}
 FONT_FAMILY = "Segito Sans"
 # The engine's own sheet, before the template's: the embedded font, A4 with margins; a template restyles freely.
@@ -70,8 +74,18 @@ def _rows(value):
     return value
 
 
+def base_templates() -> dict[str, str]:
+    return {path.name: path.read_text("utf-8") for path in sorted(BASE.iterdir()) if path.suffix in (".html", ".css")}
+
+
+def with_base(templates: dict[str, str]) -> dict[str, str]:
+    """The package's templates over the engine's: a package file of the same name wins."""
+    base = base_templates()
+    return {**{BASE_PREFIX + name: text for name, text in base.items()}, **base, **templates}
+
+
 def environment(templates: dict[str, str]) -> SandboxedEnvironment:
-    return SandboxedEnvironment(loader=_Files(templates), undefined=StrictUndefined, autoescape=True,
+    return SandboxedEnvironment(loader=_Files(with_base(templates)), undefined=StrictUndefined, autoescape=True,
                                 trim_blocks=True, lstrip_blocks=True)
 
 
@@ -194,7 +208,7 @@ def _where(error: BaseException, templates: dict[str, str]) -> tuple[str | None,
     """The template and line a failure happened at: Jinja puts the template's lines in the traceback."""
     found: tuple[str | None, int | None] = (None, None)
     for frame in traceback.extract_tb(error.__traceback__):
-        if frame.filename in templates:
+        if frame.filename in templates or frame.filename.startswith(BASE_PREFIX):
             found = (frame.filename, frame.lineno)
     return found
 
@@ -203,20 +217,28 @@ def trial_context(declaration: dict, schemas: dict[str, dict], package, lang: st
     """What a deploy fills a template with to try it: every declared field empty."""
     return context(declaration, lang, version=1, produced_at=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc),
                    produced_by="", service_name=localised((package.manifest or {}).get("name"), lang, package.key),
-                   service_key=package.key, case={"id": 0, "client_code": "", "started_at": "", "caseworker": ""},
-                   step=None, data={name: None for name in declaration["fields"]})
+                   service_key=package.key, caseworker_title=caseworker_title(package.manifest, lang),
+                   case={"id": 0, "client_code": "", "started_at": "", "caseworker": ""}, step=None,
+                   data={name: None for name in [*declaration["fields"], *(declaration.get("logs") or {})]})
+
+
+def caseworker_title(manifest: dict | None, lang: str) -> str:
+    """What the service calls its caseworker (the manifest's role ``caseworker``), e.g. Családgondozó, Mentor."""
+    role = (((manifest or {}).get("roles") or {}).get("caseworker") or {})
+    return localised(role.get("name"), lang, "")
 
 
 def context(declaration: dict, lang: str, *, version: int, produced_at: dt.datetime, produced_by: str,
-            service_name: str, service_key: str, case: dict, step: dict | None, data: dict) -> dict:
+            service_name: str, service_key: str, case: dict, step: dict | None, data: dict,
+            caseworker_title: str = "") -> dict:
     from ..sandbox.calendar_helpers import local_date
 
     return {"lang": lang,
             "document": {"id": declaration["id"], "title": declaration["title"][lang], "version": version,
                          "produced_on": show_date(local_date(produced_at), lang), "produced_by": produced_by},
-            "service": {"key": service_key, "name": service_name},
+            "service": {"key": service_key, "name": service_name, "caseworker_title": caseworker_title},
             "case": case, "step": step,
-            "data": {name: data.get(name) for name in declaration["fields"]}}
+            "data": {name: data.get(name) for name in [*declaration["fields"], *(declaration.get("logs") or {})]}}
 
 
 def _fetcher():
