@@ -218,7 +218,8 @@ def trial_context(declaration: dict, schemas: dict[str, dict], package, lang: st
     return context(declaration, lang, version=1, produced_at=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc),
                    produced_by="", service_name=localised((package.manifest or {}).get("name"), lang, package.key),
                    service_key=package.key, caseworker_title=caseworker_title(package.manifest, lang),
-                   case={"id": 0, "client_code": "", "started_at": "", "caseworker": ""}, step=None,
+                   case={"id": 0, "client_code": "", "process": package.key, "started_on": "", "caseworker": ""},
+                   step=None,
                    data={name: None for name in [*declaration["fields"], *(declaration.get("logs") or {})]})
 
 

@@ -77,3 +77,96 @@ def test_the_case_conference_invitation_attendance_sheet_and_memo(runtime, peopl
         assert "ő" in text and "ű" in text
     english = produced(runtime, people.anna, case_id, "case_conference_invitation", "en", task_id=task_id)
     assert "INVITATION TO A CASE CONFERENCE" in english and "family member" in english and "Tisztelt" not in english
+
+
+def test_the_self_help_groups_application_forms_and_attendance_sheet(runtime, people):
+    from .test_self_help_groups import at, first_meeting, register, setup_data
+
+    codes = register(runtime, people, 3)
+    case_id = cases.start_case(runtime, "self_help_groups", people.anna)["case_id"]
+    setup = {**setup_data(codes[:2]), "group_name": "Szerdai csoport – Győr, Bűnmegelőzési Ház"}
+    setup["members_joining"][1].update(sex="male", entry_route="own_request", job_search_months=14)
+    setup_task = task_of(runtime, case_id, "shg_setup")
+    tasks.save_draft(runtime, setup_task, setup, people.anna)
+    # Before the group is composed, the forms are those of the members joining at this step.
+    before = produced(runtime, people.anna, case_id, "application_form", task_id=setup_task)
+    has_all(before, ["JELENTKEZÉSI LAP", "Jelentkező 1 / 2", "Jelentkező 2 / 2", *codes[:2], "nő", "férfi",
+                     "maga kérte", "a munkaügyi kirendeltség ajánlotta", "14", "2026.03.02.", "Kiss Anna",
+                     "munkavállalásra felkészítő", "heti 1", "A jelentkező aláírása", "Csoportvezető aláírása",
+                     "Győr, Bűnmegelőzési Ház"], "application_form")
+    assert "ő" in before and "ű" in before
+    do(runtime, case_id, "shg_setup", setup, people.anna)
+    at("2026-03-04")
+    from engine.timers import timers
+    timers.fire_due(runtime, "w")
+    meeting_task = task_of(runtime, case_id, "shg_first_meeting")
+    tasks.save_draft(runtime, meeting_task, {"members_joining": [{"client_code": codes[2], "joined_on": "2026-03-04",
+                                                                  "sex": "female", "entry_route": "labour_office",
+                                                                  "labour_market_status": "employed"}]},
+                     people.anna)
+    sheet = produced(runtime, people.anna, case_id, "attendance_sheet", task_id=meeting_task)
+    has_all(sheet, ["JELENLÉTI ÍV", *codes, "új tag", "2026.03.04.", "Szerdai csoport", "Aláírás",
+                    "Csoportvezető aláírása"], "attendance_sheet")
+    assert "ő" in sheet and "ű" in sheet
+    forms = produced(runtime, people.anna, case_id, "application_form", "en", task_id=meeting_task)
+    has_all(forms, ["APPLICATION FORM", "Applicant 3 / 3", *codes, "employed", "Applicant's signature"],
+            "application_form (en)")
+    assert "Jelentkező" not in forms
+    first_meeting(runtime, people, case_id, codes[:2])
+    assert documents.list_documents(runtime, case_id, people.anna)[0]["document"] == "application_form"
+
+
+def test_the_follow_up_log_holds_every_recorded_visit(runtime, people):
+    from engine.store import clock
+    from engine.timers import timers
+
+    from .timer_helpers import VISIT, complete, local, start_follow_up
+
+    clock.freeze(local("2026-01-28", 10))
+    case_id = start_follow_up(runtime, people.anna)
+    visits = [{**VISIT, "visit_date": "2026-02-07", "client_notes": "Beilleszkedik, a műszakbeosztás jó neki.",
+               "visit_notes": "Első hét: a művezető elégedett, őszinte visszajelzés."},
+              {**VISIT, "visit_date": "2026-02-14", "contacts": ["client", "lay_helpers"], "employer_persons": None,
+               "employer_satisfaction": None, "client_help": ["legal_advice"], "lay_helpers_involved": 2,
+               "visit_notes": "Második hét: jogi tanácsadás a munkaszerződésről."}]
+    for visit in visits:
+        clock.freeze(local(visit["visit_date"], 8))
+        timers.fire_due(runtime, "w")
+        complete(runtime, case_id, "jr_visit", {k: v for k, v in visit.items() if v is not None}, people.anna)
+    task_id = task_of(runtime, case_id, "jr_plan_change")
+    text = produced(runtime, people.anna, case_id, "follow_up_log", task_id=task_id)
+    has_all(text, ["UTÓKÖVETÉSI NAPLÓ", "1. látogatás", "2. látogatás", "2026.02.07.", "2026.02.14.",
+                   *[v["visit_notes"] for v in visits], visits[0]["client_notes"], "Igen", "2", "anna",
+                   "Mentor aláírása"], "follow_up_log")
+    assert "3. látogatás" not in text and "ő" in text and "ű" in text
+    # The second visit's empty fields stay empty: the first visit's employer satisfaction is not carried over.
+    second = text.upper()[text.upper().index("2. LÁTOGATÁS"):]
+    assert "2026.02.14." in second and "MUNKÁLTATÓI ELÉGEDETTSÉG" not in second
+    english = produced(runtime, people.anna, case_id, "follow_up_log", "en", task_id=task_id)
+    assert "FOLLOW-UP LOG" in english and "2. VISIT" in english and "2026-02-14" in english
+
+
+def test_case_managements_case_log_and_service_log(runtime, people):
+    from engine.store import clock
+    from tests import case_management_data as cm
+
+    from .test_case_management import MONDAY, through_assessment
+    clock.freeze(MONDAY)
+    case_id = through_assessment(runtime, people)
+    meeting = cm.meeting({}, "2026-03-16", next_step="plan_review")
+    meeting["case_log"][0].update(activities="Önéletrajz írása, műszakváltás egyeztetése.",
+                                  client_assessment="Hasznos volt, őszintén beszéltünk.")
+    meeting["service_log"][0].update(event="Konzultáció: önéletrajz és állásajánlatok, tűzvédelmi tanfolyam.")
+    do(runtime, case_id, "cm_meeting", meeting, people.anna)
+    row, service = meeting["case_log"][0], meeting["service_log"][0]
+    log = produced(runtime, people.anna, case_id, "case_log")
+    has_all(log, ["ESETNAPLÓ", "1. találkozás", "2026.03.16.", row["activities"], row["client_assessment"],
+                  row["case_manager_assessment"], "személyes konzultáció" if row["contact"] == "personal" else "",
+                  "Az ügyfél aláírása"], "case_log")
+    assert "ő" in log and "ű" in log
+    service_log = produced(runtime, people.anna, case_id, "service_log")
+    has_all(service_log, ["SZOLGÁLTATÁSI NAPLÓ", "2026.03.16.", service["event"], service["progress"],
+                          "Szakmai vezető"], "service_log")
+    assert "ő" in service_log and "ű" in service_log
+    english = produced(runtime, people.anna, case_id, "service_log", "en")
+    assert "SERVICE LOG" in english and "Szolgáltatási" not in english
