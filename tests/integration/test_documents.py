@@ -88,7 +88,7 @@ def test_each_family_care_document_carries_every_field_value_and_the_accents(run
     case_id = case_at_casework
     task_id = task_of(runtime, case_id, "step_3_3")
     offered = documents.offered(runtime, case_id, people.anna, task_id)
-    assert [d["id"] for d in offered] == ["action_plan", "cooperation_agreement", "case_log"]
+    assert [d["id"] for d in offered] == ["action_plan", "cooperation_agreement", "case_log", "contact_register"]
     data = cases.get_case(runtime, case_id, people.anna)["data"]
     client_code = cases.get_case(runtime, case_id, people.anna)["client"]["client_code"]
     for key in ("action_plan", "cooperation_agreement", "case_log"):
