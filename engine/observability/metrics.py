@@ -40,6 +40,8 @@ KINDS: dict[str, tuple[str, str, tuple[float, ...]]] = {
     "segito_commands_total": ("counter", "Engine commands run, by command and outcome (done: committed; refused: "
                               "the input or the state said no; failed: an error).", ()),
     "segito_timer_ticks_total": ("counter", "Ticks of the timer scheduler in this server's processes.", ()),
+    "segito_timer_wakeups_total": ("counter", "Ticks run at a due time announced by PostgreSQL (LISTEN/NOTIFY), "
+                                   "besides the interval's.", ()),
 }
 
 _lock = threading.Lock()

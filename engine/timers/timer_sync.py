@@ -32,7 +32,7 @@ from ..store import audit, clock
 from ..store.db import Prepared
 from ..store.models import UtcDateTime
 from ..store.timer_models import Timer
-from . import caseload
+from . import caseload, wakeups
 
 log = logging.getLogger(__name__)
 
@@ -319,10 +319,12 @@ def observe(step, created: list[dict], completed: bool) -> None:
             values_now = [v for v in values if not (v["due_at"] < at and v["due_at"] <= chain[0])]
             if values_now:
                 _INSERT.execute(connection, values_now)
+                wakeups.announce(connection, min(v["run_at"] for v in values_now))
             step.chained = [(v["due_at"], connection.execute(_INSERT_RETURNING_ID, {
                 **v, "claimed_by": chain[1], "claim_expires_at": chain[2]}).scalar_one()) for v in chained]
         else:
             _INSERT.execute(connection, values)
+            wakeups.announce(connection, min(v["run_at"] for v in values))
         step.audit.add(TIMERS_SCHEDULED, {"timers": [_describe(v["bpmn_id"], v["label"], v["due_at"]) for v in values]})
     _caseload_warning(step, existing, new)
     finished_rounds.forget_finished_rounds(step.workflow)  # after the rows: they were read from the tasks

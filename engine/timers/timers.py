@@ -31,7 +31,7 @@ from ..store import audit, clock
 from ..store.db import Prepared, is_postgres
 from ..store.models import Case
 from ..store.timer_models import Timer
-from . import timer_sync
+from . import timer_sync, wakeups
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ def release_claims(runtime, worker: str, claimed) -> None:
     with runtime.db.unit_of_work() as session:
         session.execute(update(Timer).where(Timer.id.in_(ids), Timer.claimed_by == worker, Timer.state == "scheduled")
                         .values(claimed_by=None, claim_expires_at=None).execution_options(synchronize_session=False))
+        wakeups.announce(session.connection(), clock.now())  # due already: another worker takes them at once
 
 
 def _cycles(workflow) -> dict[str, dict]:
@@ -337,6 +338,7 @@ def retry_incident(runtime, timer_id: int, actor: Actor) -> dict:
                                    "before": before, "after": {"state": "scheduled", "attempts": 0,
                                                                "run_at": at.isoformat()}})
         events.flush(session)
+        wakeups.announce(session.connection(), at)
     return {"timer_id": timer_id, "state": "scheduled"}
 
 
