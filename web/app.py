@@ -9,6 +9,7 @@ import secrets
 from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from engine import setup
@@ -157,6 +158,22 @@ def _install_error_handlers(app: Flask) -> None:
         return render_template("error.html", status=400,
                                message=_("The form expired or did not come from this site. Reload the page and "
                                          "try again.")), 400
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(err: DBAPIError):
+        # The database went away (a restart, a failover, a cut connection): neither the request's fault nor a
+        # bug, so 503 with Retry-After, and clients and load balancers try again. A command whose commit got no
+        # answer may have been done: retried, it is then refused as done already (409), never done twice
+        # (docs/operations.md, "Faults").
+        if not (isinstance(err, OperationalError | InterfaceError) or err.connection_invalidated):
+            raise err
+        current_app.logger.warning("%s %s: the database is unavailable: %s", request.method, request.path,
+                                   str(err.orig).splitlines()[0] if err.orig else err)
+        headers = [("Retry-After", "1")]
+        if _wants_json():
+            return (jsonify({"error": "database_unavailable",
+                             "message": "the database is unavailable for a moment; try again"}), 503, headers)
+        return render_template("error.html", status=503, message=None), 503, headers
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

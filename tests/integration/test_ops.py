@@ -235,3 +235,25 @@ def test_the_text_log_format_names_the_request_id(runtime, logging_restored):
     assert re.search(r"INFO web\.requests \[req-8\]: GET /healthz 200 [0-9.]+ ms", out.getvalue())
     with pytest.raises(ValueError, match="SEGITO_LOG_FORMAT"):
         logs.configure(fmt="xml")
+
+
+def test_a_database_that_went_away_answers_503_with_retry_after_not_500(runtime, people, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from engine.people import api_tokens
+
+    with runtime.db.unit_of_work() as session:
+        secret = api_tokens.issue(session, people.anna, "ops", ["read"], clock.now())[1]
+    client = make_app(runtime).test_client()
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/inbox", headers=bearer).status_code == 200
+
+    def gone(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(runtime.db, "reading", gone)
+    monkeypatch.setattr(runtime.db, "unit_of_work", gone)
+    answer = client.get("/api/inbox", headers=bearer)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert answer.get_json()["error"] == "database_unavailable"
+    assert "server closed" not in answer.get_data(as_text=True)  # the error goes to the log, not to the caller
