@@ -7,7 +7,7 @@ from functools import cache, wraps
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from engine import packages
 from engine.audit import audit_log
@@ -15,6 +15,7 @@ from engine.cases import agenda as agenda_service
 from engine.cases import cases, tasks
 from engine.cases.entry_corrections import correct as correct_recorded_entry
 from engine.definitions import definitions, version_diff
+from engine.documents import documents
 from engine.errors import Forbidden, SegitoError, ValidationFailed
 from engine.forms import input_check
 from engine.people import access, api_tokens, logins
@@ -374,6 +375,70 @@ def claim(task_id):
 @authenticated
 def release(task_id):
     return jsonify(tasks.release(runtime(), task_id, g.user))
+
+
+# ---------------------------------------------------------- step documents (docs/documents.md)
+
+def _optional_id(value, name: str) -> int | None:
+    """A step's task id from a body or form: absent, or a whole number (text digits in a form)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadRequest(f"'{name}' must be the id of one of the case's steps (a whole number), not {value!r:.60}",
+                         [{"field": name, "message": "not a task id"}])
+    return value
+
+
+@api.get("/cases/<int:case_id>/documents")
+@authenticated
+def list_documents(case_id):
+    """The documents the case offers (``task``: those of one step) and every stored version, newest first."""
+    task_id = _optional_id(request.args.get("task"), "task")
+    return jsonify({"offered": documents.offered(runtime(), case_id, g.user, task_id),
+                    "stored": documents.list_documents(runtime(), case_id, g.user)})
+
+
+@api.post("/cases/<int:case_id>/documents/<document>/produce")
+@authenticated
+def produce_document(case_id, document):
+    body = json_body("language", "task_id")
+    language = body.get("language", "hu")
+    if not isinstance(language, str):
+        raise BadRequest("'language' must be 'hu' or 'en'", [{"field": "language", "message": "not a string"}])
+    made = documents.produce(runtime(), case_id, document, g.user, language,
+                             task_id=_optional_id(body.get("task_id"), "task_id"))
+    return jsonify(made), 201 if made["created"] else 200
+
+
+@api.post("/cases/<int:case_id>/documents/<document>/signed")
+@authenticated
+def upload_signed_copy(case_id, document):
+    """A signed copy (multipart ``file``: PDF, PNG or JPEG by content, at most 5 MiB) kept as the next version."""
+    unknown = sorted((set(request.form) - {"task_id"}) | (set(request.files) - {"file"}))
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; expected 'file' and optionally 'task_id'",
+                         [{"field": name, "message": "unknown field"} for name in unknown])
+    file = request.files.get("file")
+    if file is None:
+        raise documents.FileRefused("send the signed copy as the multipart field 'file' (PDF, PNG or JPEG)",
+                                    [{"field": "file", "message": "missing"}])
+    content = file.read(documents.MAX_UPLOAD_BYTES + 1)
+    stored = documents.upload(runtime(), case_id, document, content, g.user, file.filename,
+                              task_id=_optional_id(request.form.get("task_id"), "task_id"))
+    return jsonify(stored), 201
+
+
+@api.get("/cases/<int:case_id>/documents/<int:document_id>")
+@authenticated
+def download_document(case_id, document_id):
+    """One stored version's bytes as an attachment; the download is an audit event of the case (via: api)."""
+    described_row, content = documents.download(runtime(), case_id, document_id, g.user, via="api")
+    response = Response(content, mimetype=described_row["media_type"])
+    response.headers["Content-Disposition"] = f'attachment; filename="{described_row["file_name"]}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # ---------------------------------------------------------- follow-up scheduling (docs/timers.md)
