@@ -126,6 +126,11 @@ _dump_lock = threading.Lock()
 state_text.bind(_specless)
 
 
+def spec_registry():
+    """The converter registry of specs, as SpiffWorkflow's spec comparison (``SpecDiff``) reads them."""
+    return _full.registry
+
+
 def spec_to_json(spec, subprocess_specs: dict) -> str:
     return json.dumps(
         {

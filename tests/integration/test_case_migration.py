@@ -1,0 +1,150 @@
+"""Moving running cases to another version in bulk (docs/services.md, "Moving running cases to another version"):
+a dry run says for each case whether it can move and why not; moving keeps each waiting step (its inbox row, its
+deadline), writes one audit event per case and goes on past a case that fails; a batch is reverted."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from engine.cases import migration, tasks
+from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.store.models import AuditEvent, Case, HumanTask, ProcessDefinition
+from engine.store.timer_models import Timer
+
+from . import family_care_v2
+from .helpers import do, new_family_case, task_of, through_agreement, waiting
+
+MEETING = {"date": "2026-02-06", "place": "client_home", "log": "Családlátogatás."}
+
+
+def _cases(runtime, people):
+    at_3_1 = new_family_case(runtime, people, 0)
+    at_3_3 = new_family_case(runtime, people, 1)
+    through_agreement(runtime, people, at_3_3)
+    at_3_4 = new_family_case(runtime, people, 2)
+    through_agreement(runtime, people, at_3_4)
+    do(runtime, at_3_4, "step_3_3", {"meetings": [MEETING], "casework_next": "case_discussion"}, people.anna)
+    return at_3_1, at_3_3, at_3_4
+
+
+def _version(runtime, case_id) -> int:
+    with runtime.db.reading() as session:
+        return session.execute(select(ProcessDefinition.version).join(Case, Case.definition_id == ProcessDefinition.id)
+                               .where(Case.id == case_id)).scalar_one()
+
+
+def _timers(runtime, case_id):
+    with runtime.db.reading() as session:
+        return session.execute(select(Timer.spiff_task_id, Timer.bpmn_id, Timer.due_at, Timer.state)
+                               .where(Timer.case_id == case_id, Timer.state == "scheduled")
+                               .order_by(Timer.id)).all()
+
+
+def test_dry_run_move_and_revert(runtime, people):
+    at_3_1, at_3_3, at_3_4 = _cases(runtime, people)
+    timers_before = _timers(runtime, at_3_3)
+    assert timers_before, "3.3 waits with its review deadline"
+    rows_before = {t.bpmn_id: t.id for t in waiting(runtime, at_3_3)}
+    new = family_care_v2.deploy(runtime)
+    old = new - 1
+
+    designer = migration.dry_run(runtime, people.dora, "family_care", from_version=old)
+    assert designer["counts"] == {"cases": 3, "can_move": 2, "cannot_move": 1}
+    assert designer["can_move"] == [at_3_1, at_3_3] and designer["cannot_move"] == [at_3_4]
+    assert "cases" not in designer, "a designer never sees where one client's case stands"
+    (reason,) = designer["reasons"]
+    assert reason["cases"] == 1 and "'step_3_4'" in reason["reason"] and "step_3_4_discussion" in reason["reason"]
+    manager = migration.dry_run(runtime, people.mark, "family_care", from_version=old)
+    by_case = {c["case_id"]: c for c in manager["cases"]}
+    assert {"bpmn_id": "step_3_3", "state": "ready", "to": "step_3_3"} in by_case[at_3_3]["waiting"]
+    assert by_case[at_3_4]["can_move"] is False
+    only_3_3 = migration.dry_run(runtime, people.mark, "family_care", step="step_3_3")
+    assert only_3_3["can_move"] == [at_3_3]
+
+    with pytest.raises(Forbidden):
+        migration.migrate(runtime, people.dora, "family_care", from_version=old)
+    with pytest.raises(Forbidden):
+        migration.dry_run(runtime, people.anna, "family_care")
+
+    moved = migration.migrate(runtime, people.mark, "family_care", from_version=old)
+    assert moved["moved"] == [at_3_1, at_3_3] and moved["to_version"] == new
+    assert moved["not_moved"][0]["case_id"] == at_3_4 and "step_3_4" in moved["not_moved"][0]["why"][0]
+    assert (_version(runtime, at_3_1), _version(runtime, at_3_3), _version(runtime, at_3_4)) == (new, new, old)
+    # The waiting step kept its inbox row (and id) and took the new version's name; its deadline did not move.
+    after = waiting(runtime, at_3_3)
+    assert {t.bpmn_id: t.id for t in after} == rows_before
+    assert next(t for t in after if t.bpmn_id == "step_3_3").name == "3.3 Esetmunka (folyamatos)"
+    assert _timers(runtime, at_3_3) == timers_before
+    with runtime.db.reading() as session:
+        events = session.execute(select(AuditEvent.case_id, AuditEvent.payload)
+                                 .where(AuditEvent.kind == migration.CASE_MIGRATED)).all()
+        batch_event = session.execute(select(AuditEvent.payload).where(AuditEvent.kind == migration.CASES_MIGRATED)
+                                      ).scalar_one()
+    assert sorted(e.case_id for e in events) == [at_3_1, at_3_3]
+    assert all(e.payload["before"]["version"] == old and e.payload["after"]["version"] == new
+               and e.payload["batch"] == moved["batch"] for e in events)
+    assert batch_event["moved"] == [at_3_1, at_3_3] and batch_event["not_moved"][0]["case_id"] == at_3_4
+
+    # The moved case runs on the new version: 3.3 → review goes to 3.6 by the new condition.
+    do(runtime, at_3_3, "step_3_3", {"meetings": [MEETING], "casework_next": "review"}, people.anna)
+    assert [t.bpmn_id for t in waiting(runtime, at_3_3)] == ["step_3_6"]
+
+    # Mapped, the case waiting at the removed step moves too, and waits at the mapped one.
+    mapped = migration.migrate(runtime, people.mark, "family_care", from_version=old,
+                               mapping={"step_3_4": "step_3_4_discussion"})
+    assert mapped["moved"] == [at_3_4]
+    assert [t.bpmn_id for t in waiting(runtime, at_3_4)] == ["step_3_4_discussion"]
+    task_of(runtime, at_3_4, "step_3_4_discussion")
+
+    # Reverting the first batch: the untouched case goes back; the one that moved on (3.6 is the same element in
+    # both versions) goes back too and keeps waiting at 3.6.
+    back = migration.revert(runtime, people.mark, moved["batch"])
+    assert back["reverts"] == moved["batch"] and sorted(back["moved"]) == [at_3_1, at_3_3]
+    assert (_version(runtime, at_3_1), _version(runtime, at_3_3)) == (old, old)
+    assert [t.bpmn_id for t in waiting(runtime, at_3_3)] == ["step_3_6"]
+    # The mapped batch reverts with the mapping inverted.
+    assert migration.revert(runtime, people.mark, mapped["batch"])["moved"] == [at_3_4]
+    assert [t.bpmn_id for t in waiting(runtime, at_3_4)] == ["step_3_4"]
+    with runtime.db.reading() as session:
+        assert [b["batch"] for b in migration.batches(session, "family_care")][:1] != [moved["batch"]]
+
+
+def test_a_case_that_fails_is_reported_and_the_batch_goes_on(runtime, people):
+    first, second = new_family_case(runtime, people, 0), new_family_case(runtime, people, 1)
+    new = family_care_v2.deploy(runtime)
+    with runtime.db.unit_of_work() as session:
+        session.execute(update(Case).where(Case.id == first).values(state=b'{"broken": true}'))
+    runtime.workflows.evict(first)
+    result = migration.migrate(runtime, people.mark, "family_care", from_version=new - 1)
+    assert result["moved"] == [second]
+    failed = next(r for r in result["results"] if r["case_id"] == first)
+    assert failed["moved"] is False and failed["error"]
+    assert _version(runtime, first) == new - 1
+
+
+@pytest.mark.parametrize("request_, error", [
+    ({"status": "completed"}, ValidationFailed), ({"to_version": 99}, NotFound),
+    ({"from_version": "x"}, ValidationFailed),
+    ({"mapping": {"a": 1}}, ValidationFailed), ({"mapping": ["a"]}, ValidationFailed)])
+def test_a_bad_request_is_refused_naming_the_field(runtime, people, request_, error):
+    with pytest.raises(error):
+        migration.dry_run(runtime, people.mark, "family_care", **request_)
+
+
+def test_an_unknown_batch_cannot_be_reverted(runtime, people):
+    with pytest.raises(NotFound):
+        migration.revert(runtime, people.mark, "abc123")
+    with pytest.raises(ValidationFailed):
+        migration.revert(runtime, people.mark, "../x")
+
+
+def test_a_moved_step_opens_with_the_new_versions_form_and_history_stays(runtime, people):
+    case_id = new_family_case(runtime, people, 0)
+    through_agreement(runtime, people, case_id)
+    new = family_care_v2.deploy(runtime)
+    migration.migrate(runtime, people.mark, "family_care", from_version=new - 1)
+    task = tasks.get_task(runtime, task_of(runtime, case_id, "step_3_3"), people.anna)
+    assert "casework_note" in task["form"]["properties"], "the waiting step now shows the new version's form"
+    with runtime.db.reading() as session:
+        assert session.execute(select(HumanTask.state).where(HumanTask.case_id == case_id,
+                                                             HumanTask.bpmn_id == "step_3_2")).scalar() == "completed"
