@@ -8,6 +8,7 @@ from .cases import cases, entry_corrections, tasks
 from .cli_support import _actor, _data, _out, _runtime, as_option
 from .definitions import definitions
 from .errors import SegitoError
+from .migration_cli import migrate_group
 from .people import users
 from .privacy_cli import privacy_group, retention_group
 from .report_cli import audit_group, rebuild_facts_command, report_command, reports_command
@@ -470,11 +471,11 @@ def document_get(case_id, document_id, out, username):
     _out(described)
 
 
-# The report and audit commands (engine/report_cli.py), the API tokens' (engine/token_cli.py) and a person's
-# requests and retention (engine/privacy_cli.py), registered here: they take their helpers from
-# engine/cli_support.py, so the import runs one way.
+# The report and audit commands (engine/report_cli.py), the API tokens' (engine/token_cli.py), a person's
+# requests and retention (engine/privacy_cli.py) and moving cases between versions (engine/migration_cli.py),
+# registered here: they take their helpers from engine/cli_support.py, so the import runs one way.
 for _command in (report_command, reports_command, audit_group, rebuild_facts_command, token_group, privacy_group,
-                 retention_group):
+                 retention_group, migrate_group):
     main.add_command(_command)
 
 

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from engine import packages
 from engine.audit import audit_log
 from engine.cases import agenda as agenda_service
-from engine.cases import cases, tasks
+from engine.cases import cases, migration, tasks
 from engine.cases.entry_corrections import correct as correct_recorded_entry
 from engine.definitions import definitions, version_diff
 from engine.documents import documents
@@ -243,6 +243,42 @@ def diff_definition(key):
         versions[name] = int(raw)
     with runtime().db.reading() as session:
         return jsonify(version_diff.diff(session, key, versions["from"], versions["to"]))
+
+
+_MIGRATION_FIELDS = ("process_key", "to_version", "from_version", "step", "status", "mapping")
+
+
+@api.post("/migrations/dry-run")
+@authenticated
+def migration_dry_run():
+    """Which of the selected cases can move to the target version and why not; changes nothing."""
+    body = json_body(*_MIGRATION_FIELDS)
+    return jsonify(migration.dry_run(runtime(), g.user, body.pop("process_key", None), **body))
+
+
+@api.post("/migrations")
+@authenticated
+def migration_run():
+    """Move every selected case that can: one transaction and audit event per case, a batch id to revert by."""
+    body = json_body(*_MIGRATION_FIELDS)
+    return jsonify(migration.migrate(runtime(), g.user, body.pop("process_key", None), **body))
+
+
+@api.post("/migrations/<batch>/revert")
+@authenticated
+def migration_revert(batch):
+    return jsonify(migration.revert(runtime(), g.user, batch))
+
+
+@api.get("/migrations")
+@authenticated
+def migration_batches():
+    migration.require_dry_run(g.user)
+    key = request.args.get("process_key", "")
+    if not key:
+        raise ValidationFailed("'process_key' is required", [{"field": "process_key", "message": "is required"}])
+    with runtime().db.reading() as session:
+        return jsonify(migration.batches(session, key))
 
 
 @api.post("/definitions")

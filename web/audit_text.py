@@ -30,6 +30,7 @@ EVENT_NAMES = {
     "package_exported": N_("Service package version exported"),
     "package_draft_saved": N_("Service package draft saved"),
     "package_published": N_("Service package version published"),
+    "case_migrated": N_("Case moved to another version"), "cases_migrated": N_("Cases moved to another version"),
     "user_created": N_("User created"),
     "user_changed": N_("User changed"), "user_locale_changed": N_("Language changed"),
     "user_logged_in": N_("Logged in"), "user_logged_out": N_("Logged out"),

@@ -51,7 +51,7 @@ class Plan:
     """What moving one case would do: each waiting step and where it goes, or why it cannot move."""
 
     waiting: list[dict] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[dict] = field(default_factory=list)  # each: code, element, message (English, for API and CLI)
     alignments: list[tuple] = field(default_factory=list)  # (workflow, {task: new spec}, new process spec)
 
 
@@ -74,6 +74,11 @@ def _suggestions(old_spec, new_spec) -> dict[str, str]:
             if new is not None and old is not None and old.name != new.name and old.bpmn_id}
 
 
+def reason(code: str, element: str | None, message: str, **more) -> dict:
+    """Why a case cannot move: a code and its element for a page to word, the English message for the API."""
+    return {"code": code, "element": element, "message": message, **{k: v for k, v in more.items() if v}}
+
+
 def plan(workflow, target: DefinitionView, mapping: dict[str, str]) -> Plan:
     """Pair every task of the case's workflow (and of its subprocesses) with the target version's element."""
     found = Plan()
@@ -82,7 +87,9 @@ def plan(workflow, target: DefinitionView, mapping: dict[str, str]) -> Plan:
         sub_spec = target.subprocess_specs.get(sub.spec.name)
         if sub_spec is None:
             if sub.get_tasks(state=LIVE, skip_subprocesses=True):
-                found.reasons.append(f"it waits inside subprocess '{sub.spec.name}', which the target version lacks")
+                found.reasons.append(reason("subprocess_missing", sub.spec.name,
+                                            f"it waits inside subprocess '{sub.spec.name}', which the target "
+                                            "version lacks"))
             continue
         workflows.append((sub, sub_spec))
     for wf, new_spec in workflows:
@@ -102,11 +109,13 @@ def plan(workflow, target: DefinitionView, mapping: dict[str, str]) -> Plan:
                 if suggested is None:
                     suggested = _suggestions(wf.spec, new_spec)
                 hint = suggested.get(old.name)
-                found.reasons.append(f"it waits at '{shown}', which the target version lacks"
-                                     + (f" (map it, e.g. to '{hint}')" if hint else " (map it to an element)"))
+                found.reasons.append(reason("missing", shown, f"it waits at '{shown}', which the target version "
+                                            "lacks" + (f" (map it, e.g. to '{hint}')" if hint else
+                                                       " (map it to an element)"), suggest=hint))
             elif type(new).__name__ != type(old).__name__:
-                found.reasons.append(f"'{shown}' is a {type(old).__name__} here and a {type(new).__name__} in the "
-                                     "target version")
+                found.reasons.append(reason("kind_changed", shown, f"'{shown}' is a {type(old).__name__} here and "
+                                            f"a {type(new).__name__} in the target version",
+                                            before=type(old).__name__, after=type(new).__name__))
         found.alignments.append((wf, alignment, new_spec))
     return found
 
@@ -161,6 +170,14 @@ def apply(found: Plan, workflow, target: DefinitionView) -> None:
 def _require(actor: Actor, roles: tuple[str, ...], what: str) -> None:
     if not actor.role_codes & set(roles):
         raise Forbidden(f"{what} needs one of the roles: {', '.join(roles)}")
+
+
+def require_dry_run(actor: Actor) -> None:
+    _require(actor, DRY_RUN_ROLES, "looking at moves of cases")
+
+
+def may_move(actor: Actor) -> bool:
+    return bool(actor.role_codes & set(MOVE_ROLES))
 
 
 def _version_id(session: Session, key: str, version: int | None) -> tuple[int, int]:
@@ -261,18 +278,18 @@ def dry_run(runtime: Runtime, actor: Actor, process_key: str, **request) -> dict
                 rows.append({"case_id": case_id, "version": version, "can_move": not found.reasons,
                              "reasons": found.reasons, "waiting": found.waiting})
             except SegitoError as e:
-                rows.append({"case_id": case_id, "version": None, "can_move": False, "reasons": [e.message],
-                             "waiting": []})
+                rows.append({"case_id": case_id, "version": None, "can_move": False,
+                             "reasons": [reason("failed", None, e.message)], "waiting": []})
     result = {"process_key": sel.process_key, "to_version": sel.target_version, "mapping": sel.mapping,
               "counts": {"cases": len(rows), "can_move": sum(r["can_move"] for r in rows),
                          "cannot_move": sum(not r["can_move"] for r in rows)},
               "can_move": [r["case_id"] for r in rows if r["can_move"]],
               "cannot_move": [r["case_id"] for r in rows if not r["can_move"]]}
-    reasons: dict[str, int] = {}
+    counted: dict[str, dict] = {}
     for r in rows:
-        for reason in r["reasons"]:
-            reasons[reason] = reasons.get(reason, 0) + 1
-    result["reasons"] = [{"reason": k, "cases": n} for k, n in sorted(reasons.items(), key=lambda kv: -kv[1])]
+        for why in r["reasons"]:
+            counted.setdefault(why["message"], {**why, "cases": 0})["cases"] += 1
+    result["reasons"] = sorted(counted.values(), key=lambda why: -why["cases"])
     if detailed:
         result["cases"] = rows
     return result
@@ -285,11 +302,14 @@ def _move_one(runtime: Runtime, case_id: int, target_id: int, mapping: dict, act
     with runtime.db.unit_of_work() as session:
         case = runtime.lock_case(session, case_id)
         if expect_definition is not None and case.definition_id != expect_definition:
-            return {"case_id": case_id, "moved": False, "reasons": ["it moved to another version since"]}
+            return {"case_id": case_id, "moved": False,
+                    "reasons": [reason("moved_since", None, "it moved to another version since")]}
         if case.status not in STATUSES:
-            return {"case_id": case_id, "moved": False, "reasons": [f"it is {case.status}"]}
+            return {"case_id": case_id, "moved": False,
+                    "reasons": [reason("status", None, f"it is {case.status}", status=case.status)]}
         if case.definition_id == target_id:
-            return {"case_id": case_id, "moved": False, "reasons": ["it is on the target version already"]}
+            return {"case_id": case_id, "moved": False,
+                    "reasons": [reason("already", None, "it is on the target version already")]}
         target = runtime.definition(session, target_id)
         found, workflow, version = _case_plan(runtime, session, case, target, mapping)
         if found.reasons:
@@ -332,13 +352,13 @@ def _run(runtime: Runtime, actor: Actor, moves: list[tuple[int, int, int | None]
         try:
             results.append(_move_one(runtime, case_id, target_id, mapping, actor.username, batch, reverts, expect))
         except SegitoError as e:
-            results.append({"case_id": case_id, "moved": False, "error": e.message})
+            results.append({"case_id": case_id, "moved": False, "reasons": [reason("failed", None, e.message)]})
         except Exception as e:  # one broken case does not stop the batch; it is reported, nothing of it saved
-            results.append({"case_id": case_id, "moved": False, "error": f"{type(e).__name__}: {e}"[:500]})
+            results.append({"case_id": case_id, "moved": False,
+                            "reasons": [reason("failed", None, f"{type(e).__name__}: {e}"[:500])]})
     moved = [r["case_id"] for r in results if r["moved"]]
     summary: dict = {"batch": batch, "process_key": key, "moved": moved,
-               "not_moved": [{"case_id": r["case_id"], "why": r.get("reasons") or [r.get("error")]}
-                             for r in results if not r["moved"]]}
+                     "not_moved": [{"case_id": r["case_id"], "why": r["reasons"]} for r in results if not r["moved"]]}
     if mapping:
         summary["mapping"] = mapping
     if reverts:

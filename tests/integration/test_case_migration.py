@@ -53,7 +53,8 @@ def test_dry_run_move_and_revert(runtime, people):
     assert designer["can_move"] == [at_3_1, at_3_3] and designer["cannot_move"] == [at_3_4]
     assert "cases" not in designer, "a designer never sees where one client's case stands"
     (reason,) = designer["reasons"]
-    assert reason["cases"] == 1 and "'step_3_4'" in reason["reason"] and "step_3_4_discussion" in reason["reason"]
+    assert reason["cases"] == 1 and "'step_3_4'" in reason["message"] and "step_3_4_discussion" in reason["message"]
+    assert (reason["code"], reason["element"], reason["suggest"]) == ("missing", "step_3_4", "step_3_4_discussion")
     manager = migration.dry_run(runtime, people.mark, "family_care", from_version=old)
     by_case = {c["case_id"]: c for c in manager["cases"]}
     assert {"bpmn_id": "step_3_3", "state": "ready", "to": "step_3_3"} in by_case[at_3_3]["waiting"]
@@ -68,7 +69,7 @@ def test_dry_run_move_and_revert(runtime, people):
 
     moved = migration.migrate(runtime, people.mark, "family_care", from_version=old)
     assert moved["moved"] == [at_3_1, at_3_3] and moved["to_version"] == new
-    assert moved["not_moved"][0]["case_id"] == at_3_4 and "step_3_4" in moved["not_moved"][0]["why"][0]
+    assert moved["not_moved"][0]["case_id"] == at_3_4 and moved["not_moved"][0]["why"][0]["element"] == "step_3_4"
     assert (_version(runtime, at_3_1), _version(runtime, at_3_3), _version(runtime, at_3_4)) == (new, new, old)
     # The waiting step kept its inbox row (and id) and took the new version's name; its deadline did not move.
     after = waiting(runtime, at_3_3)
@@ -118,7 +119,7 @@ def test_a_case_that_fails_is_reported_and_the_batch_goes_on(runtime, people):
     result = migration.migrate(runtime, people.mark, "family_care", from_version=new - 1)
     assert result["moved"] == [second]
     failed = next(r for r in result["results"] if r["case_id"] == first)
-    assert failed["moved"] is False and failed["error"]
+    assert failed["moved"] is False and failed["reasons"][0]["code"] == "failed"
     assert _version(runtime, first) == new - 1
 
 
@@ -148,3 +149,80 @@ def test_a_moved_step_opens_with_the_new_versions_form_and_history_stays(runtime
     with runtime.db.reading() as session:
         assert session.execute(select(HumanTask.state).where(HumanTask.case_id == case_id,
                                                              HumanTask.bpmn_id == "step_3_2")).scalar() == "completed"
+
+
+def test_the_page_lets_a_designer_dry_run_by_counts_and_a_manager_move_and_revert(runtime, people, database_url):
+    from .test_cli import Segito
+    from .web_client import browser, make_app
+
+    at_3_1, at_3_3, at_3_4 = _cases(runtime, people)
+    new = family_care_v2.deploy(runtime)
+    old = new - 1
+    app = make_app(runtime)
+    dora = browser(app, "dora")
+    page = dora.get(f"/processes/family_care/migrate?dry=1&from={old}&to={new}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:400]
+    assert "3 eset kiválasztva: 2 áthelyezhető, 1 nem." in html and 'data-testid="migrate-cases"' not in html
+    assert "step_3_4_discussion" in html and 'data-testid="migrate-run"' not in html
+    assert dora.post("/processes/family_care/migrate", {"from": old, "to": new}).status_code == 403
+
+    mark = browser(app, "mark")
+    mark.post("/language", {"locale": "en"})
+    html = mark.get(f"/processes/family_care/migrate?dry=1&from={old}&to={new}").get_data(as_text=True)
+    assert "3 cases chosen: 2 can move, 1 cannot." in html and f'data-testid="migrate-case-{at_3_4}"' in html
+    assert "It waits at step_3_4, which version" in html and "eset" not in html
+    done = mark.post("/processes/family_care/migrate", {"from": old, "to": new, "status": "running", "map": ""})
+    html = done.get_data(as_text=True)
+    assert done.status_code == 200 and "2 cases moved, 1 not." in html
+    assert (_version(runtime, at_3_1), _version(runtime, at_3_3), _version(runtime, at_3_4)) == (new, new, old)
+    bad = mark.post("/processes/family_care/migrate", {"from": old, "map": "step_3_4"})
+    assert bad.status_code == 422
+
+    segito = Segito(database_url)
+    batches = segito.ok("migrate", "batches", "family_care", "--as", "dora")
+    assert batches[0]["moved"] == 2
+    reverted = mark.post(f"/migrations/{batches[0]['batch']}/revert")
+    assert reverted.status_code == 200 and "Move reverted" in reverted.get_data(as_text=True)
+    assert (_version(runtime, at_3_1), _version(runtime, at_3_3)) == (old, old)
+    dry = segito.ok("migrate", "dry-run", "family_care", "--from", old, "--map", "step_3_4=step_3_4_discussion",
+                    "--as", "dora")
+    assert dry["counts"]["can_move"] == 3
+    moved = segito.ok("migrate", "run", "family_care", "--from", old, "--map", "step_3_4=step_3_4_discussion",
+                      "--as", "mark")
+    assert sorted(moved["moved"]) == [at_3_1, at_3_3, at_3_4]
+    assert segito("migrate", "run", "family_care", "--as", "dora").exit_code != 0
+    assert browser(app, "anna").get("/processes/family_care/migrate").status_code == 403
+
+
+def test_the_api_moves_and_reverts_conforming_to_its_description(runtime, people):
+    from base64 import b64encode
+
+    from .test_api import conforms
+    from .web_client import make_app
+
+    at_3_1, _at_3_3, _at_3_4 = _cases(runtime, people)
+    new = family_care_v2.deploy(runtime)
+    client = make_app(runtime).test_client()
+
+    def call(method, user, path, body=None):
+        auth = b64encode(f"{user}:pw-{user}".encode()).decode()
+        return client.open(path, method=method, json=body, headers={"Authorization": f"Basic {auth}"})
+
+    body = conforms(call("POST", "dora", "/api/migrations/dry-run", {"process_key": "family_care"}),
+                    "/api/migrations/dry-run", "post")
+    assert body["counts"]["can_move"] == 2 and "cases" not in body
+    assert call("POST", "dora", "/api/migrations", {"process_key": "family_care"}).status_code == 403
+    refused = conforms(call("POST", "mark", "/api/migrations", {"process_key": "family_care", "status": "done"}),
+                       "/api/migrations", "post")
+    assert refused["details"][0]["field"] == "status"
+    assert call("POST", "mark", "/api/migrations", {"process_key": "family_care", "oops": 1}).status_code == 400
+    moved = conforms(call("POST", "mark", "/api/migrations", {"process_key": "family_care", "to_version": new}),
+                     "/api/migrations", "post")
+    assert at_3_1 in moved["moved"]
+    listed = conforms(call("GET", "dora", "/api/migrations?process_key=family_care"), "/api/migrations", "get")
+    assert listed[0]["batch"] == moved["batch"]
+    back = conforms(call("POST", "mark", f"/api/migrations/{moved['batch']}/revert"),
+                    "/api/migrations/{batch}/revert", "post")
+    assert back["reverts"] == moved["batch"] and _version(runtime, at_3_1) == new - 1
+    assert call("POST", "mark", "/api/migrations/nosuchbatch/revert").status_code == 404
