@@ -55,11 +55,45 @@ function licenses(metafile) {
   }).join('\n' + '-'.repeat(78) + '\n\n');
 }
 
+// The page's CSP allows style sheets from 'self' only, so a `style` attribute in markup bpmn-js's properties panel
+// parses is refused (and reported). These two containers get the same rules from src/modeler.css instead; the
+// build fails if a new version of the package no longer has them, so the patch is never silently stale.
+const CSP_PATCHES = [{
+  file: /bpmn-js-properties-panel[\\/]dist[\\/]index\.esm\.js$/,
+  strip: ['<div style="height: 100%" tabindex="-1"', '<div style="flex: none; height: auto" class="bio-properties-panel'],
+}];
+
+const cspPatches = {
+  name: 'csp-patches',
+  setup(builder) {
+    for (const patch of CSP_PATCHES) {
+      builder.onLoad({ filter: patch.file }, async (args) => {
+        let contents = readFileSync(args.path, 'utf8');
+        for (const markup of patch.strip) {
+          if (!contents.includes(markup)) {
+            throw new Error(`${args.path} no longer holds ${markup}: review the CSP patches in build.mjs`);
+          }
+          contents = contents.replace(markup, markup.replace(/ style="[^"]*"/, ''));
+        }
+        return { contents, loader: 'js' };
+      });
+    }
+  },
+};
+
 async function build() {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const result = await esbuild.build({
-    entryPoints: { viewer: join(here, 'src', 'viewer.js'), 'viewer-style': join(here, 'src', 'viewer.css') },
+    entryPoints: {
+      viewer: join(here, 'src', 'viewer.js'),
+      'viewer-style': join(here, 'src', 'viewer.css'),
+      modeler: join(here, 'src', 'modeler.js'),
+      'modeler-style': join(here, 'src', 'modeler.css'),
+    },
+    // The modeler's icon font is a file beside the style sheet, not a data: address (the CSP's font-src is 'self').
+    loader: { '.woff': 'file', '.woff2': 'file', '.ttf': 'file', '.eot': 'file', '.svg': 'file' },
+    assetNames: 'fonts/[name]-[hash]',
     outdir: out,
     bundle: true,
     minify: true,
@@ -68,6 +102,7 @@ async function build() {
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
+    plugins: [cspPatches],
   });
   writeFileSync(join(out, 'THIRD-PARTY-LICENSES.txt'), licenses(result.metafile));
   const outputs = {};

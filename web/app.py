@@ -32,6 +32,7 @@ VIEW_MODULES += ("survey_views",)  # a questionnaire handed to a client: the pub
 VIEW_MODULES += ("designer_views",)  # comparing process versions, moving running cases to another version
 VIEW_MODULES += ("document_views",)  # step documents: produce a PDF, upload a signed copy, download
 VIEW_MODULES += ("token_views",)  # API tokens: each user's own, an administrator's for everyone
+VIEW_MODULES += ("studio_views",)  # the process designers' studio: modeler, drafts (docs/studio.md)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")

@@ -23,3 +23,12 @@ def bind_services(runtime, session: AnySession, case, actor: str, at: dt.datetim
     for provide in PROVIDERS:
         operations.update(provide(runtime, session, case, actor, at, case_audit))
     return operations
+
+
+def operation_names(runtime) -> list[str]:
+    """The names a service task's operator may give (what the studio's modeler offers); binding an operation
+    does nothing until it is called, so no session or case is needed to list them."""
+    names = {"now"}
+    for provide in PROVIDERS:
+        names.update(provide(runtime, None, None, "", None, None))
+    return sorted(names)

@@ -39,9 +39,13 @@ def test_the_committed_bundle_is_what_the_build_wrote():
 
 
 def test_the_lock_file_pins_bpmn_js_18_and_every_package_by_its_digest():
+    # bpmn-js for the viewer and the modeler, its properties panel for the studio's modeler (docs/web.md).
     lock = json.loads((FRONTEND / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/bpmn-js"]["version"].startswith("18.")
-    assert set(lock["packages"][""]["devDependencies"]) == {"bpmn-js", "esbuild"}
+    assert set(lock["packages"][""]["devDependencies"]) == {"bpmn-js", "bpmn-js-properties-panel",
+                                                            "@bpmn-io/properties-panel", "esbuild"}
+    # Pinned exactly, not by a range: the committed bundle is what these versions build.
+    assert all(v[0].isdigit() for v in lock["packages"][""]["devDependencies"].values())
     # `npm ci` installs exactly these (from the configured registry, npm's own by default) or fails.
     unpinned = [name for name, p in lock["packages"].items() if name and not p.get("integrity")]
     assert not unpinned

@@ -1,0 +1,64 @@
+"""The studio's pages and JSON (web/studio_views.py): designers and administrators open a package version in the
+modeler, read its files and save drafts; a refused draft answers 422 naming each problem's file, line and element;
+bad input is a 4xx naming the field; caseworkers and managers get none of it."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.people import users
+from engine.store import clock
+from tests.conftest import _password_hash
+from tests.integration.web_client import browser, make_app
+
+
+def _post_json(b, path, body):
+    b.get("/studio/intake/1")
+    return b.client.post(path, data=json.dumps(body), content_type="application/json",
+                         headers={"X-CSRFToken": b.token, "Accept": "application/json"})
+
+
+def test_a_designer_opens_the_modeler_and_saves_a_draft(runtime, people):
+    dora = browser(make_app(runtime), "dora")
+    page = dora.get("/studio/intake/1/modeler?file=intake.bpmn").get_data(as_text=True)
+    assert "viewer/modeler.js" in page and "data-bpmn-modeler" in page and "Modellező" in page
+    config = page.split('data-config="', 1)[1].split('"', 1)[0]
+    assert "&#34;lane&#34;: &#34;caseworker&#34;" in config and "register_client" in config
+    source = dora.get("/studio/intake/1/files/intake.bpmn")
+    assert source.mimetype == "application/xml"
+    xml = source.get_data(as_text=True).replace('name="Esetfelvétel"', 'name="Esetfelvétel (új)"')
+    saved = _post_json(dora, "/studio/intake/1/draft", {"file": "intake.bpmn", "xml": xml, "note": "új név"})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    assert saved.json["version"] == 2 and saved.json["draft"] is True
+    assert saved.json["next"] == "/studio/intake/2/modeler?file=intake.bpmn"
+    assert "Esetfelvétel (új)" in dora.get("/studio/intake/2/files/intake.bpmn").get_data(as_text=True)
+
+
+def test_a_refused_draft_answers_its_problems_as_json(runtime, people):
+    dora = browser(make_app(runtime), "dora")
+    xml = dora.get("/studio/intake/1/files/intake.bpmn").get_data(as_text=True)
+    broken = xml.replace("<bpmn:flowNodeRef>intake_registration</bpmn:flowNodeRef>", "")
+    refused = _post_json(dora, "/studio/intake/1/draft", {"file": "intake.bpmn", "xml": broken})
+    assert refused.status_code == 422 and refused.json["error"] == "package_invalid"
+    assert any(p["element"] == "intake_registration" and p["line"] for p in refused.json["details"])
+    not_xml = _post_json(dora, "/studio/intake/1/draft", {"file": "intake.bpmn", "xml": "<bpmn:definitions"})
+    assert not_xml.status_code == 422
+    missing = _post_json(dora, "/studio/intake/1/draft", {"file": "intake.bpmn"})
+    assert missing.status_code == 422 and missing.json["details"][1]["field"] == "xml"
+    manifest = _post_json(dora, "/studio/intake/1/draft", {"file": "service.yaml", "xml": "key: x"})
+    assert manifest.status_code == 422 and manifest.json["details"][0]["value"] == "service.yaml"
+    assert _post_json(dora, "/studio/intake/9/draft", {"file": "intake.bpmn", "xml": xml}).status_code == 404
+    assert dora.get("/studio/intake/1/modeler?file=nothing.bpmn").status_code == 404
+
+
+@pytest.mark.parametrize("username", ["anna", "mark"])
+def test_only_designers_and_administrators_see_the_studio(runtime, people, username):
+    other = browser(make_app(runtime), username)
+    assert other.get("/studio/intake/1/modeler?file=intake.bpmn").status_code == 403
+    assert other.get("/studio/intake/1/files/intake.bpmn").status_code == 403
+    assert other.get("/studio/intake/1").status_code == 403
+    with runtime.db.unit_of_work() as session:
+        users.create_user(session, "root", "Root", [users.ADMINISTRATOR], None, "test", clock.now(),
+                          password_hash=_password_hash("root"))
+    assert browser(make_app(runtime), "root").get("/studio/intake/1").status_code == 200

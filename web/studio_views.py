@@ -1,0 +1,118 @@
+"""The studio, where process designers work on a service package (docs/studio.md): the modeler (bpmn-js with
+Segito's properties panel) opens a package version's BPMN file and saves it as a new draft version, checked as a
+deploy is; publishing is catalogue_views.publish_package. Designers and administrators only: nothing here shows a
+case."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+
+from engine import packages
+from engine.errors import SegitoError, ValidationFailed
+from engine.people import access
+from engine.runtime import services
+from engine.store import clock
+
+from . import studio_texts
+from .auth import logged_in_actor, login_required, runtime
+from .labels import text
+
+studio = Blueprint("studio", __name__)
+
+
+def _designer():
+    actor = logged_in_actor()
+    access.require_designer(actor)
+    return actor
+
+
+def _files(package_key: str, version: int) -> dict[str, bytes]:
+    try:
+        return packages.files_of(runtime(), package_key, version)
+    except SegitoError as e:
+        abort(e.status if e.status in (404, 410) else 400, e.message)
+
+
+def _manifest(files: dict[str, bytes]) -> dict:
+    manifest, _lines, _problems = packages.manifest.parse(files.get(packages.manifest.MANIFEST, b""))
+    return manifest or {}
+
+
+def modeler_config(files: dict[str, bytes]) -> dict:
+    """What the modeler's properties panel offers: the package's roles (by lane), forms and the engine's operators,
+    and its words in the page's language."""
+    manifest = _manifest(files)
+    roles = [{"lane": spec["lane"], "name": f"{text(spec.get('name'), role)} ({spec['lane']})"}
+             for role, spec in sorted((manifest.get("roles") or {}).items()) if spec.get("lane")]
+    forms = sorted(p[len("forms/"):] for p in files if p.startswith("forms/") and p.endswith(".json"))
+    return {"roles": roles, "forms": forms, "operators": services.operation_names(runtime()),
+            "texts": studio_texts.translated()}
+
+
+@studio.get("/studio/<package_key>/<int:version>")
+@login_required
+def package(package_key, version):
+    """A package version's files the studio edits, with links to the modeler."""
+    _designer()
+    files = _files(package_key, version)
+    manifest = _manifest(files)
+    bpmn = sorted(p for p in files if "/" not in p and p.endswith(".bpmn"))
+    with runtime().db.reading() as session:
+        history = packages.package_history(session, package_key)
+    row = next((v for v in history["versions"] if v["version"] == version), None)
+    return render_template("studio/package.html", package_key=package_key, version=version, row=row,
+                           name=text(manifest.get("name"), package_key), bpmn=bpmn,
+                           forms=sorted(p for p in files if p.startswith("forms/")), history=history)
+
+
+@studio.get("/studio/<package_key>/<int:version>/modeler")
+@login_required
+def modeler(package_key, version):
+    _designer()
+    files = _files(package_key, version)
+    file = request.args.get("file", "")
+    if file not in files or not file.endswith(".bpmn") or "/" in file:
+        abort(404)
+    manifest = _manifest(files)
+    return render_template("studio/modeler.html", package_key=package_key, version=version, file=file,
+                           name=text(manifest.get("name"), package_key), config=modeler_config(files))
+
+
+@studio.get("/studio/<package_key>/<int:version>/files/<path:path>")
+@login_required
+def file(package_key, version, path):
+    """One file of a package version as stored, for the modeler and the form editor."""
+    _designer()
+    files = _files(package_key, version)
+    if path not in files:
+        abort(404)
+    kind = ("application/xml" if path.endswith(".bpmn") else "application/json" if path.endswith(".json")
+            else "text/plain")
+    return Response(files[path], mimetype=kind, headers={"Cache-Control": "no-store"})
+
+
+@studio.post("/studio/<package_key>/<int:version>/draft")
+@login_required
+def save_draft(package_key, version):
+    """Save the posted file over version ``version`` as a new draft version (JSON in and out: the page's script
+    posts it). A refused draft answers 422 with each problem's file, line and element."""
+    actor = _designer()
+    body = request.get_json(silent=True)
+    try:
+        if not isinstance(body, dict):
+            raise ValidationFailed("the body must be a JSON object with 'file' and 'xml' (or 'content')",
+                                   [{"field": "body", "message": "a JSON object"}])
+        path = body.get("file")
+        content = body.get("xml", body.get("content"))
+        if not isinstance(path, str) or not isinstance(content, str):
+            raise ValidationFailed("'file' and 'xml' (or 'content') must be texts",
+                                   [{"field": "file", "message": "a text"}, {"field": "xml", "message": "a text"}])
+        note = body.get("note") or None
+        if note is not None and not isinstance(note, str):
+            raise ValidationFailed("'note' must be a text", [{"field": "note", "message": "a text"}])
+        result = packages.save_draft(runtime(), package_key, version, {path: content}, actor.username, clock.now(),
+                                     note)
+    except SegitoError as e:
+        return jsonify(e.to_dict()), e.status
+    where = url_for("studio.modeler", package_key=package_key, version=result["version"], file=path) \
+        if path.endswith(".bpmn") else url_for("studio.package", package_key=package_key, version=result["version"])
+    return jsonify({**result, "next": where})
