@@ -44,7 +44,7 @@ def sqlite_template(tmp_path_factory):
 def sqlite_initialised(sqlite_template, tmp_path_factory):
     """The migrated SQLite file with the bundled packages deployed once, for each test's ``runtime`` to start from:
     deploying again what is already there changes nothing (the second ``setup.initialise`` finds every version
-    unchanged) and costs half as much, on every SQLite test."""
+    unchanged by its content hash, without parsing a package: docs/services.md, "Deploying")."""
     import datetime as dt
     import sqlite3
 

@@ -2,6 +2,7 @@
 deployed in one transaction as a versioned package; the manifest's settings are what the engine runs by."""
 from __future__ import annotations
 
+import importlib
 import io
 import shutil
 import stat
@@ -69,6 +70,59 @@ def test_the_bundled_services_are_packages_each_process_linked_to_its_version(ru
                                                              ("self_help_groups", False),
                                                              ("supported_employment", False)]
     assert _counts(runtime) == before, "unchanged packages are not deployed again"
+
+
+def test_an_unchanged_deploy_answers_as_checking_would_without_parsing(runtime, monkeypatch):
+    deploying = importlib.import_module("engine.packages.deploy")  # the package names its function so
+    with runtime.db.unit_of_work() as session:
+        by_checking = deploying.store(session, deploying.check_all(packages.bundled(BPMN_DIR)), "system",
+                                      clock.now())
+    assert by_checking and not any(r["created"] for r in by_checking)
+    monkeypatch.setattr(deploying, "check_all", lambda _packages: pytest.fail("an unchanged package was parsed"))
+    before = _counts(runtime)
+    bundled = packages.bundled(BPMN_DIR)
+    assert packages.deploy(runtime, bundled, "system", clock.now()) == by_checking
+    assert [(p.key, p.manifest["key"]) for p in bundled] == [(r["package"], r["package"]) for r in by_checking]
+    assert _counts(runtime) == before
+
+
+def _checked_spy(monkeypatch) -> list[str]:
+    deploying = importlib.import_module("engine.packages.deploy")  # the package names its function so
+    seen: list[str] = []
+    check_all = deploying.check_all
+
+    def spy(packages_):
+        seen.extend(p.folder_name for p in packages_)
+        return check_all(packages_)
+
+    monkeypatch.setattr(deploying, "check_all", spy)
+    return seen
+
+
+def test_one_changed_package_sends_all_of_them_through_checking(runtime, tmp_path, monkeypatch):
+    bpmn = _copy(BPMN_DIR, tmp_path, "bpmn")
+    (bpmn / "intake" / "README.md").write_text("notes\n", encoding="utf-8")
+    checked = _checked_spy(monkeypatch)
+    results = packages.deploy(runtime, packages.bundled(bpmn), "system", clock.now())
+    assert checked == [p["package"] for p in results] and len(checked) == 6
+    assert [(r["package"], r["version"], r["created"]) for r in results if r["created"]] == [("intake", 2, True)]
+    (bpmn / "family_care" / "service.yaml").write_text("format: 2\n", encoding="utf-8")
+    with pytest.raises(PackageInvalid, match=r"family_care/service\.yaml"):
+        packages.deploy(runtime, packages.bundled(bpmn), "system", clock.now())
+
+
+def test_an_unchanged_package_whose_link_to_another_no_longer_holds_is_checked(runtime, monkeypatch):
+    # What is stored for intake says it registers no client any more, so family_care (starting from intake)
+    # cannot be taken as deployable on what is stored: checking decides, on the files.
+    with runtime.db.unit_of_work() as session:
+        row = session.execute(select(PackageVersion).where(PackageVersion.package_key == "intake")).scalar_one()
+        manifest = dict(row.manifest)
+        manifest["processes"] = {k: {x: v for x, v in spec.items() if x != "registers_client"}
+                                 for k, spec in manifest["processes"].items()}
+        row.manifest = manifest
+    checked = _checked_spy(monkeypatch)
+    results = packages.deploy(runtime, packages.bundled(BPMN_DIR), "system", clock.now())
+    assert len(checked) == 6 and not any(r["created"] for r in results)
 
 
 def test_a_changed_manifest_is_a_new_package_version_and_its_caseload_limit_applies(runtime, people, tmp_path):
