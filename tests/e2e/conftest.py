@@ -51,9 +51,10 @@ class LiveServer:
 
 
 @pytest.fixture
-def e2e_runtime(tmp_path, sqlite_template):
+def e2e_runtime(tmp_path, sqlite_initialised):
+    """A runtime on a fresh copy of the SQLite file with the bundled packages deployed (tests/conftest.py)."""
     path = tmp_path / f"e2e-{uuid.uuid4().hex[:8]}.db"
-    shutil.copy(sqlite_template, path)
+    shutil.copy(sqlite_initialised, path)
     rt = Runtime(Database(f"sqlite:///{path}"))
     setup.initialise(rt)
     yield rt
