@@ -170,3 +170,37 @@ def test_case_managements_case_log_and_service_log(runtime, people):
     assert "ő" in service_log and "ű" in service_log
     english = produced(runtime, people.anna, case_id, "service_log", "en")
     assert "SERVICE LOG" in english and "Szolgáltatási" not in english
+
+
+def test_the_day_180_employer_certificate_or_client_statement_of_a_former_member(runtime, people):
+    from engine.timers import timers
+
+    from .test_self_help_groups import at, attendance, first_meeting, register, start_group
+
+    codes = register(runtime, people, 2)
+    group = start_group(runtime, people, codes)
+    at("2026-03-04")
+    timers.fire_due(runtime, "w")
+    first_meeting(runtime, people, group, codes)
+    at("2026-03-11")
+    timers.fire_due(runtime, "w")
+    done = do(runtime, group, "shg_meeting", {
+        "meeting_date": "2026-03-11", "duration_minutes": 120, "attendance": attendance(codes),
+        "group_next": "continue", "professional_present": False,
+        "members_leaving": [{"client_code": codes[0], "left_on": "2026-03-10", "leaving_reason": "found_work",
+                             "employed_on_leaving": True}]}, people.anna)
+    [started] = done["started_cases"]
+    at("2026-09-06")
+    timers.fire_due(runtime, "w")
+    task_id = task_of(runtime, started["case_id"], "shg_day_180")
+    tasks.save_draft(runtime, task_id, {"checked_on": "2026-09-06", "employed": True, "same_job": False,
+                                        "evidence": "own_statement",
+                                        "notes": "Új munkahely: Győri Kőfaragó Műhely, betanított munkás."},
+                     people.anna)
+    text = produced(runtime, people.anna, started["case_id"], "employment_statement", task_id=task_id)
+    has_all(text, ["MUNKÁLTATÓI IGAZOLÁS VAGY AZ ÜGYFÉL NYILATKOZATA", codes[0], "2026.09.06.", "Igen", "Nem",
+                   "Győri Kőfaragó Műhely, betanított munkás.", "Munkáltató cégszerű aláírása",
+                   "Az ügyfél aláírása", "Csoportvezető"], "employment_statement")
+    assert "ő" in text and "ű" in text
+    english = produced(runtime, people.anna, started["case_id"], "employment_statement", "en", task_id=task_id)
+    assert "CLIENT'S STATEMENT" in english and "2026-09-06" in english and "Igen" not in english
