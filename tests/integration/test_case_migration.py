@@ -226,3 +226,33 @@ def test_the_api_moves_and_reverts_conforming_to_its_description(runtime, people
                     "/api/migrations/{batch}/revert", "post")
     assert back["reverts"] == moved["batch"] and _version(runtime, at_3_1) == new - 1
     assert call("POST", "mark", "/api/migrations/nosuchbatch/revert").status_code == 404
+
+
+def test_a_case_in_follow_up_moves_with_its_subprocesses_and_keeps_every_contact(runtime, people):
+    """3.10: a multi-instance subprocess, each contact a waiting date timer inside it."""
+    from engine.store import clock
+    from engine.timers import timers
+
+    from .test_family_care_follow_up import _closed
+    from .timer_helpers import local
+
+    case_id = _closed(runtime, people, "monthly", 3)
+    timers_before = _timers(runtime, case_id)
+    rows_before = sorted((t.bpmn_id, t.id) for t in waiting(runtime, case_id))
+    assert len(timers_before) >= 3
+    new = family_care_v2.deploy(runtime)
+    dry = migration.dry_run(runtime, people.mark, "family_care", from_version=new - 1)
+    assert dry["can_move"] == [case_id], dry
+    moved = migration.migrate(runtime, people.mark, "family_care", from_version=new - 1)
+    assert moved["moved"] == [case_id], moved
+    assert _timers(runtime, case_id) == timers_before
+    assert sorted((t.bpmn_id, t.id) for t in waiting(runtime, case_id)) == rows_before
+    # The follow-up goes on on the new version: the first contact's timer fires inside the moved subprocess, then
+    # the caseworker ends the follow-up early.
+    clock.freeze(local("2026-07-30", 8))
+    assert timers.fire_due(runtime, "w") == 1
+    assert "step_3_10" in [t.bpmn_id for t in waiting(runtime, case_id)]
+    do(runtime, case_id, "step_3_10_manage", {"follow_up_action": "end", "follow_up_end_date": "2026-07-30",
+                                              "follow_up_end_reason": "A helyzet rendeződött."}, people.anna)
+    with runtime.db.reading() as session:
+        assert session.get_one(Case, case_id).status == "completed"
