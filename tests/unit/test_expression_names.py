@@ -94,3 +94,17 @@ def test_what_the_manifest_hands_a_case_counts_as_set(tmp_path):
 ])
 def test_reads_are_found_without_running_anything(source, mode, reads):
     assert static_names.reads_and_writes(source, mode)[0] == reads
+
+
+def test_a_draft_with_a_misspelt_name_is_refused_and_nothing_is_stored(tmp_path):
+    """The same check refuses a draft (``deploy --draft``): it runs in the package check, before any transaction."""
+    from engine.errors import PackageInvalid
+    from engine.packages.deploy import check_all
+
+    folder = _copy(tmp_path, "family_care")
+    line = _edit(folder / "family_care.bpmn", "casework_next == 'case_conference'", "casework_nxt == 'case_conference'")
+    with pytest.raises(PackageInvalid) as refused:
+        check_all([from_folder(folder)])
+    (detail,) = refused.value.details
+    assert (detail["file"], detail["line"]) == ("family_care.bpmn", line)
+    assert detail["message"].startswith("gw_casework_next: condition") and "casework_next" in detail["message"]
