@@ -204,3 +204,34 @@ def test_the_day_180_employer_certificate_or_client_statement_of_a_former_member
     assert "ő" in text and "ű" in text
     english = produced(runtime, people.anna, started["case_id"], "employment_statement", "en", task_id=task_id)
     assert "CLIENT'S STATEMENT" in english and "2026-09-06" in english and "Igen" not in english
+
+
+def test_the_minutes_of_the_meetings_with_the_employer(runtime, people):
+    from engine.store import clock
+    from engine.timers import timers
+
+    from .timer_helpers import VISIT, complete, local, ready_tasks, start_follow_up
+
+    clock.freeze(local("2026-01-28", 10))
+    case_id = start_follow_up(runtime, people.anna)
+    clock.freeze(local("2026-02-07", 8))
+    timers.fire_due(runtime, "w")
+    complete(runtime, case_id, "jr_visit", {**VISIT, "visit_date": "2026-02-07",
+                                            "employer_notes": "A művezető szerint pontos, a gépkezelés jól megy."},
+             people.anna)
+    clock.freeze(local("2026-02-14", 8))
+    timers.fire_due(runtime, "w")
+    [visit] = ready_tasks(runtime, case_id, "jr_visit")
+    tasks.save_draft(runtime, visit.id, {"visit_date": "2026-02-14", "contacts": ["employer"],
+                                         "employer_persons": ["manager", "co_workers"],
+                                         "employer_satisfaction": "partly",
+                                         "employer_notes": "Túlórát kérnek; a műszakcsere őszre rendeződik."},
+                     people.anna)
+    text = produced(runtime, people.anna, case_id, "employer_meeting_minutes", task_id=visit.id)
+    has_all(text, ["EMLÉKEZTETŐ A MUNKÁLTATÓVAL VALÓ TALÁLKOZÁSRÓL", "2026.02.07.", "2026.02.14.",
+                   "A művezető szerint pontos, a gépkezelés jól megy.", "közvetlen irányító", "elégedett",
+                   "vezető, munkatársak", "részben elégedett", "Túlórát kérnek; a műszakcsere őszre rendeződik.",
+                   "A munkáltató képviselőjének aláírása"], "employer_meeting_minutes")
+    assert "ő" in text and "ű" in text and "3. TALÁLKOZÁS" not in text
+    english = produced(runtime, people.anna, case_id, "employer_meeting_minutes", "en", task_id=visit.id)
+    assert "MINUTES OF THE MEETINGS WITH THE EMPLOYER" in english and "partly satisfied" in english
