@@ -137,7 +137,12 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
                                                  task_id=task.spiff_task_id if task is not None and
                                                  task.state == "ready" else None)
         if task is not None and task.state == "ready" and task.draft:
-            data = {**data, **task.draft}  # what the caseworker has typed at this step, before completing it
+            # What the caseworker has typed at this step, before completing it. A draft keeps only the new rows
+            # of an append-only block (engine.forms.entries): they follow the rows the case holds, as recorded.
+            form = runtime.definition(session, case.definition_id).forms.get(task.form_file)
+            appended = set(form.append_only or ()) if form is not None else set()
+            data = {**data, **{k: ([*(data.get(k) or []), *v] if k in appended and isinstance(v, list) else v)
+                               for k, v in task.draft.items()}}
         data = {**data, **{name: log_rows(session, case_id, form)
                            for name, form in (declaration.get("logs") or {}).items()}}
         meta = runtime.definition(session, case.definition_id).catalogue.get(task.bpmn_id, {}) if task else {}

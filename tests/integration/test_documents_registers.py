@@ -235,3 +235,45 @@ def test_the_minutes_of_the_meetings_with_the_employer(runtime, people):
     assert "ő" in text and "ű" in text and "3. TALÁLKOZÁS" not in text
     english = produced(runtime, people.anna, case_id, "employer_meeting_minutes", "en", task_id=visit.id)
     assert "MINUTES OF THE MEETINGS WITH THE EMPLOYER" in english and "partly satisfied" in english
+
+
+def test_a_second_case_conference_has_papers_of_its_own(runtime, people):
+    from .helpers import conference
+
+    case_id = new_family_case(runtime, people)
+    through_agreement(runtime, people, case_id)
+    do(runtime, case_id, "step_3_3", {"casework_next": "case_conference"}, people.anna)
+    conference(runtime, case_id, people.anna, [demo_data.action(25)])
+    do(runtime, case_id, "step_3_3", {"casework_next": "case_conference"}, people.anna)
+    task_id = task_of(runtime, case_id, "step_3_5")
+    carried = tasks.get_task(runtime, task_id, people.anna)["carried"]
+    first = {field: [e["row"] for e in carried.get(field, [])] for field in ("conference_participants",
+                                                                           "conference_tasks")}
+    assert [p["name"] for p in first["conference_participants"]] == ["Kovács János", "Szabó Ilona"]
+    tasks.save_draft(runtime, task_id, {
+        "conference_date": "2026-04-20", "invitation_date": "2026-04-13",
+        "conference_participants": first["conference_participants"] + [
+            {"name": "Kovács János", "kind": "family_member", "invited": True, "attended": True},
+            {"name": "Tóth Ödön", "kind": "professional", "organisation": "Gyermekjóléti Szolgálat",
+             "invited": True, "attended": True}],
+        "conference_tasks": first["conference_tasks"] + [
+            {"participant": "Tóth Ödön", "task": "Védőnői családlátogatás szervezése.", "due_date": "2026-05-04"}]},
+        people.anna)
+    for key in ("case_conference_invitation", "case_conference_attendance", "case_conference_memo"):
+        text = produced(runtime, people.anna, case_id, key, task_id=task_id)
+        has_all(text, ["2026.04.20.", "Tóth Ödön", "Gyermekjóléti Szolgálat"], key)
+        assert "Szabó Ilona" not in text and text.count("Kovács János") == 1, f"{key}: the first conference's rows"
+    memo = produced(runtime, people.anna, case_id, "case_conference_memo", task_id=task_id)
+    assert "Védőnői családlátogatás szervezése." in memo and "Havi költségvetés vezetése." not in memo
+
+
+def test_a_draft_adds_its_new_rows_after_those_the_case_holds(runtime, people, case_at_casework):
+    """A draft keeps only the new rows of an append-only block; the document shows the earlier rows first."""
+    case_id = case_at_casework
+    task_id = task_of(runtime, case_id, "step_3_3")
+    earlier = cases.get_case(runtime, case_id, people.anna)["data"]["meetings"]
+    new = {"date": "2026-02-20", "place": "institution", "log": "Második találkozás: a védőnő is részt vett."}
+    tasks.save_draft(runtime, task_id, {"meetings": [*earlier, new]}, people.anna)
+    text = produced(runtime, people.anna, case_id, "case_log", task_id=task_id)
+    has_all(text, [earlier[0]["log"], new["log"], "2026.02.20."], "case_log")
+    assert text.index(render.show_date(earlier[0]["date"], "hu")) < text.index("2026.02.20.")
