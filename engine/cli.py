@@ -13,6 +13,7 @@ from .people import users
 from .privacy_cli import privacy_group, retention_group
 from .report_cli import audit_group, rebuild_facts_command, report_command, reports_command
 from .store import private_files
+from .test_run_cli import test_run_command
 from .token_cli import token_group
 
 
@@ -472,10 +473,11 @@ def document_get(case_id, document_id, out, username):
 
 
 # The report and audit commands (engine/report_cli.py), the API tokens' (engine/token_cli.py), a person's
-# requests and retention (engine/privacy_cli.py) and moving cases between versions (engine/migration_cli.py),
+# requests and retention (engine/privacy_cli.py), moving cases between versions (engine/migration_cli.py) and test
+# runs (engine/test_run_cli.py),
 # registered here: they take their helpers from engine/cli_support.py, so the import runs one way.
 for _command in (report_command, reports_command, audit_group, rebuild_facts_command, token_group, privacy_group,
-                 retention_group, migrate_group):
+                 retention_group, migrate_group, test_run_command):
     main.add_command(_command)
 
 

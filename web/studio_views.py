@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 
 from engine import packages
 from engine.errors import SegitoError, ValidationFailed
+from engine.packages import test_runs
 from engine.people import access
 from engine.runtime import services
 from engine.store import clock
@@ -88,6 +89,24 @@ def file(package_key, version, path):
     kind = ("application/xml" if path.endswith(".bpmn") else "application/json" if path.endswith(".json")
             else "text/plain")
     return Response(files[path], mimetype=kind, headers={"Cache-Control": "no-store"})
+
+
+@studio.get("/studio/<package_key>/<int:version>/test-runs")
+@login_required
+def test_runs_page(package_key, version):
+    """The package version's test runs, played now in a sandbox (engine/packages/test_runs.py): which paths end,
+    which get stuck and where, which gateway flows no path took, marked on each process's diagram."""
+    _designer()
+    files = _files(package_key, version)
+    report = test_runs.run(packages.from_files(files, package_key))
+    manifest = _manifest(files)
+    process_files = {key: spec["file"] for key, spec in (manifest.get("processes") or {}).items()}
+    for run in report["runs"]:
+        run["file_bpmn"] = process_files.get(run["process"])
+        run["taken_flows"] = [f["flow"] for f in run["gateway_flows"] if f["taken"] and f["flow"]]
+        run["stuck_at"] = sorted({w for p in run["paths"] if p["outcome"] == "stuck" for w in p["where"]})
+    return render_template("studio/test_runs.html", package_key=package_key, version=version,
+                           name=text(manifest.get("name"), package_key), report=report)
 
 
 @studio.post("/studio/<package_key>/<int:version>/draft")

@@ -18,9 +18,10 @@ from . import manifest as manifest_format
 from .manifest import MANIFEST, NOTHING, Lines
 from .parts import PARTS, Package, PackageProblem
 
-# Folders a package may hold (docs/services.md, "A package folder"): forms/ and demo/ are checked here, reports/
+# Folders a package may hold (docs/services.md, "A package folder"): forms/ and demo/ are checked here, tests/ by
+# the test runs (test_runs.py), reports/
 # and documents/ by the parts registered for them.
-OWN_FOLDERS = ("forms", "demo", "reports", "documents")
+OWN_FOLDERS = ("forms", "demo", "reports", "documents", "tests")
 REGISTER_CLIENT = "register_client"  # the engine operation a registering process calls (engine/cases/clients.py)
 
 

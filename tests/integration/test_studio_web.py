@@ -62,3 +62,14 @@ def test_only_designers_and_administrators_see_the_studio(runtime, people, usern
         users.create_user(session, "root", "Root", [users.ADMINISTRATOR], None, "test", clock.now(),
                           password_hash=_password_hash("root"))
     assert browser(make_app(runtime), "root").get("/studio/intake/1").status_code == 200
+
+
+def test_the_test_runs_page_reports_paths_and_marks_the_diagram(runtime, people):
+    dora = browser(make_app(runtime), "dora")
+    page = dora.get("/studio/family_care/1/test-runs").get_data(as_text=True)
+    assert "13 út: 13 véget ért, 0 elakadt; bejárt elágazási ágak: 17 / 17." in page
+    assert 'data-taken="' in page and "flow_gw_3_9_step_3_11" in page
+    dora.post("/language", {"locale": "en"})
+    english = dora.get("/studio/family_care/1/test-runs").get_data(as_text=True)
+    assert "13 paths: 13 ended, 0 stuck; gateway flows taken: 17 of 17." in english and "Passed" in english
+    assert browser(make_app(runtime), "anna").get("/studio/family_care/1/test-runs").status_code == 403
