@@ -75,7 +75,12 @@ def deploy(path, username, note, draft):
     if (folder / packages.manifest.MANIFEST).is_file():
         if not target.is_dir():
             click.echo(f"{target.name} belongs to the package in {folder}: deploying the whole package", err=True)
-        _out(packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now(), note, draft))
+        results = packages.deploy(runtime, [packages.from_folder(folder)], actor.username, clock.now(), note, draft)
+        for result in results:
+            for w in result.get("warnings") or ():
+                click.echo(f"{w['file']}:{w['line']}: warning: {w['message']}" if w.get("line")
+                           else f"{w['file']}: warning: {w['message']}", err=True)
+        _out(results)
         return
     if draft:
         raise click.UsageError("--draft is for a package folder: a BPMN file deployed on its own is live at once")

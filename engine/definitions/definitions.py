@@ -32,7 +32,7 @@ from ..store import audit, clock
 from ..store.command_session import AnySession
 from ..store.db import Prepared
 from ..store.models import PackageVersion, ProcessDefinition
-from . import serialization, static_names
+from . import serialization, static_conditions, static_names
 from .form_files import append_only_agreement, check_form_file
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -487,6 +487,28 @@ def unknown_name_problems(upload: Upload, known: set[str]) -> list[dict]:
         problems.append({"file": upload.bpmn_name, "line": _expression_line(root, element, kind), "element": task,
                          "message": f"{task}: {kind} \"{shown}\" reads '{name}', which no form, script or the engine "
                                     f"sets before this point" + (f": {why}" if why else "")})
+    return problems
+
+
+def condition_problems(upload: Upload, known: set[str]) -> list[dict]:
+    """Each gateway condition of a valid upload that can never be true, or is always true, where that is decidable
+    (engine/definitions/static_conditions.py); ``known`` as for unknown_name_problems. Each problem names file,
+    line and element, and its ``severity``: "error" (refused) or "warning" (shown)."""
+    _key, _name, spec_json, forms, _catalogue = validated(upload)
+    spec, subprocess_specs = serialization.spec_from_json(spec_json)
+    specs = [spec, *subprocess_specs.values()]
+    fields = static_conditions.form_fields(specs, forms, FORM_PROPERTY, known)
+    root = _parse_xml(upload).getroot()
+    problems = []
+    for finding in static_conditions.findings(specs, fields):
+        gateway, target = finding.element.split("→", 1)
+        source = next((c.args[0] if getattr(c, "args", None) else str(c)) for s in specs
+                      for ts in s.task_specs.values() if ts.name == gateway
+                      for c, t in getattr(ts, "cond_task_specs", None) or [] if t == target and c is not None)
+        shown = " ".join(source.split())[:80]
+        problems.append({"file": upload.bpmn_name, "line": _expression_line(root, finding.element, "condition"),
+                         "element": gateway, "severity": finding.severity,
+                         "message": f"{gateway}: condition \"{shown}\" (to {target}) {finding.message}"})
     return problems
 
 

@@ -9,6 +9,7 @@ from lxml import etree
 
 from ..definitions import definitions
 from ..definitions.form_files import check_form_file
+from ..definitions.static_conditions import WARNING
 from ..errors import DefinitionInvalid
 from ..forms.forms import _object_nodes
 from ..forms.member_blocks import DATA_KEYS as MEMBERS_DATA
@@ -47,6 +48,7 @@ class Checked:
     lines: Lines
     processes: dict[str, CheckedProcess]
     problems: list[PackageProblem]
+    warnings: list[PackageProblem] = field(default_factory=list)  # shown, but the package may deploy
 
 
 def _bpmn_facts(data: bytes) -> tuple[set[str], set[str], set[str]]:
@@ -94,6 +96,7 @@ def check(package: Package) -> Checked:
         if not path.endswith(".json") or path.count("/") != 1:
             problems.append(PackageProblem(path, None, "forms/ holds form files (*.json) only, no subfolders"))
     processes: dict[str, CheckedProcess] = {}
+    warnings: list[PackageProblem] = []
     declared_files = {}
     if manifest is not None:
         package.manifest = manifest
@@ -130,6 +133,9 @@ def check(package: Package) -> Checked:
             if key in manifest["processes"]:
                 problems += [PackageProblem(d["file"], d["line"], d["message"]) for d in
                              definitions.unknown_name_problems(proc.upload, engine_data(manifest, key, processes))]
+                for d in definitions.condition_problems(proc.upload, engine_data(manifest, key, processes)):
+                    found = PackageProblem(d["file"], d["line"], d["message"])
+                    (warnings if d["severity"] == WARNING else problems).append(found)
     used_forms = {name for p in processes.values() for name in p.forms}
     for name in sorted(set(forms) - used_forms):
         _schema, form_problems = check_form_file(name, forms[name].decode("utf-8", "replace"))
@@ -144,7 +150,7 @@ def check(package: Package) -> Checked:
             problems += part.check(package)
     # A form a BPMN file names is checked with it, and again as a form file when that BPMN file was refused.
     unique = list({(p.file, p.line, p.message): p for p in problems}.values())
-    return Checked(package, lines, processes, unique)
+    return Checked(package, lines, processes, unique, list({(w.file, w.line, w.message): w for w in warnings}.values()))
 
 
 def engine_data(manifest: dict, key: str, processes: dict[str, CheckedProcess]) -> set[str]:

@@ -114,6 +114,7 @@ def store(session: Session, checked: list[Checked], actor: str, at, note: str | 
         latest = session.execute(select(PackageVersion).where(PackageVersion.package_key == package.key)
                                  .order_by(PackageVersion.version.desc()).limit(1)).scalar_one_or_none()
         if latest is not None and latest.content_hash == digest:
+            # Unchanged: nothing stored, and its warnings were shown when it was (as _all_unchanged answers).
             results.append({"package": package.key, "version": latest.version, "created": False,
                             "package_version_id": latest.id, "processes": [], "draft": latest.draft})
             continue
@@ -139,7 +140,8 @@ def store(session: Session, checked: list[Checked], actor: str, at, note: str | 
                 part.store(session, package, row.id)
             audit.record_system_event(session, actor, at, audit.PACKAGE_DEPLOYED, {**payload, "processes": processes})
         results.append({"package": package.key, "version": row.version, "created": True,
-                        "package_version_id": row.id, "processes": processes, "draft": draft})
+                        "package_version_id": row.id, "processes": processes, "draft": draft,
+                        "warnings": [w.to_dict() for w in c.warnings]})  # shown, never refusing
     return results
 
 

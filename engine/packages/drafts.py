@@ -93,4 +93,5 @@ def save_draft(runtime, package_key: str, base_version: int, changes: dict[str, 
     with runtime.db.unit_of_work() as session:
         [result] = store(session, [checked], actor, at, note, draft=True)
     result.pop("package_version_id", None)
+    result["warnings"] = locate(result.get("warnings") or [], files)
     return result
