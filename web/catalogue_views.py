@@ -139,6 +139,9 @@ def publish_package(package_key, version):
     forget_latest()
     flash(_("Version %(v)d of %(package)s is published: new cases start on it.", v=result["version"],
             package=package_key), "info")
+    for warning in result.get("warnings") or ():  # shown, never refusing (docs/services.md)
+        where = f"{warning['file']}:{warning['line']}" if warning.get("line") else warning["file"]
+        flash(_("Warning: %(where)s: %(message)s", where=where, message=warning["message"]), "warning")
     back = request.form.get("process", "")
     if back in latest_views():
         return redirect(url_for("catalogue.process", key=back))

@@ -232,7 +232,7 @@ def publish(runtime, package_key: str, version: int, actor: str, at, note: str |
             payload["note"] = note
         audit.record_system_event(session, actor, at, audit.PACKAGE_PUBLISHED, payload)
         return {"package": package_key, "version": version, "previous": live, "roll_back": not was_draft,
-                "processes": processes}
+                "processes": processes, "warnings": [w.to_dict() for w in checked.warnings]}
 
 
 def deploy(runtime, packages: list[Package], actor: str, at, note: str | None = None,

@@ -35,7 +35,9 @@ function say(holder, key, values) {
   }
 }
 
-function showProblems(holder, modeler, problems) {
+// Problems refuse a draft; warnings (e.g. a gateway condition that is always true) come with a saved one and are
+// listed the same way, each marked as a warning (docs/services.md, "Conditions that can never be true").
+function showProblems(holder, modeler, problems, warnings = false) {
   const list = holder.querySelector('[data-role=problems]');
   list.replaceChildren();
   const registry = modeler.get('elementRegistry');
@@ -44,6 +46,10 @@ function showProblems(holder, modeler, problems) {
     const where = [problem.file, problem.line ? holder.segitoTranslate('line {line}', { line: problem.line }) : '']
       .filter(Boolean).join(', ');
     item.textContent = `${where}: ${problem.message}`;
+    if (warnings) {
+      item.className = 'warning';
+      item.prepend(`${holder.segitoTranslate('Warning')}: `);
+    }
     if (problem.element && registry.get(problem.element)) {
       const button = document.createElement('button');
       button.type = 'button';
@@ -82,11 +88,17 @@ async function save(holder, modeler, form) {
     });
     const body = await response.json().catch(() => ({}));
     if (response.ok) {
-      showProblems(holder, modeler, []);
+      const warnings = body.warnings || [];
+      showProblems(holder, modeler, warnings, true);
       holder.dataset.saved = String(body.version);
       holder.dataset.save = 'saved';
-      say(holder, body.created ? 'Saved as draft version {v}: checked, no problems.' : 'Nothing changed since version {v}.',
-        { v: body.version });
+      holder.dataset.warnings = String(warnings.length);
+      let said = 'Nothing changed since version {v}.';
+      if (body.created) {
+        said = warnings.length ? 'Saved as draft version {v}: checked, with warnings (listed below).'
+          : 'Saved as draft version {v}: checked, no problems.';
+      }
+      say(holder, said, { v: body.version });
       const link = holder.querySelector('[data-role=saved-link]');
       if (link && body.next) {
         link.href = body.next;
