@@ -227,6 +227,47 @@ MODELER_TEXTS: tuple[str, ...] = (
     N_("Moves the task into the lane of the role that works on it."),
 )
 
+# The form editor's words (web/static/form_editor.js), handed to it the same way.
+FORM_EDITOR_TEXTS: tuple[str, ...] = (
+    N_("(always shown)"),
+    N_("Add a field"),
+    N_("Add a group"),
+    N_("Down"),
+    N_("Field key"),
+    N_("Fields of each row"),
+    N_("Group title (English)"),
+    N_("Group title (Hungarian)"),
+    N_("Group"),
+    N_("Label (English)"),
+    N_("Label (Hungarian)"),
+    N_("New field"),
+    N_("New group"),
+    N_("Options: one a line, code | Hungarian | English"),
+    N_("Remove the field"),
+    N_("Required"),
+    N_("Shown only when this field…"),
+    N_("…has this value"),
+    N_("The JSON cannot be read:"),
+    N_("Title (English)"),
+    N_("Title (Hungarian)"),
+    N_("Type"),
+    N_("Up"),
+    N_("line"),
+    N_("Text"),
+    N_("Long text"),
+    N_("Number"),
+    N_("Date"),
+    N_("Yes/no"),
+    N_("Pick one"),
+    N_("Pick several"),
+    N_("Repeatable block"),
+)
+
+
+def form_editor_translated() -> dict[str, str]:
+    """The form editor's English text -> the text in the request's language (its save messages are the modeler's)."""
+    return {text: gettext(text) for text in FORM_EDITOR_TEXTS + MODELER_TEXTS}
+
 
 def translated() -> dict[str, str]:
     """English text -> the text in the request's language."""

@@ -7,15 +7,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 
 from engine import packages
+from engine.definitions.form_files import check_form_file
 from engine.errors import SegitoError, ValidationFailed
+from engine.packages import drafts as drafts_module
 from engine.packages import test_runs
 from engine.people import access
 from engine.runtime import services
 from engine.store import clock
 
-from . import studio_texts
+from . import form_render, studio_texts
 from .auth import logged_in_actor, login_required, runtime
-from .labels import text
+from .labels import lang, text
 
 studio = Blueprint("studio", __name__)
 
@@ -62,6 +64,7 @@ def package(package_key, version):
     row = next((v for v in history["versions"] if v["version"] == version), None)
     return render_template("studio/package.html", package_key=package_key, version=version, row=row,
                            name=text(manifest.get("name"), package_key), bpmn=bpmn,
+                           form_names=sorted(p[len("forms/"):] for p in files if p.startswith("forms/")),
                            forms=sorted(p for p in files if p.startswith("forms/")), history=history)
 
 
@@ -89,6 +92,40 @@ def file(package_key, version, path):
     kind = ("application/xml" if path.endswith(".bpmn") else "application/json" if path.endswith(".json")
             else "text/plain")
     return Response(files[path], mimetype=kind, headers={"Cache-Control": "no-store"})
+
+
+@studio.get("/studio/<package_key>/<int:version>/forms/<name>")
+@login_required
+def form_editor(package_key, version, name):
+    """The structured editor of one form file, with a live preview drawn by the renderer a caseworker sees."""
+    _designer()
+    files = _files(package_key, version)
+    path = f"forms/{name}"
+    if path not in files or not name.endswith(".json"):
+        abort(404)
+    return render_template("studio/form_editor.html", package_key=package_key, version=version, name=name,
+                           path=path, title=text(_manifest(files).get("name"), package_key),
+                           texts=studio_texts.form_editor_translated())
+
+
+@studio.post("/studio/<package_key>/<int:version>/forms/<name>/preview")
+@login_required
+def form_preview(package_key, version, name):
+    """The posted form text (JSON: ``content``) checked as a deploy checks a form and, when it is a form, drawn
+    by web/form_render.py in the reader's language, empty, as a caseworker first sees it: an HTML fragment, or
+    422 with the problems."""
+    _designer()
+    body = request.get_json(silent=True)
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(content, str) or len(content) > drafts_module.MAX_FILE_CHARS:
+        return jsonify({"error": "validation_failed", "message": "'content' must be the form's text",
+                        "details": [{"field": "content", "message": "the form's JSON text"}]}), 422
+    schema, problems = check_form_file(name, content)
+    if schema is None or problems:
+        return jsonify({"error": "form_invalid", "message": "the form has problems",
+                        "details": [{**p, "file": f"forms/{name}"} for p in problems]}), 422
+    model = form_render.build(schema, {}, {}, locale=lang())
+    return render_template("studio/form_preview.html", model=model)
 
 
 @studio.get("/studio/<package_key>/<int:version>/test-runs")

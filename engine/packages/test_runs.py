@@ -77,6 +77,12 @@ class PathResult:
     steps: list[dict] = field(default_factory=list)  # {"task", "data_set"} or {"timer"}
     where: list[str] = field(default_factory=list)  # the elements a stuck path waits at or failed in
     why: str = ""
+    # What stopped it, for a reader's own words: no_data, refused, no_way_on, too_long, failed, value.
+    reason: str = ""
+    detail: str = ""
+
+    def stop(self, where: list[str], reason: str, why: str, detail: str = "") -> None:
+        self.where, self.reason, self.why, self.detail = where, reason, why, detail
 
 
 def read(package: Package) -> tuple[list[SampleData], list[PackageProblem]]:
@@ -180,9 +186,12 @@ def _play(process: _Process, sample: SampleData, planned: list[int], started: dt
             if timers:
                 options.append((timers[0], None))
             if not options:
-                result.where = sorted({t.task_spec.name for t in ready}
-                                      or {t.task_spec.name for t in workflow.get_tasks(state=TaskState.WAITING)})
-                result.why = "no sample data for this task" if ready else "waits with no task ready and no timer"
+                where = sorted({t.task_spec.name for t in ready}
+                               or {t.task_spec.name for t in workflow.get_tasks(state=TaskState.WAITING)})
+                if ready:
+                    result.stop(where, "no_data", "no sample data for this task")
+                else:
+                    result.stop(where, "no_way_on", "waits with no task ready and no timer")
                 break
             chosen = planned[len(choices)] if len(choices) < len(planned) else 0
             choices.append([_key(o) for o in options])
@@ -202,7 +211,8 @@ def _play(process: _Process, sample: SampleData, planned: list[int], started: dt
             try:
                 clean = form.validate(data, context=task.data) if form is not None else dict(data)
             except SegitoError as e:
-                result.where, result.why = [name], f"data set {index + 1} is refused by its form: {e.message}"
+                result.stop([name], "refused", f"data set {index + 1} is refused by its form: {e.message}",
+                            e.message)
                 break
             result.steps.append({"task": name, "data_set": index + 1})
             task.data.update(clean)
@@ -210,14 +220,15 @@ def _play(process: _Process, sample: SampleData, planned: list[int], started: dt
                 task.run()
                 workflow.do_engine_steps()
         else:
-            result.where = sorted(t.task_spec.name for t in workflow.get_tasks(state=TaskState.READY, manual=True))
-            result.why = f"did not end within {sample.max_steps} steps (a loop?)"
+            result.stop(sorted(t.task_spec.name for t in workflow.get_tasks(state=TaskState.READY, manual=True)),
+                        "too_long", f"did not end within {sample.max_steps} steps (a loop?)", str(sample.max_steps))
     except DemoError as e:
-        result.why = f"a value cannot be worked out: {e}"
+        result.stop([], "value", f"a value cannot be worked out: {e}", str(e))
     except (SpiffWorkflowException, SandboxError, SegitoError) as e:
         task = getattr(e, "task", None)
-        result.where = [task.task_spec.name] if task is not None else []
-        result.why = f"the process failed: {getattr(e, 'message', None) or e}"
+        detail = str(getattr(e, "message", None) or e)
+        result.stop([task.task_spec.name] if task is not None else [], "failed", f"the process failed: {detail}",
+                    detail)
     return result, _taken_flows(workflow, gateways), choices
 
 
@@ -247,7 +258,8 @@ def run_process(upload: definitions.Upload, sample: SampleData, started: dt.date
                     frontier.append(made[:i] + [index])
     return {
         "file": sample.file, "process": sample.process,
-        "paths": [{"outcome": p.outcome, "steps": p.steps, "where": p.where, "why": p.why} for p in paths],
+        "paths": [{"outcome": p.outcome, "steps": p.steps, "where": p.where, "why": p.why, "reason": p.reason,
+                   "detail": p.detail} for p in paths],
         "ended": sum(p.outcome == "ended" for p in paths), "stuck": sum(p.outcome == "stuck" for p in paths),
         "gateway_flows": [{"gateway": g, "to": _element(t), "flow": process.flow_ids.get((g, _element(t))),
                            "taken": (g, t) in covered} for g, t in process.gateway_flows],

@@ -119,6 +119,14 @@ def test_a_designer_draws_a_step_saves_publishes_and_a_case_runs_it(page, live_s
     _select(page, new_id)
     assert _entry(page, "segito-task-lane").input_value() == "professional_lead"
     assert _entry(page, "segito-form").input_value() == "case_discussion.json"
+    # The test runs of the draft: the new step has no sample data yet, so every path stops there.
+    page.goto("/studio/family_care/2")
+    page.get_by_test_id("open-test-runs").click()
+    summary = page.get_by_test_id("test-run-summary")
+    expect(summary).to_contain_text("1 út: 0 véget ért, 1 elakadt")
+    assert f"Itt: {new_id}: ehhez a feladathoz nincs mintaadat" in page.get_by_test_id("test-run-paths").inner_text()
+    expect(page.locator("[data-testid=test-run-diagram]")).to_have_attribute("data-import", "done")
+    shot(page, "studio-test-run-stuck-hu")
     page.goto("/studio/family_care/2")
     page.get_by_test_id("studio-publish").click()
     page.wait_for_load_state()
