@@ -33,6 +33,7 @@ VIEW_MODULES += ("designer_views",)  # comparing process versions, moving runnin
 VIEW_MODULES += ("document_views",)  # step documents: produce a PDF, upload a signed copy, download
 VIEW_MODULES += ("token_views",)  # API tokens: each user's own, an administrator's for everyone
 VIEW_MODULES += ("studio_views",)  # the process designers' studio: modeler, drafts (docs/studio.md)
+VIEW_MODULES += ("consent_views",)  # data-processing consent beside a case, the consents expiring soon, its API
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
@@ -82,6 +83,8 @@ def create_app(runtime: Runtime | None = None, config: dict | None = None) -> Fl
             continue
         for value in vars(module).values():
             if isinstance(value, Blueprint) and value.name not in app.blueprints:
+                if value.url_prefix == "/api":
+                    csrf.exempt(value)  # the JSON API's other parts, authenticated per call like ``api``
                 app.register_blueprint(value)
 
     _install_template_helpers(app)

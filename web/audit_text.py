@@ -42,6 +42,7 @@ EVENT_NAMES = {
     "timer_retried": N_("Deadline retried"), "calendar_feed_created": N_("Calendar feed link made"),
     "caseload_limit_exceeded": N_("Caseload limit exceeded"), "time_limit_exceeded": N_("Weekly time limit exceeded"),
     "legal_hold_set": N_("Legal hold set"), "legal_hold_cleared": N_("Legal hold cleared"),
+    "consent_given": N_("Consent recorded"), "consent_withdrawn": N_("Consent withdrawn"),
     "personal_data_erased": N_("Personal data erased"), "client_data_exported": N_("Personal data handed out"),
     "client_corrected": N_("Register rectified"), "client_viewed": N_("Personal data viewed"),
     "document_produced": N_("Document produced"), "document_uploaded": N_("Signed copy uploaded"),
@@ -55,6 +56,7 @@ DOCUMENT_KINDS = ("document_produced", "document_uploaded", "document_downloaded
 VIEW_KINDS = ("case_viewed", "task_viewed")
 
 # Payload keys shown as details (the rest are ids and internals an auditor does not need to read).
+CONSENT_KINDS = ("consent_given", "consent_withdrawn")
 DETAIL_NAMES = {
     "via": N_("Through"), "what": N_("What"), "reason": N_("Reason"), "username": N_("User"),
     "client_code": N_("Client code"), "client_status": N_("Client"), "label": N_("Deadline"),
@@ -254,6 +256,18 @@ def present(view, ev: dict, names: dict) -> dict:
         elif payload.get("language") in VALUE_NAMES:
             details.append({"label": translate("Language"), "number": "",
                             "value": translate(VALUE_NAMES[payload["language"]])})
+    elif kind in CONSENT_KINDS:  # a data-processing statement given or withdrawn (engine/cases/consent.py)
+        details.append({"label": translate("Statement"), "number": "",
+                        "value": f"{payload.get('statement')} ({translate('version')} {payload.get('version')})"})
+        for key, label in (("given_on", N_("Given on")), ("expires_on", N_("Expires on")),
+                           ("withdrawn_on", N_("Withdrawn on"))):
+            if payload.get(key):
+                details.append({"label": translate(label), "number": "", "value": date(payload[key])})
+        if payload.get("reason"):
+            details.append({"label": translate("Reason"), "number": "", "value": payload["reason"]})
+        if payload.get("cases_stopped"):
+            details.append({"label": translate("Cases stopped"), "number": "",
+                            "value": ", ".join(f"#{n}" for n in payload["cases_stopped"])})
     elif kind == "task_created" and payload.get("role"):
         details.append({"label": translate("Role"), "number": "", "value": role_name(payload["role"])})
     else:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
 from engine.audit import audit_log
-from engine.cases import case_view, cases
+from engine.cases import case_view, cases, consent
 from engine.errors import ConfirmationNeeded
 from engine.people import access
 from engine.store import clock
@@ -191,4 +191,4 @@ def show(case_id):
                            log=case_log(view, data), process=process_name(case["process_key"]), names=names,
                            follow_ons=follow_ons, process_name=process_name, waits=waits,
                            overseer=bool(actor.role_codes & access.OVERSEERS), documents=panel(case_id),
-                           now=clock.now())
+                           consent=consent.for_case(rt, actor, case_id), now=clock.now())

@@ -19,7 +19,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from engine.audit import audit_log
-from engine.cases import cases, entry_corrections, tasks
+from engine.cases import cases, consent, entry_corrections, tasks
 from engine.errors import Conflict, ExpressionRefused, Forbidden, NotFound, ValidationFailed
 from engine.forms import review
 
@@ -89,7 +89,7 @@ def _case_facts(task: dict, actor, reviewed: bool = False) -> dict:
 
 
 def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: str | None = None,
-          read_only: bool | None = None, log_view: bool = False):
+          read_only: bool | None = None, log_view: bool = False, consent_link: str | None = None):
     actor = logged_in_actor()
     task = tasks.get_task(runtime(), task_id, actor)
     if log_view:  # opening a client's file is itself an audit event (docs/web.md); re-renders after a POST are not
@@ -120,7 +120,21 @@ def _page(task_id: int, *, values=None, details=None, status: int = 200, alert: 
                            client_code=facts["client_code"], alert=alert, locale=locale,
                            review=review_panel(task, schema, facts),
                            rows_url=url_for("tasks.rows", task_id=task_id), correct_url=correct_url,
-                           stored_values=task["state"] != "ready"), status
+                           stored_values=task["state"] != "ready", consent_link=consent_link), status
+
+
+def _consent_refused(task_id: int, data: dict, err: consent.ConsentRequired, what: str):
+    """A step of a consent-based process while no consent is in force: why, and where to record it."""
+    detail = (err.details or [{}])[0]
+    code = detail.get("code")
+    why = {"consent_withdrawn": _("the client withdrew their data-processing consent"),
+           "consent_expired": _("the client's data-processing consent has expired")}.get(
+        str(code), _("no data-processing consent of the client is on record"))
+    alert = _("%(what)s: %(why)s, so no personal data may be recorded. Record the client's signed statement on "
+              "the case page, under “Data-processing consent”, then try again; what you typed is kept below.",
+              what=what, why=why)
+    link = url_for("cases.show", case_id=detail.get("case_id")) + "#consent" if detail.get("case_id") else None
+    return _page(task_id, values=data, status=422, alert=alert, consent_link=link)
 
 
 def _documents(task: dict, actor) -> dict | None:
@@ -171,6 +185,8 @@ def complete(task_id: int):
     _schema, data = _posted(task_id)
     try:
         result = tasks.complete(runtime(), task_id, data, logged_in_actor())
+    except consent.ConsentRequired as err:
+        return _consent_refused(task_id, data, err, _("Nothing was saved"))
     except ValidationFailed as err:
         return _page(task_id, values=data, details=err.details, status=422,
                      alert=_("Nothing was saved: please correct the fields marked below."))
@@ -222,6 +238,8 @@ def draft(task_id: int):
     _schema, data = _posted(task_id)
     try:
         tasks.save_draft(runtime(), task_id, data, logged_in_actor())
+    except consent.ConsentRequired as err:
+        return _consent_refused(task_id, data, err, _("The draft was not saved"))
     except ValidationFailed as err:
         return _page(task_id, values=data, details=err.details, status=422,
                      alert=_("The draft was not saved: please correct the fields marked below."))

@@ -10,13 +10,13 @@ from ..errors import ConfirmationNeeded, NotFound, SegitoError, ValidationFailed
 from ..forms import entries, input_check
 from ..observability import metrics
 from ..people import access
-from ..people.users import CASEWORKER, PROFESSIONAL_LEAD, Actor
+from ..people.users import CASEWORKER, Actor
 from ..runtime.advance import Advance, CaseRecord
 from ..runtime.runtime import Runtime
 from ..store import audit, clock
 from ..store.db import Prepared
 from ..store.models import AuditEvent, Case, Client, HumanTask, ProcessDefinition
-from . import clients, members
+from . import clients, masking, members
 
 _INSERT_CASE = Prepared(Case.__table__.insert())
 
@@ -196,14 +196,18 @@ def get_case(runtime: Runtime, case_id: int, actor: Actor, with_data: bool = Tru
             "steps_taken": [task_summary(t) for t in tasks if t.state == "completed"],
             "links": links(session, case_id),
         }
+        names = masking.sees_names(actor, case)  # codes only for a role that needs no names
+        if not names and client is not None:
+            result["client"] = masking.mask_client(clients.describe(client))
+        result["names_masked"] = not names
         if view.members:
-            # A case with members: each by code; names for the case's own caseworker and the professional lead.
-            with_names = case.caseworker_id == actor.id or PROFESSIONAL_LEAD in actor.role_codes
-            result["members"] = members.listing(session, case_id, with_names)
+            # A case with members: each by code; names for those who need them (engine.cases.masking).
+            result["members"] = members.listing(session, case_id, names)
             result["members_max"] = view.members.get("max")
             result["members_label"] = view.members.get("label")
         if with_data:
-            result["data"] = case_data(runtime, session, case)
+            data = case_data(runtime, session, case)
+            result["data"] = data if names else masking.mask_data(data, masking.identifying_fields(view))
         return result
 
 
@@ -226,8 +230,12 @@ def links(session, case_id: int) -> list[dict]:
 
 def history(runtime: Runtime, case_id: int, actor: Actor) -> list[dict]:
     with runtime.db.reading() as session:
-        authorised_case(session, actor, case_id)
-        return audit.case_history(session, case_id)
+        case = authorised_case(session, actor, case_id)
+        events = audit.case_history(session, case_id)
+        if masking.sees_names(actor, case):
+            return events
+        fields = masking.identifying_fields(runtime.definition(session, case.definition_id))
+        return [{**e, "payload": masking.mask_payload(e.get("payload"), fields)} for e in events]
 
 
 STATUSES = ("running", "completed", "failed")

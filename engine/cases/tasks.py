@@ -11,6 +11,7 @@ from sqlalchemy import CursorResult, bindparam, select, update
 from ..definitions import definitions
 from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
 from ..forms import entries, input_check, member_blocks, report_fields, review
+from ..forms.forms import service_today
 from ..observability import metrics
 from ..people import access
 from ..people.users import CASEWORKER, Actor
@@ -20,7 +21,7 @@ from ..sandbox.calendar_helpers import local_date
 from ..store import audit, clock
 from ..store.db import Prepared, is_postgres
 from ..store.models import AuditEvent, Case, Client, HumanTask
-from . import agenda, anonymous_answers, anonymous_handout, inbox_counts, inbox_queries, members
+from . import agenda, anonymous_answers, anonymous_handout, consent, inbox_counts, inbox_queries, members
 from .cases import case_data_and_entries, start_in, task_summary
 
 _tasks = HumanTask.__table__
@@ -196,6 +197,7 @@ def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
                                    "complete the questionnaire in one go",
                                    [{"field": "(form)", "kind": "x-anonymous",
                                      "message": "an anonymous questionnaire has no draft"}])
+        consent.require_for_step(session.connection(), view, case, task.bpmn_id, service_today())
         draft = form.validate_draft(data) if form else {}
         if form is not None and form.append_only:
             workflow = runtime.workflow(session, case)
@@ -302,6 +304,8 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, hand_out: bool 
                                              "kind": "x-anonymous"}])
                 return _complete_anonymous(session, connection, view, form, {}, case, task, step, actor, at,
                                            hand_out=True)
+            # A process whose legal basis is consent records nothing while none is in force (engine.cases.consent).
+            consent.require_for_step(connection, view, case, task.bpmn_id, service_today())
             # Validated against the case's data so far: a date may not precede an earlier step's (docs/forms.md).
             clean = form.validate(data, context=spiff_task.data) if form is not None else {}
             if form is not None and report_fields.fields_from_reports(form.schema):
@@ -326,6 +330,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, hand_out: bool 
             # The membership the engine wrote is in the history as its own events (member_joined, member_left).
             changed = {k for k in clean if before.get(k) != clean[k] and k not in member_blocks.DATA_KEYS}
             step.complete(task.spiff_task_id, clean)
+            consent.take_from_step(connection, view, case, task.bpmn_id, clean, actor.username, at, step.audit)
             linked = _start_linked(runtime, session, form, clean, case, task, actor, at, step) if form else []
             linked += _start_for_leavers(runtime, session, view.members, membership["left"], case, task, actor, at,
                                          step)

@@ -208,6 +208,7 @@ def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, Chec
                     if form_field not in found.fields:
                         refuse(("processes", key, "registers_client", group, column),
                                f"no form of process '{key}' has a field '{form_field}'")
+        _legal_basis_problems(key, spec, found, refuse)
         if found is not None and REGISTER_CLIENT in found.operations and not registration:
             refuse(("processes", key), f"{found.upload.bpmn_name} calls '{REGISTER_CLIENT}', so the process needs "
                                        "'registers_client' (which form fields feed the client register)")
@@ -229,3 +230,36 @@ def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, Chec
                 refuse(("caseloads", name, "counts", "timers", i), f"no timer of this package has purpose "
                                                                   f"'{purpose}'")
     return problems
+
+
+def _legal_basis_problems(key: str, spec: dict, found: CheckedProcess | None, refuse) -> None:
+    """A process that holds a person's data says why (GDPR Art. 6, and Art. 9 for special categories); one that
+    relies on consent names the statement, and a step that takes the signature names fields its forms have."""
+    basis = spec.get("legal_basis")
+    about_a_person = spec["start"]["from"] != NOTHING or spec.get("registers_client")
+    if not basis:
+        if about_a_person:
+            refuse(("processes", key), "a process that holds a person's data needs 'legal_basis' (article_6, "
+                                       "article_9 for special categories, the law; docs/services.md)")
+        return
+    relies_on_consent = manifest_format.CONSENT in (basis.get("article_6"), basis.get("article_9"))
+    if relies_on_consent and not basis.get("consent"):
+        refuse(("processes", key, "legal_basis"), "a basis of consent (point a) needs 'consent': the statement, "
+                                                  "its version and text the person signs")
+    if basis.get("consent") and not relies_on_consent:
+        refuse(("processes", key, "legal_basis", "consent"), "a consent statement is declared but neither "
+                                                             "article_6 nor article_9 is 'a' (consent)")
+    seeded = set(spec["start"].get("data") or {})  # what a case starts with from the register counts too
+    for i, name in enumerate(basis.get("identifying") or ()):
+        if found is not None and name not in found.fields | seeded:
+            refuse(("processes", key, "legal_basis", "identifying", i), f"no form of process '{key}' has a field "
+                                                                        f"'{name}'")
+    taken_at = (basis.get("consent") or {}).get("taken_at")
+    if found is not None and taken_at:
+        if taken_at["task"] not in found.user_tasks:
+            refuse(("processes", key, "legal_basis", "consent", "taken_at", "task"),
+                   f"no user task '{taken_at['task']}' in {found.upload.bpmn_name}")
+        for name in ("given", "date"):
+            if taken_at.get(name) and taken_at[name] not in found.fields:
+                refuse(("processes", key, "legal_basis", "consent", "taken_at", name),
+                       f"no form of process '{key}' has a field '{taken_at[name]}'")

@@ -30,6 +30,35 @@ _LOCALISED = {"type": "object", "required": ["hu", "en"], "additionalProperties"
               "properties": {"hu": _TEXT, "en": _TEXT}}
 
 
+# GDPR Art. 6(1) (a)–(f) and Art. 9(2) (a)–(j): the letter of the point a process relies on. Consent is (a) of
+# either; a process relying on it declares the statement the person signs (engine/cases/consent.py).
+ARTICLE_6 = tuple("abcdef")
+ARTICLE_9 = tuple("abcdefghij")
+CONSENT = "a"
+_LEGAL_BASIS = {
+    "type": "object", "additionalProperties": False, "required": ["article_6", "law"],
+    "properties": {
+        "article_6": {"enum": list(ARTICLE_6)},
+        "article_9": {"enum": list(ARTICLE_9)},
+        "law": _LOCALISED,
+        # Case data keys that identify a person, masked for roles that do not need names (engine/cases/masking).
+        "identifying": {"type": "array", "items": _FIELD, "minItems": 1, "uniqueItems": True},
+        "consent": {
+            "type": "object", "additionalProperties": False, "required": ["statement", "version", "text"],
+            "properties": {
+                "statement": _KEY,
+                "version": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,40}$"},
+                "text": _LOCALISED,
+                "valid_months": {"type": "integer", "minimum": 1, "maximum": 1200},
+                # A step whose form records the signature itself: its yes/no and date fields feed the register.
+                "taken_at": {"type": "object", "additionalProperties": False, "required": ["task", "given"],
+                             "properties": {"task": _FIELD, "given": _FIELD, "date": _FIELD}},
+            },
+        },
+    },
+}
+
+
 def _names(item: dict) -> dict:
     return {"type": "array", "items": item, "minItems": 1, "uniqueItems": True}
 
@@ -78,6 +107,8 @@ SCHEMA: dict = {
                                        "months": {"type": "integer", "minimum": 0, "maximum": 1200},
                                        "basis": _LOCALISED},
                     },
+                    # Why the process may take personal data at all (docs/services.md, "legal_basis").
+                    "legal_basis": _LEGAL_BASIS,
                     # A case with members (a group): docs/services.md, "Cases with members".
                     "members": {
                         "type": "object", "additionalProperties": False, "required": ["max"],

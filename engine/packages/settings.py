@@ -95,3 +95,17 @@ def retention(manifest: dict | None, process_key: str) -> dict | None:
     if not found or not (found.get("years") or found.get("months")):
         return None
     return dict(found)
+
+
+def legal_basis(manifest: dict | None, process_key: str) -> dict | None:
+    """Why a case of this process may hold personal data (``legal_basis``: ``article_6``, ``article_9``, ``law``
+    and, for a basis of consent, the ``consent`` statement), or None when the manifest declares none."""
+    found = process(manifest, process_key).get("legal_basis")
+    return dict(found) if found else None
+
+
+def consent_statement(manifest: dict | None, process_key: str) -> dict | None:
+    """The statement a person signs before a case of this process takes their data, or None: the process relies
+    on another basis (a law, a public task), recorded as its ``legal_basis``."""
+    basis = legal_basis(manifest, process_key) or {}
+    return dict(basis["consent"]) if basis.get("consent") else None

@@ -5,7 +5,7 @@ from sqlalchemy import create_engine
 from engine.documents import models as document_models  # noqa: F401 - imported for its tables
 from engine.reports import models as report_models  # noqa: F401 - imported for its tables: every mapped table on Base.metadata
 from engine.store import config as segito_config
-from engine.store import timer_models  # noqa: F401 - the same
+from engine.store import consent_models, timer_models  # noqa: F401 - the same
 from engine.store.models import Base
 
 target_metadata = Base.metadata
