@@ -43,6 +43,7 @@ EVENT_NAMES = {
     "caseload_limit_exceeded": N_("Caseload limit exceeded"), "time_limit_exceeded": N_("Weekly time limit exceeded"),
     "legal_hold_set": N_("Legal hold set"), "legal_hold_cleared": N_("Legal hold cleared"),
     "consent_given": N_("Consent recorded"), "consent_withdrawn": N_("Consent withdrawn"),
+    "client_names_listed": N_("Clients listed by name"),
     "personal_data_erased": N_("Personal data erased"), "client_data_exported": N_("Personal data handed out"),
     "client_corrected": N_("Register rectified"), "client_viewed": N_("Personal data viewed"),
     "document_produced": N_("Document produced"), "document_uploaded": N_("Signed copy uploaded"),
@@ -257,8 +258,7 @@ def present(view, ev: dict, names: dict) -> dict:
             details.append({"label": translate("Language"), "number": "",
                             "value": translate(VALUE_NAMES[payload["language"]])})
     elif kind in CONSENT_KINDS:  # a data-processing statement given or withdrawn (engine/cases/consent.py)
-        details.append({"label": translate("Statement"), "number": "",
-                        "value": f"{payload.get('statement')} ({translate('version')} {payload.get('version')})"})
+        details.append({"label": translate("Statement version"), "number": "", "value": str(payload.get("version"))})
         for key, label in (("given_on", N_("Given on")), ("expires_on", N_("Expires on")),
                            ("withdrawn_on", N_("Withdrawn on"))):
             if payload.get(key):

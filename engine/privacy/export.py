@@ -77,11 +77,28 @@ def collect(runtime: Runtime, actor: Actor, client_code: str) -> dict:
                                        "joined_on": _iso(member.joined_on), "left_on": _iso(member.left_on),
                                        "data": member.data, "recorded_by": member.recorded_by,
                                        "caseworker": usernames.get(case.caseworker_id or 0)})
+        out["consents"] = _consents(session, client.id, [c["case_id"] for c in out["cases"]])
     with runtime.db.unit_of_work() as session:
         audit.record_system_event(session, actor.username, at, audit.CLIENT_DATA_EXPORTED,
                                   {"client": client.client_code, "cases": [c["case_id"] for c in out["cases"]]},
                                   stream=erasure.PRIVACY_STREAM)
     return out
+
+
+def _consents(session, client_id: int, case_ids: list[int]) -> list[dict]:
+    """The data-processing statements the person signed, each with its text, and whether it still holds."""
+    from ..cases.consent import status_of
+    from ..forms.forms import service_today
+    from ..store.consent_models import Consent
+
+    t = Consent.__table__
+    whose = t.c.client_id == client_id if not case_ids else (t.c.client_id == client_id) | t.c.case_id.in_(case_ids)
+    rows = session.execute(select(t).where(whose).order_by(t.c.given_on, t.c.id)).all()
+    today = service_today()
+    return [{"consent_id": r.id, "case_id": r.case_id, "statement": r.statement_key, "version": r.statement_version,
+             "text": r.statement_text, "given_on": _iso(r.given_on), "expires_on": _iso(r.expires_on),
+             "recorded_by": r.recorded_by, "withdrawn_on": _iso(r.withdrawn_on), "withdrawn_by": r.withdrawn_by,
+             "withdrawal_reason": r.withdrawal_reason, "status": status_of(r, today)} for r in rows]
 
 
 def _case(runtime: Runtime, session, case: Case, usernames: dict) -> dict:
@@ -129,7 +146,10 @@ TEXT = {
            "completed_at": "Lezárva", "caseworker": "Esetgazda", "data": "Adatok", "case_log": "Esetnapló",
            "recorded_by": "Rögzítette", "corrections": "Javítások", "tasks": "Lépések", "history": "Előzmények",
            "hold": "Jogi zárolás", "memberships": "Csoporttagságok", "joined_on": "Belépés", "left_on": "Kilépés",
-           "register_history": "A nyilvántartás módosításai", "none": "nincs", "problem": "Hozott probléma",
+           "register_history": "A nyilvántartás módosításai",
+           "consents": "Adatkezelési hozzájárulások", "statement": "Nyilatkozat", "given_on": "Megadva",
+           "expires_on": "Lejár", "withdrawn_on": "Visszavonva", "in_force": "érvényes", "withdrawn": "visszavonva",
+           "expired": "lejárt", "none": "nincs", "problem": "Hozott probléma",
            "when": "Időpont", "who": "Ki", "what": "Mi történt", "details": "Részletek", "step": "Lépés",
            "draft": "Piszkozat", "documents": "Dokumentumok",
            "erased_case": "Az eset személyes adatait törölték: {at}."},
@@ -142,7 +162,10 @@ TEXT = {
            "caseworker": "Caseworker", "data": "Data", "case_log": "Case log", "recorded_by": "Recorded by",
            "corrections": "Corrections", "tasks": "Steps", "history": "History", "hold": "Legal hold",
            "memberships": "Group memberships", "joined_on": "Joined", "left_on": "Left",
-           "register_history": "Changes to the register", "none": "none", "problem": "Presented problem",
+           "register_history": "Changes to the register",
+           "consents": "Data-processing consents", "statement": "Statement", "given_on": "Given on",
+           "expires_on": "Expires on", "withdrawn_on": "Withdrawn on", "in_force": "in force",
+           "withdrawn": "withdrawn", "expired": "expired", "none": "none", "problem": "Presented problem",
            "when": "When", "who": "Who", "what": "What happened", "details": "Details", "step": "Step",
            "draft": "Draft", "documents": "Documents", "erased_case": "The case's personal data was erased on {at}."},
 }
@@ -212,6 +235,11 @@ def to_html(export: dict, lang: str = "hu") -> str:
         parts.append(f"<h2>{t['memberships']}</h2>")
         parts += [_table([(t["case"], f"{m['case_id']}: {m['process']}"), (t["joined_on"], m["joined_on"]),
                           (t["left_on"], m["left_on"]), (t["data"], m["data"])]) for m in export["memberships"]]
+    parts.append(f"<h2>{t['consents']}</h2>")
+    parts += [_table([(t["statement"], f"{c['statement']} ({c['version']}): {c['text'].get(lang, '')}"),
+                      (t["given_on"], c["given_on"]), (t["expires_on"], c["expires_on"]),
+                      (t["withdrawn_on"], c["withdrawn_on"]), (t["status"], t[c["status"]])])
+              for c in export.get("consents") or ()] or [f"<p>{t['none']}</p>"]
     parts.append(f"<h2>{t['register_history']}</h2>")
     parts.append(_events(export["register_history"], t) if export["register_history"] else f"<p>{t['none']}</p>")
     style = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}table{border-collapse:"

@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, select
 from ..errors import Forbidden, ValidationFailed
 from ..forms.input_check import check_offset
 from ..people.users import Actor
+from ..store import audit, clock
 from . import compute as c
 from .request import ReportRequest, authorise, may_read, may_see_names
 
@@ -142,6 +143,9 @@ def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key:
     return [], start, end
 
 
+CLIENT_NAMES_LISTED = "client_names_listed"
+
+
 def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: str, row_key: str | None = None,
                  with_names: bool = False, limit: int = 100, offset: int = 0) -> dict:
     """The cases a figure counts (the same conditions), with their facts; names only for ``access.names``."""
@@ -151,7 +155,16 @@ def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: st
         req = authorise(actor, req, report["access"])
         if with_names and not may_see_names(actor, report["access"]):
             raise Forbidden("the list by name is for the roles: " + ", ".join(report["access"]["names"]))
-        return cases_in(session, report, req, target, row_key, with_names, limit, offset)
+        found = cases_in(session, report, req, target, row_key, with_names, limit, offset)
+    if with_names and found["items"]:
+        # A list by name shows clients' personal data: who saw whose names is an event of the privacy stream.
+        with runtime.db.unit_of_work() as session:
+            audit.record_system_event(session, actor.username, clock.now(), CLIENT_NAMES_LISTED,
+                                      {"report": key, "indicator": target, "row": row_key,
+                                       "period": found["period"],
+                                       "clients": sorted({i["client_code"] for i in found["items"]
+                                                          if i.get("client_code")})}, stream="privacy")
+    return found
 
 
 def cases_in(session, report: dict, req: ReportRequest, target: str, row_key: str | None = None,

@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from engine.cases import cases, tasks
 from engine.errors import Forbidden
 from engine.reports import run
 from engine.reports.request import parse_request
 from engine.store import clock
+from engine.store.models import AuditEvent
 from tests import case_management_data as cm
 from tests import demo_data
 
@@ -148,3 +150,9 @@ def test_the_clients_behind_a_figure_are_named_only_for_the_lead_and_the_manager
         assert len(named["items"]) == 3 and all(i["name"] for i in named["items"])
         plain = run.cases_behind(runtime, reader, "case_management", req, "U1")
         assert all("name" not in i for i in plain["items"])
+    # Each list by name is an event of the privacy stream naming who saw whose names; a list by code is not.
+    with runtime.db.reading() as session:
+        listed = session.execute(select(AuditEvent.actor, AuditEvent.payload).where(
+            AuditEvent.kind == run.CLIENT_NAMES_LISTED).order_by(AuditEvent.id)).all()
+    assert [a for a, _p in listed] == ["lea", "mark"]
+    assert listed[0][1]["report"] == "case_management" and len(listed[0][1]["clients"]) == 3

@@ -186,3 +186,19 @@ def test_the_command_line(runtime, people, database_url):
                      "--as", "anna")
     assert done["cases_stopped"] == [case_id]
     assert segito.ok("consent", "show", case_id, "--as", "anna")["state"] == "withdrawn"
+
+
+def test_the_persons_export_holds_their_consents(runtime, people, dpo):
+    from engine.privacy import export
+
+    code = demo_data.run_intake(runtime, people.anna)
+    case_id = cases.start_case(runtime, "case_management", people.anna, code)["case_id"]
+    do(runtime, case_id, "cm_entry", cm.entry(), people.anna)
+    [row] = consent.for_case(runtime, people.anna, case_id)["consents"]
+    consent.withdraw(runtime, dpo, row["consent_id"], "2026-03-12", "letter")
+    found = export.collect(runtime, dpo, code)
+    [given] = found["consents"]
+    assert given["status"] == consent.WITHDRAWN and given["withdrawn_on"] == "2026-03-12"
+    assert "Hozzájárulok" in given["text"]["hu"]
+    assert "Data-processing consents" in export.to_html(found, "en")
+    assert "Adatkezelési hozzájárulások" in export.to_html(found, "hu")
