@@ -257,6 +257,13 @@ def present(view, ev: dict, names: dict) -> dict:
         elif payload.get("language") in VALUE_NAMES:
             details.append({"label": translate("Language"), "number": "",
                             "value": translate(VALUE_NAMES[payload["language"]])})
+    elif kind == "client_names_listed":  # a report's list by name (engine/reports/run.py): whose names, when
+        period = payload.get("period") or {}
+        if period.get("from") and period.get("to"):
+            details.append({"label": translate("Period"), "number": "",
+                            "value": f"{date(period['from'])} – {date(period['to'])}"})
+        details.append({"label": translate("Clients listed"), "number": "",
+                        "value": ", ".join(str(c) for c in payload.get("clients") or ())})
     elif kind in CONSENT_KINDS:  # a data-processing statement given or withdrawn (engine/cases/consent.py)
         details.append({"label": translate("Statement version"), "number": "", "value": str(payload.get("version"))})
         for key, label in (("given_on", N_("Given on")), ("expires_on", N_("Expires on")),
