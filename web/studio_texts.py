@@ -69,8 +69,6 @@ MODELER_TEXTS: tuple[str, ...] = (
     N_("Show {id}"),
     N_("Saving and checking…"),
     N_("Saved as draft version {v}: checked, no problems."),
-    N_("Saved as draft version {v}: checked, with warnings (listed below)."),
-    N_("Warning"),
     N_("Nothing changed since version {v}."),
     N_("Not saved: the draft has problems (listed below)."),
     N_("The diagram could not be opened."),

@@ -4,7 +4,8 @@ deploy is; publishing is catalogue_views.publish_package. Designers and administ
 case."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from engine import packages
 from engine.definitions.form_files import check_form_file
@@ -65,6 +66,7 @@ def package(package_key, version):
     return render_template("studio/package.html", package_key=package_key, version=version, row=row,
                            name=text(manifest.get("name"), package_key), bpmn=bpmn,
                            form_names=sorted(p[len("forms/"):] for p in files if p.startswith("forms/")),
+                           test_names=sorted(p[len("tests/"):] for p in files if p.startswith("tests/")),
                            forms=sorted(p for p in files if p.startswith("forms/")), history=history)
 
 
@@ -144,6 +146,34 @@ def test_runs_page(package_key, version):
         run["stuck_at"] = sorted({w for p in run["paths"] if p["outcome"] == "stuck" for w in p["where"]})
     return render_template("studio/test_runs.html", package_key=package_key, version=version,
                            name=text(manifest.get("name"), package_key), report=report)
+
+
+@studio.route("/studio/<package_key>/<int:version>/tests/<name>", methods=["GET", "POST"])
+@login_required
+def test_file(package_key, version, name):
+    """A test-run file's sample data (tests/<name>.yaml) as text; saving stores a new draft version with it and
+    opens that version's test runs. A refused draft shows its problems with the text as typed."""
+    actor = _designer()
+    files = _files(package_key, version)
+    path = f"tests/{name}"
+    if not drafts_module.EDITABLE.match(path):
+        abort(404)
+    problems: list[dict] = []
+    content = files[path].decode("utf-8") if path in files else \
+        f"format: 1\nprocess: {package_key}\ntasks:\n"
+    if request.method == "POST":
+        content = request.form.get("content", "")
+        try:
+            result = packages.save_draft(runtime(), package_key, version, {path: content}, actor.username,
+                                         clock.now(), request.form.get("note") or None)
+        except SegitoError as e:
+            problems = e.details or [{"message": e.message}]
+        else:
+            flash(_("Saved as draft version %(v)d.", v=result["version"]), "info")
+            return redirect(url_for("studio.test_runs_page", package_key=package_key, version=result["version"]))
+    return render_template("studio/test_file.html", package_key=package_key, version=version, name=name,
+                           path=path, title=text(_manifest(files).get("name"), package_key), content=content,
+                           problems=problems), 422 if problems else 200
 
 
 @studio.post("/studio/<package_key>/<int:version>/draft")

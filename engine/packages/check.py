@@ -14,7 +14,7 @@ from ..errors import DefinitionInvalid
 from ..forms.forms import _object_nodes
 from ..forms.member_blocks import DATA_KEYS as MEMBERS_DATA
 from ..people.users import DEMO_USERS, ROLES
-from . import demo_scripts
+from . import demo_scripts, test_files
 from . import manifest as manifest_format
 from .manifest import MANIFEST, NOTHING, Lines
 from .parts import PARTS, Package, PackageProblem
@@ -145,6 +145,10 @@ def check(package: Package) -> Checked:
         problems += _manifest_references(manifest, lines, processes)
         problems += demo_scripts.check(package, {key: p.tasks for key, p in processes.items()},
                                        {name: set(roles) for name, _display, roles in DEMO_USERS})
+    samples, sample_problems = test_files.read(package)
+    problems += sample_problems
+    problems += [PackageProblem(sample.file, None, f"process: '{sample.process}' is not a process of this package")
+                 for sample in samples if manifest is not None and sample.process not in manifest["processes"]]
     if manifest is not None:  # a part may read the manifest, so it runs only on a valid one
         for part in PARTS:
             problems += part.check(package)

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from jsonschema import Draft202012Validator
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -34,41 +33,11 @@ from ..timers.timer_sync import waiting_timers
 from . import demo_scripts
 from .check import check
 from .demo_scripts import DemoError
-from .manifest import load_mapping
 from .parts import Package, PackageProblem
+from .test_files import SampleData, read
 
-FOLDER = "tests"
-FORMAT = 1
-MAX_FILE_BYTES = 512 * 1024
 MAX_PATHS = 200
-DEFAULT_MAX_STEPS = 60
 _TICK = dt.timedelta(microseconds=1)  # SpiffWorkflow fires a timer when its due time < now (strictly)
-
-_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
-SCHEMA: dict = {
-    "type": "object", "additionalProperties": False, "required": ["format", "process", "tasks"],
-    "properties": {
-        "format": {"const": FORMAT},
-        "process": _NAME,
-        "start": {"type": "object"},
-        "max_steps": {"type": "integer", "minimum": 1, "maximum": 1000},
-        "tasks": {"type": "object", "propertyNames": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"},
-                  "additionalProperties": {"type": "array", "minItems": 1, "maxItems": 20,
-                                           "items": {"type": "object"}}},
-    },
-}
-_VALIDATOR = Draft202012Validator(SCHEMA)
-
-
-@dataclass
-class SampleData:
-    """One test-run file: the data the process starts with and each user task's data sets."""
-
-    file: str
-    process: str
-    start: dict
-    tasks: dict[str, list[dict]]
-    max_steps: int = DEFAULT_MAX_STEPS
 
 
 @dataclass
@@ -83,27 +52,6 @@ class PathResult:
 
     def stop(self, where: list[str], reason: str, why: str, detail: str = "") -> None:
         self.where, self.reason, self.why, self.detail = where, reason, why, detail
-
-
-def read(package: Package) -> tuple[list[SampleData], list[PackageProblem]]:
-    """The package's test-run files, each checked against the format; problems name the file and line."""
-    found, problems = [], []
-    for path, data in sorted(package.under(FOLDER).items()):
-        if not path.endswith((".yaml", ".yml")) or path.count("/") != 1:
-            problems.append(PackageProblem(path, None, "tests/ holds test-run files (*.yaml) only, no subfolders"))
-            continue
-        doc, lines, file_problems = load_mapping(data, path, MAX_FILE_BYTES, "test run", "a test run is a mapping")
-        problems += file_problems
-        if doc is None:
-            continue
-        errors = sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(e.absolute_path))
-        for e in errors:
-            where = ".".join(str(p) for p in e.absolute_path) or "(top)"
-            problems.append(PackageProblem(path, lines.of(*e.absolute_path), f"{where}: {e.message}"))
-        if not errors:
-            found.append(SampleData(path, doc["process"], dict(doc.get("start") or {}), doc["tasks"],
-                                    doc.get("max_steps", DEFAULT_MAX_STEPS)))
-    return found, problems
 
 
 def _stand_in_services(at: Callable[[], dt.datetime]) -> dict:
@@ -272,15 +220,15 @@ def run_process(upload: definitions.Upload, sample: SampleData, started: dt.date
 def run(package: Package, started: dt.datetime | None = None) -> dict:
     """Every test-run file of a package, played against the package's processes as checked for deploying (a
     package that would be refused is reported, not run)."""
-    samples, problems = read(package)
+    samples, _problems = read(package)  # their problems are among the package's (check.py)
     checked = check(package)
-    problems += checked.problems
+    problems = list(checked.problems)
     runs = []
     for sample in samples:
         process = checked.processes.get(sample.process)
         if process is None:
-            problems.append(PackageProblem(sample.file, None, f"process: '{sample.process}' is not a process of "
-                                                              "this package (or it was refused)"))
+            if not problems:  # a process the manifest declares but whose BPMN was refused is reported there
+                problems.append(PackageProblem(sample.file, None, f"process '{sample.process}' cannot be run"))
             continue
         runs.append(run_process(process.upload, sample, started))
     return {"package": package.key, "problems": [p.to_dict() for p in problems], "runs": runs,

@@ -127,7 +127,17 @@ def test_a_designer_draws_a_step_saves_publishes_and_a_case_runs_it(page, live_s
     assert f"Itt: {new_id}: ehhez a feladathoz nincs mintaadat" in page.get_by_test_id("test-run-paths").inner_text()
     expect(page.locator("[data-testid=test-run-diagram]")).to_have_attribute("data-import", "done")
     shot(page, "studio-test-run-stuck-hu")
-    page.goto("/studio/family_care/2")
+    # The designer gives the new step its sample data (its form asks for an action); the test runs then pass.
+    page.get_by_test_id("edit-sample-data").click()
+    content = page.get_by_test_id("test-file-content")
+    content.fill(content.input_value() + f"  {new_id}:\n  - actions:\n    - {{date: '2026-02-12', log: Egyeztetés.}}\n")
+    page.get_by_test_id("save-test-file").click()
+    page.wait_for_load_state()
+    assert "/studio/family_care/3/test-runs" in page.url
+    expect(page.get_by_test_id("test-run-summary")).to_contain_text("13 út: 13 véget ért, 0 elakadt")
+    expect(page.get_by_test_id("test-run-result")).to_contain_text("Sikeres")
+    shot(page, "studio-test-run-passed-hu")
+    page.goto("/studio/family_care/3")
     page.get_by_test_id("studio-publish").click()
     page.wait_for_load_state()
     assert "közzétéve" in page.locator(".flashes").inner_text()
@@ -135,7 +145,7 @@ def test_a_designer_draws_a_step_saves_publishes_and_a_case_runs_it(page, live_s
     rt, people = live_server.runtime, live_server.people
     code = demo_data.run_intake(rt, people.anna, 0)
     case_id = cases.start_case(rt, "family_care", people.anna, code)["case_id"]
-    assert _case_version(rt, case_id) == 2
+    assert _case_version(rt, case_id) == 2  # the process's second version: package version 3
     page.get_by_test_id("logout").click()
     login(page, "lea")
     assert "3.0 Előzetes egyeztetés" in page.locator("main").inner_text()

@@ -73,3 +73,16 @@ def test_the_test_runs_page_reports_paths_and_marks_the_diagram(runtime, people)
     english = dora.get("/studio/family_care/1/test-runs").get_data(as_text=True)
     assert "13 paths: 13 ended, 0 stuck; gateway flows taken: 17 of 17." in english and "Passed" in english
     assert browser(make_app(runtime), "anna").get("/studio/family_care/1/test-runs").status_code == 403
+
+
+def test_sample_data_is_saved_as_a_draft_or_refused_as_typed(runtime, people):
+    dora = browser(make_app(runtime), "dora")
+    page = dora.get("/studio/intake/1/tests/paths.yaml")
+    assert page.status_code == 200 and "intake_registration" in page.get_data(as_text=True)
+    refused = dora.post("/studio/intake/1/tests/paths.yaml", {"content": "format: 2\nprocess: intake\ntasks: {}\n"})
+    assert refused.status_code == 422
+    assert "format: 2" in refused.get_data(as_text=True) and "Nem történt mentés" in refused.get_data(as_text=True)
+    text = dora.get("/studio/intake/1/files/tests/paths.yaml").get_data(as_text=True)
+    saved = dora.post("/studio/intake/1/tests/paths.yaml", {"content": text + "max_steps: 10\n"})
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/studio/intake/2/test-runs")
+    assert dora.get("/studio/intake/1/tests/../service.yaml").status_code == 404
