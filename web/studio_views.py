@@ -16,7 +16,7 @@ from engine.people import access
 from engine.runtime import services
 from engine.store import clock
 
-from . import form_render, studio_texts
+from . import bpmn_source, form_render, studio_texts
 from .auth import logged_in_actor, login_required, runtime
 from .labels import lang, text
 
@@ -174,6 +174,29 @@ def test_file(package_key, version, name):
     return render_template("studio/test_file.html", package_key=package_key, version=version, name=name,
                            path=path, title=text(_manifest(files).get("name"), package_key), content=content,
                            problems=problems), 422 if problems else 200
+
+
+class _StoredFile:
+    """A stored package version's BPMN file, shaped as web/bpmn_source.py takes a deployed version's view: its
+    names come from the file itself ("nameEn" properties, "magyar / English" names)."""
+
+    def __init__(self, data: bytes):
+        self.id = None
+        self.catalogue: dict = {}
+        self._web_bpmn_source = data
+
+
+@studio.get("/studio/<package_key>/<int:version>/diagram/<name>")
+@login_required
+def diagram(package_key, version, name):
+    """A BPMN file of a package version with its names in the reader's language, for the test runs' diagram
+    (the modeler edits the file itself, /files/)."""
+    _designer()
+    files = _files(package_key, version)
+    if name not in files or not name.endswith(".bpmn"):
+        abort(404)
+    return Response(bpmn_source.localised_xml(_StoredFile(files[name])), mimetype="application/xml",
+                    headers={"Content-Language": lang(), "Cache-Control": "no-store"})
 
 
 @studio.post("/studio/<package_key>/<int:version>/draft")

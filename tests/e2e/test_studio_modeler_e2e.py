@@ -179,6 +179,14 @@ def test_the_modeler_in_english_and_closed_to_caseworkers(page, live_server, log
     assert "Role of this lane" in page.get_by_test_id("properties-panel").inner_text()
     assert page.get_attribute(MODELER, "data-untranslated") is None
     assert page.js_errors == []
+    # The test runs of the bundled version, in English: every path ends, every gateway flow taken.
+    page.goto("/studio/family_care/1/test-runs")
+    expect(page.get_by_test_id("test-run-summary")).to_contain_text(
+        "13 paths: 13 ended, 0 stuck; gateway flows taken: 17 of 17.")
+    expect(page.locator("[data-testid=test-run-diagram]")).to_have_attribute("data-import", "done")
+    assert "Ended" in page.get_by_test_id("test-run-paths").inner_text()
+    shot(page, "studio-test-runs-en")
+    assert page.js_errors == []
     page.get_by_test_id("logout").click()
     login(page, "anna")
     response = page.goto("/studio/family_care/1/modeler?file=family_care.bpmn")

@@ -72,6 +72,9 @@ def test_the_test_runs_page_reports_paths_and_marks_the_diagram(runtime, people)
     dora.post("/language", {"locale": "en"})
     english = dora.get("/studio/family_care/1/test-runs").get_data(as_text=True)
     assert "13 paths: 13 ended, 0 stuck; gateway flows taken: 17 of 17." in english and "Passed" in english
+    # The diagram speaks the reader's language, as the catalogue's does.
+    assert 'name="Draw up the action plan"' in dora.get("/studio/family_care/1/diagram/family_care.bpmn").get_data(
+        as_text=True)
     assert browser(make_app(runtime), "anna").get("/studio/family_care/1/test-runs").status_code == 403
 
 
