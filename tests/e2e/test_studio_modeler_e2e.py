@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from engine.cases import cases
 from engine.store.models import Case, ProcessDefinition
 from tests import demo_data
 
@@ -142,9 +141,17 @@ def test_a_designer_draws_a_step_saves_publishes_and_a_case_runs_it(page, live_s
     page.wait_for_load_state()
     assert "közzétéve" in page.locator(".flashes").inner_text()
 
+    # A caseworker starts a family-care case: it runs on the new version and waits at the drawn step.
     rt, people = live_server.runtime, live_server.people
     code = demo_data.run_intake(rt, people.anna, 0)
-    case_id = cases.start_case(rt, "family_care", people.anna, code)["case_id"]
+    page.get_by_test_id("logout").click()
+    login(page, "anna")
+    page.goto(f"/cases/new?process_key=family_care&client_code={code}")
+    page.get_by_test_id("start-confirm").click()
+    page.wait_for_load_state()
+    shot(page, "studio-case-on-new-version-hu")
+    with rt.db.reading() as session:
+        case_id = session.execute(select(func.max(Case.id)).where(Case.process_key == "family_care")).scalar_one()
     assert _case_version(rt, case_id) == 2  # the process's second version: package version 3
     page.get_by_test_id("logout").click()
     login(page, "lea")
