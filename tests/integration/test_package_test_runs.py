@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine import packages, setup
+from engine.store import clock
 from engine.packages import test_runs
 from engine.store.config import BPMN_DIR
 from engine.test_run_cli import test_run_command as command
@@ -81,3 +82,18 @@ def _summary(report: dict) -> str:
     from engine.test_run_cli import summary
 
     return "\n".join(summary(report))
+
+
+def test_the_command_runs_a_stored_draft_for_a_designer(runtime, people, database_url):
+    # The draft's sample data names no registration task: its one path gets stuck (version 1's passes).
+    source = packages.files_of(runtime, "intake", 1)["tests/paths.yaml"].decode("utf-8")
+    packages.save_draft(runtime, "intake", 1, {"tests/paths.yaml": source.replace("intake_registration:",
+                                                                                   "someone_else:")},
+                        "dora", clock.now())
+    env = {"DATABASE_URL": database_url, "SEGITO_USER": None}
+    draft = CliRunner().invoke(command, ["intake", "--as", "dora"], env=env)
+    assert draft.exit_code == 1 and "at intake_registration: no sample data for this task" in draft.output
+    first = CliRunner().invoke(command, ["intake", "--version", "1", "--as", "dora", "--json"], env=env)
+    assert first.exit_code == 0 and '"passed": true' in first.output
+    assert CliRunner().invoke(command, ["intake", "--as", "anna"], env=env).exit_code != 0
+    assert CliRunner().invoke(command, ["intake"], env=env).exit_code == 2  # a stored version needs --as
