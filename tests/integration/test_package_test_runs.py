@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from engine import packages, setup
-from engine.store import clock
 from engine.packages import test_runs
+from engine.store import clock
 from engine.store.config import BPMN_DIR
 from engine.test_run_cli import test_run_command as command
 
