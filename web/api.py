@@ -71,8 +71,10 @@ def described() -> dict:
     return yaml.safe_load(_OPENAPI.read_text(encoding="utf-8"))
 
 
-def _query_names(rule: str, method: str) -> set[str] | None:
-    """The query parameters the description declares for a route and method (None: not described)."""
+@cache
+def _query_names(rule: str, method: str) -> frozenset[str] | None:
+    """The query parameters the description declares for a route and method (None: not described); worked
+    out once per route and method, as the description does not change while the process runs."""
     path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
     operation = described()["paths"].get(path, {}).get(method.lower())
     if operation is None:
@@ -83,7 +85,7 @@ def _query_names(rule: str, method: str) -> set[str] | None:
             param = described()["components"]["parameters"][param["$ref"].rsplit("/", 1)[1]]
         if param["in"] == "query":
             names.add(param["name"])
-    return names
+    return frozenset(names)
 
 
 def _refuse_unknown_query_parameters() -> None:

@@ -38,6 +38,13 @@ VIEW_MODULES += ("consent_views",)  # data-processing consent beside a case, the
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
 
+# On every response, unless the view set its own.
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Content-Security-Policy", CSP),
+                    ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"),
+                    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+# Pages carry personal data: never kept in shared caches or the back-forward cache after logout.
+PAGE_HEADERS = (("Cache-Control", "no-store"),)
+
 csrf = CSRFProtect()
 
 
@@ -93,14 +100,13 @@ def create_app(runtime: Runtime | None = None, config: dict | None = None) -> Fl
 
     @app.after_request
     def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if request.endpoint != "static" and not request.path.startswith("/api/"):
-            # Pages carry personal data: never kept in shared caches or the back-forward cache after logout.
-            response.headers.setdefault("Cache-Control", "no-store")
+        # Each header only where the view did not set its own; the names present are read once (a lookup in
+        # the response's headers scans them all, and every request passes here).
+        present = {name.lower() for name, _value in response.headers}
+        page = request.endpoint != "static" and not request.path.startswith("/api/")
+        for name, value in SECURITY_HEADERS + (PAGE_HEADERS if page else ()):
+            if name.lower() not in present:
+                response.headers.add(name, value)
         return response
 
     return app

@@ -22,6 +22,7 @@ import secrets
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, NotFound, SegitoError
@@ -192,11 +193,11 @@ _LOOKUP = Prepared(
     .where(_tokens.c.token_hash == bindparam("token_hash")))
 
 
-def lookup(session: Session, secret: str | None, now: dt.datetime) -> Found:
+def lookup(connection: Connection, secret: str | None, now: dt.datetime) -> Found:
     """The token of a presented secret with its user and roles, in one query."""
     if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
         return Found(UNKNOWN, None, None, frozenset())
-    rows = _LOOKUP.all(session.connection(), {"token_hash": _hash(secret)})
+    rows = _LOOKUP.all(connection, {"token_hash": _hash(secret)})
     if not rows:
         return Found(UNKNOWN, None, None, frozenset())
     first = rows[0]
@@ -212,8 +213,8 @@ def lookup(session: Session, secret: str | None, now: dt.datetime) -> Found:
 def check(db: Database, secret: str | None) -> Found:
     """A presented token, checked (one read); its last use is written when the one kept is a minute old."""
     now = clock.now()
-    with db.reading() as session:
-        found = lookup(session, secret, now)
+    with db.read_connection() as connection:
+        found = lookup(connection, secret, now)
     if found.status == ACTIVE and (found.last_used_at is None or now - found.last_used_at >= TOUCH_EVERY):
         with db.unit_of_work() as session:
             session.execute(

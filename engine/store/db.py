@@ -287,7 +287,8 @@ class Database:
     def __init__(self, url: str | None = None):
         self.engine = get_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._read_sessions = sessionmaker(get_engine(url, for_writing=False), expire_on_commit=False)
+        self._read_engine = get_engine(url, for_writing=False)
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
 
     def close(self) -> None:
         dispose(self.url)
@@ -330,6 +331,14 @@ class Database:
                     session.flush_orm()
             finally:
                 session.close()
+
+    @contextlib.contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A read-only transaction on a plain connection, no ORM Session: for the checks every request makes
+        (an API token), where making and closing a Session costs more than the indexed read itself."""
+        with self._read_engine.connect() as connection:
+            connection.begin()
+            yield connection  # closing the connection rolls the transaction back, as ``reading`` ends its own
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:

@@ -148,6 +148,37 @@ def in_process_cpu(url: str, cases_n: int = 30) -> dict:
             "completion": spent["completion"] / (cases_n * STEPS)}
 
 
+def flask_in_process_cpu(url: str, secret: str, code: str, cases_n: int = 20) -> dict:
+    """CPU seconds of each call through the whole Flask app in this process (its test client: the token check,
+    the request hooks, JSON in and out), no HTTP server or socket: what the API layer costs, away from the load."""
+    from web.app import create_app
+
+    rt = Runtime(Database(url))
+    client = create_app(rt, {"TESTING": True}).test_client()
+    auth = {"Authorization": f"Bearer {secret}"}
+    inbox = f"/api/inbox?client={code}&process={PROCESS}"
+    spent = {"start": 0.0, "inbox": 0.0, "completion": 0.0}
+    for n in range(cases_n + 3):
+        began = time.process_time()
+        assert client.post("/api/cases", json={"process_key": PROCESS, "client_code": code},
+                           headers=auth).status_code == 201
+        took = {"start": time.process_time() - began, "inbox": 0.0, "completion": 0.0}
+        for _ in range(STEPS):
+            began = time.process_time()
+            task_id = client.get(inbox, headers=auth).get_json()["items"][0]["task_id"]
+            found = time.process_time()
+            assert client.post(f"/api/tasks/{task_id}/complete", json={"data": {"note": "x"}},
+                               headers=auth).status_code == 200
+            took["inbox"] += found - began
+            took["completion"] += time.process_time() - found
+        if n >= 3:  # the first cases warm the caches
+            for k in spent:
+                spent[k] += took[k]
+    rt.db.close()
+    return {"start": spent["start"] / cases_n, "inbox": spent["inbox"] / (cases_n * STEPS),
+            "completion": spent["completion"] / (cases_n * STEPS)}
+
+
 def process_tree_cpu(root: int) -> float:
     """CPU seconds (user + system) of ``root`` and every process under it, from /proc."""
     parents: dict[int, int] = {}
@@ -247,6 +278,7 @@ def run_level(port: int, server_pid: int, auth: list[tuple[str, str]], clients: 
             "rate": len(latencies) / wall, "p50": statistics.median(latencies) if latencies else float("nan"),
             "p95": percentile(latencies, 95) if latencies else float("nan"),
             "server_cpu_per_request": server_cpu / max(requests, 1),
+            "server_cpu_per_completion": server_cpu / max(len(latencies), 1),
             "server_busy": server_cpu / wall, "client_cpu": (time.process_time() - client_before) / wall,
             "errors": [e for c in threads for e in c.errors], "load": os.getloadavg()[0]}
 
@@ -254,31 +286,48 @@ def run_level(port: int, server_pid: int, auth: list[tuple[str, str]], clients: 
 def bench_database(label: str, url: str, args) -> dict:
     secrets_ = prepare(url)
     cost = in_process_cpu(url)
+    secret, code = secrets_["cw15"]
+    flask = flask_in_process_cpu(url, secret, code)
     cores = os.cpu_count() or 1
     bound = cores / cost["completion"]
+    cycle = cycle_cpu(cost)
     print(f"\n[{label}] in process: {cost['completion'] * 1000:.2f} ms CPU per completion, "
           f"{cost['inbox'] * 1000:.2f} ms per inbox, {cost['start'] * 1000:.2f} ms per start; CPU bound {cores} cores ÷ {cost['completion'] * 1000:.2f} ms "
-          f"= {bound:.0f} completions/s")
+          f"= {bound:.0f} completions/s; the engine's work behind one API completion (it, the inbox that found it, a "
+          f"tenth of a start) {cycle * 1000:.2f} ms: {cores / cycle:.0f}/s", flush=True)
+    print("  through Flask in process (test client, token): " + ", ".join(
+        f"{what} {flask[what] * 1000:.2f} ms CPU (engine {cost[what] * 1000:.2f}, API adds "
+        f"{(flask[what] - cost[what]) * 1000:.2f})" for what in ("completion", "inbox", "start")), flush=True)
     port = free_port()
     os.environ["SEGITO_TICKER"] = "0"  # no timers in this process: the ticker would only add noise
     proc = start_app(url, port, ["--workers", str(args.workers)])
     rows = []
     try:
-        print(f"  {'auth':<6} {'clients':>7} {'completions/s':>13} {'of bound':>9} {'p50 ms':>7} {'p95 ms':>7} "
-              f"{'server CPU/req ms':>17} {'API adds ms':>11} {'server busy':>11} {'load':>5} errors")
-        for how in ("token", "basic"):
+        print(f"  {'auth':<6} {'clients':>7} {'completions/s':>13} {'CPU bound':>9} {'of bound':>9} {'p50 ms':>7} "
+              f"{'p95 ms':>7} {'engine CPU/compl ms':>19} {'server CPU/compl ms':>19} {'API adds/compl':>14} "
+              f"{'server CPU/req ms':>17} {'API adds/req':>12} {'server busy':>11} {'load':>5} errors")
+        for how in args.auth:
             auth = headers(secrets_, how)
             for clients in args.clients:
                 r = run_level(port, proc.pid, auth, clients, args.seconds, cost)
                 r.update(auth=how, bound=bound)
                 rows.append(r)
-                print(f"  {how:<6} {clients:>7} {r['rate']:>13.1f} {r['rate'] / bound:>8.0%} "
-                      f"{r['p50'] * 1000:>7.1f} {r['p95'] * 1000:>7.1f} {r['server_cpu_per_request'] * 1000:>17.2f} "
-                      f"{r['added'] * 1000:>11.2f} {r['server_busy']:>10.2f}c {r['load']:>5.1f} "
+                print(f"  {how:<6} {clients:>7} {r['rate']:>13.1f} {bound:>9.0f} {r['rate'] / bound:>9.1%} "
+                      f"{r['p50'] * 1000:>7.1f} {r['p95'] * 1000:>7.1f} {cycle * 1000:>19.2f} "
+                      f"{r['server_cpu_per_completion'] * 1000:>19.2f} "
+                      f"{(r['server_cpu_per_completion'] - cycle) * 1000:>14.2f} "
+                      f"{r['server_cpu_per_request'] * 1000:>17.2f} "
+                      f"{r['added'] * 1000:>12.2f} {r['server_busy']:>10.2f}c {r['load']:>5.1f} "
                       f"{len(r['errors'])}{' ' + r['errors'][0][:120] if r['errors'] else ''}", flush=True)
     finally:
         stop_app(proc)
-    return {"label": label, "bound": bound, "cost": cost, "rows": rows}
+    return {"label": label, "bound": bound, "cycle": cycle, "cost": cost, "flask": flask, "rows": rows}
+
+
+def cycle_cpu(cost: dict) -> float:
+    """The engine's CPU behind one completion through the API as the clients make them: the completion, the inbox
+    read that found its task, and a tenth of the start of the case."""
+    return cost["completion"] + cost["inbox"] + cost["start"] / STEPS
 
 
 def pg_schema_url(base: str) -> tuple[str, str]:
@@ -316,6 +365,36 @@ def summary(results: list[dict]) -> None:
     if "SQLite" in top and "PostgreSQL" in top:
         print(f"  PostgreSQL / SQLite at {top['SQLite']['clients']} clients: "
               f"{top['PostgreSQL']['rate'] / top['SQLite']['rate']:.0%}")
+    side_by_side(results)
+
+
+def side_by_side(results: list[dict]) -> None:
+    """One line per authentication and number of clients, the databases next to each other."""
+    by = {res["label"]: res for res in results}
+    labels = [label for label in ("SQLite", "PostgreSQL") if label in by]
+    if not labels:
+        return
+    print("\nSide by side (completions/s | CPU bound | share of it | server CPU per completion − the engine's = "
+          "what the API adds, ms):")
+    print(f"  {'auth':<6} {'clients':>7}" + "".join(f"  {label:>44}" for label in labels)
+          + ("  PG/SQLite" if len(labels) == 2 else ""))
+    keys = sorted({(r["auth"], r["clients"]) for label in labels for r in by[label]["rows"]},
+                  key=lambda k: (k[0] != "token", k[1]))
+    for how, clients in keys:
+        line, rates = f"  {how:<6} {clients:>7}", []
+        for label in labels:
+            res = by[label]
+            row = next((r for r in res["rows"] if (r["auth"], r["clients"]) == (how, clients)), None)
+            if row is None:
+                line += f"  {'-':>44}"
+                continue
+            rates.append(row["rate"])
+            per = row["server_cpu_per_completion"] * 1000
+            line += (f"  {row['rate']:>7.1f}/s {res['bound']:>6.0f} {row['rate'] / res['bound']:>6.1%} "
+                     f"{per:>6.2f}−{res['cycle'] * 1000:.2f}={per - res['cycle'] * 1000:>5.2f}")
+        if len(rates) == 2 and rates[0]:
+            line += f"  {rates[1] / rates[0]:>8.0%}"
+        print(line)
 
 
 def main() -> None:
@@ -327,8 +406,13 @@ def main() -> None:
                                                            "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--auth", default="token,basic", help="token, basic or both (basic is ~30× slower)")
     args = parser.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
+    args.auth = [a for a in args.auth.split(",") if a]
+    if not set(args.auth) <= {"token", "basic"}:
+        parser.error("--auth takes token, basic or token,basic")
+    began = time.monotonic()
     if max(args.clients) > CLIENTS:
         parser.error(f"at most {CLIENTS} clients")
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}; "
@@ -347,6 +431,7 @@ def main() -> None:
                 db.dispose(url)
                 drop_schema(args.pg_url, schema)
         summary(results)
+        print(f"\nThe whole run took {time.monotonic() - began:.0f} s; load average now {os.getloadavg()[0]:.1f}.")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
