@@ -79,7 +79,8 @@ def _planned_after(timer) -> list[dict]:
 
 # Built once: every inbox of a caseworker runs it, and building it cost more than running it (it finds nothing
 # on most days).
-_IN_INCIDENT = (select(Timer, Case.process_key, Client.client_code).join(Case, Case.id == Timer.case_id)
+_IN_INCIDENT = (select(Timer.id, Timer.case_id, Timer.purpose, Timer.label, Timer.due_at, Case.process_key,
+                       Client.client_code).select_from(Timer).join(Case, Case.id == Timer.case_id)
                 .outerjoin(Client, Client.id == Case.client_id)
                 .where(Timer.state == "incident", Case.caseworker_id == bindparam("user_id"),
                        Case.status == "running", Timer.purpose.is_not(None))
@@ -88,11 +89,12 @@ _IN_INCIDENT = (select(Timer, Case.process_key, Client.client_code).join(Case, C
 
 def waiting_for_administrator(session, user_id: int) -> list[dict]:
     """The appointments of the user's running cases whose timers are in incident: overdue, and waiting for
-    an administrator to retry them (the inbox shows them beside the tasks). Oldest first."""
+    an administrator to retry them (the inbox shows them beside the tasks). Oldest first. ``session``: an ORM
+    Session or a plain connection (the statement reads columns, not objects)."""
     rows = session.execute(_IN_INCIDENT, {"user_id": user_id}).all()
-    return [{"timer_id": t.id, "case_id": t.case_id, "process_key": key, "client_code": code, "kind": t.purpose,
-             "label": t.label, "date": local_date(t.due_at).isoformat(), "due_at": t.due_at.isoformat()}
-            for t, key, code in rows]
+    return [{"timer_id": t.id, "case_id": t.case_id, "process_key": t.process_key, "client_code": t.client_code,
+             "kind": t.purpose, "label": t.label, "date": local_date(t.due_at).isoformat(),
+             "due_at": t.due_at.isoformat()} for t in rows]
 
 
 def case_calendar(runtime, case_id: int) -> list[dict]:

@@ -87,7 +87,9 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
               "end": offset + limit, "due_before": due_before}
     statements = inbox_queries.statements(shape)
     crowded = False
-    with runtime.db.reading() as session:
+    # Plain Core statements only: a connection, no ORM Session (whose set-up and per-statement work cost more
+    # than PostgreSQL's own part of the inbox, docs/benchmarks.md).
+    with runtime.db.read_connection() as session:
         if process_key or step or client_code:
             # Each row is (group, tasks, overdue tasks); the select's columns are built per inbox shape, untyped.
             rows = cast(Sequence[tuple[int, int, int]], session.execute(statements.counts, params).all())
