@@ -223,6 +223,8 @@ MODELER_TEXTS: tuple[str, ...] = (
     N_("Data Store Reference"),
     N_("Lane of this task"),
     N_("Moves the task into the lane of the role that works on it."),
+    N_("Saved as draft version {v}: checked, with warnings (listed below)."),
+    N_("Warning"),
 )
 
 # The form editor's words (web/static/form_editor.js), handed to it the same way.
