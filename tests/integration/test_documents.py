@@ -4,6 +4,7 @@ type read from their content; all audited, all under the case's access rules; th
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 from pathlib import Path
@@ -35,14 +36,35 @@ def text_of(pdf: bytes) -> str:
     return "\n".join(page.extract_text() or "" for page in reader.pages)
 
 
+def fonts_of(pdf: bytes) -> dict[str, bool]:
+    """Each font the PDF's pages use, by name (without its subset's prefix), and whether its file is embedded."""
+    found = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in (page["/Resources"].get("/Font") or {}).values():
+            font = font.get_object()
+            descendants = font.get("/DescendantFonts")
+            descriptor = (descendants[0].get_object() if descendants else font).get("/FontDescriptor")
+            found[str(font["/BaseFont"]).split("+")[-1]] = descriptor is not None and any(
+                key in descriptor.get_object() for key in ("/FontFile", "/FontFile2", "/FontFile3"))
+    return found
+
+
 def squeezed(text: str) -> str:
     """Without white space and case: a PDF breaks long values over lines wherever the layout wraps them, and the
     form prints its headings in capitals."""
     return re.sub(r"\s+", "", text).casefold()
 
 
+# Set SEGITO_DOCUMENTS_OUT to a folder to keep every PDF these tests (and test_documents_registers.py) read, to
+# look at them as images (docs/documents.md).
+OUT = os.environ.get("SEGITO_DOCUMENTS_OUT")
+
+
 def _content(runtime, actor, case_id: int, document_id: int) -> bytes:
-    return documents.download(runtime, case_id, document_id, actor)[1]
+    described, content = documents.download(runtime, case_id, document_id, actor)
+    if OUT and described["kind"] == documents.PRODUCED:
+        Path(OUT, f"{described['document']}-{described['language']}.pdf").write_bytes(content)
+    return content
 
 
 @pytest.fixture
@@ -94,10 +116,14 @@ def test_each_family_care_document_carries_every_field_value_and_the_accents(run
     for key in ("action_plan", "cooperation_agreement", "case_log"):
         made = documents.produce(runtime, case_id, key, people.anna, "hu", task_id=task_id)
         assert made["created"] and made["version"] == 1 and made["media_type"] == "application/pdf"
-        text = text_of(_content(runtime, people.anna, case_id, made["document_id"]))
+        content = _content(runtime, people.anna, case_id, made["document_id"])
+        # The shipped fonts, embedded: the PDF shows ő and ű on a machine that has no font of its own.
+        assert fonts_of(content) == {"Segito-Sans": True, "Segito-Sans-Bold": True}, key
+        text = text_of(content)
         declaration = _declaration(runtime, case_id, key)
         assert declaration["title"]["hu"].upper() in text, key
         assert client_code in text and squeezed("Családsegítés – családgondozás") in squeezed(text)
+        assert "2026.03.02. · 1. változat" in text, f"{key}: the version in Hungarian word order"
         for value in _shown(declaration, data, "hu"):
             assert squeezed(value) in squeezed(text), f"{key}: {value!r} missing"
         for name in declaration["fields"]:
@@ -116,6 +142,7 @@ def test_english_and_versions_and_audit(runtime, people, case_at_casework):
     english = documents.produce(runtime, case_id, "cooperation_agreement", people.anna, "en")
     text = text_of(_content(runtime, people.anna, case_id, english["document_id"]))
     assert "COOPERATION AGREEMENT" in text and "Client's signature" in text and "2026-03-05" in text
+    assert "2026-03-02 · version 1" in text and "változat" not in text
     assert "Date of the cooperation agreement" in text
 
     first = documents.produce(runtime, case_id, "case_log", people.anna)
@@ -246,6 +273,27 @@ def test_the_package_check_names_each_problem_with_its_file_and_line(runtime, tm
         f"documents/action_plan.html:{template_line}"]
     assert "data.client_name: the document does not declare the field 'client_name'" in \
         refused.value.details[0]["message"]
+
+
+def test_a_designer_changes_a_template_by_deploying_the_package_and_earlier_cases_keep_theirs(
+        runtime, people, case_at_casework, tmp_path):
+    earlier_case = case_at_casework
+    folder = _package_copy(tmp_path)
+    template = folder / "documents" / "case_log.html"
+    before = "Az esetnapló bejegyzéseit a családgondozó rögzítette"
+    after = "Az esetnaplót a szakmai vezető minden hónap végén átnézi"
+    template.write_text(template.read_text(encoding="utf-8").replace(before, after), encoding="utf-8")
+    [deployed] = packages.deploy(runtime, [packages.from_folder(folder)], "dora", clock.now())
+    assert deployed["created"] and deployed["processes"], "a changed template alone is a new package version"
+    new_case = new_family_case(runtime, people, 1)
+
+    def case_log(case_id: int) -> str:
+        made = documents.produce(runtime, case_id, "case_log", people.anna)
+        return squeezed(text_of(_content(runtime, people.anna, case_id, made["document_id"])))
+
+    assert squeezed(after) in case_log(new_case) and squeezed(before) not in case_log(new_case)
+    # A case keeps the templates of the version it runs on (docs/documents.md, "Storage").
+    assert squeezed(before) in case_log(earlier_case) and squeezed(after) not in case_log(earlier_case)
 
 
 # ---- the pages ----------------------------------------------------------------------------------------------------

@@ -4,9 +4,6 @@ every visit and case management's case log and service log, each produced from a
 PDF text extractor (every value present, accents intact)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from engine.cases import cases, tasks
 from engine.documents import documents, render
 from tests import demo_data
@@ -15,16 +12,11 @@ from .helpers import do, new_family_case, task_of, through_agreement
 from .test_documents import _content, squeezed, text_of
 from .test_documents import case_at_casework as case_at_casework  # the fixture, shared
 
-# Set SEGITO_DOCUMENTS_OUT to a folder to keep every PDF these tests make (to look at them as images).
-OUT = os.environ.get("SEGITO_DOCUMENTS_OUT")
-
 
 def produced(runtime, actor, case_id: int, key: str, lang: str = "hu", task_id: int | None = None) -> str:
     made = documents.produce(runtime, case_id, key, actor, lang, task_id=task_id)
-    content = _content(runtime, actor, case_id, made["document_id"])
-    if OUT:
-        Path(OUT, f"{key}-{lang}.pdf").write_bytes(content)
-    return text_of(content)
+    # SEGITO_DOCUMENTS_OUT keeps the PDF to look at (test_documents.py, _content).
+    return text_of(_content(runtime, actor, case_id, made["document_id"]))
 
 
 def has_all(text: str, values, what: str) -> None:
