@@ -13,8 +13,9 @@ import unicodedata
 
 from sqlalchemy import func, select
 
+from ..cases import masking
 from ..cases.cases import authorised_case, case_data_and_entries
-from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, SegitoError, ValidationFailed
 from ..forms import input_check
 from ..people.users import Actor
 from ..runtime.runtime import Runtime
@@ -72,11 +73,20 @@ def offered(runtime: Runtime, case_id: int, actor: Actor, task_id: int | None = 
     (hu/en), ``languages``, ``signed`` and ``steps``."""
     with runtime.db.reading() as session:
         case = authorised_case(session, actor, case_id)
+        if not masking.sees_names(actor, case):
+            return []  # step documents name the client: none for a role that needs no names
         found, _templates = _declarations(session, case)
         if task_id is not None:
             task = _task_of_case(session, case_id, task_id)
             found = [d for d in found if task.bpmn_id in d["steps"]]
     return [_public(d) for d in found]
+
+
+def _require_names(actor: Actor, case: Case) -> None:
+    """A step document names the client: it is for the roles that see names (engine/cases/masking.py)."""
+    if not masking.sees_names(actor, case):
+        raise Forbidden(f"case {case.id}'s documents name the client: they are for the case's caseworker, the "
+                        "professional lead, the manager and the data-protection officer")
 
 
 def _find(found: list[dict], case_id: int, document_key) -> dict:
@@ -102,6 +112,8 @@ def list_documents(runtime: Runtime, case_id: int, actor: Actor) -> list[dict]:
     """Every document of the case, produced and signed, every version, newest first (without their bytes)."""
     with runtime.db.reading() as session:
         case = authorised_case(session, actor, case_id)
+        if not masking.sees_names(actor, case):
+            return []  # as ``offered``
         found, _templates = _declarations(session, case)
         titles = {d["id"]: d["title"] for d in found}
         rows = session.execute(select(*_LISTED).where(CaseDocument.case_id == case_id)
@@ -126,6 +138,7 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
     input_check.check_text("document", document_key)
     with runtime.db.reading() as session:
         case = authorised_case(session, actor, case_id)
+        _require_names(actor, case)
         found, templates = _declarations(session, case)
         declaration = _find(found, case_id, document_key)
         _check_language(declaration, lang)
@@ -274,6 +287,7 @@ def upload(runtime: Runtime, case_id: int, document_key: str, content: bytes, ac
     with runtime.db.unit_of_work() as session:
         case = runtime.lock_case(session, case_id)
         authorised_case(session, actor, case_id)
+        _require_names(actor, case)
         found, _templates = _declarations(session, case)
         declaration = _find(found, case_id, document_key)
         task = _task_of_case(session, case_id, task_id) if task_id is not None else None
@@ -292,6 +306,7 @@ def download(runtime: Runtime, case_id: int, document_id: int, actor: Actor, via
     with runtime.db.unit_of_work() as session:
         case = runtime.lock_case(session, case_id)
         authorised_case(session, actor, case_id)
+        _require_names(actor, case)
         row = session.get(CaseDocument, document_id)
         if row is None or row.case_id != case_id:
             raise NotFound(f"case {case_id} has no document {document_id}")

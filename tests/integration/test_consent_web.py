@@ -221,3 +221,23 @@ def test_consent_events_are_named_in_the_audit_log(runtime, people, app):
     with runtime.db.reading() as session:
         kinds = set(session.execute(select(AuditEvent.kind).where(AuditEvent.case_id == case_id)).scalars())
     assert consent.CONSENT_GIVEN in kinds and audit.CASE_STARTED in kinds
+
+
+def test_step_documents_are_for_the_roles_that_see_names(runtime, people, app):
+    from engine.documents import documents
+    from engine.errors import Forbidden
+
+    _code, case_id = new_case(runtime, people)
+    do(runtime, case_id, "cm_entry", cm.entry(), people.anna)
+    made = documents.produce(runtime, case_id, documents.offered(runtime, case_id, people.anna)[0]["id"],
+                             people.anna)
+    with runtime.db.reading() as session:
+        root = users.actor(session, "root")
+    assert documents.offered(runtime, case_id, root) == [] and documents.list_documents(runtime, case_id, root) == []
+    with pytest.raises(Forbidden, match="name the client"):
+        documents.download(runtime, case_id, made["document_id"], root)
+    with pytest.raises(Forbidden, match="name the client"):
+        documents.produce(runtime, case_id, made["document"], root)
+    assert documents.download(runtime, case_id, made["document_id"], people.mark)[1][:4] == b"%PDF"
+    page = browser(app, "root").get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Dokumentumok" not in page and "Kovács" not in page
