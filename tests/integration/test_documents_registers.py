@@ -190,9 +190,9 @@ def test_the_day_180_employer_certificate_or_client_statement_of_a_former_member
                                         "notes": "Új munkahely: Győri Kőfaragó Műhely, betanított munkás."},
                      people.anna)
     text = produced(runtime, people.anna, started["case_id"], "employment_statement", task_id=task_id)
-    has_all(text, ["MUNKÁLTATÓI IGAZOLÁS VAGY AZ ÜGYFÉL NYILATKOZATA", codes[0], "2026.09.06.", "Igen", "Nem",
+    has_all(text, ["MUNKÁLTATÓI IGAZOLÁS VAGY A KLIENS NYILATKOZATA", codes[0], "2026.09.06.", "Igen", "Nem",
                    "Győri Kőfaragó Műhely, betanított munkás.", "Munkáltató cégszerű aláírása",
-                   "Az ügyfél aláírása", "Csoportvezető"], "employment_statement")
+                   "A kliens aláírása", "Csoportvezető"], "employment_statement")
     assert "ő" in text and "ű" in text
     english = produced(runtime, people.anna, started["case_id"], "employment_statement", "en", task_id=task_id)
     assert "CLIENT'S STATEMENT" in english and "2026-09-06" in english and "Igen" not in english
