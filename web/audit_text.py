@@ -81,6 +81,7 @@ VALUE_NAMES = {
     "cancelled": N_("withdrawn"), "fired": N_("reached"), "locked_out": N_("locked out"), "locked": N_("locked out"),
     "bad_credentials": N_("wrong user name or password"), "running": N_("Running"), "completed": N_("Closed"),
     "failed": N_("Failed"),
+    "consent": N_("the data-processing consent"),
 }
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")

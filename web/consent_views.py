@@ -7,6 +7,7 @@ import datetime as dt
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
+from engine.audit import audit_log
 from engine.cases import consent
 from engine.errors import Conflict, SegitoError, ValidationFailed
 
@@ -106,7 +107,9 @@ def expiring():
 @consent_api.get("/cases/<int:case_id>/consents")
 @authenticated
 def api_case_consent(case_id):
-    return jsonify(consent.for_case(api_runtime(), g.user, case_id))
+    found = consent.for_case(api_runtime(), g.user, case_id)
+    audit_log.record_view(api_runtime(), g.user, case_id, via="api", what="consent")  # a look at the file, logged
+    return jsonify(found)
 
 
 @consent_api.post("/cases/<int:case_id>/consents")

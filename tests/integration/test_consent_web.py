@@ -109,6 +109,10 @@ def test_the_json_api_with_the_token_scopes(runtime, people, app):
     shown = conforms(client.get(f"/api/cases/{case_id}/consents", headers=bearer(read)),
                      "/api/cases/{case_id}/consents", "get")
     assert shown["state"] == "missing"
+    with runtime.db.reading() as session:  # reading the consent is a look at the client's file: logged
+        assert session.execute(select(AuditEvent.payload).where(
+            AuditEvent.case_id == case_id, AuditEvent.kind == "case_viewed")).scalars().all()[-1] == \
+            {"via": "api", "what": "consent"}
     refused = client.post(f"/api/cases/{case_id}/consents", json={"given_on": "2026-03-10", "signed": True},
                           headers=bearer(read))
     assert refused.status_code == 403 and refused.get_json()["details"][0]["scope"] == "work"
@@ -241,3 +245,10 @@ def test_step_documents_are_for_the_roles_that_see_names(runtime, people, app):
     assert documents.download(runtime, case_id, made["document_id"], people.mark)[1][:4] == b"%PDF"
     page = browser(app, "root").get(f"/cases/{case_id}").get_data(as_text=True)
     assert "Dokumentumok" not in page and "Kovács" not in page
+
+
+def test_a_look_at_the_consent_reads_in_the_readers_language(runtime, people, app):
+    _code, case_id = new_case(runtime, people)
+    app.test_client().get(f"/api/cases/{case_id}/consents", auth=("anna", "pw-anna"))
+    page = browser(app, "mark").get(f"/audit/cases/{case_id}").get_data(as_text=True)
+    assert "az adatkezelési hozzájárulás" in page and "consent</" not in page
