@@ -24,6 +24,10 @@ def test_every_bundled_package_passes_its_test_runs(package):
     assert report["problems"] == [] and report["passed"], _summary(report)
     for run in report["runs"]:
         assert run["stuck"] == 0 and run["unused_data_sets"] == []
+        # Every flow out of every gateway is taken by some path (docs/studio.md, "Coverage of the bundled packages").
+        assert [f for f in run["gateway_flows"] if not f["taken"]] == [], run["file"]
+    # Every process of the package has its test runs beside it.
+    assert sorted(r["process"] for r in report["runs"]) == sorted(package.manifest["processes"]), package.key
 
 
 def test_runs_take_every_flow_out_of_family_cares_gateways():
