@@ -41,7 +41,7 @@ def test_run_command(target, version, as_json, username):
     """Run a package's test runs: TARGET is a package folder (bpmn/<service>, no database needed) or the key of
     a deployed package (designers). Exits 1 when a path gets stuck or the package has a problem."""
     from . import packages, setup
-    from .packages import test_runs
+    from .studio import test_runs
 
     setup.wire()
     if Path(target).is_dir():

@@ -11,10 +11,10 @@ from engine import packages
 from engine.definitions.form_files import check_form_file
 from engine.errors import SegitoError, ValidationFailed
 from engine.packages import drafts as drafts_module
-from engine.packages import test_runs
 from engine.people import access
 from engine.runtime import services
 from engine.store import clock
+from engine.studio import test_runs
 
 from . import bpmn_source, form_render, studio_texts
 from .auth import logged_in_actor, login_required, runtime
@@ -133,7 +133,7 @@ def form_preview(package_key, version, name):
 @studio.get("/studio/<package_key>/<int:version>/test-runs")
 @login_required
 def test_runs_page(package_key, version):
-    """The package version's test runs, played now in a sandbox (engine/packages/test_runs.py): which paths end,
+    """The package version's test runs, played now in a sandbox (engine/studio/test_runs.py): which paths end,
     which get stuck and where, which gateway flows no path took, marked on each process's diagram."""
     _designer()
     files = _files(package_key, version)

@@ -9,7 +9,7 @@ designer, the app in a thread (werkzeug, as the browser tests run it) and Debian
 - **modeler**: from the navigation's start to the modeler's ``segito:modeler`` event (the 1.7 MB script loaded,
   the BPMN fetched, imported into bpmn-js's Modeler and fitted), on the page's own clock; the first open in a fresh
   browser context (nothing cached), then the median and slowest of ``--runs`` further opens.
-- **test runs**: ``engine.packages.test_runs.run`` on ``bpmn/family_care`` (the package checked as a deploy
+- **test runs**: ``engine.studio.test_runs.run`` on ``bpmn/family_care`` (the package checked as a deploy
   checks it, then every path of ``tests/paths.yaml``): the whole call, and the paths alone (the report's
   ``seconds``), median and slowest of ``--runs``.
 """
@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 
 from engine import packages, setup
-from engine.packages import test_runs
 from engine.people import users
 from engine.runtime.runtime import Runtime
 from engine.store import clock, migrate
 from engine.store.config import BPMN_DIR
 from engine.store.db import Database
+from engine.studio import test_runs
 from tests.e2e import chromium
 
 WATCH = """

@@ -1,4 +1,4 @@
-"""Test runs (engine/packages/test_runs.py; docs/studio.md, "Test runs"): every bundled package's test runs pass
+"""Test runs (engine/studio/test_runs.py; docs/studio.md, "Test runs"): every bundled package's test runs pass
 in CI, every flow out of family care's gateways is taken by some path, and a path that cannot go on is reported
 stuck with where and why — with no database touched."""
 from __future__ import annotations
@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from engine import packages, setup
-from engine.packages import test_runs
 from engine.store import clock
 from engine.store.config import BPMN_DIR
+from engine.studio import test_runs
 from engine.test_run_cli import test_run_command as command
 
 

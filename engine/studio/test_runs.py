@@ -26,15 +26,15 @@ from SpiffWorkflow.util.task import TaskState
 from ..definitions import definitions, serialization
 from ..errors import SegitoError
 from ..forms.forms import Form
+from ..packages import demo_scripts
+from ..packages.check import check
+from ..packages.demo_scripts import DemoError
+from ..packages.parts import Package, PackageProblem
+from ..packages.test_files import SampleData, read
 from ..sandbox import Budget, SandboxedScriptEngine, SandboxError
 from ..sandbox.calendar_helpers import local_date
 from ..store import clock
 from ..timers.timer_sync import waiting_timers
-from . import demo_scripts
-from .check import check
-from .demo_scripts import DemoError
-from .parts import Package, PackageProblem
-from .test_files import SampleData, read
 
 MAX_PATHS = 200
 _TICK = dt.timedelta(microseconds=1)  # SpiffWorkflow fires a timer when its due time < now (strictly)
