@@ -23,6 +23,8 @@ from engine.runtime.runtime import Runtime
 from engine.store import clock
 from engine.timers import timers
 
+from . import findings
+
 api = Blueprint("api", __name__, url_prefix="/api")
 _OPENAPI = Path(__file__).with_name("openapi.yaml")
 
@@ -322,6 +324,7 @@ def deploy_package():
         raise BadRequest(f"'draft' must be 'true' or 'false', not '{draft[:40]}'")
     [result] = packages.deploy(runtime(), [package], g.user.username, clock.now(), request.form.get("note"),
                                draft == "true")
+    result["warnings"] = findings.worded(result.get("warnings"), findings.api_locale())
     return jsonify(result), 201 if result["created"] else 200
 
 

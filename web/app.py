@@ -18,7 +18,7 @@ from engine.forms import input_check
 from engine.people import logins
 from engine.runtime.runtime import Runtime
 
-from . import i18n
+from . import findings, i18n
 
 # The page areas; each module registers every Blueprint it defines. A module not written yet is skipped.
 VIEW_MODULES: tuple[str, ...] = ("auth", "inbox_views", "case_views", "catalogue_views", "admin_views",
@@ -158,7 +158,10 @@ def _install_error_handlers(app: Flask) -> None:
         if err.status >= 500:  # the process itself failed: not the user's doing, so the operators must see it
             current_app.logger.error("%s %s: %s", request.method, request.path, err.message, exc_info=err)
         if _wants_json():
-            return jsonify(err.to_dict()), err.status
+            body = err.to_dict()
+            if "details" in body:  # a package's problems in the request's language (web/findings.py)
+                body["details"] = findings.worded(body["details"], findings.api_locale())
+            return jsonify(body), err.status
         return render_template("error.html", status=err.status, message=err.message, code=err.code), err.status
 
     @app.errorhandler(CSRFError)

@@ -12,7 +12,7 @@ from engine.definitions import definitions
 from engine.people import access
 from engine.store import clock
 
-from . import bpmn_source
+from . import bpmn_source, findings
 from .auth import current_actor, logged_in_actor, login_required, runtime
 from .labels import bilingual, forget_latest, lang, latest_views, text
 from .task_views import _documentation
@@ -140,8 +140,8 @@ def publish_package(package_key, version):
     flash(_("Version %(v)d of %(package)s is published: new cases start on it.", v=result["version"],
             package=package_key), "info")
     for warning in result.get("warnings") or ():  # shown, never refusing (docs/services.md)
-        where = f"{warning['file']}:{warning['line']}" if warning.get("line") else warning["file"]
-        flash(_("Warning: %(where)s: %(message)s", where=where, message=warning["message"]), "warning")
+        flash(_("Warning: %(where)s: %(message)s", where=findings.where(warning), message=findings.say(warning)),
+              "warning")
     back = request.form.get("process", "")
     if back in latest_views():
         return redirect(url_for("catalogue.process", key=back))

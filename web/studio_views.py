@@ -16,7 +16,7 @@ from engine.runtime import services
 from engine.store import clock
 from engine.studio import test_runs
 
-from . import bpmn_source, form_render, studio_texts
+from . import bpmn_source, findings, form_render, studio_texts
 from .auth import logged_in_actor, login_required, runtime
 from .labels import lang, text
 
@@ -221,7 +221,11 @@ def save_draft(package_key, version):
         result = packages.save_draft(runtime(), package_key, version, {path: content}, actor.username, clock.now(),
                                      note)
     except SegitoError as e:
-        return jsonify(e.to_dict()), e.status
+        refused = e.to_dict()
+        if "details" in refused:  # each problem worded in the reader's language (web/findings.py)
+            refused["details"] = findings.worded(refused["details"])
+        return jsonify(refused), e.status
+    result["warnings"] = findings.worded(result.get("warnings"))
     where = url_for("studio.modeler", package_key=package_key, version=result["version"], file=path) \
         if path.endswith(".bpmn") else url_for("studio.package", package_key=package_key, version=result["version"])
     return jsonify({**result, "next": where})

@@ -84,9 +84,10 @@ def _schema_problems(upload: Upload, tree) -> list[dict]:
     problems = []
     for line, message in errors:
         element = _element_at(root, line)
-        problem = {"file": upload.bpmn_name, "line": line, "message": f"XML schema: {message}"}
+        problem = {"file": upload.bpmn_name, "line": line, "message": f"XML schema: {message}",
+                   "code": "bpmn_schema", "params": {"detail": message}}
         if element is not None:
-            problem["element"] = element.get("id")
+            problem["element"] = problem["params"]["element"] = element.get("id")
             problem["message"] = f"{element.get('id')}: XML schema: {message}"
         problems.append(problem)
     return problems
@@ -166,7 +167,8 @@ def _parse_xml(upload: Upload) -> etree._ElementTree:
         lineno = e.lineno if e.lineno else None
         raise DefinitionInvalid(f"{upload.bpmn_name}: malformed XML at line {lineno}: {e.msg}",
                                 [{"file": upload.bpmn_name, "line": lineno,
-                                  "message": f"malformed XML: {e.msg}"}]) from e
+                                  "message": f"malformed XML: {e.msg}", "code": "xml_malformed",
+                                  "params": {"detail": e.msg}}]) from e
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise DefinitionInvalid(f"{upload.bpmn_name}: DOCTYPE declarations (and so XML entities) are not allowed",
                                 [{"file": upload.bpmn_name, "line": 1,
@@ -366,7 +368,8 @@ def validate(upload: Upload):
         # SpiffWorkflow names the element (its id) but reads the line from an attribute lxml does not have.
         element_id = getattr(e, "id", "") or ""
         line = getattr(e, "line_number", None) or (_line_of(root, element_id) if element_id else None)
-        problem = {"file": upload.bpmn_name, "line": line, "message": str(e)}
+        params = {"detail": str(e)} | ({"element": element_id} if element_id else {})
+        problem = {"file": upload.bpmn_name, "line": line, "message": str(e), "code": "bpmn_parse", "params": params}
         if element_id:
             problem["element"] = element_id
         where = f"line {line}" + (f", element '{element_id}'" if element_id else "") if line or element_id else ""
@@ -379,7 +382,9 @@ def validate(upload: Upload):
             shown = source.strip()[:80]
             shown = shown if shown[:1] in ("'", '"') else f"'{shown}'"
             problems.append({"file": upload.bpmn_name, "line": _expression_line(root, task_id, kind),
-                             "message": f"{task_id}: {kind} {shown} is refused: {why}"})
+                             "element": task_id.split("→", 1)[0],
+                             "message": f"{task_id}: {kind} {shown} is refused: {why}", "code": "expression_refused",
+                             "params": {"element": task_id, "kind": kind, "expression": shown, "detail": why}})
 
     lanes = _lanes(root)
     forms: dict[str, dict] = {}
@@ -391,12 +396,15 @@ def validate(upload: Upload):
         role = lanes.get(ts.name)
         if role is None:
             problems.append({"file": upload.bpmn_name, "line": line,
-                             "message": f"user task '{ts.name}' is in no lane, so no role can work on it"})
+                             "message": f"user task '{ts.name}' is in no lane, so no role can work on it",
+                             "element": ts.name, "code": "task_without_lane", "params": {"task": ts.name}})
         form_file = _property(ts, FORM_PROPERTY)
         if form_file:
             if form_file not in upload.forms:
                 problems.append({"file": upload.bpmn_name, "line": line,
-                                 "message": f"user task '{ts.name}' names form file '{form_file}', which is missing"})
+                                 "message": f"user task '{ts.name}' names form file '{form_file}', which is missing",
+                                 "element": ts.name, "code": "form_file_missing",
+                                 "params": {"task": ts.name, "form": form_file}})
             elif form_file not in forms:
                 schema, form_problems = check_form_file(form_file, upload.forms[form_file].decode("utf-8", "replace"))
                 problems.extend(form_problems)
@@ -484,9 +492,12 @@ def unknown_name_problems(upload: Upload, known: set[str]) -> list[dict]:
     for element, kind, source, name, why in found:
         shown = " ".join(source.split())[:80]
         task = element.split("→", 1)[0]
+        code = "name_set_later" if getattr(why, "code", None) == "set_later" else "name_unknown"
         problems.append({"file": upload.bpmn_name, "line": _expression_line(root, element, kind), "element": task,
                          "message": f"{task}: {kind} \"{shown}\" reads '{name}', which no form, script or the engine "
-                                    f"sets before this point" + (f": {why}" if why else "")})
+                                    f"sets before this point" + (f": {why}" if why else ""),
+                         "code": code, "params": {"element": task, "kind": kind, "expression": shown, "name": name,
+                                                  **getattr(why, "params", {})}})
     return problems
 
 
@@ -508,7 +519,9 @@ def condition_problems(upload: Upload, known: set[str]) -> list[dict]:
         shown = " ".join(source.split())[:80]
         problems.append({"file": upload.bpmn_name, "line": _expression_line(root, finding.element, "condition"),
                          "element": gateway, "severity": finding.severity,
-                         "message": f"{gateway}: condition \"{shown}\" (to {target}) {finding.message}"})
+                         "message": f"{gateway}: condition \"{shown}\" (to {target}) {finding.message}",
+                         "code": finding.code, "params": {"element": gateway, "expression": shown, "target": target,
+                                                          **finding.params}})
     return problems
 
 

@@ -13,9 +13,10 @@ import ast
 import difflib
 import operator
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import static_names
+from .why import Why
 
 ERROR = "error"
 WARNING = "warning"
@@ -51,6 +52,8 @@ class Finding:
     element: str  # "gateway→target", as the deploy check names a condition
     severity: str
     message: str
+    code: str = ""
+    params: dict = field(default_factory=dict)
 
 
 def _schema_types(schema: dict) -> tuple[type, ...] | None:
@@ -126,8 +129,12 @@ def _fits(value, types: tuple[type, ...]) -> bool:
     return kind in types
 
 
+def _type_list(types: tuple[type, ...]) -> list[str]:
+    return list(dict.fromkeys(_TYPE_WORDS.get(t, t.__name__) for t in types))
+
+
 def _type_words(types: tuple[type, ...]) -> str:
-    return " or ".join(dict.fromkeys(_TYPE_WORDS.get(t, t.__name__) for t in types))
+    return " or ".join(_type_list(types))
 
 
 def _options_text(options: tuple) -> str:
@@ -159,7 +166,7 @@ class _Condition:
             return self.truth(node.body)
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (bool, int, float, str, type(None))):
-                self.reasons.append(f"it is the constant {node.value!r}")
+                self.reasons.append(Why(f"it is the constant {node.value!r}", "constant", value=repr(node.value)))
                 return bool(node.value)
             return None
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
@@ -219,20 +226,23 @@ class _Condition:
         if lvalue is not _MISSING and rvalue is not _MISSING:
             decided = _compare_literals(lvalue, op, rvalue)
             if decided is not None:
-                self.reasons.append(f"{text} compares two constants and is always {decided}")
+                self.reasons.append(Why(f"{text} compares two constants and is always {decided}", "constants_compared",
+                                         expression=text, result=decided))
             return decided
         if op in (ast.In, ast.NotIn):
             field = self.field(left)
             if field is not None and isinstance(rvalue, tuple):
                 outside = [v for v in rvalue if not self._allowed(field, v, field.options)]
                 if outside and len(outside) == len(rvalue):
-                    self.reasons.append(f"{text}: the field holds none of these values")
+                    self.reasons.append(Why(f"{text}: the field holds none of these values", "holds_none",
+                                             expression=text, field=field.name))
                     return op is ast.NotIn
                 return None
             field = self.field(right)
             if field is not None and lvalue is not _MISSING and field.item_options is not None \
                     and not self._allowed(field, lvalue, field.item_options, multi=True):
-                self.reasons.append(f"{lvalue!r} is not one of the choices of '{field.name}'")
+                self.reasons.append(Why(f"{lvalue!r} is not one of the choices of '{field.name}'", "not_a_choice",
+                                         value=repr(lvalue), field=field.name))
                 return op is ast.NotIn
             return None
         field, value = self.field(left), rvalue
@@ -242,12 +252,15 @@ class _Condition:
             return None
         if op in _ORDER:
             if field.types and not _orderable(value, field.types):
-                self.errors.append(f"{text} orders the {_type_words(field.types)} field '{field.name}' against "
-                                   f"{value!r} ({_TYPE_WORDS.get(type(value), 'value')}): Python refuses to "
-                                   f"compare them, so the case would stop with an error here")
+                self.errors.append(Why(f"{text} orders the {_type_words(field.types)} field '{field.name}' against "
+                                       f"{value!r} ({_TYPE_WORDS.get(type(value), 'value')}): Python refuses to "
+                                       f"compare them, so the case would stop with an error here", "order_type",
+                                       expression=text, field=field.name, field_types=_type_list(field.types),
+                                       value=repr(value), value_type=_TYPE_WORDS.get(type(value), "value")))
             return None
         if op in _EQUALITY and not self._allowed(field, value, field.options):
-            self.reasons.append(f"{text} compares '{field.name}' with a value it cannot hold")
+            self.reasons.append(Why(f"{text} compares '{field.name}' with a value it cannot hold", "cannot_hold",
+                                    expression=text, field=field.name))
             return op is ast.NotEq
         return None
 
@@ -257,14 +270,18 @@ class _Condition:
             return True
         types = field.types if not multi else None
         if types and not _fits(value, types):
-            self.errors.append(f"the {_type_words(types)} field '{field.name}' is compared with {value!r} "
-                               f"({_TYPE_WORDS.get(type(value), 'value')}): they are never equal")
+            self.errors.append(Why(f"the {_type_words(types)} field '{field.name}' is compared with {value!r} "
+                                   f"({_TYPE_WORDS.get(type(value), 'value')}): they are never equal", "type_mismatch",
+                                   field=field.name, field_types=_type_list(types), value=repr(value),
+                                   value_type=_TYPE_WORDS.get(type(value), "value")))
             return False
         if options is not None and value not in options and (not types or _fits(value, types)):
             close = difflib.get_close_matches(value, [o for o in options if isinstance(o, str)], n=1,
                                               cutoff=0.6) if isinstance(value, str) else []
-            self.errors.append(f"{value!r} is not one of the options of form field '{field.name}' "
-                               f"({_options_text(options)})" + (f": did you mean {close[0]!r}?" if close else ""))
+            self.errors.append(Why(f"{value!r} is not one of the options of form field '{field.name}' "
+                                   f"({_options_text(options)})" + (f": did you mean {close[0]!r}?" if close else ""),
+                                   "not_an_option", value=repr(value), field=field.name,
+                                   options=_options_text(options), suggestion=repr(close[0]) if close else None))
             return False
         return True
 
@@ -315,7 +332,7 @@ def _constraints(values: list[ast.expr]) -> dict[str, list[tuple[type, object, s
     return found
 
 
-def _contradiction(values: list[ast.expr]) -> str | None:
+def _contradiction(values: list[ast.expr]) -> Why | None:
     """Why comparisons joined by ``and`` cannot all hold for one variable, or None."""
     for name, constraints in _constraints(values).items():
         if len(constraints) < 2:
@@ -330,10 +347,12 @@ def _contradiction(values: list[ast.expr]) -> str | None:
         texts = " and ".join(dict.fromkeys(t for _k, _l, t in constraints))
         if allowed is not None:
             if not any(_holds(v, constraints) for v in allowed):
-                return f"{texts}: these cannot all hold for one value of '{name}'"
+                return Why(f"{texts}: these cannot all hold for one value of '{name}'", "contradiction",
+                           expressions=texts, name=name)
             continue
         if _empty_interval(constraints):
-            return f"{texts}: these cannot all hold for one value of '{name}'"
+            return Why(f"{texts}: these cannot all hold for one value of '{name}'", "contradiction",
+                       expressions=texts, name=name)
     return None
 
 
@@ -408,10 +427,11 @@ def findings(specs: list, fields: dict[str, Field]) -> list[Finding]:
                 truth, errors, reasons = decide(source, fields)
                 decided.append(truth)
                 verdict = {False: "can never be true: ", True: "is always true: "}.get(truth, "is wrong: ")  # type: ignore
+                verdict_code = {False: "never_true", True: "always_true"}.get(truth, "wrong")  # type: ignore
                 for why in errors:
-                    found.append(Finding(element, ERROR, verdict + why))
+                    found.append(_finding(element, ERROR, verdict, verdict_code, why))
                 if truth is False and not errors:
-                    found.append(Finding(element, ERROR, verdict + (reasons[-1] if reasons else "")))
+                    found.append(_finding(element, ERROR, verdict, verdict_code, reasons[-1] if reasons else None))
                 elif truth is True and not errors and exclusive:
                     later = [t for c, t in conditions[position + 1:] if c is not None]
                     shadowed = f": the flows listed after it ({', '.join(later[:3])}) are never taken" if later \
@@ -419,13 +439,24 @@ def findings(specs: list, fields: dict[str, Field]) -> list[Finding]:
                     why = reasons[-1] if reasons else "a constant"
                     found.append(Finding(element, WARNING, f"is always true ({why}), so it is taken "
                                                            f"whenever the gateway is reached{shadowed}; make it "
-                                                           f"the gateway's default flow instead"))
+                                                           f"the gateway's default flow instead",
+                                         "condition_always_true", _why_params(why) | {"later": later[:3]}))
             if not default and decided and all(d is False for d in decided):
                 first = next(f"{ts.name}→{t}" for c, t in conditions if c is not None)
                 found.append(Finding(first, ERROR, f"every condition leaving gateway '{ts.name}' is never true and "
                                                    f"it has no default flow: every case reaching it would stop "
-                                                   f"there"))
+                                                   f"there", "gateway_stuck", {"gateway": ts.name}))
     return found
+
+
+def _why_params(why) -> dict:
+    """The reason's code and figures, for a finding's params (``why``: the reason's code; its own params)."""
+    return {"why": getattr(why, "code", None), **getattr(why, "params", {})}
+
+
+def _finding(element: str, severity: str, verdict: str, verdict_code: str, why) -> Finding:
+    """A refused condition: ``condition_<verdict>`` (never_true, always_true, wrong) and why, as code and params."""
+    return Finding(element, severity, verdict + (why or ""), f"condition_{verdict_code}", _why_params(why))
 
 
 def _is_inclusive(ts) -> bool:

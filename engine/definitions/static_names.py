@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from ..sandbox.calendar_helpers import HELPERS
 from ..sandbox.safe_builtins import RAW_BUILTINS, WRAPPED
+from .why import Why
 
 # Names every expression may read that are no case data: the sandbox's built-ins and helpers.
 BUILT_IN = frozenset(RAW_BUILTINS) | frozenset(WRAPPED) | frozenset(HELPERS) | {"True", "False", "None"}
@@ -136,9 +137,11 @@ def unknown_names(spec, subprocess_specs: dict, forms: dict[str, dict], expressi
                 continue
             if name in everywhere:
                 later = sorted(t for t, names in sets.items() if name in names and t)
-                found.append((element, kind, source, name, f"it is set only after this point (by "
-                                                           f"{', '.join(later[:3])})"))
+                found.append((element, kind, source, name, Why(f"it is set only after this point (by "
+                                                               f"{', '.join(later[:3])})", "set_later",
+                                                               tasks=later[:3])))
                 continue
             close = difflib.get_close_matches(name, sorted(before - BUILT_IN), n=1, cutoff=0.75)
-            found.append((element, kind, source, name, f"did you mean '{close[0]}'?" if close else None))
+            found.append((element, kind, source, name, Why(f"did you mean '{close[0]}'?", "did_you_mean",
+                                                           suggestion=close[0]) if close else None))
     return found

@@ -113,7 +113,7 @@ def check(package: Package) -> Checked:
         try:
             key, _name, _spec, forms_used, catalogue = definitions.validated(upload)
         except DefinitionInvalid as e:
-            problems += [PackageProblem(_form_name(d.get("file") or path, forms), d.get("line"), d["message"])
+            problems += [PackageProblem.of(d, _form_name(d.get("file") or path, forms))
                          for d in e.details] or [PackageProblem(path, None, e.message)]
             continue
         lanes, purposes, operations = _bpmn_facts(package.files[path])
@@ -131,16 +131,15 @@ def check(package: Package) -> Checked:
     if manifest is not None:
         for key, proc in processes.items():
             if key in manifest["processes"]:
-                problems += [PackageProblem(d["file"], d["line"], d["message"]) for d in
+                problems += [PackageProblem.of(d) for d in
                              definitions.unknown_name_problems(proc.upload, engine_data(manifest, key, processes))]
                 for d in definitions.condition_problems(proc.upload, engine_data(manifest, key, processes)):
-                    found = PackageProblem(d["file"], d["line"], d["message"])
+                    found = PackageProblem.of(d)
                     (warnings if d["severity"] == WARNING else problems).append(found)
     used_forms = {name for p in processes.values() for name in p.forms}
     for name in sorted(set(forms) - used_forms):
         _schema, form_problems = check_form_file(name, forms[name].decode("utf-8", "replace"))
-        problems += [PackageProblem(_form_name(d["file"], forms), d.get("line"), d["message"])
-                     for d in form_problems]
+        problems += [PackageProblem.of(d, _form_name(d["file"], forms)) for d in form_problems]
     if manifest is not None:
         problems += _manifest_references(manifest, lines, processes)
         problems += demo_scripts.check(package, {key: p.tasks for key, p in processes.items()},

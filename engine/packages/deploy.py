@@ -5,6 +5,7 @@ part stores, commit together or not at all. A package whose files are all unchan
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def _refuse(problems: list[PackageProblem], packages: list[Package]) -> None:
 def check_all(packages: list[Package]) -> list[Checked]:
     """Check each package, and raise PackageInvalid naming every problem of every one of them."""
     checked = [check(p) for p in packages]
-    problems = [PackageProblem(f"{c.package.folder_name}/{p.file}", p.line, p.message)
+    problems = [dataclasses.replace(p, file=f"{c.package.folder_name}/{p.file}")
                 for c in checked for p in c.problems] if len(packages) > 1 else [p for c in checked
                                                                                    for p in c.problems]
     keys = [c.package.key for c in checked]

@@ -28,13 +28,28 @@ class PackageProblem:
 
     file: str
     line: int | None
-    message: str
+    message: str  # in English, as the command line prints it
+    # What the web app words in the reader's language (web/findings.py): a stable code, the names and values the
+    # message quotes (the BPMN element among them); empty for a problem worded only in English so far. The
+    # element a modeler selects is found from the line (engine/packages/drafts.py, locate).
+    code: str = ""
+    params: dict = field(default_factory=dict)
+    severity: str = "error"  # or "warning": shown, but the package may deploy
+
+    @classmethod
+    def of(cls, detail: dict, file: str | None = None) -> PackageProblem:
+        """A problem from a detail of the definition checks (file, line, message, and code and params)."""
+        return cls(file or detail.get("file") or "", detail.get("line"), detail["message"], detail.get("code") or "",
+                   detail.get("params") or {}, detail.get("severity") or "error")
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "message": self.message}
+        found: dict = {"file": self.file, "line": self.line, "message": self.message}
+        if self.code:
+            found |= {"code": self.code, "params": self.params, "severity": self.severity}
+        return found
 
 
 @dataclass

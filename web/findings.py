@@ -1,0 +1,160 @@
+"""The problems and warnings of checking a package or a draft, worded in the reader's language.
+
+The engine returns each with a stable ``code`` and its ``params`` (the element, the expression, the name read,
+the suggestion, the options: engine/definitions/why.py, engine/packages/parts.py) beside its English ``message``,
+which the command line prints. The sentence is made here, as web/limit_warnings.py does for limits, so a
+Hungarian page shows no English sentence; what a library says (lxml's schema errors, SpiffWorkflow's) stays a
+quoted detail inside the translated sentence. A problem without a code is shown as the engine wrote it.
+"""
+from __future__ import annotations
+
+from flask import g, request
+from flask_babel import force_locale
+
+from .i18n import LANGUAGES, N_, gettext
+
+# The kinds of expression the checks name (engine/definitions/definitions.py, _expressions).
+_KINDS = {"condition": N_("condition"), "script": N_("script"), "prescript": N_("prescript"),
+          "postscript": N_("postscript"), "timer (date)": N_("timer (date)"),
+          "timer (duration)": N_("timer (duration)"), "timer (cycle)": N_("timer (cycle)"),
+          "loop cardinality": N_("loop cardinality"), "loop condition": N_("loop condition")}
+# What a form field holds (engine/definitions/static_conditions.py, _TYPE_WORDS).
+_TYPES = {"text": N_("text"), "number": N_("number"), "yes/no": N_("yes/no"), "list": N_("list"),
+          "group": N_("group"), "value": N_("value")}
+
+
+def _kind(kind: str) -> str:
+    if kind.startswith("parameter "):
+        return gettext("parameter %(name)s", name=kind[len("parameter "):])
+    return gettext(_KINDS[kind]) if kind in _KINDS else kind
+
+
+def _types(words) -> str:
+    return gettext(" or ").join(gettext(_TYPES[w]) if w in _TYPES else str(w) for w in words or ())
+
+
+def _why(p: dict) -> str:
+    """Why a condition is decided (the reason's code is ``why`` in the finding's params)."""
+    why = p.get("why")
+    if why == "constant":
+        return gettext("it is the constant %(value)s", value=p.get("value"))
+    if why == "constants_compared":
+        return (gettext("%(expression)s compares two constants and is always true", expression=p.get("expression"))
+                if p.get("result") else
+                gettext("%(expression)s compares two constants and is always false", expression=p.get("expression")))
+    if why == "holds_none":
+        return gettext("%(expression)s: the field holds none of these values", expression=p.get("expression"))
+    if why == "not_a_choice":
+        return gettext("%(value)s is not one of the choices of '%(field)s'", value=p.get("value"),
+                         field=p.get("field"))
+    if why == "cannot_hold":
+        return gettext("%(expression)s compares '%(field)s' with a value it cannot hold",
+                         expression=p.get("expression"), field=p.get("field"))
+    if why == "contradiction":
+        return gettext("%(expressions)s: these cannot all hold for one value of '%(name)s'",
+                         expressions=p.get("expressions"), name=p.get("name"))
+    if why == "order_type":
+        return gettext("%(expression)s orders the %(types)s field '%(field)s' against %(value)s (%(value_type)s): "
+                         "Python refuses to compare them, so the case would stop with an error here",
+                         expression=p.get("expression"), types=_types(p.get("field_types")), field=p.get("field"),
+                         value=p.get("value"), value_type=_types([p.get("value_type")]))
+    if why == "type_mismatch":
+        return gettext("the %(types)s field '%(field)s' is compared with %(value)s (%(value_type)s): they are "
+                         "never equal", types=_types(p.get("field_types")), field=p.get("field"),
+                         value=p.get("value"), value_type=_types([p.get("value_type")]))
+    if why == "not_an_option":
+        said = gettext("%(value)s is not one of the options of form field '%(field)s' (%(options)s)",
+                         value=p.get("value"), field=p.get("field"), options=p.get("options"))
+        if p.get("suggestion"):
+            said += gettext(": did you mean %(suggestion)s?", suggestion=p["suggestion"])
+        return said
+    return ""
+
+
+def _condition(code: str, p: dict) -> str:
+    subject = gettext("%(element)s: condition \"%(expression)s\" (to %(target)s)", element=p.get("element"),
+                        expression=p.get("expression"), target=p.get("target"))
+    if code == "condition_never_true":
+        return gettext("%(subject)s can never be true: %(why)s", subject=subject, why=_why(p))
+    if code == "condition_always_true" and p.get("later") is not None:  # the warning of an exclusive gateway
+        why = _why(p) or gettext("a constant")
+        if p["later"]:
+            return gettext("%(subject)s is always true (%(why)s), so it is taken whenever the gateway is reached: "
+                             "the flows listed after it (%(later)s) are never taken; make it the gateway's default "
+                             "flow instead", subject=subject, why=why, later=", ".join(p["later"]))
+        return gettext("%(subject)s is always true (%(why)s), so it is taken whenever the gateway is reached; make "
+                         "it the gateway's default flow instead", subject=subject, why=why)
+    if code == "condition_always_true":
+        return gettext("%(subject)s is always true: %(why)s", subject=subject, why=_why(p))
+    if code == "gateway_stuck":
+        return gettext("%(subject)s: every condition leaving gateway '%(gateway)s' is never true and it has no "
+                         "default flow: every case reaching it would stop there", subject=subject,
+                         gateway=p.get("gateway"))
+    return gettext("%(subject)s is wrong: %(why)s", subject=subject, why=_why(p))
+
+
+def say(problem: dict) -> str:
+    """One problem or warning (without its file and line) as a sentence in the reader's language."""
+    code, p = problem.get("code"), problem.get("params") or {}
+    if not code:
+        return str(problem.get("message", ""))
+    if code.startswith("condition_") or code == "gateway_stuck":
+        return _condition(code, p)
+    if code in ("name_unknown", "name_set_later"):
+        said = gettext("%(element)s: %(kind)s \"%(expression)s\" reads '%(name)s', which no form, script or the "
+                         "engine sets before this point", element=p.get("element"), kind=_kind(p.get("kind", "")),
+                         expression=p.get("expression"), name=p.get("name"))
+        if code == "name_set_later":
+            said += gettext(": it is set only after this point (by %(tasks)s)", tasks=", ".join(p.get("tasks") or ()))
+        elif p.get("suggestion"):
+            said += gettext(": did you mean '%(suggestion)s'?", suggestion=p["suggestion"])
+        return said
+    if code == "bpmn_schema":
+        said = gettext("The file does not match the BPMN schema: %(detail)s", detail=p.get("detail"))
+        return f"{p['element']}: {said}" if p.get("element") else said
+    if code == "xml_malformed":
+        return gettext("The file is not well-formed XML: %(detail)s", detail=p.get("detail"))
+    if code == "bpmn_parse":
+        return gettext("SpiffWorkflow cannot read the process: %(detail)s", detail=p.get("detail"))
+    if code == "expression_refused":
+        return gettext("%(element)s: %(kind)s %(expression)s is refused: %(detail)s", element=p.get("element"),
+                         kind=_kind(p.get("kind", "")), expression=p.get("expression"), detail=p.get("detail"))
+    if code == "task_without_lane":
+        return gettext("user task '%(task)s' is in no lane, so no role can work on it", task=p.get("task"))
+    if code == "form_file_missing":
+        return gettext("user task '%(task)s' names form file '%(form)s', which is missing", task=p.get("task"),
+                         form=p.get("form"))
+    return str(problem.get("message", ""))
+
+
+def where(problem: dict) -> str:
+    """``file:line`` (or the file), as the command line prefixes each problem."""
+    return f"{problem['file']}:{problem['line']}" if problem.get("line") else str(problem.get("file") or "")
+
+
+def worded(problems, locale: str | None = None) -> list[dict]:
+    """The problems with ``message`` in the reader's language (``locale``, else the page's); the English one the
+    engine wrote stays as ``message_en``, and ``code`` and ``params`` are kept for a program to read."""
+    problems = list(problems or ())
+    if locale is None:
+        return [_worded(p) for p in problems]
+    saved = g.pop("_segito_translations", None)  # web/i18n.py caches the page's catalogue per request
+    try:
+        with force_locale(locale):
+            return [_worded(p) for p in problems]
+    finally:
+        g.pop("_segito_translations", None)
+        if saved is not None:
+            g._segito_translations = saved
+
+
+def _worded(problem) -> dict:
+    if not isinstance(problem, dict) or not problem.get("code"):
+        return problem
+    return {**problem, "message": say(problem), "message_en": problem.get("message")}
+
+
+def api_locale() -> str:
+    """The language of an API answer: the request's Accept-Language when it names one of ours, else English (the
+    language the API has always answered in)."""
+    return request.accept_languages.best_match(LANGUAGES) or "en"
