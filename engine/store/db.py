@@ -334,9 +334,16 @@ class Database:
 
     @contextlib.contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """A read-only transaction on a plain connection, no ORM Session: for the checks every request makes
-        (an API token), where making and closing a Session costs more than the indexed read itself."""
+        """A read-only transaction on a plain connection, no ORM Session: for the reads every request makes (an
+        API token, the inbox), where making and closing a Session costs more than the indexed reads themselves.
+
+        On PostgreSQL the statements run without BEGIN and ROLLBACK (autocommit): at READ COMMITTED, the
+        isolation used, each statement of a transaction sees its own snapshot anyway, so the transaction gave
+        these reads nothing but two more round trips. On SQLite the transaction is kept: there it is one
+        snapshot for all the statements, and costs no round trip."""
         with self._read_engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
             connection.begin()
             yield connection  # closing the connection rolls the transaction back, as ``reading`` ends its own
 
