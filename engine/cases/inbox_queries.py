@@ -7,10 +7,11 @@ run with the request's values.
 Each group (assigned to me; my roles' unclaimed queue) is read in the order of its index
 (``ix_human_tasks_assigned``, ``ix_human_tasks_role_queue``: migration 0005) and only up to the end of the page,
 so a page costs the same however many tasks wait in the service; the two groups never overlap, and the page is cut
-from their merge. ``assignee_id`` heads each group's ORDER BY although it is constant within it: PostgreSQL does
-not count ``assignee_id IS NULL`` as fixing that index column, and would sort instead. Each group is counted on
-its own for the same reason: one OR across both let SQLite read every waiting task of the service when its
-statistics were missing.
+from their merge, then joined to its rows in the same statement (a round trip fewer on PostgreSQL).
+``assignee_id`` heads each group's ORDER BY although it is constant within it: PostgreSQL does not count
+``assignee_id IS NULL`` as fixing that index column, and would sort instead. Each group is counted on its own
+for the same reason: one OR across both let SQLite read every waiting task of the service when its statistics
+were missing.
 """
 from __future__ import annotations
 
@@ -44,16 +45,12 @@ class Shape(NamedTuple):
 class Statements(NamedTuple):
     counts: Executable  # rows (group index, count, overdue count)
     page: Executable  # the ids of the page, in order
-    rows: Executable  # those ids' task columns with process_key and client_code
+    listed: Executable  # the page's task columns with process_key and client_code, in the page's order
 
 
 _GROUPS = {MINE: HumanTask.assignee_id == bindparam("me"),
            UNCLAIMED: HumanTask.assignee_id.is_(None) & HumanTask.role.in_(bindparam("roles", expanding=True))}
 _ORDER = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
-_ROWS = (select(*HumanTask.__table__.c, Case.process_key, Client.client_code)
-         .join(Case, Case.id == HumanTask.case_id)
-         .outerjoin(Client, Client.id == Case.client_id)
-         .where(HumanTask.id.in_(bindparam("ids", expanding=True))))
 
 _built: dict[Shape, Statements] = {}
 _lock = threading.Lock()
@@ -106,4 +103,12 @@ def _build(shape: Shape) -> Statements:
         page = (select(merged.c.id)
                 .order_by(merged.c.due_at.is_(None), merged.c.due_at, merged.c.created_at, merged.c.id)
                 .limit(bindparam("limit")).offset(bindparam("offset")))
-    return Statements(counts, page, _ROWS)
+    # The page's ids as a subquery joined to their rows, sorted again in the page's own order (the order of a
+    # subquery is not kept): one statement instead of two, a round trip fewer on PostgreSQL.
+    chosen = page.subquery()
+    listed = (select(*HumanTask.__table__.c, Case.process_key, Client.client_code)
+              .join(chosen, chosen.c.id == HumanTask.id)
+              .join(Case, Case.id == HumanTask.case_id)
+              .outerjoin(Client, Client.id == Case.client_id)
+              .order_by(*_ORDER))
+    return Statements(counts, page, listed)

@@ -106,16 +106,15 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
             total = counts["unclaimed"]
         else:
             total = counts["mine"] + counts["unclaimed"]  # the two groups never overlap
-        # One page of ids first, then the rows of that page with their case and client: the joins touch 25
-        # rows, not all. Plain rows, not ORM objects: the inbox only reads them.
-        page: Sequence[int] = session.execute(statements.page, params).scalars().all()
-        found = {row.id: row for row in session.execute(statements.rows, {"ids": page})} if page else {}
+        # The page's ids are chosen first (a subquery), then joined to their case and client: the joins touch
+        # the page's rows, not all. Plain rows, not ORM objects: the inbox only reads them.
+        listed = session.execute(statements.listed, params).all()
         # An appointment whose timer is in incident has no task yet: listed beside the tasks, so it is not lost.
         held = agenda.waiting_for_administrator(session, actor.id) if CASEWORKER in actor.role_codes else []
     if crowded:
         inbox_counts.merge_quietly(runtime.db, actor.id, roles)
     items = []
-    for task in (found[task_id] for task_id in page):
+    for task in listed:
         item = task_summary(task)
         item.update(process_key=task.process_key, client_code=task.client_code,
                     overdue=bool(task.due_at and task.due_at < now))
