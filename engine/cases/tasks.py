@@ -108,7 +108,7 @@ def inbox(runtime: Runtime, actor: Actor, *, mine_only: bool = False, process_ke
             total = counts["mine"] + counts["unclaimed"]  # the two groups never overlap
         # The page's ids are chosen first (a subquery), then joined to their case and client: the joins touch
         # the page's rows, not all. Plain rows, not ORM objects: the inbox only reads them.
-        listed = session.execute(statements.listed, params).all()
+        listed = inbox_queries.in_page_order(session.execute(statements.listed, params).all())
         # An appointment whose timer is in incident has no task yet: listed beside the tasks, so it is not lost.
         held = agenda.waiting_for_administrator(session, actor.id) if CASEWORKER in actor.role_codes else []
     if crowded:
