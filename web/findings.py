@@ -124,7 +124,29 @@ def say(problem: dict) -> str:
     if code == "form_file_missing":
         return gettext("user task '%(task)s' names form file '%(form)s', which is missing", task=p.get("task"),
                          form=p.get("form"))
-    return str(problem.get("message", ""))
+    return _form(code, p) or str(problem.get("message", ""))
+
+
+def _form(code: str, p: dict) -> str:
+    """A form file's problem (engine/definitions/form_files.py); the JSON and JSON Schema libraries' own words are
+    the quoted detail."""
+    if code == "form_json_invalid":
+        return gettext("not valid JSON: %(detail)s (column %(column)s)", column=p.get("column"),
+                       detail=p.get("detail"))
+    if code == "form_schema_invalid":
+        return gettext("not a valid JSON Schema at '%(where)s': %(detail)s", where=p.get("where"),
+                       detail=p.get("detail"))
+    if code == "form_not_object":
+        return gettext("a form's schema must have type 'object'")
+    if code == "form_visible_when_unknown":
+        return gettext("field '%(field)s': x-visible-when refers to '%(refers_to)s', which is not a sibling field",
+                       field=p.get("field"), refers_to=p.get("refers_to"))
+    if code == "form_computation_unknown":
+        return gettext("field '%(field)s': unknown computation '%(computation)s'", field=p.get("field"),
+                       computation=p.get("computation"))
+    if code == "form_label_missing":
+        return gettext("field '%(field)s': x-label needs 'hu' and 'en'", field=p.get("field"))
+    return ""
 
 
 def where(problem: dict) -> str:

@@ -51,23 +51,29 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
     try:
         schema = json.loads(text)
     except json.JSONDecodeError as e:
-        return None, [{"file": name, "line": e.lineno, "message": f"not valid JSON: {e.msg} (column {e.colno})"}]
+        return None, [{"file": name, "line": e.lineno, "message": f"not valid JSON: {e.msg} (column {e.colno})",
+                       "code": "form_json_invalid", "params": {"detail": e.msg, "column": e.colno}}]
     problems = []
     try:
         Draft202012Validator.check_schema(schema)
     except Exception as e:  # jsonschema.SchemaError; its message is long, its path is what matters
         where = "/".join(str(p) for p in getattr(e, "absolute_path", []))
-        problems.append({"file": name, "message": f"not a valid JSON Schema at '{where}': {getattr(e, 'message', e)}"})
+        detail = str(getattr(e, "message", e))
+        problems.append({"file": name, "message": f"not a valid JSON Schema at '{where}': {detail}",
+                         "code": "form_schema_invalid", "params": {"where": where, "detail": detail}})
         return None, problems
     if schema.get("type") != "object":
-        problems.append({"file": name, "message": "a form's schema must have type 'object'"})
+        problems.append({"file": name, "message": "a form's schema must have type 'object'",
+                         "code": "form_not_object", "params": {}})
     for node in _object_nodes(schema):
         props = node.get("properties") or {}
         for pname, prop in props.items():
             cond = prop.get("x-visible-when")
             if cond is not None and cond.get("field") not in props:
                 problems.append({"file": name, "message": f"field '{pname}': x-visible-when refers to "
-                                 f"'{cond.get('field')}', which is not a sibling field"})
+                                 f"'{cond.get('field')}', which is not a sibling field",
+                                 "code": "form_visible_when_unknown",
+                                 "params": {"field": pname, "refers_to": str(cond.get("field"))}})
             elif cond is not None and "in" in cond and (not isinstance(cond["in"], list) or not cond["in"]):
                 problems.append({"file": name, "message": f"field '{pname}': x-visible-when 'in' must be a "
                                  "non-empty list of the values that show the field"})
@@ -94,11 +100,14 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                 problems.extend({"file": name, "message": f"field '{pname}': {message}"}
                                 for message in derived.problems(comp, set(schema.get("properties") or {})))
             elif comp is not None and comp not in COMPUTATIONS and comp not in SERVICE_COMPUTED:
-                problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'"})
+                problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'",
+                                 "code": "form_computation_unknown", "params": {"field": pname,
+                                                                              "computation": str(comp)}})
             problems.extend({"file": name, "message": f"field '{pname}': {message}"}
                             for message in _date_rule_problems(prop))
             if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
-                problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'"})
+                problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'",
+                                 "code": "form_label_missing", "params": {"field": pname}})
             problems.extend({"file": name, "message": f"field '{pname}': {message}"}
                             for message in _option_label_problems(prop))
     problems += [{"file": name, "message": message} for message in report_fields.problems(schema)]
