@@ -9,6 +9,7 @@ from .cli_support import _actor, _data, _out, _runtime, as_option
 from .consent_cli import consent_group
 from .definitions import definitions
 from .errors import SegitoError
+from .keys_cli import keys_group
 from .migration_cli import migrate_group
 from .people import users
 from .privacy_cli import privacy_group, retention_group
@@ -480,10 +481,10 @@ def document_get(case_id, document_id, out, username):
 
 # The report and audit commands (engine/report_cli.py), the API tokens' (engine/token_cli.py), a person's
 # requests and retention (engine/privacy_cli.py), consent (engine/consent_cli.py), moving cases between versions
-# (engine/migration_cli.py) and test runs (engine/test_run_cli.py),
+# (engine/migration_cli.py), test runs (engine/test_run_cli.py) and the master keys (engine/keys_cli.py),
 # registered here: they take their helpers from engine/cli_support.py, so the import runs one way.
 for _command in (report_command, reports_command, audit_group, rebuild_facts_command, token_group, privacy_group,
-                 retention_group, consent_group, migrate_group, test_run_command):
+                 retention_group, consent_group, migrate_group, test_run_command, keys_group):
     main.add_command(_command)
 
 

@@ -90,3 +90,11 @@ class PackageInvalid(SegitoError):
 
     status = 422
     code = "package_invalid"
+
+
+class KeyUnavailable(SegitoError):
+    """Personal data is sealed under a key this process does not hold: a master key not configured (or a wrong
+    one), or a data key destroyed by an erasure (docs/operations.md, "Keys")."""
+
+    status = 503
+    code = "key_unavailable"

@@ -20,6 +20,9 @@ from engine.runtime.runtime import Runtime
 from engine.store import clock, migrate
 from engine.store.db import Database
 
+# One master key for the whole run (engine/store/keys.py), so no test writes a key file into instance/; the
+# processes tests start inherit it.
+os.environ.setdefault("SEGITO_MASTER_KEYS", "test-master-1:" + "A" * 43)
 PG_URL = os.environ.get("SEGITO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 

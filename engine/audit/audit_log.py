@@ -44,9 +44,9 @@ def require_auditor(actor: Actor) -> None:
     access.require_role(actor, *AUDIT_ROLES)
 
 
-def _event(e: AuditEvent) -> dict:
+def _event(session, e: AuditEvent) -> dict:
     return {"id": e.id, "seq": e.seq, "at": e.occurred_at.isoformat(), "actor": e.actor, "kind": e.kind,
-            "case_id": e.case_id, "task_id": e.task_id, "payload": e.payload}
+            "case_id": e.case_id, "task_id": e.task_id, "payload": audit.readable(session, e.payload)}
 
 
 def search(runtime: Runtime, actor: Actor, *, user: str | None = None, case_id: int | None = None,
@@ -80,7 +80,7 @@ def search(runtime: Runtime, actor: Actor, *, user: str | None = None, case_id: 
         rows = session.execute(select(AuditEvent).where(*where)
                                .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
                                .limit(per_page).offset((page - 1) * per_page)).scalars().all()
-        items = [_event(e) for e in rows]
+        items = [_event(session, e) for e in rows]
         case_ids = {e["case_id"] for e in items if e["case_id"] is not None}
         of_case = {r.id: r for r in session.execute(select(Case.id, Case.process_key, Case.definition_id)
                                                      .where(Case.id.in_(case_ids)))} if case_ids else {}
@@ -120,8 +120,9 @@ def case_events(runtime: Runtime, actor: Actor, case_id: int, log_view: bool = T
         case = _case_row(session, case_id)
         rows = session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id)
                                .order_by(AuditEvent.seq, AuditEvent.id)).scalars().all()
-        problems = audit_verify.check_chain(f"case {case_id}", rows, case.audit_head or "", case.audit_seq or 0)
-        events = [_event(e) for e in rows]
+        problems = audit_verify.check_chain(f"case {case_id}", rows, case.audit_head or "", case.audit_seq or 0,
+                                            session)
+        events = [_event(session, e) for e in rows]
         if not masking.sees_names(actor):
             _mask(runtime, session, events, case.definition_id)
         result = {"case_id": case_id, "process_key": case.process_key, "status": case.status,

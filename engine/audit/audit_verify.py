@@ -66,8 +66,9 @@ def _erasure_problems(events: Sequence[AuditEvent]) -> list[tuple[AuditEvent, st
     return found
 
 
-def check_chain(chain: str, events: Sequence[AuditEvent], head: str, length: int) -> list[Problem]:
-    """Problems of one chain, given its events (any order) and the head and length its owner recorded."""
+def check_chain(chain: str, events: Sequence[AuditEvent], head: str, length: int, session=None) -> list[Problem]:
+    """Problems of one chain, given its events (any order) and the head and length its owner recorded; sealed
+    payloads are opened on ``session`` to check their digests."""
     problems: list[Problem] = []
     add = lambda kind, pos, ev, msg: problems.append(Problem(chain, kind, pos, ev, f"{chain}: {msg}"))  # noqa: E731
     if not events:
@@ -78,7 +79,7 @@ def check_chain(chain: str, events: Sequence[AuditEvent], head: str, length: int
     by_id = sorted(events, key=lambda e: e.id)
     broken = {e.id for e in events if _recomputed(e) != e.hash}
     # A payload that no longer fits its digest, or was erased without record, is an edit the hash alone misses.
-    unfit = {e.id: problem for e in events if (problem := payload_problem(e.payload, e.payload_digest))}
+    unfit = {e.id: problem for e in events if (problem := payload_problem(e.payload, e.payload_digest, session))}
     unfit.update((e.id, problem) for e, problem in _erasure_problems(events))
     seqs = sorted({e.seq for e in events})
     swapped = set()
@@ -172,7 +173,7 @@ def verify(session, case_ids: list[int] | None = None, anchor: dict | None = Non
                 mine.append(pending)
             pending = next(stream, None)
         counted += len(mine)
-        problems += check_chain(f"case {case_id}", mine, head or "", length or 0)
+        problems += check_chain(f"case {case_id}", mine, head or "", length or 0, session)
         heads["cases"][str(case_id)] = [length or 0, head or ""]
     if not case_ids:
         loose = session.execute(select(AuditEvent).where(AuditEvent.case_id.is_(None))
@@ -181,7 +182,8 @@ def verify(session, case_ids: list[int] | None = None, anchor: dict | None = Non
         chains, orphans = _stream_chains(loose, streams)
         counted += len(loose)
         for s in streams:
-            problems += check_chain(f"stream {s.stream}", chains.get(s.stream, []), s.head, s.seq)
+            problems += check_chain(f"stream {s.stream}", chains.get(s.stream, []), s.head, s.seq,
+                                    session)
             heads["streams"][s.stream] = [s.seq, s.head]
         for e in orphans:
             problems.append(Problem("streams", "inserted", e.seq, e.id, f"event id {e.id} ({e.kind}) belongs to "

@@ -13,7 +13,7 @@ from ..people import access
 from ..people.users import CASEWORKER, Actor
 from ..runtime.advance import Advance, CaseRecord
 from ..runtime.runtime import Runtime
-from ..store import audit, clock
+from ..store import audit, clock, keys
 from ..store.db import Prepared
 from ..store.models import AuditEvent, Case, Client, HumanTask, ProcessDefinition
 from . import clients, masking, members
@@ -79,7 +79,8 @@ def start_in(runtime: Runtime, session, process_key: str, actor: Actor, client_c
     caseworker_id = actor.id if CASEWORKER in actor.role_codes else None
     values = dict(definition_id=view.id, process_key=process_key, client_id=client_id, status="running",
                   state=b"", lock_version=1, caseworker_id=caseworker_id, started_at=at,
-                  started_by=actor.username, completed_at=None, audit_head="", audit_seq=0)
+                  started_by=actor.username, completed_at=None, audit_head="", audit_seq=0,
+                  data_key_id=keys.new_data_key(session.connection(), "case", at))
     # A Core INSERT and a plain record: Advance writes the row with Core statements, so an ORM flush of a
     # mapped Case would only add time.
     values["id"] = _INSERT_CASE.insert(session.connection(), values)
@@ -191,14 +192,14 @@ def get_case(runtime: Runtime, case_id: int, actor: Actor, with_data: bool = Tru
             "started_by": case.started_by, "caseworker_id": case.caseworker_id,
             "definition_id": case.definition_id,
             "completed_at": case.completed_at.isoformat() if case.completed_at else None,
-            "client": clients.describe(client) if client else None,
+            "client": clients.describe(session, client) if client else None,
             "current_tasks": [task_summary(t) for t in tasks if t.state == "ready"],
             "steps_taken": [task_summary(t) for t in tasks if t.state == "completed"],
             "links": links(session, case_id),
         }
         names = masking.sees_names(actor, case)  # codes only for a role that needs no names
         if not names and client is not None:
-            result["client"] = masking.mask_client(clients.describe(client))
+            result["client"] = masking.mask_client(clients.describe(session, client))
         result["names_masked"] = not names
         if view.members:
             # A case with members: each by code; names for those who need them (engine.cases.masking).
@@ -220,7 +221,8 @@ def links(session, case_id: int) -> list[dict]:
                            .where(AuditEvent.case_id == case_id, AuditEvent.kind == audit.CASE_LINKED)
                            .order_by(AuditEvent.seq)).all()
     found = []
-    for payload, actor, at in rows:
+    for stored, actor, at in rows:
+        payload = audit.readable(session, stored)
         direction = "started" if "started" in payload else "started_from"
         other = payload[direction]
         found.append({"direction": direction, "case_id": other["case_id"], "process_key": other["process_key"],

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from ..errors import NotFound, ValidationFailed, WorkflowFailed
 from ..packages.manifest import IDENTITY
-from ..store import audit
+from ..store import audit, keys
 from ..store.command_session import AnySession
 from ..store.db import Prepared
 from ..store.models import Client, Intake
@@ -80,13 +80,14 @@ def register(connection: Connection, case, data: dict, registration: dict, actor
     found = _CLIENT_BY_KEY.first(connection, {"key": key})
     if found is None:
         code = new_client_code()
+        key_id = keys.new_data_key(connection, "client", at)
         client_id = _INSERT_CLIENT.insert(connection, dict(
-            client_code=code, dedup_key=key, family_name=person["family_name"].strip(),
-            given_name=person["given_name"].strip(), birth_date=dt.date.fromisoformat(person["birth_date"]),
-            birth_place=data.get(details["birth_place"]) if "birth_place" in details else None,
-            mother_name=person["mother_name"].strip(),
-            phone=data.get(details["phone"]) if "phone" in details else None,
-            registered_at=at, registered_by=actor))
+            client_code=code, dedup_key=key, birth_date=dt.date.fromisoformat(person["birth_date"]),
+            data_key_id=key_id, registered_at=at, registered_by=actor, **sealed_identity(connection, key_id, dict(
+                family_name=person["family_name"].strip(), given_name=person["given_name"].strip(),
+                birth_place=data.get(details["birth_place"]) if "birth_place" in details else None,
+                mother_name=person["mother_name"].strip(),
+                phone=data.get(details["phone"]) if "phone" in details else None))))
         # Someone served before Segito existed is 'returning' even on first registration, as the caseworker says.
         status = (data.get(recorded["status"]) if "status" in recorded else None) or "new"
         kind = audit.CLIENT_REGISTERED
@@ -96,8 +97,11 @@ def register(connection: Connection, case, data: dict, registration: dict, actor
         kind = audit.CLIENT_RETURNED
     problem = data.get(recorded["problem"]) if "problem" in recorded else None
     phone = data.get(recorded["phone"]) if "phone" in recorded else None
-    _INSERT_REGISTRATION.insert(connection, dict(client_id=client_id, case_id=case.id, client_status=status,
-                                                 problem=problem or "", phone=phone or None, taken_at=at))
+    key_id = case.data_key_id  # the intake is the case's: sealed under its key, erased with it
+    _INSERT_REGISTRATION.insert(connection, dict(
+        client_id=client_id, case_id=case.id, client_status=status, taken_at=at,
+        problem=keys.seal_text(connection, key_id, problem or "", keys.INTAKE) if key_id else problem or "",
+        phone=keys.seal_text(connection, key_id, phone or None, keys.INTAKE) if key_id else phone or None))
     case.client_id = client_id
     case_audit.add(kind, {"client_code": code, "client_status": status})
     return {"client_code": code, "client_status": status}
@@ -112,6 +116,7 @@ def case_seed(connection: Connection, code: str, fields: dict[str, str]) -> tupl
     if found is None:
         raise NotFound(f"no client with code '{code}'")
     client_id, client_code, status, problem, phone = found
+    problem, phone = keys.open_text(connection, problem, keys.INTAKE), keys.open_text(connection, phone, keys.INTAKE)
     taken_in = status is not None
     values = {"code": client_code, "status": status if taken_in else "new", "problem": problem if taken_in else "",
               "phone": phone or None}
@@ -119,7 +124,30 @@ def case_seed(connection: Connection, code: str, fields: dict[str, str]) -> tupl
                                     if values[value] is not None}
 
 
-def describe(client: Client) -> dict:
-    return {"client_code": client.client_code, "family_name": client.family_name, "given_name": client.given_name,
+# The register's columns sealed under the client's data key (engine/store/keys.py); the birth date is not:
+# reports compute ages from it in SQL.
+SEALED_FIELDS = ("family_name", "given_name", "birth_place", "mother_name", "phone")
+
+
+def sealed_identity(bind, key_id: str | None, values: dict) -> dict:
+    """The register's columns as stored: each of ``SEALED_FIELDS`` in ``values`` sealed under ``key_id``."""
+    return {f: keys.seal_text(bind, key_id, v, keys.CLIENT) if key_id and f in SEALED_FIELDS else v
+            for f, v in values.items()}
+
+
+def identity(bind, client) -> dict:
+    """A register row's identity in clear: names, birth date and place, mother's name, phone (None: erased)."""
+    return {"family_name": keys.open_text(bind, client.family_name, keys.CLIENT),
+            "given_name": keys.open_text(bind, client.given_name, keys.CLIENT),
+            "birth_date": client.birth_date,
+            "birth_place": keys.open_text(bind, client.birth_place, keys.CLIENT),
+            "mother_name": keys.open_text(bind, client.mother_name, keys.CLIENT),
+            "phone": keys.open_text(bind, client.phone, keys.CLIENT)}
+
+
+def describe(bind, client: Client) -> dict:
+    person = identity(bind, client)
+    return {"client_code": client.client_code, "family_name": person["family_name"],
+            "given_name": person["given_name"],
             "birth_date": client.birth_date.isoformat() if client.birth_date else None,  # None: erased
-            "birth_place": client.birth_place, "registered_at": client.registered_at.isoformat()}
+            "birth_place": person["birth_place"], "registered_at": client.registered_at.isoformat()}

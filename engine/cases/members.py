@@ -26,6 +26,7 @@ from ..errors import ValidationFailed
 from ..forms.member_blocks import ATTENDANCE, JOIN, LEAVE, blocks
 from ..store import audit
 from ..store.models import CaseMember, Client
+from . import clients
 
 _ORDER = {LEAVE: 0, JOIN: 1, ATTENDANCE: 2}
 
@@ -46,7 +47,8 @@ def listing(session, case_id: int, with_names: bool) -> list[dict]:
                 "left_on": member.left_on.isoformat() if member.left_on else None,
                 "current": member.left_on is None}
         if with_names:
-            item.update(family_name=client.family_name, given_name=client.given_name)
+            person = clients.identity(session, client)
+            item.update(family_name=person["family_name"], given_name=person["given_name"])
         found.append(item)
     return found
 

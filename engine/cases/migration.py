@@ -385,10 +385,12 @@ def revert(runtime: Runtime, actor: Actor, batch: str) -> dict:
     if not isinstance(batch, str) or not batch.isalnum() or len(batch) > 32:
         raise ValidationFailed("'batch' must be a batch id", [{"field": "batch", "message": "must be a batch id"}])
     with runtime.db.reading() as session:
-        events = session.execute(select(AuditEvent.case_id, AuditEvent.payload)
-                                 .where(AuditEvent.kind == CASE_MIGRATED).order_by(AuditEvent.id)).all()
-    moves = [(e.case_id, e.payload["before"]["definition_id"], e.payload["after"]["definition_id"], e.payload)
-             for e in events if e.payload.get("batch") == batch and e.case_id is not None]
+        rows = session.execute(select(AuditEvent.case_id, AuditEvent.payload)
+                               .where(AuditEvent.kind == CASE_MIGRATED).order_by(AuditEvent.id)).all()
+        events: list[tuple[int, dict]] = [(int(r[0]), audit.readable(session, r[1]))  # sealed: opened
+                                          for r in rows if r[0] is not None]
+    moves = [(case_id, p["before"]["definition_id"], p["after"]["definition_id"], p)
+             for case_id, p in events if p.get("batch") == batch and case_id is not None]
     if not moves:
         raise NotFound(f"no case was moved by batch '{batch}'")
     mapping = {new: old for old, new in (moves[0][3].get("mapping") or {}).items()}

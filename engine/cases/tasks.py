@@ -18,7 +18,7 @@ from ..people.users import CASEWORKER, Actor
 from ..runtime.advance import CASE_COLUMNS, Advance, CaseRecord
 from ..runtime.runtime import Runtime
 from ..sandbox.calendar_helpers import local_date
-from ..store import audit, clock
+from ..store import audit, clock, keys
 from ..store.db import Prepared, is_postgres
 from ..store.models import AuditEvent, Case, Client, HumanTask
 from . import agenda, anonymous_answers, anonymous_handout, consent, inbox_counts, inbox_queries, members
@@ -142,6 +142,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
         values: dict = {}
         carried: dict = {}
         reviewed: dict = {}
+        draft = keys.open_json(session, task.draft, keys.DRAFT)  # sealed under the case's key
         if task.state == "ready" and form is not None:
             # A block shown for review (x-review) is described too: a row's recorder and date are the log's.
             shown_for_review = tuple(dict.fromkeys(
@@ -153,8 +154,8 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
             reviewed = {f: described[f] for f in shown_for_review if described[f]}
             if form.anonymous is not None:
                 values = {}  # nothing of the case is shown in, or carried into, an anonymous questionnaire
-            elif task.draft is not None:
-                values = dict(task.draft)
+            elif draft is not None:
+                values = dict(draft)
             else:
                 values = form.prefill(data, task_facts(task))
             if report_fields.fields_from_reports(form.schema):
@@ -165,7 +166,7 @@ def get_task(runtime: Runtime, task_id: int, actor: Actor) -> dict:
                 # first, then this step's new rows (a draft keeps only those).
                 for field, shown in carried.items():
                     rows = [e["row"] for e in shown]
-                    drafted = (task.draft or {}).get(field)
+                    drafted = (draft or {}).get(field)
                     drafted = list(drafted) if isinstance(drafted, list) else []
                     if drafted[:len(rows)] == rows:  # a draft saved with the carried rows in front
                         drafted = drafted[len(rows):]
@@ -206,7 +207,7 @@ def save_draft(runtime: Runtime, task_id: int, data, actor: Actor) -> dict:
                           if str(t.id) == task.spiff_task_id), None)
             draft = entries.strip_carried(workflow, ready.data if ready else {}, form.append_only, dict(draft))
             runtime.workflows.put(case.id, case.lock_version, workflow)
-        task.draft = draft
+        task.draft = keys.seal_json(session, case.data_key_id, draft, keys.DRAFT)
         events = audit.CaseAudit(case, actor.username, at)
         events.add(audit.DRAFT_SAVED, {"fields": sorted(draft)}, task_id=task.id)
         events.flush(session)

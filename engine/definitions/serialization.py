@@ -22,6 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .. import speedups
 from ..speedups import state_text
+from ..store import keys
 
 
 class _DateConverter(BpmnConverter):
@@ -172,7 +173,10 @@ def pack_state(json_bytes: bytes) -> bytes:
 
 def state_json(state: bytes) -> bytes:
     """The JSON of a stored state. Plain JSON starts with "{"; zlib's stream never does (its first byte holds
-    the compression method, 0x78 for deflate with the usual window), so the two cannot be confused."""
+    the compression method, 0x78 for deflate with the usual window), so the two cannot be confused. A sealed
+    state (engine/store/keys.py, which the commands open before this) is opened with the keys the process holds."""
+    if keys.is_sealed(state):
+        state = keys.open_held(state, keys.STATE)
     return state if state[:1] == b"{" else zlib.decompress(state)
 
 

@@ -20,7 +20,7 @@ from ..forms import input_check
 from ..people.users import Actor
 from ..runtime.runtime import Runtime
 from ..sandbox.calendar_helpers import local_date
-from ..store import audit, clock
+from ..store import audit, clock, keys
 from ..store.models import AuditEvent, Case, Client, HumanTask, ProcessDefinition, User
 from . import render
 from .models import CaseDocument, PackageDocuments
@@ -149,13 +149,14 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
         data, _described = case_data_and_entries(runtime, session, case,
                                                  task_id=task.spiff_task_id if task is not None and
                                                  task.state == "ready" else None)
-        if task is not None and task.state == "ready" and task.draft:
+        draft = keys.open_json(session, task.draft, keys.DRAFT) if task is not None else None  # sealed
+        if task is not None and task.state == "ready" and draft:
             # What the caseworker has typed at this step, before completing it. A draft keeps only the new rows
             # of an append-only block (engine.forms.entries): they follow the rows the case holds, as recorded.
             form = runtime.definition(session, case.definition_id).forms.get(task.form_file)
             appended = set(form.append_only or ()) if form is not None else set()
             data = {**data, **{k: ([*(data.get(k) or []), *v] if k in appended and isinstance(v, list) else v)
-                               for k, v in task.draft.items()}}
+                               for k, v in draft.items()}}
         data = {**data, **{name: log_rows(session, case_id, form)
                            for name, form in (declaration.get("logs") or {}).items()}}
         meta = runtime.definition(session, case.definition_id).catalogue.get(task.bpmn_id, {}) if task else {}
@@ -219,7 +220,7 @@ def log_rows(session, case_id: int, form: str) -> list[dict]:
     tasks = [t for t in tasks if (t.form_file or "").rsplit("/", 1)[-1] == form]
     if not tasks:
         return []
-    recorded = {e.task_id: e.payload for e in session.execute(
+    recorded = {e.task_id: audit.readable(session, e.payload) for e in session.execute(
         select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.kind == audit.TASK_COMPLETED,
                                  AuditEvent.task_id.in_([t.id for t in tasks]))).scalars()}
     return [{**((recorded.get(t.id) or {}).get("after") or {}), "step": t.step,

@@ -29,19 +29,20 @@ from sqlalchemy.orm import Session
 from ..definitions import serialization
 from ..documents.models import CaseDocument
 from ..errors import Conflict
-from ..store import audit
+from ..store import audit, keys
 from ..store.models import AuditEvent, AuditStream, Case, CaseMember, Client, HumanTask, Intake
 
 PRIVACY_STREAM = "privacy"
 # Events whose payload names nothing of the person (how a case was viewed): kept, so the record of who looked at
 # the file survives its erasure.
-KEPT_PAYLOADS = frozenset({"case_viewed", "task_viewed", audit.PERSONAL_DATA_ERASED})
+KEPT_PAYLOADS = audit.UNSEALED_KINDS
 CLIENT_FIELDS = ("family_name", "given_name", "birth_date", "birth_place", "mother_name", "phone")
 
 
-def scrub_state(state: bytes) -> bytes:
-    """The stored workflow state without any data: every task's and every (sub)workflow's data emptied."""
-    dct = json.loads(serialization.state_json(state))
+def scrub_state(session, state: bytes) -> bytes:
+    """The stored workflow state without any data: every task's and every (sub)workflow's data emptied. Stored in
+    clear: it names nobody, and the key it was sealed under is destroyed with the erasure."""
+    dct = json.loads(serialization.state_json(keys.open_sealed(session, state, keys.STATE)))
 
     def scrub(workflow: dict) -> None:
         workflow["data"] = {}
@@ -94,11 +95,15 @@ def erase_case(session: Session, case: Case, at: dt.datetime, actor: str, reason
     # the digest of what it was) stays.
     documents = _count(session, update(CaseDocument).where(CaseDocument.case_id == case.id)
                        .values(content=b"", size=0, file_name=CaseDocument.document_key + ".erased"))
-    case.state = scrub_state(case.state)
+    case.state = scrub_state(session, case.state)
     case.lock_version = (case.lock_version or 0) + 1  # no process keeps the old workflow cached
     case.erased_at = at
+    # Crypto-shredding: whatever was sealed under the case's key — here, in a backup, in a stray copy — stays
+    # unreadable; the events written after it (the tombstone, later views) name nobody and are not sealed.
+    shredded = keys.destroy(session, case.data_key_id, at)
+    case.data_key_id = None
     erased = {"state": True, "audit_payloads": len(positions), "drafts": drafts, "intakes": intakes,
-              "members": members, "documents": documents}
+              "members": members, "documents": documents, "key_destroyed": shredded}
     events_out = audit.CaseAudit(case, actor, at)
     events_out.add(audit.PERSONAL_DATA_ERASED, {**reason, "positions": positions, "erased": erased})
     events_out.flush(session)
@@ -121,7 +126,8 @@ def stream_events_about(session: Session, client_code: str) -> list[AuditEvent]:
     rows = session.execute(select(AuditEvent).where(AuditEvent.case_id.is_(None), AuditEvent.kind.in_(
         (audit.CLIENT_CORRECTED, audit.CLIENT_DATA_EXPORTED, audit.CLIENT_VIEWED, audit.PERSONAL_DATA_ERASED)))
         .order_by(AuditEvent.id)).scalars().all()
-    return [e for e in rows if isinstance(e.payload, dict) and e.payload.get("client") == client_code]
+    return [e for e in rows if isinstance(e.payload, dict)
+            and audit.readable(session, e.payload).get("client") == client_code]
 
 
 def erase_client(session: Session, client: Client, at: dt.datetime, actor: str, reason: dict) -> dict:
@@ -134,11 +140,13 @@ def erase_client(session: Session, client: Client, at: dt.datetime, actor: str, 
                            .with_for_update()).scalar_one_or_none()
     tombstone_seq = (head or 0) + 1
     positions = _erase_payloads(session, stream_events_about(session, client.client_code), tombstone_seq)
-    fields = [f for f in CLIENT_FIELDS if getattr(client, f) is not None]
+    fields = [f for f in CLIENT_FIELDS if getattr(client, f) is not None]  # sealed or not: present
     for name in CLIENT_FIELDS:
         setattr(client, name, None)
     client.dedup_key = f"erased-{client.client_code}"  # a person registered again later is a new client
     client.erased_at = at
+    keys.destroy(session, client.data_key_id, at)  # crypto-shredding, as for a case
+    client.data_key_id = None
     seq = audit.record_system_event(session, actor, at, audit.PERSONAL_DATA_ERASED,
                                     {**reason, "client": client.client_code, "fields": fields,
                                      "positions": positions}, stream=PRIVACY_STREAM)

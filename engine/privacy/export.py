@@ -16,12 +16,13 @@ import json
 
 from sqlalchemy import select
 
+from ..cases import clients
 from ..cases.cases import case_data_and_entries
 from ..documents.models import CaseDocument
 from ..people import access
 from ..people.users import Actor
 from ..runtime.runtime import Runtime
-from ..store import audit, clock
+from ..store import audit, clock, keys
 from ..store.models import AuditEvent, Case, CaseMember, HumanTask, Intake, User
 from . import erasure, retention
 
@@ -32,9 +33,9 @@ def _iso(value) -> str | None:
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
 
 
-def _event(e: AuditEvent) -> dict:
+def _event(session, e: AuditEvent) -> dict:
     return {"position": e.seq, "at": e.occurred_at.isoformat(), "actor": e.actor, "kind": e.kind,
-            "task_id": e.task_id, "payload": e.payload}
+            "task_id": e.task_id, "payload": audit.readable(session, e.payload)}
 
 
 def _labels(view) -> dict:
@@ -57,15 +58,16 @@ def collect(runtime: Runtime, actor: Actor, client_code: str) -> dict:
         out: dict = {
             "format": FORMAT, "generated_at": at.isoformat(), "generated_by": actor.username,
             "client": {"client_code": client.client_code,
-                       **{f: _iso(getattr(client, f)) for f in erasure.CLIENT_FIELDS},
+                       **{f: _iso(v) for f, v in clients.identity(session, client).items()},
                        "registered_at": client.registered_at.isoformat(), "registered_by": client.registered_by,
                        "erased_at": _iso(client.erased_at)},
-            "intakes": [{"case_id": i.case_id, "client_status": i.client_status, "problem": i.problem,
-                         "phone": i.phone, "taken_at": i.taken_at.isoformat()}
+            "intakes": [{"case_id": i.case_id, "client_status": i.client_status,
+                         "problem": keys.open_text(session, i.problem, keys.INTAKE),
+                         "phone": keys.open_text(session, i.phone, keys.INTAKE), "taken_at": i.taken_at.isoformat()}
                         for i in session.execute(select(Intake).where(Intake.client_id == client.id)
                                                  .order_by(Intake.id)).scalars()],
             "cases": [], "memberships": [],
-            "register_history": [_event(e) for e in erasure.stream_events_about(session, client.client_code)],
+            "register_history": [_event(session, e) for e in erasure.stream_events_about(session, client.client_code)],
         }
         for case in session.execute(select(Case).where(Case.client_id == client.id).order_by(Case.id)).scalars():
             out["cases"].append(_case(runtime, session, case, usernames))
@@ -122,13 +124,14 @@ def _case(runtime: Runtime, session, case: Case, usernames: dict) -> dict:
         "labels": _labels(view), "data": data, "case_log": described,
         "tasks": [{"task_id": t.id, "step": t.step, "name": t.name, "state": t.state,
                    "created_at": t.created_at.isoformat(), "completed_at": _iso(t.completed_at),
-                   "completed_by": t.completed_by, "draft": t.draft} for t in tasks],
+                   "completed_by": t.completed_by,
+                   "draft": keys.open_json(session, t.draft, keys.DRAFT)} for t in tasks],
         "documents": [{"document_key": d.document_key, "kind": d.kind, "version": d.version, "step": d.step,
                        "file_name": d.file_name, "media_type": d.media_type, "produced_by": d.produced_by,
                        "produced_at": d.produced_at.isoformat(), "sha256": d.sha256,
                        "content_base64": base64.b64encode(d.content).decode("ascii") if d.content else None}
                       for d in documents],
-        "history": [_event(e) for e in events],
+        "history": [_event(session, e) for e in events],
     }
 
 
@@ -265,7 +268,7 @@ def summary(runtime: Runtime, actor: Actor, client_code: str) -> dict:
     plan = retention.erase_for_client(runtime, actor, client_code, dry_run=True)
     with runtime.db.unit_of_work() as session:
         client = retention.find_client(session, client_code)
-        found = {"client_code": client.client_code, **{f: getattr(client, f) for f in erasure.CLIENT_FIELDS},
+        found = {"client_code": client.client_code, **clients.identity(session, client),
                  "registered_at": client.registered_at, "erased_at": client.erased_at, "plan": plan}
         audit.record_system_event(session, actor.username, at, audit.CLIENT_VIEWED,
                                   {"client": client.client_code, "via": "web"}, stream=erasure.PRIVACY_STREAM)

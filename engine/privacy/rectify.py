@@ -19,7 +19,7 @@ from ..forms import input_check
 from ..people import access
 from ..people.users import Actor
 from ..runtime.runtime import Runtime
-from ..store import audit, clock
+from ..store import audit, clock, keys
 from ..store.models import Client
 from . import erasure, retention
 
@@ -76,15 +76,20 @@ def correct_client(runtime: Runtime, actor: Actor, client_code: str, changes, re
         client = retention.find_client(session, client_code)
         if client.erased_at is not None:
             raise Conflict(f"client {client.client_code}'s identity was erased: nothing to correct")
-        before = {f: getattr(client, f) for f in clean if getattr(client, f) != clean[f]}
+        person = clients.identity(session, client)
+        before = {f: person[f] for f in clean if person[f] != clean[f]}
         if not before:
             raise ValidationFailed("nothing changes: the register already holds these values",
                                    [{"field": "data", "message": "unchanged"}])
         after = {f: clean[f] for f in before}
-        for field, value in after.items():
+        person.update(after)
+        if client.data_key_id is None:  # registered before sealing and never sealed: sealed from now on
+            client.data_key_id = keys.new_data_key(session, "client", at)
+        for field, value in clients.sealed_identity(session, client.data_key_id, after).items():
             setattr(client, field, value)
-        key = clients.dedup_key(client.family_name or "", client.given_name or "",
-                                client.birth_date.isoformat() if client.birth_date else "", client.mother_name or "")
+        key = clients.dedup_key(person["family_name"] or "", person["given_name"] or "",
+                                person["birth_date"].isoformat() if person["birth_date"] else "",
+                                person["mother_name"] or "")
         other = session.execute(select(Client.client_code).where(Client.dedup_key == key, Client.id != client.id)) \
             .scalar_one_or_none()
         if other is not None:
@@ -96,5 +101,5 @@ def correct_client(runtime: Runtime, actor: Actor, client_code: str, changes, re
                                   {"client": client.client_code, "reason": reason.strip(), "before": iso,
                                    "after": {f: (v.isoformat() if isinstance(v, dt.date) else v)
                                              for f, v in after.items()}},
-                                  stream=erasure.PRIVACY_STREAM)
+                                  stream=erasure.PRIVACY_STREAM, key_id=client.data_key_id)
         return {"client": client.client_code, "corrected": sorted(after), "at": at.isoformat()}

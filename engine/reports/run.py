@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 from ..errors import Forbidden, ValidationFailed
 from ..forms.input_check import check_offset
 from ..people.users import Actor
-from ..store import audit, clock
+from ..store import audit, clock, keys
 from . import compute as c
 from .request import ReportRequest, authorise, may_read, may_see_names
 
@@ -192,7 +192,7 @@ def cases_in(session, report: dict, req: ReportRequest, target: str, row_key: st
     columns: list[Any] = [c.C.c.case_id, c.C.c.process_key, c.C.c.start_day, c.C.c.end_day, c.C.c.facts,
                           Client.client_code, User.display_name]
     if with_names:
-        columns += [Client.family_name, Client.given_name]
+        columns += [Client.family_name, Client.given_name]  # sealed: opened row by row below
     if collection is not None:
         conds.append(c.E.c.collection == collection)
         entries = select(c.E.c.case_id, func.count().label("entries")).select_from(c.E).join(
@@ -211,7 +211,8 @@ def cases_in(session, report: dict, req: ReportRequest, target: str, row_key: st
                 "caseworker": row.display_name, "start": _iso(row.start_day), "end": _iso(row.end_day),
                 **(row.facts or {})}
         if with_names:
-            item["name"] = f"{row.family_name} {row.given_name}" if row.family_name else None
+            family = keys.open_text(session, row.family_name, keys.CLIENT)
+            item["name"] = f"{family} {keys.open_text(session, row.given_name, keys.CLIENT)}" if family else None
         if collection is not None:
             item["entries"] = row.entries
         items.append(item)

@@ -21,7 +21,7 @@ from ..definitions import serialization
 from ..errors import Conflict, ExpressionRefused, ProcessDataRefused, WorkflowFailed
 from ..forms import input_check
 from ..sandbox import Budget, SandboxedScriptEngine, SandboxError, limits, watchdog
-from ..store import audit
+from ..store import audit, keys
 from ..store.command_session import AnySession
 from ..store.db import Prepared
 from ..store.models import Case, HumanTask
@@ -70,6 +70,7 @@ class CaseRecord:
     completed_at: dt.datetime | None
     audit_head: str
     audit_seq: int
+    data_key_id: str | None
 
     def __init__(self, values):
         self.__dict__.update(values)
@@ -130,6 +131,7 @@ class Advance:
         this command failed halfway and was undone)."""
         engine = self.workflow.script_engine
         state: bytes = self.connection.execute(_CASE_STATE, {"case_id": self.case.id}).scalar_one()
+        state = keys.open_sealed(self.connection, state, keys.STATE)
         self.workflow = serialization.load_state(state, self.view.spec, self.view.subprocess_specs)
         self.workflow.script_engine = engine
         self.ready_before = ready_user_tasks(self.workflow)
@@ -225,6 +227,8 @@ class Advance:
             raise ProcessDataRefused(f"case {self.case.id}: the process data '{name}' is nested {depth} levels deep "
                                  "(built by a script or service of the process) and cannot be saved; nothing was "
                                  "saved. The process definition needs correcting.") from None
+        if self.case.data_key_id is not None:  # sealed under the case's key (engine/store/keys.py)
+            state = keys.seal(self.connection, self.case.data_key_id, state, keys.STATE)
         old_version = self.case.lock_version
         new_values = dict(state=state, lock_version=old_version + 1, audit_head=self.audit.head,
                           audit_seq=self.audit.seq)

@@ -18,7 +18,7 @@ from ..definitions import definitions, serialization
 from ..errors import NotFound
 from ..forms.forms import Form
 from ..packages import settings as package_settings
-from ..store import clock
+from ..store import clock, keys
 from ..store.command_session import AnySession
 from ..store.db import Database, is_postgres
 from ..store.models import Case, HumanTask, PackageVersion, ProcessDefinition
@@ -154,4 +154,5 @@ class Runtime:
         if cached is not None:
             return cached
         view = self.definition(session, case.definition_id)
-        return serialization.load_state(case.state, view.spec, view.subprocess_specs)
+        return serialization.load_state(keys.open_sealed(session, case.state, keys.STATE), view.spec,
+                                        view.subprocess_specs)

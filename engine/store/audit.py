@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from . import json_text
+from ..errors import KeyUnavailable
+from . import json_text, keys
 from .db import Prepared
 from .models import AuditEvent, AuditStream, Case
 
@@ -68,10 +69,14 @@ LEGAL_HOLD_CLEARED = "legal_hold_cleared"
 PERSONAL_DATA_ERASED = "personal_data_erased"  # the tombstone: what was erased, never the data
 CLIENT_DATA_EXPORTED = "client_data_exported"  # a person's data handed out (engine/privacy/export.py)
 CLIENT_CORRECTED = "client_corrected"  # the client register rectified: before and after
+DATA_KEYS_REWRAPPED = "data_keys_rewrapped"  # `segito keys rotate` (engine/store/keys.py)
 CLIENT_VIEWED = "client_viewed"  # a client's register row and requests page opened (engine/privacy/export.py)
 
 # An erased payload: {ERASED: <position of the erasure event in the same chain>}.
 ERASED = "erased_by"
+# Payloads that name nobody — how a case was viewed, what an erasure erased — stay in clear: they outlive the
+# case's key. Every other payload of a case's chain is sealed under the case's data key (engine/store/keys.py).
+UNSEALED_KINDS = frozenset({"case_viewed", "task_viewed", PERSONAL_DATA_ERASED})
 API_TOKEN_ISSUED = "api_token_issued"  # engine/people/api_tokens.py
 API_TOKEN_REVOKED = "api_token_revoked"
 API_TOKENS_LISTED = "api_tokens_listed"
@@ -131,12 +136,32 @@ def is_erased(payload) -> bool:
     return isinstance(payload, dict) and len(payload) == 1 and isinstance(payload.get(ERASED), int)
 
 
-def payload_problem(payload, digest: str | None) -> str | None:
+def readable(bind, payload):
+    """The payload as written: a sealed one opened (engine/store/keys.py)."""
+    text = keys.open_json_text(bind, payload, keys.PAYLOAD)
+    return payload if text is None else json.loads(text)
+
+
+def payload_problem(payload, digest: str | None, bind=None) -> str | None:
     """Why a stored payload does not fit its digest (None when it does, when it was erased, or when the event
-    has no digest and its hash covers the payload itself)."""
+    has no digest and its hash covers the payload itself). A sealed payload is opened with ``bind``."""
     if digest is None or is_erased(payload):
         return None
+    if keys.is_sealed_json(payload):
+        try:
+            payload = readable(bind, payload)
+        except KeyUnavailable as e:
+            return f"its payload cannot be opened: {e.message}"
     return None if payload_digest(payload) == digest else "its payload no longer matches its digest"
+
+
+def _stored(bind, key_id: str | None, kind: str, payload: dict) -> tuple[object, str]:
+    """The payload as stored (sealed under ``key_id`` unless its kind names nobody) and its digest."""
+    text = canonical(payload)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if key_id is None or kind in UNSEALED_KINDS:
+        return payload, digest
+    return keys.seal_json_text(bind, key_id, text, keys.PAYLOAD), digest
 
 
 @dataclass
@@ -168,13 +193,14 @@ class CaseAudit:
             return
         rows = []
         head, seq = self.head, self.seq
+        key_id = getattr(self.case, "data_key_id", None)
         for ev in self.events:
             seq += 1
             actor = ev.actor or self.actor
-            covered = payload_digest(ev.payload)
+            stored, covered = _stored(session, key_id, ev.kind, ev.payload)
             digest = event_hash(head, seq, self.at, actor, ev.kind, self.case.id, ev.task_id, ev.payload, covered)
             rows.append(dict(occurred_at=self.at, actor=actor, kind=ev.kind, case_id=self.case.id,
-                             task_id=ev.task_id, seq=seq, payload=ev.payload, payload_digest=covered,
+                             task_id=ev.task_id, seq=seq, payload=stored, payload_digest=covered,
                              prev_hash=head, hash=digest))
             head = digest
         if isinstance(session, Connection):
@@ -188,8 +214,9 @@ class CaseAudit:
 
 
 def record_system_event(session: Session, actor: str, at: dt.datetime, kind: str, payload: dict,
-                        stream: str = "system") -> int:
-    """An event outside any case, chained through its stream's head (row-locked on PostgreSQL)."""
+                        stream: str = "system", key_id: str | None = None) -> int:
+    """An event outside any case, chained through its stream's head (row-locked on PostgreSQL); its payload
+    sealed under ``key_id`` when given (a client's, for the register's corrections)."""
     head_row = session.execute(
         select(AuditStream).where(AuditStream.stream == stream).with_for_update()
     ).scalar_one_or_none()
@@ -198,10 +225,10 @@ def record_system_event(session: Session, actor: str, at: dt.datetime, kind: str
         session.add(head_row)
         session.flush()  # a second event of this transaction must find it (sessions do not autoflush)
     seq = head_row.seq + 1
-    covered = payload_digest(payload)
+    stored, covered = _stored(session, key_id, kind, payload)
     digest = event_hash(head_row.head, seq, at, actor, kind, None, None, payload, covered)
     session.add(AuditEvent(occurred_at=at, actor=actor, kind=kind, case_id=None, task_id=None, seq=seq,
-                           payload=payload, payload_digest=covered, prev_hash=head_row.head, hash=digest))
+                           payload=stored, payload_digest=covered, prev_hash=head_row.head, hash=digest))
     head_row.head, head_row.seq = digest, seq
     return seq
 
@@ -212,7 +239,7 @@ def case_history(session: Session, case_id: int) -> list[dict]:
     ).scalars()
     return [
         {"seq": e.seq, "at": e.occurred_at.isoformat(), "actor": e.actor, "kind": e.kind,
-         "task_id": e.task_id, "payload": e.payload}
+         "task_id": e.task_id, "payload": readable(session, e.payload)}
         for e in rows
     ]
 
@@ -231,7 +258,7 @@ def verify_case_chain(session: Session, case: Case) -> list[str]:
             problems.append(f"case {case.id}: event id {ev.id} (position {ev.seq}) does not follow its predecessor")
         digest = event_hash(ev.prev_hash, ev.seq, ev.occurred_at, ev.actor, ev.kind, ev.case_id, ev.task_id,
                             ev.payload, ev.payload_digest)
-        if digest != ev.hash or payload_problem(ev.payload, ev.payload_digest):
+        if digest != ev.hash or payload_problem(ev.payload, ev.payload_digest, session):
             problems.append(f"case {case.id}: event id {ev.id} (position {ev.seq}) was altered")
         prev, expected_seq = ev.hash, ev.seq + 1
     if prev != (case.audit_head or "") or (expected_seq - 1) != (case.audit_seq or 0):

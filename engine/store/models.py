@@ -176,12 +176,15 @@ class Client(Base):
     client_code: Mapped[str] = mapped_column(String(20), unique=True)
     dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
     # The identity is NULL once erased (``erased_at``): the code stays, so the pseudonymous figures still count.
-    family_name: Mapped[str | None] = mapped_column(String(200))
-    given_name: Mapped[str | None] = mapped_column(String(200))
+    # Sealed under the client's data key (engine/store/keys.py; read and written by engine/cases/clients.py).
+    # The birth date stays in clear: reports compute ages from it in SQL (docs/architecture.md).
+    family_name: Mapped[str | None] = mapped_column(Text)
+    given_name: Mapped[str | None] = mapped_column(Text)
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
-    birth_place: Mapped[str | None] = mapped_column(String(200))
-    mother_name: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(40))
+    birth_place: Mapped[str | None] = mapped_column(Text)
+    mother_name: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    data_key_id: Mapped[str | None] = mapped_column(String(32))  # NULL: registered before sealing, or erased
     registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     registered_by: Mapped[str] = mapped_column(String(80))
     erased_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
@@ -197,8 +200,9 @@ class Intake(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
     client_status: Mapped[str] = mapped_column(String(10))  # new | returning
+    # Both sealed under the case's data key (engine/store/keys.py).
     problem: Mapped[str] = mapped_column(Text)
-    phone: Mapped[str | None] = mapped_column(String(40))  # a case started from the client may start with it
+    phone: Mapped[str | None] = mapped_column(Text)  # a case started from the client may start with it
     taken_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 
@@ -226,6 +230,9 @@ class Case(Base):
     hold_set_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     # When its personal data was erased (engine/privacy/erasure.py); the case's shape and history stay.
     erased_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # The key its state, drafts, audit payloads, intake, members' rows and documents are sealed under
+    # (engine/store/keys.py); destroyed by erasure. NULL only for a case whose data was erased before sealing.
+    data_key_id: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_cases_process_status", "process_key", "status"),)
 
@@ -299,6 +306,20 @@ class AuditEvent(Base):
     payload_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class DataKey(Base):
+    """A case's or a client's data key, wrapped by a master key kept outside the database (engine/store/keys.py).
+    Destroying it (``wrapped`` NULL) is crypto-shredding: what it sealed can no longer be read."""
+
+    __tablename__ = "data_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, so caches never mix two databases
+    owner: Mapped[str] = mapped_column(String(10))  # case | client
+    master_key_id: Mapped[str] = mapped_column(String(40), index=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class AuditStream(Base):

@@ -12,11 +12,12 @@ from sqlalchemy.exc import DBAPIError
 from engine import setup
 from engine.audit import audit_verify
 from engine.cases import cases
+from engine.cases.clients import identity as register_identity
 from engine.documents.models import CaseDocument
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.people import users
 from engine.privacy import erasure, rectify, retention
-from engine.store import audit, clock
+from engine.store import audit, clock, keys
 from engine.store.models import AuditEvent, Case, Client, HumanTask, Intake
 from engine.timers import ticker
 from tests import demo_data
@@ -48,9 +49,14 @@ def _everything_of(runtime, case_id) -> str:
 
     with runtime.db.reading() as session:
         case = session.get(Case, case_id)
-        events = session.execute(select(AuditEvent.payload).where(AuditEvent.case_id == case_id)).scalars().all()
-        drafts = session.execute(select(HumanTask.draft).where(HumanTask.case_id == case_id)).scalars().all()
-        intakes = session.execute(select(Intake.problem, Intake.phone).where(Intake.case_id == case_id)).all()
+        # Opened where they are sealed and their key still exists: what erasure leaves, not only what sealing hides.
+        events = [audit.readable(session, p) for p in session.execute(
+            select(AuditEvent.payload).where(AuditEvent.case_id == case_id)).scalars().all()]
+        drafts = [keys.open_json(session, d, keys.DRAFT) for d in session.execute(
+            select(HumanTask.draft).where(HumanTask.case_id == case_id)).scalars().all()]
+        intakes = [(keys.open_text(session, p, keys.INTAKE), keys.open_text(session, ph, keys.INTAKE))
+                   for p, ph in session.execute(select(Intake.problem, Intake.phone)
+                                                .where(Intake.case_id == case_id)).all()]
         return serialization.state_json(case.state).decode() + json.dumps(events, ensure_ascii=False) \
             + json.dumps(drafts, ensure_ascii=False) + repr(intakes)
 
@@ -64,10 +70,12 @@ def test_new_events_hash_their_payload_through_its_digest_and_an_edited_payload_
     _code, case_id = _intake(runtime, people)
     with runtime.db.reading() as session:
         events = session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id)).scalars().all()
-        assert events and all(e.payload_digest == audit.payload_digest(e.payload) for e in events)
-        target = next(e for e in events if "Kovács" in json.dumps(e.payload, ensure_ascii=False))
+        payloads = {e.id: audit.readable(session, e.payload) for e in events}  # sealed: opened with the case's key
+        assert events and all(e.payload_digest == audit.payload_digest(payloads[e.id]) for e in events)
+        target = next(e for e in events if "Kovács" in json.dumps(payloads[e.id], ensure_ascii=False))
+    assert "Kovács" not in json.dumps(target.payload, ensure_ascii=False)  # as stored
     assert _verify(runtime)["ok"]
-    edited = json.dumps(target.payload, ensure_ascii=False).replace("Kovács", "Kovach")
+    edited = json.dumps(payloads[target.id], ensure_ascii=False).replace("Kovács", "Kovach")
     # The database refuses an edit...
     with pytest.raises(DBAPIError, match="append-only"), runtime.db.unit_of_work() as session:
         session.execute(update(AuditEvent).where(AuditEvent.id == target.id).values(payload=json.loads(edited)))
@@ -168,7 +176,7 @@ def test_a_client_with_a_running_case_keeps_their_identity_when_a_closed_case_is
     assert [c["case_id"] for c in done["erased"]] == [intake_id] and "identity" not in done
     with runtime.db.reading() as session:
         client = session.execute(select(Client).where(Client.client_code == code)).scalar_one()
-        assert client.family_name == "Kovács" and client.erased_at is None
+        assert register_identity(session, client)["family_name"] == "Kovács" and client.erased_at is None
     assert "Kovács" not in _everything_of(runtime, intake_id)
     assert _verify(runtime)["ok"]
     with pytest.raises(Forbidden):
@@ -209,10 +217,12 @@ def test_a_rectified_register_keeps_the_old_value_in_the_audit_and_erasure_remov
     assert done["corrected"] == ["family_name", "phone"]
     with runtime.db.reading() as session:
         client = session.execute(select(Client).where(Client.client_code == code)).scalar_one()
-        assert client.family_name == "Kovách"
+        assert register_identity(session, client)["family_name"] == "Kovách"
         [event] = erasure.stream_events_about(session, code)
-        assert event.payload["before"] == {"family_name": "Kovács", "phone": "+36 30 123 4567"}
-        assert event.payload["after"]["family_name"] == "Kovách" and event.actor == "dora_dpo"
+        corrected = audit.readable(session, event.payload)
+        assert "Kovács" not in json.dumps(event.payload, ensure_ascii=False)  # sealed under the client's key
+        assert corrected["before"] == {"family_name": "Kovács", "phone": "+36 30 123 4567"}
+        assert corrected["after"]["family_name"] == "Kovách" and event.actor == "dora_dpo"
     # The corrected identity is the one a later intake recognises.
     again = demo_data.intake_data(0) | {"family_name": "Kovách"}
     from engine.cases import clients

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from engine.cases import cases
 from engine.definitions import serialization
 from engine.speedups import state_text
+from engine.store import keys
 from engine.store.models import Case
 from tests import demo_data
 
@@ -63,15 +64,17 @@ def test_a_small_state_is_stored_as_plain_json_a_large_one_compressed_and_both_l
     with runtime.db.reading() as session:
         case = session.execute(select(Case).where(Case.process_key == "intake").order_by(Case.id.desc())).scalar()
         view = runtime.definition(session, case.definition_id)
-    assert len(case.state) <= serialization.COMPRESS_ABOVE_BYTES
-    assert case.state[:1] == b"{" and json.loads(case.state)["typename"] == "BpmnWorkflow"  # stored as it is
+    assert keys.is_sealed(case.state)  # sealed under the case's key (engine/store/keys.py); inside, as it is
+    plain = serialization.state_json(case.state)
+    assert len(plain) <= serialization.COMPRESS_ABOVE_BYTES
+    assert plain[:1] == b"{" and json.loads(plain)["typename"] == "BpmnWorkflow"
     workflow = serialization.load_state(case.state, view.spec, view.subprocess_specs)
 
     monkeypatch.setattr(serialization, "COMPRESS_ABOVE_BYTES", 100)  # as a long-running case's state
     packed = serialization.dump_state(workflow)
-    assert packed[:1] != b"{" and zlib.decompress(packed) == case.state
-    assert serialization.state_json(packed) == case.state
+    assert packed[:1] != b"{" and zlib.decompress(packed) == plain
+    assert serialization.state_json(packed) == plain
     assert serialization.load_state(packed, view.spec, view.subprocess_specs).is_completed()
     # A state saved before plain JSON was kept (always compressed) still loads.
-    legacy = zlib.compress(case.state, 1)
+    legacy = zlib.compress(plain, 1)
     assert serialization.load_state(legacy, view.spec, view.subprocess_specs).is_completed()
