@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from engine.cases import cases, tasks
+from engine.store import audit
 from engine.store.models import AuditEvent, Case, HumanTask
 from tests import demo_data
 
@@ -26,6 +27,11 @@ def task_of(runtime, case_id: int, bpmn_id: str) -> int:
 
 def do(runtime, case_id: int, bpmn_id: str, data: dict, actor) -> dict:
     return tasks.complete(runtime, task_of(runtime, case_id, bpmn_id), data, actor)
+
+
+def opened(session, payload):
+    """An audit payload as written: a sealed one opened with the case's key (engine/store/keys.py)."""
+    return audit.readable(session, payload)
 
 
 def snapshot(runtime, case_id: int) -> tuple:

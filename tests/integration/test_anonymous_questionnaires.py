@@ -17,7 +17,7 @@ from engine.cases import cases, tasks
 from engine.errors import Forbidden, PackageInvalid, ValidationFailed
 from engine.packages.deploy import check_all
 from engine.reports import anonymous
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.models import AnonymousAnswer, AuditEvent, HumanTask
 from tests import demo_data
 
@@ -71,9 +71,9 @@ def test_an_answer_is_stored_apart_from_the_case_and_the_audit_says_only_that_it
         assert task.state == "completed" and task.draft is None
         event = session.execute(select(AuditEvent).where(AuditEvent.task_id == task_id,
                                                          AuditEvent.kind == "task_completed")).scalar_one()
-        assert event.payload["anonymous_answer"] == {"questionnaire": "attitude_start"}
-        everything = json.dumps([e.payload for e in session.execute(select(AuditEvent)).scalars()],
-                                ensure_ascii=False)
+        assert audit.readable(session, event.payload)["anonymous_answer"] == {"questionnaire": "attitude_start"}
+        everything = json.dumps([audit.readable(session, e.payload)
+                                 for e in session.execute(select(AuditEvent)).scalars()], ensure_ascii=False)
         assert "Kék ég" not in everything and row.pair_hash not in everything and row.id not in everything
         assert '"confidence"' not in everything
 

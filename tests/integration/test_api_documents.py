@@ -8,7 +8,7 @@ import io
 from sqlalchemy import func, select
 
 from engine.people import api_tokens
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.models import AuditEvent
 
 from .helpers import do, new_family_case, task_of
@@ -31,7 +31,7 @@ def _case(runtime, people) -> tuple[int, int]:
 
 def _events(runtime, case_id: int, kind: str) -> list[dict]:
     with runtime.db.reading() as session:
-        return [e.payload for e in session.execute(select(AuditEvent).where(
+        return [audit.readable(session, e.payload) for e in session.execute(select(AuditEvent).where(
             AuditEvent.case_id == case_id, AuditEvent.kind == kind).order_by(AuditEvent.id)).scalars()]
 
 

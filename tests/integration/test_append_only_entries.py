@@ -12,7 +12,7 @@ from engine.cases import cases, entry_corrections, tasks
 from engine.definitions.form_files import append_only_agreement, check_form_file
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.reports.models import ReportEntry
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.models import AuditEvent
 from engine.timers import timers
 from tests import demo_data
@@ -43,7 +43,7 @@ def _data(runtime, case_id, people):
 
 def _events(runtime, case_id, kind):
     with runtime.db.reading() as session:
-        return [e.payload for e in session.execute(select(AuditEvent).where(
+        return [audit.readable(session, e.payload) for e in session.execute(select(AuditEvent).where(
             AuditEvent.case_id == case_id, AuditEvent.kind == kind).order_by(AuditEvent.seq)).scalars()]
 
 

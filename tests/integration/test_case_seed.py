@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from engine import packages
 from engine.cases import cases, clients, tasks
 from engine.errors import NotFound, ValidationFailed
-from engine.store import audit, clock
+from engine.store import audit, clock, keys
 from engine.store.config import BPMN_DIR
 from engine.store.models import Client, Intake
 from tests import demo_data
@@ -59,8 +59,9 @@ def _client_id(runtime, code: str) -> int:
 
 def _intakes(runtime, client_id: int) -> list[tuple]:
     with runtime.db.reading() as session:
-        return [tuple(r) for r in session.execute(select(Intake.case_id, Intake.client_status, Intake.problem)
-                                                  .where(Intake.client_id == client_id).order_by(Intake.id))]
+        return [(r.case_id, r.client_status, keys.open_text(session, r.problem, keys.INTAKE))  # sealed: opened
+                for r in session.execute(select(Intake.case_id, Intake.client_status, Intake.problem)
+                                         .where(Intake.client_id == client_id).order_by(Intake.id))]
 
 
 def _with_problem(problem: str, i: int = 0) -> dict:

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import demo, packages, setup
+from engine.cases.clients import identity as register_identity
 from engine.errors import PackageInvalid
 from engine.packages import demo_scripts
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.config import BPMN_DIR
 from engine.store.models import AuditEvent, Case, Client, HumanTask, PackageVersion, User
 
@@ -48,7 +49,8 @@ DEMO_CASES = sorted([
 
 def _cases(runtime) -> list[tuple]:
     with runtime.db.reading() as session:
-        names = {c.id: f"{c.family_name} {c.given_name}" for c in session.execute(select(Client)).scalars()}
+        names = {c.id: "{family_name} {given_name}".format(**register_identity(session, c))
+                 for c in session.execute(select(Client)).scalars()}
         found = []
         for case in session.execute(select(Case)).scalars():
             waiting = session.execute(select(HumanTask.bpmn_id).where(
@@ -69,6 +71,7 @@ def test_a_fresh_database_gets_the_demo_users_and_cases_each_step_audited(runtim
             select(AuditEvent).where(AuditEvent.kind == "task_completed")).scalars()}
         entry = session.execute(select(AuditEvent.payload).join(HumanTask, HumanTask.id == AuditEvent.task_id).where(
             AuditEvent.kind == "task_completed", HumanTask.bpmn_id == "jr_entry")).scalar_one()
+        entry = audit.readable(session, entry)  # sealed under the case's key
     assert people == {name: (display, sorted(roles)) for name, display, roles in setup.DEMO_USERS}
     assert _cases(runtime) == DEMO_CASES
     # Every scripted step went through tasks.complete as its demo user: 6 intakes, 22 family-care steps, 2 jobs,

@@ -17,7 +17,7 @@ from engine import packages
 from engine.cases import cases
 from engine.documents import documents, render
 from engine.errors import Forbidden, NotFound, PackageInvalid, ValidationFailed
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.config import BPMN_DIR
 from engine.store.models import AuditEvent
 from tests import demo_data
@@ -162,8 +162,9 @@ def test_english_and_versions_and_audit(runtime, people, case_at_casework):
     assert [(d["document"], d["version"], d["by"]) for d in listed if d["document"] == "case_log"] == [
         ("case_log", 2, "anna"), ("case_log", 1, "anna")]
     with runtime.db.reading() as session:
-        kinds = session.execute(select(AuditEvent.kind, AuditEvent.payload).where(AuditEvent.case_id == case_id)
-                                .order_by(AuditEvent.seq)).all()
+        kinds = [(k, audit.readable(session, p)) for k, p in session.execute(  # payloads sealed: opened
+            select(AuditEvent.kind, AuditEvent.payload).where(AuditEvent.case_id == case_id)
+            .order_by(AuditEvent.seq)).all()]
     produced = [p for k, p in kinds if k == "document_produced"]
     assert [(p["document"], p["version"], p["language"]) for p in produced] == [
         ("cooperation_agreement", 1, "en"), ("case_log", 1, "hu"), ("case_log", 2, "hu")]
@@ -193,8 +194,9 @@ def test_signed_copies_are_read_by_their_content(runtime, people, case_at_casewo
     with pytest.raises(NotFound, match="no document 'passport'"):
         documents.upload(runtime, case_id, "passport", PDF, people.anna, "x.pdf")
     with runtime.db.reading() as session:
-        uploaded = session.execute(select(AuditEvent.payload).where(AuditEvent.case_id == case_id,
-                                                                    AuditEvent.kind == "document_uploaded")).all()
+        uploaded = [(audit.readable(session, p),) for (p,) in session.execute(
+            select(AuditEvent.payload).where(AuditEvent.case_id == case_id,
+                                             AuditEvent.kind == "document_uploaded")).all()]
     assert [p["uploaded_name"] for (p,) in uploaded] == ["aláírt.pdf", "scan.jpg", "photo.png"]
 
 

@@ -32,7 +32,7 @@ from engine.audit import audit_verify
 from engine.definitions import definitions
 from engine.people import api_tokens, users
 from engine.runtime.runtime import Runtime
-from engine.store import clock, db, migrate
+from engine.store import audit, clock, db, migrate
 from engine.store.db import Database
 from engine.store.models import AuditEvent, Case, HumanTask
 from engine.store.timer_models import Timer
@@ -264,7 +264,7 @@ def test_killed_processes_and_a_crashed_database_lose_nothing_acknowledged_and_d
             AuditEvent.kind == "task_completed", AuditEvent.case_id.in_(list(cases_)))).scalars())
         timer_rows = list(session.execute(select(Timer).where(Timer.case_id.in_(list(cases_)))).scalars())
         fired_events = Counter(
-            (e.payload if isinstance(e.payload, dict) else json.loads(e.payload))["timer_id"]
+            audit.readable(session, e.payload if isinstance(e.payload, dict) else json.loads(e.payload))["timer_id"]
             for e in session.execute(select(AuditEvent).where(AuditEvent.kind == "timer_fired",
                                                               AuditEvent.case_id.in_(list(cases_)))).scalars())
         verified = audit_verify.verify(session)

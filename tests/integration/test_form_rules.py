@@ -16,7 +16,7 @@ from engine.cases import cases, tasks
 from engine.errors import ConfirmationNeeded, ValidationFailed
 from engine.reports import run
 from engine.reports.request import parse_request
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.models import AuditEvent
 from tests import demo_data
 
@@ -213,6 +213,7 @@ def test_a_second_family_care_case_needs_confirmation_and_names_the_open_one(run
 
         payload = session.execute(select(AuditEvent.payload).where(AuditEvent.case_id == second,
                                                                    AuditEvent.kind == "case_started")).scalar_one()
+        payload = audit.readable(session, payload)
     assert payload["confirmed_with_open_cases"] == [first]
     # Another client, or an intake, is not affected; a process without the declaration neither.
     other = demo_data.run_intake(runtime, people.anna, 1)

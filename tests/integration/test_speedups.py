@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, select, text
 from engine import setup, speedups
 from engine.definitions import serialization
 from engine.runtime.runtime import Runtime
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.db import Database
 from engine.store.models import AuditEvent, Case, HumanTask, User
 from engine.store.timer_models import Timer
@@ -76,7 +76,7 @@ def _view(runtime, case_ids: list[int]) -> list[str]:
             timer_rows = [(r.bpmn_id, r.state, r.due_at, r.run_at, r.attempts, r.spiff_task_id)
                           for r in session.execute(select(Timer).where(Timer.case_id == case_id)
                                                    .order_by(Timer.id)).scalars()]
-            events = [(e.kind, e.actor, e.payload)
+            events = [(e.kind, e.actor, audit.readable(session, e.payload))
                       for e in session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id)
                                                .order_by(AuditEvent.id)).scalars()]
             views.append(_normalised({"case": (case.process_key, case.status, case.lock_version, case.audit_seq),

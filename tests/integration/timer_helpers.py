@@ -12,7 +12,7 @@ from engine.cases import cases, tasks
 from engine.definitions import definitions, serialization
 from engine.people import users
 from engine.sandbox import calendar_helpers
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.models import AuditEvent, Case, HumanTask
 from engine.store.timer_models import Timer
 from engine.timers import timers
@@ -99,7 +99,11 @@ def events(runtime, kind: str, case_id: int | None = None) -> list[AuditEvent]:
         query = select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)
         if case_id is not None:
             query = query.where(AuditEvent.case_id == case_id)
-        return list(session.execute(query).scalars())
+        found = list(session.execute(query).scalars())
+        for e in found:  # detached, each with its payload as written (a sealed one opened with the case's key)
+            session.expunge(e)
+            e.payload = audit.readable(session, e.payload)
+        return found
 
 
 def count_events(runtime, kind: str) -> int:
@@ -197,7 +201,8 @@ def clone_cases(runtime, template_case_id: int, n: int, chunk: int = 2000, due_f
 
 
 def json_payloads(evts) -> list[dict]:
-    return [e.payload if isinstance(e.payload, dict) else json.loads(e.payload) for e in evts]
+    """The payloads as written (sealed ones opened with the keys this process holds)."""
+    return [audit.readable(None, e.payload if isinstance(e.payload, dict) else json.loads(e.payload)) for e in evts]
 
 
 def family_case_follow_up_fired(runtime, people) -> int:
