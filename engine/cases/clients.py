@@ -97,11 +97,11 @@ def register(connection: Connection, case, data: dict, registration: dict, actor
         kind = audit.CLIENT_RETURNED
     problem = data.get(recorded["problem"]) if "problem" in recorded else None
     phone = data.get(recorded["phone"]) if "phone" in recorded else None
-    key_id = case.data_key_id  # the intake is the case's: sealed under its key, erased with it
+    case_key = getattr(case, "data_key_id", None)  # the intake is the case's: sealed under its key, erased with it
     _INSERT_REGISTRATION.insert(connection, dict(
         client_id=client_id, case_id=case.id, client_status=status, taken_at=at,
-        problem=keys.seal_text(connection, key_id, problem or "", keys.INTAKE) if key_id else problem or "",
-        phone=keys.seal_text(connection, key_id, phone or None, keys.INTAKE) if key_id else phone or None))
+        problem=keys.seal_text(connection, case_key, problem or "", keys.INTAKE) if case_key else problem or "",
+        phone=keys.seal_text(connection, case_key, phone or None, keys.INTAKE) if case_key else phone or None))
     case.client_id = client_id
     case_audit.add(kind, {"client_code": code, "client_status": status})
     return {"client_code": code, "client_status": status}

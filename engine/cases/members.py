@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from ..errors import ValidationFailed
 from ..forms.member_blocks import ATTENDANCE, JOIN, LEAVE, blocks
-from ..store import audit
+from ..store import audit, keys
 from ..store.models import CaseMember, Client
 from . import clients
 
@@ -102,7 +102,9 @@ def apply(session, settings: dict, form, clean: dict, case, task, actor: str, at
                                   f"{member.joined_on.isoformat()}; leaving on {left_on.isoformat()} would be earlier",
                                   row["left_on"], joined_on=member.joined_on.isoformat(), client_code=code)
                 member.left_on, member.left_task_id = left_on, task.id
-                member.data = {**(member.data or {}), **{k: v for k, v in row.items() if k != "client_code"}}
+                member.data = keys.seal_json(session, case.data_key_id, {
+                    **(recorded(session, member) or {}), **{k: v for k, v in row.items() if k != "client_code"}},
+                    keys.MEMBER)
                 left.append((code, row, member))
                 del current[member.client_id]
                 case_audit.add(audit.MEMBER_LEFT, {"client_code": code, "left_on": left_on.isoformat(), "field": field},
@@ -124,7 +126,9 @@ def apply(session, settings: dict, form, clean: dict, case, task, actor: str, at
                     raise _refuse(f"{field}/{i}/client_code", "already_a_member", f"{code} is already a member", code)
                 member = CaseMember(case_id=case.id, client_id=ids[code], joined_on=_day(row["joined_on"]),
                                     left_on=None, joined_task_id=task.id, left_task_id=None,
-                                    data={k: v for k, v in row.items() if k != "client_code"}, recorded_at=at,
+                                    data=keys.seal_json(session, case.data_key_id,
+                                                        {k: v for k, v in row.items() if k != "client_code"},
+                                                        keys.MEMBER), recorded_at=at,
                                     recorded_by=actor)
                 session.add(member)
                 current[ids[code]] = member
@@ -167,7 +171,7 @@ def data_of(session, case_id: int) -> dict:
     rows = session.execute(select(CaseMember, Client.client_code).join(Client, Client.id == CaseMember.client_id)
                            .where(CaseMember.case_id == case_id)
                            .order_by(CaseMember.joined_on, CaseMember.id)).all()
-    listed = [{**(m.data or {}), "client_code": code, "joined_on": m.joined_on.isoformat(),
+    listed = [{**(recorded(session, m) or {}), "client_code": code, "joined_on": m.joined_on.isoformat(),
                "left_on": m.left_on.isoformat() if m.left_on else None} for m, code in rows]
     current = [item["client_code"] for item in listed if item["left_on"] is None]
     return {"case_members": listed, "current_members": current, "member_count": len(current)}
@@ -182,10 +186,15 @@ def overlay(session, settings: dict, case_id: int, data: dict) -> dict:
     return {**data, **data_of(session, case_id)}
 
 
-def follow_up_seed(code: str, row: dict, member: CaseMember, case_id: int) -> dict:
+def recorded(session, member: CaseMember) -> dict | None:
+    """What a membership's joining and leaving rows recorded, opened (sealed under the case's data key)."""
+    return keys.open_json(session, member.data, keys.MEMBER)
+
+
+def follow_up_seed(session, code: str, row: dict, member: CaseMember, case_id: int) -> dict:
     """The data a case started for a member who left begins with: what was recorded at their joining and
     leaving, the days, and the case they left."""
-    data = {k: v for k, v in (member.data or {}).items()}
+    data = {k: v for k, v in (recorded(session, member) or {}).items()}
     data.update({k: v for k, v in row.items() if k != "client_code"})
     data.update(joined_on=member.joined_on.isoformat(), left_on=member.left_on.isoformat() if member.left_on
                 else None, members_case_id=case_id)

@@ -433,7 +433,7 @@ def _start_for_leavers(runtime: Runtime, session, settings: dict, left: list, ca
         here = {"case_id": case.id, "process_key": case.process_key, "task_id": task.id, "step": task.step,
                 "field": "client_code", "client_code": code}
         new = start_in(runtime, session, key, actor, code, True, at, linked_from=here,
-                       extra_seed=members.follow_up_seed(code, row, member, case.id))
+                       extra_seed=members.follow_up_seed(session, code, row, member, case.id))
         step.audit.add(audit.CASE_LINKED, {"started": {"case_id": new["case_id"], "process_key": key,
                                                        "task_id": task.id, "step": task.step,
                                                        "field": "client_code", "client_code": code}}, task.id)

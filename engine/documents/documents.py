@@ -241,7 +241,9 @@ def _store(session, case: Case, actor: Actor, at, document_key: str, kind: str, 
     row = CaseDocument(case_id=case.id, task_id=task.id if task else None, step=task.step if task else None,
                        bpmn_id=task.bpmn_id if task else None, document_key=document_key, kind=kind,
                        version=version, language=lang, media_type=media_type, file_name=file_name,
-                       size=len(content), sha256=digest, source_hash=source, content=content,
+                       size=len(content), sha256=digest, source_hash=source,
+                       content=keys.seal(session, case.data_key_id, content, keys.DOCUMENT) if case.data_key_id
+                       else content,
                        produced_by=actor.username, produced_at=at)
     session.add(row)
     session.flush()
@@ -313,7 +315,7 @@ def download(runtime: Runtime, case_id: int, document_id: int, actor: Actor, via
             raise NotFound(f"case {case_id} has no document {document_id}")
         found, _templates = _declarations(session, case)
         described = _row(row, {d["id"]: d["title"] for d in found})
-        content = bytes(row.content)
+        content = keys.open_sealed(session, bytes(row.content), keys.DOCUMENT)  # sealed under the case's key
         events = audit.CaseAudit(case, actor.username, at)
         events.add(audit.DOCUMENT_DOWNLOADED, {"document": row.document_key, "title": described["title"],
                                                "version": row.version, "kind": row.kind, "document_id": row.id,

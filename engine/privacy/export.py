@@ -16,7 +16,7 @@ import json
 
 from sqlalchemy import select
 
-from ..cases import clients
+from ..cases import clients, members
 from ..cases.cases import case_data_and_entries
 from ..documents.models import CaseDocument
 from ..people import access
@@ -77,7 +77,8 @@ def collect(runtime: Runtime, actor: Actor, client_code: str) -> dict:
             view = runtime.definition(session, case.definition_id)
             out["memberships"].append({"case_id": case.id, "process_key": case.process_key, "process": view.name,
                                        "joined_on": _iso(member.joined_on), "left_on": _iso(member.left_on),
-                                       "data": member.data, "recorded_by": member.recorded_by,
+                                       "data": members.recorded(session, member),
+                                       "recorded_by": member.recorded_by,
                                        "caseworker": usernames.get(case.caseworker_id or 0)})
         out["consents"] = _consents(session, client.id, [c["case_id"] for c in out["cases"]])
     with runtime.db.unit_of_work() as session:
@@ -129,7 +130,8 @@ def _case(runtime: Runtime, session, case: Case, usernames: dict) -> dict:
         "documents": [{"document_key": d.document_key, "kind": d.kind, "version": d.version, "step": d.step,
                        "file_name": d.file_name, "media_type": d.media_type, "produced_by": d.produced_by,
                        "produced_at": d.produced_at.isoformat(), "sha256": d.sha256,
-                       "content_base64": base64.b64encode(d.content).decode("ascii") if d.content else None}
+                       "content_base64": base64.b64encode(keys.open_sealed(session, bytes(d.content), keys.DOCUMENT))
+                       .decode("ascii") if d.content else None}
                       for d in documents],
         "history": [_event(session, e) for e in events],
     }

@@ -183,6 +183,8 @@ def reload_master_keys() -> None:
 
 
 def _connection(bind) -> Connection:
+    if bind is None:
+        raise KeyUnavailable("a data key this process does not hold is needed, and no database was given to read it")
     return bind if isinstance(bind, Connection) else bind.connection()
 
 

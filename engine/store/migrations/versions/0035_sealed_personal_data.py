@@ -5,14 +5,14 @@ Revises: 0034_consents
 Create Date: 2026-12-06
 
 Every case and every registered client gets a data key (``data_keys``, wrapped by the configured master key,
-engine/store/keys.py), and what they hold is sealed under it here, row by row: a case's workflow state, its
-steps' drafts, the payloads of its audit events (but views and erasure events, which name nobody), its intake's
-problem and phone (an audit event written before digests whose chain did not verify at migration 0033 keeps its
-payload in clear: its hash covers it); a client's names, birth place, mother's name and
-phone, and the payloads of the register's corrections about them. Nothing is re-hashed: an audit event's hash
-covers its payload's digest, which is the digest of the plain payload, sealed or not. Cases whose personal data
-was erased already get no key. The master key must be configured before upgrading (docs/operations.md, "Keys");
-the embedded database makes its key file on first use.
+engine/store/keys.py), and what they hold is sealed under it here, row by row: a case's workflow state, its steps'
+drafts, the payloads of its audit events (but views and erasure events, which name nobody), its intake's problem
+and phone, its members' rows and its documents' bytes (an audit event written before digests, whose chain did not
+verify at migration 0033, keeps its payload in clear: its hash covers it); a client's names, birth place, mother's
+name and phone, and the payloads of the register's corrections about them. Nothing is re-hashed: an audit event's
+hash covers its payload's digest, which is the digest of the plain payload, sealed or not. Cases whose personal
+data was erased already get no key. The master key must be configured before upgrading (docs/operations.md,
+"Keys"); the embedded database makes its key file on first use.
 
 The text columns that hold sealed values widen to TEXT (a sealed value is longer than the 200 characters a name
 had). Downgrading opens everything again and drops the keys.
@@ -53,6 +53,10 @@ _tasks = sa.table('human_tasks', sa.column('id', sa.BigInteger), sa.column('case
                   sa.column('draft', sa.JSON))
 _intakes = sa.table('intakes', sa.column('id', sa.BigInteger), sa.column('case_id', sa.BigInteger),
                     sa.column('problem', sa.Text), sa.column('phone', sa.Text))
+_members = sa.table('case_members', sa.column('id', sa.BigInteger), sa.column('case_id', sa.BigInteger),
+                    sa.column('data', sa.JSON))
+_documents = sa.table('case_documents', sa.column('id', sa.BigInteger), sa.column('case_id', sa.BigInteger),
+                      sa.column('content', sa.LargeBinary))
 _events = sa.table('audit_events', sa.column('id', sa.BigInteger), sa.column('case_id', sa.BigInteger),
                    sa.column('kind', sa.String), sa.column('payload', sa.JSON),
                    sa.column('payload_digest', sa.String))
@@ -75,6 +79,15 @@ def _seal_case(conn, case_id: int, key_id: str) -> None:
         conn.execute(_intakes.update().where(_intakes.c.id == row.id).values(
             problem=keys.seal_text(conn, key_id, row.problem, keys.INTAKE),
             phone=keys.seal_text(conn, key_id, row.phone, keys.INTAKE)))
+    for row in conn.execute(sa.select(_members.c.id, _members.c.data).where(_members.c.case_id == case_id)).all():
+        if not keys.is_sealed_json(row.data):
+            conn.execute(_members.update().where(_members.c.id == row.id).values(
+                data=keys.seal_json_text(conn, key_id, _json_text(row.data), keys.MEMBER)))
+    for row in conn.execute(sa.select(_documents.c.id, _documents.c.content)
+                            .where(_documents.c.case_id == case_id)).all():
+        if row.content and not keys.is_sealed(bytes(row.content)):
+            conn.execute(_documents.update().where(_documents.c.id == row.id).values(
+                content=keys.seal(conn, key_id, bytes(row.content), keys.DOCUMENT)))
     _seal_payloads(conn, key_id, conn.execute(
         sa.select(_events.c.id, _events.c.payload).where(_events.c.case_id == case_id,
                                                           _events.c.kind.not_in(_UNSEALED),
@@ -161,6 +174,14 @@ def downgrade() -> None:
         conn.execute(_intakes.update().where(_intakes.c.id == row.id).values(
             problem=keys.open_text(conn, row.problem, keys.INTAKE), phone=keys.open_text(conn, row.phone,
                                                                                          keys.INTAKE)))
+    for row in conn.execute(sa.select(_members.c.id, _members.c.data)).all():
+        text = keys.open_json_text(conn, row.data, keys.MEMBER)
+        if text is not None:
+            conn.execute(_members.update().where(_members.c.id == row.id).values(data=json.loads(text)))
+    for row in conn.execute(sa.select(_documents.c.id, _documents.c.content)).all():
+        if row.content and keys.is_sealed(bytes(row.content)):
+            conn.execute(_documents.update().where(_documents.c.id == row.id).values(
+                content=keys.open_sealed(conn, bytes(row.content), keys.DOCUMENT)))
     for client in conn.execute(sa.select(_clients).where(_clients.c.data_key_id.is_not(None))).all():
         conn.execute(_clients.update().where(_clients.c.id == client.id).values(
             **{c: keys.open_text(conn, getattr(client, c), keys.CLIENT) for c in _CLIENT_TEXT}))
