@@ -204,3 +204,35 @@ def test_the_migration_seals_what_was_written_in_clear(runtime, people):
     assert found["client"]["family_name"] == PERSON["family_name"]
     # In the rows; the SQLite file's free pages may still hold the old text until VACUUM (docs/operations.md).
     assert PERSON["intake_problem"] not in _rows_but_clients(fresh)
+
+
+def test_the_keys_commands_make_a_key_rewrap_under_it_and_report(runtime, people, database_url, tmp_path,
+                                                                 master_keys):
+    """`segito keys new` on a key file that holds the old key, `rotate`, `status`: as an operator rotates."""
+    from tests.integration.test_cli import Segito
+
+    code = _register(runtime, people.anna, PERSON)
+    key_file = tmp_path / "segito.key"
+    key_file.write_text(f"test-master-1 {os.environ[keys.ENV_KEYS].split(':', 1)[1]}\n")
+    master_keys("")  # from the key file from now on
+    segito = Segito(database_url)
+    env = {keys.ENV_FILE: str(key_file), keys.ENV_KEYS: None}
+    made = segito.ok("keys", "new", env=env)
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    lines = [line for line in key_file.read_text().splitlines() if not line.startswith("#")]
+    assert [line.split()[0] for line in lines] == [made["master_key"], "test-master-1"]  # new first, old kept
+    assert segito.ok("keys", "rotate", env=env)["rewrapped"] >= 2  # the intake's case key and the client's
+    status = segito.ok("keys", "status", env=env)
+    assert status["active"] == made["master_key"] and status["rotation_pending"] == 0 and not status["problems"]
+    # The old key can go: the register still opens with the new one alone.
+    key_file.write_text(next(line for line in key_file.read_text().splitlines()
+                             if line.startswith(made["master_key"])) + "\n")
+    keys.reload_master_keys()
+    monkey_env = {keys.ENV_FILE: str(key_file)}
+    os.environ.update(monkey_env)
+    try:
+        with runtime.db.reading() as session:
+            client = session.execute(select(Client).where(Client.client_code == code)).scalar_one()
+            assert clients.identity(session, client)["family_name"] == PERSON["family_name"]
+    finally:
+        del os.environ[keys.ENV_FILE]
