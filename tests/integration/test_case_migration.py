@@ -3,11 +3,14 @@ a dry run says for each case whether it can move and why not; moving keeps each 
 deadline), writes one audit event per case and goes on past a case that fails; a batch is reverted."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from sqlalchemy import select, update
 
 from engine.cases import migration, tasks
 from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.store import audit
 from engine.store.models import AuditEvent, Case, HumanTask, ProcessDefinition
 from engine.store.timer_models import Timer
 
@@ -77,8 +80,9 @@ def test_dry_run_move_and_revert(runtime, people):
     assert next(t for t in after if t.bpmn_id == "step_3_3").name == "3.3 Esetmunka (folyamatos)"
     assert _timers(runtime, at_3_3) == timers_before
     with runtime.db.reading() as session:
-        events = session.execute(select(AuditEvent.case_id, AuditEvent.payload)
-                                 .where(AuditEvent.kind == migration.CASE_MIGRATED)).all()
+        events = [SimpleNamespace(case_id=e.case_id, payload=audit.readable(session, e.payload))  # sealed: opened
+                  for e in session.execute(select(AuditEvent.case_id, AuditEvent.payload)
+                                           .where(AuditEvent.kind == migration.CASE_MIGRATED)).all()]
         batch_event = session.execute(select(AuditEvent.payload).where(AuditEvent.kind == migration.CASES_MIGRATED)
                                       ).scalar_one()
     assert sorted(e.case_id for e in events) == [at_3_1, at_3_3]

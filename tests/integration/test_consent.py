@@ -11,7 +11,7 @@ from sqlalchemy import select
 from engine.cases import cases, consent, tasks
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.people import users
-from engine.store import clock
+from engine.store import audit, clock
 from engine.store.consent_models import Consent
 from engine.store.models import AuditEvent
 from tests import case_management_data as cm
@@ -101,6 +101,7 @@ def test_withdrawal_stops_every_step_until_consent_is_given_again(runtime, peopl
     with runtime.db.reading() as session:
         payload = session.execute(select(AuditEvent.payload).where(
             AuditEvent.kind == consent.CONSENT_WITHDRAWN)).scalar_one()
+        payload = audit.readable(session, payload)  # sealed under the case's key
     assert payload["withdrawn_on"] == "2026-03-12" and payload["cases_stopped"] == [case_id]
 
     # The person consents again: a new statement on record, and the case goes on where it waited.
