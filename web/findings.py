@@ -124,7 +124,7 @@ def say(problem: dict) -> str:
     if code == "form_file_missing":
         return gettext("user task '%(task)s' names form file '%(form)s', which is missing", task=p.get("task"),
                          form=p.get("form"))
-    return _form(code, p) or str(problem.get("message", ""))
+    return _form(code, p) or _package(code, p) or str(problem.get("message", ""))
 
 
 def _form(code: str, p: dict) -> str:
@@ -147,6 +147,41 @@ def _form(code: str, p: dict) -> str:
     if code == "form_label_missing":
         return gettext("field '%(field)s': x-label needs 'hu' and 'en'", field=p.get("field"))
     return ""
+
+
+def _package(code: str, p: dict) -> str:
+    """A problem of the package's files or of what its manifest names (engine/packages/check.py); a manifest's
+    problem starts with the field's path, as the command line prints it."""
+    said = {
+        "folder_unknown": lambda: gettext("folder '%(folder)s/' is not part of a package (known: %(known)s)",
+                                          folder=p.get("folder"), known=p.get("known")),
+        "file_not_allowed": lambda: gettext("a package holds service.yaml, BPMN files, README/*.md and the known "
+                                            "folders only"),
+        "manifest_missing": lambda: gettext("missing: every package has a manifest (docs/services.md)"),
+        "forms_folder_file": lambda: gettext("forms/ holds form files (*.json) only, no subfolders"),
+        "process_file_missing": lambda: gettext("processes.%(process)s: file '%(file)s' is not in the package",
+                                                process=p.get("process"), file=p.get("file")),
+        "process_not_declared": lambda: gettext("not declared in service.yaml (add it under 'processes')"),
+        "process_key_mismatch": lambda: gettext("processes.%(declared)s: %(file)s holds process '%(key)s', so its "
+                                                "key here must be '%(key)s'", declared=p.get("declared"),
+                                                file=p.get("file"), key=p.get("key")),
+        "role_unknown": lambda: gettext("unknown role '%(role)s' (the engine's roles: %(known)s)", role=p.get("role"),
+                                        known=p.get("known")),
+        "lane_without_role": lambda: gettext("lane '%(lane)s' of %(file)s is no role's lane (add a role with 'lane: "
+                                             "%(lane)s' under 'roles')", lane=p.get("lane"), file=p.get("file")),
+        "role_not_in_package": lambda: gettext("'%(role)s' is not one of this package's roles", role=p.get("role")),
+        "process_not_in_package": lambda: gettext("'%(process)s' is not a process of this package",
+                                                  process=p.get("process")),
+        "form_field_unknown": lambda: gettext("no form of process '%(process)s' has a field '%(field)s'",
+                                              process=p.get("process"), field=p.get("field")),
+        "user_task_unknown": lambda: gettext("no process of this package has a user task '%(task)s'",
+                                             task=p.get("task")),
+        "timer_purpose_unknown": lambda: gettext("no timer of this package has purpose '%(purpose)s'",
+                                                 purpose=p.get("purpose")),
+    }.get(code)
+    if said is None:
+        return ""
+    return f"{p['path']}: {said()}" if p.get("path") else said()
 
 
 def where(problem: dict) -> str:

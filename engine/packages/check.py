@@ -75,12 +75,14 @@ def check_files(package: Package) -> list[PackageProblem]:
         if "/" in path:
             if top not in folders:
                 problems.append(PackageProblem(path, None, f"folder '{top}/' is not part of a package (known: "
-                                                           f"{', '.join(sorted(folders))})"))
+                                                           f"{', '.join(sorted(folders))})", "folder_unknown",
+                                               {"folder": top, "known": ", ".join(sorted(folders))}))
         elif path != MANIFEST and not path.endswith((".bpmn", ".md")):
             problems.append(PackageProblem(path, None, "a package holds service.yaml, BPMN files, README/*.md and "
-                                                       "the known folders only"))
+                                                       "the known folders only", "file_not_allowed"))
     if MANIFEST not in package.files:
-        problems.append(PackageProblem(MANIFEST, None, "missing: every package has a manifest (docs/services.md)"))
+        problems.append(PackageProblem(MANIFEST, None, "missing: every package has a manifest (docs/services.md)",
+                                       "manifest_missing"))
     return problems
 
 
@@ -94,7 +96,8 @@ def check(package: Package) -> Checked:
              if path.endswith(".json") and path.count("/") == 1}
     for path in package.under("forms"):
         if not path.endswith(".json") or path.count("/") != 1:
-            problems.append(PackageProblem(path, None, "forms/ holds form files (*.json) only, no subfolders"))
+            problems.append(PackageProblem(path, None, "forms/ holds form files (*.json) only, no subfolders",
+                                           "forms_folder_file"))
     processes: dict[str, CheckedProcess] = {}
     warnings: list[PackageProblem] = []
     declared_files = {}
@@ -105,10 +108,12 @@ def check(package: Package) -> Checked:
         for key, spec in manifest["processes"].items():
             if spec["file"] not in package.files:
                 problems.append(PackageProblem(MANIFEST, lines.of("processes", key, "file"),
-                                               f"processes.{key}: file '{spec['file']}' is not in the package"))
+                                               f"processes.{key}: file '{spec['file']}' is not in the package",
+                                               "process_file_missing", {"process": key, "file": spec["file"]}))
     for path in sorted(p for p in package.files if "/" not in p and p.endswith(".bpmn")):
         if manifest is not None and path not in declared_files:
-            problems.append(PackageProblem(path, None, f"not declared in {MANIFEST} (add it under 'processes')"))
+            problems.append(PackageProblem(path, None, f"not declared in {MANIFEST} (add it under 'processes')",
+                                           "process_not_declared"))
         upload = definitions.Upload(path, package.files[path], forms)
         try:
             key, _name, _spec, forms_used, catalogue = definitions.validated(upload)
@@ -127,7 +132,8 @@ def check(package: Package) -> Checked:
         if path in declared_files and declared_files[path] != key:
             problems.append(PackageProblem(MANIFEST, lines.of("processes", declared_files[path], "file"),
                                            f"processes.{declared_files[path]}: {path} holds process '{key}', so "
-                                           f"its key here must be '{key}'"))
+                                           f"its key here must be '{key}'", "process_key_mismatch",
+                                           {"declared": declared_files[path], "file": path, "key": key}))
     if manifest is not None:
         for key, proc in processes.items():
             if key in manifest["processes"]:
@@ -174,24 +180,29 @@ def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, Chec
     """What the manifest names must exist: roles, lanes, processes, tasks, timer purposes, form fields."""
     problems = []
 
-    def refuse(path: tuple, message: str) -> None:
-        problems.append(PackageProblem(MANIFEST, lines.of(*path), f"{'.'.join(map(str, path))}: {message}"))
+    def refuse(path: tuple, message: str, code: str = "", **params) -> None:
+        where = ".".join(map(str, path))
+        problems.append(PackageProblem(MANIFEST, lines.of(*path), f"{where}: {message}", code,
+                                       {"path": where, **params} if code else {}))
 
     roles = manifest["roles"]
     for role in roles:
         if role not in ROLES:
-            refuse(("roles", role), f"unknown role '{role}' (the engine's roles: {', '.join(ROLES)})")
+            refuse(("roles", role), f"unknown role '{role}' (the engine's roles: {', '.join(ROLES)})",
+                   "role_unknown", role=role, known=", ".join(ROLES))
     by_lane = {spec["lane"] for spec in roles.values()}
     for key, proc in processes.items():
         for lane in sorted(proc.lanes - by_lane):
             refuse(("processes", key), f"lane '{lane}' of {proc.upload.bpmn_name} is no role's lane (add a role "
-                                       f"with 'lane: {lane}' under 'roles')")
+                                       f"with 'lane: {lane}' under 'roles')", "lane_without_role", lane=lane,
+                   file=proc.upload.bpmn_name)
     registering = {k for k, spec in manifest["processes"].items() if spec.get("registers_client")}
     for key, spec in manifest["processes"].items():
         start = spec["start"]
         for i, role in enumerate(start.get("roles") or ()):
             if role not in roles:
-                refuse(("processes", key, "start", "roles", i), f"'{role}' is not one of this package's roles")
+                refuse(("processes", key, "start", "roles", i), f"'{role}' is not one of this package's roles",
+                       "role_not_in_package", role=role)
         if start.get("manual") is False and start["from"] == NOTHING:
             # The engine starts a case from another one for that case's client (a member leaving, a form choice).
             refuse(("processes", key, "start", "manual"), "a case that starts from nothing and not by hand could "
@@ -210,28 +221,32 @@ def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, Chec
                 for column, form_field in named.items():
                     if form_field not in found.fields:
                         refuse(("processes", key, "registers_client", group, column),
-                               f"no form of process '{key}' has a field '{form_field}'")
+                               f"no form of process '{key}' has a field '{form_field}'", "form_field_unknown",
+                               process=key, field=form_field)
         _legal_basis_problems(key, spec, found, refuse)
         if found is not None and REGISTER_CLIENT in found.operations and not registration:
             refuse(("processes", key), f"{found.upload.bpmn_name} calls '{REGISTER_CLIENT}', so the process needs "
                                        "'registers_client' (which form fields feed the client register)")
     for name, spec in (manifest.get("caseloads") or {}).items():
         if spec["role"] not in roles:
-            refuse(("caseloads", name, "role"), f"'{spec['role']}' is not one of this package's roles")
+            refuse(("caseloads", name, "role"), f"'{spec['role']}' is not one of this package's roles",
+                   "role_not_in_package", role=spec["role"])
         counts = spec["counts"]
         for i, key in enumerate(counts.get("processes") or ()):
             if key not in manifest["processes"]:
-                refuse(("caseloads", name, "counts", "processes", i), f"'{key}' is not a process of this package")
+                refuse(("caseloads", name, "counts", "processes", i), f"'{key}' is not a process of this package",
+                       "process_not_in_package", process=key)
         tasks = {t for p in processes.values() for t in p.user_tasks}
         for i, task in enumerate(counts.get("tasks") or ()):
             if task not in tasks:
                 refuse(("caseloads", name, "counts", "tasks", i), f"no process of this package has a user task "
-                                                                 f"'{task}'")
+                                                                 f"'{task}'", "user_task_unknown", task=task)
         purposes = {t for p in processes.values() for t in p.timer_purposes}
         for i, purpose in enumerate(counts.get("timers") or ()):
             if purpose not in purposes:
                 refuse(("caseloads", name, "counts", "timers", i), f"no timer of this package has purpose "
-                                                                  f"'{purpose}'")
+                                                                  f"'{purpose}'", "timer_purpose_unknown",
+                       purpose=purpose)
     return problems
 
 

@@ -36,3 +36,29 @@ def test_a_forms_problems_are_worded_in_each_language(runtime, text, codes):
         words = hu["message"].replace(str(problem["params"].get("detail", "")), "").lower()  # the library's own
         assert not any(w in words for w in ("field ", "refers to", "which", "needs", "unknown", "not valid",
                                             "must have")), hu["message"]
+
+
+def test_a_packages_own_problems_are_worded_in_each_language(runtime):
+    """A stray folder and a role the engine does not know, refused with the manifest field's path."""
+    from pathlib import Path
+
+    from engine.packages.check import check
+    from engine.packages.load import from_files
+    from tests.integration.web_client import make_app
+
+    folder = Path(__file__).resolve().parents[2] / "docs" / "examples" / "self_help_group"
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    files["service.yaml"] = files["service.yaml"].replace(b"  caseworker:\n    lane: group_leader",
+                                                          b"  caseworkr:\n    lane: group_leader")
+    files["junk/notes.txt"] = b"x"
+    problems = [p.to_dict() for p in check(from_files(files, "self_help_group")).problems]
+    coded = {p["code"]: p for p in problems if p.get("code")}
+    assert {"folder_unknown", "role_unknown"} <= set(coded), problems
+    assert coded["role_unknown"]["params"]["path"] == "roles.caseworkr"
+    with make_app(runtime).test_request_context("/"):
+        english = {p["code"]: p for p in findings.worded(coded.values(), "en")}
+        hungarian = {p["code"]: p for p in findings.worded(coded.values(), "hu")}
+    for code in ("folder_unknown", "role_unknown"):
+        assert english[code]["message"] == coded[code]["message"]
+    assert hungarian["role_unknown"]["message"].startswith("roles.caseworkr: ismeretlen szerepkör: 'caseworkr'")
+    assert hungarian["folder_unknown"]["message"].startswith("a(z) 'junk/' mappa nem része a csomagnak")
