@@ -176,6 +176,11 @@ def _package(code: str, p: dict) -> str:
                                               process=p.get("process"), field=p.get("field")),
         "user_task_unknown": lambda: gettext("no process of this package has a user task '%(task)s'",
                                              task=p.get("task")),
+        "field_unknown": lambda: gettext("unknown field(s) %(fields)s", fields=p.get("fields")),
+        "schema_mismatch": lambda: gettext("does not fit the package's format: %(detail)s", detail=p.get("detail")),
+        "yaml_invalid": lambda: gettext("not valid YAML: %(detail)s", detail=p.get("detail")),
+        "not_utf8": lambda: gettext("not UTF-8 text: %(detail)s", detail=p.get("detail")),
+        "file_too_large": lambda: gettext("larger than %(limit)s bytes", limit=p.get("limit")),
         "timer_purpose_unknown": lambda: gettext("no timer of this package has purpose '%(purpose)s'",
                                                  purpose=p.get("purpose")),
     }.get(code)

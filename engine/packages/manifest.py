@@ -184,7 +184,8 @@ def load_mapping(text: bytes, file: str, max_bytes: int, what: str, not_mapping:
     problem that keeps it from being read (size, encoding, YAML, not a mapping), each with file and line."""
     lines = Lines()
     if len(text) > max_bytes:
-        return None, lines, [PackageProblem(file, None, f"larger than {max_bytes} bytes")]
+        return None, lines, [PackageProblem(file, None, f"larger than {max_bytes} bytes", "file_too_large",
+                                             {"limit": max_bytes})]
     try:
         loader = yaml.SafeLoader(text.decode("utf-8"))
         try:
@@ -197,12 +198,14 @@ def load_mapping(text: bytes, file: str, max_bytes: int, what: str, not_mapping:
         finally:
             loader.dispose()
     except UnicodeDecodeError as e:
-        return None, lines, [PackageProblem(file, None, f"not UTF-8 text: {e.reason}")]
+        return None, lines, [PackageProblem(file, None, f"not UTF-8 text: {e.reason}", "not_utf8",
+                                             {"detail": e.reason})]
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
-        return None, lines, [PackageProblem(file, line, f"not valid YAML: {e.problem or e}")]
+        return None, lines, [PackageProblem(file, line, f"not valid YAML: {e.problem or e}", "yaml_invalid",
+                                             {"detail": str(e.problem or e)})]
     except yaml.YAMLError as e:
-        return None, lines, [PackageProblem(file, None, f"not valid YAML: {e}")]
+        return None, lines, [PackageProblem(file, None, f"not valid YAML: {e}", "yaml_invalid", {"detail": str(e)})]
     if not isinstance(data, dict):
         return None, lines, [PackageProblem(file, 1, not_mapping)]
     return data, lines, []
@@ -214,7 +217,7 @@ def schema_problems(validator: Draft202012Validator, data: dict, lines: Lines, f
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = tuple(error.absolute_path)
         where = ".".join(str(p) for p in path) or "(top level)"
-        problems.append(PackageProblem(file, lines.of(*path), f"{where}: {_message(error)}"))
+        problems.append(PackageProblem(file, lines.of(*path), f"{where}: {_message(error)}", *_coded(error, where)))
     return problems
 
 
@@ -226,6 +229,17 @@ def parse(text: bytes, file: str = MANIFEST) -> tuple[dict | None, Lines, list[P
         return None, lines, problems
     problems = schema_problems(_VALIDATOR, data, lines, file)
     return (data if not problems else None), lines, problems
+
+
+def _coded(error, where: str) -> tuple[str, dict]:
+    """The code and params of a schema error, for the web app to word (web/findings.py): an unknown field by its
+    names, anything else with jsonschema's own words as the detail."""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set((error.schema or {}).get("properties") or {})
+        extra = [str(k) for k in error.instance if k not in known]
+        if extra:
+            return "field_unknown", {"path": where, "fields": ", ".join(repr(k) for k in extra)}
+    return "schema_mismatch", {"path": where, "detail": _message(error)}
 
 
 def _message(error) -> str:

@@ -62,3 +62,24 @@ def test_a_packages_own_problems_are_worded_in_each_language(runtime):
         assert english[code]["message"] == coded[code]["message"]
     assert hungarian["role_unknown"]["message"].startswith("roles.caseworkr: ismeretlen szerepkör: 'caseworkr'")
     assert hungarian["folder_unknown"]["message"].startswith("a(z) 'junk/' mappa nem része a csomagnak")
+
+
+@pytest.mark.parametrize("manifest, code, hungarian", [
+    (b"key: x\ncolour: red\n", "field_unknown", "(top level): ismeretlen mező(k):"),
+    (b"key: [x\n", "yaml_invalid", "nem érvényes YAML: "),
+    (b"key: 5\n", "schema_mismatch", "(top level): nem felel meg a csomag formátumának: "),
+])
+def test_a_manifests_problems_are_worded_in_each_language(runtime, manifest, code, hungarian):
+    from engine.packages import manifest as manifest_format
+    from tests.integration.web_client import make_app
+
+    _data, _lines, problems = manifest_format.parse(manifest)
+    found = [p.to_dict() for p in problems if p.code == code and p.params.get("path") in (None, "key", "(top level)")]
+    assert found, [p.to_dict() for p in problems]
+    with make_app(runtime).test_request_context("/"):
+        [english] = findings.worded(found[:1], "en")
+        [magyar] = findings.worded(found[:1], "hu")
+    assert magyar["message"].startswith(hungarian), magyar
+    assert english["message"] != magyar["message"] and english["message_en"] == found[0]["message"]
+    if code == "field_unknown":
+        assert "'colour'" in magyar["message"] and english["message"] == "(top level): unknown field(s) 'colour'"
