@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from engine import setup
-from engine.errors import Forbidden, SegitoError
+from engine.errors import DefinitionInvalid, Forbidden, PackageInvalid, SegitoError
 from engine.forms import input_check
 from engine.people import logins
 from engine.runtime.runtime import Runtime
@@ -162,7 +162,12 @@ def _install_error_handlers(app: Flask) -> None:
             if "details" in body:  # a package's problems in the request's language (web/findings.py)
                 body["details"] = findings.worded(body["details"], findings.api_locale())
             return jsonify(body), err.status
-        return render_template("error.html", status=err.status, message=err.message, code=err.code), err.status
+        # A refused package or definition lists its problems in the reader's language (web/findings.py).
+        problems = [f"{findings.where(d)}: {findings.say(d)}" for d in err.details if d.get("message")] \
+            if isinstance(err, (PackageInvalid, DefinitionInvalid)) and any(d.get("code") for d in err.details) \
+            else []
+        return render_template("error.html", status=err.status, message=err.message, code=err.code,
+                               problems=problems), err.status
 
     @app.errorhandler(CSRFError)
     def _csrf_error(err: CSRFError):

@@ -3,6 +3,7 @@ in English exactly as the engine (and the command line) says it, in Hungarian wi
 and the JSON library's own words quoted."""
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -83,3 +84,28 @@ def test_a_manifests_problems_are_worded_in_each_language(runtime, manifest, cod
     assert english["message"] != magyar["message"] and english["message_en"] == found[0]["message"]
     if code == "field_unknown":
         assert "'colour'" in magyar["message"] and english["message"] == "(top level): unknown field(s) 'colour'"
+
+
+def test_a_refused_package_on_a_page_lists_its_problems_in_the_readers_language(runtime, people):
+    """A page refused with a package's problems (publishing a draft the checks now refuse) lists each worded."""
+    from engine.errors import PackageInvalid
+    from tests.integration.web_client import browser, make_app
+
+    app = make_app(runtime)
+    detail = {"file": "service.yaml", "line": 3, "message": "roles.caseworkr: unknown role 'caseworkr' (the "
+              "engine's roles: caseworker)", "code": "role_unknown",
+              "params": {"path": "roles.caseworkr", "role": "caseworkr", "known": "caseworker"}}
+
+    def refused():
+        raise PackageInvalid("package x was refused (1 problem(s))", [detail])
+
+    app.add_url_rule("/test-refused-package", "test_refused_package", refused)
+    dora = browser(app, "dora")
+    page = dora.get("/test-refused-package")
+    assert page.status_code == 422
+    said = html.unescape(page.get_data(as_text=True))
+    assert "service.yaml:3: roles.caseworkr: ismeretlen szerepkör: 'caseworkr'" in said
+    assert "unknown role" not in said and "was refused" not in said
+    dora.post("/language", {"locale": "en"})
+    said = html.unescape(dora.get("/test-refused-package").get_data(as_text=True))
+    assert "service.yaml:3: roles.caseworkr: unknown role 'caseworkr'" in said and "szerepkör" not in said
