@@ -181,6 +181,15 @@ def _package(code: str, p: dict) -> str:
         "yaml_invalid": lambda: gettext("not valid YAML: %(detail)s", detail=p.get("detail")),
         "not_utf8": lambda: gettext("not UTF-8 text: %(detail)s", detail=p.get("detail")),
         "file_too_large": lambda: gettext("larger than %(limit)s bytes", limit=p.get("limit")),
+        "package_key_twice": lambda: gettext("two packages have the key '%(key)s'", key=p.get("key")),
+        "caseload_role_differs": lambda: gettext("package '%(package)s' counts caseload '%(caseload)s' for role "
+                                                 "'%(role)s'", package=p.get("package"), caseload=p.get("caseload"),
+                                                 role=p.get("role")),
+        "process_of_other_package": lambda: gettext("process '%(process)s' belongs to package '%(package)s'",
+                                                    process=p.get("process"), package=p.get("package")),
+        "start_from_not_deployed": lambda: gettext("process '%(process)s' is not deployed", process=p.get("process")),
+        "start_from_not_registering": lambda: gettext("process '%(process)s' registers no client",
+                                                      process=p.get("process")),
         "timer_purpose_unknown": lambda: gettext("no timer of this package has purpose '%(purpose)s'",
                                                  purpose=p.get("purpose")),
     }.get(code)

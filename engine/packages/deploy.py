@@ -46,7 +46,8 @@ def check_all(packages: list[Package]) -> list[Checked]:
                                                                                    for p in c.problems]
     keys = [c.package.key for c in checked]
     for key in sorted({k for k in keys if keys.count(k) > 1}):
-        problems.append(PackageProblem(MANIFEST, None, f"two packages have the key '{key}'"))
+        problems.append(PackageProblem(MANIFEST, None, f"two packages have the key '{key}'", "package_key_twice",
+                                       {"key": key}))
     if problems:
         _refuse(problems, packages)
     return checked
@@ -79,7 +80,9 @@ def _cross_package_problems(session: Session, checked: list[Checked]) -> list[Pa
             if role != spec["role"]:
                 problems.append(PackageProblem(MANIFEST, c.lines.of("caseloads", name, "role"),
                                                f"caseloads.{name}.role: package '{owner}' counts caseload '{name}' "
-                                               f"for role '{role}'"))
+                                               f"for role '{role}'", "caseload_role_differs",
+                                               {"path": f"caseloads.{name}.role", "package": owner, "caseload": name,
+                                                "role": role}))
     for c in checked:
         manifest = c.package.manifest
         for key, spec in manifest["processes"].items():
@@ -87,7 +90,9 @@ def _cross_package_problems(session: Session, checked: list[Checked]) -> list[Pa
             if owner is not None and owner["package"] != manifest["key"]:
                 problems.append(PackageProblem(MANIFEST, c.lines.of("processes", key),
                                                f"processes.{key}: process '{key}' belongs to package "
-                                               f"'{owner['package']}'"))
+                                               f"'{owner['package']}'", "process_of_other_package",
+                                               {"path": f"processes.{key}", "process": key,
+                                                "package": owner["package"]}))
             source = spec["start"]["from"]
             if source == "nothing" or source in manifest["processes"]:
                 continue
@@ -95,7 +100,10 @@ def _cross_package_problems(session: Session, checked: list[Checked]) -> list[Pa
             if found is None or settings.registration(found, source) is None:
                 why = "is not deployed" if found is None else "registers no client"
                 problems.append(PackageProblem(MANIFEST, c.lines.of("processes", key, "start", "from"),
-                                               f"processes.{key}.start.from: process '{source}' {why}"))
+                                               f"processes.{key}.start.from: process '{source}' {why}",
+                                               "start_from_not_deployed" if found is None else
+                                               "start_from_not_registering",
+                                               {"path": f"processes.{key}.start.from", "process": source}))
     return problems
 
 

@@ -109,3 +109,34 @@ def test_a_refused_package_on_a_page_lists_its_problems_in_the_readers_language(
     dora.post("/language", {"locale": "en"})
     said = html.unescape(dora.get("/test-refused-package").get_data(as_text=True))
     assert "service.yaml:3: roles.caseworkr: unknown role 'caseworkr'" in said and "szerepkör" not in said
+
+
+def test_a_start_from_a_process_not_deployed_is_answered_in_the_requests_language(runtime, people):
+    """Checked against the database (engine/packages/deploy.py): the API's 422 in Hungarian and in English."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    from web.app import create_app
+
+    from .test_api import Api
+
+    folder = Path(__file__).resolve().parents[2] / "docs" / "examples" / "self_help_group"
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            if path.name == "service.yaml":
+                data = data.replace(b"from: intake", b"from: no_such_process")
+            z.writestr(path.relative_to(folder).as_posix(), data)
+    api = Api(create_app(runtime, {"TESTING": True}).test_client())
+    said = {}
+    for language in ("hu", "en"):
+        answer = api.as_("dora").post("/api/packages", data={"package": (io.BytesIO(archive.getvalue()), "p.zip")},
+                                      content_type="multipart/form-data", headers={"Accept-Language": language})
+        assert answer.status_code == 422
+        [problem] = answer.get_json()["details"]
+        assert (problem["code"], problem["params"]["process"]) == ("start_from_not_deployed", "no_such_process")
+        said[language] = problem["message"]
+    assert said["hu"] == ("processes.self_help_group.start.from: a(z) 'no_such_process' folyamat nincs telepítve")
+    assert said["en"] == "processes.self_help_group.start.from: process 'no_such_process' is not deployed"
