@@ -131,7 +131,8 @@ def _install_template_helpers(app: Flask) -> None:
                                  languages=i18n.LANGUAGES, current_lang=labels.lang)
     app.jinja_env.filters.update(date=formatting.date, datetime=formatting.datetime_, number=formatting.number,
                                  role=formatting.role_name, process_name=labels.process_name,
-                                 bilingual=labels.bilingual, service_role=labels.service_role)
+                                 bilingual=labels.bilingual, service_role=labels.service_role,
+                                 localized=labels.text)
 
     @app.context_processor
     def _actor():

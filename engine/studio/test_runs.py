@@ -77,6 +77,11 @@ class _Process:
         self.gateway_flows = sorted({(g.name, out.name) for s in specs for g in s.task_specs.values()
                                      if isinstance(g, (ExclusiveGateway, InclusiveGateway))
                                      for out in g.outputs})
+        # Each element's name in both languages, so that a report names steps, timers and gateways as the diagram
+        # does ('magyar / English' names split; a user task's English name is its nameEn property).
+        self.names = {spec.name: _both_languages(spec.bpmn_name) for s in specs for spec in s.task_specs.values()
+                      if getattr(spec, "bpmn_name", None)}
+        self.names.update({key: {"hu": meta["name"], "en": meta["name_en"]} for key, meta in self.catalogue.items()})
         # (source, target) -> the sequence flow's id, to mark the flows on the diagram.
         root = etree.fromstring(upload.bpmn_bytes, etree.XMLParser(resolve_entities=False, no_network=True))
         self.flow_ids = {(f.get("sourceRef"), f.get("targetRef")): f.get("id")
@@ -90,6 +95,11 @@ def _taken_flows(workflow: BpmnWorkflow, gateways: set[str]) -> set[tuple[str, s
         if parent is not None and parent.task_spec.name in gateways:
             taken.add((parent.task_spec.name, task.task_spec.name))
     return taken
+
+
+def _both_languages(name: str) -> dict[str, str]:
+    hu, _sep, en = name.partition(" / ")
+    return {"hu": hu.strip(), "en": (en or hu).strip()}
 
 
 def _element(spec_name: str) -> str:
@@ -213,6 +223,7 @@ def run_process(upload: definitions.Upload, sample: SampleData, started: dt.date
                            "taken": (g, t) in covered} for g, t in process.gateway_flows],
         "unused_data_sets": sorted(f"{name} #{i + 1}" for name, sets in sample.tasks.items()
                                    for i in range(len(sets)) if (name, i) not in taken_sets),
+        "names": process.names,
         "seconds": round(time.perf_counter() - begun, 3),
     }
 

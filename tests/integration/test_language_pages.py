@@ -58,9 +58,14 @@ TIMELINE = "//ol[@data-testid='timeline']"
 ADDRESS = re.compile(r"(?<![\w/])/[\w\-./?=&%]*")
 
 
+NOT_WORDS = {"code", "pre", "textarea", "kbd", "samp"}
+
+
 def _visible_text(html: str, drop: str = "") -> str:
     doc = lxml.html.fromstring(html)
-    for bad in doc.xpath("//script|//style|//template" + (f"|{drop}" if drop else "")):
+    # translate="no" marks what is not words of a language: file names, element ids and source being edited
+    # (checked below to be used only on code and source elements).
+    for bad in doc.xpath("//script|//style|//template|//*[@translate='no']" + (f"|{drop}" if drop else "")):
         bad.drop_tree()
     parts = [t for t in doc.xpath("//text()")]
     for attr in ATTRIBUTES:
@@ -236,7 +241,10 @@ def test_every_page_as_every_role_speaks_one_language(demo_runtime, lang):
     assert {"/inbox", "/processes/family_care", "/reports/", "/agenda", "/admin/users"} <= paths
     assert any(p.startswith("/tasks/") for p in paths) and any(p.startswith("/cases/") for p in paths)
     assert any(AUDIT_PAGES.match(path) for path in paths)
-    report = _report(demo_runtime, lang, {k: v for k, v in pages.items() if not AUDIT_PAGES.match(k[1])}, TIMELINE)
+    # What a page marks as not to be translated is code or source, never a sentence of the page.
+    report = [f"{user} {path}: translate=\"no\" on <{el.tag}>" for (user, path), html in pages.items()
+              for el in lxml.html.fromstring(html).xpath("//*[@translate='no']") if el.tag not in NOT_WORDS]
+    report += _report(demo_runtime, lang, {k: v for k, v in pages.items() if not AUDIT_PAGES.match(k[1])}, TIMELINE)
     # The timeline of each case and the audit pages, whole.
     timeline_pages = {k: v for k, v in pages.items() if AUDIT_PAGES.match(k[1]) or k[1].startswith("/cases/")}
     report += [f"(timeline/audit) {line}" for line in _report(demo_runtime, lang, timeline_pages, "")]
