@@ -160,7 +160,9 @@ def _install_error_handlers(app: Flask) -> None:
             current_app.logger.error("%s %s: %s", request.method, request.path, err.message, exc_info=err)
         if _wants_json():
             body = err.to_dict()
-            if "details" in body:  # a package's problems in the request's language (web/findings.py)
+            # A package's or definition's problems in the request's language (web/findings.py); other errors'
+            # details (a refused field, consent not in force) keep their own shapes.
+            if "details" in body and isinstance(err, (PackageInvalid, DefinitionInvalid)):
                 body["details"] = findings.worded(body["details"], findings.api_locale())
             return jsonify(body), err.status
         # A refused package or definition lists its problems in the reader's language (web/findings.py).

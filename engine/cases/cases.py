@@ -203,7 +203,7 @@ def get_case(runtime: Runtime, case_id: int, actor: Actor, with_data: bool = Tru
         result["names_masked"] = not names
         if view.members:
             # A case with members: each by code; names for those who need them (engine.cases.masking).
-            result["members"] = members.listing(session, case_id, names)
+            result["members"] = members.listing(session, case_id, masking.sees_member_names(actor, case))
             result["members_max"] = view.members.get("max")
             result["members_label"] = view.members.get("label")
         if with_data:

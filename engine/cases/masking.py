@@ -28,9 +28,24 @@ def sees_names(actor: Actor, case=None) -> bool:
     """Whether ``actor`` sees names and identifying data of ``case``'s client (of any client, without a case)."""
     if actor.role_codes & NAME_ROLES:
         return True
-    if case is None or CASEWORKER not in actor.role_codes:
+    return case is not None and _own_case(actor, case)
+
+
+def _own_case(actor: Actor, case) -> bool:
+    """The case's own caseworker (or, before one is assigned, the caseworker who started it)."""
+    if CASEWORKER not in actor.role_codes:
         return False
     return case.caseworker_id == actor.id or (case.caseworker_id is None and case.started_by == actor.username)
+
+
+def sees_member_names(actor: Actor, case) -> bool:
+    """Whether ``actor`` sees the names of a group case's members: those who work with the group — its own leader
+    and the professional lead — and the data-protection officer. The manager reads a group by its members' codes,
+    as the self-help groups' standard keeps members known by code outside the group (docs/architecture.md,
+    "Masking by role")."""
+    if actor.role_codes & {PROFESSIONAL_LEAD, DATA_PROTECTION_OFFICER}:
+        return True
+    return _own_case(actor, case)
 
 
 def identifying_fields(view) -> frozenset[str]:

@@ -542,7 +542,7 @@ def test_an_invalid_upload_is_refused_with_line_numbers(runtime, api):
     assert not schema_errors(err, "DefinitionError")
     assert err["error"] == "definition_invalid"
     assert err["details"][0]["file"] == "family_care.bpmn" and err["details"][0]["line"] == line
-    assert "malformed XML" in err["details"][0]["message"]
+    assert err["details"][0]["code"] == "xml_malformed" and "not well-formed XML" in err["details"][0]["message"]
     # A form the BPMN file names but the upload lacks: the line of the user task that names it.
     response = _deploy(api, "dora", FAMILY.read_bytes(),
                        forms={p.name: p.read_bytes() for p in FORMS_DIR.glob("*.json") if p.name != "casework.json"})

@@ -131,8 +131,8 @@ def test_a_new_version_leaves_running_cases_on_theirs(runtime, people):
     box = [t for t in cases.get_case(runtime, new_case, people.anna)["current_tasks"]]
     assert box[0]["name"].endswith("(v2)")
     with runtime.db.reading() as session:
-        deployed = [e for e in session.execute(select(AuditEvent).where(AuditEvent.kind == "definition_deployed"))
-                    .scalars()]
+        deployed = [e for e in session.execute(select(AuditEvent).where(AuditEvent.kind == "definition_deployed")
+                                                  .order_by(AuditEvent.id)).scalars()]
     assert deployed[-1].actor == "dora" and deployed[-1].payload["version"] == 2
 
 

@@ -251,8 +251,8 @@ def test_a_database_that_went_away_answers_503_with_retry_after_not_500(runtime,
     def gone(*_args, **_kwargs):
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(runtime.db, "reading", gone)
-    monkeypatch.setattr(runtime.db, "unit_of_work", gone)
+    for way_in in ("reading", "unit_of_work", "read_connection"):  # every way a request reaches the database
+        monkeypatch.setattr(runtime.db, way_in, gone)
     answer = client.get("/api/inbox", headers=bearer)
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
     assert answer.get_json()["error"] == "database_unavailable"
