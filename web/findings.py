@@ -146,6 +146,74 @@ def _form(code: str, p: dict) -> str:
                        computation=p.get("computation"))
     if code == "form_label_missing":
         return gettext("field '%(field)s': x-label needs 'hu' and 'en'", field=p.get("field"))
+    return _convention(code, p)
+
+
+def _convention(code: str, p: dict) -> str:
+    """A form's rarer conventions (docs/forms.md): each sentence names the field, the keyword and its shape as the
+    form file writes them."""
+    field = {"field": p.get("field")}
+    said = {
+        "form_visible_when_in_invalid": lambda: gettext("field '%(field)s': x-visible-when 'in' must be a non-empty "
+                                                        "list of the values that show the field", **field),
+        "form_starts_case_invalid": lambda: gettext("field '%(field)s': x-starts-case must be true, on a top-level "
+                                                    "choice (type string, enum) whose values are process keys",
+                                                    **field),
+        "form_expected_count_invalid": lambda: gettext("field '%(field)s': x-expected-count must be on a repeatable "
+                                                       "block, as %(shape)s", shape='{"field": "<sibling integer '
+                                                       'field>", "offset": <integer>}', **field),
+        "form_required_when_differs_invalid": lambda: gettext("field '%(field)s': x-required-when-differs is "
+                                                              "%(shape)s", shape='{"field": "<field of this form>", '
+                                                              '"from": "<field or case-data key>"}', **field),
+        "form_date_rule_not_date": lambda: gettext("field '%(field)s': %(rules)s apply only to a date field "
+                                                   "(format: date)", rules=p.get("rules"), **field),
+        "form_not_future_invalid": lambda: gettext("field '%(field)s': x-not-future must be true", **field),
+        "form_max_years_back_invalid": lambda: gettext("field '%(field)s': x-max-years-back must be a whole number "
+                                                       "of years from 1 to 200", **field),
+        "form_not_before_invalid": lambda: gettext("field '%(field)s': x-not-before must be %(shape)s",
+                                                   shape='{"field": "<data key>", "step": "<step>"}', **field),
+        "form_options_not_map": lambda: gettext("field '%(field)s': x-options must map each option to its labels, "
+                                                "%(shape)s", shape='{"<option>": {"hu": ..., "en": ...}}', **field),
+        "form_option_labels_missing": lambda: gettext("field '%(field)s': x-options needs a label in 'hu' and 'en' "
+                                                      "for every option; missing for: %(options)s",
+                                                      options=p.get("options"), **field),
+        "form_append_only_misplaced": lambda: gettext("field '%(field)s': x-append-only must be true, on a "
+                                                      "repeatable block (array of objects) at the top level of the "
+                                                      "form", **field),
+        "form_min_new_rows_invalid": lambda: gettext("field '%(field)s': x-min-new-rows must be a whole number of at "
+                                                     "least 0, on an x-append-only block", **field),
+        "form_append_only_elsewhere": lambda: gettext("field '%(field)s' is x-append-only in another form of this "
+                                                      "process, so it must be here too", **field),
+        "members_kind_unknown": lambda: gettext("field %(field)s: x-members is one of %(kinds)s, not %(kind)s",
+                                                kinds=p.get("kinds"), kind=p.get("kind"), **field),
+        "members_not_block": lambda: gettext("field %(field)s: an x-members block is a repeatable block (an array "
+                                             "of objects)", **field),
+        "members_row_field_missing": lambda: gettext("field %(field)s: a '%(kind)s' block's rows need the field "
+                                                     "'%(row_field)s'", kind=p.get("kind"),
+                                                     row_field=p.get("row_field"), **field),
+        "members_not_date": lambda: gettext("field %(field)s: '%(row_field)s' of a '%(kind)s' block is a date "
+                                            "(format: date)", kind=p.get("kind"), row_field=p.get("row_field"),
+                                            **field),
+        "members_client_code_optional": lambda: gettext("field %(field)s: 'client_code' of a '%(kind)s' block must "
+                                                        "be required", kind=p.get("kind"), **field),
+        "members_all_invalid": lambda: gettext("field %(field)s: x-members-all is true or false, on a 'leave' or "
+                                               "'attendance' block", **field),
+        "form_review_key_unknown": lambda: gettext("x-review names '%(key)s', which no form of this process records "
+                                                   "(case facts: %(facts)s)", key=p.get("key"),
+                                                   facts=p.get("facts")),
+        "form_review_by_unknown": lambda: (
+            gettext("x-review shows '%(key)s' side by side by '%(by)s', which is not a field of its rows",
+                    key=p.get("key"), by=p.get("by")) if p.get("how") == "by" else
+            gettext("x-review shows '%(key)s' gathered by '%(by)s', which is not a field of its rows",
+                    key=p.get("key"), by=p.get("by"))),
+    }.get(code)
+    if said is not None:
+        return said()
+    if code == "form_review_invalid":
+        shape = gettext('x-review must be a list of %(group)s (and "by": "<field of the rows>" to show repeatable '
+                        'blocks side by side, or "group": "<field of the rows>" to show their rows gathered by that '
+                        'field)', group='{"label": {"hu": …, "en": …}, "fields": ["<data key>", …]}')
+        return gettext("group %(n)s: %(shape)s", n=p["group"], shape=shape) if p.get("group") else shape
     return ""
 
 

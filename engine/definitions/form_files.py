@@ -28,11 +28,13 @@ def _append_only_problems(name: str, schema: dict) -> list[dict]:
             if marked is not None and (marked is not True or top.get(pname) is not prop
                                        or items.get("type") != "object"):
                 problems.append({"file": name, "message": f"field '{pname}': x-append-only must be true, on a "
-                                 "repeatable block (array of objects) at the top level of the form"})
+                                 "repeatable block (array of objects) at the top level of the form",
+                                 "code": "form_append_only_misplaced", "params": {"field": pname}})
             least = prop.get("x-min-new-rows")
             if least is not None and (marked is not True or type(least) is not int or least < 0):
                 problems.append({"file": name, "message": f"field '{pname}': x-min-new-rows must be a whole "
-                                 "number of at least 0, on an x-append-only block"})
+                                 "number of at least 0, on an x-append-only block",
+                                 "code": "form_min_new_rows_invalid", "params": {"field": pname}})
     return problems
 
 
@@ -41,7 +43,7 @@ def append_only_agreement(forms: dict[str, dict]) -> list[dict]:
     ordinary block would let its step rewrite what earlier steps recorded."""
     marked = {n for schema in forms.values() for n in append_only_fields(schema)}
     return [{"file": name, "message": f"field '{field}' is x-append-only in another form of this process, "
-             "so it must be here too"}
+             "so it must be here too", "code": "form_append_only_elsewhere", "params": {"field": field}}
             for name, schema in sorted(forms.items()) for field in sorted(marked)
             if field in (schema.get("properties") or {}) and field not in append_only_fields(schema)]
 
@@ -76,25 +78,29 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                                  "params": {"field": pname, "refers_to": str(cond.get("field"))}})
             elif cond is not None and "in" in cond and (not isinstance(cond["in"], list) or not cond["in"]):
                 problems.append({"file": name, "message": f"field '{pname}': x-visible-when 'in' must be a "
-                                 "non-empty list of the values that show the field"})
+                                 "non-empty list of the values that show the field",
+                                 "code": "form_visible_when_in_invalid", "params": {"field": pname}})
             starts = prop.get("x-starts-case")
             if starts is not None and (starts is not True or props is not schema.get("properties")
                                        or prop.get("type") != "string" or not prop.get("enum")
                                        or not all(isinstance(v, str) and _PROCESS_KEY.fullmatch(v)
                                                   for v in prop["enum"])):
                 problems.append({"file": name, "message": f"field '{pname}': x-starts-case must be true, on a "
-                                 "top-level choice (type string, enum) whose values are process keys"})
+                                 "top-level choice (type string, enum) whose values are process keys",
+                                 "code": "form_starts_case_invalid", "params": {"field": pname}})
             expected = prop.get("x-expected-count")
             if expected is not None and (not isinstance(expected, dict) or prop.get("type") != "array"
                                          or (props.get(expected.get("field")) or {}).get("type") != "integer"
                                          or type(expected.get("offset", 0)) is not int):
                 problems.append({"file": name, "message": f"field '{pname}': x-expected-count must be on a "
-                                 'repeatable block, as {"field": "<sibling integer field>", "offset": <integer>}'})
+                                 'repeatable block, as {"field": "<sibling integer field>", "offset": <integer>}',
+                                 "code": "form_expected_count_invalid", "params": {"field": pname}})
             differs = prop.get("x-required-when-differs")
             if differs is not None and not (isinstance(differs, dict) and set(differs) == {"field", "from"}
                                             and differs["field"] in props and isinstance(differs["from"], str)):
                 problems.append({"file": name, "message": f"field '{pname}': x-required-when-differs is "
-                                 '{"field": "<field of this form>", "from": "<field or case-data key>"}'})
+                                 '{"field": "<field of this form>", "from": "<field or case-data key>"}',
+                                 "code": "form_required_when_differs_invalid", "params": {"field": pname}})
             comp = prop.get("x-computed")
             if isinstance(comp, dict):
                 problems.extend({"file": name, "message": f"field '{pname}': {message}"}
@@ -103,22 +109,25 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                 problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'",
                                  "code": "form_computation_unknown", "params": {"field": pname,
                                                                               "computation": str(comp)}})
-            problems.extend({"file": name, "message": f"field '{pname}': {message}"}
-                            for message in _date_rule_problems(prop))
+            problems.extend({"file": name, "message": f"field '{pname}': {message}", "code": code,
+                             "params": {"field": pname, **params}}
+                            for message, code, params in _date_rule_problems(prop))
             if not isinstance(prop.get("x-label"), dict) or not {"hu", "en"} <= set(prop["x-label"]):
                 problems.append({"file": name, "message": f"field '{pname}': x-label needs 'hu' and 'en'",
                                  "code": "form_label_missing", "params": {"field": pname}})
-            problems.extend({"file": name, "message": f"field '{pname}': {message}"}
-                            for message in _option_label_problems(prop))
+            problems.extend({"file": name, "message": f"field '{pname}': {message}", "code": code,
+                             "params": {"field": pname, **params}}
+                            for message, code, params in _option_label_problems(prop))
     problems += [{"file": name, "message": message} for message in report_fields.problems(schema)]
     problems += _append_only_problems(name, schema)
-    problems += [{"file": name, "message": f"field {message}"} for message in member_blocks.form_problems(schema)]
+    problems += [{"file": name, "message": f"field {message}", "code": code, "params": params}
+                 for message, code, params in member_blocks.form_problems(schema)]
     problems += review.shape_problems(name, schema)
     problems += anonymous.problems(name, schema)
     return schema, problems
 
 
-def _option_label_problems(prop: dict) -> list[str]:
+def _option_label_problems(prop: dict) -> list[tuple[str, str, dict]]:
     """A choice shows each option by its label in the user's language (docs/forms.md, x-options): an option
     without one would be shown to people as its code."""
     items: dict = prop["items"] if isinstance(prop.get("items"), dict) else {}
@@ -127,28 +136,32 @@ def _option_label_problems(prop: dict) -> list[str]:
         return []
     options = prop.get("x-options") or items.get("x-options") or {}
     if not isinstance(options, dict):
-        return ["x-options must map each option to its labels, {\"<option>\": {\"hu\": ..., \"en\": ...}}"]
+        return [("x-options must map each option to its labels, {\"<option>\": {\"hu\": ..., \"en\": ...}}",
+                 "form_options_not_map", {})]
     missing = [str(code) for code in codes if not isinstance(options.get(str(code)), dict)
                or not {"hu", "en"} <= set(options[str(code)])]
-    return [f"x-options needs a label in 'hu' and 'en' for every option; missing for: {', '.join(missing)}"] \
-        if missing else []
+    return [(f"x-options needs a label in 'hu' and 'en' for every option; missing for: {', '.join(missing)}",
+             "form_option_labels_missing", {"options": ", ".join(missing)})] if missing else []
 
 
-def _date_rule_problems(prop: dict) -> list[str]:
+def _date_rule_problems(prop: dict) -> list[tuple[str, str, dict]]:
     """What is wrong with a field's date rules, at deploy time."""
     rules = [r for r in DATE_RULES if r in prop]
     if not rules:
         return []
     if prop.get("format") != "date":
-        return [f"{', '.join(rules)} apply only to a date field (format: date)"]
-    problems = []
+        return [(f"{', '.join(rules)} apply only to a date field (format: date)", "form_date_rule_not_date",
+                 {"rules": ", ".join(rules)})]
+    problems: list[tuple[str, str, dict]] = []
     if "x-not-future" in prop and prop["x-not-future"] is not True:
-        problems.append("x-not-future must be true")
+        problems.append(("x-not-future must be true", "form_not_future_invalid", {}))
     years = prop.get("x-max-years-back")
     if "x-max-years-back" in prop and (type(years) is not int or not 1 <= years <= 200):
-        problems.append("x-max-years-back must be a whole number of years from 1 to 200")
+        problems.append(("x-max-years-back must be a whole number of years from 1 to 200",
+                         "form_max_years_back_invalid", {}))
     rule = prop.get("x-not-before")
     if "x-not-before" in prop and (not isinstance(rule, dict) or not isinstance(rule.get("field"), str)
                                    or not isinstance(rule.get("step", ""), str) or set(rule) - {"field", "step"}):
-        problems.append('x-not-before must be {"field": "<data key>", "step": "<step>"}')
+        problems.append(('x-not-before must be {"field": "<data key>", "step": "<step>"}', "form_not_before_invalid",
+                         {}))
     return problems

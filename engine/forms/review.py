@@ -28,7 +28,7 @@ def shape_problems(name: str, schema: dict) -> list[dict]:
              '"by": "<field of the rows>" to show repeatable blocks side by side, or "group": "<field of the '
              'rows>" to show their rows gathered by that field)')
     if not isinstance(declared, list) or not declared:
-        return [{"file": name, "message": shape}]
+        return [{"file": name, "message": shape, "code": "form_review_invalid", "params": {}}]
     problems = []
     for n, group in enumerate(declared, 1):
         if (not isinstance(group, dict) or set(group) - {"label", "fields", "by", "group"}
@@ -37,7 +37,8 @@ def shape_problems(name: str, schema: dict) -> list[dict]:
                 or not isinstance(group.get("label"), dict) or not {"hu", "en"} <= set(group["label"])
                 or not isinstance(group.get("fields"), list) or not group["fields"]
                 or not all(isinstance(f, str) and f for f in group["fields"])):
-            problems.append({"file": name, "message": f"group {n}: {shape}"})
+            problems.append({"file": name, "message": f"group {n}: {shape}", "code": "form_review_invalid",
+                             "params": {"group": n}})
     return problems
 
 
@@ -45,7 +46,8 @@ def reference_problems(forms: dict[str, dict]) -> list[dict]:
     """Every key a form shows for review is recorded by some form of the same process (or is a case fact)."""
     recorded = {key for schema in forms.values() for key in (schema.get("properties") or {})}
     problems = [{"file": name, "message": f"x-review names '{key}', which no form of this process records "
-                 f"(case facts: {', '.join(CASE_FACTS)})"}
+                 f"(case facts: {', '.join(CASE_FACTS)})", "code": "form_review_key_unknown",
+                 "params": {"key": key, "facts": ", ".join(CASE_FACTS)}}
                 for name, schema in sorted(forms.items()) for group in groups(schema)
                 for key in group.get("fields") or [] if key not in recorded and key not in CASE_FACTS]
     # Side by side (``by``): every field of the group is a repeatable block whose rows have that field.
@@ -59,5 +61,6 @@ def reference_problems(forms: dict[str, dict]) -> list[dict]:
                 for key in group.get("fields") or [] if by else []:
                     if key in recorded and by not in row_fields.get(key, set()):
                         problems.append({"file": name, "message": f"x-review shows '{key}' {words} '{by}', "
-                                         f"which is not a field of its rows"})
+                                         f"which is not a field of its rows", "code": "form_review_by_unknown",
+                                         "params": {"key": key, "how": how, "by": by}})
     return problems

@@ -140,3 +140,59 @@ def test_a_start_from_a_process_not_deployed_is_answered_in_the_requests_languag
         said[language] = problem["message"]
     assert said["hu"] == ("processes.self_help_group.start.from: a(z) 'no_such_process' folyamat nincs telepítve")
     assert said["en"] == "processes.self_help_group.start.from: process 'no_such_process' is not deployed"
+
+
+CONVENTIONS = {"type": "object", "properties": {
+    "next": {"type": "string", "enum": ["Intake"], "x-starts-case": True, "x-label": {"hu": "K", "en": "N"}},
+    "rows": {"type": "array", "items": {"type": "object"}, "x-expected-count": {"field": "next"},
+             "x-append-only": True, "x-min-new-rows": -1, "x-label": {"hu": "S", "en": "R"}},
+    "seen": {"type": "string", "x-visible-when": {"field": "next", "in": []}, "x-not-future": True,
+             "x-required-when-differs": {"field": "x"}, "x-label": {"hu": "L", "en": "S"}},
+    "born": {"type": "string", "format": "date", "x-not-future": 1, "x-max-years-back": 0, "x-not-before": "x",
+             "x-label": {"hu": "Sz", "en": "B"}},
+    "pick": {"type": "string", "enum": ["a", "b"], "x-options": {"a": {"hu": "A"}}, "x-label": {"hu": "V", "en": "P"}},
+    "kind": {"type": "string", "enum": ["a"], "x-options": ["a"], "x-label": {"hu": "F", "en": "K"}},
+    "came": {"type": "array", "x-members": "join", "items": {"type": "object", "properties": {
+        "joined_on": {"type": "string"}, "client_code": {"type": "string"}}},
+        "x-members-all": True, "x-label": {"hu": "J", "en": "C"}},
+    "went": {"type": "string", "x-members": "gone", "x-label": {"hu": "M", "en": "W"}},
+    "left": {"type": "array", "x-members": "leave", "items": {"type": "object", "properties": {
+        "client_code": {"type": "string"}}}, "x-label": {"hu": "T", "en": "L"}},
+    "here": {"type": "string", "x-members": "attendance", "x-label": {"hu": "I", "en": "H"}}},
+    "x-review": [{"label": {"hu": "A"}, "fields": ["next"]}]}
+
+
+def test_a_forms_rarer_conventions_are_worded_in_each_language(runtime):
+    """x-starts-case, x-expected-count, x-options, date rules, append-only, members and review: in English as the
+    engine says it, in Hungarian with no English sentence (the keywords and their shapes are the form file's)."""
+    from engine.definitions.form_files import append_only_agreement
+    from engine.forms import review
+    from tests.integration.web_client import make_app
+
+    _schema, problems = check_form_file("visit.json", json.dumps(CONVENTIONS))
+    problems += append_only_agreement({"a.json": CONVENTIONS, "b.json": {"type": "object", "properties": {
+        "rows": {"type": "array", "items": {"type": "object"}}}}})
+    problems += review.reference_problems({"a.json": {"x-review": [
+        {"label": {"hu": "A", "en": "A"}, "fields": ["nothing"]},
+        {"label": {"hu": "A", "en": "A"}, "fields": ["rows"], "by": "who"}], "properties": {"rows": {
+            "type": "array", "items": {"type": "object", "properties": {}}}}}})
+    codes = {p.get("code") for p in problems}
+    assert not [p for p in problems if not p.get("code")], problems
+    assert {"form_starts_case_invalid", "form_expected_count_invalid", "form_min_new_rows_invalid",
+            "form_visible_when_in_invalid", "form_date_rule_not_date", "form_required_when_differs_invalid",
+            "form_not_future_invalid", "form_max_years_back_invalid", "form_not_before_invalid",
+            "form_option_labels_missing", "form_options_not_map", "members_row_field_missing", "members_not_date",
+            "members_client_code_optional", "members_all_invalid", "members_kind_unknown", "members_not_block",
+            "form_review_invalid", "form_append_only_elsewhere", "form_review_key_unknown",
+            "form_review_by_unknown"} <= codes, codes
+    with make_app(runtime).test_request_context("/"):
+        english = findings.worded(problems, "en")
+        hungarian = findings.worded(problems, "hu")
+    for problem, en, hu in zip(problems, english, hungarian):
+        assert en["message"] == problem["message"], "the web's English is the engine's"
+        assert hu["message"] != problem["message"] and hu["message_en"] == problem["message"]
+        assert not any(w in hu["message"] for w in ("field '", " must ", " needs ", "which", " is one of ",
+                                                    "apply only", " of a ", "repeatable", " names ")), hu["message"]
+    said = {p["code"]: p["message"] for p in hungarian}
+    assert said["form_option_labels_missing"].endswith("hiányzik ezeknél: a, b"), said
+    assert said["members_kind_unknown"].startswith("went mező: az x-members értéke ezek egyike: join, leave")

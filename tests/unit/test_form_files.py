@@ -760,8 +760,9 @@ def test_a_review_side_by_side_names_a_field_of_the_blocks_rows():
                                                                           "score": {"enum": ["1", "2"]}}}}
     forms = {"scoring.json": {"properties": {"scores": rows}},
              "consensus.json": {"x-review": [{"label": {"hu": "P", "en": "S"}, "fields": ["scores"], "by": "who"}]}}
-    assert review.reference_problems(forms) == [{"file": "consensus.json", "message": "x-review shows 'scores' "
-                                                 "side by side by 'who', which is not a field of its rows"}]
+    assert [{k: p[k] for k in ("file", "message", "code")} for p in review.reference_problems(forms)] == [
+        {"file": "consensus.json", "message": "x-review shows 'scores' side by side by 'who', which is not a field of "
+         "its rows", "code": "form_review_by_unknown"}]
     forms["consensus.json"]["x-review"][0]["by"] = "reviewer"
     assert review.reference_problems(forms) == []
     assert review.shape_problems("c.json", {"x-review": [{"label": {"hu": "P", "en": "S"}, "fields": ["scores"],
