@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 import unicodedata
 
@@ -25,9 +24,11 @@ def _fold(text: str) -> str:
     return " ".join(stripped.casefold().split())
 
 
-def dedup_key(family_name: str, given_name: str, birth_date: str, mother_name: str) -> str:
+def dedup_key(bind, family_name: str, given_name: str, birth_date: str, mother_name: str) -> str:
+    """The key a person is recognised by: an HMAC of the folded identity under the register's secret
+    (engine/store/keys.py), so a guessed identity cannot be confirmed from the database alone."""
     parts = [_fold(family_name), _fold(given_name), birth_date, _fold(mother_name)]
-    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
+    return keys.register_hmac(bind, "|".join(parts))
 
 
 def new_client_code() -> str:
@@ -76,7 +77,7 @@ def register(connection: Connection, case, data: dict, registration: dict, actor
         raise ValidationFailed(f"the registration lacks {', '.join(missing)}",
                                [{"field": f, "message": "is required"} for f in missing])
     person = {column: data[identity[column]] for column in IDENTITY}
-    key = dedup_key(person["family_name"], person["given_name"], person["birth_date"], person["mother_name"])
+    key = dedup_key(connection, person["family_name"], person["given_name"], person["birth_date"], person["mother_name"])
     found = _CLIENT_BY_KEY.first(connection, {"key": key})
     if found is None:
         code = new_client_code()

@@ -87,7 +87,7 @@ def correct_client(runtime: Runtime, actor: Actor, client_code: str, changes, re
             client.data_key_id = keys.new_data_key(session, "client", at)
         for field, value in clients.sealed_identity(session, client.data_key_id, after).items():
             setattr(client, field, value)
-        key = clients.dedup_key(person["family_name"] or "", person["given_name"] or "",
+        key = clients.dedup_key(session, person["family_name"] or "", person["given_name"] or "",
                                 person["birth_date"].isoformat() if person["birth_date"] else "",
                                 person["mother_name"] or "")
         other = session.execute(select(Client.client_code).where(Client.dedup_key == key, Client.id != client.id)) \

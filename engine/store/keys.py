@@ -22,6 +22,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -34,6 +36,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ..errors import KeyUnavailable
@@ -74,6 +77,7 @@ class MasterKeys:
 
 _master: MasterKeys | None = None
 _data: dict[str, AESGCM] = {}  # data key id (hex) -> its cipher, unwrapped once per process
+_register_secret: tuple[bytes, bytes] | None = None  # (its wrapped form, the secret): see register_secret
 _lock = threading.RLock()  # re-entered: loading the keys may write the first key file
 _CACHE_MAX = 100_000
 
@@ -176,9 +180,10 @@ def master_keys() -> MasterKeys:
 
 def reload_master_keys() -> None:
     """Forget the master keys and every unwrapped data key (the configuration changed)."""
-    global _master
+    global _master, _register_secret
     with _lock:
         _master = None
+        _register_secret = None
         _data.clear()
 
 
@@ -246,6 +251,47 @@ def _cipher(bind, key_id: str) -> AESGCM:
     cipher = AESGCM(_unwrap(secret, row.master_key_id, key_id, bytes(row.wrapped)))
     _remember(key_id, cipher)
     return cipher
+
+
+# The register's deduplication secret: one key of the ``data_keys`` table under a fixed id (owner "register"),
+# wrapped by the master key like any data key. Not derived from a master key: a rotation would change it and every
+# stored deduplication key with it; wrapped, it is re-wrapped by ``rotate`` and stays the same secret, and whoever
+# holds the database without a master key cannot compute a person's key to confirm a guessed identity.
+REGISTER_KEY_ID = uuid.uuid5(uuid.NAMESPACE_URL, "segito:client-register-deduplication").hex
+
+
+def register_secret(bind) -> bytes:
+    """The secret the client register's deduplication keys are an HMAC under (made on first use)."""
+    global _register_secret
+    connection = _connection(bind)
+    t = _table()
+    row = connection.execute(select(t.c.master_key_id, t.c.wrapped).where(t.c.id == REGISTER_KEY_ID)).first()
+    if row is None:
+        master = master_keys()
+        raw = os.urandom(32)
+        insert = (postgresql.insert(t) if connection.dialect.name == "postgresql" else sqlite.insert(t)).values(
+            id=REGISTER_KEY_ID, owner="register", master_key_id=master.active,
+            wrapped=_wrap(master.keys[master.active], master.active, REGISTER_KEY_ID, raw),
+            created_at=dt.datetime.now(dt.timezone.utc))
+        # Two first registrations at once: one key is kept, and both read it back.
+        connection.execute(insert.on_conflict_do_nothing(index_elements=["id"]))
+        row = connection.execute(select(t.c.master_key_id, t.c.wrapped).where(t.c.id == REGISTER_KEY_ID)).one()
+    wrapped = bytes(row.wrapped)
+    held = _register_secret
+    if held is not None and held[0] == wrapped:  # the same row as last time (a rotation or a new database: not)
+        return held[1]
+    secret = master_keys().keys.get(row.master_key_id)
+    if secret is None:
+        raise KeyUnavailable(f"the client register's key is wrapped by master key '{row.master_key_id}', which is "
+                             "not configured here; see docs/operations.md, \"Keys\"")
+    raw = _unwrap(secret, row.master_key_id, REGISTER_KEY_ID, wrapped)
+    _register_secret = (wrapped, raw)
+    return raw
+
+
+def register_hmac(bind, message: str) -> str:
+    """A keyed hash (HMAC-SHA256, hex) under the register's secret."""
+    return hmac.new(register_secret(bind), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def is_sealed(value: bytes | None) -> bool:

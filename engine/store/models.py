@@ -315,7 +315,7 @@ class DataKey(Base):
     __tablename__ = "data_keys"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, so caches never mix two databases
-    owner: Mapped[str] = mapped_column(String(10))  # case | client
+    owner: Mapped[str] = mapped_column(String(10))  # case | client | register
     master_key_id: Mapped[str] = mapped_column(String(40), index=True)
     wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

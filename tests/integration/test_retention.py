@@ -226,8 +226,9 @@ def test_a_rectified_register_keeps_the_old_value_in_the_audit_and_erasure_remov
     # The corrected identity is the one a later intake recognises.
     again = demo_data.intake_data(0) | {"family_name": "Kovách"}
     from engine.cases import clients
-    assert clients.dedup_key(again["family_name"], again["given_name"], again["birth_date"],
-                             again["mother_name"]) == client.dedup_key
+    with runtime.db.reading() as session:
+        assert clients.dedup_key(session, again["family_name"], again["given_name"], again["birth_date"],
+                                 again["mother_name"]) == client.dedup_key
     clock.advance(FIVE_YEARS)
     retention.apply(runtime, dpo)
     with runtime.db.reading() as session:
