@@ -77,7 +77,8 @@ def register(connection: Connection, case, data: dict, registration: dict, actor
         raise ValidationFailed(f"the registration lacks {', '.join(missing)}",
                                [{"field": f, "message": "is required"} for f in missing])
     person = {column: data[identity[column]] for column in IDENTITY}
-    key = dedup_key(connection, person["family_name"], person["given_name"], person["birth_date"], person["mother_name"])
+    key = dedup_key(connection, person["family_name"], person["given_name"], person["birth_date"],
+                    person["mother_name"])
     found = _CLIENT_BY_KEY.first(connection, {"key": key})
     if found is None:
         code = new_client_code()
