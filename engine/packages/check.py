@@ -152,7 +152,8 @@ def check(package: Package) -> Checked:
                                        {name: set(roles) for name, _display, roles in DEMO_USERS})
     samples, sample_problems = test_files.read(package)
     problems += sample_problems
-    problems += [PackageProblem(sample.file, None, f"process: '{sample.process}' is not a process of this package")
+    problems += [PackageProblem(sample.file, None, f"process: '{sample.process}' is not a process of this package",
+                                "process_not_in_package", {"path": "process", "process": sample.process})
                  for sample in samples if manifest is not None and sample.process not in manifest["processes"]]
     if manifest is not None:  # a part may read the manifest, so it runs only on a valid one
         for part in PARTS:

@@ -191,7 +191,7 @@ def load_mapping(text: bytes, file: str, max_bytes: int, what: str, not_mapping:
         try:
             node = loader.get_single_node()
             if node is None:
-                return None, lines, [PackageProblem(file, 1, f"the {what} is empty")]
+                return None, lines, [PackageProblem(file, 1, f"the {what} is empty", "yaml_empty", {"what": what})]
             _walk(node, (), lines, set())
             data = loader.construct_document(node)
             data = construct(data) if construct else data
@@ -207,7 +207,7 @@ def load_mapping(text: bytes, file: str, max_bytes: int, what: str, not_mapping:
     except yaml.YAMLError as e:
         return None, lines, [PackageProblem(file, None, f"not valid YAML: {e}", "yaml_invalid", {"detail": str(e)})]
     if not isinstance(data, dict):
-        return None, lines, [PackageProblem(file, 1, not_mapping)]
+        return None, lines, [PackageProblem(file, 1, not_mapping, "yaml_not_mapping", {"what": what})]
     return data, lines, []
 
 

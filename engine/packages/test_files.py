@@ -47,7 +47,8 @@ def read(package: Package) -> tuple[list[SampleData], list[PackageProblem]]:
     found, problems = [], []
     for path, data in sorted(package.under(FOLDER).items()):
         if not path.endswith((".yaml", ".yml")) or path.count("/") != 1:
-            problems.append(PackageProblem(path, None, "tests/ holds test-run files (*.yaml) only, no subfolders"))
+            problems.append(PackageProblem(path, None, "tests/ holds test-run files (*.yaml) only, no subfolders",
+                                           "tests_folder_file"))
             continue
         doc, lines, file_problems = load_mapping(data, path, MAX_FILE_BYTES, "test run", "a test run is a mapping")
         problems += file_problems
@@ -56,7 +57,8 @@ def read(package: Package) -> tuple[list[SampleData], list[PackageProblem]]:
         errors = sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(e.absolute_path))
         for e in errors:
             where = ".".join(str(p) for p in e.absolute_path) or "(top)"
-            problems.append(PackageProblem(path, lines.of(*e.absolute_path), f"{where}: {e.message}"))
+            problems.append(PackageProblem(path, lines.of(*e.absolute_path), f"{where}: {e.message}",
+                                           "schema_mismatch", {"path": where, "detail": e.message}))
         if not errors:
             found.append(SampleData(path, doc["process"], dict(doc.get("start") or {}), doc["tasks"],
                                     doc.get("max_steps", DEFAULT_MAX_STEPS)))

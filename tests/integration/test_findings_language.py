@@ -196,3 +196,37 @@ def test_a_forms_rarer_conventions_are_worded_in_each_language(runtime):
     said = {p["code"]: p["message"] for p in hungarian}
     assert said["form_option_labels_missing"].endswith("hiányzik ezeknél: a, b"), said
     assert said["members_kind_unknown"].startswith("went mező: az x-members értéke ezek egyike: join, leave")
+
+
+def test_a_packages_test_files_problems_are_worded_in_each_language(runtime):
+    """A test-run file in a subfolder, an empty one, one that is no mapping, one off the format and one naming a
+    process the package does not have: coded, and in Hungarian with only jsonschema's words quoted."""
+    from pathlib import Path
+
+    from engine.packages.check import check
+    from engine.packages.load import from_files
+    from tests.integration.web_client import make_app
+
+    folder = Path(__file__).resolve().parents[2] / "docs" / "examples" / "self_help_group"
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    files |= {"tests/deep/a.yaml": b"x: 1\n", "tests/empty.yaml": b"", "tests/list.yaml": b"- a\n",
+              "tests/off.yaml": b"format: 1\nprocess: intake\n", "tests/other.yaml": b"format: 1\nprocess: "
+              b"elsewhere\ntasks: {}\n"}
+    problems = [p.to_dict() for p in check(from_files(files, "self_help_group")).problems
+                if p.file.startswith("tests/")]
+    assert {(p["file"], p.get("code")) for p in problems} >= {
+        ("tests/deep/a.yaml", "tests_folder_file"), ("tests/empty.yaml", "yaml_empty"),
+        ("tests/list.yaml", "yaml_not_mapping"), ("tests/off.yaml", "schema_mismatch"),
+        ("tests/other.yaml", "process_not_in_package")}, problems
+    assert all(p.get("code") for p in problems), problems
+    with make_app(runtime).test_request_context("/"):
+        hungarian = findings.worded(problems, "hu")
+        english = findings.worded(problems, "en")
+    for problem, hu, en in zip(problems, hungarian, english):
+        words = hu["message"].replace(str(problem["params"].get("detail", "")), "")
+        assert hu["message"] != problem["message"] and not any(
+            w in words for w in (" holds ", " is empty", " must ", " is not ", "does not")), hu["message"]
+        if problem["code"] != "schema_mismatch":  # there the web says which format, the engine quotes jsonschema
+            assert en["message"] == problem["message"] or problem["code"].startswith("yaml_"), en
+    said = {p["file"]: p["message"] for p in hungarian}
+    assert said["tests/other.yaml"] == "process: a(z) 'elsewhere' nem folyamata ennek a csomagnak", said
