@@ -23,6 +23,28 @@ _TYPES = {"text": N_("text"), "number": N_("number"), "yes/no": N_("yes/no"), "l
           "group": N_("group"), "value": N_("value")}
 
 
+# A BPMN file's processes and their properties (engine/definitions/definitions.py; docs/processes.md).
+_BPMN = {
+    "process_none": lambda p: gettext("no bpmn:process element"),
+    "process_not_executable": lambda p: gettext("%(element)s: isExecutable=\"%(value)s\": not a process to run",
+                                                element=p.get("element"), value=p.get("value")),
+    "process_executable_many": lambda p: gettext("%(element)s: one of %(count)s executable processes",
+                                                 element=p.get("element"), count=p.get("count")),
+    "process_property_unknown": lambda p: gettext("unknown process property '%(name)s' (known: %(known)s)",
+                                                  name=p.get("name"), known=p.get("known")),
+    "started_by_unknown_role": lambda p: gettext("process property 'startedBy' names unknown role(s) %(roles)s "
+                                                 "(roles: %(known)s)", roles=p.get("roles"), known=p.get("known")),
+    "process_property_not_boolean": lambda p: gettext("process property '%(name)s' must be 'true' or 'false'",
+                                                      name=p.get("name")),
+    "date_reference_unrecorded": lambda p: (
+        gettext("%(form)s: field '%(field)s': x-not-before names '%(names)s', which the form of step %(step)s "
+                "does not record as a date", form=p.get("form"), field=p.get("field"), names=p.get("names"),
+                step=p.get("step")) if p.get("step") else
+        gettext("%(form)s: field '%(field)s': x-not-before names '%(names)s', which no form of this process does "
+                "record as a date", form=p.get("form"), field=p.get("field"), names=p.get("names"))),
+}
+
+
 def _kind(kind: str) -> str:
     if kind.startswith("parameter "):
         return gettext("parameter %(name)s", name=kind[len("parameter "):])
@@ -121,6 +143,8 @@ def say(problem: dict) -> str:
                          kind=_kind(p.get("kind", "")), expression=p.get("expression"), detail=p.get("detail"))
     if code == "task_without_lane":
         return gettext("user task '%(task)s' is in no lane, so no role can work on it", task=p.get("task"))
+    if code in _BPMN:
+        return _BPMN[code](p)
     if code == "form_file_missing":
         return gettext("user task '%(task)s' names form file '%(form)s', which is missing", task=p.get("task"),
                          form=p.get("form"))

@@ -100,10 +100,13 @@ def _process_count_problem(upload: Upload, root, found: list[str]) -> Definition
     if not processes:
         return DefinitionInvalid(f"{name} holds no process (no bpmn:process element): a file of only a "
                                  "collaboration or a diagram cannot run", [{"file": name, "line": None,
-                                                                            "message": "no bpmn:process element"}])
+                                                                            "message": "no bpmn:process element",
+                                                                            "code": "process_none", "params": {}}])
     if not found:
         problems = [{"file": name, "line": p.sourceline, "element": p.get("id"),
-                     "message": f"{p.get('id')}: isExecutable=\"{p.get('isExecutable')}\": not a process to run"}
+                     "message": f"{p.get('id')}: isExecutable=\"{p.get('isExecutable')}\": not a process to run",
+                     "code": "process_not_executable",
+                     "params": {"element": p.get("id"), "value": p.get("isExecutable")}}
                     for p in processes]
         return DefinitionInvalid(
             f"{name} holds no executable process: {_listing(processes)} "
@@ -113,7 +116,9 @@ def _process_count_problem(upload: Upload, root, found: list[str]) -> Definition
     executable = [p for p in processes if p.get("id") in found]
     pools = root.xpath("//bpmn:collaboration/bpmn:participant[@processRef]", namespaces=NS)
     problems = [{"file": name, "line": p.sourceline, "element": p.get("id"),
-                 "message": f"{p.get('id')}: one of {len(executable)} executable processes"} for p in executable]
+                 "message": f"{p.get('id')}: one of {len(executable)} executable processes",
+                 "code": "process_executable_many", "params": {"element": p.get("id"), "count": len(executable)}}
+                for p in executable]
     why = (f"its collaboration has {len(pools)} pools whose processes are executable" if len(pools) > 1
            else f"it holds {len(executable)} processes marked executable")
     return DefinitionInvalid(
@@ -242,7 +247,7 @@ def starter_roles(bpmn_xml: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _date_reference_problems(forms: dict[str, dict], catalogue: dict[str, dict]) -> list[str]:
+def _date_reference_problems(forms: dict[str, dict], catalogue: dict[str, dict]) -> list[tuple[str, dict]]:
     """Each ``x-not-before`` names a date field that the form of its step records (docs/forms.md)."""
     by_step: dict[str, set[str]] = {}
     for meta in catalogue.values():
@@ -260,8 +265,9 @@ def _date_reference_problems(forms: dict[str, dict], catalogue: dict[str, dict])
                 if not any(((forms[f].get("properties") or {}).get(rule["field"]) or {}).get("format") == "date"
                            for f in candidates):
                     where = f"the form of step {step} does not" if step else "no form of this process does"
-                    problems.append(f"{form_file}: field '{pname}': x-not-before names '{rule['field']}', which "
-                                    f"{where} record as a date")
+                    problems.append((f"{form_file}: field '{pname}': x-not-before names '{rule['field']}', which "
+                                     f"{where} record as a date", {"form": form_file, "field": pname,
+                                                                   "names": rule["field"], "step": step or ""}))
     return problems
 
 
@@ -427,21 +433,26 @@ def validate(upload: Upload):
         raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
                                 + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),
                                 problems)
-    problems.extend({"file": upload.bpmn_name, "message": m} for m in _date_reference_problems(forms, catalogue))
+    problems.extend({"file": upload.bpmn_name, "message": m, "code": "date_reference_unrecorded", "params": params}
+                    for m, params in _date_reference_problems(forms, catalogue))
     for prop in root.xpath("//bpmn:process/bpmn:extensionElements/spiff:properties/spiff:property", namespaces=NS):
         if prop.get("name") not in PROCESS_PROPERTIES:
             problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
                              "message": f"unknown process property '{prop.get('name')}' (known: "
-                                        f"{', '.join(sorted(PROCESS_PROPERTIES))})"})
+                                        f"{', '.join(sorted(PROCESS_PROPERTIES))})", "code": "process_property_unknown",
+                             "params": {"name": str(prop.get("name")), "known": ", ".join(sorted(PROCESS_PROPERTIES))}})
         elif prop.get("name") == "startedBy":
             unknown = sorted({r.strip() for r in (prop.get("value") or "").split(",")} - set(ROLES))
             if unknown:
                 problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
                                  "message": f"process property 'startedBy' names unknown role(s) "
-                                            f"{', '.join(repr(r) for r in unknown)} (roles: {', '.join(ROLES)})"})
+                                            f"{', '.join(repr(r) for r in unknown)} (roles: {', '.join(ROLES)})",
+                                 "code": "started_by_unknown_role",
+                                 "params": {"roles": ", ".join(repr(r) for r in unknown), "known": ", ".join(ROLES)}})
         elif prop.get("value") not in ("true", "false"):
             problems.append({"file": upload.bpmn_name, "line": prop.sourceline,
-                             "message": f"process property '{prop.get('name')}' must be 'true' or 'false'"})
+                             "message": f"process property '{prop.get('name')}' must be 'true' or 'false'",
+                             "code": "process_property_not_boolean", "params": {"name": str(prop.get("name"))}})
     if problems:
         raise DefinitionInvalid(f"{upload.bpmn_name} was refused ({len(problems)} problem(s)): "
                                 + "; ".join(f"line {p.get('line')}: {p['message']}" for p in problems[:3]),

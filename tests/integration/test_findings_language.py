@@ -230,3 +230,48 @@ def test_a_packages_test_files_problems_are_worded_in_each_language(runtime):
             assert en["message"] == problem["message"] or problem["code"].startswith("yaml_"), en
     said = {p["file"]: p["message"] for p in hungarian}
     assert said["tests/other.yaml"] == "process: a(z) 'elsewhere' nem folyamata ennek a csomagnak", said
+
+
+def test_a_bpmn_files_process_properties_and_date_references_are_worded_in_each_language(runtime):
+    """Process properties (unknown, not true/false, startedBy naming no role) and an x-not-before naming a date
+    its step does not record: in English as the engine says it, in Hungarian with no English sentence."""
+    from engine.definitions.definitions import validate
+    from engine.errors import DefinitionInvalid
+    from tests.integration.web_client import make_app
+
+    from .test_form_rules import _family_upload
+
+    def wrong_field(schema):
+        schema["properties"]["agreement_date"]["x-not-before"] = {"field": "closure_date", "step": "3.1"}
+        return schema
+
+    properties = ('<spiff:property name="oneOpenCasePerClient" value="yes" />'
+                  '<spiff:property name="oneOpenCase" value="true" /><spiff:property name="startedBy" value="nobody" ')
+    with pytest.raises(DefinitionInvalid) as err:
+        validate(_family_upload(bpmn_change=lambda x: x.replace('<spiff:property name="oneOpenCasePerClient" '
+                                                                'value="true" ', properties),
+                                form_change=("agreement.json", wrong_field)))
+    problems = err.value.details
+    assert {p.get("code") for p in problems} == {"process_property_not_boolean", "process_property_unknown",
+                                                 "started_by_unknown_role", "date_reference_unrecorded"}, problems
+    with make_app(runtime).test_request_context("/"):
+        english = findings.worded(problems, "en")
+        hungarian = findings.worded(problems, "hu")
+    for problem, en, hu in zip(problems, english, hungarian):
+        assert en["message"] == problem["message"], "the web's English is the engine's"
+        assert not any(w in hu["message"] for w in ("property", " names ", " must ", "which", "unknown", "known")), \
+            hu["message"]
+    said = {p["code"]: p["message"] for p in hungarian}
+    assert "'closure_date'" in said["date_reference_unrecorded"] and "3.1 lépés" in said["date_reference_unrecorded"]
+
+
+def test_a_process_not_marked_executable_is_worded_in_each_language(runtime):
+    from tests.integration.web_client import make_app
+
+    problem = {"file": "a.bpmn", "line": 6, "message": 'intake: isExecutable="false": not a process to run',
+               "code": "process_not_executable", "params": {"element": "intake", "value": "false"}}
+    with make_app(runtime).test_request_context("/"):
+        [english] = findings.worded([problem], "en")
+        [hungarian] = findings.worded([problem], "hu")
+    assert english["message"] == problem["message"]
+    assert hungarian["message"] == 'intake: isExecutable="false": nem futtatandó folyamat'

@@ -53,7 +53,8 @@ def test_a_process_not_marked_executable_is_explained():
     assert "found 0" not in err.message
     assert "'intake' (line 6)" in err.message and 'isExecutable="true"' in err.message
     assert err.details == [{"file": "intake.bpmn", "line": 6, "element": "intake",
-                            "message": 'intake: isExecutable="false": not a process to run'}]
+                            "message": 'intake: isExecutable="false": not a process to run',
+                            "code": "process_not_executable", "params": {"element": "intake", "value": "false"}}]
 
 
 def _process(pid: str) -> str:
