@@ -148,7 +148,7 @@ def say(problem: dict) -> str:
     if code == "form_file_missing":
         return gettext("user task '%(task)s' names form file '%(form)s', which is missing", task=p.get("task"),
                          form=p.get("form"))
-    return _form(code, p) or _package(code, p) or str(problem.get("message", ""))
+    return _form(code, p) or _package(code, p) or _demo(code, p) or str(problem.get("message", ""))
 
 
 def _form(code: str, p: dict) -> str:
@@ -291,6 +291,46 @@ def _package(code: str, p: dict) -> str:
     if said is None:
         return ""
     return f"{p['path']}: {said()}" if p.get("path") else said()
+
+
+def _demo(code: str, p: dict) -> str:
+    """A demo script's problem (engine/packages/demo_scripts.py; docs/demo.md)."""
+    said = {
+        "demo_folder_file": lambda: gettext("demo/ holds demo scripts (*.yaml) only, no subfolders"),
+        "demo_data_unknown": lambda: gettext("%(path)s: no data named '%(use)s' under 'data' (named: %(named)s)",
+                                             path=p.get("path"), use=p.get("use"),
+                                             named=p.get("named") or gettext("none")),
+        "demo_process_unknown": lambda: gettext("process '%(process)s' is not one of this package's processes "
+                                                "(%(known)s)", process=p.get("process"), known=p.get("known")),
+        "demo_not_manual": lambda: gettext("process '%(process)s' is not started by hand (start.manual: false): "
+                                           "play the case that starts it", process=p.get("process")),
+        "demo_user_unknown": lambda: gettext("'%(user)s' is not a demo user (%(known)s)", user=p.get("user"),
+                                             known=p.get("known")),
+        "demo_may_not_start": lambda: gettext("'%(user)s' may not start '%(process)s' (start.roles: %(roles)s)",
+                                              user=p.get("user"), process=p.get("process"), roles=p.get("roles")),
+        "demo_client_missing": lambda: gettext("process '%(process)s' starts from a client registered by "
+                                               "'%(registered_by)s': give 'client' (e.g. '%(example)s')",
+                                               process=p.get("process"), registered_by=p.get("registered_by"),
+                                               example="${<case name>.client_code}"),
+        "demo_client_not_taken": lambda: gettext("process '%(process)s' starts from nothing: it takes no 'client'",
+                                                 process=p.get("process")),
+        "demo_task_unknown": lambda: gettext("process '%(process)s' has no user task '%(task)s'",
+                                             process=p.get("process"), task=p.get("task")),
+        "demo_role_missing": lambda: gettext("'%(user)s' does not have the role '%(role)s' that does '%(task)s'",
+                                             user=p.get("user"), role=p.get("role"), task=p.get("task")),
+        "demo_fields_unknown": lambda: gettext("the form of '%(task)s' has no field(s) %(fields)s",
+                                               task=p.get("task"), fields=p.get("fields")),
+        "demo_expression_invalid": lambda: gettext(
+            "'%(expression)s' is neither a date relative to the day the demo is played ('today', 'today-10d', "
+            "'today+2w', 'today-3m') nor what an earlier case produced ('%(client_code)s', '%(case_id)s')",
+            expression="${" + str(p.get("expression")) + "}", client_code="<case name>.client_code",
+            case_id="<case name>.case_id"),
+        "demo_case_later": lambda: gettext("case '%(name)s' (%(at)s) is played after this one: cases play in the "
+                                           "order they are written", name=p.get("name"), at=p.get("at")),
+        "demo_name_twice": lambda: gettext("a case named '%(name)s' is already at %(at)s", name=p.get("name"),
+                                           at=p.get("at")),
+    }.get(code)
+    return said() if said else ""
 
 
 def where(problem: dict) -> str:

@@ -120,7 +120,8 @@ def parse(text: bytes, file: str) -> tuple[dict | None, Lines, list[PackageProbl
             # The line of the misspelt field itself, not of the mapping holding it.
             unknown = sorted(set(error.instance) - set(error.schema.get("properties") or {}), key=str)
             line = lines.of(*path, unknown[0]) if unknown else line
-        problems.append(PackageProblem(file, line, f"{where}: {message}"))
+        problems.append(PackageProblem(file, line, f"{where}: {message}", "schema_mismatch",
+                                       {"path": where, "detail": message}))
     return (data if not problems else None), lines, problems
 
 
@@ -131,7 +132,8 @@ def scripts(package: Package) -> tuple[list[DemoCase], list[PackageProblem]]:
     problems: list[PackageProblem] = []
     for path, text in sorted(package.under(FOLDER).items()):
         if not path.endswith((".yaml", ".yml")) or path.count("/") != 1:
-            problems.append(PackageProblem(path, None, "demo/ holds demo scripts (*.yaml) only, no subfolders"))
+            problems.append(PackageProblem(path, None, "demo/ holds demo scripts (*.yaml) only, no subfolders",
+                                           "demo_folder_file"))
             continue
         data, lines, script_problems = parse(text, path)
         problems += script_problems
@@ -148,7 +150,10 @@ def scripts(package: Package) -> tuple[list[DemoCase], list[PackageProblem]]:
                 if use is not None and use not in named:
                     problems.append(PackageProblem(path, lines.of("cases", i, "steps", j, "use"),
                                                    f"cases.{i}.steps.{j}.use: no data named '{use}' under 'data' "
-                                                   f"(named: {', '.join(sorted(named)) or 'none'})"))
+                                                   f"(named: {', '.join(sorted(named)) or 'none'})",
+                                                   "demo_data_unknown", {"path": f"cases.{i}.steps.{j}.use",
+                                                                         "use": str(use),
+                                                                         "named": ", ".join(sorted(named))}))
                 values = {**(named.get(use) or {}), **(step.get("data") or {})}
                 case.steps.append(DemoStep(line, step["task"], step.get("by") or spec["by"], values))
             found.append(case)
@@ -195,60 +200,72 @@ def check(package: Package, tasks: Mapping[str, Mapping[str, TaskFacts]],
     seen: dict[str, DemoCase] = {}
     later = {case.name: case for case in found if case.name}
 
-    def refuse(case: DemoCase, line: int | None, message: str) -> None:
-        problems.append(PackageProblem(case.file, line or case.line, message))
+    def refuse(case: DemoCase, line: int | None, message: str, code: str, **params) -> None:
+        problems.append(PackageProblem(case.file, line or case.line, message, code, params))
 
     for case in found:
         spec = manifest["processes"].get(case.process)
         if spec is None:
             refuse(case, None, f"process '{case.process}' is not one of this package's processes "
-                               f"({', '.join(sorted(manifest['processes']))})")
+                               f"({', '.join(sorted(manifest['processes']))})", "demo_process_unknown",
+                   process=case.process, known=", ".join(sorted(manifest["processes"])))
             continue
         if spec["start"].get("manual") is False:
             refuse(case, None, f"process '{case.process}' is not started by hand (start.manual: false): play "
-                               "the case that starts it")
+                               "the case that starts it", "demo_not_manual", process=case.process)
         if case.by not in demo_users:
-            refuse(case, None, f"'{case.by}' is not a demo user ({', '.join(sorted(demo_users))})")
+            refuse(case, None, f"'{case.by}' is not a demo user ({', '.join(sorted(demo_users))})",
+                   "demo_user_unknown", user=case.by, known=", ".join(sorted(demo_users)))
         elif spec["start"].get("roles") and not set(spec["start"]["roles"]) & demo_users[case.by]:
             refuse(case, None, f"'{case.by}' may not start '{case.process}' (start.roles: "
-                               f"{', '.join(spec['start']['roles'])})")
+                               f"{', '.join(spec['start']['roles'])})", "demo_may_not_start", user=case.by,
+                   process=case.process, roles=", ".join(spec["start"]["roles"]))
         starts_from_client = spec["start"]["from"] != "nothing"
         if starts_from_client and case.client is None:
             refuse(case, None, f"process '{case.process}' starts from a client registered by "
-                               f"'{spec['start']['from']}': give 'client' (e.g. '${{<case name>.client_code}}')")
+                               f"'{spec['start']['from']}': give 'client' (e.g. '${{<case name>.client_code}}')",
+                   "demo_client_missing", process=case.process, registered_by=spec["start"]["from"])
         if not starts_from_client and case.client is not None:
-            refuse(case, case.client_line, f"process '{case.process}' starts from nothing: it takes no 'client'")
+            refuse(case, case.client_line, f"process '{case.process}' starts from nothing: it takes no 'client'",
+                   "demo_client_not_taken", process=case.process)
         process_tasks = tasks.get(case.process)
         for step in case.steps:
             if step.by not in demo_users:
-                refuse(case, step.line, f"'{step.by}' is not a demo user ({', '.join(sorted(demo_users))})")
+                refuse(case, step.line, f"'{step.by}' is not a demo user ({', '.join(sorted(demo_users))})",
+                       "demo_user_unknown", user=step.by, known=", ".join(sorted(demo_users)))
             if process_tasks is None:
                 continue  # its BPMN file was refused, with its own problems
             facts = process_tasks.get(step.task)
             if facts is None:
-                refuse(case, step.line, f"process '{case.process}' has no user task '{step.task}'")
+                refuse(case, step.line, f"process '{case.process}' has no user task '{step.task}'",
+                       "demo_task_unknown", process=case.process, task=step.task)
                 continue
             role = lane_role.get(facts.lane)
             if role and step.by in demo_users and role not in demo_users[step.by]:
-                refuse(case, step.line, f"'{step.by}' does not have the role '{role}' that does '{step.task}'")
+                refuse(case, step.line, f"'{step.by}' does not have the role '{role}' that does '{step.task}'",
+                       "demo_role_missing", user=step.by, role=role, task=step.task)
             unknown = sorted(set(step.data) - (facts.fields or set()))
             if unknown:
-                refuse(case, step.line, f"the form of '{step.task}' has no field(s) {', '.join(unknown)}")
+                refuse(case, step.line, f"the form of '{step.task}' has no field(s) {', '.join(unknown)}",
+                       "demo_fields_unknown", task=step.task, fields=", ".join(unknown))
         if case.stops_at is not None and process_tasks is not None and case.stops_at not in process_tasks:
-            refuse(case, case.stops_at_line, f"process '{case.process}' has no user task '{case.stops_at}'")
+            refuse(case, case.stops_at_line, f"process '{case.process}' has no user task '{case.stops_at}'",
+                   "demo_task_unknown", process=case.process, task=case.stops_at)
         for line, value in [(case.client_line, case.client)] + [(s.line, s.data) for s in case.steps]:
             for text in expressions(value):
                 message = _expression_problem(text)
                 if message:
-                    refuse(case, line, message)
+                    refuse(case, line, message, "demo_expression_invalid", expression=text)
             for name in sorted(produced_names(value)):
                 if name in later and name not in seen:
                     refuse(case, line, f"case '{name}' ({later[name].file}:{later[name].line}) is played after "
-                                       "this one: cases play in the order they are written")
+                                       "this one: cases play in the order they are written", "demo_case_later",
+                           name=name, at=f"{later[name].file}:{later[name].line}")
         if case.name:
             if case.name in seen:
                 first = seen[case.name]
-                refuse(case, None, f"a case named '{case.name}' is already at {first.file}:{first.line}")
+                refuse(case, None, f"a case named '{case.name}' is already at {first.file}:{first.line}",
+                       "demo_name_twice", name=case.name, at=f"{first.file}:{first.line}")
             else:
                 seen[case.name] = case
     return problems

@@ -275,3 +275,42 @@ def test_a_process_not_marked_executable_is_worded_in_each_language(runtime):
         [hungarian] = findings.worded([problem], "hu")
     assert english["message"] == problem["message"]
     assert hungarian["message"] == 'intake: isExecutable="false": nem futtatandó folyamat'
+
+
+def test_a_demo_scripts_problems_are_worded_in_each_language(runtime, tmp_path):
+    """Every problem of a bad demo script (test_demo.py) carries a code: in English as the engine says it, in
+    Hungarian with no English sentence (jsonschema's words quoted)."""
+    from engine import packages
+    from engine.errors import PackageInvalid
+    from engine.store import clock
+    from tests.integration.web_client import make_app
+
+    from .test_demo import BAD_SCRIPT, _copy
+
+    folder = _copy(tmp_path, "family_care") / "family_care"
+    (folder / "demo" / "bad.yaml").write_text(BAD_SCRIPT + "  - name: later\n    process: family_care\n"
+                                              "    by: anna\n    client: \"${kovacs_eva.client_code}\"\n"
+                                              "  - process: family_care\n    by: anna\n    client: ${x}\n",
+                                              encoding="utf-8")
+    (folder / "demo" / "typo.yaml").write_text("format: 1\ncases:\n  - process: family_care\n    by: anna\n"
+                                               "    clinet: K-1\n", encoding="utf-8")
+    (folder / "demo" / "notes.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(PackageInvalid) as refused:
+        packages.deploy(runtime, [packages.from_folder(folder)], "dora", clock.now())
+    problems = [d for d in refused.value.details if d["file"].startswith("demo/")]
+    assert all(p.get("code") for p in problems), [p for p in problems if not p.get("code")]
+    assert {"demo_fields_unknown", "demo_task_unknown", "demo_user_unknown", "demo_role_missing",
+            "demo_data_unknown", "demo_expression_invalid", "demo_process_unknown", "demo_may_not_start",
+            "demo_client_missing", "demo_case_later", "demo_name_twice", "demo_folder_file",
+            "schema_mismatch"} <= {p["code"] for p in problems}, problems
+    with make_app(runtime).test_request_context("/"):
+        english = findings.worded(problems, "en")
+        hungarian = findings.worded(problems, "hu")
+    for problem, en, hu in zip(problems, english, hungarian):
+        if problem["code"] != "schema_mismatch":
+            assert en["message"] == problem["message"], "the web's English is the engine's"
+        words = hu["message"].replace(str(problem["params"].get("detail", "")), "")
+        assert not any(w in words for w in (" is not ", " has no ", " does not", "neither", " may not", " holds ",
+                                            "already", " played", "named")), hu["message"]
+    said = {p["code"]: p["message"] for p in hungarian}
+    assert "' sem a bemutató lejátszásának napjához" in said["demo_expression_invalid"], said
