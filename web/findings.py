@@ -285,6 +285,22 @@ def _package(code: str, p: dict) -> str:
         "start_from_not_deployed": lambda: gettext("process '%(process)s' is not deployed", process=p.get("process")),
         "start_from_not_registering": lambda: gettext("process '%(process)s' registers no client",
                                                       process=p.get("process")),
+        "documents_folder_file": lambda: gettext("documents/ holds documents.yaml and templates (*.html, *.css) "
+                                                 "only, no subfolders"),
+        "documents_declarations_missing": lambda: gettext("missing: documents/ needs documents.yaml, which names "
+                                                          "each document (docs/documents.md)"),
+        "document_id_twice": lambda: gettext("'%(id)s' is the id of document %(other)s too", id=p.get("id"),
+                                             other=p.get("other")),
+        "document_field_unknown": lambda: gettext("no form of this package has a field '%(field)s'",
+                                                  field=p.get("field")),
+        "form_not_in_forms": lambda: gettext("no form '%(form)s' in forms/", form=p.get("form")),
+        "document_log_is_field": lambda: gettext("'%(name)s' is a field already; name the log otherwise",
+                                                 name=p.get("name")),
+        "document_template_missing": lambda: gettext("'%(template)s' is not in documents/",
+                                                     template=p.get("template")),
+        "document_trial_failed": lambda: gettext("document '%(id)s' (%(lang)s): %(detail)s", id=p.get("id"),
+                                                 lang=p.get("lang"), detail=p.get("detail")),
+        "template_syntax": lambda: gettext("template syntax: %(detail)s", detail=p.get("detail")),
         "timer_purpose_unknown": lambda: gettext("no timer of this package has purpose '%(purpose)s'",
                                                  purpose=p.get("purpose")),
     }.get(code)

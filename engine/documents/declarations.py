@@ -165,18 +165,21 @@ def check_package(package: Package) -> tuple[list[dict], dict[str, str], list[Pa
             continue
         if "/" in name or not name.endswith(TEMPLATE_SUFFIXES):
             problems.append(PackageProblem(path, None, "documents/ holds documents.yaml and templates (*.html, "
-                                                       "*.css) only, no subfolders"))
+                                                       "*.css) only, no subfolders", "documents_folder_file"))
             continue
         if len(raw) > MAX_TEMPLATE_BYTES:
-            problems.append(PackageProblem(path, None, f"larger than {MAX_TEMPLATE_BYTES} bytes"))
+            problems.append(PackageProblem(path, None, f"larger than {MAX_TEMPLATE_BYTES} bytes", "file_too_large",
+                                           {"limit": MAX_TEMPLATE_BYTES}))
             continue
         try:
             templates[name] = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            problems.append(PackageProblem(path, None, f"not UTF-8 text: {e.reason}"))
+            problems.append(PackageProblem(path, None, f"not UTF-8 text: {e.reason}", "not_utf8",
+                                           {"detail": e.reason}))
     if DECLARATIONS not in files:
         problems.append(PackageProblem(DECLARATIONS, None, "missing: documents/ needs documents.yaml, which "
-                                                           "names each document (docs/documents.md)"))
+                                                           "names each document (docs/documents.md)",
+                                    "documents_declarations_missing"))
         return [], templates, problems
     data, lines, structure = load_mapping(files[DECLARATIONS], DECLARATIONS, MAX_DECLARATIONS_BYTES, "file",
                                           "documents.yaml must be a mapping of fields (key: value)")
@@ -185,7 +188,7 @@ def check_package(package: Package) -> tuple[list[dict], dict[str, str], list[Pa
     structure = schema_problems(_VALIDATOR, data, lines, DECLARATIONS)
     if structure:
         return [], templates, problems + structure
-    problems += [PackageProblem(p.file, p.line, p.message) for p in render.syntax_problems(templates, FOLDER)]
+    problems += render.syntax_problems(templates, FOLDER)
     declarations = [normalised(d) for d in data["documents"]]
     problems += _references(package, declarations, templates, lines)
     return declarations, templates, problems
@@ -195,9 +198,10 @@ def _references(package: Package, declarations: list[dict], templates: dict[str,
                 lines: Lines) -> list[PackageProblem]:
     problems: list[PackageProblem] = []
 
-    def refuse(path: tuple, message: str) -> None:
+    def refuse(path: tuple, message: str, code: str, **params) -> None:
         where = ".".join(str(p) for p in path)
-        problems.append(PackageProblem(DECLARATIONS, lines.of(*path), f"{where}: {message}"))
+        problems.append(PackageProblem(DECLARATIONS, lines.of(*path), f"{where}: {message}", code,
+                                       {"path": where, **params}))
 
     fields = package_fields(package)
     tasks = user_tasks(package)
@@ -205,22 +209,28 @@ def _references(package: Package, declarations: list[dict], templates: dict[str,
     for i, declaration in enumerate(declarations):
         if declaration["id"] in seen:
             refuse(("documents", i, "id"), f"'{declaration['id']}' is the id of document {seen[declaration['id']]} "
-                                           "too")
+                                           "too", "document_id_twice", id=declaration["id"],
+                   other=seen[declaration["id"]])
         seen.setdefault(declaration["id"], i)
         for j, step in enumerate(declaration["steps"]):
             if step not in tasks:
-                refuse(("documents", i, "steps", j), f"no process of this package has a user task '{step}'")
+                refuse(("documents", i, "steps", j), f"no process of this package has a user task '{step}'",
+                       "user_task_unknown", task=step)
         for j, name in enumerate(declaration["fields"]):
             if name not in fields:
-                refuse(("documents", i, "fields", j), f"no form of this package has a field '{name}'")
+                refuse(("documents", i, "fields", j), f"no form of this package has a field '{name}'",
+                       "document_field_unknown", field=name)
         forms = _forms(package)
         for name, form in declaration["logs"].items():
             if form not in forms:
-                refuse(("documents", i, "logs", name), f"no form '{form}' in forms/")
+                refuse(("documents", i, "logs", name), f"no form '{form}' in forms/", "form_not_in_forms",
+                       form=form)
             elif name in declaration["fields"] or name in fields:
-                refuse(("documents", i, "logs", name), f"'{name}' is a field already; name the log otherwise")
+                refuse(("documents", i, "logs", name), f"'{name}' is a field already; name the log otherwise",
+                       "document_log_is_field", name=name)
         if declaration["template"] not in templates:
-            refuse(("documents", i, "template"), f"'{declaration['template']}' is not in documents/")
+            refuse(("documents", i, "template"), f"'{declaration['template']}' is not in documents/",
+                   "document_template_missing", template=declaration["template"])
             continue
         if any(p.file.startswith(FOLDER) for p in problems if p.file != DECLARATIONS):
             continue  # a template that does not parse is reported once, above
@@ -233,6 +243,8 @@ def _references(package: Package, declarations: list[dict], templates: dict[str,
                             {**fields, **document_schemas(package, declaration, fields)}, lang)
             except render.TemplateFailed as e:
                 problems.append(PackageProblem(f"{FOLDER}/{e.file or declaration['template']}", e.line,
-                                               f"document '{declaration['id']}' ({lang}): {e.message}"))
+                                               f"document '{declaration['id']}' ({lang}): {e.message}",
+                                               "document_trial_failed",
+                                               {"id": declaration["id"], "lang": lang, "detail": e.message}))
                 break
     return problems

@@ -99,7 +99,8 @@ def syntax_problems(templates: dict[str, str], folder: str) -> list:
         try:
             env.parse(templates[name], name=name)
         except TemplateSyntaxError as e:
-            problems.append(PackageProblem(f"{folder}/{e.name or name}", e.lineno, f"template syntax: {e.message}"))
+            problems.append(PackageProblem(f"{folder}/{e.name or name}", e.lineno, f"template syntax: {e.message}",
+                                           "template_syntax", {"detail": str(e.message)}))
     return problems
 
 

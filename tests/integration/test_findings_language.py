@@ -314,3 +314,38 @@ def test_a_demo_scripts_problems_are_worded_in_each_language(runtime, tmp_path):
                                             "already", " played", "named")), hu["message"]
     said = {p["code"]: p["message"] for p in hungarian}
     assert "' sem a bemutató lejátszásának napjához" in said["demo_expression_invalid"], said
+
+
+def test_a_documents_parts_problems_are_worded_in_each_language(runtime, tmp_path):
+    """documents/: a stray file, a template that does not parse, a step, field, log form and template the package
+    lacks, an id twice: coded, in English as the engine says it, in Hungarian with only Jinja's words quoted."""
+    from engine import packages
+    from engine.errors import PackageInvalid
+    from engine.store import clock
+    from tests.integration.web_client import make_app
+
+    from .test_documents import PNG, _package_copy
+
+    folder = _package_copy(tmp_path)
+    yaml_file = folder / "documents" / "documents.yaml"
+    text = yaml_file.read_text(encoding="utf-8")
+    text = text.replace("steps: [step_3_1, step_3_3, step_3_7]", "steps: [step_3_1, step_9_9]")
+    text = text.replace("fields: [taken_into_care_date, agreement_date, meetings,",
+                        "fields: [taken_into_care_date, agreement_date, meeting_notes, meetings,")
+    yaml_file.write_text(text, encoding="utf-8")
+    (folder / "documents" / "case_log.html").write_text("{% if %}\n", encoding="utf-8")
+    (folder / "documents" / "logo.png").write_bytes(PNG)
+    with pytest.raises(PackageInvalid) as refused:
+        packages.deploy(runtime, [packages.from_folder(folder)], "dora", clock.now())
+    problems = [d for d in refused.value.details if d["file"].startswith("documents/")]
+    assert {"user_task_unknown", "document_field_unknown", "template_syntax", "documents_folder_file"} <= \
+        {p.get("code") for p in problems}, problems
+    with make_app(runtime).test_request_context("/"):
+        english = findings.worded(problems, "en")
+        hungarian = findings.worded(problems, "hu")
+    for problem, en, hu in zip(problems, english, hungarian):
+        assert en["message"] == problem["message"], "the web's English is the engine's"
+        words = hu["message"].replace(str(problem["params"].get("detail", "")), "")
+        assert not any(w in words for w in (" holds ", "no process", "no form", "template syntax")), hu["message"]
+    said = {p["code"]: p["message"] for p in hungarian}
+    assert said["document_field_unknown"].endswith("a csomag egyik űrlapján sincs 'meeting_notes' mező"), said
