@@ -45,6 +45,69 @@ _BPMN = {
 }
 
 
+# A form's computations, report fields and anonymous questionnaires, and a BPMN file's DOCTYPE
+# (engine/forms/derived.py, report_fields.py, anonymous.py; engine/definitions/definitions.py): the English
+# sentence, and the shape the form file must write, quoted as it is.
+_SHAPED = {
+    "computed_kind_unknown": (N_("field '%(field)s': x-computed must be a known name or one of %(shape)s"),
+        None),
+    "computed_sum_invalid": (N_("field '%(field)s': x-computed sum needs a list of field names"),
+        None),
+    "computed_sum_unknown": (N_("field '%(field)s': x-computed sum names unknown field(s): %(fields)s"),
+        None),
+    "computed_band_invalid": (N_("field '%(field)s': x-computed band needs %(shape)s"),
+        '{"of": "<field>", "bands": [[<lowest value or null>, "<code>"], ...]}'),
+    "computed_earliest_invalid": (N_("field '%(field)s': x-computed earliest needs %(shape)s"),
+        '"<block field>/<date field of its rows>"'),
+    "computed_lookup_invalid": (N_("field '%(field)s': x-computed lookup needs %(shape)s"),
+        '{"field": "<field>", "values": {"<value>": <result>, ...}}'),
+    "report_prefill_invalid": (N_("field '%(field)s': x-prefill-report needs at least %(shape)s"),
+        '{"report": ..., "figure": ...}'),
+    "report_take_missing": (N_("field '%(field)s': a table's column needs \"take\": one of %(takes)s"),
+        None),
+    "report_period_invalid": (N_("field '%(field)s': x-prefill-report period is %(shape)s"),
+        '{"from": <date field>, "to": <date field>}'),
+    "report_scale_invalid": (N_("field '%(field)s': x-prefill-report scale is %(shape)s"),
+        "[[<lowest figure or null>, <value>], ...]"),
+    "report_prefill_not_read_only": (N_("field '%(field)s': a field filled from a report is readOnly (the "
+            "server sets it)"),
+        None),
+    "report_evidence_unknown": (N_("field '%(field)s': x-prefill-report-evidence names no field filled "
+            "from a report"),
+        None),
+    "report_evidence_not_read_only": (N_("field '%(field)s': evidence of a report figure is readOnly (the "
+            "server sets it)"),
+        None),
+    "report_evidence_not_text": (N_("field '%(field)s': evidence of a report figure is a text in every "
+            "language (engine/forms/texts.py): %(shape)s"),
+        '"type": "object"'),
+    "anonymous_invalid": (N_("x-anonymous must be %(shape)s (only questionnaire is required)"),
+        '{"questionnaire": "<key>", "period": "month|quarter|year", '
+        '"min_answers": <n>, "pair": {"field": "<code field>", "group": '
+        '"<key>", "moment": "start|close"}}'),
+    "anonymous_questionnaire_invalid": (N_("x-anonymous: questionnaire must be a key (lower-case letters, digits, "
+            "_)"),
+        None),
+    "anonymous_period_invalid": (N_("x-anonymous: period must be one of %(periods)s"),
+        None),
+    "anonymous_min_answers_invalid": (N_("x-anonymous: min_answers must be a whole number from %(least)s to 1000"),
+        None),
+    "anonymous_hand_out_days_invalid": (N_("x-anonymous: hand_out_days must be a whole number of days from 1 to 90"),
+        None),
+    "anonymous_pair_invalid": (N_("x-anonymous: pair must be %(shape)s"),
+        '{"field": "<code field>", "group": "<key>", "moment": "start" or '
+        '"close"}'),
+    "anonymous_pair_field_invalid": (N_("x-anonymous: pair field '%(field)s' must be a top-level text field of "
+            "the form"),
+        None),
+    "anonymous_keyword_refused": (N_("field '%(field)s': %(keyword)s cannot be used in an anonymous "
+            "questionnaire (it would tie the answer to the case)"),
+        None),
+    "bpmn_doctype": (N_("DOCTYPE declarations and entities are not allowed"),
+        None),
+}
+
+
 def _kind(kind: str) -> str:
     if kind.startswith("parameter "):
         return gettext("parameter %(name)s", name=kind[len("parameter "):])
@@ -145,6 +208,11 @@ def say(problem: dict) -> str:
         return gettext("user task '%(task)s' is in no lane, so no role can work on it", task=p.get("task"))
     if code in _BPMN:
         return _BPMN[code](p)
+    if code in _SHAPED:
+        msgid, shape = _SHAPED[code]
+        if code == "computed_kind_unknown":
+            shape = "{" + str(p.get("kinds")) + ": ...}"
+        return gettext(msgid, **{**p, "shape": shape})
     if code == "form_file_missing":
         return gettext("user task '%(task)s' names form file '%(form)s', which is missing", task=p.get("task"),
                          form=p.get("form"))

@@ -163,7 +163,8 @@ def _parse_xml(upload: Upload) -> etree._ElementTree:
         line = upload.bpmn_bytes[: doctype.start()].count(b"\n") + 1
         raise DefinitionInvalid(f"{upload.bpmn_name}: DOCTYPE declarations (and so XML entities) are not allowed",
                                 [{"file": upload.bpmn_name, "line": line,
-                                  "message": "DOCTYPE declarations and entities are not allowed"}])
+                                  "message": "DOCTYPE declarations and entities are not allowed",
+                                  "code": "bpmn_doctype", "params": {}}])
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                              remove_comments=False)
     try:
@@ -177,7 +178,8 @@ def _parse_xml(upload: Upload) -> etree._ElementTree:
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise DefinitionInvalid(f"{upload.bpmn_name}: DOCTYPE declarations (and so XML entities) are not allowed",
                                 [{"file": upload.bpmn_name, "line": 1,
-                                  "message": "DOCTYPE declarations and entities are not allowed"}])
+                                  "message": "DOCTYPE declarations and entities are not allowed",
+                                  "code": "bpmn_doctype", "params": {}}])
     return tree
 
 

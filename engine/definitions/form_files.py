@@ -103,8 +103,10 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
                                  "code": "form_required_when_differs_invalid", "params": {"field": pname}})
             comp = prop.get("x-computed")
             if isinstance(comp, dict):
-                problems.extend({"file": name, "message": f"field '{pname}': {message}"}
-                                for message in derived.problems(comp, set(schema.get("properties") or {})))
+                problems.extend({"file": name, "message": f"field '{pname}': {message}", "code": code,
+                                 "params": {"field": pname, **params}}
+                                for message, code, params in derived.problems(comp, set(schema.get("properties")
+                                                                                        or {})))
             elif comp is not None and comp not in COMPUTATIONS and comp not in SERVICE_COMPUTED:
                 problems.append({"file": name, "message": f"field '{pname}': unknown computation '{comp}'",
                                  "code": "form_computation_unknown", "params": {"field": pname,
@@ -118,7 +120,8 @@ def check_form_file(name: str, text: str) -> tuple[dict | None, list[dict]]:
             problems.extend({"file": name, "message": f"field '{pname}': {message}", "code": code,
                              "params": {"field": pname, **params}}
                             for message, code, params in _option_label_problems(prop))
-    problems += [{"file": name, "message": message} for message in report_fields.problems(schema)]
+    problems += [{"file": name, "message": message, "code": code, "params": params}
+                 for message, code, params in report_fields.problems(schema)]
     problems += _append_only_problems(name, schema)
     problems += [{"file": name, "message": f"field {message}", "code": code, "params": params}
                  for message, code, params in member_blocks.form_problems(schema)]

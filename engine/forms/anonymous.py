@@ -54,37 +54,43 @@ def problems(name: str, schema: dict) -> list[dict]:
     if "x-anonymous" not in schema:
         return []
     mark = schema["x-anonymous"]
-    out: list[str] = []
+    out: list[tuple[str, str, dict]] = []
     if not isinstance(mark, dict) or set(mark) - {"questionnaire", "period", "min_answers", "pair", "hand_out_days"}:
         return [{"file": name, "message": 'x-anonymous must be {"questionnaire": "<key>", "period": "month|quarter|'
                  'year", "min_answers": <n>, "pair": {"field": "<code field>", "group": "<key>", "moment": '
-                 '"start|close"}} (only questionnaire is required)'}]
+                 '"start|close"}} (only questionnaire is required)', "code": "anonymous_invalid", "params": {}}]
     if not isinstance(mark.get("questionnaire"), str) or not _KEY.fullmatch(mark["questionnaire"]):
-        out.append("x-anonymous: questionnaire must be a key (lower-case letters, digits, _)")
+        out.append(("x-anonymous: questionnaire must be a key (lower-case letters, digits, _)",
+                    "anonymous_questionnaire_invalid", {}))
     if mark.get("period", DEFAULT_PERIOD) not in PERIODS:
-        out.append(f"x-anonymous: period must be one of {', '.join(PERIODS)}")
+        out.append((f"x-anonymous: period must be one of {', '.join(PERIODS)}", "anonymous_period_invalid",
+                    {"periods": ", ".join(PERIODS)}))
     least = mark.get("min_answers", DEFAULT_MIN_ANSWERS)
     if type(least) is not int or not MIN_ANSWERS_FLOOR <= least <= 1000:
-        out.append(f"x-anonymous: min_answers must be a whole number from {MIN_ANSWERS_FLOOR} to 1000")
+        out.append((f"x-anonymous: min_answers must be a whole number from {MIN_ANSWERS_FLOOR} to 1000",
+                    "anonymous_min_answers_invalid", {"least": MIN_ANSWERS_FLOOR}))
     days = mark.get("hand_out_days", 14)
     if type(days) is not int or not 1 <= days <= 90:
-        out.append("x-anonymous: hand_out_days must be a whole number of days from 1 to 90")
+        out.append(("x-anonymous: hand_out_days must be a whole number of days from 1 to 90",
+                    "anonymous_hand_out_days_invalid", {}))
     props = schema.get("properties") or {}
     if "pair" in mark:
         pair = mark["pair"]
         if (not isinstance(pair, dict) or set(pair) != {"field", "group", "moment"}
                 or not isinstance(pair.get("group"), str) or not _KEY.fullmatch(pair["group"])
                 or pair.get("moment") not in MOMENTS):
-            out.append('x-anonymous: pair must be {"field": "<code field>", "group": "<key>", "moment": '
-                       '"start" or "close"}')
+            out.append(('x-anonymous: pair must be {"field": "<code field>", "group": "<key>", "moment": '
+                        '"start" or "close"}', "anonymous_pair_invalid", {}))
         elif (props.get(pair["field"]) or {}).get("type") != "string":
-            out.append(f"x-anonymous: pair field '{pair['field']}' must be a top-level text field of the form")
+            out.append((f"x-anonymous: pair field '{pair['field']}' must be a top-level text field of the form",
+                        "anonymous_pair_field_invalid", {"field": str(pair["field"])}))
     for node_name, prop in _all_properties(schema):
         for keyword in _REFUSED_KEYWORDS:
             if keyword in prop:
-                out.append(f"field '{node_name}': {keyword} cannot be used in an anonymous questionnaire (it would "
-                           "tie the answer to the case)")
-    return [{"file": name, "message": m} for m in out]
+                out.append((f"field '{node_name}': {keyword} cannot be used in an anonymous questionnaire (it "
+                            "would tie the answer to the case)", "anonymous_keyword_refused",
+                            {"field": node_name, "keyword": keyword}))
+    return [{"file": name, "message": m, "code": code, "params": params} for m, code, params in out]
 
 
 def _all_properties(schema: dict):

@@ -72,28 +72,34 @@ def compute(spec: dict, data: dict):
     return _RUN[kind](arg, data)
 
 
-def problems(spec, fields: set[str]) -> list[str]:
-    """What is wrong with a declared computation, for the deploy check (an empty list: nothing)."""
+def problems(spec, fields: set[str]) -> list[tuple[str, str, dict]]:
+    """What is wrong with a declared computation, for the deploy check (an empty list: nothing): each as its English
+    sentence, its code and params (web/findings.py words them)."""
     if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in KINDS:
-        return [f"x-computed must be a known name or one of {{{', '.join(KINDS)}: ...}}"]
+        return [(f"x-computed must be a known name or one of {{{', '.join(KINDS)}: ...}}", "computed_kind_unknown",
+                 {"kinds": ", ".join(KINDS)})]
     [(kind, arg)] = spec.items()
     if kind == "sum":
         if not isinstance(arg, list) or not arg or not all(isinstance(a, str) for a in arg):
-            return ["x-computed sum needs a list of field names"]
+            return [("x-computed sum needs a list of field names", "computed_sum_invalid", {})]
         missing = [a for a in arg if a not in fields]
-        return [f"x-computed sum names unknown field(s): {', '.join(missing)}"] if missing else []
+        return [(f"x-computed sum names unknown field(s): {', '.join(missing)}", "computed_sum_unknown",
+                 {"fields": ", ".join(missing)})] if missing else []
     if kind == "band":
         if not isinstance(arg, dict) or arg.get("of") not in fields or not isinstance(arg.get("bands"), list) \
                 or not all(isinstance(b, list) and len(b) == 2 and (b[0] is None or _number(b[0]) is not None)
                            for b in arg["bands"]):
-            return ['x-computed band needs {"of": "<field>", "bands": [[<lowest value or null>, "<code>"], ...]}']
+            return [('x-computed band needs {"of": "<field>", "bands": [[<lowest value or null>, "<code>"], ...]}',
+                     "computed_band_invalid", {})]
         return []
     if kind == "earliest":
         if not isinstance(arg, str) or "/" not in arg or arg.partition("/")[0] not in fields:
-            return ['x-computed earliest needs "<block field>/<date field of its rows>"']
+            return [('x-computed earliest needs "<block field>/<date field of its rows>"', "computed_earliest_invalid",
+                     {})]
         return []
     if kind == "lookup":
         if not isinstance(arg, dict) or arg.get("field") not in fields or not isinstance(arg.get("values"), dict):
-            return ['x-computed lookup needs {"field": "<field>", "values": {"<value>": <result>, ...}}']
+            return [('x-computed lookup needs {"field": "<field>", "values": {"<value>": <result>, ...}}',
+                     "computed_lookup_invalid", {})]
         return []
     return []

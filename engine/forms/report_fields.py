@@ -31,38 +31,44 @@ def fields_from_reports(schema: dict) -> dict[str, dict]:
             if isinstance(prop.get("x-prefill-report"), dict)}
 
 
-def problems(schema: dict) -> list[str]:
+def problems(schema: dict) -> list[tuple[str, str, dict]]:
     """The shape of every ``x-prefill-report`` and ``x-prefill-report-evidence`` of a form (deploy check; which
     report and figure exist is checked when the value is read, as a report may be deployed later)."""
-    found = []
+    found: list[tuple[str, str, dict]] = []
     props = schema.get("properties") or {}
     for name, prop in props.items():
         spec = prop.get("x-prefill-report")
         if spec is not None:
             if not isinstance(spec, dict) or not isinstance(spec.get("report"), str) \
                     or not isinstance(spec.get("figure"), str):
-                found.append(f"field '{name}': x-prefill-report needs at least {{\"report\": ..., \"figure\": ...}}")
+                found.append((f"field '{name}': x-prefill-report needs at least {{\"report\": ..., \"figure\": ...}}",
+                              "report_prefill_invalid", {"field": name}))
                 continue
             if "." in spec["figure"] and spec.get("take") not in TAKES:
-                found.append(f"field '{name}': a table's column needs \"take\": one of {', '.join(TAKES)}")
+                found.append((f"field '{name}': a table's column needs \"take\": one of {', '.join(TAKES)}",
+                              "report_take_missing", {"field": name, "takes": ", ".join(TAKES)}))
             period = spec.get("period", {})
             if not isinstance(period, dict) or not set(period) <= {"from", "to"} \
                     or not all(isinstance(v, str) for v in period.values()):
-                found.append(f"field '{name}': x-prefill-report period is "
-                             '{"from": <date field>, "to": <date field>}')
+                found.append((f"field '{name}': x-prefill-report period is "
+                              '{"from": <date field>, "to": <date field>}', "report_period_invalid", {"field": name}))
             scale = spec.get("scale")
             if scale is not None and not (isinstance(scale, list) and all(
                     isinstance(s, list) and len(s) == 2 and (s[0] is None or isinstance(s[0], (int, float)))
                     for s in scale)):
-                found.append(f"field '{name}': x-prefill-report scale is [[<lowest figure or null>, <value>], ...]")
+                found.append((f"field '{name}': x-prefill-report scale is [[<lowest figure or null>, <value>], ...]",
+                              "report_scale_invalid", {"field": name}))
             if not prop.get("readOnly"):
-                found.append(f"field '{name}': a field filled from a report is readOnly (the server sets it)")
+                found.append((f"field '{name}': a field filled from a report is readOnly (the server sets it)",
+                              "report_prefill_not_read_only", {"field": name}))
         source = prop.get("x-prefill-report-evidence")
         if source is not None and (source not in props or "x-prefill-report" not in props[source]):
-            found.append(f"field '{name}': x-prefill-report-evidence names no field filled from a report")
+            found.append((f"field '{name}': x-prefill-report-evidence names no field filled from a report",
+                          "report_evidence_unknown", {"field": name}))
         elif source is not None and not prop.get("readOnly"):
-            found.append(f"field '{name}': evidence of a report figure is readOnly (the server sets it)")
+            found.append((f"field '{name}': evidence of a report figure is readOnly (the server sets it)",
+                          "report_evidence_not_read_only", {"field": name}))
         elif source is not None and prop.get("type") != "object":
-            found.append(f"field '{name}': evidence of a report figure is a text in every language "
-                         '(engine/forms/texts.py): "type": "object"')
+            found.append((f"field '{name}': evidence of a report figure is a text in every language "
+                          '(engine/forms/texts.py): "type": "object"', "report_evidence_not_text", {"field": name}))
     return found

@@ -349,3 +349,53 @@ def test_a_documents_parts_problems_are_worded_in_each_language(runtime, tmp_pat
         assert not any(w in words for w in (" holds ", "no process", "no form", "template syntax")), hu["message"]
     said = {p["code"]: p["message"] for p in hungarian}
     assert said["document_field_unknown"].endswith("a csomag egyik űrlapján sincs 'meeting_notes' mező"), said
+
+
+SHAPED = {"type": "object", "x-anonymous": {"questionnaire": "Bad", "period": "week", "min_answers": 0,
+                                            "hand_out_days": 0, "pair": {"field": "code", "group": "g",
+                                                                          "moment": "start"}},
+          "properties": {
+              "code": {"type": "integer", "x-label": {"hu": "K", "en": "C"}},
+              "kind": {"type": "string", "x-computed": {"what": 1}, "x-label": {"hu": "F", "en": "K"}},
+              "total": {"type": "number", "x-computed": {"sum": ["nothing"]}, "x-label": {"hu": "Ö", "en": "T"}},
+              "none": {"type": "number", "x-computed": {"sum": []}, "x-label": {"hu": "N", "en": "N"}},
+              "band": {"type": "string", "x-computed": {"band": 1}, "x-label": {"hu": "S", "en": "B"}},
+              "first": {"type": "string", "x-computed": {"earliest": "x"}, "x-label": {"hu": "E", "en": "F"}},
+              "look": {"type": "string", "x-computed": {"lookup": 1}, "x-label": {"hu": "L", "en": "L"}},
+              "fig": {"type": "number", "x-prefill-report": {"report": "r", "figure": "t.c", "period": 1, "scale": 2},
+                      "x-label": {"hu": "A", "en": "F"}},
+              "bad": {"type": "number", "x-prefill-report": 1, "x-label": {"hu": "R", "en": "B"}},
+              "why": {"type": "string", "x-prefill-report-evidence": "fig", "x-label": {"hu": "I", "en": "W"}},
+              "lost": {"type": "string", "x-prefill-report-evidence": "nothing", "readOnly": True,
+                       "x-label": {"hu": "V", "en": "L"}},
+              "text": {"type": "string", "x-prefill-report-evidence": "fig", "readOnly": True,
+                       "x-label": {"hu": "Sz", "en": "T"}},
+              "who": {"type": "string", "x-visible-when": {"field": "code", "equals": 1}, "x-label": {"hu": "K",
+                                                                                                      "en": "W"}}}}
+
+
+def test_computed_report_and_anonymous_forms_problems_are_worded_in_each_language(runtime):
+    """x-computed formulas, fields filled from a report and an anonymous questionnaire's mark: every problem coded,
+    in English as the engine says it, in Hungarian with no English sentence (the form file's shapes quoted)."""
+    from tests.integration.web_client import make_app
+
+    _schema, problems = check_form_file("survey.json", json.dumps(SHAPED))
+    _schema, more = check_form_file("other.json", json.dumps({"type": "object", "x-anonymous": [], "properties": {}}))
+    problems += more + [{"file": "a.bpmn", "line": 1, "message": "DOCTYPE declarations and entities are not allowed",
+                         "code": "bpmn_doctype", "params": {}}]
+    assert not [p for p in problems if not p.get("code")], problems
+    assert {"computed_kind_unknown", "computed_sum_unknown", "computed_sum_invalid", "computed_band_invalid",
+            "computed_earliest_invalid", "computed_lookup_invalid", "report_prefill_invalid", "report_take_missing",
+            "report_period_invalid", "report_scale_invalid", "report_prefill_not_read_only",
+            "report_evidence_not_read_only", "report_evidence_unknown", "report_evidence_not_text",
+            "anonymous_invalid", "anonymous_questionnaire_invalid", "anonymous_period_invalid",
+            "anonymous_min_answers_invalid", "anonymous_hand_out_days_invalid", "anonymous_pair_field_invalid",
+            "anonymous_keyword_refused"} <= {p["code"] for p in problems}, {p["code"] for p in problems}
+    with make_app(runtime).test_request_context("/"):
+        english = findings.worded(problems, "en")
+        hungarian = findings.worded(problems, "hu")
+    for problem, en, hu in zip(problems, english, hungarian):
+        assert en["message"] == problem["message"], "the web's English is the engine's"
+        assert hu["message"] != problem["message"]
+        assert not any(w in hu["message"] for w in ("field '", " must ", " needs ", " names ", " is a ", " cannot ",
+                                                    " not allowed", " one of ")), hu["message"]
