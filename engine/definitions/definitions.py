@@ -575,7 +575,8 @@ def deploy(session: Session, upload: Upload, actor: str, at, package_version_id:
                 f"{upload.bpmn_name}: lane(s) {', '.join(unmapped)} are no role's lane in the package of process "
                 f"'{key}'; add them to its service.yaml and deploy the package (docs/services.md)",
                 [{"file": upload.bpmn_name, "line": None,
-                  "message": f"lane '{lane}' is no role's lane in the package's service.yaml"} for lane in unmapped])
+                  "message": f"lane '{lane}' is no role's lane in the package's service.yaml",
+                  "code": "lane_not_in_package", "params": {"lane": lane}} for lane in unmapped])
     if (latest is not None and latest.content_hash == digest
             and latest.package_version_id == package_version_id):
         return latest, False

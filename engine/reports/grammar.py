@@ -461,7 +461,8 @@ def check_package(package: Package) -> tuple[list[tuple[str, dict]], list[Packag
     processes = set((package.manifest or {}).get("processes") or {})
     for path, text in sorted(package.under("reports").items()):
         if not path.endswith((".yaml", ".yml")) or path.count("/") != 1:
-            problems.append(PackageProblem(path, None, "reports/ holds report files (*.yaml) only, no subfolders"))
+            problems.append(PackageProblem(path, None, "reports/ holds report files (*.yaml) only, no subfolders",
+                                           "reports_folder_file"))
             continue
         data, lines, structure = parse(text, path)
         problems += structure
@@ -471,7 +472,8 @@ def check_package(package: Package) -> tuple[list[tuple[str, dict]], list[Packag
         problems += own
         if data["key"] in keys:
             problems.append(PackageProblem(path, lines.of("key"), f"key: '{data['key']}' is the key of "
-                                                                  f"{keys[data['key']]} too"))
+                                                                  f"{keys[data['key']]} too", "report_key_twice",
+                                           {"path": "key", "key": data["key"], "other": keys[data["key"]]}))
         keys[data["key"]] = path
         if not own:
             found.append((path, normalised(data)))

@@ -239,7 +239,8 @@ def run(package: Package, started: dt.datetime | None = None) -> dict:
         process = checked.processes.get(sample.process)
         if process is None:
             if not problems:  # a process the manifest declares but whose BPMN was refused is reported there
-                problems.append(PackageProblem(sample.file, None, f"process '{sample.process}' cannot be run"))
+                problems.append(PackageProblem(sample.file, None, f"process '{sample.process}' cannot be run",
+                                               "process_cannot_run", {"process": sample.process}))
             continue
         runs.append(run_process(process.upload, sample, started))
     return {"package": package.key, "problems": [p.to_dict() for p in problems], "runs": runs,

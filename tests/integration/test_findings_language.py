@@ -399,3 +399,38 @@ def test_computed_report_and_anonymous_forms_problems_are_worded_in_each_languag
         assert hu["message"] != problem["message"]
         assert not any(w in hu["message"] for w in ("field '", " must ", " needs ", " names ", " is a ", " cannot ",
                                                     " not allowed", " one of ")), hu["message"]
+
+
+def _zip(*entries) -> bytes:
+    import io
+    import warnings
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a name twice is what is refused
+        for name in entries:
+            z.writestr(name, b"x")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("archive, code, hungarian", [
+    (b"not a zip", "archive_not_zip", "nem zip-archívum ("),
+    (_zip("a/../b.txt"), "archive_path_dots", "'..' vagy '.' részt tartalmazó útvonal"),
+    (_zip("/etc/passwd"), "archive_path_absolute", "abszolút vagy Windows-stílusú útvonal"),
+    (_zip("p/service.yaml", "p/service.yaml"), "archive_entry_twice", "kétszer szerepel az archívumban"),
+])
+def test_an_archives_problems_are_worded_in_each_language(runtime, archive, code, hungarian):
+    from engine.errors import PackageInvalid
+    from engine.packages.load import from_zip
+    from tests.integration.web_client import make_app
+
+    with pytest.raises(PackageInvalid) as refused:
+        from_zip(archive)
+    [problem] = refused.value.details
+    assert problem["code"] == code, problem
+    with make_app(runtime).test_request_context("/"):
+        [english] = findings.worded([problem], "en")
+        [magyar] = findings.worded([problem], "hu")
+    assert english["message"] == problem["message"]
+    assert magyar["message"].startswith(hungarian), magyar
