@@ -216,6 +216,9 @@ def say(problem: dict) -> str:
     if code == "form_file_missing":
         return gettext("user task '%(task)s' names form file '%(form)s', which is missing", task=p.get("task"),
                          form=p.get("form"))
+    if code in _REPORT:
+        said = gettext(_REPORT[code], **p)
+        return f"{p['path']}: {said}" if p.get("path") else said
     return _form(code, p) or _package(code, p) or _demo(code, p) or str(problem.get("message", ""))
 
 
@@ -439,6 +442,53 @@ def _demo(code: str, p: dict) -> str:
                                            at=p.get("at")),
     }.get(code)
     return said() if said else ""
+
+
+# A report file's checks (engine/reports/grammar.py; docs/reports.md): each after the path of its value.
+_REPORT = {
+    "report_condition_subject": N_("a condition names one of fact, field, completed, any, all, not"),
+    "report_condition_test": N_("'%(subject)s' needs one test: equals, in, filled or above"),
+    "report_condition_test_alone": N_("%(tests)s go with 'fact' or 'field'"),
+    "report_fact_unknown_declared": N_("no fact '%(fact)s' (declared: %(declared)s)"),
+    "report_condition_field": N_("an indicator's condition reads facts ('fact'), not form fields"),
+    "report_form_field_unknown": N_("no form field '%(field)s' in the package's forms"),
+    "report_condition_completed": N_("'completed' is a condition of a fact ('when')"),
+    "report_process_unknown": N_("process '%(process)s' is not a process of this package (%(known)s)"),
+    "report_fact_source": N_("a fact has one source: field, divide, days_between, case, client or completions"),
+    "report_field_not_in_form": N_("no field '%(field)s' in %(form)s"),
+    "report_field_not_in_records": N_("no field '%(field)s' in the records of '%(records)s'"),
+    "report_fact_not_scalar": N_("'%(fact)s' is not a fact of one value"),
+    "report_person_latest": N_("'person: latest' goes with a fact of one value read from a field"),
+    "report_values_not_list": N_("'%(field)s' is not a list field of %(form)s"),
+    "report_fact_unknown": N_("no fact '%(fact)s'"),
+    "report_indicator_twice": N_("indicator '%(indicator)s' is declared twice"),
+    "report_pair_group_missing": N_("name the pair group: 'questionnaire: <group>' (or rows: {paired_items: <group>})"),
+    "report_pair_group_unknown": N_("no anonymous questionnaire pair group '%(group)s' with a start and a close form "
+        "(%(known)s)"),
+    "report_pair_item_unknown": N_("'%(item)s' is not a number asked at both moments of '%(group)s' (%(items)s)"),
+    "report_pair_reads_cases": N_("'%(key)s' reads cases; anonymous answers have none (the period is the close "
+                                  "answer's)"),
+    "report_aggregate": N_("an indicator computes one of: %(aggregates)s"),
+    "report_not_collection": N_("'%(fact)s' is not a collection (a list fact)"),
+    "report_count": N_("count 'cases' or a collection (%(collections)s)"),
+    "report_distinct": N_("distinct 'client', 'caseworker', 'case', 'value' or a fact, not '%(value)s'"),
+    "report_per_case": N_("'per_case' goes with 'sum' or 'mean' (the case's largest value, then summed or averaged "
+        "over the cases)"),
+    "report_ratio_unknown": N_("no indicator or column '%(name)s'"),
+    "report_process_not_reports": N_("process '%(process)s' is not one of the report's"),
+    "report_table_unknown": N_("no table '%(table)s'"),
+    "report_table_plan": N_("a figure shown as a table has no plan of its own"),
+    "report_drill_unknown": N_("no column '%(column)s' in table '%(table)s'"),
+    "report_indicator_unknown": N_("no indicator '%(indicator)s'"),
+    "report_pair_column": N_("rows of a paired questionnaire's items take 'paired' figures (or ratios of them)"),
+    "report_pair_item_column": N_("the rows are the items"),
+    "report_pair_rows_only": N_("a paired questionnaire's items are the only rows"),
+    "report_pair_rows_unknown": N_("no anonymous questionnaire pair group '%(group)s'"),
+    "report_rows_two_kinds": N_("two kinds of rows are a period (month or quarter) and another"),
+    "report_not_list_fact": N_("'%(fact)s' is not a list fact"),
+    "report_bands": N_("bands come 'from_request' or have 'limits'"),
+    "report_column_unknown": N_("no column '%(column)s'"),
+}
 
 
 def where(problem: dict) -> str:

@@ -137,9 +137,11 @@ class Problems:
         self.file, self.lines = file, lines
         self.found: list[PackageProblem] = []
 
-    def add(self, path: tuple, message: str) -> None:
+    def add(self, path: tuple, message: str, code: str, **params) -> None:
+        """``code`` and ``params``: what web/findings.py words in the reader's language (``path`` is the value's)."""
         where = ".".join(str(p) for p in path)
-        self.found.append(PackageProblem(self.file, self.lines.of(*path), f"{where}: {message}" if where else message))
+        self.found.append(PackageProblem(self.file, self.lines.of(*path), f"{where}: {message}" if where else message,
+                                         code, {"path": where, **params}))
 
 
 def parse(text: bytes, file: str) -> tuple[dict | None, Lines, list[PackageProblem]]:
@@ -214,21 +216,27 @@ def _check_condition(cond: dict, path: tuple, names: set[str], fields: dict, pro
     tests = [k for k in ("equals", "in", "filled", "above") if k in cond]
     subjects = [k for k in ("fact", "field", "completed", "any", "all", "not") if k in cond]
     if len(subjects) != 1:
-        problems.add(path, "a condition names one of fact, field, completed, any, all, not")
+        problems.add(path, "a condition names one of fact, field, completed, any, all, not",
+                     "report_condition_subject")
         return
     if subjects[0] in ("fact", "field") and len(tests) != 1:
-        problems.add(path, f"'{subjects[0]}' needs one test: equals, in, filled or above")
+        problems.add(path, f"'{subjects[0]}' needs one test: equals, in, filled or above",
+                     "report_condition_test", subject=subjects[0])
     if subjects[0] not in ("fact", "field") and tests:
-        problems.add(path, f"{', '.join(tests)} go with 'fact' or 'field'")
+        problems.add(path, f"{', '.join(tests)} go with 'fact' or 'field'", "report_condition_test_alone",
+                     tests=", ".join(tests))
     if "fact" in cond and cond["fact"] not in names:
-        problems.add((*path, "fact"), f"no fact '{cond['fact']}' (declared: {', '.join(sorted(names))})")
+        problems.add((*path, "fact"), f"no fact '{cond['fact']}' (declared: {', '.join(sorted(names))})",
+                     "report_fact_unknown_declared", fact=cond["fact"], declared=", ".join(sorted(names)))
     if "field" in cond:
         if not in_facts:
-            problems.add((*path, "field"), "an indicator's condition reads facts ('fact'), not form fields")
+            problems.add((*path, "field"), "an indicator's condition reads facts ('fact'), not form fields",
+                         "report_condition_field")
         elif cond["field"] not in fields:
-            problems.add((*path, "field"), f"no form field '{cond['field']}' in the package's forms")
+            problems.add((*path, "field"), f"no form field '{cond['field']}' in the package's forms",
+                         "report_form_field_unknown", field=cond["field"])
     if "completed" in cond and not in_facts:
-        problems.add(path, "'completed' is a condition of a fact ('when')")
+        problems.add(path, "'completed' is a condition of a fact ('when')", "report_condition_completed")
 
 
 def check(package: Package, path: str, data: dict, lines: Lines, known_processes: set[str]) -> list[PackageProblem]:
@@ -238,7 +246,8 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
     for i, key in enumerate(data["processes"]):
         if key not in known_processes:
             problems.add(("processes", i), f"process '{key}' is not a process of this package "
-                                           f"({', '.join(sorted(known_processes))})")
+                                           f"({', '.join(sorted(known_processes))})", "report_process_unknown",
+                         process=key, known=", ".join(sorted(known_processes)))
     fields, forms = _package_fields(package, data["processes"])
     facts = data["facts"]
     names = set(facts)
@@ -249,62 +258,76 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
         kind = kind_of(fact)
         sources = [k for k in ("field", "divide", "days_between", "case", "client", "completions") if k in fact]
         if len(sources) != 1:
-            problems.add(where, "a fact has one source: field, divide, days_between, case, client or completions")
+            problems.add(where, "a fact has one source: field, divide, days_between, case, client or completions",
+                         "report_fact_source")
             continue
         if "field" in fact and fact["field"] not in fields:
-            problems.add((*where, "field"), f"no form field '{fact['field']}' in the package's forms")
+            problems.add((*where, "field"), f"no form field '{fact['field']}' in the package's forms",
+                         "report_form_field_unknown", field=fact["field"])
         if "completions" in fact:
             # One form, or several whose completions are one collection (the steps of one kind drawn as tasks
             # of their own, e.g. a first meeting and the later ones).
             for file in completion_forms(fact):
                 form = forms.get(file)
                 if form is None:
-                    problems.add((*where, "completions"), f"no form '{file}' in forms/")
+                    problems.add((*where, "completions"), f"no form '{file}' in forms/", "form_not_in_forms",
+                                 form=file)
                     continue
                 form_fields = set(form.get("properties") or {})
                 for key in ("date", "values"):
                     if key in fact and fact[key] not in form_fields:
-                        problems.add((*where, key), f"no field '{fact[key]}' in {file}")
+                        problems.add((*where, key), f"no field '{fact[key]}' in {file}",
+                                     "report_field_not_in_form", field=fact[key], form=file)
                 for fname, spec in (fact.get("fields") or {}).items():
                     field = spec["field"] if isinstance(spec, dict) else fname
                     if field not in form_fields:
-                        problems.add((*where, "fields", fname), f"no field '{field}' in {file}")
+                        problems.add((*where, "fields", fname), f"no field '{field}' in {file}",
+                                     "report_field_not_in_form", field=field, form=file)
         elif kind == "records":
             items = ((fields.get(fact.get("field", "")) or {}).get("items") or {}).get("properties") or {}
             for key in ("date", "client_field"):
                 if key in fact and fact[key] not in items:
-                    problems.add((*where, key), f"no field '{fact[key]}' in the records of '{fact.get('field')}'")
+                    problems.add((*where, key), f"no field '{fact[key]}' in the records of '{fact.get('field')}'",
+                                 "report_field_not_in_records", field=fact[key], records=fact.get("field"))
             for fname, spec in (fact.get("fields") or {}).items():
                 field = spec["field"] if isinstance(spec, dict) else fname
                 if field not in items:
                     problems.add((*where, "fields", fname), f"no field '{field}' in the records of "
-                                                            f"'{fact.get('field')}'")
+                                                            f"'{fact.get('field')}'", "report_field_not_in_records",
+                                 field=field, records=fact.get("field"))
         for key in ("divide", "days_between"):
             for j, other in enumerate(fact.get(key) or []):
                 if other not in names or kind_of(facts[other]) != "scalar":
-                    problems.add((*where, key, j), f"'{other}' is not a fact of one value")
+                    problems.add((*where, key, j), f"'{other}' is not a fact of one value", "report_fact_not_scalar",
+                                 fact=other)
         if "person" in fact and ("field" not in fact or kind != "scalar"):
-            problems.add((*where, "person"), "'person: latest' goes with a fact of one value read from a field")
+            problems.add((*where, "person"), "'person: latest' goes with a fact of one value read from a field",
+                         "report_person_latest")
         for file in completion_forms(fact) if "values" in fact and "completions" in fact else []:
             if (((forms.get(file) or {}).get("properties") or {}).get(fact["values"]) or {}).get(
                     "type", "array") != "array":
-                problems.add((*where, "values"), f"'{fact['values']}' is not a list field of {file}")
+                problems.add((*where, "values"), f"'{fact['values']}' is not a list field of {file}",
+                             "report_values_not_list", field=fact["values"], form=file)
         if "otherwise" in fact and fact["otherwise"] not in names:
-            problems.add((*where, "otherwise"), f"no fact '{fact['otherwise']}'")
+            problems.add((*where, "otherwise"), f"no fact '{fact['otherwise']}'", "report_fact_unknown",
+                         fact=fact["otherwise"])
         if "when" in fact:
             _check_condition(fact["when"], (*where, "when"), names, fields, problems, True)
     for key in ("start",):
         if data["case"][key] not in names:
-            problems.add(("case", key), f"no fact '{data['case'][key]}'")
+            problems.add(("case", key), f"no fact '{data['case'][key]}'", "report_fact_unknown",
+                         fact=data["case"][key])
     ends = data["case"].get("end")
     for i, end in enumerate([ends] if isinstance(ends, str) else ends or []):
         if end not in names:
-            problems.add(("case", "end") if isinstance(ends, str) else ("case", "end", i), f"no fact '{end}'")
+            problems.add(("case", "end") if isinstance(ends, str) else ("case", "end", i), f"no fact '{end}'",
+                         "report_fact_unknown", fact=end)
 
     figure_ids = [f["id"] for f in data["indicators"]]
     tables = {t["id"]: t for t in data.get("tables") or []}
     for dup in {i for i in figure_ids if figure_ids.count(i) > 1}:
-        problems.add(("indicators",), f"indicator '{dup}' is declared twice")
+        problems.add(("indicators",), f"indicator '{dup}' is declared twice", "report_indicator_twice",
+                     indicator=dup)
 
     groups = _pair_groups(forms)
 
@@ -314,27 +337,30 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
         group = paired.get("questionnaire") or group
         if group is None:
             problems.add((*path, "paired"), "name the pair group: 'questionnaire: <group>' (or rows: "
-                                            "{paired_items: <group>})")
+                                            "{paired_items: <group>})", "report_pair_group_missing")
             return
         items = groups.get(group)
         if items is None:
             known = ", ".join(sorted(groups)) or "none"
             problems.add((*path, "paired", "questionnaire"),
-                         f"no anonymous questionnaire pair group '{group}' with a start and a close form ({known})")
+                         f"no anonymous questionnaire pair group '{group}' with a start and a close form ({known})",
+                         "report_pair_group_unknown", group=group, known=known)
         elif "item" in paired and paired["item"] not in items:
             problems.add((*path, "paired", "item"), f"'{paired['item']}' is not a number asked at both moments of "
-                                                    f"'{group}' ({', '.join(items)})")
+                                                    f"'{group}' ({', '.join(items)})", "report_pair_item_unknown",
+                         item=paired["item"], group=group, items=", ".join(items))
         for key in ("period", "where", "process", "per_case"):
             if key in m:
                 problems.add((*path, key), f"'{key}' reads cases; anonymous answers have none (the period is "
-                                           "the close answer's)")
+                                           "the close answer's)", "report_pair_reads_cases", key=key)
 
     def check_measure(m: dict, path: tuple, local: set[str], group: str | None = None) -> None:
         aggregates = [k for k in AGGREGATES if k in m]
         if "table" in m and not aggregates:
             return
         if len(aggregates) != 1:
-            problems.add(path, f"an indicator computes one of: {', '.join(AGGREGATES)}")
+            problems.add(path, f"an indicator computes one of: {', '.join(AGGREGATES)}", "report_aggregate",
+                         aggregates=", ".join(AGGREGATES))
             return
         if "paired" in m:
             check_paired(m, path, group)
@@ -343,11 +369,14 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
         dated = period.get("dated") if isinstance(period, dict) else None
         counted = m.get("count")
         if dated is not None and dated not in collections:
-            problems.add((*path, "period", "dated"), f"'{dated}' is not a collection (a list fact)")
+            problems.add((*path, "period", "dated"), f"'{dated}' is not a collection (a list fact)",
+                         "report_not_collection", fact=dated)
         if isinstance(period, dict) and "on" in period and period["on"] not in names:
-            problems.add((*path, "period", "on"), f"no fact '{period['on']}'")
+            problems.add((*path, "period", "on"), f"no fact '{period['on']}'", "report_fact_unknown",
+                         fact=period["on"])
         if counted is not None and counted != "cases" and counted not in collections:
-            problems.add((*path, "count"), f"count 'cases' or a collection ({', '.join(sorted(collections))})")
+            problems.add((*path, "count"), f"count 'cases' or a collection ({', '.join(sorted(collections))})",
+                         "report_count", collections=", ".join(sorted(collections)))
         collection = counted if counted not in (None, "cases") else dated
         visible = names | (entry_fields.get(collection, set()) if collection else set())
         if "where" in m:
@@ -356,34 +385,40 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
         for _j, d in enumerate([distinct] if isinstance(distinct, str) else distinct or []):
             if d not in ("client", "caseworker", "case", "value") and d not in visible:
                 problems.add((*path, "distinct"), f"distinct 'client', 'caseworker', 'case', 'value' or a fact, "
-                                                  f"not '{d}'")
+                                                  f"not '{d}'", "report_distinct", value=d)
         for key in ("sum", "mean"):
             operand = m.get(key)
             for _j, o in enumerate([operand] if isinstance(operand, str) else (operand or {}).get("divide") or []):
                 if o not in visible:
-                    problems.add((*path, key), f"no fact '{o}'")
+                    problems.add((*path, key), f"no fact '{o}'", "report_fact_unknown", fact=o)
         if "per_case" in m and not ({"sum", "mean"} & set(m)):
             problems.add((*path, "per_case"), "'per_case' goes with 'sum' or 'mean' (the case's largest value, then "
-                                              "summed or averaged over the cases)")
+                                              "summed or averaged over the cases)", "report_per_case")
         if "ratio" in m:
             for key in ("of", "to"):
                 if m["ratio"][key] not in local and m["ratio"][key] not in figure_ids:
-                    problems.add((*path, "ratio", key), f"no indicator or column '{m['ratio'][key]}'")
+                    problems.add((*path, "ratio", key), f"no indicator or column '{m['ratio'][key]}'",
+                                 "report_ratio_unknown", name=m["ratio"][key])
         if "process" in m and m["process"] not in data["processes"]:
-            problems.add((*path, "process"), f"process '{m['process']}' is not one of the report's")
+            problems.add((*path, "process"), f"process '{m['process']}' is not one of the report's",
+                         "report_process_not_reports", process=m["process"])
 
     for i, fig in enumerate(data["indicators"]):
         check_measure(fig, ("indicators", i), set())
         if "table" in fig and fig["table"] not in tables:
-            problems.add(("indicators", i, "table"), f"no table '{fig['table']}'")
+            problems.add(("indicators", i, "table"), f"no table '{fig['table']}'", "report_table_unknown",
+                         table=fig["table"])
         if "plan" in fig and "table" in fig:
-            problems.add(("indicators", i, "plan"), "a figure shown as a table has no plan of its own")
+            problems.add(("indicators", i, "plan"), "a figure shown as a table has no plan of its own",
+                         "report_table_plan")
         if "drill" in fig and fig.get("table") in tables \
                 and fig["drill"] not in {c["id"] for c in tables[fig["table"]]["columns"]}:
-            problems.add(("indicators", i, "drill"), f"no column '{fig['drill']}' in table '{fig['table']}'")
+            problems.add(("indicators", i, "drill"), f"no column '{fig['drill']}' in table '{fig['table']}'",
+                         "report_drill_unknown", column=fig["drill"], table=fig["table"])
         for j, d in enumerate(fig.get("details") or []):
             if d not in figure_ids:
-                problems.add(("indicators", i, "details", j), f"no indicator '{d}'")
+                problems.add(("indicators", i, "details", j), f"no indicator '{d}'", "report_indicator_unknown",
+                             indicator=d)
     for i, table in enumerate(data.get("tables") or []):
         columns = {c["id"] for c in table["columns"]}
         rows = table["rows"] if isinstance(table["rows"], list) else [table["rows"]]
@@ -392,31 +427,39 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             check_measure(column, ("tables", i, "columns", j), columns, pair_rows[0] if pair_rows else None)
             if pair_rows and not ("paired" in column or "ratio" in column):
                 problems.add(("tables", i, "columns", j), "rows of a paired questionnaire's items take 'paired' "
-                                                          "figures (or ratios of them)")
+                                                          "figures (or ratios of them)", "report_pair_column")
             elif pair_rows and "item" in column.get("paired", {}):
-                problems.add(("tables", i, "columns", j, "paired", "item"), "the rows are the items")
+                problems.add(("tables", i, "columns", j, "paired", "item"), "the rows are the items",
+                             "report_pair_item_column")
         if pair_rows and len(rows) != 1:
-            problems.add(("tables", i, "rows"), "a paired questionnaire's items are the only rows")
+            problems.add(("tables", i, "rows"), "a paired questionnaire's items are the only rows",
+                         "report_pair_rows_only")
             continue
         if pair_rows:
             if pair_rows[0] not in groups:
-                problems.add(("tables", i, "rows"), f"no anonymous questionnaire pair group '{pair_rows[0]}'")
+                problems.add(("tables", i, "rows"), f"no anonymous questionnaire pair group '{pair_rows[0]}'",
+                             "report_pair_rows_unknown", group=pair_rows[0])
             continue
         if sum(1 for r in rows if r in ("month", "quarter")) > 1 or (len(rows) == 2 and not any(
                 r in ("month", "quarter") for r in rows)):
-            problems.add(("tables", i, "rows"), "two kinds of rows are a period (month or quarter) and another")
+            problems.add(("tables", i, "rows"), "two kinds of rows are a period (month or quarter) and another",
+                         "report_rows_two_kinds")
         for r in rows:
             if isinstance(r, dict):
                 name = r.get("fact") or r.get("values") or r.get("bands")
                 if name not in names:
-                    problems.add(("tables", i, "rows"), f"no fact '{name}'")
+                    problems.add(("tables", i, "rows"), f"no fact '{name}'", "report_fact_unknown",
+                                 fact=name)
                 elif "values" in r and name not in collections:
-                    problems.add(("tables", i, "rows"), f"'{name}' is not a list fact")
+                    problems.add(("tables", i, "rows"), f"'{name}' is not a list fact", "report_not_list_fact",
+                                 fact=name)
                 if "bands" in r and not r.get("from_request") and not r.get("limits"):
-                    problems.add(("tables", i, "rows"), "bands come 'from_request' or have 'limits'")
+                    problems.add(("tables", i, "rows"), "bands come 'from_request' or have 'limits'",
+                                 "report_bands")
         for j, c in enumerate(table.get("omit_empty") or []):
             if c not in columns:
-                problems.add(("tables", i, "omit_empty", j), f"no column '{c}'")
+                problems.add(("tables", i, "omit_empty", j), f"no column '{c}'", "report_column_unknown",
+                             column=c)
     return problems.found
 
 

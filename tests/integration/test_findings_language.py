@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 
 import pytest
 
@@ -434,3 +435,39 @@ def test_an_archives_problems_are_worded_in_each_language(runtime, archive, code
         [magyar] = findings.worded([problem], "hu")
     assert english["message"] == problem["message"]
     assert magyar["message"].startswith(hungarian), magyar
+
+
+def test_a_report_files_problems_are_worded_in_each_language(runtime, tmp_path):
+    """A report naming a pair group and an item that do not exist, a period on anonymous answers, an unknown fact:
+    every problem coded, in English as the engine says it, in Hungarian with no English sentence."""
+    import shutil
+
+    from engine.packages import load
+    from engine.packages.check import check
+    from tests.integration.web_client import make_app
+
+    folder = tmp_path / "self_help_groups"
+    shutil.copytree(Path(__file__).parents[2] / "bpmn" / "self_help_groups", folder)
+    path = folder / "reports" / "self_help_groups.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("paired: {questionnaire: attitude, figure: improved}",
+                        "paired: {questionnaire: mood, figure: improved}")
+    text = text.replace("paired: {questionnaire: attitude, figure: worse}",
+                        "paired: {questionnaire: attitude, figure: worse, item: jelszo}")
+    text = text.replace("paired: {questionnaire: attitude, figure: unchanged}",
+                        "paired: {questionnaire: attitude, figure: unchanged}\n    period: active")
+    path.write_text(text, encoding="utf-8")
+    (folder / "reports" / "deep").mkdir()
+    (folder / "reports" / "deep" / "x.yaml").write_text("key: x\n", encoding="utf-8")
+    problems = [p.to_dict() for p in check(load.from_folder(folder)).problems if p.file.startswith("reports/")]
+    assert not [p for p in problems if not p.get("code")], problems
+    assert {"report_pair_group_unknown", "report_pair_item_unknown", "report_pair_reads_cases",
+            "reports_folder_file"} <= {p["code"] for p in problems}, problems
+    with make_app(runtime).test_request_context("/"):
+        english = findings.worded(problems, "en")
+        hungarian = findings.worded(problems, "hu")
+    for problem, en, hu in zip(problems, english, hungarian):
+        assert en["message"] == problem["message"], "the web's English is the engine's"
+        assert not any(w in hu["message"] for w in (" is not ", " reads ", " holds ", " no ", " with ")), hu["message"]
+    said = {p["code"]: p["message"] for p in hungarian}
+    assert "nincs kezdő és záró űrlappal bíró 'mood' névtelen kérdőív-párcsoport" in said["report_pair_group_unknown"]
