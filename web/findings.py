@@ -396,6 +396,24 @@ def _package(code: str, p: dict) -> str:
         "lane_not_in_package": lambda: gettext("lane '%(lane)s' is no role's lane in the package's service.yaml",
                                                lane=p.get("lane")),
         "process_cannot_run": lambda: gettext("process '%(process)s' cannot be run", process=p.get("process")),
+        "start_never": lambda: gettext("a case that starts from nothing and not by hand could never start: the "
+                                       "engine starts cases for a client"),
+        "start_data_without_client": lambda: gettext("a case that starts from nothing has no client to take data "
+                                                     "from"),
+        "start_from_registers_none": lambda: gettext("process '%(process)s' registers no client (it has no "
+                                                     "'registers_client')", process=p.get("process")),
+        "registers_client_missing": lambda: gettext("%(file)s calls '%(operation)s', so the process needs "
+                                                    "'registers_client' (which form fields feed the client "
+                                                    "register)", file=p.get("file"), operation=p.get("operation")),
+        "legal_basis_missing": lambda: gettext("a process that holds a person's data needs 'legal_basis' "
+                                               "(article_6, article_9 for special categories, the law; "
+                                               "docs/services.md)"),
+        "consent_missing": lambda: gettext("a basis of consent (point a) needs 'consent': the statement, its "
+                                           "version and text the person signs"),
+        "consent_without_basis": lambda: gettext("a consent statement is declared but neither article_6 nor "
+                                                 "article_9 is 'a' (consent)"),
+        "consent_task_unknown": lambda: gettext("no user task '%(task)s' in %(file)s", task=p.get("task"),
+                                                file=p.get("file")),
         "timer_purpose_unknown": lambda: gettext("no timer of this package has purpose '%(purpose)s'",
                                                  purpose=p.get("purpose")),
     }.get(code)

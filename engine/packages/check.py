@@ -207,14 +207,16 @@ def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, Chec
         if start.get("manual") is False and start["from"] == NOTHING:
             # The engine starts a case from another one for that case's client (a member leaving, a form choice).
             refuse(("processes", key, "start", "manual"), "a case that starts from nothing and not by hand could "
-                                                          "never start: the engine starts cases for a client")
+                                                          "never start: the engine starts cases for a client",
+                   "start_never")
         if start.get("data") and start["from"] == NOTHING:
             refuse(("processes", key, "start", "data"), "a case that starts from nothing has no client to take "
-                                                        "data from")
+                                                        "data from", "start_data_without_client")
         # A registering process of another package is checked when the package deploys (engine/packages/deploy).
         if start["from"] in manifest["processes"] and start["from"] not in registering:
             refuse(("processes", key, "start", "from"), f"process '{start['from']}' registers no client "
-                                                        "(it has no 'registers_client')")
+                                                        "(it has no 'registers_client')",
+                   "start_from_registers_none", process=start["from"])
         found = processes.get(key)
         registration = spec.get("registers_client")
         if found is not None and registration:
@@ -227,7 +229,8 @@ def _manifest_references(manifest: dict, lines: Lines, processes: dict[str, Chec
         _legal_basis_problems(key, spec, found, refuse)
         if found is not None and REGISTER_CLIENT in found.operations and not registration:
             refuse(("processes", key), f"{found.upload.bpmn_name} calls '{REGISTER_CLIENT}', so the process needs "
-                                       "'registers_client' (which form fields feed the client register)")
+                                       "'registers_client' (which form fields feed the client register)",
+                   "registers_client_missing", file=found.upload.bpmn_name, operation=REGISTER_CLIENT)
     for name, spec in (manifest.get("caseloads") or {}).items():
         if spec["role"] not in roles:
             refuse(("caseloads", name, "role"), f"'{spec['role']}' is not one of this package's roles",
@@ -259,26 +262,31 @@ def _legal_basis_problems(key: str, spec: dict, found: CheckedProcess | None, re
     if not basis:
         if about_a_person:
             refuse(("processes", key), "a process that holds a person's data needs 'legal_basis' (article_6, "
-                                       "article_9 for special categories, the law; docs/services.md)")
+                                       "article_9 for special categories, the law; docs/services.md)",
+                   "legal_basis_missing")
         return
     relies_on_consent = manifest_format.CONSENT in (basis.get("article_6"), basis.get("article_9"))
     if relies_on_consent and not basis.get("consent"):
         refuse(("processes", key, "legal_basis"), "a basis of consent (point a) needs 'consent': the statement, "
-                                                  "its version and text the person signs")
+                                                  "its version and text the person signs", "consent_missing")
     if basis.get("consent") and not relies_on_consent:
         refuse(("processes", key, "legal_basis", "consent"), "a consent statement is declared but neither "
-                                                             "article_6 nor article_9 is 'a' (consent)")
+                                                             "article_6 nor article_9 is 'a' (consent)",
+                   "consent_without_basis")
     seeded = set(spec["start"].get("data") or {})  # what a case starts with from the register counts too
     for i, name in enumerate(basis.get("identifying") or ()):
         if found is not None and name not in found.fields | seeded:
             refuse(("processes", key, "legal_basis", "identifying", i), f"no form of process '{key}' has a field "
-                                                                        f"'{name}'")
+                                                                        f"'{name}'", "form_field_unknown",
+                   process=key, field=name)
     taken_at = (basis.get("consent") or {}).get("taken_at")
     if found is not None and taken_at:
         if taken_at["task"] not in found.user_tasks:
             refuse(("processes", key, "legal_basis", "consent", "taken_at", "task"),
-                   f"no user task '{taken_at['task']}' in {found.upload.bpmn_name}")
+                   f"no user task '{taken_at['task']}' in {found.upload.bpmn_name}", "consent_task_unknown",
+                   task=taken_at["task"], file=found.upload.bpmn_name)
         for name in ("given", "date"):
             if taken_at.get(name) and taken_at[name] not in found.fields:
                 refuse(("processes", key, "legal_basis", "consent", "taken_at", name),
-                       f"no form of process '{key}' has a field '{taken_at[name]}'")
+                       f"no form of process '{key}' has a field '{taken_at[name]}'", "form_field_unknown",
+                       process=key, field=taken_at[name])

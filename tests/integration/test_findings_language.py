@@ -471,3 +471,38 @@ def test_a_report_files_problems_are_worded_in_each_language(runtime, tmp_path):
         assert not any(w in hu["message"] for w in (" is not ", " reads ", " holds ", " no ", " with ")), hu["message"]
     said = {p["code"]: p["message"] for p in hungarian}
     assert "nincs kezdő és záró űrlappal bíró 'mood' névtelen kérdőív-párcsoport" in said["report_pair_group_unknown"]
+
+
+def test_a_manifests_start_and_legal_basis_problems_are_worded_in_each_language(runtime):
+    """A case started from nothing and not by hand, with start data, under a basis of consent without a statement:
+    coded, in English as the engine says it, in Hungarian with no English sentence."""
+    from engine.packages.check import check
+    from engine.packages.load import from_files
+    from tests.integration.web_client import make_app
+
+    folder = Path(__file__).resolve().parents[2] / "docs" / "examples" / "self_help_group"
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    files["service.yaml"] = (files["service.yaml"].replace(b"article_6: e ", b"article_6: a ")
+                             .replace(b"from: intake ", b"from: nothing\n      manual: false "))
+    problems = [p.to_dict() for p in check(from_files(files, "self_help_group")).problems
+                if p.file == "service.yaml"]
+    assert {"start_never", "start_data_without_client", "consent_missing"} <= {p.get("code") for p in problems}, \
+        problems
+    problems += [
+        {"file": "service.yaml", "line": 3, "message": "processes.x: a process that holds a person's data needs "
+         "'legal_basis' (article_6, article_9 for special categories, the law; docs/services.md)",
+         "code": "legal_basis_missing", "params": {"path": "processes.x"}},
+        {"file": "service.yaml", "line": 3, "message": "processes.x.start.from: process 'y' registers no client (it "
+         "has no 'registers_client')", "code": "start_from_registers_none",
+         "params": {"path": "processes.x.start.from", "process": "y"}},
+        {"file": "service.yaml", "line": 3, "message": "processes.x.legal_basis.consent.taken_at.task: no user task "
+         "'sign' in x.bpmn", "code": "consent_task_unknown",
+         "params": {"path": "processes.x.legal_basis.consent.taken_at.task", "task": "sign", "file": "x.bpmn"}}]
+    with make_app(runtime).test_request_context("/"):
+        english = findings.worded(problems, "en")
+        hungarian = findings.worded(problems, "hu")
+    for problem, en, hu in zip(problems, english, hungarian):
+        if problem.get("code") in {"start_never", "start_data_without_client", "consent_missing",
+                                   "legal_basis_missing", "start_from_registers_none", "consent_task_unknown"}:
+            assert en["message"] == problem["message"], "the web's English is the engine's"
+            assert not any(w in hu["message"] for w in (" needs ", " has no ", " starts ", " no user task")), hu
