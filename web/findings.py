@@ -26,6 +26,8 @@ _TYPES = {"text": N_("text"), "number": N_("number"), "yes/no": N_("yes/no"), "l
 # A BPMN file's processes and their properties (engine/definitions/definitions.py; docs/processes.md).
 _BPMN = {
     "process_none": lambda p: gettext("no bpmn:process element"),
+    "bpmn_too_large": lambda p: gettext("%(file)s is larger than %(limit)s bytes", file=p.get("file"),
+                                        limit=p.get("limit")),
     "process_not_executable": lambda p: gettext("%(element)s: isExecutable=\"%(value)s\": not a process to run",
                                                 element=p.get("element"), value=p.get("value")),
     "process_executable_many": lambda p: gettext("%(element)s: one of %(count)s executable processes",

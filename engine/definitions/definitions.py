@@ -156,7 +156,10 @@ class Upload:
 
 def _parse_xml(upload: Upload) -> etree._ElementTree:
     if len(upload.bpmn_bytes) > MAX_BPMN_BYTES:
-        raise DefinitionInvalid(f"{upload.bpmn_name} is larger than {MAX_BPMN_BYTES} bytes")
+        said = f"{upload.bpmn_name} is larger than {MAX_BPMN_BYTES} bytes"
+        raise DefinitionInvalid(said, [{"file": upload.bpmn_name, "line": None, "message": said,
+                                        "code": "bpmn_too_large",
+                                        "params": {"file": upload.bpmn_name, "limit": MAX_BPMN_BYTES}}])
     # No DTDs, no entities, no network: entity-expansion bombs and external entities are refused, not expanded.
     doctype = re.search(rb"<!DOCTYPE|<!ENTITY", upload.bpmn_bytes, re.IGNORECASE)
     if doctype:

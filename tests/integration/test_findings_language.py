@@ -506,3 +506,18 @@ def test_a_manifests_start_and_legal_basis_problems_are_worded_in_each_language(
                                    "legal_basis_missing", "start_from_registers_none", "consent_task_unknown"}:
             assert en["message"] == problem["message"], "the web's English is the engine's"
             assert not any(w in hu["message"] for w in (" needs ", " has no ", " starts ", " no user task")), hu
+
+
+def test_a_bpmn_file_too_large_is_worded_in_each_language(runtime):
+    from engine.definitions.definitions import MAX_BPMN_BYTES, Upload, validate
+    from engine.errors import DefinitionInvalid
+    from tests.integration.web_client import make_app
+
+    with pytest.raises(DefinitionInvalid) as err:
+        validate(Upload("big.bpmn", b" " * (MAX_BPMN_BYTES + 1), {}))
+    [problem] = err.value.details
+    with make_app(runtime).test_request_context("/"):
+        [english] = findings.worded([problem], "en")
+        [hungarian] = findings.worded([problem], "hu")
+    assert english["message"] == problem["message"] == err.value.message
+    assert hungarian["message"] == f"a(z) big.bpmn nagyobb {MAX_BPMN_BYTES} bájtnál"
