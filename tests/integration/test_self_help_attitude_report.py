@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine import setup
 from engine.cases import tasks
 from engine.errors import ValidationFailed
 from engine.packages import load
@@ -149,6 +150,7 @@ def test_a_report_naming_a_pair_group_or_item_that_does_not_exist_is_refused(tmp
     text = text.replace("paired: {questionnaire: attitude, figure: unchanged}",
                         "paired: {questionnaire: attitude, figure: unchanged}\n    period: active")
     path.write_text(text, encoding="utf-8")
+    setup.wire()  # the reports part checks reports/*.yaml only once registered, as every deploy path does
     problems = [p.message for p in check_package(load.from_folder(folder)).problems]
     assert any("no anonymous questionnaire pair group 'mood'" in p for p in problems), problems
     assert any("'jelszo' is not a number asked at both moments" in p for p in problems), problems
