@@ -8,6 +8,7 @@ left a worker, or both, unable to write. Now the parent forks with no connection
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import signal
@@ -78,8 +79,8 @@ def _keep_writing(base: str, task_id: int, stop: threading.Event, written: list)
         try:
             _call(base, "PUT", f"/api/tasks/{task_id}/draft", {}, timeout=5)
             written.append(1)
-        except (OSError, urllib.error.HTTPError):
-            pass  # refused or cut off by the kill: only the writes that went through count
+        except (OSError, urllib.error.HTTPError, http.client.HTTPException):
+            pass  # refused or cut off by the kill (an answer cut short too): only the writes that went through count
 
 
 def _kill(proc: subprocess.Popen, whole_group: bool) -> None:
