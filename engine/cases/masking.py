@@ -40,9 +40,8 @@ def _own_case(actor: Actor, case) -> bool:
 
 def sees_member_names(actor: Actor, case) -> bool:
     """Whether ``actor`` sees the names of a group case's members: those who work with the group — its own leader
-    and the professional lead — and the data-protection officer. The manager reads a group by its members' codes,
-    as the self-help groups' standard keeps members known by code outside the group (docs/architecture.md,
-    "Masking by role")."""
+    and the professional lead — and the data-protection officer. The manager reads a group by its members' codes:
+    a member is known by code outside the group (docs/architecture.md, "Masking by role")."""
     if actor.role_codes & {PROFESSIONAL_LEAD, DATA_PROTECTION_OFFICER}:
         return True
     return _own_case(actor, case)
