@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from engine.cases import cases, tasks
-from engine.store import audit
+from engine.people import users
+from engine.store import audit, clock
 from engine.store.models import AuditEvent, Case, HumanTask
 from tests import demo_data
 
@@ -70,3 +71,17 @@ def conference(runtime, case_id: int, actor, actions: list[dict]) -> dict:
     for field in ("conference_participants", "conference_tasks"):
         data[field] = [e["row"] for e in carried.get(field, [])] + data[field]
     return tasks.complete(runtime, task_id, data, actor)
+
+
+def new_case_management_case(runtime, people, i: int = 0) -> tuple[str, int]:
+    """A demo intake's client (the i-th) and a case-management case started for her by anna: (code, case id)."""
+    code = demo_data.run_intake(runtime, people.anna, i)
+    return code, cases.start_case(runtime, "case_management", people.anna, code)["case_id"]
+
+
+def add_dpo_and_administrator(runtime) -> None:
+    """The data-protection officer `dpo` and the administrator `root`, beside the demo people."""
+    with runtime.db.unit_of_work() as session:
+        users.create_user(session, "dpo", "Dóra Adat", [users.DATA_PROTECTION_OFFICER], "pw-dpo", "test",
+                          clock.now())
+        users.create_user(session, "root", "Admin", [users.ADMINISTRATOR], "pw-root", "test", clock.now())

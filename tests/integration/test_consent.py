@@ -17,7 +17,7 @@ from engine.store.models import AuditEvent
 from tests import case_management_data as cm
 from tests import demo_data
 
-from .helpers import do, snapshot, task_of, waiting_steps
+from .helpers import add_dpo_and_administrator, do, new_case_management_case, snapshot, task_of, waiting_steps
 
 MONDAY = dt.datetime(2026, 3, 16, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -29,17 +29,13 @@ def _monday():
 
 @pytest.fixture
 def dpo(runtime, people):
-    with runtime.db.unit_of_work() as session:
-        users.create_user(session, "dpo", "Dóra Adat", [users.DATA_PROTECTION_OFFICER], "pw-dpo", "test",
-                          clock.now())
-        users.create_user(session, "root", "Admin", [users.ADMINISTRATOR], "pw-root", "test", clock.now())
+    add_dpo_and_administrator(runtime)
     with runtime.db.reading() as session:
         return users.actor(session, "dpo")
 
 
 def new_case(runtime, people, i: int = 0) -> int:
-    code = demo_data.run_intake(runtime, people.anna, i)
-    return cases.start_case(runtime, "case_management", people.anna, code)["case_id"]
+    return new_case_management_case(runtime, people, i)[1]
 
 
 def kinds(runtime, case_id: int) -> list[str]:

@@ -19,7 +19,7 @@ from tests.integration.test_api import conforms
 from tests.integration.test_api_tokens import bearer, issue
 from tests.integration.web_client import browser, make_app
 
-from .helpers import do, task_of
+from .helpers import add_dpo_and_administrator, do, new_case_management_case, task_of
 
 MONDAY = dt.datetime(2026, 3, 16, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -31,16 +31,11 @@ def _monday():
 
 @pytest.fixture
 def app(runtime, people):
-    with runtime.db.unit_of_work() as session:
-        users.create_user(session, "dpo", "Dóra Adat", [users.DATA_PROTECTION_OFFICER], "pw-dpo", "test",
-                          clock.now())
-        users.create_user(session, "root", "Admin", [users.ADMINISTRATOR], "pw-root", "test", clock.now())
+    add_dpo_and_administrator(runtime)
     return make_app(runtime)
 
 
-def new_case(runtime, people, i: int = 0) -> tuple[str, int]:
-    code = demo_data.run_intake(runtime, people.anna, i)
-    return code, cases.start_case(runtime, "case_management", people.anna, code)["case_id"]
+new_case = new_case_management_case
 
 
 def test_record_and_withdraw_consent_on_the_case_page_in_both_languages(runtime, people, app):
