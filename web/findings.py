@@ -507,6 +507,8 @@ _REPORT = {
     "report_rows_two_kinds": N_("two kinds of rows are a period (month or quarter) and another"),
     "report_not_list_fact": N_("'%(fact)s' is not a list fact"),
     "report_bands": N_("bands come 'from_request' or have 'limits'"),
+    "report_register_fact": N_("'%(fact)s' is the client register's birth date, sealed at rest: only an age band's "
+        "rows read it ('bands: %(fact)s' with 'age: true')"),
     "report_column_unknown": N_("no column '%(column)s'"),
 }
 

@@ -84,9 +84,10 @@ def register(connection: Connection, case, data: dict, registration: dict, actor
         code = new_client_code()
         key_id = keys.new_data_key(connection, "client", at)
         client_id = _INSERT_CLIENT.insert(connection, dict(
-            client_code=code, dedup_key=key, birth_date=dt.date.fromisoformat(person["birth_date"]),
-            data_key_id=key_id, registered_at=at, registered_by=actor, **sealed_identity(connection, key_id, dict(
+            client_code=code, dedup_key=key, data_key_id=key_id, registered_at=at, registered_by=actor,
+            **sealed_identity(connection, key_id, dict(
                 family_name=person["family_name"].strip(), given_name=person["given_name"].strip(),
+                birth_date=dt.date.fromisoformat(person["birth_date"]),
                 birth_place=data.get(details["birth_place"]) if "birth_place" in details else None,
                 mother_name=person["mother_name"].strip(),
                 phone=data.get(details["phone"]) if "phone" in details else None))))
@@ -126,22 +127,35 @@ def case_seed(connection: Connection, code: str, fields: dict[str, str]) -> tupl
                                     if values[value] is not None}
 
 
-# The register's columns sealed under the client's data key (engine/store/keys.py); the birth date is not:
-# reports compute ages from it in SQL.
-SEALED_FIELDS = ("family_name", "given_name", "birth_place", "mother_name", "phone")
+# The register's columns sealed under the client's data key (engine/store/keys.py). The birth date is sealed as
+# its ISO text; its year stays in clear beside it (``birth_year``): reports narrow by it the rows whose age on a
+# day they must open the date for (engine/reports/compute.py, ``Births``; docs/architecture.md).
+SEALED_FIELDS = ("family_name", "given_name", "birth_date", "birth_place", "mother_name", "phone")
 
 
 def sealed_identity(bind, key_id: str | None, values: dict) -> dict:
-    """The register's columns as stored: each of ``SEALED_FIELDS`` in ``values`` sealed under ``key_id``."""
-    return {f: keys.seal_text(bind, key_id, v, keys.CLIENT) if key_id and f in SEALED_FIELDS else v
-            for f, v in values.items()}
+    """The register's columns as stored: each of ``SEALED_FIELDS`` in ``values`` sealed under ``key_id``; a birth
+    date (a date, or None) as its sealed ISO text with ``birth_year`` beside it."""
+    stored = {}
+    for f, v in values.items():
+        if f == "birth_date":
+            stored["birth_year"] = v.year if v is not None else None
+            v = v.isoformat() if v is not None else None
+        stored[f] = keys.seal_text(bind, key_id, v, keys.CLIENT) if key_id and f in SEALED_FIELDS else v
+    return stored
+
+
+def birth_date(bind, value: str | None) -> dt.date | None:
+    """A register row's stored birth date (sealed, or in clear from before sealing) as a date."""
+    text = keys.open_text(bind, value, keys.CLIENT)
+    return dt.date.fromisoformat(text) if text else None
 
 
 def identity(bind, client) -> dict:
     """A register row's identity in clear: names, birth date and place, mother's name, phone (None: erased)."""
     return {"family_name": keys.open_text(bind, client.family_name, keys.CLIENT),
             "given_name": keys.open_text(bind, client.given_name, keys.CLIENT),
-            "birth_date": client.birth_date,
+            "birth_date": birth_date(bind, client.birth_date),
             "birth_place": keys.open_text(bind, client.birth_place, keys.CLIENT),
             "mother_name": keys.open_text(bind, client.mother_name, keys.CLIENT),
             "phone": keys.open_text(bind, client.phone, keys.CLIENT)}
@@ -151,5 +165,5 @@ def describe(bind, client: Client) -> dict:
     person = identity(bind, client)
     return {"client_code": client.client_code, "family_name": person["family_name"],
             "given_name": person["given_name"],
-            "birth_date": client.birth_date.isoformat() if client.birth_date else None,  # None: erased
+            "birth_date": person["birth_date"].isoformat() if person["birth_date"] else None,  # None: erased
             "birth_place": person["birth_place"], "registered_at": client.registered_at.isoformat()}

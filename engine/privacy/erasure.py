@@ -143,6 +143,7 @@ def erase_client(session: Session, client: Client, at: dt.datetime, actor: str, 
     fields = [f for f in CLIENT_FIELDS if getattr(client, f) is not None]  # sealed or not: present
     for name in CLIENT_FIELDS:
         setattr(client, name, None)
+    client.birth_year = None  # reports count an erased client's age as unknown, as before sealing
     client.dedup_key = f"erased-{client.client_code}"  # a person registered again later is a new client
     client.erased_at = at
     keys.destroy(session, client.data_key_id, at)  # crypto-shredding, as for a case

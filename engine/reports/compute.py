@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     String,
     and_,
+    bindparam,
     cast,
     distinct,
     false,
@@ -34,12 +35,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import Select
-from sqlalchemy.sql.elements import BinaryExpression
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from ..errors import NotFound
-from ..store import clock
+from ..store import clock, keys
 from ..store.models import Case, Client, Intake, PackageVersion, User
 from . import anonymous
 from .kinds import kind_of, type_of
@@ -156,14 +157,89 @@ def carried_facts(report: dict) -> list[str]:
     return sorted(found)
 
 
-class Compiler:
-    """SQL expressions for one report's facts, conditions and aggregates."""
+class Births:
+    """The client register's birth dates one report run reads, for ages on a day (an age band's split).
 
-    def __init__(self, report: dict, req: ReportRequest):
+    The date is sealed under each client's data key (engine/cases/clients.py); its year is in clear
+    (``birth_year``). A person's age on a day is that day's year minus the birth year, less one before the
+    birthday; so an age band's edge on a day splits only the clients born in one year (the day's year minus the
+    edge), and only for those is the date opened. The band is then a condition on the birth year and, in that
+    year, on the client ids whose birthday is still to come (docs/architecture.md, "Where personal data lives").
+    One report run opens each such client's date once, and unwraps the data keys it needs at once
+    (``keys.hold``); the keys stay in the process for the next run."""
+
+    def __init__(self, session):
+        self.session = session
+        self.dates: dict[int, dict[int, dt.date]] = {}  # birth year -> client id -> birth date, opened
+        self.opened = 0
+
+    def born_in(self, year: int) -> dict[int, dt.date]:
+        found = self.dates.get(year)
+        if found is None:
+            from ..cases.clients import birth_date  # the register's reading of its own column
+
+            rows = self.session.execute(select(CL.c.id, CL.c.birth_date, CL.c.data_key_id)
+                                        .where(CL.c.birth_year == year, CL.c.birth_date.is_not(None))).all()
+            keys.hold(self.session, [r.data_key_id for r in rows])
+            found = self.dates[year] = {}
+            for row in rows:
+                day = birth_date(self.session, row.birth_date)
+                if day is not None:
+                    found[row.id] = day
+            self.opened += len(found)
+        return found
+
+    def _before_birthday(self, year: int, on: dt.date) -> ColumnElement[bool]:
+        """Of the clients born in ``year``, those whose birthday comes after ``on`` in its year (29 February
+        after 28 February: not yet had in a common year). The shorter of the two lists is written out."""
+        born = self.born_in(year)
+        later = [i for i, d in born.items() if (d.month, d.day) > (on.month, on.day)]
+        if len(later) * 2 <= len(born):
+            return CL.c.id.in_(_ids(later)) if later else false()
+        earlier = set(born) - set(later)
+        return CL.c.id.not_in(_ids(earlier)) if earlier else true()
+
+    def age_condition(self, band: tuple, on: dt.date) -> ColumnElement[bool]:
+        """The register's clients whose age on ``on`` is within the band (low <= age < high; a limit as the whole
+        years it truncates to, as ages were always banded)."""
+        parts: list[ColumnElement[bool]] = [CL.c.birth_year.is_not(None)]
+        if band[0] is not None:  # age >= low: born before that year, or in it and had the birthday
+            year = on.year - int(band[0])
+            parts.append(or_(CL.c.birth_year < year,
+                             and_(CL.c.birth_year == year, not_(self._before_birthday(year, on)))))
+        if band[1] is not None:  # age < high: born after that year, or in it and the birthday still to come
+            year = on.year - int(band[1])
+            parts.append(or_(CL.c.birth_year > year,
+                             and_(CL.c.birth_year == year, self._before_birthday(year, on))))
+        return and_(*parts)
+
+
+def _ids(ids) -> BindParameter:
+    """Client ids written into the statement (integers read from the database): a year's clients can be more
+    than the bound parameters a statement may have."""
+    return bindparam(None, sorted(ids), expanding=True, literal_execute=True)
+
+
+class Compiler:
+    """SQL expressions for one report's facts, conditions and aggregates. ``session``: the one the report is
+    computed in, for the birth dates an age band opens (``Births``)."""
+
+    def __init__(self, report: dict, req: ReportRequest, session=None):
         self.report, self.req = report, req
         self.facts = report["facts"]
         self.carried = set(carried_facts(report))
         self.persons = any(f.get("person") for f in self.facts.values())  # facts read from the person's cases
+        self.births = Births(session) if session is not None else None
+
+    def band_condition(self, split: Split, band: tuple, on: dt.date,
+                       collection: str | None) -> ColumnElement[bool]:
+        """The rows of one band of a split on a day; ages from the client register through ``Births``."""
+        expr = self.value(split.name or "", collection)
+        if split.age and len(band) <= 3 and self.facts.get(split.name or "", {}).get("client"):
+            if self.births is None:
+                raise ValueError("ages from the client register need the report's session")
+            return self.births.age_condition(band, on)
+        return band_condition(split, expr, band, on)
 
     @staticmethod
     def source_of(m: dict, split: Split) -> str | None:
@@ -191,7 +267,9 @@ class Compiler:
                 return self._typed(E.c.fields[name], kind)
         fact = self.facts[name]
         if fact.get("client") == "birth_date":
-            return CL.c.birth_date
+            # In clear only the year: whether the date is known (the ``missing`` band); ages by ``Births``. The
+            # report format lets a register fact be read by an age band only (engine/reports/grammar.py).
+            return CL.c.birth_year
         if fact.get("person") == "latest":
             own = self._typed(C.c.facts[name], type_of(fact))
             return func.coalesce(self._latest_of_person(name, fact), own)
@@ -426,9 +504,8 @@ class Statement:
         if m.get("process"):
             conds.append(C.c.process_key == m["process"])
         if bands:
-            expr = comp.value(split.name or "", self.collection)
             for i, band in enumerate(bands):
-                cond = band_condition(split, expr, band, self.end)
+                cond = comp.band_condition(split, band, self.end, self.collection)
                 self.columns.append(agg.filter(and_(*conds, cond)))
                 self.slots.append((leaf, i))
         else:
@@ -543,7 +620,7 @@ def compute(session, report: dict, req: ReportRequest) -> dict:
         # Distinct counts sort tens of thousands of rows; PostgreSQL's default 4 MB of sort memory sends them to
         # disk at 100,000 cases. For this read transaction only.
         session.execute(text("SET LOCAL work_mem = '64MB'"))
-    comp = Compiler(report, req)
+    comp = Compiler(report, req, session)
     statements: dict[tuple, Statement] = {}
     leaves = _leaves(report)
     for leaf in leaves:

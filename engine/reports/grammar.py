@@ -313,6 +313,29 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
                          fact=fact["otherwise"])
         if "when" in fact:
             _check_condition(fact["when"], (*where, "when"), names, fields, problems, True)
+    # The register's birth date is sealed at rest (engine/cases/clients.py): the engine reads it only to band
+    # ages (engine/reports/compute.py, ``Births``), so a register fact is read by an age band's rows only.
+    register = {n for n, f in facts.items() if "client" in f}
+
+    def register_read(path: tuple, name: str) -> None:
+        problems.add(path, f"'{name}' is the client register's birth date, sealed at rest: only an age band's "
+                           f"rows read it ('bands: {name}' with 'age: true')", "report_register_fact", fact=name)
+
+    for name, fact in facts.items():
+        for key in ("divide", "days_between"):
+            for j, other in enumerate(fact.get(key) or []):
+                if other in register:
+                    register_read(("facts", name, key, j), other)
+        if fact.get("otherwise") in register:
+            register_read(("facts", name, "otherwise"), fact["otherwise"])
+        for other in _condition_facts(fact.get("when") or {}):
+            if other in register:
+                register_read(("facts", name, "when"), other)
+    ends = data["case"].get("end")
+    for key, value in (("start", data["case"]["start"]), *(("end", e) for e in (
+            [ends] if isinstance(ends, str) else ends or []))):
+        if value in register:
+            register_read(("case", key), value)
     for key in ("start",):
         if data["case"][key] not in names:
             problems.add(("case", key), f"no fact '{data['case'][key]}'", "report_fact_unknown",
@@ -366,6 +389,14 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             check_paired(m, path, group)
             return
         period = m.get("period", "active")
+        read = _condition_facts(m.get("where") or {})
+        for key in ("sum", "mean", "distinct"):
+            operand = m.get(key)
+            read += [operand] if isinstance(operand, str) else (
+                operand.get("divide") or [] if isinstance(operand, dict) else operand or [])
+        read += [period["on"]] if isinstance(period, dict) and "on" in period else []
+        for name in sorted(set(read) & register):
+            register_read(path, name)
         dated = period.get("dated") if isinstance(period, dict) else None
         counted = m.get("count")
         if dated is not None and dated not in collections:
@@ -453,6 +484,8 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
                 elif "values" in r and name not in collections:
                     problems.add(("tables", i, "rows"), f"'{name}' is not a list fact", "report_not_list_fact",
                                  fact=name)
+                if name in register and not ("bands" in r and r.get("age")):
+                    register_read(("tables", i, "rows"), name)
                 if "bands" in r and not r.get("from_request") and not r.get("limits"):
                     problems.add(("tables", i, "rows"), "bands come 'from_request' or have 'limits'",
                                  "report_bands")
@@ -461,6 +494,15 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
                 problems.add(("tables", i, "omit_empty", j), f"no column '{c}'", "report_column_unknown",
                              column=c)
     return problems.found
+
+
+def _condition_facts(cond: dict) -> list[str]:
+    """The facts a condition reads, at any depth."""
+    found = [cond["fact"]] if isinstance(cond.get("fact"), str) else []
+    for sub in cond.get("any", []) + cond.get("all", []) + ([cond["not"]] if "not" in cond else []):
+        if isinstance(sub, dict):
+            found += _condition_facts(sub)
+    return found
 
 
 def _pair_groups(forms: dict[str, dict]) -> dict[str, list[str]]:

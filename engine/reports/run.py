@@ -129,8 +129,7 @@ def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key:
         except (ValueError, IndexError):
             raise ValidationFailed(f"'{table['id']}' needs the number of a band (0–{len(bands) - 1}), not '{key}'",
                                    [{"field": "key", "message": "no such band"}]) from None
-        expr = comp.value(split.name or "", collection)
-        return [c.band_condition(split, expr, band, end)], start, end
+        return [comp.band_condition(split, band, end, collection)], start, end
     if split.kind == "caseworker":
         if not key.isdigit():
             return [src.c.caseworker_id.is_(None)], start, end
@@ -174,7 +173,7 @@ def cases_in(session, report: dict, req: ReportRequest, target: str, row_key: st
 
     key = report["key"]
     measure, table = _target(report, target)
-    comp = c.Compiler(report, req)
+    comp = c.Compiler(report, req, session)
     split = c._splits(table["rows"])[1] if table is not None else c.Split()
     collection = comp.source_of(measure, split)
     conds, start, end = _row_conditions(comp, report, table, row_key, collection, req)

@@ -9,8 +9,8 @@ under the first key, no data re-encrypted) can run while the old key is live.
 
 What is sealed, with which key (docs/architecture.md, "Where personal data lives"): a case's workflow state,
 its steps' drafts, its audit payloads, its intake's problem and phone, its members' rows and documents, under
-the case's key; a client's identity in the register (names, birth place, mother's name, phone) and the
-register's corrections, under the client's key. Erasure destroys the key (``destroy``: crypto-shredding), so a
+the case's key; a client's identity in the register (names, birth date and place, mother's name, phone) and
+the register's corrections, under the client's key. Erasure destroys the key (``destroy``: crypto-shredding), so a
 copy left anywhere — a backup, a stray row — can no longer be read once the master key that wrapped it is gone.
 
 A sealed value is ``MAGIC + key id (16 bytes) + nonce (12) + AES-GCM ciphertext and tag``; what it is (the
@@ -251,6 +251,27 @@ def _cipher(bind, key_id: str) -> AESGCM:
     cipher = AESGCM(_unwrap(secret, row.master_key_id, key_id, bytes(row.wrapped)))
     _remember(key_id, cipher)
     return cipher
+
+
+def hold(bind, key_ids) -> int:
+    """Unwrap at once the data keys of ``key_ids`` this process does not hold yet (one SELECT per 500 keys rather
+    than one per key), for code about to open values under many keys (a report reading birth dates). A destroyed
+    key, or one under a master key not configured here, is left out: opening under it raises as usual. How many
+    keys were unwrapped."""
+    wanted = sorted({k for k in key_ids if k and k not in _data})
+    if not wanted:
+        return 0
+    master, t, done = master_keys(), _table(), 0
+    connection = _connection(bind)
+    for i in range(0, len(wanted), 500):
+        rows = connection.execute(select(t.c.id, t.c.master_key_id, t.c.wrapped).where(
+            t.c.id.in_(wanted[i:i + 500]), t.c.destroyed_at.is_(None))).all()
+        for row in rows:
+            secret = master.keys.get(row.master_key_id)
+            if secret is not None and row.wrapped is not None:
+                _remember(row.id, AESGCM(_unwrap(secret, row.master_key_id, row.id, bytes(row.wrapped))))
+                done += 1
+    return done
 
 
 # The register's deduplication secret: one key of the ``data_keys`` table under a fixed id (owner "register"),

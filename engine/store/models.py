@@ -176,11 +176,13 @@ class Client(Base):
     client_code: Mapped[str] = mapped_column(String(20), unique=True)
     dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
     # The identity is NULL once erased (``erased_at``): the code stays, so the pseudonymous figures still count.
-    # Sealed under the client's data key (engine/store/keys.py; read and written by engine/cases/clients.py).
-    # The birth date stays in clear: reports compute ages from it in SQL (docs/architecture.md).
+    # Sealed under the client's data key (engine/store/keys.py; read and written by engine/cases/clients.py),
+    # the birth date too (its ISO text). Only its year is in clear: reports narrow the rows whose age on a day
+    # they must open the date for by it (docs/architecture.md, "Where personal data lives").
     family_name: Mapped[str | None] = mapped_column(Text)
     given_name: Mapped[str | None] = mapped_column(Text)
-    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    birth_date: Mapped[str | None] = mapped_column(Text)
+    birth_year: Mapped[int | None] = mapped_column(Integer)
     birth_place: Mapped[str | None] = mapped_column(Text)
     mother_name: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
