@@ -389,14 +389,15 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
             check_paired(m, path, group)
             return
         period = m.get("period", "active")
-        read = _condition_facts(m.get("where") or {})
+        read: dict[tuple, list] = {(*path, "where"): _condition_facts(m.get("where") or {}),
+                                   (*path, "period"): [period.get("on")] if isinstance(period, dict) else []}
         for key in ("sum", "mean", "distinct"):
             operand = m.get(key)
-            read += [operand] if isinstance(operand, str) else (
+            read[(*path, key)] = [operand] if isinstance(operand, str) else (
                 operand.get("divide") or [] if isinstance(operand, dict) else operand or [])
-        read += [period["on"]] if isinstance(period, dict) and "on" in period else []
-        for name in sorted(set(read) & register):
-            register_read(path, name)
+        for at, names_at in read.items():
+            for name in sorted(set(names_at) & register):
+                register_read(at, name)
         dated = period.get("dated") if isinstance(period, dict) else None
         counted = m.get("count")
         if dated is not None and dated not in collections:

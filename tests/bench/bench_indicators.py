@@ -30,6 +30,7 @@ import tempfile
 import time
 import uuid
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import create_engine, text
 
 from engine.reports import compute, grammar
@@ -38,7 +39,7 @@ from engine.reports.models import ReportCase, ReportEntry
 from engine.store import keys, migrate
 from engine.store.config import BPMN_DIR
 from engine.store.db import Database
-from engine.store.models import Case, Client, Intake, ProcessDefinition, User, UserRole
+from engine.store.models import Case, Client, DataKey, Intake, ProcessDefinition, User, UserRole
 
 START, END = dt.date(2023, 1, 1), dt.date(2025, 12, 31)
 REASONS = ["successful", "lack_of_cooperation", "referred_service", "referred_institution", "contact_broken", "other"]
@@ -90,7 +91,8 @@ def _base(conn) -> None:
 def _load(conn, first: int, count: int, rng: random.Random, known: list[int]) -> None:
     """Cases first … first+count-1: ids 2n (intake) and 2n+1 (family care), client n (or an earlier one)."""
     span = (END - START).days
-    clients, cases, intakes, facts, entries = [], [], [], [], []
+    clients, cases, intakes, facts, entries, data_keys = [], [], [], [], [], []
+    master = keys.master_keys()
     for n in range(first, first + count):
         taken = START + dt.timedelta(days=rng.randrange(span + 1))
         at = dt.datetime.combine(taken - dt.timedelta(days=rng.randrange(1, 10)), dt.time(9), UTC)
@@ -98,10 +100,17 @@ def _load(conn, first: int, count: int, rng: random.Random, known: list[int]) ->
         client = rng.choice(known) if returning else n
         if not returning:
             known.append(n)
+            born = dt.date(1970 + n % 40, 1 + n % 12, 1 + n % 28)
+            # Each client's data key, and the birth date sealed under it, as the register writes them.
+            key_id, raw = uuid.uuid4().hex, AESGCM.generate_key(bit_length=256)
+            data_keys.append(dict(id=key_id, owner="client", master_key_id=master.active, created_at=at,
+                                  wrapped=keys._wrap(master.keys[master.active], master.active, key_id, raw)))
+            keys._remember(key_id, AESGCM(raw))
             clients.append(dict(id=n, client_code=f"K-{n:08d}", dedup_key=f"{n:064d}", family_name="Kovács",
-                                given_name=f"Éva {n}", birth_date=dt.date(1970 + n % 40, 1 + n % 12, 1 + n % 28),
-                                birth_place="Debrecen", mother_name="Tóth Mária", phone=None, registered_at=at,
-                                registered_by="bench"))
+                                given_name=f"Éva {n}", birth_date=keys.seal_text(conn, key_id, born.isoformat(),
+                                                                                 keys.CLIENT),
+                                birth_year=born.year, data_key_id=key_id, birth_place="Debrecen",
+                                mother_name="Tóth Mária", phone=None, registered_at=at, registered_by="bench"))
         cw = 1 + rng.randrange(CASEWORKERS)
         for cid, key, def_id in ((2 * n, "intake", 1), (2 * n + 1, "family_care", 2)):
             cases.append(dict(id=cid, definition_id=def_id, process_key=key, client_id=client, status="running",
@@ -138,7 +147,7 @@ def _load(conn, first: int, count: int, rng: random.Random, known: list[int]) ->
         for collection, most in (("meetings", 9), ("actions", 6)):
             days = sorted(taken + dt.timedelta(days=rng.randrange(life + 1)) for _ in range(rng.randrange(0, most)))
             entries += [dict(common, collection=collection, position=i, day=d, value=None) for i, d in enumerate(days)]
-    for table, rows in ((Client, clients), (Case, cases), (Intake, intakes), (ReportCase, facts),
+    for table, rows in ((DataKey, data_keys), (Client, clients), (Case, cases), (Intake, intakes), (ReportCase, facts),
                         (ReportEntry, entries)):
         for i in range(0, len(rows), 5000):
             conn.execute(table.__table__.insert(), rows[i:i + 5000])

@@ -104,7 +104,7 @@ def test_the_later_intake_wins_and_on_equal_times_the_larger_id(runtime, people)
 def test_a_client_without_an_intake_is_new_with_no_problem(runtime):
     with runtime.db.unit_of_work() as session:
         client = Client(client_code="K-NOINTAK0", dedup_key="x" * 64, family_name="Nagy", given_name="Ilona",
-                        birth_date=dt.date(1960, 1, 2), birth_place=None, mother_name="Kiss Anna", phone=None,
+                        birth_date="1960-01-02", birth_year=1960, birth_place=None, mother_name="Kiss Anna", phone=None,
                         registered_at=EARLY, registered_by="anna")
         session.add(client)
         session.flush()

@@ -181,7 +181,7 @@ def _bulk_follow_up_clients(runtime, mentor_id: int, n: int) -> None:
         definition_id = definitions.latest_definition(session, "job_retention").id
         for i in range(n):
             client = Client(client_code=f"K-LOAD{i:04d}", dedup_key=f"load-{i}", family_name="Teszt",
-                            given_name=f"Ügyfél {i}", birth_date=dt.date(1990, 1, 1), mother_name="Anya",
+                            given_name=f"Ügyfél {i}", birth_date="1990-01-01", birth_year=1990, mother_name="Anya",
                             registered_at=at, registered_by="test")
             session.add(client)
             session.flush()

@@ -115,8 +115,8 @@ def test_the_dry_run_lists_what_is_due_and_apply_erases_it_with_a_verifiable_tom
         assert personal not in text, personal
     with runtime.db.reading() as session:
         client = session.execute(select(Client).where(Client.client_code == code)).scalar_one()
-        assert (client.family_name, client.given_name, client.birth_date, client.mother_name, client.phone) == \
-            (None, None, None, None, None)
+        assert (client.family_name, client.given_name, client.birth_date, client.birth_year, client.mother_name,
+                client.phone) == (None, None, None, None, None, None)
         assert client.erased_at is not None and client.dedup_key == f"erased-{code}"
         case = session.get(Case, case_id)
         assert case.erased_at is not None and case.status == "completed"

@@ -47,12 +47,19 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     conn = op.get_bind()
+    # A new DATE column filled from the opened values, then put in the old one's place: SQLite's copy of a table
+    # whose column changes type casts the text to DATE, which its NUMERIC affinity reads as the year alone.
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('birth_day', sa.Date(), nullable=True))
+    days = sa.table('clients', sa.column('id', sa.BigInteger), sa.column('birth_day', sa.Date))
     rows = conn.execute(sa.select(_clients.c.id, _clients.c.birth_date)
                         .where(_clients.c.birth_date.is_not(None)).order_by(_clients.c.id)).all()
     for row in rows:
-        conn.execute(_clients.update().where(_clients.c.id == row.id).values(
-            birth_date=keys.open_text(conn, row.birth_date, keys.CLIENT)))
+        text = keys.open_text(conn, row.birth_date, keys.CLIENT)
+        conn.execute(days.update().where(days.c.id == row.id).values(
+            birth_day=dt.date.fromisoformat(text) if text else None))
     with op.batch_alter_table('clients', schema=None) as batch_op:
-        batch_op.alter_column('birth_date', existing_type=sa.Text(), type_=sa.Date(),
-                              postgresql_using='birth_date::date')
+        batch_op.drop_column('birth_date')
         batch_op.drop_column('birth_year')
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.alter_column('birth_day', new_column_name='birth_date', existing_type=sa.Date())
