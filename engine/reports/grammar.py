@@ -485,7 +485,7 @@ def check(package: Package, path: str, data: dict, lines: Lines, known_processes
                 elif "values" in r and name not in collections:
                     problems.add(("tables", i, "rows"), f"'{name}' is not a list fact", "report_not_list_fact",
                                  fact=name)
-                if name in register and not ("bands" in r and r.get("age")):
+                if isinstance(name, str) and name in register and not ("bands" in r and r.get("age")):
                     register_read(("tables", i, "rows"), name)
                 if "bands" in r and not r.get("from_request") and not r.get("limits"):
                     problems.add(("tables", i, "rows"), "bands come 'from_request' or have 'limits'",
