@@ -13,6 +13,8 @@ database grows 10k → 30k → 100k, and at each size the script times the full 
 (``engine.reports.compute.compute``: every indicator and table, five income bands) for one year (2025)
 and for three (2023–2025), the whole service and one caseworker, best of 5 runs after one warm-up, with the
 CPU time of the benchmark process in that run (on SQLite the whole report's work, whatever the machine's load).
+Then the age tables (ages on the period's and each quarter's last day from the client register's birth date,
+sealed under each client's data key as the register writes it) for one year, warm and with no data key unwrapped.
 
 SQLite: a file in a temporary directory, with ``ANALYZE`` after loading (as ``PRAGMA optimize`` would).
 PostgreSQL (``SEGITO_BENCH_PG_URL``, default the test server): a schema of its own, ``VACUUM ANALYZE`` after
