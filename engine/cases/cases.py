@@ -102,7 +102,7 @@ def start_in(runtime: Runtime, session, process_key: str, actor: Actor, client_c
     created = step.finish()
     case_id = case.id
     return {"case_id": case_id, "process_key": process_key, "version": view.version,
-            "tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
+            "tasks": next_tasks(created, actor),
             # A warning only when there is one, e.g. a caseload past its limit (engine/timers/caseload.py).
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
 
@@ -258,6 +258,23 @@ def list_cases(runtime: Runtime, actor: Actor, status: str | None = None, limit:
         rows = session.execute(query.order_by(Case.id.desc()).limit(min(limit, 500)).offset(offset)).all()
         return [{"case_id": c.id, "process_key": c.process_key, "status": c.status, "client_code": code,
                  "started_at": c.started_at.isoformat()} for c, code in rows]
+
+
+def next_tasks(created: list[dict], actor: Actor) -> list[dict]:
+    """The task rows a command just wrote, as its answer names them to ``actor``: every one by its step and name
+    (what the case page shows her), and those she may work on (``access.may_work``: assigned to her or
+    unclaimed in her role's queue, exactly what her inbox lists) also by task id, lane and assignee, so a client
+    goes on to the next step without reading its inbox. Nothing identifies a person here (step names come from
+    the definition), so nothing needs masking (engine.cases.masking); of a task in another's hands or another
+    lane she learns no id."""
+    found = []
+    for t in created:
+        item = {"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"],
+                "can_complete": access.may_work(actor, t["role"], t["assignee_id"])}
+        if item["can_complete"]:
+            item.update(task_id=t["id"], role=t["role"], assignee_id=t["assignee_id"])
+        found.append(item)
+    return found
 
 
 def task_summary(t: HumanTask | Row) -> dict:

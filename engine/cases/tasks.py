@@ -22,7 +22,7 @@ from ..store import audit, clock, keys
 from ..store.db import Prepared, is_postgres
 from ..store.models import AuditEvent, Case, Client, HumanTask
 from . import agenda, anonymous_answers, anonymous_handout, consent, inbox_counts, inbox_queries, members
-from .cases import case_data_and_entries, start_in, task_summary
+from .cases import case_data_and_entries, next_tasks, start_in, task_summary
 
 _tasks = HumanTask.__table__
 _COMPLETE_TASK = Prepared(_tasks.update().where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == "ready")
@@ -355,7 +355,7 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, hand_out: bool 
             runtime.workflows.evict(case_id)
         raise
     return {"task_id": task_id, "case_id": case_id, "case_status": status,
-            "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
+            "next_tasks": next_tasks(created, actor),
             # A warning only when there is one, e.g. a caseload past its manifest's limit (engine.timers.timer_sync).
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {}),
             # Cases a choice on the form started for the same client (x-starts-case), when there are any.
@@ -385,7 +385,7 @@ def _complete_anonymous(session, connection, view, form, clean: dict, case, task
     created = step.finish()
     return {"task_id": task.id, "case_id": case.id, "case_status": case.status, "anonymous": True,
             **({"hand_out": link} if link else {}),
-            "next_tasks": [{"bpmn_id": t["bpmn_id"], "step": t["step"], "name": t["name"]} for t in created],
+            "next_tasks": next_tasks(created, actor),
             **({"warnings": step.warnings} if getattr(step, "warnings", None) else {})}
 
 

@@ -26,7 +26,13 @@ RETENTION = (DATA_PROTECTION_OFFICER, MANAGER, ADMINISTRATOR)
 
 
 def can_work_on(user: Actor, task: HumanTask) -> bool:
-    return task.role in user.role_codes and task.assignee_id in (None, user.id)
+    return may_work(user, task.role, task.assignee_id)
+
+
+def may_work(user: Actor, role: str, assignee_id: int | None) -> bool:
+    """A task of this lane and assignee is the user's to open, claim and complete: assigned to her, or unclaimed in
+    the queue of one of her roles (exactly what her inbox lists)."""
+    return role in user.role_codes and assignee_id in (None, user.id)
 
 
 def require_task(user: Actor, task: HumanTask) -> None:

@@ -190,14 +190,16 @@ class Advance:
                     purpose=meta.get("purpose"))
 
     def finish(self) -> list[dict]:
-        """Write task rows, state and audit events; returns the newly created task rows (without ids)."""
+        """Write task rows, state and audit events; returns the newly created task rows, each with its new ``id``."""
         ready_after = self.ready_after = ready_user_tasks(self.workflow)
         created = [self._task_row(t) for sid, t in ready_after.items() if sid not in self.ready_before]
         gone = [sid for sid in self.ready_before if sid not in ready_after and sid not in self.finished_spiff_ids]
         if created:
             for observer in ROW_OBSERVERS:
                 observer(self, created)
-            _INSERT_TASKS.execute(self.connection, created)
+            # Their ids go back to the caller: a completion's answer names the next tasks by id (docs/web.md).
+            for row, task_id in zip(created, _INSERT_TASKS.insert_all(self.connection, created), strict=True):
+                row["id"] = task_id
         if gone:
             self.connection.execute(_CANCEL_TASKS, {"gone": gone, "at": self.at})
             for sid in gone:

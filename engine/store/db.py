@@ -122,18 +122,35 @@ class Prepared:
         return _on_cursor(connection, sql, rows if many else rows[0], many)
 
     def insert(self, connection: Connection, params: dict) -> int:
-        """Run an INSERT of one row; the new row's primary key (SQLite's rowid, or what SQLAlchemy returns)."""
+        """Run an INSERT of one row; the new row's primary key (SQLite's rowid; on PostgreSQL through psycopg the
+        RETURNING of its key that SQLAlchemy compiles into a one-row INSERT; else what SQLAlchemy returns)."""
         dialect = connection.dialect
-        if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+        style = _direct(dialect)
+        if style is None:
             return _inserted_key(connection.execute(self.statement, params))
-        key = (dialect.driver, *params)
+        key = (dialect.driver, "insert", *params)
         plan = self._compiled.get(key)
         if plan is None:
-            plan = self._compiled[key] = self._compile(dialect, tuple(params))
+            plan = self._compiled[key] = self._compile(dialect, tuple(params), returns_key=style == "pyformat")
         if plan is False:
             return _inserted_key(connection.execute(self.statement, params))
         sql, values, fixed = plan
-        return _on_cursor(connection, sql, values({**fixed, **params} if fixed else params), last_id=True)
+        args = values({**fixed, **params} if fixed else params)
+        if style == "qmark":
+            return _on_cursor(connection, sql, args, last_id=True)
+        return _on_cursor(connection, sql, args, fetch="one")[0]
+
+    def insert_all(self, connection: Connection, rows: list[dict]) -> list[int]:
+        """Run an INSERT of each row; the new rows' primary keys, in the rows' order. One row (the common case: a
+        step followed by one step) is ``insert``; several on SQLite are one ``insert`` each (no round trip to
+        save), elsewhere one statement whose RETURNING SQLAlchemy sorts by the rows' order."""
+        if len(rows) == 1 or connection.dialect.name == "sqlite":
+            return [self.insert(connection, row) for row in rows]
+        if not rows:
+            return []
+        key_column = next(iter(self.statement.table.primary_key.columns))
+        returning = self.statement.returning(key_column, sort_by_parameter_order=True)
+        return [r[0] for r in connection.execute(returning, rows)]
 
     def first(self, connection: Connection, params: dict):
         """The first row of a SELECT (a tuple whose columns are also attributes, by name: the first column of
@@ -161,11 +178,14 @@ class Prepared:
             return None
         return row_class(p(v) if p else v for p, v in zip(results, raw))
 
-    def _compile(self, dialect, keys: tuple, select: bool = False) -> tuple | Literal[False]:
+    def _compile(self, dialect, keys: tuple, select: bool = False, returns_key: bool = False) -> tuple | Literal[False]:
         compiled = self.statement.compile(dialect=dialect, column_keys=None if select else list(keys))
         named = _direct(dialect) == "pyformat"
+        returning = getattr(compiled, "effective_returning", None)
+        if returns_key and returning and list(returning) == list(self.statement.table.primary_key.columns):
+            returning = None  # a one-row INSERT returning its new key: read with fetch="one" (``insert``)
         if (compiled.insert_prefetch or compiled.update_prefetch or getattr(compiled, "postfetch", None)
-                or (not select and getattr(compiled, "effective_returning", None))
+                or (not select and returning)
                 or (compiled.positiontup is None and not named) or "POSTCOMPILE" in compiled.string
                 or (named and getattr(compiled, "escaped_bind_names", None))):
             return False  # column defaults, RETURNING, expanding IN: SQLAlchemy's execution context handles them
