@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import select
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, CursorResult, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import config, sqlite_file, wal_checkpoint, writer_lock
@@ -48,6 +49,43 @@ def _configure_sqlite(engine: Engine, for_writing: bool) -> None:
         _on_cursor(conn, "BEGIN IMMEDIATE" if for_writing else "BEGIN", ())
 
 
+def _check_on_checkout(engine: Engine) -> None:
+    """A pooled PostgreSQL connection that the server has dropped (a restart, a crash, an idle timeout) is replaced
+    when it is taken from the pool, without a round trip for the healthy ones.
+
+    ``pool_pre_ping`` sent an empty query on every checkout: a round trip per request and per command (on this
+    machine about 0.04 ms of CPU and one more wake-up of a server process; docs/benchmarks.md, "API throughput").
+    Instead the connection's socket is polled without waiting: an idle connection has nothing to read, so
+    anything readable — the server's goodbye or the end of the stream once it closed — or a connection the driver
+    already knows is broken gets the real ping, and one that fails it is replaced (the pool retries the checkout
+    with a new connection). A connection that dies while in use fails its statement (503, web/app.py) and is
+    invalidated, for ``Prepared``'s statements too (``_on_cursor``)."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, _record, _proxy):
+        if not _may_be_gone(dbapi_conn):
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as e:
+            raise DisconnectionError(f"the database dropped this pooled connection: {e}") from e
+
+
+def _may_be_gone(dbapi_conn) -> bool:
+    """Whether an idle DBAPI connection may have been dropped by the server (then it gets a real ping); True when
+    it cannot be told without one (a driver whose socket is not at hand)."""
+    if getattr(dbapi_conn, "closed", False) or getattr(dbapi_conn, "broken", False):
+        return True
+    try:
+        fd = dbapi_conn.fileno()
+    except Exception:  # noqa: BLE001 - any driver without a socket to poll: ping, as pool_pre_ping did
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
 def get_engine(url: str | None = None, for_writing: bool = True) -> Engine:
     url = url or config.database_url()
     sqlite = url.startswith("sqlite")
@@ -60,7 +98,8 @@ def get_engine(url: str | None = None, for_writing: bool = True) -> Engine:
                 sqlite_file.prepare(engine.url)  # created owner-only, before SQLite creates it world-readable
                 _configure_sqlite(engine, for_writing)
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                engine = create_engine(url, pool_size=10, max_overflow=20)
+                _check_on_checkout(engine)
             _engines[key] = engine
         return engine
 
@@ -291,7 +330,15 @@ def _on_cursor(connection: Connection, sql: str, args, many: bool = False, fetch
         else:
             result = cursor.lastrowid if last_id else cursor.rowcount
     except dbapi.Error as e:
-        raise DBAPIError.instance(sql, args, e, dbapi.Error, dialect=connection.dialect, ismulti=many) from e
+        # As SQLAlchemy's own execution does: a connection the database dropped is invalidated, so it goes back to
+        # the pool closed and the next checkout opens a new one (there is no pre-ping on checkout to catch it).
+        gone = connection.dialect.is_disconnect(e, pooled.dbapi_connection, cursor)
+        error = DBAPIError.instance(sql, args, e, dbapi.Error, dialect=connection.dialect, ismulti=many,
+                                    connection_invalidated=gone)
+        if gone:
+            pooled.info.pop(_CURSOR, None)
+            connection.invalidate(error)
+        raise error from e
     if dispatch.after_cursor_execute:
         dispatch.after_cursor_execute(connection, cursor, sql, args, None, many)
     return result
