@@ -7,10 +7,13 @@ every bundled report), and the data-protection officer (who answers the person's
 may see a case — the administrator, a process designer, a caseworker holding one of its tasks — sees codes, and
 ``•••`` where an identifying value stood.
 
-Identifying values are the client register's columns, the form fields a process feeds the register with
-(``registers_client``), and the fields its manifest names under ``legal_basis.identifying`` (contacts, the
-household's members): data keys of the case whose whole value is masked, in the case's data and in the before
-and after of its audit events.
+Personal values are, from the package's own declarations (never from a service's name): the client register's
+columns; the form fields a process feeds the register with (``registers_client``: identity, details, and the
+problem and phone each intake records, which the register keeps sealed); a case's fields started from those
+(``start.data`` naming ``problem`` or ``phone``); the fields its manifest names under ``legal_basis.identifying``
+(contacts, the household's members) and ``legal_basis.financial`` (incomes, benefits, payments); and every free-text
+field of its forms (``x-widget: textarea``, at any depth: ``actions/log`` is each row's log). Their values are
+masked in the case's data and in the before and after of its audit events; keys and structure stay.
 """
 from __future__ import annotations
 
@@ -47,23 +50,78 @@ def sees_member_names(actor: Actor, case) -> bool:
     return _own_case(actor, case)
 
 
+# What a registration records that the register keeps sealed (engine/cases/clients.py): the problem described, in
+# the person's own words, and the phone. Code and status are not personal.
+SEALED_REGISTRATION = frozenset({"problem", "phone"})
+FREE_TEXT = "textarea"
+
+
 def identifying_fields(view) -> frozenset[str]:
-    """The case data keys of a process version that identify a person (see the module's docstring)."""
+    """The personal data of a process version as paths (``field`` or ``block/field``; see the module's
+    docstring)."""
     found = getattr(view, "_identifying", None)
     if found is not None:
         return found
     manifest = view.manifest or {}
     spec = ((manifest.get("processes") or {}).get(view.process_key) or {})
-    fields = set((spec.get("legal_basis") or {}).get("identifying") or ())
+    basis = spec.get("legal_basis") or {}
+    fields = set(basis.get("identifying") or ()) | set(basis.get("financial") or ())
+    registers = spec.get("registers_client") or {}
     for group in ("identity", "details"):
-        fields |= set(((spec.get("registers_client") or {}).get(group) or {}).values())
+        fields |= set((registers.get(group) or {}).values())
+    fields |= {name for what, name in (registers.get("recorded") or {}).items() if what in SEALED_REGISTRATION}
+    fields |= {name for name, what in ((spec.get("start") or {}).get("data") or {}).items()
+               if what in SEALED_REGISTRATION}
+    for form in (getattr(view, "forms", None) or {}).values():
+        fields |= free_text_fields(form.schema)
     found = frozenset(fields)
     view._identifying = found  # per process version, computed once
     return found
 
 
+def free_text_fields(schema: dict, prefix: str = "") -> set[str]:
+    """A form's free-text fields (``x-widget: textarea``) as paths, those of a block's rows under the block."""
+    found: set[str] = set()
+    for name, prop in ((schema or {}).get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            continue
+        if prop.get("x-widget") == FREE_TEXT:
+            found.add(prefix + name)
+        items = prop.get("items")
+        if isinstance(items, dict):
+            found |= free_text_fields(items, f"{prefix}{name}/")
+        if prop.get("properties"):
+            found |= free_text_fields(prop, f"{prefix}{name}/")
+    return found
+
+
+def _split(fields) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """Paths as the keys masked here and, per block, the paths within its rows."""
+    top = frozenset(f for f in fields if "/" not in f)
+    nested: dict[str, set[str]] = {}
+    for f in fields:
+        if "/" in f:
+            head, rest = f.split("/", 1)
+            nested.setdefault(head, set()).add(rest)
+    return top, {k: frozenset(v) for k, v in nested.items()}
+
+
+def _filled(value) -> bool:
+    return value not in (None, "", [])
+
+
+def _rows(value, fields):
+    if isinstance(value, list):
+        return [mask_data(row, fields) if isinstance(row, dict) else row for row in value]
+    if isinstance(value, dict):
+        return mask_data(value, fields)
+    return value
+
+
 def mask_data(data: dict, fields) -> dict:
-    return {k: (MASK if k in fields and v not in (None, "", []) else v) for k, v in data.items()}
+    top, nested = _split(fields)
+    return {k: (MASK if k in top and _filled(v) else _rows(v, nested[k]) if k in nested else v)
+            for k, v in data.items()}
 
 
 def mask_client(client: dict | None) -> dict | None:
@@ -77,9 +135,15 @@ def mask_client(client: dict | None) -> dict | None:
 def mask_payload(payload: Any, fields) -> Any:
     """An audit event's payload with the identifying values masked wherever they stand (before, after, a
     correction's fields), keys and everything else kept."""
+    return _mask_anywhere(payload, *_split(fields))
+
+
+def _mask_anywhere(payload: Any, top: frozenset[str], nested: dict[str, frozenset[str]]) -> Any:
     if isinstance(payload, dict):
-        return {k: (MASK if k in fields and v not in (None, "", []) else mask_payload(v, fields))
+        return {k: (MASK if k in top and _filled(v) else
+                    _rows(v, nested[k]) if k in nested and isinstance(v, (list, dict)) else
+                    _mask_anywhere(v, top, nested))
                 for k, v in payload.items()}
     if isinstance(payload, list):
-        return [mask_payload(v, fields) for v in payload]
+        return [_mask_anywhere(v, top, nested) for v in payload]
     return payload

@@ -274,11 +274,12 @@ def _legal_basis_problems(key: str, spec: dict, found: CheckedProcess | None, re
                                                              "article_6 nor article_9 is 'a' (consent)",
                    "consent_without_basis")
     seeded = set(spec["start"].get("data") or {})  # what a case starts with from the register counts too
-    for i, name in enumerate(basis.get("identifying") or ()):
-        if found is not None and name not in found.fields | seeded:
-            refuse(("processes", key, "legal_basis", "identifying", i), f"no form of process '{key}' has a field "
-                                                                        f"'{name}'", "form_field_unknown",
-                   process=key, field=name)
+    for group in ("identifying", "financial"):
+        for i, name in enumerate(basis.get(group) or ()):
+            if found is not None and name not in found.fields | seeded:
+                refuse(("processes", key, "legal_basis", group, i), f"no form of process '{key}' has a field "
+                                                                    f"'{name}'", "form_field_unknown",
+                       process=key, field=name)
     taken_at = (basis.get("consent") or {}).get("taken_at")
     if found is not None and taken_at:
         if taken_at["task"] not in found.user_tasks:

@@ -43,6 +43,8 @@ _LEGAL_BASIS = {
         "law": _LOCALISED,
         # Case data keys that identify a person, masked for roles that do not need names (engine/cases/masking).
         "identifying": {"type": "array", "items": _FIELD, "minItems": 1, "uniqueItems": True},
+        # Case data keys of a person's finances (incomes, benefits, payments), masked like identifying ones.
+        "financial": {"type": "array", "items": _FIELD, "minItems": 1, "uniqueItems": True},
         "consent": {
             "type": "object", "additionalProperties": False, "required": ["statement", "version", "text"],
             "properties": {
