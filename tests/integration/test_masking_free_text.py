@@ -133,3 +133,18 @@ def test_the_personal_fields_come_from_the_package_declarations(runtime, people,
     assert not {"problem_types", "meetings", "client_code", "client_status", "review_frequency"} & fields
     assert masking.mask_payload({"after": {"meetings": [{"date": "d", "log": "x"}]}, "task": "t"}, fields) == \
         {"after": {"meetings": [{"date": "d", "log": masking.MASK}]}, "task": "t"}
+
+
+def test_the_package_check_refuses_a_financial_field_no_form_has():
+    from pathlib import Path
+
+    from engine.packages.check import check
+    from engine.packages.load import from_files
+
+    folder = Path(__file__).resolve().parents[2] / "bpmn" / "family_care"
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert not [p for p in check(from_files(files, "family_care")).problems if p.file == "service.yaml"]
+    files["service.yaml"] = files["service.yaml"].replace(b"- total_income", b"- total_incomes")
+    [problem] = [p.to_dict() for p in check(from_files(files, "family_care")).problems if p.file == "service.yaml"]
+    assert problem["code"] == "form_field_unknown" and problem["params"]["field"] == "total_incomes", problem
+    assert "legal_basis.financial" in problem["message"]
