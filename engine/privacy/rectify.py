@@ -102,4 +102,6 @@ def correct_client(runtime: Runtime, actor: Actor, client_code: str, changes, re
                                    "after": {f: (v.isoformat() if isinstance(v, dt.date) else v)
                                              for f, v in after.items()}},
                                   stream=erasure.PRIVACY_STREAM, key_id=client.data_key_id)
-        return {"client": client.client_code, "corrected": sorted(after), "at": at.isoformat()}
+        result = {"client": client.client_code, "corrected": sorted(after), "at": at.isoformat()}
+    runtime.db.scrub_log()  # the old value out of the SQLite log's older frames too (engine/store/db.py)
+    return result

@@ -152,6 +152,8 @@ def apply(runtime: Runtime, actor: Actor | None, limit: int = DEFAULT_LIMIT) -> 
                    for c in _clients_freed(session, cases)]
     for case in cases:
         runtime.workflows.evict(case.id)
+    if cases or clients:
+        runtime.db.scrub_log()  # the erased values out of the SQLite log's older frames too (engine/store/db.py)
     return {"as_of": now.isoformat(), "cases": done, "clients": clients}
 
 
@@ -178,7 +180,8 @@ def erase_for_client(runtime: Runtime, actor: Actor, client_code: str, dry_run: 
         session.flush()  # the erased cases' marks, before asking which cases still refer to the client
         if result["identity_erasable"] and not erasure.client_still_needed(session, client.id):
             result["identity"] = erasure.erase_client(session, client, now, actor.username, reason)
-        return result
+    runtime.db.scrub_log()  # the erased values out of the SQLite log's older frames too (engine/store/db.py)
+    return result
 
 
 def find_client(session: Session, client_code: str) -> Client:

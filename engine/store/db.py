@@ -34,6 +34,9 @@ def _configure_sqlite(engine: Engine, for_writing: bool) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
+        # Deleted and overwritten content zeroed, in the page and in pages freed, so an erased or rectified value
+        # does not stay readable in free space until a VACUUM (docs/operations.md, "A person's request").
+        cur.execute("PRAGMA secure_delete=ON")
         if checkpointer is not None:
             checkpointer.configure(cur)
         cur.close()
@@ -381,6 +384,21 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    def scrub_log(self) -> bool:
+        """After personal data was erased or rectified: on a SQLite file, the write-ahead log copied into the
+        database and cut to nothing (``wal_checkpoint(TRUNCATE)``), so the log's older frames, which still hold the
+        pages as they were before, are gone too; the database's own pages were zeroed when the value was deleted
+        (``secure_delete``). False when a reader still held the log (the log stays until the next checkpoint that
+        finds none) or on PostgreSQL, whose dead row versions a VACUUM removes (docs/operations.md)."""
+        if self.engine.dialect.name != "sqlite" or sqlite_file.database_path(self.engine.url) is None:
+            return False
+        with self._writer_lock(), self.engine.connect() as connection:
+            raw = connection.connection.dbapi_connection
+            if raw is None:
+                return False
+            busy, _log, _copied = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
 
     @contextlib.contextmanager
     def command(self) -> Iterator[CommandSession]:
