@@ -35,7 +35,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -221,6 +221,7 @@ def new_data_key(bind, owner: str, at: dt.datetime) -> str:
         id=key_id, owner=owner, master_key_id=master.active,
         wrapped=_wrap(master.keys[master.active], master.active, key_id, raw), created_at=at))
     _remember(key_id, AESGCM(raw))
+    _note_live(_connection(bind), key_id)
     return key_id
 
 
@@ -230,13 +231,54 @@ def _remember(key_id: str, cipher: AESGCM) -> None:
     _data[key_id] = cipher
 
 
+# Which data keys this transaction found live: (the transaction, their ids), in the connection's ``info``.
+_LIVE = "segito_live_data_keys"
+_LIVE_CHECK = None  # the Prepared statement below, made on first use (models import late)
+
+
+def _still_live(connection: Connection, key_id: str) -> bool:
+    """Whether the data key still exists unshredded, read in the caller's transaction once per key: a key this
+    process unwrapped earlier may have been destroyed by another process since (an erasure), and then must not
+    open anything here either. Memoised per transaction, so a command pays one indexed read per key it uses."""
+    global _LIVE_CHECK
+    transaction = connection.get_transaction()
+    memo = connection.info.get(_LIVE)
+    if memo is None or memo[0] is not transaction:
+        memo = connection.info[_LIVE] = (transaction, set())
+    if key_id in memo[1]:
+        return True
+    if _LIVE_CHECK is None:
+        from .db import Prepared  # db imports this module's users; imported late for the import graph
+
+        t = _table()
+        _LIVE_CHECK = Prepared(select(t.c.id).where(t.c.id == bindparam("id"), t.c.wrapped.is_not(None)))
+    if _LIVE_CHECK.first(connection, {"id": key_id}) is None:
+        return False
+    memo[1].add(key_id)
+    return True
+
+
+def _note_live(connection: Connection, key_id: str) -> None:
+    """A key made in this transaction is live in it."""
+    transaction = connection.get_transaction()
+    memo = connection.info.get(_LIVE)
+    if memo is None or memo[0] is not transaction:
+        memo = connection.info[_LIVE] = (transaction, set())
+    memo[1].add(key_id)
+
+
 def _cipher(bind, key_id: str) -> AESGCM:
     cipher = _data.get(key_id)
+    if cipher is not None and bind is None:
+        return cipher  # no database given: what this process holds (as before the check below existed)
+    connection = _connection(bind)
     if cipher is not None:
-        return cipher
+        if _still_live(connection, key_id):
+            return cipher
+        _data.pop(key_id, None)  # destroyed by another process: forget it, and say why below
     t = _table()
-    row = _connection(bind).execute(select(t.c.master_key_id, t.c.wrapped, t.c.destroyed_at)
-                                    .where(t.c.id == key_id)).first()
+    row = connection.execute(select(t.c.master_key_id, t.c.wrapped, t.c.destroyed_at)
+                             .where(t.c.id == key_id)).first()
     if row is None:
         raise KeyUnavailable(f"data key {key_id} does not exist in this database")
     if row.destroyed_at is not None or row.wrapped is None:
@@ -250,6 +292,7 @@ def _cipher(bind, key_id: str) -> AESGCM:
                              "see docs/operations.md, \"Keys\"")
     cipher = AESGCM(_unwrap(secret, row.master_key_id, key_id, bytes(row.wrapped)))
     _remember(key_id, cipher)
+    _note_live(connection, key_id)
     return cipher
 
 
