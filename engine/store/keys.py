@@ -41,6 +41,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import KeyUnavailable
 from . import config, sqlite_file
+from .db import Prepared
 from .private_files import write_private
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def _remember(key_id: str, cipher: AESGCM) -> None:
 
 # Which data keys this transaction found live: (the transaction, their ids), in the connection's ``info``.
 _LIVE = "segito_live_data_keys"
-_LIVE_CHECK = None  # the Prepared statement below, made on first use (models import late)
+_LIVE_CHECK: Prepared | None = None  # made on first use: the table is the models', imported late
 
 
 def _still_live(connection: Connection, key_id: str) -> bool:
@@ -241,30 +242,30 @@ def _still_live(connection: Connection, key_id: str) -> bool:
     process unwrapped earlier may have been destroyed by another process since (an erasure), and then must not
     open anything here either. Memoised per transaction, so a command pays one indexed read per key it uses."""
     global _LIVE_CHECK
-    transaction = connection.get_transaction()
-    memo = connection.info.get(_LIVE)
-    if memo is None or memo[0] is not transaction:
-        memo = connection.info[_LIVE] = (transaction, set())
-    if key_id in memo[1]:
+    live = _live_here(connection)
+    if key_id in live:
         return True
     if _LIVE_CHECK is None:
-        from .db import Prepared  # db imports this module's users; imported late for the import graph
-
         t = _table()
         _LIVE_CHECK = Prepared(select(t.c.id).where(t.c.id == bindparam("id"), t.c.wrapped.is_not(None)))
     if _LIVE_CHECK.first(connection, {"id": key_id}) is None:
         return False
-    memo[1].add(key_id)
+    live.add(key_id)
     return True
 
 
-def _note_live(connection: Connection, key_id: str) -> None:
-    """A key made in this transaction is live in it."""
+def _live_here(connection: Connection) -> set[str]:
+    """The data keys found live in the connection's current transaction (a new transaction starts empty)."""
     transaction = connection.get_transaction()
     memo = connection.info.get(_LIVE)
     if memo is None or memo[0] is not transaction:
         memo = connection.info[_LIVE] = (transaction, set())
-    memo[1].add(key_id)
+    return memo[1]
+
+
+def _note_live(connection: Connection, key_id: str) -> None:
+    """A key made or unwrapped in this transaction is live in it."""
+    _live_here(connection).add(key_id)
 
 
 def _cipher(bind, key_id: str) -> AESGCM:
