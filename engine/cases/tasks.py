@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, exists, select, update
 
 from ..definitions import definitions
 from ..errors import Conflict, NotFound, SegitoError, ValidationFailed
@@ -20,7 +20,7 @@ from ..runtime.runtime import Runtime
 from ..sandbox.calendar_helpers import local_date
 from ..store import audit, clock, keys
 from ..store.db import Prepared, is_postgres
-from ..store.models import AuditEvent, Case, Client, HumanTask
+from ..store.models import AuditEvent, Case, Client, DataKey, HumanTask
 from . import agenda, anonymous_answers, anonymous_handout, consent, inbox_counts, inbox_queries, members
 from .cases import case_data_and_entries, next_tasks, start_in, task_summary
 
@@ -36,8 +36,12 @@ _COMPLETE_TASK = Prepared(_tasks.update().where(_tasks.c.id == bindparam("task_i
 _cases = Case.__table__
 _TASK_COLUMNS = tuple(_tasks.c[n] for n in ("id", "case_id", "spiff_task_id", "bpmn_id", "step", "name", "role",
                                              "assignee_id", "state", "form_file", "completed_by"))
-_TASK_AND_CASE_QUERY = (select(*_TASK_COLUMNS, *CASE_COLUMNS).join(_cases, _cases.c.id == _tasks.c.case_id)
-                        .where(_tasks.c.id == bindparam("task_id")))
+# Last, whether the case's data key is still live (not shredded): read here, the key cache's check costs the
+# command no statement of its own (engine/store/keys.py, "_still_live").
+_keys = DataKey.__table__
+_KEY_LIVE = exists().where(_keys.c.id == _cases.c.data_key_id, _keys.c.wrapped.is_not(None)).label("key_live")
+_TASK_AND_CASE_QUERY = (select(*_TASK_COLUMNS, *CASE_COLUMNS, _KEY_LIVE)
+                        .join(_cases, _cases.c.id == _tasks.c.case_id).where(_tasks.c.id == bindparam("task_id")))
 _TASK_AND_CASE_PG = Prepared(_TASK_AND_CASE_QUERY.with_for_update())
 _TASK_AND_CASE = Prepared(_TASK_AND_CASE_QUERY)
 _CASE_STATE = select(_cases.c.state).where(_cases.c.id == bindparam("case_id"))
@@ -285,8 +289,10 @@ def complete(runtime: Runtime, task_id: int, data, actor: Actor, hand_out: bool 
                 raise NotFound(f"task {task_id} does not exist")
             n = len(_TASK_COLUMNS)
             task = found  # a Row: its task columns by name
-            case = CaseRecord(zip((c.name for c in CASE_COLUMNS), found[n:]))
+            case = CaseRecord(zip((c.name for c in CASE_COLUMNS), found[n:n + len(CASE_COLUMNS)]))
             case_id = case.id
+            if found.key_live and case.data_key_id is not None:
+                keys.note_live(connection, case.data_key_id)
             access.require_task(actor, task)
             _require_ready(task)
             view = runtime.definition(session, case.definition_id)

@@ -222,7 +222,7 @@ def new_data_key(bind, owner: str, at: dt.datetime) -> str:
         id=key_id, owner=owner, master_key_id=master.active,
         wrapped=_wrap(master.keys[master.active], master.active, key_id, raw), created_at=at))
     _remember(key_id, AESGCM(raw))
-    _note_live(_connection(bind), key_id)
+    note_live(_connection(bind), key_id)
     return key_id
 
 
@@ -263,7 +263,7 @@ def _live_here(connection: Connection) -> set[str]:
     return memo[1]
 
 
-def _note_live(connection: Connection, key_id: str) -> None:
+def note_live(connection: Connection, key_id: str) -> None:
     """A key made or unwrapped in this transaction is live in it."""
     _live_here(connection).add(key_id)
 
@@ -293,7 +293,7 @@ def _cipher(bind, key_id: str) -> AESGCM:
                              "see docs/operations.md, \"Keys\"")
     cipher = AESGCM(_unwrap(secret, row.master_key_id, key_id, bytes(row.wrapped)))
     _remember(key_id, cipher)
-    _note_live(connection, key_id)
+    note_live(connection, key_id)
     return cipher
 
 

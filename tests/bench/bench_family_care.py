@@ -25,7 +25,9 @@ and the bytes one case keeps after 1, 10 and 100 casework rounds.
 
 ``--postgres`` adds Segito on PostgreSQL (``SEGITO_BENCH_PG_URL``, default the test server) in a schema of its
 own, dropped at the end; ``--cold-cache`` adds Segito on SQLite with the workflow cache off (every command loads
-the state, as after a restart or on another worker).
+the state, as after a restart or on another worker); ``--secure-delete-off`` adds Segito on SQLite with
+``PRAGMA secure_delete`` off, what it costs; ``--key-check`` times the check that a cached data key is still live
+(engine/store/keys.py), on each database run.
 """
 from __future__ import annotations
 
@@ -688,6 +690,55 @@ def drop_pg() -> None:
     eng.dispose()
 
 
+def _secure_delete_off(dbapi_conn, _record) -> None:
+    dbapi_conn.execute("PRAGMA secure_delete=OFF")
+
+
+def key_check(t: Segito, n: int = 2000) -> dict:
+    """Microseconds per check that a cached data key is still live, as a command pays it once per key: in a read
+    transaction that has already run a statement (so the BEGIN is not counted), with and without the check, in
+    alternating batches of 100 after a warm-up."""
+    from engine.store import keys
+
+    with t.rt.db.reading() as session:
+        key_id = session.execute(select(Case.data_key_id).where(Case.data_key_id.is_not(None))).scalars().first()
+    assert key_id, "no sealed case to check a key of"
+    spent = {True: 0.0, False: 0.0}
+    for batch in range(n // 100 + 2):
+        for check in ((True, False) if batch % 2 else (False, True)):
+            t0 = time.perf_counter()
+            for _ in range(100):
+                with t.rt.db.reading() as session:
+                    connection = session.connection()
+                    connection.execute(text("SELECT 1"))
+                    if check:
+                        assert keys._still_live(connection, key_id)
+            if batch >= 2:  # the first two batches warm up
+                spent[check] += time.perf_counter() - t0
+    per = {k: v / (n // 100 * 100) * 1e6 for k, v in spent.items()}
+    cost = per[True] - per[False]
+    print(f"  {t.label}: {cost:.0f} µs per check (a read transaction of one statement {per[False]:.0f} µs, "
+          f"{per[True]:.0f} µs with the check; {n} each)")
+    return {"us_per_check": cost, "with": per[True], "without": per[False]}
+
+
+def write_volume(t: Segito, plans: Plans, n_cases: int, start_no: int) -> dict:
+    """Bytes this process hands the kernel to write (``wchar`` of /proc/self/io: the log, the checkpoints into the
+    database file, anything else) per case, over ``n_cases`` cases: what secure_delete adds is writes."""
+    def written() -> int:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+        return 0
+
+    before = written()
+    for k in range(n_cases):
+        t.run_case(start_no + k, plans.case(start_no + k, cleaned=False))
+    per_case = (written() - before) / n_cases
+    print(f"  {t.label}: {per_case / 1024:.1f} KiB written per case ({n_cases} cases)")
+    return {"bytes_per_case": per_case}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m tests.bench.bench_family_care", description=__doc__.split("\n")[0])
     ap.add_argument("--cases", type=int, default=150, help="cases per variant in the timed rounds (default 150)")
@@ -697,6 +748,10 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"also run Segito on PostgreSQL ({PG_BASE_URL}, schema {PG_SCHEMA}, dropped afterwards)")
     ap.add_argument("--cold-cache", action="store_true",
                     help="also run Segito on SQLite with the workflow cache off (every command loads the state)")
+    ap.add_argument("--secure-delete-off", action="store_true",
+                    help="also run Segito on SQLite with PRAGMA secure_delete off (what the setting costs)")
+    ap.add_argument("--key-check", action="store_true",
+                    help="time the check that a cached data key is still live, in a transaction of its own")
     ap.add_argument("--no-growth", action="store_true", help="skip the 1/10/100-loop storage measurement")
     ap.add_argument("--show-sql", action="store_true", help="print the statements of one 3.3 and the intake completion")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
@@ -717,6 +772,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.cold_cache:
             targets.append(Segito(f"sqlite:///{tmp / 'cold.db'}", "(b-cold) Segito, SQLite, no workflow cache",
                                   cache_size=0))
+        if args.secure_delete_off:
+            plain = Segito(f"sqlite:///{tmp / 'plain.db'}", "(b-nosd) Segito, SQLite, secure_delete off")
+            for engine in (plain.rt.db.engine, plain.rt.db._read_engine):
+                event.listen(engine, "connect", _secure_delete_off)
+                engine.dispose()  # connections made from now on have it off
+            targets.append(plain)
         if args.postgres:
             targets.append(Segito(prepare_pg(), "(b-pg) Segito, PostgreSQL"))
         variants = [spiff] + targets
@@ -750,6 +811,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    besides: {fc['other']} bytes in {fc['other_rows']} rows of other tables ({others or '-'}); "
                   f"intake case {intake['other']} bytes ({', '.join(f'{n} {r}' for n, r in intake['other_tables'].items()) or '-'})")
             report.setdefault("case_bytes", {})[t.label] = {"family_care": fc, "intake": intake}
+
+        if args.secure_delete_off:
+            rule("Bytes written per case (what secure_delete adds)")
+            report["written"] = {t.label: write_volume(t, plans, 20, 700_000 + 1000 * k)
+                                 for k, t in enumerate(targets) if t.backend == "sqlite"}
+
+        if args.key_check:
+            rule("The live check of a cached data key (one indexed read, once per transaction and key)")
+            report["key_check"] = {t.label: key_check(t) for t in targets}
 
         if not args.no_growth:
             rule("Stored bytes of one family-care case after 1, 10, 100 casework loops (3.3 'continue')")
