@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import operator
 import select
 import threading
@@ -18,6 +19,7 @@ from . import config, sqlite_file, wal_checkpoint, writer_lock
 if TYPE_CHECKING:
     from .command_session import AnySession, CommandSession
 
+log = logging.getLogger(__name__)
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -397,7 +399,11 @@ class Database:
             raw = connection.connection.dbapi_connection
             if raw is None:
                 return False
+            # Waits for readers as long as busy_timeout allows (set on every connection, above).
             busy, _log, _copied = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning("The write-ahead log of %s could not be cut after erasing or rectifying personal data: a "
+                        "read held it; its older frames stay until later writes overwrite them", self.engine.url)
         return not busy
 
     @contextlib.contextmanager

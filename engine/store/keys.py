@@ -298,23 +298,34 @@ def _cipher(bind, key_id: str) -> AESGCM:
 
 
 def hold(bind, key_ids) -> int:
-    """Unwrap at once the data keys of ``key_ids`` this process does not hold yet (one SELECT per 500 keys rather
-    than one per key), for code about to open values under many keys (a report reading birth dates). A destroyed
-    key, or one under a master key not configured here, is left out: opening under it raises as usual. How many
-    keys were unwrapped."""
-    wanted = sorted({k for k in key_ids if k and k not in _data})
+    """Unwrap at once the data keys of ``key_ids`` this process does not hold yet, and check those it holds are
+    still live (one SELECT per 500 keys rather than one per key), for code about to open values under many keys
+    (a report reading birth dates): each live key is then live for the rest of the transaction. A destroyed key,
+    or one under a master key not configured here, is left out (and forgotten): opening under it raises as
+    usual. How many keys were unwrapped."""
+    connection = _connection(bind)
+    live = _live_here(connection)
+    wanted = sorted({k for k in key_ids if k and k not in live})
     if not wanted:
         return 0
     master, t, done = master_keys(), _table(), 0
-    connection = _connection(bind)
     for i in range(0, len(wanted), 500):
+        part = wanted[i:i + 500]
         rows = connection.execute(select(t.c.id, t.c.master_key_id, t.c.wrapped).where(
-            t.c.id.in_(wanted[i:i + 500]), t.c.destroyed_at.is_(None))).all()
+            t.c.id.in_(part), t.c.destroyed_at.is_(None))).all()
+        found = {row.id for row in rows if row.wrapped is not None}
+        for key_id in set(part) - found:
+            _data.pop(key_id, None)  # destroyed (maybe by another process) or not here
         for row in rows:
-            secret = master.keys.get(row.master_key_id)
-            if secret is not None and row.wrapped is not None:
+            if row.id not in found:
+                continue
+            if row.id not in _data:
+                secret = master.keys.get(row.master_key_id)
+                if secret is None:
+                    continue
                 _remember(row.id, AESGCM(_unwrap(secret, row.master_key_id, row.id, bytes(row.wrapped))))
                 done += 1
+            live.add(row.id)
     return done
 
 

@@ -80,3 +80,23 @@ def test_a_second_database_object_holding_the_key_refuses_it_after_the_erasure(r
     with second.reading() as session, pytest.raises(KeyUnavailable, match="destroyed"):
         keys.open_sealed(session, sealed, keys.STATE)
     assert key_id not in keys._data  # forgotten once found destroyed
+
+
+def test_holding_many_keys_at_once_leaves_out_one_shredded_elsewhere(runtime, people, dpo):  # noqa: F811
+    """``keys.hold`` (a report about to open many values) checks the keys it already holds as well."""
+    code, case_id = _intake(runtime, people)
+    _other, live_case = _intake(runtime, people, 1)
+    with runtime.db.reading() as session:
+        sealed, live_sealed = (bytes(session.execute(select(Case.state).where(Case.id == i)).scalar_one())
+                               for i in (case_id, live_case))
+        assert keys.open_sealed(session, sealed, keys.STATE) and keys.open_sealed(session, live_sealed, keys.STATE)
+    key_id, held = keys.key_of(sealed), keys._data[keys.key_of(sealed)]
+    clock.freeze(clock.now() + FIVE_YEARS)
+    retention.erase_for_client(runtime, dpo, code, dry_run=False)
+    keys._data[key_id] = held  # as a process that did not erase still holds it
+    with runtime.db.reading() as session:
+        assert keys.hold(session, [key_id, keys.key_of(live_sealed)]) == 0  # both were held: none unwrapped
+        assert key_id not in keys._data
+        assert keys.open_sealed(session, live_sealed, keys.STATE)
+        with pytest.raises(KeyUnavailable, match="destroyed"):
+            keys.open_sealed(session, sealed, keys.STATE)
