@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from . import setup
+from .audit import audit_log
 from .cases import cases, entry_corrections, tasks
 from .cli_support import _actor, _data, _out, _runtime, as_option
 from .consent_cli import consent_group
@@ -210,7 +211,10 @@ def case_start(process_key, client_code, confirm, username):
 @as_option
 def case_show(case_id, username):
     runtime = _runtime()
-    _out(cases.get_case(runtime, case_id, _actor(runtime, username)))
+    actor = _actor(runtime, username)
+    found = cases.get_case(runtime, case_id, actor)
+    audit_log.record_view(runtime, actor, case_id, via="cli")  # a look at a client's file, as on the web
+    _out(found)
 
 
 @case.command("history")
@@ -218,7 +222,10 @@ def case_show(case_id, username):
 @as_option
 def case_history(case_id, username):
     runtime = _runtime()
-    _out(cases.history(runtime, case_id, _actor(runtime, username)))
+    actor = _actor(runtime, username)
+    found = cases.history(runtime, case_id, actor)
+    audit_log.record_view(runtime, actor, case_id, via="cli", what="history")
+    _out(found)
 
 
 @case.command("list")
@@ -265,7 +272,10 @@ def task():
 @as_option
 def task_show(task_id, username):
     runtime = _runtime()
-    _out(tasks.get_task(runtime, task_id, _actor(runtime, username)))
+    actor = _actor(runtime, username)
+    found = tasks.get_task(runtime, task_id, actor)
+    audit_log.record_view(runtime, actor, found["case_id"], task_id=task_id, via="cli")
+    _out(found)
 
 
 @task.command("complete")

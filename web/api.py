@@ -362,7 +362,9 @@ def get_case(case_id):
 @api.get("/cases/<int:case_id>/history")
 @authenticated
 def case_history(case_id):
-    return jsonify(cases.history(runtime(), case_id, g.user))
+    found = cases.history(runtime(), case_id, g.user)
+    audit_log.record_view(runtime(), g.user, case_id, via="api", what="history")  # its before and after: logged
+    return jsonify(found)
 
 
 @api.get("/inbox")

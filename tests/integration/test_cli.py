@@ -80,6 +80,12 @@ def test_intake_and_family_care_from_the_command_line(runtime, segito, tmp_path)
     assert completed["actor"] == "anna" and completed["task_id"] == task_id
     assert completed["payload"]["after"]["family_name"] == "Szabó"
     assert [e["seq"] for e in history] == list(range(1, len(history) + 1))
+    with runtime.db.reading() as session:  # every look at the file from the command line is logged, as on the web
+        looks = session.execute(select(AuditEvent.kind, AuditEvent.payload).where(
+            AuditEvent.case_id == case_id, AuditEvent.kind.in_(["case_viewed", "task_viewed"]))
+            .order_by(AuditEvent.seq)).all()
+    assert [(k, p) for k, p in looks] == [("task_viewed", {"via": "cli"}), ("case_viewed", {"via": "cli"}),
+                                          ("case_viewed", {"via": "cli", "what": "history"})]
 
     family = segito.ok("case", "start", "family_care", "--client", code, "--as", "anna")
     assert [t["bpmn_id"] for t in family["tasks"]] == ["step_3_1"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from engine.cases import cases, masking
-from engine.store.models import HumanTask
+from engine.store.models import AuditEvent, HumanTask
 from tests import demo_data
 from tests.integration.web_client import browser, make_app
 
@@ -95,6 +95,10 @@ def test_the_api_and_the_history_mask_them_and_keep_the_rest(runtime, people, ap
         for secret in (PROBLEM, MEETING, PLAN, str(PENSION)):
             assert secret not in history, (who, secret)
         assert "2026-02-06" in history  # the meeting's date stays
+    with runtime.db.reading() as session:  # reading the history through the API is a logged look, too
+        looks = session.execute(select(AuditEvent.actor, AuditEvent.payload).where(
+            AuditEvent.case_id == family, AuditEvent.kind == "case_viewed")).all()
+    assert {("root", "history"), ("dora", "history")} <= {(a, (p or {}).get("what")) for a, p in looks}
     for who in ("anna", "lea"):
         shown = api.get(f"/api/cases/{family}", auth=(who, f"pw-{who}")).get_json()
         assert shown["data"]["presented_problem"].startswith(PROBLEM), who
