@@ -16,7 +16,7 @@ from engine.store.models import AuditEvent, HumanTask
 from tests import demo_data
 from tests.integration.web_client import browser, make_app
 
-from .helpers import add_dpo_and_administrator, do, new_family_case
+from .helpers import add_dpo_and_administrator, do, new_family_case, review
 
 PROBLEM = "Lakbérhátralék"  # the intake's problem and 3.1's presented problem both begin with it
 MEETING = "Családlátogatás"  # 3.3's meeting log, a free-text field in each row of a block
@@ -37,6 +37,9 @@ def family(runtime, people):
     do(runtime, case_id, "step_3_2", {"agreement_date": "2026-03-05", "review_frequency": "monthly"}, people.anna)
     do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "casework_next": "continue"},
        people.anna)
+    do(runtime, case_id, "step_3_3", {"meetings": [demo_data.meeting(6)], "actions": [demo_data.action(10)],
+                                      "casework_next": "review"}, people.anna)
+    review(runtime, case_id, True, people.anna)  # 3.6: the payments checked, a financial block
     # A process designer with a step of the case handed to her: she may open the case, and needs no names.
     with runtime.db.unit_of_work() as session:
         session.execute(update(HumanTask).where(HumanTask.case_id == case_id, HumanTask.state == "ready")
@@ -90,6 +93,7 @@ def test_the_api_and_the_history_mask_them_and_keep_the_rest(runtime, people, ap
         [row] = data["meetings"]
         assert row["log"] == masking.MASK and row["date"] == "2026-02-06" and row["place"] == "client_home"
         assert data["problem_types"] == ["financial", "child_rearing"]  # a category, not free text
+        assert data["review_checks"] == masking.MASK and data["actions"][0]["log"] == masking.MASK
         history = json.dumps(api.get(f"/api/cases/{family}/history", auth=(who, f"pw-{who}")).get_json(),
                              ensure_ascii=False)
         for secret in (PROBLEM, MEETING, PLAN, str(PENSION)):
