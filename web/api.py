@@ -437,10 +437,10 @@ def _optional_id(value, name: str) -> int | None:
 @api.get("/cases/<int:case_id>/documents")
 @authenticated
 def list_documents(case_id):
-    """The documents the case offers (``task``: those of one step) and every stored version, newest first."""
+    """The documents the case offers (``task``: those of one step) and every stored version, newest first;
+    ``withheld`` says why both are empty for a role that knows the client by code only."""
     task_id = _optional_id(request.args.get("task"), "task")
-    return jsonify({"offered": documents.offered(runtime(), case_id, g.user, task_id),
-                    "stored": documents.list_documents(runtime(), case_id, g.user)})
+    return jsonify(documents.overview(runtime(), case_id, g.user, task_id))
 
 
 @api.post("/cases/<int:case_id>/documents/<document>/produce")

@@ -9,6 +9,8 @@ Who may do what is the engine's to decide (the case's access rules).
 """
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from werkzeug.exceptions import BadRequest
 
@@ -25,12 +27,10 @@ documents_bp = Blueprint("documents", __name__)
 def panel(case_id: int, task_id: int | None = None) -> dict:
     """The documents a page offers (a step's, or all of the case's) and the case's stored versions, newest first;
     each offered document with its latest produced and signed versions."""
-    actor = logged_in_actor()
-    rt = runtime()
-    offered = documents.offered(rt, case_id, actor, task_id)
-    stored = documents.list_documents(rt, case_id, actor)
+    found = documents.overview(runtime(), case_id, logged_in_actor(), task_id)
+    offered, stored, withheld = found["offered"], found["stored"], bool(found["withheld"])
     if task_id is None and not offered and not stored:
-        return {"offered": [], "stored": [], "task_id": task_id, "case_id": case_id}
+        return {"offered": [], "stored": [], "task_id": task_id, "case_id": case_id, "withheld": withheld}
     rows = []
     for row in stored:
         rows.append({**row, "title_text": text(row["title"], row["document"])})
@@ -43,7 +43,23 @@ def panel(case_id: int, task_id: int | None = None) -> dict:
         items.append({**d, "title_text": text(d["title"], d["id"]), "languages": languages,
                       "produced": produced, "signed_copy": signed,
                       "awaiting_signature": d["signed"] and produced is not None and signed is None})
-    return {"offered": items, "stored": rows, "task_id": task_id, "case_id": case_id}
+    return {"offered": items, "stored": rows, "task_id": task_id, "case_id": case_id, "withheld": withheld}
+
+
+# The engine's refusal for a role that knows the client by code only, in the reader's language.
+WITHHELD = N_("This case's documents name the client: they are for the case's caseworker, the professional lead, "
+              "the manager and the data-protection officer. Your role sees the client's code only.")
+
+
+def _names_withheld(view):
+    """``view`` with the engine's ``NamesWithheld`` told in the reader's language (still a 403)."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except documents.NamesWithheld as e:
+            raise documents.NamesWithheld(_(WITHHELD), e.details) from None
+    return wrapped
 
 
 def _back(case_id: int, task_id: int | None):
@@ -65,6 +81,7 @@ def _task_id() -> int | None:
 
 @documents_bp.post("/cases/<int:case_id>/documents/produce")
 @login_required
+@_names_withheld
 def produce(case_id: int):
     task_id = _task_id()
     key = request.form.get("document", "")
@@ -81,6 +98,7 @@ def produce(case_id: int):
 
 @documents_bp.post("/cases/<int:case_id>/documents/upload")
 @login_required
+@_names_withheld
 def upload(case_id: int):
     # A request past the app's 8 MiB is refused before this view runs (web/app.py, a 413 page saying so).
     task_id = _task_id()
@@ -115,6 +133,7 @@ _REFUSALS = {
 
 @documents_bp.get("/cases/<int:case_id>/documents/<int:document_id>")
 @login_required
+@_names_withheld
 def download(case_id: int, document_id: int):
     described, content = documents.download(runtime(), case_id, document_id, logged_in_actor())
     response = Response(content, mimetype=described["media_type"])

@@ -102,7 +102,7 @@ def _mask(runtime: Runtime, session, items: list[dict], definition_id: int | Non
         definition = item.get("definition_id", definition_id)
         if definition is not None:
             fields |= masking.identifying_fields(runtime.definition(session, definition))
-        item["payload"] = masking.mask_payload(item["payload"], fields)
+        item["payload"] = masking.mask_event(item, fields)["payload"]
 
 
 def kinds(runtime: Runtime) -> list[str]:

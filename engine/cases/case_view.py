@@ -117,7 +117,7 @@ def case_page(runtime: Runtime, case_id: int, actor: Actor) -> dict:
     if summary["names_masked"]:  # a role that needs no names sees codes (engine.cases.masking)
         fields = _identifying(runtime, case)
         data = masking.mask_data(data, fields)
-        history = [{**e, "payload": masking.mask_payload(e.get("payload"), fields)} for e in history]
+        history = [masking.mask_event(e, fields) for e in history]
     return {**summary, "definition_id": case.definition_id, "data": data,
             "history": history, "timers": timers, "done": read["done"], "current": read["current"],
             "flows": read["flows"]}

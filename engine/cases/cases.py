@@ -237,7 +237,7 @@ def history(runtime: Runtime, case_id: int, actor: Actor) -> list[dict]:
         if masking.sees_names(actor, case):
             return events
         fields = masking.identifying_fields(runtime.definition(session, case.definition_id))
-        return [{**e, "payload": masking.mask_payload(e.get("payload"), fields)} for e in events]
+        return [masking.mask_event(e, fields) for e in events]
 
 
 STATUSES = ("running", "completed", "failed")

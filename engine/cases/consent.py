@@ -30,6 +30,7 @@ from ..runtime.runtime import Runtime
 from ..store import audit, clock
 from ..store.consent_models import Consent
 from ..store.models import Case, Client, User
+from . import masking
 
 CONSENT_GIVEN = "consent_given"
 CONSENT_WITHDRAWN = "consent_withdrawn"
@@ -287,6 +288,10 @@ def for_case(runtime: Runtime, actor: Actor, case_id: int) -> dict:
         result["state"] = state
         result["consents"] = [_row(r, today) for r in rows]
         result["in_force"] = _row(current, today) if state == IN_FORCE and current is not None else None
+        if not masking.sees_names(actor, case):  # a withdrawal's reason is typed text (engine.cases.masking)
+            for item in result["consents"]:
+                if item["withdrawal_reason"]:
+                    item["withdrawal_reason"] = masking.MASK
         if state == IN_FORCE and current is not None and current.expires_on is not None:
             result["expires_soon"] = (current.expires_on - today).days <= EXPIRING_DAYS
         return result

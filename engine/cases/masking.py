@@ -138,6 +138,30 @@ def mask_payload(payload: Any, fields) -> Any:
     return _mask_anywhere(payload, *_split(fields))
 
 
+# Text a person typed into a command, kept in its audit event beside the form values, per event kind: a log
+# row's correction, a consent's withdrawal, a legal hold set or cleared (and the hold it ends), a rectification of
+# the register, and the name a signed copy had on the uploader's computer. Like a form's free text it may tell
+# anything about the person, so it is masked as free text is (docs/architecture.md, "Masking by role").
+EVENT_FREE_TEXT = {
+    "entry_corrected": frozenset({"reason"}),  # engine/cases/entry_corrections.py
+    "consent_withdrawn": frozenset({"reason"}),  # engine/cases/consent.py
+    "legal_hold_set": frozenset({"reason"}),  # engine/privacy/retention.py
+    "legal_hold_cleared": frozenset({"reason", "hold"}),
+    "client_corrected": frozenset({"reason"}),  # engine/privacy/rectify.py
+    "document_uploaded": frozenset({"uploaded_name"}),  # engine/documents/documents.py
+}
+
+
+def mask_event(event: dict, fields) -> dict:
+    """An audit event (``kind``, ``payload``) as a role that needs no names reads it: ``mask_payload``, and the
+    typed text its kind carries (``EVENT_FREE_TEXT``) masked too."""
+    payload = mask_payload(event.get("payload"), fields)
+    typed = EVENT_FREE_TEXT.get(event.get("kind") or "")
+    if typed and isinstance(payload, dict):
+        payload = {k: (MASK if k in typed and _filled(v) else v) for k, v in payload.items()}
+    return {**event, "payload": payload}
+
+
 def _mask_anywhere(payload: Any, top: frozenset[str], nested: dict[str, frozenset[str]]) -> Any:
     if isinstance(payload, dict):
         return {k: (MASK if k in top and _filled(v) else

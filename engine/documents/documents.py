@@ -35,6 +35,12 @@ SIGNATURES = ((b"%PDF-", "application/pdf", "pdf"), (b"\x89PNG\r\n\x1a\n", "imag
 _UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
+class NamesWithheld(Forbidden):
+    """A step document of a case whose client the actor knows by code only (engine/cases/masking.py)."""
+
+    code = "names_withheld"
+
+
 class FileRefused(SegitoError):
     """An uploaded file that is not what a signed copy may be (type by content, size)."""
 
@@ -70,23 +76,43 @@ def _task_of_case(session, case_id: int, task_id: int) -> HumanTask:
 
 def offered(runtime: Runtime, case_id: int, actor: Actor, task_id: int | None = None) -> list[dict]:
     """The documents of the case (``task_id``: those offered at that step), each with ``id``, ``title``
-    (hu/en), ``languages``, ``signed`` and ``steps``."""
-    with runtime.db.reading() as session:
-        case = authorised_case(session, actor, case_id)
-        if not masking.sees_names(actor, case):
-            return []  # step documents name the client: none for a role that needs no names
-        found, _templates = _declarations(session, case)
-        if task_id is not None:
-            task = _task_of_case(session, case_id, task_id)
-            found = [d for d in found if task.bpmn_id in d["steps"]]
-    return [_public(d) for d in found]
+    (hu/en), ``languages``, ``signed`` and ``steps``; none for a role that needs no names (``overview``)."""
+    return overview(runtime, case_id, actor, task_id)["offered"]
+
+
+def _withheld(case: Case) -> str:
+    return (f"case {case.id}'s documents name the client: they are for the case's caseworker, the professional "
+            "lead, the manager and the data-protection officer; your role sees the client's code only")
 
 
 def _require_names(actor: Actor, case: Case) -> None:
-    """A step document names the client: it is for the roles that see names (engine/cases/masking.py)."""
+    """A step document names the client: it is for the roles that see names (engine/cases/masking.py). A copy
+    with the name masked would be no record of the named person, so it is refused, not masked; the
+    data-protection officer hands documents out in the person's file (engine/privacy/export.py)."""
     if not masking.sees_names(actor, case):
-        raise Forbidden(f"case {case.id}'s documents name the client: they are for the case's caseworker, the "
-                        "professional lead, the manager and the data-protection officer")
+        raise NamesWithheld(_withheld(case))
+
+
+def overview(runtime: Runtime, case_id: int, actor: Actor, task_id: int | None = None) -> dict:
+    """What a page or the API lists: ``offered`` (as ``offered``), ``stored`` (as ``list_documents``) and
+    ``withheld``: why both are empty for a role that sees codes only while the case has documents (else None)."""
+    with runtime.db.reading() as session:
+        case = authorised_case(session, actor, case_id)
+        declared, _templates = _declarations(session, case)
+        found = declared
+        if task_id is not None:
+            task = _task_of_case(session, case_id, task_id)
+            found = [d for d in found if task.bpmn_id in d["steps"]]
+        if not masking.sees_names(actor, case):
+            has_any = bool(found) or session.execute(select(CaseDocument.id).where(
+                CaseDocument.case_id == case_id).limit(1)).first() is not None
+            return {"offered": [], "stored": [], "withheld": _withheld(case) if has_any else None}
+        titles = {d["id"]: d["title"] for d in declared}
+        rows = session.execute(select(*_LISTED).where(CaseDocument.case_id == case_id)
+                               .order_by(CaseDocument.id.desc())).all()
+    return {"offered": [_public(d) for d in found],
+            "stored": [_row(r, titles) for r in rows],  # type: ignore[arg-type]  # a row of the same columns
+            "withheld": None}
 
 
 def _find(found: list[dict], case_id: int, document_key) -> dict:
@@ -110,15 +136,7 @@ _LISTED = tuple(c for c in CaseDocument.__table__.c if c.name != "content")
 
 def list_documents(runtime: Runtime, case_id: int, actor: Actor) -> list[dict]:
     """Every document of the case, produced and signed, every version, newest first (without their bytes)."""
-    with runtime.db.reading() as session:
-        case = authorised_case(session, actor, case_id)
-        if not masking.sees_names(actor, case):
-            return []  # as ``offered``
-        found, _templates = _declarations(session, case)
-        titles = {d["id"]: d["title"] for d in found}
-        rows = session.execute(select(*_LISTED).where(CaseDocument.case_id == case_id)
-                               .order_by(CaseDocument.id.desc())).all()
-    return [_row(r, titles) for r in rows]  # type: ignore[arg-type]  # a row of the same columns
+    return overview(runtime, case_id, actor)["stored"]
 
 
 def _check_language(declaration: dict, lang) -> str:

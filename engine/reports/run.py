@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from ..cases import masking
 from ..errors import Forbidden, ValidationFailed
 from ..forms.input_check import check_offset
 from ..people.users import Actor
 from ..store import audit, clock, keys
+from ..store.models import Case
 from . import compute as c
 from .request import ReportRequest, authorise, may_read, may_see_names
 
@@ -155,6 +157,8 @@ def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: st
         if with_names and not may_see_names(actor, report["access"]):
             raise Forbidden("the list by name is for the roles: " + ", ".join(report["access"]["names"]))
         found = cases_in(session, report, req, target, row_key, with_names, limit, offset)
+        if not may_see_names(actor, report["access"]):
+            _mask_personal_facts(runtime, session, report, found["items"])
     if with_names and found["items"]:
         # A list by name shows clients' personal data: who saw whose names is an event of the privacy stream.
         with runtime.db.unit_of_work() as session:
@@ -164,6 +168,49 @@ def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: st
                                        "clients": sorted({i["client_code"] for i in found["items"]
                                                           if i.get("client_code")})}, stream="privacy")
     return found
+
+
+def _mask_personal_facts(runtime, session, report: dict, items: list[dict]) -> None:
+    """A drill-down lists each case's facts: those read from a field its process declares personal (free text,
+    identifying, financial: engine/cases/masking.py), or computed from one, read ``•••`` to a role outside the
+    report's ``access.names``, as on the case page; the client code, dates and categories stay."""
+    if not items:
+        return
+    of_case = dict(session.execute(select(Case.id, Case.definition_id)
+                                   .where(Case.id.in_({i["case_id"] for i in items}))).all())
+    personal: dict[int, frozenset[str]] = {}
+    for item in items:
+        definition = of_case.get(item["case_id"])
+        if definition is None:
+            continue
+        if definition not in personal:
+            personal[definition] = _personal_facts(report, masking.identifying_fields(
+                runtime.definition(session, definition)))
+        for name in personal[definition]:
+            if item.get(name) not in (None, "", []):
+                item[name] = masking.MASK
+
+
+def _personal_facts(report: dict, fields: frozenset[str]) -> frozenset[str]:
+    """The report's facts read from a personal field (of a records collection: one of its rows' fields), or
+    computed from such a fact (``divide``, ``days_between``, ``otherwise``)."""
+    facts = report.get("facts") or {}
+    found: set[str] = set()
+    for name, spec in facts.items():
+        field = spec.get("field") if isinstance(spec, dict) else None
+        if field in fields or any(f"{field}/{sub}" in fields for sub in (spec.get("fields") or {})):
+            found.add(name)
+    grew = True
+    while grew:  # facts computed from personal ones, however deep
+        grew = False
+        for name, spec in facts.items():
+            if name in found or not isinstance(spec, dict):
+                continue
+            sources = [*(spec.get("divide") or ()), *(spec.get("days_between") or ()), spec.get("otherwise")]
+            if any(s in found for s in sources):
+                found.add(name)
+                grew = True
+    return frozenset(found)
 
 
 def cases_in(session, report: dict, req: ReportRequest, target: str, row_key: str | None = None,

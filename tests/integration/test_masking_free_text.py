@@ -156,3 +156,140 @@ def test_the_package_check_refuses_a_financial_field_no_form_has():
     [problem] = [p.to_dict() for p in check(from_files(files, "family_care")).problems if p.file == "service.yaml"]
     assert problem["code"] == "form_field_unknown" and problem["params"]["field"] == "total_incomes", problem
     assert "legal_basis.financial" in problem["message"]
+
+
+CORRECTION = "Bántalmazás gyanúja"  # typed into a log row's correction: the reason is free text too
+HOLD = "Gyámhatósági eljárás"  # a legal hold's reason
+
+
+def _hand_the_step_to(runtime, case_id: int, user) -> None:
+    with runtime.db.unit_of_work() as session:
+        session.execute(update(HumanTask).where(HumanTask.case_id == case_id, HumanTask.state == "ready")
+                        .values(assignee_id=user.id))
+
+
+@pytest.mark.parametrize("locale", ["hu", "en"])
+def test_step_documents_are_refused_with_a_reason_to_roles_that_see_codes(runtime, people, app, family, locale):
+    from engine.documents import documents
+    from engine.people import users
+
+    made = documents.produce(runtime, family, "case_log", people.anna)
+    assert made["created"]
+    refusal = {"hu": "Az eset dokumentumai megnevezik a klienst", "en": "This case's documents name the client"}
+    for who in ("root", "dora", "bela"):  # the administrator, a designer, a caseworker holding one step
+        if who == "bela":
+            _hand_the_step_to(runtime, family, people.bela)
+        with runtime.db.reading() as session:
+            actor = users.actor(session, who)
+        with pytest.raises(documents.NamesWithheld, match="name the client"):
+            documents.produce(runtime, family, "case_log", actor)
+        with pytest.raises(documents.NamesWithheld, match="name the client"):
+            documents.download(runtime, family, made["document_id"], actor)
+        listed = documents.overview(runtime, family, actor)
+        assert listed["offered"] == listed["stored"] == [] and "name the client" in listed["withheld"], who
+        page = _in(app, who, locale)
+        shown = _text(page.get(f"/cases/{family}"))  # the list says why it is empty, in the page's language
+        assert 'data-testid="documents-withheld"' in shown and refusal[locale] in shown.replace("&#39;", "'"), who
+        assert f"/documents/{made['document_id']}" not in shown and "Kovács" not in shown, who
+        for response in (page.get(f"/cases/{family}/documents/{made['document_id']}"),
+                         page.post(f"/cases/{family}/documents/produce", {"document": "case_log",
+                                                                          "language": locale})):
+            assert response.status_code == 403, (who, response.status_code)
+            body = response.get_data(as_text=True).replace("&#39;", "'")
+            assert refusal[locale] in body and b"%PDF" not in response.data, who
+        api = app.test_client()
+        got = api.get(f"/api/cases/{family}/documents", auth=(who, f"pw-{who}")).get_json()
+        assert got["offered"] == got["stored"] == [] and "name the client" in got["withheld"], who
+        refused = api.get(f"/api/cases/{family}/documents/{made['document_id']}", auth=(who, f"pw-{who}"))
+        assert refused.status_code == 403 and refused.get_json()["error"] == "names_withheld", who
+        refused = api.post(f"/api/cases/{family}/documents/case_log/produce", json={"language": locale},
+                           auth=(who, f"pw-{who}"))
+        assert refused.status_code == 403 and refused.get_json()["error"] == "names_withheld", who
+    for who in ("anna", "lea", "mark"):  # her caseworker, the lead, the manager: listed, downloaded
+        page = _in(app, who, locale)
+        assert f"/documents/{made['document_id']}" in _text(page.get(f"/cases/{family}"))
+        assert page.get(f"/cases/{family}/documents/{made['document_id']}").data[:4] == b"%PDF", who
+        got = app.test_client().get(f"/api/cases/{family}/documents", auth=(who, f"pw-{who}")).get_json()
+        assert got["withheld"] is None and got["stored"][0]["document_id"] == made["document_id"], who
+    with runtime.db.reading() as session:  # productions and downloads stay audit events; refusals are logged
+        done = session.execute(select(AuditEvent.actor, AuditEvent.kind).where(
+            AuditEvent.case_id == family, AuditEvent.kind.in_(("document_produced", "document_downloaded")))).all()
+        denied = session.execute(select(AuditEvent.actor).where(AuditEvent.kind == "access_denied")).scalars()
+        assert ("anna", "document_produced") in done
+        assert {("anna", "document_downloaded"), ("lea", "document_downloaded"), ("mark", "document_downloaded")} \
+            <= set(done)
+        assert not {a for a, _k in done} & {"root", "dora", "bela"}
+        assert {"root", "dora", "bela"} <= set(denied)
+
+
+def test_typed_reasons_in_audit_events_are_masked_as_free_text(runtime, people, app, family):
+    from engine.cases import entry_corrections
+    from engine.people import users
+    from engine.privacy import retention
+
+    row = {**demo_data.meeting(6), "log": "Családlátogatás: javítva."}
+    entry_corrections.correct(runtime, family, "meetings", 0, row, people.anna, reason=f"{CORRECTION} miatt")
+    with runtime.db.reading() as session:
+        dpo = users.actor(session, "dpo")
+    retention.set_hold(runtime, dpo, family, f"{HOLD} (Kovács Anna)")
+    api = app.test_client()
+    for who in ("root", "dora"):
+        history = api.get(f"/api/cases/{family}/history", auth=(who, f"pw-{who}")).get_json()
+        history = history if isinstance(history, list) else history.get("events", history.get("history"))
+        corrected = [e for e in history if e["kind"] == "entry_corrected"]
+        held = [e for e in history if e["kind"] == "legal_hold_set"]
+        assert corrected and corrected[0]["payload"]["reason"] == masking.MASK, who
+        assert held and held[0]["payload"]["reason"] == masking.MASK, who
+        assert corrected[0]["payload"]["field"] == "meetings" and corrected[0]["payload"]["row"] == 0, who
+        assert CORRECTION not in json.dumps(history, ensure_ascii=False), who
+    events = json.dumps(api.get("/api/audit/events", auth=("root", "pw-root")).get_json(), ensure_ascii=False)
+    assert CORRECTION not in events and HOLD not in events
+    for locale in ("hu", "en"):
+        for who in ("root", "dora"):  # the case page's timeline
+            assert CORRECTION not in _text(_in(app, who, locale).get(f"/cases/{family}")), (who, locale)
+        root = _in(app, "root", locale)
+        for address in ("/audit/", f"/audit/cases/{family}"):
+            page = _text(root.get(address))
+            assert CORRECTION not in page and HOLD not in page, (address, locale)
+    for who in ("anna", "lea"):  # her caseworker and the lead read the reason as typed
+        history = json.dumps(api.get(f"/api/cases/{family}/history", auth=(who, f"pw-{who}")).get_json(),
+                             ensure_ascii=False)
+        assert CORRECTION in history and HOLD in history, who
+    assert CORRECTION in _text(browser(app, "mark").get(f"/audit/cases/{family}"))
+
+
+def test_masking_of_each_kind_of_typed_text():
+    fields = frozenset({"meetings/log"})
+    for kind, payload in (("entry_corrected", {"reason": "x", "field": "meetings", "row": 0}),
+                          ("consent_withdrawn", {"reason": "x", "consent_id": 1}),
+                          ("legal_hold_set", {"reason": "x"}),
+                          ("legal_hold_cleared", {"reason": "x", "hold": "y", "held_by": "dpo"}),
+                          ("client_corrected", {"reason": "x", "client": "K-1"}),
+                          ("document_uploaded", {"uploaded_name": "x.pdf", "version": 1})):
+        masked = masking.mask_event({"kind": kind, "payload": payload}, fields)["payload"]
+        assert "x" not in masked.values() and "y" not in masked.values() and "x.pdf" not in masked.values(), kind
+        assert set(masked) == set(payload), kind
+    kept = masking.mask_event({"kind": "task_completed", "payload": {"reason": "x"}}, fields)
+    assert kept["payload"] == {"reason": "x"}  # a form field named so is masked only when declared personal
+
+
+def test_a_reports_drill_down_masks_finances_outside_its_names_roles(runtime, people, app, family):
+    from engine.reports import request as indicators
+    from engine.reports import run
+
+    req = indicators.parse_request("2026-01-01", "2026-12-31")
+    with runtime.db.reading() as session:
+        from engine.people import users
+
+        root = users.actor(session, "root")
+    for actor in (root, people.mark):
+        [item] = [i for i in run.cases_behind(runtime, actor, "family_care", req, "I1")["items"]
+                  if i["case_id"] == family]
+        if actor is root:  # the administrator reads the report by code: the family's income is personal
+            assert item["total_income"] == item["per_capita_income"] == masking.MASK, item
+            assert item["client_code"] and item["household_size"], item
+        else:
+            assert isinstance(item["total_income"], int) and item["total_income"] >= PENSION, item
+    listed = app.test_client().get("/api/reports/family_care/cases?indicator=I1&from=2026-01-01&to=2026-12-31",
+                                   auth=("root", "pw-root")).get_json()
+    assert str(PENSION) not in json.dumps(listed) and masking.MASK in json.dumps(listed, ensure_ascii=False)
