@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl  # engine/store/writer_lock.py uses flock on POSIX; the tests run there
 import os
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -67,6 +68,56 @@ def test_a_writer_goes_on_without_the_lock_after_waiting_as_long_as_sqlite_would
     finally:
         fcntl.flock(other, fcntl.LOCK_UN)
         os.close(other)
+
+
+@SQLITE_ONLY
+def test_a_waiting_writer_sleeps_in_the_kernel_instead_of_retrying(runtime, monkeypatch):
+    """While another process writes, a waiting writer makes a few flock calls, not one a millisecond, and starts as
+    soon as the other lets go."""
+    _create_user(runtime, "first")
+    other = os.open(_lock_path(runtime), os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    calls = []
+    real_flock = fcntl.flock
+    monkeypatch.setattr(writer_lock.fcntl, "flock", lambda fd, op: (calls.append(op), real_flock(fd, op))[1])
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (_create_user(runtime, "second"), done.set()))
+    try:
+        writer.start()
+        assert not done.wait(0.3)
+    finally:
+        real_flock(other, fcntl.LOCK_UN)
+        released = time.monotonic()
+        os.close(other)
+    assert done.wait(5)
+    assert time.monotonic() - released < 0.25  # woken by the release, not by a timer
+    writer.join(5)
+    assert len(calls) <= 3, calls  # one try, one blocking wait, the release (trying every ms would be ~300)
+
+
+@SQLITE_ONLY
+def test_a_file_lock_granted_after_its_writer_gave_up_is_let_go(runtime, monkeypatch):
+    _create_user(runtime, "first")
+    monkeypatch.setattr(writer_lock, "WAIT_SECONDS", 0.2)
+    other = os.open(_lock_path(runtime), os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    try:
+        _create_user(runtime, "second")  # gave up waiting; the waiter thread still queues for the lock
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+    time.sleep(0.2)  # the waiter thread is woken and takes the lock
+    # It finds nobody waiting for it and lets go, so another process can take it.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            assert time.monotonic() < deadline, "the writer lock stayed taken after its writer gave up"
+            time.sleep(0.01)
+    fcntl.flock(other, fcntl.LOCK_UN)
+    os.close(other)
+    _create_user(runtime, "third")  # and this process's next writer takes it as usual
 
 
 def test_only_sqlite_files_have_a_writer_lock(tmp_path):
