@@ -426,12 +426,13 @@ def run_level(port: int, server_pid: int, auth: list[tuple[str, str]], clients: 
             "errors": [e for c in threads for e in c.errors], "load": os.getloadavg()[0]}
 
 
-def start_server(url: str, port: int, workers: int, cores: list[int] | None) -> subprocess.Popen:
-    """`segito run --no-demo --workers N` (the venv's `segito`), under ``taskset -c cores`` when pinned (its
-    gunicorn processes inherit the affinity), ready when its login page answers."""
+def start_server(url: str, port: int, workers: int, cores: list[int] | None, threads: int = 4) -> subprocess.Popen:
+    """`segito run --no-demo --workers N --threads M` (the venv's `segito`), under ``taskset -c cores`` when pinned
+    (its gunicorn processes inherit the affinity), ready when its login page answers."""
     segito = Path(sys.executable).with_name("segito")
     cmd = [str(segito)] if segito.exists() else [sys.executable, "-m", "web.cli"]
-    cmd += ["run", "--no-demo", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    cmd += ["run", "--no-demo", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--threads", str(threads)]
     if cores is not None:
         cmd = ["taskset", "-c", ",".join(map(str, cores)), *cmd]
     env = dict(os.environ, DATABASE_URL=url, PYTHONUNBUFFERED="1", SEGITO_TICKER="0")  # no timers: only noise
@@ -485,7 +486,7 @@ def bench_database(label: str, url: str, args, server_url: str | None = None, ad
         f"{what} {flask[what] * 1000:.2f} ms CPU (engine {cost[what] * 1000:.2f}, API adds "
         f"{(flask[what] - cost[what]) * 1000:.2f})" for what in ("completion", "inbox", "start")), flush=True)
     port = free_port()
-    proc = start_server(server_url or url, port, args.workers, pinned[0] if pinned else None)
+    proc = start_server(server_url or url, port, args.workers, pinned[0] if pinned else None, args.threads)
     backends = Backends(admin_url, BACKEND_NAME) if admin_url else None
     own = os.sched_getaffinity(0)
     rows = []
@@ -603,6 +604,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", default="1,4,8,16")
     parser.add_argument("--workers", type=int, default=4, help="server processes (gunicorn)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per server process (segito run's default)")
     parser.add_argument("--pg-url", default=os.environ.get("SEGITO_TEST_PG_URL",
                                                            "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--no-pg", action="store_true")
@@ -626,7 +628,7 @@ def main() -> None:
         parser.error(f"at most {CLIENTS} clients")
     pinned = pinning(args)
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}; "
-          f"server: segito run --no-demo --workers {args.workers} (gunicorn, 4 threads each, ticker off)"
+          f"server: segito run --no-demo --workers {args.workers} --threads {args.threads} (gunicorn, ticker off)"
           + (f" on core(s) {pinned[0]}, clients on {pinned[1]}" if pinned else ", unpinned")
           + f"; {args.seconds:.0f} s per run, {args.client} clients back to back, "
           + ("an inbox read before each step" if args.inbox_each_step else "each step by the id the last answer gave"))
