@@ -83,7 +83,7 @@ class WriterLock:
             self._gate.notify_all()
             while not self._granted:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._waiter is None:  # waited long enough, or the waiter thread failed
                     self._wanted = False  # the waiter releases the lock when it gets it
                     return False
                 self._gate.wait(remaining)
@@ -97,7 +97,17 @@ class WriterLock:
             with self._gate:
                 while not self._pending:
                     self._gate.wait()
-            fcntl.flock(fd, fcntl.LOCK_EX)  # the interpreter's lock is released while the kernel queues it
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # the interpreter's lock is released while the kernel queues it
+            except OSError:
+                # The writer waiting goes on without the file lock (SQLite's own lock decides, as after
+                # WAIT_SECONDS), and the next one that needs a waiter starts a new thread.
+                log.exception("waiting for the writer lock of %s failed", self.path)
+                with self._gate:
+                    self._wanted = self._pending = False
+                    self._waiter = None
+                    self._gate.notify_all()
+                return
             with self._gate:
                 if self._wanted:
                     self._wanted, self._granted = False, True
@@ -118,7 +128,8 @@ class WriterLock:
             self._threads.release()
             raise
         if not got_thread or (fcntl is not None and not got_file):
-            log.warning("waited %.0f s for the writer lock of %s; going on without it", WAIT_SECONDS, self.path)
+            log.warning("waited %.1f s for the writer lock of %s; going on without it",
+                        WAIT_SECONDS - (deadline - time.monotonic()), self.path)
         self._local.depth, self._local.got = 1, (got_thread, got_file)
         return self
 

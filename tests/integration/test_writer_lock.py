@@ -120,6 +120,36 @@ def test_a_file_lock_granted_after_its_writer_gave_up_is_let_go(runtime, monkeyp
     _create_user(runtime, "third")  # and this process's next writer takes it as usual
 
 
+@SQLITE_ONLY
+def test_a_failed_wait_lets_the_writer_go_on_at_once_and_the_next_waits_again(runtime, monkeypatch, caplog):
+    _create_user(runtime, "first")
+    other = os.open(_lock_path(runtime), os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    real_flock = fcntl.flock
+
+    def failing_flock(fd, op):
+        if op == fcntl.LOCK_EX:  # the waiter's blocking wait
+            raise OSError(5, "Input/output error")
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(writer_lock.fcntl, "flock", failing_flock)
+    try:
+        began = time.monotonic()
+        _create_user(runtime, "second")  # SQLite itself is free: it writes without the file lock
+        assert time.monotonic() - began < 2, "the writer waited although its waiter had failed"
+        assert "waiting for the writer lock" in caplog.text
+        monkeypatch.setattr(writer_lock.fcntl, "flock", real_flock)
+        done = threading.Event()
+        writer = threading.Thread(target=lambda: (_create_user(runtime, "third"), done.set()))
+        writer.start()
+        assert not done.wait(0.3), "a new waiter should queue behind the other process again"
+    finally:
+        real_flock(other, fcntl.LOCK_UN)
+        os.close(other)
+    writer.join(10)
+    assert done.is_set()
+
+
 def test_only_sqlite_files_have_a_writer_lock(tmp_path):
     from sqlalchemy.engine import make_url
 
