@@ -305,7 +305,9 @@ def hold(bind, key_ids) -> int:
     usual. How many keys were unwrapped."""
     connection = _connection(bind)
     live = _live_here(connection)
-    wanted = sorted({k for k in key_ids if k and k not in live})
+    # Live in this transaction but no longer held (the master keys were reloaded meanwhile): unwrapped again here,
+    # in one SELECT per 500, not one by one when opened.
+    wanted = sorted({k for k in key_ids if k and (k not in live or k not in _data)})
     if not wanted:
         return 0
     master, t, done = master_keys(), _table(), 0

@@ -108,6 +108,7 @@ def _load(conn, first: int, count: int, rng: random.Random, known: list[int]) ->
             data_keys.append(dict(id=key_id, owner="client", master_key_id=master.active, created_at=at,
                                   wrapped=keys._wrap(master.keys[master.active], master.active, key_id, raw)))
             keys._remember(key_id, AESGCM(raw))
+            keys.note_live(conn, key_id)  # its row is inserted below, in this same transaction
             clients.append(dict(id=n, client_code=f"K-{n:08d}", dedup_key=f"{n:064d}", family_name="Kovács",
                                 given_name=f"Éva {n}", birth_date=keys.seal_text(conn, key_id, born.isoformat(),
                                                                                  keys.CLIENT),

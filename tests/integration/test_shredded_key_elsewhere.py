@@ -100,3 +100,16 @@ def test_holding_many_keys_at_once_leaves_out_one_shredded_elsewhere(runtime, pe
         assert keys.open_sealed(session, live_sealed, keys.STATE)
         with pytest.raises(KeyUnavailable, match="destroyed"):
             keys.open_sealed(session, sealed, keys.STATE)
+
+
+def test_holding_again_after_the_master_keys_were_reloaded_unwraps_in_one_go(runtime, people):
+    """Keys found live earlier in the transaction but no longer held (the master keys reloaded meanwhile, as a
+    rotation does) are unwrapped again by ``keys.hold``, not one statement per key as each value is opened."""
+    case_ids = [_intake(runtime, people, n)[1] for n in range(3)]
+    with runtime.db.reading() as session:
+        sealed = [bytes(session.execute(select(Case.state).where(Case.id == i)).scalar_one()) for i in case_ids]
+        key_ids = [keys.key_of(s) for s in sealed]
+        keys.hold(session, key_ids)
+        keys.reload_master_keys()  # forgets every unwrapped key; the transaction still knows them as live
+        assert keys.hold(session, key_ids) == len(set(key_ids))
+        assert all(keys.open_sealed(session, s, keys.STATE) for s in sealed)
