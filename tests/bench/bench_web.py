@@ -141,8 +141,11 @@ class Cloner:
         self.tables = _tables(conn)
         self.case_tables = [t for t, cols in self.tables.items() if "case_id" in cols and t not in
                             ("cases", "human_tasks", "audit_events", "intakes")]
+        # Tables numbered by an integer id; the data keys' ids are random text and are not renumbered.
+        numbered = {r[0] for r in conn.execute("SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) c "
+                                              "WHERE m.type = 'table' AND c.name = 'id' AND c.type = 'INTEGER'")}
         self.next_id = {t: (conn.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{t}"').fetchone()[0] + 1)
-                        for t, cols in self.tables.items() if "id" in cols}
+                        for t in self.tables if t in numbered}
         self.rows: dict[str, list[tuple]] = {t: [] for t in self.tables}
         self.templates = []
         for intake_id, fc_id, client_id, state in templates:
