@@ -158,7 +158,7 @@ def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: st
             raise Forbidden("the list by name is for the roles: " + ", ".join(report["access"]["names"]))
         found = cases_in(session, report, req, target, row_key, with_names, limit, offset)
         if not may_see_names(actor, report["access"]):
-            _mask_personal_facts(runtime, session, report, found["items"])
+            _mask_personal_facts(runtime, session, actor, report, found["items"])
     if with_names and found["items"]:
         # A list by name shows clients' personal data: who saw whose names is an event of the privacy stream.
         with runtime.db.unit_of_work() as session:
@@ -170,19 +170,22 @@ def cases_behind(runtime, actor: Actor, key: str, req: ReportRequest, target: st
     return found
 
 
-def _mask_personal_facts(runtime, session, report: dict, items: list[dict]) -> None:
+def _mask_personal_facts(runtime, session, actor: Actor, report: dict, items: list[dict]) -> None:
     """A drill-down lists each case's facts: those read from a field its process declares personal (free text,
     identifying, financial: engine/cases/masking.py), or computed from one, read ``•••`` to a role outside the
-    report's ``access.names``, as on the case page; the client code, dates and categories stay."""
+    report's ``access.names``, as on the case page — except in the cases whose page shows them to ``actor`` (a
+    caseworker's own cases); the client code, dates and categories stay."""
     if not items:
         return
-    of_case = dict(session.execute(select(Case.id, Case.definition_id)
-                                   .where(Case.id.in_({i["case_id"] for i in items}))).all())
+    of_case = {row.id: row for row in session.execute(
+        select(Case.id, Case.definition_id, Case.caseworker_id, Case.started_by)
+        .where(Case.id.in_({i["case_id"] for i in items})))}
     personal: dict[int, frozenset[str]] = {}
     for item in items:
-        definition = of_case.get(item["case_id"])
-        if definition is None:
+        case = of_case.get(item["case_id"])
+        if case is None or masking.sees_names(actor, case):
             continue
+        definition = case.definition_id
         if definition not in personal:
             personal[definition] = _personal_facts(report, masking.identifying_fields(
                 runtime.definition(session, definition)))

@@ -282,13 +282,13 @@ def test_a_reports_drill_down_masks_finances_outside_its_names_roles(runtime, pe
         from engine.people import users
 
         root = users.actor(session, "root")
-    for actor in (root, people.mark):
+    for actor in (root, people.mark, people.anna):
         [item] = [i for i in run.cases_behind(runtime, actor, "family_care", req, "I1")["items"]
                   if i["case_id"] == family]
         if actor is root:  # the administrator reads the report by code: the family's income is personal
             assert item["total_income"] == item["per_capita_income"] == masking.MASK, item
             assert item["client_code"] and item["household_size"], item
-        else:
+        else:  # the manager (names in this report), and the case's own caseworker, as on her case page
             assert isinstance(item["total_income"], int) and item["total_income"] >= PENSION, item
     listed = app.test_client().get("/api/reports/family_care/cases?indicator=I1&from=2026-01-01&to=2026-12-31",
                                    auth=("root", "pw-root")).get_json()
