@@ -15,11 +15,12 @@ from flask import Blueprint, Response, flash, redirect, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from engine.documents import documents
+from engine.errors import ValidationFailed
 
 from .auth import logged_in_actor, login_required, runtime
 from .i18n import N_
 from .i18n import gettext as _
-from .labels import lang, text
+from .labels import lang, step_name, text
 
 documents_bp = Blueprint("documents", __name__)
 
@@ -52,14 +53,24 @@ WITHHELD = N_("This case's documents name the client: they are for the case's ca
 
 
 def _names_withheld(view):
-    """``view`` with the engine's ``NamesWithheld`` told in the reader's language (still a 403)."""
+    """``view`` with the engine's ``NamesWithheld`` and ``NotOffered`` told in the reader's language (still a 403,
+    a 422)."""
     @wraps(view)
     def wrapped(*args, **kwargs):
         try:
             return view(*args, **kwargs)
         except documents.NamesWithheld as e:
             raise documents.NamesWithheld(_(WITHHELD), e.details) from None
+        except documents.NotOffered as e:
+            raise ValidationFailed(_(NOT_OFFERED, title=text(e.title, e.document_key), step=e.step,
+                                     name=step_name({"name": e.step_name, "bpmn_id": e.bpmn_id})),
+                                   e.details) from None
     return wrapped
+
+
+# A document asked for at a step that does not offer it (a form of another page, or sent by hand).
+NOT_OFFERED = N_("%(title)s is not one of the documents of step %(step)s (%(name)s): produce it or upload its signed "
+                 "copy at a step that offers it, or on the case's page.")
 
 
 def _back(case_id: int, task_id: int | None):

@@ -53,6 +53,23 @@ class FileTooLarge(FileRefused):
     code = "file_too_large"
 
 
+class NotOffered(ValidationFailed):
+    """A document produced or uploaded with a step that does not offer it (its declaration's ``steps``). Carries
+    the document's titles and the step's number and name, for a page to say it in the reader's language."""
+
+    def __init__(self, document_key: str, title: dict, task: HumanTask):
+        super().__init__(f"document '{document_key}' is not one of step {task.step}'s documents",
+                         [{"field": "document", "message": f"not offered at step {task.step}",
+                           "kind": "not_offered"}])
+        self.document_key, self.title = document_key, title
+        self.step, self.step_name, self.bpmn_id = task.step, task.name, task.bpmn_id
+
+
+def _check_offered(declaration: dict, task: HumanTask | None) -> None:
+    if task is not None and task.bpmn_id not in declaration["steps"]:
+        raise NotOffered(declaration["id"], declaration["title"], task)
+
+
 def _declarations(session, case: Case) -> tuple[list[dict], dict[str, str]]:
     """The documents of the package version the case's process was deployed with, and their templates."""
     version_id = session.execute(select(ProcessDefinition.package_version_id)
@@ -110,8 +127,9 @@ def overview(runtime: Runtime, case_id: int, actor: Actor, task_id: int | None =
         titles = {d["id"]: d["title"] for d in declared}
         rows = session.execute(select(*_LISTED).where(CaseDocument.case_id == case_id)
                                .order_by(CaseDocument.id.desc())).all()
+        names = _display_names(session, {r.produced_by for r in rows})
     return {"offered": [_public(d) for d in found],
-            "stored": [_row(r, titles) for r in rows],  # type: ignore[arg-type]  # a row of the same columns
+            "stored": [_row(r, titles, names) for r in rows],  # type: ignore[arg-type]  # a row of the same columns
             "withheld": None}
 
 
@@ -123,12 +141,21 @@ def _find(found: list[dict], case_id: int, document_key) -> dict:
     raise NotFound(f"case {case_id} has no document '{document_key}' (its documents: {known})")
 
 
-def _row(r: CaseDocument, titles: dict[str, dict]) -> dict:
+def _display_names(session, usernames) -> dict[str, str]:
+    """The display names of the users ``usernames`` (logins), as the pages name people."""
+    wanted = {u for u in usernames if u}
+    return dict(session.execute(select(User.username, User.display_name)
+                                .where(User.username.in_(wanted))).all()) if wanted else {}
+
+
+def _row(r: CaseDocument, titles: dict[str, dict], names: dict[str, str]) -> dict:
+    """``by`` is the login of who produced or uploaded it, ``by_name`` that person's display name."""
     return {"document_id": r.id, "case_id": r.case_id, "document": r.document_key,
             "title": titles.get(r.document_key) or {"hu": r.document_key, "en": r.document_key},
             "kind": r.kind, "version": r.version, "language": r.language, "task_id": r.task_id, "step": r.step,
             "media_type": r.media_type, "file_name": r.file_name, "size": r.size, "sha256": r.sha256,
-            "by": r.produced_by, "at": r.produced_at.isoformat()}
+            "by": r.produced_by, "by_name": names.get(r.produced_by) or r.produced_by,
+            "at": r.produced_at.isoformat()}
 
 
 _LISTED = tuple(c for c in CaseDocument.__table__.c if c.name != "content")
@@ -161,9 +188,7 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
         declaration = _find(found, case_id, document_key)
         _check_language(declaration, lang)
         task = _task_of_case(session, case_id, task_id) if task_id is not None else None
-        if task is not None and task.bpmn_id not in declaration["steps"]:
-            raise ValidationFailed(f"document '{document_key}' is not one of step {task.step}'s documents",
-                                   [{"field": "document", "message": f"not offered at step {task.step}"}])
+        _check_offered(declaration, task)
         data, _described = case_data_and_entries(runtime, session, case,
                                                  task_id=task.spiff_task_id if task is not None and
                                                  task.state == "ready" else None)
@@ -202,7 +227,9 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
     if latest is not None and latest.source_hash == source:
         with runtime.db.reading() as session:
             kept = session.execute(select(*_LISTED).where(CaseDocument.id == latest.id)).one()
-        return {**_row(kept, {document_key: declaration["title"]}), "created": False}  # type: ignore[arg-type]
+            names = _display_names(session, {kept.produced_by})
+        return {**_row(kept, {document_key: declaration["title"]}, names),  # type: ignore[arg-type]
+                "created": False}
     version = (latest.version if latest is not None else 0) + 1
     context = render.context(declaration, lang, version=version, produced_at=at, produced_by=producer,
                              service_name=(declaration.get("service_name") or {}).get(lang, ""),
@@ -271,7 +298,7 @@ def _store(session, case: Case, actor: Actor, at, document_key: str, kind: str, 
                 "media_type": media_type, "size": len(content), "sha256": digest, "document_id": row.id,
                 "step": task.step if task else None, **extra}, task_id=task.id if task else None)
     events.flush(session)
-    return _row(row, {})
+    return _row(row, {}, {actor.username: actor.display_name})
 
 
 def sniff(content: bytes) -> tuple[str, str]:
@@ -312,6 +339,7 @@ def upload(runtime: Runtime, case_id: int, document_key: str, content: bytes, ac
         found, _templates = _declarations(session, case)
         declaration = _find(found, case_id, document_key)
         task = _task_of_case(session, case_id, task_id) if task_id is not None else None
+        _check_offered(declaration, task)  # as producing does: a step keeps only the copies of its own documents
         version = _latest_version(session, case_id, document_key, SIGNED) + 1
         stored_name = f"{document_key}-{case_id}-signed-v{version}.{ext}"
         row = _store(session, case, actor, at, document_key, SIGNED, version, None, media_type, stored_name,
@@ -332,7 +360,7 @@ def download(runtime: Runtime, case_id: int, document_id: int, actor: Actor, via
         if row is None or row.case_id != case_id:
             raise NotFound(f"case {case_id} has no document {document_id}")
         found, _templates = _declarations(session, case)
-        described = _row(row, {d["id"]: d["title"] for d in found})
+        described = _row(row, {d["id"]: d["title"] for d in found}, _display_names(session, {row.produced_by}))
         content = keys.open_sealed(session, bytes(row.content), keys.DOCUMENT)  # sealed under the case's key
         events = audit.CaseAudit(case, actor.username, at)
         events.add(audit.DOCUMENT_DOWNLOADED, {"document": row.document_key, "title": described["title"],

@@ -65,6 +65,8 @@ def test_produce_list_upload_and_download_with_their_audit_events(runtime, peopl
     listed = conforms(api.get(f"/api/cases/{case_id}/documents"), DOCS, "get")
     assert [(d["kind"], d["version"], d["language"]) for d in listed["stored"]] == [
         ("signed", 1, None), ("produced", 2, "en"), ("produced", 1, "hu")]
+    # Who: the login, and the display name the pages show (the test users' are their logins capitalised).
+    assert {(d["by"], d["by_name"]) for d in listed["stored"]} == {("anna", "Anna")}
     assert [e["version"] for e in _events(runtime, case_id, "document_produced")] == [1, 2]
     assert [e["uploaded_name"] for e in _events(runtime, case_id, "document_uploaded")] == ["alairt.pdf"]
     assert [(e["kind"], e["via"]) for e in _events(runtime, case_id, "document_downloaded")] == [
@@ -121,6 +123,13 @@ def test_bad_input_is_refused_naming_what_is_wrong_and_changes_nothing(runtime, 
     big = refused(upload(JPEG + b"\x00" * (5 * 1024 * 1024)), 413, SIGNED, "post", "5 MiB")
     assert big["error"] == "file_too_large"
     refused(upload(PNG, task_id="-3"), 400, SIGNED, "post", "'task_id'")
+    # A step keeps the signed copies of its own documents only (the action plan is not 3.2's).
+    foreign = refused(api.post(f"{base}/action_plan/signed", data={"file": (io.BytesIO(PNG), "a.png"),
+                                                                    "task_id": str(task_id)},
+                               content_type="multipart/form-data"), 422, SIGNED, "post", "'action_plan'",
+                      "step 3.2")
+    assert foreign["error"] == "validation_failed" and foreign["details"] == [
+        {"field": "document", "message": "not offered at step 3.2", "kind": "not_offered"}]
     refused(upload(PNG, comment="hi"), 400, SIGNED, "post", "comment")
     refused(api.post(f"{base}/nonsense/signed", data={"file": (io.BytesIO(PNG), "a.png")},
                      content_type="multipart/form-data"), 404, SIGNED, "post", "nonsense")

@@ -16,13 +16,15 @@ from sqlalchemy import select
 from engine import packages
 from engine.cases import cases
 from engine.documents import documents, render
+from engine.documents.models import CaseDocument
 from engine.errors import Forbidden, NotFound, PackageInvalid, ValidationFailed
+from engine.people import users
 from engine.store import audit, clock
 from engine.store.config import BPMN_DIR
 from engine.store.models import AuditEvent
 from tests import demo_data
 
-from .helpers import do, new_family_case, task_of
+from .helpers import do, new_family_case, snapshot, task_of
 
 ACCENTED_PLAN = "Közüzemi tartozás rendezése gyűjtőszámlával; őszi iskolakezdés előkészítése."
 ACCENTED_LOG = "Családlátogatás: a befizetési szelvényeket bemutatták, a tűzifa kérdése rendeződött; ő is jelen volt."
@@ -219,6 +221,38 @@ def test_the_case_access_rules_hold(runtime, people, case_at_casework):
         documents.produce(runtime, other, "action_plan", people.anna, "de")
 
 
+def _document_rows(runtime, case_id: int) -> list[tuple]:
+    with runtime.db.reading() as session:
+        return [tuple(r) for r in session.execute(
+            select(CaseDocument.id, CaseDocument.document_key, CaseDocument.kind, CaseDocument.version,
+                   CaseDocument.task_id, CaseDocument.sha256).where(CaseDocument.case_id == case_id)
+            .order_by(CaseDocument.id)).all()]
+
+
+def test_a_signed_copy_at_a_step_is_one_of_its_documents_and_the_list_names_people(runtime, people,
+                                                                                     case_at_casework):
+    case_id = case_at_casework
+    task_id = task_of(runtime, case_id, "step_3_3")  # offers the plan, agreement, log and register, not the memo
+    with runtime.db.unit_of_work() as session:
+        users.update_user(session, people.anna.id, "test", clock.now(), display_name="Kovács Anna")
+    documents.upload(runtime, case_id, "case_conference_memo", PDF, people.anna, "memo.pdf")  # the case's: kept
+    documents.upload(runtime, case_id, "cooperation_agreement", PNG, people.anna, "scan.png", task_id)
+    before, rows = snapshot(runtime, case_id), _document_rows(runtime, case_id)
+    with pytest.raises(documents.NotOffered) as refused:
+        documents.upload(runtime, case_id, "case_conference_memo", JPEG, people.anna, "memo.jpg", task_id)
+    assert isinstance(refused.value, ValidationFailed) and refused.value.status == 422
+    assert refused.value.message == "document 'case_conference_memo' is not one of step 3.3's documents"
+    assert refused.value.details == [{"field": "document", "message": "not offered at step 3.3",
+                                      "kind": "not_offered"}]
+    assert (snapshot(runtime, case_id), _document_rows(runtime, case_id)) == (before, rows)
+
+    listed = documents.list_documents(runtime, case_id, people.lea)
+    assert [(d["document"], d["by"], d["by_name"]) for d in listed] == [
+        ("cooperation_agreement", "anna", "Kovács Anna"), ("case_conference_memo", "anna", "Kovács Anna")]
+    described, _content = documents.download(runtime, case_id, listed[0]["document_id"], people.lea)
+    assert described["by_name"] == "Kovács Anna"
+
+
 def test_a_draft_at_the_step_fills_the_document_before_the_step_is_completed(runtime, people):
     from engine.cases import tasks
 
@@ -352,6 +386,48 @@ def test_the_task_page_produces_and_uploads_and_the_case_page_lists_in_both_lang
     bela = browser(app, "bela")
     assert bela.client.get(links[0]).status_code == 403
     assert bela.post(f"/cases/{case_id}/documents/produce", {"document": "case_log"}).status_code == 403
+
+
+def test_the_pages_name_who_and_refuse_a_step_s_foreign_document_in_the_reader_s_language(runtime, people,
+                                                                                          case_at_casework):
+    from .web_client import browser, make_app
+
+    case_id = case_at_casework
+    task_id = task_of(runtime, case_id, "step_3_3")
+    with runtime.db.unit_of_work() as session:
+        users.update_user(session, people.anna.id, "test", clock.now(), display_name="Kovács Anna")
+    anna = browser(make_app(runtime), "anna")
+    kept = anna.post(f"/cases/{case_id}/documents/upload",
+                     {"document": "cooperation_agreement", "task_id": str(task_id),
+                      "file": (io.BytesIO(PNG), "scan.png")}, content_type="multipart/form-data")
+    assert kept.status_code == 302
+    rows = _document_rows(runtime, case_id)
+
+    def foreign():
+        return anna.post(f"/cases/{case_id}/documents/upload",
+                         {"document": "case_conference_memo", "task_id": str(task_id),
+                          "file": (io.BytesIO(PDF), "memo.pdf")}, content_type="multipart/form-data")
+
+    refused = foreign()
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert ("A(z) Feljegyzés – esetkonferencia nem tartozik a(z) 3.3. lépés (" in page
+            and ") dokumentumai közé" in page and "not one of" not in page), page
+    produced = anna.post(f"/cases/{case_id}/documents/produce", {"document": "case_conference_memo",
+                                                                 "task_id": str(task_id)})
+    assert produced.status_code == 422 and "nem tartozik a(z) 3.3. lépés" in produced.get_data(as_text=True)
+    assert _document_rows(runtime, case_id) == rows
+    case_page = anna.get(f"/cases/{case_id}").get_data(as_text=True)
+    who = re.findall(r'data-label="Ki">([^<]*)</td>', case_page)
+    assert who == ["Kovács Anna"], who
+
+    anna.post("/language", {"locale": "en"})
+    english = foreign().get_data(as_text=True)
+    assert "Memo – case conference is not one of the documents of step 3.3 (" in english \
+        and "nem tartozik" not in english, english
+    assert _document_rows(runtime, case_id) == rows
+    who = re.findall(r'data-label="Who">([^<]*)</td>', anna.get(f"/cases/{case_id}").get_data(as_text=True))
+    assert who == ["Kovács Anna"], who
 
 
 def test_job_retention_follow_up_plan_and_employer_certificate(runtime, people):
