@@ -227,8 +227,8 @@ def produce(runtime: Runtime, case_id: int, document_key: str, actor: Actor, lan
     if latest is not None and latest.source_hash == source:
         with runtime.db.reading() as session:
             kept = session.execute(select(*_LISTED).where(CaseDocument.id == latest.id)).one()
-            names = _display_names(session, {kept.produced_by})
-        return {**_row(kept, {document_key: declaration["title"]}, names),  # type: ignore[arg-type]
+            by_names = _display_names(session, {kept.produced_by})
+        return {**_row(kept, {document_key: declaration["title"]}, by_names),  # type: ignore[arg-type]
                 "created": False}
     version = (latest.version if latest is not None else 0) + 1
     context = render.context(declaration, lang, version=version, produced_at=at, produced_by=producer,
