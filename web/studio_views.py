@@ -67,6 +67,7 @@ def package(package_key, version):
                            name=text(manifest.get("name"), package_key), bpmn=bpmn,
                            form_names=sorted(p[len("forms/"):] for p in files if p.startswith("forms/")),
                            test_names=sorted(p[len("tests/"):] for p in files if p.startswith("tests/")),
+                           processes=sorted(manifest.get("processes") or {}),
                            forms=sorted(p for p in files if p.startswith("forms/")), history=history)
 
 
@@ -145,7 +146,34 @@ def test_runs_page(package_key, version):
         run["taken_flows"] = [f["flow"] for f in run["gateway_flows"] if f["taken"] and f["flow"]]
         run["stuck_at"] = sorted({w for p in run["paths"] if p["outcome"] == "stuck" for w in p["where"]})
     return render_template("studio/test_runs.html", package_key=package_key, version=version,
-                           name=text(manifest.get("name"), package_key), report=report)
+                           name=text(manifest.get("name"), package_key), report=report,
+                           processes=sorted(manifest.get("processes") or {}))
+
+
+@studio.get("/studio/<package_key>/<int:version>/tests-new")
+@login_required
+def new_test_file(package_key, version):
+    """The form "New sample-data file" (on the test-runs and package pages): a file name and the process it
+    plays, opened in the sample-data editor with that process filled in. Nothing is saved until the editor is."""
+    _designer()
+    files = _files(package_key, version)
+    processes = set(_manifest(files).get("processes") or {})
+    process = request.args.get("process", "")
+    raw = (request.args.get("name") or "").strip()
+    name = raw if raw.endswith((".yaml", ".yml")) else f"{raw}.yaml"
+    problems = []
+    if process not in processes:
+        problems.append({"field": "process", "message": _("Choose one of the package's processes.")})
+    if not raw or not drafts_module.EDITABLE.match(f"tests/{name}"):
+        problems.append({"field": "name", "message": _(
+            "“%(name)s” cannot be a file name: use letters, digits, “_”, “-” and “.” only.", name=raw[:80])})
+    elif f"tests/{name}" in files:
+        problems.append({"field": "name", "message": _(
+            "tests/%(name)s exists already: open it from the list to edit it.", name=name)})
+    if problems:
+        raise ValidationFailed(" ".join(p["message"] for p in problems), problems)
+    return redirect(url_for("studio.test_file", package_key=package_key, version=version, name=name,
+                            process=process))
 
 
 @studio.route("/studio/<package_key>/<int:version>/tests/<name>", methods=["GET", "POST"])
@@ -159,8 +187,11 @@ def test_file(package_key, version, name):
     if not drafts_module.EDITABLE.match(path):
         abort(404)
     problems: list[dict] = []
+    process = request.args.get("process", "")  # a new file's process (new_test_file)
+    if process not in (_manifest(files).get("processes") or {}):
+        process = package_key
     content = files[path].decode("utf-8") if path in files else \
-        f"format: 1\nprocess: {package_key}\ntasks:\n"
+        f"format: 1\nprocess: {process}\nstart: {{}}\ntasks: {{}}\n"
     if request.method == "POST":
         content = request.form.get("content", "")
         try:

@@ -89,3 +89,31 @@ def test_sample_data_is_saved_as_a_draft_or_refused_as_typed(runtime, people):
     saved = dora.post("/studio/intake/1/tests/paths.yaml", {"content": text + "max_steps: 10\n"})
     assert saved.status_code == 302 and saved.headers["Location"].endswith("/studio/intake/2/test-runs")
     assert dora.get("/studio/intake/1/tests/../service.yaml").status_code == 404
+
+
+def test_the_test_runs_page_makes_a_new_sample_data_file(runtime, people):
+    dora = browser(make_app(runtime), "dora")
+    for page in (dora.get("/studio/intake/1/test-runs"), dora.get("/studio/intake/1")):
+        text = page.get_data(as_text=True)
+        assert 'data-testid="new-test-file"' in text and "Új mintaadat-fájl" in text
+        assert 'action="/studio/intake/1/tests-new"' in text and '<option value="intake">' in text
+    opened = dora.get("/studio/intake/1/tests-new", query_string={"process": "intake", "name": "returning"})
+    assert opened.status_code == 302
+    assert opened.headers["Location"].endswith("/studio/intake/1/tests/returning.yaml?process=intake")
+    editor = dora.get(opened.headers["Location"]).get_data(as_text=True)
+    assert "format: 1\nprocess: intake\nstart: {}\ntasks: {}\n" in editor and "tests/returning.yaml" in editor
+    # Nothing is kept until the editor saves it; bad choices are refused naming the field, in the reader's language.
+    assert dora.get("/studio/intake/1/files/tests/returning.yaml").status_code == 404
+    for query, words in (({"process": "intake", "name": "paths"}, "A tests/paths.yaml már létezik"),
+                         ({"process": "intake", "name": "../service"}, "„../service” nem lehet fájlnév"),
+                         ({"process": "intake", "name": ""}, "nem lehet fájlnév"),
+                         ({"process": "family_care", "name": "x"}, "Válassza ki a csomag egyik folyamatát")):
+        refused = dora.get("/studio/intake/1/tests-new", query_string=query)
+        assert refused.status_code == 422 and words in refused.get_data(as_text=True), query
+    dora.post("/language", {"locale": "en"})
+    english = dora.get("/studio/intake/1/test-runs").get_data(as_text=True)
+    assert "New sample-data file" in english and "Új mintaadat-fájl" not in english
+    refused = dora.get("/studio/intake/1/tests-new", query_string={"process": "intake", "name": "paths"})
+    assert "tests/paths.yaml exists already" in refused.get_data(as_text=True)
+    assert browser(make_app(runtime), "anna").get("/studio/intake/1/tests-new",
+                                                  query_string={"process": "intake", "name": "x"}).status_code == 403
