@@ -238,13 +238,7 @@ def get_definition(key):
 def diff_definition(key):
     """What changed between two versions of a process (query ``from`` and ``to``), for version readers."""
     access.require_version_reader(g.user)
-    versions = {}
-    for name in ("from", "to"):
-        raw = request.args.get(name, "")
-        if not raw.isdigit():
-            raise ValidationFailed(f"'{name}' must be a version number, not {raw!r}",
-                                   [{"field": name, "message": "must be a version number"}])
-        versions[name] = int(raw)
+    versions = {name: input_check.version_number(name, request.args.get(name, "")) for name in ("from", "to")}
     with runtime().db.reading() as session:
         return jsonify(version_diff.diff(session, key, versions["from"], versions["to"]))
 

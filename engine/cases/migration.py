@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..definitions import serialization
 from ..errors import Forbidden, NotFound, SegitoError, ValidationFailed
+from ..forms import input_check
 from ..people.users import ADMINISTRATOR, MANAGER, PROCESS_DESIGNER, Actor
 from ..runtime.advance import Advance
 from ..runtime.runtime import DefinitionView, Runtime
@@ -194,10 +195,7 @@ def _version_id(session: Session, key: str, version: int | None) -> tuple[int, i
 def _whole(value, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or (not isinstance(value, int) and not (isinstance(value, str) and value.isdigit())):
-        raise ValidationFailed(f"'{name}' must be a version number, not {value!r}",
-                               [{"field": name, "message": "must be a version number"}])
-    return int(value)
+    return input_check.version_number(name, value)
 
 
 def _mapping(value) -> dict[str, str]:

@@ -10,11 +10,12 @@ wrong with it; nothing is saved.
 """
 from __future__ import annotations
 
-from ..errors import NotFound, SegitoError
+from ..errors import NotFound, SegitoError, ValidationFailed
 
 MAX_DEPTH = 32
 MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
 MAX_OFFSET = 1_000_000_000  # rows skipped by paging; with the page size added it stays far inside 64 bits
+MAX_VERSION = 2**31 - 1  # a process's version is an INTEGER column: 32 bits on PostgreSQL
 
 
 class BadInput(SegitoError):
@@ -83,6 +84,18 @@ def check_offset(name: str, value: int) -> int:
 def is_id(text: str) -> bool:
     """Whether text spells an id: ASCII digits only ("²" is a digit to str.isdigit, not to int), in range."""
     return text.isascii() and text.isdigit() and len(text) <= 19 and 1 <= int(text) <= MAX_ID
+
+
+def version_number(name: str, value) -> int:
+    """A process version a caller names (a JSON number, or the text of a query parameter): ASCII digits only
+    ("²" is a digit to str.isdigit, not to int), from 1 to ``MAX_VERSION``; a longer one could not even be
+    compared with the column. Anything else is refused naming the field (422, as a version no rule allows)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
+        raise ValidationFailed(f"'{name}' must be a version number from 1 to {MAX_VERSION}, not {str(value)[:40]!r}",
+                               [{"field": name, "message": f"must be a version number from 1 to {MAX_VERSION}"}])
+    return value
 
 
 def check_id(what: str, value: int) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, select
 
 from ..cases import masking
 from ..errors import Forbidden, ValidationFailed
-from ..forms.input_check import check_offset
+from ..forms.input_check import MAX_ID, check_offset, is_id
 from ..people.users import Actor
 from ..store import audit, clock, keys
 from ..store.models import Case
@@ -127,14 +127,18 @@ def _row_conditions(comp: c.Compiler, report: dict, table: dict | None, row_key:
     if split.kind == "bands":
         bands = c._bands_of(split, req)
         try:
-            band = bands[int(key)]
-        except (ValueError, IndexError):
+            # ASCII digits only: int() also takes "-1" (the last band, silently) and " 1".
+            band = bands[int(key) if key.isascii() and key.isdigit() else -len(bands) - 1]
+        except IndexError:
             raise ValidationFailed(f"'{table['id']}' needs the number of a band (0–{len(bands) - 1}), not '{key}'",
                                    [{"field": "key", "message": "no such band"}]) from None
         return [comp.band_condition(split, band, end, collection)], start, end
     if split.kind == "caseworker":
         if not key.isdigit():
             return [src.c.caseworker_id.is_(None)], start, end
+        if not is_id(key):  # "²" is a digit to str.isdigit, not to int; a longer one fits no id column
+            raise ValidationFailed(f"'{key[:40]}' is no caseworker's id (1 to {MAX_ID})",
+                                   [{"field": "key", "message": f"must be a caseworker's id from 1 to {MAX_ID}"}])
         return [src.c.caseworker_id == int(key)], start, end
     if split.kind == "values":
         return [c.E.c.value == key], start, end
