@@ -16,7 +16,7 @@ from ..errors import ValidationFailed
 from ..forms import input_check
 from ..people import access
 from ..people.users import ADMINISTRATOR, MANAGER, Actor
-from ..reports.request import parse_request, period_instants
+from ..reports.request import FIRST_DAY, LAST_DAY, parse_request, period_instants
 from ..runtime.runtime import Runtime
 from ..store import audit, clock
 from ..store.models import AuditEvent, Case
@@ -72,7 +72,7 @@ def search(runtime: Runtime, actor: Actor, *, user: str | None = None, case_id: 
     if process_key:
         where.append(AuditEvent.case_id.in_(select(Case.id).where(Case.process_key == process_key)))
     if date_from or date_to:
-        req = parse_request(date_from or "1900-01-01", date_to or "2999-12-31")
+        req = parse_request(date_from or FIRST_DAY, date_to or LAST_DAY, max_years=None)
         start, end = period_instants(req)
         where += [AuditEvent.occurred_at >= start, AuditEvent.occurred_at < end]
     with runtime.db.reading() as session:

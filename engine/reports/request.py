@@ -58,20 +58,38 @@ def parse_bands(text: str | None) -> list[Band]:
     return bands
 
 
-def parse_request(date_from, date_to, caseworker_id=None, process_key=None, bands=None) -> ReportRequest:
-    """A request from text (CLI, API, web form); a bad value is refused naming its field."""
+# The days a period may name: the audit log's open ends. Beyond them a period's last day plus one, or the month
+# after it, is past what Python's dates hold (year 9999), and no service's records are there.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+# A report's tables split by month or quarter compute every sub-period: 50 years is 600 months, about two seconds
+# on the demo data; 8,000 years would keep a worker busy for hours.
+MAX_PERIOD_YEARS = 50
+
+
+def parse_request(date_from, date_to, caseworker_id=None, process_key=None, bands=None,
+                  max_years: int | None = MAX_PERIOD_YEARS) -> ReportRequest:
+    """A request from text (CLI, API, web form); a bad value is refused naming its field. ``max_years``: the
+    longest period (None: any within ``FIRST_DAY``–``LAST_DAY``, for a filter that splits nothing)."""
     def day(name, value):
         if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.date.fromisoformat(str(value).replace(".", "-"))
-        except ValueError:
-            raise ValidationFailed(f"'{name}' must be a date YYYY-MM-DD, not '{value}'",
-                                   [{"field": name, "message": "not a date"}]) from None
+            found = value
+        else:
+            try:
+                found = dt.date.fromisoformat(str(value).replace(".", "-"))
+            except ValueError:
+                raise ValidationFailed(f"'{name}' must be a date YYYY-MM-DD, not '{str(value)[:40]}'",
+                                       [{"field": name, "message": "not a date"}]) from None
+        if not FIRST_DAY <= found <= LAST_DAY:
+            raise ValidationFailed(f"'{name}' must be a day from {FIRST_DAY} to {LAST_DAY}, not {found}",
+                                   [{"field": name, "message": f"not from {FIRST_DAY} to {LAST_DAY}"}])
+        return found
     start, end = day("from", date_from), day("to", date_to)
     if start > end:
         raise ValidationFailed(f"the period starts ({start}) after it ends ({end})",
                                [{"field": "from", "message": "after 'to'"}])
+    if max_years is not None and (end.year - start.year, end.month, end.day) >= (max_years, start.month, start.day):
+        raise ValidationFailed(f"the period ({start} to {end}) is longer than {max_years} years",
+                               [{"field": "to", "message": f"more than {max_years} years after 'from'"}])
     if caseworker_id in ("", None):
         caseworker_id = None
     elif not is_id(str(caseworker_id)):
