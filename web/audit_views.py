@@ -11,6 +11,7 @@ from werkzeug.exceptions import BadRequest
 
 from engine.audit import audit_log, audit_verify
 from engine.errors import ValidationFailed
+from engine.forms import input_check
 
 from . import audit_text
 from .auth import current_actor, logged_in_actor, roles_required, runtime
@@ -28,9 +29,10 @@ def _int(name: str) -> int | None:
     raw = (request.args.get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    number = input_check.whole_number(raw)
+    if number is None:
         raise BadRequest(_("'%(name)s' must be a whole number, not '%(value)s'", name=name, value=raw))
-    return int(raw)
+    return number
 
 
 def parse_day(raw: str, label: str) -> dt.date | None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from engine.cases import migration
 from engine.definitions import version_diff
 from engine.errors import Forbidden, ValidationFailed
+from engine.forms import input_check
 from engine.people import access
 from engine.store.models import ProcessDefinition
 
@@ -49,9 +50,10 @@ def _query_version(name: str, default: int, known: list[int]) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) not in known:
+    number = input_check.whole_number(raw)
+    if number is None or number not in known:
         abort(404)
-    return int(raw)
+    return number
 
 
 def _named(view, element: dict) -> dict:

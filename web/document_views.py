@@ -16,6 +16,7 @@ from werkzeug.exceptions import BadRequest
 
 from engine.documents import documents
 from engine.errors import ValidationFailed
+from engine.forms import input_check
 
 from .auth import logged_in_actor, login_required, runtime
 from .i18n import N_
@@ -85,9 +86,10 @@ def _task_id() -> int | None:
     raw = (request.form.get("task_id") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    number = input_check.whole_number(raw)
+    if number is None or number < 1:
         raise BadRequest(f"task_id: '{raw[:40]}' is not a step number")
-    return int(raw)
+    return number
 
 
 @documents_bp.post("/cases/<int:case_id>/documents/produce")

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_babel import format_decimal
 
 from engine.errors import NotFound, ValidationFailed
+from engine.forms import input_check
 from engine.reports import export, run
 from engine.reports.request import ReportRequest, parse_request, report_key, service_zone
 from engine.store import clock
@@ -153,7 +154,7 @@ def cases(report: str):
     indicator = request.args.get("indicator", "")
     row_key = request.args.get("key") or None
     with_names = request.args.get("names") == "1"
-    page = max(int(request.args.get("page", "1") or 1), 1) if (request.args.get("page") or "1").isdigit() else 1
+    page = max(input_check.whole_number(request.args.get("page") or "1", 6) or 1, 1)
     try:
         listing = run.cases_behind(runtime(), logged_in_actor(), key, _request(values), indicator, row_key,
                                    with_names=with_names, limit=100, offset=(page - 1) * 100)
@@ -210,11 +211,12 @@ def _split_label(table_id: str, row_key: str, option_labels: dict, values: dict,
 
     if split.kind == "bands":
         bands = compute._bands_of(split, _request(values))
-        return labels.text(bands[int(row_key)][2], row_key) if row_key.isdigit() and int(row_key) < len(bands) \
-            else row_key
-    if split.kind == "caseworker" and row_key.isdigit():
+        band = input_check.whole_number(row_key, 6)
+        return labels.text(bands[band][2], row_key) if band is not None and band < len(bands) else row_key
+    user_id = input_check.whole_number(row_key, 9)
+    if split.kind == "caseworker" and user_id is not None:
         with runtime().db.reading() as session:
-            return session.execute(select(User.display_name).where(User.id == int(row_key))).scalar() or row_key
+            return session.execute(select(User.display_name).where(User.id == user_id)).scalar() or row_key
     options = option_labels.get(table_id, {})
     if row_key in options:
         return labels.text(options[row_key], row_key)

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from engine.audit import audit_log
 from engine.cases import cases, consent, entry_corrections, tasks
 from engine.errors import Conflict, ExpressionRefused, Forbidden, NotFound, ValidationFailed
-from engine.forms import review
+from engine.forms import input_check, review
 
 from . import form_errors, form_parse, form_render, limit_warnings
 from .auth import logged_in_actor, login_required, runtime
@@ -261,8 +261,9 @@ def task_carried(task_id: int) -> dict:
 
 def _at(data, path: list[str]):
     for part in path:
-        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
+        index = input_check.whole_number(part, 6)
+        if isinstance(data, list) and index is not None and index < len(data):
+            data = data[index]
         elif isinstance(data, dict):
             data = data.setdefault(part, [])
         else:
@@ -285,8 +286,9 @@ def rows(task_id: int):
         block = _at(data, parent)
         # A row recorded at an earlier step has no remove button; a crafted one removes nothing.
         kept = len((task_carried(task_id) or {}).get(parent[0], [])) if len(parent) == 1 else 0
-        if isinstance(block, list) and index.isdigit() and kept <= int(index) < len(block):
-            del block[int(index)]
+        row = input_check.whole_number(index, 6)
+        if isinstance(block, list) and row is not None and kept <= row < len(block):
+            del block[row]
     return _page(task_id, values=data)
 
 

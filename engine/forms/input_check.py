@@ -86,6 +86,12 @@ def is_id(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 19 and 1 <= int(text) <= MAX_ID
 
 
+def whole_number(text: str, digits: int = 18) -> int | None:
+    """``text`` as a whole number if it is at most ``digits`` ASCII digits, else None: "²" is a digit to
+    str.isdigit but not to int, and a longer number could not be compared with a database column."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= digits else None
+
+
 def version_number(name: str, value) -> int:
     """A process version a caller names (a JSON number, or the text of a query parameter): ASCII digits only
     ("²" is a digit to str.isdigit, not to int), from 1 to ``MAX_VERSION``; a longer one could not even be

@@ -13,7 +13,7 @@ from engine.forms import input_check
 from tests import demo_data
 from web.app import create_app
 
-from .helpers import new_family_case, snapshot, task_of, waiting_steps
+from .helpers import add_dpo_and_administrator, new_family_case, snapshot, task_of, waiting_steps
 from .test_api import conforms
 from .timer_helpers import _HEAD, _TAIL, _lane, deploy
 from .web_client import browser, make_app
@@ -87,6 +87,23 @@ def test_an_id_filter_beyond_64_bits_is_refused(runtime, client):
 def test_the_pages_refuse_huge_ids_and_pages_without_a_500(runtime, people, path):
     page = browser(make_app(runtime), "anna").get(path)
     assert page.status_code in (400, 404), (path, page.status_code)
+    assert "text/html" in page.content_type
+
+
+SUPERSCRIPT_TWO = "%C2%B2"  # "²": a digit to str.isdigit, not to int
+
+
+@pytest.mark.parametrize("who, path, status", [
+    ("root", f"/audit/?case={SUPERSCRIPT_TWO}", 400),
+    ("root", f"/audit/?page={SUPERSCRIPT_TWO}", 400),
+    ("root", f"/processes/family_care/diff?to={SUPERSCRIPT_TWO}", 404),
+    ("root", f"/processes/family_care/diff?from={HUGE}", 404),
+    ("mark", f"/reports/family_care/cases?indicator=I1&from=2026-01-01&to=2026-12-31&page={SUPERSCRIPT_TWO}", 200),
+])
+def test_the_pages_read_a_number_only_from_ascii_digits(runtime, people, who, path, status):
+    add_dpo_and_administrator(runtime)
+    page = browser(make_app(runtime), who).get(path)
+    assert page.status_code == status, (path, page.status_code)
     assert "text/html" in page.content_type
 
 
