@@ -60,7 +60,7 @@ def test_produce_upload_and_list_in_hungarian_and_english(page, live_server, log
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("Aláírt példány")
     expect(rows.nth(1)).to_contain_text("Elkészített PDF (magyar)")
-    expect(rows.nth(1)).to_contain_text("anna")
+    expect(rows.nth(1)).to_contain_text("Anna")  # who produced it, by display name
     page.get_by_test_id("switch-language").click()
     page.wait_for_load_state("domcontentloaded")
     expect(page.get_by_test_id("documents")).to_contain_text("Documents")

@@ -42,7 +42,8 @@ def _save(page, note: str) -> str:
     page.fill("[data-testid=draft-note]", note)
     page.evaluate("document.querySelector('[data-testid=modeler]').removeAttribute('data-save')")
     page.click("[data-testid=save-draft]")
-    expect(page.locator(MODELER)).to_have_attribute("data-save", re.compile("^(saved|refused)$"))
+    # Saving checks the whole package on the server (about a second on a quiet machine, several under load).
+    expect(page.locator(MODELER)).to_have_attribute("data-save", re.compile("^(saved|refused)$"), timeout=30_000)
     return page.get_attribute(MODELER, "data-save")
 
 
