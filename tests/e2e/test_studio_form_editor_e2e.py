@@ -35,7 +35,7 @@ def test_a_designer_adds_a_field_sees_it_in_the_preview_and_saves(page, live_ser
     shot(page, "studio-form-editor-hu")
     page.get_by_test_id("form-note").fill("Résztvevők száma")
     page.get_by_test_id("save-form").click()
-    expect(page.locator(EDITOR)).to_have_attribute("data-save", "saved")
+    expect(page.locator(EDITOR)).to_have_attribute("data-save", "saved", timeout=30_000)
     assert page.get_attribute(EDITOR, "data-saved") == "2"
     assert "2." in page.get_by_test_id("form-editor-status").inner_text()
     form = packages.files_of(live_server.runtime, "family_care", 2)["forms/case_discussion.json"].decode()
