@@ -194,7 +194,8 @@ def _int_arg(name: str, default: int) -> int:
     value = request.args.get(name, default)
     text = str(value)
     # ASCII digits only: int() also takes "١٢", "1_000" and " 7 "; and no more digits than a count can have.
-    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else -1
+    number = input_check.whole_number(text, 19)
+    number = -1 if number is None else number
     if not 0 <= number <= input_check.MAX_OFFSET:
         raise BadRequest(f"query parameter '{name}' must be a whole number from 0 to {input_check.MAX_OFFSET}, "
                          f"not '{value}'", [{"field": name, "message": "not a whole number in range"}])
@@ -420,7 +421,7 @@ def _optional_id(value, name: str) -> int | None:
     """A step's task id from a body or form: absent, or a whole number (text digits in a form)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+    if isinstance(value, str) and input_check.whole_number(value, 19) is not None:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise BadRequest(f"'{name}' must be the id of one of the case's steps (a whole number), not {value!r:.60}",

@@ -10,6 +10,7 @@ from flask import Blueprint, flash, g, jsonify, redirect, render_template, reque
 from engine.audit import audit_log
 from engine.cases import consent
 from engine.errors import Conflict, SegitoError, ValidationFailed
+from engine.forms import input_check
 
 from .api import _int_arg, authenticated, json_body
 from .api import runtime as api_runtime
@@ -90,7 +91,7 @@ def withdraw(consent_id):
 @roles_required(*consent.RECORDERS)
 def expiring():
     raw = (request.args.get("days") or str(consent.EXPIRING_DAYS)).strip()
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4):
+    if input_check.whole_number(raw, 4) is None:
         return render_template("consents/expiring.html", found=None, days=raw,
                                error=_("'Within days' must be a whole number from 0 to 3660, not '%(value)s'.",
                                        value=raw)), 400
