@@ -116,9 +116,10 @@ def test_a_duration_computed_at_run_time_beyond_the_bounds_is_refused_before_any
 
 
 def test_a_loop_that_never_waits_is_stopped_at_the_command_budget(runtime, people, monkeypatch):
-    monkeypatch.setattr(sandbox.limits, "COMMAND_SECONDS", 0.5)
     _deploy_hostile(runtime, "endless_loop")
     code = demo_data.run_intake(runtime, people.anna, 0)
+    # The tight budget only for the command under test: the set-up's intake may take longer on a loaded machine.
+    monkeypatch.setattr(sandbox.limits, "COMMAND_SECONDS", 0.5)
     before = _case_count(runtime)
     started = time.monotonic()
     with pytest.raises(ExpressionRefused, match=r"ran longer than 0\.5 s in one command"):
@@ -128,11 +129,11 @@ def test_a_loop_that_never_waits_is_stopped_at_the_command_budget(runtime, peopl
 
 
 def test_the_watchdog_stops_spiffworkflow_code_that_no_guard_sees(runtime, people, monkeypatch):
-    monkeypatch.setattr(sandbox.limits, "COMMAND_SECONDS", 0.3)
-    monkeypatch.setattr(sandbox.limits, "WATCHDOG_GRACE", 0.2)
     _bypass_the_timer_value_check(monkeypatch)
     _deploy_hostile(runtime, "absurd_duration")
     code = demo_data.run_intake(runtime, people.anna, 0)
+    monkeypatch.setattr(sandbox.limits, "COMMAND_SECONDS", 0.3)
+    monkeypatch.setattr(sandbox.limits, "WATCHDOG_GRACE", 0.2)
     started = time.monotonic()
     with pytest.raises(ExpressionRefused, match=r"ran longer than 0\.3 s"):
         cases.start_case(runtime, "absurd_duration", people.anna, code)
